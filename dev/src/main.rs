@@ -1,0 +1,193 @@
+//! The local development server: the same code Lambda runs, on this machine.
+//!
+//! Creates the table and queues (from the definitions `template.yaml` uses),
+//! bootstraps tenant `default` with an admin key, serves the API on
+//! 127.0.0.1, polls the scan queue into the scan worker, and runs the
+//! verifier on a short interval. The emulators are started by `make dev`.
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use clap::Parser;
+use shared::api_key::{ApiKey, Scope};
+use shared::store::Store;
+use shared::time::Timestamp;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+const DEV_TENANT: &str = "default";
+
+#[derive(Parser)]
+#[command(about = "Run the API, scan worker and verifier against the local emulators")]
+struct Args {
+    #[arg(long, env = "PORT", default_value_t = 3000)]
+    port: u16,
+    /// Queues are named <prefix>-<logical id in template.yaml>.
+    #[arg(long, env = "QUEUE_PREFIX", default_value = "dev")]
+    queue_prefix: String,
+    /// Seconds between verifier sweeps.
+    #[arg(long, env = "VERIFIER_INTERVAL_SECONDS", default_value_t = 30)]
+    verifier_interval: u64,
+    /// Use this admin key for tenant `default` instead of generating one.
+    #[arg(long, env = "DEV_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// Also write the admin key to this file (for scripts).
+    #[arg(long, env = "DEV_API_KEY_FILE")]
+    api_key_file: Option<std::path::PathBuf>,
+}
+
+fn step(message: &str) {
+    println!("==> {message}");
+}
+
+#[tokio::main]
+async fn main() {
+    if let Err(err) = run(Args::parse()).await {
+        eprintln!("dev server failed: {err}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .compact()
+        .init();
+    let config = shared::config::aws().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let table = shared::config::table_name();
+
+    step(&format!("creating table '{table}' (as in template.yaml)"));
+    shared::schema::create_table(&dynamodb, &table).await?;
+    step(&format!(
+        "creating queues '{}-*' (as in template.yaml)",
+        args.queue_prefix
+    ));
+    let queues = shared::schema::create_queues(&sqs, &args.queue_prefix).await?;
+    let scan_queue = queues[shared::schema::SCAN_QUEUE.logical_id].clone();
+
+    let store = Store::new(dynamodb, table);
+    let token = bootstrap_admin_key(&store, args.api_key.as_deref()).await?;
+    if let Some(path) = &args.api_key_file {
+        std::fs::write(path, format!("{token}\n"))?;
+    }
+    step(&format!(
+        "tenant '{DEV_TENANT}' admin key (read,write,execute,admin):"
+    ));
+    println!("\n    export API_KEY={token}\n");
+
+    tokio::spawn(poll_scan_queue(sqs, scan_queue));
+    tokio::spawn(run_verifier(Duration::from_secs(
+        args.verifier_interval.max(1),
+    )));
+
+    let app = api::router(api::AppState { store });
+    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
+    let listener = tokio::net::TcpListener::bind(address).await?;
+    step(&format!(
+        "API listening on http://{address} (Ctrl-C stops everything)"
+    ));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    step("stopped");
+    Ok(())
+}
+
+/// The admin key of tenant `default`: `DEV_API_KEY` if set, else a new one.
+async fn bootstrap_admin_key(store: &Store, chosen: Option<&str>) -> shared::Result<String> {
+    let now = Timestamp::now();
+    let (record, token) = match chosen {
+        Some(token) => (
+            ApiKey::adopt(token, DEV_TENANT, "dev admin", Scope::ALL.to_vec(), now)?,
+            token.to_string(),
+        ),
+        None => {
+            let issued = ApiKey::issue(
+                DEV_TENANT,
+                "dev admin",
+                Scope::ALL.to_vec(),
+                "operator",
+                None,
+                now,
+            )?;
+            (issued.record, issued.token)
+        }
+    };
+    match store.create_api_key(&record).await {
+        Ok(()) | Err(shared::Error::AlreadyExists { .. }) => Ok(token),
+        Err(err) => Err(err),
+    }
+}
+
+/// What the SQS event source mapping does in AWS: receive, invoke, delete
+/// what succeeded, leave failures for redelivery.
+async fn poll_scan_queue(sqs: aws_sdk_sqs::Client, queue_url: String) {
+    loop {
+        let received = sqs
+            .receive_message()
+            .queue_url(&queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await;
+        let messages = match received {
+            Ok(output) => output.messages.unwrap_or_default(),
+            Err(err) => {
+                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&err), "scan queue poll failed");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                continue;
+            }
+        };
+        if messages.is_empty() {
+            continue;
+        }
+        let mut event = SqsEvent::default();
+        event.records = messages
+            .iter()
+            .map(|message| {
+                let mut record = SqsMessage::default();
+                record.message_id = message.message_id.clone();
+                record.receipt_handle = message.receipt_handle.clone();
+                record.body = message.body.clone();
+                record
+            })
+            .collect();
+        let response = scan_worker::handle_batch(event).await;
+        for message in &messages {
+            let failed = response
+                .batch_item_failures
+                .iter()
+                .any(|failure| Some(&failure.item_identifier) == message.message_id.as_ref());
+            if let (false, Some(handle)) = (failed, &message.receipt_handle) {
+                if let Err(err) = sqs
+                    .delete_message()
+                    .queue_url(&queue_url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                {
+                    tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&err), "delete failed");
+                }
+            }
+        }
+    }
+}
+
+/// What the EventBridge schedule does in AWS, on a short interval.
+async fn run_verifier(interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    loop {
+        ticker.tick().await;
+        let mut event = EventBridgeEvent::default();
+        event.source = "dev.scheduler".to_string();
+        event.detail_type = "Scheduled Event".to_string();
+        let report = verifier::handle_schedule(event).await;
+        tracing::debug!(?report, "verifier sweep finished");
+    }
+}

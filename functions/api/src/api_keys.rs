@@ -1,0 +1,134 @@
+//! `/v1/api-keys`: issue, list and revoke the tenant's keys (scope `admin`).
+
+use crate::auth::{Admin, Auth};
+use crate::body::{parse, JsonObject};
+use crate::error::{ApiError, ErrorResponse};
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use shared::api_key::{ApiKey, ApiKeyView, Scope};
+use shared::time::Timestamp;
+use utoipa::ToSchema;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKeyRequest {
+    /// What the key is for, 1-128 characters.
+    name: String,
+    scopes: Vec<Scope>,
+    /// Optional expiry, RFC 3339.
+    #[serde(default)]
+    expires_at: Option<Timestamp>,
+}
+
+/// A new key. `api_key` is shown this once and never again.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    key: ApiKeyView,
+    /// The secret to send as `X-API-Key`. Store it now: only its hash is kept.
+    api_key: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyList {
+    items: Vec<ApiKeyView>,
+}
+
+#[utoipa::path(
+    post, path = "/v1/api-keys", tag = "api-keys",
+    request_body = CreateApiKeyRequest,
+    responses(
+        (status = 201, body = CreatedApiKey),
+        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
+        (status = 413, body = ErrorResponse), (status = 415, body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn create_api_key(
+    auth: Auth<Admin>,
+    State(state): State<AppState>,
+    JsonObject(body): JsonObject,
+) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
+    let request: CreateApiKeyRequest = parse(Value::Object(body))?;
+    let issued = ApiKey::issue(
+        &auth.caller.tenant,
+        &request.name,
+        request.scopes,
+        &auth.caller.key_id,
+        request.expires_at,
+        Timestamp::now(),
+    )?;
+    state.store.create_api_key(&issued.record).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedApiKey {
+            key: ApiKeyView::from(&issued.record),
+            api_key: issued.token,
+        }),
+    ))
+}
+
+#[utoipa::path(
+    get, path = "/v1/api-keys", tag = "api-keys",
+    responses(
+        (status = 200, body = ApiKeyList),
+        (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn list_api_keys(
+    auth: Auth<Admin>,
+    State(state): State<AppState>,
+) -> Result<Json<ApiKeyList>, ApiError> {
+    let keys = state.store.list_api_keys(&auth.caller.tenant).await?;
+    Ok(Json(ApiKeyList {
+        items: keys.iter().map(ApiKeyView::from).collect(),
+    }))
+}
+
+#[utoipa::path(
+    get, path = "/v1/api-keys/{key_id}", tag = "api-keys",
+    params(("key_id" = String, Path)),
+    responses(
+        (status = 200, body = ApiKeyView),
+        (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn get_api_key(
+    auth: Auth<Admin>,
+    State(state): State<AppState>,
+    Path(key_id): Path<String>,
+) -> Result<Json<ApiKeyView>, ApiError> {
+    let key = state
+        .store
+        .get_api_key(&auth.caller.tenant, &key_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("api key '{key_id}' was not found")))?;
+    Ok(Json(ApiKeyView::from(&key)))
+}
+
+#[utoipa::path(
+    delete, path = "/v1/api-keys/{key_id}", tag = "api-keys",
+    params(("key_id" = String, Path)),
+    responses(
+        (status = 204, description = "Revoked (or already revoked)"),
+        (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn revoke_api_key(
+    auth: Auth<Admin>,
+    State(state): State<AppState>,
+    Path(key_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .store
+        .revoke_api_key(&auth.caller.tenant, &key_id, Timestamp::now())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,170 @@
+//! Request bodies and query strings, with errors that name the field.
+
+use crate::error::ApiError;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{header, StatusCode};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+/// The largest body accepted.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// A JSON object body. Checks the media type (415), the size (413) and the
+/// syntax (400) before any handler code runs.
+pub struct JsonObject(pub Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for JsonObject {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let content_type = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("");
+        let media_type = content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        let is_json =
+            media_type == "application/json" || media_type == "application/merge-patch+json";
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!(
+                    "expected a JSON body with Content-Type: application/json (or application/merge-patch+json for PATCH), got '{content_type}'"
+                ),
+            ));
+        }
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+                    )
+                } else {
+                    ApiError::bad_request("invalid_body", None, rejection.body_text())
+                }
+            })?;
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(object)) => Ok(JsonObject(object)),
+            Ok(_) => Err(ApiError::bad_request(
+                "invalid_body",
+                None,
+                "the body must be a JSON object",
+            )),
+            Err(err) => Err(ApiError::bad_request(
+                "invalid_json",
+                None,
+                format!("the body is not valid JSON: {err}"),
+            )),
+        }
+    }
+}
+
+/// Deserialise a JSON value into `T`, naming the failing field.
+pub fn parse<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner().to_string();
+        // serde names missing and unknown fields in backticks; report that
+        // field rather than its parent object.
+        let named = inner.split('`').nth(1).map(str::to_string);
+        let (code, field) = if inner.starts_with("missing field") {
+            ("missing_field", join_path(&path, named))
+        } else if inner.starts_with("unknown field") {
+            ("unknown_field", join_path(&path, named))
+        } else if inner.starts_with("unknown variant") {
+            ("invalid_value", Some(path))
+        } else {
+            ("invalid_type", Some(path))
+        };
+        ApiError::bad_request(code, field, inner)
+    })
+}
+
+fn join_path(parent: &str, child: Option<String>) -> Option<String> {
+    match (parent, child) {
+        (".", Some(child)) => Some(child),
+        (parent, Some(child)) => Some(format!("{parent}.{child}")),
+        (parent, None) => Some(parent.to_string()),
+    }
+}
+
+/// Query string pairs, with checks for unknown and repeated parameters.
+pub struct QueryParams(Vec<(String, String)>);
+
+impl QueryParams {
+    pub fn parse(raw: Option<&str>, known: &[&str]) -> Result<Self, ApiError> {
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(raw.unwrap_or("")).map_err(|err| {
+                ApiError::bad_request(
+                    "invalid_query",
+                    None,
+                    format!("the query string is malformed: {err}"),
+                )
+            })?;
+        if let Some((name, _)) = pairs
+            .iter()
+            .find(|(name, _)| !known.contains(&name.as_str()))
+        {
+            return Err(ApiError::bad_request(
+                "unknown_parameter",
+                Some(name.clone()),
+                format!(
+                    "unknown query parameter '{name}'; accepted: {}",
+                    known.join(", ")
+                ),
+            ));
+        }
+        Ok(QueryParams(pairs))
+    }
+
+    /// A parameter that may appear at most once.
+    pub fn single<'a>(&'a self, name: &'a str) -> Result<Option<&'a str>, ApiError> {
+        let mut values = self.all(name);
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(ApiError::bad_request(
+                "invalid_value",
+                Some(name.to_string()),
+                format!("'{name}' may be given only once"),
+            ));
+        }
+        Ok(first)
+    }
+
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// A parameter parsed by `parse`, or a 400 listing what is accepted.
+    pub fn parsed<T>(
+        &self,
+        name: &str,
+        parse: impl Fn(&str) -> Option<T>,
+        accepted: &str,
+    ) -> Result<Option<T>, ApiError> {
+        self.single(name)?
+            .map(|text| {
+                parse(text).ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_value",
+                        Some(name.to_string()),
+                        format!("'{text}' is not a valid {name}; use one of: {accepted}"),
+                    )
+                })
+            })
+            .transpose()
+    }
+}

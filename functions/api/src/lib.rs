@@ -1,0 +1,157 @@
+//! The HTTP API: an axum router that Lambda runs through `lambda_http` and
+//! the dev server runs on 127.0.0.1. Handlers are thin: parse, authorise,
+//! call the model crate, map errors in one place ([`error::ApiError`]).
+
+pub mod accounts;
+pub mod api_keys;
+pub mod auth;
+pub mod body;
+pub mod error;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::{Json, Router};
+use error::ApiError;
+use shared::store::Store;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::OpenApi as OpenApiDocument;
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// What every handler shares.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub store: Store,
+}
+
+impl AppState {
+    /// Built from the environment: `TABLE_NAME` and the AWS SDK's own settings.
+    pub async fn from_env() -> Self {
+        let config = shared::config::aws().await;
+        let client = aws_sdk_dynamodb::Client::new(&config);
+        AppState {
+            store: Store::new(client, shared::config::table_name()),
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "AWS account onboarding API",
+        description = "Register customer AWS accounts, hand out cross-account roles guarded by server-generated external IDs, verify them and run scans.",
+        version = env!("CARGO_PKG_VERSION"),
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "accounts", description = "Customer AWS accounts"),
+        (name = "api-keys", description = "The tenant's API keys (scope admin)"),
+        (name = "meta", description = "The API itself"),
+    )
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut OpenApiDocument) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Routes and their OpenAPI description, registered together so that no
+/// route can be missing from the document.
+fn routes() -> (Router<AppState>, OpenApiDocument) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(accounts::create_account, accounts::list_accounts))
+        .routes(routes!(
+            accounts::get_account,
+            accounts::replace_account,
+            accounts::patch_account,
+            accounts::delete_account
+        ))
+        .routes(routes!(api_keys::create_api_key, api_keys::list_api_keys))
+        .routes(routes!(api_keys::get_api_key, api_keys::revoke_api_key))
+        .routes(routes!(openapi_json))
+        .split_for_parts()
+}
+
+/// The OpenAPI 3.1 document of this API.
+pub fn openapi() -> OpenApiDocument {
+    routes().1
+}
+
+#[utoipa::path(
+    get, path = "/v1/openapi.json", tag = "meta",
+    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json"))
+)]
+async fn openapi_json() -> Json<OpenApiDocument> {
+    Json(openapi())
+}
+
+/// The application router.
+pub fn router(state: AppState) -> Router {
+    let (routes, _) = routes();
+    routes
+        .fallback(|| async {
+            ApiError::not_found("no such route; GET /v1/openapi.json lists them")
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not accept that method; GET /v1/openapi.json lists them",
+            )
+        })
+        .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
+        .layer(middleware::from_fn(log_request))
+        .with_state(state)
+}
+
+/// One log line per request: method, route template, status, latency.
+/// Query strings and headers are not logged (they may carry keys).
+async fn log_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let started = std::time::Instant::now();
+    let span = tracing::info_span!("request", %method, %route, tenant = tracing::field::Empty);
+    let response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
+    let status = response.status().as_u16();
+    span.in_scope(|| {
+        tracing::info!(
+            status,
+            latency_ms = started.elapsed().as_millis() as u64,
+            "request"
+        );
+    });
+    response
+}
+
+/// JSON logs for Lambda (CloudWatch), level from `RUST_LOG` (default info).
+pub fn init_json_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(true)
+        .with_span_list(false)
+        .without_time()
+        .try_init();
+}

@@ -1,0 +1,368 @@
+//! Accounts: the customer AWS accounts a tenant registers.
+
+use crate::time::Timestamp;
+use crate::validation;
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Environment {
+    Dev,
+    Staging,
+    Test,
+    Prod,
+}
+
+impl Environment {
+    pub const ALL: [Environment; 4] = [
+        Environment::Dev,
+        Environment::Staging,
+        Environment::Test,
+        Environment::Prod,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Dev => "DEV",
+            Environment::Staging => "STAGING",
+            Environment::Test => "TEST",
+            Environment::Prod => "PROD",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|env| env.as_str() == text)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum VerificationStatus {
+    NotStarted,
+    InProgress,
+    Success,
+    Fail,
+    TimedOut,
+}
+
+impl VerificationStatus {
+    pub const ALL: [VerificationStatus; 5] = [
+        VerificationStatus::NotStarted,
+        VerificationStatus::InProgress,
+        VerificationStatus::Success,
+        VerificationStatus::Fail,
+        VerificationStatus::TimedOut,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerificationStatus::NotStarted => "NOT_STARTED",
+            VerificationStatus::InProgress => "IN_PROGRESS",
+            VerificationStatus::Success => "SUCCESS",
+            VerificationStatus::Fail => "FAIL",
+            VerificationStatus::TimedOut => "TIMED_OUT",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == text)
+    }
+}
+
+/// The state of the account's cross-account role, as last verified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Credential {
+    pub verification_status: VerificationStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification_message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_verified_at: Option<Timestamp>,
+}
+
+impl Credential {
+    pub fn not_started() -> Self {
+        Credential {
+            verification_status: VerificationStatus::NotStarted,
+            verification_code: None,
+            verification_message: None,
+            last_verified_at: None,
+        }
+    }
+}
+
+/// Everything a caller may set on an account. `POST` sets them with the
+/// account id, `PUT` replaces them, `PATCH` merges into them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+pub struct AccountFields {
+    /// Display name, 1-128 characters.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(format = "email")]
+    pub owner_email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<Environment>,
+    /// Region ids the account uses, e.g. `us-east-1`; one partition.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub regions: Vec<String>,
+    /// The cross-account role; optional until the customer has created it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "arn:aws:iam::123456789012:role/VendorAudit")]
+    pub role_arn: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub region_ignore_list: Vec<String>,
+    /// Resource types never stored, e.g. `AWS.S3.Bucket`.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub resource_type_ignore_list: Vec<String>,
+    /// Regular expressions over resource ids never stored.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub resource_regex_ignore_list: Vec<String>,
+    /// The payer (management) account this linked account belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_account_id: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub labels: BTreeMap<String, String>,
+}
+
+impl AccountFields {
+    /// Every field name, in declaration order. Used to reject unknown fields
+    /// and to build replacement updates; a test keeps it in step with the struct.
+    pub const NAMES: [&'static str; 11] = [
+        "name",
+        "owner_name",
+        "owner_email",
+        "environment",
+        "regions",
+        "role_arn",
+        "region_ignore_list",
+        "resource_type_ignore_list",
+        "resource_regex_ignore_list",
+        "parent_account_id",
+        "labels",
+    ];
+
+    /// Check every field of an account whose id is `account_id`.
+    pub fn validate(&self, account_id: &str) -> Result<()> {
+        validation::text("name", &self.name, 128)?;
+        if let Some(owner) = &self.owner_name {
+            validation::text("owner_name", owner, 128)?;
+        }
+        if let Some(email) = &self.owner_email {
+            validation::email("owner_email", email)?;
+        }
+        let partition = validation::regions("regions", &self.regions)?;
+        if let Some(arn) = &self.role_arn {
+            let role = validation::role_arn("role_arn", arn)?;
+            if role.account_id != account_id {
+                return Err(Error::invalid(
+                    "role_arn",
+                    format!(
+                        "the role is in account {} but this account is {account_id}: the role must be created in the account it grants access to",
+                        role.account_id
+                    ),
+                ));
+            }
+            if let Some(partition) = partition.filter(|p| *p != role.partition) {
+                return Err(Error::invalid(
+                    "role_arn",
+                    format!(
+                        "the role is in partition {} but the regions are in {partition}",
+                        role.partition
+                    ),
+                ));
+            }
+        }
+        validation::regions("region_ignore_list", &self.region_ignore_list)?;
+        validation::resource_types("resource_type_ignore_list", &self.resource_type_ignore_list)?;
+        validation::regexes(
+            "resource_regex_ignore_list",
+            &self.resource_regex_ignore_list,
+        )?;
+        if let Some(parent) = &self.parent_account_id {
+            validation::account_id("parent_account_id", parent)?;
+            if parent == account_id {
+                return Err(Error::invalid(
+                    "parent_account_id",
+                    "an account cannot be its own parent",
+                ));
+            }
+        }
+        validation::labels("labels", &self.labels)?;
+        Ok(())
+    }
+}
+
+/// `null` reads as the empty list or map, like an absent field.
+fn null_as_default<'de, D, T>(deserializer: D) -> std::result::Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// A registered account as stored and as returned by the API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Account {
+    #[schema(example = "123456789012")]
+    pub account_id: String,
+    #[serde(flatten)]
+    pub fields: AccountFields,
+    /// Generated by the server (CSPRNG, 160 bits); the customer's role must
+    /// require it in its trust policy (`sts:ExternalId`).
+    pub external_id: String,
+    pub credential: Credential,
+    pub created_at: Timestamp,
+    /// Id of the API key that created the account.
+    pub created_by: String,
+    pub updated_at: Timestamp,
+    pub updated_by: String,
+    /// Incremented by every write; the `ETag` is this number, quoted.
+    pub version: u64,
+}
+
+/// Body fields the server manages: a request may not set them.
+pub const SERVER_MANAGED_FIELDS: [&str; 7] = [
+    "credential",
+    "created_at",
+    "created_by",
+    "updated_at",
+    "updated_by",
+    "version",
+    "pending_external_id",
+];
+
+impl Account {
+    /// A new account with a fresh external ID, not yet verified.
+    pub fn register(
+        account_id: String,
+        fields: AccountFields,
+        actor: &str,
+        now: Timestamp,
+    ) -> Self {
+        Account {
+            account_id,
+            fields,
+            external_id: crate::secrets::new_external_id(),
+            credential: Credential::not_started(),
+            created_at: now,
+            created_by: actor.to_string(),
+            updated_at: now,
+            updated_by: actor.to_string(),
+            version: 1,
+        }
+    }
+
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.version)
+    }
+
+    /// Lower-cased text that free-text search (`q`) matches against.
+    pub fn search_text(&self) -> String {
+        search_text(&self.account_id, &self.fields)
+    }
+}
+
+/// Lower-cased name, owner, email and account id: what `q` searches.
+pub fn search_text(account_id: &str, fields: &AccountFields) -> String {
+    [
+        Some(fields.name.as_str()),
+        fields.owner_name.as_deref(),
+        fields.owner_email.as_deref(),
+        Some(account_id),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join("\n")
+    .to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn full_fields() -> AccountFields {
+        AccountFields {
+            name: "Prod".into(),
+            owner_name: Some("Ops".into()),
+            owner_email: Some("ops@example.com".into()),
+            environment: Some(Environment::Prod),
+            regions: vec!["us-east-1".into()],
+            role_arn: Some("arn:aws:iam::123456789012:role/Audit".into()),
+            region_ignore_list: vec!["us-west-1".into()],
+            resource_type_ignore_list: vec!["AWS.S3.Bucket".into()],
+            resource_regex_ignore_list: vec!["^tmp-".into()],
+            parent_account_id: Some("210987654321".into()),
+            labels: BTreeMap::from([("team".into(), "core".into())]),
+        }
+    }
+
+    #[test]
+    fn names_match_the_struct() {
+        let json = serde_json::to_value(full_fields()).unwrap();
+        let keys: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
+        let mut expected: Vec<_> = AccountFields::NAMES.iter().map(|s| s.to_string()).collect();
+        expected.sort();
+        assert_eq!(keys, expected);
+    }
+
+    #[test]
+    fn role_must_be_in_the_account() {
+        let fields = full_fields();
+        assert!(fields.validate("123456789012").is_ok());
+        let err = fields.validate("999999999999").unwrap_err();
+        assert!(matches!(err, Error::Invalid { field: Some(ref f), .. } if f == "role_arn"));
+    }
+
+    #[test]
+    fn role_partition_must_match_regions() {
+        let mut fields = full_fields();
+        fields.role_arn = Some("arn:aws-cn:iam::123456789012:role/Audit".into());
+        assert!(fields.validate("123456789012").is_err());
+        fields.regions = vec!["cn-north-1".into()];
+        assert!(fields.validate("123456789012").is_ok());
+    }
+
+    #[test]
+    fn not_its_own_parent() {
+        let mut fields = full_fields();
+        fields.parent_account_id = Some("123456789012".into());
+        assert!(fields.validate("123456789012").is_err());
+    }
+
+    #[test]
+    fn register_generates_external_id_and_json_round_trips() {
+        let now = Timestamp::now();
+        let account = Account::register("123456789012".into(), full_fields(), "key1", now);
+        assert_eq!(account.external_id.len(), 40);
+        assert_eq!(
+            account.credential.verification_status,
+            VerificationStatus::NotStarted
+        );
+        assert_eq!(account.etag(), "\"1\"");
+        let json = serde_json::to_string(&account).unwrap();
+        let back: Account = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, account);
+        let item: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> =
+            serde_dynamo::to_item(&account).unwrap();
+        let back: Account = serde_dynamo::from_item(item).unwrap();
+        assert_eq!(back, account);
+    }
+
+    #[test]
+    fn search_text_is_lowercase() {
+        let account =
+            Account::register("123456789012".into(), full_fields(), "k", Timestamp::now());
+        assert_eq!(
+            account.search_text(),
+            "prod\nops\nops@example.com\n123456789012"
+        );
+    }
+}

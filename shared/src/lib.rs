@@ -1,0 +1,19 @@
+//! The model crate: domain types, validation, errors and the DynamoDB
+//! repository shared by the API, the scan worker, the verifier and the tools.
+//!
+//! Handlers stay thin: they parse, authorise, call into this crate, and map
+//! its [`Error`] to HTTP in one place.
+
+pub mod account;
+pub mod api_key;
+pub mod config;
+pub mod error;
+pub mod listing;
+pub mod regions;
+pub mod schema;
+pub mod secrets;
+pub mod store;
+pub mod time;
+pub mod validation;
+
+pub use error::{Error, Result};

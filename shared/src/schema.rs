@@ -1,0 +1,168 @@
+//! The table and queues, as `template.yaml` declares them.
+//!
+//! The dev environment and the tests create their resources from these
+//! definitions; a test parses `template.yaml` and fails if the two drift.
+
+use crate::error::store_error;
+use crate::listing::SortField;
+use crate::{Error, Result};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, LocalSecondaryIndex, Projection,
+    ProjectionType, ScalarAttributeType,
+};
+use std::collections::HashMap;
+
+pub const PARTITION_KEY: &str = "pk";
+pub const SORT_KEY: &str = "sk";
+
+/// A local secondary index: the tenant partition, another sort key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalIndex {
+    pub name: &'static str,
+    pub sort_key: &'static str,
+}
+
+pub fn local_indexes() -> Vec<LocalIndex> {
+    SortField::ALL
+        .into_iter()
+        .filter_map(SortField::index)
+        .map(|(name, sort_key)| LocalIndex { name, sort_key })
+        .collect()
+}
+
+/// Every key attribute of the table and its indexes (all strings).
+pub fn key_attributes() -> Vec<&'static str> {
+    let mut attributes = vec![PARTITION_KEY, SORT_KEY];
+    attributes.extend(local_indexes().iter().map(|index| index.sort_key));
+    attributes
+}
+
+/// A queue and its dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueDefinition {
+    /// Logical id in `template.yaml`.
+    pub logical_id: &'static str,
+    pub dead_letter_logical_id: &'static str,
+    /// Seconds; at least six times the consuming function's timeout.
+    pub visibility_timeout: u32,
+    /// Receives before a message moves to the dead-letter queue.
+    pub max_receive_count: u32,
+    /// Seconds the dead-letter queue keeps messages (14 days).
+    pub dead_letter_retention: u32,
+}
+
+pub const SCAN_QUEUE: QueueDefinition = QueueDefinition {
+    logical_id: "ScanQueue",
+    dead_letter_logical_id: "ScanDeadLetterQueue",
+    visibility_timeout: 5400,
+    max_receive_count: 5,
+    dead_letter_retention: 1_209_600,
+};
+
+pub const QUEUES: [QueueDefinition; 1] = [SCAN_QUEUE];
+
+pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<()> {
+    let string_key = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(store_error)
+    };
+    let key = |name: &str, key_type: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(key_type)
+            .build()
+            .map_err(store_error)
+    };
+    let mut request = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key(PARTITION_KEY, KeyType::Hash)?)
+        .key_schema(key(SORT_KEY, KeyType::Range)?);
+    for attribute in key_attributes() {
+        request = request.attribute_definitions(string_key(attribute)?);
+    }
+    for index in local_indexes() {
+        request = request.local_secondary_indexes(
+            LocalSecondaryIndex::builder()
+                .index_name(index.name)
+                .key_schema(key(PARTITION_KEY, KeyType::Hash)?)
+                .key_schema(key(index.sort_key, KeyType::Range)?)
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .map_err(store_error)?,
+        );
+    }
+    match request.send().await {
+        Ok(_) => Ok(()),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception()) =>
+        {
+            Ok(())
+        }
+        Err(err) => Err(Error::from_sdk(err)),
+    }
+}
+
+/// Create each queue and its dead-letter queue, named `<prefix>-<logical id>`.
+/// Returns logical id → queue URL.
+pub async fn create_queues(
+    client: &aws_sdk_sqs::Client,
+    prefix: &str,
+) -> Result<HashMap<&'static str, String>> {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let mut urls = HashMap::new();
+    for queue in QUEUES {
+        let dead_letter_url = client
+            .create_queue()
+            .queue_name(format!("{prefix}-{}", queue.dead_letter_logical_id))
+            .attributes(
+                QueueAttributeName::MessageRetentionPeriod,
+                queue.dead_letter_retention.to_string(),
+            )
+            .send()
+            .await
+            .map_err(store_error)?
+            .queue_url
+            .unwrap_or_default();
+        let dead_letter_arn = client
+            .get_queue_attributes()
+            .queue_url(&dead_letter_url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(store_error)?
+            .attributes
+            .and_then(|mut attributes| attributes.remove(&QueueAttributeName::QueueArn))
+            .unwrap_or_default();
+        let redrive = serde_json::json!({
+            "deadLetterTargetArn": dead_letter_arn,
+            "maxReceiveCount": queue.max_receive_count,
+        });
+        let url = client
+            .create_queue()
+            .queue_name(format!("{prefix}-{}", queue.logical_id))
+            .attributes(
+                QueueAttributeName::VisibilityTimeout,
+                queue.visibility_timeout.to_string(),
+            )
+            .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+            .send()
+            .await
+            .map_err(store_error)?
+            .queue_url
+            .unwrap_or_default();
+        urls.insert(queue.logical_id, url);
+        urls.insert(queue.dead_letter_logical_id, dead_letter_url);
+    }
+    Ok(urls)
+}

@@ -1,0 +1,383 @@
+//! Account items.
+
+use super::{is_condition_failure, keys, n, s, Store};
+use crate::account::{search_text, Account, AccountFields};
+use crate::listing::{self, compose_sort_value, Cursor, ListRequest, Order, Page, SortField};
+use crate::time::Timestamp;
+use crate::{Error, Result};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
+use std::collections::HashMap;
+use std::time::Duration;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Pages one filtered listing may read before it hands back a cursor.
+const MAX_PAGES_PER_LIST: usize = 10;
+const RESOURCE: &str = "account";
+
+impl Store {
+    /// Create-if-absent: a second account with the same id in the tenant is refused.
+    pub async fn create_account(&self, tenant: &str, account: &Account) -> Result<()> {
+        let item = account_item(tenant, account)?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if is_condition_failure(&err) => Err(Error::AlreadyExists {
+                resource: RESOURCE,
+                id: account.account_id.clone(),
+            }),
+            Err(err) => Err(Error::from_sdk(err)),
+        }
+    }
+
+    pub async fn get_account(&self, tenant: &str, account_id: &str) -> Result<Option<Account>> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(self.table())
+            .key("pk", s(keys::tenant_pk(tenant)))
+            .key("sk", s(keys::account_sk(account_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(Error::from_sdk)?;
+        output
+            .item
+            .map(serde_dynamo::from_item)
+            .transpose()
+            .map_err(Error::from)
+    }
+
+    /// Replace every caller-settable field in one conditional UpdateItem;
+    /// with `expected_version`, only if the stored version still equals it.
+    pub async fn replace_account_fields(
+        &self,
+        tenant: &str,
+        account_id: &str,
+        fields: &AccountFields,
+        expected_version: Option<u64>,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<Account> {
+        let mut values: Item = serde_dynamo::to_item(fields)?;
+        let mut sets = Vec::new();
+        let mut removes = Vec::new();
+        let mut names = HashMap::new();
+        let mut placeholders = HashMap::new();
+        for (index, name) in AccountFields::NAMES.iter().enumerate() {
+            let alias = format!("#f{index}");
+            names.insert(alias.clone(), name.to_string());
+            match values.remove(*name) {
+                Some(value) => {
+                    sets.push(format!("{alias} = :f{index}"));
+                    placeholders.insert(format!(":f{index}"), value);
+                }
+                None => removes.push(alias),
+            }
+        }
+        let derived = [
+            ("updated_at", s(now.to_string())),
+            ("updated_by", s(actor)),
+            ("search_text", s(search_text(account_id, fields))),
+            (
+                SortField::Name.index().expect("name index").1,
+                s(compose_sort_value(&fields.name.to_lowercase(), account_id)),
+            ),
+            (
+                SortField::UpdatedAt.index().expect("updated index").1,
+                s(compose_sort_value(&now.to_string(), account_id)),
+            ),
+        ];
+        for (attribute, value) in derived {
+            names.insert(format!("#{attribute}"), attribute.to_string());
+            sets.push(format!("#{attribute} = :{attribute}"));
+            placeholders.insert(format!(":{attribute}"), value);
+        }
+        names.insert("#version".into(), "version".into());
+        sets.push("#version = #version + :one".into());
+        placeholders.insert(":one".into(), n(1));
+        let mut update = format!("SET {}", sets.join(", "));
+        if !removes.is_empty() {
+            update.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
+        let mut condition = "attribute_exists(pk)".to_string();
+        if let Some(version) = expected_version {
+            condition.push_str(" AND #version = :expected");
+            placeholders.insert(":expected".into(), n(version));
+        }
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .key("pk", s(keys::tenant_pk(tenant)))
+            .key("sk", s(keys::account_sk(account_id)))
+            .update_expression(update)
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(placeholders))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(serde_dynamo::from_item(
+                output.attributes.unwrap_or_default(),
+            )?),
+            Err(err) if is_condition_failure(&err) => Err(self
+                .explain_refusal(tenant, account_id, expected_version)
+                .await),
+            Err(err) => Err(Error::from_sdk(err)),
+        }
+    }
+
+    /// Delete an account; with `expected_version`, only at that version.
+    pub async fn delete_account(
+        &self,
+        tenant: &str,
+        account_id: &str,
+        expected_version: Option<u64>,
+    ) -> Result<()> {
+        let mut request = self
+            .client
+            .delete_item()
+            .table_name(self.table())
+            .key("pk", s(keys::tenant_pk(tenant)))
+            .key("sk", s(keys::account_sk(account_id)))
+            .condition_expression(match expected_version {
+                Some(_) => "attribute_exists(pk) AND #version = :expected",
+                None => "attribute_exists(pk)",
+            });
+        if let Some(version) = expected_version {
+            request = request
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(":expected", n(version));
+        }
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(err) if is_condition_failure(&err) => Err(self
+                .explain_refusal(tenant, account_id, expected_version)
+                .await),
+            Err(err) => Err(Error::from_sdk(err)),
+        }
+    }
+
+    /// A conditional write on an account was refused: absent, or another version.
+    /// (DynamoDB Local predates ReturnValuesOnConditionCheckFailure, so this reads.)
+    async fn explain_refusal(
+        &self,
+        tenant: &str,
+        account_id: &str,
+        expected_version: Option<u64>,
+    ) -> Error {
+        let not_found = Error::NotFound {
+            resource: RESOURCE,
+            id: account_id.to_string(),
+        };
+        let Some(expected) = expected_version else {
+            return not_found;
+        };
+        match self.get_account(tenant, account_id).await {
+            Ok(Some(_)) => Error::VersionMismatch {
+                resource: RESOURCE,
+                id: account_id.to_string(),
+                expected,
+            },
+            Ok(None) => not_found,
+            Err(err) => err,
+        }
+    }
+
+    /// One page of a tenant's accounts. Unfiltered: one Query of `limit + 1`
+    /// items. Filtered: Query pages until the page is full. `account_id`
+    /// filters: one BatchGetItem.
+    pub async fn list_accounts(
+        &self,
+        tenant: &str,
+        request: &ListRequest,
+    ) -> Result<Page<Account>> {
+        if !request.filter.account_ids.is_empty() {
+            let accounts = self
+                .batch_get_accounts(tenant, &request.filter.account_ids)
+                .await?;
+            return Ok(listing::page_in_memory(accounts, request));
+        }
+        let wanted = request.limit + 1;
+        let unfiltered = request.filter.is_empty();
+        let mut start_key = request
+            .after
+            .as_ref()
+            .map(|cursor| exclusive_start_key(tenant, cursor));
+        let mut found: Vec<Account> = Vec::with_capacity(wanted.min(128));
+        let mut pages = 0;
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(self.table())
+                .consistent_read(true)
+                .scan_index_forward(request.order == Order::Asc)
+                .set_exclusive_start_key(start_key.take())
+                .expression_attribute_values(":pk", s(keys::tenant_pk(tenant)));
+            query = match request.sort.index() {
+                Some((index, _)) => query.index_name(index).key_condition_expression("pk = :pk"),
+                None => query
+                    .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                    .expression_attribute_values(":prefix", s(keys::ACCOUNT_PREFIX)),
+            };
+            if unfiltered {
+                query = query.limit((wanted - found.len()) as i32);
+            }
+            let output = query.send().await.map_err(Error::from_sdk)?;
+            pages += 1;
+            for item in output.items.unwrap_or_default() {
+                let account: Account = serde_dynamo::from_item(item)?;
+                if request.filter.matches(&account) {
+                    found.push(account);
+                    if found.len() == wanted {
+                        break;
+                    }
+                }
+            }
+            if found.len() == wanted {
+                found.truncate(request.limit);
+                let last = found.last().expect("limit is at least 1");
+                let next = Cursor::after(last, request.sort, request.order).encode();
+                return Ok(Page {
+                    items: found,
+                    next_cursor: Some(next),
+                });
+            }
+            match output.last_evaluated_key {
+                None => {
+                    return Ok(Page {
+                        items: found,
+                        next_cursor: None,
+                    })
+                }
+                Some(key) if pages >= MAX_PAGES_PER_LIST => {
+                    // A selective filter over a large tenant: hand back what
+                    // we have and a cursor to continue where the reads stopped.
+                    let cursor = cursor_from_key(&key, request.sort, request.order)?;
+                    return Ok(Page {
+                        items: found,
+                        next_cursor: Some(cursor.encode()),
+                    });
+                }
+                Some(key) => start_key = Some(key),
+            }
+        }
+    }
+
+    /// Up to 100 accounts by id in one BatchGetItem (plus retries of
+    /// unprocessed keys). Missing ids are simply absent from the result.
+    pub async fn batch_get_accounts(
+        &self,
+        tenant: &str,
+        account_ids: &[String],
+    ) -> Result<Vec<Account>> {
+        let mut ids: Vec<&String> = account_ids.iter().collect();
+        ids.sort();
+        ids.dedup();
+        let mut accounts = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(100) {
+            let keys: Vec<Item> = chunk
+                .iter()
+                .map(|id| {
+                    HashMap::from([
+                        ("pk".to_string(), s(keys::tenant_pk(tenant))),
+                        ("sk".to_string(), s(keys::account_sk(id))),
+                    ])
+                })
+                .collect();
+            let mut pending = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(crate::error::store_error)?,
+            );
+            let mut attempt = 0u32;
+            while let Some(request) = pending.take() {
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(self.table(), request)
+                    .send()
+                    .await
+                    .map_err(Error::from_sdk)?;
+                for item in output
+                    .responses
+                    .and_then(|mut tables| tables.remove(self.table()))
+                    .unwrap_or_default()
+                {
+                    accounts.push(serde_dynamo::from_item(item)?);
+                }
+                pending = output
+                    .unprocessed_keys
+                    .and_then(|mut tables| tables.remove(self.table()))
+                    .filter(|rest| !rest.keys.is_empty());
+                if pending.is_some() {
+                    attempt += 1;
+                    if attempt > 8 {
+                        return Err(Error::Unavailable(
+                            "BatchGetItem kept leaving keys unprocessed".into(),
+                        ));
+                    }
+                    tokio::time::sleep(Duration::from_millis(25 << attempt.min(5))).await;
+                }
+            }
+        }
+        Ok(accounts)
+    }
+}
+
+/// The full item: the account, its keys and the derived index attributes.
+fn account_item(tenant: &str, account: &Account) -> Result<Item> {
+    let mut item: Item = serde_dynamo::to_item(account)?;
+    item.insert("pk".into(), s(keys::tenant_pk(tenant)));
+    item.insert("sk".into(), s(keys::account_sk(&account.account_id)));
+    item.insert("type".into(), s("account"));
+    item.insert("search_text".into(), s(account.search_text()));
+    for (attribute, value) in listing::index_attributes(account) {
+        item.insert(attribute.into(), s(value));
+    }
+    Ok(item)
+}
+
+fn exclusive_start_key(tenant: &str, cursor: &Cursor) -> Item {
+    let account_id = listing::account_id_of_sort_value(&cursor.last_value);
+    let mut key = HashMap::from([
+        ("pk".to_string(), s(keys::tenant_pk(tenant))),
+        ("sk".to_string(), s(keys::account_sk(account_id))),
+    ]);
+    if let Some((_, attribute)) = cursor.sort.index() {
+        key.insert(attribute.to_string(), s(cursor.last_value.clone()));
+    }
+    key
+}
+
+fn cursor_from_key(key: &Item, sort: SortField, order: Order) -> Result<Cursor> {
+    let text = |name: &str| match key.get(name) {
+        Some(AttributeValue::S(value)) => Ok(value.clone()),
+        _ => Err(crate::error::store_error(format!(
+            "LastEvaluatedKey lacks {name}"
+        ))),
+    };
+    let last_value = match sort.index() {
+        Some((_, attribute)) => text(attribute)?,
+        None => text("sk")?
+            .trim_start_matches(keys::ACCOUNT_PREFIX)
+            .to_string(),
+    };
+    Ok(Cursor {
+        sort,
+        order,
+        last_value,
+    })
+}

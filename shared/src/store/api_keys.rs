@@ -1,0 +1,140 @@
+//! Tenant and API key items.
+
+use super::{is_condition_failure, is_transaction_condition_failure, keys, s, Store};
+use crate::api_key::ApiKey;
+use crate::time::Timestamp;
+use crate::{Error, Result};
+use aws_sdk_dynamodb::types::{Put, ReturnValue, TransactWriteItem, Update};
+
+const RESOURCE: &str = "api key";
+
+/// What revoking did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum KeyRevocation {
+    Revoked(ApiKey),
+    AlreadyRevoked(ApiKey),
+}
+
+impl Store {
+    /// Store a new key, creating its tenant if this is the tenant's first
+    /// key: one transaction, so a tenant never exists half-made.
+    pub async fn create_api_key(&self, key: &ApiKey) -> Result<()> {
+        let mut item: std::collections::HashMap<_, _> = serde_dynamo::to_item(key)?;
+        item.insert("pk".into(), s(keys::tenant_pk(&key.tenant)));
+        item.insert("sk".into(), s(keys::api_key_sk(&key.key_id)));
+        item.insert("type".into(), s("api_key"));
+        let put_key = Put::builder()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(sk)")
+            .build()
+            .map_err(crate::error::store_error)?;
+        let touch_tenant = Update::builder()
+            .table_name(self.table())
+            .key("pk", s(keys::tenant_pk(&key.tenant)))
+            .key("sk", s(keys::TENANT_SK))
+            .update_expression(
+                "SET created_at = if_not_exists(created_at, :now), tenant = :tenant, #type = :type",
+            )
+            .expression_attribute_names("#type", "type")
+            .expression_attribute_values(":now", s(key.created_at.to_string()))
+            .expression_attribute_values(":tenant", s(key.tenant.clone()))
+            .expression_attribute_values(":type", s("tenant"))
+            .build()
+            .map_err(crate::error::store_error)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(touch_tenant).build())
+            .transact_items(TransactWriteItem::builder().put(put_key).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if is_transaction_condition_failure(&err) => Err(Error::AlreadyExists {
+                resource: RESOURCE,
+                id: key.key_id.clone(),
+            }),
+            Err(err) => Err(Error::from_sdk(err)),
+        }
+    }
+
+    /// Strongly consistent, so a revocation takes effect on the next request.
+    pub async fn get_api_key(&self, tenant: &str, key_id: &str) -> Result<Option<ApiKey>> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(self.table())
+            .key("pk", s(keys::tenant_pk(tenant)))
+            .key("sk", s(keys::api_key_sk(key_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(Error::from_sdk)?;
+        output
+            .item
+            .map(serde_dynamo::from_item)
+            .transpose()
+            .map_err(Error::from)
+    }
+
+    pub async fn list_api_keys(&self, tenant: &str) -> Result<Vec<ApiKey>> {
+        let mut keys_found = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(keys::tenant_pk(tenant)))
+                .expression_attribute_values(":prefix", s(keys::KEY_PREFIX))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(Error::from_sdk)?;
+            for item in output.items.unwrap_or_default() {
+                keys_found.push(serde_dynamo::from_item(item)?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(keys_found);
+            }
+        }
+    }
+
+    /// Mark a key revoked. Revoking twice keeps the first revocation time.
+    pub async fn revoke_api_key(
+        &self,
+        tenant: &str,
+        key_id: &str,
+        now: Timestamp,
+    ) -> Result<KeyRevocation> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .key("pk", s(keys::tenant_pk(tenant)))
+            .key("sk", s(keys::api_key_sk(key_id)))
+            .update_expression("SET revoked_at = :now")
+            .condition_expression("attribute_exists(sk) AND attribute_not_exists(revoked_at)")
+            .expression_attribute_values(":now", s(now.to_string()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(KeyRevocation::Revoked(serde_dynamo::from_item(
+                output.attributes.unwrap_or_default(),
+            )?)),
+            Err(err) if is_condition_failure(&err) => match self.get_api_key(tenant, key_id).await?
+            {
+                Some(key) => Ok(KeyRevocation::AlreadyRevoked(key)),
+                None => Err(Error::NotFound {
+                    resource: RESOURCE,
+                    id: key_id.to_string(),
+                }),
+            },
+            Err(err) => Err(Error::from_sdk(err)),
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! The DynamoDB repository: one table, tenant-prefixed partitions.
+//!
+//! | item       | pk            | sk                 |
+//! |------------|---------------|--------------------|
+//! | tenant     | `T#<tenant>`  | `TENANT`           |
+//! | API key    | `T#<tenant>`  | `KEY#<key id>`     |
+//! | account    | `T#<tenant>`  | `ACCOUNT#<id>`     |
+//!
+//! Every request path is a GetItem, a Query, a BatchGetItem, a conditional
+//! write or a transaction. Nothing here ever scans.
+
+mod accounts;
+mod api_keys;
+
+use crate::Error;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::AttributeValue;
+use std::sync::Arc;
+
+pub use api_keys::KeyRevocation;
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    client: aws_sdk_dynamodb::Client,
+    table: Arc<str>,
+}
+
+impl Store {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<Arc<str>>) -> Self {
+        Store {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn client(&self) -> &aws_sdk_dynamodb::Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+}
+
+pub(crate) mod keys {
+    pub const TENANT_SK: &str = "TENANT";
+    pub const ACCOUNT_PREFIX: &str = "ACCOUNT#";
+    pub const KEY_PREFIX: &str = "KEY#";
+
+    pub fn tenant_pk(tenant: &str) -> String {
+        format!("T#{tenant}")
+    }
+
+    pub fn account_sk(account_id: &str) -> String {
+        format!("{ACCOUNT_PREFIX}{account_id}")
+    }
+
+    pub fn api_key_sk(key_id: &str) -> String {
+        format!("{KEY_PREFIX}{key_id}")
+    }
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// True when a write was refused by its condition expression.
+fn is_condition_failure<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    matches!(err, SdkError::ServiceError(service) if service.err().code() == Some("ConditionalCheckFailedException"))
+}
+
+/// True when a transaction was cancelled because a condition failed.
+fn is_transaction_condition_failure<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    matches!(err, SdkError::ServiceError(service)
+        if service.err().code() == Some("TransactionCanceledException")
+            && service.err().message().is_some_and(|m| m.contains("ConditionalCheckFailed")))
+}
+
+impl From<Error> for std::io::Error {
+    fn from(err: Error) -> Self {
+        std::io::Error::other(err.to_string())
+    }
+}

@@ -1,0 +1,315 @@
+//! Field validators. Each returns an [`Error::Invalid`] naming the field and
+//! saying what to fix.
+
+use crate::regions;
+use crate::{Error, Result};
+use regex::Regex;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::LazyLock;
+
+static ACCOUNT_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[0-9]{12}$").unwrap());
+static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$").unwrap()
+});
+static ROLE_ARN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^arn:(aws|aws-us-gov|aws-cn):iam::([0-9]{12}):role/((?:[\w+=,.@-]+/)*)([\w+=,.@-]{1,64})$")
+        .unwrap()
+});
+static RESOURCE_TYPE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^AWS\.[A-Za-z0-9]+\.[A-Za-z0-9]+$").unwrap());
+static TENANT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9-]{0,62}$").unwrap());
+
+pub const MAX_LIST_ENTRIES: usize = 100;
+pub const MAX_LABELS: usize = 50;
+pub const MAX_REGEX_LEN: usize = 1024;
+
+pub fn account_id(field: &str, value: &str) -> Result<()> {
+    if ACCOUNT_ID.is_match(value) {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            field,
+            format!(
+                "'{value}' is not an AWS account id: use exactly 12 digits, leading zeros included"
+            ),
+        ))
+    }
+}
+
+pub fn tenant(value: &str) -> Result<()> {
+    if TENANT.is_match(value) {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "tenant",
+            "tenant names are 1-63 characters of a-z, 0-9 and '-', starting with a letter or digit",
+        ))
+    }
+}
+
+/// A trimmed, non-empty string of at most `max` characters.
+pub fn text(field: &str, value: &str, max: usize) -> Result<()> {
+    let chars = value.chars().count();
+    if value.trim().is_empty() {
+        return Err(Error::invalid(field, format!("{field} must not be empty")));
+    }
+    if value.trim() != value {
+        return Err(Error::invalid(
+            field,
+            format!("{field} must not start or end with white space"),
+        ));
+    }
+    if chars > max {
+        return Err(Error::invalid(
+            field,
+            format!("{field} is {chars} characters long; the limit is {max}"),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            field,
+            format!("{field} must not contain control characters"),
+        ));
+    }
+    Ok(())
+}
+
+pub fn email(field: &str, value: &str) -> Result<()> {
+    if value.len() <= 254 && EMAIL.is_match(value) {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            field,
+            format!("'{value}' is not a valid email address (expected name@example.com)"),
+        ))
+    }
+}
+
+/// Parsed parts of an IAM role ARN.
+#[derive(Debug, PartialEq, Eq)]
+pub struct RoleArn<'a> {
+    pub partition: &'a str,
+    pub account_id: &'a str,
+    pub role_name: &'a str,
+}
+
+pub fn role_arn<'a>(field: &str, value: &'a str) -> Result<RoleArn<'a>> {
+    let captures = ROLE_ARN.captures(value).ok_or_else(|| {
+        Error::invalid(
+            field,
+            format!("'{value}' is not an IAM role ARN: expected arn:aws:iam::<12-digit account>:role/<name> (partition aws, aws-us-gov or aws-cn)"),
+        )
+    })?;
+    Ok(RoleArn {
+        partition: captures.get(1).unwrap().as_str(),
+        account_id: captures.get(2).unwrap().as_str(),
+        role_name: captures.get(4).unwrap().as_str(),
+    })
+}
+
+/// Known region ids, no duplicates. Returns the partition they share.
+pub fn regions(field: &str, values: &[String]) -> Result<Option<&'static str>> {
+    list_size(field, values)?;
+    let mut seen = HashSet::new();
+    let mut partition = None;
+    for (index, id) in values.iter().enumerate() {
+        let path = format!("{field}[{index}]");
+        let region = regions::find(id).ok_or_else(|| {
+            Error::invalid(
+                &path,
+                format!("'{id}' is not a known AWS region id (for example us-east-1, us-gov-west-1, cn-north-1); GET /v1/cloud-providers/aws lists them"),
+            )
+        })?;
+        if !seen.insert(id.as_str()) {
+            return Err(Error::invalid(
+                &path,
+                format!("region '{id}' is listed twice"),
+            ));
+        }
+        match partition {
+            None => partition = Some(region.partition),
+            Some(first) if first != region.partition => {
+                return Err(Error::invalid(
+                    &path,
+                    format!("'{id}' is in partition {} but the other regions are in {first}: one account lives in one partition", region.partition),
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(partition)
+}
+
+pub fn resource_types(field: &str, values: &[String]) -> Result<()> {
+    list_size(field, values)?;
+    for (index, value) in values.iter().enumerate() {
+        if !RESOURCE_TYPE.is_match(value) {
+            return Err(Error::invalid(
+                format!("{field}[{index}]"),
+                format!("'{value}' is not a resource type: use the form AWS.<Service>.<Type>, e.g. AWS.S3.Bucket"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub fn regexes(field: &str, values: &[String]) -> Result<()> {
+    list_size(field, values)?;
+    for (index, value) in values.iter().enumerate() {
+        let path = format!("{field}[{index}]");
+        if value.is_empty() || value.len() > MAX_REGEX_LEN {
+            return Err(Error::invalid(
+                &path,
+                format!("a pattern must be 1-{MAX_REGEX_LEN} bytes long"),
+            ));
+        }
+        regex::RegexBuilder::new(value)
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|err| {
+                Error::invalid(
+                    &path,
+                    format!("'{value}' is not a valid regular expression: {err}"),
+                )
+            })?;
+    }
+    Ok(())
+}
+
+pub fn labels(field: &str, values: &BTreeMap<String, String>) -> Result<()> {
+    if values.len() > MAX_LABELS {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "at most {MAX_LABELS} labels are allowed, got {}",
+                values.len()
+            ),
+        ));
+    }
+    for (key, value) in values {
+        let path = format!("{field}.{key}");
+        text(&path, key, 128).map_err(|_| {
+            Error::invalid(
+                &path,
+                "label keys are 1-128 characters, no surrounding white space or control characters",
+            )
+        })?;
+        // Non-empty: DynamoDB Local (our test store) refuses empty strings.
+        let length = value.chars().count();
+        if length == 0 || length > 256 || value.chars().any(char::is_control) {
+            return Err(Error::invalid(
+                &path,
+                "label values are 1-256 characters, without control characters",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn list_size(field: &str, values: &[String]) -> Result<()> {
+    if values.len() > MAX_LIST_ENTRIES {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "at most {MAX_LIST_ENTRIES} entries are allowed, got {}",
+                values.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(values: &[&str]) -> Vec<String> {
+        values.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn account_ids() {
+        assert!(account_id("a", "012345678901").is_ok());
+        for bad in [
+            "12345678901",
+            "1234567890123",
+            "12345678901a",
+            "",
+            " 123456789012",
+        ] {
+            assert!(account_id("a", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn role_arns_in_every_partition() {
+        let arn = role_arn("r", "arn:aws-cn:iam::123456789012:role/path/to/Reader").unwrap();
+        assert_eq!(arn.partition, "aws-cn");
+        assert_eq!(arn.account_id, "123456789012");
+        assert_eq!(arn.role_name, "Reader");
+        assert!(role_arn("r", "arn:aws-us-gov:iam::123456789012:role/R").is_ok());
+        for bad in [
+            "arn:aws:iam::123456789012:user/R",
+            "arn:aws-iso:iam::123456789012:role/R",
+            "arn:aws:iam::12345678901:role/R",
+            "arn:aws:iam::123456789012:role/",
+            "arn:aws:s3:::bucket",
+        ] {
+            assert!(role_arn("r", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn emails() {
+        assert!(email("e", "ops.team+aws@example.co.uk").is_ok());
+        for bad in [
+            "",
+            "no-at",
+            "a@b",
+            "a b@example.com",
+            "@example.com",
+            "a@-x.com",
+        ] {
+            assert!(email("e", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn regions_known_unique_one_partition() {
+        assert_eq!(
+            regions("r", &strings(&["us-east-1", "eu-west-1"])).unwrap(),
+            Some("aws")
+        );
+        assert_eq!(regions("r", &[]).unwrap(), None);
+        let err = regions("r", &strings(&["us-east-1", "us-east-1"])).unwrap_err();
+        assert!(matches!(err, Error::Invalid { field: Some(ref f), .. } if f == "r[1]"));
+        assert!(regions("r", &strings(&["mars-1"])).is_err());
+        assert!(regions("r", &strings(&["us-east-1", "cn-north-1"])).is_err());
+    }
+
+    #[test]
+    fn resource_types_and_patterns() {
+        assert!(resource_types("t", &strings(&["AWS.S3.Bucket", "AWS.EC2.NetworkACL"])).is_ok());
+        assert!(resource_types("t", &strings(&["S3.Bucket"])).is_err());
+        assert!(regexes("x", &strings(&["^arn:aws:s3:::logs-.*$"])).is_ok());
+        assert!(regexes("x", &strings(&["(unclosed"])).is_err());
+        assert!(regexes("x", &strings(&[""])).is_err());
+    }
+
+    #[test]
+    fn texts_and_labels() {
+        assert!(text("name", "Prod", 128).is_ok());
+        assert!(text("name", "", 128).is_err());
+        assert!(text("name", " padded", 128).is_err());
+        assert!(text("name", &"x".repeat(129), 128).is_err());
+        let mut map = BTreeMap::new();
+        map.insert("team".to_string(), "core".to_string());
+        assert!(labels("labels", &map).is_ok());
+        map.insert("empty".to_string(), "".to_string());
+        assert!(labels("labels", &map).is_err());
+        map.remove("empty");
+        map.insert("bad\u{7}".to_string(), "x".to_string());
+        assert!(labels("labels", &map).is_err());
+    }
+}

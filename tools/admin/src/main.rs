@@ -1,0 +1,95 @@
+//! Operator CLI: tenants and API keys straight in the table.
+//!
+//! Uses the normal AWS configuration (profile, region, credentials), so it
+//! works against a deployed table; with `AWS_ENDPOINT_URL_DYNAMODB` set it
+//! works against the dev emulators.
+
+use clap::{Parser, Subcommand};
+use shared::api_key::{ApiKey, ApiKeyView, Scope};
+use shared::store::Store;
+use shared::time::Timestamp;
+
+#[derive(Parser)]
+#[command(about = "Manage tenants and API keys in the accounts table")]
+struct Cli {
+    /// The table (default: $TABLE_NAME, else "accounts").
+    #[arg(long, env = "TABLE_NAME", default_value = shared::config::DEFAULT_TABLE_NAME)]
+    table: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a key (and its tenant, if new); prints the key once.
+    CreateKey {
+        #[arg(long)]
+        tenant: String,
+        /// Comma-separated: read, write, execute, admin.
+        #[arg(long, default_value = "read,write,execute,admin")]
+        scopes: String,
+        #[arg(long, default_value = "operator")]
+        name: String,
+    },
+    /// List a tenant's keys (never their secrets).
+    ListKeys {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Revoke a key.
+    RevokeKey {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        key_id: String,
+    },
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    if let Err(err) = run(cli).await {
+        eprintln!("error: {err}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> shared::Result<()> {
+    let config = shared::config::aws().await;
+    let store = Store::new(aws_sdk_dynamodb::Client::new(&config), cli.table);
+    match cli.command {
+        Command::CreateKey {
+            tenant,
+            scopes,
+            name,
+        } => {
+            let scopes = Scope::parse_list(&scopes)?;
+            let issued = ApiKey::issue(&tenant, &name, scopes, "operator", None, Timestamp::now())?;
+            store.create_api_key(&issued.record).await?;
+            eprintln!(
+                "created key {} for tenant {tenant}; store it now, it is not shown again:",
+                issued.record.key_id
+            );
+            println!("{}", issued.token);
+        }
+        Command::ListKeys { tenant } => {
+            let keys: Vec<ApiKeyView> = store
+                .list_api_keys(&tenant)
+                .await?
+                .iter()
+                .map(ApiKeyView::from)
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&keys).expect("keys serialise")
+            );
+        }
+        Command::RevokeKey { tenant, key_id } => {
+            store
+                .revoke_api_key(&tenant, &key_id, Timestamp::now())
+                .await?;
+            eprintln!("revoked {key_id}");
+        }
+    }
+    Ok(())
+}
