@@ -16,8 +16,10 @@ use shared::listing::{self, AccountFilter, Cursor, ListRequest, Order, Page, Sor
 use shared::time::Timestamp;
 use shared::validation;
 
-/// Attempts of a PATCH without If-Match that lost a race to another write.
-const PATCH_ATTEMPTS: usize = 5;
+/// Attempts of a PATCH without If-Match. An attempt only fails when another
+/// write to the account succeeded in between, so with this many attempts a
+/// patch succeeds unless more than 15 others land while it runs.
+const PATCH_ATTEMPTS: usize = 16;
 
 /// Body of `POST /v1/accounts`. Documents the request; the handler reads
 /// the body field by field so that every error names its field.

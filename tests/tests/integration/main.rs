@@ -1,0 +1,9 @@
+//! Integration tests: the real router, the real AWS SDK code, DynamoDB Local
+//! and moto over HTTP. Run them with `make test`, which starts the emulators.
+
+mod accounts;
+mod auth;
+mod errors;
+mod harness;
+mod listing;
+mod spec;

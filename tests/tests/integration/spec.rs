@@ -1,0 +1,200 @@
+//! The OpenAPI document and the template stay in step with the code.
+
+use crate::harness::TestApp;
+use serde_yaml::Value as Yaml;
+use std::collections::BTreeSet;
+
+/// Every route the router serves. A new route must be added here and, by
+/// construction (utoipa-axum), is then in the document.
+const ROUTES: &[(&str, &str)] = &[
+    ("post", "/v1/accounts"),
+    ("get", "/v1/accounts"),
+    ("get", "/v1/accounts/{account_id}"),
+    ("put", "/v1/accounts/{account_id}"),
+    ("patch", "/v1/accounts/{account_id}"),
+    ("delete", "/v1/accounts/{account_id}"),
+    ("post", "/v1/api-keys"),
+    ("get", "/v1/api-keys"),
+    ("get", "/v1/api-keys/{key_id}"),
+    ("delete", "/v1/api-keys/{key_id}"),
+    ("get", "/v1/openapi.json"),
+];
+
+#[tokio::test]
+async fn openapi_document_lists_every_route() {
+    let app = TestApp::new().await;
+    let reply = app.get("/v1/openapi.json").await;
+    assert_eq!(reply.status.as_u16(), 200);
+    let document = reply.body;
+    assert!(document["openapi"].as_str().unwrap().starts_with("3.1"));
+    let mut documented = BTreeSet::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            documented.insert((method.clone(), path.clone()));
+        }
+    }
+    let expected: BTreeSet<_> = ROUTES
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(documented, expected);
+    // And each documented route is really served (not a 404 from the fallback).
+    for (method, path) in ROUTES {
+        let uri = path
+            .replace("{account_id}", "123456789012")
+            .replace("{key_id}", "01ARZ3NDEKTSV4RRFFQ69G5FAV");
+        let method = axum::http::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let reply = app.call_with(method.clone(), &uri, None, None, &[]).await;
+        if *path != "/v1/openapi.json" {
+            reply.assert_error(401, "unauthorized");
+        }
+    }
+    for scheme in ["api_key", "bearer"] {
+        assert!(
+            document["components"]["securitySchemes"][scheme].is_object(),
+            "{scheme}"
+        );
+    }
+}
+
+fn template() -> Yaml {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+    serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn text(value: &Yaml) -> String {
+    value
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{value:?}"))
+}
+
+#[test]
+fn table_matches_template() {
+    let template = template();
+    let table = &template["Resources"]["AccountsTable"]["Properties"];
+    assert_eq!(text(&table["BillingMode"]), "PAY_PER_REQUEST");
+    let key_schema: Vec<(String, String)> = table["KeySchema"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|k| (text(&k["AttributeName"]), text(&k["KeyType"])))
+        .collect();
+    assert_eq!(
+        key_schema,
+        [
+            (shared::schema::PARTITION_KEY.into(), "HASH".into()),
+            (shared::schema::SORT_KEY.into(), "RANGE".into())
+        ]
+    );
+    let attributes: BTreeSet<(String, String)> = table["AttributeDefinitions"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| (text(&a["AttributeName"]), text(&a["AttributeType"])))
+        .collect();
+    let expected: BTreeSet<(String, String)> = shared::schema::key_attributes()
+        .into_iter()
+        .map(|a| (a.to_string(), "S".to_string()))
+        .collect();
+    assert_eq!(attributes, expected);
+    let indexes: BTreeSet<(String, String, String)> = table["LocalSecondaryIndexes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|index| {
+            let keys = index["KeySchema"].as_sequence().unwrap();
+            assert_eq!(text(&keys[0]["AttributeName"]), "pk");
+            assert_eq!(text(&keys[0]["KeyType"]), "HASH");
+            assert_eq!(text(&keys[1]["KeyType"]), "RANGE");
+            (
+                text(&index["IndexName"]),
+                text(&keys[1]["AttributeName"]),
+                text(&index["Projection"]["ProjectionType"]),
+            )
+        })
+        .collect();
+    let expected: BTreeSet<(String, String, String)> = shared::schema::local_indexes()
+        .into_iter()
+        .map(|i| {
+            (
+                i.name.to_string(),
+                i.sort_key.to_string(),
+                "ALL".to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(indexes, expected);
+    assert!(
+        table["GlobalSecondaryIndexes"].is_null(),
+        "a GSI in the template that the code does not create"
+    );
+}
+
+#[test]
+fn queues_match_template() {
+    let template = template();
+    let resources = &template["Resources"];
+    for queue in shared::schema::QUEUES {
+        let properties = &resources[queue.logical_id]["Properties"];
+        assert_eq!(
+            properties["VisibilityTimeout"].as_u64(),
+            Some(queue.visibility_timeout as u64),
+            "{}",
+            queue.logical_id
+        );
+        let redrive = &properties["RedrivePolicy"];
+        assert_eq!(
+            redrive["maxReceiveCount"].as_u64(),
+            Some(queue.max_receive_count as u64)
+        );
+        let target = format!("{:?}", redrive["deadLetterTargetArn"]);
+        assert!(
+            target.contains(&format!("{}.Arn", queue.dead_letter_logical_id)),
+            "{target}"
+        );
+        let dead_letter = &resources[queue.dead_letter_logical_id]["Properties"];
+        assert_eq!(
+            dead_letter["MessageRetentionPeriod"].as_u64(),
+            Some(queue.dead_letter_retention as u64)
+        );
+    }
+    // AWS: the visibility timeout must be at least six times the consumer's timeout.
+    let worker_timeout = resources["ScanWorkerFunction"]["Properties"]["Timeout"]
+        .as_u64()
+        .unwrap();
+    assert!(shared::schema::SCAN_QUEUE.visibility_timeout as u64 >= 6 * worker_timeout);
+}
+
+#[tokio::test]
+async fn dev_queues_are_created_from_the_definitions() {
+    let config = crate::harness::sdk_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let prefix = format!("t{}", ulid::Ulid::new().to_string().to_lowercase());
+    let urls = shared::schema::create_queues(&sqs, &prefix).await.unwrap();
+    let url = &urls[shared::schema::SCAN_QUEUE.logical_id];
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap();
+    use aws_sdk_sqs::types::QueueAttributeName as Name;
+    assert_eq!(
+        attributes[&Name::VisibilityTimeout],
+        shared::schema::SCAN_QUEUE.visibility_timeout.to_string()
+    );
+    let redrive: serde_json::Value =
+        serde_json::from_str(&attributes[&Name::RedrivePolicy]).unwrap();
+    assert_eq!(
+        redrive["maxReceiveCount"].to_string().trim_matches('"'),
+        shared::schema::SCAN_QUEUE.max_receive_count.to_string()
+    );
+    assert!(redrive["deadLetterTargetArn"]
+        .as_str()
+        .unwrap()
+        .ends_with("ScanDeadLetterQueue"));
+}
