@@ -4,6 +4,7 @@
 mod accounts;
 mod auth;
 mod errors;
+mod events;
 mod harness;
 mod listing;
 mod spec;

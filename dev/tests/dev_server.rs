@@ -1,0 +1,96 @@
+//! The dev server as `make dev` runs it: emulators in, API out on 127.0.0.1.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A bare HTTP/1.1 request; returns the status line and the body.
+fn http(port: u16, request: &str) -> (String, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.lines().next().unwrap_or("").to_string();
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    (status, body)
+}
+
+#[test]
+fn serves_the_api_with_a_bootstrapped_admin_key() {
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok(),
+        "needs the emulators: run `make test`"
+    );
+    let port = free_port();
+    let table = format!("dev-{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dev-server"))
+        .env("PORT", port.to_string())
+        .env("TABLE_NAME", &table)
+        .env("QUEUE_PREFIX", format!("devtest{port}"))
+        .env_remove("DEV_API_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start dev-server");
+    let stdout = child.stdout.take().unwrap();
+    let _server = Server(child);
+
+    // Progress lines, then the key, then "listening".
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut key = None;
+    let mut steps = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if let Some(found) = line.trim().strip_prefix("export API_KEY=") {
+            key = Some(found.to_string());
+        }
+        if line.starts_with("==> ") {
+            steps.push(line.clone());
+        }
+        if line.contains("API listening on http://127.0.0.1:") || Instant::now() > deadline {
+            break;
+        }
+    }
+    assert!(steps.len() >= 4, "a progress line per step: {steps:?}");
+    let key = key.expect("the admin key is printed");
+    assert!(key.starts_with("oak_default_"));
+
+    let body = r#"{"account_id":"123456789012","name":"From curl"}"#;
+    let (status, created) = http(
+        port,
+        &format!(
+            "POST /v1/accounts HTTP/1.1\r\nHost: localhost\r\nX-API-Key: {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    assert!(status.contains("201"), "{status} {created}");
+    let (status, listed) = http(
+        port,
+        &format!("GET /v1/accounts HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n"),
+    );
+    assert!(status.contains("200"), "{status}");
+    assert!(listed.contains("From curl"));
+    let (status, _) = http(
+        port,
+        "GET /v1/accounts HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    );
+    assert!(status.contains("401"), "{status}");
+}
