@@ -11,6 +11,7 @@ use clap::Parser;
 use shared::api_key::{ApiKey, Scope};
 use shared::store::Store;
 use shared::time::Timestamp;
+use shared::verification::{RoleVerifier, VerificationSettings};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -70,6 +71,8 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let scan_queue = queues[shared::schema::SCAN_QUEUE.logical_id].clone();
 
     let store = Store::new(dynamodb, table);
+    let settings = VerificationSettings::from_env();
+    let role_verifier = RoleVerifier::new(&config, &settings);
     let token = bootstrap_admin_key(&store, args.api_key.as_deref()).await?;
     if let Some(path) = &args.api_key_file {
         std::fs::write(path, format!("{token}\n"))?;
@@ -80,11 +83,17 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     println!("\n    export API_KEY={token}\n");
 
     tokio::spawn(poll_scan_queue(sqs, scan_queue));
-    tokio::spawn(run_verifier(Duration::from_secs(
-        args.verifier_interval.max(1),
-    )));
+    let sweeper = verifier::Sweeper {
+        store: store.clone(),
+        verifier: role_verifier.clone(),
+        settings: std::sync::Arc::new(settings.clone()),
+    };
+    tokio::spawn(run_verifier(
+        sweeper,
+        Duration::from_secs(args.verifier_interval.max(1)),
+    ));
 
-    let app = api::router(api::AppState { store });
+    let app = api::router(api::AppState::new(store, role_verifier, settings));
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
     let listener = tokio::net::TcpListener::bind(address).await?;
     step(&format!(
@@ -180,14 +189,13 @@ async fn poll_scan_queue(sqs: aws_sdk_sqs::Client, queue_url: String) {
 }
 
 /// What the EventBridge schedule does in AWS, on a short interval.
-async fn run_verifier(interval: Duration) {
+async fn run_verifier(sweeper: verifier::Sweeper, interval: Duration) {
     let mut ticker = tokio::time::interval(interval);
     loop {
         ticker.tick().await;
         let mut event = EventBridgeEvent::default();
         event.source = "dev.scheduler".to_string();
         event.detail_type = "Scheduled Event".to_string();
-        let report = verifier::handle_schedule(event).await;
-        tracing::debug!(?report, "verifier sweep finished");
+        sweeper.handle_schedule(event, interval).await;
     }
 }

@@ -26,6 +26,9 @@ pub enum Error {
         id: String,
         expected: u64,
     },
+    /// The item changed while we worked on it; retrying is safe.
+    #[error("{0}")]
+    Conflict(String),
     /// The datastore is throttling or unreachable: the request may be retried.
     #[error("the datastore is temporarily unavailable: {0}")]
     Unavailable(String),

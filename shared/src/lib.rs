@@ -9,11 +9,14 @@ pub mod api_key;
 pub mod config;
 pub mod error;
 pub mod listing;
+pub mod rate_limit;
 pub mod regions;
+pub mod role_template;
 pub mod schema;
 pub mod secrets;
 pub mod store;
 pub mod time;
 pub mod validation;
+pub mod verification;
 
 pub use error::{Error, Result};

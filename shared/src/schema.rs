@@ -7,13 +7,28 @@ use crate::error::store_error;
 use crate::listing::SortField;
 use crate::{Error, Result};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, LocalSecondaryIndex, Projection,
-    ProjectionType, ScalarAttributeType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType,
 };
 use std::collections::HashMap;
 
 pub const PARTITION_KEY: &str = "pk";
 pub const SORT_KEY: &str = "sk";
+
+/// The sparse global index of accounts whose verification is due. Only
+/// accounts with a role carry its keys. Spread over shards so no partition
+/// of the index gets hot; the verifier queries each shard.
+pub const DUE_INDEX: &str = "due-index";
+pub const DUE_SHARD: &str = "due_shard";
+pub const DUE_AT: &str = "due_at";
+pub const DUE_SHARDS: u32 = 8;
+
+/// The due shard of an account: stable, spread by hash.
+pub fn due_shard(tenant: &str, account_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{tenant}/{account_id}").as_bytes());
+    format!("DUE#{}", u32::from(digest[0]) % DUE_SHARDS)
+}
 
 /// A local secondary index: the tenant partition, another sort key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +49,7 @@ pub fn local_indexes() -> Vec<LocalIndex> {
 pub fn key_attributes() -> Vec<&'static str> {
     let mut attributes = vec![PARTITION_KEY, SORT_KEY];
     attributes.extend(local_indexes().iter().map(|index| index.sort_key));
+    attributes.extend([DUE_SHARD, DUE_AT]);
     attributes
 }
 
@@ -100,6 +116,19 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Res
                 .map_err(store_error)?,
         );
     }
+    request = request.global_secondary_indexes(
+        GlobalSecondaryIndex::builder()
+            .index_name(DUE_INDEX)
+            .key_schema(key(DUE_SHARD, KeyType::Hash)?)
+            .key_schema(key(DUE_AT, KeyType::Range)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()
+            .map_err(store_error)?,
+    );
     match request.send().await {
         Ok(_) => Ok(()),
         Err(err)

@@ -37,6 +37,22 @@ pub fn account_id(field: &str, value: &str) -> Result<()> {
     }
 }
 
+/// An external ID as STS accepts it: 2-1224 of `[\w+=,.@:/-]`.
+pub fn external_id(field: &str, value: &str) -> Result<()> {
+    let valid = (2..=1224).contains(&value.len())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@:/-".contains(c));
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            field,
+            "an external ID is 2-1224 characters of letters, digits and _+=,.@:/-",
+        ))
+    }
+}
+
 pub fn tenant(value: &str) -> Result<()> {
     if TENANT.is_match(value) {
         Ok(())

@@ -386,7 +386,11 @@ fn list_request(params: &QueryParams) -> Result<ListRequest, ApiError> {
     })
 }
 
-async fn load(state: &AppState, tenant: &str, account_id: &str) -> Result<Account, ApiError> {
+pub(crate) async fn load(
+    state: &AppState,
+    tenant: &str,
+    account_id: &str,
+) -> Result<Account, ApiError> {
     state
         .store
         .get_account(tenant, account_id)
@@ -454,7 +458,7 @@ fn check_field_names(body: &Map<String, Value>) -> Result<(), ApiError> {
 }
 
 /// The version an `If-Match` header requires; `None` without one or for `*`.
-fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+pub(crate) fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
     let Some(value) = headers.get(header::IF_MATCH) else {
         return Ok(None);
     };
@@ -488,7 +492,11 @@ fn header_value(text: &str) -> HeaderValue {
     HeaderValue::from_str(text).expect("ETags and locations are ASCII")
 }
 
-fn with_etag(status: StatusCode, account: Account, location: Option<String>) -> Response {
+pub(crate) fn with_etag(
+    status: StatusCode,
+    account: Account,
+    location: Option<String>,
+) -> Response {
     let etag = account.etag();
     let mut response = (status, Json(account)).into_response();
     let headers = response.headers_mut();

@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod body;
 pub mod error;
+pub mod trust;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::StatusCode;
@@ -15,6 +16,8 @@ use axum::response::Response;
 use axum::{Json, Router};
 use error::ApiError;
 use shared::store::Store;
+use shared::verification::{RoleVerifier, VerificationSettings};
+use std::sync::Arc;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::OpenApi as OpenApiDocument;
 use utoipa::{Modify, OpenApi};
@@ -22,19 +25,56 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 /// What every handler shares.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    pub verifier: RoleVerifier,
+    pub settings: Arc<VerificationSettings>,
+    /// The vendor principal, resolved once (config, else GetCallerIdentity).
+    vendor_principal: Arc<tokio::sync::OnceCell<String>>,
 }
 
 impl AppState {
-    /// Built from the environment: `TABLE_NAME` and the AWS SDK's own settings.
+    pub fn new(store: Store, verifier: RoleVerifier, settings: VerificationSettings) -> Self {
+        AppState {
+            store,
+            verifier,
+            settings: Arc::new(settings),
+            vendor_principal: Arc::default(),
+        }
+    }
+
+    /// Built from the environment: `TABLE_NAME`, the verification settings
+    /// and the AWS SDK's own settings.
     pub async fn from_env() -> Self {
         let config = shared::config::aws().await;
-        let client = aws_sdk_dynamodb::Client::new(&config);
-        AppState {
-            store: Store::new(client, shared::config::table_name()),
-        }
+        let settings = VerificationSettings::from_env();
+        AppState::new(
+            Store::new(
+                aws_sdk_dynamodb::Client::new(&config),
+                shared::config::table_name(),
+            ),
+            RoleVerifier::new(&config, &settings),
+            settings,
+        )
+    }
+
+    /// The principal customer roles must trust: `VENDOR_PRINCIPAL`, else the
+    /// root of the account this service runs in.
+    pub async fn vendor_principal(&self) -> Result<String, ApiError> {
+        self.vendor_principal
+            .get_or_try_init(|| async {
+                if let Some(principal) = &self.settings.vendor_principal {
+                    return Ok(principal.clone());
+                }
+                let account = self.verifier.own_account().await.map_err(|detail| {
+                    tracing::error!(error = %detail, "cannot resolve the vendor account");
+                    ApiError::from(shared::Error::Unavailable(detail))
+                })?;
+                Ok(format!("arn:aws:iam::{account}:root"))
+            })
+            .await
+            .cloned()
     }
 }
 
@@ -49,6 +89,7 @@ impl AppState {
     modifiers(&SecuritySchemes),
     tags(
         (name = "accounts", description = "Customer AWS accounts"),
+        (name = "trust", description = "Cross-account roles: templates, verification, external-ID rotation"),
         (name = "api-keys", description = "The tenant's API keys (scope admin)"),
         (name = "meta", description = "The API itself"),
     )
@@ -82,6 +123,14 @@ fn routes() -> (Router<AppState>, OpenApiDocument) {
             accounts::patch_account,
             accounts::delete_account
         ))
+        .routes(routes!(trust::verify_account))
+        .routes(routes!(trust::validate_roles))
+        .routes(routes!(trust::rotate_external_id))
+        .routes(routes!(trust::cancel_pending_external_id))
+        .routes(routes!(trust::cloud_provider))
+        .routes(routes!(trust::iam_parameters))
+        .routes(routes!(trust::account_template))
+        .routes(routes!(trust::generic_template))
         .routes(routes!(api_keys::create_api_key, api_keys::list_api_keys))
         .routes(routes!(api_keys::get_api_key, api_keys::revoke_api_key))
         .routes(routes!(openapi_json))

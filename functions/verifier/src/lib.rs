@@ -1,25 +1,170 @@
 //! The verifier: on its schedule, re-verifies the credentials that are due.
 //!
-//! This crate parses the schedule event and reports its sweep; verification
-//! itself arrives with the trust issue.
+//! Due accounts come from the sparse `due-index` (one Query per shard page,
+//! never a Scan), flow through one stream with bounded concurrency, and each
+//! result is written with a conditional update. STS calls share a token
+//! bucket (`STS_RATE_LIMIT`). The sweep starts no new account after its
+//! deadline; what is left stays due and the next run continues.
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use futures::StreamExt;
 use serde::Serialize;
+use shared::schema::{DUE_SHARD, DUE_SHARDS};
+use shared::store::{DueAccount, Store};
+use shared::time::Timestamp;
+use shared::verification::{
+    verify_and_record, RoleVerifier, Trigger, VerificationCode, VerificationSettings,
+};
+use std::sync::Arc;
+use std::time::Instant;
+
+const PAGE_SIZE: i32 = 100;
 
 /// What one sweep did.
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
 pub struct SweepReport {
-    pub due: usize,
+    /// Accounts verified (whatever the outcome).
     pub verified: usize,
+    pub succeeded: usize,
     pub failed: usize,
+    /// Throttled by STS: rescheduled, not marked failed.
+    pub rescheduled: usize,
+    /// Changed meanwhile, or the write failed: left for the next sweep.
+    pub skipped: usize,
+    /// The deadline came before every due account was started.
+    pub deadline_reached: bool,
 }
 
-pub async fn handle_schedule(event: EventBridgeEvent) -> SweepReport {
-    tracing::info!(
-        source = %event.source,
-        detail_type = %event.detail_type,
-        time = ?event.time,
-        "verification sweep started"
-    );
-    SweepReport::default()
+#[derive(Clone)]
+pub struct Sweeper {
+    pub store: Store,
+    pub verifier: RoleVerifier,
+    pub settings: Arc<VerificationSettings>,
+}
+
+impl Sweeper {
+    pub async fn from_env() -> Self {
+        let config = shared::config::aws().await;
+        let settings = VerificationSettings::from_env();
+        Sweeper {
+            store: Store::new(
+                aws_sdk_dynamodb::Client::new(&config),
+                shared::config::table_name(),
+            ),
+            verifier: RoleVerifier::new(&config, &settings),
+            settings: Arc::new(settings),
+        }
+    }
+
+    /// Verify every account due at `now`, starting none after `deadline`.
+    pub async fn sweep(&self, now: Timestamp, deadline: Instant) -> SweepReport {
+        let store = self.store.clone();
+        // Pages of every shard, one after another, fetched as the workers
+        // need them: no barrier at the end of a page.
+        let due = futures::stream::unfold((0u32, None, false), move |(shard, start, shard_done)| {
+            let store = store.clone();
+            async move {
+            let (mut shard, mut start) = (shard, start);
+            if shard_done {
+                shard += 1;
+                start = None;
+            }
+            if shard >= DUE_SHARDS {
+                return None;
+            }
+            let name = format!("DUE#{shard}");
+            match store.due_accounts(&name, now, PAGE_SIZE, start).await {
+                Ok(page) => {
+                    let done = page.next.is_none();
+                    Some((page.accounts, (shard, page.next, done)))
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, shard = %name, index = DUE_SHARD, "due query failed; skipping the shard");
+                    Some((Vec::new(), (shard, None, true)))
+                }
+            }
+            }
+        })
+        .flat_map(futures::stream::iter)
+        .boxed();
+
+        let deadline_hit = std::sync::atomic::AtomicBool::new(false);
+        let outcomes = due
+            .take_while(|_| {
+                let in_time = Instant::now() < deadline;
+                if !in_time {
+                    deadline_hit.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                futures::future::ready(in_time)
+            })
+            .map(|due| {
+                let this = self.clone();
+                async move { this.verify_one(due).await }
+            })
+            .buffer_unordered(self.settings.concurrency);
+        let mut report = outcomes
+            .fold(SweepReport::default(), |mut report, outcome| async move {
+                match outcome {
+                    Outcome::Verified(true) => {
+                        report.verified += 1;
+                        report.succeeded += 1;
+                    }
+                    Outcome::Verified(false) => {
+                        report.verified += 1;
+                        report.failed += 1;
+                    }
+                    Outcome::Rescheduled => report.rescheduled += 1,
+                    Outcome::Skipped => report.skipped += 1,
+                }
+                report
+            })
+            .await;
+        report.deadline_reached = deadline_hit.load(std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(?report, "verification sweep finished");
+        report
+    }
+
+    async fn verify_one(&self, due: DueAccount) -> Outcome {
+        let result = verify_and_record(
+            &self.store,
+            &self.verifier,
+            &self.settings,
+            &due.tenant,
+            &due.account,
+            Trigger::Schedule,
+        )
+        .await;
+        match result {
+            Ok(account) if account.version == due.account.version => Outcome::Rescheduled,
+            Ok(account) => Outcome::Verified(
+                account.credential.verification_code.as_deref()
+                    == Some(VerificationCode::Ok.as_str()),
+            ),
+            Err(err) => {
+                tracing::warn!(tenant = %due.tenant, account_id = %due.account.account_id, error = %err, "verification not recorded");
+                Outcome::Skipped
+            }
+        }
+    }
+
+    /// The Lambda entry: sweep until `remaining` minus a safety margin.
+    pub async fn handle_schedule(
+        &self,
+        event: EventBridgeEvent,
+        remaining: std::time::Duration,
+    ) -> SweepReport {
+        tracing::info!(source = %event.source, detail_type = %event.detail_type, "verification sweep started");
+        // Leave room for the slowest verification in flight to finish.
+        let margin = self.settings.call_timeout * (self.settings.max_attempts + 1) * 2;
+        let budget = remaining.saturating_sub(margin);
+        // Boxed: the stream's future type is deep enough to trip the
+        // compiler's layout recursion limit when inlined into a caller.
+        Box::pin(self.sweep(Timestamp::now(), Instant::now() + budget)).await
+    }
+}
+
+enum Outcome {
+    Verified(bool),
+    Rescheduled,
+    Skipped,
 }

@@ -2,13 +2,21 @@
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing_subscriber::fmt().json().without_time().init();
+    let sweeper = verifier::Sweeper::from_env().await;
+    let sweeper = &sweeper;
     lambda_runtime::run(service_fn(
-        |event: LambdaEvent<EventBridgeEvent>| async move {
-            Ok::<_, Error>(verifier::handle_schedule(event.payload).await)
+        move |event: LambdaEvent<EventBridgeEvent>| async move {
+            let now_ms = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis() as u64;
+            let remaining = Duration::from_millis(event.context.deadline.saturating_sub(now_ms));
+            Ok::<_, Error>(sweeper.handle_schedule(event.payload, remaining).await)
         },
     ))
     .await

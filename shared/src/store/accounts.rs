@@ -3,6 +3,7 @@
 use super::{is_condition_failure, keys, n, s, Store};
 use crate::account::{search_text, Account, AccountFields};
 use crate::listing::{self, compose_sort_value, Cursor, ListRequest, Order, Page, SortField};
+use crate::schema;
 use crate::time::Timestamp;
 use crate::{Error, Result};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
@@ -99,6 +100,28 @@ impl Store {
             names.insert(format!("#{attribute}"), attribute.to_string());
             sets.push(format!("#{attribute} = :{attribute}"));
             placeholders.insert(format!(":{attribute}"), value);
+        }
+        // A role is (re)verified at once after every change; without one
+        // the account leaves the due index.
+        names.insert("#due_shard".into(), schema::DUE_SHARD.into());
+        names.insert("#due_at".into(), schema::DUE_AT.into());
+        names.insert("#credential".into(), "credential".into());
+        names.insert("#next".into(), "next_verification_at".into());
+        if fields.role_arn.is_some() {
+            sets.push(
+                "#due_shard = :due_shard, #due_at = :due_at, #credential.#next = :due_at".into(),
+            );
+            placeholders.insert(
+                ":due_shard".into(),
+                s(schema::due_shard(tenant, account_id)),
+            );
+            placeholders.insert(":due_at".into(), s(now.to_string()));
+        } else {
+            removes.extend([
+                "#due_shard".to_string(),
+                "#due_at".to_string(),
+                "#credential.#next".to_string(),
+            ]);
         }
         names.insert("#version".into(), "version".into());
         sets.push("#version = #version + :one".into());
@@ -346,6 +369,13 @@ fn account_item(tenant: &str, account: &Account) -> Result<Item> {
     item.insert("search_text".into(), s(account.search_text()));
     for (attribute, value) in listing::index_attributes(account) {
         item.insert(attribute.into(), s(value));
+    }
+    if let Some(due) = account.credential.next_verification_at {
+        item.insert(
+            schema::DUE_SHARD.into(),
+            s(schema::due_shard(tenant, &account.account_id)),
+        );
+        item.insert(schema::DUE_AT.into(), s(due.to_string()));
     }
     Ok(item)
 }

@@ -11,6 +11,7 @@
 
 mod accounts;
 mod api_keys;
+mod verification;
 
 use crate::Error;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -18,6 +19,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use std::sync::Arc;
 
 pub use api_keys::KeyRevocation;
+pub use verification::{DueAccount, DuePage};
 
 #[derive(Clone, Debug)]
 pub struct Store {

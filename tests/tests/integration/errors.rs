@@ -217,9 +217,11 @@ async fn unknown_routes_and_methods() {
 async fn datastore_failures_are_500_without_internals() {
     let app = TestApp::new().await;
     // Same keys, but a table that does not exist: every store call fails.
-    let broken = api::router(api::AppState {
-        store: shared::store::Store::new(app.dynamodb.clone(), "no-such-table-for-this-test"),
-    });
+    let broken = api::router(api::AppState::new(
+        shared::store::Store::new(app.dynamodb.clone(), "no-such-table-for-this-test"),
+        app.state.verifier.clone(),
+        crate::harness::test_settings(),
+    ));
     let request = Request::builder()
         .uri("/v1/accounts")
         .header("x-api-key", &app.key)

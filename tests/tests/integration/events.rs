@@ -49,7 +49,8 @@ async fn api_gateway_events_are_served() {
 }
 
 #[tokio::test]
-async fn scan_and_schedule_events_parse() {
+async fn scan_and_schedule_events_are_handled() {
+    let app = TestApp::new().await;
     let sqs: aws_lambda_events::event::sqs::SqsEvent =
         serde_json::from_str(&event("scan-job.json")).unwrap();
     assert_eq!(sqs.records.len(), 1);
@@ -58,8 +59,17 @@ async fn scan_and_schedule_events_parse() {
     let schedule: aws_lambda_events::event::eventbridge::EventBridgeEvent =
         serde_json::from_str(&event("schedule.json")).unwrap();
     assert_eq!(schedule.detail_type, "Scheduled Event");
+    let sweeper = verifier::Sweeper {
+        store: app.store.clone(),
+        verifier: app.state.verifier.clone(),
+        settings: app.state.settings.clone(),
+    };
+    let report = sweeper
+        .handle_schedule(schedule, std::time::Duration::from_secs(60))
+        .await;
     assert_eq!(
-        verifier::handle_schedule(schedule).await,
-        verifier::SweepReport::default()
+        report,
+        verifier::SweepReport::default(),
+        "an empty table has nothing due"
     );
 }

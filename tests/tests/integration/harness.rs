@@ -8,13 +8,20 @@ use serde_json::{json, Value};
 use shared::api_key::{ApiKey, Scope};
 use shared::store::Store;
 use shared::time::Timestamp;
+use shared::verification::{RoleVerifier, VerificationSettings};
 use std::collections::BTreeMap;
 use tower::ServiceExt;
 
 pub const TENANT: &str = "acme";
+/// The account the service runs as in moto (its default account).
+pub const VENDOR_ACCOUNT: &str = "123456789012";
+/// A customer's account, where tests create roles.
+pub const CUSTOMER_ACCOUNT: &str = "111111111111";
 
 pub struct TestApp {
     pub router: Router,
+    pub state: api::AppState,
+    pub sdk_config: aws_config::SdkConfig,
     pub store: Store,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub table: String,
@@ -78,12 +85,18 @@ impl TestApp {
             .await
             .expect("create the test table");
         let store = Store::new(dynamodb.clone(), table.clone());
-        let router = api::router(api::AppState {
-            store: store.clone(),
-        });
+        let settings = test_settings();
+        let state = api::AppState::new(
+            store.clone(),
+            RoleVerifier::new(&config, &settings),
+            settings,
+        );
+        let router = api::router(state.clone());
         let key = issue_key(&store, TENANT, &Scope::ALL).await;
         TestApp {
             router,
+            state,
+            sdk_config: config,
             store,
             dynamodb,
             table,
@@ -172,6 +185,47 @@ impl TestApp {
         reply.body
     }
 
+    /// Create a role in `account` (as the customer would, with IAM
+    /// CreateRole) with this trust policy; returns its ARN.
+    pub async fn create_role(&self, account: &str, trust: &Value, tags: &[(&str, &str)]) -> String {
+        let name = format!("Audit{}", ulid::Ulid::new());
+        let iam = aws_sdk_iam::Client::new(&self.sdk_config);
+        let mut request = iam
+            .create_role()
+            .role_name(&name)
+            .assume_role_policy_document(trust.to_string());
+        for (key, value) in tags {
+            request = request.tags(
+                aws_sdk_iam::types::Tag::builder()
+                    .key(*key)
+                    .value(*value)
+                    .build()
+                    .unwrap(),
+            );
+        }
+        let output = request
+            .customize()
+            .mutate_request(in_account(account))
+            .send()
+            .await
+            .expect("create the customer role");
+        output.role.expect("role").arn
+    }
+
+    /// Replace a role's trust policy (as the customer would).
+    pub async fn update_trust(&self, account: &str, role_arn: &str, trust: &Value) {
+        let name = role_arn.rsplit('/').next().unwrap();
+        aws_sdk_iam::Client::new(&self.sdk_config)
+            .update_assume_role_policy()
+            .role_name(name)
+            .policy_document(trust.to_string())
+            .customize()
+            .mutate_request(in_account(account))
+            .send()
+            .await
+            .expect("update the trust policy");
+    }
+
     /// Every item of the test table, to prove that requests wrote nothing.
     /// (A Scan is fine here: this is the test's own table, not a request path.)
     pub async fn snapshot(&self) -> Vec<BTreeMap<String, String>> {
@@ -188,11 +242,7 @@ impl TestApp {
                 .await
                 .expect("scan the test table");
             for item in output.items.unwrap_or_default() {
-                items.push(
-                    item.into_iter()
-                        .map(|(k, v)| (k, format!("{v:?}")))
-                        .collect(),
-                );
+                items.push(item.into_iter().map(|(k, v)| (k, canonical(&v))).collect());
             }
             start = output.last_evaluated_key;
             if start.is_none() {
@@ -201,6 +251,65 @@ impl TestApp {
         }
         items.sort();
         items
+    }
+}
+
+/// A stable text of an attribute value: map keys sorted at every depth
+/// (`Debug` of a HashMap follows its random iteration order).
+fn canonical(value: &aws_sdk_dynamodb::types::AttributeValue) -> String {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    match value {
+        AttributeValue::M(map) => {
+            let sorted: BTreeMap<_, _> = map.iter().map(|(k, v)| (k, canonical(v))).collect();
+            format!("M{sorted:?}")
+        }
+        AttributeValue::L(list) => format!("L{:?}", list.iter().map(canonical).collect::<Vec<_>>()),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Verification settings for tests: short timeouts, quick retries.
+pub fn test_settings() -> VerificationSettings {
+    VerificationSettings {
+        call_timeout: std::time::Duration::from_millis(800),
+        max_attempts: 3,
+        initial_backoff: std::time::Duration::from_millis(10),
+        sts_rate_limit: None,
+        concurrency: 8,
+        interval: std::time::Duration::from_secs(86_400),
+        vendor_principal: None,
+        role_name: "AccountOnboardingAudit".into(),
+        role_template_url: None,
+    }
+}
+
+/// A trust policy that lets the vendor in, with this external-ID condition.
+pub fn trust(condition: Option<Value>) -> Value {
+    let mut statement = json!({
+        "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{VENDOR_ACCOUNT}:root")},
+        "Action": "sts:AssumeRole",
+    });
+    if let Some(condition) = condition {
+        statement["Condition"] = condition;
+    }
+    json!({"Version": "2012-10-17", "Statement": [statement]})
+}
+
+/// A trust policy requiring one of these external IDs.
+pub fn trust_external_ids(ids: &[&str]) -> Value {
+    trust(Some(json!({"StringEquals": {"sts:ExternalId": ids}})))
+}
+
+/// moto picks the account of an IAM call from this header.
+fn in_account(
+    account: &str,
+) -> impl Fn(&mut aws_sdk_iam::config::http::HttpRequest) + Send + Sync + 'static {
+    let account = account.to_string();
+    move |request| {
+        request
+            .headers_mut()
+            .insert("x-moto-account-id", account.clone());
     }
 }
 

@@ -8,3 +8,4 @@ mod events;
 mod harness;
 mod listing;
 mod spec;
+mod trust;

@@ -1,0 +1,502 @@
+//! Trust: role templates, verification, validation of roles, external-ID rotation.
+
+use crate::accounts::{if_match, load, with_etag};
+use crate::auth::{Auth, Execute, Read, Write};
+use crate::body::{parse, JsonObject, QueryParams};
+use crate::error::{ApiError, ErrorResponse};
+use crate::AppState;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use shared::account::{Account, AccountFields, Environment, VerificationStatus};
+use shared::regions::{Region, REGIONS};
+use shared::role_template;
+use shared::time::Timestamp;
+use shared::validation;
+use shared::verification::{verify_and_record, Outcome, Trigger};
+use std::collections::HashMap;
+use utoipa::ToSchema;
+
+const MAX_ROLE_CHECKS: usize = 100;
+
+#[utoipa::path(
+    post, path = "/v1/accounts/{account_id}/verify", tag = "trust",
+    params(("account_id" = String, Path, description = "12-digit AWS account id")),
+    responses(
+        (status = 200, description = "The account with the verification result in `credential`", body = Account, headers(("ETag" = String))),
+        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
+        (status = 404, body = ErrorResponse), (status = 409, description = "The role or external ID changed during verification", body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn verify_account(
+    auth: Auth<Execute>,
+    State(state): State<AppState>,
+    Path(account_id): Path<String>,
+) -> Result<Response, ApiError> {
+    validation::account_id("account_id", &account_id)?;
+    let account = load(&state, &auth.caller.tenant, &account_id).await?;
+    let verified = verify_and_record(
+        &state.store,
+        &state.verifier,
+        &state.settings,
+        &auth.caller.tenant,
+        &account,
+        Trigger::OnDemand,
+    )
+    .await?;
+    Ok(with_etag(StatusCode::OK, verified, None))
+}
+
+/// One role to check: the saved credentials of an account, or a role ARN
+/// and external ID given here (checked, not saved).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleCheck {
+    account_id: String,
+    #[serde(default)]
+    saved_credentials: bool,
+    role_arn: Option<String>,
+    external_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateRolesRequest {
+    /// 1-100 entries.
+    accounts: Vec<RoleCheck>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoleCheckResult {
+    account_id: String,
+    verification_status: VerificationStatus,
+    /// A verification code, or `NOT_FOUND` for an unknown saved account.
+    verification_code: String,
+    verification_message: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ValidateRolesResponse {
+    /// In the order of the request.
+    results: Vec<RoleCheckResult>,
+}
+
+enum Job {
+    Check {
+        account_id: String,
+        role_arn: String,
+        external_id: String,
+    },
+    Done(RoleCheckResult),
+}
+
+#[utoipa::path(
+    post, path = "/v1/accounts/validate-roles", tag = "trust",
+    request_body = ValidateRolesRequest,
+    responses(
+        (status = 200, description = "One result per entry; nothing is saved", body = ValidateRolesResponse),
+        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
+        (status = 413, body = ErrorResponse), (status = 415, body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn validate_roles(
+    auth: Auth<Execute>,
+    State(state): State<AppState>,
+    JsonObject(body): JsonObject,
+) -> Result<Json<ValidateRolesResponse>, ApiError> {
+    let request: ValidateRolesRequest = parse(Value::Object(body))?;
+    if request.accounts.is_empty() || request.accounts.len() > MAX_ROLE_CHECKS {
+        return Err(ApiError::bad_request(
+            "invalid_value",
+            Some("accounts".into()),
+            format!(
+                "give 1-{MAX_ROLE_CHECKS} entries, got {}",
+                request.accounts.len()
+            ),
+        ));
+    }
+    for (index, entry) in request.accounts.iter().enumerate() {
+        let field = |name: &str| format!("accounts[{index}].{name}");
+        validation::account_id(&field("account_id"), &entry.account_id)?;
+        match (entry.saved_credentials, &entry.role_arn, &entry.external_id) {
+            (true, None, None) => {}
+            (true, _, _) => {
+                return Err(ApiError::bad_request(
+                    "invalid_value",
+                    Some(field("saved_credentials")),
+                    "with saved_credentials: true, leave out role_arn and external_id",
+                ))
+            }
+            (false, Some(arn), Some(external_id)) => {
+                // The account of the ARN is not checked here: a role in
+                // another account is reported as ACCOUNT_MISMATCH.
+                validation::role_arn(&field("role_arn"), arn)?;
+                validation::external_id(&field("external_id"), external_id)?;
+            }
+            (false, _, _) => {
+                return Err(ApiError::bad_request(
+                    "missing_field",
+                    Some(field(if entry.role_arn.is_none() {
+                        "role_arn"
+                    } else {
+                        "external_id"
+                    })),
+                    "give role_arn and external_id, or saved_credentials: true",
+                ))
+            }
+        }
+    }
+    let saved_ids: Vec<String> = request
+        .accounts
+        .iter()
+        .filter(|entry| entry.saved_credentials)
+        .map(|entry| entry.account_id.clone())
+        .collect();
+    let saved: HashMap<String, Account> = if saved_ids.is_empty() {
+        HashMap::new()
+    } else {
+        state
+            .store
+            .batch_get_accounts(&auth.caller.tenant, &saved_ids)
+            .await?
+            .into_iter()
+            .map(|account| (account.account_id.clone(), account))
+            .collect()
+    };
+    let jobs: Vec<Job> = request
+        .accounts
+        .into_iter()
+        .map(|entry| {
+            if !entry.saved_credentials {
+                return Job::Check {
+                    account_id: entry.account_id,
+                    role_arn: entry.role_arn.unwrap_or_default(),
+                    external_id: entry.external_id.unwrap_or_default(),
+                };
+            }
+            match saved.get(&entry.account_id) {
+                None => Job::Done(RoleCheckResult {
+                    verification_status: VerificationStatus::Fail,
+                    verification_code: "NOT_FOUND".into(),
+                    verification_message: format!(
+                        "account '{}' is not registered in this tenant",
+                        entry.account_id
+                    ),
+                    account_id: entry.account_id,
+                }),
+                Some(account) => match &account.fields.role_arn {
+                    None => Job::Done(result(
+                        entry.account_id.clone(),
+                        Outcome::role_missing(&entry.account_id),
+                    )),
+                    Some(role) => Job::Check {
+                        account_id: entry.account_id,
+                        role_arn: role.clone(),
+                        external_id: account.external_id.clone(),
+                    },
+                },
+            }
+        })
+        .collect();
+    let verifier = &state.verifier;
+    let results = futures::stream::iter(jobs)
+        .map(|job| async move {
+            match job {
+                Job::Done(done) => done,
+                Job::Check {
+                    account_id,
+                    role_arn,
+                    external_id,
+                } => {
+                    let outcome = verifier.verify(&account_id, &role_arn, &external_id).await;
+                    result(account_id, outcome)
+                }
+            }
+        })
+        .buffered(state.settings.concurrency)
+        .collect()
+        .await;
+    Ok(Json(ValidateRolesResponse { results }))
+}
+
+fn result(account_id: String, outcome: Outcome) -> RoleCheckResult {
+    RoleCheckResult {
+        account_id,
+        verification_status: outcome.code.status(),
+        verification_code: outcome.code.as_str().to_string(),
+        verification_message: outcome.message,
+    }
+}
+
+#[utoipa::path(
+    post, path = "/v1/accounts/{account_id}/external-id/rotate", tag = "trust",
+    params(
+        ("account_id" = String, Path, description = "12-digit AWS account id"),
+        ("If-Match" = Option<String>, Header, description = "Rotate only at this ETag"),
+    ),
+    responses(
+        (status = 200, description = "The account with a new `pending_external_id`. Add it to the role's trust policy next to the current one, then verify: the pending ID replaces the current one once a verification with it succeeds.", body = Account),
+        (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse), (status = 412, body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn rotate_external_id(
+    auth: Auth<Write>,
+    State(state): State<AppState>,
+    Path(account_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    validation::account_id("account_id", &account_id)?;
+    let expected = if_match(&headers)?;
+    let pending = shared::secrets::new_external_id();
+    let account = state
+        .store
+        .set_pending_external_id(&auth.caller.tenant, &account_id, Some(&pending), expected)
+        .await?;
+    Ok(with_etag(StatusCode::OK, account, None))
+}
+
+#[utoipa::path(
+    delete, path = "/v1/accounts/{account_id}/external-id/pending", tag = "trust",
+    params(("account_id" = String, Path, description = "12-digit AWS account id")),
+    responses(
+        (status = 200, description = "The account, rotation cancelled; the current external ID stays", body = Account),
+        (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
+        (status = 404, description = "No such account, or no rotation pending", body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn cancel_pending_external_id(
+    auth: Auth<Write>,
+    State(state): State<AppState>,
+    Path(account_id): Path<String>,
+) -> Result<Response, ApiError> {
+    validation::account_id("account_id", &account_id)?;
+    let account = state
+        .store
+        .set_pending_external_id(&auth.caller.tenant, &account_id, None, None)
+        .await?;
+    Ok(with_etag(StatusCode::OK, account, None))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrustSetup {
+    /// The principal every customer role must trust.
+    vendor_principal: String,
+    vendor_account_id: String,
+    /// The role name suggested to customers.
+    default_role_name: String,
+    /// The parameterised role template (CloudFormation).
+    role_template_url: String,
+    /// The trust-policy condition every role must carry.
+    external_id_condition: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CloudProvider {
+    regions: Vec<Region>,
+    environments: Vec<Environment>,
+    trust: TrustSetup,
+}
+
+#[utoipa::path(
+    get, path = "/v1/cloud-providers/aws", tag = "trust",
+    responses(
+        (status = 200, body = CloudProvider),
+        (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse), (status = 503, body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn cloud_provider(
+    _auth: Auth<Read>,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<CloudProvider>, ApiError> {
+    let principal = state.vendor_principal().await?;
+    Ok(Json(CloudProvider {
+        regions: REGIONS.to_vec(),
+        environments: Environment::ALL.to_vec(),
+        trust: TrustSetup {
+            vendor_account_id: principal_account(&principal),
+            vendor_principal: principal,
+            default_role_name: state.settings.role_name.clone(),
+            role_template_url: template_url(&state, &headers),
+            external_id_condition: "StringEquals sts:ExternalId = <the account's external_id>"
+                .into(),
+        },
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IamParameters {
+    account_id: String,
+    vendor_account_id: String,
+    vendor_principal: String,
+    external_id: String,
+    role_name: String,
+    /// A CloudFormation quick-create link, pre-filled with the template and the external ID.
+    aws_console_url: String,
+    /// True when this request registered the account (as pending).
+    registered: bool,
+}
+
+#[utoipa::path(
+    get, path = "/v1/aws/iam-parameters", tag = "trust",
+    params(("account_id" = String, Query, description = "12-digit AWS account id; registered as pending if new")),
+    responses(
+        (status = 200, body = IamParameters),
+        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn iam_parameters(
+    auth: Auth<Write>,
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Json<IamParameters>, ApiError> {
+    let params = QueryParams::parse(raw.as_deref(), &["account_id"])?;
+    let account_id = params.single("account_id")?.ok_or_else(|| {
+        ApiError::bad_request(
+            "missing_field",
+            Some("account_id".into()),
+            "account_id is required",
+        )
+    })?;
+    validation::account_id("account_id", account_id)?;
+    let tenant = &auth.caller.tenant;
+    let (account, registered) = match state.store.get_account(tenant, account_id).await? {
+        Some(account) => (account, false),
+        None => {
+            let fields = AccountFields {
+                name: format!("Pending {account_id}"),
+                ..Default::default()
+            };
+            let account = Account::register(
+                account_id.to_string(),
+                fields,
+                &auth.caller.key_id,
+                Timestamp::now(),
+            );
+            match state.store.create_account(tenant, &account).await {
+                Ok(()) => (account, true),
+                // Registered by a concurrent request: use that one.
+                Err(shared::Error::AlreadyExists { .. }) => {
+                    (load(&state, tenant, account_id).await?, false)
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+    };
+    let principal = state.vendor_principal().await?;
+    let partition = account
+        .fields
+        .regions
+        .first()
+        .and_then(|id| shared::regions::find(id))
+        .map_or("aws", |region| region.partition);
+    let role_name = state.settings.role_name.clone();
+    let external_id = account
+        .pending_external_id
+        .clone()
+        .unwrap_or(account.external_id.clone());
+    Ok(Json(IamParameters {
+        aws_console_url: role_template::console_url(
+            partition,
+            &template_url(&state, &headers),
+            &role_name,
+            &external_id,
+            &principal,
+        ),
+        account_id: account.account_id,
+        vendor_account_id: principal_account(&principal),
+        vendor_principal: principal,
+        external_id,
+        role_name,
+        registered,
+    }))
+}
+
+#[utoipa::path(
+    get, path = "/v1/accounts/{account_id}/cloudformation-template", tag = "trust",
+    params(
+        ("account_id" = String, Path, description = "12-digit AWS account id"),
+        ("managed_policies" = Option<String>, Query, description = "AWS managed policy names, comma-separated (default SecurityAudit)"),
+    ),
+    responses(
+        (status = 200, description = "CloudFormation template of the role (YAML)", content_type = "application/yaml", body = String),
+        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn account_template(
+    auth: Auth<Read>,
+    State(state): State<AppState>,
+    Path(account_id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    validation::account_id("account_id", &account_id)?;
+    let params = QueryParams::parse(raw.as_deref(), &["managed_policies"])?;
+    let policies = role_template::managed_policies(params.single("managed_policies")?)?;
+    let account = load(&state, &auth.caller.tenant, &account_id).await?;
+    let principal = state.vendor_principal().await?;
+    // During a rotation the role must accept both IDs until promotion.
+    let mut external_ids = vec![account.external_id.as_str()];
+    external_ids.extend(account.pending_external_id.as_deref());
+    let template = role_template::account_template(
+        &account_id,
+        &principal,
+        &external_ids,
+        &policies,
+        &state.settings.role_name,
+    );
+    Ok(yaml(template))
+}
+
+#[utoipa::path(
+    get, path = "/v1/aws/role-template.yaml", tag = "trust",
+    responses((status = 200, description = "The parameterised role template behind aws_console_url. Public: it holds no secret.", content_type = "application/yaml", body = String))
+)]
+pub async fn generic_template(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let principal = state.vendor_principal().await?;
+    Ok(yaml(role_template::generic_template(
+        &principal,
+        &state.settings.role_name,
+    )))
+}
+
+fn yaml(text: String) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/yaml; charset=utf-8")],
+        text,
+    )
+        .into_response()
+}
+
+fn principal_account(principal: &str) -> String {
+    principal.split(':').nth(4).unwrap_or(principal).to_string()
+}
+
+/// `ROLE_TEMPLATE_URL` (an S3 copy, which CloudFormation can read), else
+/// this API's own public template.
+fn template_url(state: &AppState, headers: &HeaderMap) -> String {
+    if let Some(url) = &state.settings.role_template_url {
+        return url.clone();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("localhost");
+    let scheme = if host.starts_with("127.0.0.1") || host.starts_with("localhost") {
+        "http"
+    } else {
+        "https"
+    };
+    format!("{scheme}://{host}/v1/aws/role-template.yaml")
+}

@@ -1,0 +1,220 @@
+//! CloudFormation templates for the customer's cross-account role, and the
+//! console link that pre-fills a stack with them.
+//!
+//! Values are written as JSON strings, which YAML reads as the same scalars,
+//! so nothing a caller supplies can break out of its place in the template.
+
+use crate::{Error, Result};
+
+const DEFAULT_POLICY: &str = "SecurityAudit";
+const MAX_POLICIES: usize = 10;
+
+fn quoted(value: &str) -> String {
+    serde_json::to_string(value).expect("strings serialise")
+}
+
+/// AWS managed policy names from `a,b,c` (default `SecurityAudit`).
+pub fn managed_policies(text: Option<&str>) -> Result<Vec<String>> {
+    let names: Vec<String> = text
+        .unwrap_or(DEFAULT_POLICY)
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(str::to_string)
+        .collect();
+    if names.is_empty() || names.len() > MAX_POLICIES {
+        return Err(Error::invalid(
+            "managed_policies",
+            format!("give 1-{MAX_POLICIES} AWS managed policy names, comma-separated, e.g. SecurityAudit,ReadOnlyAccess"),
+        ));
+    }
+    for name in &names {
+        let valid = name.len() <= 128
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c));
+        if !valid {
+            return Err(Error::invalid(
+                "managed_policies",
+                format!("'{name}' is not an AWS managed policy name (letters, digits and +=,.@_-/ only)"),
+            ));
+        }
+    }
+    Ok(names)
+}
+
+/// The role template for one account: trusts `vendor_principal` only with
+/// one of `external_ids` (two during a rotation).
+pub fn account_template(
+    account_id: &str,
+    vendor_principal: &str,
+    external_ids: &[&str],
+    policies: &[String],
+    role_name: &str,
+) -> String {
+    let ids = external_ids
+        .iter()
+        .map(|id| format!("\n                  - {}", quoted(id)))
+        .collect::<String>();
+    let arns = policies
+        .iter()
+        .map(|name| {
+            format!(
+                "\n        - !Sub {}",
+                quoted(&format!("arn:${{AWS::Partition}}:iam::aws:policy/{name}"))
+            )
+        })
+        .collect::<String>();
+    format!(
+        r#"AWSTemplateFormatVersion: "2010-09-09"
+Description: {description}
+Parameters:
+  RoleName:
+    Type: String
+    Default: {role_name}
+    Description: Name of the role to create
+Resources:
+  VendorRole:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: !Ref RoleName
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal:
+              AWS: {principal}
+            Action: sts:AssumeRole
+            Condition:
+              StringEquals:
+                sts:ExternalId:{ids}
+      ManagedPolicyArns:{arns}
+Outputs:
+  RoleArn:
+    Description: Register this ARN as the account's role_arn
+    Value: !GetAtt VendorRole.Arn
+"#,
+        description = quoted(&format!("Cross-account role for account {account_id}, assumable by the vendor only with the external ID")),
+        role_name = quoted(role_name),
+        principal = quoted(vendor_principal),
+    )
+}
+
+/// The same role with everything as parameters: the template behind the
+/// console quick-create link (upload it to S3 and set `ROLE_TEMPLATE_URL`).
+pub fn generic_template(vendor_principal: &str, role_name: &str) -> String {
+    format!(
+        r#"AWSTemplateFormatVersion: "2010-09-09"
+Description: Cross-account role assumable by the vendor only with the external ID
+Parameters:
+  ExternalId:
+    Type: String
+    MinLength: 2
+    MaxLength: 1224
+    AllowedPattern: "[\\w+=,.@:/-]*"
+    Description: The external ID the vendor gave you for this account
+  VendorPrincipal:
+    Type: String
+    Default: {principal}
+    Description: The vendor principal to trust
+  RoleName:
+    Type: String
+    Default: {role_name}
+  ManagedPolicyArns:
+    Type: CommaDelimitedList
+    Default: arn:aws:iam::aws:policy/SecurityAudit
+Resources:
+  VendorRole:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: !Ref RoleName
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal:
+              AWS: !Ref VendorPrincipal
+            Action: sts:AssumeRole
+            Condition:
+              StringEquals:
+                sts:ExternalId: !Ref ExternalId
+      ManagedPolicyArns: !Ref ManagedPolicyArns
+Outputs:
+  RoleArn:
+    Description: Register this ARN as the account's role_arn
+    Value: !GetAtt VendorRole.Arn
+"#,
+        principal = quoted(vendor_principal),
+        role_name = quoted(role_name),
+    )
+}
+
+/// A CloudFormation quick-create link that pre-fills the stack.
+pub fn console_url(
+    partition: &str,
+    template_url: &str,
+    role_name: &str,
+    external_id: &str,
+    vendor_principal: &str,
+) -> String {
+    let host = match partition {
+        "aws-cn" => "console.amazonaws.cn",
+        "aws-us-gov" => "console.amazonaws-us-gov.com",
+        _ => "console.aws.amazon.com",
+    };
+    let query = serde_urlencoded::to_string([
+        ("templateURL", template_url),
+        ("stackName", role_name),
+        ("param_RoleName", role_name),
+        ("param_ExternalId", external_id),
+        ("param_VendorPrincipal", vendor_principal),
+    ])
+    .expect("pairs of strings encode");
+    format!("https://{host}/cloudformation/home#/stacks/quickcreate?{query}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policies_default_and_validation() {
+        assert_eq!(managed_policies(None).unwrap(), ["SecurityAudit"]);
+        assert_eq!(
+            managed_policies(Some("SecurityAudit, ReadOnlyAccess"))
+                .unwrap()
+                .len(),
+            2
+        );
+        assert!(managed_policies(Some("Bad\"Name")).is_err());
+        assert!(managed_policies(Some(",")).is_err());
+    }
+
+    #[test]
+    fn values_are_quoted() {
+        let template = account_template(
+            "123456789012",
+            "arn:aws:iam::111:root",
+            &["a\"b"],
+            &["SecurityAudit".into()],
+            "R",
+        );
+        assert!(template.contains(r#"- "a\"b""#));
+        assert!(template.contains("arn:${AWS::Partition}:iam::aws:policy/SecurityAudit"));
+    }
+
+    #[test]
+    fn console_link_is_encoded() {
+        let url = console_url(
+            "aws-cn",
+            "https://b.s3.amazonaws.com/t.yaml",
+            "Role",
+            "abc",
+            "arn:aws-cn:iam::1:root",
+        );
+        assert!(url
+            .starts_with("https://console.amazonaws.cn/cloudformation/home#/stacks/quickcreate?"));
+        assert!(url.contains("templateURL=https%3A%2F%2Fb.s3.amazonaws.com%2Ft.yaml"));
+        assert!(url.contains("param_ExternalId=abc"));
+    }
+}

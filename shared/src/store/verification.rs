@@ -1,0 +1,265 @@
+//! Verification results, the due index, and external-ID rotation.
+
+use super::{is_condition_failure, keys, n, s, Store};
+use crate::account::{Account, Credential};
+use crate::listing::SortField;
+use crate::schema;
+use crate::time::Timestamp;
+use crate::{Error, Result};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use std::collections::HashMap;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// An account found through the due index, with its tenant.
+#[derive(Debug, Clone)]
+pub struct DueAccount {
+    pub tenant: String,
+    pub account: Account,
+}
+
+/// One page of due accounts and where the next starts.
+pub struct DuePage {
+    pub accounts: Vec<DueAccount>,
+    pub next: Option<Item>,
+}
+
+impl Store {
+    /// Accounts of one shard whose verification is due at `now`, oldest first.
+    pub async fn due_accounts(
+        &self,
+        shard: &str,
+        now: Timestamp,
+        limit: i32,
+        start: Option<Item>,
+    ) -> Result<DuePage> {
+        let output = self
+            .client
+            .query()
+            .table_name(self.table())
+            .index_name(schema::DUE_INDEX)
+            .key_condition_expression("#shard = :shard AND #due <= :now")
+            .expression_attribute_names("#shard", schema::DUE_SHARD)
+            .expression_attribute_names("#due", schema::DUE_AT)
+            .expression_attribute_values(":shard", s(shard))
+            .expression_attribute_values(":now", s(now.to_string()))
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(Error::from_sdk)?;
+        let mut accounts = Vec::new();
+        for item in output.items.unwrap_or_default() {
+            let tenant = match item.get("pk") {
+                Some(AttributeValue::S(pk)) => pk.trim_start_matches("T#").to_string(),
+                _ => continue,
+            };
+            accounts.push(DueAccount {
+                tenant,
+                account: serde_dynamo::from_item(item)?,
+            });
+        }
+        Ok(DuePage {
+            accounts,
+            next: output.last_evaluated_key,
+        })
+    }
+
+    /// Store a verification result, only if the role and external IDs are
+    /// still those that were verified. With `promote`, the pending external
+    /// ID replaces the current one.
+    pub async fn record_verification(
+        &self,
+        tenant: &str,
+        verified: &Account,
+        credential: &Credential,
+        promote: bool,
+    ) -> Result<Account> {
+        let mut names = HashMap::from([
+            ("#credential".to_string(), "credential".to_string()),
+            ("#version".to_string(), "version".to_string()),
+            ("#role".to_string(), "role_arn".to_string()),
+            ("#external".to_string(), "external_id".to_string()),
+            ("#pending".to_string(), "pending_external_id".to_string()),
+            (
+                "#lsi".to_string(),
+                SortField::LastVerifiedAt
+                    .index()
+                    .expect("verified index")
+                    .1
+                    .to_string(),
+            ),
+        ]);
+        let mut values = HashMap::from([
+            (
+                ":credential".to_string(),
+                serde_dynamo::to_attribute_value(credential)?,
+            ),
+            (":one".to_string(), n(1)),
+            (":external".to_string(), s(verified.external_id.clone())),
+            (
+                ":lsi".to_string(),
+                s(crate::listing::compose_sort_value(
+                    &credential
+                        .last_verified_at
+                        .map(|at| at.to_string())
+                        .unwrap_or_else(|| "0".into()),
+                    &verified.account_id,
+                )),
+            ),
+        ]);
+        let mut sets = vec![
+            "#credential = :credential",
+            "#version = #version + :one",
+            "#lsi = :lsi",
+        ];
+        let mut removes = Vec::new();
+        match credential.next_verification_at {
+            Some(next) if verified.fields.role_arn.is_some() => {
+                names.insert("#due".into(), schema::DUE_AT.into());
+                values.insert(":due".into(), s(next.to_string()));
+                sets.push("#due = :due");
+            }
+            _ => {}
+        }
+        let mut condition = vec!["attribute_exists(pk)", "#external = :external"];
+        match &verified.fields.role_arn {
+            Some(role) => {
+                values.insert(":role".into(), s(role.clone()));
+                condition.push("#role = :role");
+            }
+            None => condition.push("attribute_not_exists(#role)"),
+        }
+        match &verified.pending_external_id {
+            Some(pending) => {
+                values.insert(":pending".into(), s(pending.clone()));
+                condition.push("#pending = :pending");
+                if promote {
+                    sets.push("#external = :pending");
+                    removes.push("#pending");
+                }
+            }
+            None => condition.push("attribute_not_exists(#pending)"),
+        }
+        let mut update = format!("SET {}", sets.join(", "));
+        if !removes.is_empty() {
+            update.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .key("pk", s(keys::tenant_pk(tenant)))
+            .key("sk", s(keys::account_sk(&verified.account_id)))
+            .update_expression(update)
+            .condition_expression(condition.join(" AND "))
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(serde_dynamo::from_item(
+                output.attributes.unwrap_or_default(),
+            )?),
+            Err(err) if is_condition_failure(&err) => Err(Error::Conflict(format!(
+                "account '{}' changed its role or external ID during verification; verify again",
+                verified.account_id
+            ))),
+            Err(err) => Err(Error::from_sdk(err)),
+        }
+    }
+
+    /// Move an account's next verification (the sweep does this when STS
+    /// throttled it: our load, not the customer's fault, so no result).
+    pub async fn reschedule_verification(
+        &self,
+        tenant: &str,
+        account_id: &str,
+        next: Timestamp,
+    ) -> Result<()> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .key("pk", s(keys::tenant_pk(tenant)))
+            .key("sk", s(keys::account_sk(account_id)))
+            .update_expression("SET #due = :due, #credential.#next = :due")
+            .condition_expression("attribute_exists(#due)")
+            .expression_attribute_names("#due", schema::DUE_AT)
+            .expression_attribute_names("#credential", "credential")
+            .expression_attribute_names("#next", "next_verification_at")
+            .expression_attribute_values(":due", s(next.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Deleted or its role removed meanwhile: nothing to reschedule.
+            Err(err) if is_condition_failure(&err) => Ok(()),
+            Err(err) => Err(Error::from_sdk(err)),
+        }
+    }
+
+    /// Set (rotation) or clear (cancel) the pending external ID.
+    pub async fn set_pending_external_id(
+        &self,
+        tenant: &str,
+        account_id: &str,
+        pending: Option<&str>,
+        expected_version: Option<u64>,
+    ) -> Result<Account> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .key("pk", s(keys::tenant_pk(tenant)))
+            .key("sk", s(keys::account_sk(account_id)))
+            .expression_attribute_names("#pending", "pending_external_id")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::AllNew);
+        let mut condition = match pending {
+            Some(value) => {
+                request = request
+                    .update_expression("SET #pending = :pending, #version = #version + :one")
+                    .expression_attribute_values(":pending", s(value));
+                "attribute_exists(pk)".to_string()
+            }
+            None => {
+                request =
+                    request.update_expression("SET #version = #version + :one REMOVE #pending");
+                "attribute_exists(#pending)".to_string()
+            }
+        };
+        if let Some(version) = expected_version {
+            condition.push_str(" AND #version = :expected");
+            request = request.expression_attribute_values(":expected", n(version));
+        }
+        match request.condition_expression(condition).send().await {
+            Ok(output) => Ok(serde_dynamo::from_item(
+                output.attributes.unwrap_or_default(),
+            )?),
+            Err(err) if is_condition_failure(&err) => {
+                let current = self.get_account(tenant, account_id).await?;
+                Err(match current {
+                    None => Error::NotFound {
+                        resource: "account",
+                        id: account_id.to_string(),
+                    },
+                    Some(account) if expected_version.is_some_and(|v| v != account.version) => {
+                        Error::VersionMismatch {
+                            resource: "account",
+                            id: account_id.to_string(),
+                            expected: expected_version.unwrap_or_default(),
+                        }
+                    }
+                    Some(_) => Error::NotFound {
+                        resource: "pending external ID of account",
+                        id: account_id.to_string(),
+                    },
+                })
+            }
+            Err(err) => Err(Error::from_sdk(err)),
+        }
+    }
+}

@@ -1,0 +1,454 @@
+//! Verifying a customer's cross-account role with STS.
+//!
+//! The checks: AssumeRole with the external ID; GetCallerIdentity with that
+//! session, whose account must be the registered one; and AssumeRole without
+//! an external ID and with a wrong one, which must both be refused. If
+//! either of those succeeds the trust policy is open to the confused-deputy
+//! attack, and the account fails verification.
+
+use crate::account::{Credential, VerificationStatus};
+use crate::rate_limit::TokenBucket;
+use crate::time::Timestamp;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::SdkConfig;
+use aws_sdk_sts::config::Credentials;
+use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+use utoipa::ToSchema;
+
+/// Why a verification ended as it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum VerificationCode {
+    Ok,
+    RoleMissing,
+    AccessDenied,
+    ExternalIdNotEnforced,
+    AccountMismatch,
+    Throttled,
+    Timeout,
+    Internal,
+}
+
+impl VerificationCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerificationCode::Ok => "OK",
+            VerificationCode::RoleMissing => "ROLE_MISSING",
+            VerificationCode::AccessDenied => "ACCESS_DENIED",
+            VerificationCode::ExternalIdNotEnforced => "EXTERNAL_ID_NOT_ENFORCED",
+            VerificationCode::AccountMismatch => "ACCOUNT_MISMATCH",
+            VerificationCode::Throttled => "THROTTLED",
+            VerificationCode::Timeout => "TIMEOUT",
+            VerificationCode::Internal => "INTERNAL",
+        }
+    }
+
+    pub fn status(self) -> VerificationStatus {
+        match self {
+            VerificationCode::Ok => VerificationStatus::Success,
+            VerificationCode::Timeout => VerificationStatus::TimedOut,
+            _ => VerificationStatus::Fail,
+        }
+    }
+}
+
+/// The result of one verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub code: VerificationCode,
+    /// Says what to fix, in words a customer can act on.
+    pub message: String,
+}
+
+impl Outcome {
+    pub fn new(code: VerificationCode, message: impl Into<String>) -> Self {
+        Outcome {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn is_ok(&self) -> bool {
+        self.code == VerificationCode::Ok
+    }
+
+    /// The credential state this outcome leaves, verified at `now`.
+    pub fn credential(&self, now: Timestamp, next: Option<Timestamp>, failures: u32) -> Credential {
+        Credential {
+            verification_status: self.code.status(),
+            verification_code: Some(self.code.as_str().to_string()),
+            verification_message: Some(self.message.clone()),
+            last_verified_at: Some(now),
+            next_verification_at: next,
+            consecutive_failures: failures,
+        }
+    }
+
+    pub fn role_missing(account_id: &str) -> Self {
+        Outcome::new(
+            VerificationCode::RoleMissing,
+            format!("No role ARN is registered for account {account_id}: create the role (GET /v1/accounts/{account_id}/cloudformation-template makes one) and set role_arn on the account."),
+        )
+    }
+}
+
+/// Settings of verification, from the environment.
+#[derive(Debug, Clone)]
+pub struct VerificationSettings {
+    /// Timeout of one STS call attempt.
+    pub call_timeout: Duration,
+    /// Attempts per STS call; throttling is retried with exponential backoff.
+    pub max_attempts: u32,
+    /// First retry delay (doubling, with jitter).
+    pub initial_backoff: Duration,
+    /// STS calls per second across all workers of this process; `None`: no ceiling.
+    pub sts_rate_limit: Option<f64>,
+    /// Accounts verified at once by the verifier.
+    pub concurrency: usize,
+    /// Next verification after a success.
+    pub interval: Duration,
+    /// The principal customer roles must trust; `None`: this service's own account.
+    pub vendor_principal: Option<String>,
+    /// Role name suggested to customers.
+    pub role_name: String,
+    /// Public URL (S3) of the generic role template, for CloudFormation quick-create.
+    pub role_template_url: Option<String>,
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+impl VerificationSettings {
+    pub fn from_env() -> Self {
+        let rate: f64 = env_or("STS_RATE_LIMIT", 0.0);
+        VerificationSettings {
+            call_timeout: Duration::from_millis(env_or("VERIFY_CALL_TIMEOUT_MS", 5000)),
+            max_attempts: env_or("VERIFY_MAX_ATTEMPTS", 4).max(1),
+            initial_backoff: Duration::from_millis(env_or("VERIFY_INITIAL_BACKOFF_MS", 200)),
+            sts_rate_limit: (rate > 0.0).then_some(rate),
+            concurrency: env_or("VERIFY_CONCURRENCY", 16).max(1),
+            interval: Duration::from_secs(env_or("VERIFY_INTERVAL_SECONDS", 86_400)),
+            vendor_principal: std::env::var("VENDOR_PRINCIPAL")
+                .ok()
+                .filter(|v| !v.is_empty()),
+            role_name: std::env::var("CUSTOMER_ROLE_NAME")
+                .unwrap_or_else(|_| "AccountOnboardingAudit".to_string()),
+            role_template_url: std::env::var("ROLE_TEMPLATE_URL")
+                .ok()
+                .filter(|v| !v.is_empty()),
+        }
+    }
+}
+
+/// A failed STS call, classified.
+#[derive(Debug)]
+enum StsFailure {
+    AccessDenied,
+    Throttled,
+    Timeout,
+    Other(String),
+}
+
+fn classify<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
+    err: SdkError<E, aws_sdk_sts::config::http::HttpResponse>,
+) -> StsFailure {
+    match &err {
+        SdkError::TimeoutError(_) => StsFailure::Timeout,
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => StsFailure::Timeout,
+        SdkError::ServiceError(service) => match service.err().code() {
+            Some("AccessDenied") | Some("AccessDeniedException") => StsFailure::AccessDenied,
+            Some("Throttling") | Some("ThrottlingException") | Some("RequestLimitExceeded") => {
+                StsFailure::Throttled
+            }
+            _ => StsFailure::Other(aws_sdk_sts::error::DisplayErrorContext(&err).to_string()),
+        },
+        _ => StsFailure::Other(aws_sdk_sts::error::DisplayErrorContext(&err).to_string()),
+    }
+}
+
+/// Checks roles with STS from the service's own identity.
+#[derive(Clone)]
+pub struct RoleVerifier {
+    sts_config: aws_sdk_sts::Config,
+    sts: aws_sdk_sts::Client,
+    limiter: Option<Arc<TokenBucket>>,
+    call_timeout: Duration,
+}
+
+impl RoleVerifier {
+    pub fn new(sdk_config: &SdkConfig, settings: &VerificationSettings) -> Self {
+        let sts_config = aws_sdk_sts::config::Builder::from(sdk_config)
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_attempt_timeout(settings.call_timeout)
+                    .connect_timeout(settings.call_timeout)
+                    .build(),
+            )
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(settings.max_attempts)
+                    .with_initial_backoff(settings.initial_backoff),
+            )
+            .build();
+        RoleVerifier {
+            sts: aws_sdk_sts::Client::from_conf(sts_config.clone()),
+            sts_config,
+            limiter: settings
+                .sts_rate_limit
+                .map(|rate| Arc::new(TokenBucket::new(rate, rate.clamp(1.0, 50.0)))),
+            call_timeout: settings.call_timeout,
+        }
+    }
+
+    /// The account this service runs as (GetCallerIdentity).
+    pub async fn own_account(&self) -> Result<String, String> {
+        self.sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|err| aws_sdk_sts::error::DisplayErrorContext(&err).to_string())?
+            .account
+            .ok_or_else(|| "GetCallerIdentity returned no account".to_string())
+    }
+
+    async fn throttle(&self) {
+        if let Some(limiter) = &self.limiter {
+            limiter.acquire().await;
+        }
+    }
+
+    async fn assume(
+        &self,
+        role_arn: &str,
+        external_id: Option<&str>,
+        account_id: &str,
+    ) -> Result<Credentials, StsFailure> {
+        self.throttle().await;
+        let output = self
+            .sts
+            .assume_role()
+            .role_arn(role_arn)
+            .role_session_name(format!("verify-{account_id}"))
+            .duration_seconds(900)
+            .set_external_id(external_id.map(str::to_string))
+            .send()
+            .await
+            .map_err(classify)?;
+        let credentials = output
+            .credentials
+            .ok_or_else(|| StsFailure::Other("AssumeRole returned no credentials".into()))?;
+        Ok(Credentials::new(
+            credentials.access_key_id,
+            credentials.secret_access_key,
+            Some(credentials.session_token),
+            None,
+            "verification",
+        ))
+    }
+
+    async fn session_account(&self, credentials: Credentials) -> Result<String, StsFailure> {
+        self.throttle().await;
+        let client = aws_sdk_sts::Client::from_conf(
+            self.sts_config
+                .to_builder()
+                .credentials_provider(credentials)
+                .build(),
+        );
+        let output = client
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(classify)?;
+        output
+            .account
+            .ok_or_else(|| StsFailure::Other("GetCallerIdentity returned no account".into()))
+    }
+
+    /// Verify that `role_arn` in `account_id` can be assumed with
+    /// `external_id`, and only with it.
+    pub async fn verify(&self, account_id: &str, role_arn: &str, external_id: &str) -> Outcome {
+        let wrong_external_id = crate::secrets::new_external_id();
+        // The three AssumeRole calls are independent: run them at once.
+        let (with_id, without_id, with_wrong_id) = futures::join!(
+            self.assume(role_arn, Some(external_id), account_id),
+            self.assume(role_arn, None, account_id),
+            self.assume(role_arn, Some(&wrong_external_id), account_id),
+        );
+        let credentials = match with_id {
+            Ok(credentials) => credentials,
+            Err(failure) => return self.failure_outcome(failure, role_arn),
+        };
+        let session_account = match self.session_account(credentials).await {
+            Ok(account) => account,
+            Err(failure) => return self.failure_outcome(failure, role_arn),
+        };
+        if session_account != account_id {
+            return Outcome::new(
+                VerificationCode::AccountMismatch,
+                format!("The role {role_arn} belongs to account {session_account}, not to {account_id}: create the role in account {account_id} and register its ARN."),
+            );
+        }
+        for (result, how) in [
+            (without_id, "without any external ID"),
+            (with_wrong_id, "with a wrong external ID"),
+        ] {
+            match result {
+                Ok(_) => {
+                    return Outcome::new(
+                        VerificationCode::ExternalIdNotEnforced,
+                        format!("The role {role_arn} can be assumed {how}, so anyone who learns its ARN can make us act on it (the confused-deputy attack). Add a Condition to its trust policy: StringEquals sts:ExternalId = this account's external_id, on every statement that trusts us."),
+                    )
+                }
+                Err(StsFailure::AccessDenied) => {}
+                Err(failure) => return self.failure_outcome(failure, role_arn),
+            }
+        }
+        Outcome::new(
+            VerificationCode::Ok,
+            format!(
+                "The role {role_arn} was assumed with the external ID and is refused without it."
+            ),
+        )
+    }
+
+    fn failure_outcome(&self, failure: StsFailure, role_arn: &str) -> Outcome {
+        match failure {
+            StsFailure::AccessDenied => Outcome::new(
+                VerificationCode::AccessDenied,
+                format!("The role {role_arn} could not be assumed with this account's external ID. Check that the role exists, that its trust policy allows our principal (GET /v1/cloud-providers/aws) to call sts:AssumeRole, and that its Condition requires sts:ExternalId equal to the account's external_id."),
+            ),
+            StsFailure::Throttled => Outcome::new(
+                VerificationCode::Throttled,
+                "AWS STS throttled the verification after retries; nothing is wrong with the role as far as we know. It will be retried; you can also retry in a minute.",
+            ),
+            StsFailure::Timeout => Outcome::new(
+                VerificationCode::Timeout,
+                format!("AWS STS did not answer within {} ms. Retry in a minute; if it persists, check that the role's account has STS enabled in its region.", self.call_timeout.as_millis()),
+            ),
+            StsFailure::Other(detail) => {
+                tracing::error!(error = %detail, "verification failed on an unexpected STS error");
+                Outcome::new(
+                    VerificationCode::Internal,
+                    "Verification failed because of an internal error; it has been logged. Retry later.",
+                )
+            }
+        }
+    }
+}
+
+/// What asked for a verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// A caller asked: every outcome is recorded.
+    OnDemand,
+    /// The verifier's sweep: a throttled check is only rescheduled, so our
+    /// own load never marks a customer's account failed.
+    Schedule,
+}
+
+/// When to check again: after a success the interval; after failures an
+/// exponential backoff from 15 minutes, capped at the interval.
+pub fn next_check(now: Timestamp, ok: bool, failures: u32, interval: Duration) -> Timestamp {
+    let delay = if ok {
+        interval
+    } else {
+        let backoff =
+            Duration::from_secs(15 * 60).saturating_mul(1 << failures.saturating_sub(1).min(16));
+        backoff.min(interval)
+    };
+    Timestamp::from_datetime(
+        now.datetime() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::days(1)),
+    )
+}
+
+/// Verify an account's role and record the result. During a rotation the
+/// pending external ID is tried first and promoted if it passes; otherwise
+/// the current one is verified and stays in force.
+pub async fn verify_and_record(
+    store: &crate::store::Store,
+    verifier: &RoleVerifier,
+    settings: &VerificationSettings,
+    tenant: &str,
+    account: &crate::account::Account,
+    trigger: Trigger,
+) -> crate::Result<crate::account::Account> {
+    let now = Timestamp::now();
+    let id = account.account_id.as_str();
+    let (outcome, promote) = match (&account.fields.role_arn, &account.pending_external_id) {
+        (None, _) => (Outcome::role_missing(id), false),
+        (Some(role), Some(pending)) => {
+            let with_pending = verifier.verify(id, role, pending).await;
+            if with_pending.is_ok() {
+                let message = format!("{} The pending external ID is now in force; the previous one is retired, so remove it from the role's trust policy.", with_pending.message);
+                (Outcome::new(VerificationCode::Ok, message), true)
+            } else {
+                let mut current = verifier.verify(id, role, &account.external_id).await;
+                current.message = format!(
+                    "{} The pending external ID was not accepted ({}): the current one stays in force until the role's trust policy allows the pending one.",
+                    current.message,
+                    with_pending.code.as_str()
+                );
+                (current, false)
+            }
+        }
+        (Some(role), None) => (verifier.verify(id, role, &account.external_id).await, false),
+    };
+    if trigger == Trigger::Schedule && outcome.code == VerificationCode::Throttled {
+        let retry = Timestamp::from_datetime(now.datetime() + chrono::Duration::minutes(5));
+        store.reschedule_verification(tenant, id, retry).await?;
+        return Ok(account.clone());
+    }
+    let ok = outcome.is_ok();
+    let failures = if ok {
+        0
+    } else {
+        account.credential.consecutive_failures.saturating_add(1)
+    };
+    let next = account
+        .fields
+        .role_arn
+        .is_some()
+        .then(|| next_check(now, ok, failures, settings.interval));
+    let credential = outcome.credential(now, next, failures);
+    store
+        .record_verification(tenant, account, &credential, promote)
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_follow_codes() {
+        assert_eq!(VerificationCode::Ok.status(), VerificationStatus::Success);
+        assert_eq!(
+            VerificationCode::Timeout.status(),
+            VerificationStatus::TimedOut
+        );
+        assert_eq!(
+            VerificationCode::ExternalIdNotEnforced.status(),
+            VerificationStatus::Fail
+        );
+        assert_eq!(VerificationCode::Throttled.as_str(), "THROTTLED");
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let now = Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
+        let day = Duration::from_secs(86_400);
+        let minutes = |at: Timestamp| (at.datetime() - now.datetime()).num_minutes();
+        assert_eq!(minutes(next_check(now, true, 0, day)), 24 * 60);
+        assert_eq!(minutes(next_check(now, false, 1, day)), 15);
+        assert_eq!(minutes(next_check(now, false, 3, day)), 60);
+        assert_eq!(minutes(next_check(now, false, 40, day)), 24 * 60);
+    }
+}
