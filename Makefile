@@ -3,11 +3,12 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO_TEST := $(shell cargo nextest --version >/dev/null 2>&1 && echo "cargo nextest run --workspace --no-fail-fast" || echo "cargo test --workspace --no-fail-fast")
 
-.PHONY: help setup dev test lint unit fmt clean
+.PHONY: help setup dev test bench lint fmt clean
 
 help:
 	@echo "make dev    run the API on http://127.0.0.1:$${PORT:-3000} with the scan worker, verifier and emulators"
 	@echo "make test   every check: fmt, clippy, cfn-lint, unit and integration tests"
+	@echo "make bench  benchmarks, printed as ratios measured side by side"
 
 setup:
 	@dev/setup.sh
@@ -26,6 +27,11 @@ lint: setup
 test: lint
 	@echo "==> unit and integration tests (emulators on free ports)"
 	@dev/with-emulators.sh $(CARGO_TEST)
+
+bench: setup
+	@echo "==> building the benchmarks (profile perf)"
+	cargo build --profile perf -p bench
+	@dev/with-emulators.sh ./target/perf/bench
 
 fmt:
 	cargo fmt --all

@@ -369,18 +369,20 @@ pub fn next_check(now: Timestamp, ok: bool, failures: u32, interval: Duration) -
     )
 }
 
-/// Verify an account's role and record the result. During a rotation the
-/// pending external ID is tried first and promoted if it passes; otherwise
-/// the current one is verified and stays in force.
-pub async fn verify_and_record(
-    store: &crate::store::Store,
-    verifier: &RoleVerifier,
-    settings: &VerificationSettings,
-    tenant: &str,
-    account: &crate::account::Account,
-    trigger: Trigger,
-) -> crate::Result<crate::account::Account> {
-    let now = Timestamp::now();
+/// A verification done but not yet recorded.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub outcome: Outcome,
+    /// The pending external ID passed and replaces the current one.
+    pub promote: bool,
+    pub at: Timestamp,
+}
+
+/// Run the checks for an account (STS only, nothing written). During a
+/// rotation the pending external ID is tried first; if it fails, the current
+/// one is verified and stays in force.
+pub async fn check(verifier: &RoleVerifier, account: &crate::account::Account) -> Checked {
+    let at = Timestamp::now();
     let id = account.account_id.as_str();
     let (outcome, promote) = match (&account.fields.role_arn, &account.pending_external_id) {
         (None, _) => (Outcome::role_missing(id), false),
@@ -401,9 +403,31 @@ pub async fn verify_and_record(
         }
         (Some(role), None) => (verifier.verify(id, role, &account.external_id).await, false),
     };
+    Checked {
+        outcome,
+        promote,
+        at,
+    }
+}
+
+/// Record a check. A scheduled check that STS throttled is only moved on
+/// (our load, not the customer's fault); every other outcome is stored with
+/// its next due time, conditioned on the role and IDs being those checked.
+pub async fn record(
+    store: &crate::store::Store,
+    settings: &VerificationSettings,
+    tenant: &str,
+    account: &crate::account::Account,
+    checked: &Checked,
+    trigger: Trigger,
+) -> crate::Result<crate::account::Account> {
+    let now = checked.at;
+    let outcome = &checked.outcome;
     if trigger == Trigger::Schedule && outcome.code == VerificationCode::Throttled {
         let retry = Timestamp::from_datetime(now.datetime() + chrono::Duration::minutes(5));
-        store.reschedule_verification(tenant, id, retry).await?;
+        store
+            .reschedule_verification(tenant, &account.account_id, retry)
+            .await?;
         return Ok(account.clone());
     }
     let ok = outcome.is_ok();
@@ -419,8 +443,21 @@ pub async fn verify_and_record(
         .then(|| next_check(now, ok, failures, settings.interval));
     let credential = outcome.credential(now, next, failures);
     store
-        .record_verification(tenant, account, &credential, promote)
+        .record_verification(tenant, account, &credential, checked.promote)
         .await
+}
+
+/// Check an account's role and record the result.
+pub async fn verify_and_record(
+    store: &crate::store::Store,
+    verifier: &RoleVerifier,
+    settings: &VerificationSettings,
+    tenant: &str,
+    account: &crate::account::Account,
+    trigger: Trigger,
+) -> crate::Result<crate::account::Account> {
+    let checked = check(verifier, account).await;
+    record(store, settings, tenant, account, &checked, trigger).await
 }
 
 #[cfg(test)]

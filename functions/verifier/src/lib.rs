@@ -13,7 +13,7 @@ use shared::schema::{DUE_SHARD, DUE_SHARDS};
 use shared::store::{DueAccount, Store};
 use shared::time::Timestamp;
 use shared::verification::{
-    verify_and_record, RoleVerifier, Trigger, VerificationCode, VerificationSettings,
+    check, record, Checked, RoleVerifier, Trigger, VerificationCode, VerificationSettings,
 };
 use std::sync::Arc;
 use std::time::Instant;
@@ -97,9 +97,19 @@ impl Sweeper {
                 }
                 futures::future::ready(in_time)
             })
+            // Two stages: STS checks hold `concurrency` slots; recording runs
+            // in its own stage, so a slow write never holds an STS slot.
             .map(|due| {
+                let verifier = self.verifier.clone();
+                async move {
+                    let checked = check(&verifier, &due.account).await;
+                    (due, checked)
+                }
+            })
+            .buffer_unordered(self.settings.concurrency)
+            .map(|(due, checked)| {
                 let this = self.clone();
-                async move { this.verify_one(due).await }
+                async move { this.record_one(due, checked).await }
             })
             .buffer_unordered(self.settings.concurrency);
         let mut report = outcomes
@@ -124,13 +134,13 @@ impl Sweeper {
         report
     }
 
-    async fn verify_one(&self, due: DueAccount) -> Outcome {
-        let result = verify_and_record(
+    async fn record_one(&self, due: DueAccount, checked: Checked) -> Outcome {
+        let result = record(
             &self.store,
-            &self.verifier,
             &self.settings,
             &due.tenant,
             &due.account,
+            &checked,
             Trigger::Schedule,
         )
         .await;

@@ -1,0 +1,162 @@
+//! `make bench`: measurements that print ratios taken side by side in one run.
+//!
+//! verification: accounts verified by the scheduled sweep (the real
+//! verifier, the real DynamoDB Local) against an STS endpoint with an
+//! injected latency; then again under an STS rate ceiling set below the
+//! achieved rate, with the endpoint throttling above its quota.
+
+mod sts_endpoint;
+
+use futures::StreamExt;
+use shared::account::{Account, AccountFields};
+use shared::store::Store;
+use shared::time::Timestamp;
+use shared::verification::{RoleVerifier, VerificationSettings};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use sts_endpoint::StsEndpoint;
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[tokio::main]
+async fn main() {
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok(),
+        "the bench needs DynamoDB Local: run `make bench`"
+    );
+    // The bench's own STS endpoint replaces the emulator's for the verifier.
+    std::env::remove_var("AWS_ENDPOINT_URL_STS");
+    let accounts: usize = env_or("BENCH_ACCOUNTS", 10_000);
+    let latency = Duration::from_millis(env_or("BENCH_STS_LATENCY_MS", 100));
+    let concurrency: usize = env_or("BENCH_CONCURRENCY", 64);
+    println!("== verification throughput: {accounts} accounts, STS latency {} ms, concurrency {concurrency}", latency.as_millis());
+
+    // 1. No ceiling.
+    let endpoint = StsEndpoint::start(latency, None).await;
+    let run = sweep(&endpoint, accounts, concurrency, None).await;
+    // One verification is AssumeRole (three at once: with, without and with a
+    // wrong external ID), then GetCallerIdentity with the session: two STS
+    // round trips on its critical path.
+    let per_account = latency * 2;
+    let ideal = concurrency as f64 / per_account.as_secs_f64();
+    let achieved = run.succeeded as f64 / run.elapsed.as_secs_f64();
+    println!(
+        "verified {} of {accounts} in {:.2} s: {achieved:.0} accounts/s; ideal concurrency / latency = {concurrency} / {} ms = {ideal:.0}/s; ratio {:.2} (target >= 0.80)",
+        run.succeeded,
+        run.elapsed.as_secs_f64(),
+        per_account.as_millis(),
+        achieved / ideal
+    );
+    let calls_per_second = run.sts_calls as f64 / run.elapsed.as_secs_f64();
+    println!(
+        "  STS calls: {} ({calls_per_second:.0}/s), throttled: {}",
+        run.sts_calls, run.throttled
+    );
+
+    // 2. A ceiling at half the achieved STS call rate; the endpoint's quota
+    // (the vendor account's STS limit) sits 20% above the ceiling.
+    let ceiling = (calls_per_second / 2.0).floor().max(10.0);
+    let quota = (ceiling * 1.2) as u64;
+    let ceiling_accounts: usize = env_or("BENCH_CEILING_ACCOUNTS", accounts.min(4000));
+    let endpoint = StsEndpoint::start(latency, Some(quota)).await;
+    let run = sweep(&endpoint, ceiling_accounts, concurrency, Some(ceiling)).await;
+    let rate = run.sts_calls as f64 / run.elapsed.as_secs_f64();
+    println!(
+        "== with an STS rate ceiling of {ceiling:.0} calls/s (quota {quota}/s): {rate:.1} calls/s achieved, ratio to ceiling {:.3} (target 0.95-1.05); verified {} of {ceiling_accounts}; throttled by STS: {}; rescheduled as throttled: {}",
+        rate / ceiling,
+        run.succeeded,
+        run.throttled,
+        run.rescheduled
+    );
+}
+
+struct Run {
+    succeeded: usize,
+    rescheduled: usize,
+    elapsed: Duration,
+    sts_calls: u64,
+    throttled: u64,
+}
+
+async fn sweep(
+    endpoint: &StsEndpoint,
+    accounts: usize,
+    concurrency: usize,
+    ceiling: Option<f64>,
+) -> Run {
+    let config = shared::config::aws().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let table = format!("bench-{}", ulid::Ulid::new().to_string().to_lowercase());
+    shared::schema::create_table(&dynamodb, &table)
+        .await
+        .expect("create table");
+    let store = Store::new(dynamodb, table);
+    seed(&store, endpoint, accounts).await;
+
+    let sts_config = config.to_builder().endpoint_url(&endpoint.url).build();
+    let settings = VerificationSettings {
+        call_timeout: Duration::from_secs(5),
+        max_attempts: 4,
+        initial_backoff: Duration::from_millis(100),
+        sts_rate_limit: ceiling,
+        concurrency,
+        interval: Duration::from_secs(86_400),
+        vendor_principal: None,
+        role_name: "Audit".into(),
+        role_template_url: None,
+    };
+    let sweeper = verifier::Sweeper {
+        store,
+        verifier: RoleVerifier::new(&sts_config, &settings),
+        settings: Arc::new(settings),
+    };
+    let calls_before = endpoint.counters().calls.load(Ordering::Relaxed);
+    let started = Instant::now();
+    let report = sweeper
+        .sweep(Timestamp::now(), Instant::now() + Duration::from_secs(900))
+        .await;
+    let elapsed = started.elapsed();
+    Run {
+        succeeded: report.succeeded,
+        rescheduled: report.rescheduled,
+        elapsed,
+        sts_calls: endpoint.counters().calls.load(Ordering::Relaxed) - calls_before,
+        throttled: endpoint.counters().throttled.load(Ordering::Relaxed),
+    }
+}
+
+/// Register `count` accounts with roles, all due now.
+async fn seed(store: &Store, endpoint: &StsEndpoint, count: usize) {
+    let started = Instant::now();
+    futures::stream::iter(0..count)
+        .map(|i| {
+            let id = format!("{:012}", 100_000_000_000u64 + i as u64);
+            let role = format!("arn:aws:iam::{id}:role/Audit");
+            let fields = AccountFields {
+                name: format!("bench {i}"),
+                role_arn: Some(role.clone()),
+                ..Default::default()
+            };
+            let account = Account::register(id, fields, "bench", Timestamp::now());
+            endpoint.trust(role, account.external_id.clone());
+            async move {
+                store
+                    .create_account("bench", &account)
+                    .await
+                    .expect("seed account")
+            }
+        })
+        .buffer_unordered(32)
+        .collect::<Vec<_>>()
+        .await;
+    println!(
+        "  seeded {count} accounts in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
