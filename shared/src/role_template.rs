@@ -43,6 +43,35 @@ pub fn managed_policies(text: Option<&str>) -> Result<Vec<String>> {
     Ok(names)
 }
 
+/// The role resource and its output, shared by both templates: trust of
+/// `principal` only with `sts:ExternalId` equal to `external_ids`, and the
+/// managed policies `policy_arns` (each already YAML).
+fn role_resource(principal: &str, external_ids: &str, policy_arns: &str) -> String {
+    format!(
+        r#"Resources:
+  VendorRole:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: !Ref RoleName
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal:
+              AWS: {principal}
+            Action: sts:AssumeRole
+            Condition:
+              StringEquals:
+                sts:ExternalId: {external_ids}
+      ManagedPolicyArns: {policy_arns}
+Outputs:
+  RoleArn:
+    Description: Register this ARN as the account's role_arn
+    Value: !GetAtt VendorRole.Arn
+"#
+    )
+}
+
 /// The role template for one account: trusts `vendor_principal` only with
 /// one of `external_ids` (two during a rotation).
 pub fn account_template(
@@ -73,30 +102,10 @@ Parameters:
     Type: String
     Default: {role_name}
     Description: Name of the role to create
-Resources:
-  VendorRole:
-    Type: AWS::IAM::Role
-    Properties:
-      RoleName: !Ref RoleName
-      AssumeRolePolicyDocument:
-        Version: "2012-10-17"
-        Statement:
-          - Effect: Allow
-            Principal:
-              AWS: {principal}
-            Action: sts:AssumeRole
-            Condition:
-              StringEquals:
-                sts:ExternalId:{ids}
-      ManagedPolicyArns:{arns}
-Outputs:
-  RoleArn:
-    Description: Register this ARN as the account's role_arn
-    Value: !GetAtt VendorRole.Arn
-"#,
+{resource}"#,
         description = quoted(&format!("Cross-account role for account {account_id}, assumable by the vendor only with the external ID")),
         role_name = quoted(role_name),
-        principal = quoted(vendor_principal),
+        resource = role_resource(&quoted(vendor_principal), &ids, &arns),
     )
 }
 
@@ -123,29 +132,14 @@ Parameters:
   ManagedPolicyArns:
     Type: CommaDelimitedList
     Default: arn:aws:iam::aws:policy/SecurityAudit
-Resources:
-  VendorRole:
-    Type: AWS::IAM::Role
-    Properties:
-      RoleName: !Ref RoleName
-      AssumeRolePolicyDocument:
-        Version: "2012-10-17"
-        Statement:
-          - Effect: Allow
-            Principal:
-              AWS: !Ref VendorPrincipal
-            Action: sts:AssumeRole
-            Condition:
-              StringEquals:
-                sts:ExternalId: !Ref ExternalId
-      ManagedPolicyArns: !Ref ManagedPolicyArns
-Outputs:
-  RoleArn:
-    Description: Register this ARN as the account's role_arn
-    Value: !GetAtt VendorRole.Arn
-"#,
+{resource}"#,
         principal = quoted(vendor_principal),
         role_name = quoted(role_name),
+        resource = role_resource(
+            "!Ref VendorPrincipal",
+            "!Ref ExternalId",
+            "!Ref ManagedPolicyArns"
+        ),
     )
 }
 

@@ -1,6 +1,6 @@
 //! Account items.
 
-use super::{is_condition_failure, keys, n, s, Store};
+use super::{is_condition_failure, keys, n, s, update_expression, Store};
 use crate::account::{search_text, Account, AccountFields};
 use crate::listing::{self, compose_sort_value, Cursor, ListRequest, Order, Page, SortField};
 use crate::schema;
@@ -126,10 +126,7 @@ impl Store {
         names.insert("#version".into(), "version".into());
         sets.push("#version = #version + :one".into());
         placeholders.insert(":one".into(), n(1));
-        let mut update = format!("SET {}", sets.join(", "));
-        if !removes.is_empty() {
-            update.push_str(&format!(" REMOVE {}", removes.join(", ")));
-        }
+        let update = update_expression(&sets, &removes);
         let mut condition = "attribute_exists(pk)".to_string();
         if let Some(version) = expected_version {
             condition.push_str(" AND #version = :expected");

@@ -1,6 +1,6 @@
 //! Verification results, the due index, and external-ID rotation.
 
-use super::{is_condition_failure, keys, n, s, Store};
+use super::{is_condition_failure, keys, n, s, update_expression, Store};
 use crate::account::{Account, Credential};
 use crate::listing::SortField;
 use crate::schema;
@@ -141,10 +141,7 @@ impl Store {
             }
             None => condition.push("attribute_not_exists(#pending)"),
         }
-        let mut update = format!("SET {}", sets.join(", "));
-        if !removes.is_empty() {
-            update.push_str(&format!(" REMOVE {}", removes.join(", ")));
-        }
+        let update = update_expression(&sets, &removes);
         let result = self
             .client
             .update_item()
