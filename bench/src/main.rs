@@ -109,6 +109,7 @@ async fn sweep(
         interval: Duration::from_secs(86_400),
         vendor_principal: None,
         role_name: "Audit".into(),
+        role_name_pattern: "*".into(),
         role_template_url: None,
     };
     let sweeper = verifier::Sweeper {

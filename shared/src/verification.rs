@@ -115,6 +115,9 @@ pub struct VerificationSettings {
     pub vendor_principal: Option<String>,
     /// Role name suggested to customers.
     pub role_name: String,
+    /// IAM wildcard (`*`, `?`) that customer role names must match: the
+    /// service's own IAM policy only lets it assume roles named so.
+    pub role_name_pattern: String,
     /// Public URL (S3) of the generic role template, for CloudFormation quick-create.
     pub role_template_url: Option<String>,
 }
@@ -141,11 +144,58 @@ impl VerificationSettings {
                 .filter(|v| !v.is_empty()),
             role_name: std::env::var("CUSTOMER_ROLE_NAME")
                 .unwrap_or_else(|_| "AccountOnboardingAudit".to_string()),
+            role_name_pattern: std::env::var("CUSTOMER_ROLE_NAME_PATTERN")
+                .ok()
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| "*".to_string()),
             role_template_url: std::env::var("ROLE_TEMPLATE_URL")
                 .ok()
                 .filter(|v| !v.is_empty()),
         }
     }
+}
+
+impl VerificationSettings {
+    /// Refuse a role this service is not allowed to assume, at registration
+    /// rather than as a puzzling ACCESS_DENIED later.
+    pub fn check_role_name(&self, role_arn: Option<&str>) -> crate::Result<()> {
+        let Some(arn) = role_arn else { return Ok(()) };
+        let role = crate::validation::role_arn("role_arn", arn)?;
+        if wildcard_match(&self.role_name_pattern, role.role_name) {
+            return Ok(());
+        }
+        Err(crate::Error::invalid(
+            "role_arn",
+            format!(
+                "this service may only assume roles whose name matches '{}'; name the role accordingly (suggested: {})",
+                self.role_name_pattern, self.role_name
+            ),
+        ))
+    }
+}
+
+/// IAM-style wildcard match: `*` any run, `?` one character.
+fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let (pattern, text): (Vec<char>, Vec<char>) =
+        (pattern.chars().collect(), text.chars().collect());
+    let (mut p, mut t, mut star, mut mark) = (0, 0, None, 0);
+    while t < text.len() {
+        if p < pattern.len() && (pattern[p] == '?' || pattern[p] == text[t]) {
+            p += 1;
+            t += 1;
+        } else if p < pattern.len() && pattern[p] == '*' {
+            star = Some(p);
+            mark = t;
+            p += 1;
+        } else if let Some(star) = star {
+            p = star + 1;
+            mark += 1;
+            t = mark;
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|c| *c == '*')
 }
 
 /// A failed STS call, classified.
@@ -476,6 +526,19 @@ mod tests {
             VerificationStatus::Fail
         );
         assert_eq!(VerificationCode::Throttled.as_str(), "THROTTLED");
+    }
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard_match("*", "Anything"));
+        assert!(wildcard_match(
+            "AccountOnboarding*",
+            "AccountOnboardingAudit"
+        ));
+        assert!(!wildcard_match("AccountOnboarding*", "Admin"));
+        assert!(wildcard_match("Audit-??", "Audit-01"));
+        assert!(!wildcard_match("Audit-??", "Audit-1"));
+        assert!(wildcard_match("*Audit*", "MyAuditRole"));
     }
 
     #[test]

@@ -77,6 +77,7 @@ pub async fn create_account(
     check_field_names(&body)?;
     let fields: AccountFields = parse(Value::Object(body))?;
     fields.validate(&account_id)?;
+    state.settings.check_role_name(fields.role_arn.as_deref())?;
     let account = Account::register(account_id, fields, &auth.caller.key_id, Timestamp::now());
     state
         .store
@@ -155,6 +156,7 @@ pub async fn replace_account(
     check_field_names(&body)?;
     let fields: AccountFields = parse(Value::Object(body))?;
     fields.validate(&account_id)?;
+    state.settings.check_role_name(fields.role_arn.as_deref())?;
     let account = state
         .store
         .replace_account_fields(
@@ -212,6 +214,7 @@ pub async fn patch_account(
         json_patch::merge(&mut document, &Value::Object(patch));
         let fields: AccountFields = parse(document)?;
         fields.validate(&account_id)?;
+        state.settings.check_role_name(fields.role_arn.as_deref())?;
         let result = state
             .store
             .replace_account_fields(

@@ -279,6 +279,7 @@ pub fn test_settings() -> VerificationSettings {
         interval: std::time::Duration::from_secs(86_400),
         vendor_principal: None,
         role_name: "AccountOnboardingAudit".into(),
+        role_name_pattern: "*".into(),
         role_template_url: None,
     }
 }

@@ -726,3 +726,40 @@ async fn a_sweep_past_its_deadline_starts_nothing_and_the_next_run_continues() {
         .await;
     assert_eq!(next.succeeded, 1, "{next:?}");
 }
+
+#[tokio::test]
+async fn roles_outside_the_assumable_name_pattern_are_refused_at_registration() {
+    let app = TestApp::new().await;
+    let mut settings = crate::harness::test_settings();
+    settings.role_name_pattern = "AccountOnboarding*".into();
+    let router = api::router(api::AppState::new(
+        app.store.clone(),
+        app.state.verifier.clone(),
+        settings,
+    ));
+    let send = |method: &str, uri: &str, body: Value| {
+        let request = axum::http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("x-api-key", &app.key)
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap();
+        tower::ServiceExt::oneshot(router.clone(), request)
+    };
+    let outside = json!({"account_id": CUSTOMER_ACCOUNT, "name": "x", "role_arn": format!("arn:aws:iam::{CUSTOMER_ACCOUNT}:role/Admin")});
+    let response = send("POST", "/v1/accounts", outside).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let inside = json!({"account_id": CUSTOMER_ACCOUNT, "name": "x", "role_arn": format!("arn:aws:iam::{CUSTOMER_ACCOUNT}:role/AccountOnboardingAudit")});
+    assert_eq!(
+        send("POST", "/v1/accounts", inside).await.unwrap().status(),
+        StatusCode::CREATED
+    );
+    let before = app.snapshot().await;
+    let patch = json!({"role_arn": format!("arn:aws:iam::{CUSTOMER_ACCOUNT}:role/Admin")});
+    let response = send("PATCH", &format!("/v1/accounts/{CUSTOMER_ACCOUNT}"), patch)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(app.snapshot().await, before);
+}
