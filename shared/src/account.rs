@@ -239,12 +239,17 @@ pub struct Account {
     pub created_by: String,
     pub updated_at: Timestamp,
     pub updated_by: String,
+    /// Set while the account is archived: not verified on schedule, not
+    /// scanned, hidden from listings, read-only but for delete and unarchive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived_at: Option<Timestamp>,
     /// Incremented by every write; the `ETag` is this number, quoted.
     pub version: u64,
 }
 
 /// Body fields the server manages: a request may not set them.
-pub const SERVER_MANAGED_FIELDS: [&str; 7] = [
+pub const SERVER_MANAGED_FIELDS: [&str; 8] = [
+    "archived_at",
     "credential",
     "created_at",
     "created_by",
@@ -275,6 +280,7 @@ impl Account {
             created_by: actor.to_string(),
             updated_at: now,
             updated_by: actor.to_string(),
+            archived_at: None,
             version: 1,
         }
     }

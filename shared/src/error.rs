@@ -26,6 +26,9 @@ pub enum Error {
         id: String,
         expected: u64,
     },
+    /// The account is archived: only reads, delete and unarchive apply.
+    #[error("account '{id}' is archived; unarchive it first (POST /v1/accounts/{id}/unarchive)")]
+    Archived { id: String },
     /// The item changed while we worked on it; retrying is safe.
     #[error("{0}")]
     Conflict(String),

@@ -129,16 +129,25 @@ pub struct AccountFilter {
     pub account_ids: Vec<String>,
     /// Lower-cased substring of name, owner name, owner email or account id.
     pub text: Option<String>,
+    /// Archived accounts are hidden unless this is set.
+    pub include_archived: bool,
 }
 
 impl AccountFilter {
+    /// True when no filter but the archive rule applies: such pages read
+    /// `limit + 1` items per Query.
     pub fn is_empty(&self) -> bool {
-        *self == AccountFilter::default()
+        AccountFilter {
+            include_archived: false,
+            ..self.clone()
+        } == AccountFilter::default()
     }
 
     pub fn matches(&self, account: &Account) -> bool {
-        self.environment
-            .is_none_or(|env| account.fields.environment == Some(env))
+        (self.include_archived || account.archived_at.is_none())
+            && self
+                .environment
+                .is_none_or(|env| account.fields.environment == Some(env))
             && self
                 .verification_status
                 .is_none_or(|status| account.credential.verification_status == status)

@@ -37,12 +37,22 @@ pub struct LocalIndex {
     pub sort_key: &'static str,
 }
 
+/// Linked accounts by payer: sort key `<parent id>\u{1}<account id>`,
+/// present only on accounts with a parent.
+pub const PARENT_INDEX: &str = "by-parent";
+pub const PARENT_KEY: &str = "lsi_parent";
+
 pub fn local_indexes() -> Vec<LocalIndex> {
-    SortField::ALL
+    let mut indexes: Vec<LocalIndex> = SortField::ALL
         .into_iter()
         .filter_map(SortField::index)
         .map(|(name, sort_key)| LocalIndex { name, sort_key })
-        .collect()
+        .collect();
+    indexes.push(LocalIndex {
+        name: PARENT_INDEX,
+        sort_key: PARENT_KEY,
+    });
+    indexes
 }
 
 /// Every key attribute of the table and its indexes (all strings).

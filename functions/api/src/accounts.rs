@@ -8,6 +8,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use futures::StreamExt;
 use serde_json::{Map, Value};
 use shared::account::{
     Account, AccountFields, Environment, VerificationStatus, SERVER_MANAGED_FIELDS,
@@ -89,7 +90,10 @@ pub async fn create_account(
 
 #[utoipa::path(
     get, path = "/v1/accounts/{account_id}", tag = "accounts",
-    params(("account_id" = String, Path, description = "12-digit AWS account id")),
+    params(
+        ("account_id" = String, Path, description = "12-digit AWS account id"),
+        ("include" = Option<String>, Query, description = "`linked_accounts`: embed the accounts whose parent is this one (up to 1000; more through /linked-accounts)"),
+    ),
     responses(
         (status = 200, body = Account, headers(("ETag" = String))),
         (status = 304, description = "Unchanged since the If-None-Match ETag"),
@@ -102,10 +106,36 @@ pub async fn get_account(
     auth: Auth<Read>,
     State(state): State<AppState>,
     Path(account_id): Path<String>,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     validation::account_id("account_id", &account_id)?;
+    let params = QueryParams::parse(raw.as_deref(), &["include"])?;
+    let include_linked = params
+        .parsed(
+            "include",
+            |v| (v == "linked_accounts").then_some(()),
+            "linked_accounts",
+        )?
+        .is_some();
     let account = load(&state, &auth.caller.tenant, &account_id).await?;
+    if include_linked {
+        let linked = state
+            .store
+            .linked_accounts(&auth.caller.tenant, &account_id, listing::MAX_LIMIT, None)
+            .await?;
+        let etag = account.etag();
+        let mut body =
+            serde_json::to_value(&account).map_err(|err| shared::Error::Store(err.to_string()))?;
+        body["linked_accounts"] = serde_json::to_value(&linked.items)
+            .map_err(|err| shared::Error::Store(err.to_string()))?;
+        body["linked_accounts_next_cursor"] = linked.next_cursor.map_or(Value::Null, Value::String);
+        let mut response = Json(body).into_response();
+        response
+            .headers_mut()
+            .insert(header::ETAG, header_value(&etag));
+        return Ok(response);
+    }
     let etag = account.etag();
     let unchanged = headers
         .get_all(header::IF_NONE_MATCH)
@@ -245,9 +275,11 @@ pub async fn patch_account(
     params(
         ("account_id" = String, Path, description = "12-digit AWS account id"),
         ("If-Match" = Option<String>, Header, description = "Delete only at this ETag"),
+        ("cascade" = Option<bool>, Query, description = "Also delete the accounts linked to this one; without it, a parent with linked accounts is a 409"),
     ),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 409, description = "The account still has linked accounts", body = ErrorResponse),
         (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
         (status = 404, body = ErrorResponse), (status = 412, body = ErrorResponse),
     ),
@@ -257,18 +289,172 @@ pub async fn delete_account(
     auth: Auth<Write>,
     State(state): State<AppState>,
     Path(account_id): Path<String>,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     validation::account_id("account_id", &account_id)?;
+    let params = QueryParams::parse(raw.as_deref(), &["cascade"])?;
+    let cascade = params
+        .parsed("cascade", parse_bool, "true, false")?
+        .unwrap_or(false);
     let expected = if_match(&headers)?;
+    let tenant = &auth.caller.tenant;
+    if cascade {
+        delete_linked(&state, tenant, &account_id).await?;
+    } else {
+        let linked = state
+            .store
+            .linked_accounts(tenant, &account_id, 1, None)
+            .await?;
+        if !linked.items.is_empty() {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "has_linked_accounts",
+                format!("account '{account_id}' still has linked accounts: delete them first, or pass ?cascade=true to delete them with it"),
+            ));
+        }
+    }
     state
         .store
-        .delete_account(&auth.caller.tenant, &account_id, expected)
+        .delete_account(tenant, &account_id, expected)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-const LIST_PARAMETERS: [&str; 9] = [
+/// Delete every account linked to `parent`, page by page, concurrently.
+async fn delete_linked(state: &AppState, tenant: &str, parent: &str) -> Result<(), ApiError> {
+    loop {
+        let page = state
+            .store
+            .linked_accounts(tenant, parent, 100, None)
+            .await?;
+        if page.items.is_empty() {
+            return Ok(());
+        }
+        let results: Vec<shared::Result<()>> = futures::stream::iter(page.items)
+            .map(|child| async move {
+                state
+                    .store
+                    .delete_account(tenant, &child.account_id, None)
+                    .await
+            })
+            .buffer_unordered(16)
+            .collect()
+            .await;
+        for result in results {
+            match result {
+                // Deleted by someone else meanwhile: just as good.
+                Ok(()) | Err(shared::Error::NotFound { .. }) => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+    }
+}
+
+fn parse_bool(text: &str) -> Option<bool> {
+    match text {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
+}
+
+#[utoipa::path(
+    post, path = "/v1/accounts/{account_id}/archive", tag = "accounts",
+    params(("account_id" = String, Path, description = "12-digit AWS account id")),
+    responses(
+        (status = 200, description = "Archived: not verified on schedule, not scanned, hidden from listings; readable and deletable", body = Account),
+        (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn archive_account(
+    auth: Auth<Write>,
+    State(state): State<AppState>,
+    Path(account_id): Path<String>,
+) -> Result<Response, ApiError> {
+    validation::account_id("account_id", &account_id)?;
+    let account = state
+        .store
+        .set_archived(&auth.caller.tenant, &account_id, true, Timestamp::now())
+        .await?;
+    Ok(with_etag(StatusCode::OK, account, None))
+}
+
+#[utoipa::path(
+    post, path = "/v1/accounts/{account_id}/unarchive", tag = "accounts",
+    params(("account_id" = String, Path, description = "12-digit AWS account id")),
+    responses(
+        (status = 200, description = "Active again; with a role it is due for verification at once", body = Account),
+        (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn unarchive_account(
+    auth: Auth<Write>,
+    State(state): State<AppState>,
+    Path(account_id): Path<String>,
+) -> Result<Response, ApiError> {
+    validation::account_id("account_id", &account_id)?;
+    let account = state
+        .store
+        .set_archived(&auth.caller.tenant, &account_id, false, Timestamp::now())
+        .await?;
+    Ok(with_etag(StatusCode::OK, account, None))
+}
+
+#[utoipa::path(
+    get, path = "/v1/accounts/{account_id}/linked-accounts", tag = "accounts",
+    params(
+        ("account_id" = String, Path, description = "12-digit id of the payer (parent) account"),
+        ("limit" = Option<u32>, Query, description = "1-1000, default 100", minimum = 1, maximum = 1000),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "Accounts whose parent_account_id is this account, by account id", body = Page<Account>),
+        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn linked_accounts(
+    auth: Auth<Read>,
+    State(state): State<AppState>,
+    Path(account_id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Page<Account>>, ApiError> {
+    validation::account_id("account_id", &account_id)?;
+    let params = QueryParams::parse(raw.as_deref(), &["limit", "cursor"])?;
+    let limit = params
+        .parsed(
+            "limit",
+            |text| {
+                text.parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=listing::MAX_LIMIT).contains(n))
+            },
+            "a whole number from 1 to 1000",
+        )?
+        .unwrap_or(listing::DEFAULT_LIMIT);
+    let after = params.single("cursor")?;
+    if let Some(cursor) = after {
+        validation::account_id("cursor", cursor).map_err(|_| {
+            ApiError::bad_request(
+                "invalid_cursor",
+                Some("cursor".into()),
+                "pass next_cursor from the previous page unchanged",
+            )
+        })?;
+    }
+    load(&state, &auth.caller.tenant, &account_id).await?;
+    let page = state
+        .store
+        .linked_accounts(&auth.caller.tenant, &account_id, limit, after)
+        .await?;
+    Ok(Json(page))
+}
+
+const LIST_PARAMETERS: [&str; 10] = [
+    "include_archived",
     "environment",
     "verification_status",
     "parent_account_id",
@@ -292,6 +478,7 @@ const LIST_PARAMETERS: [&str; 9] = [
         ("order" = Option<String>, Query, description = "asc (default) or desc"),
         ("limit" = Option<u32>, Query, description = "1-1000, default 100", minimum = 1, maximum = 1000),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+        ("include_archived" = Option<bool>, Query, description = "Also list archived accounts (default false)"),
     ),
     responses(
         (status = 200, body = Page<Account>),
@@ -381,6 +568,9 @@ fn list_request(params: &QueryParams) -> Result<ListRequest, ApiError> {
             parent_account_id,
             account_ids,
             text: text.map(str::to_lowercase),
+            include_archived: params
+                .parsed("include_archived", parse_bool, "true, false")?
+                .unwrap_or(false),
         },
         sort,
         order,

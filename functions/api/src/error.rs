@@ -78,6 +78,9 @@ impl From<shared::Error> for ApiError {
             Error::AlreadyExists { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "already_exists", err.to_string())
             }
+            Error::Archived { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "archived", err.to_string())
+            }
             Error::Conflict(message) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
             Error::VersionMismatch { .. } => ApiError::new(
                 StatusCode::PRECONDITION_FAILED,

@@ -123,6 +123,9 @@ fn routes() -> (Router<AppState>, OpenApiDocument) {
             accounts::patch_account,
             accounts::delete_account
         ))
+        .routes(routes!(accounts::archive_account))
+        .routes(routes!(accounts::unarchive_account))
+        .routes(routes!(accounts::linked_accounts))
         .routes(routes!(trust::verify_account))
         .routes(routes!(trust::validate_roles))
         .routes(routes!(trust::rotate_external_id))

@@ -40,6 +40,9 @@ pub async fn verify_account(
 ) -> Result<Response, ApiError> {
     validation::account_id("account_id", &account_id)?;
     let account = load(&state, &auth.caller.tenant, &account_id).await?;
+    if account.archived_at.is_some() {
+        return Err(shared::Error::Archived { id: account_id }.into());
+    }
     let verified = verify_and_record(
         &state.store,
         &state.verifier,

@@ -123,11 +123,20 @@ impl Store {
                 "#credential.#next".to_string(),
             ]);
         }
+        names.insert("#parent".into(), schema::PARENT_KEY.into());
+        match &fields.parent_account_id {
+            Some(parent) => {
+                sets.push("#parent = :parent".into());
+                placeholders.insert(":parent".into(), s(compose_sort_value(parent, account_id)));
+            }
+            None => removes.push("#parent".into()),
+        }
+        names.insert("#archived".into(), "archived_at".into());
         names.insert("#version".into(), "version".into());
         sets.push("#version = #version + :one".into());
         placeholders.insert(":one".into(), n(1));
         let update = update_expression(&sets, &removes);
-        let mut condition = "attribute_exists(pk)".to_string();
+        let mut condition = "attribute_exists(pk) AND attribute_not_exists(#archived)".to_string();
         if let Some(version) = expected_version {
             condition.push_str(" AND #version = :expected");
             placeholders.insert(":expected".into(), n(version));
@@ -150,7 +159,7 @@ impl Store {
                 output.attributes.unwrap_or_default(),
             )?),
             Err(err) if is_condition_failure(&err) => Err(self
-                .explain_refusal(tenant, account_id, expected_version)
+                .explain_refusal(tenant, account_id, expected_version, true)
                 .await),
             Err(err) => Err(Error::from_sdk(err)),
         }
@@ -181,36 +190,161 @@ impl Store {
         match request.send().await {
             Ok(_) => Ok(()),
             Err(err) if is_condition_failure(&err) => Err(self
-                .explain_refusal(tenant, account_id, expected_version)
+                .explain_refusal(tenant, account_id, expected_version, false)
                 .await),
             Err(err) => Err(Error::from_sdk(err)),
         }
     }
 
-    /// A conditional write on an account was refused: absent, or another version.
-    /// (DynamoDB Local predates ReturnValuesOnConditionCheckFailure, so this reads.)
+    /// A conditional write on an account was refused: absent, archived (when
+    /// that blocks the write), or at another version. (DynamoDB Local
+    /// predates ReturnValuesOnConditionCheckFailure, so this reads.)
     async fn explain_refusal(
         &self,
         tenant: &str,
         account_id: &str,
         expected_version: Option<u64>,
+        archived_blocks: bool,
     ) -> Error {
-        let not_found = Error::NotFound {
-            resource: RESOURCE,
-            id: account_id.to_string(),
-        };
-        let Some(expected) = expected_version else {
-            return not_found;
-        };
         match self.get_account(tenant, account_id).await {
+            Ok(None) => Error::NotFound {
+                resource: RESOURCE,
+                id: account_id.to_string(),
+            },
+            Ok(Some(account)) if archived_blocks && account.archived_at.is_some() => {
+                Error::Archived {
+                    id: account_id.to_string(),
+                }
+            }
             Ok(Some(_)) => Error::VersionMismatch {
                 resource: RESOURCE,
                 id: account_id.to_string(),
-                expected,
+                expected: expected_version.unwrap_or_default(),
             },
-            Ok(None) => not_found,
             Err(err) => err,
         }
+    }
+
+    /// Archive or unarchive. Archiving takes the account out of the due
+    /// index; unarchiving puts it back, due now, if it has a role.
+    /// Idempotent: an account already in that state is returned as it is.
+    pub async fn set_archived(
+        &self,
+        tenant: &str,
+        account_id: &str,
+        archive: bool,
+        now: Timestamp,
+    ) -> Result<Account> {
+        for _ in 0..5 {
+            let current =
+                self.get_account(tenant, account_id)
+                    .await?
+                    .ok_or_else(|| Error::NotFound {
+                        resource: RESOURCE,
+                        id: account_id.to_string(),
+                    })?;
+            if current.archived_at.is_some() == archive {
+                return Ok(current);
+            }
+            let mut request = self
+                .client
+                .update_item()
+                .table_name(self.table())
+                .key("pk", s(keys::tenant_pk(tenant)))
+                .key("sk", s(keys::account_sk(account_id)))
+                .condition_expression("#version = :expected")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_names("#archived", "archived_at")
+                .expression_attribute_values(":expected", n(current.version))
+                .expression_attribute_values(":one", n(1))
+                .return_values(ReturnValue::AllNew);
+            let due_names = |request: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder| {
+                request
+                    .expression_attribute_names("#due_shard", schema::DUE_SHARD)
+                    .expression_attribute_names("#due_at", schema::DUE_AT)
+                    .expression_attribute_names("#credential", "credential")
+                    .expression_attribute_names("#next", "next_verification_at")
+            };
+            request = if archive {
+                due_names(request)
+                    .update_expression(
+                        "SET #archived = :now, #version = #version + :one REMOVE #due_shard, #due_at, #credential.#next",
+                    )
+                    .expression_attribute_values(":now", s(now.to_string()))
+            } else if current.fields.role_arn.is_some() {
+                due_names(request)
+                    .update_expression(
+                        "SET #version = #version + :one, #due_shard = :shard, #due_at = :now, #credential.#next = :now REMOVE #archived",
+                    )
+                    .expression_attribute_values(":shard", s(schema::due_shard(tenant, account_id)))
+                    .expression_attribute_values(":now", s(now.to_string()))
+            } else {
+                request.update_expression("SET #version = #version + :one REMOVE #archived")
+            };
+            match request.send().await {
+                Ok(output) => {
+                    return Ok(serde_dynamo::from_item(
+                        output.attributes.unwrap_or_default(),
+                    )?)
+                }
+                // Written meanwhile: read again and retry.
+                Err(err) if is_condition_failure(&err) => continue,
+                Err(err) => return Err(Error::from_sdk(err)),
+            }
+        }
+        Err(Error::Conflict(format!(
+            "account '{account_id}' kept changing; retry"
+        )))
+    }
+
+    /// One page of the accounts linked to `parent` (by account id), from
+    /// the sparse `by-parent` index.
+    pub async fn linked_accounts(
+        &self,
+        tenant: &str,
+        parent: &str,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<Page<Account>> {
+        let output = self
+            .client
+            .query()
+            .table_name(self.table())
+            .index_name(schema::PARENT_INDEX)
+            .consistent_read(true)
+            .key_condition_expression("pk = :pk AND begins_with(#parent, :prefix)")
+            .expression_attribute_names("#parent", schema::PARENT_KEY)
+            .expression_attribute_values(":pk", s(keys::tenant_pk(tenant)))
+            .expression_attribute_values(":prefix", s(compose_sort_value(parent, "")))
+            .set_exclusive_start_key(after.map(|child| {
+                HashMap::from([
+                    ("pk".to_string(), s(keys::tenant_pk(tenant))),
+                    ("sk".to_string(), s(keys::account_sk(child))),
+                    (
+                        schema::PARENT_KEY.to_string(),
+                        s(compose_sort_value(parent, child)),
+                    ),
+                ])
+            }))
+            .limit(limit as i32 + 1)
+            .send()
+            .await
+            .map_err(Error::from_sdk)?;
+        let mut items: Vec<Account> = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(serde_dynamo::from_item)
+            .collect::<std::result::Result<_, _>>()?;
+        let more =
+            items.len() > limit || (items.len() == limit && output.last_evaluated_key.is_some());
+        items.truncate(limit);
+        let next_cursor = if more {
+            items.last().map(|a| a.account_id.clone())
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
     }
 
     /// One page of a tenant's accounts. Unfiltered: one Query of `limit + 1`
@@ -366,6 +500,12 @@ fn account_item(tenant: &str, account: &Account) -> Result<Item> {
     item.insert("search_text".into(), s(account.search_text()));
     for (attribute, value) in listing::index_attributes(account) {
         item.insert(attribute.into(), s(value));
+    }
+    if let Some(parent) = &account.fields.parent_account_id {
+        item.insert(
+            schema::PARENT_KEY.into(),
+            s(compose_sort_value(parent, &account.account_id)),
+        );
     }
     if let Some(due) = account.credential.next_verification_at {
         item.insert(

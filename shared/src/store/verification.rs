@@ -122,7 +122,12 @@ impl Store {
             }
             _ => {}
         }
-        let mut condition = vec!["attribute_exists(pk)", "#external = :external"];
+        names.insert("#archived".into(), "archived_at".into());
+        let mut condition = vec![
+            "attribute_exists(pk)",
+            "attribute_not_exists(#archived)",
+            "#external = :external",
+        ];
         match &verified.fields.role_arn {
             Some(role) => {
                 values.insert(":role".into(), s(role.clone()));
@@ -213,6 +218,7 @@ impl Store {
             .key("sk", s(keys::account_sk(account_id)))
             .expression_attribute_names("#pending", "pending_external_id")
             .expression_attribute_names("#version", "version")
+            .expression_attribute_names("#archived", "archived_at")
             .expression_attribute_values(":one", n(1))
             .return_values(ReturnValue::AllNew);
         let mut condition = match pending {
@@ -220,12 +226,12 @@ impl Store {
                 request = request
                     .update_expression("SET #pending = :pending, #version = #version + :one")
                     .expression_attribute_values(":pending", s(value));
-                "attribute_exists(pk)".to_string()
+                "attribute_exists(pk) AND attribute_not_exists(#archived)".to_string()
             }
             None => {
                 request =
                     request.update_expression("SET #version = #version + :one REMOVE #pending");
-                "attribute_exists(#pending)".to_string()
+                "attribute_exists(#pending) AND attribute_not_exists(#archived)".to_string()
             }
         };
         if let Some(version) = expected_version {
@@ -241,6 +247,9 @@ impl Store {
                 Err(match current {
                     None => Error::NotFound {
                         resource: "account",
+                        id: account_id.to_string(),
+                    },
+                    Some(account) if account.archived_at.is_some() => Error::Archived {
                         id: account_id.to_string(),
                     },
                     Some(account) if expected_version.is_some_and(|v| v != account.version) => {

@@ -5,6 +5,7 @@ mod accounts;
 mod auth;
 mod errors;
 mod events;
+mod fleet;
 mod harness;
 mod listing;
 mod spec;

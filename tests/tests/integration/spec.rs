@@ -26,6 +26,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/aws/iam-parameters"),
     ("get", "/v1/accounts/{account_id}/cloudformation-template"),
     ("get", "/v1/aws/role-template.yaml"),
+    ("post", "/v1/accounts/{account_id}/archive"),
+    ("post", "/v1/accounts/{account_id}/unarchive"),
+    ("get", "/v1/accounts/{account_id}/linked-accounts"),
 ];
 
 /// Routes anyone may call: CloudFormation fetches the role template without a key.
