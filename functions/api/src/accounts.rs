@@ -294,9 +294,7 @@ pub async fn delete_account(
 ) -> Result<StatusCode, ApiError> {
     validation::account_id("account_id", &account_id)?;
     let params = QueryParams::parse(raw.as_deref(), &["cascade"])?;
-    let cascade = params
-        .parsed("cascade", parse_bool, "true, false")?
-        .unwrap_or(false);
+    let cascade = params.flag("cascade")?;
     let expected = if_match(&headers)?;
     let tenant = &auth.caller.tenant;
     if cascade {
@@ -351,12 +349,18 @@ async fn delete_linked(state: &AppState, tenant: &str, parent: &str) -> Result<(
     }
 }
 
-fn parse_bool(text: &str) -> Option<bool> {
-    match text {
-        "true" => Some(true),
-        "false" => Some(false),
-        _ => None,
-    }
+async fn set_archived(
+    state: &AppState,
+    tenant: &str,
+    account_id: &str,
+    archive: bool,
+) -> Result<Response, ApiError> {
+    validation::account_id("account_id", account_id)?;
+    let account = state
+        .store
+        .set_archived(tenant, account_id, archive, Timestamp::now())
+        .await?;
+    Ok(with_etag(StatusCode::OK, account, None))
 }
 
 #[utoipa::path(
@@ -373,12 +377,7 @@ pub async fn archive_account(
     State(state): State<AppState>,
     Path(account_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    validation::account_id("account_id", &account_id)?;
-    let account = state
-        .store
-        .set_archived(&auth.caller.tenant, &account_id, true, Timestamp::now())
-        .await?;
-    Ok(with_etag(StatusCode::OK, account, None))
+    set_archived(&state, &auth.caller.tenant, &account_id, true).await
 }
 
 #[utoipa::path(
@@ -395,12 +394,7 @@ pub async fn unarchive_account(
     State(state): State<AppState>,
     Path(account_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    validation::account_id("account_id", &account_id)?;
-    let account = state
-        .store
-        .set_archived(&auth.caller.tenant, &account_id, false, Timestamp::now())
-        .await?;
-    Ok(with_etag(StatusCode::OK, account, None))
+    set_archived(&state, &auth.caller.tenant, &account_id, false).await
 }
 
 #[utoipa::path(
@@ -424,17 +418,7 @@ pub async fn linked_accounts(
 ) -> Result<Json<Page<Account>>, ApiError> {
     validation::account_id("account_id", &account_id)?;
     let params = QueryParams::parse(raw.as_deref(), &["limit", "cursor"])?;
-    let limit = params
-        .parsed(
-            "limit",
-            |text| {
-                text.parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=listing::MAX_LIMIT).contains(n))
-            },
-            "a whole number from 1 to 1000",
-        )?
-        .unwrap_or(listing::DEFAULT_LIMIT);
+    let limit = params.limit()?;
     let after = params.single("cursor")?;
     if let Some(cursor) = after {
         validation::account_id("cursor", cursor).map_err(|_| {
@@ -546,17 +530,7 @@ fn list_request(params: &QueryParams) -> Result<ListRequest, ApiError> {
     let order = params
         .parsed("order", Order::parse, "asc, desc")?
         .unwrap_or(Order::Asc);
-    let limit = params
-        .parsed(
-            "limit",
-            |text| {
-                text.parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=listing::MAX_LIMIT).contains(n))
-            },
-            "a whole number from 1 to 1000",
-        )?
-        .unwrap_or(listing::DEFAULT_LIMIT);
+    let limit = params.limit()?;
     let after = params
         .single("cursor")?
         .map(|text| Cursor::decode(text, sort, order))
@@ -568,9 +542,7 @@ fn list_request(params: &QueryParams) -> Result<ListRequest, ApiError> {
             parent_account_id,
             account_ids,
             text: text.map(str::to_lowercase),
-            include_archived: params
-                .parsed("include_archived", parse_bool, "true, false")?
-                .unwrap_or(false),
+            include_archived: params.flag("include_archived")?,
         },
         sort,
         order,

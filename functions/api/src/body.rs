@@ -149,6 +149,31 @@ impl QueryParams {
             .map(|(_, value)| value.as_str())
     }
 
+    /// `limit`: 1-1000, default 100.
+    pub fn limit(&self) -> Result<usize, ApiError> {
+        Ok(self
+            .parsed(
+                "limit",
+                |text| {
+                    text.parse::<usize>()
+                        .ok()
+                        .filter(|n| (1..=shared::listing::MAX_LIMIT).contains(n))
+                },
+                "a whole number from 1 to 1000",
+            )?
+            .unwrap_or(shared::listing::DEFAULT_LIMIT))
+    }
+
+    /// A `true`/`false` parameter, false when absent.
+    pub fn flag(&self, name: &str) -> Result<bool, ApiError> {
+        let parse = |text: &str| match text {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        };
+        Ok(self.parsed(name, parse, "true, false")?.unwrap_or(false))
+    }
+
     /// A parameter parsed by `parse`, or a 400 listing what is accepted.
     pub fn parsed<T>(
         &self,

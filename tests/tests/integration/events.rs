@@ -59,11 +59,7 @@ async fn scan_and_schedule_events_are_handled() {
     let schedule: aws_lambda_events::event::eventbridge::EventBridgeEvent =
         serde_json::from_str(&event("schedule.json")).unwrap();
     assert_eq!(schedule.detail_type, "Scheduled Event");
-    let sweeper = verifier::Sweeper {
-        store: app.store.clone(),
-        verifier: app.state.verifier.clone(),
-        settings: app.state.settings.clone(),
-    };
+    let sweeper = app.sweeper();
     let report = sweeper
         .handle_schedule(schedule, std::time::Duration::from_secs(60))
         .await;

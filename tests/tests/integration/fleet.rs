@@ -151,14 +151,6 @@ async fn a_parent_with_members_is_deleted_only_with_cascade() {
     );
 }
 
-fn sweeper(app: &TestApp) -> verifier::Sweeper {
-    verifier::Sweeper {
-        store: app.store.clone(),
-        verifier: app.state.verifier.clone(),
-        settings: app.state.settings.clone(),
-    }
-}
-
 #[tokio::test]
 async fn archived_accounts_are_hidden_frozen_and_never_swept() {
     let app = TestApp::new().await;
@@ -237,7 +229,8 @@ async fn archived_accounts_are_hidden_frozen_and_never_swept() {
     assert_eq!(app.snapshot().await, before);
 
     // Not verified on schedule.
-    let report = sweeper(&app)
+    let report = app
+        .sweeper()
         .sweep(Timestamp::now(), Instant::now() + Duration::from_secs(60))
         .await;
     assert_eq!(report.verified, 0, "{report:?}");
@@ -248,7 +241,8 @@ async fn archived_accounts_are_hidden_frozen_and_never_swept() {
         .await;
     assert_eq!(active.status, StatusCode::OK);
     assert!(active.body.get("archived_at").is_none());
-    let report = sweeper(&app)
+    let report = app
+        .sweeper()
         .sweep(Timestamp::now(), Instant::now() + Duration::from_secs(60))
         .await;
     assert_eq!(report.succeeded, 1, "{report:?}");

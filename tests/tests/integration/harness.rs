@@ -185,6 +185,15 @@ impl TestApp {
         reply.body
     }
 
+    /// The verifier's sweep over this test's table.
+    pub fn sweeper(&self) -> verifier::Sweeper {
+        verifier::Sweeper {
+            store: self.store.clone(),
+            verifier: self.state.verifier.clone(),
+            settings: self.state.settings.clone(),
+        }
+    }
+
     /// Create a role in `account` (as the customer would, with IAM
     /// CreateRole) with this trust policy; returns its ARN.
     pub async fn create_role(&self, account: &str, trust: &Value, tags: &[(&str, &str)]) -> String {

@@ -600,14 +600,6 @@ async fn iam_parameters_register_a_pending_account_once() {
         .assert_error(400, "invalid_value");
 }
 
-fn sweeper(app: &TestApp) -> verifier::Sweeper {
-    verifier::Sweeper {
-        store: app.store.clone(),
-        verifier: app.state.verifier.clone(),
-        settings: app.state.settings.clone(),
-    }
-}
-
 #[tokio::test]
 async fn a_sweep_verifies_due_accounts_and_leaves_the_others() {
     let app = TestApp::new().await;
@@ -667,7 +659,8 @@ async fn a_sweep_verifies_due_accounts_and_leaves_the_others() {
     )
     .await;
 
-    let report = sweeper(&app)
+    let report = app
+        .sweeper()
         .sweep(Timestamp::now(), Instant::now() + Duration::from_secs(60))
         .await;
     assert_eq!(report.verified, 1, "{report:?}");
@@ -708,7 +701,8 @@ async fn a_sweep_verifies_due_accounts_and_leaves_the_others() {
     );
 
     // Nothing is due any more.
-    let again = sweeper(&app)
+    let again = app
+        .sweeper()
         .sweep(Timestamp::now(), Instant::now() + Duration::from_secs(60))
         .await;
     assert_eq!(again.verified + again.rescheduled, 0, "{again:?}");
@@ -718,10 +712,11 @@ async fn a_sweep_verifies_due_accounts_and_leaves_the_others() {
 async fn a_sweep_past_its_deadline_starts_nothing_and_the_next_run_continues() {
     let app = TestApp::new().await;
     account_with_role(&app, |id| trust_external_ids(&[id]), &[]).await;
-    let late = sweeper(&app).sweep(Timestamp::now(), Instant::now()).await;
+    let late = app.sweeper().sweep(Timestamp::now(), Instant::now()).await;
     assert_eq!(late.verified, 0);
     assert!(late.deadline_reached);
-    let next = sweeper(&app)
+    let next = app
+        .sweeper()
         .sweep(Timestamp::now(), Instant::now() + Duration::from_secs(60))
         .await;
     assert_eq!(next.succeeded, 1, "{next:?}");
