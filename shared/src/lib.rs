@@ -13,6 +13,7 @@ pub mod rate_limit;
 pub mod regions;
 pub mod role_template;
 pub mod schema;
+pub mod search;
 pub mod secrets;
 pub mod store;
 pub mod time;

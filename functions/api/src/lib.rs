@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod body;
 pub mod error;
+pub mod fleet;
 pub mod trust;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -123,6 +124,8 @@ fn routes() -> (Router<AppState>, OpenApiDocument) {
             accounts::patch_account,
             accounts::delete_account
         ))
+        .routes(routes!(fleet::search_accounts))
+        .routes(routes!(fleet::batch_delete))
         .routes(routes!(accounts::archive_account))
         .routes(routes!(accounts::unarchive_account))
         .routes(routes!(accounts::linked_accounts))

@@ -11,6 +11,7 @@
 
 mod accounts;
 mod api_keys;
+mod fleet;
 mod verification;
 
 use crate::Error;
@@ -19,6 +20,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use std::sync::Arc;
 
 pub use api_keys::KeyRevocation;
+pub use fleet::BatchDeleteOutcome;
 pub use verification::{DueAccount, DuePage};
 
 #[derive(Clone, Debug)]

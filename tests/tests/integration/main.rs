@@ -8,5 +8,6 @@ mod events;
 mod fleet;
 mod harness;
 mod listing;
+mod search;
 mod spec;
 mod trust;

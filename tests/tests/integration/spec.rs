@@ -29,6 +29,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/accounts/{account_id}/archive"),
     ("post", "/v1/accounts/{account_id}/unarchive"),
     ("get", "/v1/accounts/{account_id}/linked-accounts"),
+    ("post", "/v1/accounts/search"),
+    ("post", "/v1/accounts/batch-delete"),
 ];
 
 /// Routes anyone may call: CloudFormation fetches the role template without a key.

@@ -1,0 +1,801 @@
+//! Account search (the Carbon Black search): criteria, a small query
+//! language, multi-field sorting and start/rows paging, evaluated over a
+//! tenant's accounts.
+//!
+//! Query language:
+//! - `word`: case-insensitive substring of name, owner name, owner email,
+//!   account id or any label value
+//! - `field:value` on `name`, `owner`, `email`, `account_id`,
+//!   `environment`, `labels.<key>` (or `label` for any label value)
+//! - `"a phrase"` (also `field:"a phrase"`)
+//! - `*` wildcards: then the pattern must match the whole value
+//! - `AND`, `OR`, `NOT`, parentheses; adjacent terms are ANDed;
+//!   NOT binds tighter than AND, AND tighter than OR.
+
+use crate::account::{Account, Environment, VerificationStatus};
+use crate::{Error, Result};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+pub const MAX_ROWS: usize = 10_000;
+const MAX_QUERY_LEN: usize = 2048;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expr {
+    Term { field: Field, pattern: Pattern },
+    Not(Box<Expr>),
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Field {
+    Any,
+    Name,
+    Owner,
+    Email,
+    AccountId,
+    Environment,
+    AnyLabel,
+    Label(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pattern {
+    /// Lower-cased substring.
+    Contains(String),
+    /// Lower-cased glob over the whole value (`*` any run).
+    Glob(String),
+}
+
+impl Pattern {
+    fn new(text: &str) -> Self {
+        let lower = text.to_lowercase();
+        if lower.contains('*') {
+            Pattern::Glob(lower)
+        } else {
+            Pattern::Contains(lower)
+        }
+    }
+
+    fn matches(&self, value: &str) -> bool {
+        let value = value.to_lowercase();
+        match self {
+            Pattern::Contains(part) => value.contains(part.as_str()),
+            Pattern::Glob(glob) => glob_match(glob, &value),
+        }
+    }
+}
+
+fn glob_match(glob: &str, value: &str) -> bool {
+    let parts: Vec<&str> = glob.split('*').collect();
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !value.starts_with(first) || value.len() < first.len() + last.len() || !value.ends_with(last)
+    {
+        return false;
+    }
+    let mut rest = &value[first.len()..value.len() - last.len()];
+    for part in &parts[1..parts.len() - 1] {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+impl Expr {
+    pub fn matches(&self, account: &Account) -> bool {
+        match self {
+            Expr::Not(inner) => !inner.matches(account),
+            Expr::And(a, b) => a.matches(account) && b.matches(account),
+            Expr::Or(a, b) => a.matches(account) || b.matches(account),
+            Expr::Term { field, pattern } => {
+                let fields = &account.fields;
+                let text = |value: Option<&str>| value.is_some_and(|v| pattern.matches(v));
+                match field {
+                    Field::Name => text(Some(&fields.name)),
+                    Field::Owner => text(fields.owner_name.as_deref()),
+                    Field::Email => text(fields.owner_email.as_deref()),
+                    Field::AccountId => text(Some(&account.account_id)),
+                    Field::Environment => text(fields.environment.map(Environment::as_str)),
+                    Field::AnyLabel => fields.labels.values().any(|v| pattern.matches(v)),
+                    Field::Label(key) => text(fields.labels.get(key).map(String::as_str)),
+                    Field::Any => {
+                        text(Some(&fields.name))
+                            || text(fields.owner_name.as_deref())
+                            || text(fields.owner_email.as_deref())
+                            || text(Some(&account.account_id))
+                            || fields.labels.values().any(|v| pattern.matches(v))
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    Open,
+    Close,
+    And,
+    Or,
+    Not,
+    Term {
+        field: Option<String>,
+        value: String,
+    },
+}
+
+fn syntax_error(position: usize, what: impl std::fmt::Display) -> Error {
+    Error::invalid_with_code(
+        "invalid_query",
+        "query",
+        format!("query syntax error at position {position}: {what}"),
+    )
+}
+
+fn tokenize(query: &str) -> Result<Vec<(usize, Token)>> {
+    let chars: Vec<char> = query.chars().collect();
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_whitespace() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        match c {
+            '(' => {
+                tokens.push((start, Token::Open));
+                i += 1;
+            }
+            ')' => {
+                tokens.push((start, Token::Close));
+                i += 1;
+            }
+            _ => {
+                // A word, possibly `field:`, possibly followed by a quoted phrase.
+                let mut word = String::new();
+                let mut field = None;
+                while i < chars.len()
+                    && !chars[i].is_whitespace()
+                    && chars[i] != '('
+                    && chars[i] != ')'
+                {
+                    if chars[i] == '"' {
+                        let close =
+                            chars[i + 1..]
+                                .iter()
+                                .position(|&q| q == '"')
+                                .ok_or_else(|| {
+                                    syntax_error(i, "unterminated quote: close the phrase with \"")
+                                })?;
+                        word.extend(&chars[i + 1..i + 1 + close]);
+                        i += close + 2;
+                        continue;
+                    }
+                    if chars[i] == ':' && field.is_none() {
+                        if word.is_empty() {
+                            return Err(syntax_error(i, "':' needs a field name before it"));
+                        }
+                        field = Some(std::mem::take(&mut word));
+                        i += 1;
+                        continue;
+                    }
+                    word.push(chars[i]);
+                    i += 1;
+                }
+                let token = match (field.is_none(), word.as_str()) {
+                    (true, "AND") => Token::And,
+                    (true, "OR") => Token::Or,
+                    (true, "NOT") => Token::Not,
+                    _ => {
+                        if word.is_empty() {
+                            return Err(syntax_error(i, "a field needs a value after ':'"));
+                        }
+                        Token::Term { field, value: word }
+                    }
+                };
+                tokens.push((start, token));
+            }
+        }
+    }
+    Ok(tokens)
+}
+
+struct Parser {
+    tokens: Vec<(usize, Token)>,
+    at: usize,
+    end: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.at).map(|(_, t)| t)
+    }
+
+    fn position(&self) -> usize {
+        self.tokens.get(self.at).map_or(self.end, |(p, _)| *p)
+    }
+
+    fn or(&mut self) -> Result<Expr> {
+        let mut left = self.and()?;
+        while self.peek() == Some(&Token::Or) {
+            self.at += 1;
+            left = Expr::Or(Box::new(left), Box::new(self.and()?));
+        }
+        Ok(left)
+    }
+
+    fn and(&mut self) -> Result<Expr> {
+        let mut left = self.unary()?;
+        loop {
+            match self.peek() {
+                Some(Token::And) => self.at += 1,
+                Some(Token::Term { .. } | Token::Not | Token::Open) => {}
+                _ => return Ok(left),
+            }
+            left = Expr::And(Box::new(left), Box::new(self.unary()?));
+        }
+    }
+
+    fn unary(&mut self) -> Result<Expr> {
+        if self.peek() == Some(&Token::Not) {
+            self.at += 1;
+            return Ok(Expr::Not(Box::new(self.unary()?)));
+        }
+        self.primary()
+    }
+
+    fn primary(&mut self) -> Result<Expr> {
+        let position = self.position();
+        match self.tokens.get(self.at).map(|(_, t)| t.clone()) {
+            Some(Token::Open) => {
+                self.at += 1;
+                let inner = self.or()?;
+                if self.peek() != Some(&Token::Close) {
+                    return Err(syntax_error(
+                        self.position(),
+                        "expected ')' to close the '(' at position ".to_string()
+                            + &position.to_string(),
+                    ));
+                }
+                self.at += 1;
+                Ok(inner)
+            }
+            Some(Token::Term { field, value }) => {
+                self.at += 1;
+                let field = match field.as_deref() {
+                    None => Field::Any,
+                    Some("name") => Field::Name,
+                    Some("owner") => Field::Owner,
+                    Some("email") => Field::Email,
+                    Some("account_id") => Field::AccountId,
+                    Some("environment") => Field::Environment,
+                    Some("label") | Some("labels") => Field::AnyLabel,
+                    Some(other) if other.starts_with("labels.") && other.len() > 7 => Field::Label(other[7..].to_string()),
+                    Some(other) => {
+                        return Err(syntax_error(
+                            position,
+                            format!("unknown field '{other}': use name, owner, email, account_id, environment, label or labels.<key>"),
+                        ))
+                    }
+                };
+                Ok(Expr::Term {
+                    field,
+                    pattern: Pattern::new(&value),
+                })
+            }
+            Some(Token::Close) => Err(syntax_error(position, "unexpected ')'")),
+            Some(Token::And) | Some(Token::Or) => {
+                Err(syntax_error(position, "AND/OR needs a term on both sides"))
+            }
+            Some(Token::Not) => unreachable!("handled by unary"),
+            None => Err(syntax_error(
+                position,
+                "the query ends where a term was expected",
+            )),
+        }
+    }
+}
+
+/// Parse a query; `None` for an empty one.
+pub fn parse_query(query: &str) -> Result<Option<Expr>> {
+    if query.len() > MAX_QUERY_LEN {
+        return Err(Error::invalid(
+            "query",
+            format!("the query is limited to {MAX_QUERY_LEN} bytes"),
+        ));
+    }
+    let tokens = tokenize(query)?;
+    if tokens.is_empty() {
+        return Ok(None);
+    }
+    let mut parser = Parser {
+        tokens,
+        at: 0,
+        end: query.chars().count(),
+    };
+    let expr = parser.or()?;
+    if parser.at < parser.tokens.len() {
+        return Err(syntax_error(
+            parser.position(),
+            "unexpected text after the end of the query (a stray ')'?)",
+        ));
+    }
+    Ok(Some(expr))
+}
+
+/// A criterion: one value or a list (any may match).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    #[default]
+    None,
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn values(&self) -> Vec<&str> {
+        match self {
+            OneOrMany::None => Vec::new(),
+            OneOrMany::One(value) => vec![value.as_str()],
+            OneOrMany::Many(values) => values.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Criteria {
+    /// Exact names (case-insensitive).
+    #[serde(default)]
+    pub name: OneOrMany,
+    #[serde(default)]
+    pub environment: OneOrMany,
+    #[serde(default)]
+    pub account_id: OneOrMany,
+    #[serde(default)]
+    pub verification_status: OneOrMany,
+    #[serde(default)]
+    pub parent_account_id: OneOrMany,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchSortField {
+    Name,
+    AccountId,
+    OwnerEmail,
+    Environment,
+    CreatedAt,
+    UpdatedAt,
+    LastVerifiedAt,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchOrder {
+    #[default]
+    Asc,
+    Desc,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SortSpec {
+    pub field: SearchSortField,
+    #[serde(default)]
+    pub order: SearchOrder,
+}
+
+/// Body of `POST /v1/accounts/search` (and of the CSV export).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchRequest {
+    #[serde(default)]
+    pub start: usize,
+    /// At most 10,000; default 100.
+    #[serde(default)]
+    pub rows: Option<usize>,
+    #[serde(default)]
+    pub query: Option<String>,
+    #[serde(default)]
+    pub criteria: Criteria,
+    #[serde(default)]
+    pub sort: Vec<SortSpec>,
+    #[serde(default)]
+    pub include_archived: bool,
+    /// `next_cursor` of the previous page: resume strictly after its last
+    /// result (stable while others write, unlike `start`).
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+/// A checked search, ready to run over accounts.
+pub struct Search {
+    pub start: usize,
+    pub rows: usize,
+    expr: Option<Expr>,
+    names: Vec<String>,
+    environments: Vec<Environment>,
+    pub account_ids: Vec<String>,
+    statuses: Vec<VerificationStatus>,
+    parents: Vec<String>,
+    sort: Vec<SortSpec>,
+    include_archived: bool,
+    after: Option<Vec<String>>,
+}
+
+impl SearchRequest {
+    pub fn compile(&self) -> Result<Search> {
+        let rows = self.rows.unwrap_or(100);
+        if rows > MAX_ROWS {
+            return Err(Error::invalid(
+                "rows",
+                format!("rows is at most {MAX_ROWS}"),
+            ));
+        }
+        let criteria = &self.criteria;
+        let environments = criteria
+            .environment
+            .values()
+            .into_iter()
+            .map(|v| {
+                Environment::parse(v).ok_or_else(|| {
+                    Error::invalid(
+                        "criteria.environment",
+                        format!("'{v}' is not DEV, STAGING, TEST or PROD"),
+                    )
+                })
+            })
+            .collect::<Result<_>>()?;
+        let statuses = criteria
+            .verification_status
+            .values()
+            .into_iter()
+            .map(|v| {
+                VerificationStatus::parse(v).ok_or_else(|| {
+                    Error::invalid(
+                        "criteria.verification_status",
+                        format!(
+                            "'{v}' is not NOT_STARTED, IN_PROGRESS, SUCCESS, FAIL or TIMED_OUT"
+                        ),
+                    )
+                })
+            })
+            .collect::<Result<_>>()?;
+        for id in criteria.account_id.values() {
+            crate::validation::account_id("criteria.account_id", id)?;
+        }
+        for id in criteria.parent_account_id.values() {
+            crate::validation::account_id("criteria.parent_account_id", id)?;
+        }
+        let after = match &self.cursor {
+            None => None,
+            Some(text) => {
+                let invalid = || {
+                    Error::invalid_with_code(
+                        "invalid_cursor",
+                        "cursor",
+                        "pass next_cursor from the previous page unchanged, with the same sort",
+                    )
+                };
+                let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| invalid())?;
+                let key: Vec<String> = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+                if key.len() != self.sort.len() + 1 {
+                    return Err(invalid());
+                }
+                if self.start != 0 {
+                    return Err(Error::invalid("start", "give start or cursor, not both"));
+                }
+                Some(key)
+            }
+        };
+        Ok(Search {
+            after,
+            start: self.start,
+            rows,
+            expr: parse_query(self.query.as_deref().unwrap_or(""))?,
+            names: criteria
+                .name
+                .values()
+                .into_iter()
+                .map(str::to_lowercase)
+                .collect(),
+            environments,
+            account_ids: criteria
+                .account_id
+                .values()
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+            statuses,
+            parents: criteria
+                .parent_account_id
+                .values()
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+            sort: self.sort.clone(),
+            include_archived: self.include_archived,
+        })
+    }
+}
+
+impl Search {
+    pub fn matches(&self, account: &Account) -> bool {
+        let fields = &account.fields;
+        (self.include_archived || account.archived_at.is_none())
+            && (self.names.is_empty() || self.names.contains(&fields.name.to_lowercase()))
+            && (self.environments.is_empty()
+                || fields
+                    .environment
+                    .is_some_and(|e| self.environments.contains(&e)))
+            && (self.account_ids.is_empty() || self.account_ids.contains(&account.account_id))
+            && (self.statuses.is_empty()
+                || self
+                    .statuses
+                    .contains(&account.credential.verification_status))
+            && (self.parents.is_empty()
+                || fields
+                    .parent_account_id
+                    .as_ref()
+                    .is_some_and(|p| self.parents.contains(p)))
+            && self.expr.as_ref().is_none_or(|expr| expr.matches(account))
+    }
+
+    /// The sort key of an account: one value per sort field, then the id.
+    fn key(&self, account: &Account) -> Vec<String> {
+        let mut key: Vec<String> = self
+            .sort
+            .iter()
+            .map(|spec| sort_key(account, spec.field))
+            .collect();
+        key.push(account.account_id.clone());
+        key
+    }
+
+    fn compare(&self, a: &[String], b: &[String]) -> std::cmp::Ordering {
+        for (index, (x, y)) in a.iter().zip(b).enumerate() {
+            let ordering = x.cmp(y);
+            let descending = self
+                .sort
+                .get(index)
+                .is_some_and(|spec| spec.order == SearchOrder::Desc);
+            let ordering = if descending {
+                ordering.reverse()
+            } else {
+                ordering
+            };
+            if ordering.is_ne() {
+                return ordering;
+            }
+        }
+        std::cmp::Ordering::Equal
+    }
+
+    /// Filter, sort (ties broken by account id, so the order is total), cut.
+    /// Returns the number found, the page, and a cursor to the next page.
+    pub fn run(&self, accounts: Vec<Account>) -> (usize, Vec<Account>, Option<String>) {
+        let mut found: Vec<(Vec<String>, Account)> = accounts
+            .into_iter()
+            .filter(|a| self.matches(a))
+            .map(|a| (self.key(&a), a))
+            .collect();
+        found.sort_by(|(a, _), (b, _)| self.compare(a, b));
+        let total = found.len();
+        let skipped = match &self.after {
+            Some(after) => found
+                .iter()
+                .take_while(|(key, _)| self.compare(key, after).is_le())
+                .count(),
+            None => self.start,
+        };
+        let page: Vec<(Vec<String>, Account)> =
+            found.into_iter().skip(skipped).take(self.rows).collect();
+        let more = skipped + page.len() < total;
+        let next_cursor = more.then(|| page.last()).flatten().map(|(key, _)| {
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(key).expect("strings serialise"))
+        });
+        (
+            total,
+            page.into_iter().map(|(_, account)| account).collect(),
+            next_cursor,
+        )
+    }
+}
+
+fn sort_key(account: &Account, field: SearchSortField) -> String {
+    let fields = &account.fields;
+    match field {
+        SearchSortField::Name => fields.name.to_lowercase(),
+        SearchSortField::AccountId => account.account_id.clone(),
+        SearchSortField::OwnerEmail => fields
+            .owner_email
+            .clone()
+            .unwrap_or_default()
+            .to_lowercase(),
+        SearchSortField::Environment => fields
+            .environment
+            .map(|e| e.as_str().to_string())
+            .unwrap_or_default(),
+        SearchSortField::CreatedAt => account.created_at.to_string(),
+        SearchSortField::UpdatedAt => account.updated_at.to_string(),
+        SearchSortField::LastVerifiedAt => account
+            .credential
+            .last_verified_at
+            .map(|t| t.to_string())
+            .unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::AccountFields;
+    use crate::time::Timestamp;
+    use std::collections::BTreeMap;
+
+    fn account(id: &str, name: &str, owner: &str, env: Environment, team: &str) -> Account {
+        let fields = AccountFields {
+            name: name.into(),
+            owner_name: Some(owner.into()),
+            owner_email: Some(format!("{}@example.com", owner.to_lowercase())),
+            environment: Some(env),
+            labels: BTreeMap::from([("team".to_string(), team.to_string())]),
+            ..Default::default()
+        };
+        Account::register(id.into(), fields, "k", Timestamp::now())
+    }
+
+    fn accounts() -> Vec<Account> {
+        vec![
+            account(
+                "000000000001",
+                "Payments Prod",
+                "Alice",
+                Environment::Prod,
+                "payments",
+            ),
+            account(
+                "000000000002",
+                "Payments Dev",
+                "Bob",
+                Environment::Dev,
+                "payments",
+            ),
+            account(
+                "000000000003",
+                "Search Prod",
+                "Carol",
+                Environment::Prod,
+                "search",
+            ),
+            account(
+                "000000000004",
+                "Data lake",
+                "Alice",
+                Environment::Staging,
+                "data",
+            ),
+        ]
+    }
+
+    fn found(query: &str) -> Vec<String> {
+        let expr = parse_query(query).unwrap().unwrap();
+        accounts()
+            .iter()
+            .filter(|a| expr.matches(a))
+            .map(|a| a.account_id[11..].to_string())
+            .collect()
+    }
+
+    #[test]
+    fn terms_fields_phrases_wildcards() {
+        assert_eq!(found("payments"), ["1", "2"]);
+        assert_eq!(found("name:prod"), ["1", "3"]);
+        assert_eq!(found("owner:alice"), ["1", "4"]);
+        assert_eq!(found("email:bob@example.com"), ["2"]);
+        assert_eq!(found("\"data lake\""), ["4"]);
+        assert_eq!(found("name:\"payments dev\""), ["2"]);
+        assert_eq!(found("name:pay*"), ["1", "2"]);
+        assert_eq!(found("name:*prod"), ["1", "3"]);
+        assert_eq!(found("name:p*s*d"), ["1"]);
+        assert_eq!(found("account_id:00000000000*"), ["1", "2", "3", "4"]);
+        assert_eq!(found("labels.team:search"), ["3"]);
+        assert_eq!(found("label:data"), ["4"]);
+        assert_eq!(found("environment:STAGING"), ["4"]);
+    }
+
+    #[test]
+    fn boolean_logic_and_precedence() {
+        assert_eq!(found("payments AND prod"), ["1"]);
+        assert_eq!(found("payments prod"), ["1"], "adjacent terms are ANDed");
+        assert_eq!(found("search OR lake"), ["3", "4"]);
+        assert_eq!(found("NOT payments"), ["3", "4"]);
+        assert_eq!(found("payments AND NOT dev"), ["1"]);
+        // AND binds tighter than OR.
+        assert_eq!(found("lake OR payments AND prod"), ["1", "4"]);
+        assert_eq!(found("(lake OR payments) AND prod"), ["1"]);
+        assert_eq!(found("NOT (owner:alice OR owner:bob)"), ["3"]);
+    }
+
+    #[test]
+    fn syntax_errors_point_at_the_position() {
+        let message = |q: &str| match parse_query(q).unwrap_err() {
+            Error::Invalid {
+                message,
+                field,
+                code,
+            } => {
+                assert_eq!(field.as_deref(), Some("query"));
+                assert_eq!(code, "invalid_query");
+                message
+            }
+            other => panic!("{other:?}"),
+        };
+        assert!(
+            message("(payments").contains("position 9"),
+            "{}",
+            message("(payments")
+        );
+        assert!(message("payments)").contains("position 8"));
+        assert!(message("name:\"open").contains("position 5"));
+        assert!(message("colour:red").contains("unknown field 'colour'"));
+        assert!(message("payments AND").contains("position 12"));
+        assert!(message("OR payments").contains("position 0"));
+        assert!(message("name:").contains("needs a value"));
+        assert_eq!(parse_query("   ").unwrap(), None);
+    }
+
+    #[test]
+    fn criteria_sort_and_paging() {
+        let request = SearchRequest {
+            rows: Some(2),
+            criteria: Criteria {
+                environment: OneOrMany::Many(vec!["PROD".into(), "STAGING".into()]),
+                ..Default::default()
+            },
+            sort: vec![
+                SortSpec {
+                    field: SearchSortField::OwnerEmail,
+                    order: SearchOrder::Asc,
+                },
+                SortSpec {
+                    field: SearchSortField::Name,
+                    order: SearchOrder::Desc,
+                },
+            ],
+            ..Default::default()
+        };
+        let search = request.compile().unwrap();
+        let (total, page, next) = search.run(accounts());
+        assert!(next.is_some());
+        assert_eq!(total, 3);
+        let ids: Vec<_> = page.iter().map(|a| a.account_id.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["000000000001", "000000000004"],
+            "alice's by name desc: Payments Prod, Data lake"
+        );
+        let bad = SearchRequest {
+            rows: Some(10_001),
+            ..Default::default()
+        };
+        assert!(bad.compile().is_err());
+        let bad = SearchRequest {
+            criteria: Criteria {
+                environment: OneOrMany::One("QA".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        assert!(bad.compile().is_err());
+    }
+}

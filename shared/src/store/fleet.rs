@@ -1,0 +1,165 @@
+//! Whole-tenant reads and bulk deletes.
+
+use super::{keys, s, Store};
+use crate::account::Account;
+use crate::listing::account_id_of_sort_value;
+use crate::schema;
+use crate::{Error, Result};
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+/// What a batch delete did, per account.
+#[derive(Debug, Default)]
+pub struct BatchDeleteOutcome {
+    pub deleted: Vec<String>,
+    /// Account id, code, message.
+    pub failed: Vec<(String, &'static str, String)>,
+}
+
+impl Store {
+    /// Every account of a tenant: Query pages of the tenant partition.
+    pub async fn all_accounts(&self, tenant: &str) -> Result<Vec<Account>> {
+        let mut accounts = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(keys::tenant_pk(tenant)))
+                .expression_attribute_values(":prefix", s(keys::ACCOUNT_PREFIX))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(Error::from_sdk)?;
+            for item in output.items.unwrap_or_default() {
+                accounts.push(serde_dynamo::from_item(item)?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(accounts);
+            }
+        }
+    }
+
+    /// Ids of the tenant's accounts that have linked accounts (from the
+    /// sparse `by-parent` index, keys only).
+    async fn parents_with_members(&self, tenant: &str) -> Result<HashMap<String, Vec<String>>> {
+        let mut parents: HashMap<String, Vec<String>> = HashMap::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(self.table())
+                .index_name(schema::PARENT_INDEX)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(keys::tenant_pk(tenant)))
+                .projection_expression("#parent")
+                .expression_attribute_names("#parent", schema::PARENT_KEY)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(Error::from_sdk)?;
+            for item in output.items.unwrap_or_default() {
+                if let Some(AttributeValue::S(value)) = item.get(schema::PARENT_KEY) {
+                    let member = account_id_of_sort_value(value).to_string();
+                    let parent = value.split('\u{1}').next().unwrap_or_default().to_string();
+                    parents.entry(parent).or_default().push(member);
+                }
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(parents);
+            }
+        }
+    }
+
+    /// Delete many accounts with BatchWriteItem (25 a call, unprocessed
+    /// items retried). Missing accounts, and parents whose linked accounts
+    /// are not all deleted with them, are reported and skipped; they never
+    /// block the others.
+    pub async fn batch_delete_accounts(
+        &self,
+        tenant: &str,
+        account_ids: &[String],
+    ) -> Result<BatchDeleteOutcome> {
+        let mut outcome = BatchDeleteOutcome::default();
+        let existing: HashSet<String> = self
+            .batch_get_accounts(tenant, account_ids)
+            .await?
+            .into_iter()
+            .map(|a| a.account_id)
+            .collect();
+        let requested: HashSet<&String> = account_ids.iter().collect();
+        let parents = self.parents_with_members(tenant).await?;
+        let mut to_delete = Vec::new();
+        let mut seen = HashSet::new();
+        for id in account_ids {
+            if !seen.insert(id) {
+                continue;
+            }
+            if !existing.contains(id) {
+                outcome.failed.push((
+                    id.clone(),
+                    "not_found",
+                    format!("account '{id}' was not found"),
+                ));
+            } else if let Some(members) = parents
+                .get(id)
+                .filter(|m| m.iter().any(|m| !requested.contains(m)))
+            {
+                outcome.failed.push((
+                    id.clone(),
+                    "has_linked_accounts",
+                    format!("account '{id}' still has {} linked accounts; include them in the batch or delete them first", members.len()),
+                ));
+            } else {
+                to_delete.push(id.clone());
+            }
+        }
+        for chunk in to_delete.chunks(25) {
+            let mut pending: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|id| {
+                    let key = HashMap::from([
+                        ("pk".to_string(), s(keys::tenant_pk(tenant))),
+                        ("sk".to_string(), s(keys::account_sk(id))),
+                    ]);
+                    let delete = DeleteRequest::builder()
+                        .set_key(Some(key))
+                        .build()
+                        .map_err(crate::error::store_error)?;
+                    Ok(WriteRequest::builder().delete_request(delete).build())
+                })
+                .collect::<Result<_>>()?;
+            let mut attempt = 0u32;
+            while !pending.is_empty() {
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .request_items(self.table(), pending)
+                    .send()
+                    .await
+                    .map_err(Error::from_sdk)?;
+                pending = output
+                    .unprocessed_items
+                    .and_then(|mut tables| tables.remove(self.table()))
+                    .unwrap_or_default();
+                if !pending.is_empty() {
+                    attempt += 1;
+                    if attempt > 8 {
+                        return Err(Error::Unavailable(
+                            "BatchWriteItem kept leaving items unprocessed".into(),
+                        ));
+                    }
+                    tokio::time::sleep(Duration::from_millis(25 << attempt.min(5))).await;
+                }
+            }
+            outcome.deleted.extend(chunk.iter().cloned());
+        }
+        Ok(outcome)
+    }
+}
