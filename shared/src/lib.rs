@@ -7,6 +7,7 @@
 pub mod account;
 pub mod api_key;
 pub mod config;
+pub mod csv_io;
 pub mod error;
 pub mod listing;
 pub mod rate_limit;

@@ -21,6 +21,9 @@ pub struct ErrorDetail {
     /// The offending body field (JSON path) or query parameter.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Per-item problems, e.g. the rows of a rejected CSV import.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +35,7 @@ pub struct ApiError {
     pub field: Option<String>,
     /// Seconds, sent as `Retry-After` with 503.
     pub retry_after: Option<u32>,
+    pub details: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -42,6 +46,7 @@ impl ApiError {
             message: message.into(),
             field: None,
             retry_after: None,
+            details: None,
         }
     }
 
@@ -118,6 +123,7 @@ impl IntoResponse for ApiError {
                 code: self.code.to_string(),
                 message: self.message,
                 field: self.field,
+                details: self.details,
             },
         };
         let mut response = (self.status, Json(body)).into_response();

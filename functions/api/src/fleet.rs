@@ -1,15 +1,19 @@
 //! Fleet operations: search and batch delete.
 
 use crate::auth::{Auth, Read, Write};
-use crate::body::{parse, JsonObject};
+use crate::body::{parse, CsvBody, JsonObject, QueryParams};
 use crate::error::{ApiError, ErrorResponse};
 use crate::AppState;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shared::account::Account;
+use shared::csv_io::{self, RowError};
 use shared::search::SearchRequest;
+use shared::time::Timestamp;
 use shared::validation;
 use utoipa::ToSchema;
 
@@ -41,7 +45,7 @@ pub async fn search_accounts(
 ) -> Result<Json<SearchResponse>, ApiError> {
     let request: SearchRequest = parse(Value::Object(body))?;
     let (num_found, results, next_cursor) =
-        run_search(&state, &auth.caller.tenant, &request).await?;
+        run_search(&state, &auth.caller.tenant, &request, false).await?;
     Ok(Json(SearchResponse {
         num_found,
         results,
@@ -56,8 +60,12 @@ pub(crate) async fn run_search(
     state: &AppState,
     tenant: &str,
     request: &SearchRequest,
+    every_match: bool,
 ) -> Result<(usize, Vec<Account>, Option<String>), ApiError> {
-    let search = request.compile()?;
+    let mut search = request.compile()?;
+    if every_match {
+        search.rows = usize::MAX;
+    }
     let accounts = if search.account_ids.is_empty() {
         state.store.all_accounts(tenant).await?
     } else {
@@ -134,4 +142,161 @@ pub async fn batch_delete(
             })
             .collect(),
     }))
+}
+
+fn csv_response(text: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"accounts.csv\"",
+            ),
+        ],
+        text,
+    )
+        .into_response()
+}
+
+#[utoipa::path(
+    get, path = "/v1/accounts/import-template", tag = "accounts",
+    responses(
+        (status = 200, description = "The header row of an import file", content_type = "text/csv", body = String),
+        (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn import_template(_auth: Auth<Read>) -> Response {
+    csv_response(csv_io::template())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportResponse {
+    mode: String,
+    /// Account ids created.
+    created: Vec<String>,
+    /// Account ids updated.
+    updated: Vec<String>,
+    /// Rows not imported (best_effort), and accounts that changed during the import.
+    failed: Vec<RowError>,
+}
+
+#[utoipa::path(
+    post, path = "/v1/accounts/import", tag = "accounts",
+    params(("mode" = Option<String>, Query, description = "all_or_nothing (default): one bad row rejects the file; best_effort: good rows are imported, bad ones reported")),
+    request_body(content = String, content_type = "text/csv", description = "accountId,accountName,accountOwnerName,accountOwnerEmail,environment,credentialRoleArn,regions[,parentAccountId]; regions separated by ; or |; at most 10,000 rows"),
+    responses(
+        (status = 200, body = ImportResponse),
+        (status = 400, description = "Malformed file, or (all_or_nothing) invalid rows listed in error.details", body = ErrorResponse),
+        (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse), (status = 413, body = ErrorResponse), (status = 415, body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn import_accounts(
+    auth: Auth<Write>,
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    CsvBody(bytes): CsvBody,
+) -> Result<Json<ImportResponse>, ApiError> {
+    let params = QueryParams::parse(raw.as_deref(), &["mode"])?;
+    let best_effort = params
+        .parsed(
+            "mode",
+            |mode| match mode {
+                "all_or_nothing" => Some(false),
+                "best_effort" => Some(true),
+                _ => None,
+            },
+            "all_or_nothing, best_effort",
+        )?
+        .unwrap_or(false);
+    let (rows, mut errors) = csv_io::parse(&bytes)?;
+    for import in &rows {
+        if let Err(shared::Error::Invalid { message, .. }) = state
+            .settings
+            .check_role_name(import.fields.role_arn.as_deref())
+        {
+            errors.push(RowError {
+                row: import.row,
+                account_id: Some(import.account_id.clone()),
+                column: "credentialRoleArn".into(),
+                message,
+            });
+        }
+    }
+    errors.sort_by_key(|e| e.row);
+    let rejected: std::collections::HashSet<String> =
+        errors.iter().filter_map(|e| e.account_id.clone()).collect();
+    if !errors.is_empty() && !best_effort {
+        return Err(ApiError {
+            details: Some(serde_json::to_value(&errors).unwrap_or_default()),
+            ..ApiError::bad_request(
+                "invalid_rows",
+                Some("body".into()),
+                format!("{} rows are invalid (listed in details); nothing was imported. Fix them, or import with ?mode=best_effort", errors.len()),
+            )
+        });
+    }
+    let good: Vec<_> = rows
+        .into_iter()
+        .filter(|r| !rejected.contains(&r.account_id))
+        .collect();
+    let rows_by_id: std::collections::HashMap<String, usize> =
+        good.iter().map(|r| (r.account_id.clone(), r.row)).collect();
+    let outcome = state
+        .store
+        .import_accounts(
+            &auth.caller.tenant,
+            good,
+            &auth.caller.key_id,
+            Timestamp::now(),
+        )
+        .await?;
+    errors.extend(
+        outcome
+            .failed
+            .into_iter()
+            .map(|(account_id, message)| RowError {
+                row: rows_by_id.get(&account_id).copied().unwrap_or_default(),
+                account_id: Some(account_id),
+                column: "accountId".into(),
+                message,
+            }),
+    );
+    Ok(Json(ImportResponse {
+        mode: if best_effort {
+            "best_effort"
+        } else {
+            "all_or_nothing"
+        }
+        .into(),
+        created: outcome.created,
+        updated: outcome.updated,
+        failed: errors,
+    }))
+}
+
+#[utoipa::path(
+    post, path = "/v1/accounts/export", tag = "accounts",
+    request_body(content = SearchRequest, description = "As for search; without rows, every match is exported"),
+    responses(
+        (status = 200, description = "One row per account and region, with verification columns", content_type = "text/csv", body = String),
+        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn export_accounts(
+    auth: Auth<Read>,
+    State(state): State<AppState>,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
+    let request: SearchRequest = parse(Value::Object(body))?;
+    let (_, accounts, _) = run_search(
+        &state,
+        &auth.caller.tenant,
+        &request,
+        request.rows.is_none(),
+    )
+    .await?;
+    Ok(csv_response(csv_io::export(&accounts)?))
 }

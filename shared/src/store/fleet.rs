@@ -163,3 +163,159 @@ impl Store {
         Ok(outcome)
     }
 }
+
+/// What an import wrote.
+#[derive(Debug, Default)]
+pub struct ImportOutcome {
+    pub created: Vec<String>,
+    pub updated: Vec<String>,
+    /// Account id, reason.
+    pub failed: Vec<(String, String)>,
+}
+
+/// Accounts written per transaction: the limit of the DynamoDB Local we
+/// test against (AWS now takes 100 per transaction).
+const IMPORT_TRANSACTION: usize = 10;
+/// Transactions in flight at once.
+const IMPORT_CONCURRENCY: usize = 16;
+
+impl Store {
+    /// Create or update accounts from import rows. New accounts are written
+    /// only if still absent, existing ones only at the version read, in
+    /// transactions of 10, 16 at a time: a concurrent change is reported,
+    /// never overwritten. Updates keep what the CSV has no column for
+    /// (labels, ignore lists, external ID, verification).
+    pub async fn import_accounts(
+        &self,
+        tenant: &str,
+        rows: Vec<crate::csv_io::ImportRow>,
+        actor: &str,
+        now: crate::time::Timestamp,
+    ) -> Result<ImportOutcome> {
+        use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+        use futures::StreamExt;
+        let ids: Vec<String> = rows.iter().map(|r| r.account_id.clone()).collect();
+        let existing: HashMap<String, Account> = self
+            .batch_get_accounts(tenant, &ids)
+            .await?
+            .into_iter()
+            .map(|a| (a.account_id.clone(), a))
+            .collect();
+        let mut outcome = ImportOutcome::default();
+        let mut writes: Vec<(String, bool, TransactWriteItem)> = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (account, created, condition, version) = match existing.get(&row.account_id) {
+                None => (
+                    Account::register(row.account_id.clone(), row.fields, actor, now),
+                    true,
+                    "attribute_not_exists(pk)",
+                    None,
+                ),
+                Some(current) if current.archived_at.is_some() => {
+                    outcome.failed.push((
+                        row.account_id.clone(),
+                        format!(
+                            "account '{}' is archived; unarchive it first",
+                            row.account_id
+                        ),
+                    ));
+                    continue;
+                }
+                Some(current) => {
+                    let mut next = current.clone();
+                    let role_changed = next.fields.role_arn != row.fields.role_arn;
+                    let imported = row.fields;
+                    next.fields = apply_import(&next.fields, imported);
+                    if role_changed {
+                        next.credential.next_verification_at =
+                            next.fields.role_arn.is_some().then_some(now);
+                    }
+                    next.updated_at = now;
+                    next.updated_by = actor.to_string();
+                    next.version = current.version + 1;
+                    (next, false, "#version = :expected", Some(current.version))
+                }
+            };
+            let mut put = Put::builder()
+                .table_name(self.table())
+                .set_item(Some(super::accounts::account_item(tenant, &account)?))
+                .condition_expression(condition);
+            if let Some(version) = version {
+                put = put
+                    .expression_attribute_names("#version", "version")
+                    .expression_attribute_values(":expected", super::n(version));
+            }
+            let put = put.build().map_err(crate::error::store_error)?;
+            writes.push((
+                account.account_id,
+                created,
+                TransactWriteItem::builder().put(put).build(),
+            ));
+        }
+        let chunks: Vec<Vec<(String, bool, TransactWriteItem)>> = {
+            let mut chunks = Vec::new();
+            let mut iter = writes.into_iter().peekable();
+            while iter.peek().is_some() {
+                chunks.push(iter.by_ref().take(IMPORT_TRANSACTION).collect());
+            }
+            chunks
+        };
+        let results: Vec<(Vec<(String, bool)>, Result<bool>)> = futures::stream::iter(chunks)
+            .map(|chunk| async move {
+                let (accounts, items): (Vec<(String, bool)>, Vec<TransactWriteItem>) = chunk
+                    .into_iter()
+                    .map(|(id, created, item)| ((id, created), item))
+                    .unzip();
+                let result = self
+                    .client
+                    .transact_write_items()
+                    .set_transact_items(Some(items))
+                    .send()
+                    .await;
+                let result = match result {
+                    Ok(_) => Ok(true),
+                    Err(err) if super::is_transaction_condition_failure(&err) => Ok(false),
+                    Err(err) => Err(Error::from_sdk(err)),
+                };
+                (accounts, result)
+            })
+            .buffer_unordered(IMPORT_CONCURRENCY)
+            .collect()
+            .await;
+        for (accounts, result) in results {
+            if result? {
+                for (id, created) in accounts {
+                    if created {
+                        outcome.created.push(id);
+                    } else {
+                        outcome.updated.push(id);
+                    }
+                }
+            } else {
+                for (id, _) in accounts {
+                    outcome.failed.push((id, "this account or one written with it changed during the import; import the file again".into()));
+                }
+            }
+        }
+        outcome.created.sort();
+        outcome.updated.sort();
+        Ok(outcome)
+    }
+}
+
+/// The fields an import sets (the CSV columns); the others stay as they were.
+fn apply_import(
+    current: &crate::account::AccountFields,
+    imported: crate::account::AccountFields,
+) -> crate::account::AccountFields {
+    crate::account::AccountFields {
+        name: imported.name,
+        owner_name: imported.owner_name,
+        owner_email: imported.owner_email,
+        environment: imported.environment,
+        regions: imported.regions,
+        role_arn: imported.role_arn,
+        parent_account_id: imported.parent_account_id,
+        ..current.clone()
+    }
+}

@@ -20,7 +20,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use std::sync::Arc;
 
 pub use api_keys::KeyRevocation;
-pub use fleet::BatchDeleteOutcome;
+pub use fleet::{BatchDeleteOutcome, ImportOutcome};
 pub use verification::{DueAccount, DuePage};
 
 #[derive(Clone, Debug)]

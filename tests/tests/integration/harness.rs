@@ -78,6 +78,11 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 
 impl TestApp {
     pub async fn new() -> Self {
+        // Server-side logs, shown with a failing test's output.
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter("warn")
+            .try_init();
         let config = sdk_config().await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&config);
         let table = format!("test-{}", ulid::Ulid::new().to_string().to_lowercase());

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod auth;
+mod csv;
 mod errors;
 mod events;
 mod fleet;

@@ -31,6 +31,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/accounts/{account_id}/linked-accounts"),
     ("post", "/v1/accounts/search"),
     ("post", "/v1/accounts/batch-delete"),
+    ("get", "/v1/accounts/import-template"),
+    ("post", "/v1/accounts/import"),
+    ("post", "/v1/accounts/export"),
 ];
 
 /// Routes anyone may call: CloudFormation fetches the role template without a key.

@@ -1,0 +1,397 @@
+//! CSV import and export of accounts (the Carbon Black format).
+//!
+//! Columns: `accountId,accountName,accountOwnerName,accountOwnerEmail,
+//! environment,credentialRoleArn,regions` (regions separated by `;` or
+//! `|`), optional `parentAccountId`. Export writes one row per account and
+//! region plus verification columns; import merges rows of one account that
+//! differ only in their region, so an export imports back as it was.
+
+use crate::account::{Account, AccountFields, Environment};
+use crate::{Error, Result};
+use serde::Serialize;
+use std::collections::HashMap;
+use utoipa::ToSchema;
+
+pub const MAX_ROWS: usize = 10_000;
+pub const COLUMNS: [&str; 8] = [
+    "accountId",
+    "accountName",
+    "accountOwnerName",
+    "accountOwnerEmail",
+    "environment",
+    "credentialRoleArn",
+    "regions",
+    "parentAccountId",
+];
+const REQUIRED: usize = 7;
+const VERIFICATION_COLUMNS: [&str; 5] = [
+    "externalId",
+    "verificationStatus",
+    "verificationCode",
+    "lastVerifiedAt",
+    "verificationMessage",
+];
+
+/// The header row of the import template.
+pub fn template() -> String {
+    format!("{}\r\n", COLUMNS.join(","))
+}
+
+/// One account to import, from one or more rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportRow {
+    /// The (first) row it came from; the header is row 1.
+    pub row: usize,
+    pub account_id: String,
+    pub fields: AccountFields,
+}
+
+/// Why a row cannot be imported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct RowError {
+    pub row: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// The CSV column at fault.
+    pub column: String,
+    pub message: String,
+}
+
+fn column_of(field: &str) -> &'static str {
+    match field.split(['[', '.']).next().unwrap_or(field) {
+        "account_id" => "accountId",
+        "name" => "accountName",
+        "owner_name" => "accountOwnerName",
+        "owner_email" => "accountOwnerEmail",
+        "environment" => "environment",
+        "role_arn" => "credentialRoleArn",
+        "regions" => "regions",
+        "parent_account_id" => "parentAccountId",
+        _ => "row",
+    }
+}
+
+fn file_error(message: impl Into<String>) -> Error {
+    Error::invalid_with_code("invalid_csv", "body", message)
+}
+
+/// Parse and check a whole file. File-level problems (no header, missing
+/// columns, too many rows) are an error; row-level ones are listed.
+pub fn parse(bytes: &[u8]) -> Result<(Vec<ImportRow>, Vec<RowError>)> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(bytes);
+    let headers = reader
+        .headers()
+        .map_err(|err| file_error(format!("the header row cannot be read: {err}")))?
+        .clone();
+    let position: HashMap<&str, usize> = headers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.trim(), i))
+        .collect();
+    let missing: Vec<&str> = COLUMNS[..REQUIRED]
+        .iter()
+        .copied()
+        .filter(|c| !position.contains_key(c))
+        .collect();
+    if !missing.is_empty() {
+        return Err(file_error(format!(
+            "missing columns: {}; the header must be {} (GET /v1/accounts/import-template)",
+            missing.join(", "),
+            COLUMNS.join(",")
+        )));
+    }
+    let mut rows: Vec<ImportRow> = Vec::new();
+    let mut errors = Vec::new();
+    let mut first_row_of: HashMap<String, usize> = HashMap::new();
+    // Ids on rows that disagree: which row is right cannot be guessed.
+    let mut conflicted: HashMap<String, usize> = HashMap::new();
+    for (index, record) in reader.records().enumerate() {
+        let row = index + 2;
+        if index >= MAX_ROWS {
+            return Err(file_error(format!(
+                "the file has more than {MAX_ROWS} rows; split it"
+            )));
+        }
+        let record = match record {
+            Ok(record) => record,
+            Err(err) => {
+                let message = match err.kind() {
+                    csv::ErrorKind::UnequalLengths { len, expected_len, .. } => format!(
+                        "the row has {len} fields but the header has {expected_len}: check its commas and quotes"
+                    ),
+                    _ => format!("the row cannot be read: {err}"),
+                };
+                errors.push(RowError {
+                    row,
+                    account_id: None,
+                    column: "row".into(),
+                    message,
+                });
+                continue;
+            }
+        };
+        let cell = |column: &str| {
+            position
+                .get(column)
+                .and_then(|&i| record.get(i))
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        let account_id = cell("accountId").unwrap_or_default();
+        let error = |column: &str, message: String| RowError {
+            row,
+            account_id: (!account_id.is_empty()).then(|| account_id.clone()),
+            column: column.to_string(),
+            message,
+        };
+        if let Err(Error::Invalid { message, .. }) =
+            crate::validation::account_id("accountId", &account_id)
+        {
+            errors.push(error("accountId", message));
+            continue;
+        }
+        let environment =
+            match cell("environment").map(|e| (Environment::parse(&e.to_uppercase()), e)) {
+                None => None,
+                Some((Some(env), _)) => Some(env),
+                Some((None, text)) => {
+                    errors.push(error(
+                        "environment",
+                        format!("'{text}' is not DEV, STAGING, TEST or PROD"),
+                    ));
+                    continue;
+                }
+            };
+        let regions = cell("regions")
+            .map(|text| {
+                text.split([';', '|'])
+                    .map(str::trim)
+                    .filter(|r| !r.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let fields = AccountFields {
+            name: cell("accountName").unwrap_or_default(),
+            owner_name: cell("accountOwnerName"),
+            owner_email: cell("accountOwnerEmail"),
+            environment,
+            regions,
+            role_arn: cell("credentialRoleArn"),
+            parent_account_id: cell("parentAccountId"),
+            ..Default::default()
+        };
+        if let Err(Error::Invalid { field, message, .. }) = fields.validate(&account_id) {
+            errors.push(error(column_of(field.as_deref().unwrap_or("")), message));
+            continue;
+        }
+        match first_row_of.get(&account_id) {
+            None => {
+                first_row_of.insert(account_id.clone(), rows.len());
+                rows.push(ImportRow {
+                    row,
+                    account_id,
+                    fields,
+                });
+            }
+            Some(&at) => {
+                // The same account again: a further region of an export, or a duplicate.
+                let earlier = &mut rows[at];
+                let same_but_regions = AccountFields {
+                    regions: Vec::new(),
+                    ..earlier.fields.clone()
+                } == AccountFields {
+                    regions: Vec::new(),
+                    ..fields.clone()
+                };
+                if same_but_regions {
+                    for region in fields.regions {
+                        if !earlier.fields.regions.contains(&region) {
+                            earlier.fields.regions.push(region);
+                        }
+                    }
+                } else {
+                    let first = earlier.row;
+                    conflicted.entry(account_id.clone()).or_insert(first);
+                    errors.push(error(
+                        "accountId",
+                        format!("accountId {account_id} is also on row {first} with other values; keep one row per account (rows may differ only in their region)"),
+                    ));
+                }
+            }
+        }
+    }
+    rows.retain(|import| match conflicted.get(&import.account_id) {
+        Some(&first) => {
+            errors.push(RowError {
+                row: first,
+                account_id: Some(import.account_id.clone()),
+                column: "accountId".into(),
+                message: format!(
+                    "accountId {} appears again below with other values; keep one row per account",
+                    import.account_id
+                ),
+            });
+            false
+        }
+        None => true,
+    });
+    // Merged regions must still be valid together.
+    rows.retain(|import| match import.fields.validate(&import.account_id) {
+        Ok(()) => true,
+        Err(Error::Invalid { field, message, .. }) => {
+            errors.push(RowError {
+                row: import.row,
+                account_id: Some(import.account_id.clone()),
+                column: column_of(field.as_deref().unwrap_or("")).into(),
+                message,
+            });
+            false
+        }
+        Err(_) => false,
+    });
+    errors.sort_by_key(|e| e.row);
+    Ok((rows, errors))
+}
+
+/// CSV of accounts: one row per account and region (one row if it has
+/// none), the import columns then the verification columns.
+pub fn export(accounts: &[Account]) -> Result<String> {
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    let header: Vec<&str> = COLUMNS
+        .iter()
+        .chain(VERIFICATION_COLUMNS.iter())
+        .copied()
+        .collect();
+    writer
+        .write_record(&header)
+        .map_err(crate::error::store_error)?;
+    for account in accounts {
+        let fields = &account.fields;
+        let credential = &account.credential;
+        let regions: Vec<&str> = if fields.regions.is_empty() {
+            vec![""]
+        } else {
+            fields.regions.iter().map(String::as_str).collect()
+        };
+        for region in regions {
+            let last_verified = credential
+                .last_verified_at
+                .map(|t| t.to_string())
+                .unwrap_or_default();
+            writer
+                .write_record([
+                    account.account_id.as_str(),
+                    &fields.name,
+                    fields.owner_name.as_deref().unwrap_or(""),
+                    fields.owner_email.as_deref().unwrap_or(""),
+                    fields.environment.map(Environment::as_str).unwrap_or(""),
+                    fields.role_arn.as_deref().unwrap_or(""),
+                    region,
+                    fields.parent_account_id.as_deref().unwrap_or(""),
+                    &account.external_id,
+                    credential.verification_status.as_str(),
+                    credential.verification_code.as_deref().unwrap_or(""),
+                    &last_verified,
+                    credential.verification_message.as_deref().unwrap_or(""),
+                ])
+                .map_err(crate::error::store_error)?;
+        }
+    }
+    let bytes = writer.into_inner().map_err(crate::error::store_error)?;
+    String::from_utf8(bytes).map_err(crate::error::store_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::Timestamp;
+
+    const HEADER: &str = "accountId,accountName,accountOwnerName,accountOwnerEmail,environment,credentialRoleArn,regions";
+
+    #[test]
+    fn bom_crlf_quotes_and_separators() {
+        let file = format!("\u{feff}{HEADER}\r\n123456789012,\"Prod, main\",Ops,ops@example.com,prod,arn:aws:iam::123456789012:role/R,us-east-1;eu-west-1|eu-west-2\r\n");
+        let (rows, errors) = parse(file.as_bytes()).unwrap();
+        assert_eq!(errors, []);
+        assert_eq!(rows[0].fields.name, "Prod, main");
+        assert_eq!(rows[0].fields.environment, Some(Environment::Prod));
+        assert_eq!(
+            rows[0].fields.regions,
+            ["us-east-1", "eu-west-1", "eu-west-2"]
+        );
+        assert_eq!(rows[0].row, 2);
+    }
+
+    #[test]
+    fn row_errors_name_row_and_column() {
+        let file = format!(
+            "{HEADER},parentAccountId\n12345,A,,,,,,\n123456789012,B,,,QA,,,\n123456789013,C,,,,,mars-1,\n123456789014,D,,,,,,\n123456789014,D2,,,,,,\n123456789015,E,,bad-email,,,,\n123456789016,\"F,,,,,,\n"
+        );
+        let (rows, errors) = parse(file.as_bytes()).unwrap();
+        let got: Vec<(usize, &str)> = errors.iter().map(|e| (e.row, e.column.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                (2, "accountId"),
+                (3, "environment"),
+                (4, "regions"),
+                (5, "accountId"),
+                (6, "accountId"),
+                (7, "accountOwnerEmail"),
+                (8, "row")
+            ]
+        );
+        assert!(
+            rows.is_empty(),
+            "neither of two disagreeing rows is imported: {rows:?}"
+        );
+    }
+
+    #[test]
+    fn file_errors() {
+        assert!(parse(b"accountId,accountName\n1,2\n").is_err());
+        let mut big = format!("{HEADER}\n");
+        for i in 0..=MAX_ROWS {
+            big.push_str(&format!("{:012},n,,,,,\n", i));
+        }
+        assert!(parse(big.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn export_then_import_round_trips() {
+        let fields = AccountFields {
+            name: "Prod, \"main\"".into(),
+            owner_name: Some("Ops".into()),
+            regions: vec!["us-east-1".into(), "eu-west-1".into()],
+            parent_account_id: Some("210987654321".into()),
+            environment: Some(Environment::Test),
+            ..Default::default()
+        };
+        let account =
+            Account::register("123456789012".into(), fields.clone(), "k", Timestamp::now());
+        let bare = Account::register(
+            "123456789013".into(),
+            AccountFields {
+                name: "Bare".into(),
+                ..Default::default()
+            },
+            "k",
+            Timestamp::now(),
+        );
+        let text = export(&[account, bare]).unwrap();
+        assert_eq!(
+            text.lines().count(),
+            4,
+            "a row per region, one for none, and the header"
+        );
+        let (rows, errors) = parse(text.as_bytes()).unwrap();
+        assert_eq!(errors, []);
+        assert_eq!(rows[0].fields, fields);
+        assert_eq!(rows[1].fields.name, "Bare");
+    }
+}
