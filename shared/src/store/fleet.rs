@@ -202,7 +202,7 @@ impl Store {
             .map(|a| (a.account_id.clone(), a))
             .collect();
         let mut outcome = ImportOutcome::default();
-        let mut writes: Vec<(String, bool, TransactWriteItem)> = Vec::with_capacity(rows.len());
+        let mut writes: Vec<(Written, TransactWriteItem)> = Vec::with_capacity(rows.len());
         for row in rows {
             let (account, created, condition, version) = match existing.get(&row.account_id) {
                 None => (
@@ -247,25 +247,22 @@ impl Store {
             }
             let put = put.build().map_err(crate::error::store_error)?;
             writes.push((
-                account.account_id,
-                created,
+                Written {
+                    account_id: account.account_id,
+                    created,
+                },
                 TransactWriteItem::builder().put(put).build(),
             ));
         }
-        let chunks: Vec<Vec<(String, bool, TransactWriteItem)>> = {
-            let mut chunks = Vec::new();
-            let mut iter = writes.into_iter().peekable();
-            while iter.peek().is_some() {
-                chunks.push(iter.by_ref().take(IMPORT_TRANSACTION).collect());
-            }
-            chunks
-        };
-        let results: Vec<(Vec<(String, bool)>, Result<bool>)> = futures::stream::iter(chunks)
+        let mut chunks: Vec<Vec<(Written, TransactWriteItem)>> = Vec::new();
+        let mut writes = writes.into_iter().peekable();
+        while writes.peek().is_some() {
+            chunks.push(writes.by_ref().take(IMPORT_TRANSACTION).collect());
+        }
+        let results: Vec<(Vec<Written>, Result<bool>)> = futures::stream::iter(chunks)
             .map(|chunk| async move {
-                let (accounts, items): (Vec<(String, bool)>, Vec<TransactWriteItem>) = chunk
-                    .into_iter()
-                    .map(|(id, created, item)| ((id, created), item))
-                    .unzip();
+                let (written, items): (Vec<Written>, Vec<TransactWriteItem>) =
+                    chunk.into_iter().unzip();
                 let result = self
                     .client
                     .transact_write_items()
@@ -277,23 +274,23 @@ impl Store {
                     Err(err) if super::is_transaction_condition_failure(&err) => Ok(false),
                     Err(err) => Err(Error::from_sdk(err)),
                 };
-                (accounts, result)
+                (written, result)
             })
             .buffer_unordered(IMPORT_CONCURRENCY)
             .collect()
             .await;
-        for (accounts, result) in results {
+        for (writes, result) in results {
             if result? {
-                for (id, created) in accounts {
-                    if created {
-                        outcome.created.push(id);
+                for write in writes {
+                    if write.created {
+                        outcome.created.push(write.account_id);
                     } else {
-                        outcome.updated.push(id);
+                        outcome.updated.push(write.account_id);
                     }
                 }
             } else {
-                for (id, _) in accounts {
-                    outcome.failed.push((id, "this account or one written with it changed during the import; import the file again".into()));
+                for write in writes {
+                    outcome.failed.push((write.account_id, "this account or one written with it changed during the import; import the file again".into()));
                 }
             }
         }
@@ -301,6 +298,12 @@ impl Store {
         outcome.updated.sort();
         Ok(outcome)
     }
+}
+
+/// An account an import transaction writes.
+struct Written {
+    account_id: String,
+    created: bool,
 }
 
 /// The fields an import sets (the CSV columns); the others stay as they were.
