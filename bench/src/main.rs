@@ -1,10 +1,14 @@
 //! `make bench`: measurements that print ratios taken side by side in one run.
 //!
+//! fleet: search, import and export on a tenant of 10,000 accounts, each
+//! against the raw DynamoDB calls it cannot avoid (see `fleet.rs`).
+//!
 //! verification: accounts verified by the scheduled sweep (the real
 //! verifier, the real DynamoDB Local) against an STS endpoint with an
 //! injected latency; then again under an STS rate ceiling set below the
 //! achieved rate, with the endpoint throttling above its quota.
 
+mod fleet;
 mod sts_endpoint;
 
 use futures::StreamExt;
@@ -33,6 +37,13 @@ async fn main() {
     // The bench's own STS endpoint replaces the emulator's for the verifier.
     std::env::remove_var("AWS_ENDPOINT_URL_STS");
     let accounts: usize = env_or("BENCH_ACCOUNTS", 10_000);
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    if only.is_empty() || only == "fleet" {
+        fleet::run(accounts, env_or("BENCH_REPEATS", 20)).await;
+    }
+    if !(only.is_empty() || only == "verification") {
+        return;
+    }
     let latency = Duration::from_millis(env_or("BENCH_STS_LATENCY_MS", 100));
     let concurrency: usize = env_or("BENCH_CONCURRENCY", 64);
     println!("== verification throughput: {accounts} accounts, STS latency {} ms, concurrency {concurrency}", latency.as_millis());

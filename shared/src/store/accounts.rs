@@ -435,56 +435,74 @@ impl Store {
         tenant: &str,
         account_ids: &[String],
     ) -> Result<Vec<Account>> {
+        use futures::StreamExt;
         let mut ids: Vec<&String> = account_ids.iter().collect();
         ids.sort();
         ids.dedup();
+        // 100 keys a call (DynamoDB's limit), eight calls at once.
+        let chunks: Vec<Vec<String>> = ids
+            .chunks(100)
+            .map(|chunk| chunk.iter().map(|id| id.to_string()).collect())
+            .collect();
+        let chunks: Vec<Result<Vec<Account>>> = futures::stream::iter(chunks)
+            .map(|chunk| async move { self.batch_get_chunk(tenant, &chunk).await })
+            .buffer_unordered(8)
+            .collect()
+            .await;
         let mut accounts = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(100) {
-            let keys: Vec<Item> = chunk
-                .iter()
-                .map(|id| {
-                    HashMap::from([
-                        ("pk".to_string(), s(keys::tenant_pk(tenant))),
-                        ("sk".to_string(), s(keys::account_sk(id))),
-                    ])
-                })
-                .collect();
-            let mut pending = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(crate::error::store_error)?,
-            );
-            let mut attempt = 0u32;
-            while let Some(request) = pending.take() {
-                let output = self
-                    .client
-                    .batch_get_item()
-                    .request_items(self.table(), request)
-                    .send()
-                    .await
-                    .map_err(Error::from_sdk)?;
-                for item in output
-                    .responses
-                    .and_then(|mut tables| tables.remove(self.table()))
-                    .unwrap_or_default()
-                {
-                    accounts.push(serde_dynamo::from_item(item)?);
+        for chunk in chunks {
+            accounts.extend(chunk?);
+        }
+        Ok(accounts)
+    }
+
+    /// One BatchGetItem of at most 100 keys, retrying unprocessed keys.
+    async fn batch_get_chunk(&self, tenant: &str, chunk: &[String]) -> Result<Vec<Account>> {
+        let keys: Vec<Item> = chunk
+            .iter()
+            .map(|id| {
+                HashMap::from([
+                    ("pk".to_string(), s(keys::tenant_pk(tenant))),
+                    ("sk".to_string(), s(keys::account_sk(id))),
+                ])
+            })
+            .collect();
+        let mut pending = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .map_err(crate::error::store_error)?,
+        );
+        let mut accounts = Vec::with_capacity(chunk.len());
+        let mut attempt = 0u32;
+        while let Some(request) = pending.take() {
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(self.table(), request)
+                .send()
+                .await
+                .map_err(Error::from_sdk)?;
+            for item in output
+                .responses
+                .and_then(|mut tables| tables.remove(self.table()))
+                .unwrap_or_default()
+            {
+                accounts.push(serde_dynamo::from_item(item)?);
+            }
+            pending = output
+                .unprocessed_keys
+                .and_then(|mut tables| tables.remove(self.table()))
+                .filter(|rest| !rest.keys.is_empty());
+            if pending.is_some() {
+                attempt += 1;
+                if attempt > 8 {
+                    return Err(Error::Unavailable(
+                        "BatchGetItem kept leaving keys unprocessed".into(),
+                    ));
                 }
-                pending = output
-                    .unprocessed_keys
-                    .and_then(|mut tables| tables.remove(self.table()))
-                    .filter(|rest| !rest.keys.is_empty());
-                if pending.is_some() {
-                    attempt += 1;
-                    if attempt > 8 {
-                        return Err(Error::Unavailable(
-                            "BatchGetItem kept leaving keys unprocessed".into(),
-                        ));
-                    }
-                    tokio::time::sleep(Duration::from_millis(25 << attempt.min(5))).await;
-                }
+                tokio::time::sleep(Duration::from_millis(25 << attempt.min(5))).await;
             }
         }
         Ok(accounts)

@@ -1,0 +1,256 @@
+//! Fleet operations on a tenant of 10,000 accounts in DynamoDB Local, each
+//! against the raw DynamoDB calls it cannot avoid, issued directly in the
+//! same run: the Query pages of the tenant partition (search, export), and
+//! BatchWriteItem of the same items (import).
+
+use axum::body::Body;
+use axum::http::Request;
+use futures::StreamExt;
+use http_body_util::BodyExt;
+use shared::api_key::{ApiKey, Scope};
+use shared::store::Store;
+use shared::time::Timestamp;
+use shared::verification::{RoleVerifier, VerificationSettings};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use tower::ServiceExt;
+
+const TENANT: &str = "bench";
+
+pub async fn run(accounts: usize, repeats: usize) {
+    println!("== fleet operations: tenant of {accounts} accounts, {repeats} runs per search");
+    let config = shared::config::aws().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let table = format!("fleet-{}", ulid::Ulid::new().to_string().to_lowercase());
+    shared::schema::create_table(&dynamodb, &table)
+        .await
+        .expect("create table");
+    let store = Store::new(dynamodb.clone(), table.clone());
+    let settings = VerificationSettings::from_env();
+    let router = api::router(api::AppState::new(
+        store.clone(),
+        RoleVerifier::new(&config, &settings),
+        settings,
+    ));
+    let issued = ApiKey::issue(
+        TENANT,
+        "bench",
+        Scope::ALL.to_vec(),
+        "bench",
+        None,
+        Timestamp::now(),
+    )
+    .expect("key");
+    store
+        .create_api_key(&issued.record)
+        .await
+        .expect("store key");
+    let key = issued.token;
+
+    // Import 10,000 rows, against BatchWriteItem of as many items.
+    let mut csv = String::from("accountId,accountName,accountOwnerName,accountOwnerEmail,environment,credentialRoleArn,regions\n");
+    for i in 0..accounts {
+        let env = ["PROD", "DEV", "STAGING", "TEST"][i % 4];
+        let team = ["payments", "search", "data", "identity"][i % 4];
+        csv.push_str(&format!(
+            "{:012},{team} {env} {i},Owner {i},owner{i}@example.com,{env},,us-east-1;eu-west-1\n",
+            100_000_000_000u64 + i as u64
+        ));
+    }
+    let started = Instant::now();
+    let response = call(
+        &router,
+        &key,
+        "POST",
+        "/v1/accounts/import",
+        "text/csv",
+        csv,
+    )
+    .await;
+    let import = started.elapsed();
+    assert!(
+        response.contains("\"created\""),
+        "import failed: {}",
+        &response[..response.len().min(300)]
+    );
+    let raw_write = raw_batch_write(&dynamodb, &table, accounts).await;
+    println!(
+        "import {accounts} rows: {:.2} s; raw BatchWriteItem of {accounts} items: {:.2} s; ratio {:.2}",
+        import.as_secs_f64(),
+        raw_write.as_secs_f64(),
+        import.as_secs_f64() / raw_write.as_secs_f64()
+    );
+
+    // Searches, against the Query pages of the partition.
+    let raw_reads: Vec<Duration> = {
+        let mut times = Vec::new();
+        for _ in 0..repeats {
+            times.push(raw_query_pages(&dynamodb, &table).await);
+        }
+        times
+    };
+    let raw_p50 = percentile(&raw_reads, 50);
+    println!(
+        "raw Query pages of the tenant partition: p50 {:.0} ms",
+        raw_p50.as_secs_f64() * 1000.0
+    );
+    for (label, body) in [
+        (
+            "criteria (environment PROD, sort by name)",
+            r#"{"criteria":{"environment":"PROD"},"sort":[{"field":"name"}],"rows":100}"#,
+        ),
+        (
+            "free text (payments AND NOT dev OR owner:\"owner 12*\")",
+            r#"{"query":"payments AND NOT dev OR owner:\"owner 12*\"","rows":100}"#,
+        ),
+    ] {
+        let mut times = Vec::new();
+        for _ in 0..repeats {
+            let started = Instant::now();
+            let response = call(
+                &router,
+                &key,
+                "POST",
+                "/v1/accounts/search",
+                "application/json",
+                body.to_string(),
+            )
+            .await;
+            times.push(started.elapsed());
+            assert!(response.contains("num_found"), "{response}");
+        }
+        let (p50, p95) = (percentile(&times, 50), percentile(&times, 95));
+        println!(
+            "search {label}: p50 {:.0} ms, p95 {:.0} ms; ratio of p50 to raw reads {:.2}",
+            p50.as_secs_f64() * 1000.0,
+            p95.as_secs_f64() * 1000.0,
+            p50.as_secs_f64() / raw_p50.as_secs_f64()
+        );
+    }
+
+    // Export of everything, against the same reads.
+    let started = Instant::now();
+    let csv = call(
+        &router,
+        &key,
+        "POST",
+        "/v1/accounts/export",
+        "application/json",
+        "{}".to_string(),
+    )
+    .await;
+    let export = started.elapsed();
+    println!(
+        "export {} rows: {:.0} ms; ratio to raw reads {:.2}",
+        csv.lines().count() - 1,
+        export.as_secs_f64() * 1000.0,
+        export.as_secs_f64() / raw_p50.as_secs_f64()
+    );
+}
+
+async fn call(
+    router: &axum::Router,
+    key: &str,
+    method: &str,
+    uri: &str,
+    content_type: &str,
+    body: String,
+) -> String {
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("x-api-key", key)
+        .header("content-type", content_type)
+        .body(Body::from(body))
+        .expect("request");
+    let response = router.clone().oneshot(request).await.expect("router");
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// The reads search and export cannot avoid: every page of the partition.
+async fn raw_query_pages(client: &aws_sdk_dynamodb::Client, table: &str) -> Duration {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let started = Instant::now();
+    let mut start = None;
+    loop {
+        let output = client
+            .query()
+            .table_name(table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", AttributeValue::S(format!("T#{TENANT}")))
+            .expression_attribute_values(":prefix", AttributeValue::S("ACCOUNT#".into()))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("query");
+        start = output.last_evaluated_key;
+        if start.is_none() {
+            return started.elapsed();
+        }
+    }
+}
+
+/// The writes an import cannot avoid: the same number of items, written
+/// with BatchWriteItem (25 a call, 16 calls at once), into another partition.
+async fn raw_batch_write(client: &aws_sdk_dynamodb::Client, table: &str, count: usize) -> Duration {
+    use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+    let item = |i: usize| {
+        let mut item = HashMap::new();
+        item.insert("pk".to_string(), AttributeValue::S("T#raw".into()));
+        item.insert(
+            "sk".to_string(),
+            AttributeValue::S(format!("ACCOUNT#{i:012}")),
+        );
+        item.insert(
+            "name".to_string(),
+            AttributeValue::S(format!(
+                "payments PROD {i} with owner and email fields of a similar size"
+            )),
+        );
+        WriteRequest::builder()
+            .put_request(
+                PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .expect("put"),
+            )
+            .build()
+    };
+    let batches: Vec<Vec<WriteRequest>> = (0..count)
+        .collect::<Vec<_>>()
+        .chunks(25)
+        .map(|c| c.iter().map(|&i| item(i)).collect())
+        .collect();
+    let started = Instant::now();
+    futures::stream::iter(batches)
+        .map(|mut batch| async move {
+            while !batch.is_empty() {
+                let output = client
+                    .batch_write_item()
+                    .request_items(table, batch)
+                    .send()
+                    .await
+                    .expect("batch write");
+                batch = output
+                    .unprocessed_items
+                    .and_then(|mut t| t.remove(table))
+                    .unwrap_or_default();
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
+    started.elapsed()
+}
+
+fn percentile(times: &[Duration], p: usize) -> Duration {
+    let mut sorted = times.to_vec();
+    sorted.sort();
+    sorted[((sorted.len() - 1) * p / 100).min(sorted.len() - 1)]
+}
