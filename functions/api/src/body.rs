@@ -20,20 +20,8 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let content_type = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or("");
-        let media_type = content_type
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        let is_json =
-            media_type == "application/json" || media_type == "application/merge-patch+json";
-        if !is_json {
+        let (content_type, media_type) = media_type(&request);
+        if media_type != "application/json" && media_type != "application/merge-patch+json" {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
@@ -42,18 +30,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
                 ),
             ));
         }
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    too_large(MAX_BODY_BYTES)
-                } else {
-                    ApiError::bad_request("invalid_body", None, rejection.body_text())
-                }
-            })?;
-        if bytes.len() > MAX_BODY_BYTES {
-            return Err(too_large(MAX_BODY_BYTES));
-        }
+        let bytes = read_bytes(request, state, MAX_BODY_BYTES).await?;
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(object)) => Ok(JsonObject(object)),
             Ok(_) => Err(ApiError::bad_request(
@@ -70,12 +47,49 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
     }
 }
 
-fn too_large(limit: usize) -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
-        format!("the body is larger than {limit} bytes"),
-    )
+/// The Content-Type as sent, and its media type lower-cased.
+fn media_type(request: &Request) -> (String, String) {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let media_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    (content_type, media_type)
+}
+
+/// The body, at most `limit` bytes (413 beyond).
+async fn read_bytes<S: Send + Sync>(
+    request: Request,
+    state: &S,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the body is larger than {limit} bytes"),
+        )
+    };
+    let bytes = Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                too_large()
+            } else {
+                ApiError::bad_request("invalid_body", None, rejection.body_text())
+            }
+        })?;
+    if bytes.len() > limit {
+        return Err(too_large());
+    }
+    Ok(bytes)
 }
 
 /// A CSV body (`text/csv`), at most [`MAX_CSV_BYTES`].
@@ -85,17 +99,7 @@ impl<S: Send + Sync> FromRequest<S> for CsvBody {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let content_type = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or("");
-        let media_type = content_type
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
+        let (content_type, media_type) = media_type(&request);
         if media_type != "text/csv" && media_type != "application/csv" {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -103,16 +107,7 @@ impl<S: Send + Sync> FromRequest<S> for CsvBody {
                 format!("expected Content-Type: text/csv, got '{content_type}'"),
             ));
         }
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    too_large(MAX_CSV_BYTES)
-                } else {
-                    ApiError::bad_request("invalid_body", None, rejection.body_text())
-                }
-            })?;
-        Ok(CsvBody(bytes))
+        Ok(CsvBody(read_bytes(request, state, MAX_CSV_BYTES).await?))
     }
 }
 

@@ -79,28 +79,7 @@ impl Store {
     }
 
     pub async fn list_api_keys(&self, tenant: &str) -> Result<Vec<ApiKey>> {
-        let mut keys_found = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(self.table())
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(keys::tenant_pk(tenant)))
-                .expression_attribute_values(":prefix", s(keys::KEY_PREFIX))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(Error::from_sdk)?;
-            for item in output.items.unwrap_or_default() {
-                keys_found.push(serde_dynamo::from_item(item)?);
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(keys_found);
-            }
-        }
+        self.query_prefix(tenant, keys::KEY_PREFIX).await
     }
 
     /// Mark a key revoked. Revoking twice keeps the first revocation time.

@@ -20,28 +20,7 @@ pub struct BatchDeleteOutcome {
 impl Store {
     /// Every account of a tenant: Query pages of the tenant partition.
     pub async fn all_accounts(&self, tenant: &str) -> Result<Vec<Account>> {
-        let mut accounts = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(self.table())
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(keys::tenant_pk(tenant)))
-                .expression_attribute_values(":prefix", s(keys::ACCOUNT_PREFIX))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(Error::from_sdk)?;
-            for item in output.items.unwrap_or_default() {
-                accounts.push(serde_dynamo::from_item(item)?);
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(accounts);
-            }
-        }
+        self.query_prefix(tenant, keys::ACCOUNT_PREFIX).await
     }
 
     /// Ids of the tenant's accounts that have linked accounts (from the

@@ -46,6 +46,39 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Every item of a tenant whose sort key starts with `prefix`, in
+    /// Query pages of the tenant partition.
+    async fn query_prefix<T: serde::de::DeserializeOwned>(
+        &self,
+        tenant: &str,
+        prefix: &str,
+    ) -> crate::Result<Vec<T>> {
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(keys::tenant_pk(tenant)))
+                .expression_attribute_values(":prefix", s(prefix))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(Error::from_sdk)?;
+            for item in output.items.unwrap_or_default() {
+                found.push(serde_dynamo::from_item(item)?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(found);
+            }
+        }
+    }
+}
+
 pub(crate) mod keys {
     pub const TENANT_SK: &str = "TENANT";
     pub const ACCOUNT_PREFIX: &str = "ACCOUNT#";
