@@ -142,11 +142,7 @@ impl Store {
             placeholders.insert(":expected".into(), n(version));
         }
         let result = self
-            .client
-            .update_item()
-            .table_name(self.table())
-            .key("pk", s(keys::tenant_pk(tenant)))
-            .key("sk", s(keys::account_sk(account_id)))
+            .update_account(tenant, account_id)
             .update_expression(update)
             .condition_expression(condition)
             .set_expression_attribute_names(Some(names))
@@ -159,7 +155,13 @@ impl Store {
                 output.attributes.unwrap_or_default(),
             )?),
             Err(err) if is_condition_failure(&err) => Err(self
-                .explain_refusal(tenant, account_id, expected_version, true)
+                .explain_refusal(
+                    tenant,
+                    account_id,
+                    expected_version,
+                    true,
+                    Self::version_mismatch(account_id, expected_version),
+                )
                 .await),
             Err(err) => Err(Error::from_sdk(err)),
         }
@@ -190,21 +192,29 @@ impl Store {
         match request.send().await {
             Ok(_) => Ok(()),
             Err(err) if is_condition_failure(&err) => Err(self
-                .explain_refusal(tenant, account_id, expected_version, false)
+                .explain_refusal(
+                    tenant,
+                    account_id,
+                    expected_version,
+                    false,
+                    Self::version_mismatch(account_id, expected_version),
+                )
                 .await),
             Err(err) => Err(Error::from_sdk(err)),
         }
     }
 
-    /// A conditional write on an account was refused: absent, archived (when
-    /// that blocks the write), or at another version. (DynamoDB Local
-    /// predates ReturnValuesOnConditionCheckFailure, so this reads.)
-    async fn explain_refusal(
+    /// A conditional write on an account was refused: absent (404),
+    /// archived when that blocks the write (409), at another version than
+    /// `expected_version` (412), else `otherwise`. (DynamoDB Local predates
+    /// ReturnValuesOnConditionCheckFailure, so this reads.)
+    pub(super) async fn explain_refusal(
         &self,
         tenant: &str,
         account_id: &str,
         expected_version: Option<u64>,
         archived_blocks: bool,
+        otherwise: Error,
     ) -> Error {
         match self.get_account(tenant, account_id).await {
             Ok(None) => Error::NotFound {
@@ -216,12 +226,24 @@ impl Store {
                     id: account_id.to_string(),
                 }
             }
-            Ok(Some(_)) => Error::VersionMismatch {
-                resource: RESOURCE,
-                id: account_id.to_string(),
-                expected: expected_version.unwrap_or_default(),
-            },
+            Ok(Some(account)) if expected_version.is_some_and(|v| v != account.version) => {
+                Error::VersionMismatch {
+                    resource: RESOURCE,
+                    id: account_id.to_string(),
+                    expected: expected_version.unwrap_or_default(),
+                }
+            }
+            Ok(Some(_)) => otherwise,
             Err(err) => err,
+        }
+    }
+
+    /// The 412 of a refused write at `expected_version`.
+    fn version_mismatch(account_id: &str, expected_version: Option<u64>) -> Error {
+        Error::VersionMismatch {
+            resource: RESOURCE,
+            id: account_id.to_string(),
+            expected: expected_version.unwrap_or_default(),
         }
     }
 
@@ -247,11 +269,7 @@ impl Store {
                 return Ok(current);
             }
             let mut request = self
-                .client
-                .update_item()
-                .table_name(self.table())
-                .key("pk", s(keys::tenant_pk(tenant)))
-                .key("sk", s(keys::account_sk(account_id)))
+                .update_account(tenant, account_id)
                 .condition_expression("#version = :expected")
                 .expression_attribute_names("#version", "version")
                 .expression_attribute_names("#archived", "archived_at")

@@ -47,6 +47,19 @@ impl Store {
 }
 
 impl Store {
+    /// An UpdateItem of one account: its table and key, the rest to add.
+    fn update_account(
+        &self,
+        tenant: &str,
+        account_id: &str,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(self.table())
+            .key("pk", s(keys::tenant_pk(tenant)))
+            .key("sk", s(keys::account_sk(account_id)))
+    }
+
     /// Every item of a tenant whose sort key starts with `prefix`, in
     /// Query pages of the tenant partition.
     async fn query_prefix<T: serde::de::DeserializeOwned>(
@@ -128,10 +141,4 @@ fn is_transaction_condition_failure<E: ProvideErrorMetadata, R>(err: &SdkError<E
     matches!(err, SdkError::ServiceError(service)
         if service.err().code() == Some("TransactionCanceledException")
             && service.err().message().is_some_and(|m| m.contains("ConditionalCheckFailed")))
-}
-
-impl From<Error> for std::io::Error {
-    fn from(err: Error) -> Self {
-        std::io::Error::other(err.to_string())
-    }
 }

@@ -1,6 +1,6 @@
 //! Verification results, the due index, and external-ID rotation.
 
-use super::{is_condition_failure, keys, n, s, update_expression, Store};
+use super::{is_condition_failure, n, s, update_expression, Store};
 use crate::account::{Account, Credential};
 use crate::listing::SortField;
 use crate::schema;
@@ -148,11 +148,7 @@ impl Store {
         }
         let update = update_expression(&sets, &removes);
         let result = self
-            .client
-            .update_item()
-            .table_name(self.table())
-            .key("pk", s(keys::tenant_pk(tenant)))
-            .key("sk", s(keys::account_sk(&verified.account_id)))
+            .update_account(tenant, &verified.account_id)
             .update_expression(update)
             .condition_expression(condition.join(" AND "))
             .set_expression_attribute_names(Some(names))
@@ -181,11 +177,7 @@ impl Store {
         next: Timestamp,
     ) -> Result<()> {
         let result = self
-            .client
-            .update_item()
-            .table_name(self.table())
-            .key("pk", s(keys::tenant_pk(tenant)))
-            .key("sk", s(keys::account_sk(account_id)))
+            .update_account(tenant, account_id)
             .update_expression("SET #due = :due, #credential.#next = :due")
             .condition_expression("attribute_exists(#due)")
             .expression_attribute_names("#due", schema::DUE_AT)
@@ -211,11 +203,7 @@ impl Store {
         expected_version: Option<u64>,
     ) -> Result<Account> {
         let mut request = self
-            .client
-            .update_item()
-            .table_name(self.table())
-            .key("pk", s(keys::tenant_pk(tenant)))
-            .key("sk", s(keys::account_sk(account_id)))
+            .update_account(tenant, account_id)
             .expression_attribute_names("#pending", "pending_external_id")
             .expression_attribute_names("#version", "version")
             .expression_attribute_names("#archived", "archived_at")
@@ -243,27 +231,13 @@ impl Store {
                 output.attributes.unwrap_or_default(),
             )?),
             Err(err) if is_condition_failure(&err) => {
-                let current = self.get_account(tenant, account_id).await?;
-                Err(match current {
-                    None => Error::NotFound {
-                        resource: "account",
-                        id: account_id.to_string(),
-                    },
-                    Some(account) if account.archived_at.is_some() => Error::Archived {
-                        id: account_id.to_string(),
-                    },
-                    Some(account) if expected_version.is_some_and(|v| v != account.version) => {
-                        Error::VersionMismatch {
-                            resource: "account",
-                            id: account_id.to_string(),
-                            expected: expected_version.unwrap_or_default(),
-                        }
-                    }
-                    Some(_) => Error::NotFound {
-                        resource: "pending external ID of account",
-                        id: account_id.to_string(),
-                    },
-                })
+                let no_pending = Error::NotFound {
+                    resource: "pending external ID of account",
+                    id: account_id.to_string(),
+                };
+                Err(self
+                    .explain_refusal(tenant, account_id, expected_version, true, no_pending)
+                    .await)
             }
             Err(err) => Err(Error::from_sdk(err)),
         }
