@@ -13,9 +13,15 @@ share state):
   emulator:latency-ms  delay before AssumeRole answers
 and for benchmarks, for every STS call: env MOTO_STS_LATENCY_MS.
 
+IAM state that cannot be made through the API, for the IAM scanner's
+tests, through user tags read when an access key is created:
+  emulator:access-key-age-days        the key's CreateDate lies this many days back
+  emulator:access-key-last-used-days  GetAccessKeyLastUsed reports a use this many days back
+
 Usage: python moto_trust.py -H 127.0.0.1 -p PORT   (moto_server's arguments)
 """
 
+import datetime
 import json
 import os
 import re
@@ -25,6 +31,7 @@ import time
 import urllib.parse
 
 from moto.core.exceptions import ServiceException
+from moto.iam import models as iam_models
 from moto.iam.models import iam_backends
 from moto.server import main as moto_main
 from moto.sts import responses as sts_responses
@@ -165,6 +172,25 @@ def get_caller_identity(self):
     return _original_caller_identity(self)
 
 
+_original_create_access_key = iam_models.User.create_access_key
+
+
+def create_access_key(self, *args, **kwargs):
+    key = _original_create_access_key(self, *args, **kwargs)
+    tags = role_tags(self)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    if "emulator:access-key-age-days" in tags:
+        key.create_date = now - datetime.timedelta(days=int(tags["emulator:access-key-age-days"]))
+    if "emulator:access-key-last-used-days" in tags:
+        key.last_used = iam_models.AccessKeyLastUsed(
+            timestamp=now - datetime.timedelta(days=int(tags["emulator:access-key-last-used-days"])),
+            service="iam",
+            region="us-east-1",
+        )
+    return key
+
+
+iam_models.User.create_access_key = create_access_key
 sts_responses.TokenResponse.assume_role = assume_role
 sts_responses.TokenResponse.get_caller_identity = get_caller_identity
 

@@ -6,9 +6,9 @@
 //! verifier on a short interval. The emulators are started by `make dev`.
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use clap::Parser;
 use shared::api_key::{ApiKey, Scope};
+use shared::jobs::JobQueue;
 use shared::store::Store;
 use shared::time::Timestamp;
 use shared::verification::{RoleVerifier, VerificationSettings};
@@ -28,6 +28,9 @@ struct Args {
     /// Seconds between verifier sweeps.
     #[arg(long, env = "VERIFIER_INTERVAL_SECONDS", default_value_t = 30)]
     verifier_interval: u64,
+    /// Seconds before a failed scan job is delivered again.
+    #[arg(long, env = "SCAN_RETRY_DELAY_SECONDS", default_value_t = 10)]
+    scan_retry_delay: u64,
     /// Use this admin key for tenant `default` instead of generating one.
     #[arg(long, env = "DEV_API_KEY", hide_env_values = true)]
     api_key: Option<String>,
@@ -82,7 +85,21 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     ));
     println!("\n    export API_KEY={token}\n");
 
-    tokio::spawn(poll_scan_queue(sqs, scan_queue));
+    let catalogue = shared::scans::Catalogue::from_env()?;
+    let worker = scan_worker::Worker {
+        store: store.clone(),
+        verifier: role_verifier.clone(),
+        sdk_config: config.clone(),
+        catalogue: std::sync::Arc::new(catalogue.clone()),
+        sqs: sqs.clone(),
+        settings: scan_worker::WorkerSettings::from_env(),
+    };
+    tokio::spawn(poll_scan_queue(
+        worker,
+        sqs.clone(),
+        scan_queue.clone(),
+        Duration::from_secs(args.scan_retry_delay),
+    ));
     let sweeper = verifier::Sweeper {
         store: store.clone(),
         verifier: role_verifier.clone(),
@@ -93,7 +110,10 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         Duration::from_secs(args.verifier_interval.max(1)),
     ));
 
-    let app = api::router(api::AppState::new(store, role_verifier, settings));
+    let app = api::router(
+        api::AppState::new(store, role_verifier, settings)
+            .with_scans(catalogue, JobQueue::new(sqs, scan_queue)),
+    );
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
     let listener = tokio::net::TcpListener::bind(address).await?;
     step(&format!(
@@ -134,56 +154,26 @@ async fn bootstrap_admin_key(store: &Store, chosen: Option<&str>) -> shared::Res
     }
 }
 
-/// What the SQS event source mapping does in AWS: receive, invoke, delete
-/// what succeeded, leave failures for redelivery.
-async fn poll_scan_queue(sqs: aws_sdk_sqs::Client, queue_url: String) {
+/// The scan worker on the local queue; a failed job is delivered again
+/// after `retry_delay` (in AWS, after the queue's visibility timeout).
+async fn poll_scan_queue(
+    worker: scan_worker::Worker,
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    retry_delay: Duration,
+) {
     loop {
-        let received = sqs
-            .receive_message()
-            .queue_url(&queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await;
-        let messages = match received {
-            Ok(output) => output.messages.unwrap_or_default(),
-            Err(err) => {
-                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&err), "scan queue poll failed");
-                tokio::time::sleep(Duration::from_secs(2)).await;
-                continue;
-            }
-        };
-        if messages.is_empty() {
-            continue;
-        }
-        let mut event = SqsEvent::default();
-        event.records = messages
-            .iter()
-            .map(|message| {
-                let mut record = SqsMessage::default();
-                record.message_id = message.message_id.clone();
-                record.receipt_handle = message.receipt_handle.clone();
-                record.body = message.body.clone();
-                record
-            })
-            .collect();
-        let response = scan_worker::handle_batch(event).await;
-        for message in &messages {
-            let failed = response
-                .batch_item_failures
-                .iter()
-                .any(|failure| Some(&failure.item_identifier) == message.message_id.as_ref());
-            if let (false, Some(handle)) = (failed, &message.receipt_handle) {
-                if let Err(err) = sqs
-                    .delete_message()
-                    .queue_url(&queue_url)
-                    .receipt_handle(handle)
-                    .send()
-                    .await
-                {
-                    tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&err), "delete failed");
-                }
-            }
+        if let Err(err) = scan_worker::pump::poll_once(
+            &worker,
+            &sqs,
+            &queue_url,
+            Duration::from_secs(1),
+            retry_delay,
+        )
+        .await
+        {
+            tracing::warn!(error = %err, "scan queue poll failed");
+            tokio::time::sleep(Duration::from_secs(2)).await;
         }
     }
 }

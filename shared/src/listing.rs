@@ -280,6 +280,31 @@ pub fn page_in_memory(mut accounts: Vec<Account>, request: &ListRequest) -> Page
     }
 }
 
+/// An opaque cursor over a table sort key (listings other than accounts):
+/// base64url of the last key read.
+pub fn encode_key_cursor(sort_key: Option<String>) -> Option<String> {
+    sort_key.map(|key| URL_SAFE_NO_PAD.encode(key))
+}
+
+/// The sort key of a cursor from [`encode_key_cursor`], checked to belong
+/// to the listing of `prefix`.
+pub fn decode_key_cursor(text: Option<&str>, prefix: &str) -> Result<Option<String>> {
+    let Some(text) = text else { return Ok(None) };
+    URL_SAFE_NO_PAD
+        .decode(text)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .filter(|key| key.starts_with(prefix))
+        .map(Some)
+        .ok_or_else(|| {
+            Error::invalid_with_code(
+                "invalid_cursor",
+                "cursor",
+                "the cursor is not one this listing issued; pass next_cursor from the previous page unchanged",
+            )
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -279,14 +279,14 @@ impl RoleVerifier {
         &self,
         role_arn: &str,
         external_id: Option<&str>,
-        account_id: &str,
+        session_name: &str,
     ) -> Result<Credentials, StsFailure> {
         self.throttle().await;
         let output = self
             .sts
             .assume_role()
             .role_arn(role_arn)
-            .role_session_name(format!("verify-{account_id}"))
+            .role_session_name(session_name)
             .duration_seconds(900)
             .set_external_id(external_id.map(str::to_string))
             .send()
@@ -326,11 +326,12 @@ impl RoleVerifier {
     /// `external_id`, and only with it.
     pub async fn verify(&self, account_id: &str, role_arn: &str, external_id: &str) -> Outcome {
         let wrong_external_id = crate::secrets::new_external_id();
+        let session = format!("verify-{account_id}");
         // The three AssumeRole calls are independent: run them at once.
         let (with_id, without_id, with_wrong_id) = futures::join!(
-            self.assume(role_arn, Some(external_id), account_id),
-            self.assume(role_arn, None, account_id),
-            self.assume(role_arn, Some(&wrong_external_id), account_id),
+            self.assume(role_arn, Some(external_id), &session),
+            self.assume(role_arn, None, &session),
+            self.assume(role_arn, Some(&wrong_external_id), &session),
         );
         let credentials = match with_id {
             Ok(credentials) => credentials,
@@ -367,6 +368,20 @@ impl RoleVerifier {
                 "The role {role_arn} was assumed with the external ID and is refused without it."
             ),
         )
+    }
+
+    /// Temporary credentials of `role_arn` for a scan (one AssumeRole with
+    /// the external ID, session named after the scan so CloudTrail shows
+    /// it). A failure comes back as the verification outcome it would be.
+    pub async fn assume_for_scan(
+        &self,
+        role_arn: &str,
+        external_id: &str,
+        scan_id: &str,
+    ) -> Result<Credentials, Outcome> {
+        self.assume(role_arn, Some(external_id), &format!("scan-{scan_id}"))
+            .await
+            .map_err(|failure| self.failure_outcome(failure, role_arn))
     }
 
     fn failure_outcome(&self, failure: StsFailure, role_arn: &str) -> Outcome {

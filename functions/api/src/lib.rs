@@ -8,6 +8,7 @@ pub mod auth;
 pub mod body;
 pub mod error;
 pub mod fleet;
+pub mod scans;
 pub mod trust;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -16,6 +17,8 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::{Json, Router};
 use error::ApiError;
+use shared::jobs::JobQueue;
+use shared::scans::Catalogue;
 use shared::store::Store;
 use shared::verification::{RoleVerifier, VerificationSettings};
 use std::sync::Arc;
@@ -31,6 +34,10 @@ pub struct AppState {
     pub store: Store,
     pub verifier: RoleVerifier,
     pub settings: Arc<VerificationSettings>,
+    /// The data sources offered.
+    pub catalogue: Arc<Catalogue>,
+    /// Where scan jobs go; without one, scan requests answer 503.
+    pub scan_queue: Option<JobQueue>,
     /// The vendor principal, resolved once (config, else GetCallerIdentity).
     vendor_principal: Arc<tokio::sync::OnceCell<String>>,
 }
@@ -41,23 +48,40 @@ impl AppState {
             store,
             verifier,
             settings: Arc::new(settings),
+            catalogue: Arc::new(Catalogue::default()),
+            scan_queue: None,
             vendor_principal: Arc::default(),
         }
     }
 
+    /// Offer these data sources and send scan jobs to this queue.
+    pub fn with_scans(mut self, catalogue: Catalogue, queue: JobQueue) -> Self {
+        self.catalogue = Arc::new(catalogue);
+        self.scan_queue = Some(queue);
+        self
+    }
+
     /// Built from the environment: `TABLE_NAME`, the verification settings
     /// and the AWS SDK's own settings.
+    /// `DATA_SOURCES` and `SCAN_QUEUE_URL` set up scans.
     pub async fn from_env() -> Self {
         let config = shared::config::aws().await;
         let settings = VerificationSettings::from_env();
-        AppState::new(
+        let catalogue = match Catalogue::from_env() {
+            Ok(catalogue) => catalogue,
+            Err(err) => panic!("invalid configuration: {err}"),
+        };
+        let mut state = AppState::new(
             Store::new(
                 aws_sdk_dynamodb::Client::new(&config),
                 shared::config::table_name(),
             ),
             RoleVerifier::new(&config, &settings),
             settings,
-        )
+        );
+        state.catalogue = Arc::new(catalogue);
+        state.scan_queue = JobQueue::from_env(&config);
+        state
     }
 
     /// The principal customer roles must trust: `VENDOR_PRINCIPAL`, else the
@@ -91,6 +115,7 @@ impl AppState {
     tags(
         (name = "accounts", description = "Customer AWS accounts"),
         (name = "trust", description = "Cross-account roles: templates, verification, external-ID rotation"),
+        (name = "scans", description = "Data sources, attachments, scans, account actions, regions and findings"),
         (name = "api-keys", description = "The tenant's API keys (scope admin)"),
         (name = "meta", description = "The API itself"),
     )
@@ -140,6 +165,16 @@ fn routes() -> (Router<AppState>, OpenApiDocument) {
         .routes(routes!(trust::iam_parameters))
         .routes(routes!(trust::account_template))
         .routes(routes!(trust::generic_template))
+        .routes(routes!(scans::list_data_sources))
+        .routes(routes!(scans::attachments_of_source))
+        .routes(routes!(scans::list_attachments))
+        .routes(routes!(scans::get_attachment, scans::attach, scans::detach))
+        .routes(routes!(scans::start_scan, scans::list_scans))
+        .routes(routes!(scans::get_scan))
+        .routes(routes!(scans::list_account_scans))
+        .routes(routes!(scans::account_actions))
+        .routes(routes!(scans::account_regions))
+        .routes(routes!(scans::list_findings))
         .routes(routes!(api_keys::create_api_key, api_keys::list_api_keys))
         .routes(routes!(api_keys::get_api_key, api_keys::revoke_api_key))
         .routes(routes!(openapi_json))

@@ -1,63 +1,513 @@
 //! The scan worker: consumes scan jobs from SQS in batches and answers with
 //! partial batch failures, so one bad message never fails its neighbours.
 //!
-//! This crate parses and acknowledges jobs; running scans with the
-//! customer's role arrives with the data-sources issue.
+//! Each job names a scan record. A conditional claim on that record (keyed
+//! by scan id) makes a redelivered or duplicated job run once. The worker
+//! assumes the customer's role with the external ID, runs the data
+//! source's scanner (built in) or forwards the job to its queue (external),
+//! drops what the account's ignore lists exclude, stores the findings
+//! unless `scan_only`, and records the status of each region.
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+pub mod iam;
+pub mod pump;
 
-/// Handle one batch. Messages whose body is not a JSON object are reported
-/// as failures, so SQS redelivers them and finally dead-letters them.
-pub async fn handle_batch(event: SqsEvent) -> SqsBatchResponse {
-    let mut failures = Vec::new();
-    for message in event.records {
-        let id = message.message_id.clone().unwrap_or_default();
-        let parsed = message
-            .body
-            .as_deref()
-            .map(serde_json::from_str::<serde_json::Map<String, serde_json::Value>>);
-        match parsed {
-            Some(Ok(job)) => {
-                tracing::info!(message_id = %id, fields = job.len(), "scan job received");
-            }
-            _ => {
-                tracing::warn!(message_id = %id, "scan job is not a JSON object");
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use futures::StreamExt;
+use shared::account::Account;
+use shared::jobs::JobQueue;
+use shared::scans::{
+    Attachment, Catalogue, ExternalScanJob, Finding, IgnoreLists, InventorySync, Scan, ScanError,
+    ScanJob, ScanStatus, Severity, SyncStatus,
+};
+use shared::store::{Claim, Store};
+use shared::time::Timestamp;
+use shared::verification::{RoleVerifier, VerificationCode, VerificationSettings};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Jobs of one batch run at once (messages of the same scan run in turn).
+const JOBS_AT_ONCE: usize = 4;
+
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// The queue's maxReceiveCount: the attempt that dead-letters a job.
+    pub max_receive_count: u32,
+    /// How long a claim holds a scan before another delivery may take it
+    /// over: longer than the function may run.
+    pub lease: Duration,
+}
+
+impl WorkerSettings {
+    pub fn from_env() -> Self {
+        let env = |name: &str, default: u64| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default)
+        };
+        WorkerSettings {
+            max_receive_count: env(
+                "MAX_RECEIVE_COUNT",
+                u64::from(shared::schema::SCAN_QUEUE.max_receive_count),
+            ) as u32,
+            lease: Duration::from_secs(env("SCAN_LEASE_SECONDS", 960)),
+        }
+    }
+}
+
+/// Everything a scan needs.
+#[derive(Clone)]
+pub struct Worker {
+    pub store: Store,
+    pub verifier: RoleVerifier,
+    /// The base of the IAM clients built with assumed credentials.
+    pub sdk_config: aws_config::SdkConfig,
+    pub catalogue: Arc<Catalogue>,
+    /// Sends to external scanners' queues.
+    pub sqs: aws_sdk_sqs::Client,
+    pub settings: WorkerSettings,
+}
+
+/// Why a message must come back: it is reported as a batch item failure.
+#[derive(Debug)]
+pub enum Retry {
+    /// Not a scan job: after maxReceiveCount it lands in the DLQ.
+    Malformed(String),
+    /// Another delivery holds the scan; look again later.
+    Busy,
+    /// This attempt failed in a way another may not.
+    Failed(String),
+}
+
+impl Worker {
+    /// From the environment, as the Lambda runs it.
+    pub async fn from_env() -> Self {
+        let config = shared::config::aws().await;
+        let settings = VerificationSettings::from_env();
+        let catalogue = match Catalogue::from_env() {
+            Ok(catalogue) => catalogue,
+            Err(err) => panic!("invalid configuration: {err}"),
+        };
+        Worker {
+            store: Store::new(
+                aws_sdk_dynamodb::Client::new(&config),
+                shared::config::table_name(),
+            ),
+            verifier: RoleVerifier::new(&config, &settings),
+            sqs: aws_sdk_sqs::Client::new(&config),
+            sdk_config: config,
+            catalogue: Arc::new(catalogue),
+            settings: WorkerSettings::from_env(),
+        }
+    }
+
+    /// Handle one batch; the failures are the messages SQS should deliver again.
+    pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
+        // Messages of one scan run in turn, so a duplicate in the same
+        // batch finds the scan finished instead of busy.
+        let mut by_scan: BTreeMap<String, Vec<SqsMessage>> = BTreeMap::new();
+        for message in event.records {
+            let key = message
+                .body
+                .as_deref()
+                .and_then(|body| serde_json::from_str::<ScanJob>(body).ok())
+                .map(|job| job.scan_id)
+                .unwrap_or_else(|| message.message_id.clone().unwrap_or_default());
+            by_scan.entry(key).or_default().push(message);
+        }
+        let failed: Vec<String> = futures::stream::iter(by_scan.into_values())
+            .map(|messages| async move {
+                let mut failed = Vec::new();
+                for message in messages {
+                    let id = message.message_id.clone().unwrap_or_default();
+                    if let Err(retry) = self.handle_message(&message).await {
+                        tracing::warn!(message_id = %id, reason = ?retry, "scan job will be delivered again");
+                        failed.push(id);
+                    }
+                }
+                failed
+            })
+            .buffer_unordered(JOBS_AT_ONCE)
+            .flat_map(futures::stream::iter)
+            .collect()
+            .await;
+        let mut response = SqsBatchResponse::default();
+        response.batch_item_failures = failed
+            .into_iter()
+            .map(|id| {
                 let mut failure = BatchItemFailure::default();
                 failure.item_identifier = id;
-                failures.push(failure);
+                failure
+            })
+            .collect();
+        response
+    }
+
+    async fn handle_message(&self, message: &SqsMessage) -> Result<(), Retry> {
+        let body = message.body.as_deref().unwrap_or("");
+        let job: ScanJob = serde_json::from_str(body)
+            .map_err(|err| Retry::Malformed(format!("not a scan job: {err}")))?;
+        let receive_count = message
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|count| count.parse::<u32>().ok())
+            .unwrap_or(1);
+        self.run(&job, receive_count).await
+    }
+
+    /// Run one job, on its `receive_count`th delivery.
+    pub async fn run(&self, job: &ScanJob, receive_count: u32) -> Result<(), Retry> {
+        let tenant = job.tenant.as_str();
+        let context = self
+            .store
+            .scan_context(
+                tenant,
+                &job.account_id,
+                &job.data_source,
+                Some(&job.scan_id),
+            )
+            .await
+            .map_err(|err| Retry::Failed(err.to_string()))?;
+        let Some(scan) = context.scan else {
+            // The account (and with it its scans) was deleted.
+            tracing::info!(scan_id = %job.scan_id, "scan no longer exists; job dropped");
+            return Ok(());
+        };
+        if scan.is_finished() {
+            return Ok(());
+        }
+        let now = Timestamp::now();
+        let lease_until = Timestamp::from_datetime(
+            now.datetime()
+                + chrono::Duration::from_std(self.settings.lease)
+                    .unwrap_or(chrono::Duration::minutes(16)),
+        );
+        let scan = match self
+            .store
+            .claim_scan(tenant, &job.account_id, &job.scan_id, now, lease_until)
+            .await
+            .map_err(|err| Retry::Failed(err.to_string()))?
+        {
+            Claim::Claimed(scan) => *scan,
+            Claim::Finished => return Ok(()),
+            Claim::Busy => return Err(Retry::Busy),
+        };
+        let final_attempt = receive_count >= self.settings.max_receive_count;
+        match self
+            .execute(tenant, &scan, context.account, context.attachment)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(Outcome::Refused(error)) => {
+                self.give_up(tenant, &scan, error, false).await?;
+                Ok(())
+            }
+            Err(Outcome::Transient(error)) => {
+                let message = error.message.clone();
+                if final_attempt {
+                    self.give_up(tenant, &scan, error, true).await?;
+                } else {
+                    self.store
+                        .fail_attempt(tenant, &scan, error, false, false)
+                        .await
+                        .map_err(|err| Retry::Failed(err.to_string()))?;
+                }
+                Err(Retry::Failed(message))
             }
         }
     }
-    let mut response = SqsBatchResponse::default();
-    response.batch_item_failures = failures;
-    response
+
+    /// Record the end of a scan that failed for good.
+    async fn give_up(
+        &self,
+        tenant: &str,
+        scan: &Scan,
+        error: ScanError,
+        dead_lettered: bool,
+    ) -> Result<(), Retry> {
+        let sync = InventorySync {
+            status: if error.code == "TIMEOUT" {
+                SyncStatus::TimedOut
+            } else {
+                SyncStatus::Fail
+            },
+            message: Some(error.message.clone()),
+            code: Some(error.code.clone()),
+            synced_by: Some(format!("scan:{}", scan.scan_id)),
+            last_sync_time: Some(error.at),
+        };
+        let regions: Vec<(String, InventorySync)> = scan
+            .regions
+            .iter()
+            .map(|region| (region.clone(), sync.clone()))
+            .collect();
+        self.store
+            .fail_attempt(tenant, scan, error, true, dead_lettered)
+            .await
+            .and(
+                self.store
+                    .set_region_sync(tenant, &scan.account_id, &regions)
+                    .await,
+            )
+            .map_err(|err| Retry::Failed(err.to_string()))
+    }
+
+    async fn execute(
+        &self,
+        tenant: &str,
+        scan: &Scan,
+        account: Option<Account>,
+        attachment: Option<Attachment>,
+    ) -> Result<(), Outcome> {
+        let account =
+            account.ok_or_else(|| refused("ACCOUNT_DELETED", "the account was deleted"))?;
+        if account.archived_at.is_some() {
+            return Err(refused(
+                "ACCOUNT_ARCHIVED",
+                "the account is archived; unarchive it and scan again",
+            ));
+        }
+        let attachment = attachment.ok_or_else(|| {
+            refused(
+                "DETACHED",
+                "the data source was detached before the scan ran",
+            )
+        })?;
+        let source = self.catalogue.get(&scan.data_source).ok_or_else(|| {
+            refused(
+                "UNKNOWN_DATA_SOURCE",
+                "this data source is no longer configured",
+            )
+        })?;
+        let (role_arn, external_id) = match (&attachment.role_arn, &attachment.external_id) {
+            (Some(role), Some(id)) => (role.clone(), id.clone()),
+            _ => match &account.fields.role_arn {
+                Some(role) => (role.clone(), account.external_id.clone()),
+                None => {
+                    return Err(refused(
+                        "ROLE_MISSING",
+                        "the account has no role; set role_arn and verify it",
+                    ))
+                }
+            },
+        };
+        self.mark_regions(tenant, scan, SyncStatus::InProgress, "scan running")
+            .await?;
+
+        if let Some(url) = &source.queue_url {
+            let forwarded = ExternalScanJob {
+                tenant: tenant.to_string(),
+                account_id: scan.account_id.clone(),
+                scan_id: scan.scan_id.clone(),
+                data_source: scan.data_source.clone(),
+                role_arn,
+                external_id,
+                regions: scan.regions.clone(),
+                scan_only: scan.scan_only,
+                config: attachment.config.clone(),
+                specific_version: attachment.specific_version.clone(),
+            };
+            let body = serde_json::to_string(&forwarded)
+                .map_err(|err| transient("INTERNAL", &err.to_string()))?;
+            JobQueue::new(self.sqs.clone(), url.clone())
+                .send_to(url, body)
+                .await
+                .map_err(|err| transient("QUEUE_UNAVAILABLE", &err.to_string()))?;
+            let mut done = scan.clone();
+            done.status = ScanStatus::Forwarded;
+            done.finished_at = Some(Timestamp::now());
+            let regions = self.region_results(
+                scan,
+                SyncStatus::InProgress,
+                "handed to the external scanner",
+            );
+            return self
+                .store
+                .finish_scan(tenant, &done, &regions)
+                .await
+                .map_err(|err| transient("STORE", &err.to_string()));
+        }
+
+        let credentials = self
+            .verifier
+            .assume_for_scan(&role_arn, &external_id, &scan.scan_id)
+            .await
+            .map_err(|outcome| {
+                let error = ScanError {
+                    code: outcome.code.as_str().to_string(),
+                    message: outcome.message,
+                    at: Timestamp::now(),
+                };
+                match outcome.code {
+                    VerificationCode::Throttled
+                    | VerificationCode::Timeout
+                    | VerificationCode::Internal => Outcome::Transient(error),
+                    _ => Outcome::Refused(error),
+                }
+            })?;
+        let iam = aws_sdk_iam::Client::from_conf(
+            aws_sdk_iam::config::Builder::from(&self.sdk_config)
+                .credentials_provider(credentials)
+                .region(aws_sdk_iam::config::Region::new(iam_region(&role_arn)))
+                .build(),
+        );
+        let started = Timestamp::now();
+        let report = iam::scan(&iam, started).await.map_err(|failure| {
+            let error = ScanError {
+                code: failure.code.to_string(),
+                message: failure.message,
+                at: Timestamp::now(),
+            };
+            if failure.retryable {
+                Outcome::Transient(error)
+            } else {
+                Outcome::Refused(error)
+            }
+        })?;
+
+        let ignore = IgnoreLists::new(
+            &account.fields.resource_type_ignore_list,
+            &account.fields.resource_regex_ignore_list,
+        )
+        .map_err(|err| refused("INVALID_IGNORE_LIST", &err.to_string()))?;
+        let mut done = scan.clone();
+        done.counts.resources = report.resources;
+        done.counts.findings = report.observations.len() as u32;
+        let findings: Vec<Finding> = report
+            .observations
+            .into_iter()
+            .filter(|seen| !ignore.ignores(seen.resource_type, &seen.resource_id))
+            .map(|seen| Finding {
+                finding_id: Finding::id_of(seen.rule, &seen.resource_id),
+                account_id: scan.account_id.clone(),
+                data_source: scan.data_source.clone(),
+                rule: seen.rule.to_string(),
+                title: seen.title,
+                resource_type: seen.resource_type.to_string(),
+                resource_id: seen.resource_id,
+                region: "global".to_string(),
+                severity: Severity::of_score(seen.score),
+                score: seen.score.min(source.max_score),
+                details: seen.details,
+                first_seen_at: started,
+                last_seen_at: started,
+                scan_id: scan.scan_id.clone(),
+            })
+            .collect();
+        done.counts.ignored = done.counts.findings - findings.len() as u32;
+        if !scan.scan_only {
+            let (stored, resolved) = self
+                .store
+                .replace_findings(tenant, &scan.account_id, &scan.data_source, findings)
+                .await
+                .map_err(|err| transient("STORE", &err.to_string()))?;
+            done.counts.stored = stored;
+            done.counts.resolved = resolved;
+        }
+        done.status = ScanStatus::Succeeded;
+        done.finished_at = Some(Timestamp::now());
+        // IAM is global: one scan covers each region of the scan.
+        let regions = self.region_results(
+            &done,
+            SyncStatus::Success,
+            "IAM inventory synced (IAM is global)",
+        );
+        self.store
+            .finish_scan(tenant, &done, &regions)
+            .await
+            .map_err(|err| transient("STORE", &err.to_string()))
+    }
+
+    fn region_results(
+        &self,
+        scan: &Scan,
+        status: SyncStatus,
+        message: &str,
+    ) -> Vec<(String, InventorySync)> {
+        let sync = InventorySync {
+            status,
+            message: Some(message.to_string()),
+            code: Some(match status {
+                SyncStatus::Success => "OK".to_string(),
+                _ => status_code(status).to_string(),
+            }),
+            synced_by: Some(format!("scan:{}", scan.scan_id)),
+            last_sync_time: Some(Timestamp::now()),
+        };
+        scan.regions
+            .iter()
+            .map(|region| (region.clone(), sync.clone()))
+            .collect()
+    }
+
+    async fn mark_regions(
+        &self,
+        tenant: &str,
+        scan: &Scan,
+        status: SyncStatus,
+        message: &str,
+    ) -> Result<(), Outcome> {
+        let regions = self.region_results(scan, status, message);
+        self.store
+            .set_region_sync(tenant, &scan.account_id, &regions)
+            .await
+            .map_err(|err| transient("STORE", &err.to_string()))
+    }
+}
+
+/// How an attempt ended, when it did not succeed.
+#[derive(Debug)]
+enum Outcome {
+    /// Another attempt would fail the same way: the scan fails now.
+    Refused(ScanError),
+    /// Another attempt may succeed: SQS delivers the job again.
+    Transient(ScanError),
+}
+
+fn refused(code: &str, message: &str) -> Outcome {
+    Outcome::Refused(ScanError {
+        code: code.to_string(),
+        message: message.to_string(),
+        at: Timestamp::now(),
+    })
+}
+
+fn transient(code: &str, message: &str) -> Outcome {
+    Outcome::Transient(ScanError {
+        code: code.to_string(),
+        message: message.to_string(),
+        at: Timestamp::now(),
+    })
+}
+
+fn status_code(status: SyncStatus) -> &'static str {
+    match status {
+        SyncStatus::NotStarted => "NOT_STARTED",
+        SyncStatus::InProgress => "IN_PROGRESS",
+        SyncStatus::Success => "OK",
+        SyncStatus::Fail => "FAIL",
+        SyncStatus::TimedOut => "TIMED_OUT",
+    }
+}
+
+/// IAM is global; its endpoint sits in the partition's first region.
+fn iam_region(role_arn: &str) -> &'static str {
+    match role_arn.split(':').nth(1) {
+        Some("aws-us-gov") => "us-gov-west-1",
+        Some("aws-cn") => "cn-north-1",
+        _ => "us-east-1",
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_lambda_events::event::sqs::SqsMessage;
 
-    fn message(id: &str, body: &str) -> SqsMessage {
-        let mut message = SqsMessage::default();
-        message.message_id = Some(id.into());
-        message.body = Some(body.into());
-        message
-    }
-
-    #[tokio::test]
-    async fn malformed_messages_fail_alone() {
-        let mut event = SqsEvent::default();
-        event.records = vec![
-            message("good", r#"{"scan_id":"s1"}"#),
-            message("bad", "not json"),
-        ];
-        let response = handle_batch(event).await;
-        let failed: Vec<_> = response
-            .batch_item_failures
-            .iter()
-            .map(|f| f.item_identifier.as_str())
-            .collect();
-        assert_eq!(failed, ["bad"]);
+    #[test]
+    fn iam_region_per_partition() {
+        assert_eq!(iam_region("arn:aws:iam::1:role/a"), "us-east-1");
+        assert_eq!(iam_region("arn:aws-cn:iam::1:role/a"), "cn-north-1");
+        assert_eq!(iam_region("arn:aws-us-gov:iam::1:role/a"), "us-gov-west-1");
     }
 }

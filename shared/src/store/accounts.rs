@@ -3,6 +3,7 @@
 use super::{is_condition_failure, keys, n, s, update_expression, Store};
 use crate::account::{search_text, Account, AccountFields};
 use crate::listing::{self, compose_sort_value, Cursor, ListRequest, Order, Page, SortField};
+use crate::scans::RegionAdded;
 use crate::schema;
 use crate::time::Timestamp;
 use crate::{Error, Result};
@@ -131,6 +132,25 @@ impl Store {
             }
             None => removes.push("#parent".into()),
         }
+        // When each region joined the list, kept while it stays there.
+        if !fields.regions.is_empty() {
+            placeholders.insert(
+                ":added".into(),
+                serde_dynamo::to_attribute_value(RegionAdded {
+                    at: now,
+                    by: actor.to_string(),
+                })?,
+            );
+        }
+        for (index, region) in crate::regions::REGIONS.iter().enumerate() {
+            let alias = format!("#rad{index}");
+            names.insert(alias.clone(), keys::region_added_attribute(region.id));
+            if fields.regions.iter().any(|r| r == region.id) {
+                sets.push(format!("{alias} = if_not_exists({alias}, :added)"));
+            } else {
+                removes.push(alias);
+            }
+        }
         names.insert("#archived".into(), "archived_at".into());
         names.insert("#version".into(), "version".into());
         sets.push("#version = #version + :one".into());
@@ -190,7 +210,7 @@ impl Store {
                 .expression_attribute_values(":expected", n(version));
         }
         match request.send().await {
-            Ok(_) => Ok(()),
+            Ok(_) => self.purge_account_data(tenant, account_id).await,
             Err(err) if is_condition_failure(&err) => Err(self
                 .explain_refusal(
                     tenant,
@@ -541,6 +561,15 @@ pub(super) fn account_item(tenant: &str, account: &Account) -> Result<Item> {
         item.insert(
             schema::PARENT_KEY.into(),
             s(compose_sort_value(parent, &account.account_id)),
+        );
+    }
+    for region in &account.fields.regions {
+        item.insert(
+            keys::region_added_attribute(region),
+            serde_dynamo::to_attribute_value(RegionAdded {
+                at: account.created_at,
+                by: account.created_by.clone(),
+            })?,
         );
     }
     if let Some(due) = account.credential.next_verification_at {

@@ -1,13 +1,12 @@
 //! Whole-tenant reads and bulk deletes.
 
-use super::{keys, s, Store};
+use super::{delete_request, keys, s, Store};
 use crate::account::Account;
 use crate::listing::account_id_of_sort_value;
 use crate::schema;
 use crate::{Error, Result};
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
+use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
 
 /// What a batch delete did, per account.
 #[derive(Debug, Default)]
@@ -99,46 +98,18 @@ impl Store {
                 to_delete.push(id.clone());
             }
         }
-        for chunk in to_delete.chunks(25) {
-            let mut pending: Vec<WriteRequest> = chunk
+        let requests = to_delete
+            .iter()
+            .map(|id| delete_request(tenant, keys::account_sk(id)))
+            .collect::<Result<Vec<_>>>()?;
+        self.batch_write(requests).await?;
+        futures::future::try_join_all(
+            to_delete
                 .iter()
-                .map(|id| {
-                    let key = HashMap::from([
-                        ("pk".to_string(), s(keys::tenant_pk(tenant))),
-                        ("sk".to_string(), s(keys::account_sk(id))),
-                    ]);
-                    let delete = DeleteRequest::builder()
-                        .set_key(Some(key))
-                        .build()
-                        .map_err(crate::error::store_error)?;
-                    Ok(WriteRequest::builder().delete_request(delete).build())
-                })
-                .collect::<Result<_>>()?;
-            let mut attempt = 0u32;
-            while !pending.is_empty() {
-                let output = self
-                    .client
-                    .batch_write_item()
-                    .request_items(self.table(), pending)
-                    .send()
-                    .await
-                    .map_err(Error::from_sdk)?;
-                pending = output
-                    .unprocessed_items
-                    .and_then(|mut tables| tables.remove(self.table()))
-                    .unwrap_or_default();
-                if !pending.is_empty() {
-                    attempt += 1;
-                    if attempt > 8 {
-                        return Err(Error::Unavailable(
-                            "BatchWriteItem kept leaving items unprocessed".into(),
-                        ));
-                    }
-                    tokio::time::sleep(Duration::from_millis(25 << attempt.min(5))).await;
-                }
-            }
-            outcome.deleted.extend(chunk.iter().cloned());
-        }
+                .map(|id| self.purge_account_data(tenant, id)),
+        )
+        .await?;
+        outcome.deleted = to_delete;
         Ok(outcome)
     }
 }

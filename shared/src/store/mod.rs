@@ -5,6 +5,13 @@
 //! | tenant     | `T#<tenant>`  | `TENANT`           |
 //! | API key    | `T#<tenant>`  | `KEY#<key id>`     |
 //! | account    | `T#<tenant>`  | `ACCOUNT#<id>`     |
+//! | attachment | `T#<tenant>`  | `DS#<account id>#<data source>` |
+//! | scan       | `T#<tenant>`  | `ACCT#<account id>#SCAN#<scan id>` |
+//! | finding    | `T#<tenant>`  | `ACCT#<account id>#FINDING#<data source>#<finding id>` |
+//!
+//! Region status lives on the account item, one attribute per region
+//! (`rsync:<region>`, `radded:<region>`), so one GetItem answers
+//! `GET /regions` and no nested map has to exist before a write.
 //!
 //! Every request path is a GetItem, a Query, a BatchGetItem, a conditional
 //! write or a transaction. Nothing here ever scans.
@@ -12,15 +19,19 @@
 mod accounts;
 mod api_keys;
 mod fleet;
+mod scans;
 mod verification;
 
 use crate::Error;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use api_keys::KeyRevocation;
 pub use fleet::{BatchDeleteOutcome, ImportOutcome};
+pub use scans::{AccountRegions, Claim, ScanContext};
 pub use verification::{DueAccount, DuePage};
 
 #[derive(Clone, Debug)]
@@ -92,7 +103,123 @@ impl Store {
     }
 }
 
-pub(crate) mod keys {
+impl Store {
+    /// BatchWriteItem in calls of 25 (DynamoDB's limit), four at once,
+    /// retrying unprocessed items with backoff.
+    async fn batch_write(&self, requests: Vec<WriteRequest>) -> crate::Result<()> {
+        use futures::StreamExt;
+        let chunks: Vec<Vec<WriteRequest>> = requests.chunks(25).map(<[_]>::to_vec).collect();
+        let results: Vec<crate::Result<()>> = futures::stream::iter(chunks)
+            .map(|chunk| self.batch_write_chunk(chunk))
+            .buffer_unordered(4)
+            .collect()
+            .await;
+        results.into_iter().collect()
+    }
+
+    async fn batch_write_chunk(&self, mut pending: Vec<WriteRequest>) -> crate::Result<()> {
+        let mut attempt = 0u32;
+        while !pending.is_empty() {
+            let output = self
+                .client
+                .batch_write_item()
+                .request_items(self.table(), pending)
+                .send()
+                .await
+                .map_err(Error::from_sdk)?;
+            pending = output
+                .unprocessed_items
+                .and_then(|mut tables| tables.remove(self.table()))
+                .unwrap_or_default();
+            if !pending.is_empty() {
+                attempt += 1;
+                if attempt > 8 {
+                    return Err(Error::Unavailable(
+                        "BatchWriteItem kept leaving items unprocessed".into(),
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(25 << attempt.min(5))).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// One Query page of the tenant's items whose sort key starts with
+    /// `prefix`, after `after` (a sort key), with an optional filter.
+    /// Returns the items and the sort key to continue from.
+    async fn query_page(
+        &self,
+        tenant: &str,
+        prefix: &str,
+        page: PageRequest<'_>,
+    ) -> crate::Result<(Vec<HashMap<String, AttributeValue>>, Option<String>)> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(self.table())
+            .consistent_read(true)
+            .scan_index_forward(page.forward)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(keys::tenant_pk(tenant)))
+            .expression_attribute_values(":prefix", s(prefix))
+            .set_exclusive_start_key(page.after.map(|sk| {
+                HashMap::from([
+                    ("pk".to_string(), s(keys::tenant_pk(tenant))),
+                    ("sk".to_string(), s(sk)),
+                ])
+            }));
+        if let Some(limit) = page.limit {
+            query = query.limit(limit as i32);
+        }
+        if let Some(filter) = page.filter {
+            query = query.filter_expression(filter.expression);
+            for (name, value) in filter.names {
+                query = query.expression_attribute_names(name, value);
+            }
+            for (name, value) in filter.values {
+                query = query.expression_attribute_values(name, value);
+            }
+        }
+        let output = query.send().await.map_err(Error::from_sdk)?;
+        let next = output
+            .last_evaluated_key
+            .and_then(|mut key| key.remove("sk"))
+            .and_then(|sk| sk.as_s().ok().cloned());
+        Ok((output.items.unwrap_or_default(), next))
+    }
+}
+
+/// What [`Store::query_page`] reads.
+#[derive(Default)]
+struct PageRequest<'a> {
+    after: Option<&'a str>,
+    limit: Option<usize>,
+    forward: bool,
+    filter: Option<Filter>,
+}
+
+/// A FilterExpression with its names and values.
+#[derive(Clone, Default)]
+struct Filter {
+    expression: String,
+    names: Vec<(String, String)>,
+    values: Vec<(String, AttributeValue)>,
+}
+
+fn delete_request(tenant: &str, sk: String) -> crate::Result<WriteRequest> {
+    let key = HashMap::from([
+        ("pk".to_string(), s(keys::tenant_pk(tenant))),
+        ("sk".to_string(), s(sk)),
+    ]);
+    let delete = DeleteRequest::builder()
+        .set_key(Some(key))
+        .build()
+        .map_err(crate::error::store_error)?;
+    Ok(WriteRequest::builder().delete_request(delete).build())
+}
+
+/// Sort keys of every item type (callers use them to check cursors).
+pub mod keys {
     pub const TENANT_SK: &str = "TENANT";
     pub const ACCOUNT_PREFIX: &str = "ACCOUNT#";
     pub const KEY_PREFIX: &str = "KEY#";
@@ -107,6 +234,50 @@ pub(crate) mod keys {
 
     pub fn api_key_sk(key_id: &str) -> String {
         format!("{KEY_PREFIX}{key_id}")
+    }
+
+    /// Every data source attached to one account.
+    pub fn attachments_prefix(account_id: &str) -> String {
+        format!("DS#{account_id}#")
+    }
+
+    pub fn attachment_sk(account_id: &str, data_source: &str) -> String {
+        format!("DS#{account_id}#{data_source}")
+    }
+
+    /// Everything an account's scans produced (scans, findings).
+    pub fn account_data_prefix(account_id: &str) -> String {
+        format!("ACCT#{account_id}#")
+    }
+
+    pub fn scans_prefix(account_id: &str) -> String {
+        format!("ACCT#{account_id}#SCAN#")
+    }
+
+    pub fn scan_sk(account_id: &str, scan_id: &str) -> String {
+        format!("ACCT#{account_id}#SCAN#{scan_id}")
+    }
+
+    /// Findings of one account; of one data source with `Some`.
+    pub fn findings_prefix(account_id: &str, data_source: Option<&str>) -> String {
+        match data_source {
+            Some(source) => format!("ACCT#{account_id}#FINDING#{source}#"),
+            None => format!("ACCT#{account_id}#FINDING#"),
+        }
+    }
+
+    pub fn finding_sk(account_id: &str, data_source: &str, finding_id: &str) -> String {
+        format!("ACCT#{account_id}#FINDING#{data_source}#{finding_id}")
+    }
+
+    /// Account attribute holding a region's inventory sync status.
+    pub fn region_sync_attribute(region: &str) -> String {
+        format!("rsync:{region}")
+    }
+
+    /// Account attribute recording when a region was added and by whom.
+    pub fn region_added_attribute(region: &str) -> String {
+        format!("radded:{region}")
     }
 }
 

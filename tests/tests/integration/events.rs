@@ -50,11 +50,16 @@ async fn api_gateway_events_are_served() {
 
 #[tokio::test]
 async fn scan_and_schedule_events_are_handled() {
-    let app = TestApp::new().await;
+    let app = TestApp::with_scans().await;
     let sqs: aws_lambda_events::event::sqs::SqsEvent =
         serde_json::from_str(&event("scan-job.json")).unwrap();
     assert_eq!(sqs.records.len(), 1);
-    let response = scan_worker::handle_batch(sqs).await;
+    let job: shared::scans::ScanJob =
+        serde_json::from_str(sqs.records[0].body.as_deref().unwrap()).expect("a scan job");
+    assert_eq!(job.data_source, "aws:iam");
+    // A job whose scan does not exist (its account was deleted) is dropped,
+    // not retried.
+    let response = app.scanning().worker.handle_batch(sqs).await;
     assert!(response.batch_item_failures.is_empty());
     let schedule: aws_lambda_events::event::eventbridge::EventBridgeEvent =
         serde_json::from_str(&event("schedule.json")).unwrap();

@@ -6,6 +6,8 @@ use axum::Router;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use shared::api_key::{ApiKey, Scope};
+use shared::jobs::JobQueue;
+use shared::scans::Catalogue;
 use shared::store::Store;
 use shared::time::Timestamp;
 use shared::verification::{RoleVerifier, VerificationSettings};
@@ -27,6 +29,16 @@ pub struct TestApp {
     pub table: String,
     /// Admin key (all scopes) of tenant `acme`.
     pub key: String,
+    /// The scan queues and worker, for tests made with [`TestApp::with_scans`].
+    pub scanning: Option<Scanning>,
+}
+
+/// This test's own scan queue, its dead-letter queue and the worker.
+pub struct Scanning {
+    pub sqs: aws_sdk_sqs::Client,
+    pub queue_url: String,
+    pub dead_letter_url: String,
+    pub worker: scan_worker::Worker,
 }
 
 #[derive(Debug)]
@@ -106,7 +118,97 @@ impl TestApp {
             dynamodb,
             table,
             key,
+            scanning: None,
         }
+    }
+
+    /// A test app that queues scans on its own queues (as template.yaml
+    /// defines them) and has a worker to run them.
+    pub async fn with_scans() -> Self {
+        Self::with_catalogue(Catalogue::default()).await
+    }
+
+    pub async fn with_catalogue(catalogue: Catalogue) -> Self {
+        let mut app = TestApp::new().await;
+        let sqs = aws_sdk_sqs::Client::new(&app.sdk_config);
+        let prefix = format!("t{}", ulid::Ulid::new().to_string().to_lowercase());
+        let urls = shared::schema::create_queues(&sqs, &prefix)
+            .await
+            .expect("create the test queues");
+        let queue_url = urls[shared::schema::SCAN_QUEUE.logical_id].clone();
+        let dead_letter_url = urls[shared::schema::SCAN_QUEUE.dead_letter_logical_id].clone();
+        app.state = app
+            .state
+            .clone()
+            .with_scans(catalogue.clone(), JobQueue::new(sqs.clone(), &queue_url));
+        app.router = api::router(app.state.clone());
+        let worker = scan_worker::Worker {
+            store: app.store.clone(),
+            verifier: app.state.verifier.clone(),
+            sdk_config: app.sdk_config.clone(),
+            catalogue: std::sync::Arc::new(catalogue),
+            sqs: sqs.clone(),
+            settings: scan_worker::WorkerSettings {
+                max_receive_count: shared::schema::SCAN_QUEUE.max_receive_count,
+                lease: std::time::Duration::from_secs(60),
+            },
+        };
+        app.scanning = Some(Scanning {
+            sqs,
+            queue_url,
+            dead_letter_url,
+            worker,
+        });
+        app
+    }
+
+    pub fn scanning(&self) -> &Scanning {
+        self.scanning
+            .as_ref()
+            .expect("made with TestApp::with_scans")
+    }
+
+    /// Run the worker over the scan queue until it is empty; failed jobs
+    /// come back at once. Returns the messages handled.
+    pub async fn drain_scan_queue(&self) -> usize {
+        let scanning = self.scanning();
+        let mut handled = 0;
+        for _ in 0..100 {
+            let received = scan_worker::pump::poll_once(
+                &scanning.worker,
+                &scanning.sqs,
+                &scanning.queue_url,
+                std::time::Duration::ZERO,
+                std::time::Duration::ZERO,
+            )
+            .await
+            .expect("poll the scan queue");
+            if received == 0 {
+                return handled;
+            }
+            handled += received;
+        }
+        panic!("the scan queue never drained");
+    }
+
+    /// Bodies of the messages in the dead-letter queue (left there).
+    pub async fn dead_letters(&self) -> Vec<String> {
+        let scanning = self.scanning();
+        let output = scanning
+            .sqs
+            .receive_message()
+            .queue_url(&scanning.dead_letter_url)
+            .max_number_of_messages(10)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .expect("read the dead-letter queue");
+        output
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|m| m.body)
+            .collect()
     }
 
     /// A new key for `tenant` with `scopes`, straight in the table.
@@ -317,7 +419,7 @@ pub fn trust_external_ids(ids: &[&str]) -> Value {
 }
 
 /// moto picks the account of an IAM call from this header.
-fn in_account(
+pub fn in_account(
     account: &str,
 ) -> impl Fn(&mut aws_sdk_iam::config::http::HttpRequest) + Send + Sync + 'static {
     let account = account.to_string();

@@ -9,6 +9,7 @@ mod events;
 mod fleet;
 mod harness;
 mod listing;
+mod scans;
 mod search;
 mod spec;
 mod trust;

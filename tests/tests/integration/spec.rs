@@ -34,6 +34,37 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/accounts/import-template"),
     ("post", "/v1/accounts/import"),
     ("post", "/v1/accounts/export"),
+    ("get", "/v1/data-sources"),
+    ("get", "/v1/data-source-attachments"),
+    ("get", "/v1/accounts/{account_id}/data-sources"),
+    (
+        "get",
+        "/v1/accounts/{account_id}/data-sources/{data_source}",
+    ),
+    (
+        "put",
+        "/v1/accounts/{account_id}/data-sources/{data_source}",
+    ),
+    (
+        "delete",
+        "/v1/accounts/{account_id}/data-sources/{data_source}",
+    ),
+    (
+        "post",
+        "/v1/accounts/{account_id}/data-sources/{data_source}/scans",
+    ),
+    (
+        "get",
+        "/v1/accounts/{account_id}/data-sources/{data_source}/scans",
+    ),
+    (
+        "get",
+        "/v1/accounts/{account_id}/data-sources/{data_source}/scans/{scan_id}",
+    ),
+    ("get", "/v1/accounts/{account_id}/scans"),
+    ("post", "/v1/account-actions"),
+    ("get", "/v1/accounts/{account_id}/regions"),
+    ("get", "/v1/accounts/{account_id}/findings"),
 ];
 
 /// Routes anyone may call: CloudFormation fetches the role template without a key.
@@ -61,7 +92,9 @@ async fn openapi_document_lists_every_route() {
     for (method, path) in ROUTES {
         let uri = path
             .replace("{account_id}", "123456789012")
-            .replace("{key_id}", "01ARZ3NDEKTSV4RRFFQ69G5FAV");
+            .replace("{key_id}", "01ARZ3NDEKTSV4RRFFQ69G5FAV")
+            .replace("{data_source}", "aws:iam")
+            .replace("{scan_id}", "01ARZ3NDEKTSV4RRFFQ69G5FAV");
         let method = axum::http::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let reply = app.call_with(method.clone(), &uri, None, None, &[]).await;
         if PUBLIC.contains(path) {

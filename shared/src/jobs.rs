@@ -1,0 +1,59 @@
+//! Publishing scan jobs to SQS.
+
+use crate::error::store_error;
+use crate::scans::ScanJob;
+use crate::{Error, Result};
+
+/// The scan queue (and, for the worker, the queues of external scanners).
+#[derive(Clone, Debug)]
+pub struct JobQueue {
+    sqs: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl JobQueue {
+    pub fn new(sqs: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
+        JobQueue {
+            sqs,
+            url: url.into(),
+        }
+    }
+
+    /// From `SCAN_QUEUE_URL`; `None` when unset.
+    pub fn from_env(config: &aws_config::SdkConfig) -> Option<Self> {
+        std::env::var("SCAN_QUEUE_URL")
+            .ok()
+            .filter(|url| !url.is_empty())
+            .map(|url| JobQueue::new(aws_sdk_sqs::Client::new(config), url))
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn client(&self) -> &aws_sdk_sqs::Client {
+        &self.sqs
+    }
+
+    pub async fn send_job(&self, job: &ScanJob) -> Result<()> {
+        let body = serde_json::to_string(job).map_err(store_error)?;
+        self.send_to(&self.url, body).await
+    }
+
+    /// Send one message body to `url` (an external scanner's queue).
+    pub async fn send_to(&self, url: &str, body: String) -> Result<()> {
+        self.sqs
+            .send_message()
+            .queue_url(url)
+            .message_body(body)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| {
+                Error::Unavailable(format!(
+                    "SQS SendMessage failed: {}",
+                    aws_sdk_sqs::error::DisplayErrorContext(&err)
+                ))
+            })
+    }
+}

@@ -1,0 +1,737 @@
+//! Data sources, their attachments to accounts, scans, findings and the
+//! per-region inventory status (the RISKEN and Carbon Black models).
+//!
+//! A data source is a scanner. `aws:iam` is built in and runs in the scan
+//! worker; others come from configuration and name an SQS queue where an
+//! external scanner picks up their jobs.
+
+use crate::time::Timestamp;
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+use utoipa::ToSchema;
+
+/// The built-in IAM scanner.
+pub const IAM_DATA_SOURCE: &str = "aws:iam";
+
+static DATA_SOURCE_NAME: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(r"^[a-z0-9][a-z0-9-]{0,30}:[a-z0-9][a-z0-9-]{0,62}$").unwrap()
+});
+
+/// One entry of the data source catalogue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DataSource {
+    /// `<provider>:<name>`, e.g. `aws:iam`.
+    #[schema(example = "aws:iam")]
+    pub name: String,
+    pub description: String,
+    /// The highest score a finding of this source can have.
+    pub max_score: f64,
+    /// Built in (run by the scan worker) or external (forwarded to a queue).
+    #[serde(default)]
+    pub built_in: bool,
+    /// Where jobs of an external data source go. Never shown to callers.
+    #[serde(default, skip_serializing)]
+    #[schema(ignore)]
+    pub queue_url: Option<String>,
+}
+
+/// The data sources this deployment offers: `aws:iam`, plus those of the
+/// `DATA_SOURCES` setting (a JSON list of `{name, description, max_score,
+/// queue_url}`).
+#[derive(Debug, Clone)]
+pub struct Catalogue {
+    sources: Vec<DataSource>,
+}
+
+impl Default for Catalogue {
+    fn default() -> Self {
+        Catalogue {
+            sources: vec![DataSource {
+                name: IAM_DATA_SOURCE.into(),
+                description: "IAM posture: users without MFA, access keys older than 90 days or unused for 90 days, principals with administrator access".into(),
+                max_score: 10.0,
+                built_in: true,
+                queue_url: None,
+            }],
+        }
+    }
+}
+
+impl Catalogue {
+    /// The built-in sources plus the external ones described by `json`.
+    pub fn with_external(json: &str) -> Result<Self> {
+        let mut catalogue = Catalogue::default();
+        if json.trim().is_empty() {
+            return Ok(catalogue);
+        }
+        let invalid = |message: String| Error::invalid("DATA_SOURCES", message);
+        let external: Vec<DataSource> = serde_json::from_str(json).map_err(|err| {
+            invalid(format!(
+                "DATA_SOURCES must be a JSON list of {{name, description, max_score, queue_url}}: {err}"
+            ))
+        })?;
+        for mut source in external {
+            if !DATA_SOURCE_NAME.is_match(&source.name) {
+                return Err(invalid(format!(
+                    "data source name '{}' must look like 'aws:guard-duty'",
+                    source.name
+                )));
+            }
+            if catalogue.get(&source.name).is_some() {
+                return Err(invalid(format!(
+                    "data source '{}' is defined twice (or shadows a built-in one)",
+                    source.name
+                )));
+            }
+            if source.queue_url.as_deref().unwrap_or("").is_empty() {
+                return Err(invalid(format!(
+                    "data source '{}' needs a queue_url for its external scanner",
+                    source.name
+                )));
+            }
+            if !(source.max_score > 0.0 && source.max_score <= 100.0) {
+                return Err(invalid(format!(
+                    "data source '{}': max_score must be in (0, 100]",
+                    source.name
+                )));
+            }
+            source.built_in = false;
+            catalogue.sources.push(source);
+        }
+        Ok(catalogue)
+    }
+
+    /// From the `DATA_SOURCES` environment variable.
+    pub fn from_env() -> Result<Self> {
+        Catalogue::with_external(&std::env::var("DATA_SOURCES").unwrap_or_default())
+    }
+
+    pub fn all(&self) -> &[DataSource] {
+        &self.sources
+    }
+
+    pub fn get(&self, name: &str) -> Option<&DataSource> {
+        self.sources.iter().find(|source| source.name == name)
+    }
+
+    /// The source named `name`, or a 404 that lists the catalogue.
+    pub fn require(&self, name: &str) -> Result<&DataSource> {
+        self.get(name).ok_or_else(|| Error::NotFound {
+            resource: "data source",
+            id: name.to_string(),
+        })
+    }
+}
+
+/// The state of an attachment (RISKEN's 1-4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AttachmentStatus {
+    /// The last scan succeeded.
+    Ok,
+    /// Attached (or changed) and not scanned since.
+    Configured,
+    /// A scan is queued or running.
+    InProgress,
+    /// The last scan failed; `status_detail` says why.
+    Error,
+}
+
+/// A data source attached to an account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Attachment {
+    pub account_id: String,
+    pub data_source: String,
+    /// A role of its own for this data source; absent: the account's role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    /// Generated by the server when the role differs from the account's;
+    /// the role's trust policy must require it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// Settings handed to the scanner (string keys and values).
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+    pub status: AttachmentStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_detail: Option<String>,
+    /// When the last scan finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub specific_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_scan_id: Option<String>,
+    pub created_at: Timestamp,
+    pub created_by: String,
+    pub updated_at: Timestamp,
+    pub updated_by: String,
+}
+
+/// Body of `PUT /v1/accounts/{id}/data-sources/{name}`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttachRequest {
+    /// A role of its own for this data source (same account, same naming
+    /// rule as the account's role). Absent: the account's role is used.
+    #[serde(default)]
+    pub role_arn: Option<String>,
+    /// Up to 50 settings for the scanner.
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+    /// Pin a scanner version.
+    #[serde(default)]
+    pub specific_version: Option<String>,
+}
+
+impl AttachRequest {
+    pub fn validate(&self, account_id: &str) -> Result<()> {
+        if let Some(arn) = &self.role_arn {
+            let role = crate::validation::role_arn("role_arn", arn)?;
+            if role.account_id != account_id {
+                return Err(Error::invalid(
+                    "role_arn",
+                    format!("the role is in account {} but the data source is attached to {account_id}: scanners only use roles of the account they scan", role.account_id),
+                ));
+            }
+        }
+        if self.config.len() > 50 {
+            return Err(Error::invalid("config", "at most 50 settings"));
+        }
+        for (key, value) in &self.config {
+            crate::validation::text(&format!("config.{key}"), key, 128)?;
+            crate::validation::text(&format!("config.{key}"), value, 1024)?;
+        }
+        if let Some(version) = &self.specific_version {
+            crate::validation::text("specific_version", version, 64)?;
+        }
+        Ok(())
+    }
+
+    /// The attachment this request leaves, given the one already there.
+    /// The external ID survives as long as the role does; a role of its
+    /// own gets a fresh one; the account's own role needs none.
+    pub fn apply(
+        self,
+        account_id: &str,
+        account_role: Option<&str>,
+        data_source: &str,
+        existing: Option<&Attachment>,
+        actor: &str,
+        now: Timestamp,
+    ) -> Attachment {
+        let own_role = self
+            .role_arn
+            .filter(|arn| Some(arn.as_str()) != account_role);
+        let external_id = match (&own_role, existing) {
+            (None, _) => None,
+            (Some(role), Some(old)) if old.role_arn.as_ref() == Some(role) => {
+                old.external_id.clone()
+            }
+            (Some(_), _) => Some(crate::secrets::new_external_id()),
+        };
+        let changed = existing.is_none_or(|old| {
+            old.role_arn != own_role
+                || old.config != self.config
+                || old.specific_version != self.specific_version
+        });
+        Attachment {
+            account_id: account_id.to_string(),
+            data_source: data_source.to_string(),
+            role_arn: own_role,
+            external_id,
+            config: self.config,
+            status: match existing {
+                Some(old) if !changed => old.status,
+                _ => AttachmentStatus::Configured,
+            },
+            status_detail: match existing {
+                Some(old) if !changed => old.status_detail.clone(),
+                _ => Some("attached; not scanned yet".into()),
+            },
+            scan_at: existing.and_then(|old| old.scan_at),
+            specific_version: self.specific_version,
+            last_scan_id: existing.and_then(|old| old.last_scan_id.clone()),
+            created_at: existing.map_or(now, |old| old.created_at),
+            created_by: existing.map_or_else(|| actor.to_string(), |old| old.created_by.clone()),
+            updated_at: now,
+            updated_by: actor.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ScanStatus {
+    /// Waiting in the queue (also after a failed attempt that will be retried).
+    Queued,
+    Running,
+    Succeeded,
+    /// Gave up: `errors` says why; `dead_lettered` when the job is in the DLQ.
+    Failed,
+    /// Handed to an external scanner's queue.
+    Forwarded,
+}
+
+impl ScanStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScanStatus::Queued => "QUEUED",
+            ScanStatus::Running => "RUNNING",
+            ScanStatus::Succeeded => "SUCCEEDED",
+            ScanStatus::Failed => "FAILED",
+            ScanStatus::Forwarded => "FORWARDED",
+        }
+    }
+}
+
+/// What a scan found and kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ScanCounts {
+    /// IAM entities (or other resources) examined.
+    pub resources: u32,
+    /// Findings the scanner reported.
+    pub findings: u32,
+    /// Findings stored (0 with `scan_only`).
+    pub stored: u32,
+    /// Findings dropped by the account's resource type and regex ignore lists.
+    pub ignored: u32,
+    /// Stored findings of earlier scans that no longer occur, removed.
+    pub resolved: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ScanError {
+    /// e.g. `ACCESS_DENIED`, `THROTTLED`, `TIMEOUT`, `ACCOUNT_ARCHIVED`, `SCANNER_ERROR`.
+    pub code: String,
+    pub message: String,
+    pub at: Timestamp,
+}
+
+/// One scan of one data source of one account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Scan {
+    /// A ULID: scans sort by time.
+    pub scan_id: String,
+    pub account_id: String,
+    pub data_source: String,
+    /// Run the scan but store no findings.
+    pub scan_only: bool,
+    /// The regions covered: the account's, minus its region_ignore_list,
+    /// or those requested.
+    pub regions: Vec<String>,
+    pub status: ScanStatus,
+    pub requested_at: Timestamp,
+    /// API key id, or `account-actions` for SYNC_INVENTORY.
+    pub requested_by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<Timestamp>,
+    /// Deliveries that ran (retries included).
+    #[serde(default)]
+    pub attempts: u32,
+    /// While RUNNING: another delivery may take over after this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_until: Option<Timestamp>,
+    #[serde(default)]
+    pub counts: ScanCounts,
+    /// Every failed attempt, oldest first.
+    #[serde(default)]
+    pub errors: Vec<ScanError>,
+    /// The job went to the dead-letter queue after its last attempt.
+    #[serde(default)]
+    pub dead_lettered: bool,
+}
+
+impl Scan {
+    /// A new scan, waiting for the worker; its id is a fresh ULID.
+    pub fn queued(
+        account_id: &str,
+        data_source: &str,
+        scan_only: bool,
+        regions: Vec<String>,
+        requested_by: &str,
+        now: Timestamp,
+    ) -> Self {
+        Scan {
+            scan_id: ulid::Ulid::new().to_string(),
+            account_id: account_id.to_string(),
+            data_source: data_source.to_string(),
+            scan_only,
+            regions,
+            status: ScanStatus::Queued,
+            requested_at: now,
+            requested_by: requested_by.to_string(),
+            started_at: None,
+            finished_at: None,
+            attempts: 0,
+            lease_until: None,
+            counts: ScanCounts::default(),
+            errors: Vec::new(),
+            dead_lettered: false,
+        }
+    }
+
+    /// True for a string shaped like a scan id (a ULID).
+    pub fn is_valid_id(text: &str) -> bool {
+        text.parse::<ulid::Ulid>().is_ok()
+    }
+
+    pub fn is_finished(&self) -> bool {
+        match self.status {
+            ScanStatus::Succeeded | ScanStatus::Forwarded => true,
+            // A dead-lettered job may be redriven: it runs again.
+            ScanStatus::Failed => !self.dead_lettered,
+            ScanStatus::Queued | ScanStatus::Running => false,
+        }
+    }
+}
+
+/// The SQS message of a scan: just enough to find the scan record, which
+/// holds everything else. Small, and nothing secret in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanJob {
+    pub tenant: String,
+    pub account_id: String,
+    pub data_source: String,
+    pub scan_id: String,
+}
+
+/// The message an external scanner receives on its queue.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExternalScanJob {
+    pub tenant: String,
+    pub account_id: String,
+    pub scan_id: String,
+    pub data_source: String,
+    pub role_arn: String,
+    pub external_id: String,
+    pub regions: Vec<String>,
+    pub scan_only: bool,
+    pub config: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub specific_version: Option<String>,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 4] = [
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "LOW",
+            Severity::Medium => "MEDIUM",
+            Severity::High => "HIGH",
+            Severity::Critical => "CRITICAL",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str().eq_ignore_ascii_case(text))
+    }
+
+    /// The band of a score on a 0-10 scale.
+    pub fn of_score(score: f64) -> Self {
+        match score {
+            s if s >= 9.0 => Severity::Critical,
+            s if s >= 7.0 => Severity::High,
+            s if s >= 4.0 => Severity::Medium,
+            _ => Severity::Low,
+        }
+    }
+}
+
+/// A problem a scanner found on one resource. Its id is stable (rule and
+/// resource), so a later scan updates it instead of adding a duplicate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Finding {
+    pub finding_id: String,
+    pub account_id: String,
+    pub data_source: String,
+    /// e.g. `IAM_USER_WITHOUT_MFA`.
+    pub rule: String,
+    pub title: String,
+    /// e.g. `AWS.IAM.User`.
+    pub resource_type: String,
+    /// The resource's ARN.
+    pub resource_id: String,
+    /// `global` for global services such as IAM.
+    pub region: String,
+    pub severity: Severity,
+    /// 0 to the data source's max_score.
+    pub score: f64,
+    #[serde(default)]
+    pub details: BTreeMap<String, String>,
+    pub first_seen_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    /// The scan that last saw it.
+    pub scan_id: String,
+}
+
+impl Finding {
+    /// The stable id of `rule` on `resource_id`.
+    pub fn id_of(rule: &str, resource_id: &str) -> String {
+        use sha2::{Digest, Sha256};
+        hex::encode(&Sha256::digest(format!("{rule}\n{resource_id}").as_bytes())[..16])
+    }
+}
+
+/// What a scanner reports, before the ignore lists and storage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    pub rule: &'static str,
+    pub title: String,
+    pub resource_type: &'static str,
+    pub resource_id: String,
+    pub score: f64,
+    pub details: BTreeMap<String, String>,
+}
+
+/// The account's resource type and regex ignore lists.
+pub struct IgnoreLists {
+    types: Vec<String>,
+    patterns: Vec<regex::Regex>,
+}
+
+impl IgnoreLists {
+    pub fn new(types: &[String], patterns: &[String]) -> Result<Self> {
+        let patterns = patterns
+            .iter()
+            .map(|pattern| {
+                regex::RegexBuilder::new(pattern)
+                    .size_limit(1 << 20)
+                    .build()
+                    .map_err(|err| Error::invalid("resource_regex_ignore_list", err.to_string()))
+            })
+            .collect::<Result<_>>()?;
+        Ok(IgnoreLists {
+            types: types.to_vec(),
+            patterns,
+        })
+    }
+
+    pub fn ignores(&self, resource_type: &str, resource_id: &str) -> bool {
+        self.types.iter().any(|t| t == resource_type)
+            || self.patterns.iter().any(|p| p.is_match(resource_id))
+    }
+}
+
+/// Status of a region's inventory sync (Carbon Black's values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SyncStatus {
+    NotStarted,
+    InProgress,
+    Success,
+    Fail,
+    TimedOut,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct InventorySync {
+    pub status: SyncStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// `scan:<scan id>` of the scan that synced it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synced_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync_time: Option<Timestamp>,
+}
+
+impl InventorySync {
+    pub fn not_started() -> Self {
+        InventorySync {
+            status: SyncStatus::NotStarted,
+            message: None,
+            code: None,
+            synced_by: None,
+            last_sync_time: None,
+        }
+    }
+}
+
+/// When a region joined the account's list, and who added it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RegionAdded {
+    pub at: Timestamp,
+    pub by: String,
+}
+
+/// One region of an account, as `GET /v1/accounts/{id}/regions` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct RegionStatus {
+    pub id: String,
+    pub name: String,
+    /// In the account's region_ignore_list: never scanned.
+    pub ignored: bool,
+    pub inventory_sync: InventorySync,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub create_time: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+}
+
+/// The regions a scan covers: `requested`, or the account's regions; never
+/// those of the region_ignore_list.
+pub fn scan_regions(
+    account_regions: &[String],
+    ignored: &[String],
+    requested: Option<&[String]>,
+    field: &str,
+) -> Result<Vec<String>> {
+    match requested {
+        None => Ok(account_regions
+            .iter()
+            .filter(|region| !ignored.contains(region))
+            .cloned()
+            .collect()),
+        Some(requested) => {
+            crate::validation::regions(field, requested)?;
+            for (index, region) in requested.iter().enumerate() {
+                if !account_regions.contains(region) {
+                    return Err(Error::invalid(
+                        format!("{field}[{index}]"),
+                        format!("region '{region}' is not one of the account's regions ({}); add it to the account first", account_regions.join(", ")),
+                    ));
+                }
+                if ignored.contains(region) {
+                    return Err(Error::invalid(
+                        format!("{field}[{index}]"),
+                        format!("region '{region}' is in the account's region_ignore_list; remove it from there to scan it"),
+                    ));
+                }
+            }
+            Ok(requested.to_vec())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalogue_reads_external_sources() {
+        let catalogue = Catalogue::with_external(
+            r#"[{"name":"aws:guard-duty","description":"GuardDuty","max_score":10,"queue_url":"http://q"}]"#,
+        )
+        .unwrap();
+        assert!(catalogue.get(IAM_DATA_SOURCE).unwrap().built_in);
+        let guard = catalogue.get("aws:guard-duty").unwrap();
+        assert!(!guard.built_in);
+        assert_eq!(guard.queue_url.as_deref(), Some("http://q"));
+        // The queue URL stays inside.
+        assert!(!serde_json::to_string(guard).unwrap().contains("http://q"));
+    }
+
+    #[test]
+    fn catalogue_refuses_bad_entries() {
+        for json in [
+            r#"[{"name":"aws:iam","description":"x","max_score":1,"queue_url":"q"}]"#,
+            r#"[{"name":"Bad Name","description":"x","max_score":1,"queue_url":"q"}]"#,
+            r#"[{"name":"aws:x","description":"x","max_score":1}]"#,
+            r#"[{"name":"aws:x","description":"x","max_score":0,"queue_url":"q"}]"#,
+            "{",
+        ] {
+            assert!(Catalogue::with_external(json).is_err(), "{json}");
+        }
+    }
+
+    #[test]
+    fn attach_keeps_external_id_while_the_role_stays() {
+        let now = Timestamp::now();
+        let account_role = "arn:aws:iam::111111111111:role/Audit";
+        let own = "arn:aws:iam::111111111111:role/Other";
+        let request = |role: Option<&str>| AttachRequest {
+            role_arn: role.map(str::to_string),
+            ..Default::default()
+        };
+        let first = request(Some(own)).apply(
+            "111111111111",
+            Some(account_role),
+            "aws:iam",
+            None,
+            "k",
+            now,
+        );
+        let id = first
+            .external_id
+            .clone()
+            .expect("own role gets an external id");
+        assert_eq!(id.len(), 40);
+        let again = request(Some(own)).apply(
+            "111111111111",
+            Some(account_role),
+            "aws:iam",
+            Some(&first),
+            "k",
+            now,
+        );
+        assert_eq!(again.external_id.as_deref(), Some(id.as_str()));
+        let same_as_account = request(Some(account_role)).apply(
+            "111111111111",
+            Some(account_role),
+            "aws:iam",
+            Some(&first),
+            "k",
+            now,
+        );
+        assert_eq!(same_as_account.role_arn, None);
+        assert_eq!(same_as_account.external_id, None);
+        assert_eq!(same_as_account.status, AttachmentStatus::Configured);
+    }
+
+    #[test]
+    fn scan_regions_respects_the_ignore_list() {
+        let regions = vec!["us-east-1".to_string(), "eu-west-1".to_string()];
+        let ignored = vec!["eu-west-1".to_string()];
+        assert_eq!(
+            scan_regions(&regions, &ignored, None, "regions").unwrap(),
+            ["us-east-1"]
+        );
+        assert!(scan_regions(&regions, &ignored, Some(&["eu-west-1".into()]), "regions").is_err());
+        assert!(scan_regions(&regions, &ignored, Some(&["us-west-2".into()]), "regions").is_err());
+    }
+
+    #[test]
+    fn ignore_lists_match_type_or_pattern() {
+        let lists = IgnoreLists::new(&["AWS.IAM.Role".into()], &["user/tmp-".into()]).unwrap();
+        assert!(lists.ignores("AWS.IAM.Role", "arn:aws:iam::1:role/x"));
+        assert!(lists.ignores("AWS.IAM.User", "arn:aws:iam::1:user/tmp-1"));
+        assert!(!lists.ignores("AWS.IAM.User", "arn:aws:iam::1:user/alice"));
+    }
+
+    #[test]
+    fn severity_bands() {
+        assert_eq!(Severity::of_score(9.5), Severity::Critical);
+        assert_eq!(Severity::of_score(7.0), Severity::High);
+        assert_eq!(Severity::of_score(4.0), Severity::Medium);
+        assert_eq!(Severity::of_score(1.0), Severity::Low);
+        assert_eq!(Finding::id_of("R", "arn").len(), 32);
+        assert_ne!(Finding::id_of("R", "a"), Finding::id_of("S", "a"));
+    }
+}

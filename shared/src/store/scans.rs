@@ -1,0 +1,861 @@
+//! Attachments, scans, findings and region status.
+
+use super::{delete_request, is_condition_failure, keys, n, s, Filter, PageRequest, Store};
+use crate::account::Account;
+use crate::listing::Page;
+use crate::scans::{
+    Attachment, AttachmentStatus, Finding, InventorySync, RegionAdded, Scan, ScanCounts, ScanError,
+    ScanStatus, Severity,
+};
+use crate::time::Timestamp;
+use crate::{Error, Result};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, KeysAndAttributes, Put, PutRequest, TransactWriteItem, Update,
+    WriteRequest,
+};
+use std::collections::{BTreeMap, HashMap};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Query pages one filtered listing reads before it hands back a cursor.
+const MAX_PAGES_PER_LIST: usize = 10;
+
+/// An account's regions with their status, from one GetItem.
+#[derive(Debug, Clone)]
+pub struct AccountRegions {
+    pub account: Account,
+    pub sync: BTreeMap<String, InventorySync>,
+    pub added: BTreeMap<String, RegionAdded>,
+}
+
+/// What the scan worker needs, read in one BatchGetItem.
+#[derive(Debug, Clone, Default)]
+pub struct ScanContext {
+    pub account: Option<Account>,
+    pub scan: Option<Scan>,
+    pub attachment: Option<Attachment>,
+}
+
+/// The result of trying to take a scan for one delivery.
+#[derive(Debug)]
+pub enum Claim {
+    /// This delivery runs it.
+    Claimed(Box<Scan>),
+    /// Another delivery is running it under a live lease.
+    Busy,
+    /// Already finished (a duplicate delivery).
+    Finished,
+}
+
+impl Store {
+    fn key(tenant: &str, sk: String) -> Item {
+        HashMap::from([
+            ("pk".to_string(), s(keys::tenant_pk(tenant))),
+            ("sk".to_string(), s(sk)),
+        ])
+    }
+
+    async fn get_item(&self, tenant: &str, sk: String) -> Result<Option<Item>> {
+        Ok(self
+            .client
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(Self::key(tenant, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(Error::from_sdk)?
+            .item)
+    }
+
+    /// The account and its attachments: a GetItem and a Query, at once.
+    pub async fn account_attachments(
+        &self,
+        tenant: &str,
+        account_id: &str,
+    ) -> Result<(Account, Vec<Attachment>)> {
+        let prefix = keys::attachments_prefix(account_id);
+        let (account, attachments) = futures::join!(
+            self.get_account(tenant, account_id),
+            self.query_prefix::<Attachment>(tenant, &prefix),
+        );
+        let account = account?.ok_or_else(|| account_not_found(account_id))?;
+        Ok((account, attachments?))
+    }
+
+    /// The account and one attachment, in one BatchGetItem.
+    pub async fn account_and_attachment(
+        &self,
+        tenant: &str,
+        account_id: &str,
+        data_source: &str,
+    ) -> Result<(Account, Option<Attachment>)> {
+        let context = self
+            .scan_context(tenant, account_id, data_source, None)
+            .await?;
+        let account = context
+            .account
+            .ok_or_else(|| account_not_found(account_id))?;
+        Ok((account, context.attachment))
+    }
+
+    /// Create or replace an attachment, only while the account exists and
+    /// is not archived, and only if the attachment is still as read
+    /// (`previous`): one transaction.
+    pub async fn put_attachment(
+        &self,
+        tenant: &str,
+        attachment: &Attachment,
+        previous: Option<&Attachment>,
+    ) -> Result<()> {
+        let mut item: Item = serde_dynamo::to_item(attachment)?;
+        item.extend(Self::key(
+            tenant,
+            keys::attachment_sk(&attachment.account_id, &attachment.data_source),
+        ));
+        item.insert("type".into(), s("attachment"));
+        let mut put = Put::builder().table_name(self.table()).set_item(Some(item));
+        put = match previous {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(old) => put
+                .condition_expression("updated_at = :previous")
+                .expression_attribute_values(":previous", s(old.updated_at.to_string())),
+        };
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(self.account_is_writable(tenant, &attachment.account_id)?)
+            .transact_items(
+                TransactWriteItem::builder()
+                    .put(put.build().map_err(crate::error::store_error)?)
+                    .build(),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if super::is_transaction_condition_failure(&err) => Err(self
+                .explain_refusal(
+                    tenant,
+                    &attachment.account_id,
+                    None,
+                    true,
+                    Error::Conflict(format!(
+                        "the attachment of '{}' changed meanwhile; read it again and retry",
+                        attachment.data_source
+                    )),
+                )
+                .await),
+            Err(err) => Err(Error::from_sdk(err)),
+        }
+    }
+
+    /// A ConditionCheck that the account exists and is not archived.
+    fn account_is_writable(&self, tenant: &str, account_id: &str) -> Result<TransactWriteItem> {
+        let check = ConditionCheck::builder()
+            .table_name(self.table())
+            .set_key(Some(Self::key(tenant, keys::account_sk(account_id))))
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(archived_at)")
+            .build()
+            .map_err(crate::error::store_error)?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
+    }
+
+    pub async fn delete_attachment(
+        &self,
+        tenant: &str,
+        account_id: &str,
+        data_source: &str,
+    ) -> Result<()> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(self.table())
+            .set_key(Some(Self::key(
+                tenant,
+                keys::attachment_sk(account_id, data_source),
+            )))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if is_condition_failure(&err) => Err(Error::NotFound {
+                resource: "attachment",
+                id: format!("{account_id}/{data_source}"),
+            }),
+            Err(err) => Err(Error::from_sdk(err)),
+        }
+    }
+
+    /// One page of the attachments of `data_source` across the tenant's
+    /// accounts, in account order. Reads attachment items only.
+    pub async fn attachments_of_source(
+        &self,
+        tenant: &str,
+        data_source: &str,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<Page<Attachment>> {
+        let filter = Filter {
+            expression: "data_source = :source".into(),
+            names: vec![],
+            values: vec![(":source".into(), s(data_source))],
+        };
+        self.filtered_page(tenant, "DS#", filter, limit, after, true)
+            .await
+    }
+
+    /// Items of one prefix that pass `filter`, a page at a time: Query
+    /// pages until `limit` items are found or ten pages were read.
+    async fn filtered_page<T: serde::de::DeserializeOwned>(
+        &self,
+        tenant: &str,
+        prefix: &str,
+        filter: Filter,
+        limit: usize,
+        after: Option<&str>,
+        forward: bool,
+    ) -> Result<Page<T>> {
+        let mut found = Vec::new();
+        let mut start = after.map(str::to_string);
+        let mut last_sk: Option<String> = None;
+        for _ in 0..MAX_PAGES_PER_LIST {
+            let (items, next) = self
+                .query_page(
+                    tenant,
+                    prefix,
+                    PageRequest {
+                        after: start.as_deref(),
+                        limit: Some((limit + 1 - found.len()).max(25)),
+                        forward,
+                        filter: (!filter.expression.is_empty()).then(|| filter.clone()),
+                    },
+                )
+                .await?;
+            for item in items {
+                if found.len() == limit {
+                    // One more exists: continue after the last one kept.
+                    return Ok(Page {
+                        items: found,
+                        next_cursor: last_sk,
+                    });
+                }
+                last_sk = item.get("sk").and_then(|v| v.as_s().ok()).cloned();
+                found.push(serde_dynamo::from_item(item)?);
+            }
+            match next {
+                None => {
+                    return Ok(Page {
+                        items: found,
+                        next_cursor: None,
+                    })
+                }
+                Some(sk) => start = Some(sk),
+            }
+        }
+        // A selective filter: hand back what we have, and where reads stopped.
+        Ok(Page {
+            items: found,
+            next_cursor: start,
+        })
+    }
+
+    /// Record a new scan and mark its attachment IN_PROGRESS, only while the
+    /// account is writable and the data source attached: one transaction.
+    pub async fn queue_scan(&self, tenant: &str, scan: &Scan) -> Result<()> {
+        let mut item: Item = serde_dynamo::to_item(scan)?;
+        item.extend(Self::key(
+            tenant,
+            keys::scan_sk(&scan.account_id, &scan.scan_id),
+        ));
+        item.insert("type".into(), s("scan"));
+        let put = Put::builder()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(crate::error::store_error)?;
+        let update = Update::builder()
+            .table_name(self.table())
+            .set_key(Some(Self::key(
+                tenant,
+                keys::attachment_sk(&scan.account_id, &scan.data_source),
+            )))
+            .update_expression(
+                "SET #status = :status, status_detail = :detail, last_scan_id = :scan",
+            )
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", s("IN_PROGRESS"))
+            .expression_attribute_values(":detail", s(format!("scan {} queued", scan.scan_id)))
+            .expression_attribute_values(":scan", s(&scan.scan_id))
+            .build()
+            .map_err(crate::error::store_error)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(self.account_is_writable(tenant, &scan.account_id)?)
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if super::is_transaction_condition_failure(&err) => Err(self
+                .explain_refusal(
+                    tenant,
+                    &scan.account_id,
+                    None,
+                    true,
+                    Error::NotFound {
+                        resource: "attachment",
+                        id: format!("{}/{}", scan.account_id, scan.data_source),
+                    },
+                )
+                .await),
+            Err(err) => Err(Error::from_sdk(err)),
+        }
+    }
+
+    /// A queued scan whose message could not be sent: it will never run.
+    pub async fn abandon_scan(&self, tenant: &str, scan: &Scan, reason: &str) -> Result<()> {
+        let error = ScanError {
+            code: "QUEUE_UNAVAILABLE".into(),
+            message: reason.to_string(),
+            at: Timestamp::now(),
+        };
+        self.client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(Self::key(
+                tenant,
+                keys::scan_sk(&scan.account_id, &scan.scan_id),
+            )))
+            .update_expression("SET #status = :failed, errors = :errors, finished_at = :now")
+            .condition_expression("#status = :queued")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":failed", s("FAILED"))
+            .expression_attribute_values(":queued", s("QUEUED"))
+            .expression_attribute_values(":errors", serde_dynamo::to_attribute_value(vec![error])?)
+            .expression_attribute_values(":now", s(Timestamp::now().to_string()))
+            .send()
+            .await
+            .map_err(Error::from_sdk)?;
+        Ok(())
+    }
+
+    pub async fn get_scan(
+        &self,
+        tenant: &str,
+        account_id: &str,
+        scan_id: &str,
+    ) -> Result<Option<Scan>> {
+        self.get_item(tenant, keys::scan_sk(account_id, scan_id))
+            .await?
+            .map(serde_dynamo::from_item)
+            .transpose()
+            .map_err(Error::from)
+    }
+
+    /// Recent scans of an account, newest first; of one data source with `Some`.
+    pub async fn list_scans(
+        &self,
+        tenant: &str,
+        account_id: &str,
+        data_source: Option<&str>,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<Page<Scan>> {
+        let filter = match data_source {
+            Some(source) => Filter {
+                expression: "data_source = :source".into(),
+                names: vec![],
+                values: vec![(":source".into(), s(source))],
+            },
+            None => Filter::default(),
+        };
+        self.filtered_page(
+            tenant,
+            &keys::scans_prefix(account_id),
+            filter,
+            limit,
+            after,
+            false,
+        )
+        .await
+    }
+
+    /// Account, scan and attachment in one BatchGetItem (scan only with `Some`).
+    pub async fn scan_context(
+        &self,
+        tenant: &str,
+        account_id: &str,
+        data_source: &str,
+        scan_id: Option<&str>,
+    ) -> Result<ScanContext> {
+        let mut wanted = vec![
+            Self::key(tenant, keys::account_sk(account_id)),
+            Self::key(tenant, keys::attachment_sk(account_id, data_source)),
+        ];
+        if let Some(scan_id) = scan_id {
+            wanted.push(Self::key(tenant, keys::scan_sk(account_id, scan_id)));
+        }
+        let mut pending = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(wanted))
+                .consistent_read(true)
+                .build()
+                .map_err(crate::error::store_error)?,
+        );
+        let mut context = ScanContext::default();
+        let mut attempts = 0;
+        while let Some(request) = pending.take() {
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(self.table(), request)
+                .send()
+                .await
+                .map_err(Error::from_sdk)?;
+            for item in output
+                .responses
+                .and_then(|mut tables| tables.remove(self.table()))
+                .unwrap_or_default()
+            {
+                let sk = item.get("sk").and_then(|v| v.as_s().ok()).cloned();
+                match sk.as_deref() {
+                    Some(sk) if sk.starts_with(keys::ACCOUNT_PREFIX) => {
+                        context.account = Some(serde_dynamo::from_item(item)?)
+                    }
+                    Some(sk) if sk.starts_with("DS#") => {
+                        context.attachment = Some(serde_dynamo::from_item(item)?)
+                    }
+                    _ => context.scan = Some(serde_dynamo::from_item(item)?),
+                }
+            }
+            pending = output
+                .unprocessed_keys
+                .and_then(|mut tables| tables.remove(self.table()))
+                .filter(|rest| !rest.keys.is_empty());
+            attempts += 1;
+            if pending.is_some() && attempts > 8 {
+                return Err(Error::Unavailable(
+                    "BatchGetItem kept leaving keys unprocessed".into(),
+                ));
+            }
+        }
+        Ok(context)
+    }
+
+    /// Take a scan for this delivery: QUEUED, a RUNNING one whose lease ran
+    /// out (its worker died), or a dead-lettered one being redriven. The
+    /// conditional write is what makes a duplicate delivery run nothing.
+    pub async fn claim_scan(
+        &self,
+        tenant: &str,
+        account_id: &str,
+        scan_id: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Claim> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(Self::key(tenant, keys::scan_sk(account_id, scan_id))))
+            .update_expression(
+                "SET #status = :running, started_at = :now, lease_until = :lease, attempts = attempts + :one, dead_lettered = :false REMOVE finished_at",
+            )
+            .condition_expression(
+                "attribute_exists(pk) AND (#status = :queued OR (#status = :running AND lease_until < :now) OR (#status = :failed AND dead_lettered = :true))",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":running", s("RUNNING"))
+            .expression_attribute_values(":queued", s("QUEUED"))
+            .expression_attribute_values(":failed", s("FAILED"))
+            .expression_attribute_values(":now", s(now.to_string()))
+            .expression_attribute_values(":lease", s(lease_until.to_string()))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(Claim::Claimed(Box::new(serde_dynamo::from_item(
+                output.attributes.unwrap_or_default(),
+            )?))),
+            Err(err) if is_condition_failure(&err) => {
+                match self.get_scan(tenant, account_id, scan_id).await? {
+                    Some(scan) if scan.is_finished() => Ok(Claim::Finished),
+                    Some(_) => Ok(Claim::Busy),
+                    None => Ok(Claim::Finished),
+                }
+            }
+            Err(err) => Err(Error::from_sdk(err)),
+        }
+    }
+
+    /// A failed attempt of a scan this delivery holds: back to QUEUED for
+    /// another delivery, or FAILED (with `dead_lettered` when the message
+    /// goes to the DLQ). The attachment shows the error when it is final.
+    pub async fn fail_attempt(
+        &self,
+        tenant: &str,
+        scan: &Scan,
+        error: ScanError,
+        final_attempt: bool,
+        dead_lettered: bool,
+    ) -> Result<()> {
+        let now = Timestamp::now();
+        let status = if final_attempt {
+            ScanStatus::Failed
+        } else {
+            ScanStatus::Queued
+        };
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(Self::key(
+                tenant,
+                keys::scan_sk(&scan.account_id, &scan.scan_id),
+            )))
+            .condition_expression("#status = :running AND attempts = :attempts")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":running", s("RUNNING"))
+            .expression_attribute_values(":attempts", n(u64::from(scan.attempts)))
+            .expression_attribute_values(":status", s(status.as_str()))
+            .expression_attribute_values(
+                ":error",
+                serde_dynamo::to_attribute_value(vec![error.clone()])?,
+            )
+            .expression_attribute_values(":dead", AttributeValue::Bool(dead_lettered));
+        request = if final_attempt {
+            request
+                .update_expression("SET #status = :status, errors = list_append(errors, :error), dead_lettered = :dead, finished_at = :now REMOVE lease_until")
+                .expression_attribute_values(":now", s(now.to_string()))
+        } else {
+            request.update_expression("SET #status = :status, errors = list_append(errors, :error), dead_lettered = :dead REMOVE lease_until")
+        };
+        match request.send().await {
+            Ok(_) => {}
+            // The lease was lost to another delivery: its outcome stands.
+            Err(err) if is_condition_failure(&err) => return Ok(()),
+            Err(err) => return Err(Error::from_sdk(err)),
+        }
+        let detail = if final_attempt {
+            format!(
+                "scan {} failed: {} ({})",
+                scan.scan_id, error.message, error.code
+            )
+        } else {
+            format!("scan {} will be retried: {}", scan.scan_id, error.message)
+        };
+        let status = if final_attempt {
+            AttachmentStatus::Error
+        } else {
+            AttachmentStatus::InProgress
+        };
+        self.set_attachment_status(tenant, scan, status, &detail, None)
+            .await
+    }
+
+    /// Best effort: the attachment may have been detached meanwhile.
+    async fn set_attachment_status(
+        &self,
+        tenant: &str,
+        scan: &Scan,
+        status: AttachmentStatus,
+        detail: &str,
+        scan_at: Option<Timestamp>,
+    ) -> Result<()> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(Self::key(
+                tenant,
+                keys::attachment_sk(&scan.account_id, &scan.data_source),
+            )))
+            .condition_expression("attribute_exists(pk) AND last_scan_id = :scan")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":scan", s(&scan.scan_id))
+            .expression_attribute_values(":status", serde_dynamo::to_attribute_value(status)?)
+            .expression_attribute_values(":detail", s(detail));
+        request = match scan_at {
+            Some(at) => request
+                .update_expression("SET #status = :status, status_detail = :detail, scan_at = :at")
+                .expression_attribute_values(":at", s(at.to_string())),
+            None => request.update_expression("SET #status = :status, status_detail = :detail"),
+        };
+        match request.send().await {
+            // Detached, or a newer scan owns the status now.
+            Ok(_) => Ok(()),
+            Err(err) if is_condition_failure(&err) => Ok(()),
+            Err(err) => Err(Error::from_sdk(err)),
+        }
+    }
+
+    /// The end of a scan this delivery holds: its final record, the
+    /// attachment's status and each region's inventory sync.
+    pub async fn finish_scan(
+        &self,
+        tenant: &str,
+        scan: &Scan,
+        regions: &[(String, InventorySync)],
+    ) -> Result<()> {
+        let now = scan.finished_at.unwrap_or_else(Timestamp::now);
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(Self::key(
+                tenant,
+                keys::scan_sk(&scan.account_id, &scan.scan_id),
+            )))
+            .update_expression(
+                "SET #status = :status, counts = :counts, finished_at = :now REMOVE lease_until",
+            )
+            .condition_expression("#status = :running AND attempts = :attempts")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":running", s("RUNNING"))
+            .expression_attribute_values(":attempts", n(u64::from(scan.attempts)))
+            .expression_attribute_values(":status", s(scan.status.as_str()))
+            .expression_attribute_values(":counts", serde_dynamo::to_attribute_value(&scan.counts)?)
+            .expression_attribute_values(":now", s(now.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => {}
+            Err(err) if is_condition_failure(&err) => {
+                return Err(Error::Conflict(format!(
+                    "scan {} was taken over by another delivery",
+                    scan.scan_id
+                )))
+            }
+            Err(err) => return Err(Error::from_sdk(err)),
+        }
+        let detail = match scan.status {
+            ScanStatus::Forwarded => {
+                format!("scan {} handed to the external scanner", scan.scan_id)
+            }
+            _ => summary(scan.scan_id.as_str(), &scan.counts, scan.scan_only),
+        };
+        let status = match scan.status {
+            ScanStatus::Forwarded => AttachmentStatus::InProgress,
+            _ => AttachmentStatus::Ok,
+        };
+        let (attachment, sync) = futures::join!(
+            self.set_attachment_status(tenant, scan, status, &detail, Some(now)),
+            self.set_region_sync(tenant, &scan.account_id, regions),
+        );
+        attachment?;
+        sync
+    }
+
+    /// Set the inventory sync of regions of an account (one UpdateItem).
+    /// A deleted account is skipped.
+    pub async fn set_region_sync(
+        &self,
+        tenant: &str,
+        account_id: &str,
+        regions: &[(String, InventorySync)],
+    ) -> Result<()> {
+        if regions.is_empty() {
+            return Ok(());
+        }
+        let mut request = self
+            .update_account(tenant, account_id)
+            .condition_expression("attribute_exists(pk)");
+        let mut sets = Vec::new();
+        for (index, (region, sync)) in regions.iter().enumerate() {
+            sets.push(format!("#r{index} = :r{index}"));
+            request = request
+                .expression_attribute_names(
+                    format!("#r{index}"),
+                    keys::region_sync_attribute(region),
+                )
+                .expression_attribute_values(
+                    format!(":r{index}"),
+                    serde_dynamo::to_attribute_value(sync)?,
+                );
+        }
+        match request
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(err) if is_condition_failure(&err) => Ok(()),
+            Err(err) => Err(Error::from_sdk(err)),
+        }
+    }
+
+    /// The account and the status of each of its regions: one GetItem.
+    pub async fn account_regions(&self, tenant: &str, account_id: &str) -> Result<AccountRegions> {
+        let item = self
+            .get_item(tenant, keys::account_sk(account_id))
+            .await?
+            .ok_or_else(|| account_not_found(account_id))?;
+        let mut sync = BTreeMap::new();
+        let mut added = BTreeMap::new();
+        for (name, value) in &item {
+            if let Some(region) = name.strip_prefix("rsync:") {
+                sync.insert(
+                    region.to_string(),
+                    serde_dynamo::from_attribute_value(value.clone())?,
+                );
+            } else if let Some(region) = name.strip_prefix("radded:") {
+                added.insert(
+                    region.to_string(),
+                    serde_dynamo::from_attribute_value(value.clone())?,
+                );
+            }
+        }
+        Ok(AccountRegions {
+            account: serde_dynamo::from_item(item)?,
+            sync,
+            added,
+        })
+    }
+
+    /// Store the findings of a finished scan of one data source and remove
+    /// those it no longer sees. Findings seen before keep `first_seen_at`.
+    /// Returns (stored, resolved).
+    pub async fn replace_findings(
+        &self,
+        tenant: &str,
+        account_id: &str,
+        data_source: &str,
+        mut findings: Vec<Finding>,
+    ) -> Result<(u32, u32)> {
+        let existing: Vec<Finding> = self
+            .query_prefix(
+                tenant,
+                &keys::findings_prefix(account_id, Some(data_source)),
+            )
+            .await?;
+        let mut first_seen: HashMap<String, Timestamp> = existing
+            .iter()
+            .map(|f| (f.finding_id.clone(), f.first_seen_at))
+            .collect();
+        let mut requests = Vec::with_capacity(findings.len());
+        for finding in &mut findings {
+            if let Some(at) = first_seen.remove(&finding.finding_id) {
+                finding.first_seen_at = at;
+            }
+            let mut item: Item = serde_dynamo::to_item(&*finding)?;
+            item.extend(Self::key(
+                tenant,
+                keys::finding_sk(account_id, data_source, &finding.finding_id),
+            ));
+            item.insert("type".into(), s("finding"));
+            let put = PutRequest::builder()
+                .set_item(Some(item))
+                .build()
+                .map_err(crate::error::store_error)?;
+            requests.push(WriteRequest::builder().put_request(put).build());
+        }
+        // What is left was not seen by this scan: resolved.
+        let resolved = first_seen.len() as u32;
+        for finding_id in first_seen.keys() {
+            requests.push(delete_request(
+                tenant,
+                keys::finding_sk(account_id, data_source, finding_id),
+            )?);
+        }
+        self.batch_write(requests).await?;
+        Ok((findings.len() as u32, resolved))
+    }
+
+    /// A page of an account's findings, highest score first within a page
+    /// is not promised: they come in key order. Filters by data source and
+    /// severity.
+    pub async fn list_findings(
+        &self,
+        tenant: &str,
+        account_id: &str,
+        data_source: Option<&str>,
+        severities: &[Severity],
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<Page<Finding>> {
+        let mut filter = Filter::default();
+        if !severities.is_empty() {
+            let placeholders: Vec<String> =
+                (0..severities.len()).map(|i| format!(":sev{i}")).collect();
+            filter.expression = format!("severity IN ({})", placeholders.join(", "));
+            for (placeholder, severity) in placeholders.into_iter().zip(severities) {
+                filter.values.push((placeholder, s(severity.as_str())));
+            }
+        }
+        self.filtered_page(
+            tenant,
+            &keys::findings_prefix(account_id, data_source),
+            filter,
+            limit,
+            after,
+            true,
+        )
+        .await
+    }
+
+    /// Remove what an account's scans left: attachments, scans, findings.
+    /// Runs after the account itself is deleted.
+    pub async fn purge_account_data(&self, tenant: &str, account_id: &str) -> Result<()> {
+        let mut requests = Vec::new();
+        for prefix in [
+            keys::attachments_prefix(account_id),
+            keys::account_data_prefix(account_id),
+        ] {
+            let mut after: Option<String> = None;
+            loop {
+                let (items, next) = self
+                    .query_page(
+                        tenant,
+                        &prefix,
+                        PageRequest {
+                            after: after.as_deref(),
+                            forward: true,
+                            ..Default::default()
+                        },
+                    )
+                    .await?;
+                for item in items {
+                    if let Some(sk) = item.get("sk").and_then(|v| v.as_s().ok()) {
+                        requests.push(delete_request(tenant, sk.clone())?);
+                    }
+                }
+                match next {
+                    Some(sk) => after = Some(sk),
+                    None => break,
+                }
+            }
+        }
+        self.batch_write(requests).await
+    }
+}
+
+fn account_not_found(account_id: &str) -> Error {
+    Error::NotFound {
+        resource: "account",
+        id: account_id.to_string(),
+    }
+}
+
+/// The attachment's status detail after a successful scan.
+fn summary(scan_id: &str, counts: &ScanCounts, scan_only: bool) -> String {
+    if scan_only {
+        format!(
+            "scan {scan_id}: {} findings on {} resources (scan_only: nothing stored)",
+            counts.findings, counts.resources
+        )
+    } else {
+        format!(
+            "scan {scan_id}: {} findings on {} resources, {} stored, {} ignored, {} resolved",
+            counts.findings, counts.resources, counts.stored, counts.ignored, counts.resolved
+        )
+    }
+}
