@@ -399,7 +399,7 @@ impl RoleVerifier {
                 format!("AWS STS did not answer within {} ms. Retry in a minute; if it persists, check that the role's account has STS enabled in its region.", self.call_timeout.as_millis()),
             ),
             StsFailure::Other(detail) => {
-                tracing::error!(error = %detail, "verification failed on an unexpected STS error");
+                tracing::error!(error = %detail, %role_arn, "verification failed on an unexpected STS error");
                 Outcome::new(
                     VerificationCode::Internal,
                     "Verification failed because of an internal error; it has been logged. Retry later.",

@@ -214,8 +214,10 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// One log line per request: method, route template, status, latency.
-/// Query strings and headers are not logged (they may carry keys).
+/// One span per request, so every log line of the request carries its
+/// request id, tenant (recorded once authenticated) and account id; and
+/// one line at the end with status and latency. Query strings, headers and
+/// bodies are never logged: they may carry keys and external IDs.
 async fn log_request(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let route = request
@@ -223,9 +225,18 @@ async fn log_request(request: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|path| path.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
+    let request_id = request_id(&request);
+    let account_id = path_parameter(&route, request.uri().path(), "{account_id}");
     let started = std::time::Instant::now();
-    let span = tracing::info_span!("request", %method, %route, tenant = tracing::field::Empty);
-    let response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        %method,
+        %route,
+        tenant = tracing::field::Empty,
+        account_id = account_id.as_deref().unwrap_or(""),
+    );
+    let mut response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
     let status = response.status().as_u16();
     span.in_scope(|| {
         tracing::info!(
@@ -234,7 +245,31 @@ async fn log_request(request: Request, next: Next) -> Response {
             "request"
         );
     });
+    if let Ok(value) = axum::http::HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
     response
+}
+
+/// API Gateway's request id when behind it (what `apigw-requestid` shows
+/// the caller), else a new ULID.
+fn request_id(request: &Request) -> String {
+    use lambda_http::request::RequestContext;
+    match request.extensions().get::<RequestContext>() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.request_id.clone(),
+        _ => None,
+    }
+    .unwrap_or_else(|| ulid::Ulid::new().to_string())
+}
+
+/// The value of `parameter` (e.g. `{account_id}`) in `path`, by its
+/// position in the route template.
+fn path_parameter(route: &str, path: &str, parameter: &str) -> Option<String> {
+    let position = route.split('/').position(|segment| segment == parameter)?;
+    path.split('/')
+        .nth(position)
+        .filter(|value| value.len() <= 64)
+        .map(str::to_string)
 }
 
 /// JSON logs for Lambda (CloudWatch), level from `RUST_LOG` (default info).
@@ -245,7 +280,8 @@ pub fn init_json_logs() {
         .json()
         .with_env_filter(filter)
         .with_current_span(true)
-        .with_span_list(false)
+        // Every span: the runtime's (Lambda request id) and ours.
+        .with_span_list(true)
         .without_time()
         .try_init();
 }

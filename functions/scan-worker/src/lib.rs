@@ -121,8 +121,7 @@ impl Worker {
                 let mut failed = Vec::new();
                 for message in messages {
                     let id = message.message_id.clone().unwrap_or_default();
-                    if let Err(retry) = self.handle_message(&message).await {
-                        tracing::warn!(message_id = %id, reason = ?retry, "scan job will be delivered again");
+                    if self.handle_message(&message).await.is_err() {
                         failed.push(id);
                     }
                 }
@@ -146,14 +145,39 @@ impl Worker {
 
     async fn handle_message(&self, message: &SqsMessage) -> Result<(), Retry> {
         let body = message.body.as_deref().unwrap_or("");
-        let job: ScanJob = serde_json::from_str(body)
-            .map_err(|err| Retry::Malformed(format!("not a scan job: {err}")))?;
+        let job: ScanJob = match serde_json::from_str(body) {
+            Ok(job) => job,
+            Err(err) => {
+                // serde's message names the position, never the content.
+                tracing::warn!(
+                    message_id = message.message_id.as_deref().unwrap_or(""),
+                    error = %err,
+                    "not a scan job; after maxReceiveCount it goes to the dead-letter queue"
+                );
+                return Err(Retry::Malformed(err.to_string()));
+            }
+        };
         let receive_count = message
             .attributes
             .get("ApproximateReceiveCount")
             .and_then(|count| count.parse::<u32>().ok())
             .unwrap_or(1);
-        self.run(&job, receive_count).await
+        // Every line about this job names it, its tenant and account.
+        let span = tracing::info_span!(
+            "scan_job",
+            message_id = message.message_id.as_deref().unwrap_or(""),
+            tenant = %job.tenant,
+            account_id = %job.account_id,
+            scan_id = %job.scan_id,
+            data_source = %job.data_source,
+            receive_count,
+        );
+        let result = tracing::Instrument::instrument(self.run(&job, receive_count), span.clone()).await;
+        span.in_scope(|| match &result {
+            Ok(()) => tracing::info!("scan job done"),
+            Err(retry) => tracing::warn!(reason = ?retry, "scan job will be delivered again"),
+        });
+        result
     }
 
     /// Run one job, on its `receive_count`th delivery.

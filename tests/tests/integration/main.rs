@@ -9,6 +9,7 @@ mod events;
 mod fleet;
 mod harness;
 mod listing;
+mod logs;
 mod scans;
 mod search;
 mod spec;
