@@ -3,12 +3,13 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO_TEST := $(shell cargo nextest --version >/dev/null 2>&1 && echo "cargo nextest run --workspace --no-fail-fast" || echo "cargo test --workspace --no-fail-fast")
 
-.PHONY: help setup dev test bench lint fmt clean
+.PHONY: help setup dev test bench build lint fmt clean
 
 help:
 	@echo "make dev    run the API on http://127.0.0.1:$${PORT:-3000} with the scan worker, verifier and emulators"
 	@echo "make test   every check: fmt, clippy, cfn-lint, unit and integration tests"
 	@echo "make bench  benchmarks, printed as ratios measured side by side"
+	@echo "make build  Lambda bootstraps for arm64 (target/lambda/<function>/bootstrap), as sam build makes them"
 
 setup:
 	@dev/setup.sh
@@ -23,15 +24,26 @@ lint: setup
 	cargo clippy --workspace --all-targets -- -D warnings
 	@echo "==> cfn-lint template.yaml"
 	.venv/bin/cfn-lint template.yaml
+	@echo "==> sam validate --lint"
+	SAM_CLI_TELEMETRY=0 AWS_REGION=us-east-1 .venv/bin/sam validate --lint --template template.yaml
 
 test: lint
 	@echo "==> unit and integration tests (emulators on free ports)"
 	@dev/with-emulators.sh $(CARGO_TEST)
+	@echo "==> hostile input: schemathesis against the dev server's OpenAPI document"
+	@dev/with-emulators.sh dev/schemathesis.sh
 
 bench: setup
+	@echo "==> building the Lambda artifacts (arm64 for sizes, x86_64 to time cold starts here)"
+	@dev/build.sh --arm64
+	@LAMBDA_FORMAT=binary dev/build.sh --x86-64 --lambda-dir target/lambda-x86_64
 	@echo "==> building the benchmarks (profile perf)"
-	cargo build --profile perf -p bench
+	cargo build --profile perf -p bench -p dev-server
 	@dev/with-emulators.sh ./target/perf/bench
+
+# cargo-lambda and zig come from PyPI (dev/requirements.txt) into .venv.
+build: setup
+	@dev/build.sh --arm64
 
 fmt:
 	cargo fmt --all

@@ -9,6 +9,8 @@
 //! achieved rate, with the endpoint throttling above its quota.
 
 mod fleet;
+mod lambda;
+mod load;
 mod sts_endpoint;
 
 use futures::StreamExt;
@@ -21,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use sts_endpoint::StsEndpoint;
 
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+pub(crate) fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
@@ -38,6 +40,20 @@ async fn main() {
     std::env::remove_var("AWS_ENDPOINT_URL_STS");
     let accounts: usize = env_or("BENCH_ACCOUNTS", 10_000);
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    if only.is_empty() || only == "lambda" {
+        let table = format!(
+            "bench-cold-{}",
+            ulid::Ulid::new().to_string().to_lowercase()
+        );
+        let config = shared::config::aws().await;
+        shared::schema::create_table(&aws_sdk_dynamodb::Client::new(&config), &table)
+            .await
+            .expect("create the cold-start table");
+        lambda::run(&table).await;
+    }
+    if only.is_empty() || only == "load" {
+        load::run().await;
+    }
     if only.is_empty() || only == "fleet" {
         fleet::run(accounts, env_or("BENCH_REPEATS", 20)).await;
     }

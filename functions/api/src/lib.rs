@@ -183,7 +183,93 @@ fn routes() -> (Router<AppState>, OpenApiDocument) {
 
 /// The OpenAPI 3.1 document of this API.
 pub fn openapi() -> OpenApiDocument {
-    routes().1
+    let mut document = routes().1;
+    document_common_errors(&mut document);
+    document
+}
+
+/// Statuses any operation can answer, documented on every one that does
+/// not already: a malformed path or query (400), authentication (401,
+/// 403), an unknown resource (404), a datastore failure (500, 503); writes
+/// can meet an archived account or a concurrent change (409); operations
+/// with a body check its media type and size (413, 415). A test of the
+/// document holds every response to it (schemathesis in `make test`).
+fn document_common_errors(document: &mut OpenApiDocument) {
+    use utoipa::openapi::path::{HttpMethod, Operation};
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let error = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorResponse")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    let add = |operation: &mut Operation, method: HttpMethod| {
+        let public = operation.security.is_none();
+        let mut statuses: Vec<(&str, &str)> = vec![
+            (
+                "400",
+                "The request is malformed; `error.field` names what to fix",
+            ),
+            ("404", "No such resource in this tenant"),
+            ("500", "An internal error; it has been logged"),
+            (
+                "503",
+                "Briefly unavailable; retry after the Retry-After delay",
+            ),
+        ];
+        if !public {
+            statuses.push(("401", "Missing, invalid, expired or revoked API key"));
+            statuses.push(("403", "The API key lacks the scope this operation needs"));
+        }
+        if !matches!(method, HttpMethod::Get) {
+            statuses.push(("409", "The account is archived, or it changed meanwhile"));
+        }
+        if operation.request_body.is_some() {
+            statuses.push(("413", "The body is too large"));
+            statuses.push(("415", "The body's Content-Type is not accepted"));
+        }
+        // Path account ids are 12 digits everywhere: say so, so clients
+        // (and schemathesis) generate real ones.
+        for parameter in operation.parameters.iter_mut().flatten() {
+            if parameter.name == "account_id" {
+                parameter.schema = Some(RefOr::T(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .pattern(Some("^[0-9]{12}$"))
+                        .examples(["123456789012"])
+                        .into(),
+                ));
+            }
+        }
+        for (status, description) in statuses {
+            operation
+                .responses
+                .responses
+                .entry(status.to_string())
+                .or_insert_with(|| error(description));
+        }
+    };
+    for item in document.paths.paths.values_mut() {
+        for (operation, method) in [
+            (item.get.as_mut(), HttpMethod::Get),
+            (item.put.as_mut(), HttpMethod::Put),
+            (item.post.as_mut(), HttpMethod::Post),
+            (item.patch.as_mut(), HttpMethod::Patch),
+            (item.delete.as_mut(), HttpMethod::Delete),
+        ] {
+            if let Some(operation) = operation {
+                add(operation, method);
+            }
+        }
+    }
 }
 
 #[utoipa::path(

@@ -172,7 +172,8 @@ impl Worker {
             data_source = %job.data_source,
             receive_count,
         );
-        let result = tracing::Instrument::instrument(self.run(&job, receive_count), span.clone()).await;
+        let result =
+            tracing::Instrument::instrument(self.run(&job, receive_count), span.clone()).await;
         span.in_scope(|| match &result {
             Ok(()) => tracing::info!("scan job done"),
             Err(retry) => tracing::warn!(reason = ?retry, "scan job will be delivered again"),

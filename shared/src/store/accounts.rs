@@ -31,10 +31,18 @@ impl Store {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(err) if is_condition_failure(&err) => Err(Error::AlreadyExists {
-                resource: RESOURCE,
-                id: account.account_id.clone(),
-            }),
+            // The SDK retries a PutItem whose answer was lost; if the first
+            // attempt landed, the item is exactly ours (same external ID,
+            // same timestamps): that is success, not a conflict.
+            Err(err) if is_condition_failure(&err) => {
+                match self.get_account(tenant, &account.account_id).await? {
+                    Some(stored) if stored == *account => Ok(()),
+                    _ => Err(Error::AlreadyExists {
+                        resource: RESOURCE,
+                        id: account.account_id.clone(),
+                    }),
+                }
+            }
             Err(err) => Err(Error::from_sdk(err)),
         }
     }

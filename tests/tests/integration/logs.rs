@@ -75,13 +75,31 @@ async fn logs_name_request_tenant_and_account_and_never_a_secret() {
             .await;
         assert_eq!(patched.status, StatusCode::OK, "{:#}", patched.body);
         let verified = app
-            .call_with(Method::POST, &format!("/v1/accounts/{account}/verify"), Some(&token), None, &[])
+            .call_with(
+                Method::POST,
+                &format!("/v1/accounts/{account}/verify"),
+                Some(&token),
+                None,
+                &[],
+            )
             .await;
-        assert_eq!(verified.body["credential"]["verification_status"], "SUCCESS");
+        assert_eq!(
+            verified.body["credential"]["verification_status"],
+            "SUCCESS"
+        );
         let rotated = app
-            .call(Method::POST, &format!("/v1/accounts/{account}/external-id/rotate"), None)
+            .call(
+                Method::POST,
+                &format!("/v1/accounts/{account}/external-id/rotate"),
+                None,
+            )
             .await;
-        secrets.push(rotated.body["pending_external_id"].as_str().unwrap().to_string());
+        secrets.push(
+            rotated.body["pending_external_id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
         // A data source with a role of its own: another external ID.
         let own = app
             .call(
@@ -109,10 +127,20 @@ async fn logs_name_request_tenant_and_account_and_never_a_secret() {
         assert_eq!(scan.status, StatusCode::ACCEPTED, "{:#}", scan.body);
         app.drain_scan_queue().await;
         // Failures log too: a wrong key, a bad body.
-        app.call_with(Method::GET, "/v1/accounts", Some(&format!("{token}x")), None, &[])
-            .await;
-        app.call(Method::POST, "/v1/accounts", Some(&json!({"account_id": "1"})))
-            .await;
+        app.call_with(
+            Method::GET,
+            "/v1/accounts",
+            Some(&format!("{token}x")),
+            None,
+            &[],
+        )
+        .await;
+        app.call(
+            Method::POST,
+            "/v1/accounts",
+            Some(&json!({"account_id": "1"})),
+        )
+        .await;
     }
     .with_subscriber(subscriber)
     .await;
@@ -124,11 +152,23 @@ async fn logs_name_request_tenant_and_account_and_never_a_secret() {
         .collect();
     assert!(lines.len() >= 11, "{text}");
     for secret in &secrets {
-        assert!(!text.contains(secret.as_str()), "a secret was logged: {secret}");
+        assert!(
+            !text.contains(secret.as_str()),
+            "a secret was logged: {secret}"
+        );
     }
     // Session credentials of assumed roles (moto's temporary keys and tokens).
-    for marker in ["ASIA", "FQoGZXIvYXdzE", "SecretAccessKey", "SessionToken", "secret_access_key"] {
-        assert!(!text.contains(marker), "credential material ({marker}) in the logs:\n{text}");
+    for marker in [
+        "ASIA",
+        "FQoGZXIvYXdzE",
+        "SecretAccessKey",
+        "SessionToken",
+        "secret_access_key",
+    ] {
+        assert!(
+            !text.contains(marker),
+            "credential material ({marker}) in the logs:\n{text}"
+        );
     }
     // Every request line names the request; account routes the account
     // and, once authenticated, the tenant.
@@ -139,7 +179,10 @@ async fn logs_name_request_tenant_and_account_and_never_a_secret() {
     assert_eq!(requests.len(), 10, "{text}");
     for line in &requests {
         let span = &line["span"];
-        assert!(!span["request_id"].as_str().unwrap_or("").is_empty(), "{line}");
+        assert!(
+            !span["request_id"].as_str().unwrap_or("").is_empty(),
+            "{line}"
+        );
         if span["route"].as_str().unwrap().contains("{account_id}") {
             assert_eq!(span["account_id"], account, "{line}");
             assert_eq!(span["tenant"], "acme", "{line}");
