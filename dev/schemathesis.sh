@@ -29,6 +29,8 @@ done
 # Something to find: an account for the path parameters to hit.
 curl -s -o /dev/null -X POST "http://127.0.0.1:$port/v1/accounts" -H "X-API-Key: $key" \
   -H 'Content-Type: application/json' -d '{"account_id": "123456789012", "name": "schemathesis"}'
+curl -s -o /dev/null -X PUT "http://127.0.0.1:$port/v1/accounts/123456789012/data-sources/aws:iam" \
+  -H "X-API-Key: $key" -H 'Content-Type: application/json' -d '{}'
 echo "==> schemathesis against http://127.0.0.1:$port/v1/openapi.json"
 SCHEMATHESIS_TELEMETRY=false timeout $(( ${SCHEMATHESIS_MAX_TIME:-180} + 60 )) \
   .venv/bin/schemathesis run "http://127.0.0.1:$port/v1/openapi.json" \

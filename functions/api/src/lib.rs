@@ -237,8 +237,16 @@ fn document_common_errors(document: &mut OpenApiDocument) {
             statuses.push(("415", "The body's Content-Type is not accepted"));
         }
         // Path account ids are 12 digits everywhere: say so, so clients
-        // (and schemathesis) generate real ones.
+        // (and schemathesis) generate real ones; data sources by example.
         for parameter in operation.parameters.iter_mut().flatten() {
+            if parameter.name == "data_source" {
+                parameter.schema = Some(RefOr::T(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .examples(["aws:iam"])
+                        .into(),
+                ));
+            }
             if parameter.name == "account_id" {
                 parameter.schema = Some(RefOr::T(
                     ObjectBuilder::new()
