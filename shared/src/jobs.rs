@@ -37,23 +37,23 @@ impl JobQueue {
 
     pub async fn send_job(&self, job: &ScanJob) -> Result<()> {
         let body = serde_json::to_string(job).map_err(store_error)?;
-        self.send_to(&self.url, body).await
+        send(&self.sqs, &self.url, body).await
     }
+}
 
-    /// Send one message body to `url` (an external scanner's queue).
-    pub async fn send_to(&self, url: &str, body: String) -> Result<()> {
-        self.sqs
-            .send_message()
-            .queue_url(url)
-            .message_body(body)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|err| {
-                Error::Unavailable(format!(
-                    "SQS SendMessage failed: {}",
-                    aws_sdk_sqs::error::DisplayErrorContext(&err)
-                ))
-            })
-    }
+/// Send one message body to the queue at `url` (also an external
+/// scanner's queue); a failure is retryable.
+pub async fn send(sqs: &aws_sdk_sqs::Client, url: &str, body: String) -> Result<()> {
+    sqs.send_message()
+        .queue_url(url)
+        .message_body(body)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|err| {
+            Error::Unavailable(format!(
+                "SQS SendMessage failed: {}",
+                aws_sdk_sqs::error::DisplayErrorContext(&err)
+            ))
+        })
 }

@@ -104,17 +104,7 @@ pub async fn scan(iam: &aws_sdk_iam::Client, now: Timestamp) -> Result<Report, S
             users.push(Principal {
                 arn: user.arn.unwrap_or_default(),
                 name: user.user_name.unwrap_or_default(),
-                inline: user
-                    .user_policy_list
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|p| {
-                        (
-                            p.policy_name.unwrap_or_default(),
-                            p.policy_document.unwrap_or_default(),
-                        )
-                    })
-                    .collect(),
+                inline: inline_policies(user.user_policy_list),
                 attached: attached_arns(user.attached_managed_policies),
                 groups: user.group_list.unwrap_or_default(),
             });
@@ -123,17 +113,7 @@ pub async fn scan(iam: &aws_sdk_iam::Client, now: Timestamp) -> Result<Report, S
             roles.push(Principal {
                 arn: role.arn.unwrap_or_default(),
                 name: role.role_name.unwrap_or_default(),
-                inline: role
-                    .role_policy_list
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|p| {
-                        (
-                            p.policy_name.unwrap_or_default(),
-                            p.policy_document.unwrap_or_default(),
-                        )
-                    })
-                    .collect(),
+                inline: inline_policies(role.role_policy_list),
                 attached: attached_arns(role.attached_managed_policies),
                 groups: Vec::new(),
             });
@@ -145,17 +125,7 @@ pub async fn scan(iam: &aws_sdk_iam::Client, now: Timestamp) -> Result<Report, S
                 Principal {
                     arn: group.arn.unwrap_or_default(),
                     name,
-                    inline: group
-                        .group_policy_list
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|p| {
-                            (
-                                p.policy_name.unwrap_or_default(),
-                                p.policy_document.unwrap_or_default(),
-                            )
-                        })
-                        .collect(),
+                    inline: inline_policies(group.group_policy_list),
                     attached: attached_arns(group.attached_managed_policies),
                     groups: Vec::new(),
                 },
@@ -218,6 +188,22 @@ pub async fn scan(iam: &aws_sdk_iam::Client, now: Timestamp) -> Result<Report, S
         .await?;
     report.observations.extend(per_user.into_iter().flatten());
     Ok(report)
+}
+
+/// Name and document of each inline policy.
+fn inline_policies(
+    policies: Option<Vec<aws_sdk_iam::types::PolicyDetail>>,
+) -> Vec<(String, String)> {
+    policies
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| {
+            (
+                p.policy_name.unwrap_or_default(),
+                p.policy_document.unwrap_or_default(),
+            )
+        })
+        .collect()
 }
 
 fn attached_arns(policies: Option<Vec<aws_sdk_iam::types::AttachedPolicy>>) -> Vec<String> {

@@ -14,7 +14,6 @@ pub mod pump;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::StreamExt;
 use shared::account::Account;
-use shared::jobs::JobQueue;
 use shared::scans::{
     Attachment, Catalogue, ExternalScanJob, Finding, IgnoreLists, InventorySync, Scan, ScanError,
     ScanJob, ScanStatus, Severity, SyncStatus,
@@ -69,6 +68,9 @@ pub struct Worker {
     pub settings: WorkerSettings,
 }
 
+/// A message's body read as a scan job, or why it is not one.
+type ParsedJob = Result<ScanJob, String>;
+
 /// Why a message must come back: it is reported as a batch item failure.
 #[derive(Debug)]
 pub enum Retry {
@@ -106,23 +108,22 @@ impl Worker {
     pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
         // Messages of one scan run in turn, so a duplicate in the same
         // batch finds the scan finished instead of busy.
-        let mut by_scan: BTreeMap<String, Vec<SqsMessage>> = BTreeMap::new();
+        let mut by_scan: BTreeMap<String, Vec<(SqsMessage, ParsedJob)>> = BTreeMap::new();
         for message in event.records {
-            let key = message
-                .body
-                .as_deref()
-                .and_then(|body| serde_json::from_str::<ScanJob>(body).ok())
-                .map(|job| job.scan_id)
-                .unwrap_or_else(|| message.message_id.clone().unwrap_or_default());
-            by_scan.entry(key).or_default().push(message);
+            let job = serde_json::from_str::<ScanJob>(message.body.as_deref().unwrap_or(""))
+                .map_err(|err| err.to_string());
+            let key = match &job {
+                Ok(job) => job.scan_id.clone(),
+                Err(_) => message.message_id.clone().unwrap_or_default(),
+            };
+            by_scan.entry(key).or_default().push((message, job));
         }
         let failed: Vec<String> = futures::stream::iter(by_scan.into_values())
             .map(|messages| async move {
                 let mut failed = Vec::new();
-                for message in messages {
-                    let id = message.message_id.clone().unwrap_or_default();
-                    if self.handle_message(&message).await.is_err() {
-                        failed.push(id);
+                for (message, job) in messages {
+                    if self.handle_message(&message, job).await.is_err() {
+                        failed.push(message.message_id.unwrap_or_default());
                     }
                 }
                 failed
@@ -143,9 +144,8 @@ impl Worker {
         response
     }
 
-    async fn handle_message(&self, message: &SqsMessage) -> Result<(), Retry> {
-        let body = message.body.as_deref().unwrap_or("");
-        let job: ScanJob = match serde_json::from_str(body) {
+    async fn handle_message(&self, message: &SqsMessage, job: ParsedJob) -> Result<(), Retry> {
+        let job = match job {
             Ok(job) => job,
             Err(err) => {
                 // serde's message names the position, never the content.
@@ -154,7 +154,7 @@ impl Worker {
                     error = %err,
                     "not a scan job; after maxReceiveCount it goes to the dead-letter queue"
                 );
-                return Err(Retry::Malformed(err.to_string()));
+                return Err(Retry::Malformed(err));
             }
         };
         let receive_count = message
@@ -251,22 +251,12 @@ impl Worker {
         error: ScanError,
         dead_lettered: bool,
     ) -> Result<(), Retry> {
-        let sync = InventorySync {
-            status: if error.code == "TIMEOUT" {
-                SyncStatus::TimedOut
-            } else {
-                SyncStatus::Fail
-            },
-            message: Some(error.message.clone()),
-            code: Some(error.code.clone()),
-            synced_by: Some(format!("scan:{}", scan.scan_id)),
-            last_sync_time: Some(error.at),
+        let status = if error.code == "TIMEOUT" {
+            SyncStatus::TimedOut
+        } else {
+            SyncStatus::Fail
         };
-        let regions: Vec<(String, InventorySync)> = scan
-            .regions
-            .iter()
-            .map(|region| (region.clone(), sync.clone()))
-            .collect();
+        let regions = region_results(scan, status, &error.message, &error.code, error.at);
         self.store
             .fail_attempt(tenant, scan, error, true, dead_lettered)
             .await
@@ -335,17 +325,18 @@ impl Worker {
             };
             let body = serde_json::to_string(&forwarded)
                 .map_err(|err| transient("INTERNAL", &err.to_string()))?;
-            JobQueue::new(self.sqs.clone(), url.clone())
-                .send_to(url, body)
+            shared::jobs::send(&self.sqs, url, body)
                 .await
                 .map_err(|err| transient("QUEUE_UNAVAILABLE", &err.to_string()))?;
             let mut done = scan.clone();
             done.status = ScanStatus::Forwarded;
             done.finished_at = Some(Timestamp::now());
-            let regions = self.region_results(
+            let regions = region_results(
                 scan,
                 SyncStatus::InProgress,
                 "handed to the external scanner",
+                status_code(SyncStatus::InProgress),
+                Timestamp::now(),
             );
             return self
                 .store
@@ -433,37 +424,17 @@ impl Worker {
         done.status = ScanStatus::Succeeded;
         done.finished_at = Some(Timestamp::now());
         // IAM is global: one scan covers each region of the scan.
-        let regions = self.region_results(
+        let regions = region_results(
             &done,
             SyncStatus::Success,
             "IAM inventory synced (IAM is global)",
+            status_code(SyncStatus::Success),
+            Timestamp::now(),
         );
         self.store
             .finish_scan(tenant, &done, &regions)
             .await
             .map_err(|err| transient("STORE", &err.to_string()))
-    }
-
-    fn region_results(
-        &self,
-        scan: &Scan,
-        status: SyncStatus,
-        message: &str,
-    ) -> Vec<(String, InventorySync)> {
-        let sync = InventorySync {
-            status,
-            message: Some(message.to_string()),
-            code: Some(match status {
-                SyncStatus::Success => "OK".to_string(),
-                _ => status_code(status).to_string(),
-            }),
-            synced_by: Some(format!("scan:{}", scan.scan_id)),
-            last_sync_time: Some(Timestamp::now()),
-        };
-        scan.regions
-            .iter()
-            .map(|region| (region.clone(), sync.clone()))
-            .collect()
     }
 
     async fn mark_regions(
@@ -473,7 +444,7 @@ impl Worker {
         status: SyncStatus,
         message: &str,
     ) -> Result<(), Outcome> {
-        let regions = self.region_results(scan, status, message);
+        let regions = region_results(scan, status, message, status_code(status), Timestamp::now());
         self.store
             .set_region_sync(tenant, &scan.account_id, &regions)
             .await
@@ -504,6 +475,27 @@ fn transient(code: &str, message: &str) -> Outcome {
         message: message.to_string(),
         at: Timestamp::now(),
     })
+}
+
+/// Each region of `scan` with this inventory sync, as of `at`.
+fn region_results(
+    scan: &Scan,
+    status: SyncStatus,
+    message: &str,
+    code: &str,
+    at: Timestamp,
+) -> Vec<(String, InventorySync)> {
+    let sync = InventorySync {
+        status,
+        message: Some(message.to_string()),
+        code: Some(code.to_string()),
+        synced_by: Some(format!("scan:{}", scan.scan_id)),
+        last_sync_time: Some(at),
+    };
+    scan.regions
+        .iter()
+        .map(|region| (region.clone(), sync.clone()))
+        .collect()
 }
 
 fn status_code(status: SyncStatus) -> &'static str {

@@ -1,15 +1,14 @@
 //! Account items.
 
-use super::{is_condition_failure, keys, n, s, update_expression, Store};
+use super::{is_condition_failure, item_key, keys, n, s, update_expression, Store};
 use crate::account::{search_text, Account, AccountFields};
 use crate::listing::{self, compose_sort_value, Cursor, ListRequest, Order, Page, SortField};
 use crate::scans::RegionAdded;
 use crate::schema;
 use crate::time::Timestamp;
 use crate::{Error, Result};
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use std::collections::HashMap;
-use std::time::Duration;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -502,56 +501,17 @@ impl Store {
         Ok(accounts)
     }
 
-    /// One BatchGetItem of at most 100 keys, retrying unprocessed keys.
+    /// One BatchGetItem of at most 100 accounts.
     async fn batch_get_chunk(&self, tenant: &str, chunk: &[String]) -> Result<Vec<Account>> {
-        let keys: Vec<Item> = chunk
+        let keys = chunk
             .iter()
-            .map(|id| {
-                HashMap::from([
-                    ("pk".to_string(), s(keys::tenant_pk(tenant))),
-                    ("sk".to_string(), s(keys::account_sk(id))),
-                ])
-            })
+            .map(|id| item_key(tenant, keys::account_sk(id)))
             .collect();
-        let mut pending = Some(
-            KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .consistent_read(true)
-                .build()
-                .map_err(crate::error::store_error)?,
-        );
-        let mut accounts = Vec::with_capacity(chunk.len());
-        let mut attempt = 0u32;
-        while let Some(request) = pending.take() {
-            let output = self
-                .client
-                .batch_get_item()
-                .request_items(self.table(), request)
-                .send()
-                .await
-                .map_err(Error::from_sdk)?;
-            for item in output
-                .responses
-                .and_then(|mut tables| tables.remove(self.table()))
-                .unwrap_or_default()
-            {
-                accounts.push(serde_dynamo::from_item(item)?);
-            }
-            pending = output
-                .unprocessed_keys
-                .and_then(|mut tables| tables.remove(self.table()))
-                .filter(|rest| !rest.keys.is_empty());
-            if pending.is_some() {
-                attempt += 1;
-                if attempt > 8 {
-                    return Err(Error::Unavailable(
-                        "BatchGetItem kept leaving keys unprocessed".into(),
-                    ));
-                }
-                tokio::time::sleep(Duration::from_millis(25 << attempt.min(5))).await;
-            }
-        }
-        Ok(accounts)
+        self.batch_get(keys)
+            .await?
+            .into_iter()
+            .map(|item| serde_dynamo::from_item(item).map_err(Error::from))
+            .collect()
     }
 }
 

@@ -24,7 +24,7 @@ mod verification;
 
 use crate::Error;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, WriteRequest};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -144,6 +144,52 @@ impl Store {
         Ok(())
     }
 
+    /// One BatchGetItem of at most 100 keys (consistent reads), retrying
+    /// unprocessed keys with backoff. Missing items are simply absent.
+    async fn batch_get(
+        &self,
+        keys: Vec<HashMap<String, AttributeValue>>,
+    ) -> crate::Result<Vec<HashMap<String, AttributeValue>>> {
+        let mut pending = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .map_err(crate::error::store_error)?,
+        );
+        let mut items = Vec::new();
+        let mut attempt = 0u32;
+        while let Some(request) = pending.take() {
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(self.table(), request)
+                .send()
+                .await
+                .map_err(Error::from_sdk)?;
+            items.extend(
+                output
+                    .responses
+                    .and_then(|mut tables| tables.remove(self.table()))
+                    .unwrap_or_default(),
+            );
+            pending = output
+                .unprocessed_keys
+                .and_then(|mut tables| tables.remove(self.table()))
+                .filter(|rest| !rest.keys.is_empty());
+            if pending.is_some() {
+                attempt += 1;
+                if attempt > 8 {
+                    return Err(Error::Unavailable(
+                        "BatchGetItem kept leaving keys unprocessed".into(),
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(25 << attempt.min(5))).await;
+            }
+        }
+        Ok(items)
+    }
+
     /// One Query page of the tenant's items whose sort key starts with
     /// `prefix`, after `after` (a sort key), with an optional filter.
     /// Returns the items and the sort key to continue from.
@@ -162,12 +208,7 @@ impl Store {
             .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
             .expression_attribute_values(":pk", s(keys::tenant_pk(tenant)))
             .expression_attribute_values(":prefix", s(prefix))
-            .set_exclusive_start_key(page.after.map(|sk| {
-                HashMap::from([
-                    ("pk".to_string(), s(keys::tenant_pk(tenant))),
-                    ("sk".to_string(), s(sk)),
-                ])
-            }));
+            .set_exclusive_start_key(page.after.map(|sk| item_key(tenant, sk.to_string())));
         if let Some(limit) = page.limit {
             query = query.limit(limit as i32);
         }
@@ -206,13 +247,17 @@ struct Filter {
     values: Vec<(String, AttributeValue)>,
 }
 
-fn delete_request(tenant: &str, sk: String) -> crate::Result<WriteRequest> {
-    let key = HashMap::from([
+/// The primary key of a tenant's item.
+fn item_key(tenant: &str, sk: String) -> HashMap<String, AttributeValue> {
+    HashMap::from([
         ("pk".to_string(), s(keys::tenant_pk(tenant))),
         ("sk".to_string(), s(sk)),
-    ]);
+    ])
+}
+
+fn delete_request(tenant: &str, sk: String) -> crate::Result<WriteRequest> {
     let delete = DeleteRequest::builder()
-        .set_key(Some(key))
+        .set_key(Some(item_key(tenant, sk)))
         .build()
         .map_err(crate::error::store_error)?;
     Ok(WriteRequest::builder().delete_request(delete).build())

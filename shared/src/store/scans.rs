@@ -1,6 +1,8 @@
 //! Attachments, scans, findings and region status.
 
-use super::{delete_request, is_condition_failure, keys, n, s, Filter, PageRequest, Store};
+use super::{
+    delete_request, is_condition_failure, item_key, keys, n, s, Filter, PageRequest, Store,
+};
 use crate::account::Account;
 use crate::listing::Page;
 use crate::scans::{
@@ -10,8 +12,7 @@ use crate::scans::{
 use crate::time::Timestamp;
 use crate::{Error, Result};
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, KeysAndAttributes, Put, PutRequest, TransactWriteItem, Update,
-    WriteRequest,
+    AttributeValue, ConditionCheck, Put, PutRequest, TransactWriteItem, Update, WriteRequest,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -48,19 +49,12 @@ pub enum Claim {
 }
 
 impl Store {
-    fn key(tenant: &str, sk: String) -> Item {
-        HashMap::from([
-            ("pk".to_string(), s(keys::tenant_pk(tenant))),
-            ("sk".to_string(), s(sk)),
-        ])
-    }
-
     async fn get_item(&self, tenant: &str, sk: String) -> Result<Option<Item>> {
         Ok(self
             .client
             .get_item()
             .table_name(self.table())
-            .set_key(Some(Self::key(tenant, sk)))
+            .set_key(Some(item_key(tenant, sk)))
             .consistent_read(true)
             .send()
             .await
@@ -109,7 +103,7 @@ impl Store {
         previous: Option<&Attachment>,
     ) -> Result<()> {
         let mut item: Item = serde_dynamo::to_item(attachment)?;
-        item.extend(Self::key(
+        item.extend(item_key(
             tenant,
             keys::attachment_sk(&attachment.account_id, &attachment.data_source),
         ));
@@ -154,7 +148,7 @@ impl Store {
     fn account_is_writable(&self, tenant: &str, account_id: &str) -> Result<TransactWriteItem> {
         let check = ConditionCheck::builder()
             .table_name(self.table())
-            .set_key(Some(Self::key(tenant, keys::account_sk(account_id))))
+            .set_key(Some(item_key(tenant, keys::account_sk(account_id))))
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(archived_at)")
             .build()
             .map_err(crate::error::store_error)?;
@@ -171,7 +165,7 @@ impl Store {
             .client
             .delete_item()
             .table_name(self.table())
-            .set_key(Some(Self::key(
+            .set_key(Some(item_key(
                 tenant,
                 keys::attachment_sk(account_id, data_source),
             )))
@@ -265,7 +259,7 @@ impl Store {
     /// account is writable and the data source attached: one transaction.
     pub async fn queue_scan(&self, tenant: &str, scan: &Scan) -> Result<()> {
         let mut item: Item = serde_dynamo::to_item(scan)?;
-        item.extend(Self::key(
+        item.extend(item_key(
             tenant,
             keys::scan_sk(&scan.account_id, &scan.scan_id),
         ));
@@ -278,7 +272,7 @@ impl Store {
             .map_err(crate::error::store_error)?;
         let update = Update::builder()
             .table_name(self.table())
-            .set_key(Some(Self::key(
+            .set_key(Some(item_key(
                 tenant,
                 keys::attachment_sk(&scan.account_id, &scan.data_source),
             )))
@@ -328,7 +322,7 @@ impl Store {
         self.client
             .update_item()
             .table_name(self.table())
-            .set_key(Some(Self::key(
+            .set_key(Some(item_key(
                 tenant,
                 keys::scan_sk(&scan.account_id, &scan.scan_id),
             )))
@@ -395,54 +389,23 @@ impl Store {
         scan_id: Option<&str>,
     ) -> Result<ScanContext> {
         let mut wanted = vec![
-            Self::key(tenant, keys::account_sk(account_id)),
-            Self::key(tenant, keys::attachment_sk(account_id, data_source)),
+            item_key(tenant, keys::account_sk(account_id)),
+            item_key(tenant, keys::attachment_sk(account_id, data_source)),
         ];
         if let Some(scan_id) = scan_id {
-            wanted.push(Self::key(tenant, keys::scan_sk(account_id, scan_id)));
+            wanted.push(item_key(tenant, keys::scan_sk(account_id, scan_id)));
         }
-        let mut pending = Some(
-            KeysAndAttributes::builder()
-                .set_keys(Some(wanted))
-                .consistent_read(true)
-                .build()
-                .map_err(crate::error::store_error)?,
-        );
         let mut context = ScanContext::default();
-        let mut attempts = 0;
-        while let Some(request) = pending.take() {
-            let output = self
-                .client
-                .batch_get_item()
-                .request_items(self.table(), request)
-                .send()
-                .await
-                .map_err(Error::from_sdk)?;
-            for item in output
-                .responses
-                .and_then(|mut tables| tables.remove(self.table()))
-                .unwrap_or_default()
-            {
-                let sk = item.get("sk").and_then(|v| v.as_s().ok()).cloned();
-                match sk.as_deref() {
-                    Some(sk) if sk.starts_with(keys::ACCOUNT_PREFIX) => {
-                        context.account = Some(serde_dynamo::from_item(item)?)
-                    }
-                    Some(sk) if sk.starts_with("DS#") => {
-                        context.attachment = Some(serde_dynamo::from_item(item)?)
-                    }
-                    _ => context.scan = Some(serde_dynamo::from_item(item)?),
+        for item in self.batch_get(wanted).await? {
+            let sk = item.get("sk").and_then(|v| v.as_s().ok()).cloned();
+            match sk.as_deref() {
+                Some(sk) if sk.starts_with(keys::ACCOUNT_PREFIX) => {
+                    context.account = Some(serde_dynamo::from_item(item)?)
                 }
-            }
-            pending = output
-                .unprocessed_keys
-                .and_then(|mut tables| tables.remove(self.table()))
-                .filter(|rest| !rest.keys.is_empty());
-            attempts += 1;
-            if pending.is_some() && attempts > 8 {
-                return Err(Error::Unavailable(
-                    "BatchGetItem kept leaving keys unprocessed".into(),
-                ));
+                Some(sk) if sk.starts_with("DS#") => {
+                    context.attachment = Some(serde_dynamo::from_item(item)?)
+                }
+                _ => context.scan = Some(serde_dynamo::from_item(item)?),
             }
         }
         Ok(context)
@@ -463,7 +426,7 @@ impl Store {
             .client
             .update_item()
             .table_name(self.table())
-            .set_key(Some(Self::key(tenant, keys::scan_sk(account_id, scan_id))))
+            .set_key(Some(item_key(tenant, keys::scan_sk(account_id, scan_id))))
             .update_expression(
                 "SET #status = :running, started_at = :now, lease_until = :lease, attempts = attempts + :one, dead_lettered = :false REMOVE finished_at",
             )
@@ -518,7 +481,7 @@ impl Store {
             .client
             .update_item()
             .table_name(self.table())
-            .set_key(Some(Self::key(
+            .set_key(Some(item_key(
                 tenant,
                 keys::scan_sk(&scan.account_id, &scan.scan_id),
             )))
@@ -575,7 +538,7 @@ impl Store {
             .client
             .update_item()
             .table_name(self.table())
-            .set_key(Some(Self::key(
+            .set_key(Some(item_key(
                 tenant,
                 keys::attachment_sk(&scan.account_id, &scan.data_source),
             )))
@@ -611,7 +574,7 @@ impl Store {
             .client
             .update_item()
             .table_name(self.table())
-            .set_key(Some(Self::key(
+            .set_key(Some(item_key(
                 tenant,
                 keys::scan_sk(&scan.account_id, &scan.scan_id),
             )))
@@ -747,7 +710,7 @@ impl Store {
                 finding.first_seen_at = at;
             }
             let mut item: Item = serde_dynamo::to_item(&*finding)?;
-            item.extend(Self::key(
+            item.extend(item_key(
                 tenant,
                 keys::finding_sk(account_id, data_source, &finding.finding_id),
             ));
