@@ -148,7 +148,7 @@ pub async fn run(accounts: usize, repeats: usize) {
     );
 }
 
-async fn call(
+pub(crate) async fn call(
     router: &axum::Router,
     key: &str,
     method: &str,
@@ -249,7 +249,7 @@ async fn raw_batch_write(client: &aws_sdk_dynamodb::Client, table: &str, count: 
     started.elapsed()
 }
 
-fn percentile(times: &[Duration], p: usize) -> Duration {
+pub(crate) fn percentile(times: &[Duration], p: usize) -> Duration {
     let mut sorted = times.to_vec();
     sorted.sort();
     sorted[((sorted.len() - 1) * p / 100).min(sorted.len() - 1)]

@@ -3,6 +3,10 @@
 //! fleet: search, import and export on a tenant of 10,000 accounts, each
 //! against the raw DynamoDB calls it cannot avoid (see `fleet.rs`).
 //!
+//! search: a tenant of 100,000 accounts; a criteria search matching 1% of
+//! them against the raw Query of those items, and free-text p50/p99 with
+//! the per-request read budget (see `search_scale.rs`).
+//!
 //! verification: accounts verified by the scheduled sweep (the real
 //! verifier, the real DynamoDB Local) against an STS endpoint with an
 //! injected latency; then again under an STS rate ceiling set below the
@@ -11,6 +15,7 @@
 mod fleet;
 mod lambda;
 mod load;
+mod search_scale;
 mod sts_endpoint;
 
 use futures::StreamExt;
@@ -56,6 +61,13 @@ async fn main() {
     }
     if only.is_empty() || only == "fleet" {
         fleet::run(accounts, env_or("BENCH_REPEATS", 20)).await;
+    }
+    if only.is_empty() || only == "search" {
+        search_scale::run(
+            env_or("BENCH_SEARCH_ACCOUNTS", 100_000),
+            env_or("BENCH_REPEATS", 20),
+        )
+        .await;
     }
     if !(only.is_empty() || only == "verification") {
         return;

@@ -37,6 +37,13 @@ struct Args {
     /// Also write the admin key to this file (for scripts).
     #[arg(long, env = "DEV_API_KEY_FILE")]
     api_key_file: Option<std::path::PathBuf>,
+    /// Milliseconds a client may take to send a request's headers; past
+    /// it the connection is closed (API Gateway does the same in AWS).
+    #[arg(long, env = "HEADER_TIMEOUT_MS", default_value_t = 10_000)]
+    header_timeout_ms: u64,
+    /// Milliseconds a client may take to send a request's body (408 past it).
+    #[arg(long, env = "BODY_TIMEOUT_MS", default_value_t = 30_000)]
+    body_timeout_ms: u64,
 }
 
 fn step(message: &str) {
@@ -110,22 +117,48 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         Duration::from_secs(args.verifier_interval.max(1)),
     ));
 
-    let app = api::router(
-        api::AppState::new(store, role_verifier, settings)
-            .with_scans(catalogue, JobQueue::new(sqs, scan_queue)),
-    );
+    let state = api::AppState::new(store, role_verifier, settings)
+        .with_scans(catalogue, JobQueue::new(sqs, scan_queue))
+        .with_key_rate(api::rate_limit::KeyRate::from_env()?);
+    let app = api::router(state).layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+        Duration::from_millis(args.body_timeout_ms),
+    ));
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
     let listener = tokio::net::TcpListener::bind(address).await?;
     step(&format!(
         "API listening on http://{address} (Ctrl-C stops everything)"
     ));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    tokio::select! {
+        result = serve(listener, app, Duration::from_millis(args.header_timeout_ms)) => result?,
+        _ = tokio::signal::ctrl_c() => {}
+    }
     step("stopped");
     Ok(())
+}
+
+/// Serve HTTP/1.1 with a deadline for each request's headers, which
+/// `axum::serve` lacks: a client that stalls mid-headers is cut off
+/// instead of holding a connection forever.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    header_timeout: Duration,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let service = TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .serve_connection(TokioIo::new(stream), service);
+            if let Err(err) = connection.await {
+                tracing::debug!(error = %err, "connection closed");
+            }
+        });
+    }
 }
 
 /// The admin key of tenant `default`: `DEV_API_KEY` if set, else a new one.

@@ -43,6 +43,8 @@ fn serves_the_api_with_a_bootstrapped_admin_key() {
     let table = format!("dev-{port}");
     let mut child = Command::new(env!("CARGO_BIN_EXE_dev-server"))
         .env("PORT", port.to_string())
+        .env("HEADER_TIMEOUT_MS", "700")
+        .env("BODY_TIMEOUT_MS", "700")
         .env("TABLE_NAME", &table)
         .env("QUEUE_PREFIX", format!("devtest{port}"))
         .env_remove("DEV_API_KEY")
@@ -93,4 +95,36 @@ fn serves_the_api_with_a_bootstrapped_admin_key() {
         "GET /v1/accounts HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
     );
     assert!(status.contains("401"), "{status}");
+
+    // A client that stalls mid-headers is cut off, not held.
+    let started = Instant::now();
+    let mut stalled = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stalled
+        .write_all(b"GET /v1/accounts HTTP/1.1\r\nHost: loc")
+        .unwrap();
+    let mut answer = String::new();
+    let _ = stalled.read_to_string(&mut answer);
+    let waited = started.elapsed();
+    assert!(
+        waited < Duration::from_secs(5),
+        "closed after {waited:?}: {answer:?}"
+    );
+    // One that stalls mid-body is answered 408.
+    let started = Instant::now();
+    let mut stalled = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stalled
+        .write_all(
+            format!("POST /v1/accounts HTTP/1.1\r\nHost: localhost\r\nX-API-Key: {key}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"acc").as_bytes(),
+        )
+        .unwrap();
+    let mut answer = String::new();
+    let _ = stalled.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
 }

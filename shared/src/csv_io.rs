@@ -32,6 +32,35 @@ const VERIFICATION_COLUMNS: [&str; 5] = [
     "verificationMessage",
 ];
 
+/// What a spreadsheet takes for the start of a formula (the OWASP
+/// CSV-injection list): an exported cell starting with one of these, after
+/// any run of `'`, gets one more `'` in front, which spreadsheets show as
+/// text. Import removes exactly that `'`, so export -> import round-trips
+/// every value, and a hand-written `'text` (no formula after the quotes)
+/// is kept as it is.
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+fn looks_like_formula(value: &str) -> bool {
+    value.trim_start_matches('\'').starts_with(FORMULA_STARTS)
+}
+
+/// A value as an exported cell: inert in a spreadsheet.
+pub fn neutralise(value: &str) -> std::borrow::Cow<'_, str> {
+    if looks_like_formula(value) {
+        format!("'{value}").into()
+    } else {
+        value.into()
+    }
+}
+
+/// An imported cell as the value it was exported from.
+pub fn restore(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if looks_like_formula(cell) => rest,
+        _ => cell,
+    }
+}
+
 /// The header row of the import template.
 pub fn template() -> String {
     format!("{}\r\n", COLUMNS.join(","))
@@ -84,11 +113,17 @@ pub fn parse(bytes: &[u8]) -> Result<(Vec<ImportRow>, Vec<RowError>)> {
         .headers()
         .map_err(|err| file_error(format!("the header row cannot be read: {err}")))?
         .clone();
-    let position: HashMap<&str, usize> = headers
-        .iter()
-        .enumerate()
-        .map(|(i, h)| (h.trim(), i))
-        .collect();
+    let mut position: HashMap<&str, usize> = HashMap::new();
+    for (index, name) in headers.iter().enumerate() {
+        if let Some(previous) = position.insert(name.trim(), index) {
+            return Err(file_error(format!(
+                "the header names column '{}' twice (columns {} and {}); keep one",
+                crate::validation::echo(name.trim()),
+                previous + 1,
+                index + 1
+            )));
+        }
+    }
     let missing: Vec<&str> = COLUMNS[..REQUIRED]
         .iter()
         .copied()
@@ -135,7 +170,7 @@ pub fn parse(bytes: &[u8]) -> Result<(Vec<ImportRow>, Vec<RowError>)> {
             position
                 .get(column)
                 .and_then(|&i| record.get(i))
-                .map(str::trim)
+                .map(|v| restore(v.trim()))
                 .filter(|v| !v.is_empty())
                 .map(str::to_string)
         };
@@ -159,7 +194,10 @@ pub fn parse(bytes: &[u8]) -> Result<(Vec<ImportRow>, Vec<RowError>)> {
                 Some((None, text)) => {
                     errors.push(error(
                         "environment",
-                        format!("'{text}' is not DEV, STAGING, TEST or PROD"),
+                        format!(
+                            "'{}' is not DEV, STAGING, TEST or PROD",
+                            crate::validation::echo(&text)
+                        ),
                     ));
                     continue;
                 }
@@ -283,22 +321,23 @@ pub fn export(accounts: &[Account]) -> Result<String> {
                 .last_verified_at
                 .map(|t| t.to_string())
                 .unwrap_or_default();
+            let cells = [
+                account.account_id.as_str(),
+                &fields.name,
+                fields.owner_name.as_deref().unwrap_or(""),
+                fields.owner_email.as_deref().unwrap_or(""),
+                fields.environment.map(Environment::as_str).unwrap_or(""),
+                fields.role_arn.as_deref().unwrap_or(""),
+                region,
+                fields.parent_account_id.as_deref().unwrap_or(""),
+                &account.external_id,
+                credential.verification_status.as_str(),
+                credential.verification_code.as_deref().unwrap_or(""),
+                &last_verified,
+                credential.verification_message.as_deref().unwrap_or(""),
+            ];
             writer
-                .write_record([
-                    account.account_id.as_str(),
-                    &fields.name,
-                    fields.owner_name.as_deref().unwrap_or(""),
-                    fields.owner_email.as_deref().unwrap_or(""),
-                    fields.environment.map(Environment::as_str).unwrap_or(""),
-                    fields.role_arn.as_deref().unwrap_or(""),
-                    region,
-                    fields.parent_account_id.as_deref().unwrap_or(""),
-                    &account.external_id,
-                    credential.verification_status.as_str(),
-                    credential.verification_code.as_deref().unwrap_or(""),
-                    &last_verified,
-                    credential.verification_message.as_deref().unwrap_or(""),
-                ])
+                .write_record(cells.map(neutralise).iter().map(|c| c.as_bytes()))
                 .map_err(crate::error::store_error)?;
         }
     }
@@ -360,6 +399,46 @@ mod tests {
             big.push_str(&format!("{:012},n,,,,,\n", i));
         }
         assert!(parse(big.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn exported_formulas_are_inert_and_import_back() {
+        let fields = AccountFields {
+            name: "=2+5+cmd|' /C calc'!A0".into(),
+            owner_name: Some("@SUM(A1)".into()),
+            ..Default::default()
+        };
+        let account =
+            Account::register("123456789012".into(), fields.clone(), "k", Timestamp::now());
+        let text = export(&[account]).unwrap();
+        let row = text.lines().nth(1).unwrap();
+        assert!(
+            row.contains(",'=2+5+cmd|' /C calc'!A0,") && row.contains(",'@SUM(A1),"),
+            "{row}"
+        );
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        for record in reader.records() {
+            for cell in record.unwrap().iter() {
+                assert!(
+                    !cell.starts_with(FORMULA_STARTS),
+                    "live formula cell {cell:?}"
+                );
+            }
+        }
+        let (rows, errors) = parse(text.as_bytes()).unwrap();
+        assert_eq!(errors, []);
+        assert_eq!(rows[0].fields, fields);
+        for value in ["'=x", "''-1", "'plain", "a=b", "-", "''", "@"] {
+            assert_eq!(restore(&neutralise(value)), value, "{value}");
+        }
+        assert_eq!(restore("'plain"), "'plain", "a hand-written quote stays");
+    }
+
+    #[test]
+    fn a_repeated_header_column_is_refused() {
+        let text = format!("{HEADER},accountName\r\n");
+        let err = parse(text.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("'accountName' twice"), "{err}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod api_key;
 pub mod config;
 pub mod csv_io;
 pub mod error;
+pub mod ids;
 pub mod jobs;
 pub mod listing;
 pub mod rate_limit;

@@ -217,8 +217,15 @@ impl Cursor {
                 "the cursor is not one this API issued; pass next_cursor from the previous page unchanged",
             )
         };
+        if text.len() > MAX_CURSOR_BYTES * 2 {
+            return Err(invalid());
+        }
         let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| invalid())?;
         let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+        // It becomes an index key: DynamoDB refuses one of 1,024 bytes or more.
+        if cursor.last_value.len() >= MAX_CURSOR_BYTES {
+            return Err(invalid());
+        }
         let id = account_id_of_sort_value(&cursor.last_value);
         if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
             return Err(invalid());
@@ -280,6 +287,10 @@ pub fn page_in_memory(mut accounts: Vec<Account>, request: &ListRequest) -> Page
     }
 }
 
+/// DynamoDB's limit on a sort key value: a cursor holding a longer one is
+/// not one of ours, and must be refused before DynamoDB sees it.
+pub const MAX_CURSOR_BYTES: usize = 1024;
+
 /// An opaque cursor over a table sort key (listings other than accounts):
 /// base64url of the last key read.
 pub fn encode_key_cursor(sort_key: Option<String>) -> Option<String> {
@@ -290,11 +301,11 @@ pub fn encode_key_cursor(sort_key: Option<String>) -> Option<String> {
 /// to the listing of `prefix`.
 pub fn decode_key_cursor(text: Option<&str>, prefix: &str) -> Result<Option<String>> {
     let Some(text) = text else { return Ok(None) };
-    URL_SAFE_NO_PAD
-        .decode(text)
-        .ok()
+    Some(text)
+        .filter(|text| text.len() <= MAX_CURSOR_BYTES * 2)
+        .and_then(|text| URL_SAFE_NO_PAD.decode(text).ok())
         .and_then(|bytes| String::from_utf8(bytes).ok())
-        .filter(|key| key.starts_with(prefix))
+        .filter(|key| key.starts_with(prefix) && key.len() < MAX_CURSOR_BYTES)
         .map(Some)
         .ok_or_else(|| {
             Error::invalid_with_code(

@@ -39,6 +39,30 @@ pub struct LocalIndex {
 
 /// Linked accounts by payer: sort key `<parent id>\u{1}<account id>`,
 /// present only on accounts with a parent.
+/// Sparse global indexes that serve search criteria, one partition per
+/// tenant and value, sorted by the table's own sort key (so by account id,
+/// like the partition itself): a selective search reads what it returns.
+pub const ENVIRONMENT_INDEX: &str = "by-environment";
+pub const ENVIRONMENT_KEY: &str = "gsi_environment";
+pub const STATUS_INDEX: &str = "by-status";
+pub const STATUS_KEY: &str = "gsi_status";
+
+/// The `by-environment` partition of a tenant's accounts in `environment`.
+pub fn environment_partition(tenant: &str, environment: crate::account::Environment) -> String {
+    format!("{tenant}#{}", environment.as_str())
+}
+
+/// The `by-status` partition of a tenant's accounts with `status`.
+pub fn status_partition(tenant: &str, status: crate::account::VerificationStatus) -> String {
+    format!("{tenant}#{}", status.as_str())
+}
+
+/// The criteria indexes: name and partition-key attribute.
+pub const CRITERIA_INDEXES: [(&str, &str); 2] = [
+    (ENVIRONMENT_INDEX, ENVIRONMENT_KEY),
+    (STATUS_INDEX, STATUS_KEY),
+];
+
 pub const PARENT_INDEX: &str = "by-parent";
 pub const PARENT_KEY: &str = "lsi_parent";
 
@@ -60,6 +84,7 @@ pub fn key_attributes() -> Vec<&'static str> {
     let mut attributes = vec![PARTITION_KEY, SORT_KEY];
     attributes.extend(local_indexes().iter().map(|index| index.sort_key));
     attributes.extend([DUE_SHARD, DUE_AT]);
+    attributes.extend(CRITERIA_INDEXES.map(|(_, key)| key));
     attributes
 }
 
@@ -139,6 +164,21 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Res
             .build()
             .map_err(store_error)?,
     );
+    for (name, partition_key) in CRITERIA_INDEXES {
+        request = request.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(name)
+                .key_schema(key(partition_key, KeyType::Hash)?)
+                .key_schema(key(SORT_KEY, KeyType::Range)?)
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .map_err(store_error)?,
+        );
+    }
     match request.send().await {
         Ok(_) => Ok(()),
         Err(err)

@@ -21,13 +21,23 @@ use utoipa::ToSchema;
 
 pub const MAX_ROWS: usize = 10_000;
 const MAX_QUERY_LEN: usize = 2048;
+/// Deepest nesting of parentheses and NOTs together. Every walk of an
+/// expression recurses once per level, so this bounds the stack a query
+/// can use, whatever its shape within [`MAX_QUERY_LEN`].
+pub const MAX_QUERY_DEPTH: usize = 32;
+/// Most terms in one query: each is matched against every candidate
+/// account, so this bounds the CPU a query costs per account read.
+pub const MAX_QUERY_TERMS: usize = 64;
 
+/// A parsed query. AND and OR chains are flat lists, so a long chain adds
+/// no depth: the tree is at most [`MAX_QUERY_DEPTH`] levels deep (plus the
+/// OR and AND list of each level).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expr {
     Term { field: Field, pattern: Pattern },
     Not(Box<Expr>),
-    And(Box<Expr>, Box<Expr>),
-    Or(Box<Expr>, Box<Expr>),
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,8 +100,8 @@ impl Expr {
     pub fn matches(&self, account: &Account) -> bool {
         match self {
             Expr::Not(inner) => !inner.matches(account),
-            Expr::And(a, b) => a.matches(account) && b.matches(account),
-            Expr::Or(a, b) => a.matches(account) || b.matches(account),
+            Expr::And(all) => all.iter().all(|e| e.matches(account)),
+            Expr::Or(any) => any.iter().any(|e| e.matches(account)),
             Expr::Term { field, pattern } => {
                 let fields = &account.fields;
                 let text = |value: Option<&str>| value.is_some_and(|v| pattern.matches(v));
@@ -211,6 +221,9 @@ struct Parser {
     tokens: Vec<(usize, Token)>,
     at: usize,
     end: usize,
+    /// Parentheses and NOTs open around the current token.
+    depth: usize,
+    terms: usize,
 }
 
 impl Parser {
@@ -222,31 +235,56 @@ impl Parser {
         self.tokens.get(self.at).map_or(self.end, |(p, _)| *p)
     }
 
+    /// Enter one level of nesting, refusing the query past the bound
+    /// before the recursion that level would cost.
+    fn descend(&mut self) -> Result<()> {
+        self.depth += 1;
+        if self.depth > MAX_QUERY_DEPTH {
+            return Err(syntax_error(
+                self.position(),
+                format!("parentheses and NOT nest more than {MAX_QUERY_DEPTH} levels deep; simplify the query"),
+            ));
+        }
+        Ok(())
+    }
+
     fn or(&mut self) -> Result<Expr> {
-        let mut left = self.and()?;
+        let mut any = vec![self.and()?];
         while self.peek() == Some(&Token::Or) {
             self.at += 1;
-            left = Expr::Or(Box::new(left), Box::new(self.and()?));
+            any.push(self.and()?);
         }
-        Ok(left)
+        Ok(if any.len() == 1 {
+            any.pop().expect("one element")
+        } else {
+            Expr::Or(any)
+        })
     }
 
     fn and(&mut self) -> Result<Expr> {
-        let mut left = self.unary()?;
+        let mut all = vec![self.unary()?];
         loop {
             match self.peek() {
                 Some(Token::And) => self.at += 1,
                 Some(Token::Term { .. } | Token::Not | Token::Open) => {}
-                _ => return Ok(left),
+                _ => break,
             }
-            left = Expr::And(Box::new(left), Box::new(self.unary()?));
+            all.push(self.unary()?);
         }
+        Ok(if all.len() == 1 {
+            all.pop().expect("one element")
+        } else {
+            Expr::And(all)
+        })
     }
 
     fn unary(&mut self) -> Result<Expr> {
         if self.peek() == Some(&Token::Not) {
+            self.descend()?;
             self.at += 1;
-            return Ok(Expr::Not(Box::new(self.unary()?)));
+            let inner = self.unary()?;
+            self.depth -= 1;
+            return Ok(Expr::Not(Box::new(inner)));
         }
         self.primary()
     }
@@ -255,6 +293,7 @@ impl Parser {
         let position = self.position();
         match self.tokens.get(self.at).map(|(_, t)| t.clone()) {
             Some(Token::Open) => {
+                self.descend()?;
                 self.at += 1;
                 let inner = self.or()?;
                 if self.peek() != Some(&Token::Close) {
@@ -265,9 +304,17 @@ impl Parser {
                     ));
                 }
                 self.at += 1;
+                self.depth -= 1;
                 Ok(inner)
             }
             Some(Token::Term { field, value }) => {
+                self.terms += 1;
+                if self.terms > MAX_QUERY_TERMS {
+                    return Err(syntax_error(
+                        position,
+                        format!("a query has at most {MAX_QUERY_TERMS} terms; narrow it with criteria instead"),
+                    ));
+                }
                 self.at += 1;
                 let field = match field.as_deref() {
                     None => Field::Any,
@@ -281,7 +328,7 @@ impl Parser {
                     Some(other) => {
                         return Err(syntax_error(
                             position,
-                            format!("unknown field '{other}': use name, owner, email, account_id, environment, label or labels.<key>"),
+                            format!("unknown field '{}': use name, owner, email, account_id, environment, label or labels.<key>", crate::validation::echo(other)),
                         ))
                     }
                 };
@@ -306,7 +353,8 @@ impl Parser {
 /// Parse a query; `None` for an empty one.
 pub fn parse_query(query: &str) -> Result<Option<Expr>> {
     if query.len() > MAX_QUERY_LEN {
-        return Err(Error::invalid(
+        return Err(Error::invalid_with_code(
+            "invalid_query",
             "query",
             format!("the query is limited to {MAX_QUERY_LEN} bytes"),
         ));
@@ -319,6 +367,8 @@ pub fn parse_query(query: &str) -> Result<Option<Expr>> {
         tokens,
         at: 0,
         end: query.chars().count(),
+        depth: 0,
+        terms: 0,
     };
     let expr = parser.or()?;
     if parser.at < parser.tokens.len() {
@@ -429,7 +479,94 @@ pub struct Search {
     parents: Vec<String>,
     sort: Vec<SortSpec>,
     include_archived: bool,
-    after: Option<Vec<String>>,
+    cursor: Option<SearchCursor>,
+}
+
+/// Most values of one criterion (as many as one BatchGetItem reads).
+pub const MAX_CRITERIA_VALUES: usize = 100;
+/// Accounts one search request reads at most, by default: the bound of
+/// its cost (DynamoDB reads, memory, CPU) whatever the tenant's size.
+/// Beyond it a search is answered window by window (see [`Window`]).
+pub const DEFAULT_READ_BUDGET: usize = 10_000;
+
+/// Where a search reads its candidates, chosen from the criteria so that
+/// a selective search reads (about) what it returns: every source yields
+/// accounts in account-id order, so windows of them can be resumed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// `criteria.account_id`: one BatchGetItem.
+    AccountIds(Vec<String>),
+    /// `criteria.parent_account_id`: the `by-parent` index, a Query each.
+    Parents(Vec<String>),
+    /// `criteria.verification_status`: the `by-status` index.
+    Statuses(Vec<VerificationStatus>),
+    /// `criteria.environment`: the `by-environment` index.
+    Environments(Vec<Environment>),
+    /// No indexed criterion: the tenant's partition.
+    Partition,
+}
+
+/// Candidates read for one request: every account of the source after
+/// the window's start, up to and including `end`. `end` is `None` when the
+/// source was read to its end.
+#[derive(Debug, Default)]
+pub struct Window {
+    pub accounts: Vec<Account>,
+    pub end: Option<String>,
+}
+
+/// The opaque `next_cursor`: where the window starts (exclusive account
+/// id; absent for the first) and the sort key of the last result returned
+/// in it (absent to start the window from its beginning).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, Deserialize)]
+struct SearchCursor {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    w: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    k: Option<Vec<String>>,
+}
+
+impl SearchCursor {
+    fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).expect("strings serialise"))
+    }
+}
+
+/// What one search request found.
+#[derive(Debug)]
+pub struct Found {
+    /// Matches in the window read (all matches when `complete`).
+    pub num_found: usize,
+    pub page: Vec<Account>,
+    pub next_cursor: Option<String>,
+    /// Every candidate was read in this request, so `num_found` is the total.
+    pub complete: bool,
+}
+
+/// Drop repeated values, keeping the first of each (a repeated value would
+/// read its index twice, and BatchGetItem refuses repeated keys).
+fn unique<T: PartialEq + Clone>(values: &mut Vec<T>) {
+    let mut kept: Vec<T> = Vec::with_capacity(values.len());
+    for value in values.drain(..) {
+        if !kept.contains(&value) {
+            kept.push(value);
+        }
+    }
+    *values = kept;
+}
+
+fn criterion_values<'a>(field: &str, values: &'a OneOrMany) -> Result<Vec<&'a str>> {
+    let values = values.values();
+    if values.len() > MAX_CRITERIA_VALUES {
+        return Err(Error::invalid(
+            format!("criteria.{field}"),
+            format!(
+                "at most {MAX_CRITERIA_VALUES} values per criterion, got {}; split the search",
+                values.len()
+            ),
+        ));
+    }
+    Ok(values)
 }
 
 impl SearchRequest {
@@ -442,7 +579,17 @@ impl SearchRequest {
             ));
         }
         let criteria = &self.criteria;
-        let environments = criteria
+        let echo = crate::validation::echo;
+        for (field, values) in [
+            ("name", &criteria.name),
+            ("environment", &criteria.environment),
+            ("account_id", &criteria.account_id),
+            ("verification_status", &criteria.verification_status),
+            ("parent_account_id", &criteria.parent_account_id),
+        ] {
+            criterion_values(field, values)?;
+        }
+        let mut environments: Vec<Environment> = criteria
             .environment
             .values()
             .into_iter()
@@ -450,12 +597,13 @@ impl SearchRequest {
                 Environment::parse(v).ok_or_else(|| {
                     Error::invalid(
                         "criteria.environment",
-                        format!("'{v}' is not DEV, STAGING, TEST or PROD"),
+                        format!("'{}' is not DEV, STAGING, TEST or PROD", echo(v)),
                     )
                 })
             })
             .collect::<Result<_>>()?;
-        let statuses = criteria
+        unique(&mut environments);
+        let mut statuses: Vec<VerificationStatus> = criteria
             .verification_status
             .values()
             .into_iter()
@@ -464,12 +612,14 @@ impl SearchRequest {
                     Error::invalid(
                         "criteria.verification_status",
                         format!(
-                            "'{v}' is not NOT_STARTED, IN_PROGRESS, SUCCESS, FAIL or TIMED_OUT"
+                            "'{}' is not NOT_STARTED, IN_PROGRESS, SUCCESS, FAIL or TIMED_OUT",
+                            echo(v)
                         ),
                     )
                 })
             })
             .collect::<Result<_>>()?;
+        unique(&mut statuses);
         for id in criteria.account_id.values() {
             crate::validation::account_id("criteria.account_id", id)?;
         }
@@ -486,19 +636,32 @@ impl SearchRequest {
                         "pass next_cursor from the previous page unchanged, with the same sort",
                     )
                 };
+                // A cursor holds at most a window start and one short key
+                // per sort field: anything longer is not one of ours.
+                if text.len() > 4096 {
+                    return Err(invalid());
+                }
                 let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| invalid())?;
-                let key: Vec<String> = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
-                if key.len() != self.sort.len() + 1 {
+                let cursor: SearchCursor = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+                if cursor
+                    .k
+                    .as_ref()
+                    .is_some_and(|key| key.len() != self.sort.len() + 1)
+                    || cursor
+                        .w
+                        .as_deref()
+                        .is_some_and(|id| crate::validation::account_id("cursor", id).is_err())
+                {
                     return Err(invalid());
                 }
                 if self.start != 0 {
                     return Err(Error::invalid("start", "give start or cursor, not both"));
                 }
-                Some(key)
+                Some(cursor)
             }
         };
         Ok(Search {
-            after,
+            cursor: after,
             start: self.start,
             rows,
             expr: parse_query(self.query.as_deref().unwrap_or(""))?,
@@ -509,19 +672,27 @@ impl SearchRequest {
                 .map(str::to_lowercase)
                 .collect(),
             environments,
-            account_ids: criteria
-                .account_id
-                .values()
-                .into_iter()
-                .map(str::to_string)
-                .collect(),
+            account_ids: {
+                let mut ids: Vec<String> = criteria
+                    .account_id
+                    .values()
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect();
+                unique(&mut ids);
+                ids
+            },
             statuses,
-            parents: criteria
-                .parent_account_id
-                .values()
-                .into_iter()
-                .map(str::to_string)
-                .collect(),
+            parents: {
+                let mut ids: Vec<String> = criteria
+                    .parent_account_id
+                    .values()
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect();
+                unique(&mut ids);
+                ids
+            },
             sort: self.sort.clone(),
             include_archived: self.include_archived,
         })
@@ -580,17 +751,47 @@ impl Search {
         std::cmp::Ordering::Equal
     }
 
-    /// Filter, sort (ties broken by account id, so the order is total), cut.
-    /// Returns the number found, the page, and a cursor to the next page.
-    pub fn run(&self, accounts: Vec<Account>) -> (usize, Vec<Account>, Option<String>) {
-        let mut found: Vec<(Vec<String>, Account)> = accounts
+    /// Where this search reads its candidates: the most selective indexed
+    /// criterion (account ids, then parents, then statuses unless all are
+    /// SUCCESS, the common case, then environments), else the partition.
+    pub fn source(&self) -> Source {
+        let only_success = self
+            .statuses
+            .iter()
+            .all(|s| *s == VerificationStatus::Success);
+        if !self.account_ids.is_empty() {
+            Source::AccountIds(self.account_ids.clone())
+        } else if !self.parents.is_empty() {
+            Source::Parents(self.parents.clone())
+        } else if !self.statuses.is_empty() && (!only_success || self.environments.is_empty()) {
+            Source::Statuses(self.statuses.clone())
+        } else if !self.environments.is_empty() {
+            Source::Environments(self.environments.clone())
+        } else {
+            Source::Partition
+        }
+    }
+
+    /// The exclusive account id the window of this request starts after.
+    pub fn window_start(&self) -> Option<&str> {
+        self.cursor.as_ref().and_then(|c| c.w.as_deref())
+    }
+
+    /// Filter, sort (ties broken by account id, so the order is total), cut
+    /// the candidates of one window. When the window holds every candidate
+    /// (the usual case) this is the whole answer; else `next_cursor` moves
+    /// on through this window and then to the next one.
+    pub fn run(&self, window: Window) -> Found {
+        let mut found: Vec<(Vec<String>, Account)> = window
+            .accounts
             .into_iter()
             .filter(|a| self.matches(a))
             .map(|a| (self.key(&a), a))
             .collect();
         found.sort_by(|(a, _), (b, _)| self.compare(a, b));
         let total = found.len();
-        let skipped = match &self.after {
+        let after = self.cursor.as_ref().and_then(|c| c.k.as_ref());
+        let skipped = match after {
             Some(after) => found
                 .iter()
                 .take_while(|(key, _)| self.compare(key, after).is_le())
@@ -599,15 +800,24 @@ impl Search {
         };
         let page: Vec<(Vec<String>, Account)> =
             found.into_iter().skip(skipped).take(self.rows).collect();
-        let more = skipped + page.len() < total;
-        let next_cursor = more.then(|| page.last()).flatten().map(|(key, _)| {
-            URL_SAFE_NO_PAD.encode(serde_json::to_vec(key).expect("strings serialise"))
-        });
-        (
-            total,
-            page.into_iter().map(|(_, account)| account).collect(),
-            next_cursor,
-        )
+        let more_here = skipped + page.len() < total;
+        let next_cursor = if more_here {
+            page.last().map(|(key, _)| SearchCursor {
+                w: self.window_start().map(str::to_string),
+                k: Some(key.clone()),
+            })
+        } else {
+            window.end.clone().map(|end| SearchCursor {
+                w: Some(end),
+                k: None,
+            })
+        };
+        Found {
+            num_found: total,
+            page: page.into_iter().map(|(_, account)| account).collect(),
+            next_cursor: next_cursor.map(|c| c.encode()),
+            complete: self.window_start().is_none() && window.end.is_none(),
+        }
     }
 }
 
@@ -775,7 +985,16 @@ mod tests {
             ..Default::default()
         };
         let search = request.compile().unwrap();
-        let (total, page, next) = search.run(accounts());
+        let Found {
+            num_found: total,
+            page,
+            next_cursor: next,
+            complete,
+        } = search.run(Window {
+            accounts: accounts(),
+            end: None,
+        });
+        assert!(complete);
         assert!(next.is_some());
         assert_eq!(total, 3);
         let ids: Vec<_> = page.iter().map(|a| a.account_id.as_str()).collect();

@@ -31,7 +31,8 @@ pub fn account_id(field: &str, value: &str) -> Result<()> {
         Err(Error::invalid(
             field,
             format!(
-                "'{value}' is not an AWS account id: use exactly 12 digits, leading zeros included"
+                "'{}' is not an AWS account id: use exactly 12 digits, leading zeros included",
+                echo(value)
             ),
         ))
     }
@@ -82,13 +83,45 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<()> {
             format!("{field} is {chars} characters long; the limit is {max}"),
         ));
     }
-    if value.chars().any(char::is_control) {
+    if value.chars().any(is_forbidden_char) {
         return Err(Error::invalid(
             field,
-            format!("{field} must not contain control characters"),
+            format!("{field} must not contain control or bidirectional-override characters"),
         ));
     }
     Ok(())
+}
+
+/// Characters refused in every stored text: control characters, and the
+/// bidirectional overrides and isolates (U+202A-U+202E, U+2066-U+2069)
+/// that make a name display as something other than what it is.
+pub fn is_forbidden_char(c: char) -> bool {
+    c.is_control()
+        || ('\u{202A}'..='\u{202E}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
+}
+
+/// Longest part of a caller's value quoted back in an error message.
+const ECHO_CHARS: usize = 64;
+
+/// A caller's value as an error message quotes it: at most 64 characters,
+/// with control and bidirectional-override characters escaped, so an
+/// error never carries a large or deceptive payload back to the caller or
+/// into the logs.
+pub fn echo(value: &str) -> String {
+    let mut out = String::new();
+    for (index, c) in value.chars().enumerate() {
+        if index == ECHO_CHARS {
+            out.push('…');
+            break;
+        }
+        if is_forbidden_char(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 pub fn email(field: &str, value: &str) -> Result<()> {
@@ -97,7 +130,10 @@ pub fn email(field: &str, value: &str) -> Result<()> {
     } else {
         Err(Error::invalid(
             field,
-            format!("'{value}' is not a valid email address (expected name@example.com)"),
+            format!(
+                "'{}' is not a valid email address (expected name@example.com)",
+                echo(value)
+            ),
         ))
     }
 }
@@ -114,7 +150,7 @@ pub fn role_arn<'a>(field: &str, value: &'a str) -> Result<RoleArn<'a>> {
     let captures = ROLE_ARN.captures(value).ok_or_else(|| {
         Error::invalid(
             field,
-            format!("'{value}' is not an IAM role ARN: expected arn:aws:iam::<12-digit account>:role/<name> (partition aws, aws-us-gov or aws-cn)"),
+            format!("'{}' is not an IAM role ARN: expected arn:aws:iam::<12-digit account>:role/<name> (partition aws, aws-us-gov or aws-cn)", echo(value)),
         )
     })?;
     Ok(RoleArn {
@@ -134,7 +170,7 @@ pub fn regions(field: &str, values: &[String]) -> Result<Option<&'static str>> {
         let region = regions::find(id).ok_or_else(|| {
             Error::invalid(
                 &path,
-                format!("'{id}' is not a known AWS region id (for example us-east-1, us-gov-west-1, cn-north-1); GET /v1/cloud-providers/aws lists them"),
+                format!("'{}' is not a known AWS region id (for example us-east-1, us-gov-west-1, cn-north-1); GET /v1/cloud-providers/aws lists them", echo(id)),
             )
         })?;
         if !seen.insert(id.as_str()) {
@@ -163,7 +199,7 @@ pub fn resource_types(field: &str, values: &[String]) -> Result<()> {
         if !RESOURCE_TYPE.is_match(value) {
             return Err(Error::invalid(
                 format!("{field}[{index}]"),
-                format!("'{value}' is not a resource type: use the form AWS.<Service>.<Type>, e.g. AWS.S3.Bucket"),
+                format!("'{}' is not a resource type: use the form AWS.<Service>.<Type>, e.g. AWS.S3.Bucket", echo(value)),
             ));
         }
     }
@@ -186,7 +222,7 @@ pub fn regexes(field: &str, values: &[String]) -> Result<()> {
             .map_err(|err| {
                 Error::invalid(
                     &path,
-                    format!("'{value}' is not a valid regular expression: {err}"),
+                    format!("'{}' is not a valid regular expression: {err}", echo(value)),
                 )
             })?;
     }
@@ -204,19 +240,19 @@ pub fn labels(field: &str, values: &BTreeMap<String, String>) -> Result<()> {
         ));
     }
     for (key, value) in values {
-        let path = format!("{field}.{key}");
+        let path = format!("{field}.{}", echo(key));
         text(&path, key, 128).map_err(|_| {
             Error::invalid(
                 &path,
-                "label keys are 1-128 characters, no surrounding white space or control characters",
+                "label keys are 1-128 characters, no surrounding white space, control or bidirectional-override characters",
             )
         })?;
         // Non-empty: DynamoDB Local (our test store) refuses empty strings.
         let length = value.chars().count();
-        if length == 0 || length > 256 || value.chars().any(char::is_control) {
+        if length == 0 || length > 256 || value.chars().any(is_forbidden_char) {
             return Err(Error::invalid(
                 &path,
-                "label values are 1-256 characters, without control characters",
+                "label values are 1-256 characters, without control or bidirectional-override characters",
             ));
         }
     }

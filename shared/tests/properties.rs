@@ -8,6 +8,88 @@ use shared::account::{Account, AccountFields, Environment};
 use shared::time::Timestamp;
 use shared::{csv_io, scans, search, validation, Error};
 
+/// Run `work` on a thread with a 256 KiB stack (tokio workers have 2 MiB),
+/// which a walk that recursed once per token of a 2 KiB query overflows,
+/// even in a debug build.
+fn on_small_stack<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(work)
+        .unwrap()
+        .join()
+        .unwrap()
+}
+
+/// Parse a query; when it parses, evaluate it, clone it and drop both.
+/// `Err` only for a refusal that is not a clear `invalid_query`.
+fn parse_and_evaluate(query: &str) -> Result<(), String> {
+    match search::parse_query(query) {
+        Ok(Some(expr)) => {
+            let account = Account::register(
+                "123456789012".into(),
+                AccountFields {
+                    name: "x".into(),
+                    ..Default::default()
+                },
+                "k",
+                Timestamp::now(),
+            );
+            let copy = expr.clone();
+            let _ = expr.matches(&account) == copy.matches(&account);
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(Error::Invalid {
+            code: "invalid_query",
+            ..
+        }) => Ok(()),
+        Err(other) => Err(format!("{other:?}")),
+    }
+}
+
+/// The worst shapes within the 2,048-byte limit, on a small stack: deep
+/// parentheses, NOT chains, long AND/OR chains and their mixtures.
+#[test]
+fn worst_query_shapes_stay_on_a_small_stack() {
+    let shapes: Vec<String> = (1..=1024)
+        .step_by(7)
+        .flat_map(|n| {
+            [
+                format!("{}a{}", "(".repeat(n), ")".repeat(n)),
+                format!("{}a", "NOT ".repeat(n)),
+                format!("a{}", " AND a".repeat(n)),
+                format!("a{}", " OR a".repeat(n)),
+                format!("{}a{}", "(NOT ".repeat(n), ")".repeat(n)),
+                format!("{}a", "a OR (".repeat(n)),
+            ]
+        })
+        .map(|mut q| {
+            q.truncate(2048);
+            q
+        })
+        .collect();
+    let outcomes = on_small_stack(move || {
+        shapes
+            .iter()
+            .map(|q| parse_and_evaluate(q))
+            .collect::<Vec<_>>()
+    });
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    // The bound itself: 32 levels parse, 33 are refused at the 33rd '('.
+    let nested = |n: usize| format!("{}a{}", "(".repeat(n), ")".repeat(n));
+    assert!(search::parse_query(&nested(search::MAX_QUERY_DEPTH)).is_ok());
+    match search::parse_query(&nested(search::MAX_QUERY_DEPTH + 1)) {
+        Err(Error::Invalid { code, message, .. }) => {
+            assert_eq!(code, "invalid_query");
+            assert!(message.contains("position 32"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let terms = |n: usize| vec!["a"; n].join(" OR ");
+    assert!(search::parse_query(&terms(search::MAX_QUERY_TERMS)).is_ok());
+    assert!(search::parse_query(&terms(search::MAX_QUERY_TERMS + 1)).is_err());
+}
+
 fn config() -> ProptestConfig {
     ProptestConfig {
         cases: std::env::var("PROPTEST_CASES")
@@ -33,7 +115,7 @@ const REGIONS: &[&str] = &["us-east-1", "us-west-2", "eu-west-1", "ap-south-1"];
 prop_compose! {
     fn account()(
         id in "[0-9]{12}",
-        name in "[A-Za-z0-9 ,\"'.-]{1,40}",
+        name in "[A-Za-z0-9 ,\"'.=+@-]{1,40}",
         owner in proptest::option::of("[A-Za-z ]{1,20}"),
         environment in proptest::option::of(prop_oneof![
             Just(Environment::Dev), Just(Environment::Prod), Just(Environment::Staging)
@@ -141,6 +223,21 @@ proptest! {
         let known = list.iter().all(|r| shared::regions::find(r).is_some());
         let unique = list.iter().collect::<std::collections::HashSet<_>>().len() == list.len();
         prop_assert_eq!(validation::regions("regions", &list).is_ok(), known && unique);
+    }
+
+    /// Queries built from the parser's own tokens, as long as the size
+    /// limit allows, parsed and evaluated on a small stack.
+    #[test]
+    fn search_queries_of_any_shape_stay_on_a_small_stack(tokens in proptest::collection::vec(
+        prop_oneof![
+            Just("("), Just(")"), Just("NOT "), Just("a "), Just("AND "), Just("OR "),
+            Just("name:x* "), Just("\"p q\" "), Just("(("), Just("))"), Just("NOT NOT "),
+        ], 0..700)
+    ) {
+        let mut query: String = tokens.concat();
+        query.truncate(2048);
+        let outcome = on_small_stack(move || parse_and_evaluate(&query));
+        prop_assert!(outcome.is_ok(), "{:?}", outcome);
     }
 
     #[test]

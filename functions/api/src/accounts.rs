@@ -158,6 +158,7 @@ pub async fn get_account(
     params(
         ("account_id" = String, Path, description = "12-digit AWS account id"),
         ("If-Match" = Option<String>, Header, description = "ETag from a previous read; a stale one is refused with 412"),
+        ("If-None-Match" = Option<String>, Header, description = "`*` or ETags: refused with 412 if the account exists (`*`) or is at one of them"),
     ),
     request_body(content = AccountFields, description = "Replaces every mutable field; absent optional fields are cleared"),
     responses(
@@ -177,6 +178,8 @@ pub async fn replace_account(
 ) -> Result<Response, ApiError> {
     validation::account_id("account_id", &account_id)?;
     let expected = if_match(&headers)?;
+    let expected =
+        if_none_match(&state, &auth.caller.tenant, &account_id, &headers, expected).await?;
     check_immutable(&mut body, &account_id, None)?;
     if body.contains_key("external_id") {
         // Only read when the body echoes the external ID back.
@@ -226,6 +229,7 @@ pub async fn patch_account(
     validation::account_id("account_id", &account_id)?;
     let expected = if_match(&headers)?;
     let tenant = &auth.caller.tenant;
+    let expected = if_none_match(&state, tenant, &account_id, &headers, expected).await?;
     for _ in 0..PATCH_ATTEMPTS {
         let current = load(&state, tenant, &account_id).await?;
         if let Some(version) = expected.filter(|version| *version != current.version) {
@@ -297,6 +301,7 @@ pub async fn delete_account(
     let cascade = params.flag("cascade")?;
     let expected = if_match(&headers)?;
     let tenant = &auth.caller.tenant;
+    let expected = if_none_match(&state, tenant, &account_id, &headers, expected).await?;
     if cascade {
         delete_linked(&state, tenant, &account_id).await?;
     } else {
@@ -620,6 +625,71 @@ fn check_field_names(body: &Map<String, Value>) -> Result<(), ApiError> {
         ));
     }
     Ok(())
+}
+
+/// `If-None-Match` on a write (RFC 9110 13.1.2): `*` fails for any current
+/// account, a list of ETags fails if the current one is among them (412).
+/// A write that may go ahead is then pinned to the version checked, so
+/// the check and the write are one atomic condition. Returns the version
+/// the write must find (`expected` unless this header pins one).
+pub(crate) async fn if_none_match(
+    state: &AppState,
+    tenant: &str,
+    account_id: &str,
+    headers: &HeaderMap,
+    expected: Option<u64>,
+) -> Result<Option<u64>, ApiError> {
+    let values: Vec<&str> = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .map(|value| value.to_str().unwrap_or("\u{0}"))
+        .collect();
+    if values.is_empty() {
+        return Ok(expected);
+    }
+    let tags: Vec<&str> = values
+        .iter()
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .filter(|tag| !tag.is_empty())
+        .collect();
+    let well_formed = |tag: &&str| {
+        *tag == "*"
+            || tag
+                .trim_start_matches("W/")
+                .strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .is_some_and(|t| !t.contains('"'))
+    };
+    if tags.is_empty() || !tags.iter().all(well_formed) {
+        return Err(ApiError::bad_request(
+            "invalid_header",
+            Some("If-None-Match".into()),
+            "If-None-Match must be * or a list of ETags, e.g. \"3\", \"4\"",
+        ));
+    }
+    let current = load(state, tenant, account_id).await?;
+    let etag = current.etag();
+    // If-None-Match compares weakly: W/"3" matches "3".
+    if tags
+        .iter()
+        .any(|tag| *tag == "*" || tag.trim_start_matches("W/") == etag)
+    {
+        return Err(ApiError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "precondition_failed",
+            format!("If-None-Match: account '{account_id}' exists at ETag {etag}, which the header excludes; nothing was written"),
+        ));
+    }
+    match expected {
+        Some(version) if version != current.version => Err(shared::Error::VersionMismatch {
+            resource: "account",
+            id: account_id.to_string(),
+            expected: version,
+        }
+        .into()),
+        _ => Ok(Some(current.version)),
+    }
 }
 
 /// The version an `If-Match` header requires; `None` without one or for `*`.

@@ -47,12 +47,14 @@ impl<S: RequiredScope> FromRequestParts<AppState> for Auth<S> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = presented_token(parts).ok_or_else(|| {
-            ApiError::unauthorized(
-                "missing API key: send it as 'X-API-Key: <key>' or 'Authorization: Bearer <key>'",
-            )
-        })?;
         let invalid = || ApiError::unauthorized("invalid API key");
+        let token = presented_token(parts)
+            .ok_or_else(|| {
+                ApiError::unauthorized(
+                    "missing API key: send it as 'X-API-Key: <key>' or 'Authorization: Bearer <key>'",
+                )
+            })?
+            .ok_or_else(invalid)?;
         let presented = ApiKey::parse_token(token).ok_or_else(invalid)?;
         let record = state
             .store
@@ -79,6 +81,9 @@ impl<S: RequiredScope> FromRequestParts<AppState> for Auth<S> {
                 ),
             ));
         }
+        if let Some(limiter) = &state.key_limiter {
+            limiter.check(&record.tenant, &record.key_id)?;
+        }
         let caller = Caller {
             tenant: record.tenant,
             key_id: record.key_id,
@@ -91,11 +96,19 @@ impl<S: RequiredScope> FromRequestParts<AppState> for Auth<S> {
     }
 }
 
-fn presented_token(parts: &Parts) -> Option<&str> {
+/// The key as presented: `None` when there is none, `Some(None)` when a
+/// key header is there but cannot be a key (not visible ASCII, or another
+/// scheme), so the caller is told "invalid", not "missing".
+fn presented_token(parts: &Parts) -> Option<Option<&str>> {
     if let Some(value) = parts.headers.get("x-api-key") {
-        return value.to_str().ok().map(str::trim);
+        return Some(value.to_str().ok().map(str::trim));
     }
-    let authorization = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = authorization.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    let authorization = parts.headers.get(header::AUTHORIZATION)?;
+    let Ok(authorization) = authorization.to_str() else {
+        return Some(None);
+    };
+    let Some((scheme, token)) = authorization.trim().split_once(' ') else {
+        return Some(None);
+    };
+    Some(scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()))
 }

@@ -31,19 +31,120 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
             ));
         }
         let bytes = read_bytes(request, state, MAX_BODY_BYTES).await?;
-        match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(object)) => Ok(JsonObject(object)),
-            Ok(_) => Err(ApiError::bad_request(
+        match parse_json(&bytes)? {
+            Value::Object(object) => Ok(JsonObject(object)),
+            _ => Err(ApiError::bad_request(
                 "invalid_body",
                 None,
                 "the body must be a JSON object",
             )),
-            Err(err) => Err(ApiError::bad_request(
+        }
+    }
+}
+
+/// Parse a JSON document, refusing a key repeated within one object (which
+/// would otherwise let the last one win silently) with a 400 naming it.
+/// Nesting is bounded by serde_json's recursion limit (128 levels), so no
+/// body can exhaust the stack here or in any later walk of the value.
+pub fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let parsed: Result<UniqueKeys, _> = serde_path_to_error::deserialize(&mut deserializer);
+    let value = match parsed {
+        Ok(UniqueKeys(value)) => value,
+        Err(err) => {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            let message = inner.to_string();
+            if message.starts_with(DUPLICATE_KEY) {
+                let key = message.split('`').nth(1).map(str::to_string);
+                return Err(ApiError::bad_request(
+                    "duplicate_key",
+                    join_path(&path, key),
+                    format!("{message}: give each key once"),
+                ));
+            }
+            return Err(ApiError::bad_request(
                 "invalid_json",
                 None,
-                format!("the body is not valid JSON: {err}"),
-            )),
+                format!("the body is not valid JSON: {message}"),
+            ));
         }
+    };
+    deserializer.end().map_err(|err| {
+        ApiError::bad_request(
+            "invalid_json",
+            None,
+            format!("the body is not valid JSON: {err}"),
+        )
+    })?;
+    Ok(value)
+}
+
+const DUPLICATE_KEY: &str = "duplicate key";
+
+/// A JSON value whose objects have no repeated keys.
+struct UniqueKeys(Value);
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_any(UniqueKeysVisitor)
+            .map(UniqueKeys)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut values = Vec::new();
+        while let Some(UniqueKeys(value)) = seq.next_element()? {
+            values.push(value);
+        }
+        Ok(Value::Array(values))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!(
+                    "{DUPLICATE_KEY} `{}`",
+                    shared::validation::echo(&key)
+                )));
+            }
+            let UniqueKeys(value) = map.next_value()?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
     }
 }
 
@@ -82,6 +183,12 @@ async fn read_bytes<S: Send + Sync>(
         .map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 too_large()
+            } else if is_timeout(&rejection.body_text()) {
+                ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request_timeout",
+                    "the body did not arrive in time; send it at once, or retry",
+                )
             } else {
                 ApiError::bad_request("invalid_body", None, rejection.body_text())
             }
@@ -90,6 +197,13 @@ async fn read_bytes<S: Send + Sync>(
         return Err(too_large());
     }
     Ok(bytes)
+}
+
+/// A body read cut short by the server's body timeout (the dev server's
+/// tower-http layer says "...within the designated timeout").
+fn is_timeout(text: &str) -> bool {
+    let text = text.to_ascii_lowercase();
+    text.contains("timeout") || text.contains("timed out")
 }
 
 /// A CSV body (`text/csv`), at most [`MAX_CSV_BYTES`].
@@ -234,5 +348,65 @@ impl QueryParams {
                 })
             })
             .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(text: &str) -> ApiError {
+        parse_json(text.as_bytes()).unwrap_err()
+    }
+
+    #[test]
+    fn repeated_keys_are_refused_by_name() {
+        let err = error_of(r#"{"account_id":"111111111113","account_id":"111111111114"}"#);
+        assert_eq!(
+            (err.code, err.field.as_deref()),
+            ("duplicate_key", Some("account_id"))
+        );
+        let err = error_of(r#"{"name":"x","labels":{"team":"a","team":"b"}}"#);
+        assert_eq!(
+            (err.code, err.field.as_deref()),
+            ("duplicate_key", Some("labels.team"))
+        );
+        let err = error_of(r#"{"rows":[{"a":1,"a":2}]}"#);
+        assert_eq!(err.code, "duplicate_key");
+        assert!(
+            parse_json(br#"{"a":{"b":1},"b":{"a":1}}"#).is_ok(),
+            "same key in different objects"
+        );
+        assert_eq!(error_of(r#"{"a":1} x"#).code, "invalid_json");
+    }
+
+    /// The worst shapes a 1 MiB body can take, on a small stack: nesting is
+    /// refused at serde_json's limit, never followed down the stack.
+    #[test]
+    fn deep_bodies_are_refused_within_a_small_stack() {
+        std::thread::Builder::new()
+            .stack_size(512 * 1024)
+            .spawn(|| {
+                let depth = MAX_BODY_BYTES / 2;
+                for (open, close) in [("[", "]"), ("{\"a\":", "}")] {
+                    let text = format!(
+                        "{}1{}",
+                        open.repeat(depth / open.len()),
+                        close.repeat(depth / open.len())
+                    );
+                    let text = &text[..text.len().min(MAX_BODY_BYTES)];
+                    assert_eq!(error_of(text).code, "invalid_json");
+                }
+                // Just inside the limit: parsed, walked by merge patch, dropped.
+                let mut nested = serde_json::json!(1);
+                let text = format!("{}1{}", "{\"a\":".repeat(126), "}".repeat(126));
+                let parsed = parse_json(text.as_bytes()).unwrap();
+                json_patch::merge(&mut nested, &parsed);
+                json_patch::merge(&mut nested, &parsed);
+                assert!(nested.is_object());
+            })
+            .unwrap()
+            .join()
+            .unwrap();
     }
 }

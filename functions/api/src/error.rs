@@ -26,6 +26,15 @@ pub struct ErrorDetail {
     pub details: Option<serde_json::Value>,
 }
 
+/// Header fields of the IETF httpapi RateLimit draft.
+#[derive(Debug)]
+pub struct RateLimitFields {
+    /// `RateLimit-Policy`, e.g. `"per-key";q=50;w=1`.
+    pub policy: String,
+    /// `RateLimit`, e.g. `"per-key";r=0;t=1`.
+    pub state: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("{status} {code}: {message}")]
 pub struct ApiError {
@@ -33,8 +42,11 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub field: Option<String>,
-    /// Seconds, sent as `Retry-After` with 503.
+    /// Seconds, sent as `Retry-After` with 503 and 429.
     pub retry_after: Option<u32>,
+    /// The `RateLimit-Policy` and `RateLimit` fields of a 429 (boxed: an
+    /// error is returned by value everywhere, so it stays small).
+    pub rate_limit: Option<Box<RateLimitFields>>,
     pub details: Option<serde_json::Value>,
 }
 
@@ -46,6 +58,7 @@ impl ApiError {
             message: message.into(),
             field: None,
             retry_after: None,
+            rate_limit: None,
             details: None,
         }
     }
@@ -118,6 +131,16 @@ impl From<shared::Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let retry_after = self.retry_after;
+        let rate_limit = self
+            .rate_limit
+            .map(|fields| {
+                [
+                    ("ratelimit-policy", fields.policy),
+                    ("ratelimit", fields.state),
+                ]
+            })
+            .into_iter()
+            .flatten();
         let body = ErrorResponse {
             error: ErrorDetail {
                 code: self.code.to_string(),
@@ -131,6 +154,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        for (name, value) in rate_limit {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                response.headers_mut().insert(name, value);
+            }
         }
         response
     }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shared::account::Account;
 use shared::csv_io::{self, RowError};
-use shared::search::SearchRequest;
+use shared::search::{Found, SearchRequest};
 use shared::time::Timestamp;
 use shared::validation;
 use utoipa::ToSchema;
@@ -21,11 +21,19 @@ const MAX_BATCH_DELETE: usize = 1000;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SearchResponse {
-    /// Matches in all, before `start` and `rows`.
+    /// Matches before `start` and `rows`: all of them when `complete`,
+    /// else those in the window of accounts this request read.
     num_found: usize,
     results: Vec<Account>,
     /// Pass as `cursor` for the next page; absent on the last.
     next_cursor: Option<String>,
+    /// Whether this request read every candidate. A search that would read
+    /// more accounts than one request may (10,000 by default) is answered
+    /// window by window, each in account-id order after the last: pages
+    /// sort within a window and may hold fewer than `rows` results while
+    /// `next_cursor` goes on. Criteria on environment, verification status,
+    /// parent or account ids read only the matching accounts.
+    complete: bool,
 }
 
 #[utoipa::path(
@@ -44,37 +52,38 @@ pub async fn search_accounts(
     JsonObject(body): JsonObject,
 ) -> Result<Json<SearchResponse>, ApiError> {
     let request: SearchRequest = parse(Value::Object(body))?;
-    let (num_found, results, next_cursor) =
-        run_search(&state, &auth.caller.tenant, &request, false).await?;
+    let found = run_search(&state, &auth.caller.tenant, &request, false).await?;
     Ok(Json(SearchResponse {
-        num_found,
-        results,
-        next_cursor,
+        num_found: found.num_found,
+        results: found.page,
+        next_cursor: found.next_cursor,
+        complete: found.complete,
     }))
 }
 
-/// Accounts matching a search, sorted, with the total found. With
-/// `criteria.account_id` only those are read (BatchGetItem), else the
-/// tenant's partition (Query pages).
+/// Accounts matching a search, sorted, from the source its criteria
+/// choose (see [`shared::search::Source`]), reading at most the state's
+/// read budget of accounts.
 pub(crate) async fn run_search(
     state: &AppState,
     tenant: &str,
     request: &SearchRequest,
     every_match: bool,
-) -> Result<(usize, Vec<Account>, Option<String>), ApiError> {
+) -> Result<Found, ApiError> {
     let mut search = request.compile()?;
     if every_match {
         search.rows = usize::MAX;
     }
-    let accounts = if search.account_ids.is_empty() {
-        state.store.all_accounts(tenant).await?
-    } else {
-        state
-            .store
-            .batch_get_accounts(tenant, &search.account_ids)
-            .await?
-    };
-    Ok(search.run(accounts))
+    let window = state
+        .store
+        .search_window(
+            tenant,
+            &search.source(),
+            search.window_start(),
+            state.search_read_budget,
+        )
+        .await?;
+    Ok(search.run(window))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -278,9 +287,10 @@ pub async fn import_accounts(
 
 #[utoipa::path(
     post, path = "/v1/accounts/export", tag = "accounts",
-    request_body(content = SearchRequest, description = "As for search; without rows, every match is exported"),
+    request_body(content = SearchRequest, description = "As for search; without rows, every match is exported (a window of at most 10,000 accounts read per request: `X-Next-Cursor` says where the next part starts)"),
     responses(
-        (status = 200, description = "One row per account and region, with verification columns", content_type = "text/csv", body = String),
+        (status = 200, description = "One row per account and region, with verification columns", content_type = "text/csv", body = String,
+            headers(("X-Next-Cursor" = String, description = "Present when more accounts remain: pass it as `cursor` for the next part"))),
         (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
     ),
     security(("api_key" = []), ("bearer" = []))
@@ -291,12 +301,19 @@ pub async fn export_accounts(
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let request: SearchRequest = parse(Value::Object(body))?;
-    let (_, accounts, _) = run_search(
+    let found = run_search(
         &state,
         &auth.caller.tenant,
         &request,
         request.rows.is_none(),
     )
     .await?;
-    Ok(csv_response(csv_io::export(&accounts)?))
+    let mut response = csv_response(csv_io::export(&found.page)?);
+    if let Some(cursor) = found
+        .next_cursor
+        .and_then(|c| axum::http::HeaderValue::from_str(&c).ok())
+    {
+        response.headers_mut().insert("x-next-cursor", cursor);
+    }
+    Ok(response)
 }

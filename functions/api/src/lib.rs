@@ -8,12 +8,15 @@ pub mod auth;
 pub mod body;
 pub mod error;
 pub mod fleet;
+pub mod rate_limit;
 pub mod scans;
 pub mod trust;
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::extract::rejection::RawPathParamsRejection;
+use axum::extract::{DefaultBodyLimit, MatchedPath, RawPathParams, Request};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
+use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::{Json, Router};
 use error::ApiError;
@@ -22,6 +25,7 @@ use shared::scans::Catalogue;
 use shared::store::Store;
 use shared::verification::{RoleVerifier, VerificationSettings};
 use std::sync::Arc;
+use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::OpenApi as OpenApiDocument;
 use utoipa::{Modify, OpenApi};
@@ -40,6 +44,10 @@ pub struct AppState {
     pub scan_queue: Option<JobQueue>,
     /// The vendor principal, resolved once (config, else GetCallerIdentity).
     vendor_principal: Arc<tokio::sync::OnceCell<String>>,
+    /// Accounts one search or export request reads at most.
+    pub search_read_budget: usize,
+    /// Per-key request rates; `None`: no limit (the dev server's default).
+    pub key_limiter: Option<Arc<rate_limit::KeyLimiter>>,
 }
 
 impl AppState {
@@ -51,7 +59,21 @@ impl AppState {
             catalogue: Arc::new(Catalogue::default()),
             scan_queue: None,
             vendor_principal: Arc::default(),
+            search_read_budget: shared::search::DEFAULT_READ_BUDGET,
+            key_limiter: None,
         }
+    }
+
+    /// Limit each API key to this rate (per instance; see [`rate_limit`]).
+    pub fn with_key_rate(mut self, rate: Option<rate_limit::KeyRate>) -> Self {
+        self.key_limiter = rate.map(|rate| Arc::new(rate_limit::KeyLimiter::new(rate)));
+        self
+    }
+
+    /// Read at most this many accounts per search request (at least 1).
+    pub fn with_search_read_budget(mut self, budget: usize) -> Self {
+        self.search_read_budget = budget.max(1);
+        self
     }
 
     /// Offer these data sources and send scan jobs to this queue.
@@ -81,7 +103,18 @@ impl AppState {
         );
         state.catalogue = Arc::new(catalogue);
         state.scan_queue = JobQueue::from_env(&config);
-        state
+        let rate = match rate_limit::KeyRate::from_env() {
+            Ok(rate) => rate,
+            Err(err) => panic!("invalid configuration: {err}"),
+        };
+        let budget = match std::env::var("SEARCH_READ_BUDGET") {
+            Err(_) => shared::search::DEFAULT_READ_BUDGET,
+            Ok(text) => match text.trim().parse::<usize>() {
+                Ok(budget) if budget > 0 => budget,
+                _ => panic!("invalid configuration: SEARCH_READ_BUDGET='{text}' is not a positive whole number of accounts"),
+            },
+        };
+        state.with_key_rate(rate).with_search_read_budget(budget)
     }
 
     /// The principal customer roles must trust: `VENDOR_PRINCIPAL`, else the
@@ -228,6 +261,10 @@ fn document_common_errors(document: &mut OpenApiDocument) {
         if !public {
             statuses.push(("401", "Missing, invalid, expired or revoked API key"));
             statuses.push(("403", "The API key lacks the scope this operation needs"));
+            statuses.push((
+                "429",
+                "The API key is over its request rate; retry after the Retry-After delay",
+            ));
         }
         if !matches!(method, HttpMethod::Get) {
             statuses.push(("409", "The account is archived, or it changed meanwhile"));
@@ -302,10 +339,63 @@ pub fn router(state: AppState) -> Router {
                 "this route does not accept that method; GET /v1/openapi.json lists them",
             )
         })
+        // Before any handler: every path parameter is bounded and checked.
+        .route_layer(middleware::from_fn(check_path_parameters))
         // The CSV import's limit; JSON bodies are held to 1 MiB by their extractor.
         .layer(DefaultBodyLimit::max(body::MAX_CSV_BYTES))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
+        .layer(catch_panics())
+}
+
+/// A panic costs its own request a 500 in the one error shape, never the
+/// process or the other requests it serves (see the release profile in
+/// Cargo.toml, which unwinds for this).
+pub fn catch_panics() -> CatchPanicLayer<fn(Box<dyn std::any::Any + Send + 'static>) -> Response> {
+    CatchPanicLayer::custom(panic_response as fn(_) -> Response)
+}
+
+/// Refuse a malformed path parameter (400 naming it) before a handler,
+/// and so before DynamoDB, sees it.
+async fn check_path_parameters(
+    parameters: Result<RawPathParams, RawPathParamsRejection>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match parameters {
+        Ok(parameters) => {
+            for (name, value) in &parameters {
+                if let Err(err) = shared::ids::path_parameter(name, value) {
+                    return ApiError::from(err).into_response();
+                }
+            }
+        }
+        Err(RawPathParamsRejection::InvalidUtf8InPathParam(_)) => {
+            return ApiError::bad_request(
+                "invalid_value",
+                None,
+                "a path parameter is not valid UTF-8 once percent-decoded",
+            )
+            .into_response();
+        }
+        Err(_) => {}
+    }
+    next.run(request).await
+}
+
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic without a message");
+    tracing::error!(panic = detail, "a request panicked");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "an internal error occurred; it has been logged",
+    )
+    .into_response()
 }
 
 /// One span per request, so every log line of the request carries its
@@ -378,4 +468,38 @@ pub fn init_json_logs() {
         .with_span_list(true)
         .without_time()
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_panicking_request_gets_a_500_and_the_next_one_is_served() {
+        async fn boom() -> &'static str {
+            panic!("a bug in one handler")
+        }
+        let app: Router = Router::new()
+            .route("/boom", get(boom))
+            .route("/ok", get(|| async { "fine" }))
+            .layer(catch_panics());
+        let request = |uri: &str| Request::builder().uri(uri).body(Body::empty()).unwrap();
+        let response = app.clone().oneshot(request("/boom")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let bytes = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body["error"]["code"], "internal");
+        assert!(
+            !body.to_string().contains("a bug in one handler"),
+            "the panic message stays in the logs"
+        );
+        let response = app.oneshot(request("/ok")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
 }

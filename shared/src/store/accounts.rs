@@ -131,6 +131,17 @@ impl Store {
                 "#credential.#next".to_string(),
             ]);
         }
+        names.insert("#environment_key".into(), schema::ENVIRONMENT_KEY.into());
+        match fields.environment {
+            Some(environment) => {
+                sets.push("#environment_key = :environment_key".into());
+                placeholders.insert(
+                    ":environment_key".into(),
+                    s(schema::environment_partition(tenant, environment)),
+                );
+            }
+            None => removes.push("#environment_key".into()),
+        }
         names.insert("#parent".into(), schema::PARENT_KEY.into());
         match &fields.parent_account_id {
             Some(parent) => {
@@ -515,6 +526,28 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Write accounts as they are, unconditionally, with BatchWriteItem:
+    /// for loading a benchmark or a migration, never a request path (it
+    /// overwrites whatever is there).
+    pub async fn bulk_load_accounts(&self, tenant: &str, accounts: &[Account]) -> Result<()> {
+        let requests = accounts
+            .iter()
+            .map(|account| {
+                let item = account_item(tenant, account)?;
+                let put = aws_sdk_dynamodb::types::PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map_err(crate::error::store_error)?;
+                Ok(aws_sdk_dynamodb::types::WriteRequest::builder()
+                    .put_request(put)
+                    .build())
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.batch_write(requests).await
+    }
+}
+
 /// The full item: the account, its keys and the derived index attributes.
 pub(super) fn account_item(tenant: &str, account: &Account) -> Result<Item> {
     let mut item: Item = serde_dynamo::to_item(account)?;
@@ -524,6 +557,19 @@ pub(super) fn account_item(tenant: &str, account: &Account) -> Result<Item> {
     item.insert("search_text".into(), s(account.search_text()));
     for (attribute, value) in listing::index_attributes(account) {
         item.insert(attribute.into(), s(value));
+    }
+    item.insert(
+        schema::STATUS_KEY.into(),
+        s(schema::status_partition(
+            tenant,
+            account.credential.verification_status,
+        )),
+    );
+    if let Some(environment) = account.fields.environment {
+        item.insert(
+            schema::ENVIRONMENT_KEY.into(),
+            s(schema::environment_partition(tenant, environment)),
+        );
     }
     if let Some(parent) = &account.fields.parent_account_id {
         item.insert(

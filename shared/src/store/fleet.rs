@@ -1,6 +1,6 @@
 //! Whole-tenant reads and bulk deletes.
 
-use super::{delete_request, keys, s, Store};
+use super::{keys, s, Store};
 use crate::account::Account;
 use crate::listing::account_id_of_sort_value;
 use crate::schema;
@@ -22,10 +22,16 @@ impl Store {
         self.query_prefix(tenant, keys::ACCOUNT_PREFIX).await
     }
 
-    /// Ids of the tenant's accounts that have linked accounts (from the
-    /// sparse `by-parent` index, keys only).
-    async fn parents_with_members(&self, tenant: &str) -> Result<HashMap<String, Vec<String>>> {
-        let mut parents: HashMap<String, Vec<String>> = HashMap::new();
+    /// A linked account of `parent` that is not in `batch`, if any: reads
+    /// the parent's own slice of the `by-parent` index (keys only, pages
+    /// until one outside the batch shows), so the cost follows the batch,
+    /// not the tenant.
+    async fn member_outside(
+        &self,
+        tenant: &str,
+        parent: &str,
+        batch: &HashSet<&String>,
+    ) -> Result<Option<String>> {
         let mut start = None;
         loop {
             let output = self
@@ -33,8 +39,12 @@ impl Store {
                 .query()
                 .table_name(self.table())
                 .index_name(schema::PARENT_INDEX)
-                .key_condition_expression("pk = :pk")
+                .key_condition_expression("pk = :pk AND begins_with(#parent, :prefix)")
                 .expression_attribute_values(":pk", s(keys::tenant_pk(tenant)))
+                .expression_attribute_values(
+                    ":prefix",
+                    s(crate::listing::compose_sort_value(parent, "")),
+                )
                 .projection_expression("#parent")
                 .expression_attribute_names("#parent", schema::PARENT_KEY)
                 .set_exclusive_start_key(start)
@@ -44,21 +54,22 @@ impl Store {
             for item in output.items.unwrap_or_default() {
                 if let Some(AttributeValue::S(value)) = item.get(schema::PARENT_KEY) {
                     let member = account_id_of_sort_value(value).to_string();
-                    let parent = value.split('\u{1}').next().unwrap_or_default().to_string();
-                    parents.entry(parent).or_default().push(member);
+                    if !batch.contains(&member) {
+                        return Ok(Some(member));
+                    }
                 }
             }
             start = output.last_evaluated_key;
             if start.is_none() {
-                return Ok(parents);
+                return Ok(None);
             }
         }
     }
 
-    /// Delete many accounts with BatchWriteItem (25 a call, unprocessed
-    /// items retried). Missing accounts, and parents whose linked accounts
-    /// are not all deleted with them, are reported and skipped; they never
-    /// block the others.
+    /// Delete many accounts, each with a conditional DeleteItem (16 at
+    /// once). Missing accounts, and parents whose linked accounts are not
+    /// all deleted with them, are reported and skipped; they never block
+    /// the others.
     pub async fn batch_delete_accounts(
         &self,
         tenant: &str,
@@ -72,45 +83,96 @@ impl Store {
             .map(|a| a.account_id)
             .collect();
         let requested: HashSet<&String> = account_ids.iter().collect();
-        let parents = self.parents_with_members(tenant).await?;
-        let mut to_delete = Vec::new();
+        use futures::StreamExt;
+        let mut unique: Vec<String> = Vec::new();
         let mut seen = HashSet::new();
         for id in account_ids {
-            if !seen.insert(id) {
-                continue;
+            if seen.insert(id) {
+                unique.push(id.clone());
             }
-            if !existing.contains(id) {
+        }
+        let (existing, requested) = (&existing, &requested);
+        let checks: Vec<_> = unique
+            .iter()
+            .cloned()
+            .map(|id: String| async move {
+                if existing.contains(&id) {
+                    self.member_outside(tenant, &id, requested).await
+                } else {
+                    Ok(None)
+                }
+            })
+            .collect();
+        let outside: Vec<Result<Option<String>>> =
+            futures::stream::iter(checks).buffered(16).collect().await;
+        let mut to_delete = Vec::new();
+        for (id, outside) in unique.into_iter().zip(outside) {
+            if !existing.contains(&id) {
                 outcome.failed.push((
                     id.clone(),
                     "not_found",
                     format!("account '{id}' was not found"),
                 ));
-            } else if let Some(members) = parents
-                .get(id)
-                .filter(|m| m.iter().any(|m| !requested.contains(m)))
-            {
+            } else if let Some(member) = outside? {
                 outcome.failed.push((
                     id.clone(),
                     "has_linked_accounts",
-                    format!("account '{id}' still has {} linked accounts; include them in the batch or delete them first", members.len()),
+                    format!("account '{id}' still has linked accounts outside this batch (such as {member}); include them in the batch or delete them first"),
                 ));
             } else {
                 to_delete.push(id.clone());
             }
         }
-        let requests = to_delete
-            .iter()
-            .map(|id| delete_request(tenant, keys::account_sk(id)))
-            .collect::<Result<Vec<_>>>()?;
-        self.batch_write(requests).await?;
+        // One conditional DeleteItem per account, not BatchWriteItem (which
+        // takes no condition): of two concurrent batches naming the same
+        // account, exactly one deletes it and the other is told not_found.
+        let results: Vec<(String, Result<bool>)> = futures::stream::iter(to_delete)
+            .map(|id| async move {
+                let deleted = self.delete_if_present(tenant, &id).await;
+                (id, deleted)
+            })
+            .buffered(16)
+            .collect()
+            .await;
+        for (id, deleted) in results {
+            if deleted? {
+                outcome.deleted.push(id);
+            } else {
+                outcome.failed.push((
+                    id.clone(),
+                    "not_found",
+                    format!("account '{id}' was not found"),
+                ));
+            }
+        }
         futures::future::try_join_all(
-            to_delete
+            outcome
+                .deleted
                 .iter()
                 .map(|id| self.purge_account_data(tenant, id)),
         )
         .await?;
-        outcome.deleted = to_delete;
         Ok(outcome)
+    }
+}
+
+impl Store {
+    /// Delete an account if it is there; `false` if it was not (or a
+    /// concurrent delete took it first).
+    async fn delete_if_present(&self, tenant: &str, account_id: &str) -> Result<bool> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(self.table())
+            .set_key(Some(super::item_key(tenant, keys::account_sk(account_id))))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if super::is_condition_failure(&err) => Ok(false),
+            Err(err) => Err(Error::from_sdk(err)),
+        }
     }
 }
 

@@ -20,6 +20,7 @@ mod accounts;
 mod api_keys;
 mod fleet;
 mod scans;
+mod search;
 mod verification;
 
 use crate::Error;

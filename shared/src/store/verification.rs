@@ -108,10 +108,19 @@ impl Store {
                 )),
             ),
         ]);
+        names.insert("#status_key".into(), schema::STATUS_KEY.into());
+        values.insert(
+            ":status_key".into(),
+            s(schema::status_partition(
+                tenant,
+                credential.verification_status,
+            )),
+        );
         let mut sets = vec![
             "#credential = :credential",
             "#version = #version + :one",
             "#lsi = :lsi",
+            "#status_key = :status_key",
         ];
         let mut removes = Vec::new();
         match credential.next_verification_at {

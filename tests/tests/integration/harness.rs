@@ -162,6 +162,24 @@ impl TestApp {
         app
     }
 
+    /// Change the API's state (limits, budgets) and rebuild its router.
+    pub fn reconfigure(&mut self, change: impl FnOnce(api::AppState) -> api::AppState) {
+        self.state = change(self.state.clone());
+        self.router = api::router(self.state.clone());
+    }
+
+    /// A request with a raw body and content type.
+    pub async fn raw(&self, method: Method, uri: &str, content_type: &str, body: &str) -> Reply {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("x-api-key", self.key.clone())
+            .header("content-type", content_type)
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        self.send(request).await
+    }
+
     pub fn scanning(&self) -> &Scanning {
         self.scanning
             .as_ref()

@@ -7,6 +7,7 @@ mod csv;
 mod errors;
 mod events;
 mod fleet;
+mod hardening;
 mod harness;
 mod listing;
 mod logs;

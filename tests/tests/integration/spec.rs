@@ -193,15 +193,21 @@ fn table_matches_template() {
             )
         })
         .collect();
-    assert_eq!(
-        globals,
-        [(
-            shared::schema::DUE_INDEX.to_string(),
-            shared::schema::DUE_SHARD.to_string(),
-            shared::schema::DUE_AT.to_string(),
-            "ALL".to_string()
-        )]
-    );
+    let mut expected = vec![(
+        shared::schema::DUE_INDEX.to_string(),
+        shared::schema::DUE_SHARD.to_string(),
+        shared::schema::DUE_AT.to_string(),
+        "ALL".to_string(),
+    )];
+    for (name, key) in shared::schema::CRITERIA_INDEXES {
+        expected.push((
+            name.to_string(),
+            key.to_string(),
+            shared::schema::SORT_KEY.to_string(),
+            "ALL".to_string(),
+        ));
+    }
+    assert_eq!(globals, expected);
 }
 
 #[test]
