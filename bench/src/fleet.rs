@@ -8,9 +8,7 @@ use axum::http::Request;
 use futures::StreamExt;
 use http_body_util::BodyExt;
 use shared::api_key::{ApiKey, Scope};
-use shared::store::Store;
 use shared::time::Timestamp;
-use shared::verification::{RoleVerifier, VerificationSettings};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tower::ServiceExt;
@@ -25,13 +23,9 @@ pub async fn run(accounts: usize, repeats: usize) {
     shared::schema::create_table(&dynamodb, &table)
         .await
         .expect("create table");
-    let store = Store::new(dynamodb.clone(), table.clone());
-    let settings = VerificationSettings::from_env();
-    let router = api::router(api::AppState::new(
-        store.clone(),
-        RoleVerifier::new(&config, &settings),
-        settings,
-    ));
+    let services = crate::services(&table).await;
+    let store = services.store.clone();
+    let router = api::router(api::AppState::from_services(&services));
     let issued = ApiKey::issue(
         TENANT,
         "bench",

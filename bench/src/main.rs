@@ -28,6 +28,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use sts_endpoint::StsEndpoint;
 
+/// The composition root, on the bench's own table.
+pub(crate) async fn services(table: &str) -> shared::config::Services {
+    let mut config = shared::config::Config::from_env().expect("configuration");
+    config.table_name = table.to_string();
+    shared::config::Services::new(config)
+        .await
+        .expect("services")
+}
+
 pub(crate) fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
         .ok()

@@ -6,9 +6,7 @@
 use crate::fleet::{call, percentile};
 use shared::account::{Account, AccountFields, Environment};
 use shared::api_key::{ApiKey, Scope};
-use shared::store::Store;
 use shared::time::Timestamp;
-use shared::verification::{RoleVerifier, VerificationSettings};
 use std::time::{Duration, Instant};
 
 const TENANT: &str = "scale";
@@ -21,13 +19,9 @@ pub async fn run(accounts: usize, repeats: usize) {
     shared::schema::create_table(&dynamodb, &table)
         .await
         .expect("create table");
-    let store = Store::new(dynamodb.clone(), table.clone());
-    let settings = VerificationSettings::from_env();
-    let state = api::AppState::new(
-        store.clone(),
-        RoleVerifier::new(&config, &settings),
-        settings,
-    );
+    let services = crate::services(&table).await;
+    let store = services.store.clone();
+    let state = api::AppState::from_services(&services);
     let budget = state.search_read_budget;
     let router = api::router(state);
     let issued = ApiKey::issue(

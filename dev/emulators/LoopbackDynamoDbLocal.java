@@ -1,13 +1,15 @@
-// Starts DynamoDB Local bound to 127.0.0.1 only.
+// Starts DynamoDB Local (3.x) bound to 127.0.0.1 only.
 //
-// DynamoDB Local has no host option: its Jetty server listens on every
+// DynamoDB Local has no host option: its Jetty (12) server listens on every
 // interface. This launcher builds the server from the normal command-line
 // arguments, then sets the host of each Jetty connector before starting it.
-import com.amazonaws.services.dynamodbv2.local.main.ServerRunner;
-import com.amazonaws.services.dynamodbv2.local.server.DynamoDBProxyServer;
+// dev/tests/emulators.rs checks that nothing answers on other addresses.
 import java.lang.reflect.Field;
+import org.eclipse.jetty.server.AbstractNetworkConnector;
 import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.Server;
+import software.amazon.dynamodb.services.local.main.ServerRunner;
+import software.amazon.dynamodb.services.local.server.DynamoDBProxyServer;
 
 public class LoopbackDynamoDbLocal {
     public static void main(String[] args) throws Exception {
@@ -16,7 +18,7 @@ public class LoopbackDynamoDbLocal {
         field.setAccessible(true);
         Server jetty = (Server) field.get(proxy);
         for (Connector connector : jetty.getConnectors()) {
-            connector.setHost("127.0.0.1");
+            ((AbstractNetworkConnector) connector).setHost("127.0.0.1");
         }
         proxy.start();
         System.out.println("DynamoDB Local listening on 127.0.0.1");

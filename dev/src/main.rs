@@ -8,10 +8,8 @@
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use clap::Parser;
 use shared::api_key::{ApiKey, Scope};
-use shared::jobs::JobQueue;
 use shared::store::Store;
 use shared::time::Timestamp;
-use shared::verification::{RoleVerifier, VerificationSettings};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -37,6 +35,9 @@ struct Args {
     /// Also write the admin key to this file (for scripts).
     #[arg(long, env = "DEV_API_KEY_FILE")]
     api_key_file: Option<std::path::PathBuf>,
+    /// Every setting the functions take, from the same variables.
+    #[command(flatten)]
+    config: shared::config::Config,
     /// Milliseconds a client may take to send a request's headers; past
     /// it the connection is closed (API Gateway does the same in AWS).
     #[arg(long, env = "HEADER_TIMEOUT_MS", default_value_t = 10_000)]
@@ -59,17 +60,11 @@ async fn main() {
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .compact()
-        .init();
-    let config = shared::config::aws().await;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
-    let sqs = aws_sdk_sqs::Client::new(&config);
-    let table = shared::config::table_name();
+    shared::telemetry::init(shared::telemetry::LogFormat::Compact);
+    let mut config = args.config.clone();
+    let sqs = aws_sdk_sqs::Client::new(&shared::config::aws().await);
+    let table = config.table_name.clone();
+    let dynamodb = aws_sdk_dynamodb::Client::new(&shared::config::aws().await);
 
     step(&format!("creating table '{table}' (as in template.yaml)"));
     shared::schema::create_table(&dynamodb, &table).await?;
@@ -79,10 +74,10 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     ));
     let queues = shared::schema::create_queues(&sqs, &args.queue_prefix).await?;
     let scan_queue = queues[shared::schema::SCAN_QUEUE.logical_id].clone();
-
-    let store = Store::new(dynamodb, table);
-    let settings = VerificationSettings::from_env();
-    let role_verifier = RoleVerifier::new(&config, &settings);
+    config.scan_queue_url = Some(scan_queue.clone());
+    // The composition root every function uses, on the local queue.
+    let services = shared::config::Services::new(config).await?;
+    let store = services.store.clone();
     let token = bootstrap_admin_key(&store, args.api_key.as_deref()).await?;
     if let Some(path) = &args.api_key_file {
         std::fs::write(path, format!("{token}\n"))?;
@@ -92,34 +87,20 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     ));
     println!("\n    export API_KEY={token}\n");
 
-    let catalogue = shared::scans::Catalogue::from_env()?;
-    let worker = scan_worker::Worker {
-        store: store.clone(),
-        verifier: role_verifier.clone(),
-        sdk_config: config.clone(),
-        catalogue: std::sync::Arc::new(catalogue.clone()),
-        sqs: sqs.clone(),
-        settings: scan_worker::WorkerSettings::from_env(),
-    };
+    let worker = scan_worker::Worker::new(&services);
     tokio::spawn(poll_scan_queue(
         worker,
         sqs.clone(),
         scan_queue.clone(),
         Duration::from_secs(args.scan_retry_delay),
     ));
-    let sweeper = verifier::Sweeper {
-        store: store.clone(),
-        verifier: role_verifier.clone(),
-        settings: std::sync::Arc::new(settings.clone()),
-    };
+    let sweeper = verifier::Sweeper::new(&services);
     tokio::spawn(run_verifier(
         sweeper,
         Duration::from_secs(args.verifier_interval.max(1)),
     ));
 
-    let state = api::AppState::new(store, role_verifier, settings)
-        .with_scans(catalogue, JobQueue::new(sqs, scan_queue))
-        .with_key_rate(api::rate_limit::KeyRate::from_env()?);
+    let state = api::AppState::from_services(&services);
     let app = api::router(state).layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
         Duration::from_millis(args.body_timeout_ms),
     ));

@@ -19,14 +19,6 @@ impl JobQueue {
         }
     }
 
-    /// From `SCAN_QUEUE_URL`; `None` when unset.
-    pub fn from_env(config: &aws_config::SdkConfig) -> Option<Self> {
-        std::env::var("SCAN_QUEUE_URL")
-            .ok()
-            .filter(|url| !url.is_empty())
-            .map(|url| JobQueue::new(aws_sdk_sqs::Client::new(config), url))
-    }
-
     pub fn url(&self) -> &str {
         &self.url
     }

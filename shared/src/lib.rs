@@ -20,6 +20,7 @@ pub mod schema;
 pub mod search;
 pub mod secrets;
 pub mod store;
+pub mod telemetry;
 pub mod time;
 pub mod validation;
 pub mod verification;

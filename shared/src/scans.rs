@@ -104,10 +104,6 @@ impl Catalogue {
     }
 
     /// From the `DATA_SOURCES` environment variable.
-    pub fn from_env() -> Result<Self> {
-        Catalogue::with_external(&std::env::var("DATA_SOURCES").unwrap_or_default())
-    }
-
     pub fn all(&self) -> &[DataSource] {
         &self.sources
     }

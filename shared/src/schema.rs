@@ -8,8 +8,13 @@ use crate::listing::SortField;
 use crate::{Error, Result};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType,
+    LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType, StreamSpecification,
+    StreamViewType,
 };
+
+/// The table's stream: every change with its before and after images, the
+/// one source of domain events (as in template.yaml).
+pub const STREAM_VIEW: StreamViewType = StreamViewType::NewAndOldImages;
 use std::collections::HashMap;
 
 pub const PARTITION_KEY: &str = "pk";
@@ -131,6 +136,13 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Res
         .create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(STREAM_VIEW)
+                .build()
+                .map_err(store_error)?,
+        )
         .key_schema(key(PARTITION_KEY, KeyType::Hash)?)
         .key_schema(key(SORT_KEY, KeyType::Range)?);
     for attribute in key_attributes() {

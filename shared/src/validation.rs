@@ -247,12 +247,12 @@ pub fn labels(field: &str, values: &BTreeMap<String, String>) -> Result<()> {
                 "label keys are 1-128 characters, no surrounding white space, control or bidirectional-override characters",
             )
         })?;
-        // Non-empty: DynamoDB Local (our test store) refuses empty strings.
+        // A bare key (empty value) is a label too, as with AWS tags.
         let length = value.chars().count();
-        if length == 0 || length > 256 || value.chars().any(is_forbidden_char) {
+        if length > 256 || value.chars().any(is_forbidden_char) {
             return Err(Error::invalid(
                 &path,
-                "label values are 1-256 characters, without control or bidirectional-override characters",
+                "label values are 0-256 characters, without control or bidirectional-override characters",
             ));
         }
     }
@@ -358,8 +358,12 @@ mod tests {
         let mut map = BTreeMap::new();
         map.insert("team".to_string(), "core".to_string());
         assert!(labels("labels", &map).is_ok());
+        // A bare key is a label (a product rule, as with AWS tags).
         map.insert("empty".to_string(), "".to_string());
+        assert!(labels("labels", &map).is_ok());
+        map.insert("long".to_string(), "x".repeat(257));
         assert!(labels("labels", &map).is_err());
+        map.remove("long");
         map.remove("empty");
         map.insert("bad\u{7}".to_string(), "x".to_string());
         assert!(labels("labels", &map).is_err());

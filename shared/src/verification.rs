@@ -122,39 +122,6 @@ pub struct VerificationSettings {
     pub role_template_url: Option<String>,
 }
 
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-impl VerificationSettings {
-    pub fn from_env() -> Self {
-        let rate: f64 = env_or("STS_RATE_LIMIT", 0.0);
-        VerificationSettings {
-            call_timeout: Duration::from_millis(env_or("VERIFY_CALL_TIMEOUT_MS", 5000)),
-            max_attempts: env_or("VERIFY_MAX_ATTEMPTS", 4).max(1),
-            initial_backoff: Duration::from_millis(env_or("VERIFY_INITIAL_BACKOFF_MS", 200)),
-            sts_rate_limit: (rate > 0.0).then_some(rate),
-            concurrency: env_or("VERIFY_CONCURRENCY", 16).max(1),
-            interval: Duration::from_secs(env_or("VERIFY_INTERVAL_SECONDS", 86_400)),
-            vendor_principal: std::env::var("VENDOR_PRINCIPAL")
-                .ok()
-                .filter(|v| !v.is_empty()),
-            role_name: std::env::var("CUSTOMER_ROLE_NAME")
-                .unwrap_or_else(|_| "AccountOnboardingAudit".to_string()),
-            role_name_pattern: std::env::var("CUSTOMER_ROLE_NAME_PATTERN")
-                .ok()
-                .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| "*".to_string()),
-            role_template_url: std::env::var("ROLE_TEMPLATE_URL")
-                .ok()
-                .filter(|v| !v.is_empty()),
-        }
-    }
-}
-
 impl VerificationSettings {
     /// Refuse a role this service is not allowed to assume, at registration
     /// rather than as a puzzling ACCESS_DENIED later.

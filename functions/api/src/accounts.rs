@@ -177,9 +177,9 @@ pub async fn replace_account(
     JsonObject(mut body): JsonObject,
 ) -> Result<Response, ApiError> {
     validation::account_id("account_id", &account_id)?;
-    let expected = if_match(&headers)?;
-    let expected =
-        if_none_match(&state, &auth.caller.tenant, &account_id, &headers, expected).await?;
+    let tenant = &auth.caller.tenant;
+    let expected = if_match(&state, tenant, &account_id, &headers).await?;
+    let expected = if_none_match(&state, tenant, &account_id, &headers, expected).await?;
     check_immutable(&mut body, &account_id, None)?;
     if body.contains_key("external_id") {
         // Only read when the body echoes the external ID back.
@@ -227,8 +227,8 @@ pub async fn patch_account(
     JsonObject(patch): JsonObject,
 ) -> Result<Response, ApiError> {
     validation::account_id("account_id", &account_id)?;
-    let expected = if_match(&headers)?;
     let tenant = &auth.caller.tenant;
+    let expected = if_match(&state, tenant, &account_id, &headers).await?;
     let expected = if_none_match(&state, tenant, &account_id, &headers, expected).await?;
     for _ in 0..PATCH_ATTEMPTS {
         let current = load(&state, tenant, &account_id).await?;
@@ -299,8 +299,8 @@ pub async fn delete_account(
     validation::account_id("account_id", &account_id)?;
     let params = QueryParams::parse(raw.as_deref(), &["cascade"])?;
     let cascade = params.flag("cascade")?;
-    let expected = if_match(&headers)?;
     let tenant = &auth.caller.tenant;
+    let expected = if_match(&state, tenant, &account_id, &headers).await?;
     let expected = if_none_match(&state, tenant, &account_id, &headers, expected).await?;
     if cascade {
         delete_linked(&state, tenant, &account_id).await?;
@@ -639,35 +639,16 @@ pub(crate) async fn if_none_match(
     headers: &HeaderMap,
     expected: Option<u64>,
 ) -> Result<Option<u64>, ApiError> {
-    let values: Vec<&str> = headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .map(|value| value.to_str().unwrap_or("\u{0}"))
-        .collect();
-    if values.is_empty() {
-        return Ok(expected);
-    }
-    let tags: Vec<&str> = values
-        .iter()
-        .flat_map(|value| value.split(','))
-        .map(str::trim)
-        .filter(|tag| !tag.is_empty())
-        .collect();
-    let well_formed = |tag: &&str| {
-        *tag == "*"
-            || tag
-                .trim_start_matches("W/")
-                .strip_prefix('"')
-                .and_then(|t| t.strip_suffix('"'))
-                .is_some_and(|t| !t.contains('"'))
-    };
-    if tags.is_empty() || !tags.iter().all(well_formed) {
-        return Err(ApiError::bad_request(
+    let tags = entity_tags(headers, header::IF_NONE_MATCH).ok_or_else(|| {
+        ApiError::bad_request(
             "invalid_header",
             Some("If-None-Match".into()),
             "If-None-Match must be * or a list of ETags, e.g. \"3\", \"4\"",
-        ));
-    }
+        )
+    })?;
+    let Some(tags) = tags else {
+        return Ok(expected);
+    };
     let current = load(state, tenant, account_id).await?;
     let etag = current.etag();
     // If-None-Match compares weakly: W/"3" matches "3".
@@ -692,35 +673,84 @@ pub(crate) async fn if_none_match(
     }
 }
 
-/// The version an `If-Match` header requires; `None` without one or for `*`.
-pub(crate) fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
-    let Some(value) = headers.get(header::IF_MATCH) else {
-        return Ok(None);
-    };
-    let text = value.to_str().unwrap_or("").trim();
-    if text == "*" {
-        return Ok(None);
+/// The entity-tags of a conditional header (RFC 9110 8.8.3): `*`, or a
+/// comma-separated list of `"tag"` and `W/"tag"`. `None` when the header is
+/// malformed, the only case that is a 400.
+fn entity_tags(headers: &HeaderMap, name: header::HeaderName) -> Option<Option<Vec<String>>> {
+    let values: Vec<&str> = headers
+        .get_all(&name)
+        .iter()
+        .map(|value| value.to_str().ok())
+        .collect::<Option<_>>()?;
+    if values.is_empty() {
+        return Some(None);
     }
-    let invalid = || {
+    let tags: Vec<&str> = values
+        .iter()
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .filter(|tag| !tag.is_empty())
+        .collect();
+    if tags == ["*"] {
+        return Some(Some(vec!["*".to_string()]));
+    }
+    let well_formed = |tag: &&str| {
+        tag.trim_start_matches("W/")
+            .strip_prefix('"')
+            .and_then(|t| t.strip_suffix('"'))
+            .is_some_and(|t| !t.contains('"'))
+    };
+    (!tags.is_empty() && tags.iter().all(well_formed))
+        .then(|| Some(tags.into_iter().map(str::to_string).collect()))
+}
+
+/// `If-Match` (RFC 9110 13.1.1): the version a write must find; `None`
+/// without the header or for `*`. It compares strongly, so a weak tag, or
+/// a well-formed tag that is not one of our versions, never matches: when
+/// no tag can match, 412 at once. With several versions listed, the
+/// current one is read and the write pinned to it if it is among them.
+pub(crate) async fn if_match(
+    state: &AppState,
+    tenant: &str,
+    account_id: &str,
+    headers: &HeaderMap,
+) -> Result<Option<u64>, ApiError> {
+    let tags = entity_tags(headers, header::IF_MATCH).ok_or_else(|| {
         ApiError::bad_request(
             "invalid_header",
             Some("If-Match".into()),
-            "If-Match must be one ETag exactly as returned, e.g. \"3\", or *",
+            "If-Match must be * or a list of ETags as returned, e.g. \"3\" or \"3\", \"4\"",
         )
-    };
-    if text.starts_with("W/") {
-        // If-Match compares strongly: a weak tag never matches.
-        return Err(ApiError::new(
+    })?;
+    let Some(tags) = tags else { return Ok(None) };
+    if tags == ["*"] {
+        return Ok(None);
+    }
+    let mut versions: Vec<u64> = tags
+        .iter()
+        .filter_map(|tag| tag.strip_prefix('"')?.strip_suffix('"')?.parse().ok())
+        .collect();
+    versions.sort_unstable();
+    versions.dedup();
+    let refused = || {
+        ApiError::new(
             StatusCode::PRECONDITION_FAILED,
             "precondition_failed",
-            "a weak ETag never satisfies If-Match; send the strong ETag from the last read",
-        ));
+            format!("If-Match: account '{account_id}' is not at any ETag the header lists (a weak ETag never matches); read it again and retry"),
+        )
+    };
+    match versions.as_slice() {
+        [] => Err(refused()),
+        [one] => Ok(Some(*one)),
+        _ => {
+            let current = load(state, tenant, account_id).await?;
+            if versions.contains(&current.version) {
+                Ok(Some(current.version))
+            } else {
+                Err(refused())
+            }
+        }
     }
-    let inner = text
-        .strip_prefix('"')
-        .and_then(|t| t.strip_suffix('"'))
-        .ok_or_else(invalid)?;
-    inner.parse::<u64>().map(Some).map_err(|_| invalid())
 }
 
 fn header_value(text: &str) -> HeaderValue {

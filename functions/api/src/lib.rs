@@ -83,38 +83,23 @@ impl AppState {
         self
     }
 
-    /// Built from the environment: `TABLE_NAME`, the verification settings
-    /// and the AWS SDK's own settings.
-    /// `DATA_SOURCES` and `SCAN_QUEUE_URL` set up scans.
-    pub async fn from_env() -> Self {
-        let config = shared::config::aws().await;
-        let settings = VerificationSettings::from_env();
-        let catalogue = match Catalogue::from_env() {
-            Ok(catalogue) => catalogue,
-            Err(err) => panic!("invalid configuration: {err}"),
+    /// Built from the composition root: every client and setting, once.
+    pub fn from_services(services: &shared::config::Services) -> Self {
+        let config = &services.config;
+        let mut state = AppState {
+            store: services.store.clone(),
+            verifier: services.verifier.clone(),
+            settings: services.verification.clone(),
+            catalogue: services.catalogue.clone(),
+            scan_queue: services.scan_queue.clone(),
+            vendor_principal: Arc::default(),
+            search_read_budget: shared::search::DEFAULT_READ_BUDGET,
+            key_limiter: None,
         };
-        let mut state = AppState::new(
-            Store::new(
-                aws_sdk_dynamodb::Client::new(&config),
-                shared::config::table_name(),
-            ),
-            RoleVerifier::new(&config, &settings),
-            settings,
-        );
-        state.catalogue = Arc::new(catalogue);
-        state.scan_queue = JobQueue::from_env(&config);
-        let rate = match rate_limit::KeyRate::from_env() {
-            Ok(rate) => rate,
-            Err(err) => panic!("invalid configuration: {err}"),
-        };
-        let budget = match std::env::var("SEARCH_READ_BUDGET") {
-            Err(_) => shared::search::DEFAULT_READ_BUDGET,
-            Ok(text) => match text.trim().parse::<usize>() {
-                Ok(budget) if budget > 0 => budget,
-                _ => panic!("invalid configuration: SEARCH_READ_BUDGET='{text}' is not a positive whole number of accounts"),
-            },
-        };
-        state.with_key_rate(rate).with_search_read_budget(budget)
+        state = state
+            .with_key_rate(rate_limit::KeyRate::from_config(config))
+            .with_search_read_budget(config.search_read_budget as usize);
+        state
     }
 
     /// The principal customer roles must trust: `VENDOR_PRINCIPAL`, else the
@@ -458,16 +443,7 @@ fn path_parameter(route: &str, path: &str, parameter: &str) -> Option<String> {
 
 /// JSON logs for Lambda (CloudWatch), level from `RUST_LOG` (default info).
 pub fn init_json_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_current_span(true)
-        // Every span: the runtime's (Lambda request id) and ours.
-        .with_span_list(true)
-        .without_time()
-        .try_init();
+    shared::telemetry::init(shared::telemetry::LogFormat::Json);
 }
 
 #[cfg(test)]

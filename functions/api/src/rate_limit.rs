@@ -28,23 +28,14 @@ pub struct KeyRate {
 
 impl KeyRate {
     /// From `API_KEY_RATE_PER_SECOND` and `API_KEY_RATE_BURST` (default
-    /// twice the rate); `None` when the rate is unset or 0 (no limit).
-    pub fn from_env() -> Result<Option<Self>, String> {
-        let number = |name: &str| -> Result<Option<u32>, String> {
-            match std::env::var(name) {
-                Err(_) => Ok(None),
-                Ok(text) => text.trim().parse::<u32>().map(Some).map_err(|_| {
-                    format!("{name}='{text}' is not a whole number of requests per second (0 turns the limit off)")
-                }),
-            }
-        };
-        let Some(per_second) = number("API_KEY_RATE_PER_SECOND")?.and_then(NonZeroU32::new) else {
-            return Ok(None);
-        };
-        let burst = number("API_KEY_RATE_BURST")?
+    /// twice the rate); `None` when the rate is 0 (no limit).
+    pub fn from_config(config: &shared::config::Config) -> Option<Self> {
+        let per_second = NonZeroU32::new(config.api_key_rate_per_second)?;
+        let burst = config
+            .api_key_rate_burst
             .and_then(NonZeroU32::new)
             .unwrap_or(per_second.saturating_mul(NonZeroU32::new(2).expect("2 > 0")));
-        Ok(Some(KeyRate { per_second, burst }))
+        Some(KeyRate { per_second, burst })
     }
 }
 

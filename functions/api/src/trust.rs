@@ -256,7 +256,7 @@ pub async fn rotate_external_id(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     validation::account_id("account_id", &account_id)?;
-    let expected = if_match(&headers)?;
+    let expected = if_match(&state, &auth.caller.tenant, &account_id, &headers).await?;
     let pending = shared::secrets::new_external_id();
     let account = state
         .store

@@ -20,7 +20,7 @@ use shared::scans::{
 };
 use shared::store::{Claim, Store};
 use shared::time::Timestamp;
-use shared::verification::{RoleVerifier, VerificationCode, VerificationSettings};
+use shared::verification::{RoleVerifier, VerificationCode};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,19 +38,11 @@ pub struct WorkerSettings {
 }
 
 impl WorkerSettings {
-    pub fn from_env() -> Self {
-        let env = |name: &str, default: u64| {
-            std::env::var(name)
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(default)
-        };
+    /// `MAX_RECEIVE_COUNT` and `SCAN_LEASE_SECONDS`.
+    pub fn from_config(config: &shared::config::Config) -> Self {
         WorkerSettings {
-            max_receive_count: env(
-                "MAX_RECEIVE_COUNT",
-                u64::from(shared::schema::SCAN_QUEUE.max_receive_count),
-            ) as u32,
-            lease: Duration::from_secs(env("SCAN_LEASE_SECONDS", 960)),
+            max_receive_count: config.max_receive_count,
+            lease: Duration::from_secs(config.scan_lease_seconds),
         }
     }
 }
@@ -84,23 +76,15 @@ pub enum Retry {
 
 impl Worker {
     /// From the environment, as the Lambda runs it.
-    pub async fn from_env() -> Self {
-        let config = shared::config::aws().await;
-        let settings = VerificationSettings::from_env();
-        let catalogue = match Catalogue::from_env() {
-            Ok(catalogue) => catalogue,
-            Err(err) => panic!("invalid configuration: {err}"),
-        };
+    /// Built from the composition root.
+    pub fn new(services: &shared::config::Services) -> Self {
         Worker {
-            store: Store::new(
-                aws_sdk_dynamodb::Client::new(&config),
-                shared::config::table_name(),
-            ),
-            verifier: RoleVerifier::new(&config, &settings),
-            sqs: aws_sdk_sqs::Client::new(&config),
-            sdk_config: config,
-            catalogue: Arc::new(catalogue),
-            settings: WorkerSettings::from_env(),
+            store: services.store.clone(),
+            verifier: services.verifier.clone(),
+            sdk_config: services.sdk.clone(),
+            catalogue: services.catalogue.clone(),
+            sqs: services.sqs.clone(),
+            settings: WorkerSettings::from_config(&services.config),
         }
     }
 

@@ -5,8 +5,9 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt().json().without_time().init();
-    let worker = scan_worker::Worker::from_env().await;
+    shared::telemetry::init(shared::telemetry::LogFormat::Json);
+    let services = shared::config::Services::from_env_or_exit().await;
+    let worker = scan_worker::Worker::new(&services);
     let worker = &worker;
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async move {
         Ok::<SqsBatchResponse, Error>(worker.handle_batch(event.payload).await)

@@ -43,16 +43,12 @@ pub struct Sweeper {
 }
 
 impl Sweeper {
-    pub async fn from_env() -> Self {
-        let config = shared::config::aws().await;
-        let settings = VerificationSettings::from_env();
+    /// Built from the composition root.
+    pub fn new(services: &shared::config::Services) -> Self {
         Sweeper {
-            store: Store::new(
-                aws_sdk_dynamodb::Client::new(&config),
-                shared::config::table_name(),
-            ),
-            verifier: RoleVerifier::new(&config, &settings),
-            settings: Arc::new(settings),
+            store: services.store.clone(),
+            verifier: services.verifier.clone(),
+            settings: services.verification.clone(),
         }
     }
 

@@ -6,8 +6,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt().json().without_time().init();
-    let sweeper = verifier::Sweeper::from_env().await;
+    shared::telemetry::init(shared::telemetry::LogFormat::Json);
+    let services = shared::config::Services::from_env_or_exit().await;
+    let sweeper = verifier::Sweeper::new(&services);
     let sweeper = &sweeper;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<EventBridgeEvent>| async move {

@@ -1,6 +1,6 @@
 //! Account items.
 
-use super::{is_condition_failure, item_key, keys, n, s, update_expression, Store};
+use super::{is_condition_failure, item_key, keys, n, refused_item, s, update_expression, Store};
 use crate::account::{search_text, Account, AccountFields};
 use crate::listing::{self, compose_sort_value, Cursor, ListRequest, Order, Page, SortField};
 use crate::scans::RegionAdded;
@@ -192,15 +192,13 @@ impl Store {
             Ok(output) => Ok(serde_dynamo::from_item(
                 output.attributes.unwrap_or_default(),
             )?),
-            Err(err) if is_condition_failure(&err) => Err(self
-                .explain_refusal(
-                    tenant,
-                    account_id,
-                    expected_version,
-                    true,
-                    Self::version_mismatch(account_id, expected_version),
-                )
-                .await),
+            Err(err) if is_condition_failure(&err) => Err(Self::explain_refusal(
+                refused_item(&err),
+                account_id,
+                expected_version,
+                true,
+                Self::version_mismatch(account_id, expected_version),
+            )),
             Err(err) => Err(Error::from_sdk(err)),
         }
     }
@@ -221,7 +219,10 @@ impl Store {
             .condition_expression(match expected_version {
                 Some(_) => "attribute_exists(pk) AND #version = :expected",
                 None => "attribute_exists(pk)",
-            });
+            })
+            .return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            );
         if let Some(version) = expected_version {
             request = request
                 .expression_attribute_names("#version", "version")
@@ -229,50 +230,48 @@ impl Store {
         }
         match request.send().await {
             Ok(_) => self.purge_account_data(tenant, account_id).await,
-            Err(err) if is_condition_failure(&err) => Err(self
-                .explain_refusal(
-                    tenant,
-                    account_id,
-                    expected_version,
-                    false,
-                    Self::version_mismatch(account_id, expected_version),
-                )
-                .await),
+            Err(err) if is_condition_failure(&err) => Err(Self::explain_refusal(
+                refused_item(&err),
+                account_id,
+                expected_version,
+                false,
+                Self::version_mismatch(account_id, expected_version),
+            )),
             Err(err) => Err(Error::from_sdk(err)),
         }
     }
 
-    /// A conditional write on an account was refused: absent (404),
-    /// archived when that blocks the write (409), at another version than
-    /// `expected_version` (412), else `otherwise`. (DynamoDB Local predates
-    /// ReturnValuesOnConditionCheckFailure, so this reads.)
-    pub(super) async fn explain_refusal(
-        &self,
-        tenant: &str,
+    /// A conditional write on an account was refused: why, from the item
+    /// the refusal returned (ReturnValuesOnConditionCheckFailure): absent
+    /// (404), archived (409, when `archived_blocks`), at another version
+    /// (412), else `otherwise`.
+    pub(super) fn explain_refusal(
+        current: Option<Item>,
         account_id: &str,
         expected_version: Option<u64>,
         archived_blocks: bool,
         otherwise: Error,
     ) -> Error {
-        match self.get_account(tenant, account_id).await {
-            Ok(None) => Error::NotFound {
+        let current: Option<Account> = match current.map(serde_dynamo::from_item).transpose() {
+            Ok(current) => current,
+            Err(err) => return err.into(),
+        };
+        match current {
+            None => Error::NotFound {
                 resource: RESOURCE,
                 id: account_id.to_string(),
             },
-            Ok(Some(account)) if archived_blocks && account.archived_at.is_some() => {
-                Error::Archived {
-                    id: account_id.to_string(),
-                }
-            }
-            Ok(Some(account)) if expected_version.is_some_and(|v| v != account.version) => {
+            Some(account) if archived_blocks && account.archived_at.is_some() => Error::Archived {
+                id: account_id.to_string(),
+            },
+            Some(account) if expected_version.is_some_and(|v| v != account.version) => {
                 Error::VersionMismatch {
                     resource: RESOURCE,
                     id: account_id.to_string(),
                     expected: expected_version.unwrap_or_default(),
                 }
             }
-            Ok(Some(_)) => otherwise,
-            Err(err) => err,
+            Some(_) => otherwise,
         }
     }
 

@@ -185,17 +185,17 @@ pub struct ImportOutcome {
     pub failed: Vec<(String, String)>,
 }
 
-/// Accounts written per transaction: the limit of the DynamoDB Local we
-/// test against (AWS now takes 100 per transaction).
-const IMPORT_TRANSACTION: usize = 10;
+/// Accounts written per transaction: DynamoDB's limit.
+const IMPORT_TRANSACTION: usize = 100;
 /// Transactions in flight at once.
 const IMPORT_CONCURRENCY: usize = 16;
 
 impl Store {
     /// Create or update accounts from import rows. New accounts are written
     /// only if still absent, existing ones only at the version read, in
-    /// transactions of 10, 16 at a time: a concurrent change is reported,
-    /// never overwritten. Updates keep what the CSV has no column for
+    /// transactions of 100, 16 at a time: a concurrent change is reported,
+    /// never overwritten, and only the accounts it touched are refused (the
+    /// rest of their transaction is sent again without them). Updates keep what the CSV has no column for
     /// (labels, ignore lists, external ID, verification).
     pub async fn import_accounts(
         &self,
@@ -271,44 +271,76 @@ impl Store {
         while writes.peek().is_some() {
             chunks.push(writes.by_ref().take(IMPORT_TRANSACTION).collect());
         }
-        let results: Vec<(Vec<Written>, Result<bool>)> = futures::stream::iter(chunks)
-            .map(|chunk| async move {
-                let (written, items): (Vec<Written>, Vec<TransactWriteItem>) =
-                    chunk.into_iter().unzip();
-                let result = self
-                    .client
-                    .transact_write_items()
-                    .set_transact_items(Some(items))
-                    .send()
-                    .await;
-                let result = match result {
-                    Ok(_) => Ok(true),
-                    Err(err) if super::is_transaction_condition_failure(&err) => Ok(false),
-                    Err(err) => Err(Error::from_sdk(err)),
-                };
-                (written, result)
-            })
+        let results: Vec<Result<(Vec<Written>, Vec<Written>)>> = futures::stream::iter(chunks)
+            .map(|chunk| self.write_import_chunk(chunk))
             .buffer_unordered(IMPORT_CONCURRENCY)
             .collect()
             .await;
-        for (writes, result) in results {
-            if result? {
-                for write in writes {
-                    if write.created {
-                        outcome.created.push(write.account_id);
-                    } else {
-                        outcome.updated.push(write.account_id);
-                    }
+        for result in results {
+            let (written, refused) = result?;
+            for write in written {
+                if write.created {
+                    outcome.created.push(write.account_id);
+                } else {
+                    outcome.updated.push(write.account_id);
                 }
-            } else {
-                for write in writes {
-                    outcome.failed.push((write.account_id, "this account or one written with it changed during the import; import the file again".into()));
-                }
+            }
+            for write in refused {
+                outcome.failed.push((
+                    write.account_id,
+                    "this account changed during the import; import the file again".into(),
+                ));
             }
         }
         outcome.created.sort();
         outcome.updated.sort();
         Ok(outcome)
+    }
+}
+
+impl Store {
+    /// One transaction of import writes. When conditions refuse some of
+    /// its items, the cancellation reasons say which: those are refused,
+    /// and the others go again in a transaction of their own. Returns the
+    /// written and the refused.
+    async fn write_import_chunk(
+        &self,
+        chunk: Vec<(Written, aws_sdk_dynamodb::types::TransactWriteItem)>,
+    ) -> Result<(Vec<Written>, Vec<Written>)> {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        let mut refused = Vec::new();
+        let mut chunk = chunk;
+        while !chunk.is_empty() {
+            let items: Vec<_> = chunk.iter().map(|(_, item)| item.clone()).collect();
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await;
+            let err = match result {
+                Ok(_) => return Ok((chunk.into_iter().map(|(w, _)| w).collect(), refused)),
+                Err(err) => err,
+            };
+            let reasons: Vec<bool> = match err.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
+                    .cancellation_reasons()
+                    .iter()
+                    .map(|reason| reason.code() == Some("ConditionalCheckFailed"))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            if reasons.len() != chunk.len() || !reasons.contains(&true) {
+                return Err(Error::from_sdk(err));
+            }
+            let (failed, rest): (Vec<_>, Vec<_>) = chunk
+                .into_iter()
+                .zip(reasons)
+                .partition(|(_, failed)| *failed);
+            refused.extend(failed.into_iter().map(|((written, _), _)| written));
+            chunk = rest.into_iter().map(|(write, _)| write).collect();
+        }
+        Ok((Vec::new(), refused))
     }
 }
 

@@ -70,6 +70,10 @@ impl Store {
             .table_name(self.table())
             .key("pk", s(keys::tenant_pk(tenant)))
             .key("sk", s(keys::account_sk(account_id)))
+            // A refused condition says why with the item itself: no GetItem.
+            .return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            )
     }
 
     /// Every item of a tenant whose sort key starts with `prefix`, in
@@ -351,6 +355,62 @@ fn update_expression<S: AsRef<str>, R: AsRef<str>>(sets: &[S], removes: &[R]) ->
 /// True when a write was refused by its condition expression.
 fn is_condition_failure<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     matches!(err, SdkError::ServiceError(service) if service.err().code() == Some("ConditionalCheckFailedException"))
+}
+
+/// The item a refused conditional write found (with
+/// ReturnValuesOnConditionCheckFailure = ALL_OLD); `None` when there was
+/// none, or the error is not a refused condition.
+trait RefusedItem {
+    fn refused_item(&self) -> Option<HashMap<String, AttributeValue>>;
+}
+
+impl RefusedItem for aws_sdk_dynamodb::operation::update_item::UpdateItemError {
+    fn refused_item(&self) -> Option<HashMap<String, AttributeValue>> {
+        match self {
+            Self::ConditionalCheckFailedException(refused) => refused.item.clone(),
+            _ => None,
+        }
+    }
+}
+
+impl RefusedItem for aws_sdk_dynamodb::operation::delete_item::DeleteItemError {
+    fn refused_item(&self) -> Option<HashMap<String, AttributeValue>> {
+        match self {
+            Self::ConditionalCheckFailedException(refused) => refused.item.clone(),
+            _ => None,
+        }
+    }
+}
+
+impl RefusedItem for aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError {
+    /// The item of the transaction's first action (the account check)
+    /// when that action's condition failed.
+    fn refused_item(&self) -> Option<HashMap<String, AttributeValue>> {
+        match self {
+            Self::TransactionCanceledException(cancelled) => cancelled
+                .cancellation_reasons()
+                .first()
+                .filter(|reason| reason.code() == Some("ConditionalCheckFailed"))
+                .and_then(|reason| reason.item.clone()),
+            _ => None,
+        }
+    }
+}
+
+fn refused_item<E: RefusedItem, R>(
+    err: &SdkError<E, R>,
+) -> Option<HashMap<String, AttributeValue>> {
+    err.as_service_error().and_then(RefusedItem::refused_item)
+}
+
+/// Whether the first action of a cancelled transaction (the account
+/// check) is the one whose condition failed.
+fn first_action_refused<R>(
+    err: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
+) -> bool {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    matches!(err.as_service_error(), Some(TransactWriteItemsError::TransactionCanceledException(cancelled))
+        if cancelled.cancellation_reasons().first().is_some_and(|r| r.code() == Some("ConditionalCheckFailed")))
 }
 
 /// True when a transaction was cancelled because a condition failed.

@@ -128,18 +128,23 @@ impl Store {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(err) if super::is_transaction_condition_failure(&err) => Err(self
-                .explain_refusal(
-                    tenant,
-                    &attachment.account_id,
-                    None,
-                    true,
-                    Error::Conflict(format!(
-                        "the attachment of '{}' changed meanwhile; read it again and retry",
-                        attachment.data_source
-                    )),
-                )
-                .await),
+            Err(err) if super::is_transaction_condition_failure(&err) => {
+                let conflict = Error::Conflict(format!(
+                    "the attachment of '{}' changed meanwhile; read it again and retry",
+                    attachment.data_source
+                ));
+                Err(if super::first_action_refused(&err) {
+                    Self::explain_refusal(
+                        super::refused_item(&err),
+                        &attachment.account_id,
+                        None,
+                        true,
+                        conflict,
+                    )
+                } else {
+                    conflict
+                })
+            }
             Err(err) => Err(Error::from_sdk(err)),
         }
     }
@@ -150,6 +155,9 @@ impl Store {
             .table_name(self.table())
             .set_key(Some(item_key(tenant, keys::account_sk(account_id))))
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(archived_at)")
+            .return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            )
             .build()
             .map_err(crate::error::store_error)?;
         Ok(TransactWriteItem::builder().condition_check(check).build())
@@ -296,18 +304,23 @@ impl Store {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(err) if super::is_transaction_condition_failure(&err) => Err(self
-                .explain_refusal(
-                    tenant,
-                    &scan.account_id,
-                    None,
-                    true,
-                    Error::NotFound {
-                        resource: "attachment",
-                        id: format!("{}/{}", scan.account_id, scan.data_source),
-                    },
-                )
-                .await),
+            Err(err) if super::is_transaction_condition_failure(&err) => {
+                let detached = Error::NotFound {
+                    resource: "attachment",
+                    id: format!("{}/{}", scan.account_id, scan.data_source),
+                };
+                Err(if super::first_action_refused(&err) {
+                    Self::explain_refusal(
+                        super::refused_item(&err),
+                        &scan.account_id,
+                        None,
+                        true,
+                        detached,
+                    )
+                } else {
+                    detached
+                })
+            }
             Err(err) => Err(Error::from_sdk(err)),
         }
     }

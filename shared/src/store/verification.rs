@@ -244,9 +244,13 @@ impl Store {
                     resource: "pending external ID of account",
                     id: account_id.to_string(),
                 };
-                Err(self
-                    .explain_refusal(tenant, account_id, expected_version, true, no_pending)
-                    .await)
+                Err(Self::explain_refusal(
+                    super::refused_item(&err),
+                    account_id,
+                    expected_version,
+                    true,
+                    no_pending,
+                ))
             }
             Err(err) => Err(Error::from_sdk(err)),
         }

@@ -436,3 +436,48 @@ async fn delete_then_404() {
     // Deleting frees the id for a new registration, with a new external ID.
     app.create(ID, json!({})).await;
 }
+
+/// RFC 9110: a well-formed tag that does not match is a 412 (not a 400),
+/// a list matches if any of its tags does, and only a malformed header is
+/// a 400.
+#[tokio::test]
+async fn if_match_takes_any_well_formed_list_of_entity_tags() {
+    let app = TestApp::new().await;
+    app.create(ID, json!({})).await;
+    let uri = format!("/v1/accounts/{ID}");
+    let key = app.key.clone();
+    let put = |tag: &'static str, name: &'static str| {
+        let (app, uri, key) = (&app, uri.clone(), key.clone());
+        async move {
+            app.call_with(
+                Method::PUT,
+                &uri,
+                Some(&key),
+                Some(&json!({"name": name})),
+                &[("if-match", tag)],
+            )
+            .await
+        }
+    };
+    let before = app.snapshot().await;
+    put("\"stale-etag\"", "x")
+        .await
+        .assert_error(412, "precondition_failed");
+    put("\"7\", \"8\"", "x")
+        .await
+        .assert_error(412, "precondition_failed");
+    put("W/\"1\"", "x")
+        .await
+        .assert_error(412, "precondition_failed");
+    for malformed in ["stale-etag", "\"1", "\"1\" \"2\"", ","] {
+        put(malformed, "x")
+            .await
+            .assert_error(400, "invalid_header");
+    }
+    assert_eq!(app.snapshot().await, before, "nothing written");
+    let listed = put("\"7\", \"1\", W/\"9\"", "v2").await;
+    assert_eq!(listed.status, StatusCode::OK, "{:#}", listed.body);
+    assert_eq!(listed.body["version"], 2);
+    let single = put("\"2\"", "v3").await;
+    assert_eq!(single.body["version"], 3);
+}

@@ -385,10 +385,19 @@ async fn a_key_over_its_rate_gets_429_while_another_tenant_is_served() {
         }))
     });
     let other = app.key("globex", &[Scope::Read]).await;
-    for _ in 0..3 {
-        assert_eq!(app.get("/v1/accounts").await.status, StatusCode::OK);
-    }
-    let limited = app.get("/v1/accounts").await;
+    // The burst of 3 passes; then, at 1 a second, a 429 comes within a few
+    // more requests however slowly this machine answers them (each request
+    // of a loaded test run can take most of a second).
+    let mut served = 0;
+    let limited = loop {
+        let reply = app.get("/v1/accounts").await;
+        if reply.status != StatusCode::OK {
+            break reply;
+        }
+        served += 1;
+        assert!(served < 30, "never limited");
+    };
+    assert!(served >= 3, "the burst is served: {served}");
     limited.assert_error(429, "rate_limited");
     let retry: u32 = limited.header("retry-after").parse().unwrap();
     assert!((1..=2).contains(&retry), "{retry}");
@@ -579,4 +588,15 @@ async fn a_key_that_is_not_ascii_is_invalid_not_missing() {
     let reply = app.send(request).await;
     reply.assert_error(401, "unauthorized");
     assert_eq!(reply.body["error"]["message"], "invalid API key");
+}
+
+#[tokio::test]
+async fn a_label_may_be_a_bare_key() {
+    let app = TestApp::new().await;
+    let created = app
+        .create(ID, json!({"labels": {"pci": "", "team": "core"}}))
+        .await;
+    assert_eq!(created["labels"], json!({"pci": "", "team": "core"}));
+    let read = app.get(&format!("/v1/accounts/{ID}")).await.body;
+    assert_eq!(read["labels"]["pci"], "");
 }

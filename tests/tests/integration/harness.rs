@@ -10,7 +10,7 @@ use shared::jobs::JobQueue;
 use shared::scans::Catalogue;
 use shared::store::Store;
 use shared::time::Timestamp;
-use shared::verification::{RoleVerifier, VerificationSettings};
+use shared::verification::VerificationSettings;
 use std::collections::BTreeMap;
 use tower::ServiceExt;
 
@@ -101,13 +101,12 @@ impl TestApp {
         shared::schema::create_table(&dynamodb, &table)
             .await
             .expect("create the test table");
-        let store = Store::new(dynamodb.clone(), table.clone());
-        let settings = test_settings();
-        let state = api::AppState::new(
-            store.clone(),
-            RoleVerifier::new(&config, &settings),
-            settings,
-        );
+        // The composition root every entry point uses, with test settings.
+        let services = shared::config::Services::new(test_config(&table))
+            .await
+            .expect("services");
+        let store = services.store.clone();
+        let state = api::AppState::from_services(&services);
         let router = api::router(state.clone());
         let key = issue_key(&store, TENANT, &Scope::ALL).await;
         TestApp {
@@ -402,20 +401,27 @@ fn canonical(value: &aws_sdk_dynamodb::types::AttributeValue) -> String {
     }
 }
 
-/// Verification settings for tests: short timeouts, quick retries.
+/// The configuration of tests: their own table, short STS timeouts and
+/// quick retries, any role name.
+pub fn test_config(table: &str) -> shared::config::Config {
+    let mut config = shared::config::Config::from_env().expect("configuration");
+    config.table_name = table.to_string();
+    config.verify_call_timeout_ms = 800;
+    config.verify_max_attempts = 3;
+    config.verify_initial_backoff_ms = 10;
+    config.sts_rate_limit = 0.0;
+    config.verify_concurrency = 8;
+    config.verify_interval_seconds = 86_400;
+    config.vendor_principal = None;
+    config.customer_role_name = "AccountOnboardingAudit".into();
+    config.customer_role_name_pattern = "*".into();
+    config.role_template_url = None;
+    config
+}
+
+/// Verification settings for tests: those of [`test_config`].
 pub fn test_settings() -> VerificationSettings {
-    VerificationSettings {
-        call_timeout: std::time::Duration::from_millis(800),
-        max_attempts: 3,
-        initial_backoff: std::time::Duration::from_millis(10),
-        sts_rate_limit: None,
-        concurrency: 8,
-        interval: std::time::Duration::from_secs(86_400),
-        vendor_principal: None,
-        role_name: "AccountOnboardingAudit".into(),
-        role_name_pattern: "*".into(),
-        role_template_url: None,
-    }
+    test_config("test").verification()
 }
 
 /// A trust policy that lets the vendor in, with this external-ID condition.

@@ -128,6 +128,10 @@ fn table_matches_template() {
     let template = template();
     let table = &template["Resources"]["AccountsTable"]["Properties"];
     assert_eq!(text(&table["BillingMode"]), "PAY_PER_REQUEST");
+    assert_eq!(
+        text(&table["StreamSpecification"]["StreamViewType"]),
+        shared::schema::STREAM_VIEW.as_str()
+    );
     let key_schema: Vec<(String, String)> = table["KeySchema"]
         .as_sequence()
         .unwrap()
