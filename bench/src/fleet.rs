@@ -9,7 +9,6 @@ use futures::StreamExt;
 use http_body_util::BodyExt;
 use shared::api_key::{ApiKey, Scope};
 use shared::time::Timestamp;
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tower::ServiceExt;
 
@@ -190,23 +189,36 @@ async fn raw_query_pages(client: &aws_sdk_dynamodb::Client, table: &str) -> Dura
     }
 }
 
-/// The writes an import cannot avoid: the same number of items, written
-/// with BatchWriteItem (25 a call, 16 calls at once), into another partition.
+/// The writes an import cannot avoid: the same accounts, as the same items
+/// (so the same five local and three global index entries each), written
+/// with BatchWriteItem (25 a call, 16 calls at once) into another tenant.
 async fn raw_batch_write(client: &aws_sdk_dynamodb::Client, table: &str, count: usize) -> Duration {
-    use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+    use shared::account::{Account, AccountFields, Environment};
+    let now = Timestamp::now();
     let item = |i: usize| {
-        let mut item = HashMap::new();
-        item.insert("pk".to_string(), AttributeValue::S("T#raw".into()));
-        item.insert(
-            "sk".to_string(),
-            AttributeValue::S(format!("ACCOUNT#{i:012}")),
+        let environment = [
+            Environment::Prod,
+            Environment::Dev,
+            Environment::Staging,
+            Environment::Test,
+        ][i % 4];
+        let team = ["payments", "search", "data", "identity"][i % 4];
+        let fields = AccountFields {
+            name: format!("{team} {} {i}", environment.as_str()),
+            owner_name: Some(format!("Owner {i}")),
+            owner_email: Some(format!("owner{i}@example.com")),
+            environment: Some(environment),
+            regions: vec!["us-east-1".into(), "eu-west-1".into()],
+            ..Default::default()
+        };
+        let account = Account::register(
+            format!("{:012}", 100_000_000_000u64 + i as u64),
+            fields,
+            "bench",
+            now,
         );
-        item.insert(
-            "name".to_string(),
-            AttributeValue::S(format!(
-                "payments PROD {i} with owner and email fields of a similar size"
-            )),
-        );
+        let item = shared::store::account_item("raw", &account).expect("item");
         WriteRequest::builder()
             .put_request(
                 PutRequest::builder()

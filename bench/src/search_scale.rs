@@ -4,6 +4,7 @@
 //! searches, which read at most one window (the read budget) per request.
 
 use crate::fleet::{call, percentile};
+use aws_sdk_dynamodb::types::AttributeValue;
 use shared::account::{Account, AccountFields, Environment};
 use shared::api_key::{ApiKey, Scope};
 use shared::time::Timestamp;
@@ -159,23 +160,43 @@ fn ms(duration: Duration) -> f64 {
 
 /// Every page of the by-environment partition of TEST accounts.
 async fn raw_index_query(client: &aws_sdk_dynamodb::Client, table: &str) -> (Duration, usize) {
-    use aws_sdk_dynamodb::types::AttributeValue;
-    let started = Instant::now();
-    let (mut start, mut items) = (None, 0);
-    loop {
-        let output = client
+    let partition = shared::schema::environment_partition(TENANT, Environment::Test);
+    raw_query(
+        client
             .query()
             .table_name(table)
             .index_name(shared::schema::ENVIRONMENT_INDEX)
             .key_condition_expression("#k = :k")
             .expression_attribute_names("#k", shared::schema::ENVIRONMENT_KEY)
-            .expression_attribute_values(
-                ":k",
-                AttributeValue::S(shared::schema::environment_partition(
-                    TENANT,
-                    Environment::Test,
-                )),
-            )
+            .expression_attribute_values(":k", AttributeValue::S(partition)),
+    )
+    .await
+}
+
+/// Every page of the tenant partition: what a search read before.
+async fn raw_partition(client: &aws_sdk_dynamodb::Client, table: &str) -> Duration {
+    let pk = shared::store::keys::tenant_pk(TENANT);
+    raw_query(
+        client
+            .query()
+            .table_name(table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", AttributeValue::S(pk))
+            .expression_attribute_values(":prefix", AttributeValue::S("ACCOUNT#".into())),
+    )
+    .await
+    .0
+}
+
+/// Every page of one Query, timed; and the items it returned.
+async fn raw_query(
+    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+) -> (Duration, usize) {
+    let started = Instant::now();
+    let (mut start, mut items) = (None, 0);
+    loop {
+        let output = query
+            .clone()
             .set_exclusive_start_key(start)
             .send()
             .await
@@ -184,32 +205,6 @@ async fn raw_index_query(client: &aws_sdk_dynamodb::Client, table: &str) -> (Dur
         start = output.last_evaluated_key;
         if start.is_none() {
             return (started.elapsed(), items);
-        }
-    }
-}
-
-/// Every page of the tenant partition: what a search read before.
-async fn raw_partition(client: &aws_sdk_dynamodb::Client, table: &str) -> Duration {
-    use aws_sdk_dynamodb::types::AttributeValue;
-    let started = Instant::now();
-    let mut start = None;
-    loop {
-        let output = client
-            .query()
-            .table_name(table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(
-                ":pk",
-                AttributeValue::S(shared::store::keys::tenant_pk(TENANT)),
-            )
-            .expression_attribute_values(":prefix", AttributeValue::S("ACCOUNT#".into()))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .expect("query");
-        start = output.last_evaluated_key;
-        if start.is_none() {
-            return started.elapsed();
         }
     }
 }

@@ -163,25 +163,17 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Res
                 .map_err(store_error)?,
         );
     }
-    request = request.global_secondary_indexes(
-        GlobalSecondaryIndex::builder()
-            .index_name(DUE_INDEX)
-            .key_schema(key(DUE_SHARD, KeyType::Hash)?)
-            .key_schema(key(DUE_AT, KeyType::Range)?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )
-            .build()
-            .map_err(store_error)?,
+    let globals = std::iter::once((DUE_INDEX, DUE_SHARD, DUE_AT)).chain(
+        CRITERIA_INDEXES
+            .into_iter()
+            .map(|(name, partition_key)| (name, partition_key, SORT_KEY)),
     );
-    for (name, partition_key) in CRITERIA_INDEXES {
+    for (name, partition_key, sort_key) in globals {
         request = request.global_secondary_indexes(
             GlobalSecondaryIndex::builder()
                 .index_name(name)
                 .key_schema(key(partition_key, KeyType::Hash)?)
-                .key_schema(key(SORT_KEY, KeyType::Range)?)
+                .key_schema(key(sort_key, KeyType::Range)?)
                 .projection(
                     Projection::builder()
                         .projection_type(ProjectionType::All)

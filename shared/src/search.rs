@@ -555,6 +555,13 @@ fn unique<T: PartialEq + Clone>(values: &mut Vec<T>) {
     *values = kept;
 }
 
+/// The values of an id criterion, each once.
+fn unique_ids(values: &OneOrMany) -> Vec<String> {
+    let mut ids: Vec<String> = values.values().into_iter().map(str::to_string).collect();
+    unique(&mut ids);
+    ids
+}
+
 fn criterion_values<'a>(field: &str, values: &'a OneOrMany) -> Result<Vec<&'a str>> {
     let values = values.values();
     if values.len() > MAX_CRITERIA_VALUES {
@@ -672,27 +679,9 @@ impl SearchRequest {
                 .map(str::to_lowercase)
                 .collect(),
             environments,
-            account_ids: {
-                let mut ids: Vec<String> = criteria
-                    .account_id
-                    .values()
-                    .into_iter()
-                    .map(str::to_string)
-                    .collect();
-                unique(&mut ids);
-                ids
-            },
+            account_ids: unique_ids(&criteria.account_id),
             statuses,
-            parents: {
-                let mut ids: Vec<String> = criteria
-                    .parent_account_id
-                    .values()
-                    .into_iter()
-                    .map(str::to_string)
-                    .collect();
-                unique(&mut ids);
-                ids
-            },
+            parents: unique_ids(&criteria.parent_account_id),
             sort: self.sort.clone(),
             include_archived: self.include_archived,
         })

@@ -328,9 +328,9 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn(check_path_parameters))
         // The CSV import's limit; JSON bodies are held to 1 MiB by their extractor.
         .layer(DefaultBodyLimit::max(body::MAX_CSV_BYTES))
+        .layer(catch_panics())
         .layer(middleware::from_fn(log_request))
         .with_state(state)
-        .layer(catch_panics())
 }
 
 /// A panic costs its own request a 500 in the one error shape, never the

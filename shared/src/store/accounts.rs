@@ -548,7 +548,8 @@ impl Store {
 }
 
 /// The full item: the account, its keys and the derived index attributes.
-pub(super) fn account_item(tenant: &str, account: &Account) -> Result<Item> {
+/// (Public for the bench, whose raw baseline writes the very same items.)
+pub fn account_item(tenant: &str, account: &Account) -> Result<Item> {
     let mut item: Item = serde_dynamo::to_item(account)?;
     item.insert("pk".into(), s(keys::tenant_pk(tenant)));
     item.insert("sk".into(), s(keys::account_sk(&account.account_id)));

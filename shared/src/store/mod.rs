@@ -30,6 +30,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use accounts::account_item;
 pub use api_keys::KeyRevocation;
 pub use fleet::{BatchDeleteOutcome, ImportOutcome};
 pub use scans::{AccountRegions, Claim, ScanContext};
