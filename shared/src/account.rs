@@ -7,8 +7,23 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+/// Names as serde and strum both write them: one spelling, derived.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum Environment {
     Dev,
     Staging,
@@ -17,29 +32,34 @@ pub enum Environment {
 }
 
 impl Environment {
-    pub const ALL: [Environment; 4] = [
-        Environment::Dev,
-        Environment::Staging,
-        Environment::Test,
-        Environment::Prod,
-    ];
+    /// Every environment.
+    pub const ALL: &'static [Environment] = <Environment as strum::VariantArray>::VARIANTS;
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Environment::Dev => "DEV",
-            Environment::Staging => "STAGING",
-            Environment::Test => "TEST",
-            Environment::Prod => "PROD",
-        }
+        self.into()
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|env| env.as_str() == text)
+        text.parse().ok()
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum VerificationStatus {
     NotStarted,
     InProgress,
@@ -49,26 +69,12 @@ pub enum VerificationStatus {
 }
 
 impl VerificationStatus {
-    pub const ALL: [VerificationStatus; 5] = [
-        VerificationStatus::NotStarted,
-        VerificationStatus::InProgress,
-        VerificationStatus::Success,
-        VerificationStatus::Fail,
-        VerificationStatus::TimedOut,
-    ];
-
     pub fn as_str(self) -> &'static str {
-        match self {
-            VerificationStatus::NotStarted => "NOT_STARTED",
-            VerificationStatus::InProgress => "IN_PROGRESS",
-            VerificationStatus::Success => "SUCCESS",
-            VerificationStatus::Fail => "FAIL",
-            VerificationStatus::TimedOut => "TIMED_OUT",
-        }
+        self.into()
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|status| status.as_str() == text)
+        text.parse().ok()
     }
 }
 
@@ -77,7 +83,7 @@ impl VerificationStatus {
 pub struct Credential {
     pub verification_status: VerificationStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification_code: Option<String>,
+    pub verification_code: Option<crate::verification::VerificationCode>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification_message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -7,6 +7,7 @@
 //! differ only in their region, so an export imports back as it was.
 
 use crate::account::{Account, AccountFields, Environment};
+use crate::verification::VerificationCode;
 use crate::{Error, Result};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -332,7 +333,10 @@ pub fn export(accounts: &[Account]) -> Result<String> {
                 fields.parent_account_id.as_deref().unwrap_or(""),
                 &account.external_id,
                 credential.verification_status.as_str(),
-                credential.verification_code.as_deref().unwrap_or(""),
+                credential
+                    .verification_code
+                    .map(VerificationCode::as_str)
+                    .unwrap_or(""),
                 &last_verified,
                 credential.verification_message.as_deref().unwrap_or(""),
             ];

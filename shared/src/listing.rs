@@ -18,8 +18,20 @@ pub const MAX_ACCOUNT_ID_FILTERS: usize = 100;
 
 const SEPARATOR: char = '\u{1}';
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum SortField {
     Name,
     AccountId,
@@ -29,26 +41,15 @@ pub enum SortField {
 }
 
 impl SortField {
-    pub const ALL: [SortField; 5] = [
-        SortField::Name,
-        SortField::AccountId,
-        SortField::CreatedAt,
-        SortField::UpdatedAt,
-        SortField::LastVerifiedAt,
-    ];
+    /// Every sort order.
+    pub const ALL: &'static [SortField] = <SortField as strum::VariantArray>::VARIANTS;
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            SortField::Name => "name",
-            SortField::AccountId => "account_id",
-            SortField::CreatedAt => "created_at",
-            SortField::UpdatedAt => "updated_at",
-            SortField::LastVerifiedAt => "last_verified_at",
-        }
+        self.into()
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|field| field.as_str() == text)
+        text.parse().ok()
     }
 
     /// The local secondary index that keeps this order; `None` for the
@@ -89,7 +90,8 @@ pub fn compose_sort_value(prefix: &str, account_id: &str) -> String {
 /// The index attributes written with every account item.
 pub fn index_attributes(account: &Account) -> Vec<(&'static str, String)> {
     SortField::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .filter_map(|field| {
             field
                 .index()
@@ -103,8 +105,9 @@ pub fn account_id_of_sort_value(value: &str) -> &str {
     value.rsplit(SEPARATOR).next().unwrap_or(value)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::EnumString)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Order {
     Asc,
     Desc,
@@ -112,11 +115,7 @@ pub enum Order {
 
 impl Order {
     pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "asc" => Some(Order::Asc),
-            "desc" => Some(Order::Desc),
-            _ => None,
-        }
+        text.parse().ok()
     }
 }
 

@@ -258,8 +258,21 @@ impl AttachRequest {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum ScanStatus {
     /// Waiting in the queue (also after a failed attempt that will be retried).
     Queued,
@@ -273,13 +286,7 @@ pub enum ScanStatus {
 
 impl ScanStatus {
     pub fn as_str(self) -> &'static str {
-        match self {
-            ScanStatus::Queued => "QUEUED",
-            ScanStatus::Running => "RUNNING",
-            ScanStatus::Succeeded => "SUCCEEDED",
-            ScanStatus::Failed => "FAILED",
-            ScanStatus::Forwarded => "FORWARDED",
-        }
+        self.into()
     }
 }
 
@@ -414,9 +421,23 @@ pub struct ExternalScanJob {
 }
 
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
 )]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE", ascii_case_insensitive)]
 pub enum Severity {
     Low,
     Medium,
@@ -425,26 +446,13 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub const ALL: [Severity; 4] = [
-        Severity::Low,
-        Severity::Medium,
-        Severity::High,
-        Severity::Critical,
-    ];
-
     pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Low => "LOW",
-            Severity::Medium => "MEDIUM",
-            Severity::High => "HIGH",
-            Severity::Critical => "CRITICAL",
-        }
+        self.into()
     }
 
+    /// Any case: `high`, `HIGH`.
     pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|s| s.as_str().eq_ignore_ascii_case(text))
+        text.parse().ok()
     }
 
     /// The band of a score on a 0-10 scale.

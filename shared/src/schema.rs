@@ -73,7 +73,8 @@ pub const PARENT_KEY: &str = "lsi_parent";
 
 pub fn local_indexes() -> Vec<LocalIndex> {
     let mut indexes: Vec<LocalIndex> = SortField::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .filter_map(SortField::index)
         .map(|(name, sort_key)| LocalIndex { name, sort_key })
         .collect();

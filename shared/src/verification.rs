@@ -20,8 +20,21 @@ use std::time::Duration;
 use utoipa::ToSchema;
 
 /// Why a verification ended as it did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum VerificationCode {
     Ok,
     RoleMissing,
@@ -35,16 +48,7 @@ pub enum VerificationCode {
 
 impl VerificationCode {
     pub fn as_str(self) -> &'static str {
-        match self {
-            VerificationCode::Ok => "OK",
-            VerificationCode::RoleMissing => "ROLE_MISSING",
-            VerificationCode::AccessDenied => "ACCESS_DENIED",
-            VerificationCode::ExternalIdNotEnforced => "EXTERNAL_ID_NOT_ENFORCED",
-            VerificationCode::AccountMismatch => "ACCOUNT_MISMATCH",
-            VerificationCode::Throttled => "THROTTLED",
-            VerificationCode::Timeout => "TIMEOUT",
-            VerificationCode::Internal => "INTERNAL",
-        }
+        self.into()
     }
 
     pub fn status(self) -> VerificationStatus {
@@ -80,7 +84,7 @@ impl Outcome {
     pub fn credential(&self, now: Timestamp, next: Option<Timestamp>, failures: u32) -> Credential {
         Credential {
             verification_status: self.code.status(),
-            verification_code: Some(self.code.as_str().to_string()),
+            verification_code: Some(self.code),
             verification_message: Some(self.message.clone()),
             last_verified_at: Some(now),
             next_verification_at: next,

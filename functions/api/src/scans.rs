@@ -310,8 +310,7 @@ fn scan_refusal(account: &Account) -> Option<(&'static str, String)> {
                 credential.verification_status.as_str(),
                 credential
                     .verification_code
-                    .as_deref()
-                    .map(|code| format!(" ({code})"))
+                    .map(|code| format!(" ({})", code.as_str()))
                     .unwrap_or_default(),
                 account.account_id
             ),

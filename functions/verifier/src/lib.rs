@@ -143,8 +143,7 @@ impl Sweeper {
         match result {
             Ok(account) if account.version == due.account.version => Outcome::Rescheduled,
             Ok(account) => Outcome::Verified(
-                account.credential.verification_code.as_deref()
-                    == Some(VerificationCode::Ok.as_str()),
+                account.credential.verification_code == Some(VerificationCode::Ok),
             ),
             Err(err) => {
                 tracing::warn!(tenant = %due.tenant, account_id = %due.account.account_id, error = %err, "verification not recorded");

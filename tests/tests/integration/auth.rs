@@ -210,7 +210,7 @@ async fn another_tenant_sees_404_for_every_account() {
     for id in ids {
         app.create(id, json!({"environment": "PROD"})).await;
     }
-    let intruder = app.key("globex", &Scope::ALL).await;
+    let intruder = app.key("globex", Scope::ALL).await;
     let before = app.snapshot().await;
     for id in ids {
         let uri = format!("/v1/accounts/{id}");

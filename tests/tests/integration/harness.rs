@@ -108,7 +108,7 @@ impl TestApp {
         let store = services.store.clone();
         let state = api::AppState::from_services(&services);
         let router = api::router(state.clone());
-        let key = issue_key(&store, TENANT, &Scope::ALL).await;
+        let key = issue_key(&store, TENANT, Scope::ALL).await;
         TestApp {
             router,
             state,
@@ -406,7 +406,9 @@ fn canonical(value: &aws_sdk_dynamodb::types::AttributeValue) -> String {
 pub fn test_config(table: &str) -> shared::config::Config {
     let mut config = shared::config::Config::from_env().expect("configuration");
     config.table_name = table.to_string();
-    config.verify_call_timeout_ms = 800;
+    // Short enough for a timeout test, long enough for moto answering a
+    // whole parallel test run on two cores.
+    config.verify_call_timeout_ms = 1500;
     config.verify_max_attempts = 3;
     config.verify_initial_backoff_ms = 10;
     config.sts_rate_limit = 0.0;

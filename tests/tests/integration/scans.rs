@@ -817,7 +817,7 @@ async fn attachments_are_managed_per_account_and_listed_across_accounts() {
         .assert_error(400, "missing_parameter");
 
     // Another tenant sees none of it.
-    let other = app.key("other", &shared::api_key::Scope::ALL).await;
+    let other = app.key("other", shared::api_key::Scope::ALL).await;
     let foreign = app
         .call_with(Method::GET, &uri, Some(&other), None, &[])
         .await;
