@@ -78,7 +78,7 @@ pub async fn run(accounts: usize, repeats: usize) {
     let raw_reads: Vec<Duration> = {
         let mut times = Vec::new();
         for _ in 0..repeats {
-            times.push(raw_query_pages(&dynamodb, &table).await);
+            times.push(raw_query_pages(&dynamodb, &table, TENANT).await);
         }
         times
     };
@@ -99,17 +99,8 @@ pub async fn run(accounts: usize, repeats: usize) {
     ] {
         let mut times = Vec::new();
         for _ in 0..repeats {
-            let started = Instant::now();
-            let response = call(
-                &router,
-                &key,
-                "POST",
-                "/v1/accounts/search",
-                "application/json",
-                body.to_string(),
-            )
-            .await;
-            times.push(started.elapsed());
+            let (elapsed, response) = timed_search(&router, &key, body).await;
+            times.push(elapsed);
             assert!(response.contains("num_found"), "{response}");
         }
         let (p50, p95) = (percentile(&times, 50), percentile(&times, 95));
@@ -166,27 +157,65 @@ pub(crate) async fn call(
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
-/// The reads search and export cannot avoid: every page of the partition.
-async fn raw_query_pages(client: &aws_sdk_dynamodb::Client, table: &str) -> Duration {
+/// The reads search and export cannot avoid: every page of the tenant's
+/// partition.
+pub(crate) async fn raw_query_pages(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    tenant: &str,
+) -> Duration {
     use aws_sdk_dynamodb::types::AttributeValue;
-    let started = Instant::now();
-    let mut start = None;
-    loop {
-        let output = client
+    let pk = shared::store::keys::tenant_pk(tenant);
+    raw_query(
+        client
             .query()
             .table_name(table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", AttributeValue::S(format!("T#{TENANT}")))
-            .expression_attribute_values(":prefix", AttributeValue::S("ACCOUNT#".into()))
+            .expression_attribute_values(":pk", AttributeValue::S(pk))
+            .expression_attribute_values(":prefix", AttributeValue::S("ACCOUNT#".into())),
+    )
+    .await
+    .0
+}
+
+/// Every page of one Query, timed; and the items it returned.
+pub(crate) async fn raw_query(
+    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+) -> (Duration, usize) {
+    let started = Instant::now();
+    let (mut start, mut items) = (None, 0);
+    loop {
+        let output = query
+            .clone()
             .set_exclusive_start_key(start)
             .send()
             .await
             .expect("query");
+        items += output.items.unwrap_or_default().len();
         start = output.last_evaluated_key;
         if start.is_none() {
-            return started.elapsed();
+            return (started.elapsed(), items);
         }
     }
+}
+
+/// One search through the router, timed; and its answer.
+pub(crate) async fn timed_search(
+    router: &axum::Router,
+    key: &str,
+    body: &str,
+) -> (Duration, String) {
+    let started = Instant::now();
+    let response = call(
+        router,
+        key,
+        "POST",
+        "/v1/accounts/search",
+        "application/json",
+        body.to_string(),
+    )
+    .await;
+    (started.elapsed(), response)
 }
 
 /// The writes an import cannot avoid: the same accounts, as the same items

@@ -3,7 +3,7 @@
 //! items on their index, issued directly in the same run; and free-text
 //! searches, which read at most one window (the read budget) per request.
 
-use crate::fleet::{call, percentile};
+use crate::fleet::{percentile, raw_query, raw_query_pages, timed_search};
 use aws_sdk_dynamodb::types::AttributeValue;
 use shared::account::{Account, AccountFields, Environment};
 use shared::api_key::{ApiKey, Scope};
@@ -84,17 +84,8 @@ pub async fn run(accounts: usize, repeats: usize) {
     let (mut searches, mut raws) = (Vec::new(), Vec::new());
     for _ in 0..repeats {
         // Side by side, alternating, so drift hits both alike.
-        let started = Instant::now();
-        let response = call(
-            &router,
-            &key,
-            "POST",
-            "/v1/accounts/search",
-            "application/json",
-            body.clone(),
-        )
-        .await;
-        searches.push(started.elapsed());
+        let (elapsed, response) = timed_search(&router, &key, &body).await;
+        searches.push(elapsed);
         let found: serde_json::Value = serde_json::from_str(&response).expect("json");
         assert_eq!(
             found["results"].as_array().map(Vec::len),
@@ -112,7 +103,7 @@ pub async fn run(accounts: usize, repeats: usize) {
         ms(raw),
         search.as_secs_f64() / raw.as_secs_f64()
     );
-    let whole = raw_partition(&dynamodb, &table).await;
+    let whole = raw_query_pages(&dynamodb, &table, TENANT).await;
     println!(
         "  (before this index, the same search read the whole partition: the raw Query pages alone take {:.0} ms, {:.0}x)",
         ms(whole),
@@ -132,17 +123,8 @@ pub async fn run(accounts: usize, repeats: usize) {
         let mut times = Vec::new();
         let mut complete = true;
         for _ in 0..repeats {
-            let started = Instant::now();
-            let response = call(
-                &router,
-                &key,
-                "POST",
-                "/v1/accounts/search",
-                "application/json",
-                body.to_string(),
-            )
-            .await;
-            times.push(started.elapsed());
+            let (elapsed, response) = timed_search(&router, &key, body).await;
+            times.push(elapsed);
             let found: serde_json::Value = serde_json::from_str(&response).expect("json");
             complete &= found["complete"].as_bool().expect("complete");
         }
@@ -171,40 +153,4 @@ async fn raw_index_query(client: &aws_sdk_dynamodb::Client, table: &str) -> (Dur
             .expression_attribute_values(":k", AttributeValue::S(partition)),
     )
     .await
-}
-
-/// Every page of the tenant partition: what a search read before.
-async fn raw_partition(client: &aws_sdk_dynamodb::Client, table: &str) -> Duration {
-    let pk = shared::store::keys::tenant_pk(TENANT);
-    raw_query(
-        client
-            .query()
-            .table_name(table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", AttributeValue::S(pk))
-            .expression_attribute_values(":prefix", AttributeValue::S("ACCOUNT#".into())),
-    )
-    .await
-    .0
-}
-
-/// Every page of one Query, timed; and the items it returned.
-async fn raw_query(
-    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
-) -> (Duration, usize) {
-    let started = Instant::now();
-    let (mut start, mut items) = (None, 0);
-    loop {
-        let output = query
-            .clone()
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .expect("query");
-        items += output.items.unwrap_or_default().len();
-        start = output.last_evaluated_key;
-        if start.is_none() {
-            return (started.elapsed(), items);
-        }
-    }
 }

@@ -257,11 +257,6 @@ pub async fn aws() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).load().await
 }
 
-/// Name of the single table, from `TABLE_NAME`.
-pub fn table_name() -> String {
-    std::env::var("TABLE_NAME").unwrap_or_else(|_| DEFAULT_TABLE_NAME.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

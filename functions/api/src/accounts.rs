@@ -142,7 +142,7 @@ pub async fn get_account(
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
-        .any(|tag| tag.trim().trim_start_matches("W/") == etag || tag.trim() == "*");
+        .any(|tag| weakly_matches(tag.trim(), &etag));
     if unchanged {
         let mut response = StatusCode::NOT_MODIFIED.into_response();
         response
@@ -178,8 +178,7 @@ pub async fn replace_account(
 ) -> Result<Response, ApiError> {
     validation::account_id("account_id", &account_id)?;
     let tenant = &auth.caller.tenant;
-    let expected = if_match(&state, tenant, &account_id, &headers).await?;
-    let expected = if_none_match(&state, tenant, &account_id, &headers, expected).await?;
+    let expected = write_preconditions(&state, tenant, &account_id, &headers).await?;
     check_immutable(&mut body, &account_id, None)?;
     if body.contains_key("external_id") {
         // Only read when the body echoes the external ID back.
@@ -228,8 +227,7 @@ pub async fn patch_account(
 ) -> Result<Response, ApiError> {
     validation::account_id("account_id", &account_id)?;
     let tenant = &auth.caller.tenant;
-    let expected = if_match(&state, tenant, &account_id, &headers).await?;
-    let expected = if_none_match(&state, tenant, &account_id, &headers, expected).await?;
+    let expected = write_preconditions(&state, tenant, &account_id, &headers).await?;
     for _ in 0..PATCH_ATTEMPTS {
         let current = load(&state, tenant, &account_id).await?;
         if let Some(version) = expected.filter(|version| *version != current.version) {
@@ -300,8 +298,7 @@ pub async fn delete_account(
     let params = QueryParams::parse(raw.as_deref(), &["cascade"])?;
     let cascade = params.flag("cascade")?;
     let tenant = &auth.caller.tenant;
-    let expected = if_match(&state, tenant, &account_id, &headers).await?;
-    let expected = if_none_match(&state, tenant, &account_id, &headers, expected).await?;
+    let expected = write_preconditions(&state, tenant, &account_id, &headers).await?;
     if cascade {
         delete_linked(&state, tenant, &account_id).await?;
     } else {
@@ -627,52 +624,6 @@ fn check_field_names(body: &Map<String, Value>) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// `If-None-Match` on a write (RFC 9110 13.1.2): `*` fails for any current
-/// account, a list of ETags fails if the current one is among them (412).
-/// A write that may go ahead is then pinned to the version checked, so
-/// the check and the write are one atomic condition. Returns the version
-/// the write must find (`expected` unless this header pins one).
-pub(crate) async fn if_none_match(
-    state: &AppState,
-    tenant: &str,
-    account_id: &str,
-    headers: &HeaderMap,
-    expected: Option<u64>,
-) -> Result<Option<u64>, ApiError> {
-    let tags = entity_tags(headers, header::IF_NONE_MATCH).ok_or_else(|| {
-        ApiError::bad_request(
-            "invalid_header",
-            Some("If-None-Match".into()),
-            "If-None-Match must be * or a list of ETags, e.g. \"3\", \"4\"",
-        )
-    })?;
-    let Some(tags) = tags else {
-        return Ok(expected);
-    };
-    let current = load(state, tenant, account_id).await?;
-    let etag = current.etag();
-    // If-None-Match compares weakly: W/"3" matches "3".
-    if tags
-        .iter()
-        .any(|tag| *tag == "*" || tag.trim_start_matches("W/") == etag)
-    {
-        return Err(ApiError::new(
-            StatusCode::PRECONDITION_FAILED,
-            "precondition_failed",
-            format!("If-None-Match: account '{account_id}' exists at ETag {etag}, which the header excludes; nothing was written"),
-        ));
-    }
-    match expected {
-        Some(version) if version != current.version => Err(shared::Error::VersionMismatch {
-            resource: "account",
-            id: account_id.to_string(),
-            expected: version,
-        }
-        .into()),
-        _ => Ok(Some(current.version)),
-    }
-}
-
 /// The entity-tags of a conditional header (RFC 9110 8.8.3): `*`, or a
 /// comma-separated list of `"tag"` and `W/"tag"`. `None` when the header is
 /// malformed, the only case that is a 400.
@@ -704,53 +655,120 @@ fn entity_tags(headers: &HeaderMap, name: header::HeaderName) -> Option<Option<V
         .then(|| Some(tags.into_iter().map(str::to_string).collect()))
 }
 
-/// `If-Match` (RFC 9110 13.1.1): the version a write must find; `None`
-/// without the header or for `*`. It compares strongly, so a weak tag, or
-/// a well-formed tag that is not one of our versions, never matches: when
-/// no tag can match, 412 at once. With several versions listed, the
-/// current one is read and the write pinned to it if it is among them.
+/// If-None-Match's weak comparison: `*` matches any current ETag, and
+/// `W/"3"` matches `"3"`.
+fn weakly_matches(tag: &str, etag: &str) -> bool {
+    tag == "*" || tag.trim_start_matches("W/") == etag
+}
+
+/// The parsed `If-Match` and `If-None-Match` of a write.
+struct Preconditions {
+    /// The versions `If-Match` lists (strong tags that are ours); `None`
+    /// without the header or for `*`.
+    if_match: Option<Vec<u64>>,
+    /// The tags of `If-None-Match`, if present.
+    if_none_match: Option<Vec<String>>,
+}
+
+impl Preconditions {
+    fn parse(headers: &HeaderMap, with_none_match: bool) -> Result<Self, ApiError> {
+        let malformed = |name: &str, example: &str| {
+            ApiError::bad_request(
+                "invalid_header",
+                Some(name.into()),
+                format!("{name} must be * or a list of ETags as returned, e.g. {example}"),
+            )
+        };
+        let if_match = entity_tags(headers, header::IF_MATCH)
+            .ok_or_else(|| malformed("If-Match", "\"3\" or \"3\", \"4\""))?
+            .filter(|tags| tags != &["*"])
+            .map(|tags| {
+                // Strong comparison: a weak tag, or a tag not one of our
+                // versions, never matches.
+                let mut versions: Vec<u64> = tags
+                    .iter()
+                    .filter_map(|tag| tag.strip_prefix('"')?.strip_suffix('"')?.parse().ok())
+                    .collect();
+                versions.sort_unstable();
+                versions.dedup();
+                versions
+            });
+        let if_none_match = if with_none_match {
+            entity_tags(headers, header::IF_NONE_MATCH)
+                .ok_or_else(|| malformed("If-None-Match", "\"3\", \"4\""))?
+        } else {
+            None
+        };
+        Ok(Preconditions {
+            if_match,
+            if_none_match,
+        })
+    }
+
+    /// The version the write must find. A read of the account only when a
+    /// header needs it (If-None-Match, or several If-Match versions), and
+    /// then the write is pinned to the version read, so the check and the
+    /// write are one atomic condition.
+    async fn resolve(
+        self,
+        state: &AppState,
+        tenant: &str,
+        account_id: &str,
+    ) -> Result<Option<u64>, ApiError> {
+        let no_match = || {
+            ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "precondition_failed",
+                format!("If-Match: account '{account_id}' is not at any ETag the header lists (a weak ETag never matches); read it again and retry"),
+            )
+        };
+        match (self.if_match.as_deref(), &self.if_none_match) {
+            (Some([]), _) => return Err(no_match()),
+            (None, None) => return Ok(None),
+            (Some([one]), None) => return Ok(Some(*one)),
+            _ => {}
+        }
+        let current = load(state, tenant, account_id).await?;
+        let etag = current.etag();
+        if let Some(tags) = &self.if_none_match {
+            if tags.iter().any(|tag| weakly_matches(tag, &etag)) {
+                return Err(ApiError::new(
+                    StatusCode::PRECONDITION_FAILED,
+                    "precondition_failed",
+                    format!("If-None-Match: account '{account_id}' exists at ETag {etag}, which the header excludes; nothing was written"),
+                ));
+            }
+        }
+        match self.if_match {
+            Some(versions) if !versions.contains(&current.version) => Err(no_match()),
+            _ => Ok(Some(current.version)),
+        }
+    }
+}
+
+/// `If-Match` and `If-None-Match` on a write to an account (RFC 9110
+/// 13.1.1, 13.1.2): the version the write must find, `None` for any.
+pub(crate) async fn write_preconditions(
+    state: &AppState,
+    tenant: &str,
+    account_id: &str,
+    headers: &HeaderMap,
+) -> Result<Option<u64>, ApiError> {
+    Preconditions::parse(headers, true)?
+        .resolve(state, tenant, account_id)
+        .await
+}
+
+/// `If-Match` alone, for writes that take no `If-None-Match`.
 pub(crate) async fn if_match(
     state: &AppState,
     tenant: &str,
     account_id: &str,
     headers: &HeaderMap,
 ) -> Result<Option<u64>, ApiError> {
-    let tags = entity_tags(headers, header::IF_MATCH).ok_or_else(|| {
-        ApiError::bad_request(
-            "invalid_header",
-            Some("If-Match".into()),
-            "If-Match must be * or a list of ETags as returned, e.g. \"3\" or \"3\", \"4\"",
-        )
-    })?;
-    let Some(tags) = tags else { return Ok(None) };
-    if tags == ["*"] {
-        return Ok(None);
-    }
-    let mut versions: Vec<u64> = tags
-        .iter()
-        .filter_map(|tag| tag.strip_prefix('"')?.strip_suffix('"')?.parse().ok())
-        .collect();
-    versions.sort_unstable();
-    versions.dedup();
-    let refused = || {
-        ApiError::new(
-            StatusCode::PRECONDITION_FAILED,
-            "precondition_failed",
-            format!("If-Match: account '{account_id}' is not at any ETag the header lists (a weak ETag never matches); read it again and retry"),
-        )
-    };
-    match versions.as_slice() {
-        [] => Err(refused()),
-        [one] => Ok(Some(*one)),
-        _ => {
-            let current = load(state, tenant, account_id).await?;
-            if versions.contains(&current.version) {
-                Ok(Some(current.version))
-            } else {
-                Err(refused())
-            }
-        }
-    }
+    Preconditions::parse(headers, false)?
+        .resolve(state, tenant, account_id)
+        .await
 }
 
 fn header_value(text: &str) -> HeaderValue {

@@ -86,7 +86,7 @@ impl AppState {
     /// Built from the composition root: every client and setting, once.
     pub fn from_services(services: &shared::config::Services) -> Self {
         let config = &services.config;
-        let mut state = AppState {
+        AppState {
             store: services.store.clone(),
             verifier: services.verifier.clone(),
             settings: services.verification.clone(),
@@ -95,11 +95,9 @@ impl AppState {
             vendor_principal: Arc::default(),
             search_read_budget: shared::search::DEFAULT_READ_BUDGET,
             key_limiter: None,
-        };
-        state = state
-            .with_key_rate(rate_limit::KeyRate::from_config(config))
-            .with_search_read_budget(config.search_read_budget as usize);
-        state
+        }
+        .with_key_rate(rate_limit::KeyRate::from_config(config))
+        .with_search_read_budget(config.search_read_budget as usize)
     }
 
     /// The principal customer roles must trust: `VENDOR_PRINCIPAL`, else the

@@ -108,11 +108,7 @@ impl Store {
         let mut to_delete = Vec::new();
         for (id, outside) in unique.into_iter().zip(outside) {
             if !existing.contains(&id) {
-                outcome.failed.push((
-                    id.clone(),
-                    "not_found",
-                    format!("account '{id}' was not found"),
-                ));
+                outcome.failed.push(not_found(id));
             } else if let Some(member) = outside? {
                 outcome.failed.push((
                     id.clone(),
@@ -126,54 +122,31 @@ impl Store {
         // One conditional DeleteItem per account, not BatchWriteItem (which
         // takes no condition): of two concurrent batches naming the same
         // account, exactly one deletes it and the other is told not_found.
-        let results: Vec<(String, Result<bool>)> = futures::stream::iter(to_delete)
+        // (delete_account: DeleteItem on `attribute_exists(pk)`, then the
+        // account's data purged.)
+        let results: Vec<(String, Result<()>)> = futures::stream::iter(to_delete)
             .map(|id| async move {
-                let deleted = self.delete_if_present(tenant, &id).await;
+                let deleted = self.delete_account(tenant, &id, None).await;
                 (id, deleted)
             })
             .buffered(16)
             .collect()
             .await;
         for (id, deleted) in results {
-            if deleted? {
-                outcome.deleted.push(id);
-            } else {
-                outcome.failed.push((
-                    id.clone(),
-                    "not_found",
-                    format!("account '{id}' was not found"),
-                ));
+            match deleted {
+                Ok(()) => outcome.deleted.push(id),
+                Err(Error::NotFound { .. }) => outcome.failed.push(not_found(id)),
+                Err(err) => return Err(err),
             }
         }
-        futures::future::try_join_all(
-            outcome
-                .deleted
-                .iter()
-                .map(|id| self.purge_account_data(tenant, id)),
-        )
-        .await?;
         Ok(outcome)
     }
 }
 
-impl Store {
-    /// Delete an account if it is there; `false` if it was not (or a
-    /// concurrent delete took it first).
-    async fn delete_if_present(&self, tenant: &str, account_id: &str) -> Result<bool> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(self.table())
-            .set_key(Some(super::item_key(tenant, keys::account_sk(account_id))))
-            .condition_expression("attribute_exists(pk)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if super::is_condition_failure(&err) => Ok(false),
-            Err(err) => Err(Error::from_sdk(err)),
-        }
-    }
+/// The failure of an account that is not there (or was deleted meanwhile).
+fn not_found(id: String) -> (String, &'static str, String) {
+    let message = format!("account '{id}' was not found");
+    (id, "not_found", message)
 }
 
 /// What an import wrote.
@@ -195,8 +168,9 @@ impl Store {
     /// only if still absent, existing ones only at the version read, in
     /// transactions of 100, 16 at a time: a concurrent change is reported,
     /// never overwritten, and only the accounts it touched are refused (the
-    /// rest of their transaction is sent again without them). Updates keep what the CSV has no column for
-    /// (labels, ignore lists, external ID, verification).
+    /// rest of their transaction is sent again without them). Updates keep
+    /// what the CSV has no column for (labels, ignore lists, external ID,
+    /// verification).
     pub async fn import_accounts(
         &self,
         tenant: &str,
@@ -307,7 +281,6 @@ impl Store {
         &self,
         chunk: Vec<(Written, aws_sdk_dynamodb::types::TransactWriteItem)>,
     ) -> Result<(Vec<Written>, Vec<Written>)> {
-        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
         let mut refused = Vec::new();
         let mut chunk = chunk;
         while !chunk.is_empty() {
@@ -322,14 +295,7 @@ impl Store {
                 Ok(_) => return Ok((chunk.into_iter().map(|(w, _)| w).collect(), refused)),
                 Err(err) => err,
             };
-            let reasons: Vec<bool> = match err.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
-                    .cancellation_reasons()
-                    .iter()
-                    .map(|reason| reason.code() == Some("ConditionalCheckFailed"))
-                    .collect(),
-                _ => Vec::new(),
-            };
+            let reasons = super::refused_actions(&err).unwrap_or_default();
             if reasons.len() != chunk.len() || !reasons.contains(&true) {
                 return Err(Error::from_sdk(err));
             }

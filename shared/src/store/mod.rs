@@ -404,14 +404,30 @@ fn refused_item<E: RefusedItem, R>(
     err.as_service_error().and_then(RefusedItem::refused_item)
 }
 
+/// Which actions of a cancelled transaction its conditions refused, in
+/// the order of the actions; `None` when the error is not a cancellation.
+fn refused_actions<R>(
+    err: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
+) -> Option<Vec<bool>> {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    match err.as_service_error()? {
+        TransactWriteItemsError::TransactionCanceledException(cancelled) => Some(
+            cancelled
+                .cancellation_reasons()
+                .iter()
+                .map(|reason| reason.code() == Some("ConditionalCheckFailed"))
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
 /// Whether the first action of a cancelled transaction (the account
 /// check) is the one whose condition failed.
 fn first_action_refused<R>(
     err: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
 ) -> bool {
-    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-    matches!(err.as_service_error(), Some(TransactWriteItemsError::TransactionCanceledException(cancelled))
-        if cancelled.cancellation_reasons().first().is_some_and(|r| r.code() == Some("ConditionalCheckFailed")))
+    refused_actions(err).is_some_and(|refused| refused.first() == Some(&true))
 }
 
 /// True when a transaction was cancelled because a condition failed.
