@@ -15,6 +15,9 @@ pub enum Error {
         field: Option<String>,
         message: String,
     },
+    /// Rows of an all-or-nothing import that cannot be imported.
+    #[error("{} rows are invalid (listed in details); nothing was imported. Fix them, or import with ?mode=best_effort", .0.len())]
+    InvalidRows(Vec<crate::csv_io::RowError>),
     #[error("{resource} '{id}' was not found")]
     NotFound { resource: &'static str, id: String },
     #[error("{resource} '{id}' already exists")]
@@ -29,6 +32,28 @@ pub enum Error {
     /// The account is archived: only reads, delete and unarchive apply.
     #[error("account '{id}' is archived; unarchive it first (POST /v1/accounts/{id}/unarchive)")]
     Archived { id: String },
+    /// The data source is not attached to the account.
+    #[error("data source '{data_source}' is not attached to account {account_id}; attach it with PUT /v1/accounts/{account_id}/data-sources/{data_source}")]
+    NotAttached {
+        account_id: String,
+        data_source: String,
+    },
+    /// The data source is not offered by this deployment.
+    #[error(
+        "data source '{name}' is not offered here; GET /v1/data-sources lists them ({offered})"
+    )]
+    UnknownDataSource { name: String, offered: String },
+    /// The request is well formed but the resource's state refuses it now
+    /// (e.g. a scan of an account whose credential is not verified).
+    #[error("{message}")]
+    Refused {
+        /// Machine-readable reason, e.g. `credential_not_verified`.
+        code: &'static str,
+        message: String,
+    },
+    /// A capability this deployment was not configured with.
+    #[error("{message}")]
+    NotConfigured { code: &'static str, message: String },
     /// The item changed while we worked on it; retrying is safe.
     #[error("{0}")]
     Conflict(String),
@@ -61,32 +86,20 @@ impl Error {
         }
     }
 
-    /// Classify an AWS SDK error: throttling and transport failures are
-    /// retryable (`Unavailable`), the rest is an internal store error.
-    pub fn from_sdk<E, R>(err: aws_sdk_dynamodb::error::SdkError<E, R>) -> Self
+    /// Classify an AWS SDK error ([`crate::aws_errors`]): throttling,
+    /// timeouts and transient failures are retryable (`Unavailable`), the
+    /// rest is an internal store error.
+    pub fn from_sdk<E>(
+        err: aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+    ) -> Self
     where
         E: aws_sdk_dynamodb::error::ProvideErrorMetadata
             + std::error::Error
             + Send
             + Sync
             + 'static,
-        R: std::fmt::Debug,
     {
-        use aws_sdk_dynamodb::error::SdkError;
-        let retryable = match &err {
-            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
-            SdkError::ServiceError(service) => matches!(
-                service.err().code(),
-                Some(
-                    "ProvisionedThroughputExceededException"
-                        | "RequestLimitExceeded"
-                        | "ThrottlingException"
-                        | "InternalServerError"
-                        | "ServiceUnavailable"
-                )
-            ),
-            _ => false,
-        };
+        let retryable = crate::aws_errors::classify(&err).is_retryable();
         let text = sdk_error_text(&err);
         if retryable {
             Error::Unavailable(text)

@@ -3,12 +3,134 @@
 //! a malformed one is a 400 naming the parameter, never a 500.
 
 use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::ops::Deref;
+use utoipa::ToSchema;
+
+/// A string that was checked once, where it entered: a path parameter or
+/// a body field. Deserialising one runs the check, so a handler that holds
+/// one needs no further validation, and DynamoDB never sees an unchecked id.
+macro_rules! checked_string {
+    ($(#[$meta:meta])* $name:ident, $parameter:literal, $check:expr) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// Check `value`; a failure names `field`.
+            pub fn parse(field: &str, value: impl Into<String>) -> Result<Self> {
+                let value = value.into();
+                let check: fn(&str, &str) -> Result<()> = $check;
+                check(field, &value)?;
+                Ok($name(value))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = Error;
+            fn try_from(value: String) -> Result<Self> {
+                $name::parse($parameter, value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+
+        impl Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+    };
+}
+
+checked_string!(
+    /// A 12-digit AWS account id, leading zeros included.
+    AccountId,
+    "account_id",
+    crate::validation::account_id
+);
+checked_string!(
+    /// The 26-character ULID of a scan.
+    ScanId,
+    "scan_id",
+    |field, value| rule(field, is_ulid(value), SCAN_ID_RULE)
+);
+checked_string!(
+    /// The 26-character ULID of an API key.
+    KeyId,
+    "key_id",
+    |field, value| rule(field, is_ulid(value), KEY_ID_RULE)
+);
+checked_string!(
+    /// A data source name (`aws:iam`); whether this deployment offers it is
+    /// the catalogue's question, not the name's.
+    DataSourceName,
+    "data_source",
+    |field, value| rule(field, is_data_source_name(value), DATA_SOURCE_RULE)
+);
+checked_string!(
+    /// An external ID as IAM accepts it in `sts:ExternalId`.
+    ExternalId,
+    "external_id",
+    crate::validation::external_id
+);
+
+const SCAN_ID_RULE: &str = "scan_id is the 26-character id returned when the scan was queued";
+const KEY_ID_RULE: &str = "an API key id is the 26-character id returned when the key was issued";
+const DATA_SOURCE_RULE: &str = "a data source name is 1-64 characters of letters, digits and :._- (GET /v1/data-sources lists them)";
+
+fn rule(field: &str, valid: bool, what: &str) -> Result<()> {
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::invalid(field, what))
+    }
+}
 
 /// Longest value accepted for a path parameter without a rule of its own.
 pub const MAX_PATH_PARAMETER: usize = 128;
 
 fn is_ulid(value: &str) -> bool {
-    value.len() == 26 && value.bytes().all(|b| b.is_ascii_alphanumeric())
+    value.len() == 26 && value.parse::<ulid::Ulid>().is_ok()
 }
 
 /// A data source name: `aws:iam`, `aws:guard-duty`, ...
@@ -24,22 +146,16 @@ pub fn is_data_source_name(value: &str) -> bool {
 /// later cannot forget it; a name without a rule of its own is still held
 /// to [`MAX_PATH_PARAMETER`] bytes.
 pub fn path_parameter(name: &str, value: &str) -> Result<()> {
-    let (valid, what) = match name {
-        "account_id" => {
-            return crate::validation::account_id(name, value);
-        }
-        "key_id" => (is_ulid(value), "an API key id is the 26-character id returned when the key was issued"),
-        "scan_id" => (is_ulid(value), "scan_id is the 26-character id returned when the scan was queued"),
-        "data_source" => (is_data_source_name(value), "a data source name is 1-64 characters of letters, digits and :._- (GET /v1/data-sources lists them)"),
-        _ => (
+    match name {
+        "account_id" => AccountId::parse(name, value).map(drop),
+        "key_id" => KeyId::parse(name, value).map(drop),
+        "scan_id" => ScanId::parse(name, value).map(drop),
+        "data_source" => DataSourceName::parse(name, value).map(drop),
+        _ => rule(
+            name,
             !value.is_empty() && value.len() <= MAX_PATH_PARAMETER,
             "this path parameter is 1-128 bytes long",
         ),
-    };
-    if valid {
-        Ok(())
-    } else {
-        Err(Error::invalid(name, what))
     }
 }
 
@@ -62,5 +178,23 @@ mod tests {
         assert!(path_parameter("data_source", "aws:iam").is_ok());
         assert!(path_parameter("data_source", "aws iam").is_err());
         assert!(path_parameter("anything", "x").is_ok());
+    }
+
+    #[test]
+    fn ids_parse_once_when_deserialised() {
+        let id: AccountId = serde_json::from_str("\"000000000042\"").unwrap();
+        assert_eq!(&*id, "000000000042");
+        assert_eq!(serde_json::to_string(&id).unwrap(), "\"000000000042\"");
+        let err = serde_json::from_str::<AccountId>("\"42\"").unwrap_err();
+        assert!(err.to_string().contains("exactly 12 digits"), "{err}");
+        assert!(serde_json::from_str::<ScanId>("\"01JABCDEFGHJKMNPQRSTVWXYZ0\"").is_ok());
+        assert!(serde_json::from_str::<ScanId>("\"01JABC\"").is_err());
+        assert!(serde_json::from_str::<DataSourceName>("\"aws:iam\"").is_ok());
+        assert!(serde_json::from_str::<DataSourceName>("\"aws iam\"").is_err());
+        assert!(serde_json::from_str::<ExternalId>("\"x\"").is_err());
+        let err = ExternalId::parse("accounts[2].external_id", "x").unwrap_err();
+        assert!(
+            matches!(err, Error::Invalid { field: Some(f), .. } if f == "accounts[2].external_id")
+        );
     }
 }

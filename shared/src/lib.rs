@@ -6,13 +6,13 @@
 
 pub mod account;
 pub mod api_key;
+pub mod aws_errors;
 pub mod config;
 pub mod csv_io;
 pub mod error;
 pub mod ids;
 pub mod jobs;
 pub mod listing;
-pub mod rate_limit;
 pub mod regions;
 pub mod role_template;
 pub mod scans;
@@ -22,6 +22,7 @@ pub mod secrets;
 pub mod store;
 pub mod telemetry;
 pub mod time;
+pub mod usecases;
 pub mod validation;
 pub mod verification;
 

@@ -29,6 +29,7 @@ const SEPARATOR: char = '\u{1}';
     strum::IntoStaticStr,
     strum::EnumString,
     strum::VariantArray,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
@@ -105,7 +106,9 @@ pub fn account_id_of_sort_value(value: &str) -> &str {
     value.rsplit(SEPARATOR).next().unwrap_or(value)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::EnumString)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::EnumString, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
 pub enum Order {

@@ -114,9 +114,14 @@ impl Catalogue {
 
     /// The source named `name`, or a 404 that lists the catalogue.
     pub fn require(&self, name: &str) -> Result<&DataSource> {
-        self.get(name).ok_or_else(|| Error::NotFound {
-            resource: "data source",
-            id: name.to_string(),
+        self.get(name).ok_or_else(|| Error::UnknownDataSource {
+            name: name.to_string(),
+            offered: self
+                .sources
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
         })
     }
 }
@@ -376,11 +381,6 @@ impl Scan {
             errors: Vec::new(),
             dead_lettered: false,
         }
-    }
-
-    /// True for a string shaped like a scan id (a ULID).
-    pub fn is_valid_id(text: &str) -> bool {
-        text.parse::<ulid::Ulid>().is_ok()
     }
 
     pub fn is_finished(&self) -> bool {

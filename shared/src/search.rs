@@ -32,7 +32,7 @@ pub const MAX_QUERY_TERMS: usize = 64;
 /// A parsed query. AND and OR chains are flat lists, so a long chain adds
 /// no depth: the tree is at most [`MAX_QUERY_DEPTH`] levels deep (plus the
 /// OR and AND list of each level).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
     Term { field: Field, pattern: Pattern },
     Not(Box<Expr>),
@@ -52,19 +52,24 @@ pub enum Field {
     Label(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A glob whose only documented wildcard is `*`; `?` matches itself. (NUL
+/// is the single-character wildcard: in a query it can only widen what
+/// the caller's own search matches.)
+pub type Glob = wildmatch::WildMatchPattern<'*', '\0'>;
+
+#[derive(Debug, Clone, PartialEq)]
 pub enum Pattern {
     /// Lower-cased substring.
     Contains(String),
     /// Lower-cased glob over the whole value (`*` any run).
-    Glob(String),
+    Glob(Glob),
 }
 
 impl Pattern {
     fn new(text: &str) -> Self {
         let lower = text.to_lowercase();
         if lower.contains('*') {
-            Pattern::Glob(lower)
+            Pattern::Glob(Glob::new(&lower))
         } else {
             Pattern::Contains(lower)
         }
@@ -74,26 +79,9 @@ impl Pattern {
         let value = value.to_lowercase();
         match self {
             Pattern::Contains(part) => value.contains(part.as_str()),
-            Pattern::Glob(glob) => glob_match(glob, &value),
+            Pattern::Glob(glob) => glob.matches(&value),
         }
     }
-}
-
-fn glob_match(glob: &str, value: &str) -> bool {
-    let parts: Vec<&str> = glob.split('*').collect();
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !value.starts_with(first) || value.len() < first.len() + last.len() || !value.ends_with(last)
-    {
-        return false;
-    }
-    let mut rest = &value[first.len()..value.len() - last.len()];
-    for part in &parts[1..parts.len() - 1] {
-        match rest.find(part) {
-            Some(at) => rest = &rest[at + part.len()..],
-            None => return false,
-        }
-    }
-    true
 }
 
 impl Expr {

@@ -7,7 +7,6 @@
 //! attack, and the account fails verification.
 
 use crate::account::{Credential, VerificationStatus};
-use crate::rate_limit::TokenBucket;
 use crate::time::Timestamp;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -147,26 +146,7 @@ impl VerificationSettings {
 
 /// IAM-style wildcard match: `*` any run, `?` one character.
 fn wildcard_match(pattern: &str, text: &str) -> bool {
-    let (pattern, text): (Vec<char>, Vec<char>) =
-        (pattern.chars().collect(), text.chars().collect());
-    let (mut p, mut t, mut star, mut mark) = (0, 0, None, 0);
-    while t < text.len() {
-        if p < pattern.len() && (pattern[p] == '?' || pattern[p] == text[t]) {
-            p += 1;
-            t += 1;
-        } else if p < pattern.len() && pattern[p] == '*' {
-            star = Some(p);
-            mark = t;
-            p += 1;
-        } else if let Some(star) = star {
-            p = star + 1;
-            mark += 1;
-            t = mark;
-        } else {
-            return false;
-        }
-    }
-    pattern[p..].iter().all(|c| *c == '*')
+    wildmatch::WildMatch::new(pattern).matches(text)
 }
 
 /// A failed STS call, classified.
@@ -175,23 +155,55 @@ enum StsFailure {
     AccessDenied,
     Throttled,
     Timeout,
+    /// A 5xx or a broken connection: retried, then reported like `Other`.
+    Transient(String),
     Other(String),
+}
+
+impl StsFailure {
+    fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            StsFailure::Throttled | StsFailure::Timeout | StsFailure::Transient(_)
+        )
+    }
+}
+
+/// `rate` calls a second, with a burst of up to 50 (at least 1).
+fn sts_quota(rate: f64) -> Option<governor::Quota> {
+    if !(rate.is_finite() && rate > 0.0) {
+        return None;
+    }
+    let burst = std::num::NonZeroU32::new(rate.clamp(1.0, 50.0) as u32)?;
+    governor::Quota::with_period(Duration::from_secs_f64(1.0 / rate))
+        .map(|quota| quota.allow_burst(burst))
+}
+
+/// A delay drawn uniformly from [0, `backoff`] ("full jitter"), so retries
+/// of many workers spread out instead of arriving together.
+fn jittered(backoff: Duration) -> Duration {
+    let mut bytes = [0u8; 4];
+    let fraction = match getrandom::fill(&mut bytes) {
+        Ok(()) => f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX),
+        Err(_) => 1.0,
+    };
+    backoff.mul_f64(fraction)
 }
 
 fn classify<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
     err: SdkError<E, aws_sdk_sts::config::http::HttpResponse>,
 ) -> StsFailure {
-    match &err {
-        SdkError::TimeoutError(_) => StsFailure::Timeout,
-        SdkError::DispatchFailure(failure) if failure.is_timeout() => StsFailure::Timeout,
-        SdkError::ServiceError(service) => match service.err().code() {
-            Some("AccessDenied") | Some("AccessDeniedException") => StsFailure::AccessDenied,
-            Some("Throttling") | Some("ThrottlingException") | Some("RequestLimitExceeded") => {
-                StsFailure::Throttled
-            }
-            _ => StsFailure::Other(aws_sdk_sts::error::DisplayErrorContext(&err).to_string()),
-        },
-        _ => StsFailure::Other(aws_sdk_sts::error::DisplayErrorContext(&err).to_string()),
+    use crate::aws_errors::ErrorClass;
+    match crate::aws_errors::classify(&err) {
+        ErrorClass::Timeout => StsFailure::Timeout,
+        ErrorClass::AccessDenied => StsFailure::AccessDenied,
+        ErrorClass::Throttling => StsFailure::Throttled,
+        ErrorClass::Transient => {
+            StsFailure::Transient(aws_sdk_sts::error::DisplayErrorContext(&err).to_string())
+        }
+        ErrorClass::Other => {
+            StsFailure::Other(aws_sdk_sts::error::DisplayErrorContext(&err).to_string())
+        }
     }
 }
 
@@ -200,8 +212,11 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>
 pub struct RoleVerifier {
     sts_config: aws_sdk_sts::Config,
     sts: aws_sdk_sts::Client,
-    limiter: Option<Arc<TokenBucket>>,
+    /// Every STS call, first attempts and retries alike, takes a permit.
+    limiter: Option<Arc<governor::DefaultDirectRateLimiter>>,
     call_timeout: Duration,
+    max_attempts: u32,
+    initial_backoff: Duration,
 }
 
 impl RoleVerifier {
@@ -213,19 +228,47 @@ impl RoleVerifier {
                     .connect_timeout(settings.call_timeout)
                     .build(),
             )
-            .retry_config(
-                RetryConfig::standard()
-                    .with_max_attempts(settings.max_attempts)
-                    .with_initial_backoff(settings.initial_backoff),
-            )
+            // Retries are ours (see `call`), so each passes the rate limiter.
+            .retry_config(RetryConfig::disabled())
             .build();
         RoleVerifier {
             sts: aws_sdk_sts::Client::from_conf(sts_config.clone()),
             sts_config,
             limiter: settings
                 .sts_rate_limit
-                .map(|rate| Arc::new(TokenBucket::new(rate, rate.clamp(1.0, 50.0)))),
+                .and_then(sts_quota)
+                .map(|quota| Arc::new(governor::RateLimiter::direct(quota))),
             call_timeout: settings.call_timeout,
+            max_attempts: settings.max_attempts.max(1),
+            initial_backoff: settings.initial_backoff,
+        }
+    }
+
+    /// Run one STS call with retries: throttling, timeouts and transient
+    /// failures are tried again after an exponential backoff with full
+    /// jitter, and every attempt first waits for the rate limiter.
+    async fn call<T, E, F, Fut>(&self, mut attempt: F) -> Result<T, StsFailure>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<
+            Output = Result<T, SdkError<E, aws_sdk_sts::config::http::HttpResponse>>,
+        >,
+    {
+        let mut backoff = self.initial_backoff;
+        let mut tries = 1;
+        loop {
+            if let Some(limiter) = &self.limiter {
+                limiter.until_ready().await;
+            }
+            match attempt().await.map_err(classify) {
+                Err(failure) if failure.is_retryable() && tries < self.max_attempts => {
+                    tokio::time::sleep(jittered(backoff)).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(20));
+                    tries += 1;
+                }
+                result => return result,
+            }
         }
     }
 
@@ -240,29 +283,23 @@ impl RoleVerifier {
             .ok_or_else(|| "GetCallerIdentity returned no account".to_string())
     }
 
-    async fn throttle(&self) {
-        if let Some(limiter) = &self.limiter {
-            limiter.acquire().await;
-        }
-    }
-
     async fn assume(
         &self,
         role_arn: &str,
         external_id: Option<&str>,
         session_name: &str,
     ) -> Result<Credentials, StsFailure> {
-        self.throttle().await;
         let output = self
-            .sts
-            .assume_role()
-            .role_arn(role_arn)
-            .role_session_name(session_name)
-            .duration_seconds(900)
-            .set_external_id(external_id.map(str::to_string))
-            .send()
-            .await
-            .map_err(classify)?;
+            .call(|| {
+                self.sts
+                    .assume_role()
+                    .role_arn(role_arn)
+                    .role_session_name(session_name)
+                    .duration_seconds(900)
+                    .set_external_id(external_id.map(str::to_string))
+                    .send()
+            })
+            .await?;
         let credentials = output
             .credentials
             .ok_or_else(|| StsFailure::Other("AssumeRole returned no credentials".into()))?;
@@ -276,18 +313,13 @@ impl RoleVerifier {
     }
 
     async fn session_account(&self, credentials: Credentials) -> Result<String, StsFailure> {
-        self.throttle().await;
         let client = aws_sdk_sts::Client::from_conf(
             self.sts_config
                 .to_builder()
                 .credentials_provider(credentials)
                 .build(),
         );
-        let output = client
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(classify)?;
+        let output = self.call(|| client.get_caller_identity().send()).await?;
         output
             .account
             .ok_or_else(|| StsFailure::Other("GetCallerIdentity returned no account".into()))
@@ -369,7 +401,7 @@ impl RoleVerifier {
                 VerificationCode::Timeout,
                 format!("AWS STS did not answer within {} ms. Retry in a minute; if it persists, check that the role's account has STS enabled in its region.", self.call_timeout.as_millis()),
             ),
-            StsFailure::Other(detail) => {
+            StsFailure::Transient(detail) | StsFailure::Other(detail) => {
                 tracing::error!(error = %detail, %role_arn, "verification failed on an unexpected STS error");
                 Outcome::new(
                     VerificationCode::Internal,
@@ -499,6 +531,39 @@ pub async fn verify_and_record(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The STS ceiling holds for concurrent callers: at 100 calls a second
+    /// with a burst of 50, 150 calls need about a second.
+    #[tokio::test]
+    async fn sts_calls_stay_under_the_rate() {
+        let limiter = Arc::new(governor::RateLimiter::direct(sts_quota(100.0).unwrap()));
+        let started = std::time::Instant::now();
+        let tasks: Vec<_> = (0..6)
+            .map(|_| {
+                let limiter = limiter.clone();
+                tokio::spawn(async move {
+                    for _ in 0..25 {
+                        limiter.until_ready().await;
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let elapsed = started.elapsed();
+        assert!(elapsed >= Duration::from_millis(950), "{elapsed:?}");
+        assert!(sts_quota(0.0).is_none() && sts_quota(f64::NAN).is_none());
+        assert!(sts_quota(0.5).is_some(), "a call every two seconds");
+    }
+
+    #[test]
+    fn backoff_is_jittered_within_its_bound() {
+        let bound = Duration::from_millis(200);
+        let delays: Vec<Duration> = (0..64).map(|_| jittered(bound)).collect();
+        assert!(delays.iter().all(|d| *d <= bound));
+        assert!(delays.iter().any(|d| *d != delays[0]), "not all equal");
+    }
 
     #[test]
     fn statuses_follow_codes() {

@@ -1,21 +1,25 @@
 //! `/v1/accounts`: register, read, replace, merge-patch, delete and list.
 
 use crate::auth::{Auth, Read, Write};
-use crate::body::{parse, JsonObject, QueryParams};
+use crate::body::{parse, JsonObject};
 use crate::error::{ApiError, ErrorResponse};
+use crate::path::Path;
+use crate::query::{flag, Limit, PageQuery, Query};
 use crate::AppState;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::StreamExt;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use shared::account::{
     Account, AccountFields, Environment, VerificationStatus, SERVER_MANAGED_FIELDS,
 };
+use shared::ids::AccountId;
 use shared::listing::{self, AccountFilter, Cursor, ListRequest, Order, Page, SortField};
 use shared::time::Timestamp;
-use shared::validation;
+use utoipa::{IntoParams, ToSchema};
 
 /// Attempts of a PATCH without If-Match. An attempt only fails when another
 /// write to the account succeeded in between, so with this many attempts a
@@ -51,7 +55,7 @@ pub async fn create_account(
     JsonObject(mut body): JsonObject,
 ) -> Result<Response, ApiError> {
     let account_id = match body.remove("account_id") {
-        Some(Value::String(id)) => id,
+        Some(Value::String(id)) => AccountId::parse("account_id", id)?.into_string(),
         Some(_) => {
             return Err(ApiError::bad_request(
                 "invalid_type",
@@ -67,7 +71,6 @@ pub async fn create_account(
             ))
         }
     };
-    validation::account_id("account_id", &account_id)?;
     if body.contains_key("external_id") {
         return Err(ApiError::bad_request(
             "read_only_field",
@@ -88,11 +91,26 @@ pub async fn create_account(
     Ok(with_etag(StatusCode::CREATED, account, Some(location)))
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct GetAccountQuery {
+    /// `linked_accounts`: embed the accounts whose parent is this one (up to 1000; more through /linked-accounts).
+    #[param(inline)]
+    include: Option<Include>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Include {
+    LinkedAccounts,
+}
+
 #[utoipa::path(
     get, path = "/v1/accounts/{account_id}", tag = "accounts",
     params(
         ("account_id" = String, Path, description = "12-digit AWS account id"),
-        ("include" = Option<String>, Query, description = "`linked_accounts`: embed the accounts whose parent is this one (up to 1000; more through /linked-accounts)"),
+        GetAccountQuery,
     ),
     responses(
         (status = 200, body = Account, headers(("ETag" = String))),
@@ -105,19 +123,11 @@ pub async fn create_account(
 pub async fn get_account(
     auth: Auth<Read>,
     State(state): State<AppState>,
-    Path(account_id): Path<String>,
-    RawQuery(raw): RawQuery,
+    Path(account_id): Path<AccountId>,
+    Query(query): Query<GetAccountQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    validation::account_id("account_id", &account_id)?;
-    let params = QueryParams::parse(raw.as_deref(), &["include"])?;
-    let include_linked = params
-        .parsed(
-            "include",
-            |v| (v == "linked_accounts").then_some(()),
-            "linked_accounts",
-        )?
-        .is_some();
+    let include_linked = query.include == Some(Include::LinkedAccounts);
     let account = load(&state, &auth.caller.tenant, &account_id).await?;
     if include_linked {
         let linked = state
@@ -172,11 +182,10 @@ pub async fn get_account(
 pub async fn replace_account(
     auth: Auth<Write>,
     State(state): State<AppState>,
-    Path(account_id): Path<String>,
+    Path(account_id): Path<AccountId>,
     headers: HeaderMap,
     JsonObject(mut body): JsonObject,
 ) -> Result<Response, ApiError> {
-    validation::account_id("account_id", &account_id)?;
     let tenant = &auth.caller.tenant;
     let expected = write_preconditions(&state, tenant, &account_id, &headers).await?;
     check_immutable(&mut body, &account_id, None)?;
@@ -221,11 +230,10 @@ pub async fn replace_account(
 pub async fn patch_account(
     auth: Auth<Write>,
     State(state): State<AppState>,
-    Path(account_id): Path<String>,
+    Path(account_id): Path<AccountId>,
     headers: HeaderMap,
     JsonObject(patch): JsonObject,
 ) -> Result<Response, ApiError> {
-    validation::account_id("account_id", &account_id)?;
     let tenant = &auth.caller.tenant;
     let expected = write_preconditions(&state, tenant, &account_id, &headers).await?;
     for _ in 0..PATCH_ATTEMPTS {
@@ -233,7 +241,7 @@ pub async fn patch_account(
         if let Some(version) = expected.filter(|version| *version != current.version) {
             return Err(shared::Error::VersionMismatch {
                 resource: "account",
-                id: account_id,
+                id: account_id.into_string(),
                 expected: version,
             }
             .into());
@@ -272,12 +280,22 @@ pub async fn patch_account(
     ))
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteAccountQuery {
+    /// Also delete the accounts linked to this one; without it, a parent with linked accounts is a 409.
+    #[serde(default, deserialize_with = "flag")]
+    #[param(value_type = Option<bool>)]
+    cascade: bool,
+}
+
 #[utoipa::path(
     delete, path = "/v1/accounts/{account_id}", tag = "accounts",
     params(
         ("account_id" = String, Path, description = "12-digit AWS account id"),
         ("If-Match" = Option<String>, Header, description = "Delete only at this ETag"),
-        ("cascade" = Option<bool>, Query, description = "Also delete the accounts linked to this one; without it, a parent with linked accounts is a 409"),
+        DeleteAccountQuery,
     ),
     responses(
         (status = 204, description = "Deleted"),
@@ -290,13 +308,10 @@ pub async fn patch_account(
 pub async fn delete_account(
     auth: Auth<Write>,
     State(state): State<AppState>,
-    Path(account_id): Path<String>,
-    RawQuery(raw): RawQuery,
+    Path(account_id): Path<AccountId>,
+    Query(DeleteAccountQuery { cascade }): Query<DeleteAccountQuery>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    validation::account_id("account_id", &account_id)?;
-    let params = QueryParams::parse(raw.as_deref(), &["cascade"])?;
-    let cascade = params.flag("cascade")?;
     let tenant = &auth.caller.tenant;
     let expected = write_preconditions(&state, tenant, &account_id, &headers).await?;
     if cascade {
@@ -357,7 +372,6 @@ async fn set_archived(
     account_id: &str,
     archive: bool,
 ) -> Result<Response, ApiError> {
-    validation::account_id("account_id", account_id)?;
     let account = state
         .store
         .set_archived(tenant, account_id, archive, Timestamp::now())
@@ -377,7 +391,7 @@ async fn set_archived(
 pub async fn archive_account(
     auth: Auth<Write>,
     State(state): State<AppState>,
-    Path(account_id): Path<String>,
+    Path(account_id): Path<AccountId>,
 ) -> Result<Response, ApiError> {
     set_archived(&state, &auth.caller.tenant, &account_id, true).await
 }
@@ -394,7 +408,7 @@ pub async fn archive_account(
 pub async fn unarchive_account(
     auth: Auth<Write>,
     State(state): State<AppState>,
-    Path(account_id): Path<String>,
+    Path(account_id): Path<AccountId>,
 ) -> Result<Response, ApiError> {
     set_archived(&state, &auth.caller.tenant, &account_id, false).await
 }
@@ -403,8 +417,7 @@ pub async fn unarchive_account(
     get, path = "/v1/accounts/{account_id}/linked-accounts", tag = "accounts",
     params(
         ("account_id" = String, Path, description = "12-digit id of the payer (parent) account"),
-        ("limit" = Option<u32>, Query, description = "1-1000, default 100", minimum = 1, maximum = 1000),
-        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+        PageQuery,
     ),
     responses(
         (status = 200, description = "Accounts whose parent_account_id is this account, by account id", body = Page<Account>),
@@ -415,57 +428,71 @@ pub async fn unarchive_account(
 pub async fn linked_accounts(
     auth: Auth<Read>,
     State(state): State<AppState>,
-    Path(account_id): Path<String>,
-    RawQuery(raw): RawQuery,
+    Path(account_id): Path<AccountId>,
+    Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<Account>>, ApiError> {
-    validation::account_id("account_id", &account_id)?;
-    let params = QueryParams::parse(raw.as_deref(), &["limit", "cursor"])?;
-    let limit = params.limit()?;
-    let after = params.single("cursor")?;
-    if let Some(cursor) = after {
-        validation::account_id("cursor", cursor).map_err(|_| {
-            ApiError::bad_request(
-                "invalid_cursor",
-                Some("cursor".into()),
-                "pass next_cursor from the previous page unchanged",
-            )
-        })?;
-    }
+    let after = page
+        .cursor
+        .map(|cursor| {
+            AccountId::parse("cursor", cursor).map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_cursor",
+                    Some("cursor".into()),
+                    "pass next_cursor from the previous page unchanged",
+                )
+            })
+        })
+        .transpose()?;
     load(&state, &auth.caller.tenant, &account_id).await?;
     let page = state
         .store
-        .linked_accounts(&auth.caller.tenant, &account_id, limit, after)
+        .linked_accounts(
+            &auth.caller.tenant,
+            &account_id,
+            page.limit.0,
+            after.as_deref(),
+        )
         .await?;
     Ok(Json(page))
 }
 
-const LIST_PARAMETERS: [&str; 10] = [
-    "include_archived",
-    "environment",
-    "verification_status",
-    "parent_account_id",
-    "account_id",
-    "q",
-    "sort",
-    "order",
-    "limit",
-    "cursor",
-];
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListAccountsQuery {
+    /// DEV, STAGING, TEST or PROD.
+    environment: Option<Environment>,
+    verification_status: Option<VerificationStatus>,
+    /// Accounts linked to this payer account.
+    #[param(value_type = Option<String>)]
+    parent_account_id: Option<AccountId>,
+    /// Repeatable; at most 100.
+    #[serde(default)]
+    #[param(value_type = Option<Vec<String>>, explode = true)]
+    account_id: Vec<AccountId>,
+    /// Case-insensitive substring of name, owner name, owner email or account id.
+    q: Option<String>,
+    /// name, account_id (default), created_at, updated_at or last_verified_at.
+    #[param(inline)]
+    sort: Option<SortField>,
+    /// asc (default) or desc.
+    #[param(inline)]
+    order: Option<Order>,
+    /// 1-1000, default 100.
+    #[serde(default)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    limit: Limit,
+    /// next_cursor of the previous page.
+    cursor: Option<String>,
+    /// Also list archived accounts (default false).
+    #[serde(default, deserialize_with = "flag")]
+    #[param(value_type = Option<bool>)]
+    include_archived: bool,
+}
 
 #[utoipa::path(
     get, path = "/v1/accounts", tag = "accounts",
-    params(
-        ("environment" = Option<Environment>, Query, description = "DEV, STAGING, TEST or PROD"),
-        ("verification_status" = Option<VerificationStatus>, Query),
-        ("parent_account_id" = Option<String>, Query, description = "Accounts linked to this payer account"),
-        ("account_id" = Option<Vec<String>>, Query, description = "Repeatable; at most 100", explode = true),
-        ("q" = Option<String>, Query, description = "Case-insensitive substring of name, owner name, owner email or account id"),
-        ("sort" = Option<String>, Query, description = "name, account_id (default), created_at, updated_at or last_verified_at"),
-        ("order" = Option<String>, Query, description = "asc (default) or desc"),
-        ("limit" = Option<u32>, Query, description = "1-1000, default 100", minimum = 1, maximum = 1000),
-        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
-        ("include_archived" = Option<bool>, Query, description = "Also list archived accounts (default false)"),
-    ),
+    params(ListAccountsQuery),
     responses(
         (status = 200, body = Page<Account>),
         (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
@@ -475,33 +502,17 @@ const LIST_PARAMETERS: [&str; 10] = [
 pub async fn list_accounts(
     auth: Auth<Read>,
     State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
+    Query(query): Query<ListAccountsQuery>,
 ) -> Result<Json<Page<Account>>, ApiError> {
-    let request = list_request(&QueryParams::parse(raw.as_deref(), &LIST_PARAMETERS)?)?;
     let page = state
         .store
-        .list_accounts(&auth.caller.tenant, &request)
+        .list_accounts(&auth.caller.tenant, &list_request(query)?)
         .await?;
     Ok(Json(page))
 }
 
-fn list_request(params: &QueryParams) -> Result<ListRequest, ApiError> {
-    let environment = params.parsed(
-        "environment",
-        Environment::parse,
-        "DEV, STAGING, TEST, PROD",
-    )?;
-    let verification_status = params.parsed(
-        "verification_status",
-        VerificationStatus::parse,
-        "NOT_STARTED, IN_PROGRESS, SUCCESS, FAIL, TIMED_OUT",
-    )?;
-    let parent_account_id = params.single("parent_account_id")?.map(str::to_string);
-    if let Some(parent) = &parent_account_id {
-        validation::account_id("parent_account_id", parent)?;
-    }
-    let account_ids: Vec<String> = params.all("account_id").map(str::to_string).collect();
-    if account_ids.len() > listing::MAX_ACCOUNT_ID_FILTERS {
+fn list_request(query: ListAccountsQuery) -> Result<ListRequest, ApiError> {
+    if query.account_id.len() > listing::MAX_ACCOUNT_ID_FILTERS {
         return Err(ApiError::bad_request(
             "invalid_value",
             Some("account_id".into()),
@@ -511,10 +522,7 @@ fn list_request(params: &QueryParams) -> Result<ListRequest, ApiError> {
             ),
         ));
     }
-    for id in &account_ids {
-        validation::account_id("account_id", id)?;
-    }
-    let text = params.single("q")?.map(str::trim).filter(|q| !q.is_empty());
+    let text = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     if text.is_some_and(|q| q.chars().count() > 256) {
         return Err(ApiError::bad_request(
             "invalid_value",
@@ -522,33 +530,28 @@ fn list_request(params: &QueryParams) -> Result<ListRequest, ApiError> {
             "q is limited to 256 characters",
         ));
     }
-    let sort = params
-        .parsed(
-            "sort",
-            SortField::parse,
-            "name, account_id, created_at, updated_at, last_verified_at",
-        )?
-        .unwrap_or(SortField::AccountId);
-    let order = params
-        .parsed("order", Order::parse, "asc, desc")?
-        .unwrap_or(Order::Asc);
-    let limit = params.limit()?;
-    let after = params
-        .single("cursor")?
-        .map(|text| Cursor::decode(text, sort, order))
+    let sort = query.sort.unwrap_or(SortField::AccountId);
+    let order = query.order.unwrap_or(Order::Asc);
+    let after = query
+        .cursor
+        .map(|text| Cursor::decode(&text, sort, order))
         .transpose()?;
     Ok(ListRequest {
         filter: AccountFilter {
-            environment,
-            verification_status,
-            parent_account_id,
-            account_ids,
+            environment: query.environment,
+            verification_status: query.verification_status,
+            parent_account_id: query.parent_account_id.map(AccountId::into_string),
+            account_ids: query
+                .account_id
+                .into_iter()
+                .map(AccountId::into_string)
+                .collect(),
             text: text.map(str::to_lowercase),
-            include_archived: params.flag("include_archived")?,
+            include_archived: query.include_archived,
         },
         sort,
         order,
-        limit,
+        limit: query.limit.0,
         after,
     })
 }

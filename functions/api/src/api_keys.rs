@@ -3,13 +3,15 @@
 use crate::auth::{Admin, Auth};
 use crate::body::{parse, JsonObject};
 use crate::error::{ApiError, ErrorResponse};
+use crate::path::Path;
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shared::api_key::{ApiKey, ApiKeyView, Scope};
+use shared::ids::KeyId;
 use shared::time::Timestamp;
 use utoipa::ToSchema;
 
@@ -102,7 +104,7 @@ pub async fn list_api_keys(
 pub async fn get_api_key(
     auth: Auth<Admin>,
     State(state): State<AppState>,
-    Path(key_id): Path<String>,
+    Path(key_id): Path<KeyId>,
 ) -> Result<Json<ApiKeyView>, ApiError> {
     let key = state
         .store
@@ -124,7 +126,7 @@ pub async fn get_api_key(
 pub async fn revoke_api_key(
     auth: Auth<Admin>,
     State(state): State<AppState>,
-    Path(key_id): Path<String>,
+    Path(key_id): Path<KeyId>,
 ) -> Result<StatusCode, ApiError> {
     state
         .store

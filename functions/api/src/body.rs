@@ -238,10 +238,12 @@ pub fn parse<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
         } else if inner.starts_with("unknown field") {
             // The path already ends with the unknown field itself.
             ("unknown_field", Some(path))
-        } else if inner.starts_with("unknown variant") {
-            ("invalid_value", Some(path))
-        } else {
+        } else if inner.starts_with("invalid type") || inner.starts_with("invalid length") {
             ("invalid_type", Some(path))
+        } else {
+            // Unknown variants, and the checks of the model's parsed types
+            // (ids, timestamps): a value of the right type that is refused.
+            ("invalid_value", Some(path))
         };
         ApiError::bad_request(code, field, inner)
     })
@@ -252,102 +254,6 @@ fn join_path(parent: &str, child: Option<String>) -> Option<String> {
         (".", Some(child)) => Some(child),
         (parent, Some(child)) => Some(format!("{parent}.{child}")),
         (parent, None) => Some(parent.to_string()),
-    }
-}
-
-/// Query string pairs, with checks for unknown and repeated parameters.
-pub struct QueryParams(Vec<(String, String)>);
-
-impl QueryParams {
-    pub fn parse(raw: Option<&str>, known: &[&str]) -> Result<Self, ApiError> {
-        let pairs: Vec<(String, String)> =
-            serde_urlencoded::from_str(raw.unwrap_or("")).map_err(|err| {
-                ApiError::bad_request(
-                    "invalid_query",
-                    None,
-                    format!("the query string is malformed: {err}"),
-                )
-            })?;
-        if let Some((name, _)) = pairs
-            .iter()
-            .find(|(name, _)| !known.contains(&name.as_str()))
-        {
-            return Err(ApiError::bad_request(
-                "unknown_parameter",
-                Some(name.clone()),
-                format!(
-                    "unknown query parameter '{name}'; accepted: {}",
-                    known.join(", ")
-                ),
-            ));
-        }
-        Ok(QueryParams(pairs))
-    }
-
-    /// A parameter that may appear at most once.
-    pub fn single<'a>(&'a self, name: &'a str) -> Result<Option<&'a str>, ApiError> {
-        let mut values = self.all(name);
-        let first = values.next();
-        if values.next().is_some() {
-            return Err(ApiError::bad_request(
-                "invalid_value",
-                Some(name.to_string()),
-                format!("'{name}' may be given only once"),
-            ));
-        }
-        Ok(first)
-    }
-
-    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.0
-            .iter()
-            .filter(move |(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-    }
-
-    /// `limit`: 1-1000, default 100.
-    pub fn limit(&self) -> Result<usize, ApiError> {
-        Ok(self
-            .parsed(
-                "limit",
-                |text| {
-                    text.parse::<usize>()
-                        .ok()
-                        .filter(|n| (1..=shared::listing::MAX_LIMIT).contains(n))
-                },
-                "a whole number from 1 to 1000",
-            )?
-            .unwrap_or(shared::listing::DEFAULT_LIMIT))
-    }
-
-    /// A `true`/`false` parameter, false when absent.
-    pub fn flag(&self, name: &str) -> Result<bool, ApiError> {
-        let parse = |text: &str| match text {
-            "true" => Some(true),
-            "false" => Some(false),
-            _ => None,
-        };
-        Ok(self.parsed(name, parse, "true, false")?.unwrap_or(false))
-    }
-
-    /// A parameter parsed by `parse`, or a 400 listing what is accepted.
-    pub fn parsed<T>(
-        &self,
-        name: &str,
-        parse: impl Fn(&str) -> Option<T>,
-        accepted: &str,
-    ) -> Result<Option<T>, ApiError> {
-        self.single(name)?
-            .map(|text| {
-                parse(text).ok_or_else(|| {
-                    ApiError::bad_request(
-                        "invalid_value",
-                        Some(name.to_string()),
-                        format!("'{text}' is not a valid {name}; use one of: {accepted}"),
-                    )
-                })
-            })
-            .transpose()
     }
 }
 

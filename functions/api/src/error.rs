@@ -92,6 +92,10 @@ impl From<shared::Error> for ApiError {
                 field,
                 message,
             } => ApiError::bad_request(code, field, message),
+            Error::InvalidRows(ref rows) => ApiError {
+                details: Some(serde_json::to_value(rows).unwrap_or_default()),
+                ..ApiError::bad_request("invalid_rows", Some("body".into()), err.to_string())
+            },
             Error::NotFound { .. } => ApiError::not_found(err.to_string()),
             Error::AlreadyExists { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "already_exists", err.to_string())
@@ -99,6 +103,14 @@ impl From<shared::Error> for ApiError {
             Error::Archived { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "archived", err.to_string())
             }
+            Error::NotAttached { .. } | Error::UnknownDataSource { .. } => {
+                ApiError::not_found(err.to_string())
+            }
+            Error::Refused { code, message } => ApiError::new(StatusCode::CONFLICT, code, message),
+            Error::NotConfigured { code, message } => ApiError {
+                retry_after: Some(60),
+                ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
+            },
             Error::Conflict(message) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
             Error::VersionMismatch { .. } => ApiError::new(
                 StatusCode::PRECONDITION_FAILED,

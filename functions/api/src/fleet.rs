@@ -1,21 +1,22 @@
 //! Fleet operations: search and batch delete.
 
 use crate::auth::{Auth, Read, Write};
-use crate::body::{parse, CsvBody, JsonObject, QueryParams};
+use crate::body::{parse, CsvBody, JsonObject};
 use crate::error::{ApiError, ErrorResponse};
+use crate::query::Query;
 use crate::AppState;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shared::account::Account;
-use shared::csv_io::{self, RowError};
+use shared::csv_io;
+use shared::ids::AccountId;
 use shared::search::{Found, SearchRequest};
-use shared::time::Timestamp;
-use shared::validation;
-use utoipa::ToSchema;
+use shared::usecases::import::{self, ImportMode, ImportResponse};
+use utoipa::{IntoParams, ToSchema};
 
 const MAX_BATCH_DELETE: usize = 1000;
 
@@ -90,7 +91,7 @@ pub(crate) async fn run_search(
 #[serde(deny_unknown_fields)]
 pub struct BatchDeleteRequest {
     /// 1-1000 account ids.
-    account_ids: Vec<String>,
+    account_ids: Vec<AccountId>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -132,12 +133,14 @@ pub async fn batch_delete(
             ),
         ));
     }
-    for (index, id) in request.account_ids.iter().enumerate() {
-        validation::account_id(&format!("account_ids[{index}]"), id)?;
-    }
+    let account_ids: Vec<String> = request
+        .account_ids
+        .into_iter()
+        .map(AccountId::into_string)
+        .collect();
     let outcome = state
         .store
-        .batch_delete_accounts(&auth.caller.tenant, &request.account_ids)
+        .batch_delete_accounts(&auth.caller.tenant, &account_ids)
         .await?;
     Ok(Json(BatchDeleteResponse {
         success: outcome.deleted,
@@ -179,20 +182,19 @@ pub async fn import_template(_auth: Auth<Read>) -> Response {
     csv_response(csv_io::template())
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ImportResponse {
-    mode: String,
-    /// Account ids created.
-    created: Vec<String>,
-    /// Account ids updated.
-    updated: Vec<String>,
-    /// Rows not imported (best_effort), and accounts that changed during the import.
-    failed: Vec<RowError>,
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ImportQuery {
+    /// all_or_nothing (default): one bad row rejects the file; best_effort: good rows are imported, bad ones reported.
+    #[serde(default)]
+    #[param(value_type = Option<ImportMode>)]
+    mode: ImportMode,
 }
 
 #[utoipa::path(
     post, path = "/v1/accounts/import", tag = "accounts",
-    params(("mode" = Option<String>, Query, description = "all_or_nothing (default): one bad row rejects the file; best_effort: good rows are imported, bad ones reported")),
+    params(ImportQuery),
     request_body(content = String, content_type = "text/csv", description = "accountId,accountName,accountOwnerName,accountOwnerEmail,environment,credentialRoleArn,regions[,parentAccountId]; regions separated by ; or |; at most 10,000 rows"),
     responses(
         (status = 200, body = ImportResponse),
@@ -204,85 +206,19 @@ pub struct ImportResponse {
 pub async fn import_accounts(
     auth: Auth<Write>,
     State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
+    Query(query): Query<ImportQuery>,
     CsvBody(bytes): CsvBody,
 ) -> Result<Json<ImportResponse>, ApiError> {
-    let params = QueryParams::parse(raw.as_deref(), &["mode"])?;
-    let best_effort = params
-        .parsed(
-            "mode",
-            |mode| match mode {
-                "all_or_nothing" => Some(false),
-                "best_effort" => Some(true),
-                _ => None,
-            },
-            "all_or_nothing, best_effort",
-        )?
-        .unwrap_or(false);
-    let (rows, mut errors) = csv_io::parse(&bytes)?;
-    for import in &rows {
-        if let Err(shared::Error::Invalid { message, .. }) = state
-            .settings
-            .check_role_name(import.fields.role_arn.as_deref())
-        {
-            errors.push(RowError {
-                row: import.row,
-                account_id: Some(import.account_id.clone()),
-                column: "credentialRoleArn".into(),
-                message,
-            });
-        }
-    }
-    errors.sort_by_key(|e| e.row);
-    let rejected: std::collections::HashSet<String> =
-        errors.iter().filter_map(|e| e.account_id.clone()).collect();
-    if !errors.is_empty() && !best_effort {
-        return Err(ApiError {
-            details: Some(serde_json::to_value(&errors).unwrap_or_default()),
-            ..ApiError::bad_request(
-                "invalid_rows",
-                Some("body".into()),
-                format!("{} rows are invalid (listed in details); nothing was imported. Fix them, or import with ?mode=best_effort", errors.len()),
-            )
-        });
-    }
-    let good: Vec<_> = rows
-        .into_iter()
-        .filter(|r| !rejected.contains(&r.account_id))
-        .collect();
-    let rows_by_id: std::collections::HashMap<String, usize> =
-        good.iter().map(|r| (r.account_id.clone(), r.row)).collect();
-    let outcome = state
-        .store
-        .import_accounts(
-            &auth.caller.tenant,
-            good,
-            &auth.caller.key_id,
-            Timestamp::now(),
-        )
-        .await?;
-    errors.extend(
-        outcome
-            .failed
-            .into_iter()
-            .map(|(account_id, message)| RowError {
-                row: rows_by_id.get(&account_id).copied().unwrap_or_default(),
-                account_id: Some(account_id),
-                column: "accountId".into(),
-                message,
-            }),
-    );
-    Ok(Json(ImportResponse {
-        mode: if best_effort {
-            "best_effort"
-        } else {
-            "all_or_nothing"
-        }
-        .into(),
-        created: outcome.created,
-        updated: outcome.updated,
-        failed: errors,
-    }))
+    let response = import::import_accounts(
+        &state.store,
+        &state.settings,
+        &auth.caller.tenant,
+        &auth.caller.key_id,
+        query.mode,
+        &bytes,
+    )
+    .await?;
+    Ok(Json(response))
 }
 
 #[utoipa::path(

@@ -8,6 +8,8 @@ pub mod auth;
 pub mod body;
 pub mod error;
 pub mod fleet;
+pub mod path;
+pub mod query;
 pub mod rate_limit;
 pub mod scans;
 pub mod trust;
@@ -98,6 +100,16 @@ impl AppState {
         }
         .with_key_rate(rate_limit::KeyRate::from_config(config))
         .with_search_read_budget(config.search_read_budget as usize)
+    }
+
+    /// The scanning use cases over this state's clients.
+    pub fn scanning(&self) -> shared::usecases::scans::Scanning<'_> {
+        shared::usecases::scans::Scanning {
+            store: &self.store,
+            catalogue: &self.catalogue,
+            settings: &self.settings,
+            queue: self.scan_queue.as_ref(),
+        }
     }
 
     /// The principal customer roles must trust: `VENDOR_PRINCIPAL`, else the

@@ -1,32 +1,26 @@
 //! Data sources, attachments, scans, account actions, regions and findings.
 
 use crate::auth::{Auth, Execute, Read, Write};
-use crate::body::{parse, JsonObject, QueryParams};
+use crate::body::{parse, JsonObject};
 use crate::error::{ApiError, ErrorResponse};
+use crate::path::Path;
+use crate::query::{Limit, PageQuery, Query};
 use crate::AppState;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use shared::account::{Account, VerificationStatus};
+use shared::ids::{AccountId, DataSourceName, ScanId};
 use shared::listing::{decode_key_cursor, encode_key_cursor, Page};
 use shared::regions;
 use shared::scans::{
-    scan_regions, AttachRequest, Attachment, DataSource, Finding, InventorySync, RegionStatus,
-    Scan, ScanJob, Severity,
+    AttachRequest, Attachment, DataSource, Finding, InventorySync, RegionStatus, Scan, Severity,
 };
 use shared::store::keys;
-use shared::time::Timestamp;
-use shared::validation;
-use utoipa::ToSchema;
-
-/// Accounts one account action may name.
-const MAX_ACTION_ACCOUNTS: usize = 100;
-/// Scans queued at once by an account action.
-const QUEUE_CONCURRENCY: usize = 16;
+use shared::usecases::scans::{AccountActionRequest, AccountActionResponse, ScanRequest};
+use utoipa::{IntoParams, ToSchema};
 
 #[derive(Serialize, ToSchema)]
 pub struct DataSourceList {
@@ -52,7 +46,7 @@ pub async fn list_data_sources(
 
 #[derive(Serialize, ToSchema)]
 pub struct AttachmentList {
-    account_id: String,
+    account_id: AccountId,
     data_sources: Vec<Attachment>,
 }
 
@@ -69,9 +63,8 @@ pub struct AttachmentList {
 pub async fn list_attachments(
     auth: Auth<Read>,
     State(state): State<AppState>,
-    Path(account_id): Path<String>,
+    Path(account_id): Path<AccountId>,
 ) -> Result<Json<AttachmentList>, ApiError> {
-    validation::account_id("account_id", &account_id)?;
     let (_, attachments) = state
         .store
         .account_attachments(&auth.caller.tenant, &account_id)
@@ -80,24 +73,6 @@ pub async fn list_attachments(
         account_id,
         data_sources: attachments,
     }))
-}
-
-/// The path of one attachment, checked.
-fn attachment_path(state: &AppState, account_id: &str, name: &str) -> Result<(), ApiError> {
-    validation::account_id("account_id", account_id)?;
-    state.catalogue.require(name).map_err(|_| {
-        let names: Vec<&str> = state
-            .catalogue
-            .all()
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect();
-        ApiError::not_found(format!(
-            "data source '{name}' is not offered here; GET /v1/data-sources lists them ({})",
-            names.join(", ")
-        ))
-    })?;
-    Ok(())
 }
 
 #[utoipa::path(
@@ -116,22 +91,13 @@ fn attachment_path(state: &AppState, account_id: &str, name: &str) -> Result<(),
 pub async fn get_attachment(
     auth: Auth<Read>,
     State(state): State<AppState>,
-    Path((account_id, name)): Path<(String, String)>,
+    Path((account_id, name)): Path<(AccountId, DataSourceName)>,
 ) -> Result<Json<Attachment>, ApiError> {
-    attachment_path(&state, &account_id, &name)?;
-    let (_, attachment) = state
-        .store
-        .account_and_attachment(&auth.caller.tenant, &account_id, &name)
+    let attachment = state
+        .scanning()
+        .attachment(&auth.caller.tenant, &account_id, &name)
         .await?;
-    attachment
-        .map(Json)
-        .ok_or_else(|| not_attached(&account_id, &name))
-}
-
-fn not_attached(account_id: &str, name: &str) -> ApiError {
-    ApiError::not_found(format!(
-        "data source '{name}' is not attached to account {account_id}; attach it with PUT /v1/accounts/{account_id}/data-sources/{name}"
-    ))
+    Ok(Json(attachment))
 }
 
 #[utoipa::path(
@@ -154,41 +120,26 @@ fn not_attached(account_id: &str, name: &str) -> ApiError {
 pub async fn attach(
     auth: Auth<Write>,
     State(state): State<AppState>,
-    Path((account_id, name)): Path<(String, String)>,
+    Path((account_id, name)): Path<(AccountId, DataSourceName)>,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
-    attachment_path(&state, &account_id, &name)?;
     let request: AttachRequest = parse(Value::Object(body))?;
-    request.validate(&account_id)?;
-    state
-        .settings
-        .check_role_name(request.role_arn.as_deref())?;
-    let tenant = &auth.caller.tenant;
-    let (account, existing) = state
-        .store
-        .account_and_attachment(tenant, &account_id, &name)
+    let attached = state
+        .scanning()
+        .attach(
+            &auth.caller.tenant,
+            &account_id,
+            &name,
+            request,
+            &auth.caller.key_id,
+        )
         .await?;
-    if account.archived_at.is_some() {
-        return Err(shared::Error::Archived { id: account_id }.into());
-    }
-    let attachment = request.apply(
-        &account_id,
-        account.fields.role_arn.as_deref(),
-        &name,
-        existing.as_ref(),
-        &auth.caller.key_id,
-        Timestamp::now(),
-    );
-    state
-        .store
-        .put_attachment(tenant, &attachment, existing.as_ref())
-        .await?;
-    let status = if existing.is_some() {
-        StatusCode::OK
-    } else {
+    let status = if attached.created {
         StatusCode::CREATED
+    } else {
+        StatusCode::OK
     };
-    Ok((status, Json(attachment)).into_response())
+    Ok((status, Json(attached.attachment)).into_response())
 }
 
 #[utoipa::path(
@@ -207,19 +158,20 @@ pub async fn attach(
 pub async fn detach(
     auth: Auth<Write>,
     State(state): State<AppState>,
-    Path((account_id, name)): Path<(String, String)>,
+    Path((account_id, name)): Path<(AccountId, DataSourceName)>,
 ) -> Result<StatusCode, ApiError> {
     // Any well-formed name: a source dropped from the configuration can
     // still be detached.
-    validation::account_id("account_id", &account_id)?;
-    validation::text("data_source", &name, 96)?;
     state
         .store
         .delete_attachment(&auth.caller.tenant, &account_id, &name)
         .await
         .map_err(|err| match err {
-            shared::Error::NotFound { .. } => not_attached(&account_id, &name),
-            other => other.into(),
+            shared::Error::NotFound { .. } => shared::Error::NotAttached {
+                account_id: account_id.into_string(),
+                data_source: name.into_string(),
+            },
+            other => other,
         })?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -230,13 +182,24 @@ pub struct AttachmentPage {
     next_cursor: Option<String>,
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SourceAttachmentsQuery {
+    /// e.g. aws:iam
+    #[param(value_type = String)]
+    data_source: DataSourceName,
+    /// 1-1000, default 100.
+    #[serde(default)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    limit: Limit,
+    /// next_cursor of the previous page.
+    cursor: Option<String>,
+}
+
 #[utoipa::path(
     get, path = "/v1/data-source-attachments", tag = "scans",
-    params(
-        ("data_source" = String, Query, description = "e.g. aws:iam"),
-        ("limit" = Option<usize>, Query, description = "1-1000, default 100"),
-        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
-    ),
+    params(SourceAttachmentsQuery),
     responses(
         (status = 200, description = "The attachments of one data source across the tenant's accounts", body = AttachmentPage),
         (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
@@ -247,17 +210,9 @@ pub struct AttachmentPage {
 pub async fn attachments_of_source(
     auth: Auth<Read>,
     State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
+    Query(query): Query<SourceAttachmentsQuery>,
 ) -> Result<Json<AttachmentPage>, ApiError> {
-    let params = QueryParams::parse(raw.as_deref(), &["data_source", "limit", "cursor"])?;
-    let name = params.single("data_source")?.ok_or_else(|| {
-        ApiError::bad_request(
-            "missing_parameter",
-            Some("data_source".into()),
-            "give ?data_source=<name>, e.g. aws:iam",
-        )
-    })?;
-    let name = name.to_string();
+    let name = query.data_source;
     state.catalogue.require(&name).map_err(|_| {
         ApiError::bad_request(
             "invalid_value",
@@ -265,8 +220,8 @@ pub async fn attachments_of_source(
             format!("'{name}' is not a data source offered here; GET /v1/data-sources lists them"),
         )
     })?;
-    let limit = params.limit()?;
-    let after = decode_key_cursor(params.single("cursor")?, "DS#")?;
+    let limit = query.limit.0;
+    let after = decode_key_cursor(query.cursor.as_deref(), "DS#")?;
     let page = state
         .store
         .attachments_of_source(&auth.caller.tenant, &name, limit, after.as_deref())
@@ -275,97 +230,6 @@ pub async fn attachments_of_source(
         attachments: page.items,
         next_cursor: encode_key_cursor(page.next_cursor),
     }))
-}
-
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ScanRequest {
-    /// Run the scan but store no findings.
-    #[serde(default)]
-    scan_only: bool,
-    /// A subset of the account's regions; default: all of them but the
-    /// region_ignore_list.
-    #[serde(default)]
-    regions: Option<Vec<String>>,
-}
-
-/// Why an account cannot be scanned now, or `None`.
-fn scan_refusal(account: &Account) -> Option<(&'static str, String)> {
-    if account.archived_at.is_some() {
-        return Some((
-            "archived",
-            format!(
-                "account {} is archived; unarchive it to scan it",
-                account.account_id
-            ),
-        ));
-    }
-    let credential = &account.credential;
-    if credential.verification_status != VerificationStatus::Success {
-        return Some((
-            "credential_not_verified",
-            format!(
-                "Role validation failed: the credential of account {} is {}{}; fix the role and verify it (POST /v1/accounts/{}/verify) before scanning",
-                account.account_id,
-                credential.verification_status.as_str(),
-                credential
-                    .verification_code
-                    .map(|code| format!(" ({})", code.as_str()))
-                    .unwrap_or_default(),
-                account.account_id
-            ),
-        ));
-    }
-    None
-}
-
-/// Record a scan and send its job. If the job cannot be sent the scan is
-/// marked failed and the caller gets a 503 to retry.
-async fn queue_scan(
-    state: &AppState,
-    tenant: &str,
-    account: &Account,
-    data_source: &str,
-    scan_only: bool,
-    regions: Vec<String>,
-    requested_by: &str,
-) -> Result<Scan, ApiError> {
-    let queue = state.scan_queue.as_ref().ok_or_else(|| ApiError {
-        retry_after: Some(60),
-        ..ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "scans_unavailable",
-            "this deployment has no scan queue configured (SCAN_QUEUE_URL)",
-        )
-    })?;
-    let scan = Scan::queued(
-        &account.account_id,
-        data_source,
-        scan_only,
-        regions,
-        requested_by,
-        Timestamp::now(),
-    );
-    state.store.queue_scan(tenant, &scan).await?;
-    let job = ScanJob {
-        tenant: tenant.to_string(),
-        account_id: scan.account_id.clone(),
-        data_source: scan.data_source.clone(),
-        scan_id: scan.scan_id.clone(),
-    };
-    if let Err(err) = queue.send_job(&job).await {
-        tracing::error!(error = %err, scan_id = %scan.scan_id, "scan job not sent");
-        let _ = state
-            .store
-            .abandon_scan(
-                tenant,
-                &scan,
-                "the scan queue did not accept the job; request the scan again",
-            )
-            .await;
-        return Err(err.into());
-    }
-    Ok(scan)
 }
 
 #[utoipa::path(
@@ -388,38 +252,20 @@ async fn queue_scan(
 pub async fn start_scan(
     auth: Auth<Execute>,
     State(state): State<AppState>,
-    Path((account_id, name)): Path<(String, String)>,
+    Path((account_id, name)): Path<(AccountId, DataSourceName)>,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
-    attachment_path(&state, &account_id, &name)?;
     let request: ScanRequest = parse(Value::Object(body))?;
-    let tenant = &auth.caller.tenant;
-    let (account, attachment) = state
-        .store
-        .account_and_attachment(tenant, &account_id, &name)
+    let scan = state
+        .scanning()
+        .start(
+            &auth.caller.tenant,
+            &account_id,
+            &name,
+            request,
+            &auth.caller.key_id,
+        )
         .await?;
-    if attachment.is_none() {
-        return Err(not_attached(&account_id, &name));
-    }
-    let regions = scan_regions(
-        &account.fields.regions,
-        &account.fields.region_ignore_list,
-        request.regions.as_deref(),
-        "regions",
-    )?;
-    if let Some((code, message)) = scan_refusal(&account) {
-        return Err(ApiError::new(StatusCode::CONFLICT, code, message));
-    }
-    let scan = queue_scan(
-        &state,
-        tenant,
-        &account,
-        &name,
-        request.scan_only,
-        regions,
-        &auth.caller.key_id,
-    )
-    .await?;
     let location = format!(
         "/v1/accounts/{account_id}/data-sources/{name}/scans/{}",
         scan.scan_id
@@ -448,16 +294,8 @@ pub async fn start_scan(
 pub async fn get_scan(
     auth: Auth<Read>,
     State(state): State<AppState>,
-    Path((account_id, name, scan_id)): Path<(String, String, String)>,
+    Path((account_id, name, scan_id)): Path<(AccountId, DataSourceName, ScanId)>,
 ) -> Result<Json<Scan>, ApiError> {
-    validation::account_id("account_id", &account_id)?;
-    if !Scan::is_valid_id(&scan_id) {
-        return Err(ApiError::bad_request(
-            "invalid_value",
-            Some("scan_id".into()),
-            "scan_id is the 26-character id returned when the scan was queued",
-        ));
-    }
     let missing = || {
         ApiError::not_found(format!(
             "scan '{scan_id}' of {name} on account {account_id} was not found"
@@ -468,7 +306,7 @@ pub async fn get_scan(
         .get_scan(&auth.caller.tenant, &account_id, &scan_id)
         .await?
         .ok_or_else(missing)?;
-    if scan.data_source != name {
+    if scan.data_source != name.as_str() {
         return Err(missing());
     }
     Ok(Json(scan))
@@ -486,8 +324,7 @@ pub struct ScanPage {
     params(
         ("account_id" = String, Path, description = "12-digit AWS account id"),
         ("data_source" = String, Path, description = "e.g. aws:iam"),
-        ("limit" = Option<usize>, Query, description = "1-1000, default 100"),
-        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+        PageQuery,
     ),
     responses(
         (status = 200, description = "Recent scans of this data source, newest first", body = ScanPage),
@@ -499,26 +336,18 @@ pub struct ScanPage {
 pub async fn list_scans(
     auth: Auth<Read>,
     State(state): State<AppState>,
-    Path((account_id, name)): Path<(String, String)>,
-    RawQuery(raw): RawQuery,
+    Path((account_id, name)): Path<(AccountId, DataSourceName)>,
+    Query(page): Query<PageQuery>,
 ) -> Result<Json<ScanPage>, ApiError> {
-    attachment_path(&state, &account_id, &name)?;
-    scans_page(
-        &state,
-        &auth.caller.tenant,
-        &account_id,
-        Some(&name),
-        raw.as_deref(),
-    )
-    .await
+    state.catalogue.require(&name)?;
+    scans_page(&state, &auth.caller.tenant, &account_id, Some(&name), page).await
 }
 
 #[utoipa::path(
     get, path = "/v1/accounts/{account_id}/scans", tag = "scans",
     params(
         ("account_id" = String, Path, description = "12-digit AWS account id"),
-        ("limit" = Option<usize>, Query, description = "1-1000, default 100"),
-        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+        PageQuery,
     ),
     responses(
         (status = 200, description = "Recent scans of every data source, newest first", body = ScanPage),
@@ -530,18 +359,10 @@ pub async fn list_scans(
 pub async fn list_account_scans(
     auth: Auth<Read>,
     State(state): State<AppState>,
-    Path(account_id): Path<String>,
-    RawQuery(raw): RawQuery,
+    Path(account_id): Path<AccountId>,
+    Query(page): Query<PageQuery>,
 ) -> Result<Json<ScanPage>, ApiError> {
-    validation::account_id("account_id", &account_id)?;
-    scans_page(
-        &state,
-        &auth.caller.tenant,
-        &account_id,
-        None,
-        raw.as_deref(),
-    )
-    .await
+    scans_page(&state, &auth.caller.tenant, &account_id, None, page).await
 }
 
 async fn scans_page(
@@ -549,12 +370,11 @@ async fn scans_page(
     tenant: &str,
     account_id: &str,
     data_source: Option<&str>,
-    raw: Option<&str>,
+    page: PageQuery,
 ) -> Result<Json<ScanPage>, ApiError> {
-    let params = QueryParams::parse(raw, &["limit", "cursor"])?;
-    let limit = params.limit()?;
+    let limit = page.limit.0;
     let prefix = keys::scans_prefix(account_id);
-    let after = decode_key_cursor(params.single("cursor")?, &prefix)?;
+    let after = decode_key_cursor(page.cursor.as_deref(), &prefix)?;
     let (account, page) = futures::join!(
         state.store.get_account(tenant, account_id),
         state
@@ -571,61 +391,6 @@ async fn scans_page(
         scans: page.items,
         next_cursor: encode_key_cursor(page.next_cursor),
     }))
-}
-
-/// One account of an account action.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ActionAccount {
-    /// 12-digit AWS account id (`cloud_provider_account_id` is accepted too).
-    #[serde(alias = "cloud_provider_account_id")]
-    account_id: String,
-    /// `AWS` if given.
-    #[serde(default)]
-    cloud_provider: Option<String>,
-    /// A subset of the account's regions; default: all but the ignored ones.
-    #[serde(default)]
-    regions: Option<Vec<String>>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AccountActionRequest {
-    /// 1-100 accounts.
-    accounts: Vec<ActionAccount>,
-    /// `SYNC_INVENTORY`: scan every attached data source of each account.
-    action_type: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct QueuedScan {
-    data_source: String,
-    scan_id: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ActionResult {
-    account_id: String,
-    cloud_provider: &'static str,
-    regions: Option<Vec<String>>,
-    /// True when every attached data source was queued.
-    action_status: bool,
-    action_message: String,
-    /// A machine-readable reason when refused: `not_found`, `archived`,
-    /// `credential_not_verified`, `no_data_sources`, `invalid_region`,
-    /// `queue_failed`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    action_code: Option<&'static str>,
-    scans: Vec<QueuedScan>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AccountActionResponse {
-    action_type: String,
-    /// Accounts whose scans were all queued.
-    accepted: usize,
-    /// In the order of the request.
-    results: Vec<ActionResult>,
 }
 
 #[utoipa::path(
@@ -645,173 +410,21 @@ pub async fn account_actions(
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let request: AccountActionRequest = parse(Value::Object(body))?;
-    if request.action_type != "SYNC_INVENTORY" {
-        return Err(ApiError::bad_request(
-            "invalid_value",
-            Some("action_type".into()),
-            format!(
-                "'{}' is not an action; the only one is SYNC_INVENTORY",
-                request.action_type
-            ),
-        ));
-    }
-    if request.accounts.is_empty() || request.accounts.len() > MAX_ACTION_ACCOUNTS {
-        return Err(ApiError::bad_request(
-            "invalid_value",
-            Some("accounts".into()),
-            format!(
-                "give 1-{MAX_ACTION_ACCOUNTS} accounts, got {}",
-                request.accounts.len()
-            ),
-        ));
-    }
-    let mut seen = std::collections::HashSet::new();
-    for (index, entry) in request.accounts.iter().enumerate() {
-        let field = |name: &str| format!("accounts[{index}].{name}");
-        validation::account_id(&field("account_id"), &entry.account_id)?;
-        if !seen.insert(entry.account_id.as_str()) {
-            return Err(ApiError::bad_request(
-                "invalid_value",
-                Some(field("account_id")),
-                format!("account {} is listed twice", entry.account_id),
-            ));
-        }
-        if let Some(provider) = entry.cloud_provider.as_deref().filter(|p| *p != "AWS") {
-            return Err(ApiError::bad_request(
-                "invalid_value",
-                Some(field("cloud_provider")),
-                format!("cloud provider '{provider}' is not supported; only AWS"),
-            ));
-        }
-        if let Some(regions) = &entry.regions {
-            validation::regions(&field("regions"), regions)?;
-        }
-    }
-    let tenant = auth.caller.tenant.clone();
-    let key_id = auth.caller.key_id.clone();
-    let state = &state;
-    let results: Vec<ActionResult> = futures::stream::iter(request.accounts)
-        .map(|entry| {
-            let tenant = tenant.clone();
-            let key_id = key_id.clone();
-            async move { sync_inventory(state, &tenant, &key_id, entry).await }
-        })
-        .buffered(QUEUE_CONCURRENCY)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<Result<_, ApiError>>()?;
-    let accepted = results.iter().filter(|r| r.action_status).count();
-    let status = if accepted > 0 {
+    let response = state
+        .scanning()
+        .account_action(&auth.caller.tenant, &auth.caller.key_id, request)
+        .await?;
+    let status = if response.accepted > 0 {
         StatusCode::ACCEPTED
     } else {
         StatusCode::OK
     };
-    Ok((
-        status,
-        Json(AccountActionResponse {
-            action_type: request.action_type,
-            accepted,
-            results,
-        }),
-    )
-        .into_response())
-}
-
-/// SYNC_INVENTORY of one account: a scan of every attached data source.
-async fn sync_inventory(
-    state: &AppState,
-    tenant: &str,
-    key_id: &str,
-    entry: ActionAccount,
-) -> Result<ActionResult, ApiError> {
-    let mut result = ActionResult {
-        account_id: entry.account_id.clone(),
-        cloud_provider: "AWS",
-        regions: entry.regions.clone(),
-        action_status: false,
-        action_message: String::new(),
-        action_code: None,
-        scans: Vec::new(),
-    };
-    let refuse = |mut result: ActionResult, code: &'static str, message: String| {
-        result.action_code = Some(code);
-        result.action_message = message;
-        Ok(result)
-    };
-    let (account, attachments) = match state
-        .store
-        .account_attachments(tenant, &entry.account_id)
-        .await
-    {
-        Ok(found) => found,
-        Err(shared::Error::NotFound { .. }) => {
-            return refuse(
-                result,
-                "not_found",
-                format!(
-                    "account {} is not registered in this tenant",
-                    entry.account_id
-                ),
-            )
-        }
-        Err(err) => return Err(err.into()),
-    };
-    if let Some((code, message)) = scan_refusal(&account) {
-        return refuse(result, code, message);
-    }
-    let regions = match scan_regions(
-        &account.fields.regions,
-        &account.fields.region_ignore_list,
-        entry.regions.as_deref(),
-        "regions",
-    ) {
-        Ok(regions) => regions,
-        Err(err) => return refuse(result, "invalid_region", err.to_string()),
-    };
-    if attachments.is_empty() {
-        return refuse(
-            result,
-            "no_data_sources",
-            format!("no data source is attached to account {}; attach one first (PUT /v1/accounts/{}/data-sources/aws:iam)", account.account_id, account.account_id),
-        );
-    }
-    for attachment in &attachments {
-        match queue_scan(
-            state,
-            tenant,
-            &account,
-            &attachment.data_source,
-            false,
-            regions.clone(),
-            key_id,
-        )
-        .await
-        {
-            Ok(scan) => result.scans.push(QueuedScan {
-                data_source: scan.data_source,
-                scan_id: scan.scan_id,
-            }),
-            Err(err) => {
-                return refuse(
-                    result,
-                    "queue_failed",
-                    format!(
-                        "queueing the {} scan failed: {}",
-                        attachment.data_source, err.message
-                    ),
-                )
-            }
-        }
-    }
-    result.action_status = true;
-    result.action_message = format!("Sync action initiated: {} scans queued", result.scans.len());
-    Ok(result)
+    Ok((status, Json(response)).into_response())
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct RegionList {
-    account_id: String,
+    account_id: AccountId,
     regions: Vec<RegionStatus>,
 }
 
@@ -828,9 +441,8 @@ pub struct RegionList {
 pub async fn account_regions(
     auth: Auth<Read>,
     State(state): State<AppState>,
-    Path(account_id): Path<String>,
+    Path(account_id): Path<AccountId>,
 ) -> Result<Json<RegionList>, ApiError> {
-    validation::account_id("account_id", &account_id)?;
     let mut view = state
         .store
         .account_regions(&auth.caller.tenant, &account_id)
@@ -866,14 +478,30 @@ pub struct FindingPage {
     next_cursor: Option<String>,
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct FindingsQuery {
+    /// LOW, MEDIUM, HIGH or CRITICAL; repeat or comma-separate for several.
+    #[serde(default)]
+    #[param(value_type = Option<Vec<String>>, explode = true)]
+    severity: Vec<String>,
+    /// Only this data source's findings.
+    #[param(value_type = Option<String>)]
+    data_source: Option<DataSourceName>,
+    /// 1-1000, default 100.
+    #[serde(default)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    limit: Limit,
+    /// next_cursor of the previous page.
+    cursor: Option<String>,
+}
+
 #[utoipa::path(
     get, path = "/v1/accounts/{account_id}/findings", tag = "scans",
     params(
         ("account_id" = String, Path, description = "12-digit AWS account id"),
-        ("severity" = Option<String>, Query, description = "LOW, MEDIUM, HIGH or CRITICAL; repeat or comma-separate for several"),
-        ("data_source" = Option<String>, Query, description = "Only this data source's findings"),
-        ("limit" = Option<usize>, Query, description = "1-1000, default 100"),
-        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+        FindingsQuery,
     ),
     responses(
         (status = 200, description = "The account's current findings", body = FindingPage),
@@ -885,28 +513,26 @@ pub struct FindingPage {
 pub async fn list_findings(
     auth: Auth<Read>,
     State(state): State<AppState>,
-    Path(account_id): Path<String>,
-    RawQuery(raw): RawQuery,
+    Path(account_id): Path<AccountId>,
+    Query(query): Query<FindingsQuery>,
 ) -> Result<Json<FindingPage>, ApiError> {
-    validation::account_id("account_id", &account_id)?;
-    let params = QueryParams::parse(
-        raw.as_deref(),
-        &["severity", "data_source", "limit", "cursor"],
-    )?;
     let mut severities = Vec::new();
-    for text in params.all("severity").flat_map(|v| v.split(',')) {
+    for text in query.severity.iter().flat_map(|v| v.split(',')) {
         let severity = Severity::parse(text.trim()).ok_or_else(|| {
             ApiError::bad_request(
                 "invalid_value",
                 Some("severity".into()),
-                format!("'{text}' is not a severity; use LOW, MEDIUM, HIGH or CRITICAL"),
+                format!(
+                    "'{}' is not a severity; use LOW, MEDIUM, HIGH or CRITICAL",
+                    shared::validation::echo(text)
+                ),
             )
         })?;
         if !severities.contains(&severity) {
             severities.push(severity);
         }
     }
-    let data_source = params.single("data_source")?;
+    let data_source = query.data_source.as_deref();
     if let Some(name) = data_source {
         if state.catalogue.get(name).is_none() {
             return Err(ApiError::bad_request(
@@ -918,9 +544,9 @@ pub async fn list_findings(
             ));
         }
     }
-    let limit = params.limit()?;
+    let limit = query.limit.0;
     let prefix = keys::findings_prefix(&account_id, data_source);
-    let after = decode_key_cursor(params.single("cursor")?, &prefix)?;
+    let after = decode_key_cursor(query.cursor.as_deref(), &prefix)?;
     let tenant = &auth.caller.tenant;
     let (account, page): (_, shared::Result<Page<Finding>>) = futures::join!(
         state.store.get_account(tenant, &account_id),

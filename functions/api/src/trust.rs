@@ -2,26 +2,25 @@
 
 use crate::accounts::{if_match, load, with_etag};
 use crate::auth::{Auth, Execute, Read, Write};
-use crate::body::{parse, JsonObject, QueryParams};
+use crate::body::{parse, JsonObject};
 use crate::error::{ApiError, ErrorResponse};
+use crate::path::Path;
+use crate::query::Query;
 use crate::AppState;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use shared::account::{Account, AccountFields, Environment, VerificationStatus};
+use shared::account::{Account, AccountFields, Environment};
+use shared::ids::AccountId;
 use shared::regions::{Region, REGIONS};
 use shared::role_template;
 use shared::time::Timestamp;
-use shared::validation;
-use shared::verification::{verify_and_record, Outcome, Trigger};
-use std::collections::HashMap;
-use utoipa::ToSchema;
-
-const MAX_ROLE_CHECKS: usize = 100;
+use shared::usecases::role_checks::{self, ValidateRolesRequest, ValidateRolesResponse};
+use shared::verification::{verify_and_record, Trigger};
+use utoipa::{IntoParams, ToSchema};
 
 #[utoipa::path(
     post, path = "/v1/accounts/{account_id}/verify", tag = "trust",
@@ -36,12 +35,14 @@ const MAX_ROLE_CHECKS: usize = 100;
 pub async fn verify_account(
     auth: Auth<Execute>,
     State(state): State<AppState>,
-    Path(account_id): Path<String>,
+    Path(account_id): Path<AccountId>,
 ) -> Result<Response, ApiError> {
-    validation::account_id("account_id", &account_id)?;
     let account = load(&state, &auth.caller.tenant, &account_id).await?;
     if account.archived_at.is_some() {
-        return Err(shared::Error::Archived { id: account_id }.into());
+        return Err(shared::Error::Archived {
+            id: account_id.into_string(),
+        }
+        .into());
     }
     let verified = verify_and_record(
         &state.store,
@@ -53,49 +54,6 @@ pub async fn verify_account(
     )
     .await?;
     Ok(with_etag(StatusCode::OK, verified, None))
-}
-
-/// One role to check: the saved credentials of an account, or a role ARN
-/// and external ID given here (checked, not saved).
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RoleCheck {
-    account_id: String,
-    #[serde(default)]
-    saved_credentials: bool,
-    role_arn: Option<String>,
-    external_id: Option<String>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ValidateRolesRequest {
-    /// 1-100 entries.
-    accounts: Vec<RoleCheck>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RoleCheckResult {
-    account_id: String,
-    verification_status: VerificationStatus,
-    /// A verification code, or `NOT_FOUND` for an unknown saved account.
-    verification_code: String,
-    verification_message: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ValidateRolesResponse {
-    /// In the order of the request.
-    results: Vec<RoleCheckResult>,
-}
-
-enum Job {
-    Check {
-        account_id: String,
-        role_arn: String,
-        external_id: String,
-    },
-    Done(RoleCheckResult),
 }
 
 #[utoipa::path(
@@ -114,127 +72,15 @@ pub async fn validate_roles(
     JsonObject(body): JsonObject,
 ) -> Result<Json<ValidateRolesResponse>, ApiError> {
     let request: ValidateRolesRequest = parse(Value::Object(body))?;
-    if request.accounts.is_empty() || request.accounts.len() > MAX_ROLE_CHECKS {
-        return Err(ApiError::bad_request(
-            "invalid_value",
-            Some("accounts".into()),
-            format!(
-                "give 1-{MAX_ROLE_CHECKS} entries, got {}",
-                request.accounts.len()
-            ),
-        ));
-    }
-    for (index, entry) in request.accounts.iter().enumerate() {
-        let field = |name: &str| format!("accounts[{index}].{name}");
-        validation::account_id(&field("account_id"), &entry.account_id)?;
-        match (entry.saved_credentials, &entry.role_arn, &entry.external_id) {
-            (true, None, None) => {}
-            (true, _, _) => {
-                return Err(ApiError::bad_request(
-                    "invalid_value",
-                    Some(field("saved_credentials")),
-                    "with saved_credentials: true, leave out role_arn and external_id",
-                ))
-            }
-            (false, Some(arn), Some(external_id)) => {
-                // The account of the ARN is not checked here: a role in
-                // another account is reported as ACCOUNT_MISMATCH.
-                validation::role_arn(&field("role_arn"), arn)?;
-                validation::external_id(&field("external_id"), external_id)?;
-            }
-            (false, _, _) => {
-                return Err(ApiError::bad_request(
-                    "missing_field",
-                    Some(field(if entry.role_arn.is_none() {
-                        "role_arn"
-                    } else {
-                        "external_id"
-                    })),
-                    "give role_arn and external_id, or saved_credentials: true",
-                ))
-            }
-        }
-    }
-    let saved_ids: Vec<String> = request
-        .accounts
-        .iter()
-        .filter(|entry| entry.saved_credentials)
-        .map(|entry| entry.account_id.clone())
-        .collect();
-    let saved: HashMap<String, Account> = if saved_ids.is_empty() {
-        HashMap::new()
-    } else {
-        state
-            .store
-            .batch_get_accounts(&auth.caller.tenant, &saved_ids)
-            .await?
-            .into_iter()
-            .map(|account| (account.account_id.clone(), account))
-            .collect()
-    };
-    let jobs: Vec<Job> = request
-        .accounts
-        .into_iter()
-        .map(|entry| {
-            if !entry.saved_credentials {
-                return Job::Check {
-                    account_id: entry.account_id,
-                    role_arn: entry.role_arn.unwrap_or_default(),
-                    external_id: entry.external_id.unwrap_or_default(),
-                };
-            }
-            match saved.get(&entry.account_id) {
-                None => Job::Done(RoleCheckResult {
-                    verification_status: VerificationStatus::Fail,
-                    verification_code: "NOT_FOUND".into(),
-                    verification_message: format!(
-                        "account '{}' is not registered in this tenant",
-                        entry.account_id
-                    ),
-                    account_id: entry.account_id,
-                }),
-                Some(account) => match &account.fields.role_arn {
-                    None => Job::Done(result(
-                        entry.account_id.clone(),
-                        Outcome::role_missing(&entry.account_id),
-                    )),
-                    Some(role) => Job::Check {
-                        account_id: entry.account_id,
-                        role_arn: role.clone(),
-                        external_id: account.external_id.clone(),
-                    },
-                },
-            }
-        })
-        .collect();
-    let verifier = &state.verifier;
-    let results = futures::stream::iter(jobs)
-        .map(|job| async move {
-            match job {
-                Job::Done(done) => done,
-                Job::Check {
-                    account_id,
-                    role_arn,
-                    external_id,
-                } => {
-                    let outcome = verifier.verify(&account_id, &role_arn, &external_id).await;
-                    result(account_id, outcome)
-                }
-            }
-        })
-        .buffered(state.settings.concurrency)
-        .collect()
-        .await;
-    Ok(Json(ValidateRolesResponse { results }))
-}
-
-fn result(account_id: String, outcome: Outcome) -> RoleCheckResult {
-    RoleCheckResult {
-        account_id,
-        verification_status: outcome.code.status(),
-        verification_code: outcome.code.as_str().to_string(),
-        verification_message: outcome.message,
-    }
+    let response = role_checks::validate_roles(
+        &state.store,
+        &state.verifier,
+        state.settings.concurrency,
+        &auth.caller.tenant,
+        request,
+    )
+    .await?;
+    Ok(Json(response))
 }
 
 #[utoipa::path(
@@ -252,10 +98,9 @@ fn result(account_id: String, outcome: Outcome) -> RoleCheckResult {
 pub async fn rotate_external_id(
     auth: Auth<Write>,
     State(state): State<AppState>,
-    Path(account_id): Path<String>,
+    Path(account_id): Path<AccountId>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    validation::account_id("account_id", &account_id)?;
     let expected = if_match(&state, &auth.caller.tenant, &account_id, &headers).await?;
     let pending = shared::secrets::new_external_id();
     let account = state
@@ -278,9 +123,8 @@ pub async fn rotate_external_id(
 pub async fn cancel_pending_external_id(
     auth: Auth<Write>,
     State(state): State<AppState>,
-    Path(account_id): Path<String>,
+    Path(account_id): Path<AccountId>,
 ) -> Result<Response, ApiError> {
-    validation::account_id("account_id", &account_id)?;
     let account = state
         .store
         .set_pending_external_id(&auth.caller.tenant, &account_id, None, None)
@@ -349,9 +193,18 @@ pub struct IamParameters {
     registered: bool,
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct IamParametersQuery {
+    /// 12-digit AWS account id; registered as pending if new (required).
+    #[param(value_type = String, required = true)]
+    account_id: Option<AccountId>,
+}
+
 #[utoipa::path(
     get, path = "/v1/aws/iam-parameters", tag = "trust",
-    params(("account_id" = String, Query, description = "12-digit AWS account id; registered as pending if new")),
+    params(IamParametersQuery),
     responses(
         (status = 200, body = IamParameters),
         (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
@@ -361,18 +214,17 @@ pub struct IamParameters {
 pub async fn iam_parameters(
     auth: Auth<Write>,
     State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
+    Query(query): Query<IamParametersQuery>,
     headers: HeaderMap,
 ) -> Result<Json<IamParameters>, ApiError> {
-    let params = QueryParams::parse(raw.as_deref(), &["account_id"])?;
-    let account_id = params.single("account_id")?.ok_or_else(|| {
+    let account_id = query.account_id.ok_or_else(|| {
         ApiError::bad_request(
             "missing_field",
             Some("account_id".into()),
             "account_id is required",
         )
     })?;
-    validation::account_id("account_id", account_id)?;
+    let account_id = account_id.as_str();
     let tenant = &auth.caller.tenant;
     let (account, registered) = match state.store.get_account(tenant, account_id).await? {
         Some(account) => (account, false),
@@ -426,11 +278,19 @@ pub async fn iam_parameters(
     }))
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TemplateQuery {
+    /// AWS managed policy names, comma-separated (default SecurityAudit).
+    managed_policies: Option<String>,
+}
+
 #[utoipa::path(
     get, path = "/v1/accounts/{account_id}/cloudformation-template", tag = "trust",
     params(
         ("account_id" = String, Path, description = "12-digit AWS account id"),
-        ("managed_policies" = Option<String>, Query, description = "AWS managed policy names, comma-separated (default SecurityAudit)"),
+        TemplateQuery,
     ),
     responses(
         (status = 200, description = "CloudFormation template of the role (YAML)", content_type = "application/yaml", body = String),
@@ -441,12 +301,10 @@ pub async fn iam_parameters(
 pub async fn account_template(
     auth: Auth<Read>,
     State(state): State<AppState>,
-    Path(account_id): Path<String>,
-    RawQuery(raw): RawQuery,
+    Path(account_id): Path<AccountId>,
+    Query(query): Query<TemplateQuery>,
 ) -> Result<Response, ApiError> {
-    validation::account_id("account_id", &account_id)?;
-    let params = QueryParams::parse(raw.as_deref(), &["managed_policies"])?;
-    let policies = role_template::managed_policies(params.single("managed_policies")?)?;
+    let policies = role_template::managed_policies(query.managed_policies.as_deref())?;
     let account = load(&state, &auth.caller.tenant, &account_id).await?;
     let principal = state.vendor_principal().await?;
     // During a rotation the role must accept both IDs until promotion.

@@ -40,26 +40,23 @@ pub struct ScanFailure {
     pub retryable: bool,
 }
 
-fn failure<
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
->(
+fn failure<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
     operation: &str,
-    err: SdkError<E, R>,
+    err: SdkError<E, aws_sdk_iam::config::http::HttpResponse>,
 ) -> ScanFailure {
-    let code = err.as_service_error().and_then(|e| e.code()).unwrap_or("");
-    match (&err, code) {
-        (_, "AccessDenied" | "AccessDeniedException") => ScanFailure {
+    use shared::aws_errors::ErrorClass;
+    match shared::aws_errors::classify(&err) {
+        ErrorClass::AccessDenied => ScanFailure {
             code: "ACCESS_DENIED",
             message: format!("the role may not call iam:{operation}; attach the AWS managed policy SecurityAudit (or ReadOnlyAccess) to it"),
             retryable: false,
         },
-        (_, "Throttling" | "ThrottlingException") => ScanFailure {
+        ErrorClass::Throttling => ScanFailure {
             code: "THROTTLED",
             message: format!("IAM throttled {operation}; the scan will be retried"),
             retryable: true,
         },
-        (SdkError::TimeoutError(_) | SdkError::DispatchFailure(_), _) => ScanFailure {
+        ErrorClass::Timeout => ScanFailure {
             code: "TIMEOUT",
             message: format!("IAM did not answer {operation}; the scan will be retried"),
             retryable: true,

@@ -15,8 +15,8 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use futures::StreamExt;
 use shared::account::Account;
 use shared::scans::{
-    Attachment, Catalogue, ExternalScanJob, Finding, IgnoreLists, InventorySync, Scan, ScanError,
-    ScanJob, ScanStatus, Severity, SyncStatus,
+    Attachment, Catalogue, DataSource, ExternalScanJob, Finding, IgnoreLists, InventorySync, Scan,
+    ScanError, ScanJob, ScanStatus, Severity, SyncStatus,
 };
 use shared::store::{Claim, Store};
 use shared::time::Timestamp;
@@ -61,7 +61,7 @@ pub struct Worker {
 }
 
 /// A message's body read as a scan job, or why it is not one.
-type ParsedJob = Result<ScanJob, String>;
+pub type ParsedJob = Result<ScanJob, String>;
 
 /// Why a message must come back: it is reported as a batch item failure.
 #[derive(Debug)]
@@ -90,42 +90,10 @@ impl Worker {
 
     /// Handle one batch; the failures are the messages SQS should deliver again.
     pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
-        // Messages of one scan run in turn, so a duplicate in the same
-        // batch finds the scan finished instead of busy.
-        let mut by_scan: BTreeMap<String, Vec<(SqsMessage, ParsedJob)>> = BTreeMap::new();
-        for message in event.records {
-            let job = serde_json::from_str::<ScanJob>(message.body.as_deref().unwrap_or(""))
-                .map_err(|err| err.to_string());
-            let key = match &job {
-                Ok(job) => job.scan_id.clone(),
-                Err(_) => message.message_id.clone().unwrap_or_default(),
-            };
-            by_scan.entry(key).or_default().push((message, job));
-        }
-        let failed: Vec<String> = futures::stream::iter(by_scan.into_values())
-            .map(|messages| async move {
-                let mut failed = Vec::new();
-                for (message, job) in messages {
-                    if self.handle_message(&message, job).await.is_err() {
-                        failed.push(message.message_id.unwrap_or_default());
-                    }
-                }
-                failed
-            })
-            .buffer_unordered(JOBS_AT_ONCE)
-            .flat_map(futures::stream::iter)
-            .collect()
-            .await;
-        let mut response = SqsBatchResponse::default();
-        response.batch_item_failures = failed
-            .into_iter()
-            .map(|id| {
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = id;
-                failure
-            })
-            .collect();
-        response
+        lift_batch(event, |message, job| async move {
+            self.handle_message(&message, job).await
+        })
+        .await
     }
 
     async fn handle_message(&self, message: &SqsMessage, job: ParsedJob) -> Result<(), Retry> {
@@ -252,6 +220,8 @@ impl Worker {
             .map_err(|err| Retry::Failed(err.to_string()))
     }
 
+    /// Run a claimed scan: check it may run, then forward it to its
+    /// external scanner or run the built-in one and store what it found.
     async fn execute(
         &self,
         tenant: &str,
@@ -259,143 +229,16 @@ impl Worker {
         account: Option<Account>,
         attachment: Option<Attachment>,
     ) -> Result<(), Outcome> {
-        let account =
-            account.ok_or_else(|| refused("ACCOUNT_DELETED", "the account was deleted"))?;
-        if account.archived_at.is_some() {
-            return Err(refused(
-                "ACCOUNT_ARCHIVED",
-                "the account is archived; unarchive it and scan again",
-            ));
-        }
-        let attachment = attachment.ok_or_else(|| {
-            refused(
-                "DETACHED",
-                "the data source was detached before the scan ran",
-            )
-        })?;
-        let source = self.catalogue.get(&scan.data_source).ok_or_else(|| {
-            refused(
-                "UNKNOWN_DATA_SOURCE",
-                "this data source is no longer configured",
-            )
-        })?;
-        let (role_arn, external_id) = match (&attachment.role_arn, &attachment.external_id) {
-            (Some(role), Some(id)) => (role.clone(), id.clone()),
-            _ => match &account.fields.role_arn {
-                Some(role) => (role.clone(), account.external_id.clone()),
-                None => {
-                    return Err(refused(
-                        "ROLE_MISSING",
-                        "the account has no role; set role_arn and verify it",
-                    ))
-                }
-            },
-        };
+        let ready = preconditions(&self.catalogue, account, attachment, &scan.data_source)?;
         self.mark_regions(tenant, scan, SyncStatus::InProgress, "scan running")
             .await?;
-
-        if let Some(url) = &source.queue_url {
-            let forwarded = ExternalScanJob {
-                tenant: tenant.to_string(),
-                account_id: scan.account_id.clone(),
-                scan_id: scan.scan_id.clone(),
-                data_source: scan.data_source.clone(),
-                role_arn,
-                external_id,
-                regions: scan.regions.clone(),
-                scan_only: scan.scan_only,
-                config: attachment.config.clone(),
-                specific_version: attachment.specific_version.clone(),
-            };
-            let body = serde_json::to_string(&forwarded)
-                .map_err(|err| transient("INTERNAL", &err.to_string()))?;
-            shared::jobs::send(&self.sqs, url, body)
-                .await
-                .map_err(|err| transient("QUEUE_UNAVAILABLE", &err.to_string()))?;
-            let mut done = scan.clone();
-            done.status = ScanStatus::Forwarded;
-            done.finished_at = Some(Timestamp::now());
-            let regions = region_results(
-                scan,
-                SyncStatus::InProgress,
-                "handed to the external scanner",
-                status_code(SyncStatus::InProgress),
-                Timestamp::now(),
-            );
-            return self
-                .store
-                .finish_scan(tenant, &done, &regions)
-                .await
-                .map_err(|err| transient("STORE", &err.to_string()));
+        if let Some(url) = &ready.source.queue_url {
+            return self.forward(tenant, scan, &ready, url).await;
         }
-
-        let credentials = self
-            .verifier
-            .assume_for_scan(&role_arn, &external_id, &scan.scan_id)
-            .await
-            .map_err(|outcome| {
-                let error = ScanError {
-                    code: outcome.code.as_str().to_string(),
-                    message: outcome.message,
-                    at: Timestamp::now(),
-                };
-                match outcome.code {
-                    VerificationCode::Throttled
-                    | VerificationCode::Timeout
-                    | VerificationCode::Internal => Outcome::Transient(error),
-                    _ => Outcome::Refused(error),
-                }
-            })?;
-        let iam = aws_sdk_iam::Client::from_conf(
-            aws_sdk_iam::config::Builder::from(&self.sdk_config)
-                .credentials_provider(credentials)
-                .region(aws_sdk_iam::config::Region::new(iam_region(&role_arn)))
-                .build(),
-        );
         let started = Timestamp::now();
-        let report = iam::scan(&iam, started).await.map_err(|failure| {
-            let error = ScanError {
-                code: failure.code.to_string(),
-                message: failure.message,
-                at: Timestamp::now(),
-            };
-            if failure.retryable {
-                Outcome::Transient(error)
-            } else {
-                Outcome::Refused(error)
-            }
-        })?;
-
-        let ignore = IgnoreLists::new(
-            &account.fields.resource_type_ignore_list,
-            &account.fields.resource_regex_ignore_list,
-        )
-        .map_err(|err| refused("INVALID_IGNORE_LIST", &err.to_string()))?;
+        let report = self.scan_iam(scan, &ready, started).await?;
         let mut done = scan.clone();
-        done.counts.resources = report.resources;
-        done.counts.findings = report.observations.len() as u32;
-        let findings: Vec<Finding> = report
-            .observations
-            .into_iter()
-            .filter(|seen| !ignore.ignores(seen.resource_type, &seen.resource_id))
-            .map(|seen| Finding {
-                finding_id: Finding::id_of(seen.rule, &seen.resource_id),
-                account_id: scan.account_id.clone(),
-                data_source: scan.data_source.clone(),
-                rule: seen.rule.to_string(),
-                title: seen.title,
-                resource_type: seen.resource_type.to_string(),
-                resource_id: seen.resource_id,
-                region: "global".to_string(),
-                severity: Severity::of_score(seen.score),
-                score: seen.score.min(source.max_score),
-                details: seen.details,
-                first_seen_at: started,
-                last_seen_at: started,
-                scan_id: scan.scan_id.clone(),
-            })
-            .collect();
-        done.counts.ignored = done.counts.findings - findings.len() as u32;
+        let findings = kept_findings(&mut done, &ready, report, started)?;
         if !scan.scan_only {
             let (stored, resolved) = self
                 .store
@@ -421,6 +264,93 @@ impl Worker {
             .map_err(|err| transient("STORE", &err.to_string()))
     }
 
+    /// Hand the job to an external scanner's queue; the scan ends FORWARDED.
+    async fn forward(
+        &self,
+        tenant: &str,
+        scan: &Scan,
+        ready: &Ready<'_>,
+        url: &str,
+    ) -> Result<(), Outcome> {
+        let forwarded = ExternalScanJob {
+            tenant: tenant.to_string(),
+            account_id: scan.account_id.clone(),
+            scan_id: scan.scan_id.clone(),
+            data_source: scan.data_source.clone(),
+            role_arn: ready.role_arn.clone(),
+            external_id: ready.external_id.clone(),
+            regions: scan.regions.clone(),
+            scan_only: scan.scan_only,
+            config: ready.attachment.config.clone(),
+            specific_version: ready.attachment.specific_version.clone(),
+        };
+        let body = serde_json::to_string(&forwarded)
+            .map_err(|err| transient("INTERNAL", &err.to_string()))?;
+        shared::jobs::send(&self.sqs, url, body)
+            .await
+            .map_err(|err| transient("QUEUE_UNAVAILABLE", &err.to_string()))?;
+        let mut done = scan.clone();
+        done.status = ScanStatus::Forwarded;
+        done.finished_at = Some(Timestamp::now());
+        let regions = region_results(
+            scan,
+            SyncStatus::InProgress,
+            "handed to the external scanner",
+            status_code(SyncStatus::InProgress),
+            Timestamp::now(),
+        );
+        self.store
+            .finish_scan(tenant, &done, &regions)
+            .await
+            .map_err(|err| transient("STORE", &err.to_string()))
+    }
+
+    /// Assume the customer's role and run the built-in IAM scanner with it.
+    async fn scan_iam(
+        &self,
+        scan: &Scan,
+        ready: &Ready<'_>,
+        started: Timestamp,
+    ) -> Result<iam::Report, Outcome> {
+        let credentials = self
+            .verifier
+            .assume_for_scan(&ready.role_arn, &ready.external_id, &scan.scan_id)
+            .await
+            .map_err(|outcome| {
+                let error = ScanError {
+                    code: outcome.code.as_str().to_string(),
+                    message: outcome.message,
+                    at: Timestamp::now(),
+                };
+                match outcome.code {
+                    VerificationCode::Throttled
+                    | VerificationCode::Timeout
+                    | VerificationCode::Internal => Outcome::Transient(error),
+                    _ => Outcome::Refused(error),
+                }
+            })?;
+        let iam = aws_sdk_iam::Client::from_conf(
+            aws_sdk_iam::config::Builder::from(&self.sdk_config)
+                .credentials_provider(credentials)
+                .region(aws_sdk_iam::config::Region::new(iam_region(
+                    &ready.role_arn,
+                )))
+                .build(),
+        );
+        iam::scan(&iam, started).await.map_err(|failure| {
+            let error = ScanError {
+                code: failure.code.to_string(),
+                message: failure.message,
+                at: Timestamp::now(),
+            };
+            if failure.retryable {
+                Outcome::Transient(error)
+            } else {
+                Outcome::Refused(error)
+            }
+        })
+    }
+
     async fn mark_regions(
         &self,
         tenant: &str,
@@ -434,6 +364,152 @@ impl Worker {
             .await
             .map_err(|err| transient("STORE", &err.to_string()))
     }
+}
+
+/// What a claimed scan runs with, once every precondition holds.
+struct Ready<'a> {
+    account: Account,
+    attachment: Attachment,
+    source: &'a DataSource,
+    role_arn: String,
+    external_id: String,
+}
+
+/// Whether a claimed scan may run: its account is there and active, its
+/// data source attached and configured, and a role to assume (the
+/// attachment's own, else the account's).
+fn preconditions<'a>(
+    catalogue: &'a Catalogue,
+    account: Option<Account>,
+    attachment: Option<Attachment>,
+    data_source: &str,
+) -> Result<Ready<'a>, Outcome> {
+    let account = account.ok_or_else(|| refused("ACCOUNT_DELETED", "the account was deleted"))?;
+    if account.archived_at.is_some() {
+        return Err(refused(
+            "ACCOUNT_ARCHIVED",
+            "the account is archived; unarchive it and scan again",
+        ));
+    }
+    let attachment = attachment.ok_or_else(|| {
+        refused(
+            "DETACHED",
+            "the data source was detached before the scan ran",
+        )
+    })?;
+    let source = catalogue.get(data_source).ok_or_else(|| {
+        refused(
+            "UNKNOWN_DATA_SOURCE",
+            "this data source is no longer configured",
+        )
+    })?;
+    let (role_arn, external_id) = match (&attachment.role_arn, &attachment.external_id) {
+        (Some(role), Some(id)) => (role.clone(), id.clone()),
+        _ => match &account.fields.role_arn {
+            Some(role) => (role.clone(), account.external_id.clone()),
+            None => {
+                return Err(refused(
+                    "ROLE_MISSING",
+                    "the account has no role; set role_arn and verify it",
+                ))
+            }
+        },
+    };
+    Ok(Ready {
+        account,
+        attachment,
+        source,
+        role_arn,
+        external_id,
+    })
+}
+
+/// The findings of a report to keep: those the account's ignore lists do
+/// not exclude, scored within the data source's maximum. Counts go on `done`.
+fn kept_findings(
+    done: &mut Scan,
+    ready: &Ready<'_>,
+    report: iam::Report,
+    started: Timestamp,
+) -> Result<Vec<Finding>, Outcome> {
+    let fields = &ready.account.fields;
+    let ignore = IgnoreLists::new(
+        &fields.resource_type_ignore_list,
+        &fields.resource_regex_ignore_list,
+    )
+    .map_err(|err| refused("INVALID_IGNORE_LIST", &err.to_string()))?;
+    done.counts.resources = report.resources;
+    done.counts.findings = report.observations.len() as u32;
+    let findings: Vec<Finding> = report
+        .observations
+        .into_iter()
+        .filter(|seen| !ignore.ignores(seen.resource_type, &seen.resource_id))
+        .map(|seen| Finding {
+            finding_id: Finding::id_of(seen.rule, &seen.resource_id),
+            account_id: done.account_id.clone(),
+            data_source: done.data_source.clone(),
+            rule: seen.rule.to_string(),
+            title: seen.title,
+            resource_type: seen.resource_type.to_string(),
+            resource_id: seen.resource_id,
+            region: "global".to_string(),
+            severity: Severity::of_score(seen.score),
+            score: seen.score.min(ready.source.max_score),
+            details: seen.details,
+            first_seen_at: started,
+            last_seen_at: started,
+            scan_id: done.scan_id.clone(),
+        })
+        .collect();
+    done.counts.ignored = done.counts.findings - findings.len() as u32;
+    Ok(findings)
+}
+
+/// Run `handle` on each message of a batch and report the messages it
+/// failed as batch item failures. Messages of one scan run in turn, in
+/// the order received (so a duplicate in the same batch finds the scan
+/// finished instead of busy); different scans run [`JOBS_AT_ONCE`] at once.
+pub async fn lift_batch<F, Fut>(event: SqsEvent, handle: F) -> SqsBatchResponse
+where
+    F: Fn(SqsMessage, ParsedJob) -> Fut,
+    Fut: std::future::Future<Output = Result<(), Retry>>,
+{
+    let mut by_scan: BTreeMap<String, Vec<(SqsMessage, ParsedJob)>> = BTreeMap::new();
+    for message in event.records {
+        let job = serde_json::from_str::<ScanJob>(message.body.as_deref().unwrap_or(""))
+            .map_err(|err| err.to_string());
+        let key = match &job {
+            Ok(job) => job.scan_id.clone(),
+            Err(_) => message.message_id.clone().unwrap_or_default(),
+        };
+        by_scan.entry(key).or_default().push((message, job));
+    }
+    let handle = &handle;
+    let failed: Vec<String> = futures::stream::iter(by_scan.into_values())
+        .map(|messages| async move {
+            let mut failed = Vec::new();
+            for (message, job) in messages {
+                let id = message.message_id.clone().unwrap_or_default();
+                if handle(message, job).await.is_err() {
+                    failed.push(id);
+                }
+            }
+            failed
+        })
+        .buffer_unordered(JOBS_AT_ONCE)
+        .flat_map(futures::stream::iter)
+        .collect()
+        .await;
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failed
+        .into_iter()
+        .map(|id| {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            failure
+        })
+        .collect();
+    response
 }
 
 /// How an attempt ended, when it did not succeed.
@@ -510,5 +586,155 @@ mod tests {
         assert_eq!(iam_region("arn:aws:iam::1:role/a"), "us-east-1");
         assert_eq!(iam_region("arn:aws-cn:iam::1:role/a"), "cn-north-1");
         assert_eq!(iam_region("arn:aws-us-gov:iam::1:role/a"), "us-gov-west-1");
+    }
+
+    fn event(messages: &[(&str, &str)]) -> SqsEvent {
+        let records: Vec<serde_json::Value> = messages
+            .iter()
+            .map(|(id, body)| {
+                serde_json::json!({
+                    "messageId": id, "receiptHandle": "r", "body": body,
+                    "attributes": {"ApproximateReceiveCount": "1"},
+                    "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+                    "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:scans",
+                    "awsRegion": "us-east-1",
+                })
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({ "Records": records })).unwrap()
+    }
+
+    fn job(scan_id: &str) -> String {
+        serde_json::json!({
+            "tenant": "t", "account_id": "000000000001",
+            "data_source": "aws:iam", "scan_id": scan_id,
+        })
+        .to_string()
+    }
+
+    /// The batch lifter alone, on an SQS event as Lambda delivers it: the
+    /// failures are exactly the messages the handler failed, and messages
+    /// of one scan reach it in the order received.
+    #[tokio::test]
+    async fn batch_failures_are_the_failed_messages() {
+        let (a, b) = (
+            job("01JA0000000000000000000000"),
+            job("01JB0000000000000000000000"),
+        );
+        let event = event(&[
+            ("m1", &a),
+            ("m2", "not json"),
+            ("m3", &b),
+            ("m4", &a),
+            ("m5", &b),
+        ]);
+        let seen = std::sync::Mutex::new(Vec::new());
+        let response = lift_batch(event, |message, job| {
+            let seen = &seen;
+            async move {
+                let id = message.message_id.unwrap();
+                seen.lock().unwrap().push(id.clone());
+                match job {
+                    Err(err) => Err(Retry::Malformed(err)),
+                    Ok(job) if id == "m5" => Err(Retry::Failed(job.scan_id)),
+                    Ok(_) => Ok(()),
+                }
+            }
+        })
+        .await;
+        let mut failed: Vec<String> = response
+            .batch_item_failures
+            .into_iter()
+            .map(|f| f.item_identifier)
+            .collect();
+        failed.sort();
+        assert_eq!(failed, ["m2", "m5"]);
+        let seen = seen.into_inner().unwrap();
+        assert_eq!(seen.len(), 5);
+        let position = |id: &str| seen.iter().position(|s| s == id).unwrap();
+        assert!(position("m1") < position("m4"), "{seen:?}");
+        assert!(position("m3") < position("m5"), "{seen:?}");
+    }
+
+    fn account(archived: bool, role: Option<&str>) -> Account {
+        let mut account = Account::register(
+            "000000000001".into(),
+            shared::account::AccountFields {
+                name: "a".into(),
+                role_arn: role.map(str::to_string),
+                ..Default::default()
+            },
+            "key",
+            Timestamp::now(),
+        );
+        if archived {
+            account.archived_at = Some(Timestamp::now());
+        }
+        account
+    }
+
+    fn attachment(role: Option<(&str, &str)>) -> Attachment {
+        let mut attachment: Attachment = serde_json::from_value(serde_json::json!({
+            "account_id": "000000000001", "data_source": "aws:iam", "status": "CONFIGURED",
+            "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+            "created_by": "key", "updated_by": "key",
+        }))
+        .unwrap();
+        if let Some((arn, id)) = role {
+            attachment.role_arn = Some(arn.into());
+            attachment.external_id = Some(id.into());
+        }
+        attachment
+    }
+
+    fn code(result: Result<Ready<'_>, Outcome>) -> String {
+        match result {
+            Err(Outcome::Refused(error)) => error.code,
+            Err(Outcome::Transient(error)) => format!("transient {}", error.code),
+            Ok(ready) => format!("ready {} {}", ready.role_arn, ready.external_id),
+        }
+    }
+
+    #[test]
+    fn a_scan_runs_only_when_every_precondition_holds() {
+        let catalogue = Catalogue::default();
+        let role = "arn:aws:iam::000000000001:role/r";
+        let check =
+            |account, attachment| code(preconditions(&catalogue, account, attachment, "aws:iam"));
+        assert_eq!(check(None, Some(attachment(None))), "ACCOUNT_DELETED");
+        assert_eq!(
+            check(Some(account(true, Some(role))), Some(attachment(None))),
+            "ACCOUNT_ARCHIVED"
+        );
+        assert_eq!(check(Some(account(false, Some(role))), None), "DETACHED");
+        assert_eq!(
+            check(Some(account(false, None)), Some(attachment(None))),
+            "ROLE_MISSING"
+        );
+        assert_eq!(
+            code(preconditions(
+                &catalogue,
+                Some(account(false, Some(role))),
+                Some(attachment(None)),
+                "aws:gone"
+            )),
+            "UNKNOWN_DATA_SOURCE"
+        );
+        let with_account_role = check(Some(account(false, Some(role))), Some(attachment(None)));
+        assert!(
+            with_account_role.starts_with(&format!("ready {role} ")),
+            "{with_account_role}"
+        );
+        // The attachment's own role wins over the account's.
+        assert_eq!(
+            check(
+                Some(account(false, Some(role))),
+                Some(attachment(Some((
+                    "arn:aws:iam::000000000001:role/own",
+                    "own-id"
+                ))))
+            ),
+            "ready arn:aws:iam::000000000001:role/own own-id"
+        );
     }
 }

@@ -1,0 +1,8 @@
+//! Use cases: what a request or a job asks the service to do, written once
+//! here so each entry point only parses, authorises, calls one of these and
+//! maps the result. Each takes the clients it needs as narrow borrowed
+//! parts, so a test can call it with the emulators' clients directly.
+
+pub mod import;
+pub mod role_checks;
+pub mod scans;

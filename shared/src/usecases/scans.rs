@@ -1,0 +1,511 @@
+//! Attach a data source, queue a scan, and SYNC_INVENTORY across accounts.
+
+use crate::account::{Account, VerificationStatus};
+use crate::ids::{AccountId, DataSourceName};
+use crate::jobs::JobQueue;
+use crate::scans::{scan_regions, AttachRequest, Attachment, Catalogue, Scan, ScanJob};
+use crate::store::Store;
+use crate::time::Timestamp;
+use crate::verification::VerificationSettings;
+use crate::{Error, Result};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use utoipa::ToSchema;
+
+/// Accounts one account action may name.
+pub const MAX_ACTION_ACCOUNTS: usize = 100;
+/// Scans queued at once by an account action.
+const QUEUE_CONCURRENCY: usize = 16;
+
+/// The parts scanning needs, borrowed from the composition root.
+#[derive(Clone, Copy)]
+pub struct Scanning<'a> {
+    pub store: &'a Store,
+    pub catalogue: &'a Catalogue,
+    pub settings: &'a VerificationSettings,
+    /// `None` when the deployment has no scan queue: scans are refused.
+    pub queue: Option<&'a JobQueue>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScanRequest {
+    /// Run the scan but store no findings.
+    #[serde(default)]
+    pub scan_only: bool,
+    /// A subset of the account's regions; default: all of them but the
+    /// region_ignore_list.
+    #[serde(default)]
+    pub regions: Option<Vec<String>>,
+}
+
+/// An attachment written by [`Scanning::attach`], and whether it is new.
+pub struct Attached {
+    pub attachment: Attachment,
+    pub created: bool,
+}
+
+/// Why an account cannot be scanned now, or `None`.
+pub fn scan_refusal(account: &Account) -> Option<Error> {
+    if account.archived_at.is_some() {
+        return Some(Error::Refused {
+            code: "archived",
+            message: format!(
+                "account {} is archived; unarchive it to scan it",
+                account.account_id
+            ),
+        });
+    }
+    let credential = &account.credential;
+    if credential.verification_status != VerificationStatus::Success {
+        return Some(Error::Refused {
+            code: "credential_not_verified",
+            message: format!(
+                "Role validation failed: the credential of account {} is {}{}; fix the role and verify it (POST /v1/accounts/{}/verify) before scanning",
+                account.account_id,
+                credential.verification_status.as_str(),
+                credential
+                    .verification_code
+                    .map(|code| format!(" ({})", code.as_str()))
+                    .unwrap_or_default(),
+                account.account_id
+            ),
+        });
+    }
+    None
+}
+
+impl Scanning<'_> {
+    /// The attachment of an offered data source, if attached.
+    pub async fn attachment(
+        &self,
+        tenant: &str,
+        account_id: &AccountId,
+        data_source: &DataSourceName,
+    ) -> Result<Attachment> {
+        self.catalogue.require(data_source)?;
+        let (_, attachment) = self
+            .store
+            .account_and_attachment(tenant, account_id, data_source)
+            .await?;
+        attachment.ok_or_else(|| not_attached(account_id, data_source))
+    }
+
+    /// Attach an offered data source to an account, or update it.
+    pub async fn attach(
+        &self,
+        tenant: &str,
+        account_id: &AccountId,
+        data_source: &DataSourceName,
+        request: AttachRequest,
+        requested_by: &str,
+    ) -> Result<Attached> {
+        self.catalogue.require(data_source)?;
+        request.validate(account_id)?;
+        self.settings.check_role_name(request.role_arn.as_deref())?;
+        let (account, existing) = self
+            .store
+            .account_and_attachment(tenant, account_id, data_source)
+            .await?;
+        if account.archived_at.is_some() {
+            return Err(Error::Archived {
+                id: account_id.to_string(),
+            });
+        }
+        let attachment = request.apply(
+            account_id,
+            account.fields.role_arn.as_deref(),
+            data_source,
+            existing.as_ref(),
+            requested_by,
+            Timestamp::now(),
+        );
+        self.store
+            .put_attachment(tenant, &attachment, existing.as_ref())
+            .await?;
+        Ok(Attached {
+            attachment,
+            created: existing.is_none(),
+        })
+    }
+
+    /// Queue a scan of one attached data source.
+    pub async fn start(
+        &self,
+        tenant: &str,
+        account_id: &AccountId,
+        data_source: &DataSourceName,
+        request: ScanRequest,
+        requested_by: &str,
+    ) -> Result<Scan> {
+        self.catalogue.require(data_source)?;
+        let (account, attachment) = self
+            .store
+            .account_and_attachment(tenant, account_id, data_source)
+            .await?;
+        if attachment.is_none() {
+            return Err(not_attached(account_id, data_source));
+        }
+        let regions = scan_regions(
+            &account.fields.regions,
+            &account.fields.region_ignore_list,
+            request.regions.as_deref(),
+            "regions",
+        )?;
+        if let Some(refusal) = scan_refusal(&account) {
+            return Err(refusal);
+        }
+        self.queue_scan(
+            tenant,
+            &account,
+            data_source,
+            request.scan_only,
+            regions,
+            requested_by,
+        )
+        .await
+    }
+
+    /// Record a scan, then send its job. A job that cannot be sent leaves
+    /// the scan failed (so nothing waits for it) and the error retryable.
+    async fn queue_scan(
+        &self,
+        tenant: &str,
+        account: &Account,
+        data_source: &str,
+        scan_only: bool,
+        regions: Vec<String>,
+        requested_by: &str,
+    ) -> Result<Scan> {
+        let queue = self.queue.ok_or_else(|| Error::NotConfigured {
+            code: "scans_unavailable",
+            message: "this deployment has no scan queue configured (SCAN_QUEUE_URL)".into(),
+        })?;
+        let scan = Scan::queued(
+            &account.account_id,
+            data_source,
+            scan_only,
+            regions,
+            requested_by,
+            Timestamp::now(),
+        );
+        self.store.queue_scan(tenant, &scan).await?;
+        let job = ScanJob {
+            tenant: tenant.to_string(),
+            account_id: scan.account_id.clone(),
+            data_source: scan.data_source.clone(),
+            scan_id: scan.scan_id.clone(),
+        };
+        if let Err(err) = queue.send_job(&job).await {
+            tracing::error!(error = %err, scan_id = %scan.scan_id, "scan job not sent");
+            let _ = self
+                .store
+                .abandon_scan(
+                    tenant,
+                    &scan,
+                    "the scan queue did not accept the job; request the scan again",
+                )
+                .await;
+            return Err(err);
+        }
+        Ok(scan)
+    }
+
+    /// Run an account action over each account, in the order given. One
+    /// account's refusal is its result, never the others'.
+    pub async fn account_action(
+        &self,
+        tenant: &str,
+        requested_by: &str,
+        request: AccountActionRequest,
+    ) -> Result<AccountActionResponse> {
+        request.validate()?;
+        let ActionType::SyncInventory = request.action_type;
+        let results: Vec<ActionResult> = futures::stream::iter(request.accounts)
+            .map(|entry| self.sync_inventory(tenant, requested_by, entry))
+            .buffered(QUEUE_CONCURRENCY)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<Result<_>>()?;
+        Ok(AccountActionResponse {
+            action_type: request.action_type,
+            accepted: results.iter().filter(|r| r.action_status).count(),
+            results,
+        })
+    }
+
+    /// SYNC_INVENTORY of one account: a scan of every attached data source.
+    async fn sync_inventory(
+        &self,
+        tenant: &str,
+        requested_by: &str,
+        entry: ActionAccount,
+    ) -> Result<ActionResult> {
+        let result = ActionResult {
+            account_id: entry.account_id.clone(),
+            cloud_provider: CloudProviderName::Aws,
+            regions: entry.regions.clone(),
+            action_status: false,
+            action_message: String::new(),
+            action_code: None,
+            scans: Vec::new(),
+        };
+        let (account, attachments) = match self
+            .store
+            .account_attachments(tenant, &entry.account_id)
+            .await
+        {
+            Ok(found) => found,
+            Err(Error::NotFound { .. }) => {
+                return Ok(result.refused(
+                    ActionCode::NotFound,
+                    format!(
+                        "account {} is not registered in this tenant",
+                        entry.account_id
+                    ),
+                ))
+            }
+            Err(err) => return Err(err),
+        };
+        if let Some(refusal) = scan_refusal(&account) {
+            let code = match refusal {
+                Error::Refused {
+                    code: "archived", ..
+                } => ActionCode::Archived,
+                _ => ActionCode::CredentialNotVerified,
+            };
+            return Ok(result.refused(code, refusal.to_string()));
+        }
+        let regions = match scan_regions(
+            &account.fields.regions,
+            &account.fields.region_ignore_list,
+            entry.regions.as_deref(),
+            "regions",
+        ) {
+            Ok(regions) => regions,
+            Err(err) => return Ok(result.refused(ActionCode::InvalidRegion, err.to_string())),
+        };
+        if attachments.is_empty() {
+            return Ok(result.refused(
+                ActionCode::NoDataSources,
+                format!("no data source is attached to account {0}; attach one first (PUT /v1/accounts/{0}/data-sources/aws:iam)", account.account_id),
+            ));
+        }
+        let mut result = result;
+        for attachment in &attachments {
+            match self
+                .queue_scan(
+                    tenant,
+                    &account,
+                    &attachment.data_source,
+                    false,
+                    regions.clone(),
+                    requested_by,
+                )
+                .await
+            {
+                Ok(scan) => result.scans.push(QueuedScan {
+                    data_source: scan.data_source,
+                    scan_id: scan.scan_id,
+                }),
+                Err(err) => {
+                    return Ok(result.refused(
+                        ActionCode::QueueFailed,
+                        format!(
+                            "queueing the {} scan failed: {}",
+                            attachment.data_source,
+                            queue_failure(&err)
+                        ),
+                    ))
+                }
+            }
+        }
+        result.action_status = true;
+        result.action_message =
+            format!("Sync action initiated: {} scans queued", result.scans.len());
+        Ok(result)
+    }
+}
+
+/// What a caller may read of a queueing failure (never a store's details).
+fn queue_failure(err: &Error) -> String {
+    match err {
+        Error::NotConfigured { message, .. } => message.clone(),
+        _ => "the service is briefly unavailable; retry".into(),
+    }
+}
+
+fn not_attached(account_id: &str, data_source: &str) -> Error {
+    Error::NotAttached {
+        account_id: account_id.to_string(),
+        data_source: data_source.to_string(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum ActionType {
+    /// Scan every attached data source of each account.
+    #[serde(rename = "SYNC_INVENTORY")]
+    SyncInventory,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum CloudProviderName {
+    #[serde(rename = "AWS")]
+    Aws,
+}
+
+/// Why an account action refused an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema, strum::IntoStaticStr)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum ActionCode {
+    NotFound,
+    Archived,
+    CredentialNotVerified,
+    NoDataSources,
+    InvalidRegion,
+    QueueFailed,
+}
+
+/// One account of an account action.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionAccount {
+    /// 12-digit AWS account id (`cloud_provider_account_id` is accepted too).
+    #[serde(alias = "cloud_provider_account_id")]
+    pub account_id: AccountId,
+    /// `AWS` if given.
+    #[serde(default)]
+    pub cloud_provider: Option<CloudProviderName>,
+    /// A subset of the account's regions; default: all but the ignored ones.
+    #[serde(default)]
+    pub regions: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountActionRequest {
+    /// 1-100 accounts.
+    pub accounts: Vec<ActionAccount>,
+    pub action_type: ActionType,
+}
+
+impl AccountActionRequest {
+    fn validate(&self) -> Result<()> {
+        if self.accounts.is_empty() || self.accounts.len() > MAX_ACTION_ACCOUNTS {
+            return Err(Error::invalid(
+                "accounts",
+                format!(
+                    "give 1-{MAX_ACTION_ACCOUNTS} accounts, got {}",
+                    self.accounts.len()
+                ),
+            ));
+        }
+        let mut seen = HashSet::new();
+        for (index, entry) in self.accounts.iter().enumerate() {
+            let field = |name: &str| format!("accounts[{index}].{name}");
+            if !seen.insert(entry.account_id.as_str()) {
+                return Err(Error::invalid(
+                    field("account_id"),
+                    format!("account {} is listed twice", entry.account_id),
+                ));
+            }
+            if let Some(regions) = &entry.regions {
+                crate::validation::regions(&field("regions"), regions)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueuedScan {
+    pub data_source: String,
+    pub scan_id: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActionResult {
+    pub account_id: AccountId,
+    pub cloud_provider: CloudProviderName,
+    pub regions: Option<Vec<String>>,
+    /// True when every attached data source was queued.
+    pub action_status: bool,
+    pub action_message: String,
+    /// A machine-readable reason when refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action_code: Option<ActionCode>,
+    pub scans: Vec<QueuedScan>,
+}
+
+impl ActionResult {
+    fn refused(mut self, code: ActionCode, message: String) -> Self {
+        self.action_code = Some(code);
+        self.action_message = message;
+        self
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountActionResponse {
+    pub action_type: ActionType,
+    /// Accounts whose scans were all queued.
+    pub accepted: usize,
+    /// In the order of the request.
+    pub results: Vec<ActionResult>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(json: serde_json::Value) -> Result<AccountActionRequest> {
+        let request: AccountActionRequest =
+            serde_json::from_value(json).map_err(|e| Error::invalid("body", e.to_string()))?;
+        request.validate()?;
+        Ok(request)
+    }
+
+    #[test]
+    fn account_actions_are_checked_before_anything_runs() {
+        let ok = request(serde_json::json!({
+            "action_type": "SYNC_INVENTORY",
+            "accounts": [{"cloud_provider_account_id": "000000000001", "cloud_provider": "AWS"}],
+        }))
+        .unwrap();
+        assert_eq!(ok.accounts[0].account_id.as_str(), "000000000001");
+        for (body, field) in [
+            (
+                serde_json::json!({"action_type": "SYNC_INVENTORY", "accounts": []}),
+                "accounts",
+            ),
+            (
+                serde_json::json!({"action_type": "SYNC_INVENTORY", "accounts": [{"account_id": "000000000001"}, {"account_id": "000000000001"}]}),
+                "accounts[1].account_id",
+            ),
+            (
+                serde_json::json!({"action_type": "SYNC_INVENTORY", "accounts": [{"account_id": "000000000001", "regions": ["mars-1"]}]}),
+                "accounts[0].regions",
+            ),
+        ] {
+            match request(body) {
+                Err(Error::Invalid { field: Some(f), .. }) => assert!(f.starts_with(field), "{f}"),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+        assert!(request(serde_json::json!({"action_type": "REBOOT", "accounts": []})).is_err());
+    }
+
+    #[test]
+    fn action_codes_are_snake_case() {
+        let code: &str = ActionCode::CredentialNotVerified.into();
+        assert_eq!(code, "credential_not_verified");
+        assert_eq!(
+            serde_json::to_value(ActionCode::QueueFailed).unwrap(),
+            serde_json::json!("queue_failed")
+        );
+    }
+}
