@@ -7,8 +7,8 @@ use axum::body::Body;
 use axum::http::Request;
 use futures::StreamExt;
 use http_body_util::BodyExt;
-use shared::api_key::{ApiKey, Scope};
-use shared::time::Timestamp;
+use model::api_key::{ApiKey, Scope};
+use model::time::Timestamp;
 use std::time::{Duration, Instant};
 use tower::ServiceExt;
 
@@ -16,10 +16,10 @@ const TENANT: &str = "bench";
 
 pub async fn run(accounts: usize, repeats: usize) {
     println!("== fleet operations: tenant of {accounts} accounts, {repeats} runs per search");
-    let config = shared::config::aws().await;
+    let config = model::config::aws().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let table = format!("fleet-{}", ulid::Ulid::new().to_string().to_lowercase());
-    shared::schema::create_table(&dynamodb, &table)
+    model::provisioning::create_table(&dynamodb, &table)
         .await
         .expect("create table");
     let services = crate::services(&table).await;
@@ -165,7 +165,7 @@ pub(crate) async fn raw_query_pages(
     tenant: &str,
 ) -> Duration {
     use aws_sdk_dynamodb::types::AttributeValue;
-    let pk = shared::store::keys::tenant_pk(tenant);
+    let pk = model::store::keys::tenant_pk(tenant);
     raw_query(
         client
             .query()
@@ -223,7 +223,7 @@ pub(crate) async fn timed_search(
 /// with BatchWriteItem (25 a call, 16 calls at once) into another tenant.
 async fn raw_batch_write(client: &aws_sdk_dynamodb::Client, table: &str, count: usize) -> Duration {
     use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
-    use shared::account::{Account, AccountFields, Environment};
+    use model::account::{Account, AccountFields, Environment};
     let now = Timestamp::now();
     let item = |i: usize| {
         let environment = [
@@ -247,7 +247,7 @@ async fn raw_batch_write(client: &aws_sdk_dynamodb::Client, table: &str, count: 
             "bench",
             now,
         );
-        let item = shared::store::account_item("raw", &account).expect("item");
+        let item = model::store::account_item("raw", &account).expect("item");
         WriteRequest::builder()
             .put_request(
                 PutRequest::builder()

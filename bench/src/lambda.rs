@@ -168,13 +168,13 @@ pub async fn run(table: &str) {
     // A key for the API's first request, and the same key read by its
     // fair baseline.
     let services = crate::services(table).await;
-    let issued = shared::api_key::ApiKey::issue(
+    let issued = model::api_key::ApiKey::issue(
         "bench",
         "cold start",
-        vec![shared::api_key::Scope::Read],
+        vec![model::api_key::Scope::Read],
         "bench",
         None,
-        shared::time::Timestamp::now(),
+        model::time::Timestamp::now(),
     )
     .expect("key");
     services

@@ -19,20 +19,20 @@ mod search_scale;
 mod sts_endpoint;
 
 use futures::StreamExt;
-use shared::account::{Account, AccountFields};
-use shared::store::Store;
-use shared::time::Timestamp;
-use shared::verification::{RoleVerifier, VerificationSettings};
+use model::account::{Account, AccountFields};
+use model::store::Store;
+use model::time::Timestamp;
+use model::verification::{RoleVerifier, VerificationSettings};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use sts_endpoint::StsEndpoint;
 
 /// The composition root, on the bench's own table.
-pub(crate) async fn services(table: &str) -> shared::config::Services {
-    let mut config = shared::config::Config::from_env().expect("configuration");
+pub(crate) async fn services(table: &str) -> model::config::Services {
+    let mut config = model::config::Config::from_env().expect("configuration");
     config.table_name = table.to_string();
-    shared::config::Services::new(config)
+    model::config::Services::new(config)
         .await
         .expect("services")
 }
@@ -59,8 +59,8 @@ async fn main() {
             "bench-cold-{}",
             ulid::Ulid::new().to_string().to_lowercase()
         );
-        let config = shared::config::aws().await;
-        shared::schema::create_table(&aws_sdk_dynamodb::Client::new(&config), &table)
+        let config = model::config::aws().await;
+        model::provisioning::create_table(&aws_sdk_dynamodb::Client::new(&config), &table)
             .await
             .expect("create the cold-start table");
         lambda::run(&table).await;
@@ -138,10 +138,10 @@ async fn sweep(
     concurrency: usize,
     ceiling: Option<f64>,
 ) -> Run {
-    let config = shared::config::aws().await;
+    let config = model::config::aws().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let table = format!("bench-{}", ulid::Ulid::new().to_string().to_lowercase());
-    shared::schema::create_table(&dynamodb, &table)
+    model::provisioning::create_table(&dynamodb, &table)
         .await
         .expect("create table");
     let store = Store::new(dynamodb, table);

@@ -5,19 +5,19 @@
 
 use crate::fleet::{percentile, raw_query, raw_query_pages, timed_search};
 use aws_sdk_dynamodb::types::AttributeValue;
-use shared::account::{Account, AccountFields, Environment};
-use shared::api_key::{ApiKey, Scope};
-use shared::time::Timestamp;
+use model::account::{Account, AccountFields, Environment};
+use model::api_key::{ApiKey, Scope};
+use model::time::Timestamp;
 use std::time::{Duration, Instant};
 
 const TENANT: &str = "scale";
 
 pub async fn run(accounts: usize, repeats: usize) {
     println!("== search at scale: tenant of {accounts} accounts, {repeats} runs each");
-    let config = shared::config::aws().await;
+    let config = model::config::aws().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let table = format!("scale-{}", ulid::Ulid::new().to_string().to_lowercase());
-    shared::schema::create_table(&dynamodb, &table)
+    model::provisioning::create_table(&dynamodb, &table)
         .await
         .expect("create table");
     let services = crate::services(&table).await;
@@ -142,14 +142,14 @@ fn ms(duration: Duration) -> f64 {
 
 /// Every page of the by-environment partition of TEST accounts.
 async fn raw_index_query(client: &aws_sdk_dynamodb::Client, table: &str) -> (Duration, usize) {
-    let partition = shared::schema::environment_partition(TENANT, Environment::Test);
+    let partition = model::provisioning::environment_partition(TENANT, Environment::Test);
     raw_query(
         client
             .query()
             .table_name(table)
-            .index_name(shared::schema::ENVIRONMENT_INDEX)
+            .index_name(model::provisioning::ENVIRONMENT_INDEX)
             .key_condition_expression("#k = :k")
-            .expression_attribute_names("#k", shared::schema::ENVIRONMENT_KEY)
+            .expression_attribute_names("#k", model::provisioning::ENVIRONMENT_KEY)
             .expression_attribute_values(":k", AttributeValue::S(partition)),
     )
     .await

@@ -7,9 +7,9 @@
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use clap::Parser;
-use shared::api_key::{ApiKey, Scope};
-use shared::store::Store;
-use shared::time::Timestamp;
+use model::api_key::{ApiKey, Scope};
+use model::store::Store;
+use model::time::Timestamp;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -37,7 +37,7 @@ struct Args {
     api_key_file: Option<std::path::PathBuf>,
     /// Every setting the functions take, from the same variables.
     #[command(flatten)]
-    config: shared::config::Config,
+    config: model::config::Config,
     /// Milliseconds a client may take to send a request's headers; past
     /// it the connection is closed (API Gateway does the same in AWS).
     #[arg(long, env = "HEADER_TIMEOUT_MS", default_value_t = 10_000)]
@@ -60,23 +60,23 @@ async fn main() {
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    shared::telemetry::init(shared::telemetry::LogFormat::Compact);
+    model::telemetry::init(model::telemetry::LogFormat::Compact);
     let mut config = args.config.clone();
-    let sqs = aws_sdk_sqs::Client::new(&shared::config::aws().await);
+    let sqs = aws_sdk_sqs::Client::new(&model::config::aws().await);
     let table = config.table_name.clone();
-    let dynamodb = aws_sdk_dynamodb::Client::new(&shared::config::aws().await);
+    let dynamodb = aws_sdk_dynamodb::Client::new(&model::config::aws().await);
 
     step(&format!("creating table '{table}' (as in template.yaml)"));
-    shared::schema::create_table(&dynamodb, &table).await?;
+    model::provisioning::create_table(&dynamodb, &table).await?;
     step(&format!(
         "creating queues '{}-*' (as in template.yaml)",
         args.queue_prefix
     ));
-    let queues = shared::schema::create_queues(&sqs, &args.queue_prefix).await?;
-    let scan_queue = queues[shared::schema::SCAN_QUEUE.logical_id].clone();
+    let queues = model::provisioning::create_queues(&sqs, &args.queue_prefix).await?;
+    let scan_queue = queues[model::provisioning::SCAN_QUEUE.logical_id].clone();
     config.scan_queue_url = Some(scan_queue.clone());
     // The composition root every function uses, on the local queue.
-    let services = shared::config::Services::new(config).await?;
+    let services = model::config::Services::new(config).await?;
     let store = services.store.clone();
     let token = bootstrap_admin_key(&store, args.api_key.as_deref()).await?;
     if let Some(path) = &args.api_key_file {
@@ -151,7 +151,7 @@ async fn serve(
 }
 
 /// The admin key of tenant `default`: `DEV_API_KEY` if set, else a new one.
-async fn bootstrap_admin_key(store: &Store, chosen: Option<&str>) -> shared::Result<String> {
+async fn bootstrap_admin_key(store: &Store, chosen: Option<&str>) -> model::Result<String> {
     let now = Timestamp::now();
     let (record, token) = match chosen {
         Some(token) => (
@@ -171,7 +171,7 @@ async fn bootstrap_admin_key(store: &Store, chosen: Option<&str>) -> shared::Res
         }
     };
     match store.create_api_key(&record).await {
-        Ok(()) | Err(shared::Error::AlreadyExists { .. }) => Ok(token),
+        Ok(()) | Err(model::Error::AlreadyExists { .. }) => Ok(token),
         Err(err) => Err(err),
     }
 }

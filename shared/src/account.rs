@@ -279,7 +279,7 @@ impl Account {
         Account {
             account_id,
             fields,
-            external_id: crate::secrets::new_external_id(),
+            external_id: crate::crypto::new_external_id(),
             pending_external_id: None,
             credential,
             created_at: now,

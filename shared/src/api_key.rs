@@ -4,7 +4,7 @@
 //! the clear let authentication be one GetItem in the tenant's own
 //! partition; the 256-bit secret is compared in constant time to its hash.
 
-use crate::secrets;
+use crate::crypto;
 use crate::time::Timestamp;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -172,14 +172,14 @@ impl ApiKey {
             ));
         }
         let key_id = ulid::Ulid::new().to_string();
-        let secret = secrets::random_hex(32);
+        let secret = crypto::random_hex(32);
         let token = format!("{PREFIX}_{tenant}_{key_id}_{secret}");
         let record = ApiKey {
             tenant: tenant.to_string(),
             key_id,
             name: name.to_string(),
             scopes,
-            secret_hash: secrets::hash_secret(&secret),
+            secret_hash: crypto::hash_secret(&secret),
             created_at: now,
             created_by: created_by.to_string(),
             expires_at,
@@ -208,7 +208,7 @@ impl ApiKey {
             key_id: presented.key_id.to_string(),
             name: name.to_string(),
             scopes: normalise_scopes(scopes)?,
-            secret_hash: secrets::hash_secret(presented.secret),
+            secret_hash: crypto::hash_secret(presented.secret),
             created_at: now,
             created_by: "operator".to_string(),
             expires_at: None,
@@ -238,7 +238,7 @@ impl ApiKey {
     /// Check a presented secret against this record at time `now`.
     pub fn check(&self, secret: &str, now: Timestamp) -> Result<(), Refusal> {
         // Compare first, so timing does not tell revoked keys from wrong ones.
-        let matches = secrets::secret_matches(secret, &self.secret_hash);
+        let matches = crypto::secret_matches(secret, &self.secret_hash);
         if !matches {
             return Err(Refusal::WrongSecret);
         }

@@ -69,7 +69,7 @@ pub struct Config {
     #[arg(long, env = "DATA_SOURCES")]
     pub data_sources: Option<String>,
     /// The scan queue's maxReceiveCount: the attempt that gives up.
-    #[arg(long, env = "MAX_RECEIVE_COUNT", default_value_t = crate::schema::SCAN_QUEUE.max_receive_count,
+    #[arg(long, env = "MAX_RECEIVE_COUNT", default_value_t = crate::provisioning::SCAN_QUEUE.max_receive_count,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_receive_count: u32,
     /// Seconds a running scan is held before another delivery may take it over.

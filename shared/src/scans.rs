@@ -231,7 +231,7 @@ impl AttachRequest {
             (Some(role), Some(old)) if old.role_arn.as_ref() == Some(role) => {
                 old.external_id.clone()
             }
-            (Some(_), _) => Some(crate::secrets::new_external_id()),
+            (Some(_), _) => Some(crate::crypto::new_external_id()),
         };
         let changed = existing.is_none_or(|old| {
             old.role_arn != own_role

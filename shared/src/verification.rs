@@ -328,7 +328,7 @@ impl RoleVerifier {
     /// Verify that `role_arn` in `account_id` can be assumed with
     /// `external_id`, and only with it.
     pub async fn verify(&self, account_id: &str, role_arn: &str, external_id: &str) -> Outcome {
-        let wrong_external_id = crate::secrets::new_external_id();
+        let wrong_external_id = crate::crypto::new_external_id();
         let session = format!("verify-{account_id}");
         // The three AssumeRole calls are independent: run them at once.
         let (with_id, without_id, with_wrong_id) = futures::join!(

@@ -3,10 +3,10 @@
 //! without panicking, accept exactly what they document, and CSV export
 //! and import round-trip. `PROPTEST_CASES` raises the case count.
 
+use model::account::{Account, AccountFields, Environment};
+use model::time::Timestamp;
+use model::{csv_io, scans, search, validation, Error};
 use proptest::prelude::*;
-use shared::account::{Account, AccountFields, Environment};
-use shared::time::Timestamp;
-use shared::{csv_io, scans, search, validation, Error};
 
 /// Run `work` on a thread with a 256 KiB stack (tokio workers have 2 MiB),
 /// which a walk that recursed once per token of a 2 KiB query overflows,
@@ -220,7 +220,7 @@ proptest! {
     fn regions_accept_only_known_ids(list in proptest::collection::vec(
         prop_oneof![Just("us-east-1".to_string()), Just("eu-west-1".to_string()), "[a-z]{2}-[a-z]{4,9}-[0-9]"], 0..4)
     ) {
-        let known = list.iter().all(|r| shared::regions::find(r).is_some());
+        let known = list.iter().all(|r| model::regions::find(r).is_some());
         let unique = list.iter().collect::<std::collections::HashSet<_>>().len() == list.len();
         prop_assert_eq!(validation::regions("regions", &list).is_ok(), known && unique);
     }

@@ -11,14 +11,14 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::StreamExt;
-use serde::Deserialize;
-use serde_json::{Map, Value};
-use shared::account::{
+use model::account::{
     Account, AccountFields, Environment, VerificationStatus, SERVER_MANAGED_FIELDS,
 };
-use shared::ids::AccountId;
-use shared::listing::{self, AccountFilter, Cursor, ListRequest, Order, Page, SortField};
-use shared::time::Timestamp;
+use model::ids::AccountId;
+use model::listing::{self, AccountFilter, Cursor, ListRequest, Order, Page, SortField};
+use model::time::Timestamp;
+use serde::Deserialize;
+use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 /// Attempts of a PATCH without If-Match. An attempt only fails when another
@@ -136,9 +136,9 @@ pub async fn get_account(
             .await?;
         let etag = account.etag();
         let mut body =
-            serde_json::to_value(&account).map_err(|err| shared::Error::Store(err.to_string()))?;
+            serde_json::to_value(&account).map_err(|err| model::Error::Store(err.to_string()))?;
         body["linked_accounts"] = serde_json::to_value(&linked.items)
-            .map_err(|err| shared::Error::Store(err.to_string()))?;
+            .map_err(|err| model::Error::Store(err.to_string()))?;
         body["linked_accounts_next_cursor"] = linked.next_cursor.map_or(Value::Null, Value::String);
         let mut response = Json(body).into_response();
         response
@@ -239,7 +239,7 @@ pub async fn patch_account(
     for _ in 0..PATCH_ATTEMPTS {
         let current = load(&state, tenant, &account_id).await?;
         if let Some(version) = expected.filter(|version| *version != current.version) {
-            return Err(shared::Error::VersionMismatch {
+            return Err(model::Error::VersionMismatch {
                 resource: "account",
                 id: account_id.into_string(),
                 expected: version,
@@ -250,7 +250,7 @@ pub async fn patch_account(
         check_immutable(&mut patch, &account_id, Some(&current.external_id))?;
         check_field_names(&patch)?;
         let mut document = serde_json::to_value(&current.fields)
-            .map_err(|err| shared::Error::Store(err.to_string()))?;
+            .map_err(|err| model::Error::Store(err.to_string()))?;
         json_patch::merge(&mut document, &Value::Object(patch));
         let fields: AccountFields = parse(document)?;
         fields.validate(&account_id)?;
@@ -269,7 +269,7 @@ pub async fn patch_account(
         match result {
             Ok(account) => return Ok(with_etag(StatusCode::OK, account, None)),
             // Someone wrote in between: merge again onto what they wrote.
-            Err(shared::Error::VersionMismatch { .. }) if expected.is_none() => continue,
+            Err(model::Error::VersionMismatch { .. }) if expected.is_none() => continue,
             Err(err) => return Err(err.into()),
         }
     }
@@ -346,7 +346,7 @@ async fn delete_linked(state: &AppState, tenant: &str, parent: &str) -> Result<(
         if page.items.is_empty() {
             return Ok(());
         }
-        let results: Vec<shared::Result<()>> = futures::stream::iter(page.items)
+        let results: Vec<model::Result<()>> = futures::stream::iter(page.items)
             .map(|child| async move {
                 state
                     .store
@@ -359,7 +359,7 @@ async fn delete_linked(state: &AppState, tenant: &str, parent: &str) -> Result<(
         for result in results {
             match result {
                 // Deleted by someone else meanwhile: just as good.
-                Ok(()) | Err(shared::Error::NotFound { .. }) => {}
+                Ok(()) | Err(model::Error::NotFound { .. }) => {}
                 Err(err) => return Err(err.into()),
             }
         }

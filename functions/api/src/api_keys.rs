@@ -8,11 +8,11 @@ use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use model::api_key::{ApiKey, ApiKeyView, Scope};
+use model::ids::KeyId;
+use model::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use shared::api_key::{ApiKey, ApiKeyView, Scope};
-use shared::ids::KeyId;
-use shared::time::Timestamp;
 use utoipa::ToSchema;
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -5,8 +5,8 @@ use crate::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
-use shared::api_key::{ApiKey, Refusal, Scope};
-use shared::time::Timestamp;
+use model::api_key::{ApiKey, Refusal, Scope};
+use model::time::Timestamp;
 use std::marker::PhantomData;
 
 /// The authenticated caller: its tenant and key. Handlers never take the

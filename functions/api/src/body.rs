@@ -138,7 +138,7 @@ impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
             if object.contains_key(&key) {
                 return Err(serde::de::Error::custom(format!(
                     "{DUPLICATE_KEY} `{}`",
-                    shared::validation::echo(&key)
+                    model::validation::echo(&key)
                 )));
             }
             let UniqueKeys(value) = map.next_value()?;

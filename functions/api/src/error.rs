@@ -83,9 +83,9 @@ impl ApiError {
     }
 }
 
-impl From<shared::Error> for ApiError {
-    fn from(err: shared::Error) -> Self {
-        use shared::Error;
+impl From<model::Error> for ApiError {
+    fn from(err: model::Error) -> Self {
+        use model::Error;
         match err {
             Error::Invalid {
                 code,

@@ -6,8 +6,8 @@ pub mod accounts;
 pub mod api_keys;
 pub mod auth;
 pub mod body;
+pub mod bulk;
 pub mod error;
-pub mod fleet;
 pub mod path;
 pub mod query;
 pub mod rate_limit;
@@ -20,12 +20,12 @@ use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::IntoResponse;
 use axum::response::Response;
-use axum::{Json, Router};
+use axum::Router;
 use error::ApiError;
-use shared::jobs::JobQueue;
-use shared::scans::Catalogue;
-use shared::store::Store;
-use shared::verification::{RoleVerifier, VerificationSettings};
+use model::jobs::JobQueue;
+use model::scans::Catalogue;
+use model::store::Store;
+use model::verification::{RoleVerifier, VerificationSettings};
 use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -61,7 +61,7 @@ impl AppState {
             catalogue: Arc::new(Catalogue::default()),
             scan_queue: None,
             vendor_principal: Arc::default(),
-            search_read_budget: shared::search::DEFAULT_READ_BUDGET,
+            search_read_budget: model::search::DEFAULT_READ_BUDGET,
             key_limiter: None,
         }
     }
@@ -86,7 +86,7 @@ impl AppState {
     }
 
     /// Built from the composition root: every client and setting, once.
-    pub fn from_services(services: &shared::config::Services) -> Self {
+    pub fn from_services(services: &model::config::Services) -> Self {
         let config = &services.config;
         AppState {
             store: services.store.clone(),
@@ -95,7 +95,7 @@ impl AppState {
             catalogue: services.catalogue.clone(),
             scan_queue: services.scan_queue.clone(),
             vendor_principal: Arc::default(),
-            search_read_budget: shared::search::DEFAULT_READ_BUDGET,
+            search_read_budget: model::search::DEFAULT_READ_BUDGET,
             key_limiter: None,
         }
         .with_key_rate(rate_limit::KeyRate::from_config(config))
@@ -103,8 +103,8 @@ impl AppState {
     }
 
     /// The scanning use cases over this state's clients.
-    pub fn scanning(&self) -> shared::usecases::scans::Scanning<'_> {
-        shared::usecases::scans::Scanning {
+    pub fn scanning(&self) -> model::usecases::scans::Scanning<'_> {
+        model::usecases::scans::Scanning {
             store: &self.store,
             catalogue: &self.catalogue,
             settings: &self.settings,
@@ -122,7 +122,7 @@ impl AppState {
                 }
                 let account = self.verifier.own_account().await.map_err(|detail| {
                     tracing::error!(error = %detail, "cannot resolve the vendor account");
-                    ApiError::from(shared::Error::Unavailable(detail))
+                    ApiError::from(model::Error::Unavailable(detail))
                 })?;
                 Ok(format!("arn:aws:iam::{account}:root"))
             })
@@ -177,11 +177,11 @@ fn routes() -> (Router<AppState>, OpenApiDocument) {
             accounts::patch_account,
             accounts::delete_account
         ))
-        .routes(routes!(fleet::search_accounts))
-        .routes(routes!(fleet::batch_delete))
-        .routes(routes!(fleet::import_template))
-        .routes(routes!(fleet::import_accounts))
-        .routes(routes!(fleet::export_accounts))
+        .routes(routes!(bulk::search_accounts))
+        .routes(routes!(bulk::batch_delete))
+        .routes(routes!(bulk::import_template))
+        .routes(routes!(bulk::import_accounts))
+        .routes(routes!(bulk::export_accounts))
         .routes(routes!(accounts::archive_account))
         .routes(routes!(accounts::unarchive_account))
         .routes(routes!(accounts::linked_accounts))
@@ -316,8 +316,16 @@ fn document_common_errors(document: &mut OpenApiDocument) {
     get, path = "/v1/openapi.json", tag = "meta",
     responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json"))
 )]
-async fn openapi_json() -> Json<OpenApiDocument> {
-    Json(openapi())
+async fn openapi_json() -> Response {
+    // Built on the first request that asks for it, not at start-up, and
+    // served from memory after that.
+    static DOCUMENT: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let body = DOCUMENT.get_or_init(|| serde_json::to_vec(&openapi()).unwrap_or_default());
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        axum::body::Bytes::from_static(body.as_slice()),
+    )
+        .into_response()
 }
 
 /// The application router.
@@ -360,7 +368,7 @@ async fn check_path_parameters(
     match parameters {
         Ok(parameters) => {
             for (name, value) in &parameters {
-                if let Err(err) = shared::ids::path_parameter(name, value) {
+                if let Err(err) = model::ids::path_parameter(name, value) {
                     return ApiError::from(err).into_response();
                 }
             }
@@ -453,7 +461,7 @@ fn path_parameter(route: &str, path: &str, parameter: &str) -> Option<String> {
 
 /// JSON logs for Lambda (CloudWatch), level from `RUST_LOG` (default info).
 pub fn init_json_logs() {
-    shared::telemetry::init(shared::telemetry::LogFormat::Json);
+    model::telemetry::init(model::telemetry::LogFormat::Json);
 }
 
 #[cfg(test)]

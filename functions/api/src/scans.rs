@@ -10,16 +10,16 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use shared::ids::{AccountId, DataSourceName, ScanId};
-use shared::listing::{decode_key_cursor, encode_key_cursor, Page};
-use shared::regions;
-use shared::scans::{
+use model::ids::{AccountId, DataSourceName, ScanId};
+use model::listing::{decode_key_cursor, encode_key_cursor, Page};
+use model::regions;
+use model::scans::{
     AttachRequest, Attachment, DataSource, Finding, InventorySync, RegionStatus, Scan, Severity,
 };
-use shared::store::keys;
-use shared::usecases::scans::{AccountActionRequest, AccountActionResponse, ScanRequest};
+use model::store::keys;
+use model::usecases::scans::{AccountActionRequest, AccountActionResponse, ScanRequest};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 #[derive(Serialize, ToSchema)]
@@ -167,7 +167,7 @@ pub async fn detach(
         .delete_attachment(&auth.caller.tenant, &account_id, &name)
         .await
         .map_err(|err| match err {
-            shared::Error::NotFound { .. } => shared::Error::NotAttached {
+            model::Error::NotFound { .. } => model::Error::NotAttached {
                 account_id: account_id.into_string(),
                 data_source: name.into_string(),
             },
@@ -524,7 +524,7 @@ pub async fn list_findings(
                 Some("severity".into()),
                 format!(
                     "'{}' is not a severity; use LOW, MEDIUM, HIGH or CRITICAL",
-                    shared::validation::echo(text)
+                    model::validation::echo(text)
                 ),
             )
         })?;
@@ -548,7 +548,7 @@ pub async fn list_findings(
     let prefix = keys::findings_prefix(&account_id, data_source);
     let after = decode_key_cursor(query.cursor.as_deref(), &prefix)?;
     let tenant = &auth.caller.tenant;
-    let (account, page): (_, shared::Result<Page<Finding>>) = futures::join!(
+    let (account, page): (_, model::Result<Page<Finding>>) = futures::join!(
         state.store.get_account(tenant, &account_id),
         state.store.list_findings(
             tenant,

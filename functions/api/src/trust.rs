@@ -11,15 +11,15 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use model::account::{Account, AccountFields, Environment};
+use model::ids::AccountId;
+use model::regions::{Region, REGIONS};
+use model::role_template;
+use model::time::Timestamp;
+use model::usecases::role_checks::{self, ValidateRolesRequest, ValidateRolesResponse};
+use model::verification::{verify_and_record, Trigger};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use shared::account::{Account, AccountFields, Environment};
-use shared::ids::AccountId;
-use shared::regions::{Region, REGIONS};
-use shared::role_template;
-use shared::time::Timestamp;
-use shared::usecases::role_checks::{self, ValidateRolesRequest, ValidateRolesResponse};
-use shared::verification::{verify_and_record, Trigger};
 use utoipa::{IntoParams, ToSchema};
 
 #[utoipa::path(
@@ -39,7 +39,7 @@ pub async fn verify_account(
 ) -> Result<Response, ApiError> {
     let account = load(&state, &auth.caller.tenant, &account_id).await?;
     if account.archived_at.is_some() {
-        return Err(shared::Error::Archived {
+        return Err(model::Error::Archived {
             id: account_id.into_string(),
         }
         .into());
@@ -102,7 +102,7 @@ pub async fn rotate_external_id(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let expected = if_match(&state, &auth.caller.tenant, &account_id, &headers).await?;
-    let pending = shared::secrets::new_external_id();
+    let pending = model::crypto::new_external_id();
     let account = state
         .store
         .set_pending_external_id(&auth.caller.tenant, &account_id, Some(&pending), expected)
@@ -242,7 +242,7 @@ pub async fn iam_parameters(
             match state.store.create_account(tenant, &account).await {
                 Ok(()) => (account, true),
                 // Registered by a concurrent request: use that one.
-                Err(shared::Error::AlreadyExists { .. }) => {
+                Err(model::Error::AlreadyExists { .. }) => {
                     (load(&state, tenant, account_id).await?, false)
                 }
                 Err(err) => return Err(err.into()),
@@ -254,7 +254,7 @@ pub async fn iam_parameters(
         .fields
         .regions
         .first()
-        .and_then(|id| shared::regions::find(id))
+        .and_then(|id| model::regions::find(id))
         .map_or("aws", |region| region.partition);
     let role_name = state.settings.role_name.clone();
     let external_id = account

@@ -9,9 +9,9 @@
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::EntityType;
 use futures::{StreamExt, TryStreamExt};
+use model::scans::Observation;
+use model::time::Timestamp;
 use serde_json::Value;
-use shared::scans::Observation;
-use shared::time::Timestamp;
 use std::collections::{BTreeMap, HashMap};
 
 pub const NO_MFA: &str = "IAM_USER_WITHOUT_MFA";
@@ -44,8 +44,8 @@ fn failure<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
     operation: &str,
     err: SdkError<E, aws_sdk_iam::config::http::HttpResponse>,
 ) -> ScanFailure {
-    use shared::aws_errors::ErrorClass;
-    match shared::aws_errors::classify(&err) {
+    use model::aws_errors::ErrorClass;
+    match model::aws_errors::classify(&err) {
         ErrorClass::AccessDenied => ScanFailure {
             code: "ACCESS_DENIED",
             message: format!("the role may not call iam:{operation}; attach the AWS managed policy SecurityAudit (or ReadOnlyAccess) to it"),

@@ -13,14 +13,14 @@ pub mod pump;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::StreamExt;
-use shared::account::Account;
-use shared::scans::{
+use model::account::Account;
+use model::scans::{
     Attachment, Catalogue, DataSource, ExternalScanJob, Finding, IgnoreLists, InventorySync, Scan,
     ScanError, ScanJob, ScanStatus, Severity, SyncStatus,
 };
-use shared::store::{Claim, Store};
-use shared::time::Timestamp;
-use shared::verification::{RoleVerifier, VerificationCode};
+use model::store::{Claim, Store};
+use model::time::Timestamp;
+use model::verification::{RoleVerifier, VerificationCode};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,7 +39,7 @@ pub struct WorkerSettings {
 
 impl WorkerSettings {
     /// `MAX_RECEIVE_COUNT` and `SCAN_LEASE_SECONDS`.
-    pub fn from_config(config: &shared::config::Config) -> Self {
+    pub fn from_config(config: &model::config::Config) -> Self {
         WorkerSettings {
             max_receive_count: config.max_receive_count,
             lease: Duration::from_secs(config.scan_lease_seconds),
@@ -77,7 +77,7 @@ pub enum Retry {
 impl Worker {
     /// From the environment, as the Lambda runs it.
     /// Built from the composition root.
-    pub fn new(services: &shared::config::Services) -> Self {
+    pub fn new(services: &model::config::Services) -> Self {
         Worker {
             store: services.store.clone(),
             verifier: services.verifier.clone(),
@@ -286,7 +286,7 @@ impl Worker {
         };
         let body = serde_json::to_string(&forwarded)
             .map_err(|err| transient("INTERNAL", &err.to_string()))?;
-        shared::jobs::send(&self.sqs, url, body)
+        model::jobs::send(&self.sqs, url, body)
             .await
             .map_err(|err| transient("QUEUE_UNAVAILABLE", &err.to_string()))?;
         let mut done = scan.clone();
@@ -659,7 +659,7 @@ mod tests {
     fn account(archived: bool, role: Option<&str>) -> Account {
         let mut account = Account::register(
             "000000000001".into(),
-            shared::account::AccountFields {
+            model::account::AccountFields {
                 name: "a".into(),
                 role_arn: role.map(str::to_string),
                 ..Default::default()

@@ -5,8 +5,8 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init(shared::telemetry::LogFormat::Json);
-    let services = shared::config::Services::from_env_or_exit().await;
+    model::telemetry::init(model::telemetry::LogFormat::Json);
+    let services = model::config::Services::from_env_or_exit().await;
     let worker = scan_worker::Worker::new(&services);
     let worker = &worker;
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async move {

@@ -8,13 +8,13 @@
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use futures::StreamExt;
-use serde::Serialize;
-use shared::schema::{DUE_SHARD, DUE_SHARDS};
-use shared::store::{DueAccount, Store};
-use shared::time::Timestamp;
-use shared::verification::{
+use model::provisioning::{DUE_SHARD, DUE_SHARDS};
+use model::store::{DueAccount, Store};
+use model::time::Timestamp;
+use model::verification::{
     check, record, Checked, RoleVerifier, Trigger, VerificationCode, VerificationSettings,
 };
+use serde::Serialize;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -44,7 +44,7 @@ pub struct Sweeper {
 
 impl Sweeper {
     /// Built from the composition root.
-    pub fn new(services: &shared::config::Services) -> Self {
+    pub fn new(services: &model::config::Services) -> Self {
         Sweeper {
             store: services.store.clone(),
             verifier: services.verifier.clone(),

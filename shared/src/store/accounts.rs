@@ -3,8 +3,8 @@
 use super::{is_condition_failure, item_key, keys, n, refused_item, s, update_expression, Store};
 use crate::account::{search_text, Account, AccountFields};
 use crate::listing::{self, compose_sort_value, Cursor, ListRequest, Order, Page, SortField};
+use crate::provisioning;
 use crate::scans::RegionAdded;
-use crate::schema;
 use crate::time::Timestamp;
 use crate::{Error, Result};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
@@ -111,8 +111,8 @@ impl Store {
         }
         // A role is (re)verified at once after every change; without one
         // the account leaves the due index.
-        names.insert("#due_shard".into(), schema::DUE_SHARD.into());
-        names.insert("#due_at".into(), schema::DUE_AT.into());
+        names.insert("#due_shard".into(), provisioning::DUE_SHARD.into());
+        names.insert("#due_at".into(), provisioning::DUE_AT.into());
         names.insert("#credential".into(), "credential".into());
         names.insert("#next".into(), "next_verification_at".into());
         if fields.role_arn.is_some() {
@@ -121,7 +121,7 @@ impl Store {
             );
             placeholders.insert(
                 ":due_shard".into(),
-                s(schema::due_shard(tenant, account_id)),
+                s(provisioning::due_shard(tenant, account_id)),
             );
             placeholders.insert(":due_at".into(), s(now.to_string()));
         } else {
@@ -131,18 +131,21 @@ impl Store {
                 "#credential.#next".to_string(),
             ]);
         }
-        names.insert("#environment_key".into(), schema::ENVIRONMENT_KEY.into());
+        names.insert(
+            "#environment_key".into(),
+            provisioning::ENVIRONMENT_KEY.into(),
+        );
         match fields.environment {
             Some(environment) => {
                 sets.push("#environment_key = :environment_key".into());
                 placeholders.insert(
                     ":environment_key".into(),
-                    s(schema::environment_partition(tenant, environment)),
+                    s(provisioning::environment_partition(tenant, environment)),
                 );
             }
             None => removes.push("#environment_key".into()),
         }
-        names.insert("#parent".into(), schema::PARENT_KEY.into());
+        names.insert("#parent".into(), provisioning::PARENT_KEY.into());
         match &fields.parent_account_id {
             Some(parent) => {
                 sets.push("#parent = :parent".into());
@@ -315,8 +318,8 @@ impl Store {
                 .return_values(ReturnValue::AllNew);
             let due_names = |request: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder| {
                 request
-                    .expression_attribute_names("#due_shard", schema::DUE_SHARD)
-                    .expression_attribute_names("#due_at", schema::DUE_AT)
+                    .expression_attribute_names("#due_shard", provisioning::DUE_SHARD)
+                    .expression_attribute_names("#due_at", provisioning::DUE_AT)
                     .expression_attribute_names("#credential", "credential")
                     .expression_attribute_names("#next", "next_verification_at")
             };
@@ -331,7 +334,7 @@ impl Store {
                     .update_expression(
                         "SET #version = #version + :one, #due_shard = :shard, #due_at = :now, #credential.#next = :now REMOVE #archived",
                     )
-                    .expression_attribute_values(":shard", s(schema::due_shard(tenant, account_id)))
+                    .expression_attribute_values(":shard", s(provisioning::due_shard(tenant, account_id)))
                     .expression_attribute_values(":now", s(now.to_string()))
             } else {
                 request.update_expression("SET #version = #version + :one REMOVE #archived")
@@ -365,10 +368,10 @@ impl Store {
             .client
             .query()
             .table_name(self.table())
-            .index_name(schema::PARENT_INDEX)
+            .index_name(provisioning::PARENT_INDEX)
             .consistent_read(true)
             .key_condition_expression("pk = :pk AND begins_with(#parent, :prefix)")
-            .expression_attribute_names("#parent", schema::PARENT_KEY)
+            .expression_attribute_names("#parent", provisioning::PARENT_KEY)
             .expression_attribute_values(":pk", s(keys::tenant_pk(tenant)))
             .expression_attribute_values(":prefix", s(compose_sort_value(parent, "")))
             .set_exclusive_start_key(after.map(|child| {
@@ -376,7 +379,7 @@ impl Store {
                     ("pk".to_string(), s(keys::tenant_pk(tenant))),
                     ("sk".to_string(), s(keys::account_sk(child))),
                     (
-                        schema::PARENT_KEY.to_string(),
+                        provisioning::PARENT_KEY.to_string(),
                         s(compose_sort_value(parent, child)),
                     ),
                 ])
@@ -559,21 +562,21 @@ pub fn account_item(tenant: &str, account: &Account) -> Result<Item> {
         item.insert(attribute.into(), s(value));
     }
     item.insert(
-        schema::STATUS_KEY.into(),
-        s(schema::status_partition(
+        provisioning::STATUS_KEY.into(),
+        s(provisioning::status_partition(
             tenant,
             account.credential.verification_status,
         )),
     );
     if let Some(environment) = account.fields.environment {
         item.insert(
-            schema::ENVIRONMENT_KEY.into(),
-            s(schema::environment_partition(tenant, environment)),
+            provisioning::ENVIRONMENT_KEY.into(),
+            s(provisioning::environment_partition(tenant, environment)),
         );
     }
     if let Some(parent) = &account.fields.parent_account_id {
         item.insert(
-            schema::PARENT_KEY.into(),
+            provisioning::PARENT_KEY.into(),
             s(compose_sort_value(parent, &account.account_id)),
         );
     }
@@ -588,10 +591,10 @@ pub fn account_item(tenant: &str, account: &Account) -> Result<Item> {
     }
     if let Some(due) = account.credential.next_verification_at {
         item.insert(
-            schema::DUE_SHARD.into(),
-            s(schema::due_shard(tenant, &account.account_id)),
+            provisioning::DUE_SHARD.into(),
+            s(provisioning::due_shard(tenant, &account.account_id)),
         );
-        item.insert(schema::DUE_AT.into(), s(due.to_string()));
+        item.insert(provisioning::DUE_AT.into(), s(due.to_string()));
     }
     Ok(item)
 }

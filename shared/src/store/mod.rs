@@ -18,7 +18,7 @@
 
 mod accounts;
 mod api_keys;
-mod fleet;
+mod bulk;
 mod scans;
 mod search;
 mod verification;
@@ -32,7 +32,7 @@ use std::time::Duration;
 
 pub use accounts::account_item;
 pub use api_keys::KeyRevocation;
-pub use fleet::{BatchDeleteOutcome, ImportOutcome};
+pub use bulk::{BatchDeleteOutcome, ImportOutcome};
 pub use scans::{AccountRegions, Claim, ScanContext};
 pub use verification::{DueAccount, DuePage};
 

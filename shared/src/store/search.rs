@@ -4,7 +4,7 @@
 use super::{keys, s, Store};
 use crate::account::Account;
 use crate::listing::compose_sort_value;
-use crate::schema;
+use crate::provisioning;
 use crate::search::{Source, Window};
 use crate::{Error, Result};
 use std::collections::HashMap;
@@ -40,7 +40,7 @@ impl Stream {
         match (&self.parent, self.index) {
             (Some(parent), _) => {
                 key.insert(
-                    schema::PARENT_KEY.to_string(),
+                    provisioning::PARENT_KEY.to_string(),
                     s(compose_sort_value(parent, account_id)),
                 );
             }
@@ -91,7 +91,7 @@ impl Store {
             Source::Parents(parents) => parents
                 .iter()
                 .map(|parent| Stream {
-                    index: Some(schema::PARENT_INDEX),
+                    index: Some(provisioning::PARENT_INDEX),
                     key_attribute: "pk",
                     key_value: pk.clone(),
                     parent: Some(parent.clone()),
@@ -101,9 +101,9 @@ impl Store {
                 .iter()
                 .map(|status| {
                     Stream::query(
-                        schema::STATUS_INDEX,
-                        schema::STATUS_KEY,
-                        schema::status_partition(tenant, *status),
+                        provisioning::STATUS_INDEX,
+                        provisioning::STATUS_KEY,
+                        provisioning::status_partition(tenant, *status),
                     )
                 })
                 .collect(),
@@ -111,9 +111,9 @@ impl Store {
                 .iter()
                 .map(|environment| {
                     Stream::query(
-                        schema::ENVIRONMENT_INDEX,
-                        schema::ENVIRONMENT_KEY,
-                        schema::environment_partition(tenant, *environment),
+                        provisioning::ENVIRONMENT_INDEX,
+                        provisioning::ENVIRONMENT_KEY,
+                        provisioning::environment_partition(tenant, *environment),
                     )
                 })
                 .collect(),
@@ -161,7 +161,7 @@ impl Store {
             request = match (&stream.parent, stream.index) {
                 (Some(parent), _) => request
                     .key_condition_expression("#key = :key AND begins_with(#sort, :prefix)")
-                    .expression_attribute_names("#sort", schema::PARENT_KEY)
+                    .expression_attribute_names("#sort", provisioning::PARENT_KEY)
                     .expression_attribute_values(":prefix", s(compose_sort_value(parent, ""))),
                 (None, None) => request
                     .key_condition_expression("#key = :key AND begins_with(sk, :prefix)")

@@ -3,7 +3,7 @@
 use super::{is_condition_failure, n, s, update_expression, Store};
 use crate::account::{Account, Credential};
 use crate::listing::SortField;
-use crate::schema;
+use crate::provisioning;
 use crate::time::Timestamp;
 use crate::{Error, Result};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
@@ -37,10 +37,10 @@ impl Store {
             .client
             .query()
             .table_name(self.table())
-            .index_name(schema::DUE_INDEX)
+            .index_name(provisioning::DUE_INDEX)
             .key_condition_expression("#shard = :shard AND #due <= :now")
-            .expression_attribute_names("#shard", schema::DUE_SHARD)
-            .expression_attribute_names("#due", schema::DUE_AT)
+            .expression_attribute_names("#shard", provisioning::DUE_SHARD)
+            .expression_attribute_names("#due", provisioning::DUE_AT)
             .expression_attribute_values(":shard", s(shard))
             .expression_attribute_values(":now", s(now.to_string()))
             .limit(limit)
@@ -108,10 +108,10 @@ impl Store {
                 )),
             ),
         ]);
-        names.insert("#status_key".into(), schema::STATUS_KEY.into());
+        names.insert("#status_key".into(), provisioning::STATUS_KEY.into());
         values.insert(
             ":status_key".into(),
-            s(schema::status_partition(
+            s(provisioning::status_partition(
                 tenant,
                 credential.verification_status,
             )),
@@ -125,7 +125,7 @@ impl Store {
         let mut removes = Vec::new();
         match credential.next_verification_at {
             Some(next) if verified.fields.role_arn.is_some() => {
-                names.insert("#due".into(), schema::DUE_AT.into());
+                names.insert("#due".into(), provisioning::DUE_AT.into());
                 values.insert(":due".into(), s(next.to_string()));
                 sets.push("#due = :due");
             }
@@ -189,7 +189,7 @@ impl Store {
             .update_account(tenant, account_id)
             .update_expression("SET #due = :due, #credential.#next = :due")
             .condition_expression("attribute_exists(#due)")
-            .expression_attribute_names("#due", schema::DUE_AT)
+            .expression_attribute_names("#due", provisioning::DUE_AT)
             .expression_attribute_names("#credential", "credential")
             .expression_attribute_names("#next", "next_verification_at")
             .expression_attribute_values(":due", s(next.to_string()))

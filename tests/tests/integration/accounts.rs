@@ -78,7 +78,7 @@ async fn duplicate_is_409_in_one_tenant_and_allowed_in_another() {
     again.assert_error(409, "already_exists");
     assert_eq!(app.snapshot().await, before, "a 409 must write nothing");
 
-    let other = app.key("globex", shared::api_key::Scope::ALL).await;
+    let other = app.key("globex", model::api_key::Scope::ALL).await;
     let reply = app
         .call_with(
             Method::POST,

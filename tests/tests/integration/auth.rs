@@ -2,8 +2,8 @@
 
 use crate::harness::{TestApp, TENANT};
 use axum::http::{Method, StatusCode};
+use model::api_key::Scope;
 use serde_json::json;
-use shared::api_key::Scope;
 
 const ID: &str = "123456789012";
 
@@ -137,7 +137,7 @@ async fn api_keys_are_issued_listed_without_secrets_and_revoked() {
     let text = listed.body.to_string();
     let secret = token.rsplit('_').next().unwrap();
     assert!(!text.contains(secret));
-    assert!(!text.contains(&shared::secrets::hash_secret(secret)));
+    assert!(!text.contains(&model::crypto::hash_secret(secret)));
     assert!(!text.contains("secret_hash"));
     let items = listed.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 2);

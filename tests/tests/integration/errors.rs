@@ -219,7 +219,7 @@ async fn datastore_failures_are_500_without_internals() {
     let app = TestApp::new().await;
     // Same keys, but a table that does not exist: every store call fails.
     let broken = api::router(api::AppState::new(
-        shared::store::Store::new(app.dynamodb.clone(), "no-such-table-for-this-test"),
+        model::store::Store::new(app.dynamodb.clone(), "no-such-table-for-this-test"),
         app.state.verifier.clone(),
         crate::harness::test_settings(),
     ));

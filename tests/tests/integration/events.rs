@@ -2,9 +2,9 @@
 
 use crate::harness::TestApp;
 use axum::http::{Request, StatusCode};
+use model::api_key::{ApiKey, Scope};
+use model::time::Timestamp;
 use serde_json::Value;
-use shared::api_key::{ApiKey, Scope};
-use shared::time::Timestamp;
 
 fn event(name: &str) -> String {
     let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -54,7 +54,7 @@ async fn scan_and_schedule_events_are_handled() {
     let sqs: aws_lambda_events::event::sqs::SqsEvent =
         serde_json::from_str(&event("scan-job.json")).unwrap();
     assert_eq!(sqs.records.len(), 1);
-    let job: shared::scans::ScanJob =
+    let job: model::scans::ScanJob =
         serde_json::from_str(sqs.records[0].body.as_deref().unwrap()).expect("a scan job");
     assert_eq!(job.data_source, "aws:iam");
     // A job whose scan does not exist (its account was deleted) is dropped,

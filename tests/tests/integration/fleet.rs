@@ -2,8 +2,8 @@
 
 use crate::harness::{trust_external_ids, TestApp};
 use axum::http::{Method, StatusCode};
+use model::time::Timestamp;
 use serde_json::{json, Value};
-use shared::time::Timestamp;
 use std::time::{Duration, Instant};
 
 const PAYER: &str = "900000000000";

@@ -5,8 +5,8 @@ use crate::harness::{TestApp, TENANT};
 use axum::http::{Method, StatusCode};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use model::api_key::Scope;
 use serde_json::{json, Value};
-use shared::api_key::Scope;
 
 const ID: &str = "111111111111";
 
@@ -164,7 +164,7 @@ fn valid(parameter: &str) -> &'static str {
         "data_source" => "aws:iam",
         "scan_id" | "key_id" => "01JABCDEFGHJKMNPQRSTVWXYZ0",
         other => {
-            panic!("a path parameter without a test value: {other}; add it here and to shared::ids")
+            panic!("a path parameter without a test value: {other}; add it here and to model::ids")
         }
     }
 }
@@ -228,7 +228,7 @@ async fn every_path_parameter_of_every_route_is_bounded_before_dynamodb() {
         .assert_error(400, "invalid_cursor");
     let forged = URL_SAFE_NO_PAD.encode(format!(
         "{}{}",
-        shared::store::keys::scans_prefix(ID),
+        model::store::keys::scans_prefix(ID),
         "x".repeat(1500)
     ));
     app.get(&format!("/v1/accounts/{ID}/scans?cursor={forged}"))

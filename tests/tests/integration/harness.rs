@@ -4,13 +4,13 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
+use model::api_key::{ApiKey, Scope};
+use model::jobs::JobQueue;
+use model::scans::Catalogue;
+use model::store::Store;
+use model::time::Timestamp;
+use model::verification::VerificationSettings;
 use serde_json::{json, Value};
-use shared::api_key::{ApiKey, Scope};
-use shared::jobs::JobQueue;
-use shared::scans::Catalogue;
-use shared::store::Store;
-use shared::time::Timestamp;
-use shared::verification::VerificationSettings;
 use std::collections::BTreeMap;
 use tower::ServiceExt;
 
@@ -85,7 +85,7 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
         std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok(),
         "integration tests need the emulators: run `make test` (or dev/with-emulators.sh cargo test)"
     );
-    shared::config::aws().await
+    model::config::aws().await
 }
 
 impl TestApp {
@@ -98,11 +98,11 @@ impl TestApp {
         let config = sdk_config().await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&config);
         let table = format!("test-{}", ulid::Ulid::new().to_string().to_lowercase());
-        shared::schema::create_table(&dynamodb, &table)
+        model::provisioning::create_table(&dynamodb, &table)
             .await
             .expect("create the test table");
         // The composition root every entry point uses, with test settings.
-        let services = shared::config::Services::new(test_config(&table))
+        let services = model::config::Services::new(test_config(&table))
             .await
             .expect("services");
         let store = services.store.clone();
@@ -131,11 +131,11 @@ impl TestApp {
         let mut app = TestApp::new().await;
         let sqs = aws_sdk_sqs::Client::new(&app.sdk_config);
         let prefix = format!("t{}", ulid::Ulid::new().to_string().to_lowercase());
-        let urls = shared::schema::create_queues(&sqs, &prefix)
+        let urls = model::provisioning::create_queues(&sqs, &prefix)
             .await
             .expect("create the test queues");
-        let queue_url = urls[shared::schema::SCAN_QUEUE.logical_id].clone();
-        let dead_letter_url = urls[shared::schema::SCAN_QUEUE.dead_letter_logical_id].clone();
+        let queue_url = urls[model::provisioning::SCAN_QUEUE.logical_id].clone();
+        let dead_letter_url = urls[model::provisioning::SCAN_QUEUE.dead_letter_logical_id].clone();
         app.state = app
             .state
             .clone()
@@ -148,7 +148,7 @@ impl TestApp {
             catalogue: std::sync::Arc::new(catalogue),
             sqs: sqs.clone(),
             settings: scan_worker::WorkerSettings {
-                max_receive_count: shared::schema::SCAN_QUEUE.max_receive_count,
+                max_receive_count: model::provisioning::SCAN_QUEUE.max_receive_count,
                 lease: std::time::Duration::from_secs(60),
             },
         };
@@ -403,8 +403,8 @@ fn canonical(value: &aws_sdk_dynamodb::types::AttributeValue) -> String {
 
 /// The configuration of tests: their own table, short STS timeouts and
 /// quick retries, any role name.
-pub fn test_config(table: &str) -> shared::config::Config {
-    let mut config = shared::config::Config::from_env().expect("configuration");
+pub fn test_config(table: &str) -> model::config::Config {
+    let mut config = model::config::Config::from_env().expect("configuration");
     config.table_name = table.to_string();
     // Short enough for a timeout test, long enough for moto answering a
     // whole parallel test run on two cores.

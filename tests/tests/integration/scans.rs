@@ -5,8 +5,8 @@
 use crate::harness::{in_account, trust_external_ids, TestApp};
 use aws_sdk_iam::types::Tag;
 use axum::http::{Method, StatusCode};
+use model::scans::Catalogue;
 use serde_json::{json, Value};
-use shared::scans::Catalogue;
 use std::collections::BTreeSet;
 
 /// A customer account of its own, so parallel tests never see each
@@ -426,7 +426,7 @@ async fn a_duplicated_job_runs_once() {
     let scan_id = queued["scan_id"].as_str().unwrap();
     // SQS delivers at least once: the same job twice (and a third copy
     // arriving after the scan finished).
-    let job = shared::scans::ScanJob {
+    let job = model::scans::ScanJob {
         tenant: crate::harness::TENANT.into(),
         account_id: account.clone(),
         data_source: "aws:iam".into(),
@@ -817,7 +817,7 @@ async fn attachments_are_managed_per_account_and_listed_across_accounts() {
         .assert_error(400, "missing_parameter");
 
     // Another tenant sees none of it.
-    let other = app.key("other", shared::api_key::Scope::ALL).await;
+    let other = app.key("other", model::api_key::Scope::ALL).await;
     let foreign = app
         .call_with(Method::GET, &uri, Some(&other), None, &[])
         .await;

@@ -130,7 +130,7 @@ fn table_matches_template() {
     assert_eq!(text(&table["BillingMode"]), "PAY_PER_REQUEST");
     assert_eq!(
         text(&table["StreamSpecification"]["StreamViewType"]),
-        shared::schema::STREAM_VIEW.as_str()
+        model::provisioning::STREAM_VIEW.as_str()
     );
     let key_schema: Vec<(String, String)> = table["KeySchema"]
         .as_sequence()
@@ -141,8 +141,8 @@ fn table_matches_template() {
     assert_eq!(
         key_schema,
         [
-            (shared::schema::PARTITION_KEY.into(), "HASH".into()),
-            (shared::schema::SORT_KEY.into(), "RANGE".into())
+            (model::provisioning::PARTITION_KEY.into(), "HASH".into()),
+            (model::provisioning::SORT_KEY.into(), "RANGE".into())
         ]
     );
     let attributes: BTreeSet<(String, String)> = table["AttributeDefinitions"]
@@ -151,7 +151,7 @@ fn table_matches_template() {
         .iter()
         .map(|a| (text(&a["AttributeName"]), text(&a["AttributeType"])))
         .collect();
-    let expected: BTreeSet<(String, String)> = shared::schema::key_attributes()
+    let expected: BTreeSet<(String, String)> = model::provisioning::key_attributes()
         .into_iter()
         .map(|a| (a.to_string(), "S".to_string()))
         .collect();
@@ -172,7 +172,7 @@ fn table_matches_template() {
             )
         })
         .collect();
-    let expected: BTreeSet<(String, String, String)> = shared::schema::local_indexes()
+    let expected: BTreeSet<(String, String, String)> = model::provisioning::local_indexes()
         .into_iter()
         .map(|i| {
             (
@@ -198,16 +198,16 @@ fn table_matches_template() {
         })
         .collect();
     let mut expected = vec![(
-        shared::schema::DUE_INDEX.to_string(),
-        shared::schema::DUE_SHARD.to_string(),
-        shared::schema::DUE_AT.to_string(),
+        model::provisioning::DUE_INDEX.to_string(),
+        model::provisioning::DUE_SHARD.to_string(),
+        model::provisioning::DUE_AT.to_string(),
         "ALL".to_string(),
     )];
-    for (name, key) in shared::schema::CRITERIA_INDEXES {
+    for (name, key) in model::provisioning::CRITERIA_INDEXES {
         expected.push((
             name.to_string(),
             key.to_string(),
-            shared::schema::SORT_KEY.to_string(),
+            model::provisioning::SORT_KEY.to_string(),
             "ALL".to_string(),
         ));
     }
@@ -218,7 +218,7 @@ fn table_matches_template() {
 fn queues_match_template() {
     let template = template();
     let resources = &template["Resources"];
-    for queue in shared::schema::QUEUES {
+    for queue in model::provisioning::QUEUES {
         let properties = &resources[queue.logical_id]["Properties"];
         assert_eq!(
             properties["VisibilityTimeout"].as_u64(),
@@ -246,7 +246,7 @@ fn queues_match_template() {
     let worker_timeout = resources["ScanWorkerFunction"]["Properties"]["Timeout"]
         .as_u64()
         .unwrap();
-    assert!(shared::schema::SCAN_QUEUE.visibility_timeout as u64 >= 6 * worker_timeout);
+    assert!(model::provisioning::SCAN_QUEUE.visibility_timeout as u64 >= 6 * worker_timeout);
 }
 
 #[tokio::test]
@@ -254,8 +254,10 @@ async fn dev_queues_are_created_from_the_definitions() {
     let config = crate::harness::sdk_config().await;
     let sqs = aws_sdk_sqs::Client::new(&config);
     let prefix = format!("t{}", ulid::Ulid::new().to_string().to_lowercase());
-    let urls = shared::schema::create_queues(&sqs, &prefix).await.unwrap();
-    let url = &urls[shared::schema::SCAN_QUEUE.logical_id];
+    let urls = model::provisioning::create_queues(&sqs, &prefix)
+        .await
+        .unwrap();
+    let url = &urls[model::provisioning::SCAN_QUEUE.logical_id];
     let attributes = sqs
         .get_queue_attributes()
         .queue_url(url)
@@ -268,13 +270,17 @@ async fn dev_queues_are_created_from_the_definitions() {
     use aws_sdk_sqs::types::QueueAttributeName as Name;
     assert_eq!(
         attributes[&Name::VisibilityTimeout],
-        shared::schema::SCAN_QUEUE.visibility_timeout.to_string()
+        model::provisioning::SCAN_QUEUE
+            .visibility_timeout
+            .to_string()
     );
     let redrive: serde_json::Value =
         serde_json::from_str(&attributes[&Name::RedrivePolicy]).unwrap();
     assert_eq!(
         redrive["maxReceiveCount"].to_string().trim_matches('"'),
-        shared::schema::SCAN_QUEUE.max_receive_count.to_string()
+        model::provisioning::SCAN_QUEUE
+            .max_receive_count
+            .to_string()
     );
     assert!(redrive["deadLetterTargetArn"]
         .as_str()

@@ -3,8 +3,8 @@
 
 use crate::harness::{trust, trust_external_ids, TestApp, CUSTOMER_ACCOUNT, VENDOR_ACCOUNT};
 use axum::http::{Method, StatusCode};
+use model::time::Timestamp;
 use serde_json::{json, Value};
-use shared::time::Timestamp;
 use std::time::{Duration, Instant};
 
 const OTHER_ACCOUNT: &str = "222222222222";
@@ -632,7 +632,7 @@ async fn a_sweep_verifies_due_accounts_and_leaves_the_others() {
     // Never due: no role.
     let no_role = app.create("000000000001", json!({})).await;
     // Due, in another tenant, with a throttled role: rescheduled, not failed.
-    let globex = app.key("globex", shared::api_key::Scope::ALL).await;
+    let globex = app.key("globex", model::api_key::Scope::ALL).await;
     let throttled = app
         .call_with(
             Method::POST,

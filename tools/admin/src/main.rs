@@ -5,15 +5,15 @@
 //! works against the dev emulators.
 
 use clap::{Parser, Subcommand};
-use shared::api_key::{ApiKey, ApiKeyView, Scope};
-use shared::store::Store;
-use shared::time::Timestamp;
+use model::api_key::{ApiKey, ApiKeyView, Scope};
+use model::store::Store;
+use model::time::Timestamp;
 
 #[derive(Parser)]
 #[command(about = "Manage tenants and API keys in the accounts table")]
 struct Cli {
     /// The table (default: $TABLE_NAME, else "accounts").
-    #[arg(long, env = "TABLE_NAME", default_value = shared::config::DEFAULT_TABLE_NAME)]
+    #[arg(long, env = "TABLE_NAME", default_value = model::config::DEFAULT_TABLE_NAME)]
     table: String,
     #[command(subcommand)]
     command: Command,
@@ -54,8 +54,8 @@ async fn main() {
     }
 }
 
-async fn run(cli: Cli) -> shared::Result<()> {
-    let config = shared::config::aws().await;
+async fn run(cli: Cli) -> model::Result<()> {
+    let config = model::config::aws().await;
     let store = Store::new(aws_sdk_dynamodb::Client::new(&config), cli.table);
     match cli.command {
         Command::CreateKey {

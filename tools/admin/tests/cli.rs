@@ -1,7 +1,7 @@
 //! The operator CLI against DynamoDB Local: the key it prints authenticates.
 
-use shared::api_key::{ApiKey, Scope};
-use shared::store::Store;
+use model::api_key::{ApiKey, Scope};
+use model::store::Store;
 use std::process::Command;
 
 #[tokio::test]
@@ -10,10 +10,12 @@ async fn create_list_and_revoke_keys() {
         std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok(),
         "needs the emulators: run `make test`"
     );
-    let config = shared::config::aws().await;
+    let config = model::config::aws().await;
     let client = aws_sdk_dynamodb::Client::new(&config);
     let table = format!("admin-{}", ulid::Ulid::new().to_string().to_lowercase());
-    shared::schema::create_table(&client, &table).await.unwrap();
+    model::provisioning::create_table(&client, &table)
+        .await
+        .unwrap();
     let admin = |args: &[&str]| {
         let output = Command::new(env!("CARGO_BIN_EXE_admin"))
             .env("TABLE_NAME", &table)
@@ -46,7 +48,7 @@ async fn create_list_and_revoke_keys() {
         .unwrap();
     assert_eq!(record.scopes, vec![Scope::Read, Scope::Admin]);
     assert_eq!(
-        record.check(presented.secret, shared::time::Timestamp::now()),
+        record.check(presented.secret, model::time::Timestamp::now()),
         Ok(())
     );
 

@@ -3,7 +3,7 @@
 use super::{keys, s, Store};
 use crate::account::Account;
 use crate::listing::account_id_of_sort_value;
-use crate::schema;
+use crate::provisioning;
 use crate::{Error, Result};
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::{HashMap, HashSet};
@@ -38,7 +38,7 @@ impl Store {
                 .client
                 .query()
                 .table_name(self.table())
-                .index_name(schema::PARENT_INDEX)
+                .index_name(provisioning::PARENT_INDEX)
                 .key_condition_expression("pk = :pk AND begins_with(#parent, :prefix)")
                 .expression_attribute_values(":pk", s(keys::tenant_pk(tenant)))
                 .expression_attribute_values(
@@ -46,13 +46,13 @@ impl Store {
                     s(crate::listing::compose_sort_value(parent, "")),
                 )
                 .projection_expression("#parent")
-                .expression_attribute_names("#parent", schema::PARENT_KEY)
+                .expression_attribute_names("#parent", provisioning::PARENT_KEY)
                 .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(Error::from_sdk)?;
             for item in output.items.unwrap_or_default() {
-                if let Some(AttributeValue::S(value)) = item.get(schema::PARENT_KEY) {
+                if let Some(AttributeValue::S(value)) = item.get(provisioning::PARENT_KEY) {
                     let member = account_id_of_sort_value(value).to_string();
                     if !batch.contains(&member) {
                         return Ok(Some(member));

@@ -9,13 +9,13 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use model::account::Account;
+use model::csv_io;
+use model::ids::AccountId;
+use model::search::{Found, SearchRequest};
+use model::usecases::import::{self, ImportMode, ImportResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use shared::account::Account;
-use shared::csv_io;
-use shared::ids::AccountId;
-use shared::search::{Found, SearchRequest};
-use shared::usecases::import::{self, ImportMode, ImportResponse};
 use utoipa::{IntoParams, ToSchema};
 
 const MAX_BATCH_DELETE: usize = 1000;
@@ -63,7 +63,7 @@ pub async fn search_accounts(
 }
 
 /// Accounts matching a search, sorted, from the source its criteria
-/// choose (see [`shared::search::Source`]), reading at most the state's
+/// choose (see [`model::search::Source`]), reading at most the state's
 /// read budget of accounts.
 pub(crate) async fn run_search(
     state: &AppState,
