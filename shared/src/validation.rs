@@ -20,6 +20,44 @@ static RESOURCE_TYPE: LazyLock<Regex> =
 static TENANT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9-]{0,62}$").unwrap());
 
+/// Read a JSON value into `T`, naming the failing field: `missing_field`
+/// and `unknown_field` name the field itself, `invalid_type` is a JSON
+/// value of the wrong type, and `invalid_value` a value of the right type
+/// that a variant list or one of the model's parsed types refuses.
+pub fn from_json<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T> {
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner().to_string();
+        // serde names missing and unknown fields in backticks; report that
+        // field rather than its parent object.
+        let named = inner.split('`').nth(1).map(str::to_string);
+        let (code, field) = if inner.starts_with("missing field") {
+            ("missing_field", join_path(&path, named))
+        } else if inner.starts_with("unknown field") {
+            // The path already ends with the unknown field itself.
+            ("unknown_field", Some(path))
+        } else if inner.starts_with("invalid type") || inner.starts_with("invalid length") {
+            ("invalid_type", Some(path))
+        } else {
+            ("invalid_value", Some(path))
+        };
+        Error::Invalid {
+            code,
+            field,
+            message: inner,
+        }
+    })
+}
+
+/// `parent.child` (`child` alone at the root), or `parent` without a child.
+pub fn join_path(parent: &str, child: Option<String>) -> Option<String> {
+    match (parent, child) {
+        (".", Some(child)) => Some(child),
+        (parent, Some(child)) => Some(format!("{parent}.{child}")),
+        (parent, None) => Some(parent.to_string()),
+    }
+}
+
 pub const MAX_LIST_ENTRIES: usize = 100;
 pub const MAX_LABELS: usize = 50;
 pub const MAX_REGEX_LEN: usize = 1024;

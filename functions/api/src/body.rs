@@ -59,7 +59,7 @@ pub fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
                 let key = message.split('`').nth(1).map(str::to_string);
                 return Err(ApiError::bad_request(
                     "duplicate_key",
-                    join_path(&path, key),
+                    model::validation::join_path(&path, key),
                     format!("{message}: give each key once"),
                 ));
             }
@@ -225,36 +225,10 @@ impl<S: Send + Sync> FromRequest<S> for CsvBody {
     }
 }
 
-/// Deserialise a JSON value into `T`, naming the failing field.
+/// Deserialise a JSON value into `T`, naming the failing field
+/// ([`model::validation::from_json`]).
 pub fn parse<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize(value).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner().to_string();
-        // serde names missing and unknown fields in backticks; report that
-        // field rather than its parent object.
-        let named = inner.split('`').nth(1).map(str::to_string);
-        let (code, field) = if inner.starts_with("missing field") {
-            ("missing_field", join_path(&path, named))
-        } else if inner.starts_with("unknown field") {
-            // The path already ends with the unknown field itself.
-            ("unknown_field", Some(path))
-        } else if inner.starts_with("invalid type") || inner.starts_with("invalid length") {
-            ("invalid_type", Some(path))
-        } else {
-            // Unknown variants, and the checks of the model's parsed types
-            // (ids, timestamps): a value of the right type that is refused.
-            ("invalid_value", Some(path))
-        };
-        ApiError::bad_request(code, field, inner)
-    })
-}
-
-fn join_path(parent: &str, child: Option<String>) -> Option<String> {
-    match (parent, child) {
-        (".", Some(child)) => Some(child),
-        (parent, Some(child)) => Some(format!("{parent}.{child}")),
-        (parent, None) => Some(parent.to_string()),
-    }
+    Ok(model::validation::from_json(value)?)
 }
 
 #[cfg(test)]

@@ -102,6 +102,14 @@ impl AppState {
         .with_search_read_budget(config.search_read_budget as usize)
     }
 
+    /// The account use cases over this state's clients.
+    pub fn accounts(&self) -> model::usecases::accounts::Accounts<'_> {
+        model::usecases::accounts::Accounts {
+            store: &self.store,
+            settings: &self.settings,
+        }
+    }
+
     /// The scanning use cases over this state's clients.
     pub fn scanning(&self) -> model::usecases::scans::Scanning<'_> {
         model::usecases::scans::Scanning {

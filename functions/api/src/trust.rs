@@ -11,11 +11,10 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use model::account::{Account, AccountFields, Environment};
+use model::account::{Account, Environment};
 use model::ids::AccountId;
 use model::regions::{Region, REGIONS};
 use model::role_template;
-use model::time::Timestamp;
 use model::usecases::role_checks::{self, ValidateRolesRequest, ValidateRolesResponse};
 use model::verification::{verify_and_record, Trigger};
 use serde::{Deserialize, Serialize};
@@ -224,31 +223,10 @@ pub async fn iam_parameters(
             "account_id is required",
         )
     })?;
-    let account_id = account_id.as_str();
-    let tenant = &auth.caller.tenant;
-    let (account, registered) = match state.store.get_account(tenant, account_id).await? {
-        Some(account) => (account, false),
-        None => {
-            let fields = AccountFields {
-                name: format!("Pending {account_id}"),
-                ..Default::default()
-            };
-            let account = Account::register(
-                account_id.to_string(),
-                fields,
-                &auth.caller.key_id,
-                Timestamp::now(),
-            );
-            match state.store.create_account(tenant, &account).await {
-                Ok(()) => (account, true),
-                // Registered by a concurrent request: use that one.
-                Err(model::Error::AlreadyExists { .. }) => {
-                    (load(&state, tenant, account_id).await?, false)
-                }
-                Err(err) => return Err(err.into()),
-            }
-        }
-    };
+    let (account, registered) = state
+        .accounts()
+        .register_pending(&auth.caller.tenant, &auth.caller.key_id, &account_id)
+        .await?;
     let principal = state.vendor_principal().await?;
     let partition = account
         .fields

@@ -3,6 +3,7 @@
 //! maps the result. Each takes the clients it needs as narrow borrowed
 //! parts, so a test can call it with the emulators' clients directly.
 
+pub mod accounts;
 pub mod import;
 pub mod role_checks;
 pub mod scans;
