@@ -1,7 +1,5 @@
 //! The one error type of the model crate. The API maps it to HTTP in one place.
 
-use std::fmt::Display;
-
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
@@ -57,15 +55,55 @@ pub enum Error {
     /// The item changed while we worked on it; retrying is safe.
     #[error("{0}")]
     Conflict(String),
-    /// The datastore is throttling or unreachable: the request may be retried.
-    #[error("the datastore is temporarily unavailable: {0}")]
-    Unavailable(String),
+    /// A dependency (DynamoDB, SQS, STS) is throttling or unreachable: the
+    /// request may be retried.
+    #[error("temporarily unavailable: {context}")]
+    Unavailable {
+        context: String,
+        #[source]
+        source: Option<Cause>,
+    },
     /// Anything else from the datastore. The text is for logs, never for callers.
-    #[error("datastore error: {0}")]
-    Store(String),
+    #[error("datastore error: {context}")]
+    Store {
+        context: String,
+        #[source]
+        source: Option<Cause>,
+    },
 }
 
+/// The error underneath a [`Error::Store`] or [`Error::Unavailable`].
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 impl Error {
+    /// A datastore failure described by `context` alone.
+    pub fn store(context: impl Into<String>) -> Self {
+        Error::Store {
+            context: context.into(),
+            source: None,
+        }
+    }
+
+    /// A retryable failure described by `context` alone.
+    pub fn unavailable(context: impl Into<String>) -> Self {
+        Error::Unavailable {
+            context: context.into(),
+            source: None,
+        }
+    }
+
+    /// This error and each of its causes, joined by `: ` (for logs).
+    pub fn chain(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        text
+    }
+
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Error::Invalid {
             code: "invalid_value",
@@ -100,31 +138,48 @@ impl Error {
             + 'static,
     {
         let retryable = crate::aws_errors::classify(&err).is_retryable();
-        let text = sdk_error_text(&err);
+        let context = format!(
+            "DynamoDB {}",
+            err.as_service_error()
+                .and_then(|e| e.code())
+                .unwrap_or("call failed")
+        );
+        let source = Some(Box::new(err) as Cause);
         if retryable {
-            Error::Unavailable(text)
+            Error::Unavailable { context, source }
         } else {
-            Error::Store(text)
+            Error::Store { context, source }
         }
     }
 }
 
-fn sdk_error_text<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> String
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
-{
-    let context = aws_sdk_dynamodb::error::DisplayErrorContext(err);
-    context.to_string()
-}
-
 impl From<serde_dynamo::Error> for Error {
     fn from(err: serde_dynamo::Error) -> Self {
-        Error::Store(format!("item conversion: {err}"))
+        store_error(err)
     }
 }
 
-/// Shorthand for store errors that are not SDK errors.
-pub fn store_error(what: impl Display) -> Error {
-    Error::Store(what.to_string())
+/// A store error caused by `err` (for `map_err`).
+pub fn store_error<E: std::error::Error + Send + Sync + 'static>(err: E) -> Error {
+    Error::Store {
+        context: "internal".into(),
+        source: Some(Box::new(err)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_errors_keep_their_cause() {
+        let io = std::io::Error::other("disk on fire");
+        let err = store_error(io);
+        let source = std::error::Error::source(&err).expect("a source");
+        assert_eq!(source.to_string(), "disk on fire");
+        assert_eq!(err.chain(), "datastore error: internal: disk on fire");
+        // What a caller may see says nothing of the cause.
+        assert!(!err.to_string().contains("fire"));
+        assert!(std::error::Error::source(&Error::unavailable("busy")).is_none());
+    }
 }

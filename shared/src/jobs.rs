@@ -42,10 +42,8 @@ pub async fn send(sqs: &aws_sdk_sqs::Client, url: &str, body: String) -> Result<
         .send()
         .await
         .map(|_| ())
-        .map_err(|err| {
-            Error::Unavailable(format!(
-                "SQS SendMessage failed: {}",
-                aws_sdk_sqs::error::DisplayErrorContext(&err)
-            ))
+        .map_err(|err| Error::Unavailable {
+            context: "SQS SendMessage failed".into(),
+            source: Some(Box::new(err)),
         })
 }

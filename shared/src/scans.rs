@@ -312,10 +312,65 @@ pub struct ScanCounts {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ScanError {
-    /// e.g. `ACCESS_DENIED`, `THROTTLED`, `TIMEOUT`, `ACCOUNT_ARCHIVED`, `SCANNER_ERROR`.
-    pub code: String,
+    pub code: ScanErrorCode,
     pub message: String,
     pub at: Timestamp,
+}
+
+/// Why a scan attempt failed: a verification code when assuming the role
+/// failed, else the step that did.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
+pub enum ScanErrorCode {
+    RoleMissing,
+    AccessDenied,
+    ExternalIdNotEnforced,
+    AccountMismatch,
+    Throttled,
+    Timeout,
+    Internal,
+    AccountDeleted,
+    AccountArchived,
+    Detached,
+    UnknownDataSource,
+    InvalidIgnoreList,
+    QueueUnavailable,
+    Store,
+    ScannerError,
+}
+
+impl ScanErrorCode {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+impl From<crate::verification::VerificationCode> for ScanErrorCode {
+    fn from(code: crate::verification::VerificationCode) -> Self {
+        use crate::verification::VerificationCode as V;
+        match code {
+            V::RoleMissing => ScanErrorCode::RoleMissing,
+            V::AccessDenied => ScanErrorCode::AccessDenied,
+            V::ExternalIdNotEnforced => ScanErrorCode::ExternalIdNotEnforced,
+            V::AccountMismatch => ScanErrorCode::AccountMismatch,
+            V::Throttled => ScanErrorCode::Throttled,
+            V::Timeout => ScanErrorCode::Timeout,
+            // A successful AssumeRole is no error; if one arrives here it is ours.
+            V::Internal | V::Ok => ScanErrorCode::Internal,
+        }
+    }
 }
 
 /// One scan of one data source of one account.
@@ -597,6 +652,30 @@ pub struct RegionStatus {
     pub create_time: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
+}
+
+/// A severity filter: `severity` repeated and/or comma-separated, any case,
+/// duplicates dropped, in the order given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Severities(pub Vec<Severity>);
+
+impl<'de> Deserialize<'de> for Severities {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let values = Vec::<String>::deserialize(deserializer)?;
+        let mut severities = Vec::new();
+        for text in values.iter().flat_map(|v| v.split(',')) {
+            let severity = Severity::parse(text.trim()).ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "'{}' is not a severity; use LOW, MEDIUM, HIGH or CRITICAL",
+                    crate::validation::echo(text)
+                ))
+            })?;
+            if !severities.contains(&severity) {
+                severities.push(severity);
+            }
+        }
+        Ok(Severities(severities))
+    }
 }
 
 /// The regions a scan covers: `requested`, or the account's regions; never

@@ -2,7 +2,7 @@
 
 use crate::auth::{Admin, Auth};
 use crate::body::{parse, JsonObject};
-use crate::error::{ApiError, ErrorResponse};
+use crate::error::ApiError;
 use crate::path::Path;
 use crate::AppState;
 use axum::extract::State;
@@ -45,8 +45,6 @@ pub struct ApiKeyList {
     request_body = CreateApiKeyRequest,
     responses(
         (status = 201, body = CreatedApiKey),
-        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
-        (status = 413, body = ErrorResponse), (status = 415, body = ErrorResponse),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]
@@ -78,7 +76,6 @@ pub async fn create_api_key(
     get, path = "/v1/api-keys", tag = "api-keys",
     responses(
         (status = 200, body = ApiKeyList),
-        (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]
@@ -97,7 +94,6 @@ pub async fn list_api_keys(
     params(("key_id" = String, Path)),
     responses(
         (status = 200, body = ApiKeyView),
-        (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]
@@ -119,7 +115,6 @@ pub async fn get_api_key(
     params(("key_id" = String, Path)),
     responses(
         (status = 204, description = "Revoked (or already revoked)"),
-        (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]

@@ -11,14 +11,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use model::account::Account;
 use model::csv_io;
-use model::ids::AccountId;
 use model::search::{Found, SearchRequest};
+use model::store::BatchDeleteOutcome;
+use model::usecases::bulk::{self, BatchDeleteRequest};
 use model::usecases::import::{self, ImportMode, ImportResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
-
-const MAX_BATCH_DELETE: usize = 1000;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SearchResponse {
@@ -43,7 +42,6 @@ pub struct SearchResponse {
     responses(
         (status = 200, body = SearchResponse),
         (status = 400, description = "Invalid body, or a query syntax error with its position", body = ErrorResponse),
-        (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]
@@ -87,33 +85,11 @@ pub(crate) async fn run_search(
     Ok(search.run(window))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BatchDeleteRequest {
-    /// 1-1000 account ids.
-    account_ids: Vec<AccountId>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BatchDeleteFailure {
-    account_id: String,
-    code: String,
-    message: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BatchDeleteResponse {
-    /// Deleted account ids.
-    success: Vec<String>,
-    failed: Vec<BatchDeleteFailure>,
-}
-
 #[utoipa::path(
     post, path = "/v1/accounts/batch-delete", tag = "accounts",
     request_body = BatchDeleteRequest,
     responses(
-        (status = 200, description = "Per account: deleted, or why not. One failure never blocks the others.", body = BatchDeleteResponse),
-        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
+        (status = 200, description = "Per account: deleted, or why not. One failure never blocks the others.", body = BatchDeleteOutcome),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]
@@ -121,39 +97,10 @@ pub async fn batch_delete(
     auth: Auth<Write>,
     State(state): State<AppState>,
     JsonObject(body): JsonObject,
-) -> Result<Json<BatchDeleteResponse>, ApiError> {
+) -> Result<Json<BatchDeleteOutcome>, ApiError> {
     let request: BatchDeleteRequest = parse(Value::Object(body))?;
-    if request.account_ids.is_empty() || request.account_ids.len() > MAX_BATCH_DELETE {
-        return Err(ApiError::bad_request(
-            "invalid_value",
-            Some("account_ids".into()),
-            format!(
-                "give 1-{MAX_BATCH_DELETE} account ids, got {}",
-                request.account_ids.len()
-            ),
-        ));
-    }
-    let account_ids: Vec<String> = request
-        .account_ids
-        .into_iter()
-        .map(AccountId::into_string)
-        .collect();
-    let outcome = state
-        .store
-        .batch_delete_accounts(&auth.caller.tenant, &account_ids)
-        .await?;
-    Ok(Json(BatchDeleteResponse {
-        success: outcome.deleted,
-        failed: outcome
-            .failed
-            .into_iter()
-            .map(|(account_id, code, message)| BatchDeleteFailure {
-                account_id,
-                code: code.to_string(),
-                message,
-            })
-            .collect(),
-    }))
+    let outcome = bulk::batch_delete(&state.store, &auth.caller.tenant, request).await?;
+    Ok(Json(outcome))
 }
 
 fn csv_response(text: String) -> Response {
@@ -174,7 +121,6 @@ fn csv_response(text: String) -> Response {
     get, path = "/v1/accounts/import-template", tag = "accounts",
     responses(
         (status = 200, description = "The header row of an import file", content_type = "text/csv", body = String),
-        (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]
@@ -199,7 +145,6 @@ pub struct ImportQuery {
     responses(
         (status = 200, body = ImportResponse),
         (status = 400, description = "Malformed file, or (all_or_nothing) invalid rows listed in error.details", body = ErrorResponse),
-        (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse), (status = 413, body = ErrorResponse), (status = 415, body = ErrorResponse),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]
@@ -227,7 +172,6 @@ pub async fn import_accounts(
     responses(
         (status = 200, description = "One row per account and region, with verification columns", content_type = "text/csv", body = String,
             headers(("X-Next-Cursor" = String, description = "Present when more accounts remain: pass it as `cursor` for the next part"))),
-        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]

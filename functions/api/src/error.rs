@@ -117,8 +117,8 @@ impl From<model::Error> for ApiError {
                 "precondition_failed",
                 err.to_string(),
             ),
-            Error::Unavailable(detail) => {
-                tracing::warn!(error = %detail, "datastore unavailable");
+            Error::Unavailable { .. } => {
+                tracing::warn!(error = %err.chain(), "dependency unavailable");
                 ApiError {
                     retry_after: Some(1),
                     ..ApiError::new(
@@ -128,8 +128,8 @@ impl From<model::Error> for ApiError {
                     )
                 }
             }
-            Error::Store(detail) => {
-                tracing::error!(error = %detail, "datastore error");
+            Error::Store { .. } => {
+                tracing::error!(error = %err.chain(), "datastore error");
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal",

@@ -130,7 +130,7 @@ impl AppState {
                 }
                 let account = self.verifier.own_account().await.map_err(|detail| {
                     tracing::error!(error = %detail, "cannot resolve the vendor account");
-                    ApiError::from(model::Error::Unavailable(detail))
+                    ApiError::from(model::Error::unavailable(detail))
                 })?;
                 Ok(format!("arn:aws:iam::{account}:root"))
             })

@@ -12,9 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use model::ids::{AccountId, DataSourceName, ScanId};
 use model::listing::{decode_key_cursor, encode_key_cursor, Page};
-use model::regions;
 use model::scans::{
-    AttachRequest, Attachment, DataSource, Finding, InventorySync, RegionStatus, Scan, Severity,
+    AttachRequest, Attachment, DataSource, Finding, RegionStatus, Scan, Severities,
 };
 use model::store::keys;
 use model::usecases::scans::{AccountActionRequest, AccountActionResponse, ScanRequest};
@@ -31,7 +30,6 @@ pub struct DataSourceList {
     get, path = "/v1/data-sources", tag = "scans",
     responses(
         (status = 200, description = "The data sources this deployment offers", body = DataSourceList),
-        (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]
@@ -55,8 +53,6 @@ pub struct AttachmentList {
     params(("account_id" = String, Path, description = "12-digit AWS account id")),
     responses(
         (status = 200, description = "The data sources attached to the account", body = AttachmentList),
-        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
-        (status = 404, body = ErrorResponse),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]
@@ -83,7 +79,6 @@ pub async fn list_attachments(
     ),
     responses(
         (status = 200, description = "The attachment", body = Attachment),
-        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
         (status = 404, description = "Unknown account or data source, or not attached", body = ErrorResponse),
     ),
     security(("api_key" = []), ("bearer" = []))
@@ -110,10 +105,7 @@ pub async fn get_attachment(
     responses(
         (status = 201, description = "Attached", body = Attachment),
         (status = 200, description = "Already attached; updated", body = Attachment),
-        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
-        (status = 404, body = ErrorResponse),
         (status = 409, description = "The account is archived, or the attachment changed meanwhile", body = ErrorResponse),
-        (status = 415, body = ErrorResponse),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]
@@ -150,8 +142,6 @@ pub async fn attach(
     ),
     responses(
         (status = 204, description = "Detached; its findings stay until the account is deleted"),
-        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
-        (status = 404, body = ErrorResponse),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]
@@ -202,8 +192,6 @@ pub struct SourceAttachmentsQuery {
     params(SourceAttachmentsQuery),
     responses(
         (status = 200, description = "The attachments of one data source across the tenant's accounts", body = AttachmentPage),
-        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
-        (status = 404, body = ErrorResponse),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]
@@ -241,10 +229,8 @@ pub async fn attachments_of_source(
     request_body = ScanRequest,
     responses(
         (status = 202, description = "Queued; follow Location for its status", body = Scan, headers(("Location" = String))),
-        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
         (status = 404, description = "Unknown account or data source, or not attached", body = ErrorResponse),
         (status = 409, description = "Archived, or the credential is not verified", body = ErrorResponse),
-        (status = 415, body = ErrorResponse),
         (status = 503, description = "The scan queue is unavailable; retry", body = ErrorResponse),
     ),
     security(("api_key" = []), ("bearer" = []))
@@ -286,8 +272,6 @@ pub async fn start_scan(
     ),
     responses(
         (status = 200, description = "The scan", body = Scan),
-        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
-        (status = 404, body = ErrorResponse),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]
@@ -328,8 +312,6 @@ pub struct ScanPage {
     ),
     responses(
         (status = 200, description = "Recent scans of this data source, newest first", body = ScanPage),
-        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
-        (status = 404, body = ErrorResponse),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]
@@ -351,8 +333,6 @@ pub async fn list_scans(
     ),
     responses(
         (status = 200, description = "Recent scans of every data source, newest first", body = ScanPage),
-        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
-        (status = 404, body = ErrorResponse),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]
@@ -399,8 +379,6 @@ async fn scans_page(
     responses(
         (status = 202, description = "At least one account's scans were queued; see each result", body = AccountActionResponse),
         (status = 200, description = "Nothing was queued; each result says why", body = AccountActionResponse),
-        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
-        (status = 415, body = ErrorResponse),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]
@@ -433,8 +411,6 @@ pub struct RegionList {
     params(("account_id" = String, Path, description = "12-digit AWS account id")),
     responses(
         (status = 200, description = "Each region of the account with its inventory sync status", body = RegionList),
-        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
-        (status = 404, body = ErrorResponse),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]
@@ -443,29 +419,11 @@ pub async fn account_regions(
     State(state): State<AppState>,
     Path(account_id): Path<AccountId>,
 ) -> Result<Json<RegionList>, ApiError> {
-    let mut view = state
+    let regions = state
         .store
         .account_regions(&auth.caller.tenant, &account_id)
-        .await?;
-    let fields = &view.account.fields;
-    let regions = fields
-        .regions
-        .iter()
-        .map(|id| {
-            let added = view.added.remove(id);
-            RegionStatus {
-                id: id.clone(),
-                name: regions::find(id).map(|r| r.name).unwrap_or(id).to_string(),
-                ignored: fields.region_ignore_list.contains(id),
-                inventory_sync: view
-                    .sync
-                    .remove(id)
-                    .unwrap_or_else(InventorySync::not_started),
-                create_time: added.as_ref().map(|a| a.at),
-                created_by: added.map(|a| a.by),
-            }
-        })
-        .collect();
+        .await?
+        .statuses();
     Ok(Json(RegionList {
         account_id,
         regions,
@@ -485,7 +443,7 @@ pub struct FindingsQuery {
     /// LOW, MEDIUM, HIGH or CRITICAL; repeat or comma-separate for several.
     #[serde(default)]
     #[param(value_type = Option<Vec<String>>, explode = true)]
-    severity: Vec<String>,
+    severity: Severities,
     /// Only this data source's findings.
     #[param(value_type = Option<String>)]
     data_source: Option<DataSourceName>,
@@ -505,8 +463,6 @@ pub struct FindingsQuery {
     ),
     responses(
         (status = 200, description = "The account's current findings", body = FindingPage),
-        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
-        (status = 404, body = ErrorResponse),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]
@@ -516,22 +472,7 @@ pub async fn list_findings(
     Path(account_id): Path<AccountId>,
     Query(query): Query<FindingsQuery>,
 ) -> Result<Json<FindingPage>, ApiError> {
-    let mut severities = Vec::new();
-    for text in query.severity.iter().flat_map(|v| v.split(',')) {
-        let severity = Severity::parse(text.trim()).ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_value",
-                Some("severity".into()),
-                format!(
-                    "'{}' is not a severity; use LOW, MEDIUM, HIGH or CRITICAL",
-                    model::validation::echo(text)
-                ),
-            )
-        })?;
-        if !severities.contains(&severity) {
-            severities.push(severity);
-        }
-    }
+    let severities = query.severity.0;
     let data_source = query.data_source.as_deref();
     if let Some(name) = data_source {
         if state.catalogue.get(name).is_none() {

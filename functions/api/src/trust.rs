@@ -26,8 +26,7 @@ use utoipa::{IntoParams, ToSchema};
     params(("account_id" = String, Path, description = "12-digit AWS account id")),
     responses(
         (status = 200, description = "The account with the verification result in `credential`", body = Account, headers(("ETag" = String))),
-        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
-        (status = 404, body = ErrorResponse), (status = 409, description = "The role or external ID changed during verification", body = ErrorResponse),
+        (status = 409, description = "The role or external ID changed during verification", body = ErrorResponse),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]
@@ -60,8 +59,6 @@ pub async fn verify_account(
     request_body = ValidateRolesRequest,
     responses(
         (status = 200, description = "One result per entry; nothing is saved", body = ValidateRolesResponse),
-        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
-        (status = 413, body = ErrorResponse), (status = 415, body = ErrorResponse),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]
@@ -90,7 +87,7 @@ pub async fn validate_roles(
     ),
     responses(
         (status = 200, description = "The account with a new `pending_external_id`. Add it to the role's trust policy next to the current one, then verify: the pending ID replaces the current one once a verification with it succeeds.", body = Account),
-        (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse), (status = 412, body = ErrorResponse),
+        (status = 412, body = ErrorResponse),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]
@@ -114,7 +111,6 @@ pub async fn rotate_external_id(
     params(("account_id" = String, Path, description = "12-digit AWS account id")),
     responses(
         (status = 200, description = "The account, rotation cancelled; the current external ID stays", body = Account),
-        (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
         (status = 404, description = "No such account, or no rotation pending", body = ErrorResponse),
     ),
     security(("api_key" = []), ("bearer" = []))
@@ -155,7 +151,7 @@ pub struct CloudProvider {
     get, path = "/v1/cloud-providers/aws", tag = "trust",
     responses(
         (status = 200, body = CloudProvider),
-        (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse), (status = 503, body = ErrorResponse),
+        (status = 503, body = ErrorResponse),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]
@@ -206,7 +202,6 @@ pub struct IamParametersQuery {
     params(IamParametersQuery),
     responses(
         (status = 200, body = IamParameters),
-        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]
@@ -272,7 +267,6 @@ pub struct TemplateQuery {
     ),
     responses(
         (status = 200, description = "CloudFormation template of the role (YAML)", content_type = "application/yaml", body = String),
-        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]

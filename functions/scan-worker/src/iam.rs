@@ -9,7 +9,7 @@
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::EntityType;
 use futures::{StreamExt, TryStreamExt};
-use model::scans::Observation;
+use model::scans::{Observation, ScanErrorCode};
 use model::time::Timestamp;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -35,7 +35,7 @@ pub struct Report {
 /// A failed IAM call, with whether another attempt may succeed.
 #[derive(Debug)]
 pub struct ScanFailure {
-    pub code: &'static str,
+    pub code: ScanErrorCode,
     pub message: String,
     pub retryable: bool,
 }
@@ -47,22 +47,22 @@ fn failure<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
     use model::aws_errors::ErrorClass;
     match model::aws_errors::classify(&err) {
         ErrorClass::AccessDenied => ScanFailure {
-            code: "ACCESS_DENIED",
+            code: ScanErrorCode::AccessDenied,
             message: format!("the role may not call iam:{operation}; attach the AWS managed policy SecurityAudit (or ReadOnlyAccess) to it"),
             retryable: false,
         },
         ErrorClass::Throttling => ScanFailure {
-            code: "THROTTLED",
+            code: ScanErrorCode::Throttled,
             message: format!("IAM throttled {operation}; the scan will be retried"),
             retryable: true,
         },
         ErrorClass::Timeout => ScanFailure {
-            code: "TIMEOUT",
+            code: ScanErrorCode::Timeout,
             message: format!("IAM did not answer {operation}; the scan will be retried"),
             retryable: true,
         },
         _ => ScanFailure {
-            code: "SCANNER_ERROR",
+            code: ScanErrorCode::ScannerError,
             message: format!(
                 "IAM {operation} failed: {}",
                 aws_sdk_iam::error::DisplayErrorContext(&err)

@@ -16,7 +16,7 @@ use futures::StreamExt;
 use model::account::Account;
 use model::scans::{
     Attachment, Catalogue, DataSource, ExternalScanJob, Finding, IgnoreLists, InventorySync, Scan,
-    ScanError, ScanJob, ScanStatus, Severity, SyncStatus,
+    ScanError, ScanErrorCode, ScanJob, ScanStatus, Severity, SyncStatus,
 };
 use model::store::{Claim, Store};
 use model::time::Timestamp;
@@ -145,7 +145,7 @@ impl Worker {
                 Some(&job.scan_id),
             )
             .await
-            .map_err(|err| Retry::Failed(err.to_string()))?;
+            .map_err(|err| Retry::Failed(err.chain()))?;
         let Some(scan) = context.scan else {
             // The account (and with it its scans) was deleted.
             tracing::info!(scan_id = %job.scan_id, "scan no longer exists; job dropped");
@@ -164,7 +164,7 @@ impl Worker {
             .store
             .claim_scan(tenant, &job.account_id, &job.scan_id, now, lease_until)
             .await
-            .map_err(|err| Retry::Failed(err.to_string()))?
+            .map_err(|err| Retry::Failed(err.chain()))?
         {
             Claim::Claimed(scan) => *scan,
             Claim::Finished => return Ok(()),
@@ -188,7 +188,7 @@ impl Worker {
                     self.store
                         .fail_attempt(tenant, &scan, error, false, false)
                         .await
-                        .map_err(|err| Retry::Failed(err.to_string()))?;
+                        .map_err(|err| Retry::Failed(err.chain()))?;
                 }
                 Err(Retry::Failed(message))
             }
@@ -203,12 +203,12 @@ impl Worker {
         error: ScanError,
         dead_lettered: bool,
     ) -> Result<(), Retry> {
-        let status = if error.code == "TIMEOUT" {
+        let status = if error.code == ScanErrorCode::Timeout {
             SyncStatus::TimedOut
         } else {
             SyncStatus::Fail
         };
-        let regions = region_results(scan, status, &error.message, &error.code, error.at);
+        let regions = region_results(scan, status, &error.message, error.code.as_str(), error.at);
         self.store
             .fail_attempt(tenant, scan, error, true, dead_lettered)
             .await
@@ -217,7 +217,7 @@ impl Worker {
                     .set_region_sync(tenant, &scan.account_id, &regions)
                     .await,
             )
-            .map_err(|err| Retry::Failed(err.to_string()))
+            .map_err(|err| Retry::Failed(err.chain()))
     }
 
     /// Run a claimed scan: check it may run, then forward it to its
@@ -244,7 +244,7 @@ impl Worker {
                 .store
                 .replace_findings(tenant, &scan.account_id, &scan.data_source, findings)
                 .await
-                .map_err(|err| transient("STORE", &err.to_string()))?;
+                .map_err(|err| transient(ScanErrorCode::Store, &err.to_string()))?;
             done.counts.stored = stored;
             done.counts.resolved = resolved;
         }
@@ -261,7 +261,7 @@ impl Worker {
         self.store
             .finish_scan(tenant, &done, &regions)
             .await
-            .map_err(|err| transient("STORE", &err.to_string()))
+            .map_err(|err| transient(ScanErrorCode::Store, &err.to_string()))
     }
 
     /// Hand the job to an external scanner's queue; the scan ends FORWARDED.
@@ -285,10 +285,10 @@ impl Worker {
             specific_version: ready.attachment.specific_version.clone(),
         };
         let body = serde_json::to_string(&forwarded)
-            .map_err(|err| transient("INTERNAL", &err.to_string()))?;
+            .map_err(|err| transient(ScanErrorCode::Internal, &err.to_string()))?;
         model::jobs::send(&self.sqs, url, body)
             .await
-            .map_err(|err| transient("QUEUE_UNAVAILABLE", &err.to_string()))?;
+            .map_err(|err| transient(ScanErrorCode::QueueUnavailable, &err.to_string()))?;
         let mut done = scan.clone();
         done.status = ScanStatus::Forwarded;
         done.finished_at = Some(Timestamp::now());
@@ -302,7 +302,7 @@ impl Worker {
         self.store
             .finish_scan(tenant, &done, &regions)
             .await
-            .map_err(|err| transient("STORE", &err.to_string()))
+            .map_err(|err| transient(ScanErrorCode::Store, &err.to_string()))
     }
 
     /// Assume the customer's role and run the built-in IAM scanner with it.
@@ -318,7 +318,7 @@ impl Worker {
             .await
             .map_err(|outcome| {
                 let error = ScanError {
-                    code: outcome.code.as_str().to_string(),
+                    code: outcome.code.into(),
                     message: outcome.message,
                     at: Timestamp::now(),
                 };
@@ -339,7 +339,7 @@ impl Worker {
         );
         iam::scan(&iam, started).await.map_err(|failure| {
             let error = ScanError {
-                code: failure.code.to_string(),
+                code: failure.code,
                 message: failure.message,
                 at: Timestamp::now(),
             };
@@ -362,7 +362,7 @@ impl Worker {
         self.store
             .set_region_sync(tenant, &scan.account_id, &regions)
             .await
-            .map_err(|err| transient("STORE", &err.to_string()))
+            .map_err(|err| transient(ScanErrorCode::Store, &err.to_string()))
     }
 }
 
@@ -384,22 +384,23 @@ fn preconditions<'a>(
     attachment: Option<Attachment>,
     data_source: &str,
 ) -> Result<Ready<'a>, Outcome> {
-    let account = account.ok_or_else(|| refused("ACCOUNT_DELETED", "the account was deleted"))?;
+    let account =
+        account.ok_or_else(|| refused(ScanErrorCode::AccountDeleted, "the account was deleted"))?;
     if account.archived_at.is_some() {
         return Err(refused(
-            "ACCOUNT_ARCHIVED",
+            ScanErrorCode::AccountArchived,
             "the account is archived; unarchive it and scan again",
         ));
     }
     let attachment = attachment.ok_or_else(|| {
         refused(
-            "DETACHED",
+            ScanErrorCode::Detached,
             "the data source was detached before the scan ran",
         )
     })?;
     let source = catalogue.get(data_source).ok_or_else(|| {
         refused(
-            "UNKNOWN_DATA_SOURCE",
+            ScanErrorCode::UnknownDataSource,
             "this data source is no longer configured",
         )
     })?;
@@ -409,7 +410,7 @@ fn preconditions<'a>(
             Some(role) => (role.clone(), account.external_id.clone()),
             None => {
                 return Err(refused(
-                    "ROLE_MISSING",
+                    ScanErrorCode::RoleMissing,
                     "the account has no role; set role_arn and verify it",
                 ))
             }
@@ -437,7 +438,7 @@ fn kept_findings(
         &fields.resource_type_ignore_list,
         &fields.resource_regex_ignore_list,
     )
-    .map_err(|err| refused("INVALID_IGNORE_LIST", &err.to_string()))?;
+    .map_err(|err| refused(ScanErrorCode::InvalidIgnoreList, &err.to_string()))?;
     done.counts.resources = report.resources;
     done.counts.findings = report.observations.len() as u32;
     let findings: Vec<Finding> = report
@@ -521,17 +522,17 @@ enum Outcome {
     Transient(ScanError),
 }
 
-fn refused(code: &str, message: &str) -> Outcome {
+fn refused(code: ScanErrorCode, message: &str) -> Outcome {
     Outcome::Refused(ScanError {
-        code: code.to_string(),
+        code,
         message: message.to_string(),
         at: Timestamp::now(),
     })
 }
 
-fn transient(code: &str, message: &str) -> Outcome {
+fn transient(code: ScanErrorCode, message: &str) -> Outcome {
     Outcome::Transient(ScanError {
-        code: code.to_string(),
+        code,
         message: message.to_string(),
         at: Timestamp::now(),
     })
@@ -689,8 +690,8 @@ mod tests {
 
     fn code(result: Result<Ready<'_>, Outcome>) -> String {
         match result {
-            Err(Outcome::Refused(error)) => error.code,
-            Err(Outcome::Transient(error)) => format!("transient {}", error.code),
+            Err(Outcome::Refused(error)) => error.code.as_str().to_string(),
+            Err(Outcome::Transient(error)) => format!("transient {}", error.code.as_str()),
             Ok(ready) => format!("ready {} {}", ready.role_arn, ready.external_id),
         }
     }

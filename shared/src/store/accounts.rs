@@ -614,9 +614,7 @@ fn exclusive_start_key(tenant: &str, cursor: &Cursor) -> Item {
 fn cursor_from_key(key: &Item, sort: SortField, order: Order) -> Result<Cursor> {
     let text = |name: &str| match key.get(name) {
         Some(AttributeValue::S(value)) => Ok(value.clone()),
-        _ => Err(crate::error::store_error(format!(
-            "LastEvaluatedKey lacks {name}"
-        ))),
+        _ => Err(Error::store(format!("LastEvaluatedKey lacks {name}"))),
     };
     let last_value = match sort.index() {
         Some((_, attribute)) => text(attribute)?,

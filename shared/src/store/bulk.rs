@@ -6,14 +6,33 @@ use crate::listing::account_id_of_sort_value;
 use crate::provisioning;
 use crate::{Error, Result};
 use aws_sdk_dynamodb::types::AttributeValue;
+use serde::Serialize;
 use std::collections::{HashMap, HashSet};
+use utoipa::ToSchema;
 
 /// What a batch delete did, per account.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, ToSchema)]
 pub struct BatchDeleteOutcome {
+    /// Deleted account ids.
+    #[serde(rename = "success")]
     pub deleted: Vec<String>,
-    /// Account id, code, message.
-    pub failed: Vec<(String, &'static str, String)>,
+    pub failed: Vec<BatchDeleteFailure>,
+}
+
+/// An account a batch delete left, and why.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchDeleteFailure {
+    pub account_id: String,
+    pub code: BatchDeleteCode,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchDeleteCode {
+    NotFound,
+    /// Linked accounts outside the batch still name it as their parent.
+    HasLinkedAccounts,
 }
 
 impl Store {
@@ -110,11 +129,11 @@ impl Store {
             if !existing.contains(&id) {
                 outcome.failed.push(not_found(id));
             } else if let Some(member) = outside? {
-                outcome.failed.push((
-                    id.clone(),
-                    "has_linked_accounts",
-                    format!("account '{id}' still has linked accounts outside this batch (such as {member}); include them in the batch or delete them first"),
-                ));
+                outcome.failed.push(BatchDeleteFailure {
+                    account_id: id.clone(),
+                    code: BatchDeleteCode::HasLinkedAccounts,
+                    message: format!("account '{id}' still has linked accounts outside this batch (such as {member}); include them in the batch or delete them first"),
+                });
             } else {
                 to_delete.push(id.clone());
             }
@@ -144,9 +163,12 @@ impl Store {
 }
 
 /// The failure of an account that is not there (or was deleted meanwhile).
-fn not_found(id: String) -> (String, &'static str, String) {
-    let message = format!("account '{id}' was not found");
-    (id, "not_found", message)
+fn not_found(id: String) -> BatchDeleteFailure {
+    BatchDeleteFailure {
+        message: format!("account '{id}' was not found"),
+        account_id: id,
+        code: BatchDeleteCode::NotFound,
+    }
 }
 
 /// What an import wrote.

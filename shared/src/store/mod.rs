@@ -32,7 +32,7 @@ use std::time::Duration;
 
 pub use accounts::account_item;
 pub use api_keys::KeyRevocation;
-pub use bulk::{BatchDeleteOutcome, ImportOutcome};
+pub use bulk::{BatchDeleteCode, BatchDeleteFailure, BatchDeleteOutcome, ImportOutcome};
 pub use scans::{AccountRegions, Claim, ScanContext};
 pub use verification::{DueAccount, DuePage};
 
@@ -140,8 +140,8 @@ impl Store {
             if !pending.is_empty() {
                 attempt += 1;
                 if attempt > 8 {
-                    return Err(Error::Unavailable(
-                        "BatchWriteItem kept leaving items unprocessed".into(),
+                    return Err(Error::unavailable(
+                        "BatchWriteItem kept leaving items unprocessed",
                     ));
                 }
                 tokio::time::sleep(Duration::from_millis(25 << attempt.min(5))).await;
@@ -186,8 +186,8 @@ impl Store {
             if pending.is_some() {
                 attempt += 1;
                 if attempt > 8 {
-                    return Err(Error::Unavailable(
-                        "BatchGetItem kept leaving keys unprocessed".into(),
+                    return Err(Error::unavailable(
+                        "BatchGetItem kept leaving keys unprocessed",
                     ));
                 }
                 tokio::time::sleep(Duration::from_millis(25 << attempt.min(5))).await;

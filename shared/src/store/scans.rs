@@ -29,6 +29,35 @@ pub struct AccountRegions {
     pub added: BTreeMap<String, RegionAdded>,
 }
 
+impl AccountRegions {
+    /// Each of the account's regions with its inventory sync, in the
+    /// account's order.
+    pub fn statuses(mut self) -> Vec<crate::scans::RegionStatus> {
+        let fields = &self.account.fields;
+        fields
+            .regions
+            .iter()
+            .map(|id| {
+                let added = self.added.remove(id);
+                crate::scans::RegionStatus {
+                    id: id.clone(),
+                    name: crate::regions::find(id)
+                        .map(|r| r.name)
+                        .unwrap_or(id)
+                        .to_string(),
+                    ignored: fields.region_ignore_list.contains(id),
+                    inventory_sync: self
+                        .sync
+                        .remove(id)
+                        .unwrap_or_else(InventorySync::not_started),
+                    create_time: added.as_ref().map(|a| a.at),
+                    created_by: added.map(|a| a.by),
+                }
+            })
+            .collect()
+    }
+}
+
 /// What the scan worker needs, read in one BatchGetItem.
 #[derive(Debug, Clone, Default)]
 pub struct ScanContext {
@@ -328,7 +357,7 @@ impl Store {
     /// A queued scan whose message could not be sent: it will never run.
     pub async fn abandon_scan(&self, tenant: &str, scan: &Scan, reason: &str) -> Result<()> {
         let error = ScanError {
-            code: "QUEUE_UNAVAILABLE".into(),
+            code: crate::scans::ScanErrorCode::QueueUnavailable,
             message: reason.to_string(),
             at: Timestamp::now(),
         };
@@ -524,7 +553,9 @@ impl Store {
         let detail = if final_attempt {
             format!(
                 "scan {} failed: {} ({})",
-                scan.scan_id, error.message, error.code
+                scan.scan_id,
+                error.message,
+                error.code.as_str()
             )
         } else {
             format!("scan {} will be retried: {}", scan.scan_id, error.message)

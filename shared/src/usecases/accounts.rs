@@ -145,11 +145,11 @@ impl Accounts<'_> {
             let mut patch = patch.clone();
             check_immutable(&mut patch, account_id, Some(&current.external_id))?;
             check_field_names(&patch)?;
-            let mut document = serde_json::to_value(&current.fields)
-                .map_err(|err| Error::Store(err.to_string()))?;
+            let mut document =
+                serde_json::to_value(&current.fields).map_err(crate::error::store_error)?;
             json_patch::merge(&mut document, &Value::Object(patch));
             let Value::Object(merged) = document else {
-                return Err(Error::Store("account fields are not an object".into()));
+                return Err(Error::store("account fields are not an object"));
             };
             let fields = self.fields(merged, account_id)?;
             let result = self

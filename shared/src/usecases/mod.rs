@@ -4,6 +4,7 @@
 //! parts, so a test can call it with the emulators' clients directly.
 
 pub mod accounts;
+pub mod bulk;
 pub mod import;
 pub mod role_checks;
 pub mod scans;
