@@ -183,20 +183,12 @@ pub(crate) async fn raw_query(
     query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
 ) -> (Duration, usize) {
     let started = Instant::now();
-    let (mut start, mut items) = (None, 0);
-    loop {
-        let output = query
-            .clone()
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .expect("query");
-        items += output.items.unwrap_or_default().len();
-        start = output.last_evaluated_key;
-        if start.is_none() {
-            return (started.elapsed(), items);
-        }
+    let mut pages = query.into_paginator().send();
+    let mut items = 0;
+    while let Some(page) = pages.next().await {
+        items += page.expect("query").items.unwrap_or_default().len();
     }
+    (started.elapsed(), items)
 }
 
 /// One search through the router, timed; and its answer.

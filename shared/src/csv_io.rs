@@ -9,7 +9,7 @@
 use crate::account::{Account, AccountFields, Environment};
 use crate::verification::VerificationCode;
 use crate::{Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use utoipa::ToSchema;
 
@@ -105,15 +105,47 @@ fn file_error(message: impl Into<String>) -> Error {
     Error::invalid_with_code("invalid_csv", "body", message)
 }
 
+/// One row as read: each cell trimmed, an export's formula guard removed
+/// ([`restore`]), an empty cell absent. Columns are found by header name;
+/// others (an export's verification columns) are ignored.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CsvRow {
+    #[serde(default, deserialize_with = "cell")]
+    account_id: Option<String>,
+    #[serde(default, deserialize_with = "cell")]
+    account_name: Option<String>,
+    #[serde(default, deserialize_with = "cell")]
+    account_owner_name: Option<String>,
+    #[serde(default, deserialize_with = "cell")]
+    account_owner_email: Option<String>,
+    #[serde(default, deserialize_with = "cell")]
+    environment: Option<String>,
+    #[serde(default, deserialize_with = "cell")]
+    credential_role_arn: Option<String>,
+    #[serde(default, deserialize_with = "cell")]
+    regions: Option<String>,
+    #[serde(default, deserialize_with = "cell")]
+    parent_account_id: Option<String>,
+}
+
+fn cell<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    let value = restore(text.trim());
+    Ok((!value.is_empty()).then(|| value.to_string()))
+}
+
 /// Parse and check a whole file. File-level problems (no header, missing
 /// columns, too many rows) are an error; row-level ones are listed.
 pub fn parse(bytes: &[u8]) -> Result<(Vec<ImportRow>, Vec<RowError>)> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(bytes);
-    let headers = reader
+    let headers: csv::StringRecord = reader
         .headers()
         .map_err(|err| file_error(format!("the header row cannot be read: {err}")))?
-        .clone();
+        .iter()
+        .map(str::trim)
+        .collect();
     let mut position: HashMap<&str, usize> = HashMap::new();
     for (index, name) in headers.iter().enumerate() {
         if let Some(previous) = position.insert(name.trim(), index) {
@@ -167,15 +199,19 @@ pub fn parse(bytes: &[u8]) -> Result<(Vec<ImportRow>, Vec<RowError>)> {
                 continue;
             }
         };
-        let cell = |column: &str| {
-            position
-                .get(column)
-                .and_then(|&i| record.get(i))
-                .map(|v| restore(v.trim()))
-                .filter(|v| !v.is_empty())
-                .map(str::to_string)
+        let cells: CsvRow = match record.deserialize(Some(&headers)) {
+            Ok(cells) => cells,
+            Err(err) => {
+                errors.push(RowError {
+                    row,
+                    account_id: None,
+                    column: "row".into(),
+                    message: format!("the row cannot be read: {err}"),
+                });
+                continue;
+            }
         };
-        let account_id = cell("accountId").unwrap_or_default();
+        let account_id = cells.account_id.unwrap_or_default();
         let error = |column: &str, message: String| RowError {
             row,
             account_id: (!account_id.is_empty()).then(|| account_id.clone()),
@@ -188,22 +224,25 @@ pub fn parse(bytes: &[u8]) -> Result<(Vec<ImportRow>, Vec<RowError>)> {
             errors.push(error("accountId", message));
             continue;
         }
-        let environment =
-            match cell("environment").map(|e| (Environment::parse(&e.to_uppercase()), e)) {
-                None => None,
-                Some((Some(env), _)) => Some(env),
-                Some((None, text)) => {
-                    errors.push(error(
-                        "environment",
-                        format!(
-                            "'{}' is not DEV, STAGING, TEST or PROD",
-                            crate::validation::echo(&text)
-                        ),
-                    ));
-                    continue;
-                }
-            };
-        let regions = cell("regions")
+        let environment = match cells
+            .environment
+            .map(|e| (Environment::parse(&e.to_uppercase()), e))
+        {
+            None => None,
+            Some((Some(env), _)) => Some(env),
+            Some((None, text)) => {
+                errors.push(error(
+                    "environment",
+                    format!(
+                        "'{}' is not DEV, STAGING, TEST or PROD",
+                        crate::validation::echo(&text)
+                    ),
+                ));
+                continue;
+            }
+        };
+        let regions = cells
+            .regions
             .map(|text| {
                 text.split([';', '|'])
                     .map(str::trim)
@@ -213,13 +252,13 @@ pub fn parse(bytes: &[u8]) -> Result<(Vec<ImportRow>, Vec<RowError>)> {
             })
             .unwrap_or_default();
         let fields = AccountFields {
-            name: cell("accountName").unwrap_or_default(),
-            owner_name: cell("accountOwnerName"),
-            owner_email: cell("accountOwnerEmail"),
+            name: cells.account_name.unwrap_or_default(),
+            owner_name: cells.account_owner_name,
+            owner_email: cells.account_owner_email,
             environment,
             regions,
-            role_arn: cell("credentialRoleArn"),
-            parent_account_id: cell("parentAccountId"),
+            role_arn: cells.credential_role_arn,
+            parent_account_id: cells.parent_account_id,
             ..Default::default()
         };
         if let Err(Error::Invalid { field, message, .. }) = fields.validate(&account_id) {

@@ -10,7 +10,7 @@ use crate::{Error, Result};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use std::collections::HashMap;
 
-type Item = HashMap<String, AttributeValue>;
+use super::Item;
 
 /// Pages one filtered listing may read before it hands back a cursor.
 const MAX_PAGES_PER_LIST: usize = 10;

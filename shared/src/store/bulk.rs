@@ -51,38 +51,32 @@ impl Store {
         parent: &str,
         batch: &HashSet<&String>,
     ) -> Result<Option<String>> {
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(self.table())
-                .index_name(provisioning::PARENT_INDEX)
-                .key_condition_expression("pk = :pk AND begins_with(#parent, :prefix)")
-                .expression_attribute_values(":pk", s(keys::tenant_pk(tenant)))
-                .expression_attribute_values(
-                    ":prefix",
-                    s(crate::listing::compose_sort_value(parent, "")),
-                )
-                .projection_expression("#parent")
-                .expression_attribute_names("#parent", provisioning::PARENT_KEY)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(Error::from_sdk)?;
-            for item in output.items.unwrap_or_default() {
-                if let Some(AttributeValue::S(value)) = item.get(provisioning::PARENT_KEY) {
-                    let member = account_id_of_sort_value(value).to_string();
-                    if !batch.contains(&member) {
-                        return Ok(Some(member));
-                    }
+        let mut items = self
+            .client
+            .query()
+            .table_name(self.table())
+            .index_name(provisioning::PARENT_INDEX)
+            .key_condition_expression("pk = :pk AND begins_with(#parent, :prefix)")
+            .expression_attribute_values(":pk", s(keys::tenant_pk(tenant)))
+            .expression_attribute_values(
+                ":prefix",
+                s(crate::listing::compose_sort_value(parent, "")),
+            )
+            .projection_expression("#parent")
+            .expression_attribute_names("#parent", provisioning::PARENT_KEY)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = items.next().await {
+            let item = item.map_err(Error::from_sdk)?;
+            if let Some(AttributeValue::S(value)) = item.get(provisioning::PARENT_KEY) {
+                let member = account_id_of_sort_value(value).to_string();
+                if !batch.contains(&member) {
+                    return Ok(Some(member));
                 }
             }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(None);
-            }
         }
+        Ok(None)
     }
 
     /// Delete many accounts, each with a conditional DeleteItem (16 at
@@ -186,13 +180,15 @@ const IMPORT_TRANSACTION: usize = 100;
 const IMPORT_CONCURRENCY: usize = 16;
 
 impl Store {
-    /// Create or update accounts from import rows. New accounts are written
-    /// only if still absent, existing ones only at the version read, in
-    /// transactions of 100, 16 at a time: a concurrent change is reported,
-    /// never overwritten, and only the accounts it touched are refused (the
-    /// rest of their transaction is sent again without them). Updates keep
-    /// what the CSV has no column for (labels, ignore lists, external ID,
-    /// verification).
+    /// Create or update accounts from import rows, in transactions of 100,
+    /// 16 at a time, without reading first: every row is first written as
+    /// a new account, only if absent; a row whose account exists is
+    /// refused with the item found (ReturnValuesOnConditionCheckFailure),
+    /// and written again as an update of that item, only at its version.
+    /// A concurrent change is reported, never overwritten, and only the
+    /// accounts it touched are refused (the rest of their transaction is
+    /// sent again without them). Updates keep what the CSV has no column
+    /// for (labels, ignore lists, external ID, verification).
     pub async fn import_accounts(
         &self,
         tenant: &str,
@@ -200,113 +196,127 @@ impl Store {
         actor: &str,
         now: crate::time::Timestamp,
     ) -> Result<ImportOutcome> {
-        use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
-        use futures::StreamExt;
-        let ids: Vec<String> = rows.iter().map(|r| r.account_id.clone()).collect();
-        let existing: HashMap<String, Account> = self
-            .batch_get_accounts(tenant, &ids)
-            .await?
-            .into_iter()
-            .map(|a| (a.account_id.clone(), a))
-            .collect();
         let mut outcome = ImportOutcome::default();
-        let mut writes: Vec<(Written, TransactWriteItem)> = Vec::with_capacity(rows.len());
+        let mut creates = Vec::with_capacity(rows.len());
+        let mut imported: HashMap<String, crate::account::AccountFields> = HashMap::new();
         for row in rows {
-            let (account, created, condition, version) = match existing.get(&row.account_id) {
-                None => (
-                    Account::register(row.account_id.clone(), row.fields, actor, now),
-                    true,
-                    "attribute_not_exists(pk)",
-                    None,
-                ),
-                Some(current) if current.archived_at.is_some() => {
-                    outcome.failed.push((
-                        row.account_id.clone(),
-                        format!(
-                            "account '{}' is archived; unarchive it first",
-                            row.account_id
-                        ),
-                    ));
-                    continue;
-                }
-                Some(current) => {
-                    let mut next = current.clone();
-                    let role_changed = next.fields.role_arn != row.fields.role_arn;
-                    let imported = row.fields;
-                    next.fields = apply_import(&next.fields, imported);
-                    if role_changed {
-                        next.credential.next_verification_at =
-                            next.fields.role_arn.is_some().then_some(now);
-                    }
-                    next.updated_at = now;
-                    next.updated_by = actor.to_string();
-                    next.version = current.version + 1;
-                    (next, false, "#version = :expected", Some(current.version))
-                }
+            let account = Account::register(row.account_id.clone(), row.fields.clone(), actor, now);
+            creates.push(self.import_write(tenant, &account, None)?);
+            imported.insert(row.account_id, row.fields);
+        }
+        let (created, existing) = self.write_import(creates).await?;
+        outcome.created = created;
+        let mut updates = Vec::with_capacity(existing.len());
+        for (account_id, found) in existing {
+            let (Some(current), Some(fields)) = (found, imported.remove(&account_id)) else {
+                outcome.failed.push((account_id, CHANGED.into()));
+                continue;
             };
-            let mut put = Put::builder()
-                .table_name(self.table())
-                .set_item(Some(super::accounts::account_item(tenant, &account)?))
-                .condition_expression(condition);
-            if let Some(version) = version {
-                put = put
-                    .expression_attribute_names("#version", "version")
-                    .expression_attribute_values(":expected", super::n(version));
-            }
-            let put = put.build().map_err(crate::error::store_error)?;
-            writes.push((
-                Written {
-                    account_id: account.account_id,
-                    created,
-                },
-                TransactWriteItem::builder().put(put).build(),
-            ));
-        }
-        let mut chunks: Vec<Vec<(Written, TransactWriteItem)>> = Vec::new();
-        let mut writes = writes.into_iter().peekable();
-        while writes.peek().is_some() {
-            chunks.push(writes.by_ref().take(IMPORT_TRANSACTION).collect());
-        }
-        let results: Vec<Result<(Vec<Written>, Vec<Written>)>> = futures::stream::iter(chunks)
-            .map(|chunk| self.write_import_chunk(chunk))
-            .buffer_unordered(IMPORT_CONCURRENCY)
-            .collect()
-            .await;
-        for result in results {
-            let (written, refused) = result?;
-            for write in written {
-                if write.created {
-                    outcome.created.push(write.account_id);
-                } else {
-                    outcome.updated.push(write.account_id);
-                }
-            }
-            for write in refused {
+            let current: Account = serde_dynamo::from_item(current)?;
+            if current.archived_at.is_some() {
                 outcome.failed.push((
-                    write.account_id,
-                    "this account changed during the import; import the file again".into(),
+                    account_id.clone(),
+                    format!("account '{account_id}' is archived; unarchive it first"),
                 ));
+                continue;
             }
+            let mut next = current.clone();
+            let role_changed = next.fields.role_arn != fields.role_arn;
+            next.fields = apply_import(&next.fields, fields);
+            if role_changed {
+                next.credential.next_verification_at =
+                    next.fields.role_arn.is_some().then_some(now);
+            }
+            next.updated_at = now;
+            next.updated_by = actor.to_string();
+            next.version = current.version + 1;
+            updates.push(self.import_write(tenant, &next, Some(current.version))?);
         }
+        let (updated, changed) = self.write_import(updates).await?;
+        outcome.updated = updated;
+        outcome.failed.extend(
+            changed
+                .into_iter()
+                .map(|(account_id, _)| (account_id, CHANGED.into())),
+        );
         outcome.created.sort();
         outcome.updated.sort();
         Ok(outcome)
     }
+
+    /// The Put of one imported account: a new one only if absent, an
+    /// update only at `expected_version`. A refusal returns the item found.
+    fn import_write(
+        &self,
+        tenant: &str,
+        account: &Account,
+        expected_version: Option<u64>,
+    ) -> Result<ImportWrite> {
+        use aws_sdk_dynamodb::types::{
+            Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+        };
+        let mut put = Put::builder()
+            .table_name(self.table())
+            .set_item(Some(super::accounts::account_item(tenant, account)?))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        put = match expected_version {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(version) => put
+                .condition_expression("#version = :expected")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(":expected", super::n(version)),
+        };
+        let put = put.build().map_err(crate::error::store_error)?;
+        Ok(ImportWrite {
+            account_id: account.account_id.clone(),
+            item: TransactWriteItem::builder().put(put).build(),
+        })
+    }
+
+    /// Send writes in transactions of 100, 16 at a time. Returns the ids
+    /// written and those refused, each with the item its condition found.
+    async fn write_import(
+        &self,
+        writes: Vec<ImportWrite>,
+    ) -> Result<(Vec<String>, Vec<(String, Option<Item>)>)> {
+        use futures::StreamExt;
+        let mut chunks: Vec<Vec<ImportWrite>> = Vec::new();
+        let mut writes = writes.into_iter().peekable();
+        while writes.peek().is_some() {
+            chunks.push(writes.by_ref().take(IMPORT_TRANSACTION).collect());
+        }
+        let results: Vec<Result<ChunkOutcome>> = futures::stream::iter(chunks)
+            .map(|chunk| self.write_import_chunk(chunk))
+            .buffer_unordered(IMPORT_CONCURRENCY)
+            .collect()
+            .await;
+        let (mut written, mut refused) = (Vec::new(), Vec::new());
+        for result in results {
+            let (done, not) = result?;
+            written.extend(done);
+            refused.extend(not);
+        }
+        Ok((written, refused))
+    }
 }
+
+/// What the import says of an account that changed while it ran.
+const CHANGED: &str = "this account changed during the import; import the file again";
+
+use super::Item;
+/// Written ids; refused ids with the item found.
+type ChunkOutcome = (Vec<String>, Vec<(String, Option<Item>)>);
 
 impl Store {
     /// One transaction of import writes. When conditions refuse some of
-    /// its items, the cancellation reasons say which: those are refused,
-    /// and the others go again in a transaction of their own. Returns the
-    /// written and the refused.
-    async fn write_import_chunk(
-        &self,
-        chunk: Vec<(Written, aws_sdk_dynamodb::types::TransactWriteItem)>,
-    ) -> Result<(Vec<Written>, Vec<Written>)> {
+    /// its items, the cancellation reasons say which (and what they
+    /// found): those are refused, and the others go again in a
+    /// transaction of their own.
+    async fn write_import_chunk(&self, chunk: Vec<ImportWrite>) -> Result<ChunkOutcome> {
         let mut refused = Vec::new();
         let mut chunk = chunk;
         while !chunk.is_empty() {
-            let items: Vec<_> = chunk.iter().map(|(_, item)| item.clone()).collect();
+            let items: Vec<_> = chunk.iter().map(|write| write.item.clone()).collect();
             let result = self
                 .client
                 .transact_write_items()
@@ -314,28 +324,31 @@ impl Store {
                 .send()
                 .await;
             let err = match result {
-                Ok(_) => return Ok((chunk.into_iter().map(|(w, _)| w).collect(), refused)),
+                Ok(_) => return Ok((chunk.into_iter().map(|w| w.account_id).collect(), refused)),
                 Err(err) => err,
             };
-            let reasons = super::refused_actions(&err).unwrap_or_default();
-            if reasons.len() != chunk.len() || !reasons.contains(&true) {
+            let reasons = super::cancellation_reasons(&err).unwrap_or_default();
+            if reasons.len() != chunk.len() || !reasons.iter().any(|(failed, _)| *failed) {
                 return Err(Error::from_sdk(err));
             }
-            let (failed, rest): (Vec<_>, Vec<_>) = chunk
-                .into_iter()
-                .zip(reasons)
-                .partition(|(_, failed)| *failed);
-            refused.extend(failed.into_iter().map(|((written, _), _)| written));
-            chunk = rest.into_iter().map(|(write, _)| write).collect();
+            let mut rest = Vec::new();
+            for (write, (failed, found)) in chunk.into_iter().zip(reasons) {
+                if failed {
+                    refused.push((write.account_id, found));
+                } else {
+                    rest.push(write);
+                }
+            }
+            chunk = rest;
         }
         Ok((Vec::new(), refused))
     }
 }
 
-/// An account an import transaction writes.
-struct Written {
+/// One account of an import transaction.
+struct ImportWrite {
     account_id: String,
-    created: bool,
+    item: aws_sdk_dynamodb::types::TransactWriteItem,
 }
 
 /// The fields an import sets (the CSV columns); the others stay as they were.

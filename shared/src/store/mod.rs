@@ -30,6 +30,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// One DynamoDB item.
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
 pub use accounts::account_item;
 pub use api_keys::KeyRevocation;
 pub use bulk::{BatchDeleteCode, BatchDeleteFailure, BatchDeleteOutcome, ImportOutcome};
@@ -84,28 +87,21 @@ impl Store {
         tenant: &str,
         prefix: &str,
     ) -> crate::Result<Vec<T>> {
+        let mut items = self
+            .client
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(keys::tenant_pk(tenant)))
+            .expression_attribute_values(":prefix", s(prefix))
+            .into_paginator()
+            .items()
+            .send();
         let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(self.table())
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(keys::tenant_pk(tenant)))
-                .expression_attribute_values(":prefix", s(prefix))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(Error::from_sdk)?;
-            for item in output.items.unwrap_or_default() {
-                found.push(serde_dynamo::from_item(item)?);
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(found);
-            }
+        while let Some(item) = items.next().await {
+            found.push(serde_dynamo::from_item(item.map_err(Error::from_sdk)?)?);
         }
+        Ok(found)
     }
 }
 
@@ -405,17 +401,24 @@ fn refused_item<E: RefusedItem, R>(
 }
 
 /// Which actions of a cancelled transaction its conditions refused, in
-/// the order of the actions; `None` when the error is not a cancellation.
-fn refused_actions<R>(
+/// the order of the actions, each with the item its condition found (when
+/// asked for with ReturnValuesOnConditionCheckFailure); `None` when the
+/// error is not a cancellation.
+fn cancellation_reasons<R>(
     err: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
-) -> Option<Vec<bool>> {
+) -> Option<Vec<(bool, Option<Item>)>> {
     use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
     match err.as_service_error()? {
         TransactWriteItemsError::TransactionCanceledException(cancelled) => Some(
             cancelled
                 .cancellation_reasons()
                 .iter()
-                .map(|reason| reason.code() == Some("ConditionalCheckFailed"))
+                .map(|reason| {
+                    (
+                        reason.code() == Some("ConditionalCheckFailed"),
+                        reason.item.clone(),
+                    )
+                })
                 .collect(),
         ),
         _ => None,
@@ -427,7 +430,8 @@ fn refused_actions<R>(
 fn first_action_refused<R>(
     err: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
 ) -> bool {
-    refused_actions(err).is_some_and(|refused| refused.first() == Some(&true))
+    cancellation_reasons(err)
+        .is_some_and(|reasons| reasons.first().is_some_and(|(refused, _)| *refused))
 }
 
 /// True when a transaction was cancelled because a condition failed.

@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::types::{
 };
 use std::collections::{BTreeMap, HashMap};
 
-type Item = HashMap<String, AttributeValue>;
+use super::Item;
 
 /// Query pages one filtered listing reads before it hands back a cursor.
 const MAX_PAGES_PER_LIST: usize = 10;

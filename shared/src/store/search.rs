@@ -9,7 +9,7 @@ use crate::search::{Source, Window};
 use crate::{Error, Result};
 use std::collections::HashMap;
 
-type Item = HashMap<String, aws_sdk_dynamodb::types::AttributeValue>;
+use super::Item;
 
 /// One Query whose items come in account-id order.
 struct Stream {

@@ -9,7 +9,7 @@ use crate::{Error, Result};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use std::collections::HashMap;
 
-type Item = HashMap<String, AttributeValue>;
+use super::Item;
 
 /// An account found through the due index, with its tenant.
 #[derive(Debug, Clone)]
