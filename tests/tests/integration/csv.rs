@@ -247,3 +247,47 @@ async fn export_then_import_round_trips() {
     }
     let _ = Value::Null;
 }
+
+/// Existing, archived and new accounts in the same 100-account transaction:
+/// the existing one is updated at the version its refused create found,
+/// the archived one is reported and left as it was, and every new one is
+/// created once.
+#[tokio::test]
+async fn mixed_transactions_create_update_and_refuse_archived() {
+    let app = TestApp::new().await;
+    app.create("100000000050", json!({"labels": {"keep": "me"}}))
+        .await;
+    app.create("100000000070", json!({})).await;
+    let reply = app
+        .call(Method::POST, "/v1/accounts/100000000070/archive", None)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{:#}", reply.body);
+    let before = app.get("/v1/accounts/100000000050").await.body;
+    let archived = app.get("/v1/accounts/100000000070").await.body;
+    let mut file = format!("{HEADER}\n");
+    for i in 0..150u64 {
+        file.push_str(&format!(
+            "{},Row {i},,,DEV,,us-east-1,\n",
+            100_000_000_000 + i
+        ));
+    }
+    let reply = import(&app, "best_effort", &file).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:#}", reply.body);
+    assert_eq!(reply.body["updated"], json!(["100000000050"]));
+    assert_eq!(reply.body["created"].as_array().unwrap().len(), 148);
+    let failed = reply.body["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert_eq!(failed[0]["account_id"], "100000000070");
+    assert_eq!(failed[0]["row"], 72);
+    assert!(failed[0]["message"].as_str().unwrap().contains("archived"));
+
+    let after = app.get("/v1/accounts/100000000050").await.body;
+    assert_eq!(after["name"], "Row 50");
+    assert_eq!(after["labels"], json!({"keep": "me"}));
+    assert_eq!(after["external_id"], before["external_id"]);
+    assert_eq!(after["version"], before["version"].as_u64().unwrap() + 1);
+    assert_eq!(app.get("/v1/accounts/100000000070").await.body, archived);
+    let created = app.get("/v1/accounts/100000000149").await.body;
+    assert_eq!(created["environment"], "DEV");
+    assert_eq!(created["version"], 1);
+}
