@@ -299,7 +299,11 @@ async fn raw_batch_write(client: &aws_sdk_dynamodb::Client, table: &str, count: 
 /// The same items as the import writes them when nothing may be
 /// overwritten: TransactWriteItems of 100 conditional Puts, 16 at once.
 /// The floor of any import that keeps its promise on this emulator.
-async fn raw_transactions(client: &aws_sdk_dynamodb::Client, table: &str, count: usize) -> Duration {
+async fn raw_transactions(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    count: usize,
+) -> Duration {
     use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
     let transactions: Vec<Vec<TransactWriteItem>> = raw_items("rawtx", count)
         .chunks(100)

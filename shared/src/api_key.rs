@@ -99,6 +99,9 @@ pub struct ApiKey {
     pub expires_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<Timestamp>,
+    /// Who revoked it: an API key id, or `admin-cli`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_by: Option<String>,
 }
 
 /// An API key as shown to callers: everything but the hash.
@@ -184,6 +187,7 @@ impl ApiKey {
             created_by: created_by.to_string(),
             expires_at,
             revoked_at: None,
+            revoked_by: None,
         };
         Ok(IssuedKey { record, token })
     }
@@ -213,6 +217,7 @@ impl ApiKey {
             created_by: "operator".to_string(),
             expires_at: None,
             revoked_at: None,
+            revoked_by: None,
         })
     }
 

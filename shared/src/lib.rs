@@ -11,6 +11,7 @@ pub mod config;
 pub mod crypto;
 pub mod csv_io;
 pub mod error;
+pub mod events;
 pub mod ids;
 pub mod jobs;
 pub mod listing;

@@ -125,7 +125,12 @@ pub async fn revoke_api_key(
 ) -> Result<StatusCode, ApiError> {
     state
         .store
-        .revoke_api_key(&auth.caller.tenant, &key_id, Timestamp::now())
+        .revoke_api_key(
+            &auth.caller.tenant,
+            &key_id,
+            &auth.caller.key_id,
+            Timestamp::now(),
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

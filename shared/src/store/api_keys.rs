@@ -87,6 +87,7 @@ impl Store {
         &self,
         tenant: &str,
         key_id: &str,
+        actor: &str,
         now: Timestamp,
     ) -> Result<KeyRevocation> {
         let result = self
@@ -95,9 +96,10 @@ impl Store {
             .table_name(self.table())
             .key("pk", s(keys::tenant_pk(tenant)))
             .key("sk", s(keys::api_key_sk(key_id)))
-            .update_expression("SET revoked_at = :now")
+            .update_expression("SET revoked_at = :now, revoked_by = :by")
             .condition_expression("attribute_exists(sk) AND attribute_not_exists(revoked_at)")
             .expression_attribute_values(":now", s(now.to_string()))
+            .expression_attribute_values(":by", s(actor))
             .return_values(ReturnValue::AllNew)
             .send()
             .await;

@@ -86,7 +86,7 @@ async fn run(cli: Cli) -> model::Result<()> {
         }
         Command::RevokeKey { tenant, key_id } => {
             store
-                .revoke_api_key(&tenant, &key_id, Timestamp::now())
+                .revoke_api_key(&tenant, &key_id, "admin-cli", Timestamp::now())
                 .await?;
             eprintln!("revoked {key_id}");
         }

@@ -1,0 +1,583 @@
+//! Domain events, derived from the table's stream: each change of an item
+//! (its old and new image) becomes the events it means. Handlers never
+//! write events, so no change happens without its events and none is
+//! invented; a change that means nothing to a customer (a re-verification
+//! that finds what it found before) yields none.
+//!
+//! An event's id is derived from the stream record's id and the event
+//! type, so a stream batch delivered twice yields the same ids and a
+//! consumer deduplicates by id.
+
+use crate::account::Account;
+use crate::api_key::ApiKey;
+use crate::scans::{Finding, Scan, ScanStatus};
+use crate::store::keys;
+use crate::time::Timestamp;
+use crate::Result;
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use utoipa::ToSchema;
+
+/// One item image as the stream carries it.
+pub type Image = HashMap<String, AttributeValue>;
+
+/// What the service tells about a change.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
+pub enum EventType {
+    #[serde(rename = "account.created")]
+    #[strum(serialize = "account.created")]
+    AccountCreated,
+    #[serde(rename = "account.updated")]
+    #[strum(serialize = "account.updated")]
+    AccountUpdated,
+    #[serde(rename = "account.deleted")]
+    #[strum(serialize = "account.deleted")]
+    AccountDeleted,
+    #[serde(rename = "account.archived")]
+    #[strum(serialize = "account.archived")]
+    AccountArchived,
+    #[serde(rename = "account.unarchived")]
+    #[strum(serialize = "account.unarchived")]
+    AccountUnarchived,
+    #[serde(rename = "credential.verification_changed")]
+    #[strum(serialize = "credential.verification_changed")]
+    VerificationChanged,
+    #[serde(rename = "external_id.rotation_started")]
+    #[strum(serialize = "external_id.rotation_started")]
+    RotationStarted,
+    #[serde(rename = "external_id.rotation_completed")]
+    #[strum(serialize = "external_id.rotation_completed")]
+    RotationCompleted,
+    #[serde(rename = "external_id.rotation_cancelled")]
+    #[strum(serialize = "external_id.rotation_cancelled")]
+    RotationCancelled,
+    #[serde(rename = "scan.queued")]
+    #[strum(serialize = "scan.queued")]
+    ScanQueued,
+    #[serde(rename = "scan.succeeded")]
+    #[strum(serialize = "scan.succeeded")]
+    ScanSucceeded,
+    #[serde(rename = "scan.failed")]
+    #[strum(serialize = "scan.failed")]
+    ScanFailed,
+    #[serde(rename = "scan.dead_lettered")]
+    #[strum(serialize = "scan.dead_lettered")]
+    ScanDeadLettered,
+    #[serde(rename = "finding.opened")]
+    #[strum(serialize = "finding.opened")]
+    FindingOpened,
+    #[serde(rename = "finding.resolved")]
+    #[strum(serialize = "finding.resolved")]
+    FindingResolved,
+    #[serde(rename = "api_key.created")]
+    #[strum(serialize = "api_key.created")]
+    ApiKeyCreated,
+    #[serde(rename = "api_key.revoked")]
+    #[strum(serialize = "api_key.revoked")]
+    ApiKeyRevoked,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// One domain event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Event {
+    /// `evt_` and 32 hex digits; the same change always has the same id.
+    pub id: String,
+    #[serde(rename = "type")]
+    pub event_type: EventType,
+    pub tenant: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// When the change was written.
+    pub time: Timestamp,
+    /// The API key id that made the change, or `system:verifier`,
+    /// `system:scan-worker`.
+    pub actor: String,
+    /// What changed; `before`/`after` where it helps. No secret and no
+    /// external ID ever appears here.
+    pub data: Value,
+}
+
+/// One change of one item, as a stream record carries it.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// The stream record's id: unique per change, the same on redelivery.
+    pub record_id: String,
+    pub time: Timestamp,
+    pub old: Option<Image>,
+    pub new: Option<Image>,
+}
+
+/// The actor of changes the verifier makes.
+pub const VERIFIER: &str = "system:verifier";
+/// The actor of changes the scan worker makes.
+pub const SCAN_WORKER: &str = "system:scan-worker";
+
+/// The events a change means, in a stable order.
+pub fn events_of(change: &Change) -> Result<Vec<Event>> {
+    let image = change.new.as_ref().or(change.old.as_ref());
+    let Some(image) = image else {
+        return Ok(Vec::new());
+    };
+    let (Some(tenant), Some(kind)) = (tenant_of(image), text(image, "type")) else {
+        return Ok(Vec::new());
+    };
+    let mut events = Events {
+        change,
+        tenant,
+        out: Vec::new(),
+    };
+    match kind {
+        "account" => {
+            let (old, new) = (
+                decode::<Account>(&change.old)?,
+                decode::<Account>(&change.new)?,
+            );
+            account_events(&mut events, old.as_ref(), new.as_ref());
+        }
+        "scan" => {
+            let (old, new) = (decode::<Scan>(&change.old)?, decode::<Scan>(&change.new)?);
+            scan_events(&mut events, old.as_ref(), new.as_ref());
+        }
+        "finding" => {
+            let (old, new) = (
+                decode::<Finding>(&change.old)?,
+                decode::<Finding>(&change.new)?,
+            );
+            finding_events(&mut events, old.as_ref(), new.as_ref());
+        }
+        "api_key" => {
+            let (old, new) = (
+                decode::<ApiKey>(&change.old)?,
+                decode::<ApiKey>(&change.new)?,
+            );
+            api_key_events(&mut events, old.as_ref(), new.as_ref());
+        }
+        _ => {}
+    }
+    Ok(events.out)
+}
+
+struct Events<'a> {
+    change: &'a Change,
+    tenant: String,
+    out: Vec<Event>,
+}
+
+impl Events<'_> {
+    fn push(&mut self, event_type: EventType, account_id: Option<&str>, actor: &str, data: Value) {
+        let digest = Sha256::digest(format!(
+            "{}\u{1}{}",
+            self.change.record_id,
+            event_type.as_str()
+        ));
+        self.out.push(Event {
+            id: format!("evt_{}", &hex::encode(digest)[..32]),
+            event_type,
+            tenant: self.tenant.clone(),
+            account_id: account_id.map(str::to_string),
+            time: self.change.time,
+            actor: actor.to_string(),
+            data,
+        });
+    }
+}
+
+fn account_events(events: &mut Events<'_>, old: Option<&Account>, new: Option<&Account>) {
+    let (old, new) = match (old, new) {
+        (None, Some(new)) => {
+            let data = json!({ "after": account_view(new) });
+            events.push(
+                EventType::AccountCreated,
+                Some(&new.account_id),
+                &new.created_by,
+                data,
+            );
+            return;
+        }
+        (Some(old), None) => {
+            let data = json!({ "before": account_view(old) });
+            events.push(
+                EventType::AccountDeleted,
+                Some(&old.account_id),
+                &old.updated_by,
+                data,
+            );
+            return;
+        }
+        (Some(old), Some(new)) => (old, new),
+        (None, None) => return,
+    };
+    let id = Some(new.account_id.as_str());
+    let actor = new.updated_by.as_str();
+    let changed = changed_fields(old, new);
+    if !changed.is_empty() {
+        let before = account_view(old);
+        let after = account_view(new);
+        let pick = |view: &Value| -> Value {
+            changed
+                .iter()
+                .map(|name| (name.to_string(), view[name].clone()))
+                .collect::<serde_json::Map<_, _>>()
+                .into()
+        };
+        let data = json!({ "changed": changed, "before": pick(&before), "after": pick(&after) });
+        events.push(EventType::AccountUpdated, id, actor, data);
+    }
+    match (&old.archived_at, &new.archived_at) {
+        (None, Some(at)) => events.push(
+            EventType::AccountArchived,
+            id,
+            actor,
+            json!({ "archived_at": at }),
+        ),
+        (Some(_), None) => events.push(EventType::AccountUnarchived, id, actor, json!({})),
+        _ => {}
+    }
+    let (was, is) = (&old.credential, &new.credential);
+    if was.verification_status != is.verification_status
+        || was.verification_code != is.verification_code
+    {
+        let data = json!({
+            "from": { "status": was.verification_status, "code": was.verification_code },
+            "to": { "status": is.verification_status, "code": is.verification_code },
+            "message": is.verification_message,
+        });
+        events.push(EventType::VerificationChanged, id, VERIFIER, data);
+    }
+    match (&old.pending_external_id, &new.pending_external_id) {
+        (None, Some(_)) => events.push(EventType::RotationStarted, id, actor, json!({})),
+        (Some(_), None) if old.external_id != new.external_id => {
+            events.push(EventType::RotationCompleted, id, VERIFIER, json!({}))
+        }
+        (Some(_), None) => events.push(EventType::RotationCancelled, id, actor, json!({})),
+        _ => {}
+    }
+}
+
+/// An account as events show it: its fields and state, never its
+/// external IDs.
+fn account_view(account: &Account) -> Value {
+    let mut view = serde_json::to_value(&account.fields).unwrap_or_default();
+    view["account_id"] = json!(account.account_id);
+    view["verification_status"] = json!(account.credential.verification_status);
+    view["archived"] = json!(account.archived_at.is_some());
+    view
+}
+
+/// The names of the caller-set fields that differ.
+fn changed_fields(old: &Account, new: &Account) -> Vec<String> {
+    let (Value::Object(before), Value::Object(after)) = (
+        serde_json::to_value(&old.fields).unwrap_or_default(),
+        serde_json::to_value(&new.fields).unwrap_or_default(),
+    ) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = before
+        .keys()
+        .chain(after.keys())
+        .filter(|name| before.get(*name) != after.get(*name))
+        .cloned()
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+fn scan_events(events: &mut Events<'_>, old: Option<&Scan>, new: Option<&Scan>) {
+    let Some(new) = new else { return };
+    let id = Some(new.account_id.as_str());
+    let summary = || {
+        json!({
+            "scan_id": new.scan_id,
+            "data_source": new.data_source,
+            "status": new.status,
+            "counts": new.counts,
+            "errors": new.errors,
+        })
+    };
+    if old.is_none() {
+        events.push(EventType::ScanQueued, id, &new.requested_by, summary());
+        return;
+    }
+    let old = old.expect("checked above");
+    if old.status == new.status && old.dead_lettered == new.dead_lettered {
+        return;
+    }
+    match new.status {
+        ScanStatus::Succeeded if old.status != ScanStatus::Succeeded => {
+            events.push(EventType::ScanSucceeded, id, SCAN_WORKER, summary())
+        }
+        ScanStatus::Failed if new.dead_lettered && !old.dead_lettered => {
+            events.push(EventType::ScanDeadLettered, id, SCAN_WORKER, summary())
+        }
+        ScanStatus::Failed if old.status != ScanStatus::Failed => {
+            events.push(EventType::ScanFailed, id, SCAN_WORKER, summary())
+        }
+        _ => {}
+    }
+}
+
+fn finding_events(events: &mut Events<'_>, old: Option<&Finding>, new: Option<&Finding>) {
+    let view = |finding: &Finding| {
+        json!({
+            "finding_id": finding.finding_id,
+            "data_source": finding.data_source,
+            "rule": finding.rule,
+            "title": finding.title,
+            "resource_type": finding.resource_type,
+            "resource_id": finding.resource_id,
+            "severity": finding.severity,
+        })
+    };
+    match (old, new) {
+        (None, Some(new)) => events.push(
+            EventType::FindingOpened,
+            Some(&new.account_id),
+            SCAN_WORKER,
+            view(new),
+        ),
+        (Some(old), None) => events.push(
+            EventType::FindingResolved,
+            Some(&old.account_id),
+            SCAN_WORKER,
+            view(old),
+        ),
+        _ => {}
+    }
+}
+
+fn api_key_events(events: &mut Events<'_>, old: Option<&ApiKey>, new: Option<&ApiKey>) {
+    let view =
+        |key: &ApiKey| json!({ "key_id": key.key_id, "name": key.name, "scopes": key.scopes });
+    match (old, new) {
+        (None, Some(new)) => {
+            events.push(EventType::ApiKeyCreated, None, &new.created_by, view(new))
+        }
+        (Some(old), Some(new)) if old.revoked_at.is_none() && new.revoked_at.is_some() => {
+            let actor = new.revoked_by.as_deref().unwrap_or("unknown");
+            events.push(EventType::ApiKeyRevoked, None, actor, view(new))
+        }
+        _ => {}
+    }
+}
+
+fn tenant_of(image: &Image) -> Option<String> {
+    text(image, "pk")?
+        .strip_prefix(keys::tenant_pk("").as_str())
+        .map(str::to_string)
+}
+
+fn text<'a>(image: &'a Image, name: &str) -> Option<&'a str> {
+    match image.get(name) {
+        Some(AttributeValue::S(value)) => Some(value),
+        _ => None,
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(image: &Option<Image>) -> Result<Option<T>> {
+    image
+        .as_ref()
+        .map(|item| serde_dynamo::from_item(item.clone()).map_err(crate::Error::from))
+        .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::{AccountFields, VerificationStatus};
+    use crate::verification::VerificationCode;
+
+    fn account() -> Account {
+        Account::register(
+            "000000000001".into(),
+            AccountFields {
+                name: "Payments".into(),
+                ..Default::default()
+            },
+            "key-1",
+            Timestamp::now(),
+        )
+    }
+
+    fn image(account: &Account) -> Image {
+        crate::store::account_item("acme", account).unwrap()
+    }
+
+    fn change(record_id: &str, old: Option<&Account>, new: Option<&Account>) -> Change {
+        Change {
+            record_id: record_id.into(),
+            time: Timestamp::now(),
+            old: old.map(image),
+            new: new.map(image),
+        }
+    }
+
+    fn types(events: &[Event]) -> Vec<&'static str> {
+        events.iter().map(|e| e.event_type.as_str()).collect()
+    }
+
+    #[test]
+    fn account_lifecycle_events_name_tenant_account_and_actor() {
+        let created = account();
+        let events = events_of(&change("r1", None, Some(&created))).unwrap();
+        assert_eq!(types(&events), ["account.created"]);
+        assert_eq!(events[0].tenant, "acme");
+        assert_eq!(events[0].account_id.as_deref(), Some("000000000001"));
+        assert_eq!(events[0].actor, "key-1");
+        assert_eq!(events[0].data["after"]["name"], "Payments");
+
+        let mut renamed = created.clone();
+        renamed.fields.name = "Payments EU".into();
+        renamed.fields.regions = vec!["eu-west-1".into()];
+        renamed.updated_by = "key-2".into();
+        let events = events_of(&change("r2", Some(&created), Some(&renamed))).unwrap();
+        assert_eq!(types(&events), ["account.updated"]);
+        assert_eq!(events[0].data["changed"], json!(["name", "regions"]));
+        assert_eq!(events[0].data["before"]["name"], "Payments");
+        assert_eq!(events[0].data["after"]["name"], "Payments EU");
+        assert_eq!(events[0].actor, "key-2");
+
+        let mut archived = renamed.clone();
+        archived.archived_at = Some(Timestamp::now());
+        let events = events_of(&change("r3", Some(&renamed), Some(&archived))).unwrap();
+        assert_eq!(types(&events), ["account.archived"]);
+        let events = events_of(&change("r4", Some(&archived), Some(&renamed))).unwrap();
+        assert_eq!(types(&events), ["account.unarchived"]);
+        let events = events_of(&change("r5", Some(&renamed), None)).unwrap();
+        assert_eq!(types(&events), ["account.deleted"]);
+    }
+
+    #[test]
+    fn a_verification_that_changes_nothing_is_no_event() {
+        let mut success = account();
+        success.credential.verification_status = VerificationStatus::Success;
+        success.credential.verification_code = Some(VerificationCode::Ok);
+        let mut again = success.clone();
+        again.credential.last_verified_at = Some(Timestamp::now());
+        again.credential.next_verification_at = Some(Timestamp::now());
+        assert!(events_of(&change("r1", Some(&success), Some(&again)))
+            .unwrap()
+            .is_empty());
+
+        let mut failed = again.clone();
+        failed.credential.verification_status = VerificationStatus::Fail;
+        failed.credential.verification_code = Some(VerificationCode::AccessDenied);
+        failed.credential.verification_message = Some("the role is gone".into());
+        let events = events_of(&change("r2", Some(&again), Some(&failed))).unwrap();
+        assert_eq!(types(&events), ["credential.verification_changed"]);
+        let data = &events[0].data;
+        assert_eq!(data["from"]["status"], "SUCCESS");
+        assert_eq!(data["to"]["status"], "FAIL");
+        assert_eq!(data["to"]["code"], "ACCESS_DENIED");
+        assert_eq!(data["message"], "the role is gone");
+        assert_eq!(events[0].actor, VERIFIER);
+    }
+
+    #[test]
+    fn rotations_start_complete_or_cancel_and_never_show_an_external_id() {
+        let current = account();
+        let mut pending = current.clone();
+        pending.pending_external_id = Some("new-external-id-000".into());
+        let mut promoted = pending.clone();
+        promoted.external_id = "new-external-id-000".into();
+        promoted.pending_external_id = None;
+        let started = events_of(&change("r1", Some(&current), Some(&pending))).unwrap();
+        let completed = events_of(&change("r2", Some(&pending), Some(&promoted))).unwrap();
+        let cancelled = events_of(&change("r3", Some(&pending), Some(&current))).unwrap();
+        assert_eq!(types(&started), ["external_id.rotation_started"]);
+        assert_eq!(types(&completed), ["external_id.rotation_completed"]);
+        assert_eq!(types(&cancelled), ["external_id.rotation_cancelled"]);
+        let created = events_of(&change("r4", None, Some(&promoted))).unwrap();
+        for event in [started, completed, cancelled, created].concat() {
+            let text = serde_json::to_string(&event).unwrap();
+            assert!(!text.contains(&current.external_id), "{text}");
+            assert!(!text.contains("new-external-id-000"), "{text}");
+        }
+    }
+
+    #[test]
+    fn ids_are_stable_per_record_and_type() {
+        let created = account();
+        let first = events_of(&change("record-7", None, Some(&created))).unwrap();
+        let again = events_of(&change("record-7", None, Some(&created))).unwrap();
+        let other = events_of(&change("record-8", None, Some(&created))).unwrap();
+        assert_eq!(first[0].id, again[0].id, "a redelivered record");
+        assert_ne!(first[0].id, other[0].id);
+        assert!(first[0].id.starts_with("evt_") && first[0].id.len() == 36);
+    }
+
+    fn scan_image(scan: &Scan) -> Image {
+        let mut item: Image = serde_dynamo::to_item(scan).unwrap();
+        item.insert("pk".into(), AttributeValue::S(keys::tenant_pk("acme")));
+        item.insert("type".into(), AttributeValue::S("scan".into()));
+        item
+    }
+
+    #[test]
+    fn scans_are_queued_then_succeed_or_fail_once() {
+        let queued = Scan::queued(
+            "000000000001",
+            "aws:iam",
+            false,
+            vec![],
+            "key-1",
+            Timestamp::now(),
+        );
+        let scan_change = |record: &str, old: Option<&Scan>, new: &Scan| Change {
+            record_id: record.into(),
+            time: Timestamp::now(),
+            old: old.map(scan_image),
+            new: Some(scan_image(new)),
+        };
+        let events = events_of(&scan_change("r1", None, &queued)).unwrap();
+        assert_eq!(types(&events), ["scan.queued"]);
+        assert_eq!(events[0].actor, "key-1");
+        let mut running = queued.clone();
+        running.status = ScanStatus::Running;
+        assert!(events_of(&scan_change("r2", Some(&queued), &running))
+            .unwrap()
+            .is_empty());
+        let mut done = running.clone();
+        done.status = ScanStatus::Succeeded;
+        let events = events_of(&scan_change("r3", Some(&running), &done)).unwrap();
+        assert_eq!(types(&events), ["scan.succeeded"]);
+        assert_eq!(events[0].data["scan_id"], json!(queued.scan_id));
+        let mut dead = running.clone();
+        dead.status = ScanStatus::Failed;
+        dead.dead_lettered = true;
+        let events = events_of(&scan_change("r4", Some(&running), &dead)).unwrap();
+        assert_eq!(types(&events), ["scan.dead_lettered"]);
+        // Items that are not ours to tell about yield nothing.
+        let mut other = scan_image(&queued);
+        other.insert("type".into(), AttributeValue::S("attachment".into()));
+        let change = Change {
+            record_id: "r5".into(),
+            time: Timestamp::now(),
+            old: None,
+            new: Some(other),
+        };
+        assert!(events_of(&change).unwrap().is_empty());
+    }
+}
