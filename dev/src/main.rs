@@ -3,7 +3,7 @@
 //! Creates the table and queues (from the definitions `template.yaml` uses),
 //! bootstraps tenant `default` with an admin key, serves the API on
 //! 127.0.0.1, polls the scan queue into the scan worker, and runs the
-//! verifier on a short interval. The emulators are started by `make dev`.
+//! verifier on a short interval, and the table's stream into the audit log. The emulators are started by `make dev`.
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use clap::Parser;
@@ -98,6 +98,14 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     tokio::spawn(run_verifier(
         sweeper,
         Duration::from_secs(args.verifier_interval.max(1)),
+    ));
+
+    let streams = aws_sdk_dynamodbstreams::Client::new(&model::config::aws().await);
+    let reader = model::stream::StreamReader::open(&dynamodb, streams, &table).await?;
+    tokio::spawn(follow_stream(
+        reader,
+        store.clone(),
+        services.config.audit_retention_days,
     ));
 
     let state = api::AppState::from_services(&services);
@@ -196,6 +204,35 @@ async fn poll_scan_queue(
         {
             tracing::warn!(error = %err, "scan queue poll failed");
             tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    }
+}
+
+/// What the stream's event source mapping does in AWS: every change of
+/// the table, through the notifier's code, twice a second.
+async fn follow_stream(
+    mut reader: model::stream::StreamReader,
+    store: model::store::Store,
+    retention_days: u32,
+) {
+    let mut ticker = tokio::time::interval(Duration::from_millis(500));
+    // Read but not yet recorded: kept until recording succeeds.
+    let mut pending = Vec::new();
+    loop {
+        ticker.tick().await;
+        let recorded = match reader.poll().await {
+            Ok(changes) => {
+                pending.extend(changes);
+                if pending.is_empty() {
+                    continue;
+                }
+                model::events::record(&store, &pending, retention_days).await
+            }
+            Err(err) => Err(err),
+        };
+        match recorded {
+            Ok(_) => pending.clear(),
+            Err(err) => tracing::warn!(error = %err.chain(), "stream not recorded; retrying"),
         }
     }
 }

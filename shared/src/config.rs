@@ -86,6 +86,10 @@ pub struct Config {
     #[arg(long, env = "SEARCH_READ_BUDGET", default_value_t = crate::search::DEFAULT_READ_BUDGET as u64,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub search_read_budget: u64,
+    /// Days an audit event is kept (DynamoDB TTL).
+    #[arg(long, env = "AUDIT_RETENTION_DAYS", default_value_t = 400,
+          value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub audit_retention_days: u32,
 }
 
 /// A variable that cannot be used: which, its value, and what it accepts.

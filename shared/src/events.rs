@@ -117,6 +117,10 @@ pub struct Event {
     /// What changed; `before`/`after` where it helps. No secret and no
     /// external ID ever appears here.
     pub data: Value,
+    /// The change's position in the stream (zero-padded), which orders
+    /// events written within the same second.
+    #[serde(skip)]
+    pub sequence: String,
 }
 
 /// One change of one item, as a stream record carries it.
@@ -124,6 +128,8 @@ pub struct Event {
 pub struct Change {
     /// The stream record's id: unique per change, the same on redelivery.
     pub record_id: String,
+    /// The stream record's sequence number: increasing for one item.
+    pub sequence: String,
     pub time: Timestamp,
     pub old: Option<Image>,
     pub new: Option<Image>,
@@ -133,6 +139,23 @@ pub struct Change {
 pub const VERIFIER: &str = "system:verifier";
 /// The actor of changes the scan worker makes.
 pub const SCAN_WORKER: &str = "system:scan-worker";
+
+/// What the stream's consumer does with a batch of changes: derive each
+/// change's events and keep them in the audit log for `retention_days`.
+/// The same code runs in the notifier Lambda and in the dev server's
+/// stream reader; a batch delivered twice writes the same items again.
+pub async fn record(
+    store: &crate::store::Store,
+    changes: &[Change],
+    retention_days: u32,
+) -> Result<Vec<Event>> {
+    let mut events = Vec::new();
+    for change in changes {
+        events.extend(events_of(change)?);
+    }
+    store.put_audit_events(&events, retention_days).await?;
+    Ok(events)
+}
 
 /// The events a change means, in a stable order.
 pub fn events_of(change: &Change) -> Result<Vec<Event>> {
@@ -200,6 +223,7 @@ impl Events<'_> {
             time: self.change.time,
             actor: actor.to_string(),
             data,
+            sequence: format!("{:0>40}", self.change.sequence),
         });
     }
 }
@@ -428,6 +452,7 @@ mod tests {
     fn change(record_id: &str, old: Option<&Account>, new: Option<&Account>) -> Change {
         Change {
             record_id: record_id.into(),
+            sequence: "1".into(),
             time: Timestamp::now(),
             old: old.map(image),
             new: new.map(image),
@@ -547,6 +572,7 @@ mod tests {
         );
         let scan_change = |record: &str, old: Option<&Scan>, new: &Scan| Change {
             record_id: record.into(),
+            sequence: "1".into(),
             time: Timestamp::now(),
             old: old.map(scan_image),
             new: Some(scan_image(new)),
@@ -574,6 +600,7 @@ mod tests {
         other.insert("type".into(), AttributeValue::S("attachment".into()));
         let change = Change {
             record_id: "r5".into(),
+            sequence: "1".into(),
             time: Timestamp::now(),
             old: None,
             new: Some(other),

@@ -21,6 +21,7 @@ pub mod role_template;
 pub mod scans;
 pub mod search;
 pub mod store;
+pub mod stream;
 pub mod telemetry;
 pub mod time;
 pub mod usecases;

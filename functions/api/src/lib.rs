@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod bulk;
@@ -153,6 +154,7 @@ impl AppState {
         (name = "trust", description = "Cross-account roles: templates, verification, external-ID rotation"),
         (name = "scans", description = "Data sources, attachments, scans, account actions, regions and findings"),
         (name = "api-keys", description = "The tenant's API keys (scope admin)"),
+        (name = "audit", description = "The tenant's audit log, from the table's stream"),
         (name = "meta", description = "The API itself"),
     )
 )]
@@ -213,6 +215,7 @@ fn routes() -> (Router<AppState>, OpenApiDocument) {
         .routes(routes!(scans::list_findings))
         .routes(routes!(api_keys::create_api_key, api_keys::list_api_keys))
         .routes(routes!(api_keys::get_api_key, api_keys::revoke_api_key))
+        .routes(routes!(audit::list_audit_events))
         .routes(routes!(openapi_json))
         .split_for_parts()
 }

@@ -18,6 +18,7 @@
 
 mod accounts;
 mod api_keys;
+mod audit;
 mod bulk;
 mod scans;
 mod search;
@@ -35,6 +36,7 @@ pub(crate) type Item = HashMap<String, AttributeValue>;
 
 pub use accounts::account_item;
 pub use api_keys::KeyRevocation;
+pub use audit::{AuditFilter, EXPIRES_AT};
 pub use bulk::{BatchDeleteCode, BatchDeleteFailure, BatchDeleteOutcome, ImportOutcome};
 pub use scans::{AccountRegions, Claim, ScanContext};
 pub use verification::{DueAccount, DuePage};
@@ -270,6 +272,13 @@ pub mod keys {
     pub const TENANT_SK: &str = "TENANT";
     pub const ACCOUNT_PREFIX: &str = "ACCOUNT#";
     pub const KEY_PREFIX: &str = "KEY#";
+    pub const AUDIT_PREFIX: &str = "AUDIT#";
+
+    /// An audit event: sorted by time, then by stream position (for
+    /// changes within one second), unique by event id.
+    pub fn audit_sk(time: &str, sequence: &str, event_id: &str) -> String {
+        format!("{AUDIT_PREFIX}{time}#{sequence}#{event_id}")
+    }
 
     pub fn tenant_pk(tenant: &str) -> String {
         format!("T#{tenant}")

@@ -239,7 +239,7 @@ impl Store {
 
     /// Items of one prefix that pass `filter`, a page at a time: Query
     /// pages until `limit` items are found or ten pages were read.
-    async fn filtered_page<T: serde::de::DeserializeOwned>(
+    pub(super) async fn filtered_page<T: serde::de::DeserializeOwned>(
         &self,
         tenant: &str,
         prefix: &str,

@@ -2,6 +2,7 @@
 //! and moto over HTTP. Run them with `make test`, which starts the emulators.
 
 mod accounts;
+mod audit;
 mod auth;
 mod csv;
 mod errors;

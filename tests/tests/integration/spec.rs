@@ -18,6 +18,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/api-keys/{key_id}"),
     ("delete", "/v1/api-keys/{key_id}"),
     ("get", "/v1/openapi.json"),
+    ("get", "/v1/audit-events"),
     ("post", "/v1/accounts/{account_id}/verify"),
     ("post", "/v1/accounts/validate-roles"),
     ("post", "/v1/accounts/{account_id}/external-id/rotate"),

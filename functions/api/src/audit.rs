@@ -1,0 +1,89 @@
+//! `/v1/audit-events`: the tenant's audit log, read-only.
+
+use crate::auth::{Auth, Read};
+use crate::error::ApiError;
+use crate::query::{Limit, Query};
+use crate::AppState;
+use axum::extract::State;
+use axum::Json;
+use model::events::{Event, EventType};
+use model::ids::AccountId;
+use model::listing::{decode_key_cursor, encode_key_cursor};
+use model::store::{keys, AuditFilter};
+use model::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// Longest `actor` filter: an API key id or `system:...`.
+const MAX_ACTOR: usize = 128;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Only events of this account.
+    #[param(value_type = Option<String>)]
+    account_id: Option<AccountId>,
+    /// Only changes by this actor: an API key id, `system:verifier` or `system:scan-worker`.
+    actor: Option<String>,
+    /// Only this event type, e.g. `credential.verification_changed`.
+    #[serde(rename = "type")]
+    #[param(rename = "type", value_type = Option<String>)]
+    event_type: Option<EventType>,
+    /// Events at or after this time (RFC 3339).
+    #[param(value_type = Option<String>)]
+    since: Option<Timestamp>,
+    /// Events at or before this time (RFC 3339).
+    #[param(value_type = Option<String>)]
+    until: Option<Timestamp>,
+    /// 1-1000, default 100.
+    #[serde(default)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    limit: Limit,
+    /// next_cursor of the previous page.
+    cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    /// Newest first.
+    events: Vec<Event>,
+    next_cursor: Option<String>,
+}
+
+#[utoipa::path(
+    get, path = "/v1/audit-events", tag = "audit",
+    params(AuditQuery),
+    responses((status = 200, description = "Every change to the tenant's accounts, scans, findings and API keys, newest first; written by the service from the table's stream, never by a request", body = AuditPage)),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn list_audit_events(
+    auth: Auth<Read>,
+    State(state): State<AppState>,
+    Query(query): Query<AuditQuery>,
+) -> Result<Json<AuditPage>, ApiError> {
+    if query.actor.as_ref().is_some_and(|a| a.len() > MAX_ACTOR) {
+        return Err(model::Error::invalid("actor", "actor is at most 128 characters").into());
+    }
+    let after = decode_key_cursor(query.cursor.as_deref(), keys::AUDIT_PREFIX)?;
+    let filter = AuditFilter {
+        account_id: query.account_id.map(AccountId::into_string),
+        actor: query.actor,
+        event_type: query.event_type,
+        since: query.since,
+        until: query.until,
+    };
+    let page = state
+        .store
+        .list_audit_events(
+            &auth.caller.tenant,
+            &filter,
+            query.limit.0,
+            after.as_deref(),
+        )
+        .await?;
+    Ok(Json(AuditPage {
+        events: page.items,
+        next_cursor: encode_key_cursor(page.next_cursor),
+    }))
+}
