@@ -248,16 +248,29 @@ impl Worker {
             done.counts.stored = stored;
             done.counts.resolved = resolved;
         }
-        done.status = ScanStatus::Succeeded;
-        done.finished_at = Some(Timestamp::now());
         // IAM is global: one scan covers each region of the scan.
-        let regions = region_results(
-            &done,
+        self.finish(
+            tenant,
+            done,
+            ScanStatus::Succeeded,
             SyncStatus::Success,
             "IAM inventory synced (IAM is global)",
-            status_code(SyncStatus::Success),
-            Timestamp::now(),
-        );
+        )
+        .await
+    }
+
+    /// End a scan with `status`, each of its regions with `sync`.
+    async fn finish(
+        &self,
+        tenant: &str,
+        mut done: Scan,
+        status: ScanStatus,
+        sync: SyncStatus,
+        message: &str,
+    ) -> Result<(), Outcome> {
+        done.status = status;
+        done.finished_at = Some(Timestamp::now());
+        let regions = region_results(&done, sync, message, status_code(sync), Timestamp::now());
         self.store
             .finish_scan(tenant, &done, &regions)
             .await
@@ -289,20 +302,14 @@ impl Worker {
         model::jobs::send(&self.sqs, url, body)
             .await
             .map_err(|err| transient(ScanErrorCode::QueueUnavailable, &err.to_string()))?;
-        let mut done = scan.clone();
-        done.status = ScanStatus::Forwarded;
-        done.finished_at = Some(Timestamp::now());
-        let regions = region_results(
-            scan,
+        self.finish(
+            tenant,
+            scan.clone(),
+            ScanStatus::Forwarded,
             SyncStatus::InProgress,
             "handed to the external scanner",
-            status_code(SyncStatus::InProgress),
-            Timestamp::now(),
-        );
-        self.store
-            .finish_scan(tenant, &done, &regions)
-            .await
-            .map_err(|err| transient(ScanErrorCode::Store, &err.to_string()))
+        )
+        .await
     }
 
     /// Assume the customer's role and run the built-in IAM scanner with it.

@@ -85,6 +85,9 @@ async fn every_change_is_one_audit_event_even_when_the_stream_is_read_twice() {
     let text = page.body.to_string();
     assert!(!text.contains(account["external_id"].as_str().unwrap()));
     assert!(!text.contains(account["pending_external_id"].as_str().unwrap()));
+    let everything = app.get("/v1/audit-events").await.body.to_string();
+    assert!(everything.contains("api_key.created"), "{everything}");
+    assert!(!everything.contains("secret_hash") && !everything.contains(&app.key));
 
     // Filters and paging.
     let created = app.get("/v1/audit-events?type=account.created").await.body;
