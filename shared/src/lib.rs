@@ -27,5 +27,6 @@ pub mod time;
 pub mod usecases;
 pub mod validation;
 pub mod verification;
+pub mod webhooks;
 
 pub use error::{Error, Result};
