@@ -62,6 +62,8 @@ async fn main() {
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     model::telemetry::init(model::telemetry::LogFormat::Compact);
     let mut config = args.config.clone();
+    // A receiver on this machine may take webhooks over plain http.
+    config.webhook_allow_loopback_http = true;
     let sqs = aws_sdk_sqs::Client::new(&model::config::aws().await);
     let table = config.table_name.clone();
     let dynamodb = aws_sdk_dynamodb::Client::new(&model::config::aws().await);

@@ -90,6 +90,10 @@ pub struct Config {
     #[arg(long, env = "AUDIT_RETENTION_DAYS", default_value_t = 400,
           value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub audit_retention_days: u32,
+    /// Let webhook endpoints be plain http on 127.0.0.1/::1/localhost
+    /// (for a receiver on the developer's machine; never in Lambda).
+    #[arg(long, env = "WEBHOOK_ALLOW_LOOPBACK_HTTP", default_value_t = false)]
+    pub webhook_allow_loopback_http: bool,
 }
 
 /// A variable that cannot be used: which, its value, and what it accepts.

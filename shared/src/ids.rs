@@ -101,6 +101,12 @@ checked_string!(
     |field, value| rule(field, is_ulid(value), KEY_ID_RULE)
 );
 checked_string!(
+    /// The 26-character ULID of a webhook endpoint.
+    WebhookId,
+    "webhook_id",
+    |field, value| rule(field, is_ulid(value), WEBHOOK_ID_RULE)
+);
+checked_string!(
     /// A data source name (`aws:iam`); whether this deployment offers it is
     /// the catalogue's question, not the name's.
     DataSourceName,
@@ -116,6 +122,8 @@ checked_string!(
 
 const SCAN_ID_RULE: &str = "scan_id is the 26-character id returned when the scan was queued";
 const KEY_ID_RULE: &str = "an API key id is the 26-character id returned when the key was issued";
+const WEBHOOK_ID_RULE: &str =
+    "webhook_id is the 26-character id returned when the webhook was created";
 const DATA_SOURCE_RULE: &str = "a data source name is 1-64 characters of letters, digits and :._- (GET /v1/data-sources lists them)";
 
 fn rule(field: &str, valid: bool, what: &str) -> Result<()> {
@@ -150,6 +158,7 @@ pub fn path_parameter(name: &str, value: &str) -> Result<()> {
         "account_id" => AccountId::parse(name, value).map(drop),
         "key_id" => KeyId::parse(name, value).map(drop),
         "scan_id" => ScanId::parse(name, value).map(drop),
+        "webhook_id" => WebhookId::parse(name, value).map(drop),
         "data_source" => DataSourceName::parse(name, value).map(drop),
         _ => rule(
             name,

@@ -14,6 +14,7 @@ pub mod query;
 pub mod rate_limit;
 pub mod scans;
 pub mod trust;
+pub mod webhooks;
 
 use axum::extract::rejection::RawPathParamsRejection;
 use axum::extract::{DefaultBodyLimit, MatchedPath, RawPathParams, Request};
@@ -51,6 +52,8 @@ pub struct AppState {
     pub search_read_budget: usize,
     /// Per-key request rates; `None`: no limit (the dev server's default).
     pub key_limiter: Option<Arc<rate_limit::KeyLimiter>>,
+    /// Webhook endpoints may be plain http on loopback (the dev server).
+    pub allow_loopback_webhooks: bool,
 }
 
 impl AppState {
@@ -64,6 +67,7 @@ impl AppState {
             vendor_principal: Arc::default(),
             search_read_budget: model::search::DEFAULT_READ_BUDGET,
             key_limiter: None,
+            allow_loopback_webhooks: false,
         }
     }
 
@@ -98,6 +102,7 @@ impl AppState {
             vendor_principal: Arc::default(),
             search_read_budget: model::search::DEFAULT_READ_BUDGET,
             key_limiter: None,
+            allow_loopback_webhooks: config.webhook_allow_loopback_http,
         }
         .with_key_rate(rate_limit::KeyRate::from_config(config))
         .with_search_read_budget(config.search_read_budget as usize)
@@ -108,6 +113,14 @@ impl AppState {
         model::usecases::accounts::Accounts {
             store: &self.store,
             settings: &self.settings,
+        }
+    }
+
+    /// The webhook use cases over this state's clients.
+    pub fn webhooks(&self) -> model::usecases::webhooks::Webhooks<'_> {
+        model::usecases::webhooks::Webhooks {
+            store: &self.store,
+            allow_loopback_http: self.allow_loopback_webhooks,
         }
     }
 
@@ -155,6 +168,7 @@ impl AppState {
         (name = "scans", description = "Data sources, attachments, scans, account actions, regions and findings"),
         (name = "api-keys", description = "The tenant's API keys (scope admin)"),
         (name = "audit", description = "The tenant's audit log, from the table's stream"),
+        (name = "webhooks", description = "The tenant's webhook endpoints (scope admin)"),
         (name = "meta", description = "The API itself"),
     )
 )]
@@ -216,6 +230,13 @@ fn routes() -> (Router<AppState>, OpenApiDocument) {
         .routes(routes!(api_keys::create_api_key, api_keys::list_api_keys))
         .routes(routes!(api_keys::get_api_key, api_keys::revoke_api_key))
         .routes(routes!(audit::list_audit_events))
+        .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
+        .routes(routes!(
+            webhooks::get_webhook,
+            webhooks::update_webhook,
+            webhooks::delete_webhook
+        ))
+        .routes(routes!(webhooks::rotate_webhook_secret))
         .routes(routes!(openapi_json))
         .split_for_parts()
 }

@@ -23,6 +23,7 @@ mod bulk;
 mod scans;
 mod search;
 mod verification;
+mod webhooks;
 
 use crate::Error;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -273,6 +274,11 @@ pub mod keys {
     pub const ACCOUNT_PREFIX: &str = "ACCOUNT#";
     pub const KEY_PREFIX: &str = "KEY#";
     pub const AUDIT_PREFIX: &str = "AUDIT#";
+    pub const WEBHOOK_PREFIX: &str = "WEBHOOK#";
+
+    pub fn webhook_sk(webhook_id: &str) -> String {
+        format!("{WEBHOOK_PREFIX}{webhook_id}")
+    }
 
     /// An audit event: sorted by time, then by stream position (for
     /// changes within one second), unique by event id.

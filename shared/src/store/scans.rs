@@ -78,7 +78,7 @@ pub enum Claim {
 }
 
 impl Store {
-    async fn get_item(&self, tenant: &str, sk: String) -> Result<Option<Item>> {
+    pub(super) async fn get_item(&self, tenant: &str, sk: String) -> Result<Option<Item>> {
         Ok(self
             .client
             .get_item()

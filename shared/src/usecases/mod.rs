@@ -8,3 +8,4 @@ pub mod bulk;
 pub mod import;
 pub mod role_checks;
 pub mod scans;
+pub mod webhooks;

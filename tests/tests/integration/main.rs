@@ -16,3 +16,4 @@ mod scans;
 mod search;
 mod spec;
 mod trust;
+mod webhooks;

@@ -19,6 +19,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/v1/api-keys/{key_id}"),
     ("get", "/v1/openapi.json"),
     ("get", "/v1/audit-events"),
+    ("post", "/v1/webhooks"),
+    ("get", "/v1/webhooks"),
+    ("get", "/v1/webhooks/{webhook_id}"),
+    ("patch", "/v1/webhooks/{webhook_id}"),
+    ("delete", "/v1/webhooks/{webhook_id}"),
+    ("post", "/v1/webhooks/{webhook_id}/rotate-secret"),
     ("post", "/v1/accounts/{account_id}/verify"),
     ("post", "/v1/accounts/validate-roles"),
     ("post", "/v1/accounts/{account_id}/external-id/rotate"),
@@ -95,7 +101,8 @@ async fn openapi_document_lists_every_route() {
             .replace("{account_id}", "123456789012")
             .replace("{key_id}", "01ARZ3NDEKTSV4RRFFQ69G5FAV")
             .replace("{data_source}", "aws:iam")
-            .replace("{scan_id}", "01ARZ3NDEKTSV4RRFFQ69G5FAV");
+            .replace("{scan_id}", "01ARZ3NDEKTSV4RRFFQ69G5FAV")
+            .replace("{webhook_id}", "01ARZ3NDEKTSV4RRFFQ69G5FAV");
         let method = axum::http::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let reply = app.call_with(method.clone(), &uri, None, None, &[]).await;
         if PUBLIC.contains(path) {
