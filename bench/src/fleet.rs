@@ -222,7 +222,7 @@ fn raw_items(
     tenant: &str,
     count: usize,
 ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
-    use model::account::{Account, AccountFields, Environment};
+    use model::account::Environment;
     let now = Timestamp::now();
     (0..count)
         .map(|i| {
@@ -232,24 +232,30 @@ fn raw_items(
                 Environment::Staging,
                 Environment::Test,
             ][i % 4];
-            let team = ["payments", "search", "data", "identity"][i % 4];
-            let fields = AccountFields {
-                name: format!("{team} {} {i}", environment.as_str()),
-                owner_name: Some(format!("Owner {i}")),
-                owner_email: Some(format!("owner{i}@example.com")),
-                environment: Some(environment),
-                regions: vec!["us-east-1".into(), "eu-west-1".into()],
-                ..Default::default()
-            };
-            let account = Account::register(
-                format!("{:012}", 100_000_000_000u64 + i as u64),
-                fields,
-                "bench",
-                now,
-            );
+            let account = sample_account(i, environment, 100_000_000_000, now);
             model::store::account_item(tenant, &account).expect("item")
         })
         .collect()
+}
+
+/// The `i`th account of a bench tenant, id `id_base + i`: the same
+/// fields the import file gives it.
+pub(crate) fn sample_account(
+    i: usize,
+    environment: model::account::Environment,
+    id_base: u64,
+    now: Timestamp,
+) -> model::account::Account {
+    let team = ["payments", "search", "data", "identity"][i % 4];
+    let fields = model::account::AccountFields {
+        name: format!("{team} {} {i}", environment.as_str()),
+        owner_name: Some(format!("Owner {i}")),
+        owner_email: Some(format!("owner{i}@example.com")),
+        environment: Some(environment),
+        regions: vec!["us-east-1".into(), "eu-west-1".into()],
+        ..Default::default()
+    };
+    model::account::Account::register(format!("{:012}", id_base + i as u64), fields, "bench", now)
 }
 
 /// The writes an import cannot avoid, as the plainest calls: the same

@@ -5,7 +5,7 @@
 
 use crate::fleet::{percentile, raw_query, raw_query_pages, timed_search};
 use aws_sdk_dynamodb::types::AttributeValue;
-use model::account::{Account, AccountFields, Environment};
+use model::account::{Account, Environment};
 use model::api_key::{ApiKey, Scope};
 use model::time::Timestamp;
 use std::time::{Duration, Instant};
@@ -50,21 +50,7 @@ pub async fn run(accounts: usize, repeats: usize) {
             } else {
                 [Environment::Prod, Environment::Dev, Environment::Staging][i % 3]
             };
-            let team = ["payments", "search", "data", "identity"][i % 4];
-            let fields = AccountFields {
-                name: format!("{team} {} {i}", environment.as_str()),
-                owner_name: Some(format!("Owner {i}")),
-                owner_email: Some(format!("owner{i}@example.com")),
-                environment: Some(environment),
-                regions: vec!["us-east-1".into(), "eu-west-1".into()],
-                ..Default::default()
-            };
-            Account::register(
-                format!("{:012}", 200_000_000_000u64 + i as u64),
-                fields,
-                "bench",
-                now,
-            )
+            crate::fleet::sample_account(i, environment, 200_000_000_000, now)
         })
         .collect();
     for chunk in all.chunks(10_000) {

@@ -148,10 +148,10 @@ pub fn parse(bytes: &[u8]) -> Result<(Vec<ImportRow>, Vec<RowError>)> {
         .collect();
     let mut position: HashMap<&str, usize> = HashMap::new();
     for (index, name) in headers.iter().enumerate() {
-        if let Some(previous) = position.insert(name.trim(), index) {
+        if let Some(previous) = position.insert(name, index) {
             return Err(file_error(format!(
                 "the header names column '{}' twice (columns {} and {}); keep one",
-                crate::validation::echo(name.trim()),
+                crate::validation::echo(name),
                 previous + 1,
                 index + 1
             )));

@@ -92,6 +92,17 @@ impl Error {
         }
     }
 
+    /// A retryable failure of a dependency, caused by `err`.
+    pub fn unavailable_because<E: std::error::Error + Send + Sync + 'static>(
+        context: impl Into<String>,
+        err: E,
+    ) -> Self {
+        Error::Unavailable {
+            context: context.into(),
+            source: Some(Box::new(err)),
+        }
+    }
+
     /// This error and each of its causes, joined by `: ` (for logs).
     pub fn chain(&self) -> String {
         let mut text = self.to_string();

@@ -341,11 +341,10 @@ fn scan_events(events: &mut Events<'_>, old: Option<&Scan>, new: Option<&Scan>) 
             "errors": new.errors,
         })
     };
-    if old.is_none() {
+    let Some(old) = old else {
         events.push(EventType::ScanQueued, id, &new.requested_by, summary());
         return;
-    }
-    let old = old.expect("checked above");
+    };
     if old.status == new.status && old.dead_lettered == new.dead_lettered {
         return;
     }

@@ -42,8 +42,5 @@ pub async fn send(sqs: &aws_sdk_sqs::Client, url: &str, body: String) -> Result<
         .send()
         .await
         .map(|_| ())
-        .map_err(|err| Error::Unavailable {
-            context: "SQS SendMessage failed".into(),
-            source: Some(Box::new(err)),
-        })
+        .map_err(|err| Error::unavailable_because("SQS SendMessage failed", err))
 }

@@ -155,18 +155,7 @@ enum StsFailure {
     AccessDenied,
     Throttled,
     Timeout,
-    /// A 5xx or a broken connection: retried, then reported like `Other`.
-    Transient(String),
     Other(String),
-}
-
-impl StsFailure {
-    fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            StsFailure::Throttled | StsFailure::Timeout | StsFailure::Transient(_)
-        )
-    }
 }
 
 /// `rate` calls a second, with a burst of up to 50 (at least 1).
@@ -198,10 +187,7 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>
         ErrorClass::Timeout => StsFailure::Timeout,
         ErrorClass::AccessDenied => StsFailure::AccessDenied,
         ErrorClass::Throttling => StsFailure::Throttled,
-        ErrorClass::Transient => {
-            StsFailure::Transient(aws_sdk_sts::error::DisplayErrorContext(&err).to_string())
-        }
-        ErrorClass::Other => {
+        ErrorClass::Transient | ErrorClass::Other => {
             StsFailure::Other(aws_sdk_sts::error::DisplayErrorContext(&err).to_string())
         }
     }
@@ -261,13 +247,16 @@ impl RoleVerifier {
             if let Some(limiter) = &self.limiter {
                 limiter.until_ready().await;
             }
-            match attempt().await.map_err(classify) {
-                Err(failure) if failure.is_retryable() && tries < self.max_attempts => {
+            match attempt().await {
+                Err(err)
+                    if tries < self.max_attempts
+                        && crate::aws_errors::classify(&err).is_retryable() =>
+                {
                     tokio::time::sleep(jittered(backoff)).await;
                     backoff = (backoff * 2).min(Duration::from_secs(20));
                     tries += 1;
                 }
-                result => return result,
+                result => return result.map_err(classify),
             }
         }
     }
@@ -401,7 +390,7 @@ impl RoleVerifier {
                 VerificationCode::Timeout,
                 format!("AWS STS did not answer within {} ms. Retry in a minute; if it persists, check that the role's account has STS enabled in its region.", self.call_timeout.as_millis()),
             ),
-            StsFailure::Transient(detail) | StsFailure::Other(detail) => {
+            StsFailure::Other(detail) => {
                 tracing::error!(error = %detail, %role_arn, "verification failed on an unexpected STS error");
                 Outcome::new(
                     VerificationCode::Internal,

@@ -87,7 +87,10 @@ pub async fn get_account(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let include_linked = query.include == Some(Include::LinkedAccounts);
-    let account = load(&state, &auth.caller.tenant, &account_id).await?;
+    let account = state
+        .accounts()
+        .load(&auth.caller.tenant, &account_id)
+        .await?;
     if include_linked {
         let linked = state
             .store
@@ -295,7 +298,10 @@ pub async fn linked_accounts(
             })
         })
         .transpose()?;
-    load(&state, &auth.caller.tenant, &account_id).await?;
+    state
+        .accounts()
+        .load(&auth.caller.tenant, &account_id)
+        .await?;
     let page = state
         .store
         .linked_accounts(
@@ -407,14 +413,6 @@ fn list_request(query: ListAccountsQuery) -> Result<ListRequest, ApiError> {
     })
 }
 
-pub(crate) async fn load(
-    state: &AppState,
-    tenant: &str,
-    account_id: &str,
-) -> Result<Account, ApiError> {
-    Ok(state.accounts().load(tenant, account_id).await?)
-}
-
 /// The entity-tags of a conditional header (RFC 9110 8.8.3): `*`, or a
 /// comma-separated list of `"tag"` and `W/"tag"`. `None` when the header is
 /// malformed, the only case that is a 400.
@@ -519,7 +517,7 @@ impl Preconditions {
             (Some([one]), None) => return Ok(Some(*one)),
             _ => {}
         }
-        let current = load(state, tenant, account_id).await?;
+        let current = state.accounts().load(tenant, account_id).await?;
         let etag = current.etag();
         if let Some(tags) = &self.if_none_match {
             if tags.iter().any(|tag| weakly_matches(tag, &etag)) {

@@ -166,6 +166,19 @@ pub async fn detach(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A `data_source` query filter must name an offered data source (a 400,
+/// where a path naming one that is not offered is a 404).
+fn offered(state: &AppState, name: &str) -> Result<(), ApiError> {
+    match state.catalogue.get(name) {
+        Some(_) => Ok(()),
+        None => Err(ApiError::bad_request(
+            "invalid_value",
+            Some("data_source".into()),
+            format!("'{name}' is not a data source offered here; GET /v1/data-sources lists them"),
+        )),
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct AttachmentPage {
     attachments: Vec<Attachment>,
@@ -201,13 +214,7 @@ pub async fn attachments_of_source(
     Query(query): Query<SourceAttachmentsQuery>,
 ) -> Result<Json<AttachmentPage>, ApiError> {
     let name = query.data_source;
-    state.catalogue.require(&name).map_err(|_| {
-        ApiError::bad_request(
-            "invalid_value",
-            Some("data_source".into()),
-            format!("'{name}' is not a data source offered here; GET /v1/data-sources lists them"),
-        )
-    })?;
+    offered(&state, &name)?;
     let limit = query.limit.0;
     let after = decode_key_cursor(query.cursor.as_deref(), "DS#")?;
     let page = state
@@ -475,15 +482,7 @@ pub async fn list_findings(
     let severities = query.severity.0;
     let data_source = query.data_source.as_deref();
     if let Some(name) = data_source {
-        if state.catalogue.get(name).is_none() {
-            return Err(ApiError::bad_request(
-                "invalid_value",
-                Some("data_source".into()),
-                format!(
-                    "'{name}' is not a data source offered here; GET /v1/data-sources lists them"
-                ),
-            ));
-        }
+        offered(&state, name)?;
     }
     let limit = query.limit.0;
     let prefix = keys::findings_prefix(&account_id, data_source);

@@ -1,6 +1,6 @@
 //! Trust: role templates, verification, validation of roles, external-ID rotation.
 
-use crate::accounts::{if_match, load, with_etag};
+use crate::accounts::{if_match, with_etag};
 use crate::auth::{Auth, Execute, Read, Write};
 use crate::body::{parse, JsonObject};
 use crate::error::{ApiError, ErrorResponse};
@@ -35,7 +35,10 @@ pub async fn verify_account(
     State(state): State<AppState>,
     Path(account_id): Path<AccountId>,
 ) -> Result<Response, ApiError> {
-    let account = load(&state, &auth.caller.tenant, &account_id).await?;
+    let account = state
+        .accounts()
+        .load(&auth.caller.tenant, &account_id)
+        .await?;
     if account.archived_at.is_some() {
         return Err(model::Error::Archived {
             id: account_id.into_string(),
@@ -277,7 +280,10 @@ pub async fn account_template(
     Query(query): Query<TemplateQuery>,
 ) -> Result<Response, ApiError> {
     let policies = role_template::managed_policies(query.managed_policies.as_deref())?;
-    let account = load(&state, &auth.caller.tenant, &account_id).await?;
+    let account = state
+        .accounts()
+        .load(&auth.caller.tenant, &account_id)
+        .await?;
     let principal = state.vendor_principal().await?;
     // During a rotation the role must accept both IDs until promotion.
     let mut external_ids = vec![account.external_id.as_str()];

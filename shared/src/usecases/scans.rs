@@ -46,22 +46,23 @@ pub struct Attached {
     pub created: bool,
 }
 
-/// Why an account cannot be scanned now, or `None`.
-pub fn scan_refusal(account: &Account) -> Option<Error> {
+/// Why an account cannot be scanned now (its action code and a message
+/// that says what to do), or `None`.
+pub fn scan_refusal(account: &Account) -> Option<(ActionCode, String)> {
     if account.archived_at.is_some() {
-        return Some(Error::Refused {
-            code: "archived",
-            message: format!(
+        return Some((
+            ActionCode::Archived,
+            format!(
                 "account {} is archived; unarchive it to scan it",
                 account.account_id
             ),
-        });
+        ));
     }
     let credential = &account.credential;
     if credential.verification_status != VerificationStatus::Success {
-        return Some(Error::Refused {
-            code: "credential_not_verified",
-            message: format!(
+        return Some((
+            ActionCode::CredentialNotVerified,
+            format!(
                 "Role validation failed: the credential of account {} is {}{}; fix the role and verify it (POST /v1/accounts/{}/verify) before scanning",
                 account.account_id,
                 credential.verification_status.as_str(),
@@ -71,7 +72,7 @@ pub fn scan_refusal(account: &Account) -> Option<Error> {
                     .unwrap_or_default(),
                 account.account_id
             ),
-        });
+        ));
     }
     None
 }
@@ -153,8 +154,11 @@ impl Scanning<'_> {
             request.regions.as_deref(),
             "regions",
         )?;
-        if let Some(refusal) = scan_refusal(&account) {
-            return Err(refusal);
+        if let Some((code, message)) = scan_refusal(&account) {
+            return Err(Error::Refused {
+                code: code.into(),
+                message,
+            });
         }
         self.queue_scan(
             tenant,
@@ -269,14 +273,8 @@ impl Scanning<'_> {
             }
             Err(err) => return Err(err),
         };
-        if let Some(refusal) = scan_refusal(&account) {
-            let code = match refusal {
-                Error::Refused {
-                    code: "archived", ..
-                } => ActionCode::Archived,
-                _ => ActionCode::CredentialNotVerified,
-            };
-            return Ok(result.refused(code, refusal.to_string()));
+        if let Some((code, message)) = scan_refusal(&account) {
+            return Ok(result.refused(code, message));
         }
         let regions = match scan_regions(
             &account.fields.regions,
