@@ -19,13 +19,12 @@ pub struct StreamReader {
     iterators: HashMap<String, String>,
     /// Shards read to their end (closed).
     finished: std::collections::HashSet<String>,
+    /// Read by a poll that then failed: returned by the next one.
+    unreturned: Vec<Change>,
 }
 
 fn unavailable<E: std::error::Error + Send + Sync + 'static>(what: &str, err: E) -> Error {
-    Error::Unavailable {
-        context: format!("DynamoDB Streams {what} failed"),
-        source: Some(Box::new(err)),
-    }
+    Error::unavailable_because(format!("DynamoDB Streams {what} failed"), err)
 }
 
 impl StreamReader {
@@ -50,58 +49,69 @@ impl StreamReader {
             stream_arn,
             iterators: HashMap::new(),
             finished: Default::default(),
+            unreturned: Vec::new(),
         })
     }
 
     /// The changes written since the last call, shard by shard in order.
+    /// A shard's place moves only once its records are in hand; when a
+    /// read fails, what was read before it is kept for the next call, so
+    /// a failed poll loses nothing and repeats nothing.
     pub async fn poll(&mut self) -> Result<Vec<Change>> {
         self.discover_shards().await?;
-        let mut changes = Vec::new();
-        let shards: Vec<(String, String)> = self.iterators.drain().collect();
+        let shards: Vec<(String, String)> = self
+            .iterators
+            .iter()
+            .map(|(shard, iterator)| (shard.clone(), iterator.clone()))
+            .collect();
         for (shard, iterator) in shards {
-            let result = self
-                .client
-                .get_records()
-                .shard_iterator(iterator)
-                .send()
-                .await;
-            let next = match result {
-                Ok(output) => {
-                    changes.extend(
-                        output
-                            .records
-                            .unwrap_or_default()
-                            .into_iter()
-                            .map(change_of),
-                    );
-                    output.next_shard_iterator
-                }
-                // DynamoDB Local writes an empty map attribute as `{}`
-                // instead of `{"M":{}}`, which the SDK refuses: read
-                // the answer it received ourselves.
-                Err(err) => match err.raw_response().and_then(|raw| raw.body().bytes()) {
-                    Some(body)
-                        if err
-                            .as_service_error()
-                            .is_some_and(|e| e.meta().code().is_none()) =>
-                    {
-                        let (records, next) = parse_records(body)?;
-                        changes.extend(records);
-                        next
-                    }
-                    _ => return Err(unavailable("GetRecords", err)),
-                },
-            };
+            let (records, next) = self.read_shard(iterator).await?;
+            self.unreturned.extend(records);
             match next {
                 Some(next) => {
                     self.iterators.insert(shard, next);
                 }
                 None => {
+                    self.iterators.remove(&shard);
                     self.finished.insert(shard);
                 }
             }
         }
-        Ok(changes)
+        Ok(std::mem::take(&mut self.unreturned))
+    }
+
+    /// One GetRecords call: the changes and where the shard goes on.
+    async fn read_shard(&self, iterator: String) -> Result<(Vec<Change>, Option<String>)> {
+        let result = self
+            .client
+            .get_records()
+            .shard_iterator(iterator)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok((
+                output
+                    .records
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(change_of)
+                    .collect(),
+                output.next_shard_iterator,
+            )),
+            // DynamoDB Local writes an empty map attribute as `{}` instead
+            // of `{"M":{}}`, which the SDK refuses: read the answer it
+            // received ourselves.
+            Err(err) => match err.raw_response().and_then(|raw| raw.body().bytes()) {
+                Some(body)
+                    if err
+                        .as_service_error()
+                        .is_some_and(|e| e.meta().code().is_none()) =>
+                {
+                    parse_records(body)
+                }
+                _ => Err(unavailable("GetRecords", err)),
+            },
+        }
     }
 
     /// Start reading shards not seen before, from their oldest record.
