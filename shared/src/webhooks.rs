@@ -298,6 +298,8 @@ mod tests {
                 "{refused}: {err:?}"
             );
         }
+        let long = format!("https://hooks.example.com/{}", "a".repeat(2048));
+        assert!(check_url("url", &long, false).is_err(), "longer than 2048");
         // The dev server may deliver to a receiver on loopback over http.
         assert!(check_url("url", "http://127.0.0.1:9000/hook", true).is_ok());
         assert!(check_url("url", "http://10.0.0.1/hook", true).is_err());

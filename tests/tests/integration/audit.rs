@@ -100,6 +100,11 @@ async fn every_change_is_one_audit_event_even_when_the_stream_is_read_twice() {
         .await
         .body;
     assert_ne!(second["events"][0]["id"], first["events"][0]["id"]);
+    let long_actor = app
+        .get(&format!("/v1/audit-events?actor={}", "a".repeat(129)))
+        .await;
+    assert_eq!(long_actor.status, StatusCode::BAD_REQUEST);
+    assert_eq!(long_actor.body["error"]["field"], "actor");
     let bad = app.get("/v1/audit-events?type=account.exploded").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert_eq!(bad.body["error"]["field"], "type");
