@@ -51,6 +51,7 @@ export AWS_ENDPOINT_URL_DYNAMODB_STREAMS=http://127.0.0.1:$ddb_port
 export AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$moto_port
 export AWS_ENDPOINT_URL_STS=http://127.0.0.1:$moto_port
 export AWS_ENDPOINT_URL_IAM=http://127.0.0.1:$moto_port
+export AWS_ENDPOINT_URL_EVENTBRIDGE=http://127.0.0.1:$moto_port
 ENV
   ;;
 stop)

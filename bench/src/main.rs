@@ -7,11 +7,15 @@
 //! them against the raw Query of those items, and free-text p50/p99 with
 //! the per-request read budget (see `search_scale.rs`).
 //!
+//! events: 10,000 changes through the stream (the notifier's rate over
+//! the stream's own read rate) and write → webhook latency (see `events.rs`).
+//!
 //! verification: accounts verified by the scheduled sweep (the real
 //! verifier, the real DynamoDB Local) against an STS endpoint with an
 //! injected latency; then again under an STS rate ceiling set below the
 //! achieved rate, with the endpoint throttling above its quota.
 
+mod events;
 mod fleet;
 mod lambda;
 mod load;
@@ -67,6 +71,9 @@ async fn main() {
     }
     if only.is_empty() || only == "load" {
         load::run().await;
+    }
+    if only.is_empty() || only == "events" {
+        events::run().await;
     }
     if only.is_empty() || only == "fleet" {
         fleet::run(accounts, env_or("BENCH_REPEATS", 20)).await;

@@ -2,8 +2,10 @@
 //!
 //! Creates the table and queues (from the definitions `template.yaml` uses),
 //! bootstraps tenant `default` with an admin key, serves the API on
-//! 127.0.0.1, polls the scan queue into the scan worker, and runs the
-//! verifier on a short interval, and the table's stream into the audit log. The emulators are started by `make dev`.
+//! 127.0.0.1, polls the scan queue into the scan worker, runs the
+//! verifier on a short interval, follows the table's stream into events
+//! (audit log, the EventBridge bus in moto, webhook jobs) and delivers
+//! webhooks from the delivery queue. The emulators are started by `make dev`.
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use clap::Parser;
@@ -77,6 +79,16 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let queues = model::provisioning::create_queues(&sqs, &args.queue_prefix).await?;
     let scan_queue = queues[model::provisioning::SCAN_QUEUE.logical_id].clone();
     config.scan_queue_url = Some(scan_queue.clone());
+    let webhooks = &model::provisioning::WEBHOOK_QUEUE;
+    config.webhook_queue_url = Some(queues[webhooks.logical_id].clone());
+    config.webhook_dead_letter_queue_url = Some(queues[webhooks.dead_letter_logical_id].clone());
+    let bus = config
+        .event_bus_name
+        .get_or_insert_with(|| format!("{}-events", args.queue_prefix))
+        .clone();
+    step(&format!("creating event bus '{bus}' (as in template.yaml)"));
+    let eventbridge = aws_sdk_eventbridge::Client::new(&model::config::aws().await);
+    model::provisioning::create_event_bus(&eventbridge, &bus).await?;
     // The composition root every function uses, on the local queue.
     let services = model::config::Services::new(config).await?;
     let store = services.store.clone();
@@ -106,9 +118,11 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let reader = model::stream::StreamReader::open(&dynamodb, streams, &table).await?;
     tokio::spawn(follow_stream(
         reader,
-        store.clone(),
-        services.config.audit_retention_days,
+        model::usecases::notify::Notify::new(&services),
     ));
+    if let Some(sender) = webhook_sender::Sender::new(&services)? {
+        tokio::spawn(deliver_webhooks(sender, sqs.clone()));
+    }
 
     let state = api::AppState::from_services(&services);
     let app = api::router(state).layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
@@ -210,12 +224,23 @@ async fn poll_scan_queue(
     }
 }
 
+/// What the delivery queue's event source mapping does in AWS.
+async fn deliver_webhooks(sender: webhook_sender::Sender, sqs: aws_sdk_sqs::Client) {
+    loop {
+        if let Err(err) =
+            webhook_sender::pump::poll_once(&sender, &sqs, Duration::from_secs(1)).await
+        {
+            tracing::warn!(error = %err, "delivery queue poll failed");
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    }
+}
+
 /// What the stream's event source mapping does in AWS: every change of
 /// the table, through the notifier's code, twice a second.
 async fn follow_stream(
     mut reader: model::stream::StreamReader,
-    store: model::store::Store,
-    retention_days: u32,
+    notify: model::usecases::notify::Notify,
 ) {
     let mut ticker = tokio::time::interval(Duration::from_millis(500));
     // Read but not yet recorded: kept until recording succeeds.
@@ -228,7 +253,7 @@ async fn follow_stream(
                 if pending.is_empty() {
                     continue;
                 }
-                model::events::record(&store, &pending, retention_days).await
+                notify.handle(&pending).await
             }
             Err(err) => Err(err),
         };

@@ -7,6 +7,8 @@
 //! (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_SQS`, ...), so the code
 //! that runs locally is exactly the code that runs in Lambda.
 
+use crate::bus::EventBus;
+use crate::deliveries::{DeliveryQueue, DeliverySettings};
 use crate::jobs::JobQueue;
 use crate::scans::Catalogue;
 use crate::store::Store;
@@ -94,6 +96,29 @@ pub struct Config {
     /// (for a receiver on the developer's machine; never in Lambda).
     #[arg(long, env = "WEBHOOK_ALLOW_LOOPBACK_HTTP", default_value_t = false)]
     pub webhook_allow_loopback_http: bool,
+    /// The FIFO queue of webhook deliveries (without it, none are made).
+    #[arg(long, env = "WEBHOOK_QUEUE_URL")]
+    pub webhook_queue_url: Option<String>,
+    /// Where a delivery goes once every attempt failed.
+    #[arg(long, env = "WEBHOOK_DEAD_LETTER_QUEUE_URL")]
+    pub webhook_dead_letter_queue_url: Option<String>,
+    /// Attempts per delivery before it fails and is dead-lettered.
+    #[arg(long, env = "WEBHOOK_MAX_ATTEMPTS", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub webhook_max_attempts: u32,
+    /// Seconds before the first retry of a delivery; doubled each time.
+    #[arg(long, env = "WEBHOOK_FIRST_RETRY_SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub webhook_first_retry_seconds: u64,
+    /// Minutes an endpoint may fail every delivery before it is disabled.
+    #[arg(long, env = "WEBHOOK_DISABLE_AFTER_MINUTES", default_value_t = 4320)]
+    pub webhook_disable_after_minutes: u64,
+    /// The EventBridge bus every event is put on (without it, none are).
+    #[arg(long, env = "EVENT_BUS_NAME")]
+    pub event_bus_name: Option<String>,
+    /// The `source` of the events put on the bus.
+    #[arg(long, env = "EVENT_SOURCE", default_value = "account-onboarding")]
+    pub event_source: String,
 }
 
 /// A variable that cannot be used: which, its value, and what it accepts.
@@ -170,6 +195,9 @@ impl Config {
             &mut self.role_template_url,
             &mut self.scan_queue_url,
             &mut self.data_sources,
+            &mut self.webhook_queue_url,
+            &mut self.webhook_dead_letter_queue_url,
+            &mut self.event_bus_name,
         ] {
             if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
                 *value = None;
@@ -215,6 +243,11 @@ pub struct Services {
     pub sqs: aws_sdk_sqs::Client,
     /// Where scan jobs go (`SCAN_QUEUE_URL`).
     pub scan_queue: Option<JobQueue>,
+    /// Where webhook deliveries go (`WEBHOOK_QUEUE_URL`).
+    pub delivery_queue: Option<DeliveryQueue>,
+    pub delivery_settings: Arc<DeliverySettings>,
+    /// The EventBridge bus (`EVENT_BUS_NAME`).
+    pub bus: Option<EventBus>,
 }
 
 impl Services {
@@ -253,6 +286,21 @@ impl Services {
                 .scan_queue_url
                 .clone()
                 .map(|url| JobQueue::new(sqs.clone(), url)),
+            delivery_queue: config.webhook_queue_url.clone().map(|url| {
+                DeliveryQueue::new(
+                    sqs.clone(),
+                    url,
+                    config.webhook_dead_letter_queue_url.clone(),
+                )
+            }),
+            delivery_settings: Arc::new(DeliverySettings::from_config(&config)),
+            bus: config.event_bus_name.clone().map(|name| {
+                EventBus::new(
+                    aws_sdk_eventbridge::Client::new(&sdk),
+                    name,
+                    config.event_source.clone(),
+                )
+            }),
             sqs,
             sdk,
             config: Arc::new(config),

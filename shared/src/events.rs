@@ -13,6 +13,7 @@ use crate::api_key::ApiKey;
 use crate::scans::{Finding, Scan, ScanStatus};
 use crate::store::keys;
 use crate::time::Timestamp;
+use crate::webhooks::Webhook;
 use crate::Result;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
@@ -91,6 +92,19 @@ pub enum EventType {
     #[serde(rename = "api_key.revoked")]
     #[strum(serialize = "api_key.revoked")]
     ApiKeyRevoked,
+    #[serde(rename = "webhook.created")]
+    #[strum(serialize = "webhook.created")]
+    WebhookCreated,
+    #[serde(rename = "webhook.updated")]
+    #[strum(serialize = "webhook.updated")]
+    WebhookUpdated,
+    #[serde(rename = "webhook.deleted")]
+    #[strum(serialize = "webhook.deleted")]
+    WebhookDeleted,
+    /// The service disabled an endpoint whose deliveries kept failing.
+    #[serde(rename = "webhook.disabled")]
+    #[strum(serialize = "webhook.disabled")]
+    WebhookDisabled,
 }
 
 impl EventType {
@@ -123,6 +137,155 @@ pub struct Event {
     pub sequence: String,
 }
 
+impl EventType {
+    /// What an event of this type says, in a sentence (the OpenAPI
+    /// document's webhooks section and the README).
+    pub fn summary(self) -> &'static str {
+        match self {
+            EventType::AccountCreated => "An account was registered.",
+            EventType::AccountUpdated => "Fields of an account changed; `data.changed` names them.",
+            EventType::AccountDeleted => "An account was deleted, with its scans and findings.",
+            EventType::AccountArchived => "An account was archived: no scans, no verification.",
+            EventType::AccountUnarchived => "An archived account is active again.",
+            EventType::VerificationChanged => {
+                "A verification found another status or code than the last one."
+            }
+            EventType::RotationStarted => {
+                "A new external ID was issued; both are accepted until it is verified."
+            }
+            EventType::RotationCompleted => {
+                "The new external ID verified and replaced the old one."
+            }
+            EventType::RotationCancelled => "A pending external ID was withdrawn.",
+            EventType::ScanQueued => "A scan was queued.",
+            EventType::ScanSucceeded => "A scan finished.",
+            EventType::ScanFailed => "A scan failed; `data.errors` says why.",
+            EventType::ScanDeadLettered => {
+                "A scan's job failed every attempt and was dead-lettered."
+            }
+            EventType::FindingOpened => "A scan found something new.",
+            EventType::FindingResolved => "A finding is no longer found.",
+            EventType::ApiKeyCreated => "An API key was issued.",
+            EventType::ApiKeyRevoked => "An API key was revoked.",
+            EventType::WebhookCreated => "A webhook endpoint was registered.",
+            EventType::WebhookUpdated => {
+                "A webhook endpoint changed (`signing_secret`: it was rotated)."
+            }
+            EventType::WebhookDeleted => "A webhook endpoint was removed.",
+            EventType::WebhookDisabled => {
+                "The service disabled an endpoint whose deliveries kept failing."
+            }
+        }
+    }
+
+    /// A realistic event of this type, as a receiver gets it.
+    pub fn example(self) -> Event {
+        let account = json!({
+            "account_id": "210987654321", "name": "Payments", "environment": "production",
+            "regions": ["eu-west-1"], "verification_status": "SUCCESS", "archived": false,
+        });
+        let scan = |status: &str, errors: Value| {
+            json!({
+                "scan_id": "01JD0000000000000000000000", "data_source": "aws:iam",
+                "status": status, "counts": {"findings": 3}, "errors": errors,
+            })
+        };
+        let finding = json!({
+            "finding_id": "f3a1c2", "data_source": "aws:iam", "rule": "iam.user.no_mfa",
+            "title": "IAM user without MFA", "resource_type": "AWS::IAM::User",
+            "resource_id": "alice", "severity": "HIGH",
+        });
+        let key = json!({"key_id": "01JD0000000000000000000001", "name": "ci", "scopes": ["read"]});
+        let hook = json!({
+            "webhook_id": "01JD0000000000000000000002", "url": "https://hooks.example.com/onboarding",
+            "event_types": ["credential.verification_changed"], "enabled": true,
+        });
+        let (account_id, actor, data) = match self {
+            EventType::AccountCreated => (
+                true,
+                "01JD0000000000000000000001",
+                json!({"after": account}),
+            ),
+            EventType::AccountUpdated => (
+                true,
+                "01JD0000000000000000000001",
+                json!({"changed": ["name"], "before": {"name": "Payments"}, "after": {"name": "Payments EU"}}),
+            ),
+            EventType::AccountDeleted => (
+                true,
+                "01JD0000000000000000000001",
+                json!({"before": account}),
+            ),
+            EventType::AccountArchived => (
+                true,
+                "01JD0000000000000000000001",
+                json!({"archived_at": "2026-11-23T16:01:02.000Z"}),
+            ),
+            EventType::AccountUnarchived
+            | EventType::RotationStarted
+            | EventType::RotationCancelled => (true, "01JD0000000000000000000001", json!({})),
+            EventType::RotationCompleted => (true, VERIFIER, json!({})),
+            EventType::VerificationChanged => (
+                true,
+                VERIFIER,
+                json!({
+                    "from": {"status": "SUCCESS", "code": "OK"},
+                    "to": {"status": "FAIL", "code": "ACCESS_DENIED"},
+                    "message": "AssumeRole was denied: the role no longer trusts the vendor principal",
+                }),
+            ),
+            EventType::ScanQueued => (
+                true,
+                "01JD0000000000000000000001",
+                scan("QUEUED", json!([])),
+            ),
+            EventType::ScanSucceeded => (true, SCAN_WORKER, scan("SUCCEEDED", json!([]))),
+            EventType::ScanFailed | EventType::ScanDeadLettered => (
+                true,
+                SCAN_WORKER,
+                scan(
+                    "FAILED",
+                    json!([{"code": "ACCESS_DENIED", "message": "iam:ListUsers was denied"}]),
+                ),
+            ),
+            EventType::FindingOpened | EventType::FindingResolved => (true, SCAN_WORKER, finding),
+            EventType::ApiKeyCreated | EventType::ApiKeyRevoked => {
+                (false, "01JD0000000000000000000003", key)
+            }
+            EventType::WebhookCreated => {
+                (false, "01JD0000000000000000000003", json!({"after": hook}))
+            }
+            EventType::WebhookDeleted => {
+                (false, "01JD0000000000000000000003", json!({"before": hook}))
+            }
+            EventType::WebhookUpdated => (
+                false,
+                "01JD0000000000000000000003",
+                json!({"webhook_id": hook["webhook_id"], "changed": ["signing_secret"], "before": {}, "after": {}}),
+            ),
+            EventType::WebhookDisabled => (
+                false,
+                crate::deliveries::WEBHOOK_SENDER,
+                json!({
+                    "webhook_id": hook["webhook_id"], "url": hook["url"],
+                    "reason": "every delivery since 2026-11-20T16:01:02.000Z failed; fix the endpoint, then enable it and redeliver what failed",
+                    "failing_since": "2026-11-20T16:01:02.000Z",
+                }),
+            ),
+        };
+        Event {
+            id: "evt_4f2d0c8a9b1e4c7d8e6f5a4b3c2d1e0f".into(),
+            event_type: self,
+            tenant: "acme".into(),
+            account_id: account_id.then(|| "210987654321".to_string()),
+            time: Timestamp::parse("2026-11-23T16:01:02Z").expect("a valid time"),
+            actor: actor.into(),
+            data,
+            sequence: String::new(),
+        }
+    }
+}
+
 /// One change of one item, as a stream record carries it.
 #[derive(Debug, Clone)]
 pub struct Change {
@@ -140,20 +303,12 @@ pub const VERIFIER: &str = "system:verifier";
 /// The actor of changes the scan worker makes.
 pub const SCAN_WORKER: &str = "system:scan-worker";
 
-/// What the stream's consumer does with a batch of changes: derive each
-/// change's events and keep them in the audit log for `retention_days`.
-/// The same code runs in the notifier Lambda and in the dev server's
-/// stream reader; a batch delivered twice writes the same items again.
-pub async fn record(
-    store: &crate::store::Store,
-    changes: &[Change],
-    retention_days: u32,
-) -> Result<Vec<Event>> {
+/// The events of a batch of changes, in stream order.
+pub fn events_of_all(changes: &[Change]) -> Result<Vec<Event>> {
     let mut events = Vec::new();
     for change in changes {
         events.extend(events_of(change)?);
     }
-    store.put_audit_events(&events, retention_days).await?;
     Ok(events)
 }
 
@@ -189,6 +344,13 @@ pub fn events_of(change: &Change) -> Result<Vec<Event>> {
                 decode::<Finding>(&change.new)?,
             );
             finding_events(&mut events, old.as_ref(), new.as_ref());
+        }
+        "webhook" => {
+            let (old, new) = (
+                decode::<Webhook>(&change.old)?,
+                decode::<Webhook>(&change.new)?,
+            );
+            webhook_events(&mut events, old.as_ref(), new.as_ref());
         }
         "api_key" => {
             let (old, new) = (
@@ -401,6 +563,67 @@ fn api_key_events(events: &mut Events<'_>, old: Option<&ApiKey>, new: Option<&Ap
         (Some(old), Some(new)) if old.revoked_at.is_none() && new.revoked_at.is_some() => {
             let actor = new.revoked_by.as_deref().unwrap_or("unknown");
             events.push(EventType::ApiKeyRevoked, None, actor, view(new))
+        }
+        _ => {}
+    }
+}
+
+fn webhook_events(events: &mut Events<'_>, old: Option<&Webhook>, new: Option<&Webhook>) {
+    // The view never holds a secret; a rotation shows as `signing_secret`
+    // among the changed fields.
+    let view = |hook: &Webhook| serde_json::to_value(hook.view()).unwrap_or_default();
+    match (old, new) {
+        (None, Some(new)) => events.push(
+            EventType::WebhookCreated,
+            None,
+            &new.created_by,
+            json!({ "after": view(new) }),
+        ),
+        (Some(old), None) => events.push(
+            EventType::WebhookDeleted,
+            None,
+            &old.updated_by,
+            json!({ "before": view(old) }),
+        ),
+        (Some(old), Some(new)) if old.version != new.version => {
+            if old.enabled && !new.enabled && new.disabled_reason.is_some() {
+                let data = json!({
+                    "webhook_id": new.webhook_id,
+                    "url": new.url,
+                    "reason": new.disabled_reason,
+                    "failing_since": new.failing_since,
+                });
+                events.push(EventType::WebhookDisabled, None, &new.updated_by, data);
+                return;
+            }
+            let (before, after) = (view(old), view(new));
+            let mut changed: Vec<&str> = ["url", "event_types", "description", "enabled"]
+                .into_iter()
+                .filter(|name| before.get(*name) != after.get(*name))
+                .collect();
+            let created = |hook: &Webhook| -> Vec<Timestamp> {
+                hook.secrets
+                    .iter()
+                    .map(|secret| secret.created_at)
+                    .collect()
+            };
+            if created(old) != created(new) {
+                changed.push("signing_secret");
+            }
+            let pick = |view: &Value| -> Value {
+                changed
+                    .iter()
+                    .filter_map(|name| view.get(*name).map(|v| (name.to_string(), v.clone())))
+                    .collect::<serde_json::Map<_, _>>()
+                    .into()
+            };
+            let data = json!({
+                "webhook_id": new.webhook_id,
+                "changed": changed,
+                "before": pick(&before),
+                "after": pick(&after),
+            });
+            events.push(EventType::WebhookUpdated, None, &new.updated_by, data);
         }
         _ => {}
     }

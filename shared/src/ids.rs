@@ -107,6 +107,12 @@ checked_string!(
     |field, value| rule(field, is_ulid(value), WEBHOOK_ID_RULE)
 );
 checked_string!(
+    /// A webhook delivery: `dlv_`, the event's time and its id's hex.
+    DeliveryId,
+    "delivery_id",
+    |field, value| rule(field, crate::deliveries::is_delivery_id(value), DELIVERY_ID_RULE)
+);
+checked_string!(
     /// A data source name (`aws:iam`); whether this deployment offers it is
     /// the catalogue's question, not the name's.
     DataSourceName,
@@ -124,6 +130,8 @@ const SCAN_ID_RULE: &str = "scan_id is the 26-character id returned when the sca
 const KEY_ID_RULE: &str = "an API key id is the 26-character id returned when the key was issued";
 const WEBHOOK_ID_RULE: &str =
     "webhook_id is the 26-character id returned when the webhook was created";
+const DELIVERY_ID_RULE: &str =
+    "delivery_id is dlv_, 14 digits, _ and 32 hex digits, as the delivery log lists it";
 const DATA_SOURCE_RULE: &str = "a data source name is 1-64 characters of letters, digits and :._- (GET /v1/data-sources lists them)";
 
 fn rule(field: &str, valid: bool, what: &str) -> Result<()> {
@@ -159,6 +167,7 @@ pub fn path_parameter(name: &str, value: &str) -> Result<()> {
         "key_id" => KeyId::parse(name, value).map(drop),
         "scan_id" => ScanId::parse(name, value).map(drop),
         "webhook_id" => WebhookId::parse(name, value).map(drop),
+        "delivery_id" => DeliveryId::parse(name, value).map(drop),
         "data_source" => DataSourceName::parse(name, value).map(drop),
         _ => rule(
             name,

@@ -7,9 +7,11 @@
 pub mod account;
 pub mod api_key;
 pub mod aws_errors;
+pub mod bus;
 pub mod config;
 pub mod crypto;
 pub mod csv_io;
+pub mod deliveries;
 pub mod error;
 pub mod events;
 pub mod ids;

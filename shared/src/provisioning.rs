@@ -106,6 +106,17 @@ pub struct QueueDefinition {
     pub max_receive_count: u32,
     /// Seconds the dead-letter queue keeps messages (14 days).
     pub dead_letter_retention: u32,
+    /// A FIFO queue (and dead-letter queue): names end in `.fifo`.
+    pub fifo: bool,
+}
+
+impl QueueDefinition {
+    /// The queue's name under `prefix` (the template lets CloudFormation
+    /// name them; the dev server and the tests use these).
+    pub fn name(&self, prefix: &str, logical_id: &str) -> String {
+        let suffix = if self.fifo { ".fifo" } else { "" };
+        format!("{prefix}-{logical_id}{suffix}")
+    }
 }
 
 pub const SCAN_QUEUE: QueueDefinition = QueueDefinition {
@@ -114,9 +125,23 @@ pub const SCAN_QUEUE: QueueDefinition = QueueDefinition {
     visibility_timeout: 5400,
     max_receive_count: 5,
     dead_letter_retention: 1_209_600,
+    fifo: false,
 };
 
-pub const QUEUES: [QueueDefinition; 1] = [SCAN_QUEUE];
+/// Webhook deliveries: FIFO, so one account's events reach an endpoint
+/// in order, deduplicated by endpoint and event. The sender moves a job
+/// to the dead-letter queue itself after its last attempt; the redrive
+/// policy only catches a message that can never be handled.
+pub const WEBHOOK_QUEUE: QueueDefinition = QueueDefinition {
+    logical_id: "WebhookQueue",
+    dead_letter_logical_id: "WebhookDeadLetterQueue",
+    visibility_timeout: 60,
+    max_receive_count: 100,
+    dead_letter_retention: 1_209_600,
+    fifo: true,
+};
+
+pub const QUEUES: [QueueDefinition; 2] = [SCAN_QUEUE, WEBHOOK_QUEUE];
 
 pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<()> {
     let string_key = |name: &str| {
@@ -197,7 +222,8 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Res
     }
 }
 
-/// Create each queue and its dead-letter queue, named `<prefix>-<logical id>`.
+/// Create each queue and its dead-letter queue, named `<prefix>-<logical id>`
+/// (`.fifo` after a FIFO queue's).
 /// Returns logical id → queue URL.
 pub async fn create_queues(
     client: &aws_sdk_sqs::Client,
@@ -206,9 +232,19 @@ pub async fn create_queues(
     use aws_sdk_sqs::types::QueueAttributeName;
     let mut urls = HashMap::new();
     for queue in QUEUES {
-        let dead_letter_url = client
-            .create_queue()
-            .queue_name(format!("{prefix}-{}", queue.dead_letter_logical_id))
+        let fifo =
+            |request: aws_sdk_sqs::operation::create_queue::builders::CreateQueueFluentBuilder| {
+                if queue.fifo {
+                    request
+                        .attributes(QueueAttributeName::FifoQueue, "true")
+                        .attributes(QueueAttributeName::DeduplicationScope, "messageGroup")
+                        .attributes(QueueAttributeName::FifoThroughputLimit, "perMessageGroupId")
+                } else {
+                    request
+                }
+            };
+        let dead_letter_url = fifo(client.create_queue())
+            .queue_name(queue.name(prefix, queue.dead_letter_logical_id))
             .attributes(
                 QueueAttributeName::MessageRetentionPeriod,
                 queue.dead_letter_retention.to_string(),
@@ -232,9 +268,8 @@ pub async fn create_queues(
             "deadLetterTargetArn": dead_letter_arn,
             "maxReceiveCount": queue.max_receive_count,
         });
-        let url = client
-            .create_queue()
-            .queue_name(format!("{prefix}-{}", queue.logical_id))
+        let url = fifo(client.create_queue())
+            .queue_name(queue.name(prefix, queue.logical_id))
             .attributes(
                 QueueAttributeName::VisibilityTimeout,
                 queue.visibility_timeout.to_string(),
@@ -249,4 +284,22 @@ pub async fn create_queues(
         urls.insert(queue.dead_letter_logical_id, dead_letter_url);
     }
     Ok(urls)
+}
+
+/// Create the EventBridge bus events are put on (as the template does).
+pub async fn create_event_bus(client: &aws_sdk_eventbridge::Client, name: &str) -> Result<()> {
+    match client.create_event_bus().name(name).send().await {
+        Ok(_) => Ok(()),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_already_exists_exception()) =>
+        {
+            Ok(())
+        }
+        Err(err) => Err(Error::unavailable_because(
+            "EventBridge CreateEventBus failed",
+            err,
+        )),
+    }
 }

@@ -329,6 +329,12 @@ pub struct Webhook {
     pub updated_at: crate::time::Timestamp,
     pub updated_by: String,
     pub version: u64,
+    /// Since when every delivery has failed (none since succeeded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<crate::time::Timestamp>,
+    /// Why the sender disabled it (cleared when it is enabled again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
 }
 
 /// A signing secret; a rotated-out one signs until `expires_at`.
@@ -353,6 +359,13 @@ pub struct WebhookView {
     /// While a rotation overlaps: when the previous secret stops signing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_secret_expires_at: Option<crate::time::Timestamp>,
+    /// Since when every delivery has failed; past the disable span the
+    /// endpoint is disabled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<crate::time::Timestamp>,
+    /// Why the service disabled this endpoint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
     pub created_at: crate::time::Timestamp,
     pub created_by: String,
     pub updated_at: crate::time::Timestamp,
@@ -369,6 +382,8 @@ impl Webhook {
             description: self.description.clone(),
             enabled: self.enabled,
             previous_secret_expires_at: self.secrets.iter().skip(1).find_map(|s| s.expires_at),
+            failing_since: self.failing_since,
+            disabled_reason: self.disabled_reason.clone(),
             created_at: self.created_at,
             created_by: self.created_by.clone(),
             updated_at: self.updated_at,

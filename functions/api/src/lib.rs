@@ -54,6 +54,8 @@ pub struct AppState {
     pub key_limiter: Option<Arc<rate_limit::KeyLimiter>>,
     /// Webhook endpoints may be plain http on loopback (the dev server).
     pub allow_loopback_webhooks: bool,
+    /// Where redeliveries go; without one, redeliver answers 503.
+    pub delivery_queue: Option<model::deliveries::DeliveryQueue>,
 }
 
 impl AppState {
@@ -68,6 +70,7 @@ impl AppState {
             search_read_budget: model::search::DEFAULT_READ_BUDGET,
             key_limiter: None,
             allow_loopback_webhooks: false,
+            delivery_queue: None,
         }
     }
 
@@ -103,6 +106,7 @@ impl AppState {
             search_read_budget: model::search::DEFAULT_READ_BUDGET,
             key_limiter: None,
             allow_loopback_webhooks: config.webhook_allow_loopback_http,
+            delivery_queue: services.delivery_queue.clone(),
         }
         .with_key_rate(rate_limit::KeyRate::from_config(config))
         .with_search_read_budget(config.search_read_budget as usize)
@@ -237,6 +241,9 @@ fn routes() -> (Router<AppState>, OpenApiDocument) {
             webhooks::delete_webhook
         ))
         .routes(routes!(webhooks::rotate_webhook_secret))
+        .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::get_delivery))
+        .routes(routes!(webhooks::redeliver))
         .routes(routes!(openapi_json))
         .split_for_parts()
 }
@@ -245,6 +252,44 @@ fn routes() -> (Router<AppState>, OpenApiDocument) {
 pub fn openapi() -> OpenApiDocument {
     let mut document = routes().1;
     document_common_errors(&mut document);
+    document
+}
+
+/// The document as served: [`openapi`] and the OpenAPI 3.1 `webhooks`
+/// section (which utoipa does not model), one entry per event type with
+/// its summary, the signature headers and an example payload.
+pub fn openapi_with_webhooks() -> serde_json::Value {
+    use model::events::EventType;
+    use serde_json::json;
+    use strum::VariantArray;
+    let mut document = serde_json::to_value(openapi()).unwrap_or_default();
+    let header = |name: &str, description: &str| json!({"name": name, "in": "header", "required": true, "description": description, "schema": {"type": "string"}});
+    let webhooks: serde_json::Map<String, serde_json::Value> = EventType::VARIANTS
+        .iter()
+        .map(|event_type| {
+            let operation = json!({
+                "post": {
+                    "summary": event_type.summary(),
+                    "description": "Sent to each enabled endpoint whose event_types include this type (or are empty). Verify `Webhook-Signature` before trusting the body; deduplicate by `Webhook-Id` (the event id): a delivery can repeat. Answer 2xx within 5 s; anything else is retried with backoff.",
+                    "parameters": [
+                        header("Webhook-Id", "The event id; the same on every retry and redelivery."),
+                        header("Webhook-Timestamp", "Unix seconds when this attempt was signed."),
+                        header("Webhook-Signature", "`t=<timestamp>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">`, one `v1` per live secret during a rotation."),
+                    ],
+                    "requestBody": {
+                        "required": true,
+                        "content": {"application/json": {
+                            "schema": {"$ref": "#/components/schemas/Event"},
+                            "example": event_type.example(),
+                        }},
+                    },
+                    "responses": {"2XX": {"description": "Received; any other answer, a redirect included, is a failed attempt"}},
+                }
+            });
+            (event_type.as_str().to_string(), operation)
+        })
+        .collect();
+    document["webhooks"] = serde_json::Value::Object(webhooks);
     document
 }
 
@@ -352,7 +397,8 @@ async fn openapi_json() -> Response {
     // Built on the first request that asks for it, not at start-up, and
     // served from memory after that.
     static DOCUMENT: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
-    let body = DOCUMENT.get_or_init(|| serde_json::to_vec(&openapi()).unwrap_or_default());
+    let body =
+        DOCUMENT.get_or_init(|| serde_json::to_vec(&openapi_with_webhooks()).unwrap_or_default());
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
         axum::body::Bytes::from_static(body.as_slice()),

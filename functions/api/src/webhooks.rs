@@ -4,17 +4,23 @@ use crate::auth::{Admin, Auth};
 use crate::body::{parse, JsonObject};
 use crate::error::ApiError;
 use crate::path::Path;
+use crate::query::{Limit, Query};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use model::ids::WebhookId;
+use model::deliveries::{Delivery, DeliveryStatus};
+use model::ids::{DeliveryId, WebhookId};
+use model::listing::{decode_key_cursor, encode_key_cursor};
+use model::store::keys;
 use model::usecases::webhooks::{
     CreateWebhookRequest, RotateSecretRequest, UpdateWebhookRequest, WebhookWithSecret,
 };
 use model::webhooks::WebhookView;
+use serde::Deserialize;
 use serde::Serialize;
 use serde_json::Value;
+use utoipa::IntoParams;
 use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -142,4 +148,111 @@ pub async fn rotate_webhook_secret(
         )
         .await?;
     Ok(Json(rotated))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveriesQuery {
+    /// Only deliveries in this status, e.g. `FAILED`.
+    #[param(value_type = Option<String>)]
+    status: Option<DeliveryStatus>,
+    /// 1-1000, default 100.
+    #[serde(default)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    limit: Limit,
+    /// next_cursor of the previous page.
+    cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryPage {
+    /// Newest event first.
+    deliveries: Vec<Delivery>,
+    next_cursor: Option<String>,
+}
+
+#[utoipa::path(
+    get, path = "/v1/webhooks/{webhook_id}/deliveries", tag = "webhooks",
+    params(("webhook_id" = String, Path), DeliveriesQuery),
+    responses((status = 200, description = "The endpoint's delivery log: each event's status, attempts, latency and response code", body = DeliveryPage)),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn list_deliveries(
+    auth: Auth<Admin>,
+    State(state): State<AppState>,
+    Path(webhook_id): Path<WebhookId>,
+    Query(query): Query<DeliveriesQuery>,
+) -> Result<Json<DeliveryPage>, ApiError> {
+    let tenant = &auth.caller.tenant;
+    let after = decode_key_cursor(
+        query.cursor.as_deref(),
+        &keys::deliveries_prefix(&webhook_id),
+    )?;
+    // A webhook of another tenant, or none, is a 404 like any other.
+    state.store.get_webhook(tenant, &webhook_id).await?;
+    let page = state
+        .store
+        .list_deliveries(
+            tenant,
+            &webhook_id,
+            query.status,
+            query.limit.0,
+            after.as_deref(),
+        )
+        .await?;
+    Ok(Json(DeliveryPage {
+        deliveries: page.items,
+        next_cursor: encode_key_cursor(page.next_cursor),
+    }))
+}
+
+#[utoipa::path(
+    get, path = "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}", tag = "webhooks",
+    params(("webhook_id" = String, Path), ("delivery_id" = String, Path)),
+    responses((status = 200, body = Delivery)),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn get_delivery(
+    auth: Auth<Admin>,
+    State(state): State<AppState>,
+    Path((webhook_id, delivery_id)): Path<(WebhookId, DeliveryId)>,
+) -> Result<Json<Delivery>, ApiError> {
+    let delivery = state
+        .store
+        .get_delivery(&auth.caller.tenant, &webhook_id, &delivery_id)
+        .await?;
+    Ok(Json(delivery))
+}
+
+#[utoipa::path(
+    post, path = "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", tag = "webhooks",
+    params(("webhook_id" = String, Path), ("delivery_id" = String, Path)),
+    responses(
+        (status = 202, description = "Queued again as a new generation with fresh attempts", body = Delivery),
+        (status = 409, description = "`delivery_in_progress`: an attempt is under way or due"),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn redeliver(
+    auth: Auth<Admin>,
+    State(state): State<AppState>,
+    Path((webhook_id, delivery_id)): Path<(WebhookId, DeliveryId)>,
+) -> Result<(StatusCode, Json<Delivery>), ApiError> {
+    let queue = state
+        .delivery_queue
+        .as_ref()
+        .ok_or_else(|| model::Error::NotConfigured {
+            code: "webhooks_not_configured",
+            message: "this deployment has no webhook delivery queue (WEBHOOK_QUEUE_URL)".into(),
+        })?;
+    let delivery = model::usecases::deliveries::redeliver(
+        &state.store,
+        queue,
+        &auth.caller.tenant,
+        &webhook_id,
+        &delivery_id,
+    )
+    .await?;
+    Ok((StatusCode::ACCEPTED, Json(delivery)))
 }

@@ -1,5 +1,7 @@
 //! The notifier: each batch of the table's stream becomes domain events
-//! ([`model::events`]) kept in the audit log. A batch that cannot be
+//! ([`model::events`]), kept in the audit log, put on the EventBridge bus
+//! and queued for each webhook endpoint that wants them
+//! ([`model::usecases::notify`]). A batch that cannot be
 //! recorded reports its first record as the batch item failure, so the
 //! event source mapping retries from there (records of one item stay in
 //! order); recording twice writes the same items, so a retried or
@@ -8,20 +10,18 @@
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use model::events::{Change, Image};
-use model::store::Store;
 use model::time::Timestamp;
+use model::usecases::notify::Notify;
 
 pub struct Notifier {
-    store: Store,
-    retention_days: u32,
+    notify: Notify,
 }
 
 impl Notifier {
     /// Built from the composition root.
     pub fn new(services: &model::config::Services) -> Self {
         Notifier {
-            store: services.store.clone(),
-            retention_days: services.config.audit_retention_days,
+            notify: Notify::new(services),
         }
     }
 
@@ -33,7 +33,7 @@ impl Notifier {
             .and_then(|record| record.change.sequence_number.clone());
         let changes: Vec<Change> = event.records.into_iter().map(change_of).collect();
         let mut response = DynamoDbEventResponse::default();
-        if let Err(err) = model::events::record(&self.store, &changes, self.retention_days).await {
+        if let Err(err) = self.notify.handle(&changes).await {
             tracing::error!(error = %err.chain(), records = changes.len(), "stream batch not recorded; it will be retried");
             let mut failure = DynamoDbBatchItemFailure::default();
             failure.item_identifier = first;

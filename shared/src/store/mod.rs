@@ -8,6 +8,9 @@
 //! | attachment | `T#<tenant>`  | `DS#<account id>#<data source>` |
 //! | scan       | `T#<tenant>`  | `ACCT#<account id>#SCAN#<scan id>` |
 //! | finding    | `T#<tenant>`  | `ACCT#<account id>#FINDING#<data source>#<finding id>` |
+//! | audit event | `T#<tenant>` | `AUDIT#<time>#<sequence>#<event id>` |
+//! | webhook    | `T#<tenant>`  | `WEBHOOK#<webhook id>` |
+//! | delivery   | `T#<tenant>`  | `DELIVERY#<webhook id>#<delivery id>` |
 //!
 //! Region status lives on the account item, one attribute per region
 //! (`rsync:<region>`, `radded:<region>`), so one GetItem answers
@@ -20,6 +23,7 @@ mod accounts;
 mod api_keys;
 mod audit;
 mod bulk;
+mod deliveries;
 mod scans;
 mod search;
 mod verification;
@@ -275,6 +279,16 @@ pub mod keys {
     pub const KEY_PREFIX: &str = "KEY#";
     pub const AUDIT_PREFIX: &str = "AUDIT#";
     pub const WEBHOOK_PREFIX: &str = "WEBHOOK#";
+    pub const DELIVERY_PREFIX: &str = "DELIVERY#";
+
+    /// An endpoint's deliveries, sorted by the event's time.
+    pub fn deliveries_prefix(webhook_id: &str) -> String {
+        format!("{DELIVERY_PREFIX}{webhook_id}#")
+    }
+
+    pub fn delivery_sk(webhook_id: &str, delivery_id: &str) -> String {
+        format!("{}{delivery_id}", deliveries_prefix(webhook_id))
+    }
 
     pub fn webhook_sk(webhook_id: &str) -> String {
         format!("{WEBHOOK_PREFIX}{webhook_id}")

@@ -5,7 +5,9 @@
 
 pub mod accounts;
 pub mod bulk;
+pub mod deliveries;
 pub mod import;
+pub mod notify;
 pub mod role_checks;
 pub mod scans;
 pub mod webhooks;

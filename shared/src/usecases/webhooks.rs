@@ -95,6 +95,8 @@ impl Webhooks<'_> {
             updated_at: now,
             updated_by: actor.to_string(),
             version: 1,
+            failing_since: None,
+            disabled_reason: None,
         };
         self.store.put_webhook(tenant, &webhook, None).await?;
         Ok(WebhookWithSecret {
@@ -127,6 +129,11 @@ impl Webhooks<'_> {
             next.description = request.description;
         }
         if let Some(enabled) = request.enabled {
+            if enabled && !current.enabled {
+                // Enabled again: a fresh start, whatever disabled it.
+                next.failing_since = None;
+                next.disabled_reason = None;
+            }
             next.enabled = enabled;
         }
         self.write(tenant, actor, current, next).await

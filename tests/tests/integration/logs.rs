@@ -198,3 +198,71 @@ async fn logs_name_request_tenant_and_account_and_never_a_secret() {
         assert_eq!(line["span"]["account_id"], account);
     }
 }
+
+/// Webhook signing secrets (at creation and after a rotation) never reach
+/// the logs or the audit log, through registration, the stream, failed
+/// deliveries and their retries.
+#[tokio::test]
+async fn webhook_secrets_never_reach_logs_or_the_audit_log() {
+    use crate::deliveries::{settings, Hooks, Receiver};
+    let hooks = Hooks::new().await;
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter("info")
+        .with_writer(captured.clone())
+        .finish();
+    let mut secrets = Vec::new();
+    async {
+        let receiver = Receiver::start(503, None).await;
+        let (webhook_id, secret) = hooks.webhook(&receiver.url(), &[]).await;
+        secrets.push(secret);
+        let rotated = hooks
+            .app
+            .call(
+                Method::POST,
+                &format!("/v1/webhooks/{webhook_id}/rotate-secret"),
+                Some(&json!({"overlap_hours": 1})),
+            )
+            .await;
+        assert_eq!(rotated.status, StatusCode::OK, "{:#}", rotated.body);
+        secrets.push(rotated.body["signing_secret"].as_str().unwrap().to_string());
+        hooks.app.create("123456789012", json!({})).await;
+        hooks.notify(1).await;
+        let sender = hooks.sender(
+            settings(2),
+            webhook_sender::http::HttpTransport::new(true).unwrap(),
+        );
+        hooks
+            .deliver_until(&sender, std::time::Duration::from_secs(30), || {
+                receiver.count() >= 4
+            })
+            .await;
+        hooks.notify(1).await;
+    }
+    .with_subscriber(subscriber)
+    .await;
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(text.lines().count() >= 3, "{text}");
+    let audit = hooks
+        .app
+        .get("/v1/audit-events?limit=1000")
+        .await
+        .body
+        .to_string();
+    assert!(
+        audit.contains("webhook.updated") && audit.contains("signing_secret"),
+        "{audit}"
+    );
+    for secret in &secrets {
+        assert!(
+            !text.contains(secret.as_str()),
+            "a signing secret was logged"
+        );
+        assert!(
+            !audit.contains(secret.as_str()),
+            "a signing secret in the audit log"
+        );
+    }
+    assert!(!text.contains("whsec_") && !audit.contains("whsec_"));
+}

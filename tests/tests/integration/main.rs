@@ -5,6 +5,7 @@ mod accounts;
 mod audit;
 mod auth;
 mod csv;
+mod deliveries;
 mod errors;
 mod events;
 mod fleet;

@@ -25,6 +25,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("patch", "/v1/webhooks/{webhook_id}"),
     ("delete", "/v1/webhooks/{webhook_id}"),
     ("post", "/v1/webhooks/{webhook_id}/rotate-secret"),
+    ("get", "/v1/webhooks/{webhook_id}/deliveries"),
+    ("get", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}"),
+    (
+        "post",
+        "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+    ),
     ("post", "/v1/accounts/{account_id}/verify"),
     ("post", "/v1/accounts/validate-roles"),
     ("post", "/v1/accounts/{account_id}/external-id/rotate"),
@@ -102,7 +108,11 @@ async fn openapi_document_lists_every_route() {
             .replace("{key_id}", "01ARZ3NDEKTSV4RRFFQ69G5FAV")
             .replace("{data_source}", "aws:iam")
             .replace("{scan_id}", "01ARZ3NDEKTSV4RRFFQ69G5FAV")
-            .replace("{webhook_id}", "01ARZ3NDEKTSV4RRFFQ69G5FAV");
+            .replace("{webhook_id}", "01ARZ3NDEKTSV4RRFFQ69G5FAV")
+            .replace(
+                "{delivery_id}",
+                "dlv_20261123160102_0123456789abcdef0123456789abcdef",
+            );
         let method = axum::http::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let reply = app.call_with(method.clone(), &uri, None, None, &[]).await;
         if PUBLIC.contains(path) {
@@ -255,6 +265,34 @@ fn queues_match_template() {
         .as_u64()
         .unwrap();
     assert!(model::provisioning::SCAN_QUEUE.visibility_timeout as u64 >= 6 * worker_timeout);
+    let sender_timeout = resources["WebhookSenderFunction"]["Properties"]["Timeout"]
+        .as_u64()
+        .unwrap();
+    assert!(model::provisioning::WEBHOOK_QUEUE.visibility_timeout as u64 >= 6 * sender_timeout);
+    // FIFO where the definition says so, for the queue and its DLQ alike.
+    for queue in model::provisioning::QUEUES {
+        for id in [queue.logical_id, queue.dead_letter_logical_id] {
+            assert_eq!(
+                resources[id]["Properties"]["FifoQueue"]
+                    .as_bool()
+                    .unwrap_or(false),
+                queue.fifo,
+                "{id}"
+            );
+        }
+    }
+    // A sent delivery's claim outlives the sender's run: a copy of the
+    // message cannot take it over mid-request.
+    assert!(
+        model::usecases::deliveries::CLAIM_LEASE.as_secs() > sender_timeout,
+        "the claim lease is longer than the sender's timeout"
+    );
+    // ...and shorter than the queue's visibility, so a message that comes
+    // back after a crash finds the claim expired and delivers.
+    assert!(
+        (model::usecases::deliveries::CLAIM_LEASE.as_secs() as u32)
+            < model::provisioning::WEBHOOK_QUEUE.visibility_timeout
+    );
 }
 
 #[tokio::test]
@@ -294,4 +332,36 @@ async fn dev_queues_are_created_from_the_definitions() {
         .as_str()
         .unwrap()
         .ends_with("ScanDeadLetterQueue"));
+}
+
+/// Every event type is documented in the `webhooks` section, with an
+/// example that is a valid event of that type and a schema that exists.
+#[tokio::test]
+async fn every_event_type_is_a_documented_webhook_with_an_example() {
+    use strum::VariantArray;
+    let app = TestApp::new().await;
+    let document = app.get("/v1/openapi.json").await.body;
+    let webhooks = document["webhooks"]
+        .as_object()
+        .expect("a webhooks section");
+    assert_eq!(webhooks.len(), model::events::EventType::VARIANTS.len());
+    assert!(document["components"]["schemas"]["Event"].is_object());
+    for event_type in model::events::EventType::VARIANTS {
+        let operation = &webhooks[event_type.as_str()]["post"];
+        let content = &operation["requestBody"]["content"]["application/json"];
+        assert_eq!(content["schema"]["$ref"], "#/components/schemas/Event");
+        let example: model::events::Event =
+            serde_json::from_value(content["example"].clone()).expect("an Event");
+        assert_eq!(example.event_type, *event_type);
+        let headers: Vec<&str> = operation["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            headers,
+            ["Webhook-Id", "Webhook-Timestamp", "Webhook-Signature"]
+        );
+    }
 }
