@@ -338,6 +338,7 @@ mod tests {
             time: Timestamp::parse("2026-11-23T16:01:02Z").unwrap(),
             actor: "key".into(),
             data: serde_json::json!({}),
+            request_id: None,
             sequence: String::new(),
         }
     }

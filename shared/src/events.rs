@@ -131,6 +131,10 @@ pub struct Event {
     /// What changed; `before`/`after` where it helps. No secret and no
     /// external ID ever appears here.
     pub data: Value,
+    /// The API request that made the change (its `x-request-id`); absent
+    /// for changes the service made itself and for deletions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
     /// The change's position in the stream (zero-padded), which orders
     /// events written within the same second.
     #[serde(skip)]
@@ -281,6 +285,8 @@ impl EventType {
             time: Timestamp::parse("2026-11-23T16:01:02Z").expect("a valid time"),
             actor: actor.into(),
             data,
+            request_id: (!actor.starts_with("system:"))
+                .then(|| "01JD0000000000000000000009".to_string()),
             sequence: String::new(),
         }
     }
@@ -371,6 +377,19 @@ struct Events<'a> {
 }
 
 impl Events<'_> {
+    /// The request id the API stamped on the new image, when the event's
+    /// actor is a caller (a system actor's change carries none of its own).
+    fn request_id(&self, actor: &str) -> Option<String> {
+        if actor.starts_with("system:") {
+            return None;
+        }
+        self.change
+            .new
+            .as_ref()
+            .and_then(|image| text(image, "request_id"))
+            .map(str::to_string)
+    }
+
     fn push(&mut self, event_type: EventType, account_id: Option<&str>, actor: &str, data: Value) {
         let digest = Sha256::digest(format!(
             "{}\u{1}{}",
@@ -385,6 +404,7 @@ impl Events<'_> {
             time: self.change.time,
             actor: actor.to_string(),
             data,
+            request_id: self.request_id(actor),
             sequence: format!("{:0>40}", self.change.sequence),
         });
     }

@@ -89,6 +89,7 @@ impl<S: RequiredScope> FromRequestParts<AppState> for Auth<S> {
             key_id: record.key_id,
         };
         tracing::Span::current().record("tenant", caller.tenant.as_str());
+        model::origin::set_actor(&caller.key_id);
         Ok(Auth {
             caller,
             _scope: PhantomData,

@@ -501,7 +501,9 @@ async fn log_request(request: Request, next: Next) -> Response {
         tenant = tracing::field::Empty,
         account_id = account_id.as_deref().unwrap_or(""),
     );
-    let mut response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
+    // Items this request writes carry its id, so their events name it.
+    let run = model::origin::scope(request_id.clone(), next.run(request));
+    let mut response = tracing::Instrument::instrument(run, span.clone()).await;
     let status = response.status().as_u16();
     span.in_scope(|| {
         tracing::info!(

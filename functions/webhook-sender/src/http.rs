@@ -146,6 +146,19 @@ impl HttpTransport {
     }
 
     pub fn with_lookup(lookup: Arc<dyn Lookup>, allow_loopback: bool) -> std::io::Result<Self> {
+        use hyper_rustls::ConfigBuilderExt;
+        let tls = rustls::ClientConfig::builder()
+            .with_native_roots()?
+            .with_no_client_auth();
+        Ok(Self::with_tls(lookup, allow_loopback, tls))
+    }
+
+    /// With these TLS settings (the tests trust their own CA this way).
+    pub fn with_tls(
+        lookup: Arc<dyn Lookup>,
+        allow_loopback: bool,
+        tls: rustls::ClientConfig,
+    ) -> Self {
         let resolver = CheckedResolver {
             lookup,
             allow_loopback,
@@ -154,18 +167,18 @@ impl HttpTransport {
         http.enforce_http(false);
         http.set_connect_timeout(Some(SEND_TIMEOUT));
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()?
+            .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
         let client = Client::builder(hyper_util::rt::TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(https);
-        Ok(HttpTransport {
+        HttpTransport {
             client,
             resolver,
             timeout: SEND_TIMEOUT,
-        })
+        }
     }
 
     async fn exchange(

@@ -182,15 +182,14 @@ impl Store {
             condition.push_str(" AND #version = :expected");
             placeholders.insert(":expected".into(), n(version));
         }
-        let result = self
+        let request = self
             .update_account(tenant, account_id)
             .update_expression(update)
             .condition_expression(condition)
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(placeholders))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
+            .return_values(ReturnValue::AllNew);
+        let result = super::stamp_update(request).send().await;
         match result {
             Ok(output) => Ok(serde_dynamo::from_item(
                 output.attributes.unwrap_or_default(),
@@ -339,7 +338,7 @@ impl Store {
             } else {
                 request.update_expression("SET #version = #version + :one REMOVE #archived")
             };
-            match request.send().await {
+            match super::stamp_update(request).send().await {
                 Ok(output) => {
                     return Ok(serde_dynamo::from_item(
                         output.attributes.unwrap_or_default(),
@@ -558,6 +557,7 @@ pub fn account_item(tenant: &str, account: &Account) -> Result<Item> {
     item.insert("sk".into(), s(keys::account_sk(&account.account_id)));
     item.insert("type".into(), s("account"));
     item.insert("search_text".into(), s(account.search_text()));
+    super::stamp_item(&mut item);
     for (attribute, value) in listing::index_attributes(account) {
         item.insert(attribute.into(), s(value));
     }

@@ -23,6 +23,7 @@ impl Store {
         item.insert("pk".into(), s(keys::tenant_pk(&key.tenant)));
         item.insert("sk".into(), s(keys::api_key_sk(&key.key_id)));
         item.insert("type".into(), s("api_key"));
+        super::stamp_item(&mut item);
         let put_key = Put::builder()
             .table_name(self.table())
             .set_item(Some(item))
@@ -90,7 +91,7 @@ impl Store {
         actor: &str,
         now: Timestamp,
     ) -> Result<KeyRevocation> {
-        let result = self
+        let request = self
             .client
             .update_item()
             .table_name(self.table())
@@ -100,9 +101,8 @@ impl Store {
             .condition_expression("attribute_exists(sk) AND attribute_not_exists(revoked_at)")
             .expression_attribute_values(":now", s(now.to_string()))
             .expression_attribute_values(":by", s(actor))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
+            .return_values(ReturnValue::AllNew);
+        let result = super::stamp_update(request).send().await;
         match result {
             Ok(output) => Ok(KeyRevocation::Revoked(serde_dynamo::from_item(
                 output.attributes.unwrap_or_default(),

@@ -365,6 +365,81 @@ fn n(value: u64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
+/// The attributes that say which API request wrote an item: its
+/// `request_id` and, once authenticated, its caller as `updated_by`.
+/// Nothing outside a request ([`crate::origin`]).
+fn origin_attributes() -> Vec<(&'static str, AttributeValue)> {
+    let Some((request_id, actor)) = crate::origin::current() else {
+        return Vec::new();
+    };
+    let mut attributes = vec![("request_id", s(request_id))];
+    if let Some(actor) = actor {
+        attributes.push(("updated_by", s(actor)));
+    }
+    attributes
+}
+
+/// Stamp an item about to be put with [`origin_attributes`].
+fn stamp_item(item: &mut Item) {
+    item.extend(
+        origin_attributes()
+            .into_iter()
+            .map(|(name, value)| (name.to_string(), value)),
+    );
+}
+
+/// Add [`origin_attributes`] to an UpdateItem whose expression is set
+/// (as `#origin_<name> = :origin_<name>` in its SET clause).
+fn stamp_update(
+    mut update: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
+) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+    // An attribute the update already sets (`updated_by`, by name or
+    // through an alias) keeps its value: one path may be set only once.
+    let expression = update.get_update_expression().clone().unwrap_or_default();
+    let aliased: Vec<String> = update
+        .get_expression_attribute_names()
+        .as_ref()
+        .map(|names| names.values().cloned().collect())
+        .unwrap_or_default();
+    let attributes: Vec<_> = origin_attributes()
+        .into_iter()
+        .filter(|(name, _)| {
+            !aliased.iter().any(|a| a == name) && !expression.contains(&format!("{name} ="))
+        })
+        .collect();
+    if attributes.is_empty() {
+        return update;
+    }
+    let sets: Vec<String> = attributes
+        .iter()
+        .map(|(name, _)| format!("#origin_{name} = :origin_{name}"))
+        .collect();
+    let expression = with_sets(
+        update.get_update_expression().as_deref().unwrap_or(""),
+        &sets,
+    );
+    for (name, value) in attributes {
+        update = update
+            .expression_attribute_names(format!("#origin_{name}"), name)
+            .expression_attribute_values(format!(":origin_{name}"), value);
+    }
+    update.update_expression(expression)
+}
+
+/// `expression` with `sets` added to its SET clause (or a SET clause
+/// added, when it has none).
+fn with_sets(expression: &str, sets: &[String]) -> String {
+    let added = sets.join(", ");
+    match expression.find("SET ") {
+        Some(at) => format!(
+            "{}SET {added}, {}",
+            &expression[..at],
+            &expression[at + "SET ".len()..]
+        ),
+        None => format!("SET {added} {expression}").trim_end().to_string(),
+    }
+}
+
 /// `SET a, b REMOVE c, d` (the REMOVE clause only when there is one).
 fn update_expression<S: AsRef<str>, R: AsRef<str>>(sets: &[S], removes: &[R]) -> String {
     let join = |parts: &mut dyn Iterator<Item = &str>| parts.collect::<Vec<_>>().join(", ");
@@ -468,4 +543,23 @@ fn is_transaction_condition_failure<E: ProvideErrorMetadata, R>(err: &SdkError<E
     matches!(err, SdkError::ServiceError(service)
         if service.err().code() == Some("TransactionCanceledException")
             && service.err().message().is_some_and(|m| m.contains("ConditionalCheckFailed")))
+}
+
+#[cfg(test)]
+mod origin_tests {
+    use super::with_sets;
+
+    #[test]
+    fn origin_attributes_join_the_set_clause_wherever_it_is() {
+        let sets = ["#a = :a".to_string()];
+        assert_eq!(
+            with_sets("SET x = :x REMOVE y", &sets),
+            "SET #a = :a, x = :x REMOVE y"
+        );
+        assert_eq!(with_sets("REMOVE y", &sets), "SET #a = :a REMOVE y");
+        assert_eq!(
+            with_sets("REMOVE y SET x = :x", &sets),
+            "REMOVE y SET #a = :a, x = :x"
+        );
+    }
 }

@@ -301,6 +301,7 @@ impl Store {
             keys::scan_sk(&scan.account_id, &scan.scan_id),
         ));
         item.insert("type".into(), s("scan"));
+        super::stamp_item(&mut item);
         let put = Put::builder()
             .table_name(self.table())
             .set_item(Some(item))

@@ -235,7 +235,10 @@ impl Store {
             condition.push_str(" AND #version = :expected");
             request = request.expression_attribute_values(":expected", n(version));
         }
-        match request.condition_expression(condition).send().await {
+        match super::stamp_update(request.condition_expression(condition))
+            .send()
+            .await
+        {
             Ok(output) => Ok(serde_dynamo::from_item(
                 output.attributes.unwrap_or_default(),
             )?),

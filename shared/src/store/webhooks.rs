@@ -19,6 +19,7 @@ impl Store {
         item.insert("pk".into(), s(keys::tenant_pk(tenant)));
         item.insert("sk".into(), s(keys::webhook_sk(&webhook.webhook_id)));
         item.insert("type".into(), s("webhook"));
+        super::stamp_item(&mut item);
         let mut put = self
             .client
             .put_item()

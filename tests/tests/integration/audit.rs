@@ -134,3 +134,64 @@ async fn a_tenant_sees_only_its_own_audit_events() {
     let mine = app.get("/v1/audit-events").await.body;
     assert!(types(&mine).contains(&"account.created".to_string()));
 }
+
+/// An event names the API request that made the change (its
+/// `x-request-id`) and the key that made it, also for changes that do not
+/// rewrite the whole account (archiving, a rotation); changes the service
+/// makes itself name no request.
+#[tokio::test]
+async fn events_name_the_request_and_the_key_that_made_the_change() {
+    let app = TestApp::new().await;
+    let other_key = app
+        .key(crate::harness::TENANT, model::api_key::Scope::ALL)
+        .await;
+    let created = app
+        .call(
+            Method::POST,
+            "/v1/accounts",
+            Some(&json!({"account_id": "123456789012", "name": "Payments"})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:#}", created.body);
+    let archived = app
+        .call_with(
+            Method::POST,
+            "/v1/accounts/123456789012/archive",
+            Some(&other_key),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(archived.status, StatusCode::OK, "{:#}", archived.body);
+    drain_stream(&app).await;
+    let page = app
+        .get("/v1/audit-events?account_id=123456789012")
+        .await
+        .body;
+    let event = |kind: &str| {
+        page["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["type"] == kind)
+            .unwrap_or_else(|| panic!("{kind} in {page:#}"))
+            .clone()
+    };
+    let (created_event, archived_event) = (event("account.created"), event("account.archived"));
+    assert_eq!(created_event["request_id"], created.header("x-request-id"));
+    assert_eq!(
+        archived_event["request_id"],
+        archived.header("x-request-id")
+    );
+    assert_ne!(
+        created.header("x-request-id"),
+        archived.header("x-request-id")
+    );
+    assert_ne!(
+        created_event["actor"], archived_event["actor"],
+        "the archiving key, not the creating one"
+    );
+    // The admin key's own creation (written outside any request) names none.
+    let keys = app.get("/v1/audit-events?type=api_key.created").await.body;
+    assert!(keys["events"][0].get("request_id").is_none(), "{keys:#}");
+}

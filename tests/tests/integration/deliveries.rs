@@ -714,3 +714,137 @@ async fn events_are_put_on_the_event_bus() {
         assert!(ids.contains(&&json!(event.id)), "{} on the bus", event.id);
     }
 }
+
+/// An https receiver on 127.0.0.1 with a certificate for `host`, signed
+/// by a CA made here; returns its address and the CA the client trusts.
+async fn https_receiver(
+    host: &str,
+    app: axum::Router,
+) -> (SocketAddr, rustls::pki_types::CertificateDer<'static>) {
+    use hyper_util::rt::TokioIo;
+    use hyper_util::service::TowerToHyperService;
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec![host.to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca, &ca_key)
+        .unwrap();
+    let server = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (acceptor, app) = (acceptor.clone(), app.clone());
+            tokio::spawn(async move {
+                if let Ok(tls) = acceptor.accept(stream).await {
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tls), TowerToHyperService::new(app))
+                        .await;
+                }
+            });
+        }
+    });
+    (address, ca.der().clone())
+}
+
+/// An https endpoint that answers with a redirect: the sender speaks TLS
+/// to it (the 307 is read), does not follow the redirect, and the
+/// redirect's target gets nothing; a second https endpoint that answers
+/// 200 is delivered to, so the TLS path itself works.
+#[tokio::test]
+async fn an_https_redirect_is_not_followed() {
+    let hooks = Hooks::new().await;
+    let target = Receiver::start(200, None).await;
+    let location = target.url();
+    let redirect = axum::Router::new().fallback(move || {
+        let location = location.clone();
+        async move {
+            axum::http::Response::builder()
+                .status(307)
+                .header("location", location)
+                .body(axum::body::Body::empty())
+                .unwrap()
+        }
+    });
+    let (redirecting, ca) = https_receiver("redirect.example.test", redirect).await;
+    let delivered = Arc::new(AtomicU16::new(0));
+    let counter = delivered.clone();
+    let fine = axum::Router::new().fallback(move || {
+        let counter = counter.clone();
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            "ok"
+        }
+    });
+    let (good, good_ca) = https_receiver("fine.example.test", fine).await;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca).unwrap();
+    roots.add(good_ca).unwrap();
+    let tls = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let lookup = StaticLookup(HashMap::from([
+        ("redirect.example.test".to_string(), vec![redirecting.ip()]),
+        ("fine.example.test".to_string(), vec![good.ip()]),
+    ]));
+    // Loopback is allowed only because the test's receivers live there.
+    let sender = hooks.sender(
+        settings(1),
+        HttpTransport::with_tls(Arc::new(lookup), true, tls),
+    );
+    let (redirected, _) = hooks
+        .webhook(
+            &format!("https://redirect.example.test:{}/hook", redirecting.port()),
+            &["account.created"],
+        )
+        .await;
+    let (fine_id, _) = hooks
+        .webhook(
+            &format!("https://fine.example.test:{}/hook", good.port()),
+            &["account.created"],
+        )
+        .await;
+    hooks.app.create("123456789012", json!({})).await;
+    hooks.notify(1).await;
+    let started = Instant::now();
+    let (redirect_log, fine_log) = loop {
+        webhook_sender::pump::poll_once(&sender, &hooks.sqs, Duration::from_secs(1))
+            .await
+            .unwrap();
+        let (a, b) = (
+            hooks.deliveries(&redirected).await,
+            hooks.deliveries(&fine_id).await,
+        );
+        let finished = |log: &[Value]| {
+            log.first()
+                .is_some_and(|d| d["status"] == "FAILED" || d["status"] == "DELIVERED")
+        };
+        if finished(&a) && finished(&b) {
+            break (a, b);
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{a:#?} {b:#?}");
+    };
+    let attempt = &redirect_log[0]["attempt_log"][0];
+    assert_eq!(redirect_log[0]["status"], "FAILED", "{redirect_log:#?}");
+    assert_eq!(
+        attempt["response_status"], 307,
+        "TLS worked: the 307 was read"
+    );
+    assert!(attempt["error"]
+        .as_str()
+        .unwrap()
+        .contains("redirects are not followed"));
+    assert_eq!(target.count(), 0, "the redirect was not followed");
+    assert_eq!(fine_log[0]["status"], "DELIVERED", "{fine_log:#?}");
+    assert_eq!(delivered.load(Ordering::SeqCst), 1);
+}
