@@ -850,3 +850,25 @@ mod tests {
         assert!(events_of(&change).unwrap().is_empty());
     }
 }
+
+#[cfg(test)]
+mod documentation {
+    use super::*;
+
+    /// The README's example event is the one the OpenAPI document shows.
+    #[test]
+    fn the_readme_example_is_the_documented_one() {
+        let readme = include_str!("../../README.md");
+        let block = readme
+            .split("```json")
+            .skip(1)
+            .filter_map(|rest| rest.split("```").next())
+            .find(|block| block.contains("\"type\": \"credential.verification_changed\""))
+            .expect("the README's example event");
+        let shown: Value = serde_json::from_str(block).expect("JSON");
+        assert_eq!(
+            shown,
+            serde_json::to_value(EventType::VerificationChanged.example()).unwrap()
+        );
+    }
+}
