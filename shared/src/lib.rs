@@ -17,6 +17,7 @@ pub mod events;
 pub mod ids;
 pub mod jobs;
 pub mod listing;
+pub mod organizations;
 pub mod origin;
 pub mod provisioning;
 pub mod regions;

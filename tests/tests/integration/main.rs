@@ -13,6 +13,7 @@ mod hardening;
 mod harness;
 mod listing;
 mod logs;
+mod organizations;
 mod scans;
 mod search;
 mod spec;
