@@ -12,6 +12,7 @@ pub mod config;
 pub mod crypto;
 pub mod csv_io;
 pub mod deliveries;
+pub mod discovery;
 pub mod error;
 pub mod events;
 pub mod ids;

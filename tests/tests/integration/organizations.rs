@@ -11,6 +11,10 @@ use model::verification::VerificationCode;
 use serde_json::Value;
 use std::collections::HashMap;
 
+fn vendor_principal() -> String {
+    format!("arn:aws:iam::{}:root", crate::harness::VENDOR_ACCOUNT)
+}
+
 fn cfn_lint(text: &str) {
     let lint = concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/cfn-lint");
     assert!(
@@ -87,11 +91,9 @@ fn member_trust(template: &str, account: &str) -> Value {
 #[tokio::test]
 async fn one_stackset_template_gives_every_member_its_own_external_id() {
     let app = TestApp::new().await;
-    let principal = app
-        .state
-        .vendor_principal()
-        .await
-        .expect("vendor principal");
+    // The vendor principal of moto's default account, not asked of STS
+    // (moto loading a backend can stall a first STS call).
+    let principal = vendor_principal();
     let prefix = new_prefix();
     let template = stackset_template(
         &principal,
@@ -140,4 +142,264 @@ async fn one_stackset_template_gives_every_member_its_own_external_id() {
             outcome.message
         );
     }
+}
+
+/// Calls to moto's Organizations as the management account `account`.
+struct OrgAdmin {
+    client: aws_sdk_organizations::Client,
+    account: String,
+}
+
+impl OrgAdmin {
+    async fn ou(&self, parent: &str, name: &str) -> String {
+        self.client
+            .create_organizational_unit()
+            .parent_id(parent)
+            .name(name)
+            .customize()
+            .mutate_request(crate::harness::in_account(&self.account))
+            .send()
+            .await
+            .unwrap()
+            .organizational_unit
+            .unwrap()
+            .id
+            .unwrap()
+    }
+
+    async fn account(&self, name: &str, into: &str, root: &str) -> String {
+        let id = self
+            .client
+            .create_account()
+            .account_name(name)
+            .email(format!("{name}@example.com"))
+            .customize()
+            .mutate_request(crate::harness::in_account(&self.account))
+            .send()
+            .await
+            .unwrap()
+            .create_account_status
+            .unwrap()
+            .account_id
+            .unwrap();
+        if into != root {
+            self.move_to(&id, root, into).await;
+        }
+        id
+    }
+
+    async fn move_to(&self, id: &str, from: &str, to: &str) {
+        self.client
+            .move_account()
+            .account_id(id)
+            .source_parent_id(from)
+            .destination_parent_id(to)
+            .customize()
+            .mutate_request(crate::harness::in_account(&self.account))
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+/// Discovery through the management role (assumed with its derived
+/// external ID), the filters, and each change of the organization as the
+/// next sync's diff: moved, suspended, removed, added.
+#[tokio::test]
+async fn an_organization_is_discovered_filtered_and_followed() {
+    use model::discovery::{apply, discover, plan};
+    use model::organizations::{Filters, MemberState, OuRule, TagRule};
+    let app = TestApp::new().await;
+    let management = format!("8{:011}", ulid::Ulid::new().random() % 100_000_000_000);
+    let admin = OrgAdmin {
+        client: aws_sdk_organizations::Client::new(&app.sdk_config),
+        account: management.clone(),
+    };
+    admin
+        .client
+        .create_organization()
+        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+        .customize()
+        .mutate_request(crate::harness::in_account(&management))
+        .send()
+        .await
+        .unwrap();
+    let root = admin
+        .client
+        .list_roots()
+        .customize()
+        .mutate_request(crate::harness::in_account(&management))
+        .send()
+        .await
+        .unwrap()
+        .roots
+        .unwrap()[0]
+        .id
+        .clone()
+        .unwrap();
+    let prod = admin.ou(&root, "Prod").await;
+    let prod_eu = admin.ou(&prod, "Prod-EU").await;
+    let sandbox = admin.ou(&root, "Sandbox").await;
+    let payments = admin.account("payments", &prod, &root).await;
+    let search = admin.account("search", &prod_eu, &root).await;
+    let play = admin.account("play", &sandbox, &root).await;
+    admin
+        .client
+        .tag_resource()
+        .resource_id(&payments)
+        .tags(
+            aws_sdk_organizations::types::Tag::builder()
+                .key("team")
+                .value("payments")
+                .build()
+                .unwrap(),
+        )
+        .customize()
+        .mutate_request(crate::harness::in_account(&management))
+        .send()
+        .await
+        .unwrap();
+
+    // The management role, as its template makes it.
+    let principal = vendor_principal();
+    let prefix = new_prefix();
+    let external_id = member_external_id(&prefix, &management);
+    let template: serde_yaml::Value = serde_yaml::from_str(&management_role_template(
+        &principal,
+        &external_id,
+        "AccountOnboardingOrganizations",
+    ))
+    .unwrap();
+    let trust: Value = serde_json::to_value(
+        &template["Resources"]["VendorOrganizationsRole"]["Properties"]["AssumeRolePolicyDocument"],
+    )
+    .unwrap();
+    let role = app.create_role(&management, &trust, &[]).await;
+    let discover_now = || async {
+        let credentials = app
+            .state
+            .verifier
+            .assume_for_scan(&role, &external_id, "sync")
+            .await
+            .expect("the management role is assumed with its derived ID");
+        let client = model::discovery::client(&app.sdk_config, credentials).unwrap();
+        discover(&client, true).await.expect("discovery")
+    };
+    let found = discover_now().await;
+    assert_eq!(found.management_account_id, management);
+    assert_eq!(found.root_id, root);
+    let path_of = |id: &str| {
+        found
+            .members
+            .iter()
+            .find(|m| m.account_id == id)
+            .unwrap_or_else(|| panic!("{id} in {:#?}", found.members))
+            .ou_path
+            .clone()
+    };
+    assert_eq!(path_of(&payments), std::slice::from_ref(&prod));
+    assert_eq!(path_of(&search), [prod.clone(), prod_eu.clone()]);
+    assert_eq!(path_of(&play), std::slice::from_ref(&sandbox));
+    assert_eq!(path_of(&management), Vec::<String>::new());
+    let tagged = found
+        .members
+        .iter()
+        .find(|m| m.account_id == payments)
+        .unwrap();
+    assert_eq!(tagged.tags["team"], "payments");
+
+    // Filters pick exactly the expected members.
+    let picked = |filters: &Filters| {
+        let mut ids: Vec<String> = found
+            .members
+            .iter()
+            .filter(|m| filters.admit(m).is_ok())
+            .map(|m| m.account_id.clone())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let sorted = |mut ids: Vec<String>| {
+        ids.sort();
+        ids
+    };
+    let rule = |ou: &str, with_children| OuRule {
+        ou_id: ou.to_string(),
+        with_children,
+    };
+    let prod_tree = Filters {
+        include_ous: vec![rule(&prod, true)],
+        ..Default::default()
+    };
+    assert_eq!(
+        picked(&prod_tree),
+        sorted(vec![payments.clone(), search.clone()])
+    );
+    let prod_only = Filters {
+        include_ous: vec![rule(&prod, false)],
+        ..Default::default()
+    };
+    assert_eq!(picked(&prod_only), std::slice::from_ref(&payments));
+    let not_sandbox = Filters {
+        exclude_ous: vec![rule(&sandbox, true)],
+        exclude_accounts: vec![management.clone()],
+        ..Default::default()
+    };
+    assert_eq!(
+        picked(&not_sandbox),
+        sorted(vec![payments.clone(), search.clone()])
+    );
+    let by_tag = Filters {
+        tags: vec![TagRule {
+            key: "team".into(),
+            values: vec!["payments".into()],
+        }],
+        ..Default::default()
+    };
+    assert_eq!(picked(&by_tag), std::slice::from_ref(&payments));
+
+    // Enrol everyone, then change the organization: each change is one
+    // entry of the next diff, and a re-sync after it changes nothing.
+    let filters = Filters::default();
+    let first = plan(&[], &found.members, &filters);
+    assert_eq!(first.enrolled.len(), 4);
+    let enrolled = apply(&[], &found.members, &first);
+    assert!(plan(&enrolled, &found.members, &filters).is_empty());
+
+    admin.move_to(&search, &prod_eu, &sandbox).await;
+    admin
+        .client
+        .close_account()
+        .account_id(&play)
+        .customize()
+        .mutate_request(crate::harness::in_account(&management))
+        .send()
+        .await
+        .unwrap();
+    admin
+        .client
+        .remove_account_from_organization()
+        .account_id(&payments)
+        .customize()
+        .mutate_request(crate::harness::in_account(&management))
+        .send()
+        .await
+        .unwrap();
+    let newcomer = admin.account("newcomer", &prod, &root).await;
+    let found = discover_now().await;
+    let closed = found.members.iter().find(|m| m.account_id == play);
+    assert!(
+        closed.is_none_or(|m| m.state != MemberState::Active),
+        "a closed account is departed: {closed:?}"
+    );
+    let diff = plan(&enrolled, &found.members, &filters);
+    assert_eq!(diff.moved, std::slice::from_ref(&search));
+    assert_eq!(diff.departed, sorted(vec![payments.clone(), play.clone()]));
+    assert_eq!(diff.enrolled, std::slice::from_ref(&newcomer));
+    let enrolled = apply(&enrolled, &found.members, &diff);
+    assert!(
+        plan(&enrolled, &found.members, &filters).is_empty(),
+        "idempotent"
+    );
+    assert!(found.calls >= 2 + 4, "calls are counted: {}", found.calls);
 }
