@@ -107,6 +107,12 @@ checked_string!(
     |field, value| rule(field, is_ulid(value), WEBHOOK_ID_RULE)
 );
 checked_string!(
+    /// The 26-character ULID of a registered organization.
+    OrganizationId,
+    "organization_id",
+    |field, value| rule(field, is_ulid(value), ORGANIZATION_ID_RULE)
+);
+checked_string!(
     /// A webhook delivery: `dlv_`, the event's time and its id's hex.
     DeliveryId,
     "delivery_id",
@@ -130,6 +136,8 @@ const SCAN_ID_RULE: &str = "scan_id is the 26-character id returned when the sca
 const KEY_ID_RULE: &str = "an API key id is the 26-character id returned when the key was issued";
 const WEBHOOK_ID_RULE: &str =
     "webhook_id is the 26-character id returned when the webhook was created";
+const ORGANIZATION_ID_RULE: &str =
+    "organization_id is the 26-character id returned when the organization was registered";
 const DELIVERY_ID_RULE: &str =
     "delivery_id is dlv_, 14 digits, _ and 32 hex digits, as the delivery log lists it";
 const DATA_SOURCE_RULE: &str = "a data source name is 1-64 characters of letters, digits and :._- (GET /v1/data-sources lists them)";
@@ -168,6 +176,7 @@ pub fn path_parameter(name: &str, value: &str) -> Result<()> {
         "scan_id" => ScanId::parse(name, value).map(drop),
         "webhook_id" => WebhookId::parse(name, value).map(drop),
         "delivery_id" => DeliveryId::parse(name, value).map(drop),
+        "organization_id" => OrganizationId::parse(name, value).map(drop),
         "data_source" => DataSourceName::parse(name, value).map(drop),
         _ => rule(
             name,

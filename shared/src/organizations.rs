@@ -520,11 +520,89 @@ mod tests {
         assert!(hostile.contains(r#"Default: "a\"\n  Evil: b""#));
     }
 
+    /// The README shows exactly the commands this function writes.
+    #[test]
+    fn the_readme_shows_the_stackset_commands() {
+        let commands = stackset_commands("account-onboarding", "<root id, r-xxxx>", "us-east-1");
+        assert!(
+            include_str!("../../README.md").contains(&commands),
+            "{commands}"
+        );
+    }
+
     #[test]
     fn states_from_aws() {
         assert_eq!(MemberState::from_aws("ACTIVE"), MemberState::Active);
         assert!(MemberState::from_aws("SUSPENDED").is_departed());
         assert!(MemberState::from_aws("PENDING_CLOSURE").is_departed());
         assert!(!MemberState::from_aws("ACTIVE").is_departed());
+    }
+}
+
+/// A registered AWS Organization, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Organization {
+    pub organization_id: String,
+    pub name: String,
+    /// The management account (or delegated administrator) whose role
+    /// discovery assumes.
+    pub management_account_id: String,
+    pub role_arn: String,
+    /// Every member's external ID is this prefix + its account id.
+    pub external_id_prefix: String,
+    #[serde(default)]
+    pub filters: Filters,
+    /// AWS's `o-…` id, once a sync has read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_organization_id: Option<String>,
+    pub created_at: crate::time::Timestamp,
+    pub created_by: String,
+    pub updated_at: crate::time::Timestamp,
+    pub updated_by: String,
+    pub version: u64,
+}
+
+/// An organization as callers see it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrganizationView {
+    pub organization_id: String,
+    pub name: String,
+    pub management_account_id: String,
+    pub role_arn: String,
+    /// Give it to the StackSet (its template has it as the default).
+    pub external_id_prefix: String,
+    /// The external ID the management role must trust (prefix + its id).
+    pub management_external_id: String,
+    pub filters: Filters,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aws_organization_id: Option<String>,
+    pub created_at: crate::time::Timestamp,
+    pub created_by: String,
+    pub updated_at: crate::time::Timestamp,
+    pub updated_by: String,
+    pub version: u64,
+}
+
+impl Organization {
+    pub fn view(&self) -> OrganizationView {
+        OrganizationView {
+            organization_id: self.organization_id.clone(),
+            name: self.name.clone(),
+            management_account_id: self.management_account_id.clone(),
+            role_arn: self.role_arn.clone(),
+            external_id_prefix: self.external_id_prefix.clone(),
+            management_external_id: self.management_external_id(),
+            filters: self.filters.clone(),
+            aws_organization_id: self.aws_organization_id.clone(),
+            created_at: self.created_at,
+            created_by: self.created_by.clone(),
+            updated_at: self.updated_at,
+            updated_by: self.updated_by.clone(),
+            version: self.version,
+        }
+    }
+
+    pub fn management_external_id(&self) -> String {
+        member_external_id(&self.external_id_prefix, &self.management_account_id)
     }
 }

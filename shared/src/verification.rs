@@ -262,12 +262,12 @@ impl RoleVerifier {
     }
 
     /// The account this service runs as (GetCallerIdentity).
+    /// Through [`Self::call`]: a timeout or throttling at start-up is
+    /// retried like any STS call, not answered 503.
     pub async fn own_account(&self) -> Result<String, String> {
-        self.sts
-            .get_caller_identity()
-            .send()
+        self.call(|| self.sts.get_caller_identity().send())
             .await
-            .map_err(|err| aws_sdk_sts::error::DisplayErrorContext(&err).to_string())?
+            .map_err(|failure| format!("GetCallerIdentity failed: {failure:?}"))?
             .account
             .ok_or_else(|| "GetCallerIdentity returned no account".to_string())
     }

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod body;
 pub mod bulk;
 pub mod error;
+pub mod organizations;
 pub mod path;
 pub mod query;
 pub mod rate_limit;
@@ -120,6 +121,14 @@ impl AppState {
         }
     }
 
+    /// The organization use cases over this state's clients.
+    pub fn organizations(&self) -> model::usecases::organizations::Organizations<'_> {
+        model::usecases::organizations::Organizations {
+            store: &self.store,
+            settings: &self.settings,
+        }
+    }
+
     /// The webhook use cases over this state's clients.
     pub fn webhooks(&self) -> model::usecases::webhooks::Webhooks<'_> {
         model::usecases::webhooks::Webhooks {
@@ -173,6 +182,7 @@ impl AppState {
         (name = "api-keys", description = "The tenant's API keys (scope admin)"),
         (name = "audit", description = "The tenant's audit log, from the table's stream"),
         (name = "webhooks", description = "The tenant's webhook endpoints (scope admin)"),
+        (name = "organizations", description = "AWS Organizations onboarded as a whole: one registration, a StackSet, per-member external IDs"),
         (name = "meta", description = "The API itself"),
     )
 )]
@@ -244,6 +254,16 @@ fn routes() -> (Router<AppState>, OpenApiDocument) {
         .routes(routes!(webhooks::list_deliveries))
         .routes(routes!(webhooks::get_delivery))
         .routes(routes!(webhooks::redeliver))
+        .routes(routes!(
+            organizations::register_organization,
+            organizations::list_organizations
+        ))
+        .routes(routes!(
+            organizations::get_organization,
+            organizations::delete_organization
+        ))
+        .routes(routes!(organizations::stackset_template))
+        .routes(routes!(organizations::management_role_template))
         .routes(routes!(openapi_json))
         .split_for_parts()
 }

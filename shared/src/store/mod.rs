@@ -11,6 +11,7 @@
 //! | audit event | `T#<tenant>` | `AUDIT#<time>#<sequence>#<event id>` |
 //! | webhook    | `T#<tenant>`  | `WEBHOOK#<webhook id>` |
 //! | delivery   | `T#<tenant>`  | `DELIVERY#<webhook id>#<delivery id>` |
+//! | organization | `T#<tenant>` | `ORG#<organization id>` |
 //!
 //! Region status lives on the account item, one attribute per region
 //! (`rsync:<region>`, `radded:<region>`), so one GetItem answers
@@ -24,6 +25,7 @@ mod api_keys;
 mod audit;
 mod bulk;
 mod deliveries;
+mod organizations;
 mod scans;
 mod search;
 mod verification;
@@ -43,6 +45,7 @@ pub use accounts::account_item;
 pub use api_keys::KeyRevocation;
 pub use audit::{AuditFilter, EXPIRES_AT};
 pub use bulk::{BatchDeleteCode, BatchDeleteFailure, BatchDeleteOutcome, ImportOutcome};
+pub use organizations::MAX_ORGANIZATIONS;
 pub use scans::{AccountRegions, Claim, ScanContext};
 pub use verification::{DueAccount, DuePage};
 
@@ -280,6 +283,11 @@ pub mod keys {
     pub const AUDIT_PREFIX: &str = "AUDIT#";
     pub const WEBHOOK_PREFIX: &str = "WEBHOOK#";
     pub const DELIVERY_PREFIX: &str = "DELIVERY#";
+    pub const ORGANIZATION_PREFIX: &str = "ORG#";
+
+    pub fn organization_sk(organization_id: &str) -> String {
+        format!("{ORGANIZATION_PREFIX}{organization_id}")
+    }
 
     /// An endpoint's deliveries, sorted by the event's time.
     pub fn deliveries_prefix(webhook_id: &str) -> String {

@@ -8,6 +8,7 @@ pub mod bulk;
 pub mod deliveries;
 pub mod import;
 pub mod notify;
+pub mod organizations;
 pub mod role_checks;
 pub mod scans;
 pub mod webhooks;

@@ -144,6 +144,73 @@ async fn one_stackset_template_gives_every_member_its_own_external_id() {
     }
 }
 
+/// A moto (with the trust emulator) of this test's own, on a free port of
+/// 127.0.0.1: an organization's many accounts keep that moto busy, and one
+/// Python process serves one request at a time, so the other tests' STS
+/// calls would wait on it. Stopped when dropped.
+struct OwnMoto {
+    child: std::process::Child,
+    url: String,
+}
+
+impl OwnMoto {
+    async fn start() -> Self {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = std::process::Command::new(format!("{root}/.venv/bin/python"))
+            .arg(format!("{root}/dev/emulators/moto_trust.py"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start moto");
+        let url = format!("http://127.0.0.1:{port}");
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return OwnMoto { child, url };
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("moto did not start on {url}");
+    }
+
+    /// The SDK configuration with every client pointed at this moto.
+    fn sdk(&self, base: &aws_config::SdkConfig) -> aws_config::SdkConfig {
+        // Without the base's service config, which carries the shared
+        // emulators' AWS_ENDPOINT_URL_<SERVICE> variables.
+        base.to_builder()
+            .service_config(NoServiceConfig)
+            .endpoint_url(&self.url)
+            .build()
+    }
+}
+
+/// No service-specific settings from the environment.
+#[derive(Debug)]
+struct NoServiceConfig;
+
+impl aws_types::service_config::LoadServiceConfig for NoServiceConfig {
+    fn load_config(&self, _: aws_types::service_config::ServiceConfigKey<'_>) -> Option<String> {
+        None
+    }
+}
+
+impl Drop for OwnMoto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Calls to moto's Organizations as the management account `account`.
 struct OrgAdmin {
     client: aws_sdk_organizations::Client,
@@ -210,9 +277,16 @@ async fn an_organization_is_discovered_filtered_and_followed() {
     use model::discovery::{apply, discover, plan};
     use model::organizations::{Filters, MemberState, OuRule, TagRule};
     let app = TestApp::new().await;
-    let management = format!("8{:011}", ulid::Ulid::new().random() % 100_000_000_000);
+    let moto = OwnMoto::start().await;
+    let sdk = moto.sdk(&app.sdk_config);
+    let verifier = model::verification::RoleVerifier::new(&sdk, &crate::harness::test_settings());
+    let management = "888888888888".to_string();
     let admin = OrgAdmin {
-        client: aws_sdk_organizations::Client::new(&app.sdk_config),
+        client: aws_sdk_organizations::Client::from_conf(
+            aws_sdk_organizations::config::Builder::from(&sdk)
+                .endpoint_url(&moto.url)
+                .build(),
+        ),
         account: management.clone(),
     };
     admin
@@ -274,15 +348,29 @@ async fn an_organization_is_discovered_filtered_and_followed() {
         &template["Resources"]["VendorOrganizationsRole"]["Properties"]["AssumeRolePolicyDocument"],
     )
     .unwrap();
-    let role = app.create_role(&management, &trust, &[]).await;
+    let iam = aws_sdk_iam::Client::from_conf(
+        aws_sdk_iam::config::Builder::from(&sdk)
+            .endpoint_url(&moto.url)
+            .build(),
+    );
+    let role = iam
+        .create_role()
+        .role_name("AccountOnboardingOrganizations")
+        .assume_role_policy_document(trust.to_string())
+        .customize()
+        .mutate_request(crate::harness::in_account(&management))
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap()
+        .arn;
     let discover_now = || async {
-        let credentials = app
-            .state
-            .verifier
+        let credentials = verifier
             .assume_for_scan(&role, &external_id, "sync")
             .await
             .expect("the management role is assumed with its derived ID");
-        let client = model::discovery::client(&app.sdk_config, credentials).unwrap();
+        let client = model::discovery::client(&sdk, credentials).unwrap();
         discover(&client, true).await.expect("discovery")
     };
     let found = discover_now().await;
@@ -402,4 +490,115 @@ async fn an_organization_is_discovered_filtered_and_followed() {
         "idempotent"
     );
     assert!(found.calls >= 2 + 4, "calls are counted: {}", found.calls);
+}
+
+#[tokio::test]
+async fn organizations_are_registered_per_tenant_each_with_its_own_prefix() {
+    use axum::http::{Method, StatusCode};
+    use serde_json::json;
+    let app = TestApp::new().await;
+    let body = json!({
+        "name": "Acme organization",
+        "management_account_id": "888888888888",
+        "role_arn": "arn:aws:iam::888888888888:role/AccountOnboardingOrganizations",
+        "filters": {"exclude_ous": [{"ou_id": "ou-ab12-sandbox0"}]},
+    });
+    let created = app
+        .call(Method::POST, "/v1/organizations", Some(&body))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:#}", created.body);
+    let view = &created.body;
+    let id = view["organization_id"].as_str().unwrap();
+    let prefix = view["external_id_prefix"].as_str().unwrap();
+    assert_eq!(prefix.len(), 33);
+    assert_eq!(
+        view["management_external_id"],
+        member_external_id(prefix, "888888888888")
+    );
+    assert_eq!(view["filters"]["exclude_ous"][0]["with_children"], true);
+
+    // Another tenant registers the same AWS Organization: its own prefix,
+    // and neither sees the other's.
+    let other = app.key("globex", model::api_key::Scope::ALL).await;
+    let theirs = app
+        .call_with(
+            Method::POST,
+            "/v1/organizations",
+            Some(&other),
+            Some(&body),
+            &[],
+        )
+        .await;
+    assert_eq!(theirs.status, StatusCode::CREATED, "{:#}", theirs.body);
+    assert_ne!(theirs.body["external_id_prefix"], prefix);
+    let their_id = theirs.body["organization_id"].as_str().unwrap();
+    app.get(&format!("/v1/organizations/{their_id}"))
+        .await
+        .assert_error(404, "not_found");
+    let listed = app.get("/v1/organizations").await.body;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["items"][0]["organization_id"], id);
+
+    // Bad input names its field and writes nothing.
+    for (change, field) in [
+        (
+            json!({"role_arn": "arn:aws:iam::999999999999:role/AccountOnboardingOrganizations"}),
+            "role_arn",
+        ),
+        (
+            json!({"management_account_id": "88888"}),
+            "management_account_id",
+        ),
+        (
+            json!({"filters": {"include_ous": [{"ou_id": "r-ab12"}]}}),
+            "filters.include_ous",
+        ),
+        (json!({"name": ""}), "name"),
+    ] {
+        let mut bad = body.clone();
+        for (key, value) in change.as_object().unwrap() {
+            bad[key] = value.clone();
+        }
+        let reply = app
+            .call(Method::POST, "/v1/organizations", Some(&bad))
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{field}: {:#}",
+            reply.body
+        );
+        assert_eq!(reply.field(), field, "{:#}", reply.body);
+    }
+    assert_eq!(
+        app.get("/v1/organizations").await.body["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Its templates, as served, pass cfn-lint and carry its IDs.
+    let stackset = app
+        .get(&format!("/v1/organizations/{id}/stackset-template"))
+        .await;
+    assert_eq!(stackset.status, StatusCode::OK);
+    let text = stackset.body.as_str().unwrap();
+    assert!(text.contains(prefix));
+    cfn_lint(text);
+    let management = app
+        .get(&format!("/v1/organizations/{id}/management-role-template"))
+        .await;
+    let text = management.body.as_str().unwrap();
+    assert!(text.contains(&member_external_id(prefix, "888888888888")));
+    assert!(text.contains("AccountOnboardingOrganizations"));
+    cfn_lint(text);
+
+    let deleted = app
+        .call(Method::DELETE, &format!("/v1/organizations/{id}"), None)
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    app.get(&format!("/v1/organizations/{id}"))
+        .await
+        .assert_error(404, "not_found");
 }

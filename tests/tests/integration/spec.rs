@@ -25,6 +25,18 @@ const ROUTES: &[(&str, &str)] = &[
     ("patch", "/v1/webhooks/{webhook_id}"),
     ("delete", "/v1/webhooks/{webhook_id}"),
     ("post", "/v1/webhooks/{webhook_id}/rotate-secret"),
+    ("post", "/v1/organizations"),
+    ("get", "/v1/organizations"),
+    ("get", "/v1/organizations/{organization_id}"),
+    ("delete", "/v1/organizations/{organization_id}"),
+    (
+        "get",
+        "/v1/organizations/{organization_id}/stackset-template",
+    ),
+    (
+        "get",
+        "/v1/organizations/{organization_id}/management-role-template",
+    ),
     ("get", "/v1/webhooks/{webhook_id}/deliveries"),
     ("get", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}"),
     (
@@ -109,6 +121,7 @@ async fn openapi_document_lists_every_route() {
             .replace("{data_source}", "aws:iam")
             .replace("{scan_id}", "01ARZ3NDEKTSV4RRFFQ69G5FAV")
             .replace("{webhook_id}", "01ARZ3NDEKTSV4RRFFQ69G5FAV")
+            .replace("{organization_id}", "01ARZ3NDEKTSV4RRFFQ69G5FAV")
             .replace(
                 "{delivery_id}",
                 "dlv_20261123160102_0123456789abcdef0123456789abcdef",

@@ -1,0 +1,162 @@
+//! `/v1/organizations`: AWS Organizations registered for onboarding, and
+//! the templates that set them up.
+
+use crate::auth::{Auth, Read, Write};
+use crate::body::{parse, JsonObject};
+use crate::error::ApiError;
+use crate::path::Path;
+use crate::query::Query;
+use crate::AppState;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use model::ids::OrganizationId;
+use model::organizations::{self, OrganizationView};
+use model::usecases::organizations::RegisterOrganizationRequest;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizationList {
+    items: Vec<OrganizationView>,
+}
+
+#[utoipa::path(
+    post, path = "/v1/organizations", tag = "organizations",
+    request_body = RegisterOrganizationRequest,
+    responses((status = 201, description = "Registered, with its own external-ID prefix", body = OrganizationView)),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn register_organization(
+    auth: Auth<Write>,
+    State(state): State<AppState>,
+    JsonObject(body): JsonObject,
+) -> Result<(StatusCode, Json<OrganizationView>), ApiError> {
+    let request: RegisterOrganizationRequest = parse(Value::Object(body))?;
+    let organization = state
+        .organizations()
+        .register(&auth.caller.tenant, &auth.caller.key_id, request)
+        .await?;
+    Ok((StatusCode::CREATED, Json(organization.view())))
+}
+
+#[utoipa::path(
+    get, path = "/v1/organizations", tag = "organizations",
+    responses((status = 200, body = OrganizationList)),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn list_organizations(
+    auth: Auth<Read>,
+    State(state): State<AppState>,
+) -> Result<Json<OrganizationList>, ApiError> {
+    let organizations = state.store.list_organizations(&auth.caller.tenant).await?;
+    Ok(Json(OrganizationList {
+        items: organizations.iter().map(|o| o.view()).collect(),
+    }))
+}
+
+#[utoipa::path(
+    get, path = "/v1/organizations/{organization_id}", tag = "organizations",
+    params(("organization_id" = String, Path)),
+    responses((status = 200, body = OrganizationView)),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn get_organization(
+    auth: Auth<Read>,
+    State(state): State<AppState>,
+    Path(organization_id): Path<OrganizationId>,
+) -> Result<Json<OrganizationView>, ApiError> {
+    let organization = state
+        .store
+        .get_organization(&auth.caller.tenant, &organization_id)
+        .await?;
+    Ok(Json(organization.view()))
+}
+
+#[utoipa::path(
+    delete, path = "/v1/organizations/{organization_id}", tag = "organizations",
+    params(("organization_id" = String, Path)),
+    responses((status = 204, description = "Removed")),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn delete_organization(
+    auth: Auth<Write>,
+    State(state): State<AppState>,
+    Path(organization_id): Path<OrganizationId>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .store
+        .delete_organization(&auth.caller.tenant, &organization_id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct StackSetQuery {
+    /// AWS managed policy names, comma-separated (default SecurityAudit).
+    managed_policies: Option<String>,
+}
+
+#[utoipa::path(
+    get, path = "/v1/organizations/{organization_id}/stackset-template", tag = "organizations",
+    params(("organization_id" = String, Path), StackSetQuery),
+    responses((status = 200, description = "The member role for every account, as one StackSet template (YAML): each member's role trusts the external ID prefix + its account id", content_type = "application/yaml", body = String)),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn stackset_template(
+    auth: Auth<Read>,
+    State(state): State<AppState>,
+    Path(organization_id): Path<OrganizationId>,
+    Query(query): Query<StackSetQuery>,
+) -> Result<Response, ApiError> {
+    let policies = model::role_template::managed_policies(query.managed_policies.as_deref())?;
+    let organization = state
+        .store
+        .get_organization(&auth.caller.tenant, &organization_id)
+        .await?;
+    let principal = state.vendor_principal().await?;
+    Ok(yaml(organizations::stackset_template(
+        &principal,
+        &organization.external_id_prefix,
+        &state.settings.role_name,
+        &policies,
+    )))
+}
+
+#[utoipa::path(
+    get, path = "/v1/organizations/{organization_id}/management-role-template", tag = "organizations",
+    params(("organization_id" = String, Path)),
+    responses((status = 200, description = "The management account's read-only AWS Organizations role (YAML)", content_type = "application/yaml", body = String)),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn management_role_template(
+    auth: Auth<Read>,
+    State(state): State<AppState>,
+    Path(organization_id): Path<OrganizationId>,
+) -> Result<Response, ApiError> {
+    let organization = state
+        .store
+        .get_organization(&auth.caller.tenant, &organization_id)
+        .await?;
+    let principal = state.vendor_principal().await?;
+    let role_name = model::validation::role_arn("role_arn", &organization.role_arn)
+        .map(|role| role.role_name.to_string())
+        .unwrap_or_else(|_| "AccountOnboardingOrganizations".to_string());
+    Ok(yaml(organizations::management_role_template(
+        &principal,
+        &organization.management_external_id(),
+        &role_name,
+    )))
+}
+
+fn yaml(text: String) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/yaml; charset=utf-8")],
+        text,
+    )
+        .into_response()
+}
