@@ -168,27 +168,9 @@ pub async fn discover(
         }
     }
     if with_tags {
-        let tags: Vec<Result<(BTreeMap<String, String>, usize)>> = futures::stream::iter(&members)
-            .map(|member| async move {
-                let mut pages = client
-                    .list_tags_for_resource()
-                    .resource_id(&member.account_id)
-                    .into_paginator()
-                    .send();
-                let mut tags = BTreeMap::new();
-                let mut pages_read = 0;
-                while let Some(page) = pages.next().await {
-                    pages_read += 1;
-                    for tag in page
-                        .map_err(failed("ListTagsForResource"))?
-                        .tags
-                        .unwrap_or_default()
-                    {
-                        tags.insert(tag.key, tag.value);
-                    }
-                }
-                Ok((tags, pages_read))
-            })
+        let ids: Vec<String> = members.iter().map(|m| m.account_id.clone()).collect();
+        let tags: Vec<Result<(BTreeMap<String, String>, usize)>> = futures::stream::iter(ids)
+            .map(|account_id| read_tags(client, account_id))
             .buffered(TAG_READS_AT_ONCE)
             .collect()
             .await;
@@ -205,6 +187,31 @@ pub async fn discover(
         members,
         calls,
     })
+}
+
+/// One account's tags, paged to the end; returns them and the pages read.
+async fn read_tags(
+    client: &aws_sdk_organizations::Client,
+    account_id: String,
+) -> Result<(BTreeMap<String, String>, usize)> {
+    let mut pages = client
+        .list_tags_for_resource()
+        .resource_id(account_id)
+        .into_paginator()
+        .send();
+    let mut tags = BTreeMap::new();
+    let mut pages_read = 0;
+    while let Some(page) = pages.next().await {
+        pages_read += 1;
+        for tag in page
+            .map_err(failed("ListTagsForResource"))?
+            .tags
+            .unwrap_or_default()
+        {
+            tags.insert(tag.key, tag.value);
+        }
+    }
+    Ok((tags, pages_read))
 }
 
 /// A member as the previous sync left it.

@@ -560,6 +560,57 @@ pub struct Organization {
     pub updated_at: crate::time::Timestamp,
     pub updated_by: String,
     pub version: u64,
+    /// What the last sync found and changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync: Option<SyncSummary>,
+}
+
+/// The most ids a sync summary lists per kind of change (counts are exact).
+pub const SUMMARY_IDS: usize = 100;
+
+/// One sync's outcome, kept on the organization.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SyncSummary {
+    pub at: crate::time::Timestamp,
+    /// `SUCCEEDED` or `FAILED`.
+    pub status: SyncStatus,
+    /// Why it failed, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Members found in the organization.
+    pub members: usize,
+    /// Per kind of change: how many, and the first 100 account ids.
+    pub enrolled: Changed,
+    pub departed: Changed,
+    pub returned: Changed,
+    pub moved: Changed,
+    pub renamed: Changed,
+    pub filtered_out: Changed,
+    /// AWS Organizations calls made.
+    pub calls: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SyncStatus {
+    Succeeded,
+    Failed,
+}
+
+/// How many accounts a kind of change touched, and which (the first 100).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Changed {
+    pub count: usize,
+    pub account_ids: Vec<String>,
+}
+
+impl Changed {
+    pub fn of(ids: &[String]) -> Self {
+        Changed {
+            count: ids.len(),
+            account_ids: ids.iter().take(SUMMARY_IDS).cloned().collect(),
+        }
+    }
 }
 
 /// An organization as callers see it.
@@ -581,6 +632,8 @@ pub struct OrganizationView {
     pub updated_at: crate::time::Timestamp,
     pub updated_by: String,
     pub version: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_sync: Option<SyncSummary>,
 }
 
 impl Organization {
@@ -599,6 +652,7 @@ impl Organization {
             updated_at: self.updated_at,
             updated_by: self.updated_by.clone(),
             version: self.version,
+            last_sync: self.last_sync.clone(),
         }
     }
 

@@ -196,6 +196,8 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>
 /// Checks roles with STS from the service's own identity.
 #[derive(Clone)]
 pub struct RoleVerifier {
+    /// The configuration clients made with assumed credentials start from.
+    sdk: SdkConfig,
     sts_config: aws_sdk_sts::Config,
     sts: aws_sdk_sts::Client,
     /// Every STS call, first attempts and retries alike, takes a permit.
@@ -218,6 +220,7 @@ impl RoleVerifier {
             .retry_config(RetryConfig::disabled())
             .build();
         RoleVerifier {
+            sdk: sdk_config.clone(),
             sts: aws_sdk_sts::Client::from_conf(sts_config.clone()),
             sts_config,
             limiter: settings
@@ -264,6 +267,11 @@ impl RoleVerifier {
     /// The account this service runs as (GetCallerIdentity).
     /// Through [`Self::call`]: a timeout or throttling at start-up is
     /// retried like any STS call, not answered 503.
+    /// The SDK configuration this verifier was built from.
+    pub fn sdk(&self) -> &SdkConfig {
+        &self.sdk
+    }
+
     pub async fn own_account(&self) -> Result<String, String> {
         self.call(|| self.sts.get_caller_identity().send())
             .await

@@ -262,6 +262,7 @@ fn routes() -> (Router<AppState>, OpenApiDocument) {
             organizations::get_organization,
             organizations::delete_organization
         ))
+        .routes(routes!(organizations::sync_organization))
         .routes(routes!(organizations::stackset_template))
         .routes(routes!(organizations::management_role_template))
         .routes(routes!(openapi_json))

@@ -93,6 +93,30 @@ pub async fn delete_organization(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post, path = "/v1/organizations/{organization_id}/sync", tag = "organizations",
+    params(("organization_id" = String, Path)),
+    responses(
+        (status = 202, description = "Synced: what was found and what changed (also kept as the organization's last_sync)", body = model::organizations::SyncSummary),
+        (status = 409, description = "`organization_role_refused`: the management role could not be assumed with its external ID"),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn sync_organization(
+    auth: Auth<Write>,
+    State(state): State<AppState>,
+    Path(organization_id): Path<OrganizationId>,
+) -> Result<(StatusCode, Json<model::organizations::SyncSummary>), ApiError> {
+    let summary = model::usecases::organizations::sync(
+        &state.store,
+        &state.verifier,
+        &auth.caller.tenant,
+        &organization_id,
+    )
+    .await?;
+    Ok((StatusCode::ACCEPTED, Json(summary)))
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]

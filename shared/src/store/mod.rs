@@ -12,6 +12,7 @@
 //! | webhook    | `T#<tenant>`  | `WEBHOOK#<webhook id>` |
 //! | delivery   | `T#<tenant>`  | `DELIVERY#<webhook id>#<delivery id>` |
 //! | organization | `T#<tenant>` | `ORG#<organization id>` |
+//! | organization member | `T#<tenant>` | `ORGMEMBER#<organization id>#<account id>` |
 //!
 //! Region status lives on the account item, one attribute per region
 //! (`rsync:<region>`, `radded:<region>`), so one GetItem answers
@@ -287,6 +288,18 @@ pub mod keys {
 
     pub fn organization_sk(organization_id: &str) -> String {
         format!("{ORGANIZATION_PREFIX}{organization_id}")
+    }
+
+    /// The members of one organization, by account id.
+    pub fn organization_members_prefix(organization_id: &str) -> String {
+        format!("ORGMEMBER#{organization_id}#")
+    }
+
+    pub fn organization_member_sk(organization_id: &str, account_id: &str) -> String {
+        format!(
+            "{}{account_id}",
+            organization_members_prefix(organization_id)
+        )
     }
 
     /// An endpoint's deliveries, sorted by the event's time.

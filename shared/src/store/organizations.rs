@@ -1,8 +1,10 @@
 //! Organization items (`ORG#<organization id>` in the tenant's partition).
 
-use super::{is_condition_failure, keys, s, stamp_item, Item, Store};
-use crate::organizations::Organization;
+use super::{is_condition_failure, item_key, keys, s, stamp_item, Item, Store};
+use crate::discovery::Enrolled;
+use crate::organizations::{Organization, SyncSummary};
 use crate::{Error, Result};
+use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 
 const RESOURCE: &str = "organization";
 
@@ -73,6 +75,93 @@ impl Store {
             .send()
             .await;
         match result {
+            Ok(_) => {}
+            Err(err) if is_condition_failure(&err) => {
+                return Err(Error::NotFound {
+                    resource: RESOURCE,
+                    id: organization_id.to_string(),
+                })
+            }
+            Err(err) => return Err(Error::from_sdk(err)),
+        }
+        // Its member items go with it (the accounts enrolled from them stay).
+        let members = self
+            .list_organization_members(tenant, organization_id)
+            .await?;
+        let deletes = members
+            .iter()
+            .map(|member| {
+                super::delete_request(
+                    tenant,
+                    keys::organization_member_sk(organization_id, &member.account_id),
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.batch_write(deletes).await
+    }
+
+    /// The members the last syncs left (`ORGMEMBER#<organization>#<account>`).
+    pub async fn list_organization_members(
+        &self,
+        tenant: &str,
+        organization_id: &str,
+    ) -> Result<Vec<Enrolled>> {
+        self.query_prefix(tenant, &keys::organization_members_prefix(organization_id))
+            .await
+    }
+
+    /// Write members as a sync leaves them (BatchWriteItem; writing the
+    /// same member twice writes the same item).
+    pub async fn put_organization_members(
+        &self,
+        tenant: &str,
+        organization_id: &str,
+        members: &[Enrolled],
+    ) -> Result<()> {
+        let requests = members
+            .iter()
+            .map(|member| {
+                let mut item: Item = serde_dynamo::to_item(member)?;
+                item.extend(item_key(
+                    tenant,
+                    keys::organization_member_sk(organization_id, &member.account_id),
+                ));
+                item.insert("type".into(), s("organization_member"));
+                let put = PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map_err(crate::error::store_error)?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.batch_write(requests).await
+    }
+
+    /// Keep a sync's summary (and AWS's organization id) on the organization.
+    pub async fn record_organization_sync(
+        &self,
+        tenant: &str,
+        organization_id: &str,
+        summary: &SyncSummary,
+        aws_organization_id: Option<&str>,
+    ) -> Result<()> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(item_key(
+                tenant,
+                keys::organization_sk(organization_id),
+            )))
+            .condition_expression("attribute_exists(sk)")
+            .expression_attribute_values(":summary", serde_dynamo::to_attribute_value(summary)?);
+        update = match aws_organization_id {
+            Some(id) => update
+                .update_expression("SET last_sync = :summary, aws_organization_id = :aws")
+                .expression_attribute_values(":aws", s(id)),
+            None => update.update_expression("SET last_sync = :summary"),
+        };
+        match update.send().await {
             Ok(_) => Ok(()),
             Err(err) if is_condition_failure(&err) => Err(Error::NotFound {
                 resource: RESOURCE,

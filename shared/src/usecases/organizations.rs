@@ -76,10 +76,110 @@ impl Organizations<'_> {
             updated_at: now,
             updated_by: actor.to_string(),
             version: 1,
+            last_sync: None,
         };
         self.store
             .create_organization(tenant, &organization)
             .await?;
         Ok(organization)
     }
+}
+
+/// Sync one organization: assume its management role with the derived
+/// external ID, discover the members, compare with what the last sync
+/// left (its member items), write the members that changed and record the
+/// summary on the organization. A repeated or concurrent sync writes the
+/// same items again and changes nothing twice. A failure is recorded too.
+pub async fn sync(
+    store: &Store,
+    verifier: &crate::verification::RoleVerifier,
+    tenant: &str,
+    organization_id: &str,
+) -> Result<crate::organizations::SyncSummary> {
+    use crate::discovery;
+    use crate::organizations::{Changed, SyncStatus, SyncSummary};
+    let organization = store.get_organization(tenant, organization_id).await?;
+    let started = Timestamp::now();
+    let outcome = async {
+        let credentials = verifier
+            .assume_for_scan(
+                &organization.role_arn,
+                &organization.management_external_id(),
+                &format!("org-sync-{organization_id}"),
+            )
+            .await
+            .map_err(|outcome| Error::Refused {
+                code: "organization_role_refused",
+                message: outcome.message,
+            })?;
+        let client = discovery::client(verifier.sdk(), credentials)?;
+        let found = discovery::discover(&client, !organization.filters.tags.is_empty()).await?;
+        let previous = store
+            .list_organization_members(tenant, organization_id)
+            .await?;
+        let diff = discovery::plan(&previous, &found.members, &organization.filters);
+        let next = discovery::apply(&previous, &found.members, &diff);
+        let touched: Vec<_> = next
+            .into_iter()
+            .filter(|member| {
+                let id = &member.account_id;
+                [
+                    &diff.enrolled,
+                    &diff.departed,
+                    &diff.returned,
+                    &diff.moved,
+                    &diff.renamed,
+                ]
+                .iter()
+                .any(|list| list.contains(id))
+            })
+            .collect();
+        store
+            .put_organization_members(tenant, organization_id, &touched)
+            .await?;
+        let filtered: Vec<String> = diff.filtered_out.iter().map(|(id, _)| id.clone()).collect();
+        Ok::<_, Error>((
+            found.organization_id,
+            SyncSummary {
+                at: started,
+                status: SyncStatus::Succeeded,
+                error: None,
+                members: found.members.len(),
+                enrolled: Changed::of(&diff.enrolled),
+                departed: Changed::of(&diff.departed),
+                returned: Changed::of(&diff.returned),
+                moved: Changed::of(&diff.moved),
+                renamed: Changed::of(&diff.renamed),
+                filtered_out: Changed::of(&filtered),
+                calls: found.calls,
+            },
+        ))
+    }
+    .await;
+    let (aws_id, summary, result) = match outcome {
+        Ok((aws_id, summary)) => (Some(aws_id), summary.clone(), Ok(summary)),
+        Err(err) => {
+            let failed = SyncSummary {
+                at: started,
+                status: SyncStatus::Failed,
+                error: Some(match &err {
+                    Error::Refused { message, .. } => message.clone(),
+                    _ => "the sync could not reach AWS Organizations; retry it in a minute".into(),
+                }),
+                members: 0,
+                enrolled: Changed::default(),
+                departed: Changed::default(),
+                returned: Changed::default(),
+                moved: Changed::default(),
+                renamed: Changed::default(),
+                filtered_out: Changed::default(),
+                calls: 0,
+            };
+            (None, failed, Err(err))
+        }
+    };
+    store
+        .record_organization_sync(tenant, organization_id, &summary, aws_id.as_deref())
+        .await?;
+    result
 }

@@ -334,9 +334,29 @@ async fn an_organization_is_discovered_filtered_and_followed() {
         .await
         .unwrap();
 
-    // The management role, as its template makes it.
+    // Registered through the API, then its management role made as its
+    // template says.
+    let registered = app
+        .call(
+            axum::http::Method::POST,
+            "/v1/organizations",
+            Some(&serde_json::json!({
+                "name": "Acme",
+                "management_account_id": management,
+                "role_arn": format!("arn:aws:iam::{management}:role/AccountOnboardingOrganizations"),
+            })),
+        )
+        .await;
+    assert_eq!(registered.status.as_u16(), 201, "{:#}", registered.body);
+    let organization_id = registered.body["organization_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let principal = vendor_principal();
-    let prefix = new_prefix();
+    let prefix = registered.body["external_id_prefix"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let external_id = member_external_id(&prefix, &management);
     let template: serde_yaml::Value = serde_yaml::from_str(&management_role_template(
         &principal,
@@ -490,6 +510,63 @@ async fn an_organization_is_discovered_filtered_and_followed() {
         "idempotent"
     );
     assert!(found.calls >= 2 + 4, "calls are counted: {}", found.calls);
+
+    // The sync use case: the first enrols the active members, a second
+    // changes nothing, and the organization keeps the summary.
+    let sync = || {
+        model::usecases::organizations::sync(
+            &app.store,
+            &verifier,
+            crate::harness::TENANT,
+            &organization_id,
+        )
+    };
+    let first = sync().await.expect("sync");
+    let mut active: Vec<String> = found
+        .members
+        .iter()
+        .filter(|m| m.state == MemberState::Active)
+        .map(|m| m.account_id.clone())
+        .collect();
+    active.sort();
+    assert_eq!(first.enrolled.account_ids, active);
+    assert_eq!(first.members, found.members.len());
+    let again = sync().await.expect("sync again");
+    for changed in [
+        &again.enrolled,
+        &again.departed,
+        &again.returned,
+        &again.moved,
+        &again.renamed,
+    ] {
+        assert_eq!(changed.count, 0, "{again:#?}");
+    }
+    let view = app
+        .get(&format!("/v1/organizations/{organization_id}"))
+        .await
+        .body;
+    assert_eq!(view["last_sync"]["status"], "SUCCEEDED", "{view:#}");
+    assert_eq!(view["last_sync"]["members"], found.members.len());
+    assert!(view["aws_organization_id"]
+        .as_str()
+        .unwrap()
+        .starts_with("o-"));
+
+    // Deleting the organization removes its member items too.
+    let deleted = app
+        .call(
+            axum::http::Method::DELETE,
+            &format!("/v1/organizations/{organization_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status.as_u16(), 204);
+    let left = app
+        .store
+        .list_organization_members(crate::harness::TENANT, &organization_id)
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[tokio::test]

@@ -29,6 +29,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/organizations"),
     ("get", "/v1/organizations/{organization_id}"),
     ("delete", "/v1/organizations/{organization_id}"),
+    ("post", "/v1/organizations/{organization_id}/sync"),
     (
         "get",
         "/v1/organizations/{organization_id}/stackset-template",
