@@ -10,6 +10,7 @@
 //! external ID, and a role that trusts the bare prefix or another member's
 //! ID fails verification like any wrong external ID.
 
+use crate::role_template::quoted;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -249,10 +250,6 @@ pub fn is_ou_id(value: &str) -> bool {
     part(root, 4) && part(ou, 8)
 }
 
-fn quoted(value: &str) -> String {
-    serde_json::to_string(value).expect("strings serialise")
-}
-
 /// The StackSet template: one role per member account, trusting the
 /// vendor only with that member's external ID, written by `!Sub` so the
 /// same template serves every member.
@@ -262,15 +259,6 @@ pub fn stackset_template(
     role_name: &str,
     policies: &[String],
 ) -> String {
-    let arns = policies
-        .iter()
-        .map(|name| {
-            format!(
-                "\n        - !Sub {}",
-                quoted(&format!("arn:${{AWS::Partition}}:iam::aws:policy/{name}"))
-            )
-        })
-        .collect::<String>();
     format!(
         r#"AWSTemplateFormatVersion: "2010-09-09"
 Description: Cross-account role for each member account, assumable by the vendor only with that account's external ID (prefix + account id)
@@ -286,29 +274,15 @@ Parameters:
   RoleName:
     Type: String
     Default: {role_name}
-Resources:
-  VendorRole:
-    Type: AWS::IAM::Role
-    Properties:
-      RoleName: !Ref RoleName
-      AssumeRolePolicyDocument:
-        Version: "2012-10-17"
-        Statement:
-          - Effect: Allow
-            Principal:
-              AWS: !Ref VendorPrincipal
-            Action: sts:AssumeRole
-            Condition:
-              StringEquals:
-                sts:ExternalId: !Sub "${{ExternalIdPrefix}}${{AWS::AccountId}}"
-      ManagedPolicyArns:{arns}
-Outputs:
-  RoleArn:
-    Value: !GetAtt VendorRole.Arn
-"#,
+{resource}"#,
         prefix = quoted(prefix),
         principal = quoted(vendor_principal),
         role_name = quoted(role_name),
+        resource = crate::role_template::role_resource(
+            "!Ref VendorPrincipal",
+            r#"!Sub "${ExternalIdPrefix}${AWS::AccountId}""#,
+            &crate::role_template::managed_policy_arns(policies),
+        ),
     )
 }
 

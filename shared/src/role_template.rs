@@ -9,7 +9,8 @@ use crate::{Error, Result};
 const DEFAULT_POLICY: &str = "SecurityAudit";
 const MAX_POLICIES: usize = 10;
 
-fn quoted(value: &str) -> String {
+/// A value as a JSON string, which YAML reads as the same scalar.
+pub(crate) fn quoted(value: &str) -> String {
     serde_json::to_string(value).expect("strings serialise")
 }
 
@@ -46,7 +47,7 @@ pub fn managed_policies(text: Option<&str>) -> Result<Vec<String>> {
 /// The role resource and its output, shared by both templates: trust of
 /// `principal` only with `sts:ExternalId` equal to `external_ids`, and the
 /// managed policies `policy_arns` (each already YAML).
-fn role_resource(principal: &str, external_ids: &str, policy_arns: &str) -> String {
+pub(crate) fn role_resource(principal: &str, external_ids: &str, policy_arns: &str) -> String {
     format!(
         r#"Resources:
   VendorRole:
@@ -85,15 +86,7 @@ pub fn account_template(
         .iter()
         .map(|id| format!("\n                  - {}", quoted(id)))
         .collect::<String>();
-    let arns = policies
-        .iter()
-        .map(|name| {
-            format!(
-                "\n        - !Sub {}",
-                quoted(&format!("arn:${{AWS::Partition}}:iam::aws:policy/{name}"))
-            )
-        })
-        .collect::<String>();
+    let arns = managed_policy_arns(policies);
     format!(
         r#"AWSTemplateFormatVersion: "2010-09-09"
 Description: {description}
@@ -107,6 +100,19 @@ Parameters:
         role_name = quoted(role_name),
         resource = role_resource(&quoted(vendor_principal), &ids, &arns),
     )
+}
+
+/// The YAML list items of AWS managed policies, in the role's partition.
+pub(crate) fn managed_policy_arns(policies: &[String]) -> String {
+    policies
+        .iter()
+        .map(|name| {
+            format!(
+                "\n        - !Sub {}",
+                quoted(&format!("arn:${{AWS::Partition}}:iam::aws:policy/{name}"))
+            )
+        })
+        .collect()
 }
 
 /// The same role with everything as parameters: the template behind the
