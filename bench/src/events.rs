@@ -99,7 +99,7 @@ async fn throughput(count: usize) {
             let (client, table) = (client.clone(), table.clone());
             async move {
                 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
-                let mut batch: Vec<WriteRequest> = chunk
+                let batch: Vec<WriteRequest> = chunk
                     .into_iter()
                     .map(|item| {
                         WriteRequest::builder()
@@ -112,18 +112,7 @@ async fn throughput(count: usize) {
                             .build()
                     })
                     .collect();
-                while !batch.is_empty() {
-                    let output = client
-                        .batch_write_item()
-                        .request_items(&table, batch)
-                        .send()
-                        .await
-                        .expect("batch write");
-                    batch = output
-                        .unprocessed_items
-                        .and_then(|mut t| t.remove(&table))
-                        .unwrap_or_default();
-                }
+                crate::batch_write_all(&client, &table, batch).await;
             }
         })
         .buffer_unordered(16)
@@ -217,23 +206,11 @@ impl AsyncBatch for RawWrites {
                         .collect()
                 })
                 .collect();
-            futures::future::join_all(requests.into_iter().map(|mut pending| {
-                let (client, table) = (self.client.clone(), self.table.clone());
-                async move {
-                    while !pending.is_empty() {
-                        let output = client
-                            .batch_write_item()
-                            .request_items(&table, pending)
-                            .send()
-                            .await
-                            .expect("batch write");
-                        pending = output
-                            .unprocessed_items
-                            .and_then(|mut t| t.remove(&table))
-                            .unwrap_or_default();
-                    }
-                }
-            }))
+            futures::future::join_all(
+                requests
+                    .into_iter()
+                    .map(|pending| crate::batch_write_all(&self.client, &self.table, pending)),
+            )
             .await;
         }
     }

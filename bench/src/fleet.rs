@@ -282,20 +282,7 @@ async fn raw_batch_write(client: &aws_sdk_dynamodb::Client, table: &str, count: 
         .collect();
     let started = Instant::now();
     futures::stream::iter(batches)
-        .map(|mut batch| async move {
-            while !batch.is_empty() {
-                let output = client
-                    .batch_write_item()
-                    .request_items(table, batch)
-                    .send()
-                    .await
-                    .expect("batch write");
-                batch = output
-                    .unprocessed_items
-                    .and_then(|mut t| t.remove(table))
-                    .unwrap_or_default();
-            }
-        })
+        .map(|batch| crate::batch_write_all(client, table, batch))
         .buffer_unordered(16)
         .collect::<Vec<_>>()
         .await;

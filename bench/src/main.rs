@@ -41,6 +41,27 @@ pub(crate) async fn services(table: &str) -> model::config::Services {
         .expect("services")
 }
 
+/// One BatchWriteItem batch, sent again with what DynamoDB left
+/// unprocessed until nothing is left.
+pub(crate) async fn batch_write_all(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    mut batch: Vec<aws_sdk_dynamodb::types::WriteRequest>,
+) {
+    while !batch.is_empty() {
+        let output = client
+            .batch_write_item()
+            .request_items(table, batch)
+            .send()
+            .await
+            .expect("batch write");
+        batch = output
+            .unprocessed_items
+            .and_then(|mut t| t.remove(table))
+            .unwrap_or_default();
+    }
+}
+
 pub(crate) fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
         .ok()

@@ -85,12 +85,7 @@ pub fn verify_signature(
         let Ok(bytes) = hex::decode(candidate) else {
             continue;
         };
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
-        mac.update(timestamp.to_string().as_bytes());
-        mac.update(b".");
-        mac.update(body);
-        if mac.verify_slice(&bytes).is_ok() {
+        if mac(secret, timestamp, body).verify_slice(&bytes).is_ok() {
             return Ok(());
         }
     }

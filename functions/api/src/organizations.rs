@@ -6,10 +6,11 @@ use crate::body::{parse, JsonObject};
 use crate::error::ApiError;
 use crate::path::Path;
 use crate::query::Query;
+use crate::trust::yaml;
 use crate::AppState;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use model::ids::OrganizationId;
 use model::organizations::{self, OrganizationView};
@@ -175,12 +176,4 @@ pub async fn management_role_template(
         &organization.management_external_id(),
         &role_name,
     )))
-}
-
-fn yaml(text: String) -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/yaml; charset=utf-8")],
-        text,
-    )
-        .into_response()
 }

@@ -310,7 +310,8 @@ pub async fn generic_template(State(state): State<AppState>) -> Result<Response,
     )))
 }
 
-fn yaml(text: String) -> Response {
+/// A YAML document (a CloudFormation template) as the answer.
+pub(crate) fn yaml(text: String) -> Response {
     (
         [(header::CONTENT_TYPE, "application/yaml; charset=utf-8")],
         text,

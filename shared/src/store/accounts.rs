@@ -534,16 +534,7 @@ impl Store {
     pub async fn bulk_load_accounts(&self, tenant: &str, accounts: &[Account]) -> Result<()> {
         let requests = accounts
             .iter()
-            .map(|account| {
-                let item = account_item(tenant, account)?;
-                let put = aws_sdk_dynamodb::types::PutRequest::builder()
-                    .set_item(Some(item))
-                    .build()
-                    .map_err(crate::error::store_error)?;
-                Ok(aws_sdk_dynamodb::types::WriteRequest::builder()
-                    .put_request(put)
-                    .build())
-            })
+            .map(|account| super::put_request(account_item(tenant, account)?))
             .collect::<Result<Vec<_>>>()?;
         self.batch_write(requests).await
     }

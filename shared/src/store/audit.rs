@@ -7,7 +7,6 @@ use super::{keys, s, Filter, Item, Store};
 use crate::events::Event;
 use crate::listing::Page;
 use crate::Result;
-use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 
 /// The attribute DynamoDB's TTL reads (epoch seconds).
 pub const EXPIRES_AT: &str = "expires_at";
@@ -42,11 +41,7 @@ impl Store {
                 let expires =
                     event.time.datetime().timestamp() + i64::from(retention_days) * 86_400;
                 item.insert(EXPIRES_AT.into(), super::n(expires.max(0) as u64));
-                let put = PutRequest::builder()
-                    .set_item(Some(item))
-                    .build()
-                    .map_err(crate::error::store_error)?;
-                Ok(WriteRequest::builder().put_request(put).build())
+                super::put_request(item)
             })
             .collect::<Result<Vec<_>>>()?;
         self.batch_write(requests).await

@@ -268,6 +268,15 @@ fn item_key(tenant: &str, sk: String) -> HashMap<String, AttributeValue> {
     ])
 }
 
+/// A BatchWriteItem entry that puts `item`.
+fn put_request(item: Item) -> crate::Result<WriteRequest> {
+    let put = aws_sdk_dynamodb::types::PutRequest::builder()
+        .set_item(Some(item))
+        .build()
+        .map_err(crate::error::store_error)?;
+    Ok(WriteRequest::builder().put_request(put).build())
+}
+
 fn delete_request(tenant: &str, sk: String) -> crate::Result<WriteRequest> {
     let delete = DeleteRequest::builder()
         .set_key(Some(item_key(tenant, sk)))

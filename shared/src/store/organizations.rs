@@ -4,7 +4,6 @@ use super::{is_condition_failure, item_key, keys, s, stamp_item, Item, Store};
 use crate::discovery::Enrolled;
 use crate::organizations::{Organization, SyncSummary};
 use crate::{Error, Result};
-use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 
 const RESOURCE: &str = "organization";
 
@@ -127,11 +126,7 @@ impl Store {
                     keys::organization_member_sk(organization_id, &member.account_id),
                 ));
                 item.insert("type".into(), s("organization_member"));
-                let put = PutRequest::builder()
-                    .set_item(Some(item))
-                    .build()
-                    .map_err(crate::error::store_error)?;
-                Ok(WriteRequest::builder().put_request(put).build())
+                super::put_request(item)
             })
             .collect::<Result<Vec<_>>>()?;
         self.batch_write(requests).await

@@ -11,9 +11,7 @@ use crate::scans::{
 };
 use crate::time::Timestamp;
 use crate::{Error, Result};
-use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Put, PutRequest, TransactWriteItem, Update, WriteRequest,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
 use std::collections::{BTreeMap, HashMap};
 
 use super::Item;
@@ -760,11 +758,7 @@ impl Store {
                 keys::finding_sk(account_id, data_source, &finding.finding_id),
             ));
             item.insert("type".into(), s("finding"));
-            let put = PutRequest::builder()
-                .set_item(Some(item))
-                .build()
-                .map_err(crate::error::store_error)?;
-            requests.push(WriteRequest::builder().put_request(put).build());
+            requests.push(super::put_request(item)?);
         }
         // What is left was not seen by this scan: resolved.
         let resolved = first_seen.len() as u32;
