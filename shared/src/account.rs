@@ -249,13 +249,67 @@ pub struct Account {
     /// scanned, hidden from listings, read-only but for delete and unarchive.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived_at: Option<Timestamp>,
+    /// Set on an account enrolled from (or adopted by) an AWS
+    /// Organization's sync: which organization, and where it sits there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<OrganizationLink>,
+    /// Set while the account has left its organization (suspended,
+    /// closing, removed, or no longer covered by the filters): like an
+    /// archived account it is not verified or scanned, and it is read-only
+    /// but for delete; unlike one it stays in listings (filter
+    /// `departed=true`) and returns by itself when the organization's sync
+    /// finds it active and covered again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub departed: Option<Departure>,
     /// Incremented by every write; the `ETag` is this number, quoted.
     pub version: u64,
 }
 
+/// Where an enrolled account sits in its AWS Organization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OrganizationLink {
+    /// The registration (`GET /v1/organizations/{organization_id}`).
+    pub organization_id: String,
+    /// The account's name in AWS Organizations.
+    pub name: String,
+    /// The account's root email in AWS Organizations.
+    pub email: String,
+    /// OU ids from the root's first child down to the account's parent.
+    pub ou_path: Vec<String>,
+    /// True for an account registered by hand before the organization
+    /// found it: it keeps its own role and external ID.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub adopted: bool,
+}
+
+/// Why and when an account left its organization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Departure {
+    pub at: Timestamp,
+    pub reason: DepartureReason,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, strum::IntoStaticStr,
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
+pub enum DepartureReason {
+    /// AWS Organizations says SUSPENDED (or CLOSED).
+    Suspended,
+    /// AWS Organizations says PENDING_CLOSURE.
+    PendingClosure,
+    /// No longer in the organization.
+    Removed,
+    /// In the organization, but the organization's filters leave it out.
+    FilteredOut,
+}
+
 /// Body fields the server manages: a request may not set them.
-pub const SERVER_MANAGED_FIELDS: [&str; 8] = [
+pub const SERVER_MANAGED_FIELDS: [&str; 10] = [
     "archived_at",
+    "organization",
+    "departed",
     "credential",
     "created_at",
     "created_by",
@@ -287,6 +341,8 @@ impl Account {
             updated_at: now,
             updated_by: actor.to_string(),
             archived_at: None,
+            organization: None,
+            departed: None,
             version: 1,
         }
     }
@@ -295,9 +351,32 @@ impl Account {
         format!("\"{}\"", self.version)
     }
 
-    /// Lower-cased text that free-text search (`q`) matches against.
+    /// Lower-cased text that the listing's `q` matches against: the
+    /// caller's fields and, for an enrolled account, its Organizations
+    /// name, email and OU path.
     pub fn search_text(&self) -> String {
-        search_text(&self.account_id, &self.fields)
+        let mut text = search_text(&self.account_id, &self.fields);
+        if let Some(link) = &self.organization {
+            for part in [&link.name, &link.email].into_iter().chain(&link.ou_path) {
+                text.push('\n');
+                text.push_str(&part.to_lowercase());
+            }
+        }
+        text
+    }
+
+    /// Why the account may not be verified, scanned or edited now, if it
+    /// may not: archived by a caller, or departed from its organization.
+    pub fn inactive(&self) -> Option<Error> {
+        if self.archived_at.is_some() {
+            return Some(Error::Archived {
+                id: self.account_id.clone(),
+            });
+        }
+        self.departed.as_ref().map(|departure| Error::Departed {
+            id: self.account_id.clone(),
+            reason: departure.reason,
+        })
     }
 }
 

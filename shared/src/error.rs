@@ -30,6 +30,13 @@ pub enum Error {
     /// The account is archived: only reads, delete and unarchive apply.
     #[error("account '{id}' is archived; unarchive it first (POST /v1/accounts/{id}/unarchive)")]
     Archived { id: String },
+    /// The account left its AWS Organization: only reads and delete apply
+    /// until a sync finds it active and covered again.
+    #[error("account '{id}' has departed from its organization ({}); it returns when the organization's sync finds it active and covered by the filters again", <&'static str>::from(reason))]
+    Departed {
+        id: String,
+        reason: crate::account::DepartureReason,
+    },
     /// The data source is not attached to the account.
     #[error("data source '{data_source}' is not attached to account {account_id}; attach it with PUT /v1/accounts/{account_id}/data-sources/{data_source}")]
     NotAttached {

@@ -56,6 +56,14 @@ pub enum EventType {
     #[serde(rename = "account.unarchived")]
     #[strum(serialize = "account.unarchived")]
     AccountUnarchived,
+    /// An enrolled account left its AWS Organization (or its filters).
+    #[serde(rename = "account.departed")]
+    #[strum(serialize = "account.departed")]
+    AccountDeparted,
+    /// A departed account is active and covered by its organization again.
+    #[serde(rename = "account.returned")]
+    #[strum(serialize = "account.returned")]
+    AccountReturned,
     #[serde(rename = "credential.verification_changed")]
     #[strum(serialize = "credential.verification_changed")]
     VerificationChanged,
@@ -151,6 +159,12 @@ impl EventType {
             EventType::AccountDeleted => "An account was deleted, with its scans and findings.",
             EventType::AccountArchived => "An account was archived: no scans, no verification.",
             EventType::AccountUnarchived => "An archived account is active again.",
+            EventType::AccountDeparted => {
+                "An enrolled account left its organization (suspended, closing, removed or filtered out): no scans, no verification."
+            }
+            EventType::AccountReturned => {
+                "A departed account is active in its organization and covered by its filters again."
+            }
             EventType::VerificationChanged => {
                 "A verification found another status or code than the last one."
             }
@@ -224,6 +238,16 @@ impl EventType {
                 true,
                 "01JD0000000000000000000001",
                 json!({"archived_at": "2026-11-23T16:01:02.000Z"}),
+            ),
+            EventType::AccountDeparted => (
+                true,
+                ORGANIZATION_SYNC,
+                json!({"organization_id": "01JD0000000000000000000004", "reason": "SUSPENDED", "departed_at": "2026-11-23T16:01:02.000Z"}),
+            ),
+            EventType::AccountReturned => (
+                true,
+                ORGANIZATION_SYNC,
+                json!({"organization_id": "01JD0000000000000000000004"}),
             ),
             EventType::AccountUnarchived
             | EventType::RotationStarted
@@ -308,6 +332,8 @@ pub struct Change {
 pub const VERIFIER: &str = "system:verifier";
 /// The actor of changes the scan worker makes.
 pub const SCAN_WORKER: &str = "system:scan-worker";
+/// The actor of changes an organization's sync makes.
+pub const ORGANIZATION_SYNC: &str = "system:organization-sync";
 
 /// The events of a batch of changes, in stream order.
 pub fn events_of_all(changes: &[Change]) -> Result<Vec<Event>> {
@@ -461,6 +487,25 @@ fn account_events(events: &mut Events<'_>, old: Option<&Account>, new: Option<&A
         (Some(_), None) => events.push(EventType::AccountUnarchived, id, actor, json!({})),
         _ => {}
     }
+    let organization_id = new
+        .organization
+        .as_ref()
+        .map(|link| link.organization_id.as_str());
+    match (&old.departed, &new.departed) {
+        (None, Some(departure)) => events.push(
+            EventType::AccountDeparted,
+            id,
+            actor,
+            json!({ "organization_id": organization_id, "reason": departure.reason, "departed_at": departure.at }),
+        ),
+        (Some(_), None) => events.push(
+            EventType::AccountReturned,
+            id,
+            actor,
+            json!({ "organization_id": organization_id }),
+        ),
+        _ => {}
+    }
     let (was, is) = (&old.credential, &new.credential);
     if was.verification_status != is.verification_status
         || was.verification_code != is.verification_code
@@ -489,10 +534,15 @@ fn account_view(account: &Account) -> Value {
     view["account_id"] = json!(account.account_id);
     view["verification_status"] = json!(account.credential.verification_status);
     view["archived"] = json!(account.archived_at.is_some());
+    if let Some(link) = &account.organization {
+        view["organization"] = json!(link);
+        view["departed"] = json!(account.departed.is_some());
+    }
     view
 }
 
-/// The names of the caller-set fields that differ.
+/// The names of the caller-set fields that differ, and `organization`
+/// when the account's place in its organization changed.
 fn changed_fields(old: &Account, new: &Account) -> Vec<String> {
     let (Value::Object(before), Value::Object(after)) = (
         serde_json::to_value(&old.fields).unwrap_or_default(),
@@ -506,6 +556,10 @@ fn changed_fields(old: &Account, new: &Account) -> Vec<String> {
         .filter(|name| before.get(*name) != after.get(*name))
         .cloned()
         .collect();
+    // Enrolment, a move between OUs or a rename in AWS Organizations.
+    if old.organization != new.organization {
+        names.push("organization".into());
+    }
     names.sort();
     names.dedup();
     names
@@ -734,6 +788,48 @@ mod tests {
         assert_eq!(types(&events), ["account.unarchived"]);
         let events = events_of(&change("r5", Some(&renamed), None)).unwrap();
         assert_eq!(types(&events), ["account.deleted"]);
+    }
+
+    #[test]
+    fn enrolment_departure_and_return_name_the_organization() {
+        use crate::account::{Departure, DepartureReason, OrganizationLink};
+        let mut enrolled = account();
+        enrolled.organization = Some(OrganizationLink {
+            organization_id: "01JD0000000000000000000004".into(),
+            name: "payments".into(),
+            email: "aws+payments@example.com".into(),
+            ou_path: vec!["ou-ab12-cdef3456".into()],
+            adopted: false,
+        });
+        let events = events_of(&change("o1", None, Some(&enrolled))).unwrap();
+        assert_eq!(types(&events), ["account.created"]);
+        assert_eq!(
+            events[0].data["after"]["organization"]["organization_id"],
+            "01JD0000000000000000000004"
+        );
+        let mut departed = enrolled.clone();
+        departed.departed = Some(Departure {
+            at: Timestamp::now(),
+            reason: DepartureReason::Suspended,
+        });
+        let events = events_of(&change("o2", Some(&enrolled), Some(&departed))).unwrap();
+        assert_eq!(types(&events), ["account.departed"]);
+        assert_eq!(
+            events[0].data["organization_id"],
+            "01JD0000000000000000000004"
+        );
+        assert_eq!(events[0].data["reason"], "SUSPENDED");
+        let events = events_of(&change("o3", Some(&departed), Some(&enrolled))).unwrap();
+        assert_eq!(types(&events), ["account.returned"]);
+        let mut moved = enrolled.clone();
+        moved.organization.as_mut().unwrap().ou_path = vec!["ou-ab12-99999999".into()];
+        let events = events_of(&change("o4", Some(&enrolled), Some(&moved))).unwrap();
+        assert_eq!(types(&events), ["account.updated"]);
+        assert_eq!(events[0].data["changed"], json!(["organization"]));
+        assert_eq!(
+            events[0].data["after"]["organization"]["ou_path"],
+            json!(["ou-ab12-99999999"])
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod crypto;
 pub mod csv_io;
 pub mod deliveries;
 pub mod discovery;
+pub mod enrolment;
 pub mod error;
 pub mod events;
 pub mod ids;

@@ -133,6 +133,10 @@ pub struct AccountFilter {
     pub text: Option<String>,
     /// Archived accounts are hidden unless this is set.
     pub include_archived: bool,
+    /// Only accounts linked to this organization.
+    pub organization_id: Option<String>,
+    /// Only departed accounts (`Some(true)`), or none of them.
+    pub departed: Option<bool>,
 }
 
 impl AccountFilter {
@@ -162,6 +166,15 @@ impl AccountFilter {
                 .text
                 .as_ref()
                 .is_none_or(|text| account.search_text().contains(text.as_str()))
+            && self.organization_id.as_ref().is_none_or(|id| {
+                account
+                    .organization
+                    .as_ref()
+                    .is_some_and(|link| &link.organization_id == id)
+            })
+            && self
+                .departed
+                .is_none_or(|departed| account.departed.is_some() == departed)
     }
 }
 

@@ -560,6 +560,10 @@ pub struct SyncSummary {
     pub moved: Changed,
     pub renamed: Changed,
     pub filtered_out: Changed,
+    /// Member accounts created or changed (an account already as the sync
+    /// wants it is not written).
+    #[serde(default)]
+    pub accounts_written: usize,
     /// AWS Organizations calls made.
     pub calls: usize,
 }

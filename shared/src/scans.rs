@@ -343,6 +343,7 @@ pub enum ScanErrorCode {
     Internal,
     AccountDeleted,
     AccountArchived,
+    AccountDeparted,
     Detached,
     UnknownDataSource,
     InvalidIgnoreList,

@@ -4,9 +4,12 @@
 //!
 //! Query language:
 //! - `word`: case-insensitive substring of name, owner name, owner email,
-//!   account id or any label value
-//! - `field:value` on `name`, `owner`, `email`, `account_id`,
-//!   `environment`, `labels.<key>` (or `label` for any label value)
+//!   account id, any label value, or an enrolled account's Organizations
+//!   name, email or OU ids
+//! - `field:value` on `name`, `owner`, `email` (the owner's or the
+//!   Organizations one), `account_id`, `environment`, `ou` (any OU on the
+//!   path), `organization` (its registration id), `labels.<key>` (or
+//!   `label` for any label value)
 //! - `"a phrase"` (also `field:"a phrase"`)
 //! - `*` wildcards: then the pattern must match the whole value
 //! - `AND`, `OR`, `NOT`, parentheses; adjacent terms are ANDed;
@@ -50,6 +53,10 @@ pub enum Field {
     Environment,
     AnyLabel,
     Label(String),
+    /// Any OU id on an enrolled account's path.
+    Ou,
+    /// The organization an account is enrolled from.
+    Organization,
 }
 
 /// A glob whose only documented wildcard is `*`; `?` matches itself. (NUL
@@ -96,7 +103,20 @@ impl Expr {
                 match field {
                     Field::Name => text(Some(&fields.name)),
                     Field::Owner => text(fields.owner_name.as_deref()),
-                    Field::Email => text(fields.owner_email.as_deref()),
+                    Field::Email => {
+                        text(fields.owner_email.as_deref())
+                            || text(account.organization.as_ref().map(|l| l.email.as_str()))
+                    }
+                    Field::Ou => account
+                        .organization
+                        .as_ref()
+                        .is_some_and(|l| l.ou_path.iter().any(|ou| pattern.matches(ou))),
+                    Field::Organization => text(
+                        account
+                            .organization
+                            .as_ref()
+                            .map(|l| l.organization_id.as_str()),
+                    ),
                     Field::AccountId => text(Some(&account.account_id)),
                     Field::Environment => text(fields.environment.map(Environment::as_str)),
                     Field::AnyLabel => fields.labels.values().any(|v| pattern.matches(v)),
@@ -107,6 +127,11 @@ impl Expr {
                             || text(fields.owner_email.as_deref())
                             || text(Some(&account.account_id))
                             || fields.labels.values().any(|v| pattern.matches(v))
+                            || account.organization.as_ref().is_some_and(|l| {
+                                pattern.matches(&l.name)
+                                    || pattern.matches(&l.email)
+                                    || l.ou_path.iter().any(|ou| pattern.matches(ou))
+                            })
                     }
                 }
             }
@@ -312,11 +337,13 @@ impl Parser {
                     Some("account_id") => Field::AccountId,
                     Some("environment") => Field::Environment,
                     Some("label") | Some("labels") => Field::AnyLabel,
+                    Some("ou") => Field::Ou,
+                    Some("organization") => Field::Organization,
                     Some(other) if other.starts_with("labels.") && other.len() > 7 => Field::Label(other[7..].to_string()),
                     Some(other) => {
                         return Err(syntax_error(
                             position,
-                            format!("unknown field '{}': use name, owner, email, account_id, environment, label or labels.<key>", crate::validation::echo(other)),
+                            format!("unknown field '{}': use name, owner, email, account_id, environment, ou, organization, label or labels.<key>", crate::validation::echo(other)),
                         ))
                     }
                 };

@@ -328,7 +328,7 @@ pub struct ListAccountsQuery {
     #[serde(default)]
     #[param(value_type = Option<Vec<String>>, explode = true)]
     account_id: Vec<AccountId>,
-    /// Case-insensitive substring of name, owner name, owner email or account id.
+    /// Case-insensitive substring of name, owner name, owner email or account id, or of an enrolled account's Organizations name, email or OU ids.
     q: Option<String>,
     /// name, account_id (default), created_at, updated_at or last_verified_at.
     #[param(inline)]
@@ -346,6 +346,20 @@ pub struct ListAccountsQuery {
     #[serde(default, deserialize_with = "flag")]
     #[param(value_type = Option<bool>)]
     include_archived: bool,
+    /// Only the accounts enrolled from (or adopted by) this organization.
+    #[param(value_type = Option<String>)]
+    organization_id: Option<model::ids::OrganizationId>,
+    /// true: only accounts departed from their organization; false: none
+    /// of them; absent: both.
+    #[serde(default, deserialize_with = "optional_flag")]
+    #[param(value_type = Option<bool>)]
+    departed: Option<bool>,
+}
+
+fn optional_flag<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<bool>, D::Error> {
+    flag(deserializer).map(Some)
 }
 
 #[utoipa::path(
@@ -405,6 +419,8 @@ fn list_request(query: ListAccountsQuery) -> Result<ListRequest, ApiError> {
                 .collect(),
             text: text.map(str::to_lowercase),
             include_archived: query.include_archived,
+            organization_id: query.organization_id.map(|id| id.into_string()),
+            departed: query.departed,
         },
         sort,
         order,

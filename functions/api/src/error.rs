@@ -103,6 +103,9 @@ impl From<model::Error> for ApiError {
             Error::Archived { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "archived", err.to_string())
             }
+            Error::Departed { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "departed", err.to_string())
+            }
             Error::NotAttached { .. } | Error::UnknownDataSource { .. } => {
                 ApiError::not_found(err.to_string())
             }

@@ -111,6 +111,7 @@ pub async fn sync_organization(
     let summary = model::usecases::organizations::sync(
         &state.store,
         &state.verifier,
+        &state.settings,
         &auth.caller.tenant,
         &organization_id,
     )

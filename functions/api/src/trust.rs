@@ -39,11 +39,8 @@ pub async fn verify_account(
         .accounts()
         .load(&auth.caller.tenant, &account_id)
         .await?;
-    if account.archived_at.is_some() {
-        return Err(model::Error::Archived {
-            id: account_id.into_string(),
-        }
-        .into());
+    if let Some(inactive) = account.inactive() {
+        return Err(inactive.into());
     }
     let verified = verify_and_record(
         &state.store,

@@ -399,6 +399,12 @@ fn preconditions<'a>(
             "the account is archived; unarchive it and scan again",
         ));
     }
+    if account.departed.is_some() {
+        return Err(refused(
+            ScanErrorCode::AccountDeparted,
+            "the account has departed from its organization",
+        ));
+    }
     let attachment = attachment.ok_or_else(|| {
         refused(
             ScanErrorCode::Detached,

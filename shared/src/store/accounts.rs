@@ -173,11 +173,14 @@ impl Store {
             }
         }
         names.insert("#archived".into(), "archived_at".into());
+        names.insert("#departed".into(), "departed".into());
         names.insert("#version".into(), "version".into());
         sets.push("#version = #version + :one".into());
         placeholders.insert(":one".into(), n(1));
         let update = update_expression(&sets, &removes);
-        let mut condition = "attribute_exists(pk) AND attribute_not_exists(#archived)".to_string();
+        let mut condition =
+            "attribute_exists(pk) AND attribute_not_exists(#archived) AND attribute_not_exists(#departed)"
+                .to_string();
         if let Some(version) = expected_version {
             condition.push_str(" AND #version = :expected");
             placeholders.insert(":expected".into(), n(version));
@@ -245,13 +248,13 @@ impl Store {
 
     /// A conditional write on an account was refused: why, from the item
     /// the refusal returned (ReturnValuesOnConditionCheckFailure): absent
-    /// (404), archived (409, when `archived_blocks`), at another version
-    /// (412), else `otherwise`.
+    /// (404), archived or departed (409, when `inactive_blocks`), at
+    /// another version (412), else `otherwise`.
     pub(super) fn explain_refusal(
         current: Option<Item>,
         account_id: &str,
         expected_version: Option<u64>,
-        archived_blocks: bool,
+        inactive_blocks: bool,
         otherwise: Error,
     ) -> Error {
         let current: Option<Account> = match current.map(serde_dynamo::from_item).transpose() {
@@ -263,9 +266,9 @@ impl Store {
                 resource: RESOURCE,
                 id: account_id.to_string(),
             },
-            Some(account) if archived_blocks && account.archived_at.is_some() => Error::Archived {
-                id: account_id.to_string(),
-            },
+            Some(account) if inactive_blocks && account.inactive().is_some() => {
+                account.inactive().unwrap_or(otherwise)
+            }
             Some(account) if expected_version.is_some_and(|v| v != account.version) => {
                 Error::VersionMismatch {
                     resource: RESOURCE,
@@ -328,7 +331,7 @@ impl Store {
                         "SET #archived = :now, #version = #version + :one REMOVE #due_shard, #due_at, #credential.#next",
                     )
                     .expression_attribute_values(":now", s(now.to_string()))
-            } else if current.fields.role_arn.is_some() {
+            } else if current.fields.role_arn.is_some() && current.departed.is_none() {
                 due_names(request)
                     .update_expression(
                         "SET #version = #version + :one, #due_shard = :shard, #due_at = :now, #credential.#next = :now REMOVE #archived",
@@ -492,6 +495,21 @@ impl Store {
         tenant: &str,
         account_ids: &[String],
     ) -> Result<Vec<Account>> {
+        self.batch_get_account_items(tenant, account_ids)
+            .await?
+            .into_iter()
+            .map(|item| serde_dynamo::from_item(item).map_err(Error::from))
+            .collect()
+    }
+
+    /// The stored items of accounts by id, 100 keys a BatchGetItem, eight
+    /// at once (with what the `Account` type does not hold: region
+    /// statuses).
+    pub(super) async fn batch_get_account_items(
+        &self,
+        tenant: &str,
+        account_ids: &[String],
+    ) -> Result<Vec<Item>> {
         use futures::StreamExt;
         let mut ids: Vec<&String> = account_ids.iter().collect();
         ids.sort();
@@ -501,29 +519,25 @@ impl Store {
             .chunks(100)
             .map(|chunk| chunk.iter().map(|id| id.to_string()).collect())
             .collect();
-        let chunks: Vec<Result<Vec<Account>>> = futures::stream::iter(chunks)
+        let chunks: Vec<Result<Vec<Item>>> = futures::stream::iter(chunks)
             .map(|chunk| async move { self.batch_get_chunk(tenant, &chunk).await })
             .buffer_unordered(8)
             .collect()
             .await;
-        let mut accounts = Vec::with_capacity(ids.len());
+        let mut items = Vec::with_capacity(ids.len());
         for chunk in chunks {
-            accounts.extend(chunk?);
+            items.extend(chunk?);
         }
-        Ok(accounts)
+        Ok(items)
     }
 
     /// One BatchGetItem of at most 100 accounts.
-    async fn batch_get_chunk(&self, tenant: &str, chunk: &[String]) -> Result<Vec<Account>> {
+    async fn batch_get_chunk(&self, tenant: &str, chunk: &[String]) -> Result<Vec<Item>> {
         let keys = chunk
             .iter()
             .map(|id| item_key(tenant, keys::account_sk(id)))
             .collect();
-        self.batch_get(keys)
-            .await?
-            .into_iter()
-            .map(|item| serde_dynamo::from_item(item).map_err(Error::from))
-            .collect()
+        self.batch_get(keys).await
     }
 }
 

@@ -201,10 +201,10 @@ impl Store {
         let mut imported: HashMap<String, crate::account::AccountFields> = HashMap::new();
         for row in rows {
             let account = Account::register(row.account_id.clone(), row.fields.clone(), actor, now);
-            creates.push(self.import_write(tenant, &account, None)?);
+            creates.push(self.account_write(tenant, &account, None)?);
             imported.insert(row.account_id, row.fields);
         }
-        let (created, existing) = self.write_import(creates).await?;
+        let (created, existing) = self.write_accounts(creates).await?;
         outcome.created = created;
         let mut updates = Vec::with_capacity(existing.len());
         for (account_id, found) in existing {
@@ -212,7 +212,8 @@ impl Store {
                 outcome.failed.push((account_id, CHANGED.into()));
                 continue;
             };
-            let current: Account = serde_dynamo::from_item(current)?;
+            let found = current;
+            let current: Account = serde_dynamo::from_item(found.clone())?;
             if current.archived_at.is_some() {
                 outcome.failed.push((
                     account_id.clone(),
@@ -230,9 +231,9 @@ impl Store {
             next.updated_at = now;
             next.updated_by = actor.to_string();
             next.version = current.version + 1;
-            updates.push(self.import_write(tenant, &next, Some(current.version))?);
+            updates.push(self.account_write(tenant, &next, Some(&found))?);
         }
-        let (updated, changed) = self.write_import(updates).await?;
+        let (updated, changed) = self.write_accounts(updates).await?;
         outcome.updated = updated;
         outcome.failed.extend(
             changed
@@ -244,20 +245,31 @@ impl Store {
         Ok(outcome)
     }
 
-    /// The Put of one imported account: a new one only if absent, an
-    /// update only at `expected_version`. A refusal returns the item found.
-    fn import_write(
+    /// The Put of one account as a whole: a new one only if absent
+    /// (`previous` None), else a replacement of the `previous` item only at
+    /// its version, keeping the attributes the `Account` type does not
+    /// hold (each kept region's inventory status and when it was added).
+    /// A refusal returns the item found.
+    pub(super) fn account_write(
         &self,
         tenant: &str,
         account: &Account,
-        expected_version: Option<u64>,
-    ) -> Result<ImportWrite> {
+        previous: Option<&Item>,
+    ) -> Result<AccountWrite> {
         use aws_sdk_dynamodb::types::{
             Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
         };
+        let mut item = super::accounts::account_item(tenant, account)?;
+        let expected_version = match previous {
+            Some(previous) => {
+                carry_region_attributes(previous, &mut item, &account.fields.regions);
+                Some(serde_dynamo::from_item::<_, Account>(previous.clone())?.version)
+            }
+            None => None,
+        };
         let mut put = Put::builder()
             .table_name(self.table())
-            .set_item(Some(super::accounts::account_item(tenant, account)?))
+            .set_item(Some(item))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         put = match expected_version {
             None => put.condition_expression("attribute_not_exists(pk)"),
@@ -267,7 +279,7 @@ impl Store {
                 .expression_attribute_values(":expected", super::n(version)),
         };
         let put = put.build().map_err(crate::error::store_error)?;
-        Ok(ImportWrite {
+        Ok(AccountWrite {
             account_id: account.account_id.clone(),
             item: TransactWriteItem::builder().put(put).build(),
         })
@@ -275,12 +287,12 @@ impl Store {
 
     /// Send writes in transactions of 100, 16 at a time. Returns the ids
     /// written and those refused, each with the item its condition found.
-    async fn write_import(
+    pub(super) async fn write_accounts(
         &self,
-        writes: Vec<ImportWrite>,
+        writes: Vec<AccountWrite>,
     ) -> Result<(Vec<String>, Vec<(String, Option<Item>)>)> {
         use futures::StreamExt;
-        let mut chunks: Vec<Vec<ImportWrite>> = Vec::new();
+        let mut chunks: Vec<Vec<AccountWrite>> = Vec::new();
         let mut writes = writes.into_iter().peekable();
         while writes.peek().is_some() {
             chunks.push(writes.by_ref().take(IMPORT_TRANSACTION).collect());
@@ -312,7 +324,7 @@ impl Store {
     /// its items, the cancellation reasons say which (and what they
     /// found): those are refused, and the others go again in a
     /// transaction of their own.
-    async fn write_import_chunk(&self, chunk: Vec<ImportWrite>) -> Result<ChunkOutcome> {
+    async fn write_import_chunk(&self, chunk: Vec<AccountWrite>) -> Result<ChunkOutcome> {
         let mut refused = Vec::new();
         let mut chunk = chunk;
         while !chunk.is_empty() {
@@ -345,8 +357,24 @@ impl Store {
     }
 }
 
-/// One account of an import transaction.
-struct ImportWrite {
+/// Each kept region's inventory status and when it was added, from the
+/// item being replaced: a whole-item Put would lose the first and reset
+/// the second.
+fn carry_region_attributes(previous: &Item, next: &mut Item, regions: &[String]) {
+    for region in regions {
+        for attribute in [
+            keys::region_sync_attribute(region),
+            keys::region_added_attribute(region),
+        ] {
+            if let Some(value) = previous.get(&attribute) {
+                next.insert(attribute, value.clone());
+            }
+        }
+    }
+}
+
+/// One account of a transaction of whole-account Puts.
+pub(super) struct AccountWrite {
     account_id: String,
     item: aws_sdk_dynamodb::types::TransactWriteItem,
 }

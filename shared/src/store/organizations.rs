@@ -1,6 +1,7 @@
 //! Organization items (`ORG#<organization id>` in the tenant's partition).
 
 use super::{is_condition_failure, item_key, keys, s, stamp_item, Item, Store};
+use crate::account::Account;
 use crate::discovery::Enrolled;
 use crate::organizations::{Organization, SyncSummary};
 use crate::{Error, Result};
@@ -164,5 +165,79 @@ impl Store {
             }),
             Err(err) => Err(Error::from_sdk(err)),
         }
+    }
+}
+
+/// What bringing member accounts to a sync's decision wrote.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Accounts created or changed.
+    pub written: Vec<String>,
+    /// Accounts that kept changing under the sync (left for the next one).
+    pub contended: Vec<String>,
+}
+
+/// Rounds of re-deciding accounts a concurrent writer changed.
+const RECONCILE_ROUNDS: usize = 3;
+
+impl Store {
+    /// Bring the accounts `account_ids` to what `decide` makes of each (the
+    /// account as stored, or `None`): read them 100 a BatchGetItem, write
+    /// those that change in transactions of 100, each only if still absent
+    /// or at the version read. An account changed meanwhile is decided
+    /// again from the item its refusal returned, up to three rounds; so a
+    /// concurrent sync or caller is never overwritten, and an account that
+    /// is already as decided costs no write.
+    pub async fn reconcile_accounts<F>(
+        &self,
+        tenant: &str,
+        account_ids: &[String],
+        decide: F,
+    ) -> Result<Reconciled>
+    where
+        F: Fn(Option<&Account>, &str) -> Option<Account>,
+    {
+        let mut found: std::collections::HashMap<String, Item> = self
+            .batch_get_account_items(tenant, account_ids)
+            .await?
+            .into_iter()
+            .filter_map(|item| match item.get("account_id") {
+                Some(aws_sdk_dynamodb::types::AttributeValue::S(id)) => Some((id.clone(), item)),
+                _ => None,
+            })
+            .collect();
+        let mut pending: Vec<String> = account_ids.to_vec();
+        let mut outcome = Reconciled::default();
+        for _ in 0..RECONCILE_ROUNDS {
+            let mut writes = Vec::new();
+            for account_id in &pending {
+                let previous = found.get(account_id);
+                let current: Option<Account> =
+                    previous.cloned().map(serde_dynamo::from_item).transpose()?;
+                if let Some(next) = decide(current.as_ref(), account_id) {
+                    writes.push(self.account_write(tenant, &next, previous)?);
+                }
+            }
+            let (written, refused) = self.write_accounts(writes).await?;
+            outcome.written.extend(written);
+            pending = Vec::new();
+            for (account_id, item) in refused {
+                match item {
+                    Some(item) => {
+                        found.insert(account_id.clone(), item);
+                    }
+                    None => {
+                        found.remove(&account_id);
+                    }
+                }
+                pending.push(account_id);
+            }
+            if pending.is_empty() {
+                break;
+            }
+        }
+        outcome.contended = pending;
+        outcome.written.sort();
+        Ok(outcome)
     }
 }

@@ -176,12 +176,15 @@ impl Store {
         }
     }
 
-    /// A ConditionCheck that the account exists and is not archived.
+    /// A ConditionCheck that the account exists, is not archived and has
+    /// not departed from its organization.
     fn account_is_writable(&self, tenant: &str, account_id: &str) -> Result<TransactWriteItem> {
         let check = ConditionCheck::builder()
             .table_name(self.table())
             .set_key(Some(item_key(tenant, keys::account_sk(account_id))))
-            .condition_expression("attribute_exists(pk) AND attribute_not_exists(archived_at)")
+            .condition_expression(
+                "attribute_exists(pk) AND attribute_not_exists(archived_at) AND attribute_not_exists(departed)",
+            )
             .return_values_on_condition_check_failure(
                 aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
             )

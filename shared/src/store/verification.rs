@@ -132,9 +132,11 @@ impl Store {
             _ => {}
         }
         names.insert("#archived".into(), "archived_at".into());
+        names.insert("#departed".into(), "departed".into());
         let mut condition = vec![
             "attribute_exists(pk)",
             "attribute_not_exists(#archived)",
+            "attribute_not_exists(#departed)",
             "#external = :external",
         ];
         match &verified.fields.role_arn {
@@ -216,6 +218,7 @@ impl Store {
             .expression_attribute_names("#pending", "pending_external_id")
             .expression_attribute_names("#version", "version")
             .expression_attribute_names("#archived", "archived_at")
+            .expression_attribute_names("#departed", "departed")
             .expression_attribute_values(":one", n(1))
             .return_values(ReturnValue::AllNew);
         let mut condition = match pending {
@@ -223,12 +226,12 @@ impl Store {
                 request = request
                     .update_expression("SET #pending = :pending, #version = #version + :one")
                     .expression_attribute_values(":pending", s(value));
-                "attribute_exists(pk) AND attribute_not_exists(#archived)".to_string()
+                "attribute_exists(pk) AND attribute_not_exists(#archived) AND attribute_not_exists(#departed)".to_string()
             }
             None => {
                 request =
                     request.update_expression("SET #version = #version + :one REMOVE #pending");
-                "attribute_exists(#pending) AND attribute_not_exists(#archived)".to_string()
+                "attribute_exists(#pending) AND attribute_not_exists(#archived) AND attribute_not_exists(#departed)".to_string()
             }
         };
         if let Some(version) = expected_version {

@@ -87,75 +87,23 @@ impl Organizations<'_> {
 
 /// Sync one organization: assume its management role with the derived
 /// external ID, discover the members, compare with what the last sync
-/// left (its member items), write the members that changed and record the
-/// summary on the organization. A repeated or concurrent sync writes the
-/// same items again and changes nothing twice. A failure is recorded too.
+/// left (its member items), bring the member accounts to the decision
+/// (enrol, adopt, follow a move or rename, mark a departure or a return),
+/// then write the member items that changed and record the summary on the
+/// organization. Accounts are written before member items, so a sync cut
+/// short is planned again in full by the next one; a repeated or
+/// concurrent sync changes nothing twice. A failure is recorded too.
 pub async fn sync(
     store: &Store,
     verifier: &crate::verification::RoleVerifier,
+    settings: &VerificationSettings,
     tenant: &str,
     organization_id: &str,
 ) -> Result<crate::organizations::SyncSummary> {
-    use crate::discovery;
     use crate::organizations::{Changed, SyncStatus, SyncSummary};
     let organization = store.get_organization(tenant, organization_id).await?;
     let started = Timestamp::now();
-    let outcome = async {
-        let credentials = verifier
-            .assume_for_scan(
-                &organization.role_arn,
-                &organization.management_external_id(),
-                &format!("org-sync-{organization_id}"),
-            )
-            .await
-            .map_err(|outcome| Error::Refused {
-                code: "organization_role_refused",
-                message: outcome.message,
-            })?;
-        let client = discovery::client(verifier.sdk(), credentials)?;
-        let found = discovery::discover(&client, !organization.filters.tags.is_empty()).await?;
-        let previous = store
-            .list_organization_members(tenant, organization_id)
-            .await?;
-        let diff = discovery::plan(&previous, &found.members, &organization.filters);
-        let next = discovery::apply(&previous, &found.members, &diff);
-        let touched: Vec<_> = next
-            .into_iter()
-            .filter(|member| {
-                let id = &member.account_id;
-                [
-                    &diff.enrolled,
-                    &diff.departed,
-                    &diff.returned,
-                    &diff.moved,
-                    &diff.renamed,
-                ]
-                .iter()
-                .any(|list| list.contains(id))
-            })
-            .collect();
-        store
-            .put_organization_members(tenant, organization_id, &touched)
-            .await?;
-        let filtered: Vec<String> = diff.filtered_out.iter().map(|(id, _)| id.clone()).collect();
-        Ok::<_, Error>((
-            found.organization_id,
-            SyncSummary {
-                at: started,
-                status: SyncStatus::Succeeded,
-                error: None,
-                members: found.members.len(),
-                enrolled: Changed::of(&diff.enrolled),
-                departed: Changed::of(&diff.departed),
-                returned: Changed::of(&diff.returned),
-                moved: Changed::of(&diff.moved),
-                renamed: Changed::of(&diff.renamed),
-                filtered_out: Changed::of(&filtered),
-                calls: found.calls,
-            },
-        ))
-    }
-    .await;
+    let outcome = sync_members(store, verifier, settings, tenant, &organization, started).await;
     let (aws_id, summary, result) = match outcome {
         Ok((aws_id, summary)) => (Some(aws_id), summary.clone(), Ok(summary)),
         Err(err) => {
@@ -173,6 +121,7 @@ pub async fn sync(
                 moved: Changed::default(),
                 renamed: Changed::default(),
                 filtered_out: Changed::default(),
+                accounts_written: 0,
                 calls: 0,
             };
             (None, failed, Err(err))
@@ -182,4 +131,106 @@ pub async fn sync(
         .record_organization_sync(tenant, organization_id, &summary, aws_id.as_deref())
         .await?;
     result
+}
+
+/// The sync's work, whose failure [`sync`] records.
+async fn sync_members(
+    store: &Store,
+    verifier: &crate::verification::RoleVerifier,
+    settings: &VerificationSettings,
+    tenant: &str,
+    organization: &Organization,
+    now: Timestamp,
+) -> Result<(String, crate::organizations::SyncSummary)> {
+    use crate::discovery;
+    use crate::enrolment::{departure_of, reconcile, MemberRole, Target};
+    use crate::organizations::{Changed, SyncStatus, SyncSummary};
+    let organization_id = organization.organization_id.as_str();
+    let credentials = verifier
+        .assume_for_scan(
+            &organization.role_arn,
+            &organization.management_external_id(),
+            &format!("org-sync-{organization_id}"),
+        )
+        .await
+        .map_err(|outcome| Error::Refused {
+            code: "organization_role_refused",
+            message: outcome.message,
+        })?;
+    let client = discovery::client(verifier.sdk(), credentials)?;
+    let found = discovery::discover(&client, !organization.filters.tags.is_empty()).await?;
+    let previous = store
+        .list_organization_members(tenant, organization_id)
+        .await?;
+    let diff = discovery::plan(&previous, &found.members, &organization.filters);
+    let by_id: std::collections::HashMap<&str, &crate::organizations::Member> = found
+        .members
+        .iter()
+        .map(|member| (member.account_id.as_str(), member))
+        .collect();
+    let mut targets: std::collections::BTreeMap<&str, Target<'_>> = Default::default();
+    for id in diff
+        .enrolled
+        .iter()
+        .chain(&diff.returned)
+        .chain(&diff.moved)
+        .chain(&diff.renamed)
+    {
+        if let Some(member) = by_id.get(id.as_str()) {
+            targets.insert(id, Target::Covered(member));
+        }
+    }
+    for id in &diff.departed {
+        let reason = match by_id.get(id.as_str()) {
+            Some(member) => departure_of(member, organization.filters.admit(member))
+                .unwrap_or(crate::account::DepartureReason::FilteredOut),
+            None => crate::account::DepartureReason::Removed,
+        };
+        targets.insert(id, Target::Departed(reason));
+    }
+    let role = MemberRole {
+        partition: crate::validation::role_arn("role_arn", &organization.role_arn)?
+            .partition
+            .to_string(),
+        role_name: settings.role_name.clone(),
+    };
+    let ids: Vec<String> = targets.keys().map(|id| id.to_string()).collect();
+    let reconciled = store
+        .reconcile_accounts(tenant, &ids, |current, account_id| {
+            let target = targets.get(account_id)?;
+            reconcile(current, organization, account_id, target, &role, now)
+        })
+        .await?;
+    if !reconciled.contended.is_empty() {
+        return Err(Error::Conflict(format!(
+            "{} member accounts kept changing during the sync; it will try again",
+            reconciled.contended.len()
+        )));
+    }
+    let next = discovery::apply(&previous, &found.members, &diff);
+    let touched: Vec<_> = next
+        .into_iter()
+        .filter(|member| targets.contains_key(member.account_id.as_str()))
+        .collect();
+    store
+        .put_organization_members(tenant, organization_id, &touched)
+        .await?;
+    let filtered: Vec<String> = diff.filtered_out.iter().map(|(id, _)| id.clone()).collect();
+    Ok((
+        found.organization_id,
+        SyncSummary {
+            at: now,
+            status: SyncStatus::Succeeded,
+            error: None,
+            members: found.members.len(),
+            enrolled: Changed::of(&diff.enrolled),
+            departed: Changed::of(&diff.departed),
+            returned: Changed::of(&diff.returned),
+            moved: Changed::of(&diff.moved),
+            renamed: Changed::of(&diff.renamed),
+            filtered_out: Changed::of(&filtered),
+            accounts_written: reconciled.written.len(),
+            calls: found.calls,
+        },
+    ))
 }

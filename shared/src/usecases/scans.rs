@@ -58,6 +58,16 @@ pub fn scan_refusal(account: &Account) -> Option<(ActionCode, String)> {
             ),
         ));
     }
+    if let Some(departure) = &account.departed {
+        return Some((
+            ActionCode::Departed,
+            format!(
+                "account {} has departed from its organization ({}); it is not scanned until the organization's sync finds it active again",
+                account.account_id,
+                <&'static str>::from(departure.reason)
+            ),
+        ));
+    }
     let credential = &account.credential;
     if credential.verification_status != VerificationStatus::Success {
         return Some((
@@ -109,10 +119,8 @@ impl Scanning<'_> {
             .store
             .account_and_attachment(tenant, account_id, data_source)
             .await?;
-        if account.archived_at.is_some() {
-            return Err(Error::Archived {
-                id: account_id.to_string(),
-            });
+        if let Some(inactive) = account.inactive() {
+            return Err(inactive);
         }
         let attachment = request.apply(
             account_id,
@@ -362,6 +370,7 @@ pub enum CloudProviderName {
 pub enum ActionCode {
     NotFound,
     Archived,
+    Departed,
     CredentialNotVerified,
     NoDataSources,
     InvalidRegion,

@@ -4,9 +4,9 @@ use crate::harness::TestApp;
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 
-const HEADER: &str = "accountId,accountName,accountOwnerName,accountOwnerEmail,environment,credentialRoleArn,regions,parentAccountId";
+pub(crate) const HEADER: &str = "accountId,accountName,accountOwnerName,accountOwnerEmail,environment,credentialRoleArn,regions,parentAccountId";
 
-async fn import(app: &TestApp, mode: &str, body: &str) -> crate::harness::Reply {
+pub(crate) async fn import(app: &TestApp, mode: &str, body: &str) -> crate::harness::Reply {
     let key = app.key.clone();
     let request = axum::http::Request::builder()
         .method(Method::POST)

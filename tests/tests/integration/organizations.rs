@@ -511,12 +511,28 @@ async fn an_organization_is_discovered_filtered_and_followed() {
     );
     assert!(found.calls >= 2 + 4, "calls are counted: {}", found.calls);
 
+    // `search` was registered by hand before the organization found it.
+    let settings = crate::harness::test_settings();
+    let by_hand = app
+        .call(
+            axum::http::Method::POST,
+            "/v1/accounts",
+            Some(&serde_json::json!({
+                "account_id": search,
+                "name": "Search, registered by hand",
+                "role_arn": format!("arn:aws:iam::{search}:role/{}", settings.role_name),
+            })),
+        )
+        .await;
+    assert_eq!(by_hand.status.as_u16(), 201, "{:#}", by_hand.body);
+
     // The sync use case: the first enrols the active members, a second
     // changes nothing, and the organization keeps the summary.
     let sync = || {
         model::usecases::organizations::sync(
             &app.store,
             &verifier,
+            &settings,
             crate::harness::TENANT,
             &organization_id,
         )
@@ -531,6 +547,7 @@ async fn an_organization_is_discovered_filtered_and_followed() {
     active.sort();
     assert_eq!(first.enrolled.account_ids, active);
     assert_eq!(first.members, found.members.len());
+    assert_eq!(first.accounts_written, active.len());
     let again = sync().await.expect("sync again");
     for changed in [
         &again.enrolled,
@@ -541,12 +558,116 @@ async fn an_organization_is_discovered_filtered_and_followed() {
     ] {
         assert_eq!(changed.count, 0, "{again:#?}");
     }
+    assert_eq!(again.accounts_written, 0);
+
+    // Each active member is an account of the tenant: a new one with its
+    // derived external ID and the StackSet's role, linked to the
+    // management account and the organization; the one registered by hand
+    // adopted, keeping its own role, name and external ID.
+    let account = |id: String| {
+        let app = &app;
+        async move { app.get(&format!("/v1/accounts/{id}")).await.body }
+    };
+    let new = account(newcomer.clone()).await;
+    assert_eq!(new["external_id"], member_external_id(&prefix, &newcomer));
+    assert_eq!(
+        new["role_arn"],
+        format!("arn:aws:iam::{newcomer}:role/{}", settings.role_name)
+    );
+    assert_eq!(new["parent_account_id"], management.as_str());
+    assert_eq!(new["name"], "newcomer");
+    assert_eq!(
+        new["organization"]["organization_id"],
+        organization_id.as_str()
+    );
+    assert_eq!(new["organization"]["email"], "newcomer@example.com");
+    assert_eq!(new["organization"]["ou_path"], serde_json::json!([prod]));
+    let adopted = account(search.clone()).await;
+    assert_eq!(adopted["external_id"], by_hand.body["external_id"]);
+    assert_eq!(adopted["name"], "Search, registered by hand");
+    assert_eq!(adopted["organization"]["adopted"], true);
+    assert_eq!(
+        adopted["organization"]["ou_path"],
+        serde_json::json!([sandbox])
+    );
+    assert_eq!(adopted["parent_account_id"], management.as_str());
+    let listed = app
+        .get(&format!(
+            "/v1/accounts?organization_id={organization_id}&limit=1000"
+        ))
+        .await;
+    assert_eq!(
+        listed.body["items"].as_array().unwrap().len(),
+        active.len(),
+        "{:#}",
+        listed.body
+    );
+    let by_ou = app.get(&format!("/v1/accounts?q={sandbox}")).await;
+    let ids: Vec<&str> = by_ou.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["account_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![search.as_str()], "the OU path is searchable");
+
+    // The newcomer leaves: departed, not deleted; out of verification and
+    // scans, read-only, and listed with `departed=true`.
+    admin
+        .client
+        .remove_account_from_organization()
+        .account_id(&newcomer)
+        .customize()
+        .mutate_request(crate::harness::in_account(&management))
+        .send()
+        .await
+        .unwrap();
+    let left = sync().await.expect("sync after a departure");
+    assert_eq!(left.departed.account_ids, std::slice::from_ref(&newcomer));
+    assert_eq!(left.accounts_written, 1);
+    let gone = account(newcomer.clone()).await;
+    assert_eq!(gone["departed"]["reason"], "REMOVED", "{gone:#}");
+    assert!(gone["credential"].get("next_verification_at").is_none());
+    let verify = app
+        .call(
+            axum::http::Method::POST,
+            &format!("/v1/accounts/{newcomer}/verify"),
+            None,
+        )
+        .await;
+    assert_eq!(verify.status.as_u16(), 409);
+    assert_eq!(verify.body["error"]["code"], "departed");
+    let patch = app
+        .call(
+            axum::http::Method::PATCH,
+            &format!("/v1/accounts/{newcomer}"),
+            Some(&serde_json::json!({"name": "edited"})),
+        )
+        .await;
+    assert_eq!(patch.body["error"]["code"], "departed", "{:#}", patch.body);
+    let departed = app.get("/v1/accounts?departed=true").await;
+    let ids: Vec<&str> = departed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["account_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![newcomer.as_str()]);
+    assert_eq!(
+        sync().await.unwrap().accounts_written,
+        0,
+        "departing twice writes nothing"
+    );
     let view = app
         .get(&format!("/v1/organizations/{organization_id}"))
         .await
         .body;
     assert_eq!(view["last_sync"]["status"], "SUCCEEDED", "{view:#}");
-    assert_eq!(view["last_sync"]["members"], found.members.len());
+    assert_eq!(
+        view["last_sync"]["members"],
+        found.members.len() - 1,
+        "the newcomer left"
+    );
     assert!(view["aws_organization_id"]
         .as_str()
         .unwrap()

@@ -371,6 +371,27 @@ async fn iam_scanner_finds_exactly_the_planted_problems() {
         assert!(region["create_time"].is_string());
         assert!(region["created_by"].is_string());
     }
+    // An import that rewrites the account keeps each region's status and
+    // when it was added (a whole-item write used to drop the first).
+    let current = app.get(&format!("/v1/accounts/{account}")).await.body;
+    let row = format!(
+        "{}\n{account},Renamed by import,,,,{},us-east-1;eu-west-1,\n",
+        crate::csv::HEADER,
+        current["role_arn"].as_str().unwrap()
+    );
+    let imported = crate::csv::import(&app, "all_or_nothing", &row).await;
+    assert_eq!(
+        imported.body["updated"],
+        json!([account]),
+        "{:#}",
+        imported.body
+    );
+    let after = app.get(&format!("/v1/accounts/{account}/regions")).await;
+    assert_eq!(
+        after.body["regions"], regions.body["regions"],
+        "{:#}",
+        after.body
+    );
     let attachment = app
         .get(&format!("/v1/accounts/{account}/data-sources/aws:iam"))
         .await;

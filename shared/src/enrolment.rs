@@ -1,0 +1,440 @@
+//! What an organization's sync makes of each member's account, as a pure
+//! function of the account as stored (if any) and what the sync decided:
+//! enrol a new member (its derived external ID, the StackSet's role),
+//! adopt an account registered by hand (it keeps its own role and
+//! external ID), follow a move or a rename, mark a departure, welcome a
+//! return. The same inputs give the same account, and an account already
+//! as decided gives `None`: a repeated or concurrent sync writes nothing
+//! twice.
+
+use crate::account::{Account, AccountFields, Departure, DepartureReason, OrganizationLink};
+use crate::events::ORGANIZATION_SYNC;
+use crate::organizations::{member_external_id, FilteredOut, Member, MemberState, Organization};
+use crate::time::Timestamp;
+
+/// What the sync decided for one member.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target<'a> {
+    /// Active and covered by the filters: enrolled, linked, verified.
+    Covered(&'a Member),
+    /// Left the organization or its filters.
+    Departed(DepartureReason),
+}
+
+/// Why a member found by discovery is departed, if it is.
+pub fn departure_of(member: &Member, admitted: Result<(), FilteredOut>) -> Option<DepartureReason> {
+    match member.state {
+        MemberState::Suspended => Some(DepartureReason::Suspended),
+        MemberState::PendingClosure => Some(DepartureReason::PendingClosure),
+        MemberState::Active if admitted.is_err() => Some(DepartureReason::FilteredOut),
+        MemberState::Active => None,
+    }
+}
+
+/// Where the members' role lives: the StackSet's role name in the
+/// management role's partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRole {
+    pub partition: String,
+    pub role_name: String,
+}
+
+impl MemberRole {
+    pub fn arn(&self, account_id: &str) -> String {
+        format!(
+            "arn:{}:iam::{account_id}:role/{}",
+            self.partition, self.role_name
+        )
+    }
+}
+
+/// The account as the sync wants it, or `None` when it is already so (or
+/// is not this organization's to change: linked to another registration,
+/// or a departure of an account never enrolled).
+pub fn reconcile(
+    current: Option<&Account>,
+    organization: &Organization,
+    account_id: &str,
+    target: &Target<'_>,
+    role: &MemberRole,
+    now: Timestamp,
+) -> Option<Account> {
+    let link = |member: &Member, adopted: bool| OrganizationLink {
+        organization_id: organization.organization_id.clone(),
+        name: member.name.clone(),
+        email: member.email.clone(),
+        ou_path: member.ou_path.clone(),
+        adopted,
+    };
+    let parent = (account_id != organization.management_account_id)
+        .then(|| organization.management_account_id.clone());
+    let next = match (current, target) {
+        (None, Target::Covered(member)) => {
+            let fields = AccountFields {
+                name: display_name(member),
+                owner_email: crate::validation::email("owner_email", &member.email)
+                    .ok()
+                    .map(|_| member.email.clone()),
+                role_arn: Some(role.arn(account_id)),
+                parent_account_id: parent,
+                ..AccountFields::default()
+            };
+            let mut account =
+                Account::register(account_id.to_string(), fields, ORGANIZATION_SYNC, now);
+            account.external_id = member_external_id(&organization.external_id_prefix, account_id);
+            account.organization = Some(link(member, false));
+            return Some(account);
+        }
+        (None, Target::Departed(_)) => return None,
+        (Some(account), _)
+            if account
+                .organization
+                .as_ref()
+                .is_some_and(|link| link.organization_id != organization.organization_id) =>
+        {
+            return None
+        }
+        (Some(account), Target::Covered(member)) => {
+            let mut next = account.clone();
+            let adopted = account.organization.as_ref().is_none_or(|l| l.adopted);
+            next.organization = Some(link(member, adopted));
+            if account.organization.is_none() && next.fields.parent_account_id.is_none() {
+                next.fields.parent_account_id = parent;
+            }
+            if next.departed.take().is_some() && next.fields.role_arn.is_some() {
+                // Back in the fold: verified at once, as after a role change.
+                next.credential.next_verification_at = Some(now);
+            }
+            next
+        }
+        (Some(account), Target::Departed(reason)) => {
+            if account.organization.is_none() || account.departed.is_some() {
+                return None;
+            }
+            let mut next = account.clone();
+            next.departed = Some(Departure {
+                at: now,
+                reason: *reason,
+            });
+            // Out of the due index: no verification while departed.
+            next.credential.next_verification_at = None;
+            next
+        }
+    };
+    let current = current?;
+    if &next == current {
+        return None;
+    }
+    let mut next = next;
+    next.version = current.version + 1;
+    next.updated_at = now;
+    next.updated_by = ORGANIZATION_SYNC.to_string();
+    Some(next)
+}
+
+/// The account's display name: its Organizations name, cut to the 128
+/// characters an account name may have, or its id when AWS gives none.
+fn display_name(member: &Member) -> String {
+    let name: String = member
+        .name
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(128)
+        .collect();
+    if crate::validation::text("name", &name, 128).is_ok() {
+        name
+    } else {
+        member.account_id.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::organizations::Filters;
+
+    fn organization() -> Organization {
+        let now = Timestamp::now();
+        Organization {
+            organization_id: "01JD0000000000000000000004".into(),
+            name: "Acme".into(),
+            management_account_id: "111111111111".into(),
+            role_arn: "arn:aws:iam::111111111111:role/VendorOrgRead".into(),
+            external_id_prefix: format!("{}-", "a".repeat(32)),
+            filters: Filters::default(),
+            aws_organization_id: None,
+            created_at: now,
+            created_by: "key".into(),
+            updated_at: now,
+            updated_by: "key".into(),
+            version: 1,
+            last_sync: None,
+        }
+    }
+
+    fn member(id: &str, ou: &str) -> Member {
+        Member {
+            account_id: id.into(),
+            name: format!("Member {id}"),
+            email: format!("aws+{id}@example.com"),
+            state: MemberState::Active,
+            ou_path: vec![ou.into()],
+            tags: Default::default(),
+        }
+    }
+
+    fn role() -> MemberRole {
+        MemberRole {
+            partition: "aws".into(),
+            role_name: "VendorAudit".into(),
+        }
+    }
+
+    #[test]
+    fn a_new_member_gets_its_derived_id_the_stackset_role_and_the_link() {
+        let org = organization();
+        let m = member("222222222222", "ou-ab12-cdef3456");
+        let account = reconcile(
+            None,
+            &org,
+            &m.account_id,
+            &Target::Covered(&m),
+            &role(),
+            Timestamp::now(),
+        )
+        .expect("enrolled");
+        assert_eq!(
+            account.external_id,
+            format!("{}222222222222", org.external_id_prefix)
+        );
+        assert_eq!(
+            account.fields.role_arn.as_deref(),
+            Some("arn:aws:iam::222222222222:role/VendorAudit")
+        );
+        assert_eq!(
+            account.fields.parent_account_id.as_deref(),
+            Some("111111111111")
+        );
+        assert_eq!(
+            account.fields.owner_email.as_deref(),
+            Some("aws+222222222222@example.com")
+        );
+        assert_eq!(account.fields.name, "Member 222222222222");
+        let link = account.organization.as_ref().unwrap();
+        assert_eq!(link.ou_path, vec!["ou-ab12-cdef3456".to_string()]);
+        assert!(!link.adopted);
+        assert!(
+            account.credential.next_verification_at.is_some(),
+            "verified at once"
+        );
+        assert!(account.fields.validate(&account.account_id).is_ok());
+        // The management account is its own parent's child: no parent.
+        let management = member("111111111111", "r-ab12");
+        let account = reconcile(
+            None,
+            &org,
+            "111111111111",
+            &Target::Covered(&management),
+            &role(),
+            Timestamp::now(),
+        )
+        .unwrap();
+        assert_eq!(account.fields.parent_account_id, None);
+    }
+
+    #[test]
+    fn an_account_registered_by_hand_is_adopted_and_keeps_its_role_and_id() {
+        let org = organization();
+        let m = member("222222222222", "ou-ab12-cdef3456");
+        let mut by_hand = Account::register(
+            "222222222222".into(),
+            AccountFields {
+                name: "Payments".into(),
+                role_arn: Some("arn:aws:iam::222222222222:role/Mine".into()),
+                ..AccountFields::default()
+            },
+            "key",
+            Timestamp::now(),
+        );
+        by_hand.version = 4;
+        let adopted = reconcile(
+            Some(&by_hand),
+            &org,
+            "222222222222",
+            &Target::Covered(&m),
+            &role(),
+            Timestamp::now(),
+        )
+        .unwrap();
+        assert_eq!(adopted.external_id, by_hand.external_id);
+        assert_eq!(adopted.fields.role_arn, by_hand.fields.role_arn);
+        assert_eq!(adopted.fields.name, "Payments");
+        assert_eq!(
+            adopted.fields.parent_account_id.as_deref(),
+            Some("111111111111")
+        );
+        assert!(adopted.organization.as_ref().unwrap().adopted);
+        assert_eq!(adopted.version, 5);
+        // Again: nothing to write.
+        assert_eq!(
+            reconcile(
+                Some(&adopted),
+                &org,
+                "222222222222",
+                &Target::Covered(&m),
+                &role(),
+                Timestamp::now()
+            ),
+            None
+        );
+        // Another registration does not take it over.
+        let mut other = organization();
+        other.organization_id = "01JD0000000000000000000005".into();
+        assert_eq!(
+            reconcile(
+                Some(&adopted),
+                &other,
+                "222222222222",
+                &Target::Covered(&m),
+                &role(),
+                Timestamp::now()
+            ),
+            None
+        );
+        assert_eq!(
+            reconcile(
+                Some(&adopted),
+                &other,
+                "222222222222",
+                &Target::Departed(DepartureReason::Removed),
+                &role(),
+                Timestamp::now()
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn departure_leaves_the_due_index_and_a_return_comes_back_due() {
+        let org = organization();
+        let m = member("222222222222", "ou-ab12-cdef3456");
+        let now = Timestamp::now();
+        let enrolled = reconcile(
+            None,
+            &org,
+            "222222222222",
+            &Target::Covered(&m),
+            &role(),
+            now,
+        )
+        .unwrap();
+        let departed = reconcile(
+            Some(&enrolled),
+            &org,
+            "222222222222",
+            &Target::Departed(DepartureReason::Suspended),
+            &role(),
+            now,
+        )
+        .unwrap();
+        assert_eq!(
+            departed.departed.as_ref().unwrap().reason,
+            DepartureReason::Suspended
+        );
+        assert_eq!(departed.credential.next_verification_at, None);
+        assert!(departed.inactive().is_some());
+        // Departing twice writes nothing; a departure of a stranger neither.
+        assert_eq!(
+            reconcile(
+                Some(&departed),
+                &org,
+                "222222222222",
+                &Target::Departed(DepartureReason::Removed),
+                &role(),
+                now
+            ),
+            None
+        );
+        let stranger = Account::register(
+            "333333333333".into(),
+            AccountFields {
+                name: "x".into(),
+                ..Default::default()
+            },
+            "key",
+            now,
+        );
+        assert_eq!(
+            reconcile(
+                Some(&stranger),
+                &org,
+                "333333333333",
+                &Target::Departed(DepartureReason::Removed),
+                &role(),
+                now
+            ),
+            None
+        );
+        let back = reconcile(
+            Some(&departed),
+            &org,
+            "222222222222",
+            &Target::Covered(&m),
+            &role(),
+            now,
+        )
+        .unwrap();
+        assert_eq!(back.departed, None);
+        assert_eq!(back.credential.next_verification_at, Some(now));
+        assert_eq!(back.version, departed.version + 1);
+    }
+
+    #[test]
+    fn a_move_or_rename_updates_the_link_only() {
+        let org = organization();
+        let m = member("222222222222", "ou-ab12-cdef3456");
+        let now = Timestamp::now();
+        let enrolled = reconcile(
+            None,
+            &org,
+            "222222222222",
+            &Target::Covered(&m),
+            &role(),
+            now,
+        )
+        .unwrap();
+        let mut moved = m.clone();
+        moved.ou_path = vec!["ou-ab12-99999999".into()];
+        moved.name = "Renamed".into();
+        let next = reconcile(
+            Some(&enrolled),
+            &org,
+            "222222222222",
+            &Target::Covered(&moved),
+            &role(),
+            now,
+        )
+        .unwrap();
+        assert_eq!(next.organization.as_ref().unwrap().ou_path, moved.ou_path);
+        assert_eq!(next.organization.as_ref().unwrap().name, "Renamed");
+        assert_eq!(next.fields, enrolled.fields, "the caller's fields stay");
+        assert!(next.search_text().contains("ou-ab12-99999999"));
+    }
+
+    #[test]
+    fn departures_by_state_and_filter() {
+        let mut m = member("222222222222", "ou-ab12-cdef3456");
+        assert_eq!(departure_of(&m, Ok(())), None);
+        assert_eq!(
+            departure_of(&m, Err(FilteredOut::ExcludedAccount)),
+            Some(DepartureReason::FilteredOut)
+        );
+        m.state = MemberState::PendingClosure;
+        assert_eq!(
+            departure_of(&m, Ok(())),
+            Some(DepartureReason::PendingClosure)
+        );
+        m.state = MemberState::Suspended;
+        assert_eq!(departure_of(&m, Ok(())), Some(DepartureReason::Suspended));
+    }
+}
