@@ -132,6 +132,27 @@ pub fn reconcile(
     Some(next)
 }
 
+/// The account once its organization's registration is deleted: an
+/// ordinary account again, as if registered by hand. One that had
+/// departed is archived instead (since its departure), so it stays out of
+/// verification and scans until a caller unarchives or deletes it.
+/// `None` for an account not linked to `organization_id`.
+pub fn detach(current: Option<&Account>, organization_id: &str, now: Timestamp) -> Option<Account> {
+    let current = current?;
+    if current.organization.as_ref()?.organization_id != organization_id {
+        return None;
+    }
+    let mut next = current.clone();
+    next.organization = None;
+    if let Some(departure) = next.departed.take() {
+        next.archived_at = Some(departure.at);
+    }
+    next.version = current.version + 1;
+    next.updated_at = now;
+    next.updated_by = ORGANIZATION_SYNC.to_string();
+    Some(next)
+}
+
 /// The account's display name: its Organizations name, cut to the 128
 /// characters an account name may have, or its id when AWS gives none.
 fn display_name(member: &Member) -> String {
@@ -419,6 +440,43 @@ mod tests {
         assert_eq!(next.organization.as_ref().unwrap().name, "Renamed");
         assert_eq!(next.fields, enrolled.fields, "the caller's fields stay");
         assert!(next.search_text().contains("ou-ab12-99999999"));
+    }
+
+    #[test]
+    fn deleting_the_organization_detaches_and_archives_the_departed() {
+        let org = organization();
+        let m = member("222222222222", "ou-ab12-cdef3456");
+        let now = Timestamp::now();
+        let enrolled = reconcile(
+            None,
+            &org,
+            "222222222222",
+            &Target::Covered(&m),
+            &role(),
+            now,
+        )
+        .unwrap();
+        let plain = detach(Some(&enrolled), &org.organization_id, now).unwrap();
+        assert_eq!(plain.organization, None);
+        assert_eq!(plain.archived_at, None);
+        assert_eq!(
+            plain.external_id, enrolled.external_id,
+            "its role keeps working"
+        );
+        let departed = reconcile(
+            Some(&enrolled),
+            &org,
+            "222222222222",
+            &Target::Departed(DepartureReason::Removed),
+            &role(),
+            now,
+        )
+        .unwrap();
+        let archived = detach(Some(&departed), &org.organization_id, now).unwrap();
+        assert_eq!(archived.departed, None);
+        assert!(archived.archived_at.is_some());
+        assert_eq!(detach(Some(&plain), &org.organization_id, now), None);
+        assert_eq!(detach(Some(&enrolled), "another", now), None);
     }
 
     #[test]

@@ -79,7 +79,7 @@ pub async fn get_organization(
 #[utoipa::path(
     delete, path = "/v1/organizations/{organization_id}", tag = "organizations",
     params(("organization_id" = String, Path)),
-    responses((status = 204, description = "Removed")),
+    responses((status = 204, description = "Removed; its accounts stay, detached (those departed are archived)")),
     security(("api_key" = []), ("bearer" = []))
 )]
 pub async fn delete_organization(
@@ -87,9 +87,7 @@ pub async fn delete_organization(
     State(state): State<AppState>,
     Path(organization_id): Path<OrganizationId>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .delete_organization(&auth.caller.tenant, &organization_id)
+    model::usecases::organizations::delete(&state.store, &auth.caller.tenant, &organization_id)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

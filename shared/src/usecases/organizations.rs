@@ -85,6 +85,32 @@ impl Organizations<'_> {
     }
 }
 
+/// Delete an organization's registration. Its accounts stay, detached
+/// (those departed are archived): they are the tenant's accounts, and
+/// their roles keep working with the external IDs they have.
+pub async fn delete(store: &Store, tenant: &str, organization_id: &str) -> Result<()> {
+    store.get_organization(tenant, organization_id).await?;
+    let members: Vec<String> = store
+        .list_organization_members(tenant, organization_id)
+        .await?
+        .into_iter()
+        .map(|member| member.account_id)
+        .collect();
+    let now = Timestamp::now();
+    let detached = store
+        .reconcile_accounts(tenant, &members, |current, _| {
+            crate::enrolment::detach(current, organization_id, now)
+        })
+        .await?;
+    if !detached.contended.is_empty() {
+        return Err(Error::Conflict(format!(
+            "{} member accounts kept changing; retry the delete",
+            detached.contended.len()
+        )));
+    }
+    store.delete_organization(tenant, organization_id).await
+}
+
 /// Sync one organization: assume its management role with the derived
 /// external ID, discover the members, compare with what the last sync
 /// left (its member items), bring the member accounts to the decision

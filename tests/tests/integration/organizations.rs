@@ -688,6 +688,13 @@ async fn an_organization_is_discovered_filtered_and_followed() {
         .await
         .unwrap();
     assert!(left.is_empty(), "{left:?}");
+    // Its accounts stay, detached; the departed one is archived.
+    let kept = account(search.clone()).await;
+    assert!(kept.get("organization").is_none(), "{kept:#}");
+    assert_eq!(kept["external_id"], by_hand.body["external_id"]);
+    let archived = account(newcomer.clone()).await;
+    assert!(archived.get("departed").is_none(), "{archived:#}");
+    assert!(archived["archived_at"].is_string(), "{archived:#}");
 }
 
 #[tokio::test]
