@@ -6,7 +6,7 @@ CARGO_TEST := $(shell cargo nextest --version >/dev/null 2>&1 && echo "cargo nex
 .PHONY: help setup dev test bench build lint fmt clean
 
 help:
-	@echo "make dev    run the API on http://127.0.0.1:$${PORT:-3000} with the scan worker, verifier, stream follower, webhook sender and emulators"
+	@echo "make dev    run the API on http://127.0.0.1:$${PORT:-3000} with the scan worker, verifier, stream follower, webhook sender, organization sync and emulators"
 	@echo "make test   every check: fmt, clippy, cfn-lint, unit and integration tests"
 	@echo "make bench  benchmarks, printed as ratios measured side by side"
 	@echo "make build  Lambda bootstraps for arm64 (target/lambda/<function>/bootstrap), as sam build makes them"

@@ -25,9 +25,9 @@ if ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
 fi
 echo "==> cargo lambda build --release $arch $*"
 cargo lambda build --release "$arch" --output-format "${LAMBDA_FORMAT:-zip}" \
-  --bin api --bin scan-worker --bin verifier --bin notifier --bin webhook-sender --bin hello-lambda --bin hello-dynamodb "$@"
+  --bin api --bin scan-worker --bin verifier --bin notifier --bin webhook-sender --bin organization-sync --bin hello-lambda --bin hello-dynamodb "$@"
 if [ "${LAMBDA_FORMAT:-zip}" = zip ]; then
-  for function in api scan-worker verifier notifier webhook-sender hello-lambda hello-dynamodb; do
+  for function in api scan-worker verifier notifier webhook-sender organization-sync hello-lambda hello-dynamodb; do
     zip=target/lambda/$function/bootstrap.zip
     [ -f "$zip" ] && printf '    %-12s %s bytes zipped\n' "$function" "$(stat -c %s "$zip")"
   done

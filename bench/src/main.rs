@@ -192,6 +192,7 @@ async fn sweep(
         store,
         verifier: RoleVerifier::new(&sts_config, &settings),
         settings: Arc::new(settings),
+        organization_sync_queue: None,
     };
     let calls_before = endpoint.counters().calls.load(Ordering::Relaxed);
     let started = Instant::now();

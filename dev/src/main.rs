@@ -5,7 +5,9 @@
 //! 127.0.0.1, polls the scan queue into the scan worker, runs the
 //! verifier on a short interval, follows the table's stream into events
 //! (audit log, the EventBridge bus in moto, webhook jobs) and delivers
-//! webhooks from the delivery queue. The emulators are started by `make dev`.
+//! webhooks from the delivery queue, and runs organization syncs from their
+//! queue (queued on demand by the API and by the verifier's schedule). The
+//! emulators are started by `make dev`.
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use clap::Parser;
@@ -82,6 +84,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let webhooks = &model::provisioning::WEBHOOK_QUEUE;
     config.webhook_queue_url = Some(queues[webhooks.logical_id].clone());
     config.webhook_dead_letter_queue_url = Some(queues[webhooks.dead_letter_logical_id].clone());
+    let organization_syncs =
+        queues[model::provisioning::ORGANIZATION_SYNC_QUEUE.logical_id].clone();
+    config.organization_sync_queue_url = Some(organization_syncs.clone());
     let bus = config
         .event_bus_name
         .get_or_insert_with(|| format!("{}-events", args.queue_prefix))
@@ -123,6 +128,11 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(sender) = webhook_sender::Sender::new(&services)? {
         tokio::spawn(deliver_webhooks(sender, sqs.clone()));
     }
+    tokio::spawn(run_organization_syncs(
+        organization_sync::Syncer::new(&services),
+        sqs.clone(),
+        organization_syncs,
+    ));
 
     let state = api::AppState::from_services(&services);
     let app = api::router(state).layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
@@ -219,6 +229,28 @@ async fn poll_scan_queue(
         .await
         {
             tracing::warn!(error = %err, "scan queue poll failed");
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    }
+}
+
+/// What the organization sync queue's event source mapping does in AWS.
+async fn run_organization_syncs(
+    syncer: organization_sync::Syncer,
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+) {
+    loop {
+        let polled = model::sqs_pump::poll_once(
+            &sqs,
+            &queue_url,
+            Duration::from_secs(1),
+            Some(Duration::from_secs(30)),
+            |event| syncer.handle_batch(event),
+        )
+        .await;
+        if let Err(err) = polled {
+            tracing::warn!(error = %err, "organization sync queue poll failed");
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
     }

@@ -119,6 +119,14 @@ pub struct Config {
     /// The `source` of the events put on the bus.
     #[arg(long, env = "EVENT_SOURCE", default_value = "account-onboarding")]
     pub event_source: String,
+    /// The queue of organization syncs (without it, `POST
+    /// /v1/organizations/{id}/sync` answers 503 and none is scheduled).
+    #[arg(long, env = "ORGANIZATION_SYNC_QUEUE_URL")]
+    pub organization_sync_queue_url: Option<String>,
+    /// Minutes between scheduled syncs of an organization.
+    #[arg(long, env = "ORGANIZATION_SYNC_INTERVAL_MINUTES", default_value_t = 360,
+          value_parser = clap::value_parser!(u64).range(5..=10_080))]
+    pub organization_sync_interval_minutes: u64,
 }
 
 /// A variable that cannot be used: which, its value, and what it accepts.
@@ -198,6 +206,7 @@ impl Config {
             &mut self.webhook_queue_url,
             &mut self.webhook_dead_letter_queue_url,
             &mut self.event_bus_name,
+            &mut self.organization_sync_queue_url,
         ] {
             if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
                 *value = None;
@@ -245,6 +254,8 @@ pub struct Services {
     pub scan_queue: Option<JobQueue>,
     /// Where webhook deliveries go (`WEBHOOK_QUEUE_URL`).
     pub delivery_queue: Option<DeliveryQueue>,
+    /// Where organization syncs go (`ORGANIZATION_SYNC_QUEUE_URL`).
+    pub organization_sync_queue: Option<JobQueue>,
     pub delivery_settings: Arc<DeliverySettings>,
     /// The EventBridge bus (`EVENT_BUS_NAME`).
     pub bus: Option<EventBus>,
@@ -293,6 +304,10 @@ impl Services {
                     config.webhook_dead_letter_queue_url.clone(),
                 )
             }),
+            organization_sync_queue: config
+                .organization_sync_queue_url
+                .clone()
+                .map(|url| JobQueue::new(sqs.clone(), url)),
             delivery_settings: Arc::new(DeliverySettings::from_config(&config)),
             bus: config.event_bus_name.clone().map(|name| {
                 EventBus::new(

@@ -190,6 +190,12 @@ mod tests {
             updated_by: "key".into(),
             version: 1,
             last_sync: None,
+            sync_status: None,
+            sync_requested_at: None,
+            sync_requested_by: None,
+            sync_started_at: None,
+            sync_lease_until: None,
+            next_sync_at: None,
         }
     }
 

@@ -1,4 +1,4 @@
-//! Publishing scan jobs to SQS.
+//! Publishing jobs (scans, organization syncs) to SQS.
 
 use crate::error::store_error;
 use crate::scans::ScanJob;
@@ -28,6 +28,11 @@ impl JobQueue {
     }
 
     pub async fn send_job(&self, job: &ScanJob) -> Result<()> {
+        self.send_json(job).await
+    }
+
+    /// Send any job as its JSON.
+    pub async fn send_json<T: serde::Serialize>(&self, job: &T) -> Result<()> {
         let body = serde_json::to_string(job).map_err(store_error)?;
         send(&self.sqs, &self.url, body).await
     }

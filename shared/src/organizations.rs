@@ -537,7 +537,64 @@ pub struct Organization {
     /// What the last sync found and changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync: Option<SyncSummary>,
+    /// A sync queued or running, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_status: Option<SyncRunStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_requested_at: Option<crate::time::Timestamp>,
+    /// The API key id that asked, or `system:schedule`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_requested_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_started_at: Option<crate::time::Timestamp>,
+    /// A queued or running sync's claim lapses then: a sync whose message
+    /// or worker was lost is queued again by the schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_lease_until: Option<crate::time::Timestamp>,
+    /// When the schedule syncs it next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_sync_at: Option<crate::time::Timestamp>,
 }
+
+/// A sync on its way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SyncRunStatus {
+    /// No sync on its way (never stored: the absence of a status).
+    Idle,
+    /// Asked for; waiting for the sync function.
+    Queued,
+    Running,
+}
+
+/// Where an organization's syncs stand, as callers see it.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct SyncState {
+    /// `QUEUED` or `RUNNING` while a sync is on its way, else `IDLE`.
+    pub status: SyncRunStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requested_at: Option<crate::time::Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<crate::time::Timestamp>,
+    /// The next scheduled sync.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_sync_at: Option<crate::time::Timestamp>,
+}
+
+/// A message on the organization sync queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncJob {
+    pub tenant: String,
+    pub organization_id: String,
+}
+
+/// How long a queued or running sync holds its claim.
+pub const SYNC_LEASE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+/// A failed sync is tried again this soon (or at the interval, if sooner).
+pub const SYNC_RETRY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// The most ids a sync summary lists per kind of change (counts are exact).
 pub const SUMMARY_IDS: usize = 100;
@@ -612,6 +669,7 @@ pub struct OrganizationView {
     pub version: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_sync: Option<SyncSummary>,
+    pub sync: SyncState,
 }
 
 impl Organization {
@@ -631,6 +689,13 @@ impl Organization {
             updated_by: self.updated_by.clone(),
             version: self.version,
             last_sync: self.last_sync.clone(),
+            sync: SyncState {
+                status: self.sync_status.unwrap_or(SyncRunStatus::Idle),
+                requested_at: self.sync_requested_at,
+                requested_by: self.sync_requested_by.clone(),
+                started_at: self.sync_started_at,
+                next_sync_at: self.next_sync_at,
+            },
         }
     }
 

@@ -141,7 +141,23 @@ pub const WEBHOOK_QUEUE: QueueDefinition = QueueDefinition {
     fifo: true,
 };
 
-pub const QUEUES: [QueueDefinition; 2] = [SCAN_QUEUE, WEBHOOK_QUEUE];
+/// Organization syncs, one message per sync asked for (on demand or by
+/// the schedule); the consumer's claim makes a duplicate a no-op.
+/// Visibility: six times the function's 300 s timeout.
+pub const ORGANIZATION_SYNC_QUEUE: QueueDefinition = QueueDefinition {
+    logical_id: "OrganizationSyncQueue",
+    dead_letter_logical_id: "OrganizationSyncDeadLetterQueue",
+    visibility_timeout: 1800,
+    max_receive_count: 5,
+    dead_letter_retention: 1_209_600,
+    fifo: false,
+};
+
+pub const QUEUES: [QueueDefinition; 3] = [SCAN_QUEUE, WEBHOOK_QUEUE, ORGANIZATION_SYNC_QUEUE];
+
+/// The due-index shard of organizations whose scheduled sync is due (the
+/// accounts' shards are `DUE#0`..`DUE#7`, so neither sweep sees the other's).
+pub const ORGANIZATION_SYNC_SHARD: &str = "ORGSYNC";
 
 pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<()> {
     let string_key = |name: &str| {

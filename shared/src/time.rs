@@ -22,6 +22,13 @@ impl Timestamp {
         self.0
     }
 
+    /// This time plus `delay` (a delay too large for a date is a day).
+    pub fn plus(&self, delay: std::time::Duration) -> Self {
+        Timestamp::from_datetime(
+            self.0 + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::days(1)),
+        )
+    }
+
     /// Parse any RFC 3339 time, normalised to UTC milliseconds.
     pub fn parse(text: &str) -> Option<Self> {
         DateTime::parse_from_rfc3339(text)

@@ -57,6 +57,8 @@ pub struct AppState {
     pub allow_loopback_webhooks: bool,
     /// Where redeliveries go; without one, redeliver answers 503.
     pub delivery_queue: Option<model::deliveries::DeliveryQueue>,
+    /// Where organization syncs go; without one, sync answers 503.
+    pub organization_sync_queue: Option<JobQueue>,
 }
 
 impl AppState {
@@ -72,6 +74,7 @@ impl AppState {
             key_limiter: None,
             allow_loopback_webhooks: false,
             delivery_queue: None,
+            organization_sync_queue: None,
         }
     }
 
@@ -108,6 +111,7 @@ impl AppState {
             key_limiter: None,
             allow_loopback_webhooks: config.webhook_allow_loopback_http,
             delivery_queue: services.delivery_queue.clone(),
+            organization_sync_queue: services.organization_sync_queue.clone(),
         }
         .with_key_rate(rate_limit::KeyRate::from_config(config))
         .with_search_read_budget(config.search_read_budget as usize)

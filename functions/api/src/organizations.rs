@@ -96,8 +96,8 @@ pub async fn delete_organization(
     post, path = "/v1/organizations/{organization_id}/sync", tag = "organizations",
     params(("organization_id" = String, Path)),
     responses(
-        (status = 202, description = "Synced: what was found and what changed (also kept as the organization's last_sync)", body = model::organizations::SyncSummary),
-        (status = 409, description = "`organization_role_refused`: the management role could not be assumed with its external ID"),
+        (status = 202, description = "Queued (or already queued or running: nothing more is sent). Poll Location: `sync.status` goes QUEUED, RUNNING, then IDLE with the outcome in `last_sync`", body = OrganizationView, headers(("Location" = String))),
+        (status = 503, description = "`sync_unavailable`: this deployment has no organization sync queue"),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]
@@ -105,16 +105,22 @@ pub async fn sync_organization(
     auth: Auth<Write>,
     State(state): State<AppState>,
     Path(organization_id): Path<OrganizationId>,
-) -> Result<(StatusCode, Json<model::organizations::SyncSummary>), ApiError> {
-    let summary = model::usecases::organizations::sync(
+) -> Result<Response, ApiError> {
+    use axum::http::{header, HeaderValue};
+    use axum::response::IntoResponse;
+    let organization = model::usecases::organizations::request_sync(
         &state.store,
-        &state.verifier,
-        &state.settings,
+        state.organization_sync_queue.as_ref(),
         &auth.caller.tenant,
         &organization_id,
+        &auth.caller.key_id,
     )
     .await?;
-    Ok((StatusCode::ACCEPTED, Json(summary)))
+    let mut response = (StatusCode::ACCEPTED, Json(organization.view())).into_response();
+    if let Ok(value) = HeaderValue::from_str(&format!("/v1/organizations/{organization_id}")) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    Ok(response)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -5,6 +5,9 @@
 //! result is written with a conditional update. STS calls share a token
 //! bucket (`STS_RATE_LIMIT`). The sweep starts no new account after its
 //! deadline; what is left stays due and the next run continues.
+//!
+//! The same schedule queues the organizations whose sync is due (their
+//! own shard of the due index) for the organization sync function.
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use futures::StreamExt;
@@ -33,13 +36,20 @@ pub struct SweepReport {
     pub skipped: usize,
     /// The deadline came before every due account was started.
     pub deadline_reached: bool,
+    /// Organizations whose scheduled sync was queued.
+    pub organization_syncs_queued: usize,
 }
+
+/// Organizations queued per run at most (the rest stay due).
+const ORGANIZATION_SYNCS_PER_RUN: usize = 1000;
 
 #[derive(Clone)]
 pub struct Sweeper {
     pub store: Store,
     pub verifier: RoleVerifier,
     pub settings: Arc<VerificationSettings>,
+    /// Where due organization syncs go; without it none is scheduled.
+    pub organization_sync_queue: Option<model::jobs::JobQueue>,
 }
 
 impl Sweeper {
@@ -49,6 +59,29 @@ impl Sweeper {
             store: services.store.clone(),
             verifier: services.verifier.clone(),
             settings: services.verification.clone(),
+            organization_sync_queue: services.organization_sync_queue.clone(),
+        }
+    }
+
+    /// Queue every organization whose sync is due; a failure is logged and
+    /// left for the next run (the organizations stay due).
+    pub async fn queue_organization_syncs(&self, now: Timestamp) -> usize {
+        let Some(queue) = &self.organization_sync_queue else {
+            return 0;
+        };
+        match model::usecases::organizations::queue_due_syncs(
+            &self.store,
+            queue,
+            now,
+            ORGANIZATION_SYNCS_PER_RUN,
+        )
+        .await
+        {
+            Ok(queued) => queued,
+            Err(err) => {
+                tracing::error!(error = %err, "queueing due organization syncs failed; they stay due");
+                0
+            }
         }
     }
 
@@ -162,9 +195,15 @@ impl Sweeper {
         // Leave room for the slowest verification in flight to finish.
         let margin = self.settings.call_timeout * (self.settings.max_attempts + 1) * 2;
         let budget = remaining.saturating_sub(margin);
+        let now = Timestamp::now();
+        let organization_syncs_queued = self.queue_organization_syncs(now).await;
         // Boxed: the stream's future type is deep enough to trip the
         // compiler's layout recursion limit when inlined into a caller.
-        Box::pin(self.sweep(Timestamp::now(), Instant::now() + budget)).await
+        let report = Box::pin(self.sweep(now, Instant::now() + budget)).await;
+        SweepReport {
+            organization_syncs_queued,
+            ..report
+        }
     }
 }
 

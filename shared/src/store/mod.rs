@@ -334,6 +334,11 @@ pub mod keys {
         format!("T#{tenant}")
     }
 
+    /// The tenant of a partition key.
+    pub fn tenant_of_pk(pk: &str) -> &str {
+        pk.strip_prefix("T#").unwrap_or(pk)
+    }
+
     pub fn account_sk(account_id: &str) -> String {
         format!("{ACCOUNT_PREFIX}{account_id}")
     }

@@ -3,8 +3,11 @@
 use super::{is_condition_failure, item_key, keys, s, stamp_item, Item, Store};
 use crate::account::Account;
 use crate::discovery::Enrolled;
-use crate::organizations::{Organization, SyncSummary};
+use crate::organizations::{Organization, SyncRunStatus, SyncSummary, SYNC_LEASE};
+use crate::provisioning;
+use crate::time::Timestamp;
 use crate::{Error, Result};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
 const RESOURCE: &str = "organization";
 
@@ -25,6 +28,13 @@ impl Store {
             s(keys::organization_sk(&organization.organization_id)),
         );
         item.insert("type".into(), s("organization"));
+        if let Some(next) = organization.next_sync_at {
+            item.insert(
+                provisioning::DUE_SHARD.into(),
+                s(provisioning::ORGANIZATION_SYNC_SHARD),
+            );
+            item.insert(provisioning::DUE_AT.into(), s(next.to_string()));
+        }
         stamp_item(&mut item);
         let result = self
             .client
@@ -133,13 +143,15 @@ impl Store {
         self.batch_write(requests).await
     }
 
-    /// Keep a sync's summary (and AWS's organization id) on the organization.
+    /// Keep a sync's summary (and AWS's organization id) on the
+    /// organization, end its claim and schedule the next one.
     pub async fn record_organization_sync(
         &self,
         tenant: &str,
         organization_id: &str,
         summary: &SyncSummary,
         aws_organization_id: Option<&str>,
+        next_sync_at: Timestamp,
     ) -> Result<()> {
         let mut update = self
             .client
@@ -150,12 +162,19 @@ impl Store {
                 keys::organization_sk(organization_id),
             )))
             .condition_expression("attribute_exists(sk)")
-            .expression_attribute_values(":summary", serde_dynamo::to_attribute_value(summary)?);
+            .expression_attribute_names("#due_shard", provisioning::DUE_SHARD)
+            .expression_attribute_names("#due_at", provisioning::DUE_AT)
+            .expression_attribute_values(":summary", serde_dynamo::to_attribute_value(summary)?)
+            .expression_attribute_values(":shard", s(provisioning::ORGANIZATION_SYNC_SHARD))
+            .expression_attribute_values(":next", s(next_sync_at.to_string()));
+        const SET: &str =
+            "SET last_sync = :summary, next_sync_at = :next, #due_shard = :shard, #due_at = :next";
+        const REMOVE: &str = "REMOVE sync_status, sync_lease_until";
         update = match aws_organization_id {
             Some(id) => update
-                .update_expression("SET last_sync = :summary, aws_organization_id = :aws")
+                .update_expression(format!("{SET}, aws_organization_id = :aws {REMOVE}"))
                 .expression_attribute_values(":aws", s(id)),
-            None => update.update_expression("SET last_sync = :summary"),
+            None => update.update_expression(format!("{SET} {REMOVE}")),
         };
         match update.send().await {
             Ok(_) => Ok(()),
@@ -239,5 +258,142 @@ impl Store {
         outcome.contended = pending;
         outcome.written.sort();
         Ok(outcome)
+    }
+}
+
+impl Store {
+    /// Ask for a sync: mark the organization QUEUED, unless a sync is
+    /// already queued or running under a live claim. Returns the
+    /// organization when this call queued it (send its job), `None` when
+    /// one is already on its way. The claim also moves the organization's
+    /// due time to the claim's end, so a sync whose message is lost is
+    /// found again by the schedule.
+    pub async fn queue_organization_sync(
+        &self,
+        tenant: &str,
+        organization_id: &str,
+        requested_by: &str,
+        now: Timestamp,
+    ) -> Result<Option<Organization>> {
+        let lease_until = now.plus(SYNC_LEASE);
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(item_key(
+                tenant,
+                keys::organization_sk(organization_id),
+            )))
+            .condition_expression(
+                "attribute_exists(sk) AND (attribute_not_exists(sync_lease_until) OR sync_lease_until < :now)",
+            )
+            .update_expression(
+                "SET sync_status = :queued, sync_requested_at = :now, sync_requested_by = :by, sync_lease_until = :lease, #due_shard = :shard, #due_at = :lease REMOVE sync_started_at",
+            )
+            .expression_attribute_names("#due_shard", provisioning::DUE_SHARD)
+            .expression_attribute_names("#due_at", provisioning::DUE_AT)
+            .expression_attribute_values(":queued", serde_dynamo::to_attribute_value(SyncRunStatus::Queued)?)
+            .expression_attribute_values(":now", s(now.to_string()))
+            .expression_attribute_values(":by", s(requested_by))
+            .expression_attribute_values(":lease", s(lease_until.to_string()))
+            .expression_attribute_values(":shard", s(provisioning::ORGANIZATION_SYNC_SHARD))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(Some(serde_dynamo::from_item(
+                output.attributes.unwrap_or_default(),
+            )?)),
+            Err(err) if is_condition_failure(&err) => match super::refused_item(&err) {
+                Some(_) => Ok(None),
+                None => Err(Error::NotFound {
+                    resource: RESOURCE,
+                    id: organization_id.to_string(),
+                }),
+            },
+            Err(err) => Err(Error::from_sdk(err)),
+        }
+    }
+
+    /// Take a queued sync (or one whose claim lapsed) to run it: RUNNING,
+    /// with a fresh claim. `None`: nothing to run (a duplicate message,
+    /// or another worker holds it).
+    pub async fn claim_organization_sync(
+        &self,
+        tenant: &str,
+        organization_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<Organization>> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(item_key(
+                tenant,
+                keys::organization_sk(organization_id),
+            )))
+            .condition_expression(
+                "attribute_exists(sk) AND (sync_status = :queued OR (sync_status = :running AND sync_lease_until < :now))",
+            )
+            .update_expression(
+                "SET sync_status = :running, sync_started_at = :now, sync_lease_until = :lease, #due_at = :lease",
+            )
+            .expression_attribute_names("#due_at", provisioning::DUE_AT)
+            .expression_attribute_values(":queued", serde_dynamo::to_attribute_value(SyncRunStatus::Queued)?)
+            .expression_attribute_values(":running", serde_dynamo::to_attribute_value(SyncRunStatus::Running)?)
+            .expression_attribute_values(":now", s(now.to_string()))
+            .expression_attribute_values(":lease", s(now.plus(SYNC_LEASE).to_string()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(Some(serde_dynamo::from_item(
+                output.attributes.unwrap_or_default(),
+            )?)),
+            Err(err) if is_condition_failure(&err) => Ok(None),
+            Err(err) => Err(Error::from_sdk(err)),
+        }
+    }
+
+    /// Organizations whose scheduled sync (or lapsed claim) is due at
+    /// `now`, oldest first, at most `limit`, from the due index's
+    /// organization shard: (tenant, organization id).
+    pub async fn due_organizations(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>> {
+        let mut due = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(self.table())
+                .index_name(provisioning::DUE_INDEX)
+                .key_condition_expression("#shard = :shard AND #due <= :now")
+                .expression_attribute_names("#shard", provisioning::DUE_SHARD)
+                .expression_attribute_names("#due", provisioning::DUE_AT)
+                .expression_attribute_values(":shard", s(provisioning::ORGANIZATION_SYNC_SHARD))
+                .expression_attribute_values(":now", s(now.to_string()))
+                .projection_expression("pk, organization_id")
+                .limit((limit - due.len()).min(100) as i32)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(Error::from_sdk)?;
+            for item in output.items.unwrap_or_default() {
+                if let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(id))) =
+                    (item.get("pk"), item.get("organization_id"))
+                {
+                    due.push((keys::tenant_of_pk(pk).to_string(), id.clone()));
+                }
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() || due.len() >= limit {
+                return Ok(due);
+            }
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! Verification results, the due index, and external-ID rotation.
 
-use super::{is_condition_failure, n, s, update_expression, Store};
+use super::{is_condition_failure, keys, n, s, update_expression, Store};
 use crate::account::{Account, Credential};
 use crate::listing::SortField;
 use crate::provisioning;
@@ -51,7 +51,7 @@ impl Store {
         let mut accounts = Vec::new();
         for item in output.items.unwrap_or_default() {
             let tenant = match item.get("pk") {
-                Some(AttributeValue::S(pk)) => pk.trim_start_matches("T#").to_string(),
+                Some(AttributeValue::S(pk)) => keys::tenant_of_pk(pk).to_string(),
                 _ => continue,
             };
             accounts.push(DueAccount {

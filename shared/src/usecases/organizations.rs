@@ -77,6 +77,12 @@ impl Organizations<'_> {
             updated_by: actor.to_string(),
             version: 1,
             last_sync: None,
+            sync_status: None,
+            sync_requested_at: None,
+            sync_requested_by: None,
+            sync_started_at: None,
+            sync_lease_until: None,
+            next_sync_at: Some(now),
         };
         self.store
             .create_organization(tenant, &organization)
@@ -111,18 +117,149 @@ pub async fn delete(store: &Store, tenant: &str, organization_id: &str) -> Resul
     store.delete_organization(tenant, organization_id).await
 }
 
-/// Sync one organization: assume its management role with the derived
+/// When organizations sync on their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncSchedule {
+    /// Between scheduled syncs (`ORGANIZATION_SYNC_INTERVAL_MINUTES`).
+    pub interval: std::time::Duration,
+}
+
+impl SyncSchedule {
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        SyncSchedule {
+            interval: std::time::Duration::from_secs(
+                config.organization_sync_interval_minutes * 60,
+            ),
+        }
+    }
+
+    /// The next sync after one that ended at `now`: a failed one is tried
+    /// again sooner.
+    pub fn next(&self, now: Timestamp, succeeded: bool) -> Timestamp {
+        let delay = if succeeded {
+            self.interval
+        } else {
+            self.interval.min(crate::organizations::SYNC_RETRY)
+        };
+        now.plus(delay)
+    }
+}
+
+/// Ask for a sync of one organization: queued for the sync function
+/// unless one is already queued or running (then nothing more is sent).
+/// Returns the organization as it stands.
+pub async fn request_sync(
+    store: &Store,
+    queue: Option<&crate::jobs::JobQueue>,
+    tenant: &str,
+    organization_id: &str,
+    requested_by: &str,
+) -> Result<Organization> {
+    let queue = queue.ok_or(Error::NotConfigured {
+        code: "sync_unavailable",
+        message:
+            "organization syncs are not configured on this deployment (ORGANIZATION_SYNC_QUEUE_URL)"
+                .into(),
+    })?;
+    match store
+        .queue_organization_sync(tenant, organization_id, requested_by, Timestamp::now())
+        .await?
+    {
+        Some(queued) => {
+            let job = crate::organizations::SyncJob {
+                tenant: tenant.to_string(),
+                organization_id: organization_id.to_string(),
+            };
+            // If the send fails the claim lapses and the schedule queues
+            // the sync again; the caller may retry at once meanwhile.
+            queue.send_json(&job).await?;
+            Ok(queued)
+        }
+        None => store.get_organization(tenant, organization_id).await,
+    }
+}
+
+/// The scheduled half: queue every organization whose sync is due (at
+/// most `limit` a run; the rest stay due). Returns how many were queued.
+pub async fn queue_due_syncs(
+    store: &Store,
+    queue: &crate::jobs::JobQueue,
+    now: Timestamp,
+    limit: usize,
+) -> Result<usize> {
+    let mut queued = 0;
+    for (tenant, organization_id) in store.due_organizations(now, limit).await? {
+        if store
+            .queue_organization_sync(&tenant, &organization_id, SCHEDULE, now)
+            .await?
+            .is_some()
+        {
+            queue
+                .send_json(&crate::organizations::SyncJob {
+                    tenant,
+                    organization_id,
+                })
+                .await?;
+            queued += 1;
+        }
+    }
+    Ok(queued)
+}
+
+/// Who asks for scheduled syncs.
+pub const SCHEDULE: &str = "system:schedule";
+
+/// What the sync function did with one job.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SyncJobOutcome {
+    /// Ran: the summary (its status says whether it succeeded).
+    Synced(Box<crate::organizations::SyncSummary>),
+    /// Nothing to run: a duplicate message, or another worker holds it.
+    Skipped,
+}
+
+/// Run one queued sync: claim it, so a duplicate message or a second
+/// worker runs nothing, then sync.
+pub async fn run_sync_job(
+    store: &Store,
+    verifier: &crate::verification::RoleVerifier,
+    settings: &VerificationSettings,
+    schedule: SyncSchedule,
+    job: &crate::organizations::SyncJob,
+) -> Result<SyncJobOutcome> {
+    let claimed = store
+        .claim_organization_sync(&job.tenant, &job.organization_id, Timestamp::now())
+        .await?;
+    if claimed.is_none() {
+        return Ok(SyncJobOutcome::Skipped);
+    }
+    sync(
+        store,
+        verifier,
+        settings,
+        schedule,
+        &job.tenant,
+        &job.organization_id,
+    )
+    .await
+    .map(|summary| SyncJobOutcome::Synced(Box::new(summary)))
+}
+
+/// Sync one organization now: assume its management role with the derived
 /// external ID, discover the members, compare with what the last sync
 /// left (its member items), bring the member accounts to the decision
 /// (enrol, adopt, follow a move or rename, mark a departure or a return),
 /// then write the member items that changed and record the summary on the
-/// organization. Accounts are written before member items, so a sync cut
-/// short is planned again in full by the next one; a repeated or
-/// concurrent sync changes nothing twice. A failure is recorded too.
+/// organization with the next scheduled sync. Accounts are written before
+/// member items, so a sync cut short is planned again in full by the next
+/// one; a repeated or concurrent sync changes nothing twice. A failed sync
+/// is a summary too (status FAILED, and why); only a failure to record it
+/// is an error.
 pub async fn sync(
     store: &Store,
     verifier: &crate::verification::RoleVerifier,
     settings: &VerificationSettings,
+    schedule: SyncSchedule,
     tenant: &str,
     organization_id: &str,
 ) -> Result<crate::organizations::SyncSummary> {
@@ -130,15 +267,19 @@ pub async fn sync(
     let organization = store.get_organization(tenant, organization_id).await?;
     let started = Timestamp::now();
     let outcome = sync_members(store, verifier, settings, tenant, &organization, started).await;
-    let (aws_id, summary, result) = match outcome {
-        Ok((aws_id, summary)) => (Some(aws_id), summary.clone(), Ok(summary)),
+    let (aws_id, summary) = match outcome {
+        Ok((aws_id, summary)) => (Some(aws_id), summary),
         Err(err) => {
+            tracing::warn!(tenant, organization_id, error = %err, "organization sync failed");
             let failed = SyncSummary {
                 at: started,
                 status: SyncStatus::Failed,
                 error: Some(match &err {
                     Error::Refused { message, .. } => message.clone(),
-                    _ => "the sync could not reach AWS Organizations; retry it in a minute".into(),
+                    Error::Conflict(message) => message.clone(),
+                    _ => {
+                        "the sync could not reach AWS Organizations; it is tried again soon".into()
+                    }
                 }),
                 members: 0,
                 enrolled: Changed::default(),
@@ -150,13 +291,14 @@ pub async fn sync(
                 accounts_written: 0,
                 calls: 0,
             };
-            (None, failed, Err(err))
+            (None, failed)
         }
     };
+    let next = schedule.next(Timestamp::now(), summary.status == SyncStatus::Succeeded);
     store
-        .record_organization_sync(tenant, organization_id, &summary, aws_id.as_deref())
+        .record_organization_sync(tenant, organization_id, &summary, aws_id.as_deref(), next)
         .await?;
-    result
+    Ok(summary)
 }
 
 /// The sync's work, whose failure [`sync`] records.

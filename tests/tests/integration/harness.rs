@@ -39,6 +39,8 @@ pub struct Scanning {
     pub queue_url: String,
     pub dead_letter_url: String,
     pub worker: scan_worker::Worker,
+    /// The organization sync queue (the API and the sweep send to it).
+    pub organization_sync_url: String,
 }
 
 #[derive(Debug)]
@@ -136,10 +138,14 @@ impl TestApp {
             .expect("create the test queues");
         let queue_url = urls[model::provisioning::SCAN_QUEUE.logical_id].clone();
         let dead_letter_url = urls[model::provisioning::SCAN_QUEUE.dead_letter_logical_id].clone();
+        let organization_sync_url =
+            urls[model::provisioning::ORGANIZATION_SYNC_QUEUE.logical_id].clone();
         app.state = app
             .state
             .clone()
             .with_scans(catalogue.clone(), JobQueue::new(sqs.clone(), &queue_url));
+        app.state.organization_sync_queue =
+            Some(JobQueue::new(sqs.clone(), &organization_sync_url));
         app.router = api::router(app.state.clone());
         let worker = scan_worker::Worker {
             store: app.store.clone(),
@@ -157,6 +163,7 @@ impl TestApp {
             queue_url,
             dead_letter_url,
             worker,
+            organization_sync_url,
         });
         app
     }
@@ -206,6 +213,29 @@ impl TestApp {
             handled += received;
         }
         panic!("the scan queue never drained");
+    }
+
+    /// Run `syncer` over the organization sync queue until it is empty.
+    /// Returns the messages handled.
+    pub async fn drain_organization_syncs(&self, syncer: &organization_sync::Syncer) -> usize {
+        let scanning = self.scanning();
+        let mut handled = 0;
+        for _ in 0..20 {
+            let received = model::sqs_pump::poll_once(
+                &scanning.sqs,
+                &scanning.organization_sync_url,
+                std::time::Duration::ZERO,
+                Some(std::time::Duration::ZERO),
+                |event| syncer.handle_batch(event),
+            )
+            .await
+            .expect("poll the organization sync queue");
+            if received == 0 {
+                return handled;
+            }
+            handled += received;
+        }
+        panic!("the organization sync queue never drained");
     }
 
     /// Bodies of the messages in the dead-letter queue (left there).
@@ -315,6 +345,7 @@ impl TestApp {
             store: self.store.clone(),
             verifier: self.state.verifier.clone(),
             settings: self.state.settings.clone(),
+            organization_sync_queue: self.state.organization_sync_queue.clone(),
         }
     }
 

@@ -276,7 +276,7 @@ impl OrgAdmin {
 async fn an_organization_is_discovered_filtered_and_followed() {
     use model::discovery::{apply, discover, plan};
     use model::organizations::{Filters, MemberState, OuRule, TagRule};
-    let app = TestApp::new().await;
+    let app = TestApp::with_scans().await;
     let moto = OwnMoto::start().await;
     let sdk = moto.sdk(&app.sdk_config);
     let verifier = model::verification::RoleVerifier::new(&sdk, &crate::harness::test_settings());
@@ -526,18 +526,52 @@ async fn an_organization_is_discovered_filtered_and_followed() {
         .await;
     assert_eq!(by_hand.status.as_u16(), 201, "{:#}", by_hand.body);
 
-    // The sync use case: the first enrols the active members, a second
-    // changes nothing, and the organization keeps the summary.
+    // The first sync is asked for through the API: 202, QUEUED, and a
+    // second ask while it is queued sends nothing more; the sync function
+    // runs it once and the organization keeps the summary.
+    let schedule = model::usecases::organizations::SyncSchedule {
+        interval: std::time::Duration::from_secs(3600),
+    };
+    let syncer = organization_sync::Syncer {
+        store: app.store.clone(),
+        verifier: verifier.clone(),
+        settings: std::sync::Arc::new(settings.clone()),
+        schedule,
+    };
+    let sync_uri = format!("/v1/organizations/{organization_id}/sync");
+    for _ in 0..2 {
+        let asked = app.call(axum::http::Method::POST, &sync_uri, None).await;
+        assert_eq!(asked.status.as_u16(), 202, "{:#}", asked.body);
+        assert_eq!(asked.body["sync"]["status"], "QUEUED");
+        assert_eq!(
+            asked.headers["location"],
+            format!("/v1/organizations/{organization_id}")
+        );
+    }
+    assert_eq!(
+        app.drain_organization_syncs(&syncer).await,
+        1,
+        "one job for two asks"
+    );
+    let view = app
+        .get(&format!("/v1/organizations/{organization_id}"))
+        .await
+        .body;
+    assert_eq!(view["sync"]["status"], "IDLE", "{view:#}");
+    assert!(view["sync"]["next_sync_at"].is_string());
+    let first: model::organizations::SyncSummary =
+        serde_json::from_value(view["last_sync"].clone()).unwrap();
+    // Later syncs run the use case directly; the schedule is tested below.
     let sync = || {
         model::usecases::organizations::sync(
             &app.store,
             &verifier,
             &settings,
+            schedule,
             crate::harness::TENANT,
             &organization_id,
         )
     };
-    let first = sync().await.expect("sync");
     let mut active: Vec<String> = found
         .members
         .iter()
@@ -657,6 +691,34 @@ async fn an_organization_is_discovered_filtered_and_followed() {
         sync().await.unwrap().accounts_written,
         0,
         "departing twice writes nothing"
+    );
+
+    // The schedule: not due before the interval; once due, the verifier's
+    // sweep queues it (once) and the sync function runs it.
+    let sweeper = app.sweeper();
+    let now = model::time::Timestamp::now();
+    assert_eq!(
+        sweeper.queue_organization_syncs(now).await,
+        0,
+        "not due yet"
+    );
+    let later = now.plus(std::time::Duration::from_secs(2 * 3600));
+    assert_eq!(sweeper.queue_organization_syncs(later).await, 1);
+    assert_eq!(
+        sweeper.queue_organization_syncs(later).await,
+        0,
+        "queued once"
+    );
+    assert_eq!(app.drain_organization_syncs(&syncer).await, 1);
+    let scheduled = app
+        .get(&format!("/v1/organizations/{organization_id}"))
+        .await
+        .body;
+    assert_eq!(scheduled["sync"]["status"], "IDLE", "{scheduled:#}");
+    assert_eq!(scheduled["sync"]["requested_by"], "system:schedule");
+    assert_eq!(
+        scheduled["last_sync"]["status"], "SUCCEEDED",
+        "{scheduled:#}"
     );
     let view = app
         .get(&format!("/v1/organizations/{organization_id}"))
