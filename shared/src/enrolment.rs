@@ -82,6 +82,11 @@ pub fn reconcile(
             let mut account =
                 Account::register(account_id.to_string(), fields, ORGANIZATION_SYNC, now);
             account.external_id = member_external_id(&organization.external_id_prefix, account_id);
+            // Mid-rotation, a newcomer's role (from the StackSet) trusts both.
+            account.pending_external_id = organization
+                .pending_external_id_prefix
+                .as_deref()
+                .map(|pending| member_external_id(pending, account_id));
             account.organization = Some(link(member, false));
             return Some(account);
         }
@@ -126,6 +131,54 @@ pub fn reconcile(
         return None;
     }
     let mut next = next;
+    next.version = current.version + 1;
+    next.updated_at = now;
+    next.updated_by = ORGANIZATION_SYNC.to_string();
+    Some(next)
+}
+
+/// The account when its organization's prefix rotation starts (`pending`
+/// the new prefix) or is cancelled (`None`): an enrolled member on the
+/// organization's current ID gets (or loses) the pending ID, which the
+/// verifier promotes once the member's role verifies with it, as for any
+/// account's rotation. Adopted accounts keep their own IDs and are left
+/// alone, as is a member whose pending ID is already as wanted.
+pub fn rotation(
+    current: Option<&Account>,
+    organization: &Organization,
+    pending: Option<&str>,
+    now: Timestamp,
+) -> Option<Account> {
+    let current = current?;
+    let link = current.organization.as_ref()?;
+    if link.organization_id != organization.organization_id || link.adopted {
+        return None;
+    }
+    let id = current.account_id.as_str();
+    let wanted = match pending {
+        Some(pending) => {
+            if current.external_id != member_external_id(&organization.external_id_prefix, id) {
+                return None;
+            }
+            Some(member_external_id(pending, id))
+        }
+        // Cancel only what this organization's rotation set.
+        None => {
+            let ours = organization
+                .pending_external_id_prefix
+                .as_deref()
+                .map(|pending| member_external_id(pending, id));
+            if current.pending_external_id.is_none() || current.pending_external_id != ours {
+                return None;
+            }
+            None
+        }
+    };
+    if current.pending_external_id == wanted {
+        return None;
+    }
+    let mut next = current.clone();
+    next.pending_external_id = wanted;
     next.version = current.version + 1;
     next.updated_at = now;
     next.updated_by = ORGANIZATION_SYNC.to_string();
@@ -182,6 +235,7 @@ mod tests {
             management_account_id: "111111111111".into(),
             role_arn: "arn:aws:iam::111111111111:role/VendorOrgRead".into(),
             external_id_prefix: format!("{}-", "a".repeat(32)),
+            pending_external_id_prefix: None,
             filters: Filters::default(),
             aws_organization_id: None,
             created_at: now,
@@ -483,6 +537,65 @@ mod tests {
         assert!(archived.archived_at.is_some());
         assert_eq!(detach(Some(&plain), &org.organization_id, now), None);
         assert_eq!(detach(Some(&enrolled), "another", now), None);
+    }
+
+    #[test]
+    fn a_prefix_rotation_gives_enrolled_members_their_pending_id_and_a_cancel_takes_it_back() {
+        let mut org = organization();
+        let m = member("222222222222", "ou-ab12-cdef3456");
+        let now = Timestamp::now();
+        let enrolled = reconcile(
+            None,
+            &org,
+            "222222222222",
+            &Target::Covered(&m),
+            &role(),
+            now,
+        )
+        .unwrap();
+        let pending = format!("{}-", "b".repeat(32));
+        let rotating = rotation(Some(&enrolled), &org, Some(&pending), now).unwrap();
+        assert_eq!(
+            rotating.pending_external_id,
+            Some(format!("{pending}222222222222"))
+        );
+        assert_eq!(
+            rotating.external_id, enrolled.external_id,
+            "the current ID stays in force"
+        );
+        assert_eq!(
+            rotation(Some(&rotating), &org, Some(&pending), now),
+            None,
+            "once"
+        );
+        // A newcomer enrolled mid-rotation trusts both from the start.
+        org.pending_external_id_prefix = Some(pending.clone());
+        let newcomer = member("333333333333", "ou-ab12-cdef3456");
+        let late = reconcile(
+            None,
+            &org,
+            "333333333333",
+            &Target::Covered(&newcomer),
+            &role(),
+            now,
+        )
+        .unwrap();
+        assert_eq!(
+            late.pending_external_id,
+            Some(format!("{pending}333333333333"))
+        );
+        // Cancelled: the pending ID goes, the current one stays.
+        let cancelled = rotation(Some(&rotating), &org, None, now).unwrap();
+        assert_eq!(cancelled.pending_external_id, None);
+        assert_eq!(cancelled.external_id, enrolled.external_id);
+        // An adopted account keeps its own IDs.
+        let mut adopted = enrolled.clone();
+        adopted.organization.as_mut().unwrap().adopted = true;
+        assert_eq!(rotation(Some(&adopted), &org, Some(&pending), now), None);
+        // A member's own rotation (another pending ID) is not cancelled.
+        let mut own = enrolled.clone();
+        own.pending_external_id = Some("its-own-rotation".into());
+        assert_eq!(rotation(Some(&own), &org, None, now), None);
     }
 
     #[test]

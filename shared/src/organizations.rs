@@ -252,13 +252,35 @@ pub fn is_ou_id(value: &str) -> bool {
 
 /// The StackSet template: one role per member account, trusting the
 /// vendor only with that member's external ID, written by `!Sub` so the
-/// same template serves every member.
+/// same template serves every member. During a rotation of the prefix
+/// (`pending`), each role trusts both the current and the pending ID.
 pub fn stackset_template(
     vendor_principal: &str,
     prefix: &str,
+    pending: Option<&str>,
     role_name: &str,
     policies: &[String],
 ) -> String {
+    let mut external_ids = String::from(
+        r#"
+                  - !Sub "${ExternalIdPrefix}${AWS::AccountId}""#,
+    );
+    let mut pending_parameter = String::new();
+    if let Some(pending) = pending {
+        external_ids.push_str(
+            r#"
+                  - !Sub "${PendingExternalIdPrefix}${AWS::AccountId}""#,
+        );
+        pending_parameter = format!(
+            r#"
+  PendingExternalIdPrefix:
+    Type: String
+    Default: {pending}
+    AllowedPattern: "[\\w+=,.@:/-]*"
+    Description: The new prefix of a rotation, trusted beside the current one until it is verified"#,
+            pending = quoted(pending)
+        );
+    }
     format!(
         r#"AWSTemplateFormatVersion: "2010-09-09"
 Description: Cross-account role for each member account, assumable by the vendor only with that account's external ID (prefix + account id)
@@ -267,7 +289,7 @@ Parameters:
     Type: String
     Default: {prefix}
     AllowedPattern: "[\\w+=,.@:/-]*"
-    Description: The organization's external-ID prefix the vendor gave you
+    Description: The organization's external-ID prefix the vendor gave you{pending_parameter}
   VendorPrincipal:
     Type: String
     Default: {principal}
@@ -280,7 +302,7 @@ Parameters:
         role_name = quoted(role_name),
         resource = crate::role_template::role_resource(
             "!Ref VendorPrincipal",
-            r#"!Sub "${ExternalIdPrefix}${AWS::AccountId}""#,
+            &external_ids,
             &crate::role_template::managed_policy_arns(policies),
         ),
     )
@@ -288,12 +310,17 @@ Parameters:
 
 /// The management account's role: read-only on AWS Organizations (what
 /// discovery calls), trusting the vendor only with the management
-/// account's own derived external ID.
+/// account's own derived external ID (and, during a rotation, the
+/// pending one).
 pub fn management_role_template(
     vendor_principal: &str,
-    external_id: &str,
+    external_ids: &[&str],
     role_name: &str,
 ) -> String {
+    let external_ids: String = external_ids
+        .iter()
+        .map(|id| format!("\n                  - {}", quoted(id)))
+        .collect();
     format!(
         r#"AWSTemplateFormatVersion: "2010-09-09"
 Description: Read-only role on AWS Organizations for the vendor's discovery of member accounts
@@ -315,7 +342,7 @@ Resources:
             Action: sts:AssumeRole
             Condition:
               StringEquals:
-                sts:ExternalId: {external_id}
+                sts:ExternalId: {external_ids}
       Policies:
         - PolicyName: OrganizationsReadOnly
           PolicyDocument:
@@ -336,7 +363,6 @@ Outputs:
     Value: !GetAtt VendorOrganizationsRole.Arn
 "#,
         principal = quoted(vendor_principal),
-        external_id = quoted(external_id),
         role_name = quoted(role_name),
     )
 }
@@ -484,13 +510,25 @@ mod tests {
         let text = stackset_template(
             "arn:aws:iam::123456789012:root",
             "0123456789abcdef0123456789abcdef-",
+            None,
             "AccountOnboardingAudit",
             &["SecurityAudit".to_string()],
         );
-        assert!(text.contains(r#"sts:ExternalId: !Sub "${ExternalIdPrefix}${AWS::AccountId}""#));
+        assert!(text.contains(r#"- !Sub "${ExternalIdPrefix}${AWS::AccountId}""#));
         assert!(text.contains(r#"Default: "0123456789abcdef0123456789abcdef-""#));
+        assert!(!text.contains("PendingExternalIdPrefix"));
+        // During a rotation each role trusts both IDs.
+        let rotating = stackset_template(
+            "arn:aws:iam::123456789012:root",
+            "0123456789abcdef0123456789abcdef-",
+            Some("fedcba9876543210fedcba9876543210-"),
+            "AccountOnboardingAudit",
+            &[],
+        );
+        assert!(rotating.contains(r#"- !Sub "${PendingExternalIdPrefix}${AWS::AccountId}""#));
+        assert!(rotating.contains(r#"Default: "fedcba9876543210fedcba9876543210-""#));
         // A hostile role name stays a quoted scalar.
-        let hostile = stackset_template("p", "x-", "a\"\n  Evil: b", &[]);
+        let hostile = stackset_template("p", "x-", None, "a\"\n  Evil: b", &[]);
         assert!(hostile.contains(r#"Default: "a\"\n  Evil: b""#));
     }
 
@@ -524,6 +562,10 @@ pub struct Organization {
     pub role_arn: String,
     /// Every member's external ID is this prefix + its account id.
     pub external_id_prefix: String,
+    /// A rotation's new prefix: trusted beside the current one until the
+    /// management role verifies with it (then it replaces the current).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_external_id_prefix: Option<String>,
     #[serde(default)]
     pub filters: Filters,
     /// AWS's `o-…` id, once a sync has read it.
@@ -659,6 +701,12 @@ pub struct OrganizationView {
     pub external_id_prefix: String,
     /// The external ID the management role must trust (prefix + its id).
     pub management_external_id: String,
+    /// During a rotation: the new prefix, and the management role's new
+    /// ID; both are trusted until a sync verifies the new one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_external_id_prefix: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_management_external_id: Option<String>,
     pub filters: Filters,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aws_organization_id: Option<String>,
@@ -681,6 +729,8 @@ impl Organization {
             role_arn: self.role_arn.clone(),
             external_id_prefix: self.external_id_prefix.clone(),
             management_external_id: self.management_external_id(),
+            pending_external_id_prefix: self.pending_external_id_prefix.clone(),
+            pending_management_external_id: self.pending_management_external_id(),
             filters: self.filters.clone(),
             aws_organization_id: self.aws_organization_id.clone(),
             created_at: self.created_at,
@@ -701,5 +751,11 @@ impl Organization {
 
     pub fn management_external_id(&self) -> String {
         member_external_id(&self.external_id_prefix, &self.management_account_id)
+    }
+
+    pub fn pending_management_external_id(&self) -> Option<String> {
+        self.pending_external_id_prefix
+            .as_deref()
+            .map(|pending| member_external_id(pending, &self.management_account_id))
     }
 }

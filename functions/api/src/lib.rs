@@ -269,6 +269,8 @@ fn routes() -> (Router<AppState>, OpenApiDocument) {
         .routes(routes!(organizations::sync_organization))
         .routes(routes!(organizations::stackset_template))
         .routes(routes!(organizations::management_role_template))
+        .routes(routes!(organizations::rotate_external_id_prefix))
+        .routes(routes!(organizations::cancel_external_id_prefix_rotation))
         .routes(routes!(openapi_json))
         .split_for_parts()
 }

@@ -152,6 +152,7 @@ pub async fn stackset_template(
     Ok(yaml(organizations::stackset_template(
         &principal,
         &organization.external_id_prefix,
+        organization.pending_external_id_prefix.as_deref(),
         &state.settings.role_name,
         &policies,
     )))
@@ -176,9 +177,57 @@ pub async fn management_role_template(
     let role_name = model::validation::role_arn("role_arn", &organization.role_arn)
         .map(|role| role.role_name.to_string())
         .unwrap_or_else(|_| "AccountOnboardingOrganizations".to_string());
+    let current = organization.management_external_id();
+    let pending = organization.pending_management_external_id();
+    let external_ids: Vec<&str> = std::iter::once(current.as_str())
+        .chain(pending.as_deref())
+        .collect();
     Ok(yaml(organizations::management_role_template(
         &principal,
-        &organization.management_external_id(),
+        &external_ids,
         &role_name,
     )))
+}
+
+#[utoipa::path(
+    post, path = "/v1/organizations/{organization_id}/external-id-prefix/rotate", tag = "organizations",
+    params(("organization_id" = String, Path)),
+    responses((status = 200, description = "A new `pending_external_id_prefix`. Update the management stack and the StackSet with the templates (both now trust the current and the pending IDs); each member's pending ID replaces its current one once the member verifies with it, and the organization's prefix once a sync's management role accepts the new ID. Rotating again replaces the pending prefix.", body = OrganizationView)),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn rotate_external_id_prefix(
+    auth: Auth<Write>,
+    State(state): State<AppState>,
+    Path(organization_id): Path<OrganizationId>,
+) -> Result<Json<OrganizationView>, ApiError> {
+    let organization = model::usecases::organizations::rotate_prefix(
+        &state.store,
+        &auth.caller.tenant,
+        &organization_id,
+    )
+    .await?;
+    Ok(Json(organization.view()))
+}
+
+#[utoipa::path(
+    delete, path = "/v1/organizations/{organization_id}/external-id-prefix/pending", tag = "organizations",
+    params(("organization_id" = String, Path)),
+    responses(
+        (status = 200, description = "Rotation cancelled: the members' pending IDs of it are gone; the current prefix stays", body = OrganizationView),
+        (status = 404, description = "No such organization, or no rotation pending"),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn cancel_external_id_prefix_rotation(
+    auth: Auth<Write>,
+    State(state): State<AppState>,
+    Path(organization_id): Path<OrganizationId>,
+) -> Result<Json<OrganizationView>, ApiError> {
+    let organization = model::usecases::organizations::cancel_prefix_rotation(
+        &state.store,
+        &auth.caller.tenant,
+        &organization_id,
+    )
+    .await?;
+    Ok(Json(organization.view()))
 }

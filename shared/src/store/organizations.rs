@@ -397,3 +397,82 @@ impl Store {
         }
     }
 }
+
+impl Store {
+    /// Start (`Some`) or end (`None`) a rotation of the organization's
+    /// external-ID prefix. Ending one that is not pending is a 404.
+    pub async fn set_organization_pending_prefix(
+        &self,
+        tenant: &str,
+        organization_id: &str,
+        pending: Option<&str>,
+    ) -> Result<Organization> {
+        let request = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(item_key(
+                tenant,
+                keys::organization_sk(organization_id),
+            )))
+            .return_values(ReturnValue::AllNew);
+        let request = match pending {
+            Some(pending) => request
+                .condition_expression("attribute_exists(sk)")
+                .update_expression(
+                    "SET pending_external_id_prefix = :pending, version = version + :one",
+                )
+                .expression_attribute_values(":pending", s(pending))
+                .expression_attribute_values(":one", super::n(1)),
+            None => request
+                .condition_expression("attribute_exists(pending_external_id_prefix)")
+                .update_expression("SET version = version + :one REMOVE pending_external_id_prefix")
+                .expression_attribute_values(":one", super::n(1)),
+        };
+        match request.send().await {
+            Ok(output) => Ok(serde_dynamo::from_item(
+                output.attributes.unwrap_or_default(),
+            )?),
+            Err(err) if is_condition_failure(&err) => Err(Error::NotFound {
+                resource: if pending.is_some() {
+                    RESOURCE
+                } else {
+                    "pending external-ID prefix of organization"
+                },
+                id: organization_id.to_string(),
+            }),
+            Err(err) => Err(Error::from_sdk(err)),
+        }
+    }
+
+    /// The management role verified with the pending prefix's ID: it
+    /// becomes the prefix (only if that rotation is still the pending one).
+    pub async fn promote_organization_prefix(
+        &self,
+        tenant: &str,
+        organization_id: &str,
+        pending: &str,
+    ) -> Result<bool> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(item_key(
+                tenant,
+                keys::organization_sk(organization_id),
+            )))
+            .condition_expression("pending_external_id_prefix = :pending")
+            .update_expression(
+                "SET external_id_prefix = :pending, version = version + :one REMOVE pending_external_id_prefix",
+            )
+            .expression_attribute_values(":pending", s(pending))
+            .expression_attribute_values(":one", super::n(1))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if is_condition_failure(&err) => Ok(false),
+            Err(err) => Err(Error::from_sdk(err)),
+        }
+    }
+}

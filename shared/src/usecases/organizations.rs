@@ -69,6 +69,7 @@ impl Organizations<'_> {
             role_arn: request.role_arn,
             // Each registration its own, even of the same AWS Organization.
             external_id_prefix: organizations::new_prefix(),
+            pending_external_id_prefix: None,
             filters: request.filters,
             aws_organization_id: None,
             created_at: now,
@@ -115,6 +116,78 @@ pub async fn delete(store: &Store, tenant: &str, organization_id: &str) -> Resul
         )));
     }
     store.delete_organization(tenant, organization_id).await
+}
+
+/// Start a rotation of the organization's external-ID prefix: a new
+/// prefix from the CSPRNG, trusted beside the current one by the
+/// templates, and each enrolled member's pending ID (promoted member by
+/// member by the verifier, as any account's rotation). The organization's
+/// own prefix is promoted by the first sync whose management role accepts
+/// the new ID. Rotating again replaces the pending prefix.
+pub async fn rotate_prefix(
+    store: &Store,
+    tenant: &str,
+    organization_id: &str,
+) -> Result<Organization> {
+    let before = store.get_organization(tenant, organization_id).await?;
+    // Members that took the previous pending prefix lose it first.
+    if before.pending_external_id_prefix.is_some() {
+        set_member_rotation(store, tenant, &before, None).await?;
+    }
+    let pending = organizations::new_prefix();
+    let organization = store
+        .set_organization_pending_prefix(tenant, organization_id, Some(&pending))
+        .await?;
+    set_member_rotation(store, tenant, &organization, Some(&pending)).await?;
+    Ok(organization)
+}
+
+/// Cancel a rotation: the members' pending IDs of it go, then the
+/// organization's pending prefix. The current IDs stay in force.
+pub async fn cancel_prefix_rotation(
+    store: &Store,
+    tenant: &str,
+    organization_id: &str,
+) -> Result<Organization> {
+    let organization = store.get_organization(tenant, organization_id).await?;
+    if organization.pending_external_id_prefix.is_none() {
+        return Err(Error::NotFound {
+            resource: "pending external-ID prefix of organization",
+            id: organization_id.to_string(),
+        });
+    }
+    set_member_rotation(store, tenant, &organization, None).await?;
+    store
+        .set_organization_pending_prefix(tenant, organization_id, None)
+        .await
+}
+
+/// Give (or take back) the enrolled members' pending IDs.
+async fn set_member_rotation(
+    store: &Store,
+    tenant: &str,
+    organization: &Organization,
+    pending: Option<&str>,
+) -> Result<()> {
+    let members: Vec<String> = store
+        .list_organization_members(tenant, &organization.organization_id)
+        .await?
+        .into_iter()
+        .map(|member| member.account_id)
+        .collect();
+    let now = Timestamp::now();
+    let written = store
+        .reconcile_accounts(tenant, &members, |current, _| {
+            crate::enrolment::rotation(current, organization, pending, now)
+        })
+        .await?;
+    if !written.contended.is_empty() {
+        return Err(Error::Conflict(format!(
+            "{} member accounts kept changing; retry",
+            written.contended.len()
+        )));
+    }
+    Ok(())
 }
 
 /// When organizations sync on their own.
@@ -264,9 +337,17 @@ pub async fn sync(
     organization_id: &str,
 ) -> Result<crate::organizations::SyncSummary> {
     use crate::organizations::{Changed, SyncStatus, SyncSummary};
-    let organization = store.get_organization(tenant, organization_id).await?;
+    let mut organization = store.get_organization(tenant, organization_id).await?;
     let started = Timestamp::now();
-    let outcome = sync_members(store, verifier, settings, tenant, &organization, started).await;
+    let outcome = sync_members(
+        store,
+        verifier,
+        settings,
+        tenant,
+        &mut organization,
+        started,
+    )
+    .await;
     let (aws_id, summary) = match outcome {
         Ok((aws_id, summary)) => (Some(aws_id), summary),
         Err(err) => {
@@ -307,24 +388,15 @@ async fn sync_members(
     verifier: &crate::verification::RoleVerifier,
     settings: &VerificationSettings,
     tenant: &str,
-    organization: &Organization,
+    organization: &mut Organization,
     now: Timestamp,
 ) -> Result<(String, crate::organizations::SyncSummary)> {
     use crate::discovery;
     use crate::enrolment::{departure_of, reconcile, MemberRole, Target};
     use crate::organizations::{Changed, SyncStatus, SyncSummary};
+    let credentials = assume_management_role(store, verifier, tenant, organization).await?;
+    let organization: &Organization = organization;
     let organization_id = organization.organization_id.as_str();
-    let credentials = verifier
-        .assume_for_scan(
-            &organization.role_arn,
-            &organization.management_external_id(),
-            &format!("org-sync-{organization_id}"),
-        )
-        .await
-        .map_err(|outcome| Error::Refused {
-            code: "organization_role_refused",
-            message: outcome.message,
-        })?;
     let client = discovery::client(verifier.sdk(), credentials)?;
     let found = discovery::discover(&client, !organization.filters.tags.is_empty()).await?;
     let previous = store
@@ -401,4 +473,46 @@ async fn sync_members(
             calls: found.calls,
         },
     ))
+}
+
+/// Assume the management role. During a prefix rotation the pending ID is
+/// tried first: once the role accepts it, it is promoted to the prefix
+/// (and `organization` updated), so the rest of the sync, and newcomers
+/// it enrols, use it.
+async fn assume_management_role(
+    store: &Store,
+    verifier: &crate::verification::RoleVerifier,
+    tenant: &str,
+    organization: &mut Organization,
+) -> Result<aws_sdk_sts::config::Credentials> {
+    let session = format!("org-sync-{}", organization.organization_id);
+    if let (Some(pending), Some(pending_id)) = (
+        organization.pending_external_id_prefix.clone(),
+        organization.pending_management_external_id(),
+    ) {
+        if let Ok(credentials) = verifier
+            .assume_for_scan(&organization.role_arn, &pending_id, &session)
+            .await
+        {
+            if store
+                .promote_organization_prefix(tenant, &organization.organization_id, &pending)
+                .await?
+            {
+                organization.external_id_prefix = pending;
+                organization.pending_external_id_prefix = None;
+            }
+            return Ok(credentials);
+        }
+    }
+    verifier
+        .assume_for_scan(
+            &organization.role_arn,
+            &organization.management_external_id(),
+            &session,
+        )
+        .await
+        .map_err(|outcome| Error::Refused {
+            code: "organization_role_refused",
+            message: outcome.message,
+        })
 }

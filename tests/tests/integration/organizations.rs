@@ -98,16 +98,38 @@ async fn one_stackset_template_gives_every_member_its_own_external_id() {
     let template = stackset_template(
         &principal,
         &prefix,
+        None,
         "AccountOnboardingAudit",
         &["SecurityAudit".to_string()],
     );
     cfn_lint(&template);
+    let pending = new_prefix();
+    let rotating = stackset_template(
+        &principal,
+        &prefix,
+        Some(&pending),
+        "AccountOnboardingAudit",
+        &["SecurityAudit".to_string()],
+    );
+    cfn_lint(&rotating);
     let management = "444444444444";
     cfn_lint(&management_role_template(
         &principal,
-        &member_external_id(&prefix, management),
+        &[
+            &member_external_id(&prefix, management),
+            &member_external_id(&pending, management),
+        ],
         "AccountOnboardingOrganizations",
     ));
+    // Mid-rotation, a member's role trusts its current and its new ID.
+    assert_eq!(
+        member_trust(&rotating, "555555555555")["Statement"][0]["Condition"]["StringEquals"]
+            ["sts:ExternalId"],
+        serde_json::json!([
+            member_external_id(&prefix, "555555555555"),
+            member_external_id(&pending, "555555555555")
+        ])
+    );
 
     // Two members deploy the same template; each role verifies with its
     // own derived ID.
@@ -116,7 +138,7 @@ async fn one_stackset_template_gives_every_member_its_own_external_id() {
         let trust = member_trust(&template, member);
         assert_eq!(
             trust["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"],
-            member_external_id(&prefix, member)
+            serde_json::json!([member_external_id(&prefix, member)])
         );
         let role = app.create_role(member, &trust, &[]).await;
         let outcome = verifier
@@ -360,7 +382,7 @@ async fn an_organization_is_discovered_filtered_and_followed() {
     let external_id = member_external_id(&prefix, &management);
     let template: serde_yaml::Value = serde_yaml::from_str(&management_role_template(
         &principal,
-        &external_id,
+        &[&external_id],
         "AccountOnboardingOrganizations",
     ))
     .unwrap();
@@ -644,6 +666,98 @@ async fn an_organization_is_discovered_filtered_and_followed() {
         .map(|a| a["account_id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, vec![search.as_str()], "the OU path is searchable");
+
+    // Rotating the prefix: enrolled members get their pending ID (the
+    // adopted one keeps its own); a cancel takes them back.
+    let rotate_uri = format!("/v1/organizations/{organization_id}/external-id-prefix/rotate");
+    let cancel_uri = format!("/v1/organizations/{organization_id}/external-id-prefix/pending");
+    let rotate = || async {
+        let rotated = app.call(axum::http::Method::POST, &rotate_uri, None).await;
+        assert_eq!(rotated.status.as_u16(), 200, "{:#}", rotated.body);
+        rotated.body["pending_external_id_prefix"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let cancelled_prefix = rotate().await;
+    let rotating = account(newcomer.clone()).await;
+    assert_eq!(
+        rotating["pending_external_id"],
+        member_external_id(&cancelled_prefix, &newcomer)
+    );
+    assert_eq!(
+        rotating["external_id"],
+        member_external_id(&prefix, &newcomer)
+    );
+    assert!(account(search.clone())
+        .await
+        .get("pending_external_id")
+        .is_none());
+    let cancelled = app
+        .call(axum::http::Method::DELETE, &cancel_uri, None)
+        .await;
+    assert_eq!(cancelled.status.as_u16(), 200, "{:#}", cancelled.body);
+    assert!(cancelled.body.get("pending_external_id_prefix").is_none());
+    assert!(account(newcomer.clone())
+        .await
+        .get("pending_external_id")
+        .is_none());
+    let again = app
+        .call(axum::http::Method::DELETE, &cancel_uri, None)
+        .await;
+    assert_eq!(again.status.as_u16(), 404);
+
+    // Rotated again: both templates trust both IDs, and once the
+    // management role trusts only the new one a sync promotes it.
+    let pending = rotate().await;
+    assert_ne!(pending, prefix);
+    assert_eq!(
+        account(newcomer.clone()).await["pending_external_id"],
+        member_external_id(&pending, &newcomer)
+    );
+    let management_template = app
+        .get(&format!(
+            "/v1/organizations/{organization_id}/management-role-template"
+        ))
+        .await;
+    let text = management_template.body.as_str().unwrap();
+    assert!(text.contains(&member_external_id(&prefix, &management)));
+    assert!(text.contains(&member_external_id(&pending, &management)));
+    let stackset = app
+        .get(&format!(
+            "/v1/organizations/{organization_id}/stackset-template"
+        ))
+        .await;
+    assert!(stackset.body.as_str().unwrap().contains(&pending));
+    let only_new = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"AWS": principal},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"sts:ExternalId": member_external_id(&pending, &management)}},
+        }],
+    });
+    iam.update_assume_role_policy()
+        .role_name("AccountOnboardingOrganizations")
+        .policy_document(only_new.to_string())
+        .customize()
+        .mutate_request(crate::harness::in_account(&management))
+        .send()
+        .await
+        .unwrap();
+    let promoted = sync().await.unwrap();
+    assert_eq!(
+        promoted.status,
+        model::organizations::SyncStatus::Succeeded,
+        "{promoted:#?}"
+    );
+    let view = app
+        .get(&format!("/v1/organizations/{organization_id}"))
+        .await
+        .body;
+    assert_eq!(view["external_id_prefix"], pending.as_str(), "{view:#}");
+    assert!(view.get("pending_external_id_prefix").is_none());
 
     // The newcomer leaves: departed, not deleted; out of verification and
     // scans, read-only, and listed with `departed=true`.
