@@ -353,10 +353,21 @@ impl TestApp {
     /// CreateRole) with this trust policy; returns its ARN.
     pub async fn create_role(&self, account: &str, trust: &Value, tags: &[(&str, &str)]) -> String {
         let name = format!("Audit{}", ulid::Ulid::new());
+        self.create_named_role(account, &name, trust, tags).await
+    }
+
+    /// [`TestApp::create_role`] with the role's name given.
+    pub async fn create_named_role(
+        &self,
+        account: &str,
+        name: &str,
+        trust: &Value,
+        tags: &[(&str, &str)],
+    ) -> String {
         let iam = aws_sdk_iam::Client::new(&self.sdk_config);
         let mut request = iam
             .create_role()
-            .role_name(&name)
+            .role_name(name)
             .assume_role_policy_document(trust.to_string());
         for (key, value) in tags {
             request = request.tags(

@@ -667,6 +667,41 @@ async fn an_organization_is_discovered_filtered_and_followed() {
         .collect();
     assert_eq!(ids, vec![search.as_str()], "the OU path is searchable");
 
+    // The existing sweep verifies a member with its derived ID once the
+    // StackSet's role is in its account (in the shared trust emulator,
+    // whose STS the app's verifier calls).
+    let stackset = app
+        .get(&format!(
+            "/v1/organizations/{organization_id}/stackset-template"
+        ))
+        .await;
+    let trust = member_trust(stackset.body.as_str().unwrap(), &newcomer);
+    app.create_named_role(&newcomer, &settings.role_name, &trust, &[])
+        .await;
+    let swept = app
+        .sweeper()
+        .sweep(
+            model::time::Timestamp::now(),
+            std::time::Instant::now() + std::time::Duration::from_secs(60),
+        )
+        .await;
+    let verified = account(newcomer.clone()).await;
+    assert!(swept.succeeded >= 1, "{swept:?} {verified:#} {trust:#}");
+    assert_eq!(
+        verified["credential"]["verification_status"], "SUCCESS",
+        "{verified:#}"
+    );
+
+    // Two syncs at once after a newcomer joins: both plan its enrolment,
+    // one account is written.
+    let twin = admin.account("twin", &prod, &root).await;
+    let (a, b) = tokio::join!(sync(), sync());
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.enrolled.account_ids, std::slice::from_ref(&twin));
+    assert_eq!(b.enrolled.account_ids, std::slice::from_ref(&twin));
+    assert_eq!(a.accounts_written + b.accounts_written, 1, "{a:#?} {b:#?}");
+    assert_eq!(account(twin.clone()).await["version"], 1);
+
     // Rotating the prefix: enrolled members get their pending ID (the
     // adopted one keeps its own); a cancel takes them back.
     let rotate_uri = format!("/v1/organizations/{organization_id}/external-id-prefix/rotate");
@@ -841,8 +876,8 @@ async fn an_organization_is_discovered_filtered_and_followed() {
     assert_eq!(view["last_sync"]["status"], "SUCCEEDED", "{view:#}");
     assert_eq!(
         view["last_sync"]["members"],
-        found.members.len() - 1,
-        "the newcomer left"
+        found.members.len(),
+        "the newcomer left, the twin joined"
     );
     assert!(view["aws_organization_id"]
         .as_str()
