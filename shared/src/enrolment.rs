@@ -250,6 +250,7 @@ mod tests {
             sync_started_at: None,
             sync_lease_until: None,
             next_sync_at: None,
+            archived_at: None,
         }
     }
 

@@ -596,6 +596,10 @@ pub struct Organization {
     /// When the schedule syncs it next.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_sync_at: Option<crate::time::Timestamp>,
+    /// Set while archived: not synced (on schedule or on demand); its
+    /// accounts stay as the last sync left them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived_at: Option<crate::time::Timestamp>,
 }
 
 /// A sync on its way.
@@ -718,6 +722,8 @@ pub struct OrganizationView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_sync: Option<SyncSummary>,
     pub sync: SyncState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archived_at: Option<crate::time::Timestamp>,
 }
 
 impl Organization {
@@ -746,6 +752,7 @@ impl Organization {
                 started_at: self.sync_started_at,
                 next_sync_at: self.next_sync_at,
             },
+            archived_at: self.archived_at,
         }
     }
 

@@ -325,6 +325,20 @@ impl RoleVerifier {
     /// Verify that `role_arn` in `account_id` can be assumed with
     /// `external_id`, and only with it.
     pub async fn verify(&self, account_id: &str, role_arn: &str, external_id: &str) -> Outcome {
+        self.verify_and_keep(account_id, role_arn, external_id)
+            .await
+            .0
+    }
+
+    /// [`RoleVerifier::verify`], keeping the session it opened with the
+    /// external ID when the role verified (for work that follows at once,
+    /// such as an organization's discovery).
+    pub async fn verify_and_keep(
+        &self,
+        account_id: &str,
+        role_arn: &str,
+        external_id: &str,
+    ) -> (Outcome, Option<Credentials>) {
         let wrong_external_id = crate::crypto::new_external_id();
         let session = format!("verify-{account_id}");
         // The three AssumeRole calls are independent: run them at once.
@@ -335,17 +349,17 @@ impl RoleVerifier {
         );
         let credentials = match with_id {
             Ok(credentials) => credentials,
-            Err(failure) => return self.failure_outcome(failure, role_arn),
+            Err(failure) => return (self.failure_outcome(failure, role_arn), None),
         };
-        let session_account = match self.session_account(credentials).await {
+        let session_account = match self.session_account(credentials.clone()).await {
             Ok(account) => account,
-            Err(failure) => return self.failure_outcome(failure, role_arn),
+            Err(failure) => return (self.failure_outcome(failure, role_arn), None),
         };
         if session_account != account_id {
-            return Outcome::new(
+            return (Outcome::new(
                 VerificationCode::AccountMismatch,
                 format!("The role {role_arn} belongs to account {session_account}, not to {account_id}: create the role in account {account_id} and register its ARN."),
-            );
+            ), None);
         }
         for (result, how) in [
             (without_id, "without any external ID"),
@@ -353,20 +367,23 @@ impl RoleVerifier {
         ] {
             match result {
                 Ok(_) => {
-                    return Outcome::new(
+                    return (Outcome::new(
                         VerificationCode::ExternalIdNotEnforced,
                         format!("The role {role_arn} can be assumed {how}, so anyone who learns its ARN can make us act on it (the confused-deputy attack). Add a Condition to its trust policy: StringEquals sts:ExternalId = this account's external_id, on every statement that trusts us."),
-                    )
+                    ), None)
                 }
                 Err(StsFailure::AccessDenied) => {}
-                Err(failure) => return self.failure_outcome(failure, role_arn),
+                Err(failure) => return (self.failure_outcome(failure, role_arn), None),
             }
         }
-        Outcome::new(
-            VerificationCode::Ok,
-            format!(
-                "The role {role_arn} was assumed with the external ID and is refused without it."
+        (
+            Outcome::new(
+                VerificationCode::Ok,
+                format!(
+                    "The role {role_arn} was assumed with the external ID and is refused without it."
+                ),
             ),
+            Some(credentials),
         )
     }
 

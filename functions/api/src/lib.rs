@@ -264,8 +264,11 @@ fn routes() -> (Router<AppState>, OpenApiDocument) {
         ))
         .routes(routes!(
             organizations::get_organization,
+            organizations::update_organization,
             organizations::delete_organization
         ))
+        .routes(routes!(organizations::archive_organization))
+        .routes(routes!(organizations::unarchive_organization))
         .routes(routes!(organizations::sync_organization))
         .routes(routes!(organizations::stackset_template))
         .routes(routes!(organizations::management_role_template))

@@ -14,7 +14,7 @@ use axum::response::Response;
 use axum::Json;
 use model::ids::OrganizationId;
 use model::organizations::{self, OrganizationView};
-use model::usecases::organizations::RegisterOrganizationRequest;
+use model::usecases::organizations::{RegisterOrganizationRequest, UpdateOrganizationRequest};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -41,6 +41,81 @@ pub async fn register_organization(
         .register(&auth.caller.tenant, &auth.caller.key_id, request)
         .await?;
     Ok((StatusCode::CREATED, Json(organization.view())))
+}
+
+#[utoipa::path(
+    patch, path = "/v1/organizations/{organization_id}", tag = "organizations",
+    params(("organization_id" = String, Path)),
+    request_body = UpdateOrganizationRequest,
+    responses(
+        (status = 200, description = "Updated: the fields given replace the stored ones", body = OrganizationView),
+        (status = 412, description = "Changed meanwhile; read it again and retry"),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn update_organization(
+    auth: Auth<Write>,
+    State(state): State<AppState>,
+    Path(organization_id): Path<OrganizationId>,
+    JsonObject(body): JsonObject,
+) -> Result<Json<OrganizationView>, ApiError> {
+    let request: UpdateOrganizationRequest = parse(Value::Object(body))?;
+    let organization = state
+        .organizations()
+        .update(
+            &auth.caller.tenant,
+            &auth.caller.key_id,
+            &organization_id,
+            request,
+        )
+        .await?;
+    Ok(Json(organization.view()))
+}
+
+#[utoipa::path(
+    post, path = "/v1/organizations/{organization_id}/archive", tag = "organizations",
+    params(("organization_id" = String, Path)),
+    responses((status = 200, description = "Archived: not synced, on schedule or on demand (409 archived); its accounts stay as the last sync left them", body = OrganizationView)),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn archive_organization(
+    auth: Auth<Write>,
+    State(state): State<AppState>,
+    Path(organization_id): Path<OrganizationId>,
+) -> Result<Json<OrganizationView>, ApiError> {
+    let organization = state
+        .store
+        .set_organization_archived(
+            &auth.caller.tenant,
+            &organization_id,
+            true,
+            model::time::Timestamp::now(),
+        )
+        .await?;
+    Ok(Json(organization.view()))
+}
+
+#[utoipa::path(
+    post, path = "/v1/organizations/{organization_id}/unarchive", tag = "organizations",
+    params(("organization_id" = String, Path)),
+    responses((status = 200, description = "Active again, and due for a sync at once", body = OrganizationView)),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn unarchive_organization(
+    auth: Auth<Write>,
+    State(state): State<AppState>,
+    Path(organization_id): Path<OrganizationId>,
+) -> Result<Json<OrganizationView>, ApiError> {
+    let organization = state
+        .store
+        .set_organization_archived(
+            &auth.caller.tenant,
+            &organization_id,
+            false,
+            model::time::Timestamp::now(),
+        )
+        .await?;
+    Ok(Json(organization.view()))
 }
 
 #[utoipa::path(

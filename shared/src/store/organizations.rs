@@ -153,37 +153,56 @@ impl Store {
         aws_organization_id: Option<&str>,
         next_sync_at: Timestamp,
     ) -> Result<()> {
-        let mut update = self
-            .client
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(item_key(
-                tenant,
-                keys::organization_sk(organization_id),
-            )))
-            .condition_expression("attribute_exists(sk)")
-            .expression_attribute_names("#due_shard", provisioning::DUE_SHARD)
-            .expression_attribute_names("#due_at", provisioning::DUE_AT)
-            .expression_attribute_values(":summary", serde_dynamo::to_attribute_value(summary)?)
-            .expression_attribute_values(":shard", s(provisioning::ORGANIZATION_SYNC_SHARD))
-            .expression_attribute_values(":next", s(next_sync_at.to_string()));
-        const SET: &str =
-            "SET last_sync = :summary, next_sync_at = :next, #due_shard = :shard, #due_at = :next";
-        const REMOVE: &str = "REMOVE sync_status, sync_lease_until";
-        update = match aws_organization_id {
-            Some(id) => update
-                .update_expression(format!("{SET}, aws_organization_id = :aws {REMOVE}"))
-                .expression_attribute_values(":aws", s(id)),
-            None => update.update_expression(format!("{SET} {REMOVE}")),
-        };
-        match update.send().await {
-            Ok(_) => Ok(()),
-            Err(err) if is_condition_failure(&err) => Err(Error::NotFound {
-                resource: RESOURCE,
-                id: organization_id.to_string(),
-            }),
-            Err(err) => Err(Error::from_sdk(err)),
+        // Archived meanwhile: the summary is kept, nothing is scheduled.
+        for scheduled in [true, false] {
+            let mut update = self
+                .client
+                .update_item()
+                .table_name(self.table())
+                .set_key(Some(item_key(
+                    tenant,
+                    keys::organization_sk(organization_id),
+                )))
+                .expression_attribute_values(":summary", serde_dynamo::to_attribute_value(summary)?)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                );
+            let mut set = String::from("SET last_sync = :summary");
+            if scheduled {
+                set.push_str(", next_sync_at = :next, #due_shard = :shard, #due_at = :next");
+                update = update
+                    .condition_expression(
+                        "attribute_exists(sk) AND attribute_not_exists(archived_at)",
+                    )
+                    .expression_attribute_names("#due_shard", provisioning::DUE_SHARD)
+                    .expression_attribute_names("#due_at", provisioning::DUE_AT)
+                    .expression_attribute_values(":shard", s(provisioning::ORGANIZATION_SYNC_SHARD))
+                    .expression_attribute_values(":next", s(next_sync_at.to_string()));
+            } else {
+                update = update.condition_expression("attribute_exists(sk)");
+            }
+            if let Some(id) = aws_organization_id {
+                set.push_str(", aws_organization_id = :aws");
+                update = update.expression_attribute_values(":aws", s(id));
+            }
+            let result = update
+                .update_expression(format!("{set} REMOVE sync_status, sync_lease_until"))
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(()),
+                Err(err) if is_condition_failure(&err) => {
+                    if super::refused_item(&err).is_none() {
+                        break;
+                    }
+                }
+                Err(err) => return Err(Error::from_sdk(err)),
+            }
         }
+        Err(Error::NotFound {
+            resource: RESOURCE,
+            id: organization_id.to_string(),
+        })
     }
 }
 
@@ -285,7 +304,7 @@ impl Store {
                 keys::organization_sk(organization_id),
             )))
             .condition_expression(
-                "attribute_exists(sk) AND (attribute_not_exists(sync_lease_until) OR sync_lease_until < :now)",
+                "attribute_exists(sk) AND attribute_not_exists(archived_at) AND (attribute_not_exists(sync_lease_until) OR sync_lease_until < :now)",
             )
             .update_expression(
                 "SET sync_status = :queued, sync_requested_at = :now, sync_requested_by = :by, sync_lease_until = :lease, #due_shard = :shard, #due_at = :lease REMOVE sync_started_at",
@@ -306,6 +325,7 @@ impl Store {
                 output.attributes.unwrap_or_default(),
             )?)),
             Err(err) if is_condition_failure(&err) => match super::refused_item(&err) {
+                Some(item) if item.contains_key("archived_at") => Err(archived(organization_id)),
                 Some(_) => Ok(None),
                 None => Err(Error::NotFound {
                     resource: RESOURCE,
@@ -334,7 +354,7 @@ impl Store {
                 keys::organization_sk(organization_id),
             )))
             .condition_expression(
-                "attribute_exists(sk) AND (sync_status = :queued OR (sync_status = :running AND sync_lease_until < :now))",
+                "attribute_exists(sk) AND attribute_not_exists(archived_at) AND (sync_status = :queued OR (sync_status = :running AND sync_lease_until < :now))",
             )
             .update_expression(
                 "SET sync_status = :running, sync_started_at = :now, sync_lease_until = :lease, #due_at = :lease",
@@ -472,6 +492,120 @@ impl Store {
         match result {
             Ok(_) => Ok(true),
             Err(err) if is_condition_failure(&err) => Ok(false),
+            Err(err) => Err(Error::from_sdk(err)),
+        }
+    }
+}
+
+/// The refusal of a sync of an archived organization.
+fn archived(organization_id: &str) -> Error {
+    Error::Refused {
+        code: "archived",
+        message: format!("organization {organization_id} is archived; unarchive it first (POST /v1/organizations/{organization_id}/unarchive)"),
+    }
+}
+
+impl Store {
+    /// Replace an organization's caller-set fields, only at the version
+    /// they were read at (a concurrent change is a 412).
+    pub async fn update_organization(
+        &self,
+        tenant: &str,
+        organization: &Organization,
+        expected_version: u64,
+    ) -> Result<Organization> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(item_key(
+                tenant,
+                keys::organization_sk(&organization.organization_id),
+            )))
+            .condition_expression("attribute_exists(sk) AND version = :expected")
+            .update_expression(
+                "SET #name = :name, role_arn = :role, filters = :filters, updated_at = :now, updated_by = :by, version = version + :one",
+            )
+            .expression_attribute_names("#name", "name")
+            .expression_attribute_values(":name", s(&organization.name))
+            .expression_attribute_values(":role", s(&organization.role_arn))
+            .expression_attribute_values(
+                ":filters",
+                serde_dynamo::to_attribute_value(&organization.filters)?,
+            )
+            .expression_attribute_values(":now", s(organization.updated_at.to_string()))
+            .expression_attribute_values(":by", s(&organization.updated_by))
+            .expression_attribute_values(":expected", super::n(expected_version))
+            .expression_attribute_values(":one", super::n(1))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(serde_dynamo::from_item(
+                output.attributes.unwrap_or_default(),
+            )?),
+            Err(err) if is_condition_failure(&err) => match super::refused_item(&err) {
+                Some(_) => Err(Error::VersionMismatch {
+                    resource: RESOURCE,
+                    id: organization.organization_id.clone(),
+                    expected: expected_version,
+                }),
+                None => Err(Error::NotFound {
+                    resource: RESOURCE,
+                    id: organization.organization_id.clone(),
+                }),
+            },
+            Err(err) => Err(Error::from_sdk(err)),
+        }
+    }
+
+    /// Archive (out of the sync schedule) or unarchive (due at once).
+    /// Idempotent: an organization already so is returned as it is.
+    pub async fn set_organization_archived(
+        &self,
+        tenant: &str,
+        organization_id: &str,
+        archive: bool,
+        now: Timestamp,
+    ) -> Result<Organization> {
+        let current = self.get_organization(tenant, organization_id).await?;
+        if current.archived_at.is_some() == archive {
+            return Ok(current);
+        }
+        let request = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(item_key(
+                tenant,
+                keys::organization_sk(organization_id),
+            )))
+            .condition_expression("attribute_exists(sk)")
+            .expression_attribute_names("#due_shard", provisioning::DUE_SHARD)
+            .expression_attribute_names("#due_at", provisioning::DUE_AT)
+            .expression_attribute_values(":now", s(now.to_string()))
+            .expression_attribute_values(":one", super::n(1))
+            .return_values(ReturnValue::AllNew);
+        let request = if archive {
+            request.update_expression(
+                "SET archived_at = :now, version = version + :one REMOVE #due_shard, #due_at, next_sync_at, sync_status, sync_lease_until",
+            )
+        } else {
+            request
+                .update_expression(
+                    "SET next_sync_at = :now, #due_shard = :shard, #due_at = :now, version = version + :one REMOVE archived_at",
+                )
+                .expression_attribute_values(":shard", s(provisioning::ORGANIZATION_SYNC_SHARD))
+        };
+        match request.send().await {
+            Ok(output) => Ok(serde_dynamo::from_item(
+                output.attributes.unwrap_or_default(),
+            )?),
+            Err(err) if is_condition_failure(&err) => Err(Error::NotFound {
+                resource: RESOURCE,
+                id: organization_id.to_string(),
+            }),
             Err(err) => Err(Error::from_sdk(err)),
         }
     }

@@ -25,6 +25,23 @@ pub struct RegisterOrganizationRequest {
     pub filters: Filters,
 }
 
+/// `PATCH /v1/organizations/{id}`: the fields given replace the stored
+/// ones; the others stay.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateOrganizationRequest {
+    /// Up to 256 characters.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Another role in the management account.
+    #[serde(default)]
+    pub role_arn: Option<String>,
+    /// Replaces the filters as a whole; the next sync departs the members
+    /// they leave out and enrols those they now cover.
+    #[serde(default)]
+    pub filters: Option<Filters>,
+}
+
 /// The parts organization management needs.
 #[derive(Clone, Copy)]
 pub struct Organizations<'a> {
@@ -84,11 +101,52 @@ impl Organizations<'_> {
             sync_started_at: None,
             sync_lease_until: None,
             next_sync_at: Some(now),
+            archived_at: None,
         };
         self.store
             .create_organization(tenant, &organization)
             .await?;
         Ok(organization)
+    }
+
+    /// Change the name, role or filters, checked as at registration, only
+    /// at the version read (a concurrent change is a 412, never lost).
+    pub async fn update(
+        &self,
+        tenant: &str,
+        actor: &str,
+        organization_id: &str,
+        request: UpdateOrganizationRequest,
+    ) -> Result<Organization> {
+        let current = self.store.get_organization(tenant, organization_id).await?;
+        let mut next = current.clone();
+        if let Some(name) = request.name {
+            crate::validation::text("name", &name, 256)?;
+            next.name = name;
+        }
+        if let Some(role_arn) = request.role_arn {
+            self.settings.check_role_name(Some(&role_arn))?;
+            let role = crate::validation::role_arn("role_arn", &role_arn)?;
+            if role.account_id != next.management_account_id {
+                return Err(Error::invalid(
+                    "role_arn",
+                    format!(
+                        "the role is in account {}; the organization's role must be in its management account {}",
+                        role.account_id, next.management_account_id
+                    ),
+                ));
+            }
+            next.role_arn = role_arn;
+        }
+        if let Some(filters) = request.filters {
+            filters.check()?;
+            next.filters = filters;
+        }
+        next.updated_at = Timestamp::now();
+        next.updated_by = actor.to_string();
+        self.store
+            .update_organization(tenant, &next, current.version)
+            .await
     }
 }
 
@@ -262,11 +320,16 @@ pub async fn queue_due_syncs(
 ) -> Result<usize> {
     let mut queued = 0;
     for (tenant, organization_id) in store.due_organizations(now, limit).await? {
-        if store
+        let queued_now = match store
             .queue_organization_sync(&tenant, &organization_id, SCHEDULE, now)
-            .await?
-            .is_some()
+            .await
         {
+            Ok(queued) => queued.is_some(),
+            // Archived or deleted since the index was read.
+            Err(Error::Refused { .. } | Error::NotFound { .. }) => false,
+            Err(err) => return Err(err),
+        };
+        if queued_now {
             queue
                 .send_json(&crate::organizations::SyncJob {
                     tenant,
@@ -475,23 +538,28 @@ async fn sync_members(
     ))
 }
 
-/// Assume the management role. During a prefix rotation the pending ID is
-/// tried first: once the role accepts it, it is promoted to the prefix
-/// (and `organization` updated), so the rest of the sync, and newcomers
-/// it enrols, use it.
+/// Verify the management role exactly as an account's is verified (with
+/// its derived external ID; refused without one and with a wrong one; in
+/// the management account) and keep the session for discovery. During a
+/// prefix rotation the pending ID is tried first: once the role verifies
+/// with it, it is promoted to the prefix (and `organization` updated), so
+/// the rest of the sync, and newcomers it enrols, use it.
 async fn assume_management_role(
     store: &Store,
     verifier: &crate::verification::RoleVerifier,
     tenant: &str,
     organization: &mut Organization,
 ) -> Result<aws_sdk_sts::config::Credentials> {
-    let session = format!("org-sync-{}", organization.organization_id);
     if let (Some(pending), Some(pending_id)) = (
         organization.pending_external_id_prefix.clone(),
         organization.pending_management_external_id(),
     ) {
-        if let Ok(credentials) = verifier
-            .assume_for_scan(&organization.role_arn, &pending_id, &session)
+        if let (_, Some(credentials)) = verifier
+            .verify_and_keep(
+                &organization.management_account_id,
+                &organization.role_arn,
+                &pending_id,
+            )
             .await
         {
             if store
@@ -504,15 +572,18 @@ async fn assume_management_role(
             return Ok(credentials);
         }
     }
-    verifier
-        .assume_for_scan(
+    match verifier
+        .verify_and_keep(
+            &organization.management_account_id,
             &organization.role_arn,
             &organization.management_external_id(),
-            &session,
         )
         .await
-        .map_err(|outcome| Error::Refused {
+    {
+        (_, Some(credentials)) => Ok(credentials),
+        (outcome, None) => Err(Error::Refused {
             code: "organization_role_refused",
-            message: outcome.message,
-        })
+            message: format!("{}: {}", outcome.code.as_str(), outcome.message),
+        }),
+    }
 }

@@ -912,7 +912,7 @@ async fn an_organization_is_discovered_filtered_and_followed() {
 async fn organizations_are_registered_per_tenant_each_with_its_own_prefix() {
     use axum::http::{Method, StatusCode};
     use serde_json::json;
-    let app = TestApp::new().await;
+    let app = TestApp::with_scans().await;
     let body = json!({
         "name": "Acme organization",
         "management_account_id": "888888888888",
@@ -1009,6 +1009,84 @@ async fn organizations_are_registered_per_tenant_each_with_its_own_prefix() {
     assert!(text.contains(&member_external_id(prefix, "888888888888")));
     assert!(text.contains("AccountOnboardingOrganizations"));
     cfn_lint(text);
+
+    // PATCH replaces the fields given, checked as at registration; the
+    // other tenant cannot touch it.
+    let uri = format!("/v1/organizations/{id}");
+    let patched = app
+        .call(
+            Method::PATCH,
+            &uri,
+            Some(&json!({"name": "Acme (renamed)", "filters": {"exclude_accounts": ["111111111111"]}})),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{:#}", patched.body);
+    assert_eq!(patched.body["name"], "Acme (renamed)");
+    assert_eq!(
+        patched.body["filters"]["exclude_accounts"],
+        json!(["111111111111"])
+    );
+    assert_eq!(patched.body["version"], 2);
+    let elsewhere = app
+        .call(
+            Method::PATCH,
+            &uri,
+            Some(&json!({"role_arn": "arn:aws:iam::999999999999:role/AccountOnboardingOrganizations"})),
+        )
+        .await;
+    assert_eq!(elsewhere.status, StatusCode::BAD_REQUEST);
+    assert_eq!(elsewhere.field(), "role_arn");
+    let unknown = app
+        .call(
+            Method::PATCH,
+            &uri,
+            Some(&json!({"external_id_prefix": "mine-"})),
+        )
+        .await;
+    assert_eq!(
+        unknown.status,
+        StatusCode::BAD_REQUEST,
+        "{:#}",
+        unknown.body
+    );
+    let theirs = app
+        .call_with(
+            Method::PATCH,
+            &uri,
+            Some(&other),
+            Some(&json!({"name": "x"})),
+            &[],
+        )
+        .await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND);
+
+    // Archived: no sync on demand (409) and none scheduled; unarchived:
+    // due at once.
+    let archived = app
+        .call(Method::POST, &format!("{uri}/archive"), None)
+        .await;
+    assert_eq!(archived.status, StatusCode::OK, "{:#}", archived.body);
+    assert!(archived.body["archived_at"].is_string());
+    assert!(archived.body["sync"].get("next_sync_at").is_none());
+    app.call(Method::POST, &format!("{uri}/sync"), None)
+        .await
+        .assert_error(409, "archived");
+    let later = model::time::Timestamp::now().plus(std::time::Duration::from_secs(86_400));
+    let ours = |due: Vec<(String, String)>| -> Vec<String> {
+        due.into_iter()
+            .filter(|(tenant, _)| tenant == crate::harness::TENANT)
+            .map(|(_, id)| id)
+            .collect()
+    };
+    assert!(ours(app.store.due_organizations(later, 10).await.unwrap()).is_empty());
+    let back = app
+        .call(Method::POST, &format!("{uri}/unarchive"), None)
+        .await;
+    assert!(back.body.get("archived_at").is_none(), "{:#}", back.body);
+    assert_eq!(
+        ours(app.store.due_organizations(later, 10).await.unwrap()),
+        vec![id.to_string()]
+    );
 
     let deleted = app
         .call(Method::DELETE, &format!("/v1/organizations/{id}"), None)

@@ -30,6 +30,17 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/organizations/{organization_id}"),
     ("delete", "/v1/organizations/{organization_id}"),
     ("post", "/v1/organizations/{organization_id}/sync"),
+    ("patch", "/v1/organizations/{organization_id}"),
+    ("post", "/v1/organizations/{organization_id}/archive"),
+    ("post", "/v1/organizations/{organization_id}/unarchive"),
+    (
+        "post",
+        "/v1/organizations/{organization_id}/external-id-prefix/rotate",
+    ),
+    (
+        "delete",
+        "/v1/organizations/{organization_id}/external-id-prefix/pending",
+    ),
     (
         "get",
         "/v1/organizations/{organization_id}/stackset-template",
