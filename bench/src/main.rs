@@ -10,9 +10,10 @@
 //! events: 10,000 changes through the stream (the notifier's rate over
 //! the stream's own read rate) and write → webhook latency (see `events.rs`).
 //!
-//! organizations: an AWS Organization of 1,000 members in moto, synced
-//! (first enrolment, then a re-sync that changes nothing) against the raw
-//! Organizations and DynamoDB calls a sync must make (`organizations.rs`).
+//! organizations: an AWS Organization of 1,000 members (the bench's own
+//! Organizations and STS endpoints), synced (first enrolment, then a
+//! re-sync that changes nothing) against the raw Organizations and
+//! DynamoDB calls a sync must make (`organizations.rs`).
 //!
 //! verification: accounts verified by the scheduled sweep (the real
 //! verifier, the real DynamoDB Local) against an STS endpoint with an
@@ -24,6 +25,7 @@ mod fleet;
 mod lambda;
 mod load;
 mod organizations;
+mod organizations_endpoint;
 mod search_scale;
 mod sts_endpoint;
 
@@ -80,10 +82,12 @@ async fn main() {
         std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok(),
         "the bench needs DynamoDB Local: run `make bench`"
     );
-    // The bench's own STS endpoint replaces the emulator's for the verifier
-    // (the organization sync keeps moto's: its STS issues the credentials
-    // moto's Organizations accepts).
-    let moto_url = std::env::var("AWS_ENDPOINT_URL_STS").ok();
+    // Warnings only (RUST_LOG overrides): what failed, when something does.
+    if std::env::var("RUST_LOG").is_err() {
+        std::env::set_var("RUST_LOG", "warn");
+    }
+    model::telemetry::init(model::telemetry::LogFormat::Compact);
+    // The bench's own STS endpoint replaces the emulator's for the verifier.
     std::env::remove_var("AWS_ENDPOINT_URL_STS");
     let accounts: usize = env_or("BENCH_ACCOUNTS", 10_000);
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
@@ -108,10 +112,11 @@ async fn main() {
         fleet::run(accounts, env_or("BENCH_REPEATS", 20)).await;
     }
     if only.is_empty() || only == "organizations" {
-        let moto_url = moto_url
-            .as_deref()
-            .expect("moto's endpoint: run `make bench`");
-        organizations::run(env_or("BENCH_ORG_MEMBERS", 1000), moto_url).await;
+        organizations::run(
+            env_or("BENCH_ORG_MEMBERS", 1000),
+            Duration::from_millis(env_or("BENCH_ORG_LATENCY_MS", 20)),
+        )
+        .await;
     }
     if only.is_empty() || only == "search" {
         search_scale::run(

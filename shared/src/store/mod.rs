@@ -117,14 +117,15 @@ impl Store {
 }
 
 impl Store {
-    /// BatchWriteItem in calls of 25 (DynamoDB's limit), four at once,
-    /// retrying unprocessed items with backoff.
+    /// BatchWriteItem in calls of 25 (DynamoDB's limit), 16 at once (as
+    /// the account transactions go), retrying unprocessed items with
+    /// backoff.
     async fn batch_write(&self, requests: Vec<WriteRequest>) -> crate::Result<()> {
         use futures::StreamExt;
         let chunks: Vec<Vec<WriteRequest>> = requests.chunks(25).map(<[_]>::to_vec).collect();
         let results: Vec<crate::Result<()>> = futures::stream::iter(chunks)
             .map(|chunk| self.batch_write_chunk(chunk))
-            .buffer_unordered(4)
+            .buffer_unordered(16)
             .collect()
             .await;
         results.into_iter().collect()

@@ -220,23 +220,31 @@ const RECONCILE_ROUNDS: usize = 3;
 
 impl Store {
     /// Bring the accounts `account_ids` to what `decide` makes of each (the
-    /// account as stored, or `None`): read them 100 a BatchGetItem, write
-    /// those that change in transactions of 100, each only if still absent
-    /// or at the version read. An account changed meanwhile is decided
-    /// again from the item its refusal returned, up to three rounds; so a
-    /// concurrent sync or caller is never overwritten, and an account that
-    /// is already as decided costs no write.
+    /// account as stored, or `None`): read them 100 a BatchGetItem (but
+    /// those in `likely_absent`, decided unread as new), write those that
+    /// change in transactions of 100, each only if still absent or at the
+    /// version read. An account changed meanwhile (or found where none was
+    /// expected) is decided again from the item its refusal returned, up
+    /// to three rounds; so a concurrent sync or caller is never
+    /// overwritten, and an account that is already as decided costs no
+    /// write.
     pub async fn reconcile_accounts<F>(
         &self,
         tenant: &str,
         account_ids: &[String],
+        likely_absent: &std::collections::HashSet<&str>,
         decide: F,
     ) -> Result<Reconciled>
     where
         F: Fn(Option<&Account>, &str) -> Option<Account>,
     {
+        let to_read: Vec<String> = account_ids
+            .iter()
+            .filter(|id| !likely_absent.contains(id.as_str()))
+            .cloned()
+            .collect();
         let mut found: std::collections::HashMap<String, Item> = self
-            .batch_get_account_items(tenant, account_ids)
+            .batch_get_account_items(tenant, &to_read)
             .await?
             .into_iter()
             .filter_map(|item| match item.get("account_id") {

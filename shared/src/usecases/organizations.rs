@@ -163,7 +163,7 @@ pub async fn delete(store: &Store, tenant: &str, organization_id: &str) -> Resul
         .collect();
     let now = Timestamp::now();
     let detached = store
-        .reconcile_accounts(tenant, &members, |current, _| {
+        .reconcile_accounts(tenant, &members, &Default::default(), |current, _| {
             crate::enrolment::detach(current, organization_id, now)
         })
         .await?;
@@ -235,7 +235,7 @@ async fn set_member_rotation(
         .collect();
     let now = Timestamp::now();
     let written = store
-        .reconcile_accounts(tenant, &members, |current, _| {
+        .reconcile_accounts(tenant, &members, &Default::default(), |current, _| {
             crate::enrolment::rotation(current, organization, pending, now)
         })
         .await?;
@@ -414,7 +414,7 @@ pub async fn sync(
     let (aws_id, summary) = match outcome {
         Ok((aws_id, summary)) => (Some(aws_id), summary),
         Err(err) => {
-            tracing::warn!(tenant, organization_id, error = %err, "organization sync failed");
+            tracing::warn!(tenant, organization_id, error = %err.chain(), "organization sync failed");
             let failed = SyncSummary {
                 at: started,
                 status: SyncStatus::Failed,
@@ -498,8 +498,12 @@ async fn sync_members(
         role_name: settings.role_name.clone(),
     };
     let ids: Vec<String> = targets.keys().map(|id| id.to_string()).collect();
+    // Members new to this organization are written as new accounts unread;
+    // one registered by hand comes back from the refused write and is
+    // adopted in the next round.
+    let new: std::collections::HashSet<&str> = diff.enrolled.iter().map(String::as_str).collect();
     let reconciled = store
-        .reconcile_accounts(tenant, &ids, |current, account_id| {
+        .reconcile_accounts(tenant, &ids, &new, |current, account_id| {
             let target = targets.get(account_id)?;
             reconcile(current, organization, account_id, target, &role, now)
         })
