@@ -10,7 +10,6 @@
 //!    HTTP client, until a receiver on 127.0.0.1 has the event: p50, p99.
 
 use crate::env_or;
-use futures::StreamExt;
 use model::deliveries::{DeliveryQueue, DeliverySettings};
 use model::stream::StreamReader;
 use model::usecases::notify::Notify;
@@ -94,30 +93,7 @@ async fn throughput(count: usize) {
         })
         .collect();
     let client = services.store.client().clone();
-    futures::stream::iter(items.chunks(25).map(<[_]>::to_vec))
-        .map(|chunk| {
-            let (client, table) = (client.clone(), table.clone());
-            async move {
-                use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
-                let batch: Vec<WriteRequest> = chunk
-                    .into_iter()
-                    .map(|item| {
-                        WriteRequest::builder()
-                            .put_request(
-                                PutRequest::builder()
-                                    .set_item(Some(item))
-                                    .build()
-                                    .expect("put"),
-                            )
-                            .build()
-                    })
-                    .collect();
-                crate::batch_write_all(&client, &table, batch).await;
-            }
-        })
-        .buffer_unordered(16)
-        .collect::<Vec<_>>()
-        .await;
+    crate::batch_put_all(&client, &table, items).await;
 
     let started = Instant::now();
     let read = read_all(&mut reader(&services, &table).await, count, Discard).await;

@@ -270,31 +270,9 @@ pub(crate) fn sample_account(
 /// The writes an import cannot avoid, as the plainest calls: the same
 /// items with BatchWriteItem (25 a call, 16 calls at once), no condition.
 async fn raw_batch_write(client: &aws_sdk_dynamodb::Client, table: &str, count: usize) -> Duration {
-    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
-    let batches: Vec<Vec<WriteRequest>> = raw_items("raw", count)
-        .chunks(25)
-        .map(|items| {
-            items
-                .iter()
-                .map(|item| {
-                    WriteRequest::builder()
-                        .put_request(
-                            PutRequest::builder()
-                                .set_item(Some(item.clone()))
-                                .build()
-                                .expect("put"),
-                        )
-                        .build()
-                })
-                .collect()
-        })
-        .collect();
+    let items = raw_items("raw", count);
     let started = Instant::now();
-    futures::stream::iter(batches)
-        .map(|batch| crate::batch_write_all(client, table, batch))
-        .buffer_unordered(16)
-        .collect::<Vec<_>>()
-        .await;
+    crate::batch_put_all(client, table, items).await;
     started.elapsed()
 }
 
@@ -307,37 +285,9 @@ async fn raw_transactions(
     tenant: &str,
     count: usize,
 ) -> Duration {
-    use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
-    let transactions: Vec<Vec<TransactWriteItem>> = raw_items(tenant, count)
-        .chunks(100)
-        .map(|items| {
-            items
-                .iter()
-                .map(|item| {
-                    let put = Put::builder()
-                        .table_name(table)
-                        .set_item(Some(item.clone()))
-                        .condition_expression("attribute_not_exists(pk)")
-                        .build()
-                        .expect("put");
-                    TransactWriteItem::builder().put(put).build()
-                })
-                .collect()
-        })
-        .collect();
+    let items = raw_items(tenant, count);
     let started = Instant::now();
-    futures::stream::iter(transactions)
-        .map(|items| async move {
-            client
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .send()
-                .await
-                .expect("transaction")
-        })
-        .buffer_unordered(16)
-        .collect::<Vec<_>>()
-        .await;
+    crate::transact_puts(client, table, items).await;
     started.elapsed()
 }
 

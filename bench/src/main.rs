@@ -69,6 +69,80 @@ pub(crate) async fn batch_write_all(
     }
 }
 
+/// A DynamoDB item.
+pub(crate) type Item = std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>;
+
+/// Items as BatchWriteItem puts, 25 a call, 16 calls at once, no condition.
+pub(crate) async fn batch_put_all(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    items: Vec<Item>,
+) {
+    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+    let batches: Vec<Vec<WriteRequest>> = items
+        .chunks(25)
+        .map(|chunk| {
+            chunk
+                .iter()
+                .map(|item| {
+                    WriteRequest::builder()
+                        .put_request(
+                            PutRequest::builder()
+                                .set_item(Some(item.clone()))
+                                .build()
+                                .expect("put"),
+                        )
+                        .build()
+                })
+                .collect()
+        })
+        .collect();
+    futures::stream::iter(batches)
+        .map(|batch| batch_write_all(client, table, batch))
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
+}
+
+/// Items as Puts only if absent, in TransactWriteItems of 100, 16 at once:
+/// how anything that must never overwrite writes in bulk.
+pub(crate) async fn transact_puts(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    items: Vec<Item>,
+) {
+    use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+    let transactions: Vec<Vec<TransactWriteItem>> = items
+        .chunks(100)
+        .map(|chunk| {
+            chunk
+                .iter()
+                .map(|item| {
+                    let put = Put::builder()
+                        .table_name(table)
+                        .set_item(Some(item.clone()))
+                        .condition_expression("attribute_not_exists(pk)")
+                        .build()
+                        .expect("put");
+                    TransactWriteItem::builder().put(put).build()
+                })
+                .collect()
+        })
+        .collect();
+    futures::stream::iter(transactions)
+        .map(|items| async move {
+            client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await
+                .expect("transaction")
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
+}
+
 pub(crate) fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
         .ok()

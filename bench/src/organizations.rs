@@ -19,7 +19,6 @@
 
 use crate::organizations_endpoint::{OrganizationsEndpoint, ROOT};
 use crate::sts_endpoint::StsEndpoint;
-use futures::StreamExt;
 use model::organizations::{member_external_id, Filters};
 use model::time::Timestamp;
 use model::usecases::organizations::{
@@ -254,11 +253,9 @@ async fn raw_enrolment_writes(
     ids: &[String],
     prefix: &str,
 ) -> Duration {
-    use aws_sdk_dynamodb::types::{
-        AttributeValue, Put, PutRequest, TransactWriteItem, WriteRequest,
-    };
+    use aws_sdk_dynamodb::types::AttributeValue;
     let now = Timestamp::now();
-    let accounts: Vec<TransactWriteItem> = ids
+    let accounts: Vec<crate::Item> = ids
         .iter()
         .map(|id| {
             let mut account = model::account::Account::register(
@@ -273,21 +270,13 @@ async fn raw_enrolment_writes(
                 now,
             );
             account.external_id = member_external_id(prefix, id);
-            let put = Put::builder()
-                .table_name(table)
-                .set_item(Some(
-                    model::store::account_item(tenant, &account).expect("item"),
-                ))
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .expect("put");
-            TransactWriteItem::builder().put(put).build()
+            model::store::account_item(tenant, &account).expect("item")
         })
         .collect();
-    let members: Vec<WriteRequest> = ids
+    let members: Vec<crate::Item> = ids
         .iter()
         .map(|id| {
-            let item = std::collections::HashMap::from([
+            crate::Item::from([
                 ("pk".to_string(), AttributeValue::S(format!("T#{tenant}"))),
                 (
                     "sk".to_string(),
@@ -297,36 +286,11 @@ async fn raw_enrolment_writes(
                 ("name".to_string(), AttributeValue::S(id.clone())),
                 ("ou_path".to_string(), AttributeValue::L(Vec::new())),
                 ("departed".to_string(), AttributeValue::Bool(false)),
-            ]);
-            WriteRequest::builder()
-                .put_request(
-                    PutRequest::builder()
-                        .set_item(Some(item))
-                        .build()
-                        .expect("put"),
-                )
-                .build()
+            ])
         })
         .collect();
     let started = Instant::now();
-    let chunks: Vec<Vec<TransactWriteItem>> = accounts.chunks(100).map(<[_]>::to_vec).collect();
-    futures::stream::iter(chunks)
-        .map(|items| async move {
-            client
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .send()
-                .await
-                .expect("transaction")
-        })
-        .buffer_unordered(16)
-        .collect::<Vec<_>>()
-        .await;
-    let batches: Vec<Vec<WriteRequest>> = members.chunks(25).map(<[_]>::to_vec).collect();
-    futures::stream::iter(batches)
-        .map(|batch| crate::batch_write_all(client, table, batch))
-        .buffer_unordered(16)
-        .collect::<Vec<_>>()
-        .await;
+    crate::transact_puts(client, table, accounts).await;
+    crate::batch_put_all(client, table, members).await;
     started.elapsed()
 }

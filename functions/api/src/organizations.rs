@@ -83,12 +83,21 @@ pub async fn archive_organization(
     State(state): State<AppState>,
     Path(organization_id): Path<OrganizationId>,
 ) -> Result<Json<OrganizationView>, ApiError> {
+    set_archived(&state, &auth.caller.tenant, &organization_id, true).await
+}
+
+async fn set_archived(
+    state: &AppState,
+    tenant: &str,
+    organization_id: &str,
+    archive: bool,
+) -> Result<Json<OrganizationView>, ApiError> {
     let organization = state
         .store
         .set_organization_archived(
-            &auth.caller.tenant,
-            &organization_id,
-            true,
+            tenant,
+            organization_id,
+            archive,
             model::time::Timestamp::now(),
         )
         .await?;
@@ -106,16 +115,7 @@ pub async fn unarchive_organization(
     State(state): State<AppState>,
     Path(organization_id): Path<OrganizationId>,
 ) -> Result<Json<OrganizationView>, ApiError> {
-    let organization = state
-        .store
-        .set_organization_archived(
-            &auth.caller.tenant,
-            &organization_id,
-            false,
-            model::time::Timestamp::now(),
-        )
-        .await?;
-    Ok(Json(organization.view()))
+    set_archived(&state, &auth.caller.tenant, &organization_id, false).await
 }
 
 #[utoipa::path(

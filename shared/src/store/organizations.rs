@@ -156,16 +156,10 @@ impl Store {
         // Archived meanwhile: the summary is kept, nothing is scheduled.
         for scheduled in [true, false] {
             let mut update = self
-                .client
-                .update_item()
-                .table_name(self.table())
-                .set_key(Some(item_key(
-                    tenant,
-                    keys::organization_sk(organization_id),
-                )))
-                .expression_attribute_values(":summary", serde_dynamo::to_attribute_value(summary)?)
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
+                .update_organization_item(tenant, organization_id)
+                .expression_attribute_values(
+                    ":summary",
+                    serde_dynamo::to_attribute_value(summary)?,
                 );
             let mut set = String::from("SET last_sync = :summary");
             if scheduled {
@@ -304,13 +298,7 @@ impl Store {
     ) -> Result<Option<Organization>> {
         let lease_until = now.plus(SYNC_LEASE);
         let result = self
-            .client
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(item_key(
-                tenant,
-                keys::organization_sk(organization_id),
-            )))
+            .update_organization_item(tenant, organization_id)
             .condition_expression(
                 "attribute_exists(sk) AND attribute_not_exists(archived_at) AND (attribute_not_exists(sync_lease_until) OR sync_lease_until < :now)",
             )
@@ -325,7 +313,6 @@ impl Store {
             .expression_attribute_values(":lease", s(lease_until.to_string()))
             .expression_attribute_values(":shard", s(provisioning::ORGANIZATION_SYNC_SHARD))
             .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match result {
@@ -354,13 +341,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<Option<Organization>> {
         let result = self
-            .client
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(item_key(
-                tenant,
-                keys::organization_sk(organization_id),
-            )))
+            .update_organization_item(tenant, organization_id)
             .condition_expression(
                 "attribute_exists(sk) AND attribute_not_exists(archived_at) AND (sync_status = :queued OR (sync_status = :running AND sync_lease_until < :now))",
             )
@@ -436,13 +417,7 @@ impl Store {
         pending: Option<&str>,
     ) -> Result<Organization> {
         let request = self
-            .client
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(item_key(
-                tenant,
-                keys::organization_sk(organization_id),
-            )))
+            .update_organization_item(tenant, organization_id)
             .return_values(ReturnValue::AllNew);
         let request = match pending {
             Some(pending) => request
@@ -482,13 +457,7 @@ impl Store {
         pending: &str,
     ) -> Result<bool> {
         let result = self
-            .client
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(item_key(
-                tenant,
-                keys::organization_sk(organization_id),
-            )))
+            .update_organization_item(tenant, organization_id)
             .condition_expression("pending_external_id_prefix = :pending")
             .update_expression(
                 "SET external_id_prefix = :pending, version = version + :one REMOVE pending_external_id_prefix",
@@ -523,13 +492,7 @@ impl Store {
         expected_version: u64,
     ) -> Result<Organization> {
         let result = self
-            .client
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(item_key(
-                tenant,
-                keys::organization_sk(&organization.organization_id),
-            )))
+            .update_organization_item(tenant, &organization.organization_id)
             .condition_expression("attribute_exists(sk) AND version = :expected")
             .update_expression(
                 "SET #name = :name, role_arn = :role, filters = :filters, updated_at = :now, updated_by = :by, version = version + :one",
@@ -546,7 +509,6 @@ impl Store {
             .expression_attribute_values(":expected", super::n(expected_version))
             .expression_attribute_values(":one", super::n(1))
             .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match result {
@@ -582,13 +544,7 @@ impl Store {
             return Ok(current);
         }
         let request = self
-            .client
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(item_key(
-                tenant,
-                keys::organization_sk(organization_id),
-            )))
+            .update_organization_item(tenant, organization_id)
             .condition_expression("attribute_exists(sk)")
             .expression_attribute_names("#due_shard", provisioning::DUE_SHARD)
             .expression_attribute_names("#due_at", provisioning::DUE_AT)
@@ -616,5 +572,25 @@ impl Store {
             }),
             Err(err) => Err(Error::from_sdk(err)),
         }
+    }
+}
+
+impl Store {
+    /// An UpdateItem of one organization; a refused condition returns the
+    /// item (ReturnValuesOnConditionCheckFailure), so the refusal can say
+    /// why without a GetItem.
+    fn update_organization_item(
+        &self,
+        tenant: &str,
+        organization_id: &str,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(item_key(
+                tenant,
+                keys::organization_sk(organization_id),
+            )))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
     }
 }
