@@ -287,9 +287,11 @@ impl DeliveryQueue {
                 .iter()
                 .enumerate()
                 .map(|(index, job)| {
+                    // A job that cannot be written is an error, never an empty message.
+                    let body = serde_json::to_string(job).map_err(crate::error::store_error)?;
                     SendMessageBatchRequestEntry::builder()
                         .id(index.to_string())
-                        .message_body(serde_json::to_string(job).unwrap_or_default())
+                        .message_body(body)
                         .message_group_id(job.group_id())
                         .message_deduplication_id(job.deduplication_id())
                         .build()

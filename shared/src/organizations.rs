@@ -333,17 +333,7 @@ Resources:
     Type: AWS::IAM::Role
     Properties:
       RoleName: !Ref RoleName
-      AssumeRolePolicyDocument:
-        Version: "2012-10-17"
-        Statement:
-          - Effect: Allow
-            Principal:
-              AWS: {principal}
-            Action: sts:AssumeRole
-            Condition:
-              StringEquals:
-                sts:ExternalId: {external_ids}
-      Policies:
+{trust}      Policies:
         - PolicyName: OrganizationsReadOnly
           PolicyDocument:
             Version: "2012-10-17"
@@ -362,7 +352,7 @@ Outputs:
     Description: Register this ARN as the organization's role_arn
     Value: !GetAtt VendorOrganizationsRole.Arn
 "#,
-        principal = quoted(vendor_principal),
+        trust = crate::role_template::trust_policy(&quoted(vendor_principal), &external_ids),
         role_name = quoted(role_name),
     )
 }

@@ -44,6 +44,26 @@ pub fn managed_policies(text: Option<&str>) -> Result<Vec<String>> {
     Ok(names)
 }
 
+/// A role's trust policy (YAML, at a role's property indentation): the
+/// vendor `principal` may assume it only with `sts:ExternalId` equal to
+/// `external_ids` (a value, or YAML list items). Every template's role
+/// trusts the vendor this way, and only this way.
+pub(crate) fn trust_policy(principal: &str, external_ids: &str) -> String {
+    format!(
+        r#"      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal:
+              AWS: {principal}
+            Action: sts:AssumeRole
+            Condition:
+              StringEquals:
+                sts:ExternalId: {external_ids}
+"#
+    )
+}
+
 /// The role resource and its output, shared by both templates: trust of
 /// `principal` only with `sts:ExternalId` equal to `external_ids`, and the
 /// managed policies `policy_arns` (each already YAML).
@@ -54,22 +74,13 @@ pub(crate) fn role_resource(principal: &str, external_ids: &str, policy_arns: &s
     Type: AWS::IAM::Role
     Properties:
       RoleName: !Ref RoleName
-      AssumeRolePolicyDocument:
-        Version: "2012-10-17"
-        Statement:
-          - Effect: Allow
-            Principal:
-              AWS: {principal}
-            Action: sts:AssumeRole
-            Condition:
-              StringEquals:
-                sts:ExternalId: {external_ids}
-      ManagedPolicyArns: {policy_arns}
+{trust}      ManagedPolicyArns: {policy_arns}
 Outputs:
   RoleArn:
     Description: Register this ARN as the account's role_arn
     Value: !GetAtt VendorRole.Arn
-"#
+"#,
+        trust = trust_policy(principal, external_ids),
     )
 }
 
