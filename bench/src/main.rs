@@ -262,7 +262,9 @@ async fn sweep(
     let config = model::config::aws().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let table = format!("bench-{}", ulid::Ulid::new().to_string().to_lowercase());
-    model::provisioning::create_table(&dynamodb, &table)
+    // No stream: this part measures the sweep, and DynamoDB Local slows
+    // down as stream records pile up (see `create_table_with_stream`).
+    model::provisioning::create_table_with_stream(&dynamodb, &table, false)
         .await
         .expect("create table");
     let store = Store::new(dynamodb, table);
