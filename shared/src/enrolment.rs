@@ -228,30 +228,17 @@ mod tests {
     use crate::organizations::Filters;
 
     fn organization() -> Organization {
-        let now = Timestamp::now();
-        Organization {
-            organization_id: "01JD0000000000000000000004".into(),
-            name: "Acme".into(),
-            management_account_id: "111111111111".into(),
-            role_arn: "arn:aws:iam::111111111111:role/VendorOrgRead".into(),
-            external_id_prefix: format!("{}-", "a".repeat(32)),
-            pending_external_id_prefix: None,
-            filters: Filters::default(),
-            aws_organization_id: None,
-            created_at: now,
-            created_by: "key".into(),
-            updated_at: now,
-            updated_by: "key".into(),
-            version: 1,
-            last_sync: None,
-            sync_status: None,
-            sync_requested_at: None,
-            sync_requested_by: None,
-            sync_started_at: None,
-            sync_lease_until: None,
-            next_sync_at: None,
-            archived_at: None,
-        }
+        let mut organization = Organization::new(
+            "Acme".into(),
+            "111111111111".into(),
+            "arn:aws:iam::111111111111:role/VendorOrgRead".into(),
+            Filters::default(),
+            "key",
+            Timestamp::now(),
+        );
+        organization.organization_id = "01JD0000000000000000000004".into();
+        organization.external_id_prefix = format!("{}-", "a".repeat(32));
+        organization
     }
 
     fn member(id: &str, ou: &str) -> Member {

@@ -717,6 +717,41 @@ pub struct OrganizationView {
 }
 
 impl Organization {
+    /// A new registration: its own id and, even for an AWS Organization
+    /// registered before, its own external-ID prefix; due for a sync at once.
+    pub fn new(
+        name: String,
+        management_account_id: String,
+        role_arn: String,
+        filters: Filters,
+        actor: &str,
+        now: crate::time::Timestamp,
+    ) -> Self {
+        Organization {
+            organization_id: ulid::Ulid::new().to_string(),
+            name,
+            management_account_id,
+            role_arn,
+            external_id_prefix: new_prefix(),
+            pending_external_id_prefix: None,
+            filters,
+            aws_organization_id: None,
+            created_at: now,
+            created_by: actor.to_string(),
+            updated_at: now,
+            updated_by: actor.to_string(),
+            version: 1,
+            last_sync: None,
+            sync_status: None,
+            sync_requested_at: None,
+            sync_requested_by: None,
+            sync_started_at: None,
+            sync_lease_until: None,
+            next_sync_at: Some(now),
+            archived_at: None,
+        }
+    }
+
     pub fn view(&self) -> OrganizationView {
         OrganizationView {
             organization_id: self.organization_id.clone(),

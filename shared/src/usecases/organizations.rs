@@ -57,18 +57,11 @@ impl Organizations<'_> {
         request: RegisterOrganizationRequest,
     ) -> Result<Organization> {
         crate::validation::text("name", &request.name, 256)?;
-        self.settings.check_role_name(Some(&request.role_arn))?;
-        let role = crate::validation::role_arn("role_arn", &request.role_arn)?;
-        if role.account_id != request.management_account_id.as_str() {
-            return Err(Error::invalid(
-                "role_arn",
-                format!(
-                    "the role is in account {}; the organization's role must be in its management account {}",
-                    role.account_id,
-                    request.management_account_id.as_str()
-                ),
-            ));
-        }
+        check_management_role(
+            self.settings,
+            &request.role_arn,
+            request.management_account_id.as_str(),
+        )?;
         request.filters.check()?;
         if self.store.list_organizations(tenant).await?.len() >= MAX_ORGANIZATIONS {
             return Err(Error::Refused {
@@ -78,31 +71,14 @@ impl Organizations<'_> {
                 ),
             });
         }
-        let now = Timestamp::now();
-        let organization = Organization {
-            organization_id: ulid::Ulid::new().to_string(),
-            name: request.name,
-            management_account_id: request.management_account_id.into_string(),
-            role_arn: request.role_arn,
-            // Each registration its own, even of the same AWS Organization.
-            external_id_prefix: organizations::new_prefix(),
-            pending_external_id_prefix: None,
-            filters: request.filters,
-            aws_organization_id: None,
-            created_at: now,
-            created_by: actor.to_string(),
-            updated_at: now,
-            updated_by: actor.to_string(),
-            version: 1,
-            last_sync: None,
-            sync_status: None,
-            sync_requested_at: None,
-            sync_requested_by: None,
-            sync_started_at: None,
-            sync_lease_until: None,
-            next_sync_at: Some(now),
-            archived_at: None,
-        };
+        let organization = Organization::new(
+            request.name,
+            request.management_account_id.into_string(),
+            request.role_arn,
+            request.filters,
+            actor,
+            Timestamp::now(),
+        );
         self.store
             .create_organization(tenant, &organization)
             .await?;
@@ -125,17 +101,7 @@ impl Organizations<'_> {
             next.name = name;
         }
         if let Some(role_arn) = request.role_arn {
-            self.settings.check_role_name(Some(&role_arn))?;
-            let role = crate::validation::role_arn("role_arn", &role_arn)?;
-            if role.account_id != next.management_account_id {
-                return Err(Error::invalid(
-                    "role_arn",
-                    format!(
-                        "the role is in account {}; the organization's role must be in its management account {}",
-                        role.account_id, next.management_account_id
-                    ),
-                ));
-            }
+            check_management_role(self.settings, &role_arn, &next.management_account_id)?;
             next.role_arn = role_arn;
         }
         if let Some(filters) = request.filters {
@@ -148,6 +114,27 @@ impl Organizations<'_> {
             .update_organization(tenant, &next, current.version)
             .await
     }
+}
+
+/// The organization's role: one this service may assume, in its
+/// management account (at registration and on every change of it).
+fn check_management_role(
+    settings: &VerificationSettings,
+    role_arn: &str,
+    management_account_id: &str,
+) -> Result<()> {
+    settings.check_role_name(Some(role_arn))?;
+    let role = crate::validation::role_arn("role_arn", role_arn)?;
+    if role.account_id != management_account_id {
+        return Err(Error::invalid(
+            "role_arn",
+            format!(
+                "the role is in account {}; the organization's role must be in its management account {management_account_id}",
+                role.account_id
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Delete an organization's registration. Its accounts stay, detached
