@@ -38,7 +38,8 @@ start)
     -cp "$root/.local/ddb/classes:$lib/DynamoDBLocal.jar:$lib/DynamoDBLocal_lib/*" \
     LoopbackDynamoDbLocal -inMemory -disableTelemetry -port "$ddb_port" >"$dir/dynamodb.log" 2>&1 &
   echo $! >"$dir/dynamodb.pid"
-  MOTO_IAM_LOAD_MANAGED_POLICIES=true "$root/.venv/bin/python" "$root/dev/emulators/moto_trust.py" -H 127.0.0.1 -p "$moto_port" >"$dir/moto.log" 2>&1 &
+  : >"$dir/trail.jsonl"
+  TRUST_EMULATOR_TRAIL="$dir/trail.jsonl" MOTO_IAM_LOAD_MANAGED_POLICIES=true "$root/.venv/bin/python" "$root/dev/emulators/moto_trust.py" -H 127.0.0.1 -p "$moto_port" >"$dir/moto.log" 2>&1 &
   echo $! >"$dir/moto.pid"
   wait_for "DynamoDB Local" "http://127.0.0.1:$ddb_port" "$(cat "$dir/dynamodb.pid")" "$dir/dynamodb.log"
   wait_for "moto" "http://127.0.0.1:$moto_port/moto-api/" "$(cat "$dir/moto.pid")" "$dir/moto.log"
@@ -53,6 +54,7 @@ export AWS_ENDPOINT_URL_STS=http://127.0.0.1:$moto_port
 export AWS_ENDPOINT_URL_IAM=http://127.0.0.1:$moto_port
 export AWS_ENDPOINT_URL_EVENTBRIDGE=http://127.0.0.1:$moto_port
 export AWS_ENDPOINT_URL_ORGANIZATIONS=http://127.0.0.1:$moto_port
+export TRUST_EMULATOR_TRAIL=$dir/trail.jsonl
 ENV
   ;;
 stop)

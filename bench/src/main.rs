@@ -163,6 +163,7 @@ async fn main() {
     model::telemetry::init(model::telemetry::LogFormat::Compact);
     // The bench's own STS endpoint replaces the emulator's for the verifier.
     std::env::remove_var("AWS_ENDPOINT_URL_STS");
+    std::env::remove_var("AWS_ENDPOINT_URL_IAM");
     let accounts: usize = env_or("BENCH_ACCOUNTS", 10_000);
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     if only.is_empty() || only == "lambda" {
@@ -206,26 +207,40 @@ async fn main() {
     let concurrency: usize = env_or("BENCH_CONCURRENCY", 64);
     println!("== verification throughput: {accounts} accounts, STS latency {} ms, concurrency {concurrency}", latency.as_millis());
 
-    // 1. No ceiling.
-    let endpoint = StsEndpoint::start(latency, None).await;
-    let run = sweep(&endpoint, accounts, concurrency, None).await;
-    // One verification is AssumeRole (three at once: with, without and with a
-    // wrong external ID), then GetCallerIdentity with the session: two STS
-    // round trips on its critical path.
+    // 1. No ceiling, without and with the trust-policy lint, on accounts
+    // whose roles verified before (a scheduled sweep's usual work).
+    // Without the lint a verification is AssumeRole three at once (with,
+    // without and with a wrong external ID), then GetCallerIdentity; with
+    // it, AssumeRole once, then GetCallerIdentity beside iam:GetRole. Two
+    // round trips on the critical path either way.
     let per_account = latency * 2;
     let ideal = concurrency as f64 / per_account.as_secs_f64();
-    let achieved = run.succeeded as f64 / run.elapsed.as_secs_f64();
+    let mut ratios = Vec::new();
+    let mut calls_per_second = 0.0;
+    for inspect in [false, true] {
+        let endpoint = StsEndpoint::start(latency, None).await;
+        let run = sweep(&endpoint, accounts, concurrency, None, inspect).await;
+        let achieved = run.succeeded as f64 / run.elapsed.as_secs_f64();
+        let label = if inspect { "lint on " } else { "lint off" };
+        println!(
+            "{label}: verified {} of {accounts} in {:.2} s: {achieved:.0} accounts/s; ideal concurrency / latency = {concurrency} / {} ms = {ideal:.0}/s; ratio {:.2} (target >= 0.80)",
+            run.succeeded,
+            run.elapsed.as_secs_f64(),
+            per_account.as_millis(),
+            achieved / ideal
+        );
+        ratios.push(achieved / ideal);
+        calls_per_second = run.sts_calls as f64 / run.elapsed.as_secs_f64();
+        println!(
+            "  STS calls: {} ({calls_per_second:.0}/s), IAM calls: {}, throttled: {}",
+            run.sts_calls,
+            endpoint.counters().iam_calls.load(Ordering::Relaxed),
+            run.throttled
+        );
+    }
     println!(
-        "verified {} of {accounts} in {:.2} s: {achieved:.0} accounts/s; ideal concurrency / latency = {concurrency} / {} ms = {ideal:.0}/s; ratio {:.2} (target >= 0.80)",
-        run.succeeded,
-        run.elapsed.as_secs_f64(),
-        per_account.as_millis(),
-        achieved / ideal
-    );
-    let calls_per_second = run.sts_calls as f64 / run.elapsed.as_secs_f64();
-    println!(
-        "  STS calls: {} ({calls_per_second:.0}/s), throttled: {}",
-        run.sts_calls, run.throttled
+        "  lint on / lint off: {:.3} (target >= 0.95)",
+        ratios[1] / ratios[0]
     );
 
     // 2. A ceiling at half the achieved STS call rate; the endpoint's quota
@@ -234,7 +249,14 @@ async fn main() {
     let quota = (ceiling * 1.2) as u64;
     let ceiling_accounts: usize = env_or("BENCH_CEILING_ACCOUNTS", accounts.min(4000));
     let endpoint = StsEndpoint::start(latency, Some(quota)).await;
-    let run = sweep(&endpoint, ceiling_accounts, concurrency, Some(ceiling)).await;
+    let run = sweep(
+        &endpoint,
+        ceiling_accounts,
+        concurrency,
+        Some(ceiling),
+        true,
+    )
+    .await;
     let rate = run.sts_calls as f64 / run.elapsed.as_secs_f64();
     println!(
         "== with an STS rate ceiling of {ceiling:.0} calls/s (quota {quota}/s): {rate:.1} calls/s achieved, ratio to ceiling {:.3} (target 0.95-1.05); verified {} of {ceiling_accounts}; throttled by STS: {}; rescheduled as throttled: {}",
@@ -258,6 +280,7 @@ async fn sweep(
     accounts: usize,
     concurrency: usize,
     ceiling: Option<f64>,
+    inspect_role: bool,
 ) -> Run {
     let config = model::config::aws().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
@@ -282,6 +305,8 @@ async fn sweep(
         role_name: "Audit".into(),
         role_name_pattern: "*".into(),
         role_template_url: None,
+        source_identity_service: "bench".into(),
+        inspect_role,
     };
     let sweeper = verifier::Sweeper {
         store,
@@ -304,7 +329,7 @@ async fn sweep(
     }
 }
 
-/// Register `count` accounts with roles, all due now.
+/// Register `count` accounts with roles that verified before, all due now.
 async fn seed(store: &Store, endpoint: &StsEndpoint, count: usize) {
     let started = Instant::now();
     futures::stream::iter(0..count)
@@ -316,7 +341,11 @@ async fn seed(store: &Store, endpoint: &StsEndpoint, count: usize) {
                 role_arn: Some(role.clone()),
                 ..Default::default()
             };
-            let account = Account::register(id, fields, "bench", Timestamp::now());
+            let now = Timestamp::now();
+            let mut account = Account::register(id, fields, "bench", now);
+            account.credential.verification_status = model::account::VerificationStatus::Success;
+            account.credential.role_arn = Some(role.clone());
+            account.credential.probed_at = Some(now);
             endpoint.trust(role, account.external_id.clone());
             async move {
                 store

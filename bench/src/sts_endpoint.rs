@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 
 #[derive(Default)]
 pub struct Counters {
+    /// STS calls (IAM's are counted apart: they do not use the vendor's STS quota).
     pub calls: AtomicU64,
+    pub iam_calls: AtomicU64,
     pub throttled: AtomicU64,
 }
 
@@ -73,6 +75,36 @@ impl StsEndpoint {
 
 const NS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 
+/// The session's access key names its account (`ASIA<account>`).
+fn session_account(headers: &HeaderMap) -> Option<&str> {
+    let authorization = headers.get("authorization")?.to_str().ok()?;
+    let rest = authorization.split("Credential=ASIA").nth(1)?;
+    rest.get(..12)
+}
+
+/// IAM GetRole as a session of the role asks it: the role's trust policy,
+/// which trusts the vendor with the external ID registered here.
+fn get_role(endpoint: &Endpoint, headers: &HeaderMap, form: &HashMap<String, String>) -> Response {
+    let (Some(account), Some(name)) = (session_account(headers), form.get("RoleName")) else {
+        return error(StatusCode::FORBIDDEN, "AccessDenied");
+    };
+    let arn = format!("arn:aws:iam::{account}:role/{name}");
+    let Some(external_id) = endpoint.trusted.read().expect("lock").get(&arn).cloned() else {
+        return error(StatusCode::NOT_FOUND, "NoSuchEntity");
+    };
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+        "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
+        "Condition": {"StringEquals": {"sts:ExternalId": external_id}},
+    }]});
+    let encoded: String = form_urlencoded::byte_serialize(policy.to_string().as_bytes()).collect();
+    let body = format!(
+        "<GetRoleResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><GetRoleResult><Role><Path>/</Path><RoleName>{name}</RoleName><RoleId>AROABENCH</RoleId><Arn>{arn}</Arn><CreateDate>2026-01-01T00:00:00Z</CreateDate><AssumeRolePolicyDocument>{encoded}</AssumeRolePolicyDocument><MaxSessionDuration>3600</MaxSessionDuration></Role></GetRoleResult><ResponseMetadata><RequestId>bench</RequestId></ResponseMetadata></GetRoleResponse>"
+    );
+    ([("content-type", "text/xml")], body).into_response()
+}
+
 fn error(status: StatusCode, code: &str) -> Response {
     let body = format!(
         "<ErrorResponse xmlns=\"{NS}\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{code}</Message></Error><RequestId>bench</RequestId></ErrorResponse>"
@@ -85,6 +117,12 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let form: HashMap<String, String> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    if form.get("Action").map(String::as_str) == Some("GetRole") {
+        endpoint.counters.iam_calls.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(endpoint.latency).await;
+        return get_role(&endpoint, &headers, &form);
+    }
     endpoint.counters.calls.fetch_add(1, Ordering::Relaxed);
     if let Some(quota) = endpoint.quota {
         let mut window = endpoint.window.lock().expect("lock");
@@ -98,7 +136,6 @@ async fn handle(
         }
     }
     tokio::time::sleep(endpoint.latency).await;
-    let form: HashMap<String, String> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     match form.get("Action").map(String::as_str) {
         Some("AssumeRole") => {
             let role = form.get("RoleArn").cloned().unwrap_or_default();
@@ -118,16 +155,7 @@ async fn handle(
             ([("content-type", "text/xml")], body).into_response()
         }
         Some("GetCallerIdentity") => {
-            // The session's access key names its account (ASIA<account>).
-            let authorization = headers
-                .get("authorization")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            let account = authorization
-                .split("Credential=ASIA")
-                .nth(1)
-                .map(|rest| &rest[..12.min(rest.len())])
-                .unwrap_or("123456789012");
+            let account = session_account(&headers).unwrap_or("123456789012");
             let body = format!(
                 "<GetCallerIdentityResponse xmlns=\"{NS}\"><GetCallerIdentityResult><Arn>arn:aws:sts::{account}:assumed-role/Audit/s</Arn><UserId>AROABENCH:s</UserId><Account>{account}</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>bench</RequestId></ResponseMetadata></GetCallerIdentityResponse>"
             );

@@ -13,6 +13,21 @@ share state):
   emulator:latency-ms  delay before AssumeRole answers
 and for benchmarks, for every STS call: env MOTO_STS_LATENCY_MS.
 
+Source identity, as AWS: an AssumeRole that sets SourceIdentity needs the
+trust policy to allow sts:SetSourceIdentity as well (same principal and
+conditions), and the value must be 2-64 characters of [\w+=,.@-].
+
+IAM permissions of assumed-role sessions, as AWS, for the actions a role
+is asked to read about itself (iam:GetRole): allowed only by an Allow in
+the role's inline or attached policies whose Action and Resource match, and
+no matching Deny. Other IAM calls are answered as plain moto does.
+
+A trail, like CloudTrail in the customer's account: with env
+TRUST_EMULATOR_TRAIL set, every AssumeRole and every enforced IAM call
+appends one JSON line (eventName, roleArn, roleSessionName, sourceIdentity,
+externalIdGiven, errorCode) to that file, so tests assert what the customer
+would see.
+
 IAM state that cannot be made through the API, for the IAM scanner's
 tests, through user tags read when an access key is created:
   emulator:access-key-age-days        the key's CreateDate lies this many days back
@@ -34,7 +49,9 @@ from moto.core.exceptions import ServiceException
 from moto.iam import models as iam_models
 from moto.iam.models import iam_backends
 from moto.server import main as moto_main
+from moto.iam import responses as iam_responses
 from moto.sts import responses as sts_responses
+from moto.sts.models import sts_backends
 
 
 class AccessDenied(ServiceException):
@@ -45,11 +62,26 @@ class Throttling(ServiceException):
     code = "Throttling"
 
 
+class ValidationError(ServiceException):
+    code = "ValidationError"
+
+
 GLOBAL_LATENCY = int(os.environ.get("MOTO_STS_LATENCY_MS", "0")) / 1000.0
 ROLE_ARN = re.compile(r"^arn:(aws|aws-us-gov|aws-cn):iam::(\d{12}):role/(?:.*/)?([^/]+)$")
 SESSION_ARN = re.compile(r"^arn:[\w-]+:sts::(\d{12}):assumed-role/([^/]+)/")
+SOURCE_IDENTITY = re.compile(r"^[\w+=,.@-]{2,64}$")
+ENFORCED_IAM_ACTIONS = ("GetRole",)
+TRAIL = os.environ.get("TRUST_EMULATOR_TRAIL")
 _calls = {}
 _lock = threading.Lock()
+
+
+def trail(event):
+    if not TRAIL:
+        return
+    event["eventTime"] = datetime.datetime.now(datetime.timezone.utc).isoformat()
+    with _lock, open(TRAIL, "a", encoding="utf-8") as out:
+        out.write(json.dumps(event) + "\n")
 
 
 def as_list(value):
@@ -82,8 +114,8 @@ def principal_matches(principal, caller_arn, caller_account):
     return False
 
 
-def action_matches(action):
-    return any(a == "*" or a.lower() in ("sts:assumerole", "sts:*") for a in as_list(action))
+def action_matches(action, wanted="sts:AssumeRole"):
+    return any(string_like(wanted.lower(), a.lower()) for a in as_list(action))
 
 
 def string_like(value, pattern):
@@ -108,10 +140,10 @@ def conditions_hold(condition, external_id):
     return True
 
 
-def trust_allows(policy, caller_arn, caller_account, external_id):
+def trust_allows(policy, caller_arn, caller_account, external_id, action="sts:AssumeRole"):
     allowed = False
     for statement in as_list(policy.get("Statement", [])):
-        if not action_matches(statement.get("Action", [])):
+        if not action_matches(statement.get("Action", []), action):
             continue
         if not principal_matches(statement.get("Principal"), caller_arn, caller_account):
             continue
@@ -136,10 +168,34 @@ _original_caller_identity = sts_responses.TokenResponse.get_caller_identity
 
 
 def assume_role(self):
+    event = {
+        "eventName": "AssumeRole",
+        "roleArn": self._get_param("RoleArn") or "",
+        "roleSessionName": self._get_param("RoleSessionName"),
+        "sourceIdentity": self._get_param("SourceIdentity"),
+        "externalIdGiven": self._get_param("ExternalId") is not None,
+        "errorCode": None,
+    }
+    try:
+        return checked_assume_role(self)
+    except ServiceException as err:
+        event["errorCode"] = err.code
+        raise
+    finally:
+        trail(event)
+
+
+def checked_assume_role(self):
     if GLOBAL_LATENCY:
         time.sleep(GLOBAL_LATENCY)
     role_arn = self._get_param("RoleArn") or ""
     external_id = self._get_param("ExternalId")
+    source_identity = self._get_param("SourceIdentity")
+    if source_identity is not None and not SOURCE_IDENTITY.match(source_identity):
+        raise ValidationError(
+            "1 validation error detected: Value at 'sourceIdentity' failed to satisfy constraint: "
+            "Member must satisfy regular expression pattern: [\\w+=,.@-]* and length 2-64"
+        )
     _, caller_arn, caller_account = self.backend.get_caller_identity(self.get_access_key(), self.region)
     denied = AccessDenied(
         f"User: {caller_arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
@@ -161,9 +217,86 @@ def assume_role(self):
             count = _calls[role_arn]
         if throttle == "always" or count <= int(throttle):
             raise Throttling("Rate exceeded")
-    if not trust_allows(load_policy(role.assume_role_policy_document), caller_arn, caller_account, external_id):
+    policy = load_policy(role.assume_role_policy_document)
+    if not trust_allows(policy, caller_arn, caller_account, external_id):
         raise denied
-    return _original_assume_role(self)
+    if source_identity is not None and not trust_allows(
+        policy, caller_arn, caller_account, external_id, "sts:SetSourceIdentity"
+    ):
+        raise AccessDenied(
+            f"User: {caller_arn} is not authorized to perform: sts:SetSourceIdentity on resource: {role_arn}"
+        )
+    result = _original_assume_role(self)
+    if source_identity is not None:
+        result.result["Credentials"].source_identity = source_identity
+        result.result["SourceIdentity"] = source_identity
+    return result
+
+
+def session_of(access_key_id):
+    """The assumed-role session an access key belongs to, if any."""
+    for regions in list(sts_backends.values()):
+        for backend in list(regions.values()):
+            session = backend.get_assumed_role_from_access_key(access_key_id)
+            if session:
+                return session
+    return None
+
+
+def identity_policies(role):
+    documents = [load_policy(doc) for doc in (role.policies or {}).values()]
+    for managed in (role.managed_policies or {}).values():
+        for version in managed.versions:
+            if version.is_default:
+                documents.append(load_policy(version.document))
+    return documents
+
+
+def permission_allows(documents, action, resource):
+    allowed = False
+    for document in documents:
+        for statement in as_list(document.get("Statement", [])):
+            if not action_matches(statement.get("Action", []), action):
+                continue
+            if not any(string_like(resource, r) for r in as_list(statement.get("Resource", []))):
+                continue
+            if statement.get("Effect") == "Deny":
+                return False
+            if statement.get("Effect") == "Allow":
+                allowed = True
+    return allowed
+
+
+def enforced(name, original):
+    """An IAM call that an assumed-role session may make only if its role's
+    policies allow it on the resource (a role, by name, in its account)."""
+
+    def call(self):
+        session = session_of(self.get_access_key())
+        if session is None:
+            return original(self)
+        role_name = self._get_param("RoleName") or ""
+        resource = f"arn:{session.partition}:iam::{session.account_id}:role/{role_name}"
+        event = {
+            "eventName": name,
+            "roleArn": session.role_arn,
+            "roleSessionName": session.session_name,
+            "sourceIdentity": getattr(session, "source_identity", None),
+            "requestedRole": resource,
+            "errorCode": None,
+        }
+        try:
+            role = iam_backends[session.account_id][session.partition].get_role_by_arn(session.role_arn)
+            if not permission_allows(identity_policies(role), "iam:" + name, resource):
+                event["errorCode"] = "AccessDenied"
+                raise AccessDenied(
+                    f"User: {session.arn} is not authorized to perform: iam:{name} on resource: role {role_name} because no identity-based policy allows the iam:{name} action"
+                )
+            return original(self)
+        finally:
+            trail(event)
+
+    return call
 
 
 def get_caller_identity(self):
@@ -191,6 +324,13 @@ def create_access_key(self, *args, **kwargs):
 
 
 iam_models.User.create_access_key = create_access_key
+for _action in ENFORCED_IAM_ACTIONS:
+    _method = re.sub(r"(?<!^)(?=[A-Z])", "_", _action).lower()
+    setattr(
+        iam_responses.IamResponse,
+        _method,
+        enforced(_action, getattr(iam_responses.IamResponse, _method)),
+    )
 sts_responses.TokenResponse.assume_role = assume_role
 sts_responses.TokenResponse.get_caller_identity = get_caller_identity
 

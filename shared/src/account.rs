@@ -94,6 +94,21 @@ pub struct Credential {
     /// Failed verifications in a row (drives the retry backoff).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub consecutive_failures: u32,
+    /// The role this result belongs to: after a change of `role_arn` the
+    /// result of the previous role is never shown as the new one's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    /// Weaknesses of the role's trust policy found at the last verification.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trust_findings: Vec<crate::trust_lint::TrustFinding>,
+    /// When the role last refused AssumeRole without and with a wrong
+    /// external ID. Scheduled verifications of a proven role read its
+    /// trust policy instead of probing again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probed_at: Option<Timestamp>,
+    /// The AssumeRole calls of the last verification, as the access log keeps them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sessions: Vec<crate::access::AccessRecord>,
 }
 
 fn is_zero(value: &u32) -> bool {
@@ -109,6 +124,10 @@ impl Credential {
             last_verified_at: None,
             next_verification_at: None,
             consecutive_failures: 0,
+            role_arn: None,
+            trust_findings: Vec::new(),
+            probed_at: None,
+            sessions: Vec::new(),
         }
     }
 }
@@ -240,6 +259,15 @@ pub struct Account {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_external_id: Option<String>,
     pub credential: Credential,
+    /// A new `role_arn` asked for while the current role works: the current
+    /// one stays in force (verified, scanned with) until a verification of
+    /// this one succeeds, which switches to it in one write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_role_arn: Option<String>,
+    /// The last verification of the pending role (never shown in `credential`,
+    /// which always belongs to `role_arn`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_role_credential: Option<Credential>,
     pub created_at: Timestamp,
     /// Id of the API key that created the account.
     pub created_by: String,
@@ -306,7 +334,9 @@ pub enum DepartureReason {
 }
 
 /// Body fields the server manages: a request may not set them.
-pub const SERVER_MANAGED_FIELDS: [&str; 10] = [
+pub const SERVER_MANAGED_FIELDS: [&str; 12] = [
+    "pending_role_arn",
+    "pending_role_credential",
     "archived_at",
     "organization",
     "departed",
@@ -336,6 +366,8 @@ impl Account {
             external_id: crate::crypto::new_external_id(),
             pending_external_id: None,
             credential,
+            pending_role_arn: None,
+            pending_role_credential: None,
             created_at: now,
             created_by: actor.to_string(),
             updated_at: now,
@@ -365,6 +397,23 @@ impl Account {
         text
     }
 
+    /// What writing `requested` as the role does: a working role is
+    /// replaced only once the new one verifies; a role that does not work
+    /// (or none) is replaced at once.
+    pub fn role_change(&self, requested: Option<&str>) -> RoleChange {
+        let current = self.fields.role_arn.as_deref();
+        if requested == current {
+            return RoleChange::Keep;
+        }
+        let works = self.credential.verification_status == VerificationStatus::Success
+            && current.is_some()
+            && self.credential.role_arn.as_deref() == current;
+        match requested {
+            Some(role) if works => RoleChange::Pending(role.to_string()),
+            _ => RoleChange::Replace,
+        }
+    }
+
     /// Why the account may not be verified, scanned or edited now, if it
     /// may not: archived by a caller, or departed from its organization.
     pub fn inactive(&self) -> Option<Error> {
@@ -378,6 +427,17 @@ impl Account {
             reason: departure.reason,
         })
     }
+}
+
+/// How a write of the account's fields treats its role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoleChange {
+    /// The role stays; a pending one stays pending.
+    Keep,
+    /// The fields' role replaces the current one; nothing stays pending.
+    Replace,
+    /// The current role stays in force and this one becomes pending.
+    Pending(String),
 }
 
 /// Lower-cased name, owner, email and account id: what `q` searches.
@@ -465,6 +525,28 @@ mod tests {
             serde_dynamo::to_item(&account).unwrap();
         let back: Account = serde_dynamo::from_item(item).unwrap();
         assert_eq!(back, account);
+    }
+
+    #[test]
+    fn only_a_working_role_waits_for_its_successor() {
+        let mut account =
+            Account::register("123456789012".into(), full_fields(), "k", Timestamp::now());
+        let current = account.fields.role_arn.clone().unwrap();
+        let next = "arn:aws:iam::123456789012:role/Next";
+        // Never verified: replaced at once.
+        assert_eq!(account.role_change(Some(next)), RoleChange::Replace);
+        account.credential.verification_status = VerificationStatus::Success;
+        account.credential.role_arn = Some(current.clone());
+        assert_eq!(
+            account.role_change(Some(next)),
+            RoleChange::Pending(next.to_string())
+        );
+        assert_eq!(account.role_change(Some(&current)), RoleChange::Keep);
+        // Removing the role is the caller's call.
+        assert_eq!(account.role_change(None), RoleChange::Replace);
+        // A success that belongs to another role does not count.
+        account.credential.role_arn = Some(next.to_string());
+        assert_eq!(account.role_change(Some(next)), RoleChange::Replace);
     }
 
     #[test]

@@ -127,6 +127,28 @@ pub struct Config {
     #[arg(long, env = "ORGANIZATION_SYNC_INTERVAL_MINUTES", default_value_t = 360,
           value_parser = clap::value_parser!(u64).range(5..=10_080))]
     pub organization_sync_interval_minutes: u64,
+    /// The service part of the SourceIdentity of every session in a
+    /// customer's account (`<tenant>@<service>`), as their CloudTrail shows it.
+    #[arg(long, env = "SOURCE_IDENTITY_SERVICE", default_value = "onboarding",
+          value_parser = parse_service_name)]
+    pub source_identity_service: String,
+    /// Read and lint each verified role's trust policy (`iam:GetRole` on itself).
+    #[arg(long, env = "VERIFY_INSPECT_ROLE", default_value_t = true,
+          action = clap::ArgAction::Set)]
+    pub verify_inspect_role: bool,
+}
+
+/// 1-20 characters of `[a-z0-9-]`, leaving the tenant room in STS's 64.
+fn parse_service_name(value: &str) -> Result<String, String> {
+    let valid = (1..=20).contains(&value.len())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if valid {
+        Ok(value.to_string())
+    } else {
+        Err("give 1-20 characters of a-z, 0-9 and -".into())
+    }
 }
 
 /// A variable that cannot be used: which, its value, and what it accepts.
@@ -234,6 +256,8 @@ impl Config {
             role_name: self.customer_role_name.clone(),
             role_name_pattern: self.customer_role_name_pattern.clone(),
             role_template_url: self.role_template_url.clone(),
+            source_identity_service: self.source_identity_service.clone(),
+            inspect_role: self.verify_inspect_role,
         }
     }
 }

@@ -344,6 +344,24 @@ pub fn events_of_all(changes: &[Change]) -> Result<Vec<Event>> {
     Ok(events)
 }
 
+/// What the access log and the verification history keep of a batch.
+pub fn ledger_of_all(changes: &[Change]) -> Result<crate::access::Ledger> {
+    let mut ledger = crate::access::Ledger::default();
+    for change in changes {
+        let Some(image) = change.new.as_ref() else {
+            continue;
+        };
+        if let (Some(tenant), Some("account")) = (tenant_of(image), text(image, "type")) {
+            ledger.add(
+                &tenant,
+                decode::<Account>(&change.old)?.as_ref(),
+                decode::<Account>(&change.new)?.as_ref(),
+            );
+        }
+    }
+    Ok(ledger)
+}
+
 /// The events a change means, in a stable order.
 pub fn events_of(change: &Change) -> Result<Vec<Event>> {
     let image = change.new.as_ref().or(change.old.as_ref());

@@ -4,6 +4,7 @@
 //! Handlers stay thin: they parse, authorise, call into this crate, and map
 //! its [`Error`] to HTTP in one place.
 
+pub mod access;
 pub mod account;
 pub mod api_key;
 pub mod aws_errors;
@@ -31,6 +32,7 @@ pub mod store;
 pub mod stream;
 pub mod telemetry;
 pub mod time;
+pub mod trust_lint;
 pub mod usecases;
 pub mod validation;
 pub mod verification;

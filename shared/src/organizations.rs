@@ -347,12 +347,13 @@ Resources:
                   - organizations:ListParents
                   - organizations:ListTagsForResource
                 Resource: "*"
-Outputs:
+{self_read}Outputs:
   RoleArn:
     Description: Register this ARN as the organization's role_arn
     Value: !GetAtt VendorOrganizationsRole.Arn
 "#,
         trust = crate::role_template::trust_policy(&quoted(vendor_principal), &external_ids),
+        self_read = crate::role_template::SELF_READ_STATEMENT,
         role_name = quoted(role_name),
     )
 }

@@ -46,8 +46,10 @@ pub fn managed_policies(text: Option<&str>) -> Result<Vec<String>> {
 
 /// A role's trust policy (YAML, at a role's property indentation): the
 /// vendor `principal` may assume it only with `sts:ExternalId` equal to
-/// `external_ids` (a value, or YAML list items). Every template's role
-/// trusts the vendor this way, and only this way.
+/// `external_ids` (a value, or YAML list items), and name its sessions
+/// with a SourceIdentity (`sts:SetSourceIdentity`, which AWS requires of
+/// every AssumeRole that sets one). Every template's role trusts the
+/// vendor this way, and only this way.
 pub(crate) fn trust_policy(principal: &str, external_ids: &str) -> String {
     format!(
         r#"      AssumeRolePolicyDocument:
@@ -56,13 +58,25 @@ pub(crate) fn trust_policy(principal: &str, external_ids: &str) -> String {
           - Effect: Allow
             Principal:
               AWS: {principal}
-            Action: sts:AssumeRole
+            Action:
+              - sts:AssumeRole
+              - sts:SetSourceIdentity
             Condition:
               StringEquals:
                 sts:ExternalId: {external_ids}
 "#
     )
 }
+
+/// A statement of the role's inline policy (YAML list item, at a
+/// statement list's indentation): the role may read itself
+/// (`iam:GetRole`), so verification can check its trust policy and
+/// session limit without probing.
+pub(crate) const SELF_READ_STATEMENT: &str = r#"              - Sid: VendorReadsThisRolesTrustPolicy
+                Effect: Allow
+                Action: iam:GetRole
+                Resource: !Sub "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${RoleName}"
+"#;
 
 /// The role resource and its output, shared by both templates: trust of
 /// `principal` only with `sts:ExternalId` equal to `external_ids`, and the
@@ -75,12 +89,18 @@ pub(crate) fn role_resource(principal: &str, external_ids: &str, policy_arns: &s
     Properties:
       RoleName: !Ref RoleName
 {trust}      ManagedPolicyArns: {policy_arns}
-Outputs:
+      Policies:
+        - PolicyName: VendorSelfRead
+          PolicyDocument:
+            Version: "2012-10-17"
+            Statement:
+{self_read}Outputs:
   RoleArn:
     Description: Register this ARN as the account's role_arn
     Value: !GetAtt VendorRole.Arn
 "#,
         trust = trust_policy(principal, external_ids),
+        self_read = SELF_READ_STATEMENT,
     )
 }
 

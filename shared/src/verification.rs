@@ -6,8 +6,10 @@
 //! either of those succeeds the trust policy is open to the confused-deputy
 //! attack, and the account fails verification.
 
+use crate::access::{AccessPurpose, AccessRecord, SessionOutcome, SessionRequest};
 use crate::account::{Credential, VerificationStatus};
 use crate::time::Timestamp;
+use crate::trust_lint::{TrustFinding, TrustFindingCode, VendorPrincipal};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::SdkConfig;
@@ -79,18 +81,6 @@ impl Outcome {
         self.code == VerificationCode::Ok
     }
 
-    /// The credential state this outcome leaves, verified at `now`.
-    pub fn credential(&self, now: Timestamp, next: Option<Timestamp>, failures: u32) -> Credential {
-        Credential {
-            verification_status: self.code.status(),
-            verification_code: Some(self.code),
-            verification_message: Some(self.message.clone()),
-            last_verified_at: Some(now),
-            next_verification_at: next,
-            consecutive_failures: failures,
-        }
-    }
-
     pub fn role_missing(account_id: &str) -> Self {
         Outcome::new(
             VerificationCode::RoleMissing,
@@ -123,6 +113,10 @@ pub struct VerificationSettings {
     pub role_name_pattern: String,
     /// Public URL (S3) of the generic role template, for CloudFormation quick-create.
     pub role_template_url: Option<String>,
+    /// The service part of every session's SourceIdentity (`<tenant>@<service>`).
+    pub source_identity_service: String,
+    /// Read and lint each verified role's trust policy (`iam:GetRole`).
+    pub inspect_role: bool,
 }
 
 impl VerificationSettings {
@@ -205,6 +199,58 @@ pub struct RoleVerifier {
     call_timeout: Duration,
     max_attempts: u32,
     initial_backoff: Duration,
+    /// The service part of every session's SourceIdentity.
+    service: String,
+    vendor_principal: Option<String>,
+    /// Read each verified role's trust policy (`iam:GetRole`) and lint it.
+    inspect_role: bool,
+    /// This service's own account, once looked up.
+    own: Arc<tokio::sync::OnceCell<String>>,
+}
+
+/// The session length the service asks for: its longest job runs in a
+/// Lambda invocation (15 minutes at most).
+pub const SESSION_SECONDS: u32 = 900;
+
+/// The region of IAM's global endpoint in each partition.
+fn iam_region(partition: &str) -> &'static str {
+    match partition {
+        "aws-us-gov" => "us-gov-west-1",
+        "aws-cn" => "cn-north-1",
+        _ => "us-east-1",
+    }
+}
+
+/// One role to check or assume, and on whose behalf.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub tenant: &'a str,
+    pub account_id: &'a str,
+    pub role_arn: &'a str,
+    pub external_id: &'a str,
+}
+
+/// Whether a verification tries AssumeRole without and with a wrong
+/// external ID (each refusal is an AccessDenied in the customer's CloudTrail).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probes {
+    /// On registration, role change, rotation and on demand.
+    Always,
+    /// On schedule, once a role has proved itself: only when its trust
+    /// policy cannot be read.
+    IfUnread,
+}
+
+/// A verification's result, what it found, and the sessions it opened.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub outcome: Outcome,
+    pub findings: Vec<TrustFinding>,
+    pub sessions: Vec<AccessRecord>,
+    /// The probes ran and were refused.
+    pub probed: bool,
+    /// The session with the external ID, when kept and the role verified.
+    pub credentials: Option<Credentials>,
 }
 
 impl RoleVerifier {
@@ -230,13 +276,18 @@ impl RoleVerifier {
             call_timeout: settings.call_timeout,
             max_attempts: settings.max_attempts.max(1),
             initial_backoff: settings.initial_backoff,
+            service: settings.source_identity_service.clone(),
+            vendor_principal: settings.vendor_principal.clone(),
+            inspect_role: settings.inspect_role,
+            own: Arc::default(),
         }
     }
 
     /// Run one STS call with retries: throttling, timeouts and transient
     /// failures are tried again after an exponential backoff with full
     /// jitter, and every attempt first waits for the rate limiter.
-    async fn call<T, E, F, Fut>(&self, mut attempt: F) -> Result<T, StsFailure>
+    /// IAM calls (`limited` false) do not count against the STS ceiling.
+    async fn call<T, E, F, Fut>(&self, limited: bool, mut attempt: F) -> Result<T, StsFailure>
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         F: FnMut() -> Fut,
@@ -247,7 +298,7 @@ impl RoleVerifier {
         let mut backoff = self.initial_backoff;
         let mut tries = 1;
         loop {
-            if let Some(limiter) = &self.limiter {
+            if let Some(limiter) = self.limiter.as_ref().filter(|_| limited) {
                 limiter.until_ready().await;
             }
             match attempt().await {
@@ -273,40 +324,57 @@ impl RoleVerifier {
     }
 
     pub async fn own_account(&self) -> Result<String, String> {
-        self.call(|| self.sts.get_caller_identity().send())
+        self.call(true, || self.sts.get_caller_identity().send())
             .await
             .map_err(|failure| format!("GetCallerIdentity failed: {failure:?}"))?
             .account
             .ok_or_else(|| "GetCallerIdentity returned no account".to_string())
     }
 
+    /// One AssumeRole, named for the ledger (session name = operation id,
+    /// SourceIdentity = tenant and service); its record comes back with it.
     async fn assume(
         &self,
         role_arn: &str,
         external_id: Option<&str>,
-        session_name: &str,
-    ) -> Result<Credentials, StsFailure> {
-        let output = self
-            .call(|| {
+        request: &SessionRequest,
+    ) -> (Result<Credentials, StsFailure>, AccessRecord) {
+        let at = Timestamp::now();
+        let result = self
+            .call(true, || {
                 self.sts
                     .assume_role()
                     .role_arn(role_arn)
-                    .role_session_name(session_name)
-                    .duration_seconds(900)
+                    .role_session_name(&request.operation_id)
+                    .source_identity(&request.source_identity)
+                    .duration_seconds(SESSION_SECONDS as i32)
                     .set_external_id(external_id.map(str::to_string))
                     .send()
             })
-            .await?;
-        let credentials = output
-            .credentials
-            .ok_or_else(|| StsFailure::Other("AssumeRole returned no credentials".into()))?;
-        Ok(Credentials::new(
-            credentials.access_key_id,
-            credentials.secret_access_key,
-            Some(credentials.session_token),
-            None,
-            "verification",
-        ))
+            .await
+            .and_then(|output| {
+                let credentials = output.credentials.ok_or_else(|| {
+                    StsFailure::Other("AssumeRole returned no credentials".into())
+                })?;
+                Ok(Credentials::new(
+                    credentials.access_key_id,
+                    credentials.secret_access_key,
+                    Some(credentials.session_token),
+                    None,
+                    "assumed-role",
+                ))
+            });
+        let outcome = match &result {
+            Ok(_) => SessionOutcome::Issued,
+            Err(StsFailure::AccessDenied) => SessionOutcome::Denied,
+            Err(StsFailure::Throttled) => SessionOutcome::Throttled,
+            Err(StsFailure::Timeout) => SessionOutcome::TimedOut,
+            Err(StsFailure::Other(_)) => SessionOutcome::Failed,
+        };
+        (
+            result,
+            request.record(at, role_arn, SESSION_SECONDS, outcome),
+        )
     }
 
     async fn session_account(&self, credentials: Credentials) -> Result<String, StsFailure> {
@@ -316,96 +384,278 @@ impl RoleVerifier {
                 .credentials_provider(credentials)
                 .build(),
         );
-        let output = self.call(|| client.get_caller_identity().send()).await?;
+        let output = self
+            .call(true, || client.get_caller_identity().send())
+            .await?;
         output
             .account
             .ok_or_else(|| StsFailure::Other("GetCallerIdentity returned no account".into()))
     }
 
+    /// The role's trust policy and session limit, read by the role itself
+    /// (`iam:GetRole` on its own ARN), in the role's partition.
+    async fn read_role(
+        &self,
+        credentials: Credentials,
+        role_arn: &str,
+    ) -> Result<(String, Option<i32>), StsFailure> {
+        let role = crate::validation::role_arn("role_arn", role_arn)
+            .map_err(|err| StsFailure::Other(err.to_string()))?;
+        let client = aws_sdk_iam::Client::from_conf(
+            aws_sdk_iam::config::Builder::from(&self.sdk)
+                .region(aws_sdk_iam::config::Region::from_static(iam_region(
+                    role.partition,
+                )))
+                .credentials_provider(credentials)
+                .timeout_config(
+                    TimeoutConfig::builder()
+                        .operation_attempt_timeout(self.call_timeout)
+                        .connect_timeout(self.call_timeout)
+                        .build(),
+                )
+                .retry_config(RetryConfig::disabled())
+                .build(),
+        );
+        let output = self
+            .call(false, || client.get_role().role_name(role.role_name).send())
+            .await?;
+        let role = output
+            .role
+            .ok_or_else(|| StsFailure::Other("GetRole returned no role".into()))?;
+        Ok((
+            role.assume_role_policy_document.unwrap_or_default(),
+            role.max_session_duration,
+        ))
+    }
+
+    /// Who customer roles should trust (the configured principal, else
+    /// this service's own account, looked up once).
+    async fn vendor(&self) -> Option<VendorPrincipal> {
+        let own = self
+            .own
+            .get_or_try_init(|| async { self.own_account().await })
+            .await
+            .ok()?;
+        Some(VendorPrincipal::new(self.vendor_principal.as_deref(), own))
+    }
+
     /// Verify that `role_arn` in `account_id` can be assumed with
     /// `external_id`, and only with it.
-    pub async fn verify(&self, account_id: &str, role_arn: &str, external_id: &str) -> Outcome {
-        self.verify_and_keep(account_id, role_arn, external_id)
-            .await
-            .0
+    pub async fn verify(&self, target: &Target<'_>, probes: Probes) -> Verified {
+        let verified = self.verify_and_keep(target, probes).await;
+        Verified {
+            credentials: None,
+            ..verified
+        }
     }
 
     /// [`RoleVerifier::verify`], keeping the session it opened with the
     /// external ID when the role verified (for work that follows at once,
     /// such as an organization's discovery).
-    pub async fn verify_and_keep(
-        &self,
-        account_id: &str,
-        role_arn: &str,
-        external_id: &str,
-    ) -> (Outcome, Option<Credentials>) {
-        let wrong_external_id = crate::crypto::new_external_id();
-        let session = format!("verify-{account_id}");
-        // The three AssumeRole calls are independent: run them at once.
-        let (with_id, without_id, with_wrong_id) = futures::join!(
-            self.assume(role_arn, Some(external_id), &session),
-            self.assume(role_arn, None, &session),
-            self.assume(role_arn, Some(&wrong_external_id), &session),
-        );
-        let credentials = match with_id {
-            Ok(credentials) => credentials,
-            Err(failure) => return (self.failure_outcome(failure, role_arn), None),
+    ///
+    /// With [`Probes::Always`] the AssumeRole calls without and with a
+    /// wrong external ID run beside the real one. With [`Probes::IfUnread`]
+    /// they run only when the role's trust policy could not be read: the
+    /// lint reads the same condition without an AccessDenied in the
+    /// customer's CloudTrail.
+    pub async fn verify_and_keep(&self, target: &Target<'_>, probes: Probes) -> Verified {
+        let Target {
+            tenant,
+            account_id,
+            role_arn,
+            external_id,
+        } = *target;
+        // Without the lint, nothing else reads the external-ID condition.
+        let probes = if self.inspect_role {
+            probes
+        } else {
+            Probes::Always
         };
-        let session_account = match self.session_account(credentials.clone()).await {
+        let main = SessionRequest::new(AccessPurpose::Verification, &self.service, tenant);
+        let mut sessions = Vec::new();
+        let (with_id, mut probed) = if probes == Probes::Always {
+            let (with_id, probed) = futures::join!(
+                self.assume(role_arn, Some(external_id), &main),
+                self.probe(target)
+            );
+            (with_id, Some(probed))
+        } else {
+            (self.assume(role_arn, Some(external_id), &main).await, None)
+        };
+        sessions.push(with_id.1);
+        let fail = |outcome: Outcome, sessions: Vec<AccessRecord>, probed: bool| Verified {
+            outcome,
+            findings: Vec::new(),
+            sessions,
+            probed,
+            credentials: None,
+        };
+        let credentials = match with_id.0 {
+            Ok(credentials) => credentials,
+            Err(failure) => {
+                if let Some((_, records)) = probed {
+                    sessions.extend(records);
+                }
+                return fail(self.failure_outcome(failure, role_arn), sessions, false);
+            }
+        };
+        let (session_account, policy) =
+            futures::join!(self.session_account(credentials.clone()), async {
+                if self.inspect_role {
+                    Some(self.read_role(credentials.clone(), role_arn).await)
+                } else {
+                    None
+                }
+            });
+        let session_account = match session_account {
             Ok(account) => account,
-            Err(failure) => return (self.failure_outcome(failure, role_arn), None),
+            Err(failure) => return fail(self.failure_outcome(failure, role_arn), sessions, false),
         };
         if session_account != account_id {
-            return (Outcome::new(
+            return fail(Outcome::new(
                 VerificationCode::AccountMismatch,
                 format!("The role {role_arn} belongs to account {session_account}, not to {account_id}: create the role in account {account_id} and register its ARN."),
-            ), None);
+            ), sessions, false);
         }
+        let mut findings = Vec::new();
+        let mut read = false;
+        match policy {
+            Some(Ok((document, max_session))) => match self.vendor().await {
+                Some(vendor) => {
+                    findings = crate::trust_lint::lint(role_arn, &document, max_session, &vendor);
+                    read = true;
+                }
+                None => tracing::warn!(%role_arn, "own account unknown; trust policy not linted"),
+            },
+            Some(Err(StsFailure::AccessDenied)) => {
+                findings.push(crate::trust_lint::unreadable(role_arn));
+            }
+            Some(Err(failure)) => {
+                tracing::warn!(?failure, %role_arn, "the trust policy could not be read; probing instead");
+            }
+            None => {}
+        }
+        if probed.is_none() && !read {
+            probed = Some(self.probe(target).await);
+        }
+        let ran_probes = probed.is_some();
+        if let Some((results, records)) = probed {
+            sessions.extend(records);
+            if let Some(outcome) = self.probe_outcome(results, role_arn) {
+                return Verified {
+                    findings,
+                    ..fail(outcome, sessions, true)
+                };
+            }
+        } else if let Some(open) = findings
+            .iter()
+            .find(|f| f.code == TrustFindingCode::ExternalIdNotRequired)
+        {
+            let outcome = Outcome::new(
+                VerificationCode::ExternalIdNotEnforced,
+                format!(
+                    "The role {role_arn}'s trust policy: {}. {}",
+                    open.message, open.fix
+                ),
+            );
+            return Verified {
+                findings,
+                ..fail(outcome, sessions, false)
+            };
+        }
+        let mut message = format!(
+            "The role {role_arn} was assumed with the external ID and is refused without it."
+        );
+        if !findings.is_empty() {
+            message.push_str(&format!(
+                " Its trust policy has {} finding(s): see trust_findings.",
+                findings.len()
+            ));
+        }
+        Verified {
+            outcome: Outcome::new(VerificationCode::Ok, message),
+            findings,
+            sessions,
+            probed: ran_probes,
+            credentials: Some(credentials),
+        }
+    }
+
+    /// AssumeRole without an external ID and with a wrong one, at once.
+    async fn probe(
+        &self,
+        target: &Target<'_>,
+    ) -> ([Result<Credentials, StsFailure>; 2], Vec<AccessRecord>) {
+        let wrong_external_id = crate::crypto::new_external_id();
+        let none = SessionRequest::new(
+            AccessPurpose::ProbeWithoutExternalId,
+            &self.service,
+            target.tenant,
+        );
+        let wrong = SessionRequest::new(
+            AccessPurpose::ProbeWrongExternalId,
+            &self.service,
+            target.tenant,
+        );
+        let ((without_id, a), (with_wrong_id, b)) = futures::join!(
+            self.assume(target.role_arn, None, &none),
+            self.assume(target.role_arn, Some(&wrong_external_id), &wrong),
+        );
+        ([without_id, with_wrong_id], vec![a, b])
+    }
+
+    /// The failure the probes show, if any: either succeeding means the
+    /// trust policy does not enforce the external ID.
+    fn probe_outcome(
+        &self,
+        results: [Result<Credentials, StsFailure>; 2],
+        role_arn: &str,
+    ) -> Option<Outcome> {
+        let [without_id, with_wrong_id] = results;
         for (result, how) in [
             (without_id, "without any external ID"),
             (with_wrong_id, "with a wrong external ID"),
         ] {
             match result {
                 Ok(_) => {
-                    return (Outcome::new(
+                    return Some(Outcome::new(
                         VerificationCode::ExternalIdNotEnforced,
                         format!("The role {role_arn} can be assumed {how}, so anyone who learns its ARN can make us act on it (the confused-deputy attack). Add a Condition to its trust policy: StringEquals sts:ExternalId = this account's external_id, on every statement that trusts us."),
-                    ), None)
+                    ))
                 }
                 Err(StsFailure::AccessDenied) => {}
-                Err(failure) => return (self.failure_outcome(failure, role_arn), None),
+                Err(failure) => return Some(self.failure_outcome(failure, role_arn)),
             }
         }
-        (
-            Outcome::new(
-                VerificationCode::Ok,
-                format!(
-                    "The role {role_arn} was assumed with the external ID and is refused without it."
-                ),
-            ),
-            Some(credentials),
-        )
+        None
     }
 
     /// Temporary credentials of `role_arn` for a scan (one AssumeRole with
-    /// the external ID, session named after the scan so CloudTrail shows
-    /// it). A failure comes back as the verification outcome it would be.
-    pub async fn assume_for_scan(
+    /// the external ID, the session named by a new operation id). A
+    /// failure comes back as the verification outcome it would be; the
+    /// ledger's record comes back either way.
+    pub async fn assume_for(
         &self,
-        role_arn: &str,
-        external_id: &str,
-        scan_id: &str,
-    ) -> Result<Credentials, Outcome> {
-        self.assume(role_arn, Some(external_id), &format!("scan-{scan_id}"))
-            .await
-            .map_err(|failure| self.failure_outcome(failure, role_arn))
+        target: &Target<'_>,
+        purpose: AccessPurpose,
+        reference: &str,
+    ) -> (Result<Credentials, Outcome>, AccessRecord) {
+        let request =
+            SessionRequest::new(purpose, &self.service, target.tenant).with_reference(reference);
+        let (result, record) = self
+            .assume(target.role_arn, Some(target.external_id), &request)
+            .await;
+        (
+            result.map_err(|failure| self.failure_outcome(failure, target.role_arn)),
+            record,
+        )
     }
 
     fn failure_outcome(&self, failure: StsFailure, role_arn: &str) -> Outcome {
         match failure {
             StsFailure::AccessDenied => Outcome::new(
                 VerificationCode::AccessDenied,
-                format!("The role {role_arn} could not be assumed with this account's external ID. Check that the role exists, that its trust policy allows our principal (GET /v1/cloud-providers/aws) to call sts:AssumeRole, and that its Condition requires sts:ExternalId equal to the account's external_id."),
+                format!("The role {role_arn} could not be assumed with this account's external ID. Check that the role exists, that its trust policy allows our principal (GET /v1/cloud-providers/aws) the actions sts:AssumeRole and sts:SetSourceIdentity (every session names the tenant it serves), and that its Condition requires sts:ExternalId equal to the account's external_id."),
             ),
             StsFailure::Throttled => Outcome::new(
                 VerificationCode::Throttled,
@@ -454,40 +704,197 @@ pub fn next_check(now: Timestamp, ok: bool, failures: u32, interval: Duration) -
 /// A verification done but not yet recorded.
 #[derive(Debug, Clone)]
 pub struct Checked {
-    pub outcome: Outcome,
+    pub verified: Verified,
+    /// The role checked (`None`: the account has none).
+    pub role_arn: Option<String>,
     /// The pending external ID passed and replaces the current one.
     pub promote: bool,
+    /// The pending role passed (it is `role_arn` here) and replaces the current one.
+    pub switch_role: bool,
+    /// The pending role failed: its result, kept apart from the current role's.
+    pub pending_role: Option<Verified>,
     pub at: Timestamp,
+}
+
+impl Checked {
+    /// The credential state this check leaves: `failures` in a row,
+    /// next due at `next`; the probes' time carried over when this check
+    /// relied on the lint instead.
+    pub fn credential(
+        &self,
+        previous: &Credential,
+        next: Option<Timestamp>,
+        failures: u32,
+    ) -> Credential {
+        let outcome = &self.verified.outcome;
+        let probed_at = if self.verified.probed {
+            Some(self.at)
+        } else if outcome.is_ok() {
+            previous.probed_at
+        } else {
+            None
+        };
+        Credential {
+            verification_status: outcome.code.status(),
+            verification_code: Some(outcome.code),
+            verification_message: Some(outcome.message.clone()),
+            last_verified_at: Some(self.at),
+            next_verification_at: next,
+            consecutive_failures: failures,
+            role_arn: self.role_arn.clone(),
+            trust_findings: self.verified.findings.clone(),
+            probed_at,
+            sessions: self.verified.sessions.clone(),
+        }
+    }
+
+    /// The pending role's result, as `pending_role_credential` keeps it
+    /// (its sessions are in the current credential's).
+    pub fn pending_role_credential(&self, pending_role: &str) -> Option<Credential> {
+        let verified = self.pending_role.as_ref()?;
+        Some(Credential {
+            verification_status: verified.outcome.code.status(),
+            verification_code: Some(verified.outcome.code),
+            verification_message: Some(verified.outcome.message.clone()),
+            last_verified_at: Some(self.at),
+            next_verification_at: None,
+            consecutive_failures: 0,
+            role_arn: Some(pending_role.to_string()),
+            trust_findings: verified.findings.clone(),
+            probed_at: verified.probed.then_some(self.at),
+            sessions: Vec::new(),
+        })
+    }
+}
+
+/// Which probes a check of `account` runs: on schedule, none once the
+/// role has verified with them and kept verifying (the lint reads the
+/// same condition); else always.
+pub fn probes_for(account: &crate::account::Account, trigger: Trigger) -> Probes {
+    let credential = &account.credential;
+    let proven = credential.verification_status == VerificationStatus::Success
+        && credential.probed_at.is_some()
+        && credential.role_arn.is_some()
+        && credential.role_arn == account.fields.role_arn
+        && account.pending_external_id.is_none();
+    if trigger == Trigger::Schedule && proven {
+        Probes::IfUnread
+    } else {
+        Probes::Always
+    }
 }
 
 /// Run the checks for an account (STS only, nothing written). During a
 /// rotation the pending external ID is tried first; if it fails, the current
 /// one is verified and stays in force.
-pub async fn check(verifier: &RoleVerifier, account: &crate::account::Account) -> Checked {
+pub async fn check(
+    verifier: &RoleVerifier,
+    tenant: &str,
+    account: &crate::account::Account,
+    trigger: Trigger,
+) -> Checked {
     let at = Timestamp::now();
     let id = account.account_id.as_str();
-    let (outcome, promote) = match (&account.fields.role_arn, &account.pending_external_id) {
-        (None, _) => (Outcome::role_missing(id), false),
+    let probes = probes_for(account, trigger);
+    let target = |role_arn, external_id| Target {
+        tenant,
+        account_id: id,
+        role_arn,
+        external_id,
+    };
+    if let (Some(role), Some(next)) = (&account.fields.role_arn, &account.pending_role_arn) {
+        // A role change: the new role with every check; the current one
+        // stays in force, and is checked as usual, unless the new one passes.
+        let with_next = verifier
+            .verify(&target(next, &account.external_id), Probes::Always)
+            .await;
+        if with_next.outcome.is_ok() {
+            let message = format!(
+                "{} It replaces {role}, which this service no longer uses.",
+                with_next.outcome.message
+            );
+            return Checked {
+                verified: Verified {
+                    outcome: Outcome::new(VerificationCode::Ok, message),
+                    ..with_next
+                },
+                role_arn: Some(next.clone()),
+                promote: false,
+                switch_role: true,
+                pending_role: None,
+                at,
+            };
+        }
+        let mut current = verifier
+            .verify(&target(role, &account.external_id), probes)
+            .await;
+        current.outcome.message = format!(
+            "{} The pending role {next} did not verify ({}; see pending_role_credential): this one stays in force.",
+            current.outcome.message,
+            with_next.outcome.code.as_str()
+        );
+        let mut sessions = with_next.sessions.clone();
+        sessions.append(&mut current.sessions);
+        current.sessions = sessions;
+        return Checked {
+            verified: current,
+            role_arn: Some(role.clone()),
+            promote: false,
+            switch_role: false,
+            pending_role: Some(with_next),
+            at,
+        };
+    }
+    let (verified, promote) = match (&account.fields.role_arn, &account.pending_external_id) {
+        (None, _) => (
+            Verified {
+                outcome: Outcome::role_missing(id),
+                findings: Vec::new(),
+                sessions: Vec::new(),
+                probed: false,
+                credentials: None,
+            },
+            false,
+        ),
         (Some(role), Some(pending)) => {
-            let with_pending = verifier.verify(id, role, pending).await;
-            if with_pending.is_ok() {
-                let message = format!("{} The pending external ID is now in force; the previous one is retired, so remove it from the role's trust policy.", with_pending.message);
-                (Outcome::new(VerificationCode::Ok, message), true)
+            let with_pending = verifier.verify(&target(role, pending), probes).await;
+            if with_pending.outcome.is_ok() {
+                let message = format!("{} The pending external ID is now in force; the previous one is retired, so remove it from the role's trust policy.", with_pending.outcome.message);
+                (
+                    Verified {
+                        outcome: Outcome::new(VerificationCode::Ok, message),
+                        ..with_pending
+                    },
+                    true,
+                )
             } else {
-                let mut current = verifier.verify(id, role, &account.external_id).await;
-                current.message = format!(
+                let mut current = verifier
+                    .verify(&target(role, &account.external_id), probes)
+                    .await;
+                current.outcome.message = format!(
                     "{} The pending external ID was not accepted ({}): the current one stays in force until the role's trust policy allows the pending one.",
-                    current.message,
-                    with_pending.code.as_str()
+                    current.outcome.message,
+                    with_pending.outcome.code.as_str()
                 );
+                let mut sessions = with_pending.sessions;
+                sessions.append(&mut current.sessions);
+                current.sessions = sessions;
                 (current, false)
             }
         }
-        (Some(role), None) => (verifier.verify(id, role, &account.external_id).await, false),
+        (Some(role), None) => (
+            verifier
+                .verify(&target(role, &account.external_id), probes)
+                .await,
+            false,
+        ),
     };
     Checked {
-        outcome,
+        verified,
+        role_arn: account.fields.role_arn.clone(),
         promote,
+        switch_role: false,
+        pending_role: None,
         at,
     }
 }
@@ -504,7 +911,7 @@ pub async fn record(
     trigger: Trigger,
 ) -> crate::Result<crate::account::Account> {
     let now = checked.at;
-    let outcome = &checked.outcome;
+    let outcome = &checked.verified.outcome;
     if trigger == Trigger::Schedule && outcome.code == VerificationCode::Throttled {
         let retry = Timestamp::from_datetime(now.datetime() + chrono::Duration::minutes(5));
         store
@@ -523,9 +930,22 @@ pub async fn record(
         .role_arn
         .is_some()
         .then(|| next_check(now, ok, failures, settings.interval));
-    let credential = outcome.credential(now, next, failures);
+    let credential = checked.credential(&account.credential, next, failures);
+    let pending_role = account
+        .pending_role_arn
+        .as_deref()
+        .and_then(|role| checked.pending_role_credential(role));
     store
-        .record_verification(tenant, account, &credential, checked.promote)
+        .record_verification(
+            tenant,
+            account,
+            &crate::store::VerificationWrite {
+                credential: &credential,
+                promote_external_id: checked.promote,
+                switch_role: checked.switch_role,
+                pending_role: pending_role.as_ref(),
+            },
+        )
         .await
 }
 
@@ -538,7 +958,7 @@ pub async fn verify_and_record(
     account: &crate::account::Account,
     trigger: Trigger,
 ) -> crate::Result<crate::account::Account> {
-    let checked = check(verifier, account).await;
+    let checked = check(verifier, tenant, account, trigger).await;
     record(store, settings, tenant, account, &checked, trigger).await
 }
 

@@ -5,7 +5,7 @@ use crate::auth::{Auth, Execute, Read, Write};
 use crate::body::{parse, JsonObject};
 use crate::error::{ApiError, ErrorResponse};
 use crate::path::Path;
-use crate::query::Query;
+use crate::query::{PageQuery, Query};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -123,6 +123,27 @@ pub async fn cancel_pending_external_id(
     let account = state
         .store
         .set_pending_external_id(&auth.caller.tenant, &account_id, None, None)
+        .await?;
+    Ok(with_etag(StatusCode::OK, account, None))
+}
+
+#[utoipa::path(
+    delete, path = "/v1/accounts/{account_id}/role-arn/pending", tag = "trust",
+    params(("account_id" = String, Path, description = "12-digit AWS account id")),
+    responses(
+        (status = 200, description = "The account, role change withdrawn; the current role stays", body = Account),
+        (status = 404, description = "No such account, or no role pending", body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn cancel_pending_role(
+    auth: Auth<Write>,
+    State(state): State<AppState>,
+    Path(account_id): Path<AccountId>,
+) -> Result<Response, ApiError> {
+    let account = state
+        .store
+        .cancel_pending_role(&auth.caller.tenant, &account_id)
         .await?;
     Ok(with_etag(StatusCode::OK, account, None))
 }
@@ -336,4 +357,83 @@ fn template_url(state: &AppState, headers: &HeaderMap) -> String {
         "https"
     };
     format!("{scheme}://{host}/v1/aws/role-template.yaml")
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VerificationPage {
+    /// Newest first; each kept 90 days.
+    verifications: Vec<model::access::VerificationRecord>,
+    next_cursor: Option<String>,
+}
+
+#[utoipa::path(
+    get, path = "/v1/accounts/{account_id}/verifications", tag = "trust",
+    params(
+        ("account_id" = String, Path, description = "12-digit AWS account id"),
+        PageQuery,
+    ),
+    responses(
+        (status = 200, description = "The account's verifications, newest first", body = VerificationPage),
+        (status = 404, description = "No such account", body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn list_verifications(
+    auth: Auth<Read>,
+    State(state): State<AppState>,
+    Path(account_id): Path<AccountId>,
+    Query(page): Query<PageQuery>,
+) -> Result<Json<VerificationPage>, ApiError> {
+    let listed = model::usecases::access::verifications(
+        &state.store,
+        &auth.caller.tenant,
+        &account_id,
+        page.limit.0,
+        page.cursor.as_deref(),
+    )
+    .await?;
+    Ok(Json(VerificationPage {
+        verifications: listed.items,
+        next_cursor: listed.next_cursor,
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AccessLogPage {
+    /// Every AssumeRole the service made in the account, newest first:
+    /// match `session_name` and `source_identity` with the account's CloudTrail.
+    sessions: Vec<model::access::AccessRecord>,
+    next_cursor: Option<String>,
+}
+
+#[utoipa::path(
+    get, path = "/v1/accounts/{account_id}/access-log", tag = "trust",
+    params(
+        ("account_id" = String, Path, description = "12-digit AWS account id"),
+        PageQuery,
+    ),
+    responses(
+        (status = 200, description = "The sessions the service opened in the account, newest first", body = AccessLogPage),
+        (status = 404, description = "No such account", body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn access_log(
+    auth: Auth<Read>,
+    State(state): State<AppState>,
+    Path(account_id): Path<AccountId>,
+    Query(page): Query<PageQuery>,
+) -> Result<Json<AccessLogPage>, ApiError> {
+    let listed = model::usecases::access::access_log(
+        &state.store,
+        &auth.caller.tenant,
+        &account_id,
+        page.limit.0,
+        page.cursor.as_deref(),
+    )
+    .await?;
+    Ok(Json(AccessLogPage {
+        sessions: listed.items,
+        next_cursor: listed.next_cursor,
+    }))
 }

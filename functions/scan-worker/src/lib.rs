@@ -13,6 +13,7 @@ pub mod pump;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::StreamExt;
+use model::access::{AccessPurpose, Ledger};
 use model::account::Account;
 use model::scans::{
     Attachment, Catalogue, DataSource, ExternalScanJob, Finding, IgnoreLists, InventorySync, Scan,
@@ -20,7 +21,7 @@ use model::scans::{
 };
 use model::store::{Claim, Store};
 use model::time::Timestamp;
-use model::verification::{RoleVerifier, VerificationCode};
+use model::verification::{RoleVerifier, Target, VerificationCode};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +36,8 @@ pub struct WorkerSettings {
     /// How long a claim holds a scan before another delivery may take it
     /// over: longer than the function may run.
     pub lease: Duration,
+    /// Days a session stays in the account's access log.
+    pub access_log_days: u32,
 }
 
 impl WorkerSettings {
@@ -43,6 +46,7 @@ impl WorkerSettings {
         WorkerSettings {
             max_receive_count: config.max_receive_count,
             lease: Duration::from_secs(config.scan_lease_seconds),
+            access_log_days: config.audit_retention_days,
         }
     }
 }
@@ -236,7 +240,7 @@ impl Worker {
             return self.forward(tenant, scan, &ready, url).await;
         }
         let started = Timestamp::now();
-        let report = self.scan_iam(scan, &ready, started).await?;
+        let report = self.scan_iam(tenant, scan, &ready, started).await?;
         let mut done = scan.clone();
         let findings = kept_findings(&mut done, &ready, report, started)?;
         if !scan.scan_only {
@@ -315,27 +319,46 @@ impl Worker {
     /// Assume the customer's role and run the built-in IAM scanner with it.
     async fn scan_iam(
         &self,
+        tenant: &str,
         scan: &Scan,
         ready: &Ready<'_>,
         started: Timestamp,
     ) -> Result<iam::Report, Outcome> {
-        let credentials = self
+        let target = Target {
+            tenant,
+            account_id: &scan.account_id,
+            role_arn: &ready.role_arn,
+            external_id: &ready.external_id,
+        };
+        let (credentials, session) = self
             .verifier
-            .assume_for_scan(&ready.role_arn, &ready.external_id, &scan.scan_id)
+            .assume_for(&target, AccessPurpose::Scan, &scan.scan_id)
+            .await;
+        // The access log keeps every session, whatever became of the scan.
+        let ledger = Ledger {
+            sessions: vec![(tenant.to_string(), scan.account_id.clone(), session)],
+            ..Ledger::default()
+        };
+        if let Err(err) = self
+            .store
+            .put_ledger(&ledger, self.settings.access_log_days)
             .await
-            .map_err(|outcome| {
-                let error = ScanError {
-                    code: outcome.code.into(),
-                    message: outcome.message,
-                    at: Timestamp::now(),
-                };
-                match outcome.code {
-                    VerificationCode::Throttled
-                    | VerificationCode::Timeout
-                    | VerificationCode::Internal => Outcome::Transient(error),
-                    _ => Outcome::Refused(error),
-                }
-            })?;
+        {
+            return Err(transient(ScanErrorCode::Store, &err.to_string()));
+        }
+        let credentials = credentials.map_err(|outcome| {
+            let error = ScanError {
+                code: outcome.code.into(),
+                message: outcome.message,
+                at: Timestamp::now(),
+            };
+            match outcome.code {
+                VerificationCode::Throttled
+                | VerificationCode::Timeout
+                | VerificationCode::Internal => Outcome::Transient(error),
+                _ => Outcome::Refused(error),
+            }
+        })?;
         let iam = aws_sdk_iam::Client::from_conf(
             aws_sdk_iam::config::Builder::from(&self.sdk_config)
                 .credentials_provider(credentials)

@@ -131,7 +131,8 @@ impl Sweeper {
             .map(|due| {
                 let verifier = self.verifier.clone();
                 async move {
-                    let checked = check(&verifier, &due.account).await;
+                    let checked =
+                        check(&verifier, &due.tenant, &due.account, Trigger::Schedule).await;
                     (due, checked)
                 }
             })

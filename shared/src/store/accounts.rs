@@ -1,7 +1,7 @@
 //! Account items.
 
 use super::{is_condition_failure, item_key, keys, n, refused_item, s, update_expression, Store};
-use crate::account::{search_text, Account, AccountFields};
+use crate::account::{search_text, Account, AccountFields, RoleChange};
 use crate::listing::{self, compose_sort_value, Cursor, ListRequest, Order, Page, SortField};
 use crate::provisioning;
 use crate::scans::RegionAdded;
@@ -66,11 +66,15 @@ impl Store {
 
     /// Replace every caller-settable field in one conditional UpdateItem;
     /// with `expected_version`, only if the stored version still equals it.
+    /// `role` says what becomes of a pending role (decided on the version
+    /// read, so given with `expected_version`).
+    #[allow(clippy::too_many_arguments)]
     pub async fn replace_account_fields(
         &self,
         tenant: &str,
         account_id: &str,
         fields: &AccountFields,
+        role: &RoleChange,
         expected_version: Option<u64>,
         actor: &str,
         now: Timestamp,
@@ -80,6 +84,27 @@ impl Store {
         let mut removes = Vec::new();
         let mut names = HashMap::new();
         let mut placeholders = HashMap::new();
+        if *role != RoleChange::Keep {
+            names.insert("#pending_role".into(), "pending_role_arn".into());
+            names.insert(
+                "#pending_role_credential".into(),
+                "pending_role_credential".into(),
+            );
+        }
+        match role {
+            RoleChange::Keep => {}
+            RoleChange::Replace => {
+                removes.extend([
+                    "#pending_role".to_string(),
+                    "#pending_role_credential".to_string(),
+                ]);
+            }
+            RoleChange::Pending(next) => {
+                sets.push("#pending_role = :pending_role".to_string());
+                placeholders.insert(":pending_role".to_string(), s(next.clone()));
+                removes.push("#pending_role_credential".to_string());
+            }
+        }
         for (index, name) in AccountFields::NAMES.iter().enumerate() {
             let alias = format!("#f{index}");
             names.insert(alias.clone(), name.to_string());

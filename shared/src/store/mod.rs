@@ -21,6 +21,7 @@
 //! Every request path is a GetItem, a Query, a BatchGetItem, a conditional
 //! write or a transaction. Nothing here ever scans.
 
+mod access;
 mod accounts;
 mod api_keys;
 mod audit;
@@ -48,7 +49,7 @@ pub use audit::{AuditFilter, EXPIRES_AT};
 pub use bulk::{BatchDeleteCode, BatchDeleteFailure, BatchDeleteOutcome, ImportOutcome};
 pub use organizations::MAX_ORGANIZATIONS;
 pub use scans::{AccountRegions, Claim, ScanContext};
-pub use verification::{DueAccount, DuePage};
+pub use verification::{DueAccount, DuePage, VerificationWrite};
 
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -360,6 +361,24 @@ pub mod keys {
     /// Everything an account's scans produced (scans, findings).
     pub fn account_data_prefix(account_id: &str) -> String {
         format!("ACCT#{account_id}#")
+    }
+
+    /// An account's access log, by time then operation id.
+    pub fn access_prefix(account_id: &str) -> String {
+        format!("ACCT#{account_id}#ACCESS#")
+    }
+
+    pub fn access_sk(account_id: &str, at: &str, operation_id: &str) -> String {
+        format!("ACCT#{account_id}#ACCESS#{at}#{operation_id}")
+    }
+
+    /// An account's verification history, by time.
+    pub fn verifications_prefix(account_id: &str) -> String {
+        format!("ACCT#{account_id}#VERIFY#")
+    }
+
+    pub fn verification_sk(account_id: &str, at: &str) -> String {
+        format!("ACCT#{account_id}#VERIFY#{at}")
     }
 
     pub fn scans_prefix(account_id: &str) -> String {

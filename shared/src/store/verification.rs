@@ -11,6 +11,19 @@ use std::collections::HashMap;
 
 use super::Item;
 
+/// What a verification writes to its account.
+#[derive(Debug, Clone, Copy)]
+pub struct VerificationWrite<'a> {
+    /// The result, for the role it checked.
+    pub credential: &'a Credential,
+    /// The pending external ID passed and replaces the current one.
+    pub promote_external_id: bool,
+    /// The pending role passed and replaces the current one.
+    pub switch_role: bool,
+    /// The pending role failed: its result.
+    pub pending_role: Option<&'a Credential>,
+}
+
 /// An account found through the due index, with its tenant.
 #[derive(Debug, Clone)]
 pub struct DueAccount {
@@ -65,16 +78,20 @@ impl Store {
         })
     }
 
-    /// Store a verification result, only if the role and external IDs are
-    /// still those that were verified. With `promote`, the pending external
-    /// ID replaces the current one.
+    /// Store a verification result, only if the roles and external IDs are
+    /// still those that were verified.
     pub async fn record_verification(
         &self,
         tenant: &str,
         verified: &Account,
-        credential: &Credential,
-        promote: bool,
+        write: &VerificationWrite<'_>,
     ) -> Result<Account> {
+        let VerificationWrite {
+            credential,
+            promote_external_id: promote,
+            switch_role,
+            pending_role,
+        } = *write;
         let mut names = HashMap::from([
             ("#credential".to_string(), "credential".to_string()),
             ("#version".to_string(), "version".to_string()),
@@ -145,6 +162,30 @@ impl Store {
                 condition.push("#role = :role");
             }
             None => condition.push("attribute_not_exists(#role)"),
+        }
+        names.insert("#pending_role".into(), "pending_role_arn".into());
+        if verified.pending_role_arn.is_some() && (switch_role || pending_role.is_some()) {
+            names.insert(
+                "#pending_role_credential".into(),
+                "pending_role_credential".into(),
+            );
+        }
+        match &verified.pending_role_arn {
+            Some(next) => {
+                values.insert(":pending_role".into(), s(next.clone()));
+                condition.push("#pending_role = :pending_role");
+                if switch_role {
+                    sets.push("#role = :pending_role");
+                    removes.extend(["#pending_role", "#pending_role_credential"]);
+                } else if let Some(pending_role) = pending_role {
+                    values.insert(
+                        ":pending_role_credential".into(),
+                        serde_dynamo::to_attribute_value(pending_role)?,
+                    );
+                    sets.push("#pending_role_credential = :pending_role_credential");
+                }
+            }
+            None => condition.push("attribute_not_exists(#pending_role)"),
         }
         match &verified.pending_external_id {
             Some(pending) => {
@@ -258,6 +299,41 @@ impl Store {
                     no_pending,
                 ))
             }
+            Err(err) => Err(Error::from_sdk(err)),
+        }
+    }
+
+    /// Withdraw a pending role: the current one stays.
+    pub async fn cancel_pending_role(&self, tenant: &str, account_id: &str) -> Result<Account> {
+        let request = self
+            .update_account(tenant, account_id)
+            .update_expression(
+                "SET #version = #version + :one REMOVE #pending_role, #pending_role_credential",
+            )
+            .condition_expression(
+                "attribute_exists(#pending_role) AND attribute_not_exists(#archived) AND attribute_not_exists(#departed)",
+            )
+            .expression_attribute_names("#pending_role", "pending_role_arn")
+            .expression_attribute_names("#pending_role_credential", "pending_role_credential")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_names("#archived", "archived_at")
+            .expression_attribute_names("#departed", "departed")
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::AllNew);
+        match super::stamp_update(request).send().await {
+            Ok(output) => Ok(serde_dynamo::from_item(
+                output.attributes.unwrap_or_default(),
+            )?),
+            Err(err) if is_condition_failure(&err) => Err(Self::explain_refusal(
+                super::refused_item(&err),
+                account_id,
+                None,
+                true,
+                Error::NotFound {
+                    resource: "pending role of account",
+                    id: account_id.to_string(),
+                },
+            )),
             Err(err) => Err(Error::from_sdk(err)),
         }
     }

@@ -1,7 +1,7 @@
 //! Register, replace, merge-patch and delete accounts; the bodies are read
 //! here, field by field, so every refusal names its field.
 
-use crate::account::{Account, AccountFields, SERVER_MANAGED_FIELDS};
+use crate::account::{Account, AccountFields, RoleChange, SERVER_MANAGED_FIELDS};
 use crate::ids::AccountId;
 use crate::store::Store;
 use crate::time::Timestamp;
@@ -101,26 +101,16 @@ impl Accounts<'_> {
         tenant: &str,
         actor: &str,
         account_id: &AccountId,
-        mut body: Body,
+        body: Body,
         expected: Option<u64>,
     ) -> Result<Account> {
-        check_immutable(&mut body, account_id, None)?;
-        if body.contains_key("external_id") {
-            // Only read when the body echoes the external ID back.
-            let current = self.load(tenant, account_id).await?;
+        check_immutable(&mut body.clone(), account_id, None)?;
+        self.rewrite(tenant, actor, account_id, expected, |current| {
+            let mut body = body.clone();
             check_immutable(&mut body, account_id, Some(&current.external_id))?;
-        }
-        let fields = self.fields(body, account_id)?;
-        self.store
-            .replace_account_fields(
-                tenant,
-                account_id,
-                &fields,
-                expected,
-                actor,
-                Timestamp::now(),
-            )
-            .await
+            self.fields(body, account_id)
+        })
+        .await
     }
 
     /// Apply a JSON merge patch (RFC 7396) to the account's fields. Without
@@ -133,15 +123,7 @@ impl Accounts<'_> {
         patch: Body,
         expected: Option<u64>,
     ) -> Result<Account> {
-        for _ in 0..PATCH_ATTEMPTS {
-            let current = self.load(tenant, account_id).await?;
-            if let Some(version) = expected.filter(|version| *version != current.version) {
-                return Err(Error::VersionMismatch {
-                    resource: "account",
-                    id: account_id.to_string(),
-                    expected: version,
-                });
-            }
+        self.rewrite(tenant, actor, account_id, expected, |current| {
             let mut patch = patch.clone();
             check_immutable(&mut patch, account_id, Some(&current.external_id))?;
             check_field_names(&patch)?;
@@ -151,26 +133,57 @@ impl Accounts<'_> {
             let Value::Object(merged) = document else {
                 return Err(Error::store("account fields are not an object"));
             };
-            let fields = self.fields(merged, account_id)?;
+            self.fields(merged, account_id)
+        })
+        .await
+    }
+
+    /// Write the fields `build` makes of the account as read, at the
+    /// version read. A new role for a working one becomes pending (see
+    /// [`Account::role_change`]). Without `expected`, a concurrent write is
+    /// built onto, not overwritten.
+    async fn rewrite(
+        &self,
+        tenant: &str,
+        actor: &str,
+        account_id: &AccountId,
+        expected: Option<u64>,
+        build: impl Fn(&Account) -> Result<AccountFields>,
+    ) -> Result<Account> {
+        for _ in 0..PATCH_ATTEMPTS {
+            let current = self.load(tenant, account_id).await?;
+            if let Some(version) = expected.filter(|version| *version != current.version) {
+                return Err(Error::VersionMismatch {
+                    resource: "account",
+                    id: account_id.to_string(),
+                    expected: version,
+                });
+            }
+            let mut fields = build(&current)?;
+            let role = current.role_change(fields.role_arn.as_deref());
+            if let RoleChange::Pending(_) = role {
+                fields.role_arn = current.fields.role_arn.clone();
+            }
             let result = self
                 .store
                 .replace_account_fields(
                     tenant,
                     account_id,
                     &fields,
+                    &role,
                     Some(current.version),
                     actor,
                     Timestamp::now(),
                 )
                 .await;
             match result {
-                // Someone wrote in between: merge again onto what they wrote.
+                // Someone wrote in between: build again onto what they wrote.
                 Err(Error::VersionMismatch { .. }) if expected.is_none() => continue,
                 other => return other,
             }
         }
         Err(Error::Conflict(
-            "the account kept changing under this patch; retry the request".into(),
+            "the account kept changing under this request; retry it".into(),
         ))
     }
 

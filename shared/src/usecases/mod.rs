@@ -3,6 +3,7 @@
 //! maps the result. Each takes the clients it needs as narrow borrowed
 //! parts, so a test can call it with the emulators' clients directly.
 
+pub mod access;
 pub mod accounts;
 pub mod bulk;
 pub mod deliveries;

@@ -1,5 +1,6 @@
-//! What the stream's consumer does with a batch of changes: derive their
-//! events, keep them in the audit log, put them on the EventBridge bus and
+//! What the stream's consumer does with a batch of changes: keep each
+//! verification and its sessions in the account's history and access log,
+//! derive the events, keep them in the audit log, put them on the EventBridge bus and
 //! queue one delivery per event and endpoint that wants it. The same code
 //! runs in the notifier Lambda and in the dev server's stream reader.
 //!
@@ -39,6 +40,10 @@ impl Notify {
     /// Handle one batch; an error means the whole batch is to be retried.
     pub async fn handle(&self, changes: &[Change]) -> Result<Vec<Event>> {
         let events = events::events_of_all(changes)?;
+        let ledger = events::ledger_of_all(changes)?;
+        if !ledger.is_empty() {
+            self.store.put_ledger(&ledger, self.retention_days).await?;
+        }
         if events.is_empty() {
             return Ok(events);
         }

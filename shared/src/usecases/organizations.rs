@@ -535,6 +535,8 @@ async fn sync_members(
 /// prefix rotation the pending ID is tried first: once the role verifies
 /// with it, it is promoted to the prefix (and `organization` updated), so
 /// the rest of the sync, and newcomers it enrols, use it.
+use crate::verification::{Probes, Target, Verified};
+
 async fn assume_management_role(
     store: &Store,
     verifier: &crate::verification::RoleVerifier,
@@ -545,13 +547,16 @@ async fn assume_management_role(
         organization.pending_external_id_prefix.clone(),
         organization.pending_management_external_id(),
     ) {
-        if let (_, Some(credentials)) = verifier
-            .verify_and_keep(
-                &organization.management_account_id,
-                &organization.role_arn,
-                &pending_id,
-            )
+        let target = Target {
+            tenant,
+            account_id: &organization.management_account_id,
+            role_arn: &organization.role_arn,
+            external_id: &pending_id,
+        };
+        if let Some(credentials) = verifier
+            .verify_and_keep(&target, Probes::Always)
             .await
+            .credentials
         {
             if store
                 .promote_organization_prefix(tenant, &organization.organization_id, &pending)
@@ -563,16 +568,19 @@ async fn assume_management_role(
             return Ok(credentials);
         }
     }
-    match verifier
-        .verify_and_keep(
-            &organization.management_account_id,
-            &organization.role_arn,
-            &organization.management_external_id(),
-        )
-        .await
-    {
-        (_, Some(credentials)) => Ok(credentials),
-        (outcome, None) => Err(Error::Refused {
+    let external_id = organization.management_external_id();
+    let target = Target {
+        tenant,
+        account_id: &organization.management_account_id,
+        role_arn: &organization.role_arn,
+        external_id: &external_id,
+    };
+    match verifier.verify_and_keep(&target, Probes::Always).await {
+        Verified {
+            credentials: Some(credentials),
+            ..
+        } => Ok(credentials),
+        Verified { outcome, .. } => Err(Error::Refused {
             code: "organization_role_refused",
             message: format!("{}: {}", outcome.code.as_str(), outcome.message),
         }),

@@ -4,7 +4,7 @@
 use crate::account::{Account, VerificationStatus};
 use crate::ids::{AccountId, ExternalId};
 use crate::store::Store;
-use crate::verification::{Outcome, RoleVerifier};
+use crate::verification::{Outcome, Probes, RoleVerifier, Target};
 use crate::{Error, Result};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -40,6 +40,9 @@ pub struct RoleCheckResult {
     /// A verification code, or `NOT_FOUND` for an unknown saved account.
     pub verification_code: String,
     pub verification_message: String,
+    /// Weaknesses of the role's trust policy (see the account's credential).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trust_findings: Vec<crate::trust_lint::TrustFinding>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -147,6 +150,7 @@ pub async fn validate_roles(
                     entry.account_id
                 ),
                 account_id: entry.account_id,
+                trust_findings: Vec::new(),
             }),
             Some(account) => match &account.fields.role_arn {
                 None => {
@@ -171,8 +175,16 @@ pub async fn validate_roles(
                     role_arn,
                     external_id,
                 } => {
-                    let outcome = verifier.verify(&account_id, &role_arn, &external_id).await;
-                    result(account_id, outcome)
+                    let target = Target {
+                        tenant,
+                        account_id: &account_id,
+                        role_arn: &role_arn,
+                        external_id: &external_id,
+                    };
+                    let verified = verifier.verify(&target, Probes::Always).await;
+                    let mut checked = result(account_id.clone(), verified.outcome);
+                    checked.trust_findings = verified.findings;
+                    checked
                 }
             }
         })
@@ -188,5 +200,6 @@ fn result(account_id: AccountId, outcome: Outcome) -> RoleCheckResult {
         verification_status: outcome.code.status(),
         verification_code: outcome.code.as_str().to_string(),
         verification_message: outcome.message,
+        trust_findings: Vec::new(),
     }
 }

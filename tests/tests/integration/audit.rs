@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 /// Read everything the stream holds now and record it, as the notifier
 /// does; returns how many changes were read.
-async fn drain_stream(app: &TestApp) -> usize {
+pub async fn drain_stream(app: &TestApp) -> usize {
     let changes = read_stream(app).await;
     let notify = model::usecases::notify::Notify {
         store: app.store.clone(),

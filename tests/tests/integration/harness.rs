@@ -156,6 +156,7 @@ impl TestApp {
             settings: scan_worker::WorkerSettings {
                 max_receive_count: model::provisioning::SCAN_QUEUE.max_receive_count,
                 lease: std::time::Duration::from_secs(60),
+                access_log_days: 30,
             },
         };
         app.scanning = Some(Scanning {
@@ -356,8 +357,34 @@ impl TestApp {
         self.create_named_role(account, &name, trust, tags).await
     }
 
-    /// [`TestApp::create_role`] with the role's name given.
+    /// [`TestApp::create_role`] with the role's name given. Like the
+    /// service's templates, the role may read itself (`iam:GetRole`).
     pub async fn create_named_role(
+        &self,
+        account: &str,
+        name: &str,
+        trust: &Value,
+        tags: &[(&str, &str)],
+    ) -> String {
+        let arn = self.create_bare_role(account, name, trust, tags).await;
+        let self_read = json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "iam:GetRole", "Resource": arn},
+        ]});
+        aws_sdk_iam::Client::new(&self.sdk_config)
+            .put_role_policy()
+            .role_name(name)
+            .policy_name("VendorSelfRead")
+            .policy_document(self_read.to_string())
+            .customize()
+            .mutate_request(in_account(account))
+            .send()
+            .await
+            .expect("let the role read itself");
+        arn
+    }
+
+    /// A role without any permissions (it may not even read itself).
+    pub async fn create_bare_role(
         &self,
         account: &str,
         name: &str,
@@ -468,12 +495,13 @@ pub fn test_settings() -> VerificationSettings {
     test_config("test").verification()
 }
 
-/// A trust policy that lets the vendor in, with this external-ID condition.
+/// A trust policy that lets the vendor in, with this external-ID
+/// condition, naming its sessions (as the service's templates do).
 pub fn trust(condition: Option<Value>) -> Value {
     let mut statement = json!({
         "Effect": "Allow",
         "Principal": {"AWS": format!("arn:aws:iam::{VENDOR_ACCOUNT}:root")},
-        "Action": "sts:AssumeRole",
+        "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
     });
     if let Some(condition) = condition {
         statement["Condition"] = condition;

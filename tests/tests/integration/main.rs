@@ -18,4 +18,5 @@ mod scans;
 mod search;
 mod spec;
 mod trust;
+mod trust_depth;
 mod webhooks;

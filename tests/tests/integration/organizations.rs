@@ -4,10 +4,11 @@
 //! member's derived external ID, and only with it.
 
 use crate::harness::TestApp;
+use model::access::AccessPurpose;
 use model::organizations::{
     management_role_template, member_external_id, new_prefix, stackset_template,
 };
-use model::verification::VerificationCode;
+use model::verification::{Probes, Target, VerificationCode};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -141,9 +142,19 @@ async fn one_stackset_template_gives_every_member_its_own_external_id() {
             serde_json::json!([member_external_id(&prefix, member)])
         );
         let role = app.create_role(member, &trust, &[]).await;
+        let external_id = member_external_id(&prefix, member);
         let outcome = verifier
-            .verify(member, &role, &member_external_id(&prefix, member))
-            .await;
+            .verify(
+                &Target {
+                    tenant: "t",
+                    account_id: member,
+                    role_arn: &role,
+                    external_id: &external_id,
+                },
+                Probes::Always,
+            )
+            .await
+            .outcome;
         assert_eq!(outcome.code, VerificationCode::Ok, "{}", outcome.message);
     }
 
@@ -154,9 +165,19 @@ async fn one_stackset_template_gives_every_member_its_own_external_id() {
         let mut trust = member_trust(&template, member);
         trust["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"] = Value::String(wrong);
         let role = app.create_role(member, &trust, &[]).await;
+        let external_id = member_external_id(&prefix, member);
         let outcome = verifier
-            .verify(member, &role, &member_external_id(&prefix, member))
-            .await;
+            .verify(
+                &Target {
+                    tenant: "t",
+                    account_id: member,
+                    role_arn: &role,
+                    external_id: &external_id,
+                },
+                Probes::Always,
+            )
+            .await
+            .outcome;
         assert_eq!(
             outcome.code,
             VerificationCode::AccessDenied,
@@ -408,9 +429,16 @@ async fn an_organization_is_discovered_filtered_and_followed() {
         .unwrap()
         .arn;
     let discover_now = || async {
+        let target = Target {
+            tenant: "t",
+            account_id: &management,
+            role_arn: &role,
+            external_id: &external_id,
+        };
         let credentials = verifier
-            .assume_for_scan(&role, &external_id, "sync")
+            .assume_for(&target, AccessPurpose::OrganizationSync, "sync")
             .await
+            .0
             .expect("the management role is assumed with its derived ID");
         let client = model::discovery::client(&sdk, credentials).unwrap();
         discover(&client, true).await.expect("discovery")
@@ -692,13 +720,24 @@ async fn an_organization_is_discovered_filtered_and_followed() {
         "{verified:#}"
     );
 
-    // Two syncs at once after a newcomer joins: both plan its enrolment,
-    // one account is written.
+    // Two syncs at once after a newcomer joins: one account is written.
+    // Both plan its enrolment when they overlap; on a loaded machine the
+    // second may start after the first wrote it, and finds it enrolled.
     let twin = admin.account("twin", &prod, &root).await;
     let (a, b) = tokio::join!(sync(), sync());
     let (a, b) = (a.unwrap(), b.unwrap());
-    assert_eq!(a.enrolled.account_ids, std::slice::from_ref(&twin));
-    assert_eq!(b.enrolled.account_ids, std::slice::from_ref(&twin));
+    let planned = [&a, &b]
+        .iter()
+        .filter(|run| run.enrolled.account_ids == std::slice::from_ref(&twin))
+        .count();
+    assert!(planned >= 1, "{a:#?} {b:#?}");
+    for run in [&a, &b] {
+        assert!(
+            run.enrolled.account_ids.is_empty()
+                || run.enrolled.account_ids == std::slice::from_ref(&twin),
+            "{run:#?}"
+        );
+    }
     assert_eq!(a.accounts_written + b.accounts_written, 1, "{a:#?} {b:#?}");
     assert_eq!(account(twin.clone()).await["version"], 1);
 
@@ -769,7 +808,7 @@ async fn an_organization_is_discovered_filtered_and_followed() {
         "Statement": [{
             "Effect": "Allow",
             "Principal": {"AWS": principal},
-            "Action": "sts:AssumeRole",
+            "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
             "Condition": {"StringEquals": {"sts:ExternalId": member_external_id(&pending, &management)}},
         }],
     });

@@ -160,7 +160,7 @@ impl CustomerIam {
 
 /// Register an account in a fresh customer account with a role that
 /// requires its external ID, verify it, and attach `aws:iam`.
-async fn onboard(app: &TestApp, extra: Value) -> (String, String) {
+pub async fn onboard(app: &TestApp, extra: Value) -> (String, String) {
     let account = fresh_account();
     let created = app.create(&account, extra).await;
     let external_id = created["external_id"].as_str().unwrap().to_string();
@@ -200,7 +200,7 @@ async fn onboard(app: &TestApp, extra: Value) -> (String, String) {
     (account, role)
 }
 
-async fn start_scan(app: &TestApp, account: &str, body: Value) -> Value {
+pub async fn start_scan(app: &TestApp, account: &str, body: Value) -> Value {
     let reply = app
         .call(
             Method::POST,
@@ -546,8 +546,11 @@ async fn scan_only_stores_nothing() {
         .filter(|item| item.get("sk").is_some_and(|sk| sk.contains("FINDING#")))
         .count();
     assert_eq!(finding_items, 0);
-    // Only the scan record was added.
-    assert_eq!(after.len(), before.len() + 1);
+    // Only the scan record and its session in the access log were added.
+    assert_eq!(after.len(), before.len() + 2);
+    assert!(after
+        .iter()
+        .any(|item| item.get("sk").is_some_and(|sk| sk.contains("#ACCESS#"))));
 }
 
 #[tokio::test]
