@@ -18,14 +18,17 @@ trust policy to allow sts:SetSourceIdentity as well (same principal and
 conditions), and the value must be 2-64 characters of [\w+=,.@-].
 
 IAM permissions of assumed-role sessions, as AWS, for the actions a role
-is asked to read about itself (iam:GetRole): allowed only by an Allow in
-the role's inline or attached policies whose Action and Resource match, and
-no matching Deny. Other IAM calls are answered as plain moto does.
+is asked to read about itself (iam:GetRole, iam:SimulatePrincipalPolicy,
+and its policies: iam:ListRolePolicies, GetRolePolicy, ListAttachedRolePolicies):
+allowed only by an Allow in the role's inline or attached policies whose
+Action and Resource match, and no matching Deny. Other IAM calls are
+answered as plain moto does. iam:SimulatePrincipalPolicy (which moto
+lacks) evaluates a role's own policies the same way.
 
 A trail, like CloudTrail in the customer's account: with env
 TRUST_EMULATOR_TRAIL set, every AssumeRole and every enforced IAM call
 appends one JSON line (eventName, roleArn, roleSessionName, sourceIdentity,
-externalIdGiven, errorCode) to that file, so tests assert what the customer
+externalIdGiven, awsRegion, errorCode) to that file, so tests assert what the customer
 would see.
 
 IAM state that cannot be made through the API, for the IAM scanner's
@@ -46,6 +49,7 @@ import time
 import urllib.parse
 
 from moto.core.exceptions import ServiceException
+from moto.core.responses import ActionResult
 from moto.iam import models as iam_models
 from moto.iam.models import iam_backends
 from moto.server import main as moto_main
@@ -70,7 +74,13 @@ GLOBAL_LATENCY = int(os.environ.get("MOTO_STS_LATENCY_MS", "0")) / 1000.0
 ROLE_ARN = re.compile(r"^arn:(aws|aws-us-gov|aws-cn):iam::(\d{12}):role/(?:.*/)?([^/]+)$")
 SESSION_ARN = re.compile(r"^arn:[\w-]+:sts::(\d{12}):assumed-role/([^/]+)/")
 SOURCE_IDENTITY = re.compile(r"^[\w+=,.@-]{2,64}$")
-ENFORCED_IAM_ACTIONS = ("GetRole",)
+ENFORCED_IAM_ACTIONS = (
+    "GetRole",
+    "SimulatePrincipalPolicy",
+    "ListRolePolicies",
+    "GetRolePolicy",
+    "ListAttachedRolePolicies",
+)
 TRAIL = os.environ.get("TRUST_EMULATOR_TRAIL")
 _calls = {}
 _lock = threading.Lock()
@@ -174,6 +184,7 @@ def assume_role(self):
         "roleSessionName": self._get_param("RoleSessionName"),
         "sourceIdentity": self._get_param("SourceIdentity"),
         "externalIdGiven": self._get_param("ExternalId") is not None,
+        "awsRegion": self.region,
         "errorCode": None,
     }
     try:
@@ -275,7 +286,7 @@ def enforced(name, original):
         session = session_of(self.get_access_key())
         if session is None:
             return original(self)
-        role_name = self._get_param("RoleName") or ""
+        role_name = self._get_param("RoleName") or (self._get_param("PolicySourceArn") or "").rsplit("/", 1)[-1]
         resource = f"arn:{session.partition}:iam::{session.account_id}:role/{role_name}"
         event = {
             "eventName": name,
@@ -323,7 +334,27 @@ def create_access_key(self, *args, **kwargs):
     return key
 
 
+def simulate_principal_policy(self):
+    """IAM's policy simulator for a role: each action allowed by the role's
+    identity policies (Action and Resource matched, a Deny winning), else
+    implicitDeny. Conditions and boundaries are not simulated."""
+    source = self._get_param("PolicySourceArn") or ""
+    match = ROLE_ARN.match(source)
+    if not match:
+        raise AccessDenied(f"PolicySourceArn {source} is not a role")
+    role = iam_backends[match.group(2)][match.group(1)].get_role_by_arn(source)
+    documents = identity_policies(role)
+    actions = self._get_param("ActionNames", [])
+    resources = self._get_param("ResourceArns", []) or ["*"]
+    results = []
+    for action in actions:
+        decision = "allowed" if all(permission_allows(documents, action, r) for r in resources) else "implicitDeny"
+        results.append({"EvalActionName": action, "EvalResourceName": resources[0], "EvalDecision": decision})
+    return ActionResult({"EvaluationResults": results, "IsTruncated": False})
+
+
 iam_models.User.create_access_key = create_access_key
+iam_responses.IamResponse.simulate_principal_policy = simulate_principal_policy
 for _action in ENFORCED_IAM_ACTIONS:
     _method = re.sub(r"(?<!^)(?=[A-Z])", "_", _action).lower()
     setattr(

@@ -176,6 +176,9 @@ pub struct VerificationRecord {
     pub role_arn: Option<String>,
     #[serde(default)]
     pub trust_findings: Vec<crate::trust_lint::TrustFinding>,
+    /// Per data source, the IAM actions it needs that the role lacked.
+    #[serde(default)]
+    pub missing_permissions: std::collections::BTreeMap<String, Vec<String>>,
     /// The role was tried without and with a wrong external ID (and refused).
     #[serde(default)]
     pub probed: bool,
@@ -228,6 +231,7 @@ impl Ledger {
                 message: credential.verification_message.clone().unwrap_or_default(),
                 role_arn: credential.role_arn.clone(),
                 trust_findings: credential.trust_findings.clone(),
+                missing_permissions: credential.missing_permissions.clone(),
                 probed: credential.probed_at == Some(at),
                 operation_ids: credential
                     .sessions

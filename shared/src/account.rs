@@ -101,6 +101,10 @@ pub struct Credential {
     /// Weaknesses of the role's trust policy found at the last verification.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trust_findings: Vec<crate::trust_lint::TrustFinding>,
+    /// Per attached data source, the IAM actions it needs that the role
+    /// lacks; its scans are refused until a verification finds them granted.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub missing_permissions: BTreeMap<String, Vec<String>>,
     /// When the role last refused AssumeRole without and with a wrong
     /// external ID. Scheduled verifications of a proven role read its
     /// trust policy instead of probing again.
@@ -126,6 +130,7 @@ impl Credential {
             consecutive_failures: 0,
             role_arn: None,
             trust_findings: Vec::new(),
+            missing_permissions: BTreeMap::new(),
             probed_at: None,
             sessions: Vec::new(),
         }
@@ -183,6 +188,20 @@ impl AccountFields {
         "parent_account_id",
         "labels",
     ];
+
+    /// The account's partition: its regions', else its role's, else `aws`.
+    pub fn partition(&self) -> &str {
+        self.regions
+            .first()
+            .and_then(|id| crate::regions::find(id))
+            .map(|region| region.partition)
+            .or_else(|| {
+                self.role_arn
+                    .as_deref()
+                    .and_then(|arn| arn.split(':').nth(1))
+            })
+            .unwrap_or(crate::partitions::COMMERCIAL)
+    }
 
     /// Check every field of an account whose id is `account_id`.
     pub fn validate(&self, account_id: &str) -> Result<()> {
@@ -258,6 +277,13 @@ pub struct Account {
     /// a verification with this one succeeds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_external_id: Option<String>,
+    /// When the external ID came into force (absent: `created_at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id_since: Option<Timestamp>,
+    /// The external ID is older than the tenant's `external_id_max_age_days`
+    /// (as of the last verification): rotate it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rotation_due: bool,
     pub credential: Credential,
     /// A new `role_arn` asked for while the current role works: the current
     /// one stays in force (verified, scanned with) until a verification of
@@ -334,7 +360,9 @@ pub enum DepartureReason {
 }
 
 /// Body fields the server manages: a request may not set them.
-pub const SERVER_MANAGED_FIELDS: [&str; 12] = [
+pub const SERVER_MANAGED_FIELDS: [&str; 14] = [
+    "external_id_since",
+    "rotation_due",
     "pending_role_arn",
     "pending_role_credential",
     "archived_at",
@@ -365,6 +393,8 @@ impl Account {
             fields,
             external_id: crate::crypto::new_external_id(),
             pending_external_id: None,
+            external_id_since: Some(now),
+            rotation_due: false,
             credential,
             pending_role_arn: None,
             pending_role_credential: None,

@@ -29,6 +29,10 @@ pub struct Config {
     /// The principal customer roles must trust (default: this account's root).
     #[arg(long, env = "VENDOR_PRINCIPAL")]
     pub vendor_principal: Option<String>,
+    /// Other partitions served (JSON list of `{partition, vendor_principal,
+    /// sts_region?, role_template_url?}`); roles there are refused without.
+    #[arg(long, env = "PARTITIONS")]
+    pub partitions: Option<String>,
     /// Role name suggested to customers.
     #[arg(
         long,
@@ -229,10 +233,15 @@ impl Config {
             &mut self.webhook_dead_letter_queue_url,
             &mut self.event_bus_name,
             &mut self.organization_sync_queue_url,
+            &mut self.partitions,
         ] {
             if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
                 *value = None;
             }
+        }
+        if let Some(text) = &self.partitions {
+            crate::partitions::parse(text)
+                .map_err(|reason| ConfigError::new(format!("PARTITIONS is invalid: {reason}")))?;
         }
         if !(self.sts_rate_limit >= 0.0 && self.sts_rate_limit.is_finite()) {
             return Err(ConfigError::new(format!(
@@ -258,6 +267,12 @@ impl Config {
             role_template_url: self.role_template_url.clone(),
             source_identity_service: self.source_identity_service.clone(),
             inspect_role: self.verify_inspect_role,
+            // Checked by `check`.
+            partitions: self
+                .partitions
+                .as_deref()
+                .and_then(|text| crate::partitions::parse(text).ok())
+                .unwrap_or_default(),
         }
     }
 }

@@ -304,6 +304,7 @@ Parameters:
             "!Ref VendorPrincipal",
             &external_ids,
             &crate::role_template::managed_policy_arns(policies),
+            "",
         ),
     )
 }

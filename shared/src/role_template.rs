@@ -70,18 +70,26 @@ pub(crate) fn trust_policy(principal: &str, external_ids: &str) -> String {
 
 /// A statement of the role's inline policy (YAML list item, at a
 /// statement list's indentation): the role may read itself
-/// (`iam:GetRole`), so verification can check its trust policy and
-/// session limit without probing.
-pub(crate) const SELF_READ_STATEMENT: &str = r#"              - Sid: VendorReadsThisRolesTrustPolicy
+/// (`iam:GetRole`, `iam:SimulatePrincipalPolicy`), so verification can
+/// check its trust policy and session limit without probing, and what its
+/// data sources need without guessing.
+pub(crate) const SELF_READ_STATEMENT: &str = r#"              - Sid: VendorReadsThisRole
                 Effect: Allow
-                Action: iam:GetRole
+                Action:
+                  - iam:GetRole
+                  - iam:SimulatePrincipalPolicy
                 Resource: !Sub "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${RoleName}"
 "#;
 
 /// The role resource and its output, shared by both templates: trust of
 /// `principal` only with `sts:ExternalId` equal to `external_ids`, and the
 /// managed policies `policy_arns` (each already YAML).
-pub(crate) fn role_resource(principal: &str, external_ids: &str, policy_arns: &str) -> String {
+pub(crate) fn role_resource(
+    principal: &str,
+    external_ids: &str,
+    policy_arns: &str,
+    extra_statements: &str,
+) -> String {
     format!(
         r#"Resources:
   VendorRole:
@@ -94,7 +102,7 @@ pub(crate) fn role_resource(principal: &str, external_ids: &str, policy_arns: &s
           PolicyDocument:
             Version: "2012-10-17"
             Statement:
-{self_read}Outputs:
+{self_read}{extra_statements}Outputs:
   RoleArn:
     Description: Register this ARN as the account's role_arn
     Value: !GetAtt VendorRole.Arn
@@ -105,13 +113,15 @@ pub(crate) fn role_resource(principal: &str, external_ids: &str, policy_arns: &s
 }
 
 /// The role template for one account: trusts `vendor_principal` only with
-/// one of `external_ids` (two during a rotation).
+/// one of `external_ids` (two during a rotation), and grants the IAM
+/// `actions` its attached data sources declare.
 pub fn account_template(
     account_id: &str,
     vendor_principal: &str,
     external_ids: &[&str],
     policies: &[String],
     role_name: &str,
+    actions: &[String],
 ) -> String {
     let ids = external_ids
         .iter()
@@ -129,7 +139,27 @@ Parameters:
 {resource}"#,
         description = quoted(&format!("Cross-account role for account {account_id}, assumable by the vendor only with the external ID")),
         role_name = quoted(role_name),
-        resource = role_resource(&quoted(vendor_principal), &ids, &arns),
+        resource = role_resource(
+            &quoted(vendor_principal),
+            &ids,
+            &arns,
+            &data_source_statement(actions)
+        ),
+    )
+}
+
+/// A statement granting the data sources' actions (YAML list item), or
+/// nothing without any.
+fn data_source_statement(actions: &[String]) -> String {
+    if actions.is_empty() {
+        return String::new();
+    }
+    let items: String = actions
+        .iter()
+        .map(|action| format!("                  - {}\n", quoted(action)))
+        .collect();
+    format!(
+        "              - Sid: VendorDataSources\n                Effect: Allow\n                Action:\n{items}                Resource: \"*\"\n"
     )
 }
 
@@ -175,7 +205,8 @@ Parameters:
         resource = role_resource(
             "!Ref VendorPrincipal",
             "!Ref ExternalId",
-            "!Ref ManagedPolicyArns"
+            "!Ref ManagedPolicyArns",
+            ""
         ),
     )
 }
@@ -229,7 +260,9 @@ mod tests {
             &["a\"b"],
             &["SecurityAudit".into()],
             "R",
+            &["iam:ListMFADevices".into()],
         );
+        assert!(template.contains("- \"iam:ListMFADevices\""));
         assert!(template.contains(r#"- "a\"b""#));
         assert!(template.contains("arn:${AWS::Partition}:iam::aws:policy/SecurityAudit"));
     }

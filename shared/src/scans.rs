@@ -18,6 +18,8 @@ pub const IAM_DATA_SOURCE: &str = "aws:iam";
 static DATA_SOURCE_NAME: LazyLock<regex::Regex> = LazyLock::new(|| {
     regex::Regex::new(r"^[a-z0-9][a-z0-9-]{0,30}:[a-z0-9][a-z0-9-]{0,62}$").unwrap()
 });
+static IAM_ACTION: LazyLock<regex::Regex> =
+    LazyLock::new(|| regex::Regex::new(r"^[a-z0-9-]{1,40}:[A-Za-z0-9*]{1,100}$").unwrap());
 
 /// One entry of the data source catalogue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -31,11 +33,23 @@ pub struct DataSource {
     /// Built in (run by the scan worker) or external (forwarded to a queue).
     #[serde(default)]
     pub built_in: bool,
+    /// The IAM actions its scanner calls with the account's role; each
+    /// verification reports those the role lacks.
+    #[serde(default)]
+    pub actions: Vec<String>,
     /// Where jobs of an external data source go. Never shown to callers.
     #[serde(default, skip_serializing)]
     #[schema(ignore)]
     pub queue_url: Option<String>,
 }
+
+/// The IAM actions the built-in `aws:iam` scanner calls.
+pub const IAM_SCANNER_ACTIONS: [&str; 4] = [
+    "iam:GetAccountAuthorizationDetails",
+    "iam:ListAccessKeys",
+    "iam:GetAccessKeyLastUsed",
+    "iam:ListMFADevices",
+];
 
 /// The data sources this deployment offers: `aws:iam`, plus those of the
 /// `DATA_SOURCES` setting (a JSON list of `{name, description, max_score,
@@ -53,6 +67,8 @@ impl Default for Catalogue {
                 description: "IAM posture: users without MFA, access keys older than 90 days or unused for 90 days, principals with administrator access".into(),
                 max_score: 10.0,
                 built_in: true,
+                // What the built-in IAM scanner calls (scan-worker's iam.rs).
+                actions: IAM_SCANNER_ACTIONS.iter().map(|a| a.to_string()).collect(),
                 queue_url: None,
             }],
         }
@@ -88,6 +104,12 @@ impl Catalogue {
             if source.queue_url.as_deref().unwrap_or("").is_empty() {
                 return Err(invalid(format!(
                     "data source '{}' needs a queue_url for its external scanner",
+                    source.name
+                )));
+            }
+            if let Some(bad) = source.actions.iter().find(|a| !IAM_ACTION.is_match(a)) {
+                return Err(invalid(format!(
+                    "data source '{}': '{bad}' is not an IAM action like 'guardduty:ListFindings'",
                     source.name
                 )));
             }
@@ -152,6 +174,14 @@ pub struct Attachment {
     /// the role's trust policy must require it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
+    /// A new role of its own asked for while the current one works (its
+    /// last scan succeeded): it replaces the current one once it verifies
+    /// with this attachment's external ID; until then the current one scans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_role_arn: Option<String>,
+    /// The last verification of the pending role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_role_credential: Option<crate::account::Credential>,
     /// Settings handed to the scanner (string keys and values).
     #[serde(default)]
     pub config: BTreeMap<String, String>,
@@ -243,6 +273,8 @@ impl AttachRequest {
             data_source: data_source.to_string(),
             role_arn: own_role,
             external_id,
+            pending_role_arn: None,
+            pending_role_credential: None,
             config: self.config,
             status: match existing {
                 Some(old) if !changed => old.status,
@@ -340,6 +372,7 @@ pub enum ScanErrorCode {
     AccountMismatch,
     Throttled,
     Timeout,
+    PartitionNotServed,
     Internal,
     AccountDeleted,
     AccountArchived,
@@ -368,6 +401,7 @@ impl From<crate::verification::VerificationCode> for ScanErrorCode {
             V::AccountMismatch => ScanErrorCode::AccountMismatch,
             V::Throttled => ScanErrorCode::Throttled,
             V::Timeout => ScanErrorCode::Timeout,
+            V::PartitionNotServed => ScanErrorCode::PartitionNotServed,
             // A successful AssumeRole is no error; if one arrives here it is ours.
             V::Internal | V::Ok => ScanErrorCode::Internal,
         }

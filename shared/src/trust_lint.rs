@@ -49,6 +49,9 @@ pub enum TrustFindingCode {
     SessionDurationTooLong,
     /// `iam:GetRole` on the role itself was denied: the policy was not read.
     TrustPolicyUnreadable,
+    /// Neither the policy simulator nor the role's own policies could be
+    /// read: the data sources' permissions were not checked.
+    PermissionsUnchecked,
 }
 
 #[derive(
@@ -325,6 +328,16 @@ pub fn unreadable(role_arn: &str) -> TrustFinding {
         severity: FindingSeverity::Warning,
         message: "the role could not read its own trust policy (iam:GetRole was denied), so it was not checked for weaknesses, and scheduled verifications still try AssumeRole without the external ID".into(),
         fix: format!("Add to the role's permissions: {{\"Effect\": \"Allow\", \"Action\": \"iam:GetRole\", \"Resource\": \"{role_arn}\"}}."),
+    }
+}
+
+/// The finding for a role that may neither simulate nor read its policies.
+pub fn permissions_unchecked(role_arn: &str) -> TrustFinding {
+    TrustFinding {
+        code: TrustFindingCode::PermissionsUnchecked,
+        severity: FindingSeverity::Warning,
+        message: "the role may neither ask IAM's policy simulator about itself nor read its own policies, so the permissions its data sources need were not checked".into(),
+        fix: format!("Add to the role's permissions: {{\"Effect\": \"Allow\", \"Action\": \"iam:SimulatePrincipalPolicy\", \"Resource\": \"{role_arn}\"}}."),
     }
 }
 

@@ -16,6 +16,7 @@ use aws_config::SdkConfig;
 use aws_sdk_sts::config::Credentials;
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 use utoipa::ToSchema;
@@ -44,6 +45,8 @@ pub enum VerificationCode {
     AccountMismatch,
     Throttled,
     Timeout,
+    /// The role's partition has no principal of this service.
+    PartitionNotServed,
     Internal,
 }
 
@@ -117,14 +120,40 @@ pub struct VerificationSettings {
     pub source_identity_service: String,
     /// Read and lint each verified role's trust policy (`iam:GetRole`).
     pub inspect_role: bool,
+    /// Partitions other than `aws` this service serves.
+    pub partitions: Vec<crate::partitions::PartitionSetting>,
 }
 
 impl VerificationSettings {
+    /// The configuration of a partition other than `aws`, if served.
+    pub fn partition(&self, name: &str) -> Option<&crate::partitions::PartitionSetting> {
+        self.partitions.iter().find(|p| p.partition == name)
+    }
+
+    /// Whether this service has a principal in `partition`.
+    pub fn serves(&self, partition: &str) -> bool {
+        partition == crate::partitions::COMMERCIAL || self.partition(partition).is_some()
+    }
+
     /// Refuse a role this service is not allowed to assume, at registration
-    /// rather than as a puzzling ACCESS_DENIED later.
+    /// rather than as a puzzling ACCESS_DENIED later: a name outside the
+    /// pattern, or a partition the service has no principal in.
     pub fn check_role_name(&self, role_arn: Option<&str>) -> crate::Result<()> {
         let Some(arn) = role_arn else { return Ok(()) };
         let role = crate::validation::role_arn("role_arn", arn)?;
+        if !self.serves(role.partition) {
+            return Err(crate::Error::invalid(
+                "role_arn",
+                format!(
+                    "this service has no principal in partition {}, so it cannot assume roles there; its operator adds one to PARTITIONS (served: {})",
+                    role.partition,
+                    std::iter::once(crate::partitions::COMMERCIAL)
+                        .chain(self.partitions.iter().map(|p| p.partition.as_str()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
         if wildcard_match(&self.role_name_pattern, role.role_name) {
             return Ok(());
         }
@@ -149,6 +178,8 @@ enum StsFailure {
     AccessDenied,
     Throttled,
     Timeout,
+    /// The role is in a partition this service has no STS (and principal) for.
+    Unserved(String),
     Other(String),
 }
 
@@ -194,6 +225,11 @@ pub struct RoleVerifier {
     sdk: SdkConfig,
     sts_config: aws_sdk_sts::Config,
     sts: aws_sdk_sts::Client,
+    /// STS of each other partition served (its own regional endpoint), and
+    /// the principal customer roles there trust.
+    partitions: Arc<HashMap<String, PartitionSts>>,
+    /// IAM of each partition, for roles reading themselves.
+    iam: Arc<HashMap<&'static str, aws_sdk_iam::Client>>,
     /// Every STS call, first attempts and retries alike, takes a permit.
     limiter: Option<Arc<governor::DefaultDirectRateLimiter>>,
     call_timeout: Duration,
@@ -206,6 +242,21 @@ pub struct RoleVerifier {
     inspect_role: bool,
     /// This service's own account, once looked up.
     own: Arc<tokio::sync::OnceCell<String>>,
+}
+
+/// STS in a partition other than `aws`.
+#[derive(Clone)]
+struct PartitionSts {
+    config: aws_sdk_sts::Config,
+    client: aws_sdk_sts::Client,
+    principal: String,
+}
+
+/// The partition of an ARN (`arn:<partition>:...`).
+fn partition_of(arn: &str) -> &str {
+    arn.split(':')
+        .nth(1)
+        .unwrap_or(crate::partitions::COMMERCIAL)
 }
 
 /// The session length the service asks for: its longest job runs in a
@@ -228,6 +279,8 @@ pub struct Target<'a> {
     pub account_id: &'a str,
     pub role_arn: &'a str,
     pub external_id: &'a str,
+    /// Data sources that scan with this role, and the IAM actions each needs.
+    pub required: &'a [(String, Vec<String>)],
 }
 
 /// Whether a verification tries AssumeRole without and with a wrong
@@ -246,11 +299,33 @@ pub enum Probes {
 pub struct Verified {
     pub outcome: Outcome,
     pub findings: Vec<TrustFinding>,
+    /// Per data source, the actions it needs that the role lacks.
+    pub missing_permissions: BTreeMap<String, Vec<String>>,
     pub sessions: Vec<AccessRecord>,
     /// The probes ran and were refused.
     pub probed: bool,
     /// The session with the external ID, when kept and the role verified.
     pub credentials: Option<Credentials>,
+}
+
+impl Verified {
+    /// This result as a pending role's credential (its sessions belong to
+    /// the access log, not here).
+    pub fn pending_credential(&self, role_arn: &str, at: Timestamp) -> Credential {
+        Credential {
+            verification_status: self.outcome.code.status(),
+            verification_code: Some(self.outcome.code),
+            verification_message: Some(self.outcome.message.clone()),
+            last_verified_at: Some(at),
+            next_verification_at: None,
+            consecutive_failures: 0,
+            role_arn: Some(role_arn.to_string()),
+            trust_findings: self.findings.clone(),
+            missing_permissions: self.missing_permissions.clone(),
+            probed_at: self.probed.then_some(at),
+            sessions: Vec::new(),
+        }
+    }
 }
 
 impl RoleVerifier {
@@ -265,10 +340,46 @@ impl RoleVerifier {
             // Retries are ours (see `call`), so each passes the rate limiter.
             .retry_config(RetryConfig::disabled())
             .build();
+        let partitions = settings
+            .partitions
+            .iter()
+            .map(|setting| {
+                let config = sts_config
+                    .to_builder()
+                    .region(aws_sdk_sts::config::Region::new(setting.sts_region()))
+                    .build();
+                let sts = PartitionSts {
+                    client: aws_sdk_sts::Client::from_conf(config.clone()),
+                    config,
+                    principal: setting.vendor_principal.clone(),
+                };
+                (setting.partition.clone(), sts)
+            })
+            .collect();
+        let iam = crate::partitions::KNOWN
+            .iter()
+            .map(|(partition, _)| {
+                let config = aws_sdk_iam::config::Builder::from(sdk_config)
+                    .region(aws_sdk_iam::config::Region::from_static(iam_region(
+                        partition,
+                    )))
+                    .timeout_config(
+                        TimeoutConfig::builder()
+                            .operation_attempt_timeout(settings.call_timeout)
+                            .connect_timeout(settings.call_timeout)
+                            .build(),
+                    )
+                    .retry_config(RetryConfig::disabled())
+                    .build();
+                (*partition, aws_sdk_iam::Client::from_conf(config))
+            })
+            .collect();
         RoleVerifier {
             sdk: sdk_config.clone(),
+            iam: Arc::new(iam),
             sts: aws_sdk_sts::Client::from_conf(sts_config.clone()),
             sts_config,
+            partitions: Arc::new(partitions),
             limiter: settings
                 .sts_rate_limit
                 .and_then(sts_quota)
@@ -340,10 +451,16 @@ impl RoleVerifier {
         request: &SessionRequest,
     ) -> (Result<Credentials, StsFailure>, AccessRecord) {
         let at = Timestamp::now();
+        let sts = match self.sts_of(role_arn) {
+            Ok((_, client)) => client,
+            Err(failure) => {
+                let record = request.record(at, role_arn, SESSION_SECONDS, SessionOutcome::Failed);
+                return (Err(failure), record);
+            }
+        };
         let result = self
             .call(true, || {
-                self.sts
-                    .assume_role()
+                sts.assume_role()
                     .role_arn(role_arn)
                     .role_session_name(&request.operation_id)
                     .source_identity(&request.source_identity)
@@ -369,7 +486,7 @@ impl RoleVerifier {
             Err(StsFailure::AccessDenied) => SessionOutcome::Denied,
             Err(StsFailure::Throttled) => SessionOutcome::Throttled,
             Err(StsFailure::Timeout) => SessionOutcome::TimedOut,
-            Err(StsFailure::Other(_)) => SessionOutcome::Failed,
+            Err(StsFailure::Other(_) | StsFailure::Unserved(_)) => SessionOutcome::Failed,
         };
         (
             result,
@@ -377,15 +494,38 @@ impl RoleVerifier {
         )
     }
 
-    async fn session_account(&self, credentials: Credentials) -> Result<String, StsFailure> {
-        let client = aws_sdk_sts::Client::from_conf(
-            self.sts_config
-                .to_builder()
-                .credentials_provider(credentials)
-                .build(),
-        );
+    /// The STS configuration and client for a role's partition.
+    fn sts_of(
+        &self,
+        role_arn: &str,
+    ) -> Result<(&aws_sdk_sts::Config, &aws_sdk_sts::Client), StsFailure> {
+        let partition = partition_of(role_arn);
+        if partition == crate::partitions::COMMERCIAL {
+            return Ok((&self.sts_config, &self.sts));
+        }
+        self.partitions
+            .get(partition)
+            .map(|sts| (&sts.config, &sts.client))
+            .ok_or_else(|| StsFailure::Unserved(partition.to_string()))
+    }
+
+    async fn session_account(
+        &self,
+        credentials: Credentials,
+        role_arn: &str,
+    ) -> Result<String, StsFailure> {
+        let (_, client) = self.sts_of(role_arn)?;
         let output = self
-            .call(true, || client.get_caller_identity().send())
+            .call(true, || {
+                client
+                    .get_caller_identity()
+                    .customize()
+                    .config_override(
+                        aws_sdk_sts::config::Builder::default()
+                            .credentials_provider(credentials.clone()),
+                    )
+                    .send()
+            })
             .await?;
         output
             .account
@@ -401,23 +541,23 @@ impl RoleVerifier {
     ) -> Result<(String, Option<i32>), StsFailure> {
         let role = crate::validation::role_arn("role_arn", role_arn)
             .map_err(|err| StsFailure::Other(err.to_string()))?;
-        let client = aws_sdk_iam::Client::from_conf(
-            aws_sdk_iam::config::Builder::from(&self.sdk)
-                .region(aws_sdk_iam::config::Region::from_static(iam_region(
-                    role.partition,
-                )))
-                .credentials_provider(credentials)
-                .timeout_config(
-                    TimeoutConfig::builder()
-                        .operation_attempt_timeout(self.call_timeout)
-                        .connect_timeout(self.call_timeout)
-                        .build(),
-                )
-                .retry_config(RetryConfig::disabled())
-                .build(),
-        );
+        let client = self
+            .iam
+            .get(role.partition)
+            .ok_or_else(|| StsFailure::Unserved(role.partition.to_string()))?;
+        // One client per partition; the session's credentials per call.
         let output = self
-            .call(false, || client.get_role().role_name(role.role_name).send())
+            .call(false, || {
+                client
+                    .get_role()
+                    .role_name(role.role_name)
+                    .customize()
+                    .config_override(
+                        aws_sdk_iam::config::Builder::default()
+                            .credentials_provider(credentials.clone()),
+                    )
+                    .send()
+            })
             .await?;
         let role = output
             .role
@@ -428,9 +568,161 @@ impl RoleVerifier {
         ))
     }
 
-    /// Who customer roles should trust (the configured principal, else
-    /// this service's own account, looked up once).
-    async fn vendor(&self) -> Option<VendorPrincipal> {
+    /// Per data source, the actions of `required` the role's policies do
+    /// not allow: asked of IAM's policy simulator by the role itself, else
+    /// read from its own policies. `Err` with a finding when neither is
+    /// allowed (nothing is known then), without one on another failure.
+    async fn missing_permissions(
+        &self,
+        credentials: Credentials,
+        role_arn: &str,
+        required: &[(String, Vec<String>)],
+    ) -> Result<BTreeMap<String, Vec<String>>, Option<TrustFinding>> {
+        if required.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let role = crate::validation::role_arn("role_arn", role_arn).map_err(|_| None)?;
+        let client = self.iam.get(role.partition).ok_or(None)?;
+        let wanted: Vec<&str> = required
+            .iter()
+            .flat_map(|(_, actions)| actions.iter().map(String::as_str))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let as_role =
+            || aws_sdk_iam::config::Builder::default().credentials_provider(credentials.clone());
+        let simulated = self
+            .call(false, || {
+                client
+                    .simulate_principal_policy()
+                    .policy_source_arn(role_arn)
+                    .set_action_names(Some(wanted.iter().map(|a| a.to_string()).collect()))
+                    .customize()
+                    .config_override(as_role())
+                    .send()
+            })
+            .await;
+        let allowed: BTreeSet<&str> = match simulated {
+            Ok(output) => {
+                let allowed: BTreeSet<String> = output
+                    .evaluation_results()
+                    .iter()
+                    .filter(|r| {
+                        r.eval_decision()
+                            == &aws_sdk_iam::types::PolicyEvaluationDecisionType::Allowed
+                    })
+                    .map(|r| r.eval_action_name().to_string())
+                    .collect();
+                wanted
+                    .iter()
+                    .copied()
+                    .filter(|a| allowed.contains(*a))
+                    .collect()
+            }
+            Err(StsFailure::AccessDenied) => {
+                match self.role_policies(client, &as_role, role.role_name).await {
+                    Ok(documents) => crate::permissions::allowed(&documents, &wanted),
+                    Err(StsFailure::AccessDenied) => {
+                        return Err(Some(crate::trust_lint::permissions_unchecked(role_arn)))
+                    }
+                    Err(failure) => {
+                        tracing::warn!(?failure, %role_arn, "the role's policies could not be read");
+                        return Err(None);
+                    }
+                }
+            }
+            Err(failure) => {
+                tracing::warn!(?failure, %role_arn, "the policy simulator failed");
+                return Err(None);
+            }
+        };
+        Ok(crate::permissions::missing(required, &allowed))
+    }
+
+    /// The role's inline and attached policy documents, read by the role.
+    async fn role_policies(
+        &self,
+        client: &aws_sdk_iam::Client,
+        as_role: &(impl Fn() -> aws_sdk_iam::config::Builder + Sync),
+        role_name: &str,
+    ) -> Result<Vec<serde_json::Value>, StsFailure> {
+        let mut documents = Vec::new();
+        let inline = self
+            .call(false, || {
+                client
+                    .list_role_policies()
+                    .role_name(role_name)
+                    .customize()
+                    .config_override(as_role())
+                    .send()
+            })
+            .await?;
+        for name in inline.policy_names() {
+            let policy = self
+                .call(false, || {
+                    client
+                        .get_role_policy()
+                        .role_name(role_name)
+                        .policy_name(name)
+                        .customize()
+                        .config_override(as_role())
+                        .send()
+                })
+                .await?;
+            documents.push(crate::permissions::document(policy.policy_document()));
+        }
+        let attached = self
+            .call(false, || {
+                client
+                    .list_attached_role_policies()
+                    .role_name(role_name)
+                    .customize()
+                    .config_override(as_role())
+                    .send()
+            })
+            .await?;
+        for arn in attached
+            .attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_arn())
+        {
+            let policy = self
+                .call(false, || {
+                    client
+                        .get_policy()
+                        .policy_arn(arn)
+                        .customize()
+                        .config_override(as_role())
+                        .send()
+                })
+                .await?;
+            let Some(version) = policy.policy().and_then(|p| p.default_version_id()) else {
+                continue;
+            };
+            let version = self
+                .call(false, || {
+                    client
+                        .get_policy_version()
+                        .policy_arn(arn)
+                        .version_id(version)
+                        .customize()
+                        .config_override(as_role())
+                        .send()
+                })
+                .await?;
+            if let Some(text) = version.policy_version().and_then(|v| v.document()) {
+                documents.push(crate::permissions::document(text));
+            }
+        }
+        Ok(documents)
+    }
+
+    /// Who customer roles in `partition` should trust (the configured
+    /// principal, else this service's own account, looked up once).
+    async fn vendor(&self, partition: &str) -> Option<VendorPrincipal> {
+        if let Some(sts) = self.partitions.get(partition) {
+            return Some(VendorPrincipal::new(Some(&sts.principal), ""));
+        }
         let own = self
             .own
             .get_or_try_init(|| async { self.own_account().await })
@@ -464,6 +756,7 @@ impl RoleVerifier {
             account_id,
             role_arn,
             external_id,
+            required,
         } = *target;
         // Without the lint, nothing else reads the external-ID condition.
         let probes = if self.inspect_role {
@@ -486,6 +779,7 @@ impl RoleVerifier {
         let fail = |outcome: Outcome, sessions: Vec<AccessRecord>, probed: bool| Verified {
             outcome,
             findings: Vec::new(),
+            missing_permissions: BTreeMap::new(),
             sessions,
             probed,
             credentials: None,
@@ -499,14 +793,26 @@ impl RoleVerifier {
                 return fail(self.failure_outcome(failure, role_arn), sessions, false);
             }
         };
-        let (session_account, policy) =
-            futures::join!(self.session_account(credentials.clone()), async {
+        // After the trust checks, at once: the session's account, the
+        // role's trust policy and what its data sources lack.
+        let (session_account, policy, permissions) = futures::join!(
+            self.session_account(credentials.clone(), role_arn),
+            async {
                 if self.inspect_role {
                     Some(self.read_role(credentials.clone(), role_arn).await)
                 } else {
                     None
                 }
-            });
+            },
+            async {
+                if self.inspect_role {
+                    self.missing_permissions(credentials.clone(), role_arn, required)
+                        .await
+                } else {
+                    Ok(BTreeMap::new())
+                }
+            }
+        );
         let session_account = match session_account {
             Ok(account) => account,
             Err(failure) => return fail(self.failure_outcome(failure, role_arn), sessions, false),
@@ -520,7 +826,7 @@ impl RoleVerifier {
         let mut findings = Vec::new();
         let mut read = false;
         match policy {
-            Some(Ok((document, max_session))) => match self.vendor().await {
+            Some(Ok((document, max_session))) => match self.vendor(partition_of(role_arn)).await {
                 Some(vendor) => {
                     findings = crate::trust_lint::lint(role_arn, &document, max_session, &vendor);
                     read = true;
@@ -535,6 +841,13 @@ impl RoleVerifier {
             }
             None => {}
         }
+        let missing_permissions = match permissions {
+            Ok(missing) => missing,
+            Err(unchecked) => {
+                findings.extend(unchecked);
+                BTreeMap::new()
+            }
+        };
         if probed.is_none() && !read {
             probed = Some(self.probe(target).await);
         }
@@ -572,9 +885,17 @@ impl RoleVerifier {
                 findings.len()
             ));
         }
+        if !missing_permissions.is_empty() {
+            let sources: Vec<&str> = missing_permissions.keys().map(String::as_str).collect();
+            message.push_str(&format!(
+                " It lacks permissions that {} need(s) to scan: see missing_permissions.",
+                sources.join(", ")
+            ));
+        }
         Verified {
             outcome: Outcome::new(VerificationCode::Ok, message),
             findings,
+            missing_permissions,
             sessions,
             probed: ran_probes,
             credentials: Some(credentials),
@@ -665,6 +986,10 @@ impl RoleVerifier {
                 VerificationCode::Timeout,
                 format!("AWS STS did not answer within {} ms. Retry in a minute; if it persists, check that the role's account has STS enabled in its region.", self.call_timeout.as_millis()),
             ),
+            StsFailure::Unserved(partition) => Outcome::new(
+                VerificationCode::PartitionNotServed,
+                format!("The role {role_arn} is in partition {partition}, where this service has no principal: its operator adds one to PARTITIONS before roles there can be verified."),
+            ),
             StsFailure::Other(detail) => {
                 tracing::error!(error = %detail, %role_arn, "verification failed on an unexpected STS error");
                 Outcome::new(
@@ -743,6 +1068,7 @@ impl Checked {
             consecutive_failures: failures,
             role_arn: self.role_arn.clone(),
             trust_findings: self.verified.findings.clone(),
+            missing_permissions: self.verified.missing_permissions.clone(),
             probed_at,
             sessions: self.verified.sessions.clone(),
         }
@@ -752,18 +1078,7 @@ impl Checked {
     /// (its sessions are in the current credential's).
     pub fn pending_role_credential(&self, pending_role: &str) -> Option<Credential> {
         let verified = self.pending_role.as_ref()?;
-        Some(Credential {
-            verification_status: verified.outcome.code.status(),
-            verification_code: Some(verified.outcome.code),
-            verification_message: Some(verified.outcome.message.clone()),
-            last_verified_at: Some(self.at),
-            next_verification_at: None,
-            consecutive_failures: 0,
-            role_arn: Some(pending_role.to_string()),
-            trust_findings: verified.findings.clone(),
-            probed_at: verified.probed.then_some(self.at),
-            sessions: Vec::new(),
-        })
+        Some(verified.pending_credential(pending_role, self.at))
     }
 }
 
@@ -791,6 +1106,7 @@ pub async fn check(
     verifier: &RoleVerifier,
     tenant: &str,
     account: &crate::account::Account,
+    required: &[(String, Vec<String>)],
     trigger: Trigger,
 ) -> Checked {
     let at = Timestamp::now();
@@ -801,6 +1117,7 @@ pub async fn check(
         account_id: id,
         role_arn,
         external_id,
+        required,
     };
     if let (Some(role), Some(next)) = (&account.fields.role_arn, &account.pending_role_arn) {
         // A role change: the new role with every check; the current one
@@ -850,6 +1167,7 @@ pub async fn check(
             Verified {
                 outcome: Outcome::role_missing(id),
                 findings: Vec::new(),
+                missing_permissions: BTreeMap::new(),
                 sessions: Vec::new(),
                 probed: false,
                 credentials: None,
@@ -902,9 +1220,11 @@ pub async fn check(
 /// Record a check. A scheduled check that STS throttled is only moved on
 /// (our load, not the customer's fault); every other outcome is stored with
 /// its next due time, conditioned on the role and IDs being those checked.
+#[allow(clippy::too_many_arguments)]
 pub async fn record(
     store: &crate::store::Store,
     settings: &VerificationSettings,
+    policy: &crate::tenant::TenantSettings,
     tenant: &str,
     account: &crate::account::Account,
     checked: &Checked,
@@ -935,6 +1255,21 @@ pub async fn record(
         .pending_role_arn
         .as_deref()
         .and_then(|role| checked.pending_role_credential(role));
+    // The tenant's rotation policy: an ID past its age is due, and with
+    // automatic rotation a working role gets a pending one.
+    let since = if checked.promote {
+        now
+    } else {
+        account.external_id_since.unwrap_or(account.created_at)
+    };
+    let rotation_due = policy.rotation_due(since, now);
+    let start_rotation = (rotation_due
+        && policy.auto_rotate_external_id
+        && ok
+        && !checked.promote
+        && !checked.switch_role
+        && account.pending_external_id.is_none())
+    .then(crate::crypto::new_external_id);
     store
         .record_verification(
             tenant,
@@ -944,22 +1279,59 @@ pub async fn record(
                 promote_external_id: checked.promote,
                 switch_role: checked.switch_role,
                 pending_role: pending_role.as_ref(),
+                rotation_due,
+                start_rotation: start_rotation.as_deref(),
             },
         )
         .await
 }
 
-/// Check an account's role and record the result.
-pub async fn verify_and_record(
+/// `POST /v1/accounts/{id}/verify`: the account and its attachments (read
+/// at once), every check, the result recorded.
+pub async fn verify_on_demand(
     store: &crate::store::Store,
     verifier: &RoleVerifier,
     settings: &VerificationSettings,
+    catalogue: &crate::scans::Catalogue,
     tenant: &str,
-    account: &crate::account::Account,
-    trigger: Trigger,
+    account_id: &str,
 ) -> crate::Result<crate::account::Account> {
-    let checked = check(verifier, tenant, account, trigger).await;
-    record(store, settings, tenant, account, &checked, trigger).await
+    let (read, policy) = futures::join!(
+        store.account_attachments(tenant, account_id),
+        store.tenant_settings(tenant)
+    );
+    let (account, attachments) = read?;
+    let policy = policy?;
+    if let Some(inactive) = account.inactive() {
+        return Err(inactive);
+    }
+    let required = required_actions(catalogue, &attachments);
+    let checked = check(verifier, tenant, &account, &required, Trigger::OnDemand).await;
+    record(
+        store,
+        settings,
+        &policy,
+        tenant,
+        &account,
+        &checked,
+        Trigger::OnDemand,
+    )
+    .await
+}
+
+/// The data sources attached to an account that scan with its role, and
+/// the IAM actions each declares.
+pub fn required_actions(
+    catalogue: &crate::scans::Catalogue,
+    attachments: &[crate::scans::Attachment],
+) -> Vec<(String, Vec<String>)> {
+    attachments
+        .iter()
+        .filter(|attachment| attachment.role_arn.is_none())
+        .filter_map(|attachment| catalogue.get(&attachment.data_source))
+        .filter(|source| !source.actions.is_empty())
+        .map(|source| (source.name.clone(), source.actions.clone()))
+        .collect()
 }
 
 #[cfg(test)]

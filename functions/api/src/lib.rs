@@ -14,6 +14,7 @@ pub mod path;
 pub mod query;
 pub mod rate_limit;
 pub mod scans;
+pub mod settings;
 pub mod trust;
 pub mod webhooks;
 
@@ -59,6 +60,8 @@ pub struct AppState {
     pub delivery_queue: Option<model::deliveries::DeliveryQueue>,
     /// Where organization syncs go; without one, sync answers 503.
     pub organization_sync_queue: Option<JobQueue>,
+    /// Days a session stays in an account's access log.
+    pub access_log_days: u32,
 }
 
 impl AppState {
@@ -75,6 +78,7 @@ impl AppState {
             allow_loopback_webhooks: false,
             delivery_queue: None,
             organization_sync_queue: None,
+            access_log_days: 400,
         }
     }
 
@@ -112,6 +116,7 @@ impl AppState {
             allow_loopback_webhooks: config.webhook_allow_loopback_http,
             delivery_queue: services.delivery_queue.clone(),
             organization_sync_queue: services.organization_sync_queue.clone(),
+            access_log_days: config.audit_retention_days,
         }
         .with_key_rate(rate_limit::KeyRate::from_config(config))
         .with_search_read_budget(config.search_read_budget as usize)
@@ -147,7 +152,26 @@ impl AppState {
             store: &self.store,
             catalogue: &self.catalogue,
             settings: &self.settings,
+            verifier: &self.verifier,
+            access_log_days: self.access_log_days,
             queue: self.scan_queue.as_ref(),
+        }
+    }
+
+    /// The principal customer roles in `partition` must trust: that
+    /// partition's from `PARTITIONS`, or in `aws` [`Self::vendor_principal`];
+    /// a 409 naming the partition when the service has none there.
+    pub async fn principal_in(&self, partition: &str) -> Result<String, ApiError> {
+        if partition == model::partitions::COMMERCIAL {
+            return self.vendor_principal().await;
+        }
+        match self.settings.partition(partition) {
+            Some(setting) => Ok(setting.vendor_principal.clone()),
+            None => Err(model::Error::Refused {
+                code: "partition_not_served",
+                message: format!("this service has no principal in partition {partition}; its operator adds one to PARTITIONS"),
+            }
+            .into()),
         }
     }
 
@@ -234,6 +258,7 @@ fn routes() -> (Router<AppState>, OpenApiDocument) {
         .routes(routes!(trust::rotate_external_id))
         .routes(routes!(trust::cancel_pending_external_id))
         .routes(routes!(trust::cancel_pending_role))
+        .routes(routes!(settings::get_settings, settings::put_settings))
         .routes(routes!(trust::cloud_provider))
         .routes(routes!(trust::iam_parameters))
         .routes(routes!(trust::account_template))

@@ -16,7 +16,7 @@ use model::ids::AccountId;
 use model::regions::{Region, REGIONS};
 use model::role_template;
 use model::usecases::role_checks::{self, ValidateRolesRequest, ValidateRolesResponse};
-use model::verification::{verify_and_record, Trigger};
+use model::verification::verify_on_demand;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -35,20 +35,13 @@ pub async fn verify_account(
     State(state): State<AppState>,
     Path(account_id): Path<AccountId>,
 ) -> Result<Response, ApiError> {
-    let account = state
-        .accounts()
-        .load(&auth.caller.tenant, &account_id)
-        .await?;
-    if let Some(inactive) = account.inactive() {
-        return Err(inactive.into());
-    }
-    let verified = verify_and_record(
+    let verified = verify_on_demand(
         &state.store,
         &state.verifier,
         &state.settings,
+        &state.catalogue,
         &auth.caller.tenant,
-        &account,
-        Trigger::OnDemand,
+        &account_id,
     )
     .await?;
     Ok(with_etag(StatusCode::OK, verified, None))
@@ -161,10 +154,20 @@ pub struct TrustSetup {
     external_id_condition: String,
 }
 
+/// The principal roles of one partition trust.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PartitionTrust {
+    partition: String,
+    vendor_principal: String,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CloudProvider {
     regions: Vec<Region>,
     environments: Vec<Environment>,
+    /// The partitions this service serves, each with its principal; roles
+    /// in any other are refused at registration.
+    partitions: Vec<PartitionTrust>,
     trust: TrustSetup,
 }
 
@@ -185,6 +188,15 @@ pub async fn cloud_provider(
     Ok(Json(CloudProvider {
         regions: REGIONS.to_vec(),
         environments: Environment::ALL.to_vec(),
+        partitions: std::iter::once(PartitionTrust {
+            partition: model::partitions::COMMERCIAL.into(),
+            vendor_principal: principal.clone(),
+        })
+        .chain(state.settings.partitions.iter().map(|p| PartitionTrust {
+            partition: p.partition.clone(),
+            vendor_principal: p.vendor_principal.clone(),
+        }))
+        .collect(),
         trust: TrustSetup {
             vendor_account_id: principal_account(&principal),
             vendor_principal: principal,
@@ -243,13 +255,8 @@ pub async fn iam_parameters(
         .accounts()
         .register_pending(&auth.caller.tenant, &auth.caller.key_id, &account_id)
         .await?;
-    let principal = state.vendor_principal().await?;
-    let partition = account
-        .fields
-        .regions
-        .first()
-        .and_then(|id| model::regions::find(id))
-        .map_or("aws", |region| region.partition);
+    let partition = account.fields.partition();
+    let principal = state.principal_in(partition).await?;
     let role_name = state.settings.role_name.clone();
     let external_id = account
         .pending_external_id
@@ -258,7 +265,7 @@ pub async fn iam_parameters(
     Ok(Json(IamParameters {
         aws_console_url: role_template::console_url(
             partition,
-            &template_url(&state, &headers),
+            &template_url_in(&state, &headers, partition),
             &role_name,
             &external_id,
             &principal,
@@ -298,11 +305,19 @@ pub async fn account_template(
     Query(query): Query<TemplateQuery>,
 ) -> Result<Response, ApiError> {
     let policies = role_template::managed_policies(query.managed_policies.as_deref())?;
-    let account = state
-        .accounts()
-        .load(&auth.caller.tenant, &account_id)
+    let (account, attachments) = state
+        .store
+        .account_attachments(&auth.caller.tenant, &account_id)
         .await?;
-    let principal = state.vendor_principal().await?;
+    let principal = state.principal_in(account.fields.partition()).await?;
+    // What the attached data sources scan with, granted by the role.
+    let actions: Vec<String> =
+        model::verification::required_actions(&state.catalogue, &attachments)
+            .into_iter()
+            .flat_map(|(_, actions)| actions)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
     // During a rotation the role must accept both IDs until promotion.
     let mut external_ids = vec![account.external_id.as_str()];
     external_ids.extend(account.pending_external_id.as_deref());
@@ -312,6 +327,7 @@ pub async fn account_template(
         &external_ids,
         &policies,
         &state.settings.role_name,
+        &actions,
     );
     Ok(yaml(template))
 }
@@ -339,6 +355,16 @@ pub(crate) fn yaml(text: String) -> Response {
 
 fn principal_account(principal: &str) -> String {
     principal.split(':').nth(4).unwrap_or(principal).to_string()
+}
+
+/// The template for quick-create links in `partition`: its own S3 copy
+/// when configured, else as in `aws`.
+fn template_url_in(state: &AppState, headers: &HeaderMap, partition: &str) -> String {
+    state
+        .settings
+        .partition(partition)
+        .and_then(|p| p.role_template_url.clone())
+        .unwrap_or_else(|| template_url(state, headers))
 }
 
 /// `ROLE_TEMPLATE_URL` (an S3 copy, which CloudFormation can read), else

@@ -329,6 +329,7 @@ impl Worker {
             account_id: &scan.account_id,
             role_arn: &ready.role_arn,
             external_id: &ready.external_id,
+            required: &[],
         };
         let (credentials, session) = self
             .verifier

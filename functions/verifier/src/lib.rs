@@ -13,6 +13,7 @@ use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use futures::StreamExt;
 use model::provisioning::{DUE_SHARD, DUE_SHARDS};
 use model::store::{DueAccount, Store};
+use model::tenant::TenantSettings;
 use model::time::Timestamp;
 use model::verification::{
     check, record, Checked, RoleVerifier, Trigger, VerificationCode, VerificationSettings,
@@ -50,6 +51,8 @@ pub struct Sweeper {
     pub settings: Arc<VerificationSettings>,
     /// Where due organization syncs go; without it none is scheduled.
     pub organization_sync_queue: Option<model::jobs::JobQueue>,
+    /// The data sources, whose permissions each verification checks.
+    pub catalogue: Arc<model::scans::Catalogue>,
 }
 
 impl Sweeper {
@@ -60,6 +63,7 @@ impl Sweeper {
             verifier: services.verifier.clone(),
             settings: services.verification.clone(),
             organization_sync_queue: services.organization_sync_queue.clone(),
+            catalogue: services.catalogue.clone(),
         }
     }
 
@@ -117,6 +121,7 @@ impl Sweeper {
         .flat_map(futures::stream::iter)
         .boxed();
 
+        let policies = Policies::default();
         let deadline_hit = std::sync::atomic::AtomicBool::new(false);
         let outcomes = due
             .take_while(|_| {
@@ -129,17 +134,25 @@ impl Sweeper {
             // Two stages: STS checks hold `concurrency` slots; recording runs
             // in its own stage, so a slow write never holds an STS slot.
             .map(|due| {
-                let verifier = self.verifier.clone();
+                let this = self.clone();
                 async move {
-                    let checked =
-                        check(&verifier, &due.tenant, &due.account, Trigger::Schedule).await;
+                    let required = this.required(&due).await;
+                    let checked = check(
+                        &this.verifier,
+                        &due.tenant,
+                        &due.account,
+                        &required,
+                        Trigger::Schedule,
+                    )
+                    .await;
                     (due, checked)
                 }
             })
             .buffer_unordered(self.settings.concurrency)
             .map(|(due, checked)| {
                 let this = self.clone();
-                async move { this.record_one(due, checked).await }
+                let policies = policies.clone();
+                async move { this.record_one(&policies, due, checked).await }
             })
             .buffer_unordered(self.settings.concurrency);
         let mut report = outcomes
@@ -164,10 +177,50 @@ impl Sweeper {
         report
     }
 
-    async fn record_one(&self, due: DueAccount, checked: Checked) -> Outcome {
+    /// What the account's attached data sources need of its role (one
+    /// Query; none when roles are not inspected).
+    async fn required(&self, due: &DueAccount) -> Vec<(String, Vec<String>)> {
+        if !self.settings.inspect_role || due.account.fields.role_arn.is_none() {
+            return Vec::new();
+        }
+        match self
+            .store
+            .attachments(&due.tenant, &due.account.account_id)
+            .await
+        {
+            Ok(attachments) => model::verification::required_actions(&self.catalogue, &attachments),
+            Err(err) => {
+                tracing::warn!(tenant = %due.tenant, account_id = %due.account.account_id, error = %err, "attachments not read; permissions not checked");
+                Vec::new()
+            }
+        }
+    }
+
+    /// The tenant's rotation policy, read once per sweep and tenant (a
+    /// failed read is logged; that tenant's accounts get no policy this run).
+    async fn policy(&self, policies: &Policies, tenant: &str) -> TenantSettings {
+        let mut cache = policies.lock().await;
+        if let Some(policy) = cache.get(tenant) {
+            return policy.clone();
+        }
+        let policy = self
+            .store
+            .tenant_settings(tenant)
+            .await
+            .unwrap_or_else(|err| {
+                tracing::warn!(%tenant, error = %err, "tenant settings not read; no rotation policy this run");
+                TenantSettings::default()
+            });
+        cache.insert(tenant.to_string(), policy.clone());
+        policy
+    }
+
+    async fn record_one(&self, policies: &Policies, due: DueAccount, checked: Checked) -> Outcome {
+        let policy = self.policy(policies, &due.tenant).await;
         let result = record(
             &self.store,
             &self.settings,
+            &policy,
             &due.tenant,
             &due.account,
             &checked,
@@ -207,6 +260,9 @@ impl Sweeper {
         }
     }
 }
+
+/// Tenants' settings read during one sweep.
+type Policies = Arc<tokio::sync::Mutex<std::collections::HashMap<String, TenantSettings>>>;
 
 enum Outcome {
     Verified(bool),

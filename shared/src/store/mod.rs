@@ -30,6 +30,7 @@ mod deliveries;
 mod organizations;
 mod scans;
 mod search;
+mod tenant;
 mod verification;
 mod webhooks;
 

@@ -104,6 +104,12 @@ impl Store {
         Ok((account, attachments?))
     }
 
+    /// An account's attachments (one Query).
+    pub async fn attachments(&self, tenant: &str, account_id: &str) -> Result<Vec<Attachment>> {
+        self.query_prefix::<Attachment>(tenant, &keys::attachments_prefix(account_id))
+            .await
+    }
+
     /// The account and one attachment, in one BatchGetItem.
     pub async fn account_and_attachment(
         &self,

@@ -22,6 +22,10 @@ pub struct VerificationWrite<'a> {
     pub switch_role: bool,
     /// The pending role failed: its result.
     pub pending_role: Option<&'a Credential>,
+    /// The external ID (after any promotion) is past the tenant's age.
+    pub rotation_due: bool,
+    /// Start a rotation with this pending external ID (the tenant's policy).
+    pub start_rotation: Option<&'a str>,
 }
 
 /// An account found through the due index, with its tenant.
@@ -91,6 +95,8 @@ impl Store {
             promote_external_id: promote,
             switch_role,
             pending_role,
+            rotation_due,
+            start_rotation,
         } = *write;
         let mut names = HashMap::from([
             ("#credential".to_string(), "credential".to_string()),
@@ -194,9 +200,31 @@ impl Store {
                 if promote {
                     sets.push("#external = :pending");
                     removes.push("#pending");
+                    names.insert("#since".into(), "external_id_since".into());
+                    values.insert(
+                        ":since".into(),
+                        s(credential
+                            .last_verified_at
+                            .unwrap_or_else(Timestamp::now)
+                            .to_string()),
+                    );
+                    sets.push("#since = :since");
                 }
             }
-            None => condition.push("attribute_not_exists(#pending)"),
+            None => {
+                condition.push("attribute_not_exists(#pending)");
+                if let Some(next) = start_rotation {
+                    values.insert(":start".into(), s(next));
+                    sets.push("#pending = :start");
+                }
+            }
+        }
+        names.insert("#rotation_due".into(), "rotation_due".into());
+        if rotation_due {
+            values.insert(":rotation_due".into(), AttributeValue::Bool(true));
+            sets.push("#rotation_due = :rotation_due");
+        } else {
+            removes.push("#rotation_due");
         }
         let update = update_expression(&sets, &removes);
         let result = self

@@ -552,6 +552,7 @@ async fn assume_management_role(
             account_id: &organization.management_account_id,
             role_arn: &organization.role_arn,
             external_id: &pending_id,
+            required: &[],
         };
         if let Some(credentials) = verifier
             .verify_and_keep(&target, Probes::Always)
@@ -574,6 +575,7 @@ async fn assume_management_role(
         account_id: &organization.management_account_id,
         role_arn: &organization.role_arn,
         external_id: &external_id,
+        required: &[],
     };
     match verifier.verify_and_keep(&target, Probes::Always).await {
         Verified {

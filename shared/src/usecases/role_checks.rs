@@ -180,6 +180,7 @@ pub async fn validate_roles(
                         account_id: &account_id,
                         role_arn: &role_arn,
                         external_id: &external_id,
+                        required: &[],
                     };
                     let verified = verifier.verify(&target, Probes::Always).await;
                     let mut checked = result(account_id.clone(), verified.outcome);

@@ -24,6 +24,10 @@ pub struct Scanning<'a> {
     pub store: &'a Store,
     pub catalogue: &'a Catalogue,
     pub settings: &'a VerificationSettings,
+    /// Checks a new role of an attachment before it replaces a working one.
+    pub verifier: &'a crate::verification::RoleVerifier,
+    /// Days a session stays in the access log.
+    pub access_log_days: u32,
     /// `None` when the deployment has no scan queue: scans are refused.
     pub queue: Option<&'a JobQueue>,
 }
@@ -122,14 +126,29 @@ impl Scanning<'_> {
         if let Some(inactive) = account.inactive() {
             return Err(inactive);
         }
-        let attachment = request.apply(
-            account_id,
-            account.fields.role_arn.as_deref(),
-            data_source,
-            existing.as_ref(),
-            requested_by,
-            Timestamp::now(),
-        );
+        let account_role = account.fields.role_arn.as_deref();
+        let own_role = request
+            .role_arn
+            .clone()
+            .filter(|arn| Some(arn.as_str()) != account_role);
+        // A working role of its own is replaced only by one that verifies.
+        let working = existing.as_ref().filter(|old| {
+            old.role_arn.is_some() && old.status == crate::scans::AttachmentStatus::Ok
+        });
+        let attachment = match (working, own_role) {
+            (Some(old), Some(next)) if old.role_arn.as_ref() != Some(&next) => {
+                self.change_working_role(tenant, old, request, next, requested_by)
+                    .await?
+            }
+            _ => request.apply(
+                account_id,
+                account_role,
+                data_source,
+                existing.as_ref(),
+                requested_by,
+                Timestamp::now(),
+            ),
+        };
         self.store
             .put_attachment(tenant, &attachment, existing.as_ref())
             .await?;
@@ -137,6 +156,67 @@ impl Scanning<'_> {
             attachment,
             created: existing.is_none(),
         })
+    }
+
+    /// Check `next` (with every check, and the attachment's external ID,
+    /// which the customer already has) and switch to it if it verifies;
+    /// else keep the working role, with `next` pending and its result.
+    async fn change_working_role(
+        &self,
+        tenant: &str,
+        old: &Attachment,
+        mut request: AttachRequest,
+        next: String,
+        requested_by: &str,
+    ) -> Result<Attachment> {
+        let now = Timestamp::now();
+        let external_id = old.external_id.clone().unwrap_or_default();
+        let required: Vec<(String, Vec<String>)> = self
+            .catalogue
+            .get(&old.data_source)
+            .filter(|source| !source.actions.is_empty())
+            .map(|source| (source.name.clone(), source.actions.clone()))
+            .into_iter()
+            .collect();
+        let target = crate::verification::Target {
+            tenant,
+            account_id: &old.account_id,
+            role_arn: &next,
+            external_id: &external_id,
+            required: &required,
+        };
+        let verified = self
+            .verifier
+            .verify(&target, crate::verification::Probes::Always)
+            .await;
+        let ledger = crate::access::Ledger {
+            sessions: verified
+                .sessions
+                .iter()
+                .map(|session| (tenant.to_string(), old.account_id.clone(), session.clone()))
+                .collect(),
+            ..Default::default()
+        };
+        self.store.put_ledger(&ledger, self.access_log_days).await?;
+        let switch = verified.outcome.is_ok();
+        if !switch {
+            request.role_arn = old.role_arn.clone();
+        }
+        let mut attachment = request.apply(
+            &old.account_id,
+            None,
+            &old.data_source,
+            Some(old),
+            requested_by,
+            now,
+        );
+        // The customer's role trusts this attachment's ID: it stays.
+        attachment.external_id = old.external_id.clone();
+        if !switch {
+            attachment.pending_role_credential = Some(verified.pending_credential(&next, now));
+            attachment.pending_role_arn = Some(next);
+        }
+        Ok(attachment)
     }
 
     /// Queue a scan of one attached data source.
@@ -166,6 +246,21 @@ impl Scanning<'_> {
             return Err(Error::Refused {
                 code: code.into(),
                 message,
+            });
+        }
+        let uses_account_role = attachment.as_ref().is_some_and(|a| a.role_arn.is_none());
+        if let Some(lacking) = account
+            .credential
+            .missing_permissions
+            .get(data_source.as_str())
+            .filter(|_| uses_account_role)
+        {
+            return Err(Error::Refused {
+                code: "missing_permissions",
+                message: format!(
+                    "the role of account {account_id} lacks what {data_source} needs: {}; grant them (GET /v1/accounts/{account_id}/cloudformation-template includes them) and verify again (POST /v1/accounts/{account_id}/verify)",
+                    lacking.join(", ")
+                ),
             });
         }
         self.queue_scan(

@@ -347,6 +347,7 @@ impl TestApp {
             verifier: self.state.verifier.clone(),
             settings: self.state.settings.clone(),
             organization_sync_queue: self.state.organization_sync_queue.clone(),
+            catalogue: self.state.catalogue.clone(),
         }
     }
 
@@ -368,7 +369,7 @@ impl TestApp {
     ) -> String {
         let arn = self.create_bare_role(account, name, trust, tags).await;
         let self_read = json!({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": "iam:GetRole", "Resource": arn},
+            {"Effect": "Allow", "Action": ["iam:GetRole", "iam:SimulatePrincipalPolicy"], "Resource": arn},
         ]});
         aws_sdk_iam::Client::new(&self.sdk_config)
             .put_role_policy()

@@ -150,6 +150,7 @@ async fn one_stackset_template_gives_every_member_its_own_external_id() {
                     account_id: member,
                     role_arn: &role,
                     external_id: &external_id,
+                    required: &[],
                 },
                 Probes::Always,
             )
@@ -173,6 +174,7 @@ async fn one_stackset_template_gives_every_member_its_own_external_id() {
                     account_id: member,
                     role_arn: &role,
                     external_id: &external_id,
+                    required: &[],
                 },
                 Probes::Always,
             )
@@ -434,6 +436,7 @@ async fn an_organization_is_discovered_filtered_and_followed() {
             account_id: &management,
             role_arn: &role,
             external_id: &external_id,
+            required: &[],
         };
         let credentials = verifier
             .assume_for(&target, AccessPurpose::OrganizationSync, "sync")

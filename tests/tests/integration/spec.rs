@@ -62,6 +62,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/accounts/{account_id}/external-id/rotate"),
     ("delete", "/v1/accounts/{account_id}/external-id/pending"),
     ("delete", "/v1/accounts/{account_id}/role-arn/pending"),
+    ("get", "/v1/settings"),
+    ("put", "/v1/settings"),
     ("get", "/v1/cloud-providers/aws"),
     ("get", "/v1/aws/iam-parameters"),
     ("get", "/v1/accounts/{account_id}/cloudformation-template"),

@@ -610,3 +610,424 @@ async fn a_new_role_replaces_a_working_one_only_once_it_verifies() {
     );
     assert!(replaced.body.get("pending_role_arn").is_none());
 }
+
+#[tokio::test]
+async fn a_govcloud_account_verifies_against_the_govcloud_configuration() {
+    let mut app = TestApp::new().await;
+    let gov_principal = format!("arn:aws-us-gov:iam::{VENDOR_ACCOUNT}:root");
+    let mut settings = (*app.state.settings).clone();
+    settings.partitions = model::partitions::parse(
+        &json!([{"partition": "aws-us-gov", "vendor_principal": gov_principal}]).to_string(),
+    )
+    .unwrap();
+    let verifier = model::verification::RoleVerifier::new(&app.sdk_config, &settings);
+    app.reconfigure(|mut state| {
+        state.verifier = verifier;
+        state.settings = std::sync::Arc::new(settings);
+        state
+    });
+
+    let account = fresh_account();
+    let created = app
+        .create(&account, json!({"regions": ["us-gov-west-1"]}))
+        .await;
+    let external_id = created["external_id"].as_str().unwrap().to_string();
+    // The customer's role, made in GovCloud's IAM, trusting the GovCloud principal.
+    let gov_iam = aws_sdk_iam::Client::from_conf(
+        aws_sdk_iam::config::Builder::from(&app.sdk_config)
+            .region(aws_sdk_iam::config::Region::from_static("us-gov-west-1"))
+            .build(),
+    );
+    let name = format!("Audit{}", ulid::Ulid::new());
+    let mut policy = trust_external_ids(&[&external_id]);
+    policy["Statement"][0]["Principal"]["AWS"] = json!(gov_principal);
+    let role = gov_iam
+        .create_role()
+        .role_name(&name)
+        .assume_role_policy_document(policy.to_string())
+        .customize()
+        .mutate_request(crate::harness::in_account(&account))
+        .send()
+        .await
+        .expect("create the GovCloud role")
+        .role
+        .unwrap()
+        .arn;
+    assert!(role.starts_with("arn:aws-us-gov:iam::"), "{role}");
+    let self_read = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iam:GetRole", "Resource": role},
+    ]});
+    gov_iam
+        .put_role_policy()
+        .role_name(&name)
+        .policy_name("VendorSelfRead")
+        .policy_document(self_read.to_string())
+        .customize()
+        .mutate_request(crate::harness::in_account(&account))
+        .send()
+        .await
+        .expect("let the role read itself");
+    let patched = app
+        .call(
+            Method::PATCH,
+            &format!("/v1/accounts/{account}"),
+            Some(&json!({"role_arn": role})),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{:#}", patched.body);
+
+    let credential = verify(&app, &account).await;
+    assert_eq!(
+        credential["verification_status"], "SUCCESS",
+        "{credential:#}"
+    );
+    assert_eq!(codes(&credential), Vec::<String>::new(), "{credential:#}");
+    let calls: Vec<Value> = trail(&role)
+        .into_iter()
+        .filter(|e| e["eventName"] == "AssumeRole")
+        .collect();
+    assert_eq!(calls.len(), 3, "{calls:#?}");
+    assert!(
+        calls.iter().all(|e| e["awsRegion"] == "us-gov-west-1"),
+        "GovCloud's STS: {calls:#?}"
+    );
+
+    // Its template and quick-create link are GovCloud's.
+    let template = app
+        .get(&format!("/v1/accounts/{account}/cloudformation-template"))
+        .await;
+    assert!(template.body.as_str().unwrap().contains(&gov_principal));
+    let parameters = app
+        .get(&format!("/v1/aws/iam-parameters?account_id={account}"))
+        .await;
+    assert_eq!(parameters.status, StatusCode::OK, "{:#}", parameters.body);
+    assert!(parameters.body["aws_console_url"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://console.amazonaws-us-gov.com/"));
+    assert_eq!(parameters.body["vendor_principal"], gov_principal.as_str());
+    let provider = app.get("/v1/cloud-providers/aws").await;
+    assert_eq!(
+        provider.body["partitions"][1],
+        json!({"partition": "aws-us-gov", "vendor_principal": gov_principal})
+    );
+
+    // A role of another partition is refused, naming role_arn.
+    let commercial = app
+        .call(
+            Method::PATCH,
+            &format!("/v1/accounts/{account}"),
+            Some(&json!({"role_arn": format!("arn:aws:iam::{account}:role/Audit")})),
+        )
+        .await;
+    commercial.assert_error(400, "invalid_value");
+    assert_eq!(commercial.field(), "role_arn");
+    // So is a role in a partition the service has no principal in.
+    let china = fresh_account();
+    let refused = app
+        .call(
+            Method::POST,
+            "/v1/accounts",
+            Some(&json!({"account_id": china, "name": "cn", "role_arn": format!("arn:aws-cn:iam::{china}:role/Audit")})),
+        )
+        .await;
+    refused.assert_error(400, "invalid_value");
+    assert_eq!(refused.field(), "role_arn");
+    assert!(refused.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("no principal in partition aws-cn"));
+}
+
+/// Give `role` (in `account`) an inline policy `name` allowing `actions` on everything.
+async fn grant(app: &TestApp, account: &str, role: &str, name: &str, actions: &[&str]) {
+    let document = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": actions, "Resource": "*"},
+    ]});
+    aws_sdk_iam::Client::new(&app.sdk_config)
+        .put_role_policy()
+        .role_name(role.rsplit('/').next().unwrap())
+        .policy_name(name)
+        .policy_document(document.to_string())
+        .customize()
+        .mutate_request(crate::harness::in_account(account))
+        .send()
+        .await
+        .expect("grant the role");
+}
+
+#[tokio::test]
+async fn a_role_lacking_one_action_of_its_data_source_is_told_exactly_which() {
+    let app = TestApp::with_scans().await;
+    let (account, role) = account_with(&app, |id| trust_external_ids(&[id]), false).await;
+    let scanner = [
+        "iam:GetAccountAuthorizationDetails",
+        "iam:ListAccessKeys",
+        "iam:GetAccessKeyLastUsed",
+    ];
+    grant(&app, &account, &role, "Scanner", &scanner).await;
+    let attached = app
+        .call(
+            Method::PUT,
+            &format!("/v1/accounts/{account}/data-sources/aws:iam"),
+            Some(&json!({})),
+        )
+        .await;
+    assert_eq!(attached.status, StatusCode::CREATED, "{:#}", attached.body);
+
+    let credential = verify(&app, &account).await;
+    assert_eq!(
+        credential["verification_status"], "SUCCESS",
+        "{credential:#}"
+    );
+    assert_eq!(
+        credential["missing_permissions"],
+        json!({"aws:iam": ["iam:ListMFADevices"]}),
+        "{credential:#}"
+    );
+    // A scan of that source is refused up front, with the list.
+    let scan_path = format!("/v1/accounts/{account}/data-sources/aws:iam/scans");
+    let refused = app.call(Method::POST, &scan_path, Some(&json!({}))).await;
+    refused.assert_error(409, "missing_permissions");
+    assert!(refused.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("iam:ListMFADevices"));
+    // The account's template grants what the source needs.
+    let template = app
+        .get(&format!("/v1/accounts/{account}/cloudformation-template"))
+        .await;
+    assert!(template
+        .body
+        .as_str()
+        .unwrap()
+        .contains("\"iam:ListMFADevices\""));
+
+    // Granted: the next verification clears it, and the scan is queued.
+    grant(
+        &app,
+        &account,
+        &role,
+        "Scanner",
+        &[&scanner[..], &["iam:ListMFADevices"]].concat(),
+    )
+    .await;
+    let credential = verify(&app, &account).await;
+    assert!(
+        credential.get("missing_permissions").is_none(),
+        "{credential:#}"
+    );
+    let queued = app.call(Method::POST, &scan_path, Some(&json!({}))).await;
+    assert_eq!(queued.status, StatusCode::ACCEPTED, "{:#}", queued.body);
+
+    // A role that may not simulate is judged by its own policies instead.
+    let (other, other_role) = account_with(&app, |id| trust_external_ids(&[id]), true).await;
+    grant(
+        &app,
+        &other,
+        &other_role,
+        "ReadItself",
+        &[
+            "iam:GetRole",
+            "iam:ListRolePolicies",
+            "iam:GetRolePolicy",
+            "iam:ListAttachedRolePolicies",
+        ],
+    )
+    .await;
+    grant(
+        &app,
+        &other,
+        &other_role,
+        "Audit",
+        &["iam:Get*", "iam:ListAccessKeys"],
+    )
+    .await;
+    app.call(
+        Method::PUT,
+        &format!("/v1/accounts/{other}/data-sources/aws:iam"),
+        Some(&json!({})),
+    )
+    .await;
+    let credential = verify(&app, &other).await;
+    assert_eq!(
+        credential["missing_permissions"],
+        json!({"aws:iam": ["iam:ListMFADevices"]}),
+        "{credential:#}"
+    );
+    assert!(codes(&credential).is_empty(), "{credential:#}");
+
+    // One that may do neither is told what to add, and nothing is assumed missing.
+    let (blind, _) = account_with(&app, |id| trust_external_ids(&[id]), true).await;
+    app.call(
+        Method::PUT,
+        &format!("/v1/accounts/{blind}/data-sources/aws:iam"),
+        Some(&json!({})),
+    )
+    .await;
+    let credential = verify(&app, &blind).await;
+    assert_eq!(
+        codes(&credential),
+        ["TRUST_POLICY_UNREADABLE", "PERMISSIONS_UNCHECKED"],
+        "{credential:#}"
+    );
+    assert!(credential.get("missing_permissions").is_none());
+}
+
+#[tokio::test]
+async fn an_external_id_past_the_tenants_age_is_due_and_rotated_by_policy() {
+    let app = TestApp::new().await;
+    for (body, field) in [
+        (
+            json!({"auto_rotate_external_id": true}),
+            "auto_rotate_external_id",
+        ),
+        (
+            json!({"external_id_max_age_days": 0}),
+            "external_id_max_age_days",
+        ),
+        (
+            json!({"external_id_max_age_days": 90, "rotate": true}),
+            "rotate",
+        ),
+    ] {
+        let reply = app.call(Method::PUT, "/v1/settings", Some(&body)).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{:#}", reply.body);
+        assert_eq!(reply.field(), field, "{:#}", reply.body);
+    }
+    assert_eq!(
+        app.get("/v1/settings").await.body,
+        json!({"auto_rotate_external_id": false})
+    );
+
+    let (account, role) = account_with(&app, |id| trust_external_ids(&[id]), false).await;
+    assert!(verify(&app, &account).await["verification_status"] == "SUCCESS");
+    // The ID was issued 40 days ago.
+    let issued =
+        Timestamp::from_datetime(Timestamp::now().datetime() - chrono::TimeDelta::days(40));
+    app.dynamodb
+        .update_item()
+        .table_name(&app.table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("T#{TENANT}")),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("ACCOUNT#{account}")),
+        )
+        .update_expression("SET external_id_since = :since")
+        .expression_attribute_values(
+            ":since",
+            aws_sdk_dynamodb::types::AttributeValue::S(issued.to_string()),
+        )
+        .send()
+        .await
+        .expect("age the external ID");
+
+    // A 30-day policy: the account shows rotation_due, nothing else changes.
+    let policy = app
+        .call(
+            Method::PUT,
+            "/v1/settings",
+            Some(&json!({"external_id_max_age_days": 30})),
+        )
+        .await;
+    assert_eq!(policy.status, StatusCode::OK, "{:#}", policy.body);
+    verify(&app, &account).await;
+    let now = app.get(&format!("/v1/accounts/{account}")).await.body;
+    assert_eq!(now["rotation_due"], true, "{now:#}");
+    assert!(now.get("pending_external_id").is_none());
+
+    // With automatic rotation the next scheduled verification starts one.
+    app.call(
+        Method::PUT,
+        "/v1/settings",
+        Some(&json!({"external_id_max_age_days": 30, "auto_rotate_external_id": true})),
+    )
+    .await;
+    app.sweeper()
+        .sweep(
+            Timestamp::now().plus(Duration::from_secs(2 * 86_400)),
+            Instant::now() + Duration::from_secs(60),
+        )
+        .await;
+    let rotating = app.get(&format!("/v1/accounts/{account}")).await.body;
+    let pending = rotating["pending_external_id"]
+        .as_str()
+        .expect("a pending ID")
+        .to_string();
+    assert_eq!(rotating["credential"]["verification_status"], "SUCCESS");
+    // The customer's role accepts the new ID: the rotation completes.
+    let current = rotating["external_id"].as_str().unwrap().to_string();
+    app.update_trust(&account, &role, &trust_external_ids(&[&current, &pending]))
+        .await;
+    verify(&app, &account).await;
+    let rotated = app.get(&format!("/v1/accounts/{account}")).await.body;
+    assert_eq!(rotated["external_id"], pending.as_str(), "{rotated:#}");
+    assert!(rotated.get("rotation_due").is_none(), "{rotated:#}");
+    assert!(rotated["external_id_since"].as_str().unwrap() > issued.to_string().as_str());
+}
+
+#[tokio::test]
+async fn a_data_source_keeps_its_working_role_until_the_new_one_verifies() {
+    let app = TestApp::with_scans().await;
+    let (account, _) = account_with(&app, |id| trust_external_ids(&[id]), false).await;
+    assert_eq!(
+        verify(&app, &account).await["verification_status"],
+        "SUCCESS"
+    );
+    let path = format!("/v1/accounts/{account}/data-sources/aws:iam");
+
+    // A role of its own, which scans: it works.
+    let name = format!("Source{}", ulid::Ulid::new());
+    let first_arn = format!("arn:aws:iam::{account}:role/{name}");
+    let attached = app
+        .call(Method::PUT, &path, Some(&json!({"role_arn": first_arn})))
+        .await;
+    assert_eq!(attached.status, StatusCode::CREATED, "{:#}", attached.body);
+    let source_id = attached.body["external_id"].as_str().unwrap().to_string();
+    app.create_named_role(&account, &name, &trust_external_ids(&[&source_id]), &[])
+        .await;
+    start_scan(&app, &account, json!({})).await;
+    app.drain_scan_queue().await;
+    let scanned = app.get(&path).await.body;
+    assert_eq!(scanned["status"], "OK", "{scanned:#}");
+
+    // A new role that does not trust the source's external ID: pending, FAIL.
+    let second = app
+        .create_role(&account, &trust_external_ids(&["another-id"]), &[])
+        .await;
+    let changed = app
+        .call(Method::PUT, &path, Some(&json!({"role_arn": second})))
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{:#}", changed.body);
+    assert_eq!(
+        changed.body["role_arn"],
+        first_arn.as_str(),
+        "{:#}",
+        changed.body
+    );
+    assert_eq!(changed.body["external_id"], source_id.as_str());
+    assert_eq!(changed.body["pending_role_arn"], second.as_str());
+    assert_eq!(changed.body["status"], "OK");
+    let pending = &changed.body["pending_role_credential"];
+    assert_eq!(pending["verification_status"], "FAIL", "{pending:#}");
+    assert_eq!(pending["verification_code"], "ACCESS_DENIED");
+
+    // Once it trusts the ID, asking again switches in one step.
+    app.update_trust(&account, &second, &trust_external_ids(&[&source_id]))
+        .await;
+    let switched = app
+        .call(Method::PUT, &path, Some(&json!({"role_arn": second})))
+        .await;
+    assert_eq!(switched.status, StatusCode::OK, "{:#}", switched.body);
+    assert_eq!(
+        switched.body["role_arn"],
+        second.as_str(),
+        "{:#}",
+        switched.body
+    );
+    assert_eq!(switched.body["external_id"], source_id.as_str());
+    assert!(switched.body.get("pending_role_arn").is_none());
+}
