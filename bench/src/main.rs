@@ -232,9 +232,13 @@ async fn main() {
             achieved / ideal
         );
         rates[usize::from(inspect)].push(achieved);
-        calls_per_second = run.sts_calls as f64 / run.elapsed.as_secs_f64();
+        let rate = run.sts_calls as f64 / run.elapsed.as_secs_f64();
+        // The ceiling below runs with the lint on: its rate is the base.
+        if inspect {
+            calls_per_second = rate;
+        }
         println!(
-            "  STS calls: {} ({calls_per_second:.0}/s), IAM calls: {}, throttled: {}",
+            "  STS calls: {} ({rate:.0}/s), IAM calls: {}, throttled: {}",
             run.sts_calls,
             endpoint.counters().iam_calls.load(Ordering::Relaxed),
             run.throttled
@@ -314,6 +318,7 @@ async fn sweep(
         source_identity_service: "bench".into(),
         inspect_role,
         partitions: Vec::new(),
+        access_log_days: 30,
     };
     let sweeper = verifier::Sweeper {
         store,

@@ -273,6 +273,7 @@ impl Config {
                 .as_deref()
                 .and_then(|text| crate::partitions::parse(text).ok())
                 .unwrap_or_default(),
+            access_log_days: self.audit_retention_days,
         }
     }
 }

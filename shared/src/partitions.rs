@@ -11,13 +11,21 @@ use utoipa::ToSchema;
 /// service's own account) and its STS the process's.
 pub const COMMERCIAL: &str = "aws";
 
-/// Every partition this service knows, with the region of its STS
-/// endpoint when none is configured.
+/// Every partition this service knows, with its home region: where its
+/// global IAM endpoint sits, and its STS endpoint when none is configured.
 pub const KNOWN: [(&str, &str); 3] = [
     ("aws", "us-east-1"),
     ("aws-us-gov", "us-gov-west-1"),
     ("aws-cn", "cn-north-1"),
 ];
+
+/// The home region of `partition` (`aws`'s for an unknown one).
+pub fn home_region(partition: &str) -> &'static str {
+    KNOWN
+        .iter()
+        .find(|(name, _)| *name == partition)
+        .map_or(KNOWN[0].1, |(_, region)| region)
+}
 
 /// One partition's configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -40,13 +48,9 @@ pub struct PartitionSetting {
 impl PartitionSetting {
     /// The region of this partition's STS endpoint.
     pub fn sts_region(&self) -> String {
-        self.sts_region.clone().unwrap_or_else(|| {
-            KNOWN
-                .iter()
-                .find(|(name, _)| *name == self.partition)
-                .map(|(_, region)| region.to_string())
-                .unwrap_or_default()
-        })
+        self.sts_region
+            .clone()
+            .unwrap_or_else(|| home_region(&self.partition).to_string())
     }
 }
 

@@ -122,6 +122,8 @@ pub struct VerificationSettings {
     pub inspect_role: bool,
     /// Partitions other than `aws` this service serves.
     pub partitions: Vec<crate::partitions::PartitionSetting>,
+    /// Days a session stays in an account's access log (`AUDIT_RETENTION_DAYS`).
+    pub access_log_days: u32,
 }
 
 impl VerificationSettings {
@@ -223,7 +225,6 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>
 pub struct RoleVerifier {
     /// The configuration clients made with assumed credentials start from.
     sdk: SdkConfig,
-    sts_config: aws_sdk_sts::Config,
     sts: aws_sdk_sts::Client,
     /// STS of each other partition served (its own regional endpoint), and
     /// the principal customer roles there trust.
@@ -247,7 +248,6 @@ pub struct RoleVerifier {
 /// STS in a partition other than `aws`.
 #[derive(Clone)]
 struct PartitionSts {
-    config: aws_sdk_sts::Config,
     client: aws_sdk_sts::Client,
     principal: String,
 }
@@ -262,15 +262,6 @@ fn partition_of(arn: &str) -> &str {
 /// The session length the service asks for: its longest job runs in a
 /// Lambda invocation (15 minutes at most).
 pub const SESSION_SECONDS: u32 = 900;
-
-/// The region of IAM's global endpoint in each partition.
-fn iam_region(partition: &str) -> &'static str {
-    match partition {
-        "aws-us-gov" => "us-gov-west-1",
-        "aws-cn" => "cn-north-1",
-        _ => "us-east-1",
-    }
-}
 
 /// One role to check or assume, and on whose behalf.
 #[derive(Debug, Clone, Copy)]
@@ -330,13 +321,12 @@ impl Verified {
 
 impl RoleVerifier {
     pub fn new(sdk_config: &SdkConfig, settings: &VerificationSettings) -> Self {
+        let timeouts = TimeoutConfig::builder()
+            .operation_attempt_timeout(settings.call_timeout)
+            .connect_timeout(settings.call_timeout)
+            .build();
         let sts_config = aws_sdk_sts::config::Builder::from(sdk_config)
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .operation_attempt_timeout(settings.call_timeout)
-                    .connect_timeout(settings.call_timeout)
-                    .build(),
-            )
+            .timeout_config(timeouts.clone())
             // Retries are ours (see `call`), so each passes the rate limiter.
             .retry_config(RetryConfig::disabled())
             .build();
@@ -349,8 +339,7 @@ impl RoleVerifier {
                     .region(aws_sdk_sts::config::Region::new(setting.sts_region()))
                     .build();
                 let sts = PartitionSts {
-                    client: aws_sdk_sts::Client::from_conf(config.clone()),
-                    config,
+                    client: aws_sdk_sts::Client::from_conf(config),
                     principal: setting.vendor_principal.clone(),
                 };
                 (setting.partition.clone(), sts)
@@ -359,16 +348,12 @@ impl RoleVerifier {
         let iam = crate::partitions::KNOWN
             .iter()
             .map(|(partition, _)| {
+                // IAM is global: its endpoint sits in the partition's home region.
                 let config = aws_sdk_iam::config::Builder::from(sdk_config)
-                    .region(aws_sdk_iam::config::Region::from_static(iam_region(
-                        partition,
-                    )))
-                    .timeout_config(
-                        TimeoutConfig::builder()
-                            .operation_attempt_timeout(settings.call_timeout)
-                            .connect_timeout(settings.call_timeout)
-                            .build(),
-                    )
+                    .region(aws_sdk_iam::config::Region::from_static(
+                        crate::partitions::home_region(partition),
+                    ))
+                    .timeout_config(timeouts.clone())
                     .retry_config(RetryConfig::disabled())
                     .build();
                 (*partition, aws_sdk_iam::Client::from_conf(config))
@@ -377,8 +362,7 @@ impl RoleVerifier {
         RoleVerifier {
             sdk: sdk_config.clone(),
             iam: Arc::new(iam),
-            sts: aws_sdk_sts::Client::from_conf(sts_config.clone()),
-            sts_config,
+            sts: aws_sdk_sts::Client::from_conf(sts_config),
             partitions: Arc::new(partitions),
             limiter: settings
                 .sts_rate_limit
@@ -452,7 +436,7 @@ impl RoleVerifier {
     ) -> (Result<Credentials, StsFailure>, AccessRecord) {
         let at = Timestamp::now();
         let sts = match self.sts_of(role_arn) {
-            Ok((_, client)) => client,
+            Ok(client) => client,
             Err(failure) => {
                 let record = request.record(at, role_arn, SESSION_SECONDS, SessionOutcome::Failed);
                 return (Err(failure), record);
@@ -494,18 +478,15 @@ impl RoleVerifier {
         )
     }
 
-    /// The STS configuration and client for a role's partition.
-    fn sts_of(
-        &self,
-        role_arn: &str,
-    ) -> Result<(&aws_sdk_sts::Config, &aws_sdk_sts::Client), StsFailure> {
+    /// The STS client for a role's partition.
+    fn sts_of(&self, role_arn: &str) -> Result<&aws_sdk_sts::Client, StsFailure> {
         let partition = partition_of(role_arn);
         if partition == crate::partitions::COMMERCIAL {
-            return Ok((&self.sts_config, &self.sts));
+            return Ok(&self.sts);
         }
         self.partitions
             .get(partition)
-            .map(|sts| (&sts.config, &sts.client))
+            .map(|sts| &sts.client)
             .ok_or_else(|| StsFailure::Unserved(partition.to_string()))
     }
 
@@ -514,7 +495,7 @@ impl RoleVerifier {
         credentials: Credentials,
         role_arn: &str,
     ) -> Result<String, StsFailure> {
-        let (_, client) = self.sts_of(role_arn)?;
+        let client = self.sts_of(role_arn)?;
         let output = self
             .call(true, || {
                 client

@@ -60,8 +60,6 @@ pub struct AppState {
     pub delivery_queue: Option<model::deliveries::DeliveryQueue>,
     /// Where organization syncs go; without one, sync answers 503.
     pub organization_sync_queue: Option<JobQueue>,
-    /// Days a session stays in an account's access log.
-    pub access_log_days: u32,
 }
 
 impl AppState {
@@ -78,7 +76,6 @@ impl AppState {
             allow_loopback_webhooks: false,
             delivery_queue: None,
             organization_sync_queue: None,
-            access_log_days: 400,
         }
     }
 
@@ -116,7 +113,6 @@ impl AppState {
             allow_loopback_webhooks: config.webhook_allow_loopback_http,
             delivery_queue: services.delivery_queue.clone(),
             organization_sync_queue: services.organization_sync_queue.clone(),
-            access_log_days: config.audit_retention_days,
         }
         .with_key_rate(rate_limit::KeyRate::from_config(config))
         .with_search_read_budget(config.search_read_budget as usize)
@@ -153,7 +149,6 @@ impl AppState {
             catalogue: &self.catalogue,
             settings: &self.settings,
             verifier: &self.verifier,
-            access_log_days: self.access_log_days,
             queue: self.scan_queue.as_ref(),
         }
     }

@@ -608,11 +608,7 @@ fn status_code(status: SyncStatus) -> &'static str {
 
 /// IAM is global; its endpoint sits in the partition's first region.
 fn iam_region(role_arn: &str) -> &'static str {
-    match role_arn.split(':').nth(1) {
-        Some("aws-us-gov") => "us-gov-west-1",
-        Some("aws-cn") => "cn-north-1",
-        _ => "us-east-1",
-    }
+    model::partitions::home_region(role_arn.split(':').nth(1).unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -91,11 +91,11 @@ impl Sweeper {
 
     /// Verify every account due at `now`, starting none after `deadline`.
     pub async fn sweep(&self, now: Timestamp, deadline: Instant) -> SweepReport {
-        let store = self.store.clone();
+        let this = self.clone();
         // Pages of every shard, one after another, fetched as the workers
         // need them: no barrier at the end of a page.
         let due = futures::stream::unfold((0u32, None, false), move |(shard, start, shard_done)| {
-            let store = store.clone();
+            let this = this.clone();
             async move {
             let (mut shard, mut start) = (shard, start);
             if shard_done {
@@ -106,10 +106,11 @@ impl Sweeper {
                 return None;
             }
             let name = format!("DUE#{shard}");
-            match store.due_accounts(&name, now, PAGE_SIZE, start).await {
+            match this.store.due_accounts(&name, now, PAGE_SIZE, start).await {
                 Ok(page) => {
                     let done = page.next.is_none();
-                    Some((page.accounts, (shard, page.next, done)))
+                    let accounts = this.with_required(page.accounts).await;
+                    Some((accounts, (shard, page.next, done)))
                 }
                 Err(err) => {
                     tracing::error!(error = %err, shard = %name, index = DUE_SHARD, "due query failed; skipping the shard");
@@ -133,10 +134,9 @@ impl Sweeper {
             })
             // Two stages: STS checks hold `concurrency` slots; recording runs
             // in its own stage, so a slow write never holds an STS slot.
-            .map(|due| {
+            .map(|(due, required)| {
                 let this = self.clone();
                 async move {
-                    let required = this.required(&due).await;
                     let checked = check(
                         &this.verifier,
                         &due.tenant,
@@ -177,23 +177,55 @@ impl Sweeper {
         report
     }
 
-    /// What the account's attached data sources need of its role (one
-    /// Query; none when roles are not inspected).
-    async fn required(&self, due: &DueAccount) -> Vec<(String, Vec<String>)> {
-        if !self.settings.inspect_role || due.account.fields.role_arn.is_none() {
-            return Vec::new();
-        }
-        match self
-            .store
-            .attachments(&due.tenant, &due.account.account_id)
-            .await
-        {
-            Ok(attachments) => model::verification::required_actions(&self.catalogue, &attachments),
-            Err(err) => {
-                tracing::warn!(tenant = %due.tenant, account_id = %due.account.account_id, error = %err, "attachments not read; permissions not checked");
-                Vec::new()
-            }
-        }
+    /// Each due account with what its attached data sources need of its
+    /// role: one BatchGetItem per page for the attachments of every
+    /// source that declares actions (none when roles are not inspected).
+    async fn with_required(&self, accounts: Vec<DueAccount>) -> Vec<(DueAccount, Required)> {
+        let sources: Vec<&str> = self
+            .catalogue
+            .all()
+            .iter()
+            .filter(|source| !source.actions.is_empty())
+            .map(|source| source.name.as_str())
+            .collect();
+        let wanted: Vec<(String, String, String)> = accounts
+            .iter()
+            .filter(|due| self.settings.inspect_role && due.account.fields.role_arn.is_some())
+            .flat_map(|due| {
+                sources.iter().map(|source| {
+                    (
+                        due.tenant.clone(),
+                        due.account.account_id.clone(),
+                        source.to_string(),
+                    )
+                })
+            })
+            .collect();
+        let attachments = if wanted.is_empty() {
+            Vec::new()
+        } else {
+            self.store
+                .batch_get_attachments(&wanted)
+                .await
+                .unwrap_or_else(|err| {
+                    tracing::warn!(error = %err, "attachments not read; permissions not checked this page");
+                    Vec::new()
+                })
+        };
+        accounts
+            .into_iter()
+            .map(|due| {
+                let own: Vec<model::scans::Attachment> = attachments
+                    .iter()
+                    .filter(|(tenant, a)| {
+                        *tenant == due.tenant && a.account_id == due.account.account_id
+                    })
+                    .map(|(_, a)| a.clone())
+                    .collect();
+                let required = model::verification::required_actions(&self.catalogue, &own);
+                (due, required)
+            })
+            .collect()
     }
 
     /// The tenant's rotation policy, read once per sweep and tenant (a
@@ -260,6 +292,9 @@ impl Sweeper {
         }
     }
 }
+
+/// What an account's data sources need of its role: (source, actions).
+type Required = Vec<(String, Vec<String>)>;
 
 /// Tenants' settings read during one sweep.
 type Policies = Arc<tokio::sync::Mutex<std::collections::HashMap<String, TenantSettings>>>;

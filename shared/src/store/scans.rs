@@ -104,10 +104,41 @@ impl Store {
         Ok((account, attachments?))
     }
 
-    /// An account's attachments (one Query).
-    pub async fn attachments(&self, tenant: &str, account_id: &str) -> Result<Vec<Attachment>> {
-        self.query_prefix::<Attachment>(tenant, &keys::attachments_prefix(account_id))
-            .await
+    /// Attachments by (tenant, account id, data source), across tenants:
+    /// BatchGetItem, 100 keys a call, four calls at once. Absent ones are
+    /// left out; each comes back with its tenant.
+    pub async fn batch_get_attachments(
+        &self,
+        wanted: &[(String, String, String)],
+    ) -> Result<Vec<(String, Attachment)>> {
+        use futures::StreamExt;
+        let chunks: Vec<Vec<Item>> = wanted
+            .chunks(100)
+            .map(|chunk| {
+                chunk
+                    .iter()
+                    .map(|(tenant, account, source)| {
+                        item_key(tenant, keys::attachment_sk(account, source))
+                    })
+                    .collect()
+            })
+            .collect();
+        let results: Vec<Result<Vec<Item>>> = futures::stream::iter(chunks)
+            .map(|keys| self.batch_get(keys))
+            .buffer_unordered(4)
+            .collect()
+            .await;
+        let mut found = Vec::new();
+        for items in results {
+            for item in items? {
+                let tenant = match item.get("pk") {
+                    Some(AttributeValue::S(pk)) => keys::tenant_of_pk(pk).to_string(),
+                    _ => continue,
+                };
+                found.push((tenant, serde_dynamo::from_item(item)?));
+            }
+        }
+        Ok(found)
     }
 
     /// The account and one attachment, in one BatchGetItem.

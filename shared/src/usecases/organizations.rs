@@ -444,7 +444,8 @@ async fn sync_members(
     use crate::discovery;
     use crate::enrolment::{departure_of, reconcile, MemberRole, Target};
     use crate::organizations::{Changed, SyncStatus, SyncSummary};
-    let credentials = assume_management_role(store, verifier, tenant, organization).await?;
+    let credentials =
+        assume_management_role(store, verifier, settings, tenant, organization).await?;
     let organization: &Organization = organization;
     let organization_id = organization.organization_id.as_str();
     let client = discovery::client(verifier.sdk(), credentials)?;
@@ -540,9 +541,31 @@ use crate::verification::{Probes, Target, Verified};
 async fn assume_management_role(
     store: &Store,
     verifier: &crate::verification::RoleVerifier,
+    settings: &VerificationSettings,
     tenant: &str,
     organization: &mut Organization,
 ) -> Result<aws_sdk_sts::config::Credentials> {
+    // Its sessions go to the management account's access log.
+    let (organization_id, management) = (
+        organization.organization_id.clone(),
+        organization.management_account_id.clone(),
+    );
+    let keep = |verified: &Verified| {
+        let sessions = verified
+            .sessions
+            .iter()
+            .map(|session| {
+                let mut session = session.clone();
+                session.reference = Some(organization_id.clone());
+                (tenant.to_string(), management.clone(), session)
+            })
+            .collect();
+        let ledger = crate::access::Ledger {
+            sessions,
+            ..Default::default()
+        };
+        async move { store.put_ledger(&ledger, settings.access_log_days).await }
+    };
     if let (Some(pending), Some(pending_id)) = (
         organization.pending_external_id_prefix.clone(),
         organization.pending_management_external_id(),
@@ -554,11 +577,9 @@ async fn assume_management_role(
             external_id: &pending_id,
             required: &[],
         };
-        if let Some(credentials) = verifier
-            .verify_and_keep(&target, Probes::Always)
-            .await
-            .credentials
-        {
+        let verified = verifier.verify_and_keep(&target, Probes::Always).await;
+        keep(&verified).await?;
+        if let Some(credentials) = verified.credentials {
             if store
                 .promote_organization_prefix(tenant, &organization.organization_id, &pending)
                 .await?
@@ -577,7 +598,9 @@ async fn assume_management_role(
         external_id: &external_id,
         required: &[],
     };
-    match verifier.verify_and_keep(&target, Probes::Always).await {
+    let verified = verifier.verify_and_keep(&target, Probes::Always).await;
+    keep(&verified).await?;
+    match verified {
         Verified {
             credentials: Some(credentials),
             ..

@@ -26,8 +26,6 @@ pub struct Scanning<'a> {
     pub settings: &'a VerificationSettings,
     /// Checks a new role of an attachment before it replaces a working one.
     pub verifier: &'a crate::verification::RoleVerifier,
-    /// Days a session stays in the access log.
-    pub access_log_days: u32,
     /// `None` when the deployment has no scan queue: scans are refused.
     pub queue: Option<&'a JobQueue>,
 }
@@ -197,7 +195,9 @@ impl Scanning<'_> {
                 .collect(),
             ..Default::default()
         };
-        self.store.put_ledger(&ledger, self.access_log_days).await?;
+        self.store
+            .put_ledger(&ledger, self.settings.access_log_days)
+            .await?;
         let switch = verified.outcome.is_ok();
         if !switch {
             request.role_arn = old.role_arn.clone();

@@ -646,6 +646,23 @@ async fn an_organization_is_discovered_filtered_and_followed() {
         assert_eq!(changed.count, 0, "{again:#?}");
     }
     assert_eq!(again.accounts_written, 0);
+    // The management role's sessions (a verification per sync, probes
+    // included) are in the management account's access log.
+    let log = app
+        .get(&format!("/v1/accounts/{management}/access-log"))
+        .await;
+    assert_eq!(log.status, 200, "{:#}", log.body);
+    let sessions = log.body["sessions"].as_array().unwrap();
+    assert!(
+        sessions.len() >= 6,
+        "two syncs, three calls each: {sessions:#?}"
+    );
+    assert!(
+        sessions
+            .iter()
+            .all(|s| s["reference"] == organization_id.as_str()),
+        "{sessions:#?}"
+    );
 
     // Each active member is an account of the tenant: a new one with its
     // derived external ID and the StackSet's role, linked to the

@@ -803,7 +803,27 @@ async fn a_role_lacking_one_action_of_its_data_source_is_told_exactly_which() {
         .unwrap()
         .contains("\"iam:ListMFADevices\""));
 
-    // Granted: the next verification clears it, and the scan is queued.
+    // The scheduled sweep checks the same (and finds the same).
+    let sweep = |days: u64| {
+        let sweeper = app.sweeper();
+        async move {
+            sweeper
+                .sweep(
+                    Timestamp::now().plus(Duration::from_secs(days * 86_400)),
+                    Instant::now() + Duration::from_secs(60),
+                )
+                .await
+        }
+    };
+    assert_eq!(sweep(2).await.succeeded, 1);
+    let swept = app.get(&format!("/v1/accounts/{account}")).await.body;
+    assert_eq!(
+        swept["credential"]["missing_permissions"],
+        json!({"aws:iam": ["iam:ListMFADevices"]}),
+        "{swept:#}"
+    );
+
+    // Granted: the next (scheduled) verification clears it, and the scan is queued.
     grant(
         &app,
         &account,
@@ -812,10 +832,12 @@ async fn a_role_lacking_one_action_of_its_data_source_is_told_exactly_which() {
         &[&scanner[..], &["iam:ListMFADevices"]].concat(),
     )
     .await;
-    let credential = verify(&app, &account).await;
+    let report = sweep(4).await;
+    assert_eq!(report.succeeded, 1, "{report:?}");
+    let swept = app.get(&format!("/v1/accounts/{account}")).await.body;
     assert!(
-        credential.get("missing_permissions").is_none(),
-        "{credential:#}"
+        swept["credential"].get("missing_permissions").is_none(),
+        "{swept:#}"
     );
     let queued = app.call(Method::POST, &scan_path, Some(&json!({}))).await;
     assert_eq!(queued.status, StatusCode::ACCEPTED, "{:#}", queued.body);
