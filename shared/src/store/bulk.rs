@@ -1,7 +1,7 @@
 //! Whole-tenant reads and bulk deletes.
 
 use super::{keys, s, Store};
-use crate::account::Account;
+use crate::account::{Account, RoleChange};
 use crate::listing::account_id_of_sort_value;
 use crate::provisioning;
 use crate::{Error, Result};
@@ -222,9 +222,22 @@ impl Store {
                 continue;
             }
             let mut next = current.clone();
-            let role_changed = next.fields.role_arn != fields.role_arn;
             next.fields = apply_import(&next.fields, fields);
-            if role_changed {
+            // As for PUT and PATCH: a working role waits for its successor.
+            let role = current.role_change(next.fields.role_arn.as_deref());
+            match &role {
+                RoleChange::Keep => {}
+                RoleChange::Replace => {
+                    next.pending_role_arn = None;
+                    next.pending_role_credential = None;
+                }
+                RoleChange::Pending(successor) => {
+                    next.fields.role_arn = current.fields.role_arn.clone();
+                    next.pending_role_arn = Some(successor.clone());
+                    next.pending_role_credential = None;
+                }
+            }
+            if role != RoleChange::Keep {
                 next.credential.next_verification_at =
                     next.fields.role_arn.is_some().then_some(now);
             }

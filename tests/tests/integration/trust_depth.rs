@@ -572,6 +572,24 @@ async fn a_new_role_replaces_a_working_one_only_once_it_verifies() {
     assert!(now.get("pending_role_arn").is_none(), "{now:#}");
     assert!(now.get("pending_role_credential").is_none());
 
+    // A CSV import that changes the working role makes it pending too.
+    let imported_role = format!("arn:aws:iam::{account}:role/FromCsv");
+    let file = format!(
+        "{}\n{account},renamed,,,,{imported_role},,\n",
+        crate::csv::HEADER
+    );
+    let reply = crate::csv::import(&app, "all_or_nothing", &file).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:#}", reply.body);
+    let after_import = app.get(&format!("/v1/accounts/{account}")).await.body;
+    assert_eq!(
+        after_import["role_arn"],
+        new_role.as_str(),
+        "{after_import:#}"
+    );
+    assert_eq!(after_import["pending_role_arn"], imported_role.as_str());
+    let path = format!("/v1/accounts/{account}/role-arn/pending");
+    app.call(Method::DELETE, &path, None).await;
+
     // A change can be withdrawn; then there is nothing to withdraw.
     let third = app
         .create_role(&account, &trust_external_ids(&[&external_id]), &[])
