@@ -51,6 +51,13 @@ pub const IAM_SCANNER_ACTIONS: [&str; 4] = [
     "iam:ListMFADevices",
 ];
 
+impl DataSource {
+    /// The IAM actions its scanner needs, with its name; none without any.
+    pub fn requirement(&self) -> Option<(String, Vec<String>)> {
+        (!self.actions.is_empty()).then(|| (self.name.clone(), self.actions.clone()))
+    }
+}
+
 /// The data sources this deployment offers: `aws:iam`, plus those of the
 /// `DATA_SOURCES` setting (a JSON list of `{name, description, max_score,
 /// queue_url}`).

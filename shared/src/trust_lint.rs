@@ -103,17 +103,18 @@ impl VendorPrincipal {
     /// the service's own account.
     pub fn new(configured: Option<&str>, own_account: &str) -> Self {
         match configured {
-            Some(arn) => {
-                let account = arn.split(':').nth(4).unwrap_or(own_account).to_string();
-                let whole_account =
-                    arn.ends_with(":root") || arn.chars().all(|c| c.is_ascii_digit());
+            Some(principal) => {
+                // A bare account id, or its root, is the whole account.
+                let bare_account = principal.chars().all(|c| c.is_ascii_digit());
                 VendorPrincipal {
-                    account_id: if arn.chars().all(|c| c.is_ascii_digit()) {
-                        arn.to_string()
+                    account_id: if bare_account {
+                        principal
                     } else {
-                        account
-                    },
-                    arn: (!whole_account).then(|| arn.to_string()),
+                        principal.split(':').nth(4).unwrap_or(own_account)
+                    }
+                    .to_string(),
+                    arn: (!bare_account && !principal.ends_with(":root"))
+                        .then(|| principal.to_string()),
                 }
             }
             None => VendorPrincipal {
@@ -204,12 +205,7 @@ pub fn lint(
     vendor: &VendorPrincipal,
 ) -> Vec<TrustFinding> {
     let partition = role_arn.split(':').nth(1).unwrap_or("aws");
-    let policy: Value = serde_json::from_str(document)
-        .or_else(|_| {
-            let decoded: String = form_urlencoded_decode(document);
-            serde_json::from_str(&decoded)
-        })
-        .unwrap_or(Value::Null);
+    let policy = crate::permissions::document(document);
     let vendor_arn = vendor.display(partition);
     let mut findings = Vec::new();
     for (index, statement) in as_list(policy.get("Statement").unwrap_or(&Value::Null))
@@ -339,14 +335,6 @@ pub fn permissions_unchecked(role_arn: &str) -> TrustFinding {
         message: "the role may neither ask IAM's policy simulator about itself nor read its own policies, so the permissions its data sources need were not checked".into(),
         fix: format!("Add to the role's permissions: {{\"Effect\": \"Allow\", \"Action\": \"iam:SimulatePrincipalPolicy\", \"Resource\": \"{role_arn}\"}}."),
     }
-}
-
-/// `%XX` and `+` decoding, for documents IAM returns URL-encoded.
-fn form_urlencoded_decode(text: &str) -> String {
-    form_urlencoded::parse(format!("d={}", text.replace('&', "%26")).as_bytes())
-        .next()
-        .map(|(_, value)| value.into_owned())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -300,9 +300,10 @@ pub struct Verified {
 }
 
 impl Verified {
-    /// This result as a pending role's credential (its sessions belong to
-    /// the access log, not here).
-    pub fn pending_credential(&self, role_arn: &str, at: Timestamp) -> Credential {
+    /// This result of `role_arn` at `at` as a credential, on its own: not
+    /// scheduled, no failures counted, its sessions left to the access log
+    /// (a pending role's; the current role's adds those from its account).
+    pub fn credential(&self, role_arn: Option<&str>, at: Timestamp) -> Credential {
         Credential {
             verification_status: self.outcome.code.status(),
             verification_code: Some(self.outcome.code),
@@ -310,7 +311,7 @@ impl Verified {
             last_verified_at: Some(at),
             next_verification_at: None,
             consecutive_failures: 0,
-            role_arn: Some(role_arn.to_string()),
+            role_arn: role_arn.map(str::to_string),
             trust_findings: self.findings.clone(),
             missing_permissions: self.missing_permissions.clone(),
             probed_at: self.probed.then_some(at),
@@ -1032,26 +1033,19 @@ impl Checked {
         next: Option<Timestamp>,
         failures: u32,
     ) -> Credential {
-        let outcome = &self.verified.outcome;
         let probed_at = if self.verified.probed {
             Some(self.at)
-        } else if outcome.is_ok() {
+        } else if self.verified.outcome.is_ok() {
             previous.probed_at
         } else {
             None
         };
         Credential {
-            verification_status: outcome.code.status(),
-            verification_code: Some(outcome.code),
-            verification_message: Some(outcome.message.clone()),
-            last_verified_at: Some(self.at),
             next_verification_at: next,
             consecutive_failures: failures,
-            role_arn: self.role_arn.clone(),
-            trust_findings: self.verified.findings.clone(),
-            missing_permissions: self.verified.missing_permissions.clone(),
             probed_at,
             sessions: self.verified.sessions.clone(),
+            ..self.verified.credential(self.role_arn.as_deref(), self.at)
         }
     }
 
@@ -1059,7 +1053,7 @@ impl Checked {
     /// (its sessions are in the current credential's).
     pub fn pending_role_credential(&self, pending_role: &str) -> Option<Credential> {
         let verified = self.pending_role.as_ref()?;
-        Some(verified.pending_credential(pending_role, self.at))
+        Some(verified.credential(Some(pending_role), self.at))
     }
 }
 
@@ -1310,8 +1304,7 @@ pub fn required_actions(
         .iter()
         .filter(|attachment| attachment.role_arn.is_none())
         .filter_map(|attachment| catalogue.get(&attachment.data_source))
-        .filter(|source| !source.actions.is_empty())
-        .map(|source| (source.name.clone(), source.actions.clone()))
+        .filter_map(crate::scans::DataSource::requirement)
         .collect()
 }
 

@@ -172,8 +172,7 @@ impl Scanning<'_> {
         let required: Vec<(String, Vec<String>)> = self
             .catalogue
             .get(&old.data_source)
-            .filter(|source| !source.actions.is_empty())
-            .map(|source| (source.name.clone(), source.actions.clone()))
+            .and_then(crate::scans::DataSource::requirement)
             .into_iter()
             .collect();
         let target = crate::verification::Target {
@@ -213,7 +212,7 @@ impl Scanning<'_> {
         // The customer's role trusts this attachment's ID: it stays.
         attachment.external_id = old.external_id.clone();
         if !switch {
-            attachment.pending_role_credential = Some(verified.pending_credential(&next, now));
+            attachment.pending_role_credential = Some(verified.credential(Some(&next), now));
             attachment.pending_role_arn = Some(next);
         }
         Ok(attachment)

@@ -368,19 +368,8 @@ impl TestApp {
         tags: &[(&str, &str)],
     ) -> String {
         let arn = self.create_bare_role(account, name, trust, tags).await;
-        let self_read = json!({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": ["iam:GetRole", "iam:SimulatePrincipalPolicy"], "Resource": arn},
-        ]});
-        aws_sdk_iam::Client::new(&self.sdk_config)
-            .put_role_policy()
-            .role_name(name)
-            .policy_name("VendorSelfRead")
-            .policy_document(self_read.to_string())
-            .customize()
-            .mutate_request(in_account(account))
-            .send()
-            .await
-            .expect("let the role read itself");
+        let iam = aws_sdk_iam::Client::new(&self.sdk_config);
+        put_role_policy(&iam, account, name, "VendorSelfRead", &self_read(&arn)).await;
         arn
     }
 
@@ -513,6 +502,32 @@ pub fn trust(condition: Option<Value>) -> Value {
 /// A trust policy requiring one of these external IDs.
 pub fn trust_external_ids(ids: &[&str]) -> Value {
     trust(Some(json!({"StringEquals": {"sts:ExternalId": ids}})))
+}
+
+/// What the service's templates let a role do to itself.
+pub fn self_read(role_arn: &str) -> Value {
+    json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["iam:GetRole", "iam:SimulatePrincipalPolicy"], "Resource": role_arn},
+    ]})
+}
+
+/// Put an inline policy on a role of `account` (as the customer would).
+pub async fn put_role_policy(
+    iam: &aws_sdk_iam::Client,
+    account: &str,
+    role_name: &str,
+    policy_name: &str,
+    document: &Value,
+) {
+    iam.put_role_policy()
+        .role_name(role_name)
+        .policy_name(policy_name)
+        .policy_document(document.to_string())
+        .customize()
+        .mutate_request(in_account(account))
+        .send()
+        .await
+        .expect("put the role's policy");
 }
 
 /// moto picks the account of an IAM call from this header.

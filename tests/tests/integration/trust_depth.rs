@@ -3,7 +3,9 @@
 //! verification history. What the customer would see is read from the
 //! trust emulator's trail (its CloudTrail).
 
-use crate::harness::{trust, trust_external_ids, TestApp, TENANT, VENDOR_ACCOUNT};
+use crate::harness::{
+    put_role_policy, self_read, trust, trust_external_ids, TestApp, TENANT, VENDOR_ACCOUNT,
+};
 use crate::scans::{onboard, start_scan};
 use axum::http::{Method, StatusCode};
 use model::api_key::Scope;
@@ -672,19 +674,14 @@ async fn a_govcloud_account_verifies_against_the_govcloud_configuration() {
         .unwrap()
         .arn;
     assert!(role.starts_with("arn:aws-us-gov:iam::"), "{role}");
-    let self_read = json!({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "iam:GetRole", "Resource": role},
-    ]});
-    gov_iam
-        .put_role_policy()
-        .role_name(&name)
-        .policy_name("VendorSelfRead")
-        .policy_document(self_read.to_string())
-        .customize()
-        .mutate_request(crate::harness::in_account(&account))
-        .send()
-        .await
-        .expect("let the role read itself");
+    put_role_policy(
+        &gov_iam,
+        &account,
+        &name,
+        "VendorSelfRead",
+        &self_read(&role),
+    )
+    .await;
     let patched = app
         .call(
             Method::PATCH,
@@ -762,16 +759,15 @@ async fn grant(app: &TestApp, account: &str, role: &str, name: &str, actions: &[
     let document = json!({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": actions, "Resource": "*"},
     ]});
-    aws_sdk_iam::Client::new(&app.sdk_config)
-        .put_role_policy()
-        .role_name(role.rsplit('/').next().unwrap())
-        .policy_name(name)
-        .policy_document(document.to_string())
-        .customize()
-        .mutate_request(crate::harness::in_account(account))
-        .send()
-        .await
-        .expect("grant the role");
+    let iam = aws_sdk_iam::Client::new(&app.sdk_config);
+    put_role_policy(
+        &iam,
+        account,
+        role.rsplit('/').next().unwrap(),
+        name,
+        &document,
+    )
+    .await;
 }
 
 #[tokio::test]
