@@ -43,34 +43,51 @@ pub struct Auth<S> {
     _scope: PhantomData<S>,
 }
 
+/// An API key this request already authenticated (by the idempotency
+/// layer, which needs the caller before the handler runs): the extractor
+/// takes it from here instead of reading the key again.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub ApiKey);
+
+/// The API key record of the key the request presents, checked: a 401
+/// that says why otherwise. Scopes are the extractor's business.
+pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<ApiKey, ApiError> {
+    let invalid = || ApiError::unauthorized("invalid API key");
+    let token = presented_token(parts)
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "missing API key: send it as 'X-API-Key: <key>' or 'Authorization: Bearer <key>'",
+            )
+        })?
+        .ok_or_else(invalid)?;
+    let presented = ApiKey::parse_token(token).ok_or_else(invalid)?;
+    let record = state
+        .store
+        .get_api_key(presented.tenant, presented.key_id)
+        .await?
+        .ok_or_else(invalid)?;
+    match record.check(presented.secret, Timestamp::now()) {
+        Ok(()) => Ok(record),
+        Err(Refusal::Revoked) => Err(ApiError::unauthorized("this API key has been revoked")),
+        Err(Refusal::Expired) => Err(ApiError::unauthorized("this API key has expired")),
+        Err(_) => Err(invalid()),
+    }
+}
+
+/// The secret of the API key a request presents, if it is well formed.
+pub fn presented_secret(parts: &Parts) -> Option<&str> {
+    let token = presented_token(parts)??;
+    ApiKey::parse_token(token).map(|presented| presented.secret)
+}
+
 impl<S: RequiredScope> FromRequestParts<AppState> for Auth<S> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let invalid = || ApiError::unauthorized("invalid API key");
-        let token = presented_token(parts)
-            .ok_or_else(|| {
-                ApiError::unauthorized(
-                    "missing API key: send it as 'X-API-Key: <key>' or 'Authorization: Bearer <key>'",
-                )
-            })?
-            .ok_or_else(invalid)?;
-        let presented = ApiKey::parse_token(token).ok_or_else(invalid)?;
-        let record = state
-            .store
-            .get_api_key(presented.tenant, presented.key_id)
-            .await?
-            .ok_or_else(invalid)?;
-        match record.check(presented.secret, Timestamp::now()) {
-            Ok(()) => {}
-            Err(Refusal::Revoked) => {
-                return Err(ApiError::unauthorized("this API key has been revoked"))
-            }
-            Err(Refusal::Expired) => {
-                return Err(ApiError::unauthorized("this API key has expired"))
-            }
-            Err(_) => return Err(invalid()),
-        }
+        let record = match parts.extensions.get::<Authenticated>() {
+            Some(Authenticated(record)) => record.clone(),
+            None => authenticate(parts, state).await?,
+        };
         if !record.has_scope(S::SCOPE) {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,

@@ -165,30 +165,53 @@ fn media_type(request: &Request) -> (String, String) {
     (content_type, media_type)
 }
 
+fn payload_too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("the body is larger than {limit} bytes"),
+    )
+}
+
+/// A whole body outside an extractor (the idempotency layer reads it once
+/// to fingerprint the request), at most `limit` bytes (413 beyond).
+pub async fn read_body(body: axum::body::Body, limit: usize) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|err| {
+        let text = err.to_string();
+        let over = std::error::Error::source(&err)
+            .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+        if over {
+            payload_too_large(limit)
+        } else if is_timeout(&text) {
+            body_timeout()
+        } else {
+            ApiError::bad_request("invalid_body", None, "the body could not be read")
+        }
+    })
+}
+
+fn body_timeout() -> ApiError {
+    ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "request_timeout",
+        "the body did not arrive in time; send it at once, or retry",
+    )
+}
+
 /// The body, at most `limit` bytes (413 beyond).
 async fn read_bytes<S: Send + Sync>(
     request: Request,
     state: &S,
     limit: usize,
 ) -> Result<Bytes, ApiError> {
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("the body is larger than {limit} bytes"),
-        )
-    };
+    let too_large = || payload_too_large(limit);
     let bytes = Bytes::from_request(request, state)
         .await
         .map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 too_large()
             } else if is_timeout(&rejection.body_text()) {
-                ApiError::new(
-                    StatusCode::REQUEST_TIMEOUT,
-                    "request_timeout",
-                    "the body did not arrive in time; send it at once, or retry",
-                )
+                body_timeout()
             } else {
                 ApiError::bad_request("invalid_body", None, rejection.body_text())
             }

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod body;
 pub mod bulk;
 pub mod error;
+pub mod idempotency;
 pub mod organizations;
 pub mod path;
 pub mod query;
@@ -394,6 +395,16 @@ fn document_common_errors(document: &mut OpenApiDocument) {
         if !matches!(method, HttpMethod::Get) {
             statuses.push(("409", "The account is archived, or it changed meanwhile"));
         }
+        if matches!(method, HttpMethod::Post) && !public {
+            statuses.push((
+                "422",
+                "The Idempotency-Key was used for another request in the last 24 hours",
+            ));
+            operation
+                .parameters
+                .get_or_insert_with(Vec::new)
+                .push(idempotency_key_parameter());
+        }
         if operation.request_body.is_some() {
             statuses.push(("413", "The body is too large"));
             statuses.push(("415", "The body's Content-Type is not accepted"));
@@ -442,6 +453,27 @@ fn document_common_errors(document: &mut OpenApiDocument) {
     }
 }
 
+/// The `Idempotency-Key` header every authenticated POST accepts.
+fn idempotency_key_parameter() -> utoipa::openapi::path::Parameter {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(ParameterIn::Header)
+        .required(utoipa::openapi::Required::False)
+        .description(Some(
+            "1-255 visible ASCII characters, e.g. a UUID per logical request. The same key and request (method, path, body) within 24 hours answer the first success again, with `Idempotent-Replayed: true`; errors are not kept, so a retry after one runs afresh. The same key with another request is a 422; while the first is running, a retry waits for its answer.",
+        ))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(model::idempotency::MAX_KEY_LEN))
+                .pattern(Some("^[!-~]{1,255}$")),
+        ))
+        .build()
+}
+
 #[utoipa::path(
     get, path = "/v1/openapi.json", tag = "meta",
     responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json"))
@@ -473,6 +505,11 @@ pub fn router(state: AppState) -> Router {
                 "this route does not accept that method; GET /v1/openapi.json lists them",
             )
         })
+        // A POST with an Idempotency-Key runs once (inside the path check).
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::idempotent,
+        ))
         // Before any handler: every path parameter is bounded and checked.
         .route_layer(middleware::from_fn(check_path_parameters))
         // The CSV import's limit; JSON bodies are held to 1 MiB by their extractor.

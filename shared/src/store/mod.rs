@@ -13,6 +13,7 @@
 //! | delivery   | `T#<tenant>`  | `DELIVERY#<webhook id>#<delivery id>` |
 //! | organization | `T#<tenant>` | `ORG#<organization id>` |
 //! | organization member | `T#<tenant>` | `ORGMEMBER#<organization id>#<account id>` |
+//! | idempotency key | `T#<tenant>` | `IDEM#<API key id>#<key digest>` |
 //!
 //! Region status lives on the account item, one attribute per region
 //! (`rsync:<region>`, `radded:<region>`), so one GetItem answers
@@ -27,6 +28,7 @@ mod api_keys;
 mod audit;
 mod bulk;
 mod deliveries;
+mod idempotency;
 mod organizations;
 mod scans;
 mod search;
@@ -346,6 +348,11 @@ pub mod keys {
         format!("{ACCOUNT_PREFIX}{account_id}")
     }
 
+    /// An Idempotency-Key of one API key, by its digest.
+    pub fn idempotency_sk(key_id: &str, key_digest: &str) -> String {
+        format!("IDEM#{key_id}#{key_digest}")
+    }
+
     pub fn api_key_sk(key_id: &str) -> String {
         format!("{KEY_PREFIX}{key_id}")
     }
@@ -522,6 +529,15 @@ trait RefusedItem {
 }
 
 impl RefusedItem for aws_sdk_dynamodb::operation::update_item::UpdateItemError {
+    fn refused_item(&self) -> Option<HashMap<String, AttributeValue>> {
+        match self {
+            Self::ConditionalCheckFailedException(refused) => refused.item.clone(),
+            _ => None,
+        }
+    }
+}
+
+impl RefusedItem for aws_sdk_dynamodb::operation::put_item::PutItemError {
     fn refused_item(&self) -> Option<HashMap<String, AttributeValue>> {
         match self {
             Self::ConditionalCheckFailedException(refused) => refused.item.clone(),

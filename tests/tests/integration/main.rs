@@ -11,6 +11,7 @@ mod events;
 mod fleet;
 mod hardening;
 mod harness;
+mod idempotency;
 mod listing;
 mod logs;
 mod organizations;

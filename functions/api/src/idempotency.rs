@@ -1,0 +1,169 @@
+//! `Idempotency-Key` on every POST: the same key and request answer the
+//! first response again for 24 hours (`Idempotent-Replayed: true`); the
+//! same key with another request is a 422; while the first is running, a
+//! second waits for its answer (up to [`WAIT`], then a 409 to retry).
+//! What is kept and why: [`model::idempotency`].
+
+use crate::auth::{self, Authenticated};
+use crate::body::{read_body, MAX_CSV_BYTES};
+use crate::error::ApiError;
+use crate::AppState;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use model::idempotency::{
+    fingerprint, keeps, IdempotencyKey, KeptResponse, ReplayKey, Taken, HEADER, KEPT_HEADERS,
+    MAX_KEPT_BODY, REPLAYED_HEADER,
+};
+use std::time::{Duration, Instant};
+
+/// How long a request waits for another holding its key.
+pub const WAIT: Duration = Duration::from_secs(10);
+const POLL: Duration = Duration::from_millis(100);
+
+/// The layer: POSTs with an Idempotency-Key, others pass through.
+pub async fn idempotent(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if request.method() != Method::POST {
+        return next.run(request).await;
+    }
+    let Some(raw) = request.headers().get(HEADER) else {
+        return next.run(request).await;
+    };
+    match run_once(&state, raw.as_bytes().to_vec(), request, next).await {
+        Ok(response) | Err(response) => response,
+    }
+}
+
+async fn run_once(
+    state: &AppState,
+    raw_key: Vec<u8>,
+    request: Request,
+    next: Next,
+) -> Result<Response, Response> {
+    let fail = |err: ApiError| err.into_response();
+    let key = IdempotencyKey::parse(&raw_key).map_err(|err| fail(err.into()))?;
+    let (mut parts, body) = request.into_parts();
+    // The caller first: keys are per API key, and a stranger's request
+    // must not hold anyone's key.
+    let record = auth::authenticate(&parts, state).await.map_err(fail)?;
+    let replay_key = ReplayKey::derive(
+        auth::presented_secret(&parts).unwrap_or_default(),
+        &record.key_id,
+        &key,
+    );
+    let body = read_body(body, MAX_CSV_BYTES).await.map_err(fail)?;
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let fingerprint = fingerprint(parts.method.as_str(), path, &body);
+    let (tenant, key_id, digest) = (record.tenant.clone(), record.key_id.clone(), key.digest());
+    let deadline = Instant::now() + WAIT;
+    let token = loop {
+        let taken = state
+            .store
+            .take_idempotency_key(&tenant, &key_id, &digest, &fingerprint)
+            .await
+            .map_err(|err| fail(err.into()))?;
+        match taken {
+            Taken::Fresh { token } => break token,
+            Taken::Done(kept) => return Err(replay(kept, &replay_key)),
+            Taken::OtherRequest => {
+                return Err(fail(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was used for another request (method, path or body differ) in the last 24 hours; use a new key for a new request",
+                )))
+            }
+            Taken::Running if Instant::now() >= deadline => {
+                return Err(fail(ApiError {
+                    retry_after: Some(1),
+                    ..ApiError::new(
+                        StatusCode::CONFLICT,
+                        "idempotency_key_in_use",
+                        "a request with this Idempotency-Key is still running; retry after the Retry-After delay to get its response",
+                    )
+                }))
+            }
+            Taken::Running => tokio::time::sleep(POLL).await,
+        }
+    };
+    parts.extensions.insert(Authenticated(record));
+    let response = next.run(Request::from_parts(parts, Body::from(body))).await;
+    let (response_parts, response_body) = response.into_parts();
+    let bytes = match axum::body::to_bytes(response_body, usize::MAX).await {
+        Ok(bytes) => bytes,
+        Err(err) => {
+            tracing::error!(error = %err, "a response body could not be read");
+            let _ = state
+                .store
+                .release_idempotency_key(&tenant, &key_id, &digest, &token)
+                .await;
+            return Err(fail(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "an internal error occurred; it has been logged",
+            )));
+        }
+    };
+    let status = response_parts.status.as_u16();
+    let outcome = if keeps(status) {
+        let kept = KeptResponse {
+            status,
+            headers: KEPT_HEADERS
+                .iter()
+                .filter_map(|name| {
+                    let value = response_parts.headers.get(*name)?.to_str().ok()?;
+                    Some((name.to_string(), value.to_string()))
+                })
+                .collect(),
+            sealed_body: (bytes.len() <= MAX_KEPT_BODY).then(|| replay_key.seal(&bytes)),
+        };
+        state
+            .store
+            .keep_idempotent_response(&tenant, &key_id, &digest, &token, &kept)
+            .await
+    } else {
+        state
+            .store
+            .release_idempotency_key(&tenant, &key_id, &digest, &token)
+            .await
+    };
+    if let Err(err) = outcome {
+        // The answer stands; a retry within the lease waits, after it runs.
+        tracing::error!(error = %err.chain(), "idempotency key not settled");
+    }
+    Ok(Response::from_parts(response_parts, Body::from(bytes)))
+}
+
+/// The first response again, marked as a replay.
+fn replay(kept: KeptResponse, replay_key: &ReplayKey) -> Response {
+    let Some(body) = kept.sealed_body.as_deref().and_then(|s| replay_key.open(s)) else {
+        return ApiError::new(
+            StatusCode::CONFLICT,
+            "idempotent_response_not_kept",
+            format!(
+                "the request with this Idempotency-Key already succeeded (status {}), but its response was too large to keep; read the result instead of retrying",
+                kept.status
+            ),
+        )
+        .into_response();
+    };
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = StatusCode::from_u16(kept.status).unwrap_or(StatusCode::OK);
+    for (name, value) in &kept.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+        .headers_mut()
+        .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+    response
+}
