@@ -56,6 +56,10 @@ pub enum Error {
         code: &'static str,
         message: String,
     },
+    /// The caller is who it says but may not do this (e.g. a scanner
+    /// credential of another data source).
+    #[error("{0}")]
+    Forbidden(String),
     /// A capability this deployment was not configured with.
     #[error("{message}")]
     NotConfigured { code: &'static str, message: String },

@@ -612,6 +612,10 @@ fn scan_events(events: &mut Events<'_>, old: Option<&Scan>, new: Option<&Scan>) 
         ScanStatus::Failed if old.status != ScanStatus::Failed => {
             events.push(EventType::ScanFailed, id, SCAN_WORKER, summary())
         }
+        // `errors` ends with the TIMEOUT that says so.
+        ScanStatus::TimedOut if old.status != ScanStatus::TimedOut => {
+            events.push(EventType::ScanFailed, id, SCAN_WORKER, summary())
+        }
         _ => {}
     }
 }

@@ -28,6 +28,7 @@ pub mod permissions;
 pub mod provisioning;
 pub mod regions;
 pub mod role_template;
+pub mod scanner;
 pub mod scans;
 pub mod search;
 pub mod sqs_pump;

@@ -37,10 +37,18 @@ pub struct DataSource {
     /// verification reports those the role lacks.
     #[serde(default)]
     pub actions: Vec<String>,
+    /// Minutes an external scanner has to complete a scan (default 60);
+    /// a scan not completed by then is TIMED_OUT.
+    #[serde(default = "default_deadline_minutes")]
+    pub deadline_minutes: u32,
     /// Where jobs of an external data source go. Never shown to callers.
     #[serde(default, skip_serializing)]
     #[schema(ignore)]
     pub queue_url: Option<String>,
+}
+
+fn default_deadline_minutes() -> u32 {
+    60
 }
 
 /// The IAM actions the built-in `aws:iam` scanner calls.
@@ -76,6 +84,7 @@ impl Default for Catalogue {
                 built_in: true,
                 // What the built-in IAM scanner calls (scan-worker's iam.rs).
                 actions: IAM_SCANNER_ACTIONS.iter().map(|a| a.to_string()).collect(),
+                deadline_minutes: default_deadline_minutes(),
                 queue_url: None,
             }],
         }
@@ -117,6 +126,12 @@ impl Catalogue {
             if let Some(bad) = source.actions.iter().find(|a| !IAM_ACTION.is_match(a)) {
                 return Err(invalid(format!(
                     "data source '{}': '{bad}' is not an IAM action like 'guardduty:ListFindings'",
+                    source.name
+                )));
+            }
+            if !(1..=10_080).contains(&source.deadline_minutes) {
+                return Err(invalid(format!(
+                    "data source '{}': deadline_minutes must be 1-10080 (a week)",
                     source.name
                 )));
             }
@@ -324,8 +339,12 @@ pub enum ScanStatus {
     Succeeded,
     /// Gave up: `errors` says why; `dead_lettered` when the job is in the DLQ.
     Failed,
-    /// Handed to an external scanner's queue.
+    /// Handed to an external scanner's queue; it becomes RUNNING with the
+    /// scanner's first upload of results.
     Forwarded,
+    /// Handed to an external scanner that did not complete it by the data
+    /// source's deadline.
+    TimedOut,
 }
 
 impl ScanStatus {
@@ -449,6 +468,9 @@ pub struct Scan {
     /// The job went to the dead-letter queue after its last attempt.
     #[serde(default)]
     pub dead_lettered: bool,
+    /// Handed to an external scanner: when it must have completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_at: Option<Timestamp>,
 }
 
 impl Scan {
@@ -477,12 +499,14 @@ impl Scan {
             counts: ScanCounts::default(),
             errors: Vec::new(),
             dead_lettered: false,
+            deadline_at: None,
         }
     }
 
     pub fn is_finished(&self) -> bool {
         match self.status {
-            ScanStatus::Succeeded | ScanStatus::Forwarded => true,
+            // Forwarded: the external scanner's now, not the worker's.
+            ScanStatus::Succeeded | ScanStatus::Forwarded | ScanStatus::TimedOut => true,
             // A dead-lettered job may be redriven: it runs again.
             ScanStatus::Failed => !self.dead_lettered,
             ScanStatus::Queued | ScanStatus::Running => false,
@@ -515,6 +539,8 @@ pub struct ExternalScanJob {
     pub config: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub specific_version: Option<String>,
+    /// Complete it by then (`POST /v1/scans/{scan_id}/complete`), or it is TIMED_OUT.
+    pub deadline_at: Timestamp,
 }
 
 #[derive(
@@ -661,6 +687,42 @@ pub struct InventorySync {
     pub synced_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_time: Option<Timestamp>,
+}
+
+impl Scan {
+    /// Each region of this scan with one inventory sync, as of `at`.
+    pub fn region_results(
+        &self,
+        status: SyncStatus,
+        message: &str,
+        code: &str,
+        at: Timestamp,
+    ) -> Vec<(String, InventorySync)> {
+        let sync = InventorySync {
+            status,
+            message: Some(message.to_string()),
+            code: Some(code.to_string()),
+            synced_by: Some(format!("scan:{}", self.scan_id)),
+            last_sync_time: Some(at),
+        };
+        self.regions
+            .iter()
+            .map(|region| (region.clone(), sync.clone()))
+            .collect()
+    }
+}
+
+impl SyncStatus {
+    /// The code a region's inventory sync carries for this status.
+    pub fn code(self) -> &'static str {
+        match self {
+            SyncStatus::NotStarted => "NOT_STARTED",
+            SyncStatus::InProgress => "IN_PROGRESS",
+            SyncStatus::Success => "OK",
+            SyncStatus::Fail => "FAIL",
+            SyncStatus::TimedOut => "TIMED_OUT",
+        }
+    }
 }
 
 impl InventorySync {

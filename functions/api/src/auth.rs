@@ -130,3 +130,37 @@ fn presented_token(parts: &Parts) -> Option<Option<&str>> {
     };
     Some(scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()))
 }
+
+/// An external scanner, by its credential (`Authorization: Bearer
+/// osc_...`): it may report on scans of its data source and nothing else.
+/// An API key is refused here (403): no tenant key reports results.
+pub struct ScannerAuth(pub model::scanner::ScannerCredential);
+
+impl FromRequestParts<AppState> for ScannerAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let invalid = || ApiError::unauthorized("invalid or revoked scanner credential");
+        let token = presented_token(parts)
+            .ok_or_else(|| {
+                ApiError::unauthorized(
+                    "missing scanner credential: send it as 'Authorization: Bearer osc_...'",
+                )
+            })?
+            .ok_or_else(invalid)?;
+        if ApiKey::parse_token(token).is_some() {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "API keys cannot report scan results; the data source's scanner sends its scanner credential (osc_...)",
+            ));
+        }
+        let credential = state
+            .external_scans()
+            .credential(token)
+            .await?
+            .ok_or_else(invalid)?;
+        model::origin::set_actor(&format!("scanner:{}", credential.credential_id));
+        Ok(ScannerAuth(credential))
+    }
+}

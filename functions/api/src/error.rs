@@ -115,6 +115,7 @@ impl From<model::Error> for ApiError {
                 ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
             },
             Error::Conflict(message) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
+            Error::Forbidden(message) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", message),
             Error::VersionMismatch { .. } => ApiError::new(
                 StatusCode::PRECONDITION_FAILED,
                 "precondition_failed",

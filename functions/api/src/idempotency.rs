@@ -45,6 +45,11 @@ async fn run_once(
     let fail = |err: ApiError| err.into_response();
     let key = IdempotencyKey::parse(&raw_key).map_err(|err| fail(err.into()))?;
     let (mut parts, body) = request.into_parts();
+    // Not an API key (a scanner's credential, or garbage): the route's own
+    // authentication answers; scanners' uploads are idempotent per page.
+    if auth::presented_secret(&parts).is_none() {
+        return Ok(next.run(Request::from_parts(parts, body)).await);
+    }
     // The caller first: keys are per API key, and a stranger's request
     // must not hold anyone's key.
     let record = auth::authenticate(&parts, state).await.map_err(fail)?;

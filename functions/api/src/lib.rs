@@ -14,6 +14,7 @@ pub mod organizations;
 pub mod path;
 pub mod query;
 pub mod rate_limit;
+pub mod scanner_results;
 pub mod scans;
 pub mod settings;
 pub mod trust;
@@ -143,6 +144,14 @@ impl AppState {
         }
     }
 
+    /// What external scanners report, over this state's clients.
+    pub fn external_scans(&self) -> model::usecases::external_scans::ExternalScans<'_> {
+        model::usecases::external_scans::ExternalScans {
+            store: &self.store,
+            catalogue: &self.catalogue,
+        }
+    }
+
     /// The scanning use cases over this state's clients.
     pub fn scanning(&self) -> model::usecases::scans::Scanning<'_> {
         model::usecases::scans::Scanning {
@@ -203,6 +212,7 @@ impl AppState {
         (name = "accounts", description = "Customer AWS accounts"),
         (name = "trust", description = "Cross-account roles: templates, verification, external-ID rotation"),
         (name = "scans", description = "Data sources, attachments, scans, account actions, regions and findings"),
+        (name = "scanners", description = "External scanners report back: pages of findings, then the end of a scan (scanner credentials only)"),
         (name = "api-keys", description = "The tenant's API keys (scope admin)"),
         (name = "audit", description = "The tenant's audit log, from the table's stream"),
         (name = "webhooks", description = "The tenant's webhook endpoints (scope admin)"),
@@ -220,6 +230,15 @@ impl Modify for SecuritySchemes {
         components.add_security_scheme(
             "api_key",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
+        );
+        components.add_security_scheme(
+            "scanner",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A data source's scanner credential, osc_..."))
+                    .build(),
+            ),
         );
         components.add_security_scheme(
             "bearer",
@@ -269,6 +288,8 @@ fn routes() -> (Router<AppState>, OpenApiDocument) {
         .routes(routes!(scans::account_actions))
         .routes(routes!(scans::account_regions))
         .routes(routes!(scans::list_findings))
+        .routes(routes!(scanner_results::upload_results))
+        .routes(routes!(scanner_results::complete_scan))
         .routes(routes!(api_keys::create_api_key, api_keys::list_api_keys))
         .routes(routes!(api_keys::get_api_key, api_keys::revoke_api_key))
         .routes(routes!(audit::list_audit_events))
@@ -370,7 +391,7 @@ fn document_common_errors(document: &mut OpenApiDocument) {
                 .build(),
         )
     };
-    let add = |operation: &mut Operation, method: HttpMethod| {
+    let add = |operation: &mut Operation, method: HttpMethod, path: &str| {
         let public = operation.security.is_none();
         let mut statuses: Vec<(&str, &str)> = vec![
             (
@@ -395,7 +416,8 @@ fn document_common_errors(document: &mut OpenApiDocument) {
         if !matches!(method, HttpMethod::Get) {
             statuses.push(("409", "The account is archived, or it changed meanwhile"));
         }
-        if matches!(method, HttpMethod::Post) && !public {
+        // Scanners' uploads are idempotent per page of their own.
+        if matches!(method, HttpMethod::Post) && !public && !path.starts_with("/v1/scans/") {
             statuses.push((
                 "422",
                 "The Idempotency-Key was used for another request in the last 24 hours",
@@ -438,7 +460,7 @@ fn document_common_errors(document: &mut OpenApiDocument) {
                 .or_insert_with(|| error(description));
         }
     };
-    for item in document.paths.paths.values_mut() {
+    for (path, item) in document.paths.paths.iter_mut() {
         for (operation, method) in [
             (item.get.as_mut(), HttpMethod::Get),
             (item.put.as_mut(), HttpMethod::Put),
@@ -447,7 +469,7 @@ fn document_common_errors(document: &mut OpenApiDocument) {
             (item.delete.as_mut(), HttpMethod::Delete),
         ] {
             if let Some(operation) = operation {
-                add(operation, method);
+                add(operation, method, path);
             }
         }
     }

@@ -16,8 +16,8 @@ use futures::StreamExt;
 use model::access::{AccessPurpose, Ledger};
 use model::account::Account;
 use model::scans::{
-    Attachment, Catalogue, DataSource, ExternalScanJob, Finding, IgnoreLists, InventorySync, Scan,
-    ScanError, ScanErrorCode, ScanJob, ScanStatus, Severity, SyncStatus,
+    Attachment, Catalogue, DataSource, ExternalScanJob, Finding, IgnoreLists, Scan, ScanError,
+    ScanErrorCode, ScanJob, ScanStatus, Severity, SyncStatus,
 };
 use model::store::{Claim, Store};
 use model::time::Timestamp;
@@ -212,7 +212,7 @@ impl Worker {
         } else {
             SyncStatus::Fail
         };
-        let regions = region_results(scan, status, &error.message, error.code.as_str(), error.at);
+        let regions = scan.region_results(status, &error.message, error.code.as_str(), error.at);
         self.store
             .fail_attempt(tenant, scan, error, true, dead_lettered)
             .await
@@ -274,14 +274,16 @@ impl Worker {
     ) -> Result<(), Outcome> {
         done.status = status;
         done.finished_at = Some(Timestamp::now());
-        let regions = region_results(&done, sync, message, status_code(sync), Timestamp::now());
+        let regions = done.region_results(sync, message, sync.code(), Timestamp::now());
         self.store
             .finish_scan(tenant, &done, &regions)
             .await
             .map_err(|err| transient(ScanErrorCode::Store, &err.to_string()))
     }
 
-    /// Hand the job to an external scanner's queue; the scan ends FORWARDED.
+    /// Hand the job to an external scanner's queue: the scan is FORWARDED
+    /// (with the reference its scanner reports by, and a deadline) before
+    /// the job is sent, and RUNNING again if it cannot be sent.
     async fn forward(
         &self,
         tenant: &str,
@@ -289,6 +291,9 @@ impl Worker {
         ready: &Ready<'_>,
         url: &str,
     ) -> Result<(), Outcome> {
+        let deadline = Timestamp::now().plus(Duration::from_secs(
+            u64::from(ready.source.deadline_minutes) * 60,
+        ));
         let forwarded = ExternalScanJob {
             tenant: tenant.to_string(),
             account_id: scan.account_id.clone(),
@@ -300,20 +305,39 @@ impl Worker {
             scan_only: scan.scan_only,
             config: ready.attachment.config.clone(),
             specific_version: ready.attachment.specific_version.clone(),
+            deadline_at: deadline,
         };
         let body = serde_json::to_string(&forwarded)
             .map_err(|err| transient(ScanErrorCode::Internal, &err.to_string()))?;
-        model::jobs::send(&self.sqs, url, body)
+        self.store
+            .forward_scan(tenant, scan, deadline)
             .await
-            .map_err(|err| transient(ScanErrorCode::QueueUnavailable, &err.to_string()))?;
-        self.finish(
-            tenant,
-            scan.clone(),
-            ScanStatus::Forwarded,
+            .map_err(|err| transient(ScanErrorCode::Store, &err.to_string()))?;
+        if let Err(err) = model::jobs::send(&self.sqs, url, body).await {
+            self.store
+                .unforward_scan(tenant, scan)
+                .await
+                .map_err(|err| transient(ScanErrorCode::Store, &err.to_string()))?;
+            return Err(transient(ScanErrorCode::QueueUnavailable, &err.to_string()));
+        }
+        let regions = scan.region_results(
             SyncStatus::InProgress,
             "handed to the external scanner",
-        )
-        .await
+            SyncStatus::InProgress.code(),
+            Timestamp::now(),
+        );
+        self.store
+            .note_forwarded(
+                tenant,
+                scan,
+                &format!(
+                    "scan {} handed to the external scanner; results due by {deadline}",
+                    scan.scan_id
+                ),
+                &regions,
+            )
+            .await
+            .map_err(|err| transient(ScanErrorCode::Store, &err.to_string()))
     }
 
     /// Assume the customer's role and run the built-in IAM scanner with it.
@@ -389,7 +413,7 @@ impl Worker {
         status: SyncStatus,
         message: &str,
     ) -> Result<(), Outcome> {
-        let regions = region_results(scan, status, message, status_code(status), Timestamp::now());
+        let regions = scan.region_results(status, message, status.code(), Timestamp::now());
         self.store
             .set_region_sync(tenant, &scan.account_id, &regions)
             .await
@@ -573,37 +597,6 @@ fn transient(code: ScanErrorCode, message: &str) -> Outcome {
         message: message.to_string(),
         at: Timestamp::now(),
     })
-}
-
-/// Each region of `scan` with this inventory sync, as of `at`.
-fn region_results(
-    scan: &Scan,
-    status: SyncStatus,
-    message: &str,
-    code: &str,
-    at: Timestamp,
-) -> Vec<(String, InventorySync)> {
-    let sync = InventorySync {
-        status,
-        message: Some(message.to_string()),
-        code: Some(code.to_string()),
-        synced_by: Some(format!("scan:{}", scan.scan_id)),
-        last_sync_time: Some(at),
-    };
-    scan.regions
-        .iter()
-        .map(|region| (region.clone(), sync.clone()))
-        .collect()
-}
-
-fn status_code(status: SyncStatus) -> &'static str {
-    match status {
-        SyncStatus::NotStarted => "NOT_STARTED",
-        SyncStatus::InProgress => "IN_PROGRESS",
-        SyncStatus::Success => "OK",
-        SyncStatus::Fail => "FAIL",
-        SyncStatus::TimedOut => "TIMED_OUT",
-    }
 }
 
 /// IAM is global; its endpoint sits in the partition's first region.

@@ -39,6 +39,8 @@ pub struct SweepReport {
     pub deadline_reached: bool,
     /// Organizations whose scheduled sync was queued.
     pub organization_syncs_queued: usize,
+    /// Scans handed to external scanners and not completed by their deadline.
+    pub scans_timed_out: usize,
 }
 
 /// Organizations queued per run at most (the rest stay due).
@@ -84,6 +86,22 @@ impl Sweeper {
             Ok(queued) => queued,
             Err(err) => {
                 tracing::error!(error = %err, "queueing due organization syncs failed; they stay due");
+                0
+            }
+        }
+    }
+
+    /// Time out the external scans past their deadline; a failure is
+    /// logged and left for the next run (the scans stay due).
+    pub async fn time_out_scans(&self, now: Timestamp) -> usize {
+        let scans = model::usecases::external_scans::ExternalScans {
+            store: &self.store,
+            catalogue: &self.catalogue,
+        };
+        match scans.time_out_overdue(now).await {
+            Ok(count) => count,
+            Err(err) => {
+                tracing::error!(error = %err, "timing out overdue scans failed; they stay due");
                 0
             }
         }
@@ -282,12 +300,14 @@ impl Sweeper {
         let margin = self.settings.call_timeout * (self.settings.max_attempts + 1) * 2;
         let budget = remaining.saturating_sub(margin);
         let now = Timestamp::now();
-        let organization_syncs_queued = self.queue_organization_syncs(now).await;
+        let (organization_syncs_queued, scans_timed_out) =
+            futures::join!(self.queue_organization_syncs(now), self.time_out_scans(now));
         // Boxed: the stream's future type is deep enough to trip the
         // compiler's layout recursion limit when inlined into a caller.
         let report = Box::pin(self.sweep(now, Instant::now() + budget)).await;
         SweepReport {
             organization_syncs_queued,
+            scans_timed_out,
             ..report
         }
     }

@@ -28,6 +28,7 @@ mod api_keys;
 mod audit;
 mod bulk;
 mod deliveries;
+mod external_scans;
 mod idempotency;
 mod organizations;
 mod scans;
@@ -50,6 +51,7 @@ pub use accounts::account_item;
 pub use api_keys::KeyRevocation;
 pub use audit::{AuditFilter, EXPIRES_AT};
 pub use bulk::{BatchDeleteCode, BatchDeleteFailure, BatchDeleteOutcome, ImportOutcome};
+pub use external_scans::{ExternalRefusal, DEADLINE_SHARD};
 pub use organizations::MAX_ORGANIZATIONS;
 pub use scans::{AccountRegions, Claim, ScanContext};
 pub use verification::{DueAccount, DuePage, VerificationWrite};
@@ -245,6 +247,45 @@ impl Store {
             .and_then(|mut key| key.remove("sk"))
             .and_then(|sk| sk.as_s().ok().cloned());
         Ok((output.items.unwrap_or_default(), next))
+    }
+}
+
+impl Store {
+    /// Items of one due-index shard due by `now`, oldest first, at most
+    /// `limit`, with the attributes of `projection` (Query pages of 100).
+    async fn due_items(
+        &self,
+        shard: &str,
+        now: crate::time::Timestamp,
+        limit: usize,
+        projection: &str,
+    ) -> crate::Result<Vec<Item>> {
+        use crate::provisioning::{DUE_AT, DUE_INDEX, DUE_SHARD};
+        let mut due = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(self.table())
+                .index_name(DUE_INDEX)
+                .key_condition_expression("#shard = :shard AND #due <= :now")
+                .expression_attribute_names("#shard", DUE_SHARD)
+                .expression_attribute_names("#due", DUE_AT)
+                .expression_attribute_values(":shard", s(shard))
+                .expression_attribute_values(":now", s(now.to_string()))
+                .projection_expression(projection)
+                .limit((limit - due.len()).min(100) as i32)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(Error::from_sdk)?;
+            due.extend(output.items.unwrap_or_default());
+            start = output.last_evaluated_key;
+            if start.is_none() || due.len() >= limit {
+                return Ok(due);
+            }
+        }
     }
 }
 

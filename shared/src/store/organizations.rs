@@ -373,37 +373,23 @@ impl Store {
         now: Timestamp,
         limit: usize,
     ) -> Result<Vec<(String, String)>> {
-        let mut due = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(self.table())
-                .index_name(provisioning::DUE_INDEX)
-                .key_condition_expression("#shard = :shard AND #due <= :now")
-                .expression_attribute_names("#shard", provisioning::DUE_SHARD)
-                .expression_attribute_names("#due", provisioning::DUE_AT)
-                .expression_attribute_values(":shard", s(provisioning::ORGANIZATION_SYNC_SHARD))
-                .expression_attribute_values(":now", s(now.to_string()))
-                .projection_expression("pk, organization_id")
-                .limit((limit - due.len()).min(100) as i32)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(Error::from_sdk)?;
-            for item in output.items.unwrap_or_default() {
-                if let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(id))) =
-                    (item.get("pk"), item.get("organization_id"))
-                {
-                    due.push((keys::tenant_of_pk(pk).to_string(), id.clone()));
+        let items = self
+            .due_items(
+                provisioning::ORGANIZATION_SYNC_SHARD,
+                now,
+                limit,
+                "pk, organization_id",
+            )
+            .await?;
+        Ok(items
+            .into_iter()
+            .filter_map(|item| match (item.get("pk"), item.get("organization_id")) {
+                (Some(AttributeValue::S(pk)), Some(AttributeValue::S(id))) => {
+                    Some((keys::tenant_of_pk(pk).to_string(), id.clone()))
                 }
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() || due.len() >= limit {
-                return Ok(due);
-            }
-        }
+                _ => None,
+            })
+            .collect())
     }
 }
 

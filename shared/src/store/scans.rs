@@ -609,7 +609,7 @@ impl Store {
     }
 
     /// Best effort: the attachment may have been detached meanwhile.
-    async fn set_attachment_status(
+    pub(super) async fn set_attachment_status(
         &self,
         tenant: &str,
         scan: &Scan,
@@ -683,18 +683,10 @@ impl Store {
             }
             Err(err) => return Err(Error::from_sdk(err)),
         }
-        let detail = match scan.status {
-            ScanStatus::Forwarded => {
-                format!("scan {} handed to the external scanner", scan.scan_id)
-            }
-            _ => summary(scan.scan_id.as_str(), &scan.counts, scan.scan_only),
-        };
-        let status = match scan.status {
-            ScanStatus::Forwarded => AttachmentStatus::InProgress,
-            _ => AttachmentStatus::Ok,
-        };
+        // Only built-in scans end here (external ones: finish_external_scan).
+        let detail = summary(scan.scan_id.as_str(), &scan.counts, scan.scan_only);
         let (attachment, sync) = futures::join!(
-            self.set_attachment_status(tenant, scan, status, &detail, Some(now)),
+            self.set_attachment_status(tenant, scan, AttachmentStatus::Ok, &detail, Some(now)),
             self.set_region_sync(tenant, &scan.account_id, regions),
         );
         attachment?;
@@ -888,7 +880,7 @@ fn account_not_found(account_id: &str) -> Error {
 }
 
 /// The attachment's status detail after a successful scan.
-fn summary(scan_id: &str, counts: &ScanCounts, scan_only: bool) -> String {
+pub(super) fn summary(scan_id: &str, counts: &ScanCounts, scan_only: bool) -> String {
     if scan_only {
         format!(
             "scan {scan_id}: {} findings on {} resources (scan_only: nothing stored)",

@@ -7,6 +7,7 @@ pub mod access;
 pub mod accounts;
 pub mod bulk;
 pub mod deliveries;
+pub mod external_scans;
 pub mod import;
 pub mod notify;
 pub mod organizations;

@@ -8,6 +8,7 @@ mod csv;
 mod deliveries;
 mod errors;
 mod events;
+mod external_scans;
 mod fleet;
 mod hardening;
 mod harness;

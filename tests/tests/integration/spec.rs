@@ -107,6 +107,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/account-actions"),
     ("get", "/v1/accounts/{account_id}/regions"),
     ("get", "/v1/accounts/{account_id}/findings"),
+    ("post", "/v1/scans/{scan_id}/results"),
+    ("post", "/v1/scans/{scan_id}/complete"),
 ];
 
 /// Routes anyone may call: CloudFormation fetches the role template without a key.
@@ -151,7 +153,7 @@ async fn openapi_document_lists_every_route() {
             reply.assert_error(401, "unauthorized");
         }
     }
-    for scheme in ["api_key", "bearer"] {
+    for scheme in ["api_key", "bearer", "scanner"] {
         assert!(
             document["components"]["securitySchemes"][scheme].is_object(),
             "{scheme}"

@@ -1,4 +1,4 @@
-//! Operator CLI: tenants and API keys straight in the table.
+//! Operator CLI: tenants, API keys and scanner credentials straight in the table.
 //!
 //! Uses the normal AWS configuration (profile, region, credentials), so it
 //! works against a deployed table; with `AWS_ENDPOINT_URL_DYNAMODB` set it
@@ -6,6 +6,7 @@
 
 use clap::{Parser, Subcommand};
 use model::api_key::{ApiKey, ApiKeyView, Scope};
+use model::scanner::{ScannerCredential, ScannerCredentialView};
 use model::store::Store;
 use model::time::Timestamp;
 
@@ -42,6 +43,21 @@ enum Command {
         tenant: String,
         #[arg(long)]
         key_id: String,
+    },
+    /// Create a credential for an external data source's scanner; prints it once.
+    CreateScannerCredential {
+        /// The data source it reports for, e.g. aws:guard-duty.
+        #[arg(long)]
+        data_source: String,
+        #[arg(long, default_value = "scanner")]
+        name: String,
+    },
+    /// List scanner credentials (never their secrets).
+    ListScannerCredentials,
+    /// Revoke a scanner credential: its next upload is a 401.
+    RevokeScannerCredential {
+        #[arg(long)]
+        credential_id: String,
     },
 }
 
@@ -89,6 +105,32 @@ async fn run(cli: Cli) -> model::Result<()> {
                 .revoke_api_key(&tenant, &key_id, "admin-cli", Timestamp::now())
                 .await?;
             eprintln!("revoked {key_id}");
+        }
+        Command::CreateScannerCredential { data_source, name } => {
+            let data_source = model::ids::DataSourceName::parse("data_source", &data_source)?;
+            let issued = ScannerCredential::issue(&data_source, &name, Timestamp::now())?;
+            store.create_scanner_credential(&issued.record).await?;
+            eprintln!(
+                "created scanner credential {} for {data_source}; store it now, it is not shown again:",
+                issued.record.credential_id
+            );
+            println!("{}", issued.token);
+        }
+        Command::ListScannerCredentials => {
+            let credentials: Vec<ScannerCredentialView> = store
+                .list_scanner_credentials()
+                .await?
+                .iter()
+                .map(ScannerCredentialView::from)
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&credentials).expect("credentials serialise")
+            );
+        }
+        Command::RevokeScannerCredential { credential_id } => {
+            store.revoke_scanner_credential(&credential_id).await?;
+            eprintln!("revoked {credential_id}");
         }
     }
     Ok(())

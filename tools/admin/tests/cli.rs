@@ -4,8 +4,8 @@ use model::api_key::{ApiKey, Scope};
 use model::store::Store;
 use std::process::Command;
 
-#[tokio::test]
-async fn create_list_and_revoke_keys() {
+/// A table of its own in DynamoDB Local.
+async fn fresh_table() -> (aws_sdk_dynamodb::Client, String) {
     assert!(
         std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok(),
         "needs the emulators: run `make test`"
@@ -16,18 +16,27 @@ async fn create_list_and_revoke_keys() {
     model::provisioning::create_table(&client, &table)
         .await
         .unwrap();
-    let admin = |args: &[&str]| {
-        let output = Command::new(env!("CARGO_BIN_EXE_admin"))
-            .env("TABLE_NAME", &table)
-            .args(args)
-            .output()
-            .expect("run admin");
-        (
-            output.status.success(),
-            String::from_utf8(output.stdout).unwrap(),
-            String::from_utf8(output.stderr).unwrap(),
-        )
-    };
+    (client, table)
+}
+
+/// Run the CLI on `table`: success, stdout, stderr.
+fn admin(table: &str, args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_admin"))
+        .env("TABLE_NAME", table)
+        .args(args)
+        .output()
+        .expect("run admin");
+    (
+        output.status.success(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn create_list_and_revoke_keys() {
+    let (client, table) = fresh_table().await;
+    let admin = |args: &[&str]| admin(&table, args);
 
     let (ok, stdout, stderr) = admin(&[
         "create-key",
@@ -78,4 +87,54 @@ async fn create_list_and_revoke_keys() {
     let (ok, _, stderr) = admin(&["create-key", "--tenant", "initech", "--scopes", "root"]);
     assert!(!ok);
     assert!(stderr.contains("unknown scope"), "{stderr}");
+}
+
+#[tokio::test]
+async fn create_list_and_revoke_scanner_credentials() {
+    let (client, table) = fresh_table().await;
+    let admin = |args: &[&str]| admin(&table, args);
+    let (ok, stdout, stderr) = admin(&[
+        "create-scanner-credential",
+        "--data-source",
+        "aws:guard-duty",
+        "--name",
+        "fleet",
+    ]);
+    assert!(ok, "{stderr}");
+    let token = stdout.trim();
+    let presented =
+        model::scanner::ScannerCredential::parse_token(token).expect("prints a credential");
+    let store = Store::new(client, table.clone());
+    let record = store
+        .get_scanner_credential(presented.credential_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.data_source, "aws:guard-duty");
+    assert!(record.accepts(presented.secret));
+    assert!(!record.accepts(&"0".repeat(64)));
+
+    let (ok, listed, _) = admin(&["list-scanner-credentials"]);
+    assert!(ok);
+    assert!(listed.contains(presented.credential_id));
+    assert!(!listed.contains(presented.secret) && !listed.contains(&record.secret_hash));
+
+    let (ok, _, stderr) = admin(&[
+        "revoke-scanner-credential",
+        "--credential-id",
+        presented.credential_id,
+    ]);
+    assert!(ok, "{stderr}");
+    let record = store
+        .get_scanner_credential(presented.credential_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!record.accepts(presented.secret), "revoked");
+    let (ok, _, stderr) = admin(&["revoke-scanner-credential", "--credential-id", "nope"]);
+    assert!(!ok);
+    assert!(stderr.contains("not found"), "{stderr}");
+    let (ok, _, stderr) = admin(&["create-scanner-credential", "--data-source", "Not A Source"]);
+    assert!(!ok);
+    assert!(stderr.contains("data source name"), "{stderr}");
 }

@@ -1,0 +1,556 @@
+//! Scans handed to external scanners: the hand-over, the scanner's
+//! credentials, uploaded pages, completion and the deadline.
+//!
+//! | item | pk | sk |
+//! |---|---|---|
+//! | scanner credential | `SCANNERS` | `CRED#<credential id>` |
+//! | scan reference | `SCAN#<scan id>` | `SCAN` |
+//! | uploaded page | `T#<tenant>` | `ACCT#<account id>#SCANPAGE#<scan id>#<page>` |
+//!
+//! A forwarded scan carries the due index's keys (shard
+//! [`DEADLINE_SHARD`], at its deadline), so the scheduled sweep finds the
+//! overdue ones without a Scan; completion or timing out removes them.
+
+use super::{is_condition_failure, item_key, keys, n, refused_item, s, Item, Store};
+use crate::provisioning;
+use crate::scanner::{ScanReference, ScannerCredential, UploadedPage};
+use crate::scans::{AttachmentStatus, Finding, InventorySync, Scan, ScanError, ScanStatus};
+use crate::time::Timestamp;
+use crate::{Error, Result};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    Update,
+};
+use std::collections::HashMap;
+
+/// The due-index shard of forwarded scans, by deadline.
+pub const DEADLINE_SHARD: &str = "SCANDEADLINE";
+const SCANNERS_PK: &str = "SCANNERS";
+/// How long a scan's reference outlives its deadline (late uploads still
+/// get a clear 409 instead of a 404).
+const REFERENCE_DAYS: i64 = 7;
+
+fn scanner_key(credential_id: &str) -> Item {
+    HashMap::from([
+        ("pk".to_string(), s(SCANNERS_PK)),
+        ("sk".to_string(), s(format!("CRED#{credential_id}"))),
+    ])
+}
+
+fn reference_key(scan_id: &str) -> Item {
+    HashMap::from([
+        ("pk".to_string(), s(format!("SCAN#{scan_id}"))),
+        ("sk".to_string(), s("SCAN")),
+    ])
+}
+
+fn page_sk(account_id: &str, scan_id: &str, page: u32) -> String {
+    format!("{}{page:04}", pages_prefix(account_id, scan_id))
+}
+
+fn pages_prefix(account_id: &str, scan_id: &str) -> String {
+    format!("ACCT#{account_id}#SCANPAGE#{scan_id}#")
+}
+
+/// Why a scan refused an upload or completion: the scan as it is.
+#[derive(Debug)]
+pub enum ExternalRefusal {
+    /// No such scan (or its account was deleted).
+    Gone,
+    /// The scan is not awaiting its scanner: it is as shown.
+    NotAwaiting(Box<Scan>),
+}
+
+/// What a refused scan write found: the scan, or nothing (deleted).
+fn refusal(found: Option<Item>) -> Result<ExternalRefusal> {
+    Ok(match found {
+        Some(item) if item.contains_key("scan_id") => {
+            ExternalRefusal::NotAwaiting(Box::new(serde_dynamo::from_item(item)?))
+        }
+        _ => ExternalRefusal::Gone,
+    })
+}
+
+impl Store {
+    pub async fn create_scanner_credential(&self, credential: &ScannerCredential) -> Result<()> {
+        let mut item: Item = serde_dynamo::to_item(credential)?;
+        item.extend(scanner_key(&credential.credential_id));
+        item.insert("type".into(), s("scanner_credential"));
+        self.client
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(Error::from_sdk)?;
+        Ok(())
+    }
+
+    /// Strongly consistent, so a revocation takes effect on the next upload.
+    pub async fn get_scanner_credential(
+        &self,
+        credential_id: &str,
+    ) -> Result<Option<ScannerCredential>> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(scanner_key(credential_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(Error::from_sdk)?;
+        Ok(output.item.map(serde_dynamo::from_item).transpose()?)
+    }
+
+    pub async fn list_scanner_credentials(&self) -> Result<Vec<ScannerCredential>> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(SCANNERS_PK))
+            .expression_attribute_values(":prefix", s("CRED#"))
+            .into_paginator()
+            .items()
+            .send();
+        let mut found = Vec::new();
+        while let Some(item) = pages.next().await {
+            found.push(serde_dynamo::from_item(item.map_err(Error::from_sdk)?)?);
+        }
+        Ok(found)
+    }
+
+    /// Revoke a credential (again: a no-op). Unknown ids are a 404.
+    pub async fn revoke_scanner_credential(&self, credential_id: &str) -> Result<()> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(scanner_key(credential_id)))
+            .update_expression("SET revoked_at = if_not_exists(revoked_at, :now)")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":now", s(Timestamp::now().to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if is_condition_failure(&err) => Err(Error::NotFound {
+                resource: "scanner credential",
+                id: credential_id.to_string(),
+            }),
+            Err(err) => Err(Error::from_sdk(err)),
+        }
+    }
+
+    /// Hand a scan this delivery holds to its external scanner: FORWARDED
+    /// until `deadline`, with the reference its scanner finds it by, in
+    /// one transaction (so the scanner never sees a job it cannot report).
+    pub async fn forward_scan(&self, tenant: &str, scan: &Scan, deadline: Timestamp) -> Result<()> {
+        let update = Update::builder()
+            .table_name(self.table())
+            .set_key(Some(item_key(
+                tenant,
+                keys::scan_sk(&scan.account_id, &scan.scan_id),
+            )))
+            .update_expression(
+                "SET #status = :forwarded, deadline_at = :deadline, #shard = :shard, #due = :deadline REMOVE lease_until",
+            )
+            .condition_expression("#status = :running AND attempts = :attempts")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#shard", provisioning::DUE_SHARD)
+            .expression_attribute_names("#due", provisioning::DUE_AT)
+            .expression_attribute_values(":forwarded", s(ScanStatus::Forwarded.as_str()))
+            .expression_attribute_values(":running", s(ScanStatus::Running.as_str()))
+            .expression_attribute_values(":attempts", n(u64::from(scan.attempts)))
+            .expression_attribute_values(":deadline", s(deadline.to_string()))
+            .expression_attribute_values(":shard", s(DEADLINE_SHARD))
+            .build()
+            .map_err(crate::error::store_error)?;
+        let reference = ScanReference {
+            scan_id: scan.scan_id.clone(),
+            tenant: tenant.to_string(),
+            account_id: scan.account_id.clone(),
+            data_source: scan.data_source.clone(),
+        };
+        let mut item: Item = serde_dynamo::to_item(&reference)?;
+        item.extend(reference_key(&scan.scan_id));
+        item.insert("type".into(), s("scan_reference"));
+        let expires = deadline.datetime().timestamp() + REFERENCE_DAYS * 86_400;
+        item.insert(super::EXPIRES_AT.into(), n(expires.max(0) as u64));
+        let put = Put::builder()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .build()
+            .map_err(crate::error::store_error)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if super::is_transaction_condition_failure(&err) => Err(Error::Conflict(
+                format!("scan {} was taken over by another delivery", scan.scan_id),
+            )),
+            Err(err) => Err(Error::from_sdk(err)),
+        }
+    }
+
+    /// Take back a hand-over whose job could not be sent: RUNNING again,
+    /// held by this delivery, which then fails the attempt as usual.
+    pub async fn unforward_scan(&self, tenant: &str, scan: &Scan) -> Result<()> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(item_key(
+                tenant,
+                keys::scan_sk(&scan.account_id, &scan.scan_id),
+            )))
+            .update_expression("SET #status = :running REMOVE deadline_at, #shard, #due")
+            .condition_expression("#status = :forwarded AND attempts = :attempts")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#shard", provisioning::DUE_SHARD)
+            .expression_attribute_names("#due", provisioning::DUE_AT)
+            .expression_attribute_values(":forwarded", s(ScanStatus::Forwarded.as_str()))
+            .expression_attribute_values(":running", s(ScanStatus::Running.as_str()))
+            .expression_attribute_values(":attempts", n(u64::from(scan.attempts)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if is_condition_failure(&err) => Ok(()),
+            Err(err) => Err(Error::from_sdk(err)),
+        }
+    }
+
+    pub async fn scan_reference(&self, scan_id: &str) -> Result<Option<ScanReference>> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(reference_key(scan_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(Error::from_sdk)?;
+        Ok(output.item.map(serde_dynamo::from_item).transpose()?)
+    }
+
+    /// A scan awaiting its scanner (FORWARDED, or RUNNING since its first
+    /// upload) becomes RUNNING; anything else is refused with the scan.
+    pub async fn start_external_upload(
+        &self,
+        reference: &ScanReference,
+    ) -> Result<std::result::Result<Scan, ExternalRefusal>> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(item_key(
+                &reference.tenant,
+                keys::scan_sk(&reference.account_id, &reference.scan_id),
+            )))
+            .update_expression("SET #status = :running")
+            .condition_expression(
+                "attribute_exists(deadline_at) AND #status IN (:forwarded, :running)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":forwarded", s(ScanStatus::Forwarded.as_str()))
+            .expression_attribute_values(":running", s(ScanStatus::Running.as_str()))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(Ok(serde_dynamo::from_item(
+                output.attributes.unwrap_or_default(),
+            )?)),
+            Err(err) if is_condition_failure(&err) => Ok(Err(refusal(refused_item(&err))?)),
+            Err(err) => Err(Error::from_sdk(err)),
+        }
+    }
+
+    /// An uploaded page, if it was.
+    pub async fn uploaded_page(
+        &self,
+        reference: &ScanReference,
+        page: u32,
+    ) -> Result<Option<UploadedPage>> {
+        Ok(self
+            .get_item(
+                &reference.tenant,
+                page_sk(&reference.account_id, &reference.scan_id, page),
+            )
+            .await?
+            .map(serde_dynamo::from_item)
+            .transpose()?)
+    }
+
+    /// Record a page once its findings are stored; a page recorded
+    /// meanwhile (a concurrent upload of it) comes back instead.
+    pub async fn record_uploaded_page(
+        &self,
+        reference: &ScanReference,
+        page: &UploadedPage,
+    ) -> Result<Option<UploadedPage>> {
+        let mut item: Item = serde_dynamo::to_item(page)?;
+        item.extend(item_key(
+            &reference.tenant,
+            page_sk(&reference.account_id, &reference.scan_id, page.page),
+        ));
+        item.insert("type".into(), s("scan_page"));
+        let result = self
+            .client
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(None),
+            Err(err) if is_condition_failure(&err) => Ok(refused_item(&err)
+                .map(serde_dynamo::from_item)
+                .transpose()?),
+            Err(err) => Err(Error::from_sdk(err)),
+        }
+    }
+
+    /// Every page a scan uploaded, in page order.
+    pub async fn uploaded_pages(&self, reference: &ScanReference) -> Result<Vec<UploadedPage>> {
+        self.query_prefix(
+            &reference.tenant,
+            &pages_prefix(&reference.account_id, &reference.scan_id),
+        )
+        .await
+    }
+
+    /// Store findings of an upload; those seen before keep `first_seen_at`
+    /// (read with BatchGetItem, 100 keys a call).
+    pub async fn put_uploaded_findings(
+        &self,
+        tenant: &str,
+        findings: &mut [Finding],
+    ) -> Result<()> {
+        let sk = |f: &Finding| keys::finding_sk(&f.account_id, &f.data_source, &f.finding_id);
+        let mut first_seen: HashMap<String, Timestamp> = HashMap::new();
+        for chunk in findings.chunks(100) {
+            let wanted = chunk.iter().map(|f| item_key(tenant, sk(f))).collect();
+            for item in self.batch_get(wanted).await? {
+                let existing: Finding = serde_dynamo::from_item(item)?;
+                first_seen.insert(existing.finding_id, existing.first_seen_at);
+            }
+        }
+        let mut requests = Vec::with_capacity(findings.len());
+        for finding in findings.iter_mut() {
+            if let Some(at) = first_seen.get(&finding.finding_id) {
+                finding.first_seen_at = *at;
+            }
+            let mut item: Item = serde_dynamo::to_item(&*finding)?;
+            item.extend(item_key(tenant, sk(finding)));
+            item.insert("type".into(), s("finding"));
+            requests.push(super::put_request(item)?);
+        }
+        self.batch_write(requests).await
+    }
+
+    /// The end of an external scan: its final record (no longer due), the
+    /// findings earlier scans saw and this one did not removed, the
+    /// attachment's status and each region's sync. Refused, with the
+    /// scan, unless it awaits its scanner.
+    pub async fn finish_external_scan(
+        &self,
+        reference: &ScanReference,
+        done: &Scan,
+        resolved: &[String],
+        regions: &[(String, InventorySync)],
+        detail: &str,
+    ) -> Result<std::result::Result<(), ExternalRefusal>> {
+        let tenant = &reference.tenant;
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(item_key(
+                tenant,
+                keys::scan_sk(&done.account_id, &done.scan_id),
+            )))
+            .update_expression(
+                "SET #status = :status, counts = :counts, errors = :errors, finished_at = :now REMOVE #shard, #due",
+            )
+            .condition_expression(
+                "attribute_exists(deadline_at) AND #status IN (:forwarded, :running)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#shard", provisioning::DUE_SHARD)
+            .expression_attribute_names("#due", provisioning::DUE_AT)
+            .expression_attribute_values(":forwarded", s(ScanStatus::Forwarded.as_str()))
+            .expression_attribute_values(":running", s(ScanStatus::Running.as_str()))
+            .expression_attribute_values(":status", s(done.status.as_str()))
+            .expression_attribute_values(":counts", serde_dynamo::to_attribute_value(&done.counts)?)
+            .expression_attribute_values(":errors", serde_dynamo::to_attribute_value(&done.errors)?)
+            .expression_attribute_values(
+                ":now",
+                s(done.finished_at.unwrap_or_else(Timestamp::now).to_string()),
+            )
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => {}
+            Err(err) if is_condition_failure(&err) => return Ok(Err(refusal(refused_item(&err))?)),
+            Err(err) => return Err(Error::from_sdk(err)),
+        }
+        let deletes = resolved
+            .iter()
+            .map(|finding_id| {
+                super::delete_request(
+                    tenant,
+                    keys::finding_sk(&done.account_id, &done.data_source, finding_id),
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let status = match done.status {
+            ScanStatus::Succeeded => AttachmentStatus::Ok,
+            _ => AttachmentStatus::Error,
+        };
+        let at = done.finished_at;
+        let (written, attachment, sync) = futures::join!(
+            self.batch_write(deletes),
+            self.set_attachment_status(tenant, done, status, detail, at),
+            self.set_region_sync(tenant, &done.account_id, regions),
+        );
+        written?;
+        attachment?;
+        sync?;
+        Ok(Ok(()))
+    }
+
+    /// Forwarded scans whose deadline passed by `now`, oldest first, at
+    /// most `limit`: (tenant, account id, scan id).
+    pub async fn overdue_external_scans(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<ScanReference>> {
+        let items = self
+            .due_items(
+                DEADLINE_SHARD,
+                now,
+                limit,
+                "pk, account_id, scan_id, data_source",
+            )
+            .await?;
+        Ok(items
+            .into_iter()
+            .filter_map(|item| {
+                let text = |name: &str| match item.get(name) {
+                    Some(AttributeValue::S(value)) => Some(value.clone()),
+                    _ => None,
+                };
+                Some(ScanReference {
+                    tenant: keys::tenant_of_pk(&text("pk")?).to_string(),
+                    account_id: text("account_id")?,
+                    scan_id: text("scan_id")?,
+                    data_source: text("data_source")?,
+                })
+            })
+            .collect())
+    }
+
+    /// Time out a forwarded scan its scanner never completed: TIMED_OUT,
+    /// with the error, its attachment in error and its regions timed out.
+    /// `false` when it finished meanwhile.
+    pub async fn time_out_external_scan(
+        &self,
+        reference: &ScanReference,
+        error: ScanError,
+        regions: impl FnOnce(&Scan) -> Vec<(String, InventorySync)>,
+    ) -> Result<bool> {
+        let tenant = &reference.tenant;
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(item_key(
+                tenant,
+                keys::scan_sk(&reference.account_id, &reference.scan_id),
+            )))
+            .update_expression(
+                "SET #status = :timed_out, errors = list_append(errors, :error), finished_at = :now REMOVE #shard, #due",
+            )
+            .condition_expression("#status IN (:forwarded, :running) AND attribute_exists(deadline_at)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#shard", provisioning::DUE_SHARD)
+            .expression_attribute_names("#due", provisioning::DUE_AT)
+            .expression_attribute_values(":forwarded", s(ScanStatus::Forwarded.as_str()))
+            .expression_attribute_values(":running", s(ScanStatus::Running.as_str()))
+            .expression_attribute_values(":timed_out", s(ScanStatus::TimedOut.as_str()))
+            .expression_attribute_values(
+                ":error",
+                serde_dynamo::to_attribute_value(vec![error.clone()])?,
+            )
+            .expression_attribute_values(":now", s(error.at.to_string()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        let scan: Scan = match result {
+            Ok(output) => serde_dynamo::from_item(output.attributes.unwrap_or_default())?,
+            Err(err) if is_condition_failure(&err) => return Ok(false),
+            Err(err) => return Err(Error::from_sdk(err)),
+        };
+        let detail = format!("scan {} timed out: {}", scan.scan_id, error.message);
+        let regions = regions(&scan);
+        let (attachment, sync) = futures::join!(
+            self.set_attachment_status(
+                tenant,
+                &scan,
+                AttachmentStatus::Error,
+                &detail,
+                Some(error.at)
+            ),
+            self.set_region_sync(tenant, &scan.account_id, &regions),
+        );
+        attachment?;
+        sync?;
+        Ok(true)
+    }
+}
+
+impl Store {
+    /// What a hand-over shows: the attachment in progress, the regions
+    /// handed over (best effort: the attachment may be gone).
+    pub async fn note_forwarded(
+        &self,
+        tenant: &str,
+        scan: &Scan,
+        detail: &str,
+        regions: &[(String, InventorySync)],
+    ) -> Result<()> {
+        let (attachment, sync) = futures::join!(
+            self.set_attachment_status(tenant, scan, AttachmentStatus::InProgress, detail, None),
+            self.set_region_sync(tenant, &scan.account_id, regions),
+        );
+        attachment.and(sync)
+    }
+
+    /// The stored findings of one data source on one account.
+    pub async fn findings_of_source(
+        &self,
+        tenant: &str,
+        account_id: &str,
+        data_source: &str,
+    ) -> Result<Vec<Finding>> {
+        self.query_prefix(
+            tenant,
+            &keys::findings_prefix(account_id, Some(data_source)),
+        )
+        .await
+    }
+}
