@@ -15,6 +15,10 @@
 //! re-sync that changes nothing) against the raw Organizations and
 //! DynamoDB calls a sync must make (`organizations.rs`).
 //!
+//! scans: 1,000 queued scans of an external data source handed over by
+//! the scan worker against the raw DynamoDB and SQS calls a hand-over
+//! requires (`scan_throughput.rs`).
+//!
 //! verification: accounts verified by the scheduled sweep (the real
 //! verifier, the real DynamoDB Local) against an STS endpoint with an
 //! injected latency; then again under an STS rate ceiling set below the
@@ -26,6 +30,7 @@ mod lambda;
 mod load;
 mod organizations;
 mod organizations_endpoint;
+mod scan_throughput;
 mod search_scale;
 mod sts_endpoint;
 
@@ -193,6 +198,9 @@ async fn main() {
         )
         .await;
     }
+    if only.is_empty() || only == "scans" {
+        scan_throughput::run(env_or("BENCH_SCANS", 1000), env_or("BENCH_SCAN_LAMBDAS", 8)).await;
+    }
     if only.is_empty() || only == "search" {
         search_scale::run(
             env_or("BENCH_SEARCH_ACCOUNTS", 100_000),
@@ -326,6 +334,7 @@ async fn sweep(
         settings: Arc::new(settings),
         organization_sync_queue: None,
         catalogue: Arc::default(),
+        scan_queue: None,
     };
     let calls_before = endpoint.counters().calls.load(Ordering::Relaxed);
     let started = Instant::now();

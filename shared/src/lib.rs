@@ -30,6 +30,7 @@ pub mod regions;
 pub mod role_template;
 pub mod scanner;
 pub mod scans;
+pub mod schedule;
 pub mod search;
 pub mod sqs_pump;
 pub mod store;

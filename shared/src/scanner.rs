@@ -24,8 +24,9 @@ use utoipa::ToSchema;
 const PREFIX: &str = "osc";
 /// Findings one page may carry.
 pub const MAX_PAGE_FINDINGS: usize = 1000;
-/// Pages one scan may upload.
-pub const MAX_PAGES: u32 = 1000;
+/// Pages one scan may upload: with [`MAX_PAGE_FINDINGS`], 50,000 findings,
+/// which bounds what a completion reads to resolve the ones not seen.
+pub const MAX_PAGES: u32 = 50;
 
 static RULE: LazyLock<regex::Regex> =
     LazyLock::new(|| regex::Regex::new(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$").unwrap());
@@ -146,7 +147,7 @@ pub struct ReportedFinding {
 #[derive(Debug, Clone, PartialEq, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResultsPage {
-    /// 1-1000. Sending a page again with the same findings is a no-op;
+    /// 1-50. Sending a page again with the same findings is a no-op;
     /// with other findings, a 409.
     pub page: u32,
     /// At most 1,000.
@@ -414,7 +415,7 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert_eq!(check(0, reported("R", "a", 1.0)), "page");
-        assert_eq!(check(1001, reported("R", "a", 1.0)), "page");
+        assert_eq!(check(MAX_PAGES + 1, reported("R", "a", 1.0)), "page");
         assert_eq!(check(1, reported("R", "a", 10.5)), "findings[0].score");
         assert_eq!(check(1, reported("R", "a", f64::NAN)), "findings[0].score");
         assert_eq!(check(1, reported("bad rule", "a", 1.0)), "findings[0].rule");

@@ -217,6 +217,15 @@ pub struct Attachment {
     pub specific_version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_scan_id: Option<String>,
+    /// Scans on their own: an interval or a cron expression.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<crate::schedule::Schedule>,
+    /// When the schedule runs next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_scan_at: Option<Timestamp>,
+    /// What the schedule's last run did, or why it skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_scheduled_run: Option<crate::schedule::ScheduledRun>,
     pub created_at: Timestamp,
     pub created_by: String,
     pub updated_at: Timestamp,
@@ -237,6 +246,9 @@ pub struct AttachRequest {
     /// Pin a scanner version.
     #[serde(default)]
     pub specific_version: Option<String>,
+    /// Scan on a schedule (absent: on demand only).
+    #[serde(default)]
+    pub schedule: Option<crate::schedule::Schedule>,
 }
 
 impl AttachRequest {
@@ -259,6 +271,9 @@ impl AttachRequest {
         }
         if let Some(version) = &self.specific_version {
             crate::validation::text("specific_version", version, 64)?;
+        }
+        if let Some(schedule) = &self.schedule {
+            schedule.validate("schedule")?;
         }
         Ok(())
     }
@@ -290,6 +305,14 @@ impl AttachRequest {
                 || old.config != self.config
                 || old.specific_version != self.specific_version
         });
+        // The next run stays while the schedule does; a new one starts now.
+        let next_scan_at = match (&self.schedule, existing) {
+            (None, _) => None,
+            (Some(schedule), Some(old)) if old.schedule.as_ref() == Some(schedule) => {
+                old.next_scan_at
+            }
+            (Some(schedule), _) => schedule.next_after(now, crate::schedule::random_fraction()),
+        };
         Attachment {
             account_id: account_id.to_string(),
             data_source: data_source.to_string(),
@@ -309,6 +332,9 @@ impl AttachRequest {
             scan_at: existing.and_then(|old| old.scan_at),
             specific_version: self.specific_version,
             last_scan_id: existing.and_then(|old| old.last_scan_id.clone()),
+            schedule: self.schedule,
+            next_scan_at,
+            last_scheduled_run: existing.and_then(|old| old.last_scheduled_run.clone()),
             created_at: existing.map_or(now, |old| old.created_at),
             created_by: existing.map_or_else(|| actor.to_string(), |old| old.created_by.clone()),
             updated_at: now,

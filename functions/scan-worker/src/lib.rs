@@ -234,11 +234,12 @@ impl Worker {
         attachment: Option<Attachment>,
     ) -> Result<(), Outcome> {
         let ready = preconditions(&self.catalogue, account, attachment, &scan.data_source)?;
-        self.mark_regions(tenant, scan, SyncStatus::InProgress, "scan running")
-            .await?;
+        // A hand-over marks its regions itself, with the attachment.
         if let Some(url) = &ready.source.queue_url {
             return self.forward(tenant, scan, &ready, url).await;
         }
+        self.mark_regions(tenant, scan, SyncStatus::InProgress, "scan running")
+            .await?;
         let started = Timestamp::now();
         let report = self.scan_iam(tenant, scan, &ready, started).await?;
         let mut done = scan.clone();

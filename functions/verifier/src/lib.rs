@@ -41,6 +41,9 @@ pub struct SweepReport {
     pub organization_syncs_queued: usize,
     /// Scans handed to external scanners and not completed by their deadline.
     pub scans_timed_out: usize,
+    /// Scheduled scans queued, and scheduled runs skipped (each says why).
+    pub scheduled_scans_queued: usize,
+    pub scheduled_runs_skipped: usize,
 }
 
 /// Organizations queued per run at most (the rest stay due).
@@ -55,6 +58,8 @@ pub struct Sweeper {
     pub organization_sync_queue: Option<model::jobs::JobQueue>,
     /// The data sources, whose permissions each verification checks.
     pub catalogue: Arc<model::scans::Catalogue>,
+    /// Where scheduled scans go; without it no schedule runs.
+    pub scan_queue: Option<model::jobs::JobQueue>,
 }
 
 impl Sweeper {
@@ -66,6 +71,7 @@ impl Sweeper {
             settings: services.verification.clone(),
             organization_sync_queue: services.organization_sync_queue.clone(),
             catalogue: services.catalogue.clone(),
+            scan_queue: services.scan_queue.clone(),
         }
     }
 
@@ -87,6 +93,28 @@ impl Sweeper {
             Err(err) => {
                 tracing::error!(error = %err, "queueing due organization syncs failed; they stay due");
                 0
+            }
+        }
+    }
+
+    /// Run the scan schedules due at `now`; a failure is logged and left
+    /// for the next run (the schedules stay due).
+    pub async fn run_schedules(&self, now: Timestamp) -> model::usecases::scans::ScheduleReport {
+        let Some(queue) = &self.scan_queue else {
+            return Default::default();
+        };
+        let scanning = model::usecases::scans::Scanning {
+            store: &self.store,
+            catalogue: &self.catalogue,
+            settings: &self.settings,
+            verifier: &self.verifier,
+            queue: Some(queue),
+        };
+        match scanning.run_due_schedules(now).await {
+            Ok(report) => report,
+            Err(err) => {
+                tracing::error!(error = %err, "running due scan schedules failed; they stay due");
+                Default::default()
             }
         }
     }
@@ -300,14 +328,19 @@ impl Sweeper {
         let margin = self.settings.call_timeout * (self.settings.max_attempts + 1) * 2;
         let budget = remaining.saturating_sub(margin);
         let now = Timestamp::now();
-        let (organization_syncs_queued, scans_timed_out) =
-            futures::join!(self.queue_organization_syncs(now), self.time_out_scans(now));
+        let (organization_syncs_queued, scans_timed_out, schedules) = futures::join!(
+            self.queue_organization_syncs(now),
+            self.time_out_scans(now),
+            self.run_schedules(now)
+        );
         // Boxed: the stream's future type is deep enough to trip the
         // compiler's layout recursion limit when inlined into a caller.
         let report = Box::pin(self.sweep(now, Instant::now() + budget)).await;
         SweepReport {
             organization_syncs_queued,
             scans_timed_out,
+            scheduled_scans_queued: schedules.queued,
+            scheduled_runs_skipped: schedules.skipped,
             ..report
         }
     }

@@ -554,3 +554,112 @@ impl Store {
         .await
     }
 }
+
+/// A scheduled attachment whose run is due: (tenant, account, data source).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueSchedule {
+    pub tenant: String,
+    pub account_id: String,
+    pub data_source: String,
+}
+
+impl Store {
+    /// Attachments whose scheduled run is due by `now`, oldest first.
+    pub async fn due_schedules(&self, now: Timestamp, limit: usize) -> Result<Vec<DueSchedule>> {
+        let items = self
+            .due_items(
+                crate::schedule::SCHEDULE_SHARD,
+                now,
+                limit,
+                "pk, account_id, data_source",
+            )
+            .await?;
+        Ok(items
+            .into_iter()
+            .filter_map(|item| {
+                let text = |name: &str| match item.get(name) {
+                    Some(AttributeValue::S(value)) => Some(value.clone()),
+                    _ => None,
+                };
+                Some(DueSchedule {
+                    tenant: keys::tenant_of_pk(&text("pk")?).to_string(),
+                    account_id: text("account_id")?,
+                    data_source: text("data_source")?,
+                })
+            })
+            .collect())
+    }
+
+    /// Take a scheduled run: move the attachment's next run from `due`
+    /// (as read) to `next`, recording `run`; `false` when another sweep
+    /// took it (or the schedule changed) meanwhile, so no run happens twice.
+    pub async fn advance_schedule(
+        &self,
+        tenant: &str,
+        account_id: &str,
+        data_source: &str,
+        due: Timestamp,
+        next: Option<Timestamp>,
+        run: &crate::schedule::ScheduledRun,
+    ) -> Result<bool> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(item_key(
+                tenant,
+                keys::attachment_sk(account_id, data_source),
+            )))
+            .condition_expression("next_scan_at = :due")
+            .expression_attribute_values(":due", s(due.to_string()))
+            .expression_attribute_values(":run", serde_dynamo::to_attribute_value(run)?);
+        request = match next {
+            Some(next) => request
+                .update_expression(
+                    "SET next_scan_at = :next, #due = :next, last_scheduled_run = :run",
+                )
+                .expression_attribute_names("#due", provisioning::DUE_AT)
+                .expression_attribute_values(":next", s(next.to_string())),
+            // A cron expression that never matches again: out of the index.
+            None => request
+                .update_expression(
+                    "SET last_scheduled_run = :run REMOVE next_scan_at, #shard, #due",
+                )
+                .expression_attribute_names("#shard", provisioning::DUE_SHARD)
+                .expression_attribute_names("#due", provisioning::DUE_AT),
+        };
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(err) if is_condition_failure(&err) => Ok(false),
+            Err(err) => Err(Error::from_sdk(err)),
+        }
+    }
+
+    /// Correct the last run's record (a run taken, then not queued).
+    pub async fn note_scheduled_run(
+        &self,
+        tenant: &str,
+        account_id: &str,
+        data_source: &str,
+        run: &crate::schedule::ScheduledRun,
+    ) -> Result<()> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(item_key(
+                tenant,
+                keys::attachment_sk(account_id, data_source),
+            )))
+            .update_expression("SET last_scheduled_run = :run")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":run", serde_dynamo::to_attribute_value(run)?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if is_condition_failure(&err) => Ok(()),
+            Err(err) => Err(Error::from_sdk(err)),
+        }
+    }
+}

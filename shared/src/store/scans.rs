@@ -172,6 +172,14 @@ impl Store {
             keys::attachment_sk(&attachment.account_id, &attachment.data_source),
         ));
         item.insert("type".into(), s("attachment"));
+        // A scheduled attachment is in the due index at its next run.
+        if let (Some(_), Some(next)) = (&attachment.schedule, attachment.next_scan_at) {
+            item.insert(
+                crate::provisioning::DUE_SHARD.into(),
+                s(crate::schedule::SCHEDULE_SHARD),
+            );
+            item.insert(crate::provisioning::DUE_AT.into(), s(next.to_string()));
+        }
         let mut put = Put::builder().table_name(self.table()).set_item(Some(item));
         put = match previous {
             None => put.condition_expression("attribute_not_exists(pk)"),

@@ -284,10 +284,6 @@ impl Scanning<'_> {
         regions: Vec<String>,
         requested_by: &str,
     ) -> Result<Scan> {
-        let queue = self.queue.ok_or_else(|| Error::NotConfigured {
-            code: "scans_unavailable",
-            message: "this deployment has no scan queue configured (SCAN_QUEUE_URL)".into(),
-        })?;
         let scan = Scan::queued(
             &account.account_id,
             data_source,
@@ -296,6 +292,15 @@ impl Scanning<'_> {
             requested_by,
             Timestamp::now(),
         );
+        self.enqueue(tenant, scan).await
+    }
+
+    /// Record `scan` and send its job (see [`Self::queue_scan`]).
+    async fn enqueue(&self, tenant: &str, scan: Scan) -> Result<Scan> {
+        let queue = self.queue.ok_or_else(|| Error::NotConfigured {
+            code: "scans_unavailable",
+            message: "this deployment has no scan queue configured (SCAN_QUEUE_URL)".into(),
+        })?;
         self.store.queue_scan(tenant, &scan).await?;
         let job = ScanJob {
             tenant: tenant.to_string(),
@@ -426,6 +431,155 @@ impl Scanning<'_> {
         result.action_message =
             format!("Sync action initiated: {} scans queued", result.scans.len());
         Ok(result)
+    }
+}
+
+/// What one pass over the due schedules did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScheduleReport {
+    pub queued: usize,
+    pub skipped: usize,
+}
+
+/// Scheduled runs taken per sweep at most (the rest stay due).
+pub const SCHEDULED_RUNS_PER_SWEEP: usize = 1000;
+/// The actor of scheduled scans.
+pub const SCHEDULER: &str = "system:schedule";
+
+impl Scanning<'_> {
+    /// Run every schedule due by `now`: queue its scan, or skip it (a scan
+    /// still running, an archived or departed account, a credential not
+    /// verified, missing permissions), recording which and why; either
+    /// way its next run is set. A run another sweep took is left alone.
+    pub async fn run_due_schedules(&self, now: Timestamp) -> Result<ScheduleReport> {
+        let due = self
+            .store
+            .due_schedules(now, SCHEDULED_RUNS_PER_SWEEP)
+            .await?;
+        let mut report = ScheduleReport::default();
+        let outcomes: Vec<Result<Option<bool>>> = futures::stream::iter(due)
+            .map(|due| self.run_schedule(due, now))
+            .buffer_unordered(QUEUE_CONCURRENCY)
+            .collect()
+            .await;
+        for outcome in outcomes {
+            match outcome {
+                Ok(Some(true)) => report.queued += 1,
+                Ok(Some(false)) => report.skipped += 1,
+                Ok(None) => {}
+                Err(err) => tracing::error!(error = %err, "a scheduled run failed; it stays due"),
+            }
+        }
+        Ok(report)
+    }
+
+    /// One due schedule: `Some(true)` queued, `Some(false)` skipped,
+    /// `None` not ours to run (taken by another sweep, or gone).
+    async fn run_schedule(
+        &self,
+        due: crate::store::DueSchedule,
+        now: Timestamp,
+    ) -> Result<Option<bool>> {
+        use crate::schedule::{RunOutcome, ScheduledRun, SkipReason};
+        let tenant = due.tenant.as_str();
+        let (account, attachment) = match self
+            .store
+            .account_and_attachment(tenant, &due.account_id, &due.data_source)
+            .await
+        {
+            Ok(found) => found,
+            Err(Error::NotFound { .. }) => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        let Some(attachment) = attachment else {
+            return Ok(None);
+        };
+        let (Some(schedule), Some(at)) = (&attachment.schedule, attachment.next_scan_at) else {
+            return Ok(None);
+        };
+        let skip = |reason: SkipReason, message: String| ScheduledRun {
+            at: now,
+            outcome: RunOutcome::Skipped,
+            skip_reason: Some(reason),
+            message,
+            scan_id: None,
+        };
+        let regions = scan_regions(
+            &account.fields.regions,
+            &account.fields.region_ignore_list,
+            None,
+            "regions",
+        )?;
+        let scan = Scan::queued(
+            &account.account_id,
+            &attachment.data_source,
+            false,
+            regions,
+            SCHEDULER,
+            now,
+        );
+        let lacking = account
+            .credential
+            .missing_permissions
+            .get(attachment.data_source.as_str())
+            .filter(|_| attachment.role_arn.is_none());
+        let run = match scan_refusal(&account) {
+            Some((code, message)) => skip(
+                match code {
+                    ActionCode::Archived => SkipReason::Archived,
+                    ActionCode::Departed => SkipReason::Departed,
+                    _ => SkipReason::CredentialNotVerified,
+                },
+                message,
+            ),
+            None if attachment.status == crate::scans::AttachmentStatus::InProgress => skip(
+                SkipReason::ScanRunning,
+                format!(
+                    "scan {} is still queued or running; the schedule never runs two at once",
+                    attachment.last_scan_id.as_deref().unwrap_or("")
+                ),
+            ),
+            None if lacking.is_some() => skip(
+                SkipReason::MissingPermissions,
+                format!(
+                    "the account's role lacks what {} needs: {}",
+                    attachment.data_source,
+                    lacking.map(|l| l.join(", ")).unwrap_or_default()
+                ),
+            ),
+            None => ScheduledRun {
+                at: now,
+                outcome: RunOutcome::Queued,
+                skip_reason: None,
+                message: format!("scan {} queued", scan.scan_id),
+                scan_id: Some(scan.scan_id.clone()),
+            },
+        };
+        let next = schedule.next_after(now.max(at), crate::schedule::random_fraction());
+        if !self
+            .store
+            .advance_schedule(tenant, &due.account_id, &due.data_source, at, next, &run)
+            .await?
+        {
+            return Ok(None);
+        }
+        if run.outcome == RunOutcome::Skipped {
+            return Ok(Some(false));
+        }
+        if let Err(err) = self.enqueue(tenant, scan).await {
+            let failed = skip(
+                SkipReason::QueueFailed,
+                format!(
+                    "the scan could not be queued ({}); the next run tries again",
+                    queue_failure(&err)
+                ),
+            );
+            self.store
+                .note_scheduled_run(tenant, &due.account_id, &due.data_source, &failed)
+                .await?;
+            return Ok(Some(false));
+        }
+        Ok(Some(true))
     }
 }
 

@@ -348,6 +348,7 @@ impl TestApp {
             settings: self.state.settings.clone(),
             organization_sync_queue: self.state.organization_sync_queue.clone(),
             catalogue: self.state.catalogue.clone(),
+            scan_queue: self.state.scan_queue.clone(),
         }
     }
 

@@ -17,6 +17,7 @@ mod listing;
 mod logs;
 mod organizations;
 mod scans;
+mod schedules;
 mod search;
 mod spec;
 mod trust;
