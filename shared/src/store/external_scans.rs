@@ -18,8 +18,7 @@ use crate::scans::{AttachmentStatus, Finding, InventorySync, Scan, ScanError, Sc
 use crate::time::Timestamp;
 use crate::{Error, Result};
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-    Update,
+    Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use std::collections::HashMap;
 
@@ -450,10 +449,7 @@ impl Store {
         Ok(items
             .into_iter()
             .filter_map(|item| {
-                let text = |name: &str| match item.get(name) {
-                    Some(AttributeValue::S(value)) => Some(value.clone()),
-                    _ => None,
-                };
+                let text = |name: &str| super::text_of(&item, name);
                 Some(ScanReference {
                     tenant: keys::tenant_of_pk(&text("pk")?).to_string(),
                     account_id: text("account_id")?,
@@ -577,10 +573,7 @@ impl Store {
         Ok(items
             .into_iter()
             .filter_map(|item| {
-                let text = |name: &str| match item.get(name) {
-                    Some(AttributeValue::S(value)) => Some(value.clone()),
-                    _ => None,
-                };
+                let text = |name: &str| super::text_of(&item, name);
                 Some(DueSchedule {
                     tenant: keys::tenant_of_pk(&text("pk")?).to_string(),
                     account_id: text("account_id")?,

@@ -250,6 +250,14 @@ impl Store {
     }
 }
 
+/// A string attribute of an item, if it is one.
+fn text_of(item: &Item, name: &str) -> Option<String> {
+    match item.get(name) {
+        Some(AttributeValue::S(value)) => Some(value.clone()),
+        _ => None,
+    }
+}
+
 impl Store {
     /// Items of one due-index shard due by `now`, oldest first, at most
     /// `limit`, with the attributes of `projection` (Query pages of 100).
