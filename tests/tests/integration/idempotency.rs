@@ -197,3 +197,20 @@ async fn an_import_retried_with_its_key_imports_once() {
     assert_eq!(again.body, first.body);
     assert_eq!(account_count(&app).await, 1);
 }
+
+#[tokio::test]
+async fn a_scan_requested_twice_with_one_key_is_queued_once() {
+    let app = TestApp::with_scans().await;
+    let (account, _) = crate::scans::onboard(&app, json!({"regions": ["us-east-1"]})).await;
+    let uri = format!("/v1/accounts/{account}/data-sources/aws:iam/scans");
+    let first = post(&app, "scan-once", &uri, &json!({})).await;
+    assert_eq!(first.status, StatusCode::ACCEPTED, "{:#}", first.body);
+    let again = post(&app, "scan-once", &uri, &json!({})).await;
+    assert_eq!(again.status, StatusCode::ACCEPTED);
+    assert_eq!(again.header("idempotent-replayed"), "true");
+    assert_eq!(again.body["scan_id"], first.body["scan_id"]);
+    assert_eq!(again.header("location"), first.header("location"));
+    assert_eq!(app.drain_scan_queue().await, 1, "one job on the queue");
+    let listed = app.get(&format!("/v1/accounts/{account}/scans")).await;
+    assert_eq!(listed.body["scans"].as_array().unwrap().len(), 1);
+}
