@@ -4,6 +4,7 @@ use crate::account::{Account, VerificationStatus};
 use crate::ids::{AccountId, DataSourceName};
 use crate::jobs::JobQueue;
 use crate::scans::{scan_regions, AttachRequest, Attachment, Catalogue, Scan, ScanJob};
+use crate::schedule::RunOutcome;
 use crate::store::Store;
 use crate::time::Timestamp;
 use crate::verification::VerificationSettings;
@@ -457,15 +458,15 @@ impl Scanning<'_> {
             .due_schedules(now, SCHEDULED_RUNS_PER_SWEEP)
             .await?;
         let mut report = ScheduleReport::default();
-        let outcomes: Vec<Result<Option<bool>>> = futures::stream::iter(due)
+        let outcomes: Vec<Result<Option<RunOutcome>>> = futures::stream::iter(due)
             .map(|due| self.run_schedule(due, now))
             .buffer_unordered(QUEUE_CONCURRENCY)
             .collect()
             .await;
         for outcome in outcomes {
             match outcome {
-                Ok(Some(true)) => report.queued += 1,
-                Ok(Some(false)) => report.skipped += 1,
+                Ok(Some(RunOutcome::Queued)) => report.queued += 1,
+                Ok(Some(RunOutcome::Skipped)) => report.skipped += 1,
                 Ok(None) => {}
                 Err(err) => tracing::error!(error = %err, "a scheduled run failed; it stays due"),
             }
@@ -473,14 +474,14 @@ impl Scanning<'_> {
         Ok(report)
     }
 
-    /// One due schedule: `Some(true)` queued, `Some(false)` skipped,
-    /// `None` not ours to run (taken by another sweep, or gone).
+    /// One due schedule: what its run did, or `None` when it was not ours
+    /// to run (taken by another sweep, or gone).
     async fn run_schedule(
         &self,
         due: crate::store::DueSchedule,
         now: Timestamp,
-    ) -> Result<Option<bool>> {
-        use crate::schedule::{RunOutcome, ScheduledRun, SkipReason};
+    ) -> Result<Option<RunOutcome>> {
+        use crate::schedule::{ScheduledRun, SkipReason};
         let tenant = due.tenant.as_str();
         let (account, attachment) = match self
             .store
@@ -564,7 +565,7 @@ impl Scanning<'_> {
             return Ok(None);
         }
         if run.outcome == RunOutcome::Skipped {
-            return Ok(Some(false));
+            return Ok(Some(RunOutcome::Skipped));
         }
         if let Err(err) = self.enqueue(tenant, scan).await {
             let failed = skip(
@@ -577,9 +578,9 @@ impl Scanning<'_> {
             self.store
                 .note_scheduled_run(tenant, &due.account_id, &due.data_source, &failed)
                 .await?;
-            return Ok(Some(false));
+            return Ok(Some(RunOutcome::Skipped));
         }
-        Ok(Some(true))
+        Ok(Some(RunOutcome::Queued))
     }
 }
 
