@@ -223,6 +223,10 @@ pub struct Attachment {
     /// When the schedule runs next.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_scan_at: Option<Timestamp>,
+    /// The findings it has stored, by severity, as of its last finished
+    /// scan (a scan_only scan leaves them as they were).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub findings: Option<SeverityCounts>,
     /// What the schedule's last run did, or why it skipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_scheduled_run: Option<crate::schedule::ScheduledRun>,
@@ -334,6 +338,7 @@ impl AttachRequest {
             last_scan_id: existing.and_then(|old| old.last_scan_id.clone()),
             schedule: self.schedule,
             next_scan_at,
+            findings: existing.and_then(|old| old.findings.clone()),
             last_scheduled_run: existing.and_then(|old| old.last_scheduled_run.clone()),
             created_at: existing.map_or(now, |old| old.created_at),
             created_by: existing.map_or_else(|| actor.to_string(), |old| old.created_by.clone()),
@@ -612,6 +617,40 @@ impl Severity {
             s if s >= 4.0 => Severity::Medium,
             _ => Severity::Low,
         }
+    }
+}
+
+/// Findings counted by severity.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SeverityCounts {
+    pub total: u32,
+    pub critical: u32,
+    pub high: u32,
+    pub medium: u32,
+    pub low: u32,
+}
+
+impl SeverityCounts {
+    pub fn of<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> Self {
+        let mut counts = SeverityCounts::default();
+        for finding in findings {
+            counts.total += 1;
+            match finding.severity {
+                Severity::Critical => counts.critical += 1,
+                Severity::High => counts.high += 1,
+                Severity::Medium => counts.medium += 1,
+                Severity::Low => counts.low += 1,
+            }
+        }
+        counts
+    }
+
+    pub fn add(&mut self, other: &SeverityCounts) {
+        self.total += other.total;
+        self.critical += other.critical;
+        self.high += other.high;
+        self.medium += other.medium;
+        self.low += other.low;
     }
 }
 

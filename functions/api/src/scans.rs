@@ -13,7 +13,7 @@ use axum::Json;
 use model::ids::{AccountId, DataSourceName, ScanId};
 use model::listing::{decode_key_cursor, encode_key_cursor, Page};
 use model::scans::{
-    AttachRequest, Attachment, DataSource, Finding, RegionStatus, Scan, Severities,
+    AttachRequest, Attachment, DataSource, Finding, RegionStatus, Scan, Severities, SeverityCounts,
 };
 use model::store::keys;
 use model::usecases::scans::{AccountActionRequest, AccountActionResponse, ScanRequest};
@@ -508,5 +508,61 @@ pub async fn list_findings(
     Ok(Json(FindingPage {
         findings: page.items,
         next_cursor: encode_key_cursor(page.next_cursor),
+    }))
+}
+
+/// One data source's share of an account's findings.
+#[derive(Serialize, ToSchema)]
+pub struct SourceFindings {
+    data_source: String,
+    #[serde(flatten)]
+    counts: SeverityCounts,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FindingsSummary {
+    account_id: AccountId,
+    /// Every attached data source's findings, by severity.
+    #[serde(flatten)]
+    counts: SeverityCounts,
+    /// Per attached data source, as of its last finished scan.
+    data_sources: Vec<SourceFindings>,
+}
+
+#[utoipa::path(
+    get, path = "/v1/accounts/{account_id}/findings/summary", tag = "scans",
+    params(("account_id" = String, Path, description = "12-digit AWS account id")),
+    responses(
+        (status = 200, description = "The account's stored findings counted by severity, in all and per attached data source; each count equals a count of the findings listing", body = FindingsSummary),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn findings_summary(
+    auth: Auth<Read>,
+    State(state): State<AppState>,
+    Path(account_id): Path<AccountId>,
+) -> Result<Json<FindingsSummary>, ApiError> {
+    // Kept per attachment when a scan finishes: a GetItem and a Query of
+    // the attachments, whatever the number of findings.
+    let (_, attachments) = state
+        .store
+        .account_attachments(&auth.caller.tenant, &account_id)
+        .await?;
+    let mut counts = SeverityCounts::default();
+    let data_sources = attachments
+        .into_iter()
+        .map(|attachment| {
+            let findings = attachment.findings.unwrap_or_default();
+            counts.add(&findings);
+            SourceFindings {
+                data_source: attachment.data_source,
+                counts: findings,
+            }
+        })
+        .collect();
+    Ok(Json(FindingsSummary {
+        account_id,
+        counts,
+        data_sources,
     }))
 }

@@ -17,7 +17,7 @@ use model::access::{AccessPurpose, Ledger};
 use model::account::Account;
 use model::scans::{
     Attachment, Catalogue, DataSource, ExternalScanJob, Finding, IgnoreLists, Scan, ScanError,
-    ScanErrorCode, ScanJob, ScanStatus, Severity, SyncStatus,
+    ScanErrorCode, ScanJob, ScanStatus, Severity, SeverityCounts, SyncStatus,
 };
 use model::store::{Claim, Store};
 use model::time::Timestamp;
@@ -244,6 +244,8 @@ impl Worker {
         let report = self.scan_iam(tenant, scan, &ready, started).await?;
         let mut done = scan.clone();
         let findings = kept_findings(&mut done, &ready, report, started)?;
+        // What the attachment holds after this scan (scan_only keeps what was).
+        let stored = (!scan.scan_only).then(|| SeverityCounts::of(&findings));
         if !scan.scan_only {
             let (stored, resolved) = self
                 .store
@@ -260,6 +262,7 @@ impl Worker {
             ScanStatus::Succeeded,
             SyncStatus::Success,
             "IAM inventory synced (IAM is global)",
+            stored.as_ref(),
         )
         .await
     }
@@ -272,12 +275,13 @@ impl Worker {
         status: ScanStatus,
         sync: SyncStatus,
         message: &str,
+        findings: Option<&SeverityCounts>,
     ) -> Result<(), Outcome> {
         done.status = status;
         done.finished_at = Some(Timestamp::now());
         let regions = done.region_results(sync, message, sync.code(), Timestamp::now());
         self.store
-            .finish_scan(tenant, &done, &regions)
+            .finish_scan(tenant, &done, &regions, findings)
             .await
             .map_err(|err| transient(ScanErrorCode::Store, &err.to_string()))
     }

@@ -370,6 +370,7 @@ impl Store {
         resolved: &[String],
         regions: &[(String, InventorySync)],
         detail: &str,
+        findings: Option<&crate::scans::SeverityCounts>,
     ) -> Result<std::result::Result<(), ExternalRefusal>> {
         let tenant = &reference.tenant;
         let result = self
@@ -422,7 +423,7 @@ impl Store {
         let at = done.finished_at;
         let (written, attachment, sync) = futures::join!(
             self.batch_write(deletes),
-            self.set_attachment_status(tenant, done, status, detail, at),
+            self.set_attachment_status(tenant, done, status, detail, at, findings),
             self.set_region_sync(tenant, &done.account_id, regions),
         );
         written?;
@@ -509,7 +510,8 @@ impl Store {
                 &scan,
                 AttachmentStatus::Error,
                 &detail,
-                Some(error.at)
+                Some(error.at),
+                None
             ),
             self.set_region_sync(tenant, &scan.account_id, &regions),
         );
@@ -530,7 +532,14 @@ impl Store {
         regions: &[(String, InventorySync)],
     ) -> Result<()> {
         let (attachment, sync) = futures::join!(
-            self.set_attachment_status(tenant, scan, AttachmentStatus::InProgress, detail, None),
+            self.set_attachment_status(
+                tenant,
+                scan,
+                AttachmentStatus::InProgress,
+                detail,
+                None,
+                None
+            ),
             self.set_region_sync(tenant, &scan.account_id, regions),
         );
         attachment.and(sync)

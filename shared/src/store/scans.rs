@@ -612,7 +612,7 @@ impl Store {
         } else {
             AttachmentStatus::InProgress
         };
-        self.set_attachment_status(tenant, scan, status, &detail, None)
+        self.set_attachment_status(tenant, scan, status, &detail, None, None)
             .await
     }
 
@@ -624,6 +624,7 @@ impl Store {
         status: AttachmentStatus,
         detail: &str,
         scan_at: Option<Timestamp>,
+        findings: Option<&crate::scans::SeverityCounts>,
     ) -> Result<()> {
         let mut request = self
             .client
@@ -638,12 +639,19 @@ impl Store {
             .expression_attribute_values(":scan", s(&scan.scan_id))
             .expression_attribute_values(":status", serde_dynamo::to_attribute_value(status)?)
             .expression_attribute_values(":detail", s(detail));
-        request = match scan_at {
-            Some(at) => request
-                .update_expression("SET #status = :status, status_detail = :detail, scan_at = :at")
-                .expression_attribute_values(":at", s(at.to_string())),
-            None => request.update_expression("SET #status = :status, status_detail = :detail"),
-        };
+        let mut sets = vec!["#status = :status", "status_detail = :detail"];
+        if let Some(at) = scan_at {
+            sets.push("scan_at = :at");
+            request = request.expression_attribute_values(":at", s(at.to_string()));
+        }
+        if let Some(findings) = findings {
+            sets.push("findings = :findings");
+            request = request.expression_attribute_values(
+                ":findings",
+                serde_dynamo::to_attribute_value(findings)?,
+            );
+        }
+        request = request.update_expression(format!("SET {}", sets.join(", ")));
         match request.send().await {
             // Detached, or a newer scan owns the status now.
             Ok(_) => Ok(()),
@@ -659,6 +667,7 @@ impl Store {
         tenant: &str,
         scan: &Scan,
         regions: &[(String, InventorySync)],
+        findings: Option<&crate::scans::SeverityCounts>,
     ) -> Result<()> {
         let now = scan.finished_at.unwrap_or_else(Timestamp::now);
         let result = self
@@ -694,7 +703,14 @@ impl Store {
         // Only built-in scans end here (external ones: finish_external_scan).
         let detail = summary(scan.scan_id.as_str(), &scan.counts, scan.scan_only);
         let (attachment, sync) = futures::join!(
-            self.set_attachment_status(tenant, scan, AttachmentStatus::Ok, &detail, Some(now)),
+            self.set_attachment_status(
+                tenant,
+                scan,
+                AttachmentStatus::Ok,
+                &detail,
+                Some(now),
+                findings
+            ),
             self.set_region_sync(tenant, &scan.account_id, regions),
         );
         attachment?;

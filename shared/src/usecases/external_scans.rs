@@ -10,7 +10,7 @@ use crate::scanner::{
     Completion, CompletionStatus, ResultsPage, ScanReference, ScannerCredential, UploadedPage,
 };
 use crate::scans::{
-    Catalogue, IgnoreLists, Scan, ScanError, ScanErrorCode, ScanStatus, SyncStatus,
+    Catalogue, IgnoreLists, Scan, ScanError, ScanErrorCode, ScanStatus, SeverityCounts, SyncStatus,
 };
 use crate::store::{ExternalRefusal, Store};
 use crate::time::Timestamp;
@@ -190,6 +190,7 @@ impl ExternalScans<'_> {
         done.counts.findings = pages.iter().map(|p| p.reported).sum();
         done.counts.ignored = pages.iter().map(|p| p.ignored).sum();
         let mut resolved = Vec::new();
+        let mut remaining = None;
         if !scan.scan_only {
             let stored = self
                 .store
@@ -203,9 +204,13 @@ impl ExternalScans<'_> {
                 stored.into_iter().partition(|f| f.scan_id == scan.scan_id);
             done.counts.stored = this.len() as u32;
             // A failed scan saw only part of the account: nothing is resolved.
+            let mut left = SeverityCounts::of(&this);
             if wanted == ScanStatus::Succeeded {
                 resolved = earlier.into_iter().map(|f| f.finding_id).collect();
+            } else {
+                left.add(&SeverityCounts::of(&earlier));
             }
+            remaining = Some(left);
         }
         done.counts.resolved = resolved.len() as u32;
         let (sync, message, detail) = match &completion.error {
@@ -237,7 +242,14 @@ impl ExternalScans<'_> {
         let regions = done.region_results(sync, &message, sync.code(), now);
         match self
             .store
-            .finish_external_scan(&reference, &done, &resolved, &regions, &detail)
+            .finish_external_scan(
+                &reference,
+                &done,
+                &resolved,
+                &regions,
+                &detail,
+                remaining.as_ref(),
+            )
             .await?
         {
             Ok(()) => Ok(done),

@@ -257,6 +257,28 @@ async fn a_scanner_uploads_pages_once_each_and_completes_with_exact_counts() {
     assert_eq!(f.attachment_status().await, "OK");
     let findings = f.findings().await;
     assert_eq!(findings.len(), 3, "{findings:#?}");
+    let summary = f
+        .app
+        .get(&format!("/v1/accounts/{}/findings/summary", f.account))
+        .await;
+    let source = &summary.body["data_sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["data_source"] == "acme:ext")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            source["total"].clone(),
+            source["critical"].clone(),
+            source["high"].clone(),
+            source["medium"].clone()
+        ),
+        (json!(3), json!(1), json!(1), json!(1)),
+        "the summary counts what the listing lists: {:#}",
+        summary.body
+    );
     let severities: Vec<&str> = findings
         .iter()
         .map(|x| x["severity"].as_str().unwrap())
@@ -324,6 +346,19 @@ async fn a_scanner_uploads_pages_once_each_and_completes_with_exact_counts() {
     assert_eq!(ended.body["counts"]["stored"], 1);
     let left = f.findings().await;
     assert_eq!(left.len(), 1);
+    let summary = f
+        .app
+        .get(&format!("/v1/accounts/{}/findings/summary", f.account))
+        .await;
+    let source = summary.body["data_sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["data_source"] == "acme:ext")
+        .unwrap()
+        .clone();
+    assert_eq!(source["total"], 1, "{:#}", summary.body);
+    assert_eq!(source["critical"], 1);
     assert_eq!(
         left[0]["first_seen_at"],
         findings.iter().find(|x| x["rule"] == "NO_BACKUP").unwrap()["first_seen_at"],

@@ -307,6 +307,21 @@ async fn iam_scanner_finds_exactly_the_planted_problems() {
 
     let found = findings(&app, &account, "").await;
     assert_eq!(rules_and_resources(&found), expected_findings());
+    // The summary counts what the listing lists.
+    let summary = app
+        .get(&format!("/v1/accounts/{account}/findings/summary"))
+        .await;
+    assert_eq!(summary.status, StatusCode::OK, "{:#}", summary.body);
+    assert_eq!(summary.body["total"], found.len(), "{:#}", summary.body);
+    for severity in ["critical", "high", "medium", "low"] {
+        let listed = found
+            .iter()
+            .filter(|f| f["severity"] == severity.to_uppercase())
+            .count();
+        assert_eq!(summary.body[severity], listed, "{severity}");
+    }
+    assert_eq!(summary.body["data_sources"][0]["data_source"], "aws:iam");
+    assert_eq!(summary.body["data_sources"][0]["total"], found.len());
     let admin_role = found
         .iter()
         .find(|f| {

@@ -107,6 +107,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/account-actions"),
     ("get", "/v1/accounts/{account_id}/regions"),
     ("get", "/v1/accounts/{account_id}/findings"),
+    ("get", "/v1/accounts/{account_id}/findings/summary"),
     ("post", "/v1/scans/{scan_id}/results"),
     ("post", "/v1/scans/{scan_id}/complete"),
 ];
