@@ -3,7 +3,7 @@
 //! endpoint. Every step is one conditional write, so two copies of a
 //! message never both send.
 
-use super::{is_condition_failure, item_key, keys, n, refused_item, s, Filter, Store};
+use super::{applied, is_condition_failure, item_key, keys, n, refused_item, s, Filter, Store};
 use crate::deliveries::{Attempt, Delivery, DeliveryJob, DeliveryStatus, MAX_ATTEMPTS_KEPT};
 use crate::listing::Page;
 use crate::time::Timestamp;
@@ -289,11 +289,7 @@ impl Store {
             .condition_expression("attribute_exists(failing_since)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if is_condition_failure(&err) => Ok(()),
-            Err(err) => Err(Error::from_sdk(err)),
-        }
+        applied(result).map(drop)
     }
 
     /// Disable an endpoint that kept failing (a new version, so the

@@ -11,7 +11,7 @@
 //! [`DEADLINE_SHARD`], at its deadline), so the scheduled sweep finds the
 //! overdue ones without a Scan; completion or timing out removes them.
 
-use super::{is_condition_failure, item_key, keys, n, refused_item, s, Item, Store};
+use super::{applied, is_condition_failure, item_key, keys, n, refused_item, s, Item, Store};
 use crate::provisioning;
 use crate::scanner::{ScanReference, ScannerCredential, UploadedPage};
 use crate::scans::{AttachmentStatus, Finding, InventorySync, Scan, ScanError, ScanStatus};
@@ -220,11 +220,7 @@ impl Store {
             .expression_attribute_values(":attempts", n(u64::from(scan.attempts)))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if is_condition_failure(&err) => Ok(()),
-            Err(err) => Err(Error::from_sdk(err)),
-        }
+        applied(result).map(drop)
     }
 
     pub async fn scan_reference(&self, scan_id: &str) -> Result<Option<ScanReference>> {
@@ -630,11 +626,7 @@ impl Store {
                 .expression_attribute_names("#shard", provisioning::DUE_SHARD)
                 .expression_attribute_names("#due", provisioning::DUE_AT),
         };
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(err) if is_condition_failure(&err) => Ok(false),
-            Err(err) => Err(Error::from_sdk(err)),
-        }
+        applied(request.send().await)
     }
 
     /// Correct the last run's record (a run taken, then not queued).
@@ -658,10 +650,6 @@ impl Store {
             .expression_attribute_values(":run", serde_dynamo::to_attribute_value(run)?)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if is_condition_failure(&err) => Ok(()),
-            Err(err) => Err(Error::from_sdk(err)),
-        }
+        applied(result).map(drop)
     }
 }

@@ -3,7 +3,7 @@
 //! Taking a key is one conditional PutItem that also answers, through the
 //! item a refused condition returns, what holds it: no read first.
 
-use super::{is_condition_failure, item_key, keys, n, refused_item, s, Item, Store};
+use super::{applied, is_condition_failure, item_key, keys, n, refused_item, s, Item, Store};
 use crate::idempotency::{KeptResponse, Taken, LEASE, RETENTION};
 use crate::{Error, Result};
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
@@ -98,11 +98,7 @@ impl Store {
             .expression_attribute_values(":response", serde_dynamo::to_attribute_value(response)?)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if is_condition_failure(&err) => Ok(()),
-            Err(err) => Err(Error::from_sdk(err)),
-        }
+        applied(result).map(drop)
     }
 
     /// Let go of a key whose request kept nothing (it failed), so a retry
@@ -127,10 +123,6 @@ impl Store {
             .expression_attribute_values(":token", s(token))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if is_condition_failure(&err) => Ok(()),
-            Err(err) => Err(Error::from_sdk(err)),
-        }
+        applied(result).map(drop)
     }
 }

@@ -570,6 +570,22 @@ fn is_condition_failure<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> boo
     matches!(err, SdkError::ServiceError(service) if service.err().code() == Some("ConditionalCheckFailedException"))
 }
 
+/// Whether a conditional write was applied: `false` when its condition
+/// refused it (for best-effort and take-once writes that is an answer, not
+/// an error), an error for anything else.
+fn applied<T, E>(
+    result: Result<T, SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>>,
+) -> crate::Result<bool>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(err) if is_condition_failure(&err) => Ok(false),
+        Err(err) => Err(Error::from_sdk(err)),
+    }
+}
+
 /// The item a refused conditional write found (with
 /// ReturnValuesOnConditionCheckFailure = ALL_OLD); `None` when there was
 /// none, or the error is not a refused condition.

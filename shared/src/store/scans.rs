@@ -1,7 +1,7 @@
 //! Attachments, scans, findings and region status.
 
 use super::{
-    delete_request, is_condition_failure, item_key, keys, n, s, Filter, PageRequest, Store,
+    applied, delete_request, is_condition_failure, item_key, keys, n, s, Filter, PageRequest, Store,
 };
 use crate::account::Account;
 use crate::listing::Page;
@@ -652,12 +652,8 @@ impl Store {
             );
         }
         request = request.update_expression(format!("SET {}", sets.join(", ")));
-        match request.send().await {
-            // Detached, or a newer scan owns the status now.
-            Ok(_) => Ok(()),
-            Err(err) if is_condition_failure(&err) => Ok(()),
-            Err(err) => Err(Error::from_sdk(err)),
-        }
+        // Detached, or a newer scan owns the status now.
+        applied(request.send().await).map(drop)
     }
 
     /// The end of a scan this delivery holds: its final record, the
@@ -744,15 +740,11 @@ impl Store {
                     serde_dynamo::to_attribute_value(sync)?,
                 );
         }
-        match request
+        let result = request
             .update_expression(format!("SET {}", sets.join(", ")))
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(err) if is_condition_failure(&err) => Ok(()),
-            Err(err) => Err(Error::from_sdk(err)),
-        }
+            .await;
+        applied(result).map(drop)
     }
 
     /// The account and the status of each of its regions: one GetItem.

@@ -1,6 +1,6 @@
 //! Verification results, the due index, and external-ID rotation.
 
-use super::{is_condition_failure, keys, n, s, update_expression, Store};
+use super::{applied, is_condition_failure, keys, n, s, update_expression, Store};
 use crate::account::{Account, Credential};
 use crate::listing::SortField;
 use crate::provisioning;
@@ -266,12 +266,8 @@ impl Store {
             .expression_attribute_values(":due", s(next.to_string()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            // Deleted or its role removed meanwhile: nothing to reschedule.
-            Err(err) if is_condition_failure(&err) => Ok(()),
-            Err(err) => Err(Error::from_sdk(err)),
-        }
+        // Deleted or its role removed meanwhile: nothing to reschedule.
+        applied(result).map(drop)
     }
 
     /// Set (rotation) or clear (cancel) the pending external ID.
