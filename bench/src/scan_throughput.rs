@@ -82,6 +82,7 @@ async fn seed(
             account_id: id,
             data_source: SOURCE.into(),
             scan_id: scan.scan_id,
+            region: None,
         });
     }
     batch_put_all(client, table, items).await;
@@ -117,7 +118,13 @@ async fn run_worker(
 ) -> (Duration, usize) {
     let started = Instant::now();
     let failures: usize = futures::stream::iter(batches(jobs))
-        .map(|event| async move { worker.handle_batch(event).await.batch_item_failures.len() })
+        .map(|event| async move {
+            worker
+                .handle_batch(event, scan_worker::Deadline::NONE)
+                .await
+                .batch_item_failures
+                .len()
+        })
         .buffer_unordered(lambdas)
         .collect::<Vec<_>>()
         .await

@@ -31,6 +31,42 @@ impl JobQueue {
         self.send_json(job).await
     }
 
+    /// Send jobs ten to a SendMessageBatch; any entry refused fails the
+    /// whole (a retry of the request queues a new scan).
+    pub async fn send_jobs(&self, jobs: &[ScanJob]) -> Result<()> {
+        if let [job] = jobs {
+            return self.send_job(job).await;
+        }
+        for chunk in jobs.chunks(10) {
+            let mut entries = Vec::with_capacity(chunk.len());
+            for (index, job) in chunk.iter().enumerate() {
+                entries.push(
+                    aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                        .id(index.to_string())
+                        .message_body(serde_json::to_string(job).map_err(store_error)?)
+                        .build()
+                        .map_err(store_error)?,
+                );
+            }
+            let sent = self
+                .sqs
+                .send_message_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|err| Error::unavailable_because("SQS SendMessageBatch failed", err))?;
+            if let Some(failed) = sent.failed.first() {
+                return Err(Error::unavailable(format!(
+                    "SQS SendMessageBatch refused a job: {} ({})",
+                    failed.message.as_deref().unwrap_or(""),
+                    failed.code
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Send any job as its JSON.
     pub async fn send_json<T: serde::Serialize>(&self, job: &T) -> Result<()> {
         let body = serde_json::to_string(job).map_err(store_error)?;

@@ -14,6 +14,8 @@ use utoipa::ToSchema;
 
 /// The built-in IAM scanner.
 pub const IAM_DATA_SOURCE: &str = "aws:iam";
+/// The built-in SQS scanner: regional, one job per region.
+pub const SQS_DATA_SOURCE: &str = "aws:sqs";
 
 static DATA_SOURCE_NAME: LazyLock<regex::Regex> = LazyLock::new(|| {
     regex::Regex::new(r"^[a-z0-9][a-z0-9-]{0,30}:[a-z0-9][a-z0-9-]{0,62}$").unwrap()
@@ -41,6 +43,10 @@ pub struct DataSource {
     /// a scan not completed by then is TIMED_OUT.
     #[serde(default = "default_deadline_minutes")]
     pub deadline_minutes: u32,
+    /// Scanned region by region: a built-in regional source gets one job
+    /// per region, each region's status, timing and error its own.
+    #[serde(default)]
+    pub regional: bool,
     /// Where jobs of an external data source go. Never shown to callers.
     #[serde(default, skip_serializing)]
     #[schema(ignore)]
@@ -58,6 +64,9 @@ pub const IAM_SCANNER_ACTIONS: [&str; 4] = [
     "iam:GetAccessKeyLastUsed",
     "iam:ListMFADevices",
 ];
+
+/// The IAM actions the built-in `aws:sqs` scanner calls, in each region.
+pub const SQS_SCANNER_ACTIONS: [&str; 2] = ["sqs:ListQueues", "sqs:GetQueueAttributes"];
 
 impl DataSource {
     /// The IAM actions its scanner needs, with its name; none without any.
@@ -77,16 +86,30 @@ pub struct Catalogue {
 impl Default for Catalogue {
     fn default() -> Self {
         Catalogue {
-            sources: vec![DataSource {
-                name: IAM_DATA_SOURCE.into(),
-                description: "IAM posture: users without MFA, access keys older than 90 days or unused for 90 days, principals with administrator access".into(),
-                max_score: 10.0,
-                built_in: true,
-                // What the built-in IAM scanner calls (scan-worker's iam.rs).
-                actions: IAM_SCANNER_ACTIONS.iter().map(|a| a.to_string()).collect(),
-                deadline_minutes: default_deadline_minutes(),
-                queue_url: None,
-            }],
+            sources: vec![
+                DataSource {
+                    name: IAM_DATA_SOURCE.into(),
+                    description: "IAM posture: users without MFA, access keys older than 90 days or unused for 90 days, principals with administrator access".into(),
+                    max_score: 10.0,
+                    built_in: true,
+                    // What the built-in IAM scanner calls (scan-worker's iam.rs).
+                    actions: IAM_SCANNER_ACTIONS.iter().map(|a| a.to_string()).collect(),
+                    deadline_minutes: default_deadline_minutes(),
+                    regional: false,
+                    queue_url: None,
+                },
+                DataSource {
+                    name: SQS_DATA_SOURCE.into(),
+                    description: "SQS queues, region by region: queues without server-side encryption, queues whose policy lets anyone in".into(),
+                    max_score: 10.0,
+                    built_in: true,
+                    // What scan-worker's sqs.rs calls in each region.
+                    actions: SQS_SCANNER_ACTIONS.iter().map(|a| a.to_string()).collect(),
+                    deadline_minutes: default_deadline_minutes(),
+                    regional: true,
+                    queue_url: None,
+                },
+            ],
         }
     }
 }
@@ -399,6 +422,16 @@ pub struct ScanCounts {
     pub resolved: u32,
 }
 
+impl ScanCounts {
+    pub fn add(&mut self, other: &ScanCounts) {
+        self.resources += other.resources;
+        self.findings += other.findings;
+        self.stored += other.stored;
+        self.ignored += other.ignored;
+        self.resolved += other.resolved;
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ScanError {
     pub code: ScanErrorCode,
@@ -502,6 +535,78 @@ pub struct Scan {
     /// Handed to an external scanner: when it must have completed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline_at: Option<Timestamp>,
+    /// A regional scan: each region's own run (absent for global sources).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub region_runs: BTreeMap<String, RegionRun>,
+}
+
+/// Where one region of a regional scan is.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, strum::IntoStaticStr,
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
+pub enum RegionRunStatus {
+    Queued,
+    Running,
+    Succeeded,
+    /// Gave up for good: `error` says why.
+    Failed,
+    /// Stopped before the worker's deadline; the next delivery resumes
+    /// after `checkpoint`.
+    TimedOut,
+}
+
+impl RegionRunStatus {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// Nothing more will run in this region.
+    pub fn is_final(self) -> bool {
+        matches!(self, RegionRunStatus::Succeeded | RegionRunStatus::Failed)
+    }
+}
+
+/// One region of a regional scan: its own status, timing, error and
+/// progress, so a redelivery resumes what is unfinished.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RegionRun {
+    pub status: RegionRunStatus,
+    /// Deliveries of this region's job that ran.
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<Timestamp>,
+    /// While RUNNING: another delivery may take over after this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_until: Option<Timestamp>,
+    /// The last resource done (resources sort by it): a resumed run
+    /// starts after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<String>,
+    /// What the region found so far (over every delivery).
+    #[serde(default)]
+    pub counts: ScanCounts,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ScanError>,
+}
+
+impl RegionRun {
+    pub fn queued() -> Self {
+        RegionRun {
+            status: RegionRunStatus::Queued,
+            attempts: 0,
+            started_at: None,
+            finished_at: None,
+            lease_until: None,
+            checkpoint: None,
+            counts: ScanCounts::default(),
+            error: None,
+        }
+    }
 }
 
 impl Scan {
@@ -531,6 +636,34 @@ impl Scan {
             errors: Vec::new(),
             dead_lettered: false,
             deadline_at: None,
+            region_runs: BTreeMap::new(),
+        }
+    }
+
+    /// This scan, run region by region: one job per region.
+    pub fn fanned_out(mut self) -> Self {
+        self.region_runs = self
+            .regions
+            .iter()
+            .map(|region| (region.clone(), RegionRun::queued()))
+            .collect();
+        self
+    }
+
+    /// The job of each region of a regional scan, or the one job of a
+    /// global one.
+    pub fn jobs(&self, tenant: &str) -> Vec<ScanJob> {
+        let job = |region: Option<&String>| ScanJob {
+            tenant: tenant.to_string(),
+            account_id: self.account_id.clone(),
+            data_source: self.data_source.clone(),
+            scan_id: self.scan_id.clone(),
+            region: region.cloned(),
+        };
+        if self.region_runs.is_empty() {
+            vec![job(None)]
+        } else {
+            self.region_runs.keys().map(Some).map(job).collect()
         }
     }
 
@@ -554,6 +687,9 @@ pub struct ScanJob {
     pub account_id: String,
     pub data_source: String,
     pub scan_id: String,
+    /// The region this job scans, for a regional data source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
 }
 
 /// The message an external scanner receives on its queue.

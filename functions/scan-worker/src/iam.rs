@@ -44,31 +44,53 @@ fn failure<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
     operation: &str,
     err: SdkError<E, aws_sdk_iam::config::http::HttpResponse>,
 ) -> ScanFailure {
-    use model::aws_errors::ErrorClass;
-    match model::aws_errors::classify(&err) {
-        ErrorClass::AccessDenied => ScanFailure {
-            code: ScanErrorCode::AccessDenied,
-            message: format!("the role may not call iam:{operation}; attach the AWS managed policy SecurityAudit (or ReadOnlyAccess) to it"),
-            retryable: false,
-        },
-        ErrorClass::Throttling => ScanFailure {
-            code: ScanErrorCode::Throttled,
-            message: format!("IAM throttled {operation}; the scan will be retried"),
-            retryable: true,
-        },
-        ErrorClass::Timeout => ScanFailure {
-            code: ScanErrorCode::Timeout,
-            message: format!("IAM did not answer {operation}; the scan will be retried"),
-            retryable: true,
-        },
-        _ => ScanFailure {
-            code: ScanErrorCode::ScannerError,
-            message: format!(
-                "IAM {operation} failed: {}",
-                aws_sdk_iam::error::DisplayErrorContext(&err)
-            ),
-            retryable: true,
-        },
+    ScanFailure::of_call(
+        "IAM",
+        "iam",
+        "the AWS managed policy SecurityAudit (or ReadOnlyAccess)",
+        operation,
+        err,
+    )
+}
+
+impl ScanFailure {
+    /// A failed call of a scanner to `service` (`prefix:operation`),
+    /// classified: denied (the role lacks it), or retryable.
+    pub fn of_call<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
+        service: &str,
+        prefix: &str,
+        grant: &str,
+        operation: &str,
+        err: SdkError<E, aws_sdk_iam::config::http::HttpResponse>,
+    ) -> ScanFailure {
+        use model::aws_errors::ErrorClass;
+        match model::aws_errors::classify(&err) {
+            ErrorClass::AccessDenied => ScanFailure {
+                code: ScanErrorCode::AccessDenied,
+                message: format!(
+                    "the role may not call {prefix}:{operation}; attach {grant} to it"
+                ),
+                retryable: false,
+            },
+            ErrorClass::Throttling => ScanFailure {
+                code: ScanErrorCode::Throttled,
+                message: format!("{service} throttled {operation}; the scan will be retried"),
+                retryable: true,
+            },
+            ErrorClass::Timeout => ScanFailure {
+                code: ScanErrorCode::Timeout,
+                message: format!("{service} did not answer {operation}; the scan will be retried"),
+                retryable: true,
+            },
+            _ => ScanFailure {
+                code: ScanErrorCode::ScannerError,
+                message: format!(
+                    "{service} {operation} failed: {}",
+                    aws_sdk_iam::error::DisplayErrorContext(&err)
+                ),
+                retryable: true,
+            },
+        }
     }
 }
 

@@ -10,6 +10,8 @@
 
 pub mod iam;
 pub mod pump;
+mod regional;
+pub mod sqs;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::StreamExt;
@@ -38,6 +40,11 @@ pub struct WorkerSettings {
     pub lease: Duration,
     /// Days a session stays in the account's access log.
     pub access_log_days: u32,
+    /// A region's run stops when less than this is left before the
+    /// function's deadline: time enough to write where it got to.
+    pub deadline_margin: Duration,
+    /// Resources a region's run reads between two progress writes.
+    pub region_chunk: usize,
 }
 
 impl WorkerSettings {
@@ -47,7 +54,49 @@ impl WorkerSettings {
             max_receive_count: config.max_receive_count,
             lease: Duration::from_secs(config.scan_lease_seconds),
             access_log_days: config.audit_retention_days,
+            ..WorkerSettings::default()
         }
+    }
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        WorkerSettings {
+            max_receive_count: 5,
+            lease: Duration::from_secs(16 * 60),
+            access_log_days: 30,
+            deadline_margin: Duration::from_secs(20),
+            region_chunk: 25,
+        }
+    }
+}
+
+/// When the invocation must have answered (Lambda's deadline), or none
+/// (the dev server's and the tests' pump).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Deadline(Option<std::time::Instant>);
+
+impl Deadline {
+    pub const NONE: Deadline = Deadline(None);
+
+    pub fn at(instant: std::time::Instant) -> Self {
+        Deadline(Some(instant))
+    }
+
+    /// From the Lambda context's deadline (milliseconds since the epoch).
+    pub fn from_epoch_millis(deadline_ms: u64) -> Self {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_millis() as u64);
+        Deadline::at(
+            std::time::Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms)),
+        )
+    }
+
+    /// Less than `margin` is left.
+    pub fn is_near(&self, margin: Duration) -> bool {
+        self.0
+            .is_some_and(|at| std::time::Instant::now() + margin >= at)
     }
 }
 
@@ -92,15 +141,21 @@ impl Worker {
         }
     }
 
-    /// Handle one batch; the failures are the messages SQS should deliver again.
-    pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
+    /// Handle one batch before `deadline`; the failures are the messages
+    /// SQS should deliver again.
+    pub async fn handle_batch(&self, event: SqsEvent, deadline: Deadline) -> SqsBatchResponse {
         lift_batch(event, |message, job| async move {
-            self.handle_message(&message, job).await
+            self.handle_message(&message, job, deadline).await
         })
         .await
     }
 
-    async fn handle_message(&self, message: &SqsMessage, job: ParsedJob) -> Result<(), Retry> {
+    async fn handle_message(
+        &self,
+        message: &SqsMessage,
+        job: ParsedJob,
+        deadline: Deadline,
+    ) -> Result<(), Retry> {
         let job = match job {
             Ok(job) => job,
             Err(err) => {
@@ -126,10 +181,12 @@ impl Worker {
             account_id = %job.account_id,
             scan_id = %job.scan_id,
             data_source = %job.data_source,
+            region = job.region.as_deref().unwrap_or(""),
             receive_count,
         );
         let result =
-            tracing::Instrument::instrument(self.run(&job, receive_count), span.clone()).await;
+            tracing::Instrument::instrument(self.run(&job, receive_count, deadline), span.clone())
+                .await;
         span.in_scope(|| match &result {
             Ok(()) => tracing::info!("scan job done"),
             Err(retry) => tracing::warn!(reason = ?retry, "scan job will be delivered again"),
@@ -137,8 +194,16 @@ impl Worker {
         result
     }
 
-    /// Run one job, on its `receive_count`th delivery.
-    pub async fn run(&self, job: &ScanJob, receive_count: u32) -> Result<(), Retry> {
+    /// Run one job, on its `receive_count`th delivery, before `deadline`.
+    pub async fn run(
+        &self,
+        job: &ScanJob,
+        receive_count: u32,
+        deadline: Deadline,
+    ) -> Result<(), Retry> {
+        if let Some(region) = &job.region {
+            return self.run_region(job, region, receive_count, deadline).await;
+        }
         let tenant = job.tenant.as_str();
         let context = self
             .store
@@ -159,11 +224,7 @@ impl Worker {
             return Ok(());
         }
         let now = Timestamp::now();
-        let lease_until = Timestamp::from_datetime(
-            now.datetime()
-                + chrono::Duration::from_std(self.settings.lease)
-                    .unwrap_or(chrono::Duration::minutes(16)),
-        );
+        let lease_until = self.lease_from(now);
         let scan = match self
             .store
             .claim_scan(tenant, &job.account_id, &job.scan_id, now, lease_until)
@@ -345,14 +406,23 @@ impl Worker {
             .map_err(|err| transient(ScanErrorCode::Store, &err.to_string()))
     }
 
-    /// Assume the customer's role and run the built-in IAM scanner with it.
-    async fn scan_iam(
+    /// Until when a claim made at `now` holds its scan (or region).
+    fn lease_from(&self, now: Timestamp) -> Timestamp {
+        Timestamp::from_datetime(
+            now.datetime()
+                + chrono::Duration::from_std(self.settings.lease)
+                    .unwrap_or(chrono::Duration::minutes(16)),
+        )
+    }
+
+    /// Assume the customer's role for a scan; the access log keeps the
+    /// session whatever becomes of the scan.
+    async fn assume(
         &self,
         tenant: &str,
         scan: &Scan,
         ready: &Ready<'_>,
-        started: Timestamp,
-    ) -> Result<iam::Report, Outcome> {
+    ) -> Result<aws_sdk_iam::config::Credentials, Outcome> {
         let target = Target {
             tenant,
             account_id: &scan.account_id,
@@ -364,7 +434,6 @@ impl Worker {
             .verifier
             .assume_for(&target, AccessPurpose::Scan, &scan.scan_id)
             .await;
-        // The access log keeps every session, whatever became of the scan.
         let ledger = Ledger {
             sessions: vec![(tenant.to_string(), scan.account_id.clone(), session)],
             ..Ledger::default()
@@ -376,7 +445,7 @@ impl Worker {
         {
             return Err(transient(ScanErrorCode::Store, &err.to_string()));
         }
-        let credentials = credentials.map_err(|outcome| {
+        credentials.map_err(|outcome| {
             let error = ScanError {
                 code: outcome.code.into(),
                 message: outcome.message,
@@ -388,7 +457,18 @@ impl Worker {
                 | VerificationCode::Internal => Outcome::Transient(error),
                 _ => Outcome::Refused(error),
             }
-        })?;
+        })
+    }
+
+    /// Assume the customer's role and run the built-in IAM scanner with it.
+    async fn scan_iam(
+        &self,
+        tenant: &str,
+        scan: &Scan,
+        ready: &Ready<'_>,
+        started: Timestamp,
+    ) -> Result<iam::Report, Outcome> {
+        let credentials = self.assume(tenant, scan, ready).await?;
         let iam = aws_sdk_iam::Client::from_conf(
             aws_sdk_iam::config::Builder::from(&self.sdk_config)
                 .credentials_provider(credentials)
@@ -397,18 +477,7 @@ impl Worker {
                 )))
                 .build(),
         );
-        iam::scan(&iam, started).await.map_err(|failure| {
-            let error = ScanError {
-                code: failure.code,
-                message: failure.message,
-                at: Timestamp::now(),
-            };
-            if failure.retryable {
-                Outcome::Transient(error)
-            } else {
-                Outcome::Refused(error)
-            }
-        })
+        iam::scan(&iam, started).await.map_err(scanner_outcome)
     }
 
     async fn mark_regions(
@@ -499,37 +568,48 @@ fn kept_findings(
     report: iam::Report,
     started: Timestamp,
 ) -> Result<Vec<Finding>, Outcome> {
+    done.counts.resources = report.resources;
+    done.counts.findings = report.observations.len() as u32;
+    let findings = findings_of(done, ready, report.observations, "global", started)?;
+    done.counts.ignored = done.counts.findings - findings.len() as u32;
+    Ok(findings)
+}
+
+/// Observations of `scan` in `region` as findings, less what the
+/// account's ignore lists exclude; scores capped at the source's maximum.
+fn findings_of(
+    scan: &Scan,
+    ready: &Ready<'_>,
+    observations: Vec<model::scans::Observation>,
+    region: &str,
+    seen_at: Timestamp,
+) -> Result<Vec<Finding>, Outcome> {
     let fields = &ready.account.fields;
     let ignore = IgnoreLists::new(
         &fields.resource_type_ignore_list,
         &fields.resource_regex_ignore_list,
     )
     .map_err(|err| refused(ScanErrorCode::InvalidIgnoreList, &err.to_string()))?;
-    done.counts.resources = report.resources;
-    done.counts.findings = report.observations.len() as u32;
-    let findings: Vec<Finding> = report
-        .observations
+    Ok(observations
         .into_iter()
         .filter(|seen| !ignore.ignores(seen.resource_type, &seen.resource_id))
         .map(|seen| Finding {
             finding_id: Finding::id_of(seen.rule, &seen.resource_id),
-            account_id: done.account_id.clone(),
-            data_source: done.data_source.clone(),
+            account_id: scan.account_id.clone(),
+            data_source: scan.data_source.clone(),
             rule: seen.rule.to_string(),
             title: seen.title,
             resource_type: seen.resource_type.to_string(),
             resource_id: seen.resource_id,
-            region: "global".to_string(),
+            region: region.to_string(),
             severity: Severity::of_score(seen.score),
             score: seen.score.min(ready.source.max_score),
             details: seen.details,
-            first_seen_at: started,
-            last_seen_at: started,
-            scan_id: done.scan_id.clone(),
+            first_seen_at: seen_at,
+            last_seen_at: seen_at,
+            scan_id: scan.scan_id.clone(),
         })
-        .collect();
-    done.counts.ignored = done.counts.findings - findings.len() as u32;
-    Ok(findings)
+        .collect())
 }
 
 /// Run `handle` on each message of a batch and report the messages it
@@ -577,6 +657,20 @@ where
         })
         .collect();
     response
+}
+
+/// A scanner's failed call as the attempt's outcome.
+fn scanner_outcome(failure: iam::ScanFailure) -> Outcome {
+    let error = ScanError {
+        code: failure.code,
+        message: failure.message,
+        at: Timestamp::now(),
+    };
+    if failure.retryable {
+        Outcome::Transient(error)
+    } else {
+        Outcome::Refused(error)
+    }
 }
 
 /// How an attempt ended, when it did not succeed.

@@ -10,7 +10,8 @@ async fn main() -> Result<(), Error> {
     let worker = scan_worker::Worker::new(&services);
     let worker = &worker;
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async move {
-        Ok::<SqsBatchResponse, Error>(worker.handle_batch(event.payload).await)
+        let deadline = scan_worker::Deadline::from_epoch_millis(event.context.deadline);
+        Ok::<SqsBatchResponse, Error>(worker.handle_batch(event.payload, deadline).await)
     }))
     .await
 }

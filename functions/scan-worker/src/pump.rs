@@ -15,7 +15,7 @@ pub async fn poll_once(
     retry_delay: Duration,
 ) -> Result<usize, String> {
     model::sqs_pump::poll_once(sqs, queue_url, wait, Some(retry_delay), |event| {
-        worker.handle_batch(event)
+        worker.handle_batch(event, crate::Deadline::NONE)
     })
     .await
 }

@@ -31,6 +31,7 @@ mod deliveries;
 mod external_scans;
 mod idempotency;
 mod organizations;
+mod region_runs;
 mod scans;
 mod search;
 mod tenant;

@@ -3,7 +3,7 @@
 use crate::account::{Account, VerificationStatus};
 use crate::ids::{AccountId, DataSourceName};
 use crate::jobs::JobQueue;
-use crate::scans::{scan_regions, AttachRequest, Attachment, Catalogue, Scan, ScanJob};
+use crate::scans::{scan_regions, AttachRequest, Attachment, Catalogue, Scan};
 use crate::schedule::RunOutcome;
 use crate::store::Store;
 use crate::time::Timestamp;
@@ -302,14 +302,15 @@ impl Scanning<'_> {
             code: "scans_unavailable",
             message: "this deployment has no scan queue configured (SCAN_QUEUE_URL)".into(),
         })?;
-        self.store.queue_scan(tenant, &scan).await?;
-        let job = ScanJob {
-            tenant: tenant.to_string(),
-            account_id: scan.account_id.clone(),
-            data_source: scan.data_source.clone(),
-            scan_id: scan.scan_id.clone(),
+        // A built-in regional source runs one job per region.
+        let scan = match self.catalogue.get(&scan.data_source) {
+            Some(source) if source.regional && source.built_in && !scan.regions.is_empty() => {
+                scan.fanned_out()
+            }
+            _ => scan,
         };
-        if let Err(err) = queue.send_job(&job).await {
+        self.store.queue_scan(tenant, &scan).await?;
+        if let Err(err) = queue.send_jobs(&scan.jobs(tenant)).await {
             tracing::error!(error = %err, scan_id = %scan.scan_id, "scan job not sent");
             let _ = self
                 .store

@@ -59,7 +59,11 @@ async fn scan_and_schedule_events_are_handled() {
     assert_eq!(job.data_source, "aws:iam");
     // A job whose scan does not exist (its account was deleted) is dropped,
     // not retried.
-    let response = app.scanning().worker.handle_batch(sqs).await;
+    let response = app
+        .scanning()
+        .worker
+        .handle_batch(sqs, scan_worker::Deadline::NONE)
+        .await;
     assert!(response.batch_item_failures.is_empty());
     let schedule: aws_lambda_events::event::eventbridge::EventBridgeEvent =
         serde_json::from_str(&event("schedule.json")).unwrap();

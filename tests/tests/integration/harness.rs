@@ -157,6 +157,7 @@ impl TestApp {
                 max_receive_count: model::provisioning::SCAN_QUEUE.max_receive_count,
                 lease: std::time::Duration::from_secs(60),
                 access_log_days: 30,
+                ..Default::default()
             },
         };
         app.scanning = Some(Scanning {

@@ -16,6 +16,7 @@ mod idempotency;
 mod listing;
 mod logs;
 mod organizations;
+mod regional;
 mod scans;
 mod schedules;
 mod search;

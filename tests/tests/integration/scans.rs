@@ -467,6 +467,7 @@ async fn a_duplicated_job_runs_once() {
         account_id: account.clone(),
         data_source: "aws:iam".into(),
         scan_id: scan_id.into(),
+        region: None,
     };
     let queue = app.state.scan_queue.clone().unwrap();
     queue.send_job(&job).await.unwrap();
@@ -971,7 +972,7 @@ async fn external_data_sources_are_forwarded_to_their_queue() {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["aws:iam", "aws:guard-duty"]);
+    assert_eq!(names, ["aws:iam", "aws:sqs", "aws:guard-duty"]);
     assert!(
         !listed.body.to_string().contains(&external_url),
         "queue URLs stay inside"
