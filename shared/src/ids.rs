@@ -126,6 +126,16 @@ checked_string!(
     |field, value| rule(field, is_data_source_name(value), DATA_SOURCE_RULE)
 );
 checked_string!(
+    /// A finding's stable id: 32 hex digits (of its rule and resource).
+    FindingId,
+    "finding_id",
+    |field, value| rule(
+        field,
+        value.len() == 32 && value.bytes().all(|b| b.is_ascii_hexdigit()),
+        FINDING_ID_RULE
+    )
+);
+checked_string!(
     /// An external ID as IAM accepts it in `sts:ExternalId`.
     ExternalId,
     "external_id",
@@ -140,6 +150,7 @@ const ORGANIZATION_ID_RULE: &str =
     "organization_id is the 26-character id returned when the organization was registered";
 const DELIVERY_ID_RULE: &str =
     "delivery_id is dlv_, 14 digits, _ and 32 hex digits, as the delivery log lists it";
+const FINDING_ID_RULE: &str = "finding_id is the 32-hex-digit id the findings listing shows";
 const DATA_SOURCE_RULE: &str = "a data source name is 1-64 characters of letters, digits and :._- (GET /v1/data-sources lists them)";
 
 fn rule(field: &str, valid: bool, what: &str) -> Result<()> {
@@ -178,6 +189,7 @@ pub fn path_parameter(name: &str, value: &str) -> Result<()> {
         "delivery_id" => DeliveryId::parse(name, value).map(drop),
         "organization_id" => OrganizationId::parse(name, value).map(drop),
         "data_source" => DataSourceName::parse(name, value).map(drop),
+        "finding_id" => FindingId::parse(name, value).map(drop),
         _ => rule(
             name,
             !value.is_empty() && value.len() <= MAX_PATH_PARAMETER,

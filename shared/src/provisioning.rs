@@ -68,6 +68,12 @@ pub const CRITERIA_INDEXES: [(&str, &str); 2] = [
     (STATUS_INDEX, STATUS_KEY),
 ];
 
+/// Every finding of a tenant in severity order (critical first, then by
+/// score, highest first): the tenant-wide findings query reads it.
+pub const FINDINGS_INDEX: &str = "findings-by-severity";
+pub const FINDINGS_PARTITION: &str = "gsi_findings";
+pub const FINDINGS_ORDER: &str = "gsi_severity";
+
 pub const PARENT_INDEX: &str = "by-parent";
 pub const PARENT_KEY: &str = "lsi_parent";
 
@@ -91,6 +97,7 @@ pub fn key_attributes() -> Vec<&'static str> {
     attributes.extend(local_indexes().iter().map(|index| index.sort_key));
     attributes.extend([DUE_SHARD, DUE_AT]);
     attributes.extend(CRITERIA_INDEXES.map(|(_, key)| key));
+    attributes.extend([FINDINGS_PARTITION, FINDINGS_ORDER]);
     attributes
 }
 
@@ -222,11 +229,17 @@ pub async fn create_table_with_stream(
                 .map_err(store_error)?,
         );
     }
-    let globals = std::iter::once((DUE_INDEX, DUE_SHARD, DUE_AT)).chain(
-        CRITERIA_INDEXES
-            .into_iter()
-            .map(|(name, partition_key)| (name, partition_key, SORT_KEY)),
-    );
+    let globals = std::iter::once((DUE_INDEX, DUE_SHARD, DUE_AT))
+        .chain(
+            CRITERIA_INDEXES
+                .into_iter()
+                .map(|(name, partition_key)| (name, partition_key, SORT_KEY)),
+        )
+        .chain(std::iter::once((
+            FINDINGS_INDEX,
+            FINDINGS_PARTITION,
+            FINDINGS_ORDER,
+        )));
     for (name, partition_key, sort_key) in globals {
         request = request.global_secondary_indexes(
             GlobalSecondaryIndex::builder()

@@ -298,6 +298,8 @@ impl ResultsPage {
                     details: seen.details,
                     first_seen_at: now,
                     last_seen_at: now,
+                    status: Default::default(),
+                    suppression: None,
                     scan_id: scan.scan_id.clone(),
                 },
             );

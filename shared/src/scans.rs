@@ -207,6 +207,23 @@ pub enum AttachmentStatus {
     Error,
 }
 
+/// At most this many suppressed findings per attached data source.
+pub const MAX_SUPPRESSED: usize = 1000;
+
+impl Attachment {
+    /// Its stored findings as of `now`: (open, suppressed), by severity.
+    pub fn findings_as_of(&self, now: Timestamp) -> (SeverityCounts, SeverityCounts) {
+        let all = self.findings.clone().unwrap_or_default();
+        let mut suppressed = SeverityCounts::default();
+        for entry in self.suppressed.values() {
+            if entry.until.is_none_or(|until| until > now) {
+                suppressed.count(entry.severity);
+            }
+        }
+        (all.less(&suppressed), suppressed)
+    }
+}
+
 /// A data source attached to an account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Attachment {
@@ -250,6 +267,10 @@ pub struct Attachment {
     /// scan (a scan_only scan leaves them as they were).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub findings: Option<SeverityCounts>,
+    /// Its suppressed findings (at most 1000), by finding id: the summary
+    /// counts those whose suppression holds apart from the open ones.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub suppressed: BTreeMap<String, SuppressedFinding>,
     /// What the schedule's last run did, or why it skipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_scheduled_run: Option<crate::schedule::ScheduledRun>,
@@ -362,6 +383,9 @@ impl AttachRequest {
             schedule: self.schedule,
             next_scan_at,
             findings: existing.and_then(|old| old.findings.clone()),
+            suppressed: existing
+                .map(|old| old.suppressed.clone())
+                .unwrap_or_default(),
             last_scheduled_run: existing.and_then(|old| old.last_scheduled_run.clone()),
             created_at: existing.map_or(now, |old| old.created_at),
             created_by: existing.map_or_else(|| actor.to_string(), |old| old.created_by.clone()),
@@ -770,15 +794,30 @@ impl SeverityCounts {
     pub fn of<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> Self {
         let mut counts = SeverityCounts::default();
         for finding in findings {
-            counts.total += 1;
-            match finding.severity {
-                Severity::Critical => counts.critical += 1,
-                Severity::High => counts.high += 1,
-                Severity::Medium => counts.medium += 1,
-                Severity::Low => counts.low += 1,
-            }
+            counts.count(finding.severity);
         }
         counts
+    }
+
+    pub fn count(&mut self, severity: Severity) {
+        self.total += 1;
+        match severity {
+            Severity::Critical => self.critical += 1,
+            Severity::High => self.high += 1,
+            Severity::Medium => self.medium += 1,
+            Severity::Low => self.low += 1,
+        }
+    }
+
+    /// These counts less `other` (never below zero).
+    pub fn less(&self, other: &SeverityCounts) -> SeverityCounts {
+        SeverityCounts {
+            total: self.total.saturating_sub(other.total),
+            critical: self.critical.saturating_sub(other.critical),
+            high: self.high.saturating_sub(other.high),
+            medium: self.medium.saturating_sub(other.medium),
+            low: self.low.saturating_sub(other.low),
+        }
     }
 
     pub fn add(&mut self, other: &SeverityCounts) {
@@ -815,9 +854,188 @@ pub struct Finding {
     pub last_seen_at: Timestamp,
     /// The scan that last saw it.
     pub scan_id: String,
+    /// OPEN, or SUPPRESSED while a suppression holds (as of the read).
+    #[serde(default)]
+    pub status: FindingStatus,
+    /// Why it is suppressed and until when; kept across rescans, gone
+    /// once it expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppression: Option<Suppression>,
+}
+
+/// Whether a finding is worked on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FindingStatus {
+    /// In the default listing and the summary's counts.
+    #[default]
+    Open,
+    /// Left out of both until the suppression expires or is lifted.
+    Suppressed,
+}
+
+/// A finding set aside by someone, with why and until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Suppression {
+    pub reason: String,
+    /// Absent: until lifted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Timestamp>,
+    /// The API key that suppressed it.
+    pub by: String,
+    pub at: Timestamp,
+}
+
+impl Suppression {
+    pub fn holds_at(&self, now: Timestamp) -> bool {
+        self.until.is_none_or(|until| until > now)
+    }
+}
+
+/// Body of `PUT .../findings/{finding_id}/suppression`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SuppressRequest {
+    /// Why (1-500 characters), e.g. "accepted risk: break-glass user".
+    pub reason: String,
+    /// When it returns to the open findings (RFC 3339, in the next
+    /// 366 days); absent: until lifted.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub until: Option<String>,
+}
+
+impl SuppressRequest {
+    /// The suppression this asks for, or the field that is wrong.
+    pub fn suppression(self, by: &str, now: Timestamp) -> Result<Suppression> {
+        crate::validation::text("reason", &self.reason, 500)?;
+        if self.reason.trim().is_empty() {
+            return Err(Error::invalid(
+                "reason",
+                "say why the finding is suppressed",
+            ));
+        }
+        let until = match &self.until {
+            None => None,
+            Some(text) => {
+                let until = Timestamp::parse(text).ok_or_else(|| {
+                    Error::invalid(
+                        "until",
+                        "must be an RFC 3339 time such as 2027-01-31T00:00:00Z",
+                    )
+                })?;
+                let latest = now.plus(std::time::Duration::from_secs(366 * 86_400));
+                if until <= now || until > latest {
+                    return Err(Error::invalid(
+                        "until",
+                        "must be in the future and within 366 days; leave it out to suppress until lifted",
+                    ));
+                }
+                Some(until)
+            }
+        };
+        Ok(Suppression {
+            reason: self.reason,
+            until,
+            by: by.to_string(),
+            at: now,
+        })
+    }
+}
+
+/// A suppressed finding as its attachment counts it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SuppressedFinding {
+    pub severity: Severity,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Timestamp>,
+}
+
+/// What the stored findings of a data source come to: counted by
+/// severity, and which are suppressed (kept on the attachment, so the
+/// summary reads them with the attachment).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FindingTally {
+    pub counts: SeverityCounts,
+    pub suppressed: BTreeMap<String, SuppressedFinding>,
+}
+
+impl FindingTally {
+    pub fn of<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> Self {
+        let mut tally = FindingTally::default();
+        for finding in findings {
+            tally.counts.count(finding.severity);
+            if let Some(suppression) = &finding.suppression {
+                tally.suppressed.insert(
+                    finding.finding_id.clone(),
+                    SuppressedFinding {
+                        severity: finding.severity,
+                        until: suppression.until,
+                    },
+                );
+            }
+        }
+        tally
+    }
 }
 
 impl Finding {
+    /// As of `now`: SUPPRESSED while its suppression holds, else OPEN
+    /// (an expired suppression is dropped).
+    pub fn as_of(mut self, now: Timestamp) -> Self {
+        match &self.suppression {
+            Some(suppression) if suppression.holds_at(now) => {
+                self.status = FindingStatus::Suppressed
+            }
+            _ => {
+                self.status = FindingStatus::Open;
+                self.suppression = None;
+            }
+        }
+        self
+    }
+
+    /// Where it sorts in the tenant's severity order: critical first,
+    /// then by score, highest first; the rest makes it unique and names
+    /// its item (`<rank>#<inverted score>#<account>#<source>#<id>`).
+    pub fn severity_order(&self) -> String {
+        let rank = match self.severity {
+            Severity::Critical => 0,
+            Severity::High => 1,
+            Severity::Medium => 2,
+            Severity::Low => 3,
+        };
+        let inverted = ((100.0 - self.score.clamp(0.0, 100.0)) * 1000.0).round() as u32;
+        format!(
+            "{rank}#{inverted:06}#{}#{}#{}",
+            self.account_id, self.data_source, self.finding_id
+        )
+    }
+
+    /// The (account, data source, finding id) of a [`Self::severity_order`].
+    pub fn of_severity_order(order: &str) -> Option<(&str, &str, &str)> {
+        let mut parts = order.splitn(5, '#');
+        let (rank, inverted) = (parts.next()?, parts.next()?);
+        let (account, source, id) = (parts.next()?, parts.next()?, parts.next()?);
+        (rank.len() == 1 && inverted.len() == 6 && !id.contains('#'))
+            .then_some((account, source, id))
+    }
+
+    /// Seen again: it keeps when it was first seen and its suppression.
+    pub fn carry_from(&mut self, earlier: &Finding) {
+        self.first_seen_at = earlier.first_seen_at;
+        // An expired suppression is not carried: it ended.
+        self.suppression = earlier
+            .suppression
+            .clone()
+            .filter(|held| held.holds_at(self.last_seen_at));
+        self.status = if self.suppression.is_some() {
+            FindingStatus::Suppressed
+        } else {
+            FindingStatus::Open
+        };
+    }
+
     /// The stable id of `rule` on `resource_id`.
     pub fn id_of(rule: &str, resource_id: &str) -> String {
         use sha2::{Digest, Sha256};
@@ -1111,6 +1329,60 @@ mod tests {
         assert!(lists.ignores("AWS.IAM.Role", "arn:aws:iam::1:role/x"));
         assert!(lists.ignores("AWS.IAM.User", "arn:aws:iam::1:user/tmp-1"));
         assert!(!lists.ignores("AWS.IAM.User", "arn:aws:iam::1:user/alice"));
+    }
+
+    #[test]
+    fn suppressions_are_checked_and_expire() {
+        let now = Timestamp::parse("2026-12-03T10:00:00Z").unwrap();
+        let ask = |reason: &str, until: Option<&str>| {
+            SuppressRequest {
+                reason: reason.into(),
+                until: until.map(str::to_string),
+            }
+            .suppression("key", now)
+        };
+        let field = |result: Result<Suppression>| match result {
+            Err(Error::Invalid { field, .. }) => field.unwrap_or_default(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(field(ask(" ", None)), "reason");
+        assert_eq!(field(ask(&"x".repeat(501), None)), "reason");
+        assert_eq!(field(ask("ok", Some("soon"))), "until");
+        assert_eq!(field(ask("ok", Some("2026-12-03T10:00:00Z"))), "until");
+        assert_eq!(field(ask("ok", Some("2028-01-01T00:00:00Z"))), "until");
+        let held = ask("ok", Some("2026-12-04T00:00:00Z")).unwrap();
+        assert!(held.holds_at(now));
+        assert!(!held.holds_at(Timestamp::parse("2026-12-04T00:00:00Z").unwrap()));
+        assert!(ask("ok", None).unwrap().holds_at(now));
+    }
+
+    #[test]
+    fn the_summary_counts_held_suppressions_apart() {
+        let mut attachment: Attachment = serde_json::from_value(serde_json::json!({
+            "account_id": "000000000001", "data_source": "aws:iam", "status": "OK",
+            "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+            "created_by": "key", "updated_by": "key",
+            "findings": {"total": 3, "critical": 1, "high": 2, "medium": 0, "low": 0},
+        }))
+        .unwrap();
+        let now = Timestamp::parse("2026-12-03T10:00:00Z").unwrap();
+        attachment.suppressed.insert(
+            "a".into(),
+            SuppressedFinding {
+                severity: Severity::High,
+                until: None,
+            },
+        );
+        attachment.suppressed.insert(
+            "b".into(),
+            SuppressedFinding {
+                severity: Severity::Critical,
+                until: Timestamp::parse("2026-12-03T09:00:00Z"),
+            },
+        );
+        let (open, held) = attachment.findings_as_of(now);
+        assert_eq!((open.total, open.critical, open.high), (2, 1, 1));
+        assert_eq!((held.total, held.high), (1, 1));
     }
 
     #[test]

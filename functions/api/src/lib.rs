@@ -289,6 +289,8 @@ fn routes() -> (Router<AppState>, OpenApiDocument) {
         .routes(routes!(scans::account_regions))
         .routes(routes!(scans::list_findings))
         .routes(routes!(scans::findings_summary))
+        .routes(routes!(scans::tenant_findings))
+        .routes(routes!(scans::suppress_finding, scans::lift_suppression))
         .routes(routes!(scanner_results::upload_results))
         .routes(routes!(scanner_results::complete_scan))
         .routes(routes!(api_keys::create_api_key, api_keys::list_api_keys))

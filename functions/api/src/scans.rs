@@ -10,10 +10,11 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use model::ids::{AccountId, DataSourceName, ScanId};
+use model::ids::{AccountId, DataSourceName, FindingId, ScanId};
 use model::listing::{decode_key_cursor, encode_key_cursor, Page};
 use model::scans::{
-    AttachRequest, Attachment, DataSource, Finding, RegionStatus, Scan, Severities, SeverityCounts,
+    AttachRequest, Attachment, DataSource, Finding, FindingStatus, RegionStatus, Scan, Severities,
+    SeverityCounts, SuppressRequest,
 };
 use model::store::keys;
 use model::usecases::scans::{AccountActionRequest, AccountActionResponse, ScanRequest};
@@ -454,12 +455,37 @@ pub struct FindingsQuery {
     /// Only this data source's findings.
     #[param(value_type = Option<String>)]
     data_source: Option<DataSourceName>,
+    /// `open` (the default: what the summary counts), `suppressed` (while
+    /// their suppression holds) or `all`.
+    #[serde(default)]
+    #[param(value_type = Option<String>)]
+    status: StatusQuery,
     /// 1-1000, default 100.
     #[serde(default)]
     #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     limit: Limit,
     /// next_cursor of the previous page.
     cursor: Option<String>,
+}
+
+/// Which findings a listing shows.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum StatusQuery {
+    #[default]
+    Open,
+    Suppressed,
+    All,
+}
+
+impl StatusQuery {
+    fn status(self) -> Option<FindingStatus> {
+        match self {
+            StatusQuery::Open => Some(FindingStatus::Open),
+            StatusQuery::Suppressed => Some(FindingStatus::Suppressed),
+            StatusQuery::All => None,
+        }
+    }
 }
 
 #[utoipa::path(
@@ -495,6 +521,8 @@ pub async fn list_findings(
             &account_id,
             data_source,
             &severities,
+            query.status.status(),
+            model::time::Timestamp::now(),
             limit,
             after.as_deref()
         ),
@@ -511,20 +539,74 @@ pub async fn list_findings(
     }))
 }
 
+#[utoipa::path(
+    get, path = "/v1/findings", tag = "scans",
+    params(FindingsQuery),
+    responses(
+        (status = 200, description = "The tenant's findings, every account, in severity order: critical first, then by score, highest first", body = FindingPage),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn tenant_findings(
+    auth: Auth<Read>,
+    State(state): State<AppState>,
+    Query(query): Query<FindingsQuery>,
+) -> Result<Json<FindingPage>, ApiError> {
+    let data_source = query.data_source.as_deref();
+    if let Some(name) = data_source {
+        offered(&state, name)?;
+    }
+    // A cursor is a place in the severity order, checked before use.
+    let after = decode_key_cursor(query.cursor.as_deref(), "")?;
+    if after
+        .as_deref()
+        .is_some_and(|order| Finding::of_severity_order(order).is_none())
+    {
+        return Err(model::Error::invalid_with_code(
+            "invalid_cursor",
+            "cursor",
+            "the cursor is not one this listing issued; pass next_cursor from the previous page unchanged",
+        )
+        .into());
+    }
+    let page = state
+        .store
+        .tenant_findings(
+            &auth.caller.tenant,
+            data_source,
+            &query.severity.0,
+            query.status.status(),
+            model::time::Timestamp::now(),
+            query.limit.0,
+            after.as_deref(),
+        )
+        .await?;
+    Ok(Json(FindingPage {
+        findings: page.items,
+        next_cursor: encode_key_cursor(page.next_cursor),
+    }))
+}
+
 /// One data source's share of an account's findings.
 #[derive(Serialize, ToSchema)]
 pub struct SourceFindings {
     data_source: String,
+    /// Its open findings, by severity.
     #[serde(flatten)]
     counts: SeverityCounts,
+    /// Its findings whose suppression holds, by severity.
+    suppressed: SeverityCounts,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct FindingsSummary {
     account_id: AccountId,
-    /// Every attached data source's findings, by severity.
+    /// Every attached data source's open findings, by severity: what the
+    /// default listing lists.
     #[serde(flatten)]
     counts: SeverityCounts,
+    /// Those whose suppression holds (`status=suppressed`), by severity.
+    suppressed: SeverityCounts,
     /// Per attached data source, as of its last finished scan.
     data_sources: Vec<SourceFindings>,
 }
@@ -548,21 +630,89 @@ pub async fn findings_summary(
         .store
         .account_attachments(&auth.caller.tenant, &account_id)
         .await?;
+    let now = model::time::Timestamp::now();
     let mut counts = SeverityCounts::default();
+    let mut suppressed = SeverityCounts::default();
     let data_sources = attachments
         .into_iter()
         .map(|attachment| {
-            let findings = attachment.findings.unwrap_or_default();
-            counts.add(&findings);
+            let (open, held) = attachment.findings_as_of(now);
+            counts.add(&open);
+            suppressed.add(&held);
             SourceFindings {
                 data_source: attachment.data_source,
-                counts: findings,
+                counts: open,
+                suppressed: held,
             }
         })
         .collect();
     Ok(Json(FindingsSummary {
         account_id,
         counts,
+        suppressed,
         data_sources,
     }))
+}
+
+#[utoipa::path(
+    put, path = "/v1/accounts/{account_id}/data-sources/{data_source}/findings/{finding_id}/suppression", tag = "scans",
+    params(
+        ("account_id" = String, Path, description = "12-digit AWS account id"),
+        ("data_source" = String, Path, description = "e.g. aws:iam"),
+        ("finding_id" = String, Path, description = "As the findings listing shows it"),
+    ),
+    request_body = SuppressRequest,
+    responses(
+        (status = 200, description = "Suppressed: it leaves the default listing and the summary's open counts until `until` (or until lifted), across rescans", body = Finding),
+        (status = 404, description = "No such finding", body = ErrorResponse),
+        (status = 409, description = "too_many_suppressions: the data source already has 1000", body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn suppress_finding(
+    auth: Auth<Write>,
+    State(state): State<AppState>,
+    Path((account_id, name, finding_id)): Path<(AccountId, DataSourceName, FindingId)>,
+    JsonObject(body): JsonObject,
+) -> Result<Json<Finding>, ApiError> {
+    offered(&state, &name)?;
+    let request: SuppressRequest = parse(Value::Object(body))?;
+    let suppression = request.suppression(&auth.caller.key_id, model::time::Timestamp::now())?;
+    let finding = state
+        .store
+        .set_suppression(
+            &auth.caller.tenant,
+            &account_id,
+            &name,
+            &finding_id,
+            Some(&suppression),
+        )
+        .await?;
+    Ok(Json(finding))
+}
+
+#[utoipa::path(
+    delete, path = "/v1/accounts/{account_id}/data-sources/{data_source}/findings/{finding_id}/suppression", tag = "scans",
+    params(
+        ("account_id" = String, Path, description = "12-digit AWS account id"),
+        ("data_source" = String, Path, description = "e.g. aws:iam"),
+        ("finding_id" = String, Path, description = "As the findings listing shows it"),
+    ),
+    responses(
+        (status = 200, description = "Open again (also when it was not suppressed)", body = Finding),
+        (status = 404, description = "No such finding", body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn lift_suppression(
+    auth: Auth<Write>,
+    State(state): State<AppState>,
+    Path((account_id, name, finding_id)): Path<(AccountId, DataSourceName, FindingId)>,
+) -> Result<Json<Finding>, ApiError> {
+    offered(&state, &name)?;
+    let finding = state
+        .store
+        .set_suppression(&auth.caller.tenant, &account_id, &name, &finding_id, None)
+        .await?;
+    Ok(Json(finding))
 }

@@ -18,8 +18,8 @@ use futures::StreamExt;
 use model::access::{AccessPurpose, Ledger};
 use model::account::Account;
 use model::scans::{
-    Attachment, Catalogue, DataSource, ExternalScanJob, Finding, IgnoreLists, Scan, ScanError,
-    ScanErrorCode, ScanJob, ScanStatus, Severity, SeverityCounts, SyncStatus,
+    Attachment, Catalogue, DataSource, ExternalScanJob, Finding, FindingTally, IgnoreLists, Scan,
+    ScanError, ScanErrorCode, ScanJob, ScanStatus, Severity, SyncStatus,
 };
 use model::store::{Claim, Store};
 use model::time::Timestamp;
@@ -304,17 +304,18 @@ impl Worker {
         let started = Timestamp::now();
         let report = self.scan_iam(tenant, scan, &ready, started).await?;
         let mut done = scan.clone();
-        let findings = kept_findings(&mut done, &ready, report, started)?;
+        let mut findings = kept_findings(&mut done, &ready, report, started)?;
         // What the attachment holds after this scan (scan_only keeps what was).
-        let stored = (!scan.scan_only).then(|| SeverityCounts::of(&findings));
+        let mut stored = None;
         if !scan.scan_only {
-            let (stored, resolved) = self
+            let (kept, resolved) = self
                 .store
-                .replace_findings(tenant, &scan.account_id, &scan.data_source, findings)
+                .replace_findings(tenant, &scan.account_id, &scan.data_source, &mut findings)
                 .await
                 .map_err(|err| transient(ScanErrorCode::Store, &err.to_string()))?;
-            done.counts.stored = stored;
+            done.counts.stored = kept;
             done.counts.resolved = resolved;
+            stored = Some(FindingTally::of(&findings));
         }
         // IAM is global: one scan covers each region of the scan.
         self.finish(
@@ -336,7 +337,7 @@ impl Worker {
         status: ScanStatus,
         sync: SyncStatus,
         message: &str,
-        findings: Option<&SeverityCounts>,
+        findings: Option<&FindingTally>,
     ) -> Result<(), Outcome> {
         done.status = status;
         done.finished_at = Some(Timestamp::now());
@@ -608,6 +609,8 @@ fn findings_of(
             first_seen_at: seen_at,
             last_seen_at: seen_at,
             scan_id: scan.scan_id.clone(),
+            status: Default::default(),
+            suppression: None,
         })
         .collect())
 }

@@ -192,9 +192,9 @@ impl Worker {
             .region_findings(tenant, &scan.account_id, &scan.data_source, region)
             .await
             .map_err(|err| transient(ScanErrorCode::Store, &err.to_string()))?;
-        let first_seen: HashMap<&str, Timestamp> = existing
+        let earlier: HashMap<&str, &model::scans::Finding> = existing
             .iter()
-            .map(|f| (f.finding_id.as_str(), f.first_seen_at))
+            .map(|f| (f.finding_id.as_str(), f))
             .collect();
         let remaining: Vec<String> = urls
             .into_iter()
@@ -211,8 +211,8 @@ impl Worker {
             let observed = observations.len() as u32;
             let mut findings = findings_of(scan, &ready, observations, region, Timestamp::now())?;
             for finding in &mut findings {
-                if let Some(at) = first_seen.get(finding.finding_id.as_str()) {
-                    finding.first_seen_at = *at;
+                if let Some(before) = earlier.get(finding.finding_id.as_str()) {
+                    finding.carry_from(before);
                 }
                 written.insert(finding.finding_id.clone());
             }

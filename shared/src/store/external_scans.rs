@@ -334,23 +334,22 @@ impl Store {
         findings: &mut [Finding],
     ) -> Result<()> {
         let sk = |f: &Finding| keys::finding_sk(&f.account_id, &f.data_source, &f.finding_id);
-        let mut first_seen: HashMap<String, Timestamp> = HashMap::new();
+        let mut earlier: HashMap<String, Finding> = HashMap::new();
         for chunk in findings.chunks(100) {
             let wanted = chunk.iter().map(|f| item_key(tenant, sk(f))).collect();
             for item in self.batch_get(wanted).await? {
                 let existing: Finding = serde_dynamo::from_item(item)?;
-                first_seen.insert(existing.finding_id, existing.first_seen_at);
+                earlier.insert(existing.finding_id.clone(), existing);
             }
         }
         let mut requests = Vec::with_capacity(findings.len());
         for finding in findings.iter_mut() {
-            if let Some(at) = first_seen.get(&finding.finding_id) {
-                finding.first_seen_at = *at;
+            if let Some(before) = earlier.get(&finding.finding_id) {
+                finding.carry_from(before);
             }
-            let mut item: Item = serde_dynamo::to_item(&*finding)?;
-            item.extend(item_key(tenant, sk(finding)));
-            item.insert("type".into(), s("finding"));
-            requests.push(super::put_request(item)?);
+            requests.push(super::put_request(super::triage::finding_item(
+                tenant, finding,
+            )?)?);
         }
         self.batch_write(requests).await
     }
@@ -366,7 +365,7 @@ impl Store {
         resolved: &[String],
         regions: &[(String, InventorySync)],
         detail: &str,
-        findings: Option<&crate::scans::SeverityCounts>,
+        findings: Option<&crate::scans::FindingTally>,
     ) -> Result<std::result::Result<(), ExternalRefusal>> {
         let tenant = &reference.tenant;
         let result = self

@@ -35,6 +35,7 @@ mod region_runs;
 mod scans;
 mod search;
 mod tenant;
+mod triage;
 mod verification;
 mod webhooks;
 

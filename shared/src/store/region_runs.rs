@@ -7,14 +7,10 @@
 //! one UpdateItem: the write that finds every region final ends the scan.
 
 use super::{applied, delete_request, is_condition_failure, item_key, keys, n, s, Claim, Store};
-use crate::scans::{
-    AttachmentStatus, Finding, RegionRun, RegionRunStatus, Scan, ScanStatus, SeverityCounts,
-};
+use crate::scans::{AttachmentStatus, Finding, RegionRun, RegionRunStatus, Scan, ScanStatus};
 use crate::time::Timestamp;
 use crate::{Error, Result};
 use aws_sdk_dynamodb::types::ReturnValue;
-
-use super::Item;
 
 impl Store {
     /// Take one region of a regional scan for this delivery: QUEUED, or
@@ -188,7 +184,7 @@ impl Store {
         &self,
         tenant: &str,
         done: &Scan,
-        findings: Option<&SeverityCounts>,
+        findings: Option<&crate::scans::FindingTally>,
     ) -> Result<bool> {
         let now = done.finished_at.unwrap_or_else(Timestamp::now);
         let result = self
@@ -246,32 +242,29 @@ impl Store {
     ) -> Result<()> {
         let mut requests = Vec::with_capacity(findings.len());
         for finding in findings {
-            let mut item: Item = serde_dynamo::to_item(finding)?;
-            item.extend(item_key(
-                tenant,
-                keys::finding_sk(account_id, data_source, &finding.finding_id),
-            ));
-            item.insert("type".into(), s("finding"));
-            requests.push(super::put_request(item)?);
+            debug_assert!(finding.account_id == account_id && finding.data_source == data_source);
+            requests.push(super::put_request(super::triage::finding_item(
+                tenant, finding,
+            )?)?);
         }
         self.batch_write(requests).await
     }
 
-    /// The findings of a data source counted by severity (one Query per
-    /// 1 MB): a regional scan's regions wrote them apart.
+    /// The findings of a data source counted (one Query per 1 MB): a
+    /// regional scan's regions wrote them apart.
     pub async fn count_findings(
         &self,
         tenant: &str,
         account_id: &str,
         data_source: &str,
-    ) -> Result<SeverityCounts> {
+    ) -> Result<crate::scans::FindingTally> {
         let all: Vec<Finding> = self
             .query_prefix(
                 tenant,
                 &keys::findings_prefix(account_id, Some(data_source)),
             )
             .await?;
-        Ok(SeverityCounts::of(&all))
+        Ok(crate::scans::FindingTally::of(&all))
     }
 
     fn update_scan(

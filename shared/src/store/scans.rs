@@ -624,7 +624,7 @@ impl Store {
         status: AttachmentStatus,
         detail: &str,
         scan_at: Option<Timestamp>,
-        findings: Option<&crate::scans::SeverityCounts>,
+        findings: Option<&crate::scans::FindingTally>,
     ) -> Result<()> {
         let mut request = self
             .client
@@ -644,12 +644,18 @@ impl Store {
             sets.push("scan_at = :at");
             request = request.expression_attribute_values(":at", s(at.to_string()));
         }
-        if let Some(findings) = findings {
+        if let Some(tally) = findings {
             sets.push("findings = :findings");
-            request = request.expression_attribute_values(
-                ":findings",
-                serde_dynamo::to_attribute_value(findings)?,
-            );
+            sets.push("suppressed = :suppressed");
+            request = request
+                .expression_attribute_values(
+                    ":findings",
+                    serde_dynamo::to_attribute_value(&tally.counts)?,
+                )
+                .expression_attribute_values(
+                    ":suppressed",
+                    serde_dynamo::to_attribute_value(&tally.suppressed)?,
+                );
         }
         request = request.update_expression(format!("SET {}", sets.join(", ")));
         // Detached, or a newer scan owns the status now.
@@ -663,7 +669,7 @@ impl Store {
         tenant: &str,
         scan: &Scan,
         regions: &[(String, InventorySync)],
-        findings: Option<&crate::scans::SeverityCounts>,
+        findings: Option<&crate::scans::FindingTally>,
     ) -> Result<()> {
         let now = scan.finished_at.unwrap_or_else(Timestamp::now);
         let result = self
@@ -783,7 +789,7 @@ impl Store {
         tenant: &str,
         account_id: &str,
         data_source: &str,
-        mut findings: Vec<Finding>,
+        findings: &mut [Finding],
     ) -> Result<(u32, u32)> {
         let existing: Vec<Finding> = self
             .query_prefix(
@@ -791,26 +797,22 @@ impl Store {
                 &keys::findings_prefix(account_id, Some(data_source)),
             )
             .await?;
-        let mut first_seen: HashMap<String, Timestamp> = existing
-            .iter()
-            .map(|f| (f.finding_id.clone(), f.first_seen_at))
+        let mut earlier: HashMap<String, Finding> = existing
+            .into_iter()
+            .map(|f| (f.finding_id.clone(), f))
             .collect();
         let mut requests = Vec::with_capacity(findings.len());
-        for finding in &mut findings {
-            if let Some(at) = first_seen.remove(&finding.finding_id) {
-                finding.first_seen_at = at;
+        for finding in findings.iter_mut() {
+            if let Some(before) = earlier.remove(&finding.finding_id) {
+                finding.carry_from(&before);
             }
-            let mut item: Item = serde_dynamo::to_item(&*finding)?;
-            item.extend(item_key(
-                tenant,
-                keys::finding_sk(account_id, data_source, &finding.finding_id),
-            ));
-            item.insert("type".into(), s("finding"));
-            requests.push(super::put_request(item)?);
+            requests.push(super::put_request(super::triage::finding_item(
+                tenant, finding,
+            )?)?);
         }
         // What is left was not seen by this scan: resolved.
-        let resolved = first_seen.len() as u32;
-        for finding_id in first_seen.keys() {
+        let resolved = earlier.len() as u32;
+        for finding_id in earlier.keys() {
             requests.push(delete_request(
                 tenant,
                 keys::finding_sk(account_id, data_source, finding_id),
@@ -820,36 +822,35 @@ impl Store {
         Ok((findings.len() as u32, resolved))
     }
 
-    /// A page of an account's findings, highest score first within a page
-    /// is not promised: they come in key order. Filters by data source and
-    /// severity.
+    /// A page of an account's findings in key order, as of `now`: of one
+    /// data source, severities and status (`None`: every status).
+    #[allow(clippy::too_many_arguments)]
     pub async fn list_findings(
         &self,
         tenant: &str,
         account_id: &str,
         data_source: Option<&str>,
         severities: &[Severity],
+        status: Option<crate::scans::FindingStatus>,
+        now: Timestamp,
         limit: usize,
         after: Option<&str>,
     ) -> Result<Page<Finding>> {
-        let mut filter = Filter::default();
-        if !severities.is_empty() {
-            let placeholders: Vec<String> =
-                (0..severities.len()).map(|i| format!(":sev{i}")).collect();
-            filter.expression = format!("severity IN ({})", placeholders.join(", "));
-            for (placeholder, severity) in placeholders.into_iter().zip(severities) {
-                filter.values.push((placeholder, s(severity.as_str())));
-            }
-        }
-        self.filtered_page(
-            tenant,
-            &keys::findings_prefix(account_id, data_source),
-            filter,
-            limit,
-            after,
-            true,
-        )
-        .await
+        let filter = super::triage::findings_filter(status, severities, None, now);
+        let page: Page<Finding> = self
+            .filtered_page(
+                tenant,
+                &keys::findings_prefix(account_id, data_source),
+                filter,
+                limit,
+                after,
+                true,
+            )
+            .await?;
+        Ok(Page {
+            items: page.items.into_iter().map(|f| f.as_of(now)).collect(),
+            next_cursor: page.next_cursor,
+        })
     }
 
     /// Remove what an account's scans left: attachments, scans, findings.

@@ -10,7 +10,7 @@ use crate::scanner::{
     Completion, CompletionStatus, ResultsPage, ScanReference, ScannerCredential, UploadedPage,
 };
 use crate::scans::{
-    Catalogue, IgnoreLists, Scan, ScanError, ScanErrorCode, ScanStatus, SeverityCounts, SyncStatus,
+    Catalogue, FindingTally, IgnoreLists, Scan, ScanError, ScanErrorCode, ScanStatus, SyncStatus,
 };
 use crate::store::{ExternalRefusal, Store};
 use crate::time::Timestamp;
@@ -204,12 +204,13 @@ impl ExternalScans<'_> {
                 stored.into_iter().partition(|f| f.scan_id == scan.scan_id);
             done.counts.stored = this.len() as u32;
             // A failed scan saw only part of the account: nothing is resolved.
-            let mut left = SeverityCounts::of(&this);
-            if wanted == ScanStatus::Succeeded {
+            let left = if wanted == ScanStatus::Succeeded {
+                let tally = FindingTally::of(&this);
                 resolved = earlier.into_iter().map(|f| f.finding_id).collect();
+                tally
             } else {
-                left.add(&SeverityCounts::of(&earlier));
-            }
+                FindingTally::of(this.iter().chain(&earlier))
+            };
             remaining = Some(left);
         }
         done.counts.resolved = resolved.len() as u32;

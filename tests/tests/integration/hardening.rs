@@ -164,6 +164,7 @@ fn valid(parameter: &str) -> &'static str {
         "data_source" => "aws:iam",
         "scan_id" | "key_id" | "webhook_id" | "organization_id" => "01JABCDEFGHJKMNPQRSTVWXYZ0",
         "delivery_id" => "dlv_20261123160102_0123456789abcdef0123456789abcdef",
+        "finding_id" => "0123456789abcdef0123456789abcdef",
         other => {
             panic!("a path parameter without a test value: {other}; add it here and to model::ids")
         }

@@ -1011,3 +1011,215 @@ async fn external_data_sources_are_forwarded_to_their_queue() {
     assert_eq!(job["regions"], json!(["us-east-1"]));
     assert_eq!(job["config"]["severity"], "high");
 }
+
+/// The summary's open counts, per severity, against a count of `listed`.
+fn assert_summary_counts(summary: &Value, listed: &[Value]) {
+    assert_eq!(summary["total"], listed.len(), "{summary:#}");
+    for severity in ["critical", "high", "medium", "low"] {
+        let count = listed
+            .iter()
+            .filter(|f| f["severity"] == severity.to_uppercase())
+            .count();
+        assert_eq!(summary[severity], count, "{severity}: {summary:#}");
+    }
+}
+
+#[tokio::test]
+async fn suppressed_findings_leave_the_listing_across_rescans_and_return_when_it_expires() {
+    let app = TestApp::with_scans().await;
+    let (account, _) = onboard(&app, json!({"regions": ["us-east-1"]})).await;
+    plant(&CustomerIam::new(&app, &account)).await;
+    start_scan(&app, &account, json!({})).await;
+    assert_eq!(app.drain_scan_queue().await, 1);
+    let all = findings(&app, &account, "").await;
+    assert_eq!(all.len(), 8);
+    let pick = |rule: &str, name: &str| {
+        all.iter()
+            .find(|f| f["rule"] == rule && f["resource_id"].as_str().unwrap().ends_with(name))
+            .unwrap()["finding_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let briefly = pick("IAM_ADMINISTRATOR_ACCESS", "role/Deployer");
+    let for_good = pick("IAM_USER_WITHOUT_MFA", "user/carol");
+    let uri =
+        |id: &str| format!("/v1/accounts/{account}/data-sources/aws:iam/findings/{id}/suppression");
+
+    // Bad requests name the field and write nothing.
+    let before = app.snapshot().await;
+    let soon = model::time::Timestamp::now().plus(std::time::Duration::from_secs(3));
+    for (body, field) in [
+        (json!({"reason": ""}), "reason"),
+        (json!({"reason": "ok", "until": "tomorrow"}), "until"),
+        (
+            json!({"reason": "ok", "until": "2020-01-01T00:00:00Z"}),
+            "until",
+        ),
+        (
+            json!({"reason": "ok", "until": "2099-01-01T00:00:00Z"}),
+            "until",
+        ),
+        (json!({"reason": "ok", "why": "x"}), "why"),
+    ] {
+        let reply = app.call(Method::PUT, &uri(&briefly), Some(&body)).await;
+        reply.assert_error(400, reply.code());
+        assert_eq!(reply.field(), field, "{:#}", reply.body);
+    }
+    app.call(
+        Method::PUT,
+        &uri("not-a-finding"),
+        Some(&json!({"reason": "x"})),
+    )
+    .await
+    .assert_error(400, "invalid_value");
+    app.call(
+        Method::PUT,
+        &uri(&"0".repeat(32)),
+        Some(&json!({"reason": "x"})),
+    )
+    .await
+    .assert_error(404, "not_found");
+    assert_eq!(app.snapshot().await, before);
+
+    let suppressed = app
+        .call(
+            Method::PUT,
+            &uri(&briefly),
+            Some(&json!({"reason": "break-glass role, reviewed", "until": soon.to_string()})),
+        )
+        .await;
+    assert_eq!(suppressed.status, StatusCode::OK, "{:#}", suppressed.body);
+    assert_eq!(suppressed.body["status"], "SUPPRESSED");
+    assert_eq!(
+        suppressed.body["suppression"]["reason"],
+        "break-glass role, reviewed"
+    );
+    let forever = app
+        .call(
+            Method::PUT,
+            &uri(&for_good),
+            Some(&json!({"reason": "service user"})),
+        )
+        .await;
+    assert_eq!(forever.status, StatusCode::OK, "{:#}", forever.body);
+
+    let check = |expect_open: usize, expect_suppressed: usize| {
+        let app = &app;
+        let account = account.clone();
+        async move {
+            let open = findings(app, &account, "").await;
+            let held = findings(app, &account, "status=suppressed").await;
+            let every = findings(app, &account, "status=all").await;
+            assert_eq!(open.len(), expect_open);
+            assert_eq!(held.len(), expect_suppressed);
+            assert_eq!(every.len(), expect_open + expect_suppressed);
+            assert!(open.iter().all(|f| f["status"] == "OPEN"));
+            assert!(held.iter().all(|f| f["status"] == "SUPPRESSED"));
+            let summary = app
+                .get(&format!("/v1/accounts/{account}/findings/summary"))
+                .await;
+            assert_summary_counts(&summary.body, &open);
+            assert_summary_counts(&summary.body["suppressed"], &held);
+            (open, held)
+        }
+    };
+    let (open, _) = check(6, 2).await;
+    assert!(open.iter().all(|f| f["finding_id"] != briefly.as_str()));
+
+    // Tenant-wide, through the severity index: pages of 4 across two
+    // accounts, critical first and by score, the suppressed left out.
+    let (second, _) = onboard(&app, json!({"regions": ["us-east-1"]})).await;
+    plant(&CustomerIam::new(&app, &second)).await;
+    start_scan(&app, &second, json!({})).await;
+    assert_eq!(app.drain_scan_queue().await, 1);
+    let mut tenant_wide = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let uri = match &cursor {
+            Some(c) => format!("/v1/findings?limit=4&cursor={c}"),
+            None => "/v1/findings?limit=4".to_string(),
+        };
+        let page = app.get(&uri).await;
+        assert_eq!(page.status, StatusCode::OK, "{:#}", page.body);
+        tenant_wide.extend(page.body["findings"].as_array().unwrap().clone());
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(
+        tenant_wide.len(),
+        6 + 8,
+        "both accounts' open findings, once each"
+    );
+    let rank = |f: &Value| {
+        let severity = ["CRITICAL", "HIGH", "MEDIUM", "LOW"]
+            .iter()
+            .position(|s| f["severity"] == *s)
+            .unwrap();
+        (severity, -(f["score"].as_f64().unwrap() * 1000.0) as i64)
+    };
+    assert!(
+        tenant_wide.windows(2).all(|w| rank(&w[0]) <= rank(&w[1])),
+        "severity order"
+    );
+    let ids: BTreeSet<(String, String)> = tenant_wide
+        .iter()
+        .map(|f| {
+            (
+                f["account_id"].as_str().unwrap().into(),
+                f["finding_id"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(ids.len(), 14);
+    assert!(!ids.iter().any(|(_, id)| id == &briefly || id == &for_good));
+    let suppressed = app.get("/v1/findings?status=suppressed").await;
+    assert_eq!(suppressed.body["findings"].as_array().unwrap().len(), 2);
+    let critical = app
+        .get("/v1/findings?severity=CRITICAL&data_source=aws:iam")
+        .await;
+    assert!(critical.body["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["severity"] == "CRITICAL"));
+    app.get("/v1/findings?cursor=bm90LWEtY3Vyc29y")
+        .await
+        .assert_error(400, "invalid_cursor");
+    // Another tenant sees none of it.
+    let stranger = app.key("globex", &[model::api_key::Scope::Read]).await;
+    let theirs = app
+        .call_with(
+            Method::GET,
+            "/v1/findings?status=all",
+            Some(&stranger),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(theirs.status, StatusCode::OK, "{:#}", theirs.body);
+    assert_eq!(theirs.body["findings"], json!([]));
+
+    // A rescan sees both again and keeps them suppressed.
+    start_scan(&app, &account, json!({})).await;
+    assert_eq!(app.drain_scan_queue().await, 1);
+    check(6, 2).await;
+
+    // The short one expires: back in the listing and the open counts.
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    let (open, held) = check(7, 1).await;
+    let back = open
+        .iter()
+        .find(|f| f["finding_id"] == briefly.as_str())
+        .unwrap();
+    assert!(back["suppression"].is_null());
+    assert_eq!(held[0]["finding_id"], for_good.as_str());
+
+    // Lifted by hand: every finding is open again.
+    let lifted = app.call(Method::DELETE, &uri(&for_good), None).await;
+    assert_eq!(lifted.status, StatusCode::OK, "{:#}", lifted.body);
+    assert_eq!(lifted.body["status"], "OPEN");
+    check(8, 0).await;
+}

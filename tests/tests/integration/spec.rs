@@ -108,6 +108,15 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/accounts/{account_id}/regions"),
     ("get", "/v1/accounts/{account_id}/findings"),
     ("get", "/v1/accounts/{account_id}/findings/summary"),
+    ("get", "/v1/findings"),
+    (
+        "put",
+        "/v1/accounts/{account_id}/data-sources/{data_source}/findings/{finding_id}/suppression",
+    ),
+    (
+        "delete",
+        "/v1/accounts/{account_id}/data-sources/{data_source}/findings/{finding_id}/suppression",
+    ),
     ("post", "/v1/scans/{scan_id}/results"),
     ("post", "/v1/scans/{scan_id}/complete"),
 ];
@@ -142,6 +151,7 @@ async fn openapi_document_lists_every_route() {
             .replace("{scan_id}", "01ARZ3NDEKTSV4RRFFQ69G5FAV")
             .replace("{webhook_id}", "01ARZ3NDEKTSV4RRFFQ69G5FAV")
             .replace("{organization_id}", "01ARZ3NDEKTSV4RRFFQ69G5FAV")
+            .replace("{finding_id}", "0123456789abcdef0123456789abcdef")
             .replace(
                 "{delivery_id}",
                 "dlv_20261123160102_0123456789abcdef0123456789abcdef",
@@ -262,6 +272,12 @@ fn table_matches_template() {
             "ALL".to_string(),
         ));
     }
+    expected.push((
+        model::provisioning::FINDINGS_INDEX.to_string(),
+        model::provisioning::FINDINGS_PARTITION.to_string(),
+        model::provisioning::FINDINGS_ORDER.to_string(),
+        "ALL".to_string(),
+    ));
     assert_eq!(globals, expected);
 }
 

@@ -1,0 +1,310 @@
+//! Findings a team works: suppressing one, and lifting it.
+//!
+//! A suppression is written on the finding and, in the same transaction,
+//! on its attachment's `suppressed` map (severity and expiry), so the
+//! summary counts suppressed findings apart from the open ones with the
+//! attachment it reads anyway; an expired entry counts as open again at
+//! once, with no sweep.
+
+use super::{item_key, keys, s, Filter, Store};
+use crate::listing::Page;
+use crate::scans::{
+    Attachment, Finding, FindingStatus, Severity, SuppressedFinding, Suppression, MAX_SUPPRESSED,
+};
+use crate::time::Timestamp;
+use crate::{Error, Result};
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+use std::collections::HashMap;
+
+impl Store {
+    /// Suppress a finding (`Some`) or lift its suppression (`None`).
+    /// Returns the finding as it now is; 404 when there is no such finding.
+    pub async fn set_suppression(
+        &self,
+        tenant: &str,
+        account_id: &str,
+        data_source: &str,
+        finding_id: &str,
+        suppression: Option<&Suppression>,
+    ) -> Result<Finding> {
+        // A concurrent change of the attachment's map refuses the
+        // transaction; once more with what it holds then.
+        for _ in 0..3 {
+            if let Some(done) = self
+                .try_set_suppression(tenant, account_id, data_source, finding_id, suppression)
+                .await?
+            {
+                return Ok(done);
+            }
+        }
+        Err(Error::Conflict(
+            "the finding's data source changed while suppressing it; try again".into(),
+        ))
+    }
+
+    async fn try_set_suppression(
+        &self,
+        tenant: &str,
+        account_id: &str,
+        data_source: &str,
+        finding_id: &str,
+        suppression: Option<&Suppression>,
+    ) -> Result<Option<Finding>> {
+        let finding_sk = keys::finding_sk(account_id, data_source, finding_id);
+        let attachment_sk = keys::attachment_sk(account_id, data_source);
+        let mut finding: Option<Finding> = None;
+        let mut attachment: Option<Attachment> = None;
+        for item in self
+            .batch_get(vec![
+                item_key(tenant, finding_sk.clone()),
+                item_key(tenant, attachment_sk.clone()),
+            ])
+            .await?
+        {
+            match item.get("sk").and_then(|v| v.as_s().ok()) {
+                Some(sk) if *sk == finding_sk => finding = Some(serde_dynamo::from_item(item)?),
+                _ => attachment = Some(serde_dynamo::from_item(item)?),
+            }
+        }
+        let mut finding = finding.ok_or_else(|| Error::NotFound {
+            resource: "finding",
+            id: format!("{account_id}/{data_source}/{finding_id}"),
+        })?;
+        let update_finding = match suppression {
+            Some(suppression) => Update::builder()
+                .update_expression("SET suppression = :suppression, #status = :status")
+                .expression_attribute_values(
+                    ":suppression",
+                    serde_dynamo::to_attribute_value(suppression)?,
+                )
+                .expression_attribute_values(":status", s("SUPPRESSED")),
+            None => Update::builder()
+                .update_expression("SET #status = :status REMOVE suppression")
+                .expression_attribute_values(":status", s("OPEN")),
+        }
+        .table_name(self.table())
+        .set_key(Some(item_key(tenant, finding_sk)))
+        .condition_expression("attribute_exists(pk)")
+        .expression_attribute_names("#status", "status")
+        .build()
+        .map_err(crate::error::store_error)?;
+        let mut transaction = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update_finding).build());
+        // A detached source's findings stay, uncounted: nothing to keep.
+        if let Some(attachment) = &attachment {
+            let entry = SuppressedFinding {
+                severity: finding.severity,
+                until: suppression.and_then(|s| s.until),
+            };
+            let mut map = attachment.suppressed.clone();
+            let held = map.contains_key(finding_id);
+            if suppression.is_some() && !held && map.len() >= MAX_SUPPRESSED {
+                return Err(Error::Refused {
+                    code: "too_many_suppressions",
+                    message: format!(
+                        "{data_source} on account {account_id} has {MAX_SUPPRESSED} suppressed findings, the most it keeps; lift some first (or ignore the resources with the account's ignore lists)"
+                    ),
+                });
+            }
+            match suppression {
+                Some(_) => map.insert(finding_id.to_string(), entry),
+                None => map.remove(finding_id),
+            };
+            // The whole map, on the condition it is as read: a concurrent
+            // change is retried, never overwritten.
+            let mut update = Update::builder()
+                .table_name(self.table())
+                .set_key(Some(item_key(tenant, attachment_sk)))
+                .expression_attribute_names("#suppressed", "suppressed");
+            update = if map.is_empty() {
+                update.update_expression("REMOVE #suppressed")
+            } else {
+                update
+                    .update_expression("SET #suppressed = :map")
+                    .expression_attribute_values(":map", serde_dynamo::to_attribute_value(&map)?)
+            };
+            // (A scan's end writes an empty map; put_attachment none.)
+            update = update
+                .condition_expression(
+                    "attribute_exists(pk) AND (attribute_not_exists(#suppressed) OR #suppressed = :before)",
+                )
+                .expression_attribute_values(
+                    ":before",
+                    serde_dynamo::to_attribute_value(&attachment.suppressed)?,
+                );
+            transaction = transaction.transact_items(
+                TransactWriteItem::builder()
+                    .update(update.build().map_err(crate::error::store_error)?)
+                    .build(),
+            );
+        }
+        match transaction.send().await {
+            Ok(_) => {}
+            Err(err) if super::is_transaction_condition_failure(&err) => return Ok(None),
+            Err(err) => return Err(Error::from_sdk(err)),
+        }
+        finding.suppression = suppression.cloned();
+        finding.status = if suppression.is_some() {
+            FindingStatus::Suppressed
+        } else {
+            FindingStatus::Open
+        };
+        Ok(Some(finding.as_of(Timestamp::now())))
+    }
+}
+
+/// A finding as its item: keyed in its account, and placed in the
+/// tenant's severity order.
+pub(super) fn finding_item(tenant: &str, finding: &Finding) -> Result<super::Item> {
+    let mut item: super::Item = serde_dynamo::to_item(finding)?;
+    item.extend(item_key(
+        tenant,
+        keys::finding_sk(
+            &finding.account_id,
+            &finding.data_source,
+            &finding.finding_id,
+        ),
+    ));
+    item.insert("type".into(), s("finding"));
+    item.insert(
+        crate::provisioning::FINDINGS_PARTITION.into(),
+        s(keys::tenant_pk(tenant)),
+    );
+    item.insert(
+        crate::provisioning::FINDINGS_ORDER.into(),
+        s(finding.severity_order()),
+    );
+    Ok(item)
+}
+
+impl Store {
+    /// A page of a tenant's findings in severity order (critical first,
+    /// then by score), as of `now`, filtered like an account's listing.
+    /// Reads the severity index, ten Query pages at most per call.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn tenant_findings(
+        &self,
+        tenant: &str,
+        data_source: Option<&str>,
+        severities: &[Severity],
+        status: Option<FindingStatus>,
+        now: Timestamp,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<Page<Finding>> {
+        use crate::provisioning::{FINDINGS_INDEX, FINDINGS_ORDER, FINDINGS_PARTITION};
+        let filter = findings_filter(status, severities, data_source, now);
+        let partition = keys::tenant_pk(tenant);
+        let start_key = |order: &str| -> Result<HashMap<String, AttributeValue>> {
+            let (account, source, id) = Finding::of_severity_order(order)
+                .ok_or_else(|| Error::store("a severity-order cursor that does not parse"))?;
+            let mut key = item_key(tenant, keys::finding_sk(account, source, id));
+            key.insert(FINDINGS_PARTITION.into(), s(&partition));
+            key.insert(FINDINGS_ORDER.into(), s(order));
+            Ok(key)
+        };
+        let mut found: Vec<Finding> = Vec::new();
+        let mut start = after.map(str::to_string);
+        let mut last: Option<String> = None;
+        for _ in 0..10 {
+            let mut query = self
+                .client
+                .query()
+                .table_name(self.table())
+                .index_name(FINDINGS_INDEX)
+                .key_condition_expression("#partition = :partition")
+                .expression_attribute_names("#partition", FINDINGS_PARTITION)
+                .expression_attribute_values(":partition", s(&partition))
+                .limit(((limit + 1 - found.len()).max(25)) as i32)
+                .set_exclusive_start_key(start.as_deref().map(start_key).transpose()?);
+            if !filter.expression.is_empty() {
+                query = query.filter_expression(&filter.expression);
+                for (name, value) in &filter.names {
+                    query = query.expression_attribute_names(name, value);
+                }
+                for (name, value) in &filter.values {
+                    query = query.expression_attribute_values(name, value.clone());
+                }
+            }
+            let output = query.send().await.map_err(Error::from_sdk)?;
+            for item in output.items.unwrap_or_default() {
+                if found.len() == limit {
+                    return Ok(Page {
+                        items: found,
+                        next_cursor: last,
+                    });
+                }
+                last = super::text_of(&item, FINDINGS_ORDER);
+                let finding: Finding = serde_dynamo::from_item(item)?;
+                found.push(finding.as_of(now));
+            }
+            match output
+                .last_evaluated_key
+                .and_then(|key| key.get(FINDINGS_ORDER).and_then(|v| v.as_s().ok()).cloned())
+            {
+                None => {
+                    return Ok(Page {
+                        items: found,
+                        next_cursor: None,
+                    })
+                }
+                Some(order) => start = Some(order),
+            }
+        }
+        Ok(Page {
+            items: found,
+            next_cursor: start,
+        })
+    }
+}
+
+/// What an account's or a tenant's listing keeps: findings in `status` as
+/// of `now` (`None`: all), of `severities` (none: all), of one data source.
+pub(super) fn findings_filter(
+    status: Option<FindingStatus>,
+    severities: &[Severity],
+    data_source: Option<&str>,
+    now: Timestamp,
+) -> Filter {
+    let mut filter = status_filter(status, now);
+    let and = |clause: String, filter: &mut Filter| {
+        filter.expression = if filter.expression.is_empty() {
+            clause
+        } else {
+            format!("({}) AND {clause}", filter.expression)
+        };
+    };
+    if !severities.is_empty() {
+        let placeholders: Vec<String> = (0..severities.len()).map(|i| format!(":sev{i}")).collect();
+        and(
+            format!("severity IN ({})", placeholders.join(", ")),
+            &mut filter,
+        );
+        for (placeholder, severity) in placeholders.into_iter().zip(severities) {
+            filter.values.push((placeholder, s(severity.as_str())));
+        }
+    }
+    if let Some(source) = data_source {
+        and("data_source = :source".into(), &mut filter);
+        filter.values.push((":source".into(), s(source)));
+    }
+    filter
+}
+
+/// The listing filter of findings in `status` as of `now` (none: all).
+fn status_filter(status: Option<FindingStatus>, now: Timestamp) -> Filter {
+    let holds = "(attribute_exists(suppression) AND (attribute_not_exists(suppression.#until) OR suppression.#until > :now))";
+    let expression = match status {
+        None => return Filter::default(),
+        Some(FindingStatus::Suppressed) => holds.to_string(),
+        Some(FindingStatus::Open) => format!("NOT {holds}"),
+    };
+    Filter {
+        expression,
+        names: vec![("#until".into(), "until".into())],
+        values: vec![(":now".into(), s(now.to_string()))],
+    }
+}
