@@ -80,11 +80,8 @@ impl Store {
         data_source: &str,
         region: &str,
     ) -> Result<Vec<Finding>> {
-        let all: Vec<Finding> = self
-            .query_prefix(
-                tenant,
-                &keys::findings_prefix(account_id, Some(data_source)),
-            )
+        let all = self
+            .source_findings(tenant, account_id, data_source)
             .await?;
         Ok(all.into_iter().filter(|f| f.region == region).collect())
     }
@@ -103,17 +100,10 @@ impl Store {
         self.put_findings(tenant, &scan.account_id, &scan.data_source, findings)
             .await?;
         let result = self
-            .update_scan(tenant, scan)
+            .update_held_region(tenant, scan, region, run.attempts)
             .update_expression(
                 "SET region_runs.#r.checkpoint = :checkpoint, region_runs.#r.counts = :counts, region_runs.#r.lease_until = :lease",
             )
-            .condition_expression(
-                "region_runs.#r.#status = :running AND region_runs.#r.attempts = :attempts",
-            )
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#r", region)
-            .expression_attribute_values(":running", s(ScanStatus::Running.as_str()))
-            .expression_attribute_values(":attempts", n(u64::from(run.attempts)))
             .expression_attribute_values(
                 ":checkpoint",
                 s(run.checkpoint.as_deref().unwrap_or_default()),
@@ -155,15 +145,8 @@ impl Store {
             .collect::<Result<Vec<_>>>()?;
         self.batch_write(deletes).await?;
         let result = self
-            .update_scan(tenant, scan)
+            .update_held_region(tenant, scan, region, held_attempts)
             .update_expression("SET region_runs.#r = :run")
-            .condition_expression(
-                "region_runs.#r.#status = :running AND region_runs.#r.attempts = :attempts",
-            )
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#r", region)
-            .expression_attribute_values(":running", s(ScanStatus::Running.as_str()))
-            .expression_attribute_values(":attempts", n(u64::from(held_attempts)))
             .expression_attribute_values(":run", serde_dynamo::to_attribute_value(run)?)
             .return_values(ReturnValue::AllNew)
             .send()
@@ -258,13 +241,43 @@ impl Store {
         account_id: &str,
         data_source: &str,
     ) -> Result<crate::scans::FindingTally> {
-        let all: Vec<Finding> = self
-            .query_prefix(
-                tenant,
-                &keys::findings_prefix(account_id, Some(data_source)),
-            )
+        let all = self
+            .source_findings(tenant, account_id, data_source)
             .await?;
         Ok(crate::scans::FindingTally::of(&all))
+    }
+
+    /// Every stored finding of one data source of an account.
+    async fn source_findings(
+        &self,
+        tenant: &str,
+        account_id: &str,
+        data_source: &str,
+    ) -> Result<Vec<Finding>> {
+        self.query_prefix(
+            tenant,
+            &keys::findings_prefix(account_id, Some(data_source)),
+        )
+        .await
+    }
+
+    /// An UpdateItem of a region this delivery holds: refused once another
+    /// delivery took it over (its attempts moved on).
+    fn update_held_region(
+        &self,
+        tenant: &str,
+        scan: &Scan,
+        region: &str,
+        held_attempts: u32,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.update_scan(tenant, scan)
+            .condition_expression(
+                "region_runs.#r.#status = :running AND region_runs.#r.attempts = :attempts",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#r", region)
+            .expression_attribute_values(":running", s(ScanStatus::Running.as_str()))
+            .expression_attribute_values(":attempts", n(u64::from(held_attempts)))
     }
 
     fn update_scan(
