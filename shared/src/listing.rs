@@ -315,12 +315,21 @@ pub fn encode_key_cursor(sort_key: Option<String>) -> Option<String> {
 /// The sort key of a cursor from [`encode_key_cursor`], checked to belong
 /// to the listing of `prefix`.
 pub fn decode_key_cursor(text: Option<&str>, prefix: &str) -> Result<Option<String>> {
+    decode_key_cursor_where(text, |key| key.starts_with(prefix))
+}
+
+/// The key of a cursor from [`encode_key_cursor`], checked with `belongs`
+/// (a listing whose keys have a shape rather than a prefix).
+pub fn decode_key_cursor_where(
+    text: Option<&str>,
+    belongs: impl Fn(&str) -> bool,
+) -> Result<Option<String>> {
     let Some(text) = text else { return Ok(None) };
     Some(text)
         .filter(|text| text.len() <= MAX_CURSOR_BYTES * 2)
         .and_then(|text| URL_SAFE_NO_PAD.decode(text).ok())
         .and_then(|bytes| String::from_utf8(bytes).ok())
-        .filter(|key| key.starts_with(prefix) && key.len() < MAX_CURSOR_BYTES)
+        .filter(|key| belongs(key) && key.len() < MAX_CURSOR_BYTES)
         .map(Some)
         .ok_or_else(|| {
             Error::invalid_with_code(

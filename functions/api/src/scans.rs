@@ -11,7 +11,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use model::ids::{AccountId, DataSourceName, FindingId, ScanId};
-use model::listing::{decode_key_cursor, encode_key_cursor, Page};
+use model::listing::{decode_key_cursor, decode_key_cursor_where, encode_key_cursor, Page};
 use model::scans::{
     AttachRequest, Attachment, DataSource, Finding, FindingStatus, RegionStatus, Scan, Severities,
     SeverityCounts, SuppressRequest,
@@ -557,18 +557,9 @@ pub async fn tenant_findings(
         offered(&state, name)?;
     }
     // A cursor is a place in the severity order, checked before use.
-    let after = decode_key_cursor(query.cursor.as_deref(), "")?;
-    if after
-        .as_deref()
-        .is_some_and(|order| Finding::of_severity_order(order).is_none())
-    {
-        return Err(model::Error::invalid_with_code(
-            "invalid_cursor",
-            "cursor",
-            "the cursor is not one this listing issued; pass next_cursor from the previous page unchanged",
-        )
-        .into());
-    }
+    let after = decode_key_cursor_where(query.cursor.as_deref(), |order| {
+        Finding::of_severity_order(order).is_some()
+    })?;
     let page = state
         .store
         .tenant_findings(

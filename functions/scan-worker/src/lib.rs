@@ -62,7 +62,7 @@ impl WorkerSettings {
 impl Default for WorkerSettings {
     fn default() -> Self {
         WorkerSettings {
-            max_receive_count: 5,
+            max_receive_count: model::provisioning::SCAN_QUEUE.max_receive_count,
             lease: Duration::from_secs(16 * 60),
             access_log_days: 30,
             deadline_margin: Duration::from_secs(20),

@@ -342,16 +342,13 @@ impl Store {
                 earlier.insert(existing.finding_id.clone(), existing);
             }
         }
-        let mut requests = Vec::with_capacity(findings.len());
         for finding in findings.iter_mut() {
             if let Some(before) = earlier.get(&finding.finding_id) {
                 finding.carry_from(before);
             }
-            requests.push(super::put_request(super::triage::finding_item(
-                tenant, finding,
-            )?)?);
         }
-        self.batch_write(requests).await
+        self.batch_write(super::triage::finding_puts(tenant, findings.iter())?)
+            .await
     }
 
     /// The end of an external scan: its final record (no longer due), the

@@ -97,7 +97,7 @@ impl Store {
         run: &RegionRun,
         findings: &[Finding],
     ) -> Result<()> {
-        self.put_findings(tenant, &scan.account_id, &scan.data_source, findings)
+        self.batch_write(super::triage::finding_puts(tenant, findings)?)
             .await?;
         let result = self
             .update_held_region(tenant, scan, region, run.attempts)
@@ -215,24 +215,6 @@ impl Store {
         Ok(true)
     }
 
-    /// Write findings (first_seen_at as given), 25 to a BatchWriteItem.
-    pub(super) async fn put_findings(
-        &self,
-        tenant: &str,
-        account_id: &str,
-        data_source: &str,
-        findings: &[Finding],
-    ) -> Result<()> {
-        let mut requests = Vec::with_capacity(findings.len());
-        for finding in findings {
-            debug_assert!(finding.account_id == account_id && finding.data_source == data_source);
-            requests.push(super::put_request(super::triage::finding_item(
-                tenant, finding,
-            )?)?);
-        }
-        self.batch_write(requests).await
-    }
-
     /// The findings of a data source counted (one Query per 1 MB): a
     /// regional scan's regions wrote them apart.
     pub async fn count_findings(
@@ -248,7 +230,7 @@ impl Store {
     }
 
     /// Every stored finding of one data source of an account.
-    async fn source_findings(
+    pub(super) async fn source_findings(
         &self,
         tenant: &str,
         account_id: &str,

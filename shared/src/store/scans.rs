@@ -791,25 +791,19 @@ impl Store {
         data_source: &str,
         findings: &mut [Finding],
     ) -> Result<(u32, u32)> {
-        let existing: Vec<Finding> = self
-            .query_prefix(
-                tenant,
-                &keys::findings_prefix(account_id, Some(data_source)),
-            )
+        let existing = self
+            .source_findings(tenant, account_id, data_source)
             .await?;
         let mut earlier: HashMap<String, Finding> = existing
             .into_iter()
             .map(|f| (f.finding_id.clone(), f))
             .collect();
-        let mut requests = Vec::with_capacity(findings.len());
         for finding in findings.iter_mut() {
             if let Some(before) = earlier.remove(&finding.finding_id) {
                 finding.carry_from(&before);
             }
-            requests.push(super::put_request(super::triage::finding_item(
-                tenant, finding,
-            )?)?);
         }
+        let mut requests = super::triage::finding_puts(tenant, findings.iter())?;
         // What is left was not seen by this scan: resolved.
         let resolved = earlier.len() as u32;
         for finding_id in earlier.keys() {

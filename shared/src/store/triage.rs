@@ -78,10 +78,16 @@ impl Store {
                     ":suppression",
                     serde_dynamo::to_attribute_value(suppression)?,
                 )
-                .expression_attribute_values(":status", s("SUPPRESSED")),
+                .expression_attribute_values(
+                    ":status",
+                    serde_dynamo::to_attribute_value(FindingStatus::Suppressed)?,
+                ),
             None => Update::builder()
                 .update_expression("SET #status = :status REMOVE suppression")
-                .expression_attribute_values(":status", s("OPEN")),
+                .expression_attribute_values(
+                    ":status",
+                    serde_dynamo::to_attribute_value(FindingStatus::Open)?,
+                ),
         }
         .table_name(self.table())
         .set_key(Some(item_key(tenant, finding_sk)))
@@ -292,6 +298,17 @@ pub(super) fn findings_filter(
         filter.values.push((":source".into(), s(source)));
     }
     filter
+}
+
+/// A PutRequest of each finding, as [`finding_item`] places it.
+pub(super) fn finding_puts<'a>(
+    tenant: &str,
+    findings: impl IntoIterator<Item = &'a Finding>,
+) -> Result<Vec<aws_sdk_dynamodb::types::WriteRequest>> {
+    findings
+        .into_iter()
+        .map(|finding| super::put_request(finding_item(tenant, finding)?))
+        .collect()
 }
 
 /// The listing filter of findings in `status` as of `now` (none: all).

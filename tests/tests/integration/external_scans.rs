@@ -152,6 +152,22 @@ impl Fixture {
         reply.body["findings"].as_array().unwrap().clone()
     }
 
+    /// This source's share of the account's findings summary.
+    async fn summary(&self) -> Value {
+        let summary = self
+            .app
+            .get(&format!("/v1/accounts/{}/findings/summary", self.account))
+            .await;
+        assert_eq!(summary.status, StatusCode::OK, "{:#}", summary.body);
+        summary.body["data_sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["data_source"] == "acme:ext")
+            .unwrap_or_else(|| panic!("no acme:ext in {:#}", summary.body))
+            .clone()
+    }
+
     async fn attachment_status(&self) -> String {
         let reply = self
             .app
@@ -257,17 +273,7 @@ async fn a_scanner_uploads_pages_once_each_and_completes_with_exact_counts() {
     assert_eq!(f.attachment_status().await, "OK");
     let findings = f.findings().await;
     assert_eq!(findings.len(), 3, "{findings:#?}");
-    let summary = f
-        .app
-        .get(&format!("/v1/accounts/{}/findings/summary", f.account))
-        .await;
-    let source = &summary.body["data_sources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["data_source"] == "acme:ext")
-        .unwrap()
-        .clone();
+    let source = f.summary().await;
     assert_eq!(
         (
             source["total"].clone(),
@@ -276,8 +282,7 @@ async fn a_scanner_uploads_pages_once_each_and_completes_with_exact_counts() {
             source["medium"].clone()
         ),
         (json!(3), json!(1), json!(1), json!(1)),
-        "the summary counts what the listing lists: {:#}",
-        summary.body
+        "the summary counts what the listing lists: {source:#}"
     );
     let severities: Vec<&str> = findings
         .iter()
@@ -346,18 +351,8 @@ async fn a_scanner_uploads_pages_once_each_and_completes_with_exact_counts() {
     assert_eq!(ended.body["counts"]["stored"], 1);
     let left = f.findings().await;
     assert_eq!(left.len(), 1);
-    let summary = f
-        .app
-        .get(&format!("/v1/accounts/{}/findings/summary", f.account))
-        .await;
-    let source = summary.body["data_sources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["data_source"] == "acme:ext")
-        .unwrap()
-        .clone();
-    assert_eq!(source["total"], 1, "{:#}", summary.body);
+    let source = f.summary().await;
+    assert_eq!(source["total"], 1, "{source:#}");
     assert_eq!(source["critical"], 1);
     assert_eq!(
         left[0]["first_seen_at"],

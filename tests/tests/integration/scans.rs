@@ -1187,6 +1187,22 @@ async fn suppressed_findings_leave_the_listing_across_rescans_and_return_when_it
         .unwrap()
         .iter()
         .all(|f| f["severity"] == "CRITICAL"));
+    // A forged cursor of the right shape is only a position: past the
+    // end it reads nothing, and never another tenant's partition.
+    let forged = model::listing::encode_key_cursor(Some(format!(
+        "9#999999#{}#aws:iam#{}",
+        "9".repeat(12),
+        "f".repeat(32)
+    )))
+    .unwrap();
+    let past_the_end = app.get(&format!("/v1/findings?cursor={forged}")).await;
+    assert_eq!(
+        past_the_end.status,
+        StatusCode::OK,
+        "{:#}",
+        past_the_end.body
+    );
+    assert_eq!(past_the_end.body["findings"], json!([]));
     app.get("/v1/findings?cursor=bm90LWEtY3Vyc29y")
         .await
         .assert_error(400, "invalid_cursor");
