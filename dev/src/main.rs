@@ -94,6 +94,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     step(&format!("creating event bus '{bus}' (as in template.yaml)"));
     let eventbridge = aws_sdk_eventbridge::Client::new(&model::config::aws().await);
     model::provisioning::create_event_bus(&eventbridge, &bus).await?;
+    let role_name = config.customer_role_name.clone();
     // The composition root every function uses, on the local queue.
     let services = model::config::Services::new(config).await?;
     let store = services.store.clone();
@@ -140,6 +141,13 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     ));
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
     let listener = tokio::net::TcpListener::bind(address).await?;
+    match sample_onboarding_link(&app, &token, &address, &role_name).await {
+        Ok(url) => {
+            step("a sample account's onboarding page (what a vendor sends its customer):");
+            println!("\n    {url}\n");
+        }
+        Err(err) => tracing::warn!(error = %err, "no sample onboarding link"),
+    }
     step(&format!(
         "API listening on http://{address} (Ctrl-C stops everything)"
     ));
@@ -149,6 +157,59 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     step("stopped");
     Ok(())
+}
+
+/// The sample account (registered once) and a new onboarding link to it,
+/// through the API itself: what a vendor would call.
+async fn sample_onboarding_link(
+    app: &axum::Router,
+    key: &str,
+    address: &SocketAddr,
+    role_name: &str,
+) -> Result<String, Box<dyn std::error::Error>> {
+    use tower::ServiceExt;
+    let call = |method: &str, uri: String, body: serde_json::Value| {
+        let request = axum::http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("host", address.to_string())
+            .header("x-api-key", key)
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body.to_string()));
+        let app = app.clone();
+        async move {
+            let response = app.oneshot(request?).await?;
+            let status = response.status();
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await?;
+            let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            Ok::<_, Box<dyn std::error::Error>>((status, body))
+        }
+    };
+    let account = "123456789012";
+    let (status, body) = call(
+        "POST",
+        "/v1/accounts".into(),
+        serde_json::json!({
+            "account_id": account,
+            "name": "Sample account (dev)",
+            "regions": ["us-east-1"],
+            "role_arn": format!("arn:aws:iam::{account}:role/{role_name}"),
+        }),
+    )
+    .await?;
+    if !status.is_success() && status != axum::http::StatusCode::CONFLICT {
+        return Err(format!("registering the sample account: {status} {body}").into());
+    }
+    let (status, body) = call(
+        "POST",
+        format!("/v1/accounts/{account}/onboarding-links"),
+        serde_json::json!({"expires_in_days": 1}),
+    )
+    .await?;
+    match body["url"].as_str() {
+        Some(url) if status.is_success() => Ok(url.to_string()),
+        _ => Err(format!("creating its onboarding link: {status} {body}").into()),
+    }
 }
 
 /// Serve HTTP/1.1 with a deadline for each request's headers, which

@@ -58,11 +58,15 @@ fn serves_the_api_with_a_bootstrapped_admin_key() {
     // Progress lines, then the key, then "listening".
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut key = None;
+    let mut onboarding = None;
     let mut steps = Vec::new();
     for line in BufReader::new(stdout).lines() {
         let line = line.unwrap();
         if let Some(found) = line.trim().strip_prefix("export API_KEY=") {
             key = Some(found.to_string());
+        }
+        if let Some(at) = line.find("/onboard/onb_default_123456789012_") {
+            onboarding = Some(line[at..].trim().to_string());
         }
         if line.starts_with("==> ") {
             steps.push(line.clone());
@@ -75,7 +79,16 @@ fn serves_the_api_with_a_bootstrapped_admin_key() {
     let key = key.expect("the admin key is printed");
     assert!(key.starts_with("oak_default_"));
 
-    let body = r#"{"account_id":"123456789012","name":"From curl"}"#;
+    // The sample account's onboarding page, as printed.
+    let page = onboarding.expect("an onboarding link is printed");
+    let (status, html) = http(
+        port,
+        &format!("GET {page} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"),
+    );
+    assert!(status.contains("200"), "{status}");
+    assert!(html.contains("Sample account (dev)"));
+
+    let body = r#"{"account_id":"123456789013","name":"From curl"}"#;
     let (status, created) = http(
         port,
         &format!(

@@ -632,14 +632,18 @@ fn finding_events(events: &mut Events<'_>, old: Option<&Finding>, new: Option<&F
             "severity": finding.severity,
         })
     };
+    // Resolved findings stay as items (RESOLVED, then TTL removes them):
+    // opened is new or seen again once resolved; resolved is marked so,
+    // or removed while open (the account's data purged).
+    let open = |finding: &Finding| finding.resolved_at.is_none();
     match (old, new) {
-        (None, Some(new)) => events.push(
+        (old, Some(new)) if open(new) && !old.is_some_and(open) => events.push(
             EventType::FindingOpened,
             Some(&new.account_id),
             SCAN_WORKER,
             view(new),
         ),
-        (Some(old), None) => events.push(
+        (Some(old), new) if open(old) && !new.is_some_and(open) => events.push(
             EventType::FindingResolved,
             Some(&old.account_id),
             SCAN_WORKER,

@@ -113,6 +113,18 @@ checked_string!(
     |field, value| rule(field, is_ulid(value), ORGANIZATION_ID_RULE)
 );
 checked_string!(
+    /// The 26-character ULID of an onboarding link.
+    LinkId,
+    "link_id",
+    |field, value| rule(field, is_ulid(value), LINK_ID_RULE)
+);
+checked_string!(
+    /// The 26-character ULID of a suppression rule.
+    SuppressionRuleId,
+    "rule_id",
+    |field, value| rule(field, is_ulid(value), RULE_ID_RULE)
+);
+checked_string!(
     /// A webhook delivery: `dlv_`, the event's time and its id's hex.
     DeliveryId,
     "delivery_id",
@@ -150,6 +162,10 @@ const ORGANIZATION_ID_RULE: &str =
     "organization_id is the 26-character id returned when the organization was registered";
 const DELIVERY_ID_RULE: &str =
     "delivery_id is dlv_, 14 digits, _ and 32 hex digits, as the delivery log lists it";
+const LINK_ID_RULE: &str =
+    "link_id is the 26-character id returned when the onboarding link was created";
+const RULE_ID_RULE: &str =
+    "rule_id is the 26-character id returned when the suppression rule was created";
 const FINDING_ID_RULE: &str = "finding_id is the 32-hex-digit id the findings listing shows";
 const DATA_SOURCE_RULE: &str = "a data source name is 1-64 characters of letters, digits and :._- (GET /v1/data-sources lists them)";
 
@@ -190,6 +206,14 @@ pub fn path_parameter(name: &str, value: &str) -> Result<()> {
         "organization_id" => OrganizationId::parse(name, value).map(drop),
         "data_source" => DataSourceName::parse(name, value).map(drop),
         "finding_id" => FindingId::parse(name, value).map(drop),
+        "rule_id" => SuppressionRuleId::parse(name, value).map(drop),
+        "link_id" => LinkId::parse(name, value).map(drop),
+        // An onboarding token: its page tells a bad one apart (410) itself.
+        "token" => rule(
+            name,
+            !value.is_empty() && value.len() <= crate::onboarding::MAX_TOKEN_LEN,
+            "an onboarding link's token is at most 200 characters",
+        ),
         _ => rule(
             name,
             !value.is_empty() && value.len() <= MAX_PATH_PARAMETER,

@@ -73,6 +73,10 @@ pub const CRITERIA_INDEXES: [(&str, &str); 2] = [
 pub const FINDINGS_INDEX: &str = "findings-by-severity";
 pub const FINDINGS_PARTITION: &str = "gsi_findings";
 pub const FINDINGS_ORDER: &str = "gsi_severity";
+/// One account's findings in the same order (its partition is
+/// `T#<tenant>#<account>`): the account's findings listing reads it.
+pub const ACCOUNT_FINDINGS_INDEX: &str = "findings-by-account";
+pub const ACCOUNT_FINDINGS_PARTITION: &str = "gsi_account_findings";
 
 pub const PARENT_INDEX: &str = "by-parent";
 pub const PARENT_KEY: &str = "lsi_parent";
@@ -91,13 +95,35 @@ pub fn local_indexes() -> Vec<LocalIndex> {
     indexes
 }
 
+/// The global indexes, in `template.yaml`'s order: (name, partition key,
+/// sort key), each projecting every attribute.
+pub fn global_indexes() -> Vec<(&'static str, &'static str, &'static str)> {
+    let mut indexes = vec![(DUE_INDEX, DUE_SHARD, DUE_AT)];
+    indexes.extend(
+        CRITERIA_INDEXES
+            .into_iter()
+            .map(|(name, partition_key)| (name, partition_key, SORT_KEY)),
+    );
+    indexes.push((FINDINGS_INDEX, FINDINGS_PARTITION, FINDINGS_ORDER));
+    indexes.push((
+        ACCOUNT_FINDINGS_INDEX,
+        ACCOUNT_FINDINGS_PARTITION,
+        FINDINGS_ORDER,
+    ));
+    indexes
+}
+
 /// Every key attribute of the table and its indexes (all strings).
 pub fn key_attributes() -> Vec<&'static str> {
     let mut attributes = vec![PARTITION_KEY, SORT_KEY];
     attributes.extend(local_indexes().iter().map(|index| index.sort_key));
     attributes.extend([DUE_SHARD, DUE_AT]);
     attributes.extend(CRITERIA_INDEXES.map(|(_, key)| key));
-    attributes.extend([FINDINGS_PARTITION, FINDINGS_ORDER]);
+    attributes.extend([
+        FINDINGS_PARTITION,
+        FINDINGS_ORDER,
+        ACCOUNT_FINDINGS_PARTITION,
+    ]);
     attributes
 }
 
@@ -229,18 +255,7 @@ pub async fn create_table_with_stream(
                 .map_err(store_error)?,
         );
     }
-    let globals = std::iter::once((DUE_INDEX, DUE_SHARD, DUE_AT))
-        .chain(
-            CRITERIA_INDEXES
-                .into_iter()
-                .map(|(name, partition_key)| (name, partition_key, SORT_KEY)),
-        )
-        .chain(std::iter::once((
-            FINDINGS_INDEX,
-            FINDINGS_PARTITION,
-            FINDINGS_ORDER,
-        )));
-    for (name, partition_key, sort_key) in globals {
+    for (name, partition_key, sort_key) in global_indexes() {
         request = request.global_secondary_indexes(
             GlobalSecondaryIndex::builder()
                 .index_name(name)

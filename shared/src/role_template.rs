@@ -235,6 +235,17 @@ pub fn console_url(
     format!("https://{host}/cloudformation/home#/stacks/quickcreate?{query}")
 }
 
+/// A [`console_url`] that opens the console in `region` (the stack's).
+pub fn in_region(console_url: &str, region: &str) -> String {
+    let query =
+        serde_urlencoded::to_string([("region", region)]).expect("a pair of strings encodes");
+    console_url.replacen(
+        "/cloudformation/home#",
+        &format!("/cloudformation/home?{query}#"),
+        1,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,5 +291,8 @@ mod tests {
             .starts_with("https://console.amazonaws.cn/cloudformation/home#/stacks/quickcreate?"));
         assert!(url.contains("templateURL=https%3A%2F%2Fb.s3.amazonaws.com%2Ft.yaml"));
         assert!(url.contains("param_ExternalId=abc"));
+        assert!(in_region(&url, "cn-north-1").starts_with(
+            "https://console.amazonaws.cn/cloudformation/home?region=cn-north-1#/stacks/quickcreate?"
+        ));
     }
 }

@@ -28,6 +28,11 @@ pub const MAX_PAGE_FINDINGS: usize = 1000;
 /// which bounds what a completion reads to resolve the ones not seen.
 pub const MAX_PAGES: u32 = 50;
 
+/// Whether `name` is a finding's rule as scanners may report it.
+pub fn is_rule_name(name: &str) -> bool {
+    RULE.is_match(name)
+}
+
 static RULE: LazyLock<regex::Regex> =
     LazyLock::new(|| regex::Regex::new(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$").unwrap());
 static RESOURCE_TYPE: LazyLock<regex::Regex> =
@@ -300,6 +305,7 @@ impl ResultsPage {
                     last_seen_at: now,
                     status: Default::default(),
                     suppression: None,
+                    resolved_at: None,
                     scan_id: scan.scan_id.clone(),
                 },
             );

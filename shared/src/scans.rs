@@ -210,17 +210,36 @@ pub enum AttachmentStatus {
 /// At most this many suppressed findings per attached data source.
 pub const MAX_SUPPRESSED: usize = 1000;
 
+/// An attachment's stored findings by status, each by severity.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FindingCounts {
+    pub open: SeverityCounts,
+    pub suppressed: SeverityCounts,
+    pub resolved: SeverityCounts,
+}
+
 impl Attachment {
-    /// Its stored findings as of `now`: (open, suppressed), by severity.
-    pub fn findings_as_of(&self, now: Timestamp) -> (SeverityCounts, SeverityCounts) {
+    /// Its stored findings as of `now`, by status: a suppression that
+    /// expired counts as open at once.
+    pub fn findings_as_of(&self, now: Timestamp) -> FindingCounts {
         let all = self.findings.clone().unwrap_or_default();
+        let holds = |until: Option<Timestamp>| until.is_none_or(|until| until > now);
         let mut suppressed = SeverityCounts::default();
         for entry in self.suppressed.values() {
-            if entry.until.is_none_or(|until| until > now) {
+            if holds(entry.until) {
                 suppressed.count(entry.severity);
             }
         }
-        (all.less(&suppressed), suppressed)
+        for rule in self.suppressed_by_rule.values() {
+            if holds(rule.until) {
+                suppressed.add(&rule.counts);
+            }
+        }
+        FindingCounts {
+            open: all.less(&suppressed),
+            suppressed,
+            resolved: self.resolved.clone().unwrap_or_default(),
+        }
     }
 }
 
@@ -271,6 +290,13 @@ pub struct Attachment {
     /// counts those whose suppression holds apart from the open ones.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub suppressed: BTreeMap<String, SuppressedFinding>,
+    /// Its findings a tenant rule suppresses, counted per rule, as of its
+    /// last finished scan.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub suppressed_by_rule: BTreeMap<String, RuleSuppressed>,
+    /// Its resolved findings (kept 30 days), as of its last finished scan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved: Option<SeverityCounts>,
     /// What the schedule's last run did, or why it skipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_scheduled_run: Option<crate::schedule::ScheduledRun>,
@@ -386,6 +412,10 @@ impl AttachRequest {
             suppressed: existing
                 .map(|old| old.suppressed.clone())
                 .unwrap_or_default(),
+            suppressed_by_rule: existing
+                .map(|old| old.suppressed_by_rule.clone())
+                .unwrap_or_default(),
+            resolved: existing.and_then(|old| old.resolved.clone()),
             last_scheduled_run: existing.and_then(|old| old.last_scheduled_run.clone()),
             created_at: existing.map_or(now, |old| old.created_at),
             created_by: existing.map_or_else(|| actor.to_string(), |old| old.created_by.clone()),
@@ -854,13 +884,18 @@ pub struct Finding {
     pub last_seen_at: Timestamp,
     /// The scan that last saw it.
     pub scan_id: String,
-    /// OPEN, or SUPPRESSED while a suppression holds (as of the read).
+    /// OPEN, SUPPRESSED while a suppression holds (as of the read), or
+    /// RESOLVED once a scan no longer sees it.
     #[serde(default)]
     pub status: FindingStatus,
     /// Why it is suppressed and until when; kept across rescans, gone
     /// once it expires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suppression: Option<Suppression>,
+    /// When a scan of its data source (its region, for a regional one)
+    /// first did not see it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_at: Option<Timestamp>,
 }
 
 /// Whether a finding is worked on.
@@ -872,7 +907,16 @@ pub enum FindingStatus {
     Open,
     /// Left out of both until the suppression expires or is lifted.
     Suppressed,
+    /// No scan since `resolved_at` saw it; kept [`RESOLVED_RETENTION_DAYS`]
+    /// (then DynamoDB's TTL removes it), reopened if a scan sees it again.
+    Resolved,
 }
+
+/// Days a resolved finding is kept before TTL removes it.
+pub const RESOLVED_RETENTION_DAYS: u64 = 30;
+
+/// The rank of a resolved finding in [`Finding::severity_order`].
+pub const RESOLVED_RANK: char = '9';
 
 /// A finding set aside by someone, with why and until when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -881,9 +925,13 @@ pub struct Suppression {
     /// Absent: until lifted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<Timestamp>,
-    /// The API key that suppressed it.
+    /// The API key that suppressed it (`rule:<id>` for a rule).
     pub by: String,
     pub at: Timestamp,
+    /// The tenant's suppression rule that matched it: re-evaluated at each
+    /// scan, so it goes when the rule is deleted or no longer matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_id: Option<String>,
 }
 
 impl Suppression {
@@ -908,39 +956,48 @@ pub struct SuppressRequest {
 impl SuppressRequest {
     /// The suppression this asks for, or the field that is wrong.
     pub fn suppression(self, by: &str, now: Timestamp) -> Result<Suppression> {
-        crate::validation::text("reason", &self.reason, 500)?;
-        if self.reason.trim().is_empty() {
-            return Err(Error::invalid(
-                "reason",
-                "say why the finding is suppressed",
-            ));
-        }
-        let until = match &self.until {
-            None => None,
-            Some(text) => {
-                let until = Timestamp::parse(text).ok_or_else(|| {
-                    Error::invalid(
-                        "until",
-                        "must be an RFC 3339 time such as 2027-01-31T00:00:00Z",
-                    )
-                })?;
-                let latest = now.plus(std::time::Duration::from_secs(366 * 86_400));
-                if until <= now || until > latest {
-                    return Err(Error::invalid(
-                        "until",
-                        "must be in the future and within 366 days; leave it out to suppress until lifted",
-                    ));
-                }
-                Some(until)
-            }
-        };
+        let until = suppression_terms(&self.reason, self.until.as_deref(), now)?;
         Ok(Suppression {
             reason: self.reason,
             until,
             by: by.to_string(),
             at: now,
+            rule_id: None,
         })
     }
+}
+
+/// Check a suppression's reason (1-500 characters) and optional expiry
+/// (RFC 3339, in the next 366 days); gives the expiry.
+pub fn suppression_terms(
+    reason: &str,
+    until: Option<&str>,
+    now: Timestamp,
+) -> Result<Option<Timestamp>> {
+    crate::validation::text("reason", reason, 500)?;
+    if reason.trim().is_empty() {
+        return Err(Error::invalid(
+            "reason",
+            "say why the findings are suppressed",
+        ));
+    }
+    let Some(text) = until else {
+        return Ok(None);
+    };
+    let until = Timestamp::parse(text).ok_or_else(|| {
+        Error::invalid(
+            "until",
+            "must be an RFC 3339 time such as 2027-01-31T00:00:00Z",
+        )
+    })?;
+    let latest = now.plus(std::time::Duration::from_secs(366 * 86_400));
+    if until <= now || until > latest {
+        return Err(Error::invalid(
+            "until",
+            "must be in the future and within 366 days; leave it out to suppress until lifted",
+        ));
+    }
+    Ok(Some(until))
 }
 
 /// A suppressed finding as its attachment counts it.
@@ -956,23 +1013,53 @@ pub struct SuppressedFinding {
 /// summary reads them with the attachment).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FindingTally {
+    /// Every finding not resolved (open or suppressed).
     pub counts: SeverityCounts,
+    /// Suppressed one by one, by finding id.
     pub suppressed: BTreeMap<String, SuppressedFinding>,
+    /// Suppressed by a rule, counted per rule (so a rule matching
+    /// thousands of findings costs the attachment one entry).
+    pub by_rule: BTreeMap<String, RuleSuppressed>,
+    pub resolved: SeverityCounts,
+}
+
+/// The findings of one data source that one rule suppresses.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RuleSuppressed {
+    pub counts: SeverityCounts,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Timestamp>,
 }
 
 impl FindingTally {
     pub fn of<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> Self {
         let mut tally = FindingTally::default();
         for finding in findings {
+            if finding.resolved_at.is_some() {
+                tally.resolved.count(finding.severity);
+                continue;
+            }
             tally.counts.count(finding.severity);
-            if let Some(suppression) = &finding.suppression {
-                tally.suppressed.insert(
-                    finding.finding_id.clone(),
-                    SuppressedFinding {
-                        severity: finding.severity,
-                        until: suppression.until,
-                    },
-                );
+            match &finding.suppression {
+                Some(Suppression {
+                    rule_id: Some(rule),
+                    until,
+                    ..
+                }) => {
+                    let entry = tally.by_rule.entry(rule.clone()).or_default();
+                    entry.counts.count(finding.severity);
+                    entry.until = *until;
+                }
+                Some(suppression) => {
+                    tally.suppressed.insert(
+                        finding.finding_id.clone(),
+                        SuppressedFinding {
+                            severity: finding.severity,
+                            until: suppression.until,
+                        },
+                    );
+                }
+                None => {}
             }
         }
         tally
@@ -983,27 +1070,51 @@ impl Finding {
     /// As of `now`: SUPPRESSED while its suppression holds, else OPEN
     /// (an expired suppression is dropped).
     pub fn as_of(mut self, now: Timestamp) -> Self {
-        match &self.suppression {
-            Some(suppression) if suppression.holds_at(now) => {
-                self.status = FindingStatus::Suppressed
-            }
-            _ => {
-                self.status = FindingStatus::Open;
-                self.suppression = None;
-            }
+        if self
+            .suppression
+            .as_ref()
+            .is_some_and(|held| !held.holds_at(now))
+        {
+            self.suppression = None;
         }
+        self.status = self.status_now();
         self
+    }
+
+    /// RESOLVED once resolved, else SUPPRESSED while it has a suppression.
+    fn status_now(&self) -> FindingStatus {
+        match (&self.resolved_at, &self.suppression) {
+            (Some(_), _) => FindingStatus::Resolved,
+            (None, Some(_)) => FindingStatus::Suppressed,
+            (None, None) => FindingStatus::Open,
+        }
+    }
+
+    /// Not seen by a scan that would have seen it, `at`: kept as RESOLVED.
+    pub fn resolved(mut self, at: Timestamp) -> Self {
+        self.resolved_at = Some(at);
+        self.status = FindingStatus::Resolved;
+        self
+    }
+
+    /// When TTL may remove it (epoch seconds): only once resolved.
+    pub fn expires_at(&self) -> Option<u64> {
+        self.resolved_at
+            .map(|at| at.datetime().timestamp().max(0) as u64 + RESOLVED_RETENTION_DAYS * 86_400)
     }
 
     /// Where it sorts in the tenant's severity order: critical first,
     /// then by score, highest first; the rest makes it unique and names
     /// its item (`<rank>#<inverted score>#<account>#<source>#<id>`).
+    /// Resolved findings sort after every other (rank 9), so open and
+    /// suppressed ones are a key range of their own.
     pub fn severity_order(&self) -> String {
-        let rank = match self.severity {
-            Severity::Critical => 0,
-            Severity::High => 1,
-            Severity::Medium => 2,
-            Severity::Low => 3,
+        let rank = match (self.resolved_at, self.severity) {
+            (Some(_), _) => RESOLVED_RANK,
+            (None, Severity::Critical) => '0',
+            (None, Severity::High) => '1',
+            (None, Severity::Medium) => '2',
+            (None, Severity::Low) => '3',
         };
         let inverted = ((100.0 - self.score.clamp(0.0, 100.0)) * 1000.0).round() as u32;
         format!(
@@ -1021,19 +1132,23 @@ impl Finding {
             .then_some((account, source, id))
     }
 
-    /// Seen again: it keeps when it was first seen and its suppression.
-    pub fn carry_from(&mut self, earlier: &Finding) {
-        self.first_seen_at = earlier.first_seen_at;
-        // An expired suppression is not carried: it ended.
-        self.suppression = earlier
-            .suppression
-            .clone()
-            .filter(|held| held.holds_at(self.last_seen_at));
-        self.status = if self.suppression.is_some() {
-            FindingStatus::Suppressed
-        } else {
-            FindingStatus::Open
-        };
+    /// Written by a scan: seen again, it keeps when it was first seen and a
+    /// suppression made by hand (a resolved one is open again); then the
+    /// tenant's rules decide whether a rule suppresses it.
+    pub fn settle(&mut self, earlier: Option<&Finding>, rules: &crate::suppression_rules::Rules) {
+        if let Some(earlier) = earlier {
+            self.first_seen_at = earlier.first_seen_at;
+            // An expired suppression is not carried: it ended. A rule's is
+            // evaluated afresh below.
+            self.suppression = earlier
+                .suppression
+                .clone()
+                .filter(|held| held.rule_id.is_none() && held.holds_at(self.last_seen_at));
+        }
+        if self.suppression.is_none() {
+            self.suppression = rules.suppression_of(self);
+        }
+        self.status = self.status_now();
     }
 
     /// The stable id of `rule` on `resource_id`.
@@ -1380,9 +1495,12 @@ mod tests {
                 until: Timestamp::parse("2026-12-03T09:00:00Z"),
             },
         );
-        let (open, held) = attachment.findings_as_of(now);
-        assert_eq!((open.total, open.critical, open.high), (2, 1, 1));
-        assert_eq!((held.total, held.high), (1, 1));
+        let counts = attachment.findings_as_of(now);
+        assert_eq!(
+            (counts.open.total, counts.open.critical, counts.open.high),
+            (2, 1, 1)
+        );
+        assert_eq!((counts.suppressed.total, counts.suppressed.high), (1, 1));
     }
 
     #[test]

@@ -23,6 +23,15 @@ pub struct TenantSettings {
     /// completes when the customer's role accepts it.
     #[serde(default)]
     pub auto_rotate_external_id: bool,
+    /// The product the onboarding page names (1-100 characters); absent:
+    /// "your vendor".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_name: Option<String>,
+    /// An https URL of the logo the onboarding page shows (at most 2048
+    /// characters); the page's Content-Security-Policy admits its origin
+    /// for images only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_url: Option<String>,
 }
 
 impl TenantSettings {
@@ -34,6 +43,12 @@ impl TenantSettings {
                     format!("give 1-{MAX_AGE_DAYS} days, or leave it out for no limit"),
                 ));
             }
+        }
+        if let Some(name) = &self.product_name {
+            crate::validation::text("product_name", name, 100)?;
+        }
+        if let Some(url) = &self.logo_url {
+            logo_origin(url)?;
         }
         if self.auto_rotate_external_id && self.external_id_max_age_days.is_none() {
             return Err(Error::invalid(
@@ -51,6 +66,26 @@ impl TenantSettings {
     }
 }
 
+/// The origin (`https://host[:port]`) of a logo URL, or why it is refused.
+pub fn logo_origin(text: &str) -> Result<String> {
+    let refuse = |why: &str| Err(Error::invalid("logo_url", why));
+    if text.len() > 2048 {
+        return refuse("logo_url is at most 2048 characters");
+    }
+    let Ok(url) = url::Url::parse(text) else {
+        return refuse(
+            "logo_url must be an absolute https URL such as https://example.com/logo.svg",
+        );
+    };
+    if url.scheme() != "https" || !url.username().is_empty() || url.password().is_some() {
+        return refuse("logo_url must be an https URL without a user name or password");
+    }
+    match url.host_str() {
+        Some(_) => Ok(url.origin().ascii_serialization()),
+        None => refuse("logo_url must name a host"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,6 +95,7 @@ mod tests {
         let policy = TenantSettings {
             external_id_max_age_days: Some(90),
             auto_rotate_external_id: true,
+            ..Default::default()
         };
         assert!(policy.validate().is_ok());
         let since = Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
@@ -69,12 +105,30 @@ mod tests {
         let auto_only = TenantSettings {
             external_id_max_age_days: None,
             auto_rotate_external_id: true,
+            ..Default::default()
         };
         assert!(auto_only.validate().is_err());
         let zero = TenantSettings {
             external_id_max_age_days: Some(0),
             auto_rotate_external_id: false,
+            ..Default::default()
         };
         assert!(zero.validate().is_err());
+    }
+
+    #[test]
+    fn logos_are_https_urls_and_give_their_origin() {
+        assert_eq!(
+            logo_origin("https://cdn.example.com:8443/a/logo.svg?v=1").unwrap(),
+            "https://cdn.example.com:8443"
+        );
+        for bad in [
+            "http://example.com/logo.png",
+            "javascript:alert(1)",
+            "https://user:pw@example.com/logo.png",
+            "/logo.png",
+        ] {
+            assert!(logo_origin(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -10,6 +10,8 @@ pub mod body;
 pub mod bulk;
 pub mod error;
 pub mod idempotency;
+pub mod onboard_page;
+pub mod onboarding_links;
 pub mod organizations;
 pub mod path;
 pub mod query;
@@ -17,6 +19,7 @@ pub mod rate_limit;
 pub mod scanner_results;
 pub mod scans;
 pub mod settings;
+pub mod suppression_rules;
 pub mod trust;
 pub mod webhooks;
 
@@ -141,6 +144,19 @@ impl AppState {
         model::usecases::webhooks::Webhooks {
             store: &self.store,
             allow_loopback_http: self.allow_loopback_webhooks,
+        }
+    }
+
+    /// Onboarding links and their page, over this state's store.
+    pub fn onboarding(&self) -> model::usecases::onboarding::Onboarding<'_> {
+        model::usecases::onboarding::Onboarding { store: &self.store }
+    }
+
+    /// The tenant's suppression rules, over this state's store.
+    pub fn suppression_rules(&self) -> model::usecases::suppression_rules::SuppressionRules<'_> {
+        model::usecases::suppression_rules::SuppressionRules {
+            store: &self.store,
+            catalogue: &self.catalogue,
         }
     }
 
@@ -291,6 +307,16 @@ fn routes() -> (Router<AppState>, OpenApiDocument) {
         .routes(routes!(scans::findings_summary))
         .routes(routes!(scans::tenant_findings))
         .routes(routes!(scans::suppress_finding, scans::lift_suppression))
+        .routes(routes!(
+            suppression_rules::create_suppression_rule,
+            suppression_rules::list_suppression_rules
+        ))
+        .routes(routes!(suppression_rules::delete_suppression_rule))
+        .routes(routes!(
+            onboarding_links::create_onboarding_link,
+            onboarding_links::list_onboarding_links
+        ))
+        .routes(routes!(onboarding_links::revoke_onboarding_link))
         .routes(routes!(scanner_results::upload_results))
         .routes(routes!(scanner_results::complete_scan))
         .routes(routes!(api_keys::create_api_key, api_keys::list_api_keys))
@@ -520,6 +546,7 @@ async fn openapi_json() -> Response {
 pub fn router(state: AppState) -> Router {
     let (routes, _) = routes();
     routes
+        .merge(onboard_page::routes())
         .fallback(|| async {
             ApiError::not_found("no such route; GET /v1/openapi.json lists them")
         })

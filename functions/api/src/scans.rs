@@ -16,7 +16,7 @@ use model::scans::{
     AttachRequest, Attachment, DataSource, Finding, FindingStatus, RegionStatus, Scan, Severities,
     SeverityCounts, SuppressRequest,
 };
-use model::store::keys;
+use model::store::{keys, FindingsOrder};
 use model::usecases::scans::{AccountActionRequest, AccountActionResponse, ScanRequest};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -456,7 +456,8 @@ pub struct FindingsQuery {
     #[param(value_type = Option<String>)]
     data_source: Option<DataSourceName>,
     /// `open` (the default: what the summary counts), `suppressed` (while
-    /// their suppression holds) or `all`.
+    /// their suppression holds), `resolved` (no longer seen; kept 30 days)
+    /// or `all`.
     #[serde(default)]
     #[param(value_type = Option<String>)]
     status: StatusQuery,
@@ -475,6 +476,7 @@ enum StatusQuery {
     #[default]
     Open,
     Suppressed,
+    Resolved,
     All,
 }
 
@@ -483,6 +485,7 @@ impl StatusQuery {
         match self {
             StatusQuery::Open => Some(FindingStatus::Open),
             StatusQuery::Suppressed => Some(FindingStatus::Suppressed),
+            StatusQuery::Resolved => Some(FindingStatus::Resolved),
             StatusQuery::All => None,
         }
     }
@@ -495,7 +498,7 @@ impl StatusQuery {
         FindingsQuery,
     ),
     responses(
-        (status = 200, description = "The account's current findings", body = FindingPage),
+        (status = 200, description = "The account's findings in severity order: critical first, then by score, highest first (resolved ones last)", body = FindingPage),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]
@@ -510,20 +513,22 @@ pub async fn list_findings(
     if let Some(name) = data_source {
         offered(&state, name)?;
     }
-    let limit = query.limit.0;
-    let prefix = keys::findings_prefix(&account_id, data_source);
-    let after = decode_key_cursor(query.cursor.as_deref(), &prefix)?;
+    // A cursor is a place in this account's severity order.
+    let after = decode_key_cursor_where(query.cursor.as_deref(), |order| {
+        Finding::of_severity_order(order)
+            .is_some_and(|(account, _, _)| account == account_id.as_str())
+    })?;
     let tenant = &auth.caller.tenant;
     let (account, page): (_, model::Result<Page<Finding>>) = futures::join!(
         state.store.get_account(tenant, &account_id),
-        state.store.list_findings(
+        state.store.ordered_findings(
             tenant,
-            &account_id,
+            FindingsOrder::Account(&account_id),
             data_source,
             &severities,
             query.status.status(),
             model::time::Timestamp::now(),
-            limit,
+            query.limit.0,
             after.as_deref()
         ),
     );
@@ -562,8 +567,9 @@ pub async fn tenant_findings(
     })?;
     let page = state
         .store
-        .tenant_findings(
+        .ordered_findings(
             &auth.caller.tenant,
+            FindingsOrder::Tenant,
             data_source,
             &query.severity.0,
             query.status.status(),
@@ -587,6 +593,8 @@ pub struct SourceFindings {
     counts: SeverityCounts,
     /// Its findings whose suppression holds, by severity.
     suppressed: SeverityCounts,
+    /// Its resolved findings (kept 30 days), as of its last scan.
+    resolved: SeverityCounts,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -598,6 +606,9 @@ pub struct FindingsSummary {
     counts: SeverityCounts,
     /// Those whose suppression holds (`status=suppressed`), by severity.
     suppressed: SeverityCounts,
+    /// Those no longer seen (`status=resolved`), as of each data source's
+    /// last scan; TTL removes them 30 days after.
+    resolved: SeverityCounts,
     /// Per attached data source, as of its last finished scan.
     data_sources: Vec<SourceFindings>,
 }
@@ -624,16 +635,19 @@ pub async fn findings_summary(
     let now = model::time::Timestamp::now();
     let mut counts = SeverityCounts::default();
     let mut suppressed = SeverityCounts::default();
+    let mut resolved = SeverityCounts::default();
     let data_sources = attachments
         .into_iter()
         .map(|attachment| {
-            let (open, held) = attachment.findings_as_of(now);
-            counts.add(&open);
-            suppressed.add(&held);
+            let found = attachment.findings_as_of(now);
+            counts.add(&found.open);
+            suppressed.add(&found.suppressed);
+            resolved.add(&found.resolved);
             SourceFindings {
                 data_source: attachment.data_source,
-                counts: open,
-                suppressed: held,
+                counts: found.open,
+                suppressed: found.suppressed,
+                resolved: found.resolved,
             }
         })
         .collect();
@@ -641,6 +655,7 @@ pub async fn findings_summary(
         account_id,
         counts,
         suppressed,
+        resolved,
         data_sources,
     }))
 }
@@ -656,7 +671,7 @@ pub async fn findings_summary(
     responses(
         (status = 200, description = "Suppressed: it leaves the default listing and the summary's open counts until `until` (or until lifted), across rescans", body = Finding),
         (status = 404, description = "No such finding", body = ErrorResponse),
-        (status = 409, description = "too_many_suppressions: the data source already has 1000", body = ErrorResponse),
+        (status = 409, description = "too_many_suppressions: the data source already has 1000; suppressed_by_rule: a suppression rule holds it; finding_resolved: no scan sees it any more", body = ErrorResponse),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]

@@ -305,10 +305,20 @@ pub async fn account_template(
     Query(query): Query<TemplateQuery>,
 ) -> Result<Response, ApiError> {
     let policies = role_template::managed_policies(query.managed_policies.as_deref())?;
-    let (account, attachments) = state
-        .store
-        .account_attachments(&auth.caller.tenant, &account_id)
-        .await?;
+    Ok(yaml(
+        account_role_template(&state, &auth.caller.tenant, &account_id, &policies).await?,
+    ))
+}
+
+/// The role template of one account: its external ID(s), the vendor
+/// principal of its partition, and what its attached data sources need.
+pub(crate) async fn account_role_template(
+    state: &AppState,
+    tenant: &str,
+    account_id: &str,
+    policies: &[String],
+) -> Result<String, ApiError> {
+    let (account, attachments) = state.store.account_attachments(tenant, account_id).await?;
     let principal = state.principal_in(account.fields.partition()).await?;
     // What the attached data sources scan with, granted by the role.
     let actions: Vec<String> =
@@ -321,15 +331,14 @@ pub async fn account_template(
     // During a rotation the role must accept both IDs until promotion.
     let mut external_ids = vec![account.external_id.as_str()];
     external_ids.extend(account.pending_external_id.as_deref());
-    let template = role_template::account_template(
-        &account_id,
+    Ok(role_template::account_template(
+        account_id,
         &principal,
         &external_ids,
-        &policies,
+        policies,
         &state.settings.role_name,
         &actions,
-    );
-    Ok(yaml(template))
+    ))
 }
 
 #[utoipa::path(
@@ -359,7 +368,7 @@ fn principal_account(principal: &str) -> String {
 
 /// The template for quick-create links in `partition`: its own S3 copy
 /// when configured, else as in `aws`.
-fn template_url_in(state: &AppState, headers: &HeaderMap, partition: &str) -> String {
+pub(crate) fn template_url_in(state: &AppState, headers: &HeaderMap, partition: &str) -> String {
     state
         .settings
         .partition(partition)
@@ -373,6 +382,12 @@ fn template_url(state: &AppState, headers: &HeaderMap) -> String {
     if let Some(url) = &state.settings.role_template_url {
         return url.clone();
     }
+    format!("{}/v1/aws/role-template.yaml", public_base(headers))
+}
+
+/// This API as its callers reach it: `https://<Host>` (plain http on
+/// loopback, for the dev server).
+pub(crate) fn public_base(headers: &HeaderMap) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|value| value.to_str().ok())
@@ -382,7 +397,7 @@ fn template_url(state: &AppState, headers: &HeaderMap) -> String {
     } else {
         "https"
     };
-    format!("{scheme}://{host}/v1/aws/role-template.yaml")
+    format!("{scheme}://{host}")
 }
 
 #[derive(Serialize, ToSchema)]

@@ -302,20 +302,33 @@ impl Worker {
         self.mark_regions(tenant, scan, SyncStatus::InProgress, "scan running")
             .await?;
         let started = Timestamp::now();
-        let report = self.scan_iam(tenant, scan, &ready, started).await?;
+        let (report, rules) = futures::join!(
+            self.scan_iam(tenant, scan, &ready, started),
+            self.store.suppression_matcher(tenant)
+        );
+        let report = report?;
         let mut done = scan.clone();
         let mut findings = kept_findings(&mut done, &ready, report, started)?;
         // What the attachment holds after this scan (scan_only keeps what was).
         let mut stored = None;
         if !scan.scan_only {
-            let (kept, resolved) = self
+            let store_failed =
+                |err: model::Error| transient(ScanErrorCode::Store, &err.to_string());
+            let rules = rules.map_err(store_failed)?;
+            let (all, resolved) = self
                 .store
-                .replace_findings(tenant, &scan.account_id, &scan.data_source, &mut findings)
+                .replace_findings(
+                    tenant,
+                    &scan.account_id,
+                    &scan.data_source,
+                    &mut findings,
+                    &rules,
+                )
                 .await
-                .map_err(|err| transient(ScanErrorCode::Store, &err.to_string()))?;
-            done.counts.stored = kept;
+                .map_err(store_failed)?;
+            done.counts.stored = findings.len() as u32;
             done.counts.resolved = resolved;
-            stored = Some(FindingTally::of(&findings));
+            stored = Some(FindingTally::of(&all));
         }
         // IAM is global: one scan covers each region of the scan.
         self.finish(
@@ -611,6 +624,7 @@ fn findings_of(
             scan_id: scan.scan_id.clone(),
             status: Default::default(),
             suppression: None,
+            resolved_at: None,
         })
         .collect())
 }

@@ -12,6 +12,7 @@ use crate::{
     Worker,
 };
 use model::account::Account;
+use model::scans::Finding;
 use model::scans::{
     Attachment, InventorySync, RegionRun, RegionRunStatus, Scan, ScanError, ScanErrorCode, ScanJob,
     ScanStatus, SyncStatus, SQS_DATA_SOURCE,
@@ -22,8 +23,9 @@ use std::collections::{HashMap, HashSet};
 
 /// How this delivery's run of a region ended, when no call failed.
 enum RegionEnd {
-    /// Every resource read: the stored findings it did not see again.
-    Done { resolved: Vec<String> },
+    /// Every resource read: the stored findings it did not see again,
+    /// now resolved.
+    Done { resolved: Vec<Finding> },
     /// Stopped before the deadline, after the checkpoint.
     Stopped,
 }
@@ -187,12 +189,17 @@ impl Worker {
                 .build(),
         );
         let urls = sqs::queue_urls(&client).await.map_err(scanner_outcome)?;
-        let existing = self
-            .store
-            .region_findings(tenant, &scan.account_id, &scan.data_source, region)
-            .await
-            .map_err(|err| transient(ScanErrorCode::Store, &err.to_string()))?;
-        let earlier: HashMap<&str, &model::scans::Finding> = existing
+        let store_failed = |err: model::Error| transient(ScanErrorCode::Store, &err.to_string());
+        let (existing, rules) = futures::join!(
+            self.store
+                .region_findings(tenant, &scan.account_id, &scan.data_source, region),
+            self.store.suppression_matcher(tenant)
+        );
+        let (existing, rules) = (
+            existing.map_err(store_failed)?,
+            rules.map_err(store_failed)?,
+        );
+        let earlier: HashMap<&str, &Finding> = existing
             .iter()
             .map(|f| (f.finding_id.as_str(), f))
             .collect();
@@ -211,9 +218,7 @@ impl Worker {
             let observed = observations.len() as u32;
             let mut findings = findings_of(scan, &ready, observations, region, Timestamp::now())?;
             for finding in &mut findings {
-                if let Some(before) = earlier.get(finding.finding_id.as_str()) {
-                    finding.carry_from(before);
-                }
+                finding.settle(earlier.get(finding.finding_id.as_str()).copied(), &rules);
                 written.insert(finding.finding_id.clone());
             }
             run.counts.resources += chunk.len() as u32;
@@ -230,14 +235,20 @@ impl Worker {
                 .await
                 .map_err(|err| transient(ScanErrorCode::Store, &err.to_string()))?;
         }
-        // Seen by an earlier scan, and by no delivery of this one: resolved.
-        let resolved: Vec<String> = if scan.scan_only {
+        // Seen by an earlier scan, and by no delivery of this one: resolved
+        // (unless resolved already).
+        let now = Timestamp::now();
+        let resolved: Vec<Finding> = if scan.scan_only {
             Vec::new()
         } else {
             existing
-                .iter()
-                .filter(|f| f.scan_id != scan.scan_id && !written.contains(&f.finding_id))
-                .map(|f| f.finding_id.clone())
+                .into_iter()
+                .filter(|f| {
+                    f.scan_id != scan.scan_id
+                        && f.resolved_at.is_none()
+                        && !written.contains(&f.finding_id)
+                })
+                .map(|f| f.resolved(now))
                 .collect()
         };
         run.counts.resolved += resolved.len() as u32;

@@ -332,6 +332,7 @@ impl Store {
         &self,
         tenant: &str,
         findings: &mut [Finding],
+        rules: &crate::suppression_rules::Rules,
     ) -> Result<()> {
         let sk = |f: &Finding| keys::finding_sk(&f.account_id, &f.data_source, &f.finding_id);
         let mut earlier: HashMap<String, Finding> = HashMap::new();
@@ -343,23 +344,21 @@ impl Store {
             }
         }
         for finding in findings.iter_mut() {
-            if let Some(before) = earlier.get(&finding.finding_id) {
-                finding.carry_from(before);
-            }
+            finding.settle(earlier.get(&finding.finding_id), rules);
         }
         self.batch_write(super::triage::finding_puts(tenant, findings.iter())?)
             .await
     }
 
     /// The end of an external scan: its final record (no longer due), the
-    /// findings earlier scans saw and this one did not removed, the
+    /// findings earlier scans saw and this one did not written resolved, the
     /// attachment's status and each region's sync. Refused, with the
     /// scan, unless it awaits its scanner.
     pub async fn finish_external_scan(
         &self,
         reference: &ScanReference,
         done: &Scan,
-        resolved: &[String],
+        resolved: &[Finding],
         regions: &[(String, InventorySync)],
         detail: &str,
         findings: Option<&crate::scans::FindingTally>,
@@ -399,22 +398,14 @@ impl Store {
             Err(err) if is_condition_failure(&err) => return Ok(Err(refusal(refused_item(&err))?)),
             Err(err) => return Err(Error::from_sdk(err)),
         }
-        let deletes = resolved
-            .iter()
-            .map(|finding_id| {
-                super::delete_request(
-                    tenant,
-                    keys::finding_sk(&done.account_id, &done.data_source, finding_id),
-                )
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let resolved = super::triage::finding_puts(tenant, resolved)?;
         let status = match done.status {
             ScanStatus::Succeeded => AttachmentStatus::Ok,
             _ => AttachmentStatus::Error,
         };
         let at = done.finished_at;
         let (written, attachment, sync) = futures::join!(
-            self.batch_write(deletes),
+            self.batch_write(resolved),
             self.set_attachment_status(tenant, done, status, detail, at, findings),
             self.set_region_sync(tenant, &done.account_id, regions),
         );

@@ -30,10 +30,12 @@ mod bulk;
 mod deliveries;
 mod external_scans;
 mod idempotency;
+mod onboarding;
 mod organizations;
 mod region_runs;
 mod scans;
 mod search;
+mod suppression_rules;
 mod tenant;
 mod triage;
 mod verification;
@@ -54,8 +56,10 @@ pub use api_keys::KeyRevocation;
 pub use audit::{AuditFilter, EXPIRES_AT};
 pub use bulk::{BatchDeleteCode, BatchDeleteFailure, BatchDeleteOutcome, ImportOutcome};
 pub use external_scans::{DueSchedule, ExternalRefusal, DEADLINE_SHARD};
+pub use onboarding::OnboardingContext;
 pub use organizations::MAX_ORGANIZATIONS;
 pub use scans::{AccountRegions, Claim, ScanContext};
+pub use triage::FindingsOrder;
 pub use verification::{DueAccount, DuePage, VerificationWrite};
 
 #[derive(Clone, Debug)]
@@ -348,6 +352,17 @@ pub mod keys {
     pub const KEY_PREFIX: &str = "KEY#";
     pub const AUDIT_PREFIX: &str = "AUDIT#";
     pub const WEBHOOK_PREFIX: &str = "WEBHOOK#";
+    /// A tenant's suppression rules, by rule id.
+    pub const SUPPRESSION_RULE_PREFIX: &str = "SRULE#";
+
+    pub fn suppression_rule_sk(rule_id: &str) -> String {
+        format!("{SUPPRESSION_RULE_PREFIX}{rule_id}")
+    }
+
+    /// An account's partition of the per-account severity index.
+    pub fn account_findings_pk(tenant: &str, account_id: &str) -> String {
+        format!("T#{tenant}#{account_id}")
+    }
     pub const DELIVERY_PREFIX: &str = "DELIVERY#";
     pub const ORGANIZATION_PREFIX: &str = "ORG#";
 

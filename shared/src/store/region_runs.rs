@@ -6,7 +6,7 @@
 //! so a region's write and the view of every other region come back from
 //! one UpdateItem: the write that finds every region final ends the scan.
 
-use super::{applied, delete_request, is_condition_failure, item_key, keys, n, s, Claim, Store};
+use super::{applied, is_condition_failure, item_key, keys, n, s, Claim, Store};
 use crate::scans::{AttachmentStatus, Finding, RegionRun, RegionRunStatus, Scan, ScanStatus};
 use crate::time::Timestamp;
 use crate::{Error, Result};
@@ -123,7 +123,7 @@ impl Store {
     }
 
     /// The end of this delivery's run of a region (final or not): the
-    /// findings no longer seen go, then the region's run is written. Gives
+    /// findings no longer seen are written resolved, then the region's run. Gives
     /// the scan as it is after the write, every region included.
     pub async fn end_region(
         &self,
@@ -132,18 +132,10 @@ impl Store {
         region: &str,
         held_attempts: u32,
         run: &RegionRun,
-        resolved: &[String],
+        resolved: &[Finding],
     ) -> Result<Scan> {
-        let deletes = resolved
-            .iter()
-            .map(|id| {
-                delete_request(
-                    tenant,
-                    keys::finding_sk(&scan.account_id, &scan.data_source, id),
-                )
-            })
-            .collect::<Result<Vec<_>>>()?;
-        self.batch_write(deletes).await?;
+        self.batch_write(super::triage::finding_puts(tenant, resolved)?)
+            .await?;
         let result = self
             .update_held_region(tenant, scan, region, held_attempts)
             .update_expression("SET region_runs.#r = :run")

@@ -7,7 +7,7 @@ use crate::account::Account;
 use crate::listing::Page;
 use crate::scans::{
     Attachment, AttachmentStatus, Finding, InventorySync, RegionAdded, Scan, ScanCounts, ScanError,
-    ScanStatus, Severity,
+    ScanStatus,
 };
 use crate::time::Timestamp;
 use crate::{Error, Result};
@@ -645,8 +645,12 @@ impl Store {
             request = request.expression_attribute_values(":at", s(at.to_string()));
         }
         if let Some(tally) = findings {
-            sets.push("findings = :findings");
-            sets.push("suppressed = :suppressed");
+            sets.extend([
+                "findings = :findings",
+                "suppressed = :suppressed",
+                "suppressed_by_rule = :by_rule",
+                "resolved = :resolved",
+            ]);
             request = request
                 .expression_attribute_values(
                     ":findings",
@@ -655,6 +659,14 @@ impl Store {
                 .expression_attribute_values(
                     ":suppressed",
                     serde_dynamo::to_attribute_value(&tally.suppressed)?,
+                )
+                .expression_attribute_values(
+                    ":by_rule",
+                    serde_dynamo::to_attribute_value(&tally.by_rule)?,
+                )
+                .expression_attribute_values(
+                    ":resolved",
+                    serde_dynamo::to_attribute_value(&tally.resolved)?,
                 );
         }
         request = request.update_expression(format!("SET {}", sets.join(", ")));
@@ -781,16 +793,18 @@ impl Store {
         })
     }
 
-    /// Store the findings of a finished scan of one data source and remove
-    /// those it no longer sees. Findings seen before keep `first_seen_at`.
-    /// Returns (stored, resolved).
+    /// Store the findings of a finished scan of one data source, settled
+    /// against what was stored and the tenant's `rules`, and mark those it
+    /// no longer sees resolved. Gives every finding of the source as now
+    /// stored (to count) and how many this scan resolved.
     pub async fn replace_findings(
         &self,
         tenant: &str,
         account_id: &str,
         data_source: &str,
         findings: &mut [Finding],
-    ) -> Result<(u32, u32)> {
+        rules: &crate::suppression_rules::Rules,
+    ) -> Result<(Vec<Finding>, u32)> {
         let existing = self
             .source_findings(tenant, account_id, data_source)
             .await?;
@@ -799,52 +813,23 @@ impl Store {
             .map(|f| (f.finding_id.clone(), f))
             .collect();
         for finding in findings.iter_mut() {
-            if let Some(before) = earlier.remove(&finding.finding_id) {
-                finding.carry_from(&before);
-            }
+            let before = earlier.remove(&finding.finding_id);
+            finding.settle(before.as_ref(), rules);
         }
+        // What is left was not seen by this scan: resolved now, unless
+        // an earlier scan resolved it already.
+        let now = Timestamp::now();
+        let (already, newly): (Vec<Finding>, Vec<Finding>) =
+            earlier.into_values().partition(|f| f.resolved_at.is_some());
+        let newly: Vec<Finding> = newly.into_iter().map(|f| f.resolved(now)).collect();
         let mut requests = super::triage::finding_puts(tenant, findings.iter())?;
-        // What is left was not seen by this scan: resolved.
-        let resolved = earlier.len() as u32;
-        for finding_id in earlier.keys() {
-            requests.push(delete_request(
-                tenant,
-                keys::finding_sk(account_id, data_source, finding_id),
-            )?);
-        }
+        requests.extend(super::triage::finding_puts(tenant, &newly)?);
         self.batch_write(requests).await?;
-        Ok((findings.len() as u32, resolved))
-    }
-
-    /// A page of an account's findings in key order, as of `now`: of one
-    /// data source, severities and status (`None`: every status).
-    #[allow(clippy::too_many_arguments)]
-    pub async fn list_findings(
-        &self,
-        tenant: &str,
-        account_id: &str,
-        data_source: Option<&str>,
-        severities: &[Severity],
-        status: Option<crate::scans::FindingStatus>,
-        now: Timestamp,
-        limit: usize,
-        after: Option<&str>,
-    ) -> Result<Page<Finding>> {
-        let filter = super::triage::findings_filter(status, severities, None, now);
-        let page: Page<Finding> = self
-            .filtered_page(
-                tenant,
-                &keys::findings_prefix(account_id, data_source),
-                filter,
-                limit,
-                after,
-                true,
-            )
-            .await?;
-        Ok(Page {
-            items: page.items.into_iter().map(|f| f.as_of(now)).collect(),
-            next_cursor: page.next_cursor,
-        })
+        let resolved = newly.len() as u32;
+        let mut all: Vec<Finding> = findings.to_vec();
+        all.extend(newly);
+        all.extend(already);
+        Ok((all, resolved))
     }
 
     /// Remove what an account's scans left: attachments, scans, findings.

@@ -71,6 +71,28 @@ impl Store {
             resource: "finding",
             id: format!("{account_id}/{data_source}/{finding_id}"),
         })?;
+        let now = Timestamp::now();
+        if finding.resolved_at.is_some() {
+            return Err(Error::Refused {
+                code: "finding_resolved",
+                message: format!(
+                    "finding {finding_id} is resolved: the last scan no longer saw it, so there is nothing to suppress or lift"
+                ),
+            });
+        }
+        if let Some(rule) = finding
+            .suppression
+            .as_ref()
+            .filter(|held| held.holds_at(now))
+            .and_then(|held| held.rule_id.as_ref())
+        {
+            return Err(Error::Refused {
+                code: "suppressed_by_rule",
+                message: format!(
+                    "finding {finding_id} is suppressed by suppression rule {rule}; change it with /v1/suppression-rules (rules are applied at each scan)"
+                ),
+            });
+        }
         let update_finding = match suppression {
             Some(suppression) => Update::builder()
                 .update_expression("SET suppression = :suppression, #status = :status")
@@ -158,7 +180,7 @@ impl Store {
         } else {
             FindingStatus::Open
         };
-        Ok(Some(finding.as_of(Timestamp::now())))
+        Ok(Some(finding.as_of(now)))
     }
 }
 
@@ -180,20 +202,39 @@ pub(super) fn finding_item(tenant: &str, finding: &Finding) -> Result<super::Ite
         s(keys::tenant_pk(tenant)),
     );
     item.insert(
+        crate::provisioning::ACCOUNT_FINDINGS_PARTITION.into(),
+        s(keys::account_findings_pk(tenant, &finding.account_id)),
+    );
+    item.insert(
         crate::provisioning::FINDINGS_ORDER.into(),
         s(finding.severity_order()),
     );
+    // Resolved: kept for RESOLVED_RETENTION_DAYS, then TTL removes it.
+    if let Some(at) = finding.expires_at() {
+        item.insert(super::audit::EXPIRES_AT.into(), super::n(at));
+    }
     Ok(item)
 }
 
+/// Which severity-ordered partition a listing reads.
+pub enum FindingsOrder<'a> {
+    /// Every account of the tenant.
+    Tenant,
+    /// One account.
+    Account(&'a str),
+}
+
 impl Store {
-    /// A page of a tenant's findings in severity order (critical first,
-    /// then by score), as of `now`, filtered like an account's listing.
-    /// Reads the severity index, ten Query pages at most per call.
+    /// A page of findings in severity order (critical first, then by
+    /// score; resolved ones last), as of `now`: of one data source,
+    /// severities (none: all) and status (`None`: all). Reads the
+    /// severity index of `order`'s partition, the status's key range
+    /// only, ten Query pages at most per call.
     #[allow(clippy::too_many_arguments)]
-    pub async fn tenant_findings(
+    pub async fn ordered_findings(
         &self,
         tenant: &str,
+        order: FindingsOrder<'_>,
         data_source: Option<&str>,
         severities: &[Severity],
         status: Option<FindingStatus>,
@@ -201,31 +242,70 @@ impl Store {
         limit: usize,
         after: Option<&str>,
     ) -> Result<Page<Finding>> {
-        use crate::provisioning::{FINDINGS_INDEX, FINDINGS_ORDER, FINDINGS_PARTITION};
+        use crate::provisioning::{
+            ACCOUNT_FINDINGS_INDEX, ACCOUNT_FINDINGS_PARTITION, FINDINGS_INDEX, FINDINGS_ORDER,
+            FINDINGS_PARTITION,
+        };
+        let (index, partition_key, partition) = match order {
+            FindingsOrder::Tenant => (FINDINGS_INDEX, FINDINGS_PARTITION, keys::tenant_pk(tenant)),
+            FindingsOrder::Account(account) => (
+                ACCOUNT_FINDINGS_INDEX,
+                ACCOUNT_FINDINGS_PARTITION,
+                keys::account_findings_pk(tenant, account),
+            ),
+        };
+        // Resolved findings sort last: open and suppressed ones are read
+        // without them, resolved ones alone.
+        let resolved = crate::scans::RESOLVED_RANK.to_string();
+        let range = match status {
+            None => "",
+            Some(FindingStatus::Resolved) => " AND begins_with(#order, :resolved)",
+            Some(_) => " AND #order < :resolved",
+        };
         let filter = findings_filter(status, severities, data_source, now);
-        let partition = keys::tenant_pk(tenant);
         let start_key = |order: &str| -> Result<HashMap<String, AttributeValue>> {
             let (account, source, id) = Finding::of_severity_order(order)
                 .ok_or_else(|| Error::store("a severity-order cursor that does not parse"))?;
             let mut key = item_key(tenant, keys::finding_sk(account, source, id));
-            key.insert(FINDINGS_PARTITION.into(), s(&partition));
+            key.insert(partition_key.into(), s(&partition));
             key.insert(FINDINGS_ORDER.into(), s(order));
             Ok(key)
         };
-        let mut found: Vec<Finding> = Vec::new();
+        // DynamoDB refuses a start key outside the key range: a cursor
+        // past the range's end reads nothing, one before its start all.
         let mut start = after.map(str::to_string);
+        match (status, start.as_deref()) {
+            (Some(FindingStatus::Resolved), Some(cursor)) if cursor < resolved.as_str() => {
+                start = None
+            }
+            (Some(FindingStatus::Open | FindingStatus::Suppressed), Some(cursor))
+                if cursor >= resolved.as_str() =>
+            {
+                return Ok(Page {
+                    items: Vec::new(),
+                    next_cursor: None,
+                })
+            }
+            _ => {}
+        }
+        let mut found: Vec<Finding> = Vec::new();
         let mut last: Option<String> = None;
         for _ in 0..10 {
             let mut query = self
                 .client
                 .query()
                 .table_name(self.table())
-                .index_name(FINDINGS_INDEX)
-                .key_condition_expression("#partition = :partition")
-                .expression_attribute_names("#partition", FINDINGS_PARTITION)
+                .index_name(index)
+                .key_condition_expression(format!("#partition = :partition{range}"))
+                .expression_attribute_names("#partition", partition_key)
                 .expression_attribute_values(":partition", s(&partition))
                 .limit(((limit + 1 - found.len()).max(25)) as i32)
                 .set_exclusive_start_key(start.as_deref().map(start_key).transpose()?);
+            if !range.is_empty() {
+                query = query
+                    .expression_attribute_names("#order", FINDINGS_ORDER)
+                    .expression_attribute_values(":resolved", s(&resolved));
+            }
             if !filter.expression.is_empty() {
                 query = query.filter_expression(&filter.expression);
                 for (name, value) in &filter.names {
@@ -264,6 +344,32 @@ impl Store {
             items: found,
             next_cursor: start,
         })
+    }
+
+    /// Rewrite every finding of a tenant as [`finding_item`] places it, so
+    /// findings written before an index existed enter it; gives how many.
+    /// (An operator's command, not a request path: it reads the tenant's
+    /// partition page by page.)
+    pub async fn reindex_findings(&self, tenant: &str) -> Result<usize> {
+        let mut items = self
+            .client
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .filter_expression("#type = :finding")
+            .expression_attribute_names("#type", "type")
+            .expression_attribute_values(":pk", s(keys::tenant_pk(tenant)))
+            .expression_attribute_values(":prefix", s("ACCT#"))
+            .expression_attribute_values(":finding", s("finding"))
+            .into_paginator()
+            .items()
+            .send();
+        let mut findings: Vec<Finding> = Vec::new();
+        while let Some(item) = items.next().await {
+            findings.push(serde_dynamo::from_item(item.map_err(Error::from_sdk)?)?);
+        }
+        self.batch_write(finding_puts(tenant, &findings)?).await?;
+        Ok(findings.len())
     }
 }
 
@@ -316,8 +422,14 @@ fn status_filter(status: Option<FindingStatus>, now: Timestamp) -> Filter {
     let holds = "(attribute_exists(suppression) AND (attribute_not_exists(suppression.#until) OR suppression.#until > :now))";
     let expression = match status {
         None => return Filter::default(),
-        Some(FindingStatus::Suppressed) => holds.to_string(),
-        Some(FindingStatus::Open) => format!("NOT {holds}"),
+        Some(FindingStatus::Suppressed) => format!("attribute_not_exists(resolved_at) AND {holds}"),
+        Some(FindingStatus::Open) => format!("attribute_not_exists(resolved_at) AND NOT {holds}"),
+        Some(FindingStatus::Resolved) => {
+            return Filter {
+                expression: "attribute_exists(resolved_at)".into(),
+                ..Filter::default()
+            }
+        }
     };
     Filter {
         expression,

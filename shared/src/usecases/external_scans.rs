@@ -99,10 +99,11 @@ impl ExternalScans<'_> {
         fingerprint: String,
     ) -> Result<UploadReceipt> {
         let reference = self.reference(credential, scan_id).await?;
-        let (uploaded, account) = futures::join!(
+        let (uploaded, account, rules) = futures::join!(
             self.store.uploaded_page(&reference, page.page),
             self.store
                 .get_account(&reference.tenant, &reference.account_id),
+            self.store.suppression_matcher(&reference.tenant),
         );
         if let Some(earlier) = uploaded? {
             return same_page(scan_id, &earlier, &fingerprint);
@@ -121,7 +122,7 @@ impl ExternalScans<'_> {
         };
         if !scan.scan_only {
             self.store
-                .put_uploaded_findings(&reference.tenant, &mut checked.findings)
+                .put_uploaded_findings(&reference.tenant, &mut checked.findings, &rules?)
                 .await?;
         }
         let record = UploadedPage {
@@ -203,15 +204,13 @@ impl ExternalScans<'_> {
             let (this, earlier): (Vec<_>, Vec<_>) =
                 stored.into_iter().partition(|f| f.scan_id == scan.scan_id);
             done.counts.stored = this.len() as u32;
-            // A failed scan saw only part of the account: nothing is resolved.
-            let left = if wanted == ScanStatus::Succeeded {
-                let tally = FindingTally::of(&this);
-                resolved = earlier.into_iter().map(|f| f.finding_id).collect();
-                tally
-            } else {
-                FindingTally::of(this.iter().chain(&earlier))
-            };
-            remaining = Some(left);
+            // A failed scan saw only part of the account: nothing is
+            // resolved. Resolved already: left as it is.
+            let (gone, kept): (Vec<_>, Vec<_>) = earlier
+                .into_iter()
+                .partition(|f| wanted == ScanStatus::Succeeded && f.resolved_at.is_none());
+            resolved = gone.into_iter().map(|f| f.resolved(now)).collect();
+            remaining = Some(FindingTally::of(this.iter().chain(&kept).chain(&resolved)));
         }
         done.counts.resolved = resolved.len() as u32;
         let (sync, message, detail) = match &completion.error {

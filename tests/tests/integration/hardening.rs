@@ -162,7 +162,9 @@ fn valid(parameter: &str) -> &'static str {
     match parameter {
         "account_id" => ID,
         "data_source" => "aws:iam",
-        "scan_id" | "key_id" | "webhook_id" | "organization_id" => "01JABCDEFGHJKMNPQRSTVWXYZ0",
+        "scan_id" | "key_id" | "webhook_id" | "organization_id" | "rule_id" | "link_id" => {
+            "01JABCDEFGHJKMNPQRSTVWXYZ0"
+        }
         "delivery_id" => "dlv_20261123160102_0123456789abcdef0123456789abcdef",
         "finding_id" => "0123456789abcdef0123456789abcdef",
         other => {

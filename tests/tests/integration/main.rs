@@ -15,6 +15,7 @@ mod harness;
 mod idempotency;
 mod listing;
 mod logs;
+mod onboarding;
 mod organizations;
 mod regional;
 mod scans;

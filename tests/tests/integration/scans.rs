@@ -3,6 +3,7 @@
 //! roles planted there.
 
 use crate::harness::{in_account, trust_external_ids, TestApp};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_iam::types::Tag;
 use axum::http::{Method, StatusCode};
 use model::scans::Catalogue;
@@ -82,6 +83,19 @@ impl CustomerIam {
                 .authentication_code1("123456")
                 .authentication_code2("654321")
         );
+    }
+
+    async fn disable_mfa(&self, user: &str) {
+        let devices = as_customer!(self, self.client.list_mfa_devices().user_name(user));
+        for device in devices.mfa_devices {
+            as_customer!(
+                self,
+                self.client
+                    .deactivate_mfa_device()
+                    .user_name(user)
+                    .serial_number(device.serial_number)
+            );
+        }
     }
 
     async fn inline_admin(&self, user: &str) {
@@ -1242,4 +1256,231 @@ async fn suppressed_findings_leave_the_listing_across_rescans_and_return_when_it
     assert_eq!(lifted.status, StatusCode::OK, "{:#}", lifted.body);
     assert_eq!(lifted.body["status"], "OPEN");
     check(8, 0).await;
+}
+
+/// Every page of an account's findings listing, `limit` at a time.
+async fn all_pages(app: &TestApp, account: &str, query: &str, limit: usize) -> Vec<Value> {
+    let mut found = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut uri = format!("/v1/accounts/{account}/findings?limit={limit}&{query}");
+        if let Some(c) = &cursor {
+            uri.push_str(&format!("&cursor={c}"));
+        }
+        let page = app.get(&uri).await;
+        assert_eq!(page.status, StatusCode::OK, "{:#}", page.body);
+        found.extend(page.body["findings"].as_array().unwrap().clone());
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => return found,
+        }
+    }
+}
+
+/// (status rank, severity rank, inverted score) as the listing orders them.
+fn listing_rank(f: &Value) -> (bool, usize, i64) {
+    let severity = ["CRITICAL", "HIGH", "MEDIUM", "LOW"]
+        .iter()
+        .position(|s| f["severity"] == *s)
+        .unwrap();
+    (
+        f["status"] == "RESOLVED",
+        severity,
+        -(f["score"].as_f64().unwrap() * 1000.0) as i64,
+    )
+}
+
+#[tokio::test]
+async fn rules_suppress_at_each_scan_resolved_findings_stay_and_the_account_lists_by_severity() {
+    let app = TestApp::with_scans().await;
+    let (account, _) = onboard(&app, json!({"regions": ["us-east-1"]})).await;
+    let iam = CustomerIam::new(&app, &account);
+    plant(&iam).await;
+    start_scan(&app, &account, json!({})).await;
+    assert_eq!(app.drain_scan_queue().await, 1);
+
+    // The account's listing is in severity order from its index, paged.
+    let listed = all_pages(&app, &account, "", 3).await;
+    assert_eq!(rules_and_resources(&listed), expected_findings());
+    assert_eq!(listed.len(), 8, "each finding once");
+    assert!(listed
+        .windows(2)
+        .all(|w| listing_rank(&w[0]) <= listing_rank(&w[1])));
+    assert_eq!(listed[0]["severity"], "CRITICAL");
+    // Another account's place in the order is not a cursor here.
+    let elsewhere = model::listing::encode_key_cursor(Some(format!(
+        "0#000000#{}#aws:iam#{}",
+        "1".repeat(12),
+        "f".repeat(32)
+    )))
+    .unwrap();
+    app.get(&format!(
+        "/v1/accounts/{account}/findings?cursor={elsewhere}"
+    ))
+    .await
+    .assert_error(400, "invalid_cursor");
+
+    // Bad rules name the field and write nothing.
+    let before = app.snapshot().await;
+    for (body, field) in [
+        (json!({"reason": "r"}), "finding_type"),
+        (
+            json!({"reason": "r", "resource_pattern": "*"}),
+            "resource_pattern",
+        ),
+        (
+            json!({"reason": "r", "data_source": "aws:nope"}),
+            "data_source",
+        ),
+        (
+            json!({"reason": "r", "finding_type": "has space"}),
+            "finding_type",
+        ),
+        (json!({"reason": "", "finding_type": "X"}), "reason"),
+        (
+            json!({"reason": "r", "finding_type": "X", "scope": "all"}),
+            "scope",
+        ),
+    ] {
+        let reply = app
+            .call(Method::POST, "/v1/suppression-rules", Some(&body))
+            .await;
+        reply.assert_error(400, reply.code());
+        assert_eq!(reply.field(), field, "{:#}", reply.body);
+    }
+    app.call(Method::DELETE, "/v1/suppression-rules/not-a-rule", None)
+        .await
+        .assert_error(400, "invalid_value");
+    app.call(
+        Method::DELETE,
+        "/v1/suppression-rules/01ARZ3NDEKTSV4RRFFQ69G5FAV",
+        None,
+    )
+    .await
+    .assert_error(404, "not_found");
+    assert_eq!(app.snapshot().await, before);
+
+    // A rule for administrator roles: it applies from the next scan.
+    let created = app
+        .call(
+            Method::POST,
+            "/v1/suppression-rules",
+            Some(&json!({
+                "finding_type": "IAM_ADMINISTRATOR_ACCESS",
+                "resource_pattern": format!("arn:aws:iam::{account}:role/*"),
+                "reason": "deployment roles are reviewed quarterly",
+            })),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:#}", created.body);
+    let rule_id = created.body["rule_id"].as_str().unwrap().to_string();
+    let rules = app.get("/v1/suppression-rules").await;
+    assert_eq!(rules.body["items"][0]["rule_id"], rule_id.as_str());
+    assert_eq!(findings(&app, &account, "").await.len(), 8);
+    start_scan(&app, &account, json!({})).await;
+    assert_eq!(app.drain_scan_queue().await, 1);
+    let held = findings(&app, &account, "status=suppressed").await;
+    assert_eq!(held.len(), 1, "{held:#?}");
+    assert!(held[0]["resource_id"]
+        .as_str()
+        .unwrap()
+        .ends_with("role/Deployer"));
+    assert_eq!(held[0]["suppression"]["rule_id"], rule_id.as_str());
+    let open = findings(&app, &account, "").await;
+    assert_eq!(open.len(), 7);
+    let summary = app
+        .get(&format!("/v1/accounts/{account}/findings/summary"))
+        .await;
+    assert_summary_counts(&summary.body, &open);
+    assert_summary_counts(&summary.body["suppressed"], &held);
+    // One finding a rule holds is changed through the rule.
+    let deployer = held[0]["finding_id"].as_str().unwrap();
+    let by_hand =
+        format!("/v1/accounts/{account}/data-sources/aws:iam/findings/{deployer}/suppression");
+    app.call(Method::PUT, &by_hand, Some(&json!({"reason": "mine"})))
+        .await
+        .assert_error(409, "suppressed_by_rule");
+
+    // alice gets MFA: her finding is resolved, kept and counted as such.
+    iam.enable_mfa("alice").await;
+    let scan = start_scan(&app, &account, json!({})).await;
+    assert_eq!(app.drain_scan_queue().await, 1);
+    let scan = scan_of(&app, &account, scan["scan_id"].as_str().unwrap()).await;
+    assert_eq!(scan["counts"]["resolved"], 1, "{scan:#}");
+    let resolved = findings(&app, &account, "status=resolved").await;
+    assert_eq!(resolved.len(), 1, "{resolved:#?}");
+    assert_eq!(resolved[0]["rule"], "IAM_USER_WITHOUT_MFA");
+    assert_eq!(resolved[0]["status"], "RESOLVED");
+    assert!(resolved[0]["resolved_at"].is_string());
+    let open = findings(&app, &account, "").await;
+    assert_eq!(open.len(), 6);
+    assert!(open
+        .iter()
+        .all(|f| f["finding_id"] != resolved[0]["finding_id"]));
+    let every = all_pages(&app, &account, "status=all", 2).await;
+    assert_eq!(every.len(), 8);
+    assert_eq!(every.last().unwrap()["status"], "RESOLVED", "resolved last");
+    assert!(every
+        .windows(2)
+        .all(|w| listing_rank(&w[0]) <= listing_rank(&w[1])));
+    let summary = app
+        .get(&format!("/v1/accounts/{account}/findings/summary"))
+        .await;
+    assert_summary_counts(&summary.body, &open);
+    assert_summary_counts(&summary.body["resolved"], &resolved);
+    let alice = resolved[0]["finding_id"].as_str().unwrap().to_string();
+    app.call(
+        Method::PUT,
+        &format!("/v1/accounts/{account}/data-sources/aws:iam/findings/{alice}/suppression"),
+        Some(&json!({"reason": "gone anyway"})),
+    )
+    .await
+    .assert_error(409, "finding_resolved");
+    // Kept for 30 days by TTL, not forever.
+    let item = app
+        .dynamodb
+        .get_item()
+        .table_name(&app.table)
+        .key("pk", AttributeValue::S("T#acme".into()))
+        .key(
+            "sk",
+            AttributeValue::S(format!("ACCT#{account}#FINDING#aws:iam#{alice}")),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let expires: i64 = item["expires_at"].as_n().unwrap().parse().unwrap();
+    let in_days = (expires - chrono::Utc::now().timestamp()) / 86_400;
+    assert!((29..=30).contains(&in_days), "{in_days}");
+
+    // Without MFA again, it reopens, first seen as before; the rule
+    // deleted, the next scan opens what it held.
+    iam.disable_mfa("alice").await;
+    let deleted = app
+        .call(
+            Method::DELETE,
+            &format!("/v1/suppression-rules/{rule_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    start_scan(&app, &account, json!({})).await;
+    assert_eq!(app.drain_scan_queue().await, 1);
+    let open = findings(&app, &account, "").await;
+    assert_eq!(rules_and_resources(&open), expected_findings());
+    let reopened = open
+        .iter()
+        .find(|f| f["finding_id"] == alice.as_str())
+        .unwrap();
+    assert_eq!(reopened["first_seen_at"], resolved[0]["first_seen_at"]);
+    assert!(reopened["resolved_at"].is_null());
+    assert_eq!(findings(&app, &account, "status=resolved").await.len(), 0);
+    let summary = app
+        .get(&format!("/v1/accounts/{account}/findings/summary"))
+        .await;
+    assert_summary_counts(&summary.body, &open);
+    assert_eq!(summary.body["suppressed"]["total"], 0);
+    assert_eq!(summary.body["resolved"]["total"], 0);
 }

@@ -117,6 +117,15 @@ const ROUTES: &[(&str, &str)] = &[
         "delete",
         "/v1/accounts/{account_id}/data-sources/{data_source}/findings/{finding_id}/suppression",
     ),
+    ("post", "/v1/accounts/{account_id}/onboarding-links"),
+    ("get", "/v1/accounts/{account_id}/onboarding-links"),
+    (
+        "delete",
+        "/v1/accounts/{account_id}/onboarding-links/{link_id}",
+    ),
+    ("post", "/v1/suppression-rules"),
+    ("get", "/v1/suppression-rules"),
+    ("delete", "/v1/suppression-rules/{rule_id}"),
     ("post", "/v1/scans/{scan_id}/results"),
     ("post", "/v1/scans/{scan_id}/complete"),
 ];
@@ -151,6 +160,8 @@ async fn openapi_document_lists_every_route() {
             .replace("{scan_id}", "01ARZ3NDEKTSV4RRFFQ69G5FAV")
             .replace("{webhook_id}", "01ARZ3NDEKTSV4RRFFQ69G5FAV")
             .replace("{organization_id}", "01ARZ3NDEKTSV4RRFFQ69G5FAV")
+            .replace("{rule_id}", "01ARZ3NDEKTSV4RRFFQ69G5FAV")
+            .replace("{link_id}", "01ARZ3NDEKTSV4RRFFQ69G5FAV")
             .replace("{finding_id}", "0123456789abcdef0123456789abcdef")
             .replace(
                 "{delivery_id}",
@@ -258,26 +269,17 @@ fn table_matches_template() {
             )
         })
         .collect();
-    let mut expected = vec![(
-        model::provisioning::DUE_INDEX.to_string(),
-        model::provisioning::DUE_SHARD.to_string(),
-        model::provisioning::DUE_AT.to_string(),
-        "ALL".to_string(),
-    )];
-    for (name, key) in model::provisioning::CRITERIA_INDEXES {
-        expected.push((
-            name.to_string(),
-            key.to_string(),
-            model::provisioning::SORT_KEY.to_string(),
-            "ALL".to_string(),
-        ));
-    }
-    expected.push((
-        model::provisioning::FINDINGS_INDEX.to_string(),
-        model::provisioning::FINDINGS_PARTITION.to_string(),
-        model::provisioning::FINDINGS_ORDER.to_string(),
-        "ALL".to_string(),
-    ));
+    let expected: Vec<(String, String, String, String)> = model::provisioning::global_indexes()
+        .into_iter()
+        .map(|(name, partition_key, sort_key)| {
+            (
+                name.to_string(),
+                partition_key.to_string(),
+                sort_key.to_string(),
+                "ALL".to_string(),
+            )
+        })
+        .collect();
     assert_eq!(globals, expected);
 }
 

@@ -59,6 +59,12 @@ enum Command {
         #[arg(long)]
         credential_id: String,
     },
+    /// Rewrite a tenant's findings so those written before the severity
+    /// indexes existed enter them (once, after the deploy that adds them).
+    ReindexFindings {
+        #[arg(long)]
+        tenant: String,
+    },
 }
 
 #[tokio::main]
@@ -127,6 +133,10 @@ async fn run(cli: Cli) -> model::Result<()> {
                 "{}",
                 serde_json::to_string_pretty(&credentials).expect("credentials serialise")
             );
+        }
+        Command::ReindexFindings { tenant } => {
+            let count = store.reindex_findings(&tenant).await?;
+            println!("{count} findings of tenant {tenant} rewritten into the severity indexes");
         }
         Command::RevokeScannerCredential { credential_id } => {
             store.revoke_scanner_credential(&credential_id).await?;

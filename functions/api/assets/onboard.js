@@ -1,0 +1,72 @@
+// The onboarding page's few behaviours: the stack's region, copying the
+// external ID, and checking the connection. No inline script, no other
+// origin: the page's Content-Security-Policy admits this file only.
+"use strict";
+
+document.addEventListener("DOMContentLoaded", () => {
+  const main = document.querySelector("main[data-base]");
+  if (!main) return;
+  const base = main.dataset.base;
+
+  const region = document.getElementById("region");
+  const launch = document.getElementById("launch");
+  const placeRegion = () => {
+    const url = launch.dataset.console.replace(
+      "/cloudformation/home#",
+      "/cloudformation/home?region=" + encodeURIComponent(region.value) + "#"
+    );
+    launch.href = url;
+  };
+  region.addEventListener("change", placeRegion);
+  placeRegion();
+
+  const externalId = document.getElementById("external-id");
+  const copied = document.getElementById("copied");
+  document.getElementById("copy").addEventListener("click", async () => {
+    externalId.select();
+    try {
+      await navigator.clipboard.writeText(externalId.value);
+      copied.textContent = "Copied.";
+    } catch (_) {
+      copied.textContent = "Selected: press Ctrl+C (or Cmd+C) to copy.";
+    }
+  });
+
+  const check = document.getElementById("check");
+  const result = document.getElementById("result");
+  const verified = document.getElementById("verified");
+  const line = (text, className) => {
+    const p = document.createElement("p");
+    if (className) p.className = className;
+    p.textContent = text;
+    return p;
+  };
+  const show = (status) => {
+    result.replaceChildren();
+    if (status.verified) {
+      result.append(line("SUCCESS: the role works.", "ok"));
+      verified.hidden = false;
+      return;
+    }
+    const code = status.code ? " (" + status.code + ")" : "";
+    result.append(line(status.status + code + ": " + (status.message || ""), "fail"));
+    if (status.fix) result.append(line("What to fix: " + status.fix, "fix"));
+  };
+  check.addEventListener("click", async () => {
+    check.disabled = true;
+    result.replaceChildren(line("Checking…"));
+    try {
+      const reply = await fetch(base + "/check", { method: "POST" });
+      const body = await reply.json();
+      if (reply.ok) {
+        show(body);
+      } else {
+        result.replaceChildren(line(body.error ? body.error.message : "The check failed; try again.", "fail"));
+      }
+    } catch (_) {
+      result.replaceChildren(line("Could not reach the service; check your network and try again.", "fail"));
+    } finally {
+      check.disabled = false;
+    }
+  });
+});

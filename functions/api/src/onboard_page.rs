@@ -1,0 +1,381 @@
+//! `/onboard/{token}`: the page a vendor's customer opens to connect an
+//! AWS account, and the three things its token allows: reading the
+//! account's onboarding details and status, and checking the connection.
+//!
+//! Server-rendered with maud (escaped by construction), with one small
+//! script and one stylesheet served from here: the Content-Security-Policy
+//! admits nothing inline and no other origin (but the tenant's logo, for
+//! images). The token is in the path, so no page sends a Referer, none is
+//! cached, none may be framed; a dead link answers 410 and names nothing.
+
+use crate::error::ApiError;
+use crate::AppState;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use maud::{html, Markup, DOCTYPE};
+use model::account::{Account, VerificationStatus};
+use model::onboarding::{fix_for, CHECK_INTERVAL_SECONDS};
+use model::usecases::onboarding::{LinkGone, OpenedLink};
+use serde::Serialize;
+
+const SCRIPT: &str = include_str!("../assets/onboard.js");
+const STYLE: &str = include_str!("../assets/onboard.css");
+
+/// The page's routes: outside `/v1` and the OpenAPI document, reached
+/// without an API key.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/onboard/{token}", get(page))
+        .route("/onboard/{token}/status", get(status))
+        .route("/onboard/{token}/check", post(check))
+        .route("/onboard/{token}/template.yaml", get(template))
+        .route("/onboard-assets/onboard.js", get(script))
+        .route("/onboard-assets/onboard.css", get(style))
+        .layer(middleware::from_fn(page_headers))
+}
+
+/// Every response of these routes: no caching, no framing, no Referer,
+/// no sniffing, and a policy that admits only this origin (a page adds
+/// its logo's origin for images).
+async fn page_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(SELF_ONLY),
+        );
+    }
+    for (name, value) in [
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::CACHE_CONTROL, "no-store"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+/// [`policy_with_images`] of `'self'`.
+const SELF_ONLY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+fn policy_with_images(images: &str) -> String {
+    format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src {images}; connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
+    )
+}
+
+async fn script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        SCRIPT,
+    )
+        .into_response()
+}
+
+async fn style() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE).into_response()
+}
+
+async fn opened(state: &AppState, token: &str) -> Result<Result<OpenedLink, LinkGone>, ApiError> {
+    Ok(state.onboarding().open(token).await?)
+}
+
+fn html_page(status: StatusCode, body: Markup, images: &str) -> Response {
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body.into_string(),
+    )
+        .into_response();
+    if let Ok(policy) = HeaderValue::from_str(&policy_with_images(images)) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
+    response
+}
+
+/// A dead link: the same page for an unknown, expired or revoked one.
+fn gone() -> Response {
+    let body = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="robots" content="noindex";
+                title { "This link has expired" }
+                link rel="stylesheet" href="/onboard-assets/onboard.css";
+            }
+            body {
+                main id="gone" class="card" {
+                    h1 { "This link has expired" }
+                    p { "Onboarding links last a few days and can be revoked. Ask whoever sent it for a new one." }
+                }
+            }
+        }
+    };
+    html_page(StatusCode::GONE, body, "'self'")
+}
+
+async fn page(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let opened = match opened(&state, &token).await? {
+        Ok(opened) => opened,
+        Err(LinkGone) => return Ok(gone()),
+    };
+    let account = &opened.account;
+    let partition = account.fields.partition();
+    let principal = state.principal_in(partition).await?;
+    let role_name = state.settings.role_name.clone();
+    let external_id = account
+        .pending_external_id
+        .clone()
+        .unwrap_or_else(|| account.external_id.clone());
+    let template_url = crate::trust::template_url_in(&state, &headers, partition);
+    let console = model::role_template::console_url(
+        partition,
+        &template_url,
+        &role_name,
+        &external_id,
+        &principal,
+    );
+    let regions: Vec<&model::regions::Region> = model::regions::REGIONS
+        .iter()
+        .filter(|region| region.partition == partition)
+        .collect();
+    let home = account
+        .fields
+        .regions
+        .first()
+        .map(String::as_str)
+        .unwrap_or_else(|| model::partitions::home_region(partition));
+    let product = opened
+        .settings
+        .product_name
+        .clone()
+        .unwrap_or_else(|| "your vendor".to_string());
+    let logo = opened.settings.logo_url.as_deref().and_then(|url| {
+        model::tenant::logo_origin(url)
+            .ok()
+            .map(|origin| (url, origin))
+    });
+    let verified = account.credential.verification_status == VerificationStatus::Success;
+    let base = format!("/onboard/{token}");
+    let body = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="robots" content="noindex";
+                title { "Connect your AWS account to " (product) }
+                link rel="stylesheet" href="/onboard-assets/onboard.css";
+                script src="/onboard-assets/onboard.js" defer {}
+            }
+            body {
+                main class="card" data-base=(base) {
+                    header {
+                        @if let Some((url, _)) = &logo {
+                            img class="logo" src=(url) alt={ (product) " logo" };
+                        }
+                        h1 { "Connect your AWS account to " (product) }
+                    }
+                    dl class="account" {
+                        dt { "Account" }
+                        dd id="account-name" { (account.fields.name) }
+                        dt { "AWS account id" }
+                        dd id="account-id" { (account.account_id) }
+                    }
+                    div id="verified" class="banner ok" hidden[!verified] role="status" {
+                        strong { "Connected." }
+                        " The role works, so " (product) " can reach this account through it and takes it from here. You can close this page."
+                    }
+                    ol class="steps" {
+                        li {
+                            h2 { "Sign in to AWS" }
+                            p { "Sign in to the AWS console of account " strong { (account.account_id) } " as someone who may create IAM roles and CloudFormation stacks." }
+                        }
+                        li {
+                            h2 { "Create the role" }
+                            p { "Launch the stack: it creates the role " code { (role_name) } ", which " (product) " may assume only with your external ID. Tick the IAM acknowledgement and press Create stack." }
+                            div class="row" {
+                                label for="region" { "Region for the stack" }
+                                select id="region" name="region" {
+                                    @for region in &regions {
+                                        option value=(region.id) selected[region.id == home] {
+                                            (region.name) " (" (region.id) ")"
+                                        }
+                                    }
+                                }
+                            }
+                            div class="row" {
+                                a id="launch" class="button primary" href=(model::role_template::in_region(&console, home)) data-console=(console) target="_blank" rel="noopener noreferrer" { "Launch Stack" }
+                                a id="download" class="button" href={ (base) "/template.yaml" } download="role.yaml" { "Download the template" }
+                            }
+                            p class="hint" { "Deploying with your own pipeline? Use the downloaded template: it already holds the external ID." }
+                        }
+                        li {
+                            h2 { "Keep the external ID" }
+                            p { "The stack is filled in with it. It is not a password, but the role trusts " (product) " only when it is given." }
+                            div class="row" {
+                                label for="external-id" { "External ID" }
+                                input id="external-id" type="text" readonly value=(external_id);
+                                button id="copy" type="button" class="button" { "Copy" }
+                                span id="copied" class="hint" aria-live="polite" {}
+                            }
+                        }
+                        li {
+                            h2 { "Check the connection" }
+                            p { "Once the stack shows CREATE_COMPLETE, check that " (product) " can assume the role." }
+                            div class="row" {
+                                button id="check" type="button" class="button primary" { "Check connection" }
+                            }
+                            div id="result" class="result" role="status" aria-live="polite" {
+                                (result_markup(account))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let images = match &logo {
+        Some((_, origin)) => format!("'self' {origin}"),
+        None => "'self'".to_string(),
+    };
+    Ok(html_page(StatusCode::OK, body, &images))
+}
+
+/// The last check's result as the page shows it before any script runs.
+fn result_markup(account: &Account) -> Markup {
+    let status = ConnectionStatus::of(account);
+    html! {
+        @match status.status {
+            VerificationStatus::NotStarted => p { "Not checked yet." },
+            VerificationStatus::Success => p class="ok" { strong { "SUCCESS" } ": the role works." },
+            _ => {
+                p class="fail" { strong { (status.status.as_str()) } @if let Some(code) = &status.code { " (" (code) ")" } ": " (status.message.clone().unwrap_or_default()) }
+                @if let Some(fix) = status.fix { p class="fix" { strong { "What to fix: " } (fix) } }
+            }
+        }
+    }
+}
+
+/// The connection as the page's script reads it.
+#[derive(Debug, Serialize)]
+struct ConnectionStatus {
+    status: VerificationStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+    /// What to fix, in a customer's words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fix: Option<&'static str>,
+    verified: bool,
+}
+
+impl ConnectionStatus {
+    fn of(account: &Account) -> Self {
+        let credential = &account.credential;
+        let failed = !matches!(
+            credential.verification_status,
+            VerificationStatus::Success | VerificationStatus::NotStarted
+        );
+        ConnectionStatus {
+            status: credential.verification_status,
+            code: credential.verification_code.map(|c| c.as_str().to_string()),
+            message: credential.verification_message.clone(),
+            fix: credential.verification_code.filter(|_| failed).map(fix_for),
+            verified: credential.verification_status == VerificationStatus::Success,
+        }
+    }
+}
+
+fn gone_json() -> Response {
+    ApiError::new(
+        StatusCode::GONE,
+        "link_expired",
+        "this onboarding link has expired or was revoked; ask for a new one",
+    )
+    .into_response()
+}
+
+async fn status(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, ApiError> {
+    match opened(&state, &token).await? {
+        Ok(opened) => Ok(Json(ConnectionStatus::of(&opened.account)).into_response()),
+        Err(LinkGone) => Ok(gone_json()),
+    }
+}
+
+async fn check(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, ApiError> {
+    let opened = match opened(&state, &token).await? {
+        Ok(opened) => opened,
+        Err(LinkGone) => return Ok(gone_json()),
+    };
+    match state
+        .onboarding()
+        .check(&opened, &state.verifier, &state.settings, &state.catalogue)
+        .await?
+    {
+        Some(account) => Ok(Json(ConnectionStatus::of(&account)).into_response()),
+        None => {
+            let mut response = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "check_too_soon",
+                format!("a connection check runs at most every {CHECK_INTERVAL_SECONDS} seconds per link; wait and try again"),
+            )
+            .into_response();
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(CHECK_INTERVAL_SECONDS),
+            );
+            Ok(response)
+        }
+    }
+}
+
+async fn template(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, ApiError> {
+    let opened = match opened(&state, &token).await? {
+        Ok(opened) => opened,
+        Err(LinkGone) => return Ok(gone()),
+    };
+    let policies = model::role_template::managed_policies(None)?;
+    let yaml = crate::trust::account_role_template(
+        &state,
+        &opened.token.tenant,
+        &opened.token.account_id,
+        &policies,
+    )
+    .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/yaml; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"role.yaml\"",
+            ),
+        ],
+        yaml,
+    )
+        .into_response())
+}

@@ -1,0 +1,109 @@
+//! `/v1/accounts/{id}/onboarding-links`: links a vendor sends its customer
+//! (scope `write`); each opens `/onboard/<token>` for that account only.
+
+use crate::auth::{Auth, Read, Write};
+use crate::body::{parse, JsonObject};
+use crate::error::{ApiError, ErrorResponse};
+use crate::path::Path;
+use crate::AppState;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use model::ids::{AccountId, LinkId};
+use model::onboarding::{CreateLinkRequest, LinkView};
+use model::usecases::onboarding::NewLink;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedLink {
+    #[serde(flatten)]
+    link: NewLink,
+    /// The page to send the customer. Shown this once: only its hash is kept.
+    url: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LinkList {
+    /// Oldest first, live or not (never their tokens).
+    items: Vec<LinkView>,
+}
+
+#[utoipa::path(
+    post, path = "/v1/accounts/{account_id}/onboarding-links", tag = "trust",
+    params(("account_id" = String, Path, description = "12-digit AWS account id")),
+    request_body = CreateLinkRequest,
+    responses(
+        (status = 201, description = "Created; `url` is shown this once", body = CreatedLink),
+        (status = 409, description = "too_many_onboarding_links: the account has 5 live ones; or it is archived", body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn create_onboarding_link(
+    auth: Auth<Write>,
+    State(state): State<AppState>,
+    Path(account_id): Path<AccountId>,
+    headers: HeaderMap,
+    JsonObject(body): JsonObject,
+) -> Result<(StatusCode, Json<CreatedLink>), ApiError> {
+    let request: CreateLinkRequest = parse(Value::Object(body))?;
+    let link = state
+        .onboarding()
+        .create(
+            &auth.caller.tenant,
+            &auth.caller.key_id,
+            &account_id,
+            request,
+        )
+        .await?;
+    let url = format!("{}{}", crate::trust::public_base(&headers), link.path);
+    Ok((StatusCode::CREATED, Json(CreatedLink { link, url })))
+}
+
+#[utoipa::path(
+    get, path = "/v1/accounts/{account_id}/onboarding-links", tag = "trust",
+    params(("account_id" = String, Path, description = "12-digit AWS account id")),
+    responses((status = 200, body = LinkList)),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn list_onboarding_links(
+    auth: Auth<Read>,
+    State(state): State<AppState>,
+    Path(account_id): Path<AccountId>,
+) -> Result<Json<LinkList>, ApiError> {
+    let items = state
+        .onboarding()
+        .list(&auth.caller.tenant, &account_id)
+        .await?;
+    Ok(Json(LinkList { items }))
+}
+
+#[utoipa::path(
+    delete, path = "/v1/accounts/{account_id}/onboarding-links/{link_id}", tag = "trust",
+    params(
+        ("account_id" = String, Path, description = "12-digit AWS account id"),
+        ("link_id" = String, Path, description = "As the link's creation returned it"),
+    ),
+    responses(
+        (status = 204, description = "Revoked: the page answers 410 from the next request on"),
+        (status = 404, description = "No such link", body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn revoke_onboarding_link(
+    auth: Auth<Write>,
+    State(state): State<AppState>,
+    Path((account_id, link_id)): Path<(AccountId, LinkId)>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .onboarding()
+        .revoke(
+            &auth.caller.tenant,
+            &auth.caller.key_id,
+            &account_id,
+            &link_id,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

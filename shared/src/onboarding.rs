@@ -1,0 +1,270 @@
+//! Onboarding links: a vendor hands its customer one URL, and the page
+//! behind it walks the customer through creating the role.
+//!
+//! A link's token reads `onb_<tenant>_<account id>_<link id>_<secret>`:
+//! tenant, account and link in the clear make opening it one GetItem in
+//! the tenant's partition, under the account (so a token names exactly one
+//! account, by construction); the 256-bit secret is stored only as its
+//! hash and compared in constant time.
+
+use crate::crypto;
+use crate::time::Timestamp;
+use crate::verification::VerificationCode;
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+const PREFIX: &str = "onb";
+
+/// Days a link lasts unless asked otherwise, and at most.
+pub const DEFAULT_DAYS: u32 = 7;
+pub const MAX_DAYS: u32 = 30;
+
+/// Live links an account may have at once.
+pub const MAX_LIVE_LINKS: usize = 5;
+
+/// Seconds between two connection checks from one link.
+pub const CHECK_INTERVAL_SECONDS: u64 = 10;
+
+/// Longest token accepted (the longest tenant gives 176 characters).
+pub const MAX_TOKEN_LEN: usize = 200;
+
+/// A link as stored: never its secret, only the secret's hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OnboardingLink {
+    pub link_id: String,
+    pub account_id: String,
+    pub secret_hash: String,
+    pub created_at: Timestamp,
+    pub created_by: String,
+    pub expires_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_by: Option<String>,
+    /// The last connection check asked from the page (rate limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_check_at: Option<Timestamp>,
+}
+
+/// Whether a link still opens its page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LinkStatus {
+    Live,
+    Expired,
+    Revoked,
+}
+
+/// A link as the API shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LinkView {
+    pub link_id: String,
+    pub account_id: String,
+    pub status: LinkStatus,
+    pub created_at: Timestamp,
+    pub created_by: String,
+    pub expires_at: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl OnboardingLink {
+    pub fn status(&self, now: Timestamp) -> LinkStatus {
+        if self.revoked_at.is_some() {
+            LinkStatus::Revoked
+        } else if self.expires_at <= now {
+            LinkStatus::Expired
+        } else {
+            LinkStatus::Live
+        }
+    }
+
+    pub fn view(&self, now: Timestamp) -> LinkView {
+        LinkView {
+            link_id: self.link_id.clone(),
+            account_id: self.account_id.clone(),
+            status: self.status(now),
+            created_at: self.created_at,
+            created_by: self.created_by.clone(),
+            expires_at: self.expires_at,
+            revoked_at: self.revoked_at,
+        }
+    }
+}
+
+/// Body of `POST /v1/accounts/{id}/onboarding-links`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateLinkRequest {
+    /// 1-30; default 7.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 30)]
+    pub expires_in_days: Option<u32>,
+}
+
+impl CreateLinkRequest {
+    pub fn days(&self) -> Result<u32> {
+        let days = self.expires_in_days.unwrap_or(DEFAULT_DAYS);
+        if !(1..=MAX_DAYS).contains(&days) {
+            return Err(Error::invalid(
+                "expires_in_days",
+                format!("a link lasts 1-{MAX_DAYS} days (default {DEFAULT_DAYS})"),
+            ));
+        }
+        Ok(days)
+    }
+}
+
+/// What a token names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    pub tenant: String,
+    pub account_id: String,
+    pub link_id: String,
+    secret: String,
+}
+
+impl Token {
+    /// A new token for a link, and the hash to store.
+    pub fn issue(tenant: &str, account_id: &str, link_id: &str) -> (String, String) {
+        let secret = crypto::random_hex(32);
+        let hash = crypto::hash_secret(&secret);
+        (
+            format!("{PREFIX}_{tenant}_{account_id}_{link_id}_{secret}"),
+            hash,
+        )
+    }
+
+    /// The parts of a well-formed token; `None` for anything else (the
+    /// page then answers as for an expired link: nothing to tell apart).
+    pub fn parse(text: &str) -> Option<Token> {
+        if text.len() > MAX_TOKEN_LEN {
+            return None;
+        }
+        let mut parts = text.split('_');
+        let (prefix, tenant, account, link, secret) = (
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+        );
+        let well_formed = prefix == PREFIX
+            && parts.next().is_none()
+            && crate::validation::tenant(tenant).is_ok()
+            && crate::validation::account_id("account_id", account).is_ok()
+            && link.len() == 26
+            && link.parse::<ulid::Ulid>().is_ok()
+            && secret.len() == 64
+            && secret.bytes().all(|b| b.is_ascii_hexdigit());
+        well_formed.then(|| Token {
+            tenant: tenant.to_string(),
+            account_id: account.to_string(),
+            link_id: link.to_string(),
+            secret: secret.to_string(),
+        })
+    }
+
+    /// Whether this token opens `link` at `now`: its secret, its account,
+    /// not revoked, not expired.
+    pub fn opens(&self, link: &OnboardingLink, now: Timestamp) -> bool {
+        crypto::secret_matches(&self.secret, &link.secret_hash)
+            && link.account_id == self.account_id
+            && link.link_id == self.link_id
+            && link.status(now) == LinkStatus::Live
+    }
+}
+
+/// What a customer's cloud engineer does about a failed check.
+pub fn fix_for(code: VerificationCode) -> &'static str {
+    match code {
+        VerificationCode::Ok => "Nothing: the connection works.",
+        VerificationCode::RoleMissing => "We could not find the role. Launch the stack in step 2 (or deploy the downloaded template) in this AWS account, wait until the stack shows CREATE_COMPLETE, then check again.",
+        VerificationCode::AccessDenied => "The role exists but refused us. Its trust policy must allow the principal shown in the template and require the external ID exactly as shown in step 3: redeploy the stack with that external ID (or update the role's trust policy), then check again.",
+        VerificationCode::ExternalIdNotEnforced => "The role lets us in without the external ID, which would let anyone who knows its name in too. Add the sts:ExternalId condition from the template to its trust policy (redeploying the stack does this), then check again.",
+        VerificationCode::AccountMismatch => "The role is in a different AWS account from the one this link is for. Sign in to the account named above and create the role there.",
+        VerificationCode::Throttled => "AWS was busy and asked us to slow down. Wait a minute and check again; nothing needs changing.",
+        VerificationCode::Timeout => "AWS did not answer in time. Check again in a minute; nothing needs changing.",
+        VerificationCode::PartitionNotServed => "This account is in an AWS partition (such as China or GovCloud) that this service does not connect to. Contact the vendor that sent you this link.",
+        VerificationCode::Internal => "Something went wrong on our side. Check again in a few minutes; if it persists, contact the vendor that sent you this link.",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(token: &str, hash: String) -> (Token, OnboardingLink) {
+        let token = Token::parse(token).unwrap();
+        let now = Timestamp::now();
+        let link = OnboardingLink {
+            link_id: token.link_id.clone(),
+            account_id: token.account_id.clone(),
+            secret_hash: hash,
+            created_at: now,
+            created_by: "key".into(),
+            expires_at: now.plus(std::time::Duration::from_secs(60)),
+            revoked_at: None,
+            revoked_by: None,
+            last_check_at: None,
+        };
+        (token, link)
+    }
+
+    #[test]
+    fn a_token_opens_its_own_live_link_only() {
+        let id = ulid::Ulid::new().to_string();
+        let (text, hash) = Token::issue("acme-co", "123456789012", &id);
+        assert!(text.len() <= MAX_TOKEN_LEN);
+        let (token, mut link) = link(&text, hash);
+        let now = Timestamp::now();
+        assert!(token.opens(&link, now));
+        // Another account's link, even with this secret, does not open.
+        let mut other = link.clone();
+        other.account_id = "210987654321".into();
+        assert!(!token.opens(&other, now));
+        let later = now.plus(std::time::Duration::from_secs(61));
+        assert!(!token.opens(&link, later));
+        link.revoked_at = Some(now);
+        assert!(!token.opens(&link, now));
+        // A wrong secret of the right shape.
+        let forged = format!(
+            "{}{}",
+            &text[..text.len() - 1],
+            if text.ends_with('0') { '1' } else { '0' }
+        );
+        let forged = Token::parse(&forged).unwrap();
+        link.revoked_at = None;
+        assert!(!forged.opens(&link, now));
+    }
+
+    #[test]
+    fn malformed_tokens_do_not_parse() {
+        let id = ulid::Ulid::new().to_string();
+        let (text, _) = Token::issue("acme", "123456789012", &id);
+        assert!(Token::parse(&text).is_some());
+        for bad in [
+            "",
+            "onb",
+            &text.replace("onb_", "oak_"),
+            &format!("{text}_x"),
+            &text.replace("123456789012", "12345678901"),
+            &"a".repeat(MAX_TOKEN_LEN + 1),
+            &text[..text.len() - 1],
+        ] {
+            assert!(Token::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn lifetimes_are_bounded() {
+        assert_eq!(CreateLinkRequest::default().days().unwrap(), 7);
+        for days in [0, 31] {
+            let request = CreateLinkRequest {
+                expires_in_days: Some(days),
+            };
+            assert!(request.days().is_err());
+        }
+    }
+}

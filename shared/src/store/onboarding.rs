@@ -1,0 +1,154 @@
+//! Onboarding links (`ACCT#<account>#ONBOARD#<link id>`): under the
+//! account, so deleting it purges them and a link names one account.
+
+use super::{is_condition_failure, item_key, keys, s, Item, Store};
+use crate::account::Account;
+use crate::onboarding::OnboardingLink;
+use crate::tenant::TenantSettings;
+use crate::time::Timestamp;
+use crate::{Error, Result};
+
+const RESOURCE: &str = "onboarding link";
+
+fn link_sk(account_id: &str, link_id: &str) -> String {
+    format!("{}{link_id}", links_prefix(account_id))
+}
+
+fn links_prefix(account_id: &str) -> String {
+    format!("ACCT#{account_id}#ONBOARD#")
+}
+
+/// What the onboarding page shows, read at once.
+pub struct OnboardingContext {
+    pub link: Option<OnboardingLink>,
+    pub account: Option<Account>,
+    pub settings: TenantSettings,
+}
+
+impl Store {
+    pub async fn put_onboarding_link(&self, tenant: &str, link: &OnboardingLink) -> Result<()> {
+        let mut item: Item = serde_dynamo::to_item(link)?;
+        item.extend(item_key(tenant, link_sk(&link.account_id, &link.link_id)));
+        item.insert("type".into(), s("onboarding_link"));
+        let result = self
+            .client
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(sk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if is_condition_failure(&err) => Err(Error::AlreadyExists {
+                resource: RESOURCE,
+                id: link.link_id.clone(),
+            }),
+            Err(err) => Err(Error::from_sdk(err)),
+        }
+    }
+
+    /// Every link of an account, live or not, oldest first.
+    pub async fn onboarding_links(
+        &self,
+        tenant: &str,
+        account_id: &str,
+    ) -> Result<Vec<OnboardingLink>> {
+        self.query_prefix(tenant, &links_prefix(account_id)).await
+    }
+
+    /// The link, its account and the tenant's settings: one BatchGetItem.
+    pub async fn onboarding_context(
+        &self,
+        tenant: &str,
+        account_id: &str,
+        link_id: &str,
+    ) -> Result<OnboardingContext> {
+        let link_key = link_sk(account_id, link_id);
+        let account_key = keys::account_sk(account_id);
+        let mut context = OnboardingContext {
+            link: None,
+            account: None,
+            settings: TenantSettings::default(),
+        };
+        for mut item in self
+            .batch_get(vec![
+                item_key(tenant, link_key.clone()),
+                item_key(tenant, account_key.clone()),
+                item_key(tenant, keys::TENANT_SK.to_string()),
+            ])
+            .await?
+        {
+            let sk = super::text_of(&item, "sk").unwrap_or_default();
+            if sk == link_key {
+                context.link = Some(serde_dynamo::from_item(item)?);
+            } else if sk == account_key {
+                context.account = Some(serde_dynamo::from_item(item)?);
+            } else if let Some(settings) = item.remove("settings") {
+                context.settings = serde_dynamo::from_attribute_value(settings)?;
+            }
+        }
+        Ok(context)
+    }
+
+    /// Revoke a link at once (404 unless it exists; revoking twice keeps
+    /// the first revocation).
+    pub async fn revoke_onboarding_link(
+        &self,
+        tenant: &str,
+        account_id: &str,
+        link_id: &str,
+        by: &str,
+    ) -> Result<()> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(item_key(tenant, link_sk(account_id, link_id))))
+            .update_expression("SET revoked_at = if_not_exists(revoked_at, :now), revoked_by = if_not_exists(revoked_by, :by)")
+            .condition_expression("attribute_exists(sk)")
+            .expression_attribute_values(":now", s(Timestamp::now().to_string()))
+            .expression_attribute_values(":by", s(by))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if is_condition_failure(&err) => Err(Error::NotFound {
+                resource: RESOURCE,
+                id: link_id.to_string(),
+            }),
+            Err(err) => Err(Error::from_sdk(err)),
+        }
+    }
+
+    /// Take the link's turn to check the connection: false while the last
+    /// check was under `interval` ago (or the link was revoked meanwhile).
+    pub async fn claim_onboarding_check(
+        &self,
+        tenant: &str,
+        link: &OnboardingLink,
+        now: Timestamp,
+        interval: std::time::Duration,
+    ) -> Result<bool> {
+        let cutoff = Timestamp::from_datetime(
+            now.datetime() - chrono::Duration::from_std(interval).unwrap_or_default(),
+        );
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(item_key(
+                tenant,
+                link_sk(&link.account_id, &link.link_id),
+            )))
+            .update_expression("SET last_check_at = :now")
+            .condition_expression(
+                "attribute_exists(sk) AND attribute_not_exists(revoked_at) AND (attribute_not_exists(last_check_at) OR last_check_at <= :cutoff)",
+            )
+            .expression_attribute_values(":now", s(now.to_string()))
+            .expression_attribute_values(":cutoff", s(cutoff.to_string()))
+            .send()
+            .await;
+        super::applied(result)
+    }
+}

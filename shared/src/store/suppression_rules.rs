@@ -1,0 +1,68 @@
+//! Suppression rules (`SRULE#<id>` in the tenant's partition).
+
+use super::{is_condition_failure, item_key, keys, s, Item, Store};
+use crate::suppression_rules::SuppressionRule;
+use crate::{Error, Result};
+
+const RESOURCE: &str = "suppression rule";
+
+impl Store {
+    /// Write a new rule (refused if the id exists).
+    pub async fn put_suppression_rule(&self, tenant: &str, rule: &SuppressionRule) -> Result<()> {
+        let mut item: Item = serde_dynamo::to_item(rule)?;
+        item.extend(item_key(tenant, keys::suppression_rule_sk(&rule.rule_id)));
+        item.insert("type".into(), s("suppression_rule"));
+        let result = self
+            .client
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(sk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if is_condition_failure(&err) => Err(Error::AlreadyExists {
+                resource: RESOURCE,
+                id: rule.rule_id.clone(),
+            }),
+            Err(err) => Err(Error::from_sdk(err)),
+        }
+    }
+
+    /// Every rule of a tenant (at most [`crate::suppression_rules::MAX_RULES`]):
+    /// one Query.
+    pub async fn suppression_rules(&self, tenant: &str) -> Result<Vec<SuppressionRule>> {
+        self.query_prefix(tenant, keys::SUPPRESSION_RULE_PREFIX)
+            .await
+    }
+
+    /// The tenant's rules, ready to match findings.
+    pub async fn suppression_matcher(
+        &self,
+        tenant: &str,
+    ) -> Result<crate::suppression_rules::Rules> {
+        Ok(crate::suppression_rules::Rules::new(
+            self.suppression_rules(tenant).await?,
+        ))
+    }
+
+    pub async fn delete_suppression_rule(&self, tenant: &str, rule_id: &str) -> Result<()> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(self.table())
+            .set_key(Some(item_key(tenant, keys::suppression_rule_sk(rule_id))))
+            .condition_expression("attribute_exists(sk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if is_condition_failure(&err) => Err(Error::NotFound {
+                resource: RESOURCE,
+                id: rule_id.to_string(),
+            }),
+            Err(err) => Err(Error::from_sdk(err)),
+        }
+    }
+}

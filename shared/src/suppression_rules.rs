@@ -1,0 +1,313 @@
+//! A tenant's suppression rules: findings set aside by what they are (data
+//! source, finding type, resource pattern) rather than one by one. A scan
+//! applies them where it writes findings, so a rule reaches every finding a
+//! later scan writes and leaves those it no longer matches.
+
+use crate::ids::is_data_source_name;
+use crate::scans::{suppression_terms, Finding, Suppression};
+use crate::time::Timestamp;
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use wildmatch::WildMatch;
+
+/// At most this many rules per tenant: each scan matches every finding
+/// against each of them.
+pub const MAX_RULES: usize = 100;
+
+/// Longest resource pattern.
+pub const MAX_PATTERN: usize = 256;
+
+/// Findings a tenant has set aside by what they are.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SuppressionRule {
+    pub rule_id: String,
+    /// Only this data source's findings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_source: Option<String>,
+    /// Only findings of this type (their `rule`, e.g. IAM_USER_WITHOUT_MFA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finding_type: Option<String>,
+    /// Only findings whose resource id (ARN) matches: `*` any run of
+    /// characters, `?` one character, the rest literally.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_pattern: Option<String>,
+    pub reason: String,
+    /// Absent: until deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Timestamp>,
+    pub created_by: String,
+    pub created_at: Timestamp,
+}
+
+/// Body of `POST /v1/suppression-rules`: at least one of data_source,
+/// finding_type and resource_pattern.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SuppressionRuleRequest {
+    #[serde(default)]
+    pub data_source: Option<String>,
+    #[serde(default)]
+    pub finding_type: Option<String>,
+    /// Up to 256 characters, with at least one besides `*` and `?`.
+    #[serde(default)]
+    pub resource_pattern: Option<String>,
+    /// Why (1-500 characters).
+    pub reason: String,
+    /// When it stops applying (RFC 3339, in the next 366 days).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub until: Option<String>,
+}
+
+impl SuppressionRuleRequest {
+    /// The rule this asks for, or the field that is wrong.
+    pub fn rule(self, rule_id: String, by: &str, now: Timestamp) -> Result<SuppressionRule> {
+        if let Some(name) = &self.data_source {
+            if !is_data_source_name(name) {
+                return Err(Error::invalid(
+                    "data_source",
+                    "a data source name is 1-64 characters of letters, digits and :._- (GET /v1/data-sources lists them)",
+                ));
+            }
+        }
+        if let Some(kind) = &self.finding_type {
+            if !crate::scanner::is_rule_name(kind) {
+                return Err(Error::invalid(
+                    "finding_type",
+                    "a finding type is a finding's rule: 1-128 letters, digits and _ . : - (e.g. IAM_USER_WITHOUT_MFA)",
+                ));
+            }
+        }
+        if let Some(pattern) = &self.resource_pattern {
+            crate::validation::text("resource_pattern", pattern, MAX_PATTERN)?;
+            if pattern.chars().all(|c| c == '*' || c == '?') {
+                return Err(Error::invalid(
+                    "resource_pattern",
+                    "a pattern of only * and ? matches every resource; name the resources, e.g. arn:aws:iam::*:user/break-glass-*",
+                ));
+            }
+        }
+        if self.data_source.is_none()
+            && self.finding_type.is_none()
+            && self.resource_pattern.is_none()
+        {
+            return Err(Error::invalid(
+                "finding_type",
+                "a rule names at least one of data_source, finding_type and resource_pattern",
+            ));
+        }
+        let until = suppression_terms(&self.reason, self.until.as_deref(), now)?;
+        Ok(SuppressionRule {
+            rule_id,
+            data_source: self.data_source,
+            finding_type: self.finding_type,
+            resource_pattern: self.resource_pattern,
+            reason: self.reason,
+            until,
+            created_by: by.to_string(),
+            created_at: now,
+        })
+    }
+}
+
+/// The rules one scan applies, patterns compiled once.
+#[derive(Default)]
+pub struct Rules {
+    rules: Vec<(SuppressionRule, Option<WildMatch>)>,
+}
+
+impl Rules {
+    /// No rules: a finding keeps only what was suppressed by hand.
+    pub fn none() -> Self {
+        Rules::default()
+    }
+
+    /// In rule id order (oldest first): the first match names the rule.
+    pub fn new(mut rules: Vec<SuppressionRule>) -> Self {
+        rules.sort_by(|a, b| a.rule_id.cmp(&b.rule_id));
+        Rules {
+            rules: rules
+                .into_iter()
+                .take(MAX_RULES)
+                .map(|rule| {
+                    let pattern = rule.resource_pattern.as_deref().map(WildMatch::new);
+                    (rule, pattern)
+                })
+                .collect(),
+        }
+    }
+
+    /// The suppression of the first rule that matches `finding` and holds
+    /// when it was seen.
+    pub fn suppression_of(&self, finding: &Finding) -> Option<Suppression> {
+        let (rule, _) = self.rules.iter().find(|(rule, pattern)| {
+            rule.until.is_none_or(|until| until > finding.last_seen_at)
+                && rule
+                    .data_source
+                    .as_ref()
+                    .is_none_or(|source| *source == finding.data_source)
+                && rule
+                    .finding_type
+                    .as_ref()
+                    .is_none_or(|kind| *kind == finding.rule)
+                && pattern
+                    .as_ref()
+                    .is_none_or(|pattern| pattern.matches(&finding.resource_id))
+        })?;
+        Some(Suppression {
+            reason: rule.reason.clone(),
+            until: rule.until,
+            by: rule.created_by.clone(),
+            at: rule.created_at,
+            rule_id: Some(rule.rule_id.clone()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scans::{FindingStatus, Severity};
+
+    fn now() -> Timestamp {
+        Timestamp::parse("2026-12-03T10:00:00Z").unwrap()
+    }
+
+    fn request(value: serde_json::Value) -> Result<SuppressionRule> {
+        let request: SuppressionRuleRequest = serde_json::from_value(value).unwrap();
+        request.rule("01J0000000000000000000000A".into(), "key", now())
+    }
+
+    fn finding(rule: &str, resource: &str) -> Finding {
+        serde_json::from_value(serde_json::json!({
+            "finding_id": Finding::id_of(rule, resource), "account_id": "000000000001",
+            "data_source": "aws:iam", "rule": rule, "title": "t",
+            "resource_type": "AWS.IAM.User", "resource_id": resource, "region": "global",
+            "severity": "HIGH", "score": 7.0, "first_seen_at": "2026-12-01T00:00:00Z",
+            "last_seen_at": "2026-12-03T10:00:00Z", "scan_id": "s",
+        }))
+        .unwrap()
+    }
+
+    fn field(err: Error) -> String {
+        match err {
+            Error::Invalid {
+                field: Some(field), ..
+            } => field,
+            other => panic!("not a field error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_rule_names_what_it_suppresses_within_bounds() {
+        let bad = |value| field(request(value).unwrap_err());
+        assert_eq!(bad(serde_json::json!({"reason": "r"})), "finding_type");
+        assert_eq!(
+            bad(serde_json::json!({"reason": "r", "resource_pattern": "**?"})),
+            "resource_pattern"
+        );
+        assert_eq!(
+            bad(serde_json::json!({"reason": "r", "resource_pattern": "a".repeat(257)})),
+            "resource_pattern"
+        );
+        assert_eq!(
+            bad(serde_json::json!({"reason": "r", "finding_type": "no spaces"})),
+            "finding_type"
+        );
+        assert_eq!(
+            bad(serde_json::json!({"reason": "r", "data_source": "a b"})),
+            "data_source"
+        );
+        assert_eq!(
+            bad(serde_json::json!({"reason": " ", "data_source": "aws:iam"})),
+            "reason"
+        );
+        assert_eq!(
+            bad(
+                serde_json::json!({"reason": "r", "data_source": "aws:iam", "until": "2020-01-01T00:00:00Z"})
+            ),
+            "until"
+        );
+        let rule = request(serde_json::json!({
+            "reason": "break-glass users", "finding_type": "IAM_USER_WITHOUT_MFA",
+            "resource_pattern": "arn:aws:iam::*:user/break-glass-*",
+        }))
+        .unwrap();
+        assert_eq!(rule.until, None);
+    }
+
+    #[test]
+    fn the_first_holding_rule_that_matches_suppresses() {
+        let glass = request(serde_json::json!({
+            "reason": "break-glass", "resource_pattern": "arn:aws:iam::*:user/break-glass-?",
+        }))
+        .unwrap();
+        let mut expired = request(serde_json::json!({
+            "reason": "old", "finding_type": "IAM_USER_WITHOUT_MFA",
+        }))
+        .unwrap();
+        expired.rule_id = "01J0000000000000000000000B".into();
+        expired.until = Timestamp::parse("2026-12-02T00:00:00Z");
+        let rules = Rules::new(vec![expired, glass]);
+        let held = rules
+            .suppression_of(&finding(
+                "IAM_USER_WITHOUT_MFA",
+                "arn:aws:iam::000000000001:user/break-glass-1",
+            ))
+            .unwrap();
+        assert_eq!(held.reason, "break-glass");
+        assert_eq!(held.rule_id.as_deref(), Some("01J0000000000000000000000A"));
+        // The type rule expired before the finding was seen: no match.
+        assert!(rules
+            .suppression_of(&finding(
+                "IAM_USER_WITHOUT_MFA",
+                "arn:aws:iam::000000000001:user/alice"
+            ))
+            .is_none());
+        assert!(rules
+            .suppression_of(&finding(
+                "IAM_USER_WITHOUT_MFA",
+                "arn:aws:iam::000000000001:user/break-glass-12"
+            ))
+            .is_none());
+    }
+
+    #[test]
+    fn a_rescan_keeps_a_hand_suppression_and_reevaluates_a_rule() {
+        let rule = request(serde_json::json!({"reason": "r", "data_source": "aws:iam"})).unwrap();
+        let rules = Rules::new(vec![rule]);
+        let mut seen = finding("R", "arn:a");
+        seen.settle(None, &rules);
+        assert_eq!(seen.status, FindingStatus::Suppressed);
+        // The rule is gone: the next scan opens it.
+        let mut again = finding("R", "arn:a");
+        again.settle(Some(&seen), &Rules::none());
+        assert_eq!(
+            (again.status, again.suppression),
+            (FindingStatus::Open, None)
+        );
+        // By hand, it stays whatever the rules.
+        let mut by_hand = finding("R", "arn:a");
+        by_hand.suppression = Some(Suppression {
+            reason: "mine".into(),
+            until: None,
+            by: "key".into(),
+            at: now(),
+            rule_id: None,
+        });
+        let mut later = finding("R", "arn:a");
+        later.settle(Some(&by_hand), &rules);
+        assert_eq!(later.suppression.unwrap().reason, "mine");
+        // A resolved finding seen again is open, first seen kept.
+        let resolved = finding("R", "arn:b").resolved(now());
+        assert_eq!(resolved.status, FindingStatus::Resolved);
+        assert_eq!(resolved.severity_order().chars().next(), Some('9'));
+        let mut back = finding("R", "arn:b");
+        back.first_seen_at = now();
+        back.settle(Some(&resolved), &Rules::none());
+        assert_eq!(back.status, FindingStatus::Open);
+        assert_eq!(back.first_seen_at, resolved.first_seen_at);
+        assert_eq!(back.severity, Severity::High);
+    }
+}

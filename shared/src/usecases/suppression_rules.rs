@@ -1,0 +1,58 @@
+//! Create, list and delete a tenant's suppression rules.
+
+use crate::scans::Catalogue;
+use crate::store::Store;
+use crate::suppression_rules::{SuppressionRule, SuppressionRuleRequest, MAX_RULES};
+use crate::time::Timestamp;
+use crate::{Error, Result};
+
+pub struct SuppressionRules<'a> {
+    pub store: &'a Store,
+    pub catalogue: &'a Catalogue,
+}
+
+impl SuppressionRules<'_> {
+    /// A new rule; it applies from each data source's next scan.
+    pub async fn create(
+        &self,
+        tenant: &str,
+        actor: &str,
+        request: SuppressionRuleRequest,
+    ) -> Result<SuppressionRule> {
+        let rule = request.rule(ulid::Ulid::new().to_string(), actor, Timestamp::now())?;
+        if let Some(name) = &rule.data_source {
+            if self.catalogue.get(name).is_none() {
+                return Err(Error::invalid(
+                    "data_source",
+                    format!(
+                        "'{}' is not a data source offered here; GET /v1/data-sources lists them",
+                        crate::validation::echo(name)
+                    ),
+                ));
+            }
+        }
+        if self.store.suppression_rules(tenant).await?.len() >= MAX_RULES {
+            return Err(Error::Refused {
+                code: "too_many_suppression_rules",
+                message: format!(
+                    "a tenant has at most {MAX_RULES} suppression rules; delete one first"
+                ),
+            });
+        }
+        self.store.put_suppression_rule(tenant, &rule).await?;
+        Ok(rule)
+    }
+
+    /// Every rule, oldest first (the order they are matched in).
+    pub async fn list(&self, tenant: &str) -> Result<Vec<SuppressionRule>> {
+        let mut rules = self.store.suppression_rules(tenant).await?;
+        rules.sort_by(|a, b| a.rule_id.cmp(&b.rule_id));
+        Ok(rules)
+    }
+
+    /// Gone at once from new scans; the findings it suppressed open again
+    /// at their data source's next scan.
+    pub async fn delete(&self, tenant: &str, rule_id: &str) -> Result<()> {
+        self.store.delete_suppression_rule(tenant, rule_id).await
+    }
+}

@@ -1,0 +1,530 @@
+//! Onboarding links and the page behind them: over HTTP for what a token
+//! may and may not do, and in headless Chromium for the customer's walk.
+
+use crate::harness::{trust_external_ids, Reply, TestApp};
+use axum::http::{Method, StatusCode};
+use serde_json::json;
+
+fn fresh_account() -> String {
+    let random = ulid::Ulid::new().random() % 700_000_000_000;
+    format!("{}", 200_000_000_000 + random)
+}
+
+/// An account named `name` whose role will be the service's default role
+/// name, and a new onboarding link to it: (account, page path, link id).
+async fn account_with_link(app: &TestApp, name: &str) -> (String, String, String) {
+    let account = fresh_account();
+    let role = format!(
+        "arn:aws:iam::{account}:role/{}",
+        app.state.settings.role_name
+    );
+    app.create(&account, json!({"name": name, "role_arn": role}))
+        .await;
+    let link = app
+        .call(
+            Method::POST,
+            &format!("/v1/accounts/{account}/onboarding-links"),
+            Some(&json!({})),
+        )
+        .await;
+    assert_eq!(link.status, StatusCode::CREATED, "{:#}", link.body);
+    assert_eq!(link.body["status"], "LIVE");
+    let path = link.body["path"].as_str().unwrap().to_string();
+    assert!(link.body["url"].as_str().unwrap().ends_with(&path));
+    (
+        account,
+        path,
+        link.body["link_id"].as_str().unwrap().to_string(),
+    )
+}
+
+/// A request from the customer's browser: no API key.
+async fn visit(app: &TestApp, method: Method, uri: &str) -> Reply {
+    app.call_with(method, uri, None, None, &[]).await
+}
+
+fn assert_page_headers(reply: &Reply) {
+    let policy = reply.header("content-security-policy");
+    for part in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    ] {
+        assert!(policy.contains(part), "{policy}");
+    }
+    assert!(!policy.contains("unsafe-inline"), "{policy}");
+    assert_eq!(reply.header("x-frame-options"), "DENY");
+    assert_eq!(reply.header("referrer-policy"), "no-referrer");
+    assert_eq!(reply.header("cache-control"), "no-store");
+    assert_eq!(reply.header("x-content-type-options"), "nosniff");
+}
+
+fn text(reply: &Reply) -> &str {
+    reply.body.as_str().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_link_opens_one_account_only_escapes_what_it_shows_and_dies_at_once() {
+    let app = TestApp::new().await;
+    let settings = app
+        .call(
+            Method::PUT,
+            "/v1/settings",
+            Some(&json!({"product_name": "Acme <b>Cloud</b>", "logo_url": "https://cdn.example.com/logo.svg"})),
+        )
+        .await;
+    assert_eq!(settings.status, StatusCode::OK, "{:#}", settings.body);
+    let (account, path, link_id) =
+        account_with_link(&app, "<script>alert(1)</script> Production").await;
+    let (other, other_path, _) = account_with_link(&app, "Other account").await;
+
+    // The page: security headers, the logo's origin for images only, the
+    // names escaped, and no inline script.
+    let page = visit(&app, Method::GET, &path).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_page_headers(&page);
+    assert!(page
+        .header("content-security-policy")
+        .contains("img-src 'self' https://cdn.example.com;"));
+    let html = text(&page);
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; Production"));
+    assert!(html.contains("Acme &lt;b&gt;Cloud&lt;/b&gt;"));
+    assert!(!html.contains("<script>alert"));
+    assert!(
+        html.matches("<script").count()
+            == html
+                .matches("<script src=\"/onboard-assets/onboard.js\"")
+                .count()
+    );
+    assert!(html.contains(&account));
+    assert!(!html.contains(&other));
+    for asset in ["/onboard-assets/onboard.js", "/onboard-assets/onboard.css"] {
+        let reply = visit(&app, Method::GET, asset).await;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_page_headers(&reply);
+    }
+    let status = visit(&app, Method::GET, &format!("{path}/status")).await;
+    assert_eq!(status.status, StatusCode::OK);
+    assert_page_headers(&status);
+    assert_eq!(status.body["status"], "NOT_STARTED");
+    let template = visit(&app, Method::GET, &format!("{path}/template.yaml")).await;
+    assert_eq!(template.status, StatusCode::OK);
+    assert_page_headers(&template);
+    let external_id = app.get(&format!("/v1/accounts/{account}")).await.body["external_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(text(&template).contains(&external_id));
+
+    // A check runs, and a second at once is refused (10 s per link).
+    let checked = visit(&app, Method::POST, &format!("{path}/check")).await;
+    assert_eq!(checked.status, StatusCode::OK, "{:#}", checked.body);
+    assert_eq!(checked.body["status"], "FAIL");
+    assert!(checked.body["fix"].as_str().unwrap().contains("role"));
+    let again = visit(&app, Method::POST, &format!("{path}/check")).await;
+    again.assert_error(429, "check_too_soon");
+    assert_eq!(again.header("retry-after"), "10");
+    assert_page_headers(&again);
+
+    // One token, one account: its secret under another account's id or
+    // link does not open anything, and it is no API key.
+    let token = path.trim_start_matches("/onboard/").to_string();
+    let swapped = token.replace(&account, &other);
+    let forged = visit(&app, Method::GET, &format!("/onboard/{swapped}")).await;
+    assert_eq!(forged.status, StatusCode::GONE);
+    let other_token = other_path.trim_start_matches("/onboard/");
+    let spliced = format!(
+        "{}{}",
+        &other_token[..other_token.len() - 64],
+        &token[token.len() - 64..]
+    );
+    assert_eq!(
+        visit(&app, Method::GET, &format!("/onboard/{spliced}"))
+            .await
+            .status,
+        StatusCode::GONE
+    );
+    for header in ["x-api-key", "authorization"] {
+        let value = if header == "authorization" {
+            format!("Bearer {token}")
+        } else {
+            token.clone()
+        };
+        let reply = app
+            .call_with(
+                Method::GET,
+                &format!("/v1/accounts/{account}"),
+                None,
+                None,
+                &[(header, &value)],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{header}");
+    }
+
+    // Bad requests for links name the field; the list shows them; another
+    // tenant sees none.
+    let bad = app
+        .call(
+            Method::POST,
+            &format!("/v1/accounts/{account}/onboarding-links"),
+            Some(&json!({"expires_in_days": 31})),
+        )
+        .await;
+    bad.assert_error(400, "invalid_value");
+    assert_eq!(bad.field(), "expires_in_days");
+    let stranger = app
+        .key(
+            "globex",
+            &[model::api_key::Scope::Read, model::api_key::Scope::Write],
+        )
+        .await;
+    let theirs = app
+        .call_with(
+            Method::GET,
+            &format!("/v1/accounts/{account}/onboarding-links"),
+            Some(&stranger),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND);
+    let revoke = |key: Option<String>| {
+        let app = &app;
+        let uri = format!("/v1/accounts/{account}/onboarding-links/{link_id}");
+        async move {
+            match key {
+                Some(key) => {
+                    app.call_with(Method::DELETE, &uri, Some(&key), None, &[])
+                        .await
+                }
+                None => app.call(Method::DELETE, &uri, None).await,
+            }
+        }
+    };
+    assert_eq!(revoke(Some(stranger)).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(visit(&app, Method::GET, &path).await.status, StatusCode::OK);
+
+    // Revoked: the very next request is the plain 410 page, naming nothing.
+    assert_eq!(revoke(None).await.status, StatusCode::NO_CONTENT);
+    let dead = visit(&app, Method::GET, &path).await;
+    assert_eq!(dead.status, StatusCode::GONE);
+    assert_page_headers(&dead);
+    assert!(text(&dead).contains("This link has expired"));
+    assert!(!text(&dead).contains(&account));
+    assert!(!text(&dead).contains("Production"));
+    for (method, suffix) in [
+        (Method::GET, "/status"),
+        (Method::POST, "/check"),
+        (Method::GET, "/template.yaml"),
+    ] {
+        let reply = visit(&app, method, &format!("{path}{suffix}")).await;
+        assert_eq!(reply.status, StatusCode::GONE, "{suffix}");
+    }
+    assert_eq!(
+        visit(&app, Method::GET, "/onboard/onb_not_a_token")
+            .await
+            .status,
+        StatusCode::GONE
+    );
+    let listed = app
+        .get(&format!("/v1/accounts/{account}/onboarding-links"))
+        .await;
+    assert_eq!(listed.body["items"][0]["status"], "REVOKED");
+
+    // Expired: the same 410.
+    let (expired_account, expired_path, expired_id) = account_with_link(&app, "Soon gone").await;
+    app.dynamodb
+        .update_item()
+        .table_name(&app.table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("T#acme".into()),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!(
+                "ACCT#{expired_account}#ONBOARD#{expired_id}"
+            )),
+        )
+        .update_expression("SET expires_at = :past")
+        .expression_attribute_values(
+            ":past",
+            aws_sdk_dynamodb::types::AttributeValue::S("2026-01-01T00:00:00Z".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let expired = visit(&app, Method::GET, &expired_path).await;
+    assert_eq!(expired.status, StatusCode::GONE);
+
+    // At most five live links per account.
+    for _ in 0..4 {
+        let reply = app
+            .call(
+                Method::POST,
+                &format!("/v1/accounts/{other}/onboarding-links"),
+                Some(&json!({"expires_in_days": 1})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED);
+    }
+    app.call(
+        Method::POST,
+        &format!("/v1/accounts/{other}/onboarding-links"),
+        Some(&json!({})),
+    )
+    .await
+    .assert_error(409, "too_many_onboarding_links");
+}
+
+mod browser {
+    //! The page in headless Chromium through chromedriver (Debian's
+    //! packages; `make test` installs them).
+
+    use super::*;
+    use fantoccini::{Client, ClientBuilder, Locator};
+    use std::process::{Child, Command, Stdio};
+    use std::time::Duration;
+
+    struct Driver {
+        process: Child,
+        port: u16,
+        _profile: std::path::PathBuf,
+    }
+
+    impl Drop for Driver {
+        fn drop(&mut self) {
+            let _ = self.process.kill();
+            let _ = self.process.wait();
+        }
+    }
+
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    async fn chromedriver() -> Driver {
+        let port = free_port();
+        let process = Command::new(std::env::var("CHROMEDRIVER").unwrap_or("chromedriver".into()))
+            .arg(format!("--port={port}"))
+            .arg("--allowed-ips=127.0.0.1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (Debian's chromium-driver; dev/setup.sh installs it)");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let profile = std::env::temp_dir().join(format!("onboard-chromium-{}", ulid::Ulid::new()));
+        Driver {
+            process,
+            port,
+            _profile: profile,
+        }
+    }
+
+    async fn browser(driver: &Driver) -> Client {
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": std::env::var("CHROMIUM").unwrap_or("/usr/bin/chromium".into()),
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--window-size=1440,900",
+                    format!("--user-data-dir={}", driver._profile.display()),
+                ],
+            }),
+        );
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{}", driver.port))
+            .await
+            .expect("a Chromium session")
+    }
+
+    /// The app's router on a loopback port, as the dev server serves it.
+    async fn serve(app: &TestApp) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let router = app.router.clone();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        format!("http://{address}")
+    }
+
+    fn artifacts() -> std::path::PathBuf {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/test-artifacts/onboarding");
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// A screenshot at `width`, with `focus` scrolled into view; the page
+    /// must fit the width (no sideways scrolling).
+    async fn screenshot(client: &Client, width: u32, name: &str, focus: &str) {
+        client.set_window_size(width, 1200).await.unwrap();
+        let fits = client
+            .execute(
+                "document.getElementById(arguments[0]).scrollIntoView({block: 'center'}); return document.documentElement.scrollWidth <= window.innerWidth;",
+                vec![json!(focus)],
+            )
+            .await
+            .unwrap();
+        assert_eq!(fits, json!(true), "{name} at {width} px scrolls sideways");
+        let png = client.screenshot().await.unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+        std::fs::write(artifacts().join(format!("{name}-{width}.png")), png).unwrap();
+    }
+
+    /// Click "Check connection" and wait for the result to change from
+    /// what it said before (the page allows one check per 10 s).
+    async fn check_connection(client: &Client) -> String {
+        let result = client.find(Locator::Id("result")).await.unwrap();
+        let before = result.text().await.unwrap();
+        client
+            .find(Locator::Id("check"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        for _ in 0..150 {
+            let now = result.text().await.unwrap();
+            if now != before && !now.starts_with("Checking") {
+                return now;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the check's result never showed: {before}");
+    }
+
+    #[tokio::test]
+    async fn a_customer_follows_the_page_to_a_working_role_in_chromium() {
+        let app = TestApp::new().await;
+        let base = serve(&app).await;
+        let driver = chromedriver().await;
+        let client = browser(&driver).await;
+        let (account, path, _) = account_with_link(&app, "<script>x</script> Payments").await;
+
+        client.goto(&format!("{base}{path}")).await.unwrap();
+        let name = client.find(Locator::Id("account-name")).await.unwrap();
+        assert_eq!(name.text().await.unwrap(), "<script>x</script> Payments");
+        assert_eq!(
+            client
+                .find(Locator::Id("account-id"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+            account
+        );
+        // Every control is labelled and reachable from the keyboard.
+        for id in ["region", "external-id"] {
+            client
+                .find(Locator::Css(&format!("label[for='{id}']")))
+                .await
+                .unwrap();
+        }
+        // The region picked is the Launch Stack link's.
+        let region = client.find(Locator::Id("region")).await.unwrap();
+        region.select_by_value("eu-west-1").await.unwrap();
+        let launch = client.find(Locator::Id("launch")).await.unwrap();
+        let href = launch.attr("href").await.unwrap().unwrap();
+        assert!(
+            href.starts_with("https://console.aws.amazon.com/cloudformation/home?region=eu-west-1#/stacks/quickcreate?"),
+            "{href}"
+        );
+        let external_id = client
+            .find(Locator::Id("external-id"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(href.contains(&format!("param_ExternalId={external_id}")));
+        let role_name = app.state.settings.role_name.clone();
+        let page_text = client
+            .find(Locator::Css("main"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page_text.contains(&role_name));
+        screenshot(&client, 1440, "steps", "launch").await;
+        screenshot(&client, 375, "steps", "launch").await;
+
+        // The customer makes the role with a wrong external ID first: the
+        // page says what to fix.
+        let role = app
+            .create_named_role(
+                &account,
+                &role_name,
+                &trust_external_ids(&["not-the-one"]),
+                &[],
+            )
+            .await;
+        let shown = check_connection(&client).await;
+        assert!(shown.contains("FAIL (ACCESS_DENIED)"), "{shown}");
+        assert!(
+            shown.contains("require the external ID exactly as shown"),
+            "{shown}"
+        );
+        screenshot(&client, 375, "wrong-external-id", "result").await;
+        screenshot(&client, 1440, "wrong-external-id", "result").await;
+
+        // Fixed as the template says: the page shows SUCCESS and what next.
+        app.update_trust(&account, &role, &trust_external_ids(&[&external_id]))
+            .await;
+        tokio::time::sleep(Duration::from_secs(
+            model::onboarding::CHECK_INTERVAL_SECONDS,
+        ))
+        .await;
+        let shown = check_connection(&client).await;
+        assert!(shown.contains("SUCCESS"), "{shown}");
+        let banner = client.find(Locator::Id("verified")).await.unwrap();
+        assert!(banner.is_displayed().await.unwrap());
+        assert!(banner.text().await.unwrap().contains("Connected"));
+        let verified = app.get(&format!("/v1/accounts/{account}")).await;
+        assert_eq!(
+            verified.body["credential"]["verification_status"],
+            "SUCCESS"
+        );
+        screenshot(&client, 1440, "connected", "verified").await;
+        screenshot(&client, 375, "connected", "verified").await;
+
+        // Revoked, the page is the 410 one.
+        let links = app
+            .get(&format!("/v1/accounts/{account}/onboarding-links"))
+            .await;
+        let link_id = links.body["items"][0]["link_id"].as_str().unwrap();
+        app.call(
+            Method::DELETE,
+            &format!("/v1/accounts/{account}/onboarding-links/{link_id}"),
+            None,
+        )
+        .await;
+        client.refresh().await.unwrap();
+        let heading = client.find(Locator::Css("h1")).await.unwrap();
+        assert_eq!(heading.text().await.unwrap(), "This link has expired");
+        screenshot(&client, 375, "expired", "gone").await;
+        screenshot(&client, 1440, "expired", "gone").await;
+        client.close().await.unwrap();
+    }
+}
