@@ -19,12 +19,17 @@
 //! the scan worker against the raw DynamoDB and SQS calls a hand-over
 //! requires (`scan_throughput.rs`).
 //!
+//! findings: 10,000 findings of a scan written by the store (conditional
+//! transactions that keep hand triage) against raw BatchWriteItem of the
+//! same items, first and again (`finding_writes.rs`).
+//!
 //! verification: accounts verified by the scheduled sweep (the real
 //! verifier, the real DynamoDB Local) against an STS endpoint with an
 //! injected latency; then again under an STS rate ceiling set below the
 //! achieved rate, with the endpoint throttling above its quota.
 
 mod events;
+mod finding_writes;
 mod fleet;
 mod lambda;
 mod load;
@@ -200,6 +205,9 @@ async fn main() {
     }
     if only.is_empty() || only == "scans" {
         scan_throughput::run(env_or("BENCH_SCANS", 1000), env_or("BENCH_SCAN_LAMBDAS", 8)).await;
+    }
+    if only.is_empty() || only == "findings" {
+        finding_writes::run(env_or("BENCH_FINDINGS", 10_000)).await;
     }
     if only.is_empty() || only == "search" {
         search_scale::run(

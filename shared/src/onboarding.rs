@@ -1,11 +1,12 @@
 //! Onboarding links: a vendor hands its customer one URL, and the page
 //! behind it walks the customer through creating the role.
 //!
-//! A link's token reads `onb_<tenant>_<account id>_<link id>_<secret>`:
-//! tenant, account and link in the clear make opening it one GetItem in
-//! the tenant's partition, under the account (so a token names exactly one
-//! account, by construction); the 256-bit secret is stored only as its
-//! hash and compared in constant time.
+//! A link's token reads `onb_<tenant>_<subject>_<link id>_<secret>`, the
+//! subject an account id (12 digits) or an organization id (a ULID):
+//! tenant, subject and link in the clear make opening it one read in the
+//! tenant's partition, under the subject (so a token names exactly one
+//! account or organization, by construction); the 256-bit secret is stored
+//! only as its hash and compared in constant time.
 
 use crate::crypto;
 use crate::time::Timestamp;
@@ -29,11 +30,44 @@ pub const CHECK_INTERVAL_SECONDS: u64 = 10;
 /// Longest token accepted (the longest tenant gives 176 characters).
 pub const MAX_TOKEN_LEN: usize = 200;
 
+/// What a link onboards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// One account: one role, one stack.
+    Account(String),
+    /// An AWS Organization: the management role, then a StackSet.
+    Organization(String),
+}
+
+impl Subject {
+    pub fn id(&self) -> &str {
+        match self {
+            Subject::Account(id) | Subject::Organization(id) => id,
+        }
+    }
+
+    /// A token's subject: 12 digits, or a ULID.
+    fn parse(text: &str) -> Option<Subject> {
+        if crate::validation::account_id("account_id", text).is_ok() {
+            Some(Subject::Account(text.to_string()))
+        } else if text.len() == 26 && text.parse::<ulid::Ulid>().is_ok() {
+            Some(Subject::Organization(text.to_string()))
+        } else {
+            None
+        }
+    }
+}
+
 /// A link as stored: never its secret, only the secret's hash.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OnboardingLink {
     pub link_id: String,
-    pub account_id: String,
+    /// The account it onboards, or
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// the organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<String>,
     pub secret_hash: String,
     pub created_at: Timestamp,
     pub created_by: String,
@@ -60,7 +94,10 @@ pub enum LinkStatus {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct LinkView {
     pub link_id: String,
-    pub account_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<String>,
     pub status: LinkStatus,
     pub created_at: Timestamp,
     pub created_by: String,
@@ -70,6 +107,14 @@ pub struct LinkView {
 }
 
 impl OnboardingLink {
+    pub fn subject(&self) -> Option<Subject> {
+        match (&self.account_id, &self.organization_id) {
+            (Some(account), None) => Some(Subject::Account(account.clone())),
+            (None, Some(organization)) => Some(Subject::Organization(organization.clone())),
+            _ => None,
+        }
+    }
+
     pub fn status(&self, now: Timestamp) -> LinkStatus {
         if self.revoked_at.is_some() {
             LinkStatus::Revoked
@@ -84,6 +129,7 @@ impl OnboardingLink {
         LinkView {
             link_id: self.link_id.clone(),
             account_id: self.account_id.clone(),
+            organization_id: self.organization_id.clone(),
             status: self.status(now),
             created_at: self.created_at,
             created_by: self.created_by.clone(),
@@ -120,18 +166,18 @@ impl CreateLinkRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
     pub tenant: String,
-    pub account_id: String,
+    pub subject: Subject,
     pub link_id: String,
     secret: String,
 }
 
 impl Token {
     /// A new token for a link, and the hash to store.
-    pub fn issue(tenant: &str, account_id: &str, link_id: &str) -> (String, String) {
+    pub fn issue(tenant: &str, subject: &Subject, link_id: &str) -> (String, String) {
         let secret = crypto::random_hex(32);
         let hash = crypto::hash_secret(&secret);
         (
-            format!("{PREFIX}_{tenant}_{account_id}_{link_id}_{secret}"),
+            format!("{PREFIX}_{tenant}_{}_{link_id}_{secret}", subject.id()),
             hash,
         )
     }
@@ -143,7 +189,7 @@ impl Token {
             return None;
         }
         let mut parts = text.split('_');
-        let (prefix, tenant, account, link, secret) = (
+        let (prefix, tenant, subject, link, secret) = (
             parts.next()?,
             parts.next()?,
             parts.next()?,
@@ -153,24 +199,26 @@ impl Token {
         let well_formed = prefix == PREFIX
             && parts.next().is_none()
             && crate::validation::tenant(tenant).is_ok()
-            && crate::validation::account_id("account_id", account).is_ok()
             && link.len() == 26
             && link.parse::<ulid::Ulid>().is_ok()
             && secret.len() == 64
             && secret.bytes().all(|b| b.is_ascii_hexdigit());
-        well_formed.then(|| Token {
+        if !well_formed {
+            return None;
+        }
+        Some(Token {
             tenant: tenant.to_string(),
-            account_id: account.to_string(),
+            subject: Subject::parse(subject)?,
             link_id: link.to_string(),
             secret: secret.to_string(),
         })
     }
 
-    /// Whether this token opens `link` at `now`: its secret, its account,
+    /// Whether this token opens `link` at `now`: its secret, its subject,
     /// not revoked, not expired.
     pub fn opens(&self, link: &OnboardingLink, now: Timestamp) -> bool {
         crypto::secret_matches(&self.secret, &link.secret_hash)
-            && link.account_id == self.account_id
+            && link.subject().as_ref() == Some(&self.subject)
             && link.link_id == self.link_id
             && link.status(now) == LinkStatus::Live
     }
@@ -200,7 +248,8 @@ mod tests {
         let now = Timestamp::now();
         let link = OnboardingLink {
             link_id: token.link_id.clone(),
-            account_id: token.account_id.clone(),
+            account_id: Some(token.subject.id().to_string()),
+            organization_id: None,
             secret_hash: hash,
             created_at: now,
             created_by: "key".into(),
@@ -215,14 +264,18 @@ mod tests {
     #[test]
     fn a_token_opens_its_own_live_link_only() {
         let id = ulid::Ulid::new().to_string();
-        let (text, hash) = Token::issue("acme-co", "123456789012", &id);
+        let (text, hash) = Token::issue("acme-co", &Subject::Account("123456789012".into()), &id);
         assert!(text.len() <= MAX_TOKEN_LEN);
         let (token, mut link) = link(&text, hash);
         let now = Timestamp::now();
         assert!(token.opens(&link, now));
         // Another account's link, even with this secret, does not open.
         let mut other = link.clone();
-        other.account_id = "210987654321".into();
+        other.account_id = Some("210987654321".into());
+        assert!(!token.opens(&other, now));
+        // Nor one of an organization.
+        other.account_id = None;
+        other.organization_id = Some(ulid::Ulid::new().to_string());
         assert!(!token.opens(&other, now));
         let later = now.plus(std::time::Duration::from_secs(61));
         assert!(!token.opens(&link, later));
@@ -242,8 +295,15 @@ mod tests {
     #[test]
     fn malformed_tokens_do_not_parse() {
         let id = ulid::Ulid::new().to_string();
-        let (text, _) = Token::issue("acme", "123456789012", &id);
+        let (text, _) = Token::issue("acme", &Subject::Account("123456789012".into()), &id);
         assert!(Token::parse(&text).is_some());
+        let organization = ulid::Ulid::new().to_string();
+        let (of_organization, _) =
+            Token::issue("acme", &Subject::Organization(organization.clone()), &id);
+        assert_eq!(
+            Token::parse(&of_organization).unwrap().subject,
+            Subject::Organization(organization)
+        );
         for bad in [
             "",
             "onb",

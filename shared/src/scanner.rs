@@ -306,6 +306,7 @@ impl ResultsPage {
                     status: Default::default(),
                     suppression: None,
                     resolved_at: None,
+                    triage_revision: 0,
                     scan_id: scan.scan_id.clone(),
                 },
             );

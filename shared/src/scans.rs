@@ -896,6 +896,11 @@ pub struct Finding {
     /// first did not see it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_at: Option<Timestamp>,
+    /// How many times it was suppressed or lifted by hand. Scans carry it
+    /// unchanged and write only while it is what they read, so a hand
+    /// change made during a scan is never overwritten.
+    #[serde(default)]
+    pub triage_revision: u64,
 }
 
 /// Whether a finding is worked on.
@@ -1138,6 +1143,7 @@ impl Finding {
     pub fn settle(&mut self, earlier: Option<&Finding>, rules: &crate::suppression_rules::Rules) {
         if let Some(earlier) = earlier {
             self.first_seen_at = earlier.first_seen_at;
+            self.triage_revision = earlier.triage_revision;
             // An expired suppression is not carried: it ended. A rule's is
             // evaluated afresh below.
             self.suppression = earlier
@@ -1149,6 +1155,28 @@ impl Finding {
             self.suppression = rules.suppression_of(self);
         }
         self.status = self.status_now();
+    }
+
+    /// What a scan writes instead of `self` once a hand triage changed the
+    /// finding after the scan read it (`now`: as it is now; `None`: gone,
+    /// with its account): a sighting is settled again against it; a
+    /// resolution resolves it, unless it is resolved already. `None`:
+    /// nothing to write.
+    pub fn rewritten(
+        &self,
+        now: Option<&Finding>,
+        rules: &crate::suppression_rules::Rules,
+    ) -> Option<Finding> {
+        let now = now?;
+        match self.resolved_at {
+            Some(at) => now.resolved_at.is_none().then(|| now.clone().resolved(at)),
+            None => {
+                let mut again = self.clone();
+                again.suppression = None;
+                again.settle(Some(now), rules);
+                Some(again)
+            }
+        }
     }
 
     /// The stable id of `rule` on `resource_id`.

@@ -310,4 +310,42 @@ mod tests {
         assert_eq!(back.first_seen_at, resolved.first_seen_at);
         assert_eq!(back.severity, Severity::High);
     }
+
+    #[test]
+    fn a_write_that_lost_to_a_hand_triage_is_settled_again_against_it() {
+        let rule = request(serde_json::json!({"reason": "r", "data_source": "aws:iam"})).unwrap();
+        let rules = Rules::new(vec![rule]);
+        let mut current = finding("R", "arn:a");
+        current.triage_revision = 3;
+        current.suppression = Some(Suppression {
+            reason: "mine".into(),
+            until: None,
+            by: "key".into(),
+            at: now(),
+            rule_id: None,
+        });
+        // A sighting keeps the scan's view and the hand's triage.
+        let mut seen = finding("R", "arn:a");
+        seen.title = "newer".into();
+        seen.settle(None, &rules);
+        let again = seen.rewritten(Some(&current), &rules).unwrap();
+        assert_eq!(again.title, "newer");
+        assert_eq!(again.triage_revision, 3);
+        assert_eq!(again.suppression.as_ref().unwrap().reason, "mine");
+        // Lifted by hand: the scan's rule suppression is evaluated afresh.
+        current.suppression = None;
+        let lifted = seen.rewritten(Some(&current), &Rules::none()).unwrap();
+        assert_eq!(
+            (lifted.status, lifted.suppression),
+            (FindingStatus::Open, None)
+        );
+        // A resolution resolves what is there, once; a finding gone with
+        // its account is not written back.
+        let resolution = finding("R", "arn:a").resolved(now());
+        let resolved = resolution.rewritten(Some(&current), &rules).unwrap();
+        assert_eq!(resolved.triage_revision, 3);
+        assert_eq!(resolved.status, FindingStatus::Resolved);
+        assert!(resolution.rewritten(Some(&resolved), &rules).is_none());
+        assert!(seen.rewritten(None, &rules).is_none());
+    }
 }

@@ -41,16 +41,33 @@ document.addEventListener("DOMContentLoaded", () => {
     p.textContent = text;
     return p;
   };
+  // The same lines the server renders before any script runs.
   const show = (status) => {
     result.replaceChildren();
     if (status.verified) {
-      result.append(line("SUCCESS: the role works.", "ok"));
+      result.append(line("SUCCESS: " + (status.message || ""), "ok"));
       verified.hidden = false;
+      return;
+    }
+    if (status.pending) {
+      result.append(line(status.status + ": " + (status.message || "")));
+      setTimeout(poll, 2000);
       return;
     }
     const code = status.code ? " (" + status.code + ")" : "";
     result.append(line(status.status + code + ": " + (status.message || ""), "fail"));
     if (status.fix) result.append(line("What to fix: " + status.fix, "fix"));
+  };
+  // An organization's check is a sync: read its status until it is done.
+  let polls = 0;
+  const poll = async () => {
+    if (++polls > 90) return;
+    try {
+      const reply = await fetch(base + "/status");
+      if (reply.ok) show(await reply.json());
+    } catch (_) {
+      setTimeout(poll, 5000);
+    }
   };
   check.addEventListener("click", async () => {
     check.disabled = true;
@@ -59,6 +76,7 @@ document.addEventListener("DOMContentLoaded", () => {
       const reply = await fetch(base + "/check", { method: "POST" });
       const body = await reply.json();
       if (reply.ok) {
+        polls = 0;
         show(body);
       } else {
         result.replaceChildren(line(body.error ? body.error.message : "The check failed; try again.", "fail"));

@@ -149,7 +149,10 @@ impl AppState {
 
     /// Onboarding links and their page, over this state's store.
     pub fn onboarding(&self) -> model::usecases::onboarding::Onboarding<'_> {
-        model::usecases::onboarding::Onboarding { store: &self.store }
+        model::usecases::onboarding::Onboarding {
+            store: &self.store,
+            organization_sync_queue: self.organization_sync_queue.as_ref(),
+        }
     }
 
     /// The tenant's suppression rules, over this state's store.
@@ -317,6 +320,11 @@ fn routes() -> (Router<AppState>, OpenApiDocument) {
             onboarding_links::list_onboarding_links
         ))
         .routes(routes!(onboarding_links::revoke_onboarding_link))
+        .routes(routes!(
+            onboarding_links::create_organization_link,
+            onboarding_links::list_organization_links
+        ))
+        .routes(routes!(onboarding_links::revoke_organization_link))
         .routes(routes!(scanner_results::upload_results))
         .routes(routes!(scanner_results::complete_scan))
         .routes(routes!(api_keys::create_api_key, api_keys::list_api_keys))

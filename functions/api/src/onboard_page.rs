@@ -19,7 +19,8 @@ use axum::{Json, Router};
 use maud::{html, Markup, DOCTYPE};
 use model::account::{Account, VerificationStatus};
 use model::onboarding::{fix_for, CHECK_INTERVAL_SECONDS};
-use model::usecases::onboarding::{LinkGone, OpenedLink};
+use model::organizations::Organization;
+use model::usecases::onboarding::{Checked, LinkGone, OpenedLink, Target};
 use serde::Serialize;
 
 const SCRIPT: &str = include_str!("../assets/onboard.js");
@@ -33,6 +34,11 @@ pub fn routes() -> Router<AppState> {
         .route("/onboard/{token}/status", get(status))
         .route("/onboard/{token}/check", post(check))
         .route("/onboard/{token}/template.yaml", get(template))
+        .route(
+            "/onboard/{token}/management-role.yaml",
+            get(management_role),
+        )
+        .route("/onboard/{token}/stackset.yaml", get(stackset))
         .route("/onboard-assets/onboard.js", get(script))
         .route("/onboard-assets/onboard.css", get(style))
         .layer(middleware::from_fn(page_headers))
@@ -133,7 +139,67 @@ async fn page(
         Ok(opened) => opened,
         Err(LinkGone) => return Ok(gone()),
     };
-    let account = &opened.account;
+    let product = opened
+        .settings
+        .product_name
+        .clone()
+        .unwrap_or_else(|| "your vendor".to_string());
+    let logo = opened.settings.logo_url.as_deref().and_then(|url| {
+        model::tenant::logo_origin(url)
+            .ok()
+            .map(|origin| (url.to_string(), origin))
+    });
+    let base = format!("/onboard/{token}");
+    let (title, content) = match &opened.target {
+        Target::Account(account) => (
+            "Connect your AWS account to ",
+            account_steps(&state, &headers, account, &product, &base).await?,
+        ),
+        Target::Organization(organization) => (
+            "Connect your AWS Organization to ",
+            organization_steps(organization, &product, &base),
+        ),
+    };
+    let body = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="robots" content="noindex";
+                title { (title) (product) }
+                link rel="stylesheet" href="/onboard-assets/onboard.css";
+                script src="/onboard-assets/onboard.js" defer {}
+            }
+            body {
+                main class="card" data-base=(base) {
+                    header {
+                        @if let Some((url, _)) = &logo {
+                            img class="logo" src=(url) alt={ (product) " logo" };
+                        }
+                        h1 { (title) (product) }
+                    }
+                    (content)
+                }
+            }
+        }
+    };
+    let images = match &logo {
+        Some((_, origin)) => format!("'self' {origin}"),
+        None => "'self'".to_string(),
+    };
+    Ok(html_page(StatusCode::OK, body, &images))
+}
+
+/// The steps for one account: sign in, launch the stack (or download the
+/// template), keep the external ID, check the connection.
+async fn account_steps(
+    state: &AppState,
+    headers: &HeaderMap,
+    account: &Account,
+    product: &str,
+    base: &str,
+) -> Result<Markup, ApiError> {
     let partition = account.fields.partition();
     let principal = state.principal_in(partition).await?;
     let role_name = state.settings.role_name.clone();
@@ -141,7 +207,7 @@ async fn page(
         .pending_external_id
         .clone()
         .unwrap_or_else(|| account.external_id.clone());
-    let template_url = crate::trust::template_url_in(&state, &headers, partition);
+    let template_url = crate::trust::template_url_in(state, headers, partition);
     let console = model::role_template::console_url(
         partition,
         &template_url,
@@ -159,122 +225,176 @@ async fn page(
         .first()
         .map(String::as_str)
         .unwrap_or_else(|| model::partitions::home_region(partition));
-    let product = opened
-        .settings
-        .product_name
-        .clone()
-        .unwrap_or_else(|| "your vendor".to_string());
-    let logo = opened.settings.logo_url.as_deref().and_then(|url| {
-        model::tenant::logo_origin(url)
-            .ok()
-            .map(|origin| (url, origin))
-    });
-    let verified = account.credential.verification_status == VerificationStatus::Success;
-    let base = format!("/onboard/{token}");
-    let body = html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="robots" content="noindex";
-                title { "Connect your AWS account to " (product) }
-                link rel="stylesheet" href="/onboard-assets/onboard.css";
-                script src="/onboard-assets/onboard.js" defer {}
+    let status = ConnectionStatus::of_account(account);
+    Ok(html! {
+        dl class="account" {
+            dt { "Account" }
+            dd id="account-name" { (account.fields.name) }
+            dt { "AWS account id" }
+            dd id="account-id" { (account.account_id) }
+        }
+        (connected_banner(status.verified, product))
+        ol class="steps" {
+            li {
+                h2 { "Sign in to AWS" }
+                p { "Sign in to the AWS console of account " strong { (account.account_id) } " as someone who may create IAM roles and CloudFormation stacks." }
             }
-            body {
-                main class="card" data-base=(base) {
-                    header {
-                        @if let Some((url, _)) = &logo {
-                            img class="logo" src=(url) alt={ (product) " logo" };
-                        }
-                        h1 { "Connect your AWS account to " (product) }
-                    }
-                    dl class="account" {
-                        dt { "Account" }
-                        dd id="account-name" { (account.fields.name) }
-                        dt { "AWS account id" }
-                        dd id="account-id" { (account.account_id) }
-                    }
-                    div id="verified" class="banner ok" hidden[!verified] role="status" {
-                        strong { "Connected." }
-                        " The role works, so " (product) " can reach this account through it and takes it from here. You can close this page."
-                    }
-                    ol class="steps" {
-                        li {
-                            h2 { "Sign in to AWS" }
-                            p { "Sign in to the AWS console of account " strong { (account.account_id) } " as someone who may create IAM roles and CloudFormation stacks." }
-                        }
-                        li {
-                            h2 { "Create the role" }
-                            p { "Launch the stack: it creates the role " code { (role_name) } ", which " (product) " may assume only with your external ID. Tick the IAM acknowledgement and press Create stack." }
-                            div class="row" {
-                                label for="region" { "Region for the stack" }
-                                select id="region" name="region" {
-                                    @for region in &regions {
-                                        option value=(region.id) selected[region.id == home] {
-                                            (region.name) " (" (region.id) ")"
-                                        }
-                                    }
-                                }
-                            }
-                            div class="row" {
-                                a id="launch" class="button primary" href=(model::role_template::in_region(&console, home)) data-console=(console) target="_blank" rel="noopener noreferrer" { "Launch Stack" }
-                                a id="download" class="button" href={ (base) "/template.yaml" } download="role.yaml" { "Download the template" }
-                            }
-                            p class="hint" { "Deploying with your own pipeline? Use the downloaded template: it already holds the external ID." }
-                        }
-                        li {
-                            h2 { "Keep the external ID" }
-                            p { "The stack is filled in with it. It is not a password, but the role trusts " (product) " only when it is given." }
-                            div class="row" {
-                                label for="external-id" { "External ID" }
-                                input id="external-id" type="text" readonly value=(external_id);
-                                button id="copy" type="button" class="button" { "Copy" }
-                                span id="copied" class="hint" aria-live="polite" {}
-                            }
-                        }
-                        li {
-                            h2 { "Check the connection" }
-                            p { "Once the stack shows CREATE_COMPLETE, check that " (product) " can assume the role." }
-                            div class="row" {
-                                button id="check" type="button" class="button primary" { "Check connection" }
-                            }
-                            div id="result" class="result" role="status" aria-live="polite" {
-                                (result_markup(account))
+            li {
+                h2 { "Create the role" }
+                p { "Launch the stack: it creates the role " code { (role_name) } ", which " (product) " may assume only with your external ID. Tick the IAM acknowledgement and press Create stack." }
+                div class="row" {
+                    label for="region" { "Region for the stack" }
+                    select id="region" name="region" {
+                        @for region in &regions {
+                            option value=(region.id) selected[region.id == home] {
+                                (region.name) " (" (region.id) ")"
                             }
                         }
                     }
                 }
+                div class="row" {
+                    a id="launch" class="button primary" href=(model::role_template::in_region(&console, home)) data-console=(console) target="_blank" rel="noopener noreferrer" { "Launch Stack" }
+                    a id="download" class="button" href={ (base) "/template.yaml" } download="role.yaml" { "Download the template" }
+                }
+                p class="hint" { "Deploying with your own pipeline? Use the downloaded template: it already holds the external ID." }
+            }
+            li {
+                h2 { "Keep the external ID" }
+                p { "The stack is filled in with it. It is not a password, but the role trusts " (product) " only when it is given." }
+                div class="row" {
+                    label for="external-id" { "External ID" }
+                    input id="external-id" type="text" readonly value=(external_id);
+                    button id="copy" type="button" class="button" { "Copy" }
+                    span id="copied" class="hint" aria-live="polite" {}
+                }
+            }
+            li {
+                h2 { "Check the connection" }
+                p { "Once the stack shows CREATE_COMPLETE, check that " (product) " can assume the role." }
+                (check_block(&status))
             }
         }
-    };
-    let images = match &logo {
-        Some((_, origin)) => format!("'self' {origin}"),
-        None => "'self'".to_string(),
-    };
-    Ok(html_page(StatusCode::OK, body, &images))
+    })
 }
 
-/// The last check's result as the page shows it before any script runs.
-fn result_markup(account: &Account) -> Markup {
-    let status = ConnectionStatus::of(account);
+/// The steps for an AWS Organization: the management account's role, then
+/// a StackSet that puts the member role in every account.
+fn organization_steps(organization: &Organization, product: &str, base: &str) -> Markup {
+    let status = ConnectionStatus::of_organization(organization);
     html! {
-        @match status.status {
-            VerificationStatus::NotStarted => p { "Not checked yet." },
-            VerificationStatus::Success => p class="ok" { strong { "SUCCESS" } ": the role works." },
-            _ => {
-                p class="fail" { strong { (status.status.as_str()) } @if let Some(code) = &status.code { " (" (code) ")" } ": " (status.message.clone().unwrap_or_default()) }
-                @if let Some(fix) = status.fix { p class="fix" { strong { "What to fix: " } (fix) } }
+        dl class="account" {
+            dt { "Organization" }
+            dd id="account-name" { (organization.name) }
+            dt { "Management account" }
+            dd id="account-id" { (organization.management_account_id) }
+            @if let Some(id) = &organization.aws_organization_id {
+                dt { "AWS Organization id" }
+                dd { (id) }
             }
         }
+        (connected_banner(status.verified, product))
+        ol class="steps" {
+            li {
+                h2 { "Sign in to the management account" }
+                p { "Sign in to the AWS console of the management account " strong { (organization.management_account_id) } " as someone who may create IAM roles, CloudFormation stacks and StackSets." }
+            }
+            li {
+                h2 { "Create the management role" }
+                p { "In CloudFormation, create a stack from this template (Create stack, Upload a template file). It creates a read-only role that lets " (product) " list the organization's accounts, and nothing else." }
+                div class="row" {
+                    a id="download-management" class="button primary" href={ (base) "/management-role.yaml" } download="management-role.yaml" { "Download the management-role template" }
+                }
+            }
+            li {
+                h2 { "Deploy the member role with a StackSet" }
+                p { "In CloudFormation StackSets, create a StackSet from this template with service-managed permissions, deploy it to the organization's root (or the OUs " (product) " should cover) in one region, and turn automatic deployment on, so accounts added later get the role too. Each account's role trusts its own external ID, made from the organization's prefix and the account id." }
+                div class="row" {
+                    a id="download-stackset" class="button" href={ (base) "/stackset.yaml" } download="stackset.yaml" { "Download the StackSet template" }
+                }
+            }
+            li {
+                h2 { "Check the connection" }
+                p { "Once the stack and the StackSet's instances are complete, check: " (product) " reads the organization through the management role and connects each account." }
+                (check_block(&status))
+            }
+        }
+    }
+}
+
+fn connected_banner(verified: bool, product: &str) -> Markup {
+    html! {
+        div id="verified" class="banner ok" hidden[!verified] role="status" {
+            strong { "Connected." }
+            " The role works, so " (product) " can reach it and takes it from here. You can close this page."
+        }
+    }
+}
+
+fn check_block(status: &ConnectionStatus) -> Markup {
+    html! {
+        div class="row" {
+            button id="check" type="button" class="button primary" { "Check connection" }
+        }
+        div id="result" class="result" role="status" aria-live="polite" {
+            (result_markup(status))
+        }
+    }
+}
+
+/// The last check's result as the page shows it before any script runs
+/// (the script writes the same lines).
+fn result_markup(status: &ConnectionStatus) -> Markup {
+    html! {
+        @if status.status == ConnectionState::NotStarted {
+            p { "Not checked yet." }
+        } @else if status.verified {
+            p class="ok" { "SUCCESS: " (status.message.clone().unwrap_or_default()) }
+        } @else if status.pending {
+            p { (status.status) ": " (status.message.clone().unwrap_or_default()) }
+        } @else {
+            p class="fail" { (status.status) @if let Some(code) = &status.code { " (" (code) ")" } ": " (status.message.clone().unwrap_or_default()) }
+            @if let Some(fix) = status.fix { p class="fix" { "What to fix: " (fix) } }
+        }
+    }
+}
+
+/// Where the connection is: an account's verification status, or for an
+/// organization its sync's progress and outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::IntoStaticStr)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
+enum ConnectionState {
+    NotStarted,
+    InProgress,
+    Queued,
+    Running,
+    Success,
+    Fail,
+    TimedOut,
+}
+
+impl From<VerificationStatus> for ConnectionState {
+    fn from(status: VerificationStatus) -> Self {
+        match status {
+            VerificationStatus::NotStarted => ConnectionState::NotStarted,
+            VerificationStatus::InProgress => ConnectionState::InProgress,
+            VerificationStatus::Success => ConnectionState::Success,
+            VerificationStatus::Fail => ConnectionState::Fail,
+            VerificationStatus::TimedOut => ConnectionState::TimedOut,
+        }
+    }
+}
+
+impl maud::Render for ConnectionState {
+    fn render_to(&self, buffer: &mut String) {
+        buffer.push_str(<&'static str>::from(*self));
     }
 }
 
 /// The connection as the page's script reads it.
 #[derive(Debug, Serialize)]
 struct ConnectionStatus {
-    status: VerificationStatus,
+    status: ConnectionState,
     #[serde(skip_serializing_if = "Option::is_none")]
     code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -283,21 +403,81 @@ struct ConnectionStatus {
     #[serde(skip_serializing_if = "Option::is_none")]
     fix: Option<&'static str>,
     verified: bool,
+    /// A result is on its way: read the status again shortly.
+    pending: bool,
 }
 
 impl ConnectionStatus {
-    fn of(account: &Account) -> Self {
+    fn of_account(account: &Account) -> Self {
         let credential = &account.credential;
-        let failed = !matches!(
-            credential.verification_status,
-            VerificationStatus::Success | VerificationStatus::NotStarted
-        );
+        let verified = credential.verification_status == VerificationStatus::Success;
+        let failed = !verified && credential.verification_status != VerificationStatus::NotStarted;
         ConnectionStatus {
-            status: credential.verification_status,
+            status: credential.verification_status.into(),
             code: credential.verification_code.map(|c| c.as_str().to_string()),
-            message: credential.verification_message.clone(),
+            message: if verified {
+                Some("the role works.".into())
+            } else {
+                credential.verification_message.clone()
+            },
             fix: credential.verification_code.filter(|_| failed).map(fix_for),
-            verified: credential.verification_status == VerificationStatus::Success,
+            verified,
+            pending: false,
+        }
+    }
+
+    fn of_organization(organization: &Organization) -> Self {
+        use model::organizations::{SyncRunStatus, SyncStatus};
+        let running = match organization.sync_status {
+            Some(SyncRunStatus::Queued) => Some(ConnectionState::Queued),
+            Some(SyncRunStatus::Running) => Some(ConnectionState::Running),
+            _ => None,
+        };
+        if let Some(status) = running {
+            return ConnectionStatus {
+                status,
+                code: None,
+                message: Some("reading the organization and connecting its accounts…".into()),
+                fix: None,
+                verified: false,
+                pending: true,
+            };
+        }
+        match &organization.last_sync {
+            None => ConnectionStatus {
+                status: ConnectionState::NotStarted,
+                code: None,
+                message: None,
+                fix: None,
+                verified: false,
+                pending: false,
+            },
+            Some(sync) if sync.status == SyncStatus::Succeeded => ConnectionStatus {
+                status: ConnectionState::Success,
+                code: None,
+                message: Some(format!(
+                    "the management role works: {} accounts found, {} connected by this check.",
+                    sync.members, sync.enrolled.count
+                )),
+                fix: None,
+                verified: true,
+                pending: false,
+            },
+            Some(sync) => ConnectionStatus {
+                status: ConnectionState::Fail,
+                code: None,
+                message: sync.error.clone(),
+                fix: Some("The management role could not be used. Check that the management-role stack is CREATE_COMPLETE in the management account named above, and that it was made from the template downloaded here (it holds the external ID); then check again."),
+                verified: false,
+                pending: false,
+            },
+        }
+    }
+
+    fn of_target(target: &Target) -> Self {
+        match target {
+            Target::Account(account) => ConnectionStatus::of_account(account),
+            Target::Organization(organization) => ConnectionStatus::of_organization(organization),
         }
     }
 }
@@ -316,7 +496,7 @@ async fn status(
     Path(token): Path<String>,
 ) -> Result<Response, ApiError> {
     match opened(&state, &token).await? {
-        Ok(opened) => Ok(Json(ConnectionStatus::of(&opened.account)).into_response()),
+        Ok(opened) => Ok(Json(ConnectionStatus::of_target(&opened.target)).into_response()),
         Err(LinkGone) => Ok(gone_json()),
     }
 }
@@ -334,7 +514,12 @@ async fn check(
         .check(&opened, &state.verifier, &state.settings, &state.catalogue)
         .await?
     {
-        Some(account) => Ok(Json(ConnectionStatus::of(&account)).into_response()),
+        Some(Checked::Account(account)) => {
+            Ok(Json(ConnectionStatus::of_account(&account)).into_response())
+        }
+        Some(Checked::Organization(organization)) => {
+            Ok(Json(ConnectionStatus::of_organization(&organization)).into_response())
+        }
         None => {
             let mut response = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -359,23 +544,62 @@ async fn template(
         Ok(opened) => opened,
         Err(LinkGone) => return Ok(gone()),
     };
+    let Target::Account(account) = &opened.target else {
+        return Ok(gone());
+    };
     let policies = model::role_template::managed_policies(None)?;
     let yaml = crate::trust::account_role_template(
         &state,
         &opened.token.tenant,
-        &opened.token.account_id,
+        &account.account_id,
         &policies,
     )
     .await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/yaml; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"role.yaml\"",
-            ),
-        ],
+    Ok(download(yaml, "role.yaml"))
+}
+
+async fn management_role(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, ApiError> {
+    let opened = match opened(&state, &token).await? {
+        Ok(opened) => opened,
+        Err(LinkGone) => return Ok(gone()),
+    };
+    let Target::Organization(organization) = &opened.target else {
+        return Ok(gone());
+    };
+    let yaml = crate::organizations::management_role_yaml(&state, organization).await?;
+    Ok(download(yaml, "management-role.yaml"))
+}
+
+async fn stackset(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, ApiError> {
+    let opened = match opened(&state, &token).await? {
+        Ok(opened) => opened,
+        Err(LinkGone) => return Ok(gone()),
+    };
+    let Target::Organization(organization) = &opened.target else {
+        return Ok(gone());
+    };
+    let policies = model::role_template::managed_policies(None)?;
+    let yaml = crate::organizations::stackset_yaml(&state, organization, &policies).await?;
+    Ok(download(yaml, "stackset.yaml"))
+}
+
+fn download(yaml: String, name: &str) -> Response {
+    let disposition = format!("attachment; filename=\"{name}\"");
+    let mut response = (
+        [(header::CONTENT_TYPE, "application/yaml; charset=utf-8")],
         yaml,
     )
-        .into_response())
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
 }

@@ -1,5 +1,7 @@
-//! `/v1/accounts/{id}/onboarding-links`: links a vendor sends its customer
-//! (scope `write`); each opens `/onboard/<token>` for that account only.
+//! `/v1/accounts/{id}/onboarding-links` and
+//! `/v1/organizations/{id}/onboarding-links`: links a vendor sends its
+//! customer (scope `write`); each opens `/onboard/<token>` for that account
+//! (or organization) only.
 
 use crate::auth::{Auth, Read, Write};
 use crate::body::{parse, JsonObject};
@@ -9,8 +11,8 @@ use crate::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use model::ids::{AccountId, LinkId};
-use model::onboarding::{CreateLinkRequest, LinkView};
+use model::ids::{AccountId, LinkId, OrganizationId};
+use model::onboarding::{CreateLinkRequest, LinkView, Subject};
 use model::usecases::onboarding::NewLink;
 use serde::Serialize;
 use serde_json::Value;
@@ -47,17 +49,29 @@ pub async fn create_onboarding_link(
     headers: HeaderMap,
     JsonObject(body): JsonObject,
 ) -> Result<(StatusCode, Json<CreatedLink>), ApiError> {
+    create(
+        &state,
+        &auth,
+        Subject::Account(account_id.to_string()),
+        &headers,
+        body,
+    )
+    .await
+}
+
+async fn create(
+    state: &AppState,
+    auth: &Auth<Write>,
+    subject: Subject,
+    headers: &HeaderMap,
+    body: serde_json::Map<String, Value>,
+) -> Result<(StatusCode, Json<CreatedLink>), ApiError> {
     let request: CreateLinkRequest = parse(Value::Object(body))?;
     let link = state
         .onboarding()
-        .create(
-            &auth.caller.tenant,
-            &auth.caller.key_id,
-            &account_id,
-            request,
-        )
+        .create(&auth.caller.tenant, &auth.caller.key_id, subject, request)
         .await?;
-    let url = format!("{}{}", crate::trust::public_base(&headers), link.path);
+    let url = format!("{}{}", crate::trust::public_base(headers), link.path);
     Ok((StatusCode::CREATED, Json(CreatedLink { link, url })))
 }
 
@@ -74,7 +88,10 @@ pub async fn list_onboarding_links(
 ) -> Result<Json<LinkList>, ApiError> {
     let items = state
         .onboarding()
-        .list(&auth.caller.tenant, &account_id)
+        .list(
+            &auth.caller.tenant,
+            &Subject::Account(account_id.to_string()),
+        )
         .await?;
     Ok(Json(LinkList { items }))
 }
@@ -101,7 +118,78 @@ pub async fn revoke_onboarding_link(
         .revoke(
             &auth.caller.tenant,
             &auth.caller.key_id,
-            &account_id,
+            &Subject::Account(account_id.to_string()),
+            &link_id,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(
+    post, path = "/v1/organizations/{organization_id}/onboarding-links", tag = "organizations",
+    params(("organization_id" = String, Path)),
+    request_body = CreateLinkRequest,
+    responses(
+        (status = 201, description = "Created; `url` (shown this once) opens the organization's page: the management role, then the StackSet", body = CreatedLink),
+        (status = 409, description = "too_many_onboarding_links: the organization has 5 live ones; or it is archived", body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn create_organization_link(
+    auth: Auth<Write>,
+    State(state): State<AppState>,
+    Path(organization_id): Path<OrganizationId>,
+    headers: HeaderMap,
+    JsonObject(body): JsonObject,
+) -> Result<(StatusCode, Json<CreatedLink>), ApiError> {
+    let subject = Subject::Organization(organization_id.to_string());
+    create(&state, &auth, subject, &headers, body).await
+}
+
+#[utoipa::path(
+    get, path = "/v1/organizations/{organization_id}/onboarding-links", tag = "organizations",
+    params(("organization_id" = String, Path)),
+    responses((status = 200, body = LinkList)),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn list_organization_links(
+    auth: Auth<Read>,
+    State(state): State<AppState>,
+    Path(organization_id): Path<OrganizationId>,
+) -> Result<Json<LinkList>, ApiError> {
+    let items = state
+        .onboarding()
+        .list(
+            &auth.caller.tenant,
+            &Subject::Organization(organization_id.to_string()),
+        )
+        .await?;
+    Ok(Json(LinkList { items }))
+}
+
+#[utoipa::path(
+    delete, path = "/v1/organizations/{organization_id}/onboarding-links/{link_id}", tag = "organizations",
+    params(
+        ("organization_id" = String, Path),
+        ("link_id" = String, Path, description = "As the link's creation returned it"),
+    ),
+    responses(
+        (status = 204, description = "Revoked: the page answers 410 from the next request on"),
+        (status = 404, description = "No such link", body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn revoke_organization_link(
+    auth: Auth<Write>,
+    State(state): State<AppState>,
+    Path((organization_id, link_id)): Path<(OrganizationId, LinkId)>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .onboarding()
+        .revoke(
+            &auth.caller.tenant,
+            &auth.caller.key_id,
+            &Subject::Organization(organization_id.to_string()),
             &link_id,
         )
         .await?;

@@ -223,14 +223,23 @@ pub async fn stackset_template(
         .store
         .get_organization(&auth.caller.tenant, &organization_id)
         .await?;
+    Ok(yaml(stackset_yaml(&state, &organization, &policies).await?))
+}
+
+/// The organization's member role, as one StackSet template.
+pub(crate) async fn stackset_yaml(
+    state: &AppState,
+    organization: &model::organizations::Organization,
+    policies: &[String],
+) -> Result<String, ApiError> {
     let principal = state.vendor_principal().await?;
-    Ok(yaml(organizations::stackset_template(
+    Ok(organizations::stackset_template(
         &principal,
         &organization.external_id_prefix,
         organization.pending_external_id_prefix.as_deref(),
         &state.settings.role_name,
-        &policies,
-    )))
+        policies,
+    ))
 }
 
 #[utoipa::path(
@@ -248,6 +257,14 @@ pub async fn management_role_template(
         .store
         .get_organization(&auth.caller.tenant, &organization_id)
         .await?;
+    Ok(yaml(management_role_yaml(&state, &organization).await?))
+}
+
+/// The management account's read-only AWS Organizations role.
+pub(crate) async fn management_role_yaml(
+    state: &AppState,
+    organization: &model::organizations::Organization,
+) -> Result<String, ApiError> {
     let principal = state.vendor_principal().await?;
     let role_name = model::validation::role_arn("role_arn", &organization.role_arn)
         .map(|role| role.role_name.to_string())
@@ -257,11 +274,11 @@ pub async fn management_role_template(
     let external_ids: Vec<&str> = std::iter::once(current.as_str())
         .chain(pending.as_deref())
         .collect();
-    Ok(yaml(organizations::management_role_template(
+    Ok(organizations::management_role_template(
         &principal,
         &external_ids,
         &role_name,
-    )))
+    ))
 }
 
 #[utoipa::path(

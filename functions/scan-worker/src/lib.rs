@@ -625,6 +625,7 @@ fn findings_of(
             status: Default::default(),
             suppression: None,
             resolved_at: None,
+            triage_revision: 0,
         })
         .collect())
 }

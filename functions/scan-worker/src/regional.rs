@@ -231,7 +231,7 @@ impl Worker {
             run.checkpoint = chunk.last().cloned();
             run.lease_until = Some(self.lease_from(Timestamp::now()));
             self.store
-                .region_progress(tenant, scan, region, run, &findings)
+                .region_progress(tenant, scan, region, run, &findings, &rules)
                 .await
                 .map_err(|err| transient(ScanErrorCode::Store, &err.to_string()))?;
         }

@@ -346,8 +346,9 @@ impl Store {
         for finding in findings.iter_mut() {
             finding.settle(earlier.get(&finding.finding_id), rules);
         }
-        self.batch_write(super::triage::finding_puts(tenant, findings.iter())?)
+        self.write_settled_findings(tenant, findings.to_vec(), rules)
             .await
+            .map(drop)
     }
 
     /// The end of an external scan: its final record (no longer due), the
@@ -398,14 +399,15 @@ impl Store {
             Err(err) if is_condition_failure(&err) => return Ok(Err(refusal(refused_item(&err))?)),
             Err(err) => return Err(Error::from_sdk(err)),
         }
-        let resolved = super::triage::finding_puts(tenant, resolved)?;
+        let rules = crate::suppression_rules::Rules::none();
+        let resolved = self.write_settled_findings(tenant, resolved.to_vec(), &rules);
         let status = match done.status {
             ScanStatus::Succeeded => AttachmentStatus::Ok,
             _ => AttachmentStatus::Error,
         };
         let at = done.finished_at;
         let (written, attachment, sync) = futures::join!(
-            self.batch_write(resolved),
+            resolved,
             self.set_attachment_status(tenant, done, status, detail, at, findings),
             self.set_region_sync(tenant, &done.account_id, regions),
         );

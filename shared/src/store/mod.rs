@@ -59,7 +59,7 @@ pub use external_scans::{DueSchedule, ExternalRefusal, DEADLINE_SHARD};
 pub use onboarding::OnboardingContext;
 pub use organizations::MAX_ORGANIZATIONS;
 pub use scans::{AccountRegions, Claim, ScanContext};
-pub use triage::FindingsOrder;
+pub use triage::{finding_item, FindingsOrder};
 pub use verification::{DueAccount, DuePage, VerificationWrite};
 
 #[derive(Clone, Debug)]

@@ -1,34 +1,50 @@
-//! Onboarding links (`ACCT#<account>#ONBOARD#<link id>`): under the
-//! account, so deleting it purges them and a link names one account.
+//! Onboarding links: `ACCT#<account>#ONBOARD#<link id>` under the account
+//! (deleting it purges them), `ORGLINK#<organization>#<link id>` beside an
+//! organization; a link names one of them.
 
 use super::{is_condition_failure, item_key, keys, s, Item, Store};
 use crate::account::Account;
-use crate::onboarding::OnboardingLink;
+use crate::onboarding::{OnboardingLink, Subject};
+use crate::organizations::Organization;
 use crate::tenant::TenantSettings;
 use crate::time::Timestamp;
 use crate::{Error, Result};
 
 const RESOURCE: &str = "onboarding link";
 
-fn link_sk(account_id: &str, link_id: &str) -> String {
-    format!("{}{link_id}", links_prefix(account_id))
+pub(super) fn link_sk(subject: &Subject, link_id: &str) -> String {
+    format!("{}{link_id}", links_prefix(subject))
 }
 
-fn links_prefix(account_id: &str) -> String {
-    format!("ACCT#{account_id}#ONBOARD#")
+fn links_prefix(subject: &Subject) -> String {
+    match subject {
+        Subject::Account(account) => format!("ACCT#{account}#ONBOARD#"),
+        Subject::Organization(organization) => format!("ORGLINK#{organization}#"),
+    }
+}
+
+fn subject_sk(subject: &Subject) -> String {
+    match subject {
+        Subject::Account(account) => keys::account_sk(account),
+        Subject::Organization(organization) => keys::organization_sk(organization),
+    }
 }
 
 /// What the onboarding page shows, read at once.
 pub struct OnboardingContext {
     pub link: Option<OnboardingLink>,
     pub account: Option<Account>,
+    pub organization: Option<Organization>,
     pub settings: TenantSettings,
 }
 
 impl Store {
     pub async fn put_onboarding_link(&self, tenant: &str, link: &OnboardingLink) -> Result<()> {
+        let subject = link
+            .subject()
+            .ok_or_else(|| Error::store("an onboarding link names one account or organization"))?;
         let mut item: Item = serde_dynamo::to_item(link)?;
-        item.extend(item_key(tenant, link_sk(&link.account_id, &link.link_id)));
+        item.extend(item_key(tenant, link_sk(&subject, &link.link_id)));
         item.insert("type".into(), s("onboarding_link"));
         let result = self
             .client
@@ -48,33 +64,35 @@ impl Store {
         }
     }
 
-    /// Every link of an account, live or not, oldest first.
+    /// Every link of an account or organization, live or not, oldest first.
     pub async fn onboarding_links(
         &self,
         tenant: &str,
-        account_id: &str,
+        subject: &Subject,
     ) -> Result<Vec<OnboardingLink>> {
-        self.query_prefix(tenant, &links_prefix(account_id)).await
+        self.query_prefix(tenant, &links_prefix(subject)).await
     }
 
-    /// The link, its account and the tenant's settings: one BatchGetItem.
+    /// The link, what it onboards and the tenant's settings: one
+    /// BatchGetItem.
     pub async fn onboarding_context(
         &self,
         tenant: &str,
-        account_id: &str,
+        subject: &Subject,
         link_id: &str,
     ) -> Result<OnboardingContext> {
-        let link_key = link_sk(account_id, link_id);
-        let account_key = keys::account_sk(account_id);
+        let link_key = link_sk(subject, link_id);
+        let subject_key = subject_sk(subject);
         let mut context = OnboardingContext {
             link: None,
             account: None,
+            organization: None,
             settings: TenantSettings::default(),
         };
         for mut item in self
             .batch_get(vec![
                 item_key(tenant, link_key.clone()),
-                item_key(tenant, account_key.clone()),
+                item_key(tenant, subject_key.clone()),
                 item_key(tenant, keys::TENANT_SK.to_string()),
             ])
             .await?
@@ -82,8 +100,13 @@ impl Store {
             let sk = super::text_of(&item, "sk").unwrap_or_default();
             if sk == link_key {
                 context.link = Some(serde_dynamo::from_item(item)?);
-            } else if sk == account_key {
-                context.account = Some(serde_dynamo::from_item(item)?);
+            } else if sk == subject_key {
+                match subject {
+                    Subject::Account(_) => context.account = Some(serde_dynamo::from_item(item)?),
+                    Subject::Organization(_) => {
+                        context.organization = Some(serde_dynamo::from_item(item)?)
+                    }
+                }
             } else if let Some(settings) = item.remove("settings") {
                 context.settings = serde_dynamo::from_attribute_value(settings)?;
             }
@@ -96,7 +119,7 @@ impl Store {
     pub async fn revoke_onboarding_link(
         &self,
         tenant: &str,
-        account_id: &str,
+        subject: &Subject,
         link_id: &str,
         by: &str,
     ) -> Result<()> {
@@ -104,7 +127,7 @@ impl Store {
             .client
             .update_item()
             .table_name(self.table())
-            .set_key(Some(item_key(tenant, link_sk(account_id, link_id))))
+            .set_key(Some(item_key(tenant, link_sk(subject, link_id))))
             .update_expression("SET revoked_at = if_not_exists(revoked_at, :now), revoked_by = if_not_exists(revoked_by, :by)")
             .condition_expression("attribute_exists(sk)")
             .expression_attribute_values(":now", s(Timestamp::now().to_string()))
@@ -130,6 +153,9 @@ impl Store {
         now: Timestamp,
         interval: std::time::Duration,
     ) -> Result<bool> {
+        let subject = link
+            .subject()
+            .ok_or_else(|| Error::store("an onboarding link names one account or organization"))?;
         let cutoff = Timestamp::from_datetime(
             now.datetime() - chrono::Duration::from_std(interval).unwrap_or_default(),
         );
@@ -137,10 +163,7 @@ impl Store {
             .client
             .update_item()
             .table_name(self.table())
-            .set_key(Some(item_key(
-                tenant,
-                link_sk(&link.account_id, &link.link_id),
-            )))
+            .set_key(Some(item_key(tenant, link_sk(&subject, &link.link_id))))
             .update_expression("SET last_check_at = :now")
             .condition_expression(
                 "attribute_exists(sk) AND attribute_not_exists(revoked_at) AND (attribute_not_exists(last_check_at) OR last_check_at <= :cutoff)",

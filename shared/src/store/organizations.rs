@@ -94,18 +94,22 @@ impl Store {
             }
             Err(err) => return Err(Error::from_sdk(err)),
         }
-        // Its member items go with it (the accounts enrolled from them stay).
-        let members = self
-            .list_organization_members(tenant, organization_id)
-            .await?;
-        let deletes = members
-            .iter()
-            .map(|member| {
-                super::delete_request(
-                    tenant,
-                    keys::organization_member_sk(organization_id, &member.account_id),
-                )
-            })
+        // Its member items and onboarding links go with it (the accounts
+        // enrolled from them stay).
+        let subject = crate::onboarding::Subject::Organization(organization_id.to_string());
+        let (members, links) = futures::join!(
+            self.list_organization_members(tenant, organization_id),
+            self.onboarding_links(tenant, &subject)
+        );
+        let member_keys = members?
+            .into_iter()
+            .map(|member| keys::organization_member_sk(organization_id, &member.account_id));
+        let link_keys = links?
+            .into_iter()
+            .map(|link| super::onboarding::link_sk(&subject, &link.link_id));
+        let deletes = member_keys
+            .chain(link_keys)
+            .map(|sk| super::delete_request(tenant, sk))
             .collect::<Result<Vec<_>>>()?;
         self.batch_write(deletes).await
     }

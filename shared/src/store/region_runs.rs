@@ -96,8 +96,9 @@ impl Store {
         region: &str,
         run: &RegionRun,
         findings: &[Finding],
+        rules: &crate::suppression_rules::Rules,
     ) -> Result<()> {
-        self.batch_write(super::triage::finding_puts(tenant, findings)?)
+        self.write_settled_findings(tenant, findings.to_vec(), rules)
             .await?;
         let result = self
             .update_held_region(tenant, scan, region, run.attempts)
@@ -134,8 +135,12 @@ impl Store {
         run: &RegionRun,
         resolved: &[Finding],
     ) -> Result<Scan> {
-        self.batch_write(super::triage::finding_puts(tenant, resolved)?)
-            .await?;
+        self.write_settled_findings(
+            tenant,
+            resolved.to_vec(),
+            &crate::suppression_rules::Rules::none(),
+        )
+        .await?;
         let result = self
             .update_held_region(tenant, scan, region, held_attempts)
             .update_expression("SET region_runs.#r = :run")

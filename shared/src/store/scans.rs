@@ -821,13 +821,10 @@ impl Store {
         let now = Timestamp::now();
         let (already, newly): (Vec<Finding>, Vec<Finding>) =
             earlier.into_values().partition(|f| f.resolved_at.is_some());
-        let newly: Vec<Finding> = newly.into_iter().map(|f| f.resolved(now)).collect();
-        let mut requests = super::triage::finding_puts(tenant, findings.iter())?;
-        requests.extend(super::triage::finding_puts(tenant, &newly)?);
-        self.batch_write(requests).await?;
-        let resolved = newly.len() as u32;
-        let mut all: Vec<Finding> = findings.to_vec();
-        all.extend(newly);
+        let mut writes: Vec<Finding> = findings.to_vec();
+        writes.extend(newly.into_iter().map(|f| f.resolved(now)));
+        let mut all = self.write_settled_findings(tenant, writes, rules).await?;
+        let resolved = all.iter().filter(|f| f.resolved_at == Some(now)).count() as u32;
         all.extend(already);
         Ok((all, resolved))
     }

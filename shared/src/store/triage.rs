@@ -95,7 +95,9 @@ impl Store {
         }
         let update_finding = match suppression {
             Some(suppression) => Update::builder()
-                .update_expression("SET suppression = :suppression, #status = :status")
+                .update_expression(
+                    "SET suppression = :suppression, #status = :status ADD triage_revision :one",
+                )
                 .expression_attribute_values(
                     ":suppression",
                     serde_dynamo::to_attribute_value(suppression)?,
@@ -105,7 +107,9 @@ impl Store {
                     serde_dynamo::to_attribute_value(FindingStatus::Suppressed)?,
                 ),
             None => Update::builder()
-                .update_expression("SET #status = :status REMOVE suppression")
+                .update_expression(
+                    "SET #status = :status REMOVE suppression ADD triage_revision :one",
+                )
                 .expression_attribute_values(
                     ":status",
                     serde_dynamo::to_attribute_value(FindingStatus::Open)?,
@@ -114,6 +118,7 @@ impl Store {
         .table_name(self.table())
         .set_key(Some(item_key(tenant, finding_sk)))
         .condition_expression("attribute_exists(pk)")
+        .expression_attribute_values(":one", AttributeValue::N("1".into()))
         .expression_attribute_names("#status", "status")
         .build()
         .map_err(crate::error::store_error)?;
@@ -175,6 +180,7 @@ impl Store {
             Err(err) => return Err(Error::from_sdk(err)),
         }
         finding.suppression = suppression.cloned();
+        finding.triage_revision += 1;
         finding.status = if suppression.is_some() {
             FindingStatus::Suppressed
         } else {
@@ -186,7 +192,7 @@ impl Store {
 
 /// A finding as its item: keyed in its account, and placed in the
 /// tenant's severity order.
-pub(super) fn finding_item(tenant: &str, finding: &Finding) -> Result<super::Item> {
+pub fn finding_item(tenant: &str, finding: &Finding) -> Result<super::Item> {
     let mut item: super::Item = serde_dynamo::to_item(finding)?;
     item.extend(item_key(
         tenant,
@@ -406,6 +412,140 @@ pub(super) fn findings_filter(
     filter
 }
 
+/// Findings in one transaction: DynamoDB's most, and at most 3 MB of the
+/// 4 MB a transaction may carry (an item's JSON is a little larger than
+/// its stored size).
+const WRITE_CHUNK_ITEMS: usize = 100;
+const WRITE_CHUNK_BYTES: usize = 3 << 20;
+
+/// Split findings into transactions of at most [`WRITE_CHUNK_ITEMS`] and
+/// about [`WRITE_CHUNK_BYTES`].
+fn write_chunks(findings: Vec<Finding>) -> Vec<Vec<Finding>> {
+    let mut chunks: Vec<Vec<Finding>> = Vec::new();
+    let mut bytes = 0;
+    for finding in findings {
+        // Keys, index keys and the type: under 600 bytes.
+        let size = serde_json::to_vec(&finding).map_or(0, |json| json.len()) + 600;
+        let full = chunks.last().is_none_or(|chunk| {
+            chunk.len() >= WRITE_CHUNK_ITEMS || bytes + size > WRITE_CHUNK_BYTES
+        });
+        if full {
+            chunks.push(Vec::new());
+            bytes = 0;
+        }
+        bytes += size;
+        chunks.last_mut().expect("pushed above").push(finding);
+    }
+    chunks
+}
+
+/// The condition a scan writes a finding on: no hand triage since it read
+/// it (a finding it saw first has revision 0, as has one never triaged).
+fn unchanged_since_read(finding: &Finding) -> &'static str {
+    if finding.triage_revision == 0 {
+        "attribute_not_exists(triage_revision) OR triage_revision = :revision"
+    } else {
+        "triage_revision = :revision"
+    }
+}
+
+impl Store {
+    /// Write what a scan settled (sightings and resolutions), each finding
+    /// on the condition that nobody suppressed or lifted it by hand since
+    /// the scan read it. One that was is written as
+    /// [`Finding::rewritten`] against what it now holds, on the same
+    /// terms, so a hand change made while a scan runs is never lost.
+    /// Transactions of up to 100 findings: no more round trips than
+    /// BatchWriteItem's 25 when nothing conflicts. Gives the findings as
+    /// written.
+    pub async fn write_settled_findings(
+        &self,
+        tenant: &str,
+        findings: Vec<Finding>,
+        rules: &crate::suppression_rules::Rules,
+    ) -> Result<Vec<Finding>> {
+        use futures::StreamExt;
+        let written: Vec<Result<Vec<Finding>>> = futures::stream::iter(write_chunks(findings))
+            .map(|chunk| self.write_settled_chunk(tenant, chunk, rules))
+            .buffer_unordered(16)
+            .collect()
+            .await;
+        let mut all = Vec::new();
+        for chunk in written {
+            all.extend(chunk?);
+        }
+        Ok(all)
+    }
+
+    async fn write_settled_chunk(
+        &self,
+        tenant: &str,
+        mut chunk: Vec<Finding>,
+        rules: &crate::suppression_rules::Rules,
+    ) -> Result<Vec<Finding>> {
+        use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure};
+        for attempt in 0..8u32 {
+            if chunk.is_empty() {
+                break;
+            }
+            let puts = chunk
+                .iter()
+                .map(|finding| {
+                    let put = Put::builder()
+                        .table_name(self.table())
+                        .set_item(Some(finding_item(tenant, finding)?))
+                        .condition_expression(unchanged_since_read(finding))
+                        .expression_attribute_values(
+                            ":revision",
+                            AttributeValue::N(finding.triage_revision.to_string()),
+                        )
+                        .return_values_on_condition_check_failure(
+                            ReturnValuesOnConditionCheckFailure::AllOld,
+                        )
+                        .build()
+                        .map_err(crate::error::store_error)?;
+                    Ok(TransactWriteItem::builder().put(put).build())
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(puts))
+                .send()
+                .await;
+            let err = match result {
+                Ok(_) => return Ok(chunk),
+                Err(err) => err,
+            };
+            let Some(reasons) = super::cancellation_reasons(&err) else {
+                return Err(Error::from_sdk(err));
+            };
+            if !reasons.iter().any(|(refused, _)| *refused) {
+                // Another transaction held one of these items: again
+                // shortly.
+                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt.min(5))).await;
+                continue;
+            }
+            let mut again = Vec::with_capacity(chunk.len());
+            for (finding, (refused, now)) in chunk.into_iter().zip(reasons) {
+                if !refused {
+                    again.push(finding);
+                    continue;
+                }
+                let now: Option<Finding> = now.map(serde_dynamo::from_item).transpose()?;
+                again.extend(finding.rewritten(now.as_ref(), rules));
+            }
+            chunk = again;
+        }
+        if chunk.is_empty() {
+            return Ok(chunk);
+        }
+        Err(Error::Conflict(
+            "findings kept changing while the scan wrote them; it will write them again".into(),
+        ))
+    }
+}
+
 /// A PutRequest of each finding, as [`finding_item`] places it.
 pub(super) fn finding_puts<'a>(
     tenant: &str,
@@ -435,5 +575,51 @@ fn status_filter(status: Option<FindingStatus>, now: Timestamp) -> Filter {
         expression,
         names: vec![("#until".into(), "until".into())],
         values: vec![(":now".into(), s(now.to_string()))],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{write_chunks, WRITE_CHUNK_BYTES, WRITE_CHUNK_ITEMS};
+    use crate::scans::Finding;
+
+    fn finding(id: usize, details: usize) -> Finding {
+        let mut finding: Finding = serde_json::from_value(serde_json::json!({
+            "finding_id": format!("{id:032}"), "account_id": "000000000001",
+            "data_source": "aws:iam", "rule": "R", "title": "t",
+            "resource_type": "AWS.IAM.User", "resource_id": "arn:a", "region": "global",
+            "severity": "HIGH", "score": 7.0, "first_seen_at": "2026-12-01T00:00:00Z",
+            "last_seen_at": "2026-12-03T10:00:00Z", "scan_id": "s",
+        }))
+        .unwrap();
+        for key in 0..details {
+            finding
+                .details
+                .insert(format!("{key:0128}"), "v".repeat(1024));
+        }
+        finding
+    }
+
+    #[test]
+    fn transactions_hold_at_most_100_findings_and_3_mb() {
+        let sizes = |chunks: Vec<Vec<Finding>>| chunks.iter().map(Vec::len).collect::<Vec<_>>();
+        assert_eq!(
+            sizes(write_chunks((0..250).map(|i| finding(i, 0)).collect())),
+            [100, 100, 50]
+        );
+        assert!(write_chunks(Vec::new()).is_empty());
+        // The largest findings a scanner may upload (50 details of 1 KB):
+        // fewer a transaction, none over the bound.
+        let large = write_chunks((0..120).map(|i| finding(i, 50)).collect());
+        assert!(large.len() > 2, "{:?}", sizes(large.clone()));
+        for chunk in &large {
+            assert!(chunk.len() <= WRITE_CHUNK_ITEMS);
+            let bytes: usize = chunk
+                .iter()
+                .map(|f| serde_json::to_vec(f).unwrap().len())
+                .sum();
+            assert!(bytes <= WRITE_CHUNK_BYTES, "{bytes}");
+        }
+        assert_eq!(large.iter().map(Vec::len).sum::<usize>(), 120);
     }
 }

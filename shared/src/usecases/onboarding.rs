@@ -1,12 +1,14 @@
 //! Onboarding links for the vendor (create, list, revoke), and what the
-//! page behind one may do for the customer: show the account's onboarding
-//! details, check the connection (rate limited) and read its status.
+//! page behind one may do for the customer: show the onboarding details of
+//! its account or organization, check the connection (rate limited) and
+//! read its status.
 
 use crate::account::Account;
 use crate::onboarding::{
-    CreateLinkRequest, LinkStatus, LinkView, OnboardingLink, Token, CHECK_INTERVAL_SECONDS,
-    MAX_LIVE_LINKS,
+    CreateLinkRequest, LinkStatus, LinkView, OnboardingLink, Subject, Token,
+    CHECK_INTERVAL_SECONDS, MAX_LIVE_LINKS,
 };
+use crate::organizations::Organization;
 use crate::scans::Catalogue;
 use crate::store::Store;
 use crate::tenant::TenantSettings;
@@ -25,43 +27,85 @@ pub struct NewLink {
     pub path: String,
 }
 
+/// What an opened link onboards, as read with it.
+pub enum Target {
+    Account(Box<Account>),
+    Organization(Box<Organization>),
+}
+
 /// An opened link: what the page shows.
 pub struct OpenedLink {
     pub token: Token,
     pub link: OnboardingLink,
-    pub account: Account,
+    pub target: Target,
     pub settings: TenantSettings,
 }
 
 /// Why a page cannot be shown: the same answer (410) for each, so a
-/// visitor learns nothing about an account from a dead link.
+/// visitor learns nothing from a dead link.
 #[derive(Debug, PartialEq, Eq)]
 pub struct LinkGone;
 
+/// A connection check's outcome: the account as verified, or the
+/// organization with its sync queued.
+pub enum Checked {
+    Account(Box<Account>),
+    Organization(Box<Organization>),
+}
+
 pub struct Onboarding<'a> {
     pub store: &'a Store,
+    pub organization_sync_queue: Option<&'a crate::jobs::JobQueue>,
+}
+
+fn not_found(subject: &Subject) -> Error {
+    match subject {
+        Subject::Account(id) => Error::NotFound {
+            resource: "account",
+            id: id.clone(),
+        },
+        Subject::Organization(id) => Error::NotFound {
+            resource: "organization",
+            id: id.clone(),
+        },
+    }
 }
 
 impl Onboarding<'_> {
+    /// Refused unless the subject exists and is active.
+    async fn require_active(&self, tenant: &str, subject: &Subject) -> Result<()> {
+        match subject {
+            Subject::Account(id) => {
+                let account = self
+                    .store
+                    .get_account(tenant, id)
+                    .await?
+                    .ok_or_else(|| not_found(subject))?;
+                account.inactive().map_or(Ok(()), Err)
+            }
+            Subject::Organization(id) => {
+                let organization = self.store.get_organization(tenant, id).await?;
+                match organization.archived_at {
+                    Some(_) => Err(Error::Archived { id: id.clone() }),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+
     pub async fn create(
         &self,
         tenant: &str,
         actor: &str,
-        account_id: &str,
+        subject: Subject,
         request: CreateLinkRequest,
     ) -> Result<NewLink> {
         let days = request.days()?;
-        let (account, links) = futures::join!(
-            self.store.get_account(tenant, account_id),
-            self.store.onboarding_links(tenant, account_id)
+        let (active, links) = futures::join!(
+            self.require_active(tenant, &subject),
+            self.store.onboarding_links(tenant, &subject)
         );
-        let account = account?.ok_or_else(|| Error::NotFound {
-            resource: "account",
-            id: account_id.to_string(),
-        })?;
-        if let Some(inactive) = account.inactive() {
-            return Err(inactive);
-        }
+        active?;
         let now = Timestamp::now();
         let live = links?
             .iter()
@@ -71,15 +115,21 @@ impl Onboarding<'_> {
             return Err(Error::Refused {
                 code: "too_many_onboarding_links",
                 message: format!(
-                    "account {account_id} has {MAX_LIVE_LINKS} live onboarding links, the most it may; revoke one first"
+                    "{} has {MAX_LIVE_LINKS} live onboarding links, the most it may; revoke one first",
+                    subject.id()
                 ),
             });
         }
         let link_id = ulid::Ulid::new().to_string();
-        let (token, secret_hash) = Token::issue(tenant, account_id, &link_id);
+        let (token, secret_hash) = Token::issue(tenant, &subject, &link_id);
+        let (account_id, organization_id) = match &subject {
+            Subject::Account(id) => (Some(id.clone()), None),
+            Subject::Organization(id) => (None, Some(id.clone())),
+        };
         let link = OnboardingLink {
             link_id,
-            account_id: account_id.to_string(),
+            account_id,
+            organization_id,
             secret_hash,
             created_at: now,
             created_by: actor.to_string(),
@@ -95,34 +145,42 @@ impl Onboarding<'_> {
         })
     }
 
-    pub async fn list(&self, tenant: &str, account_id: &str) -> Result<Vec<LinkView>> {
+    pub async fn list(&self, tenant: &str, subject: &Subject) -> Result<Vec<LinkView>> {
         let now = Timestamp::now();
-        let (account, links) = futures::join!(
-            self.store.get_account(tenant, account_id),
-            self.store.onboarding_links(tenant, account_id)
+        let (exists, links) = futures::join!(
+            self.exists(tenant, subject),
+            self.store.onboarding_links(tenant, subject)
         );
-        if account?.is_none() {
-            return Err(Error::NotFound {
-                resource: "account",
-                id: account_id.to_string(),
-            });
+        if !exists? {
+            return Err(not_found(subject));
         }
         Ok(links?.iter().map(|link| link.view(now)).collect())
+    }
+
+    async fn exists(&self, tenant: &str, subject: &Subject) -> Result<bool> {
+        match subject {
+            Subject::Account(id) => Ok(self.store.get_account(tenant, id).await?.is_some()),
+            Subject::Organization(id) => match self.store.get_organization(tenant, id).await {
+                Ok(_) => Ok(true),
+                Err(Error::NotFound { .. }) => Ok(false),
+                Err(err) => Err(err),
+            },
+        }
     }
 
     pub async fn revoke(
         &self,
         tenant: &str,
         actor: &str,
-        account_id: &str,
+        subject: &Subject,
         link_id: &str,
     ) -> Result<()> {
         self.store
-            .revoke_onboarding_link(tenant, account_id, link_id, actor)
+            .revoke_onboarding_link(tenant, subject, link_id, actor)
             .await
     }
 
-    /// The link a token opens, with its account and the tenant's
+    /// The link a token opens, with what it onboards and the tenant's
     /// settings (one BatchGetItem); gone if anything does not hold.
     pub async fn open(&self, token: &str) -> Result<std::result::Result<OpenedLink, LinkGone>> {
         let Some(token) = Token::parse(token) else {
@@ -130,38 +188,46 @@ impl Onboarding<'_> {
         };
         let context = self
             .store
-            .onboarding_context(&token.tenant, &token.account_id, &token.link_id)
+            .onboarding_context(&token.tenant, &token.subject, &token.link_id)
             .await?;
         let now = Timestamp::now();
-        match (context.link, context.account) {
-            (Some(link), Some(account))
-                if token.opens(&link, now) && account.archived_at.is_none() =>
-            {
-                Ok(Ok(OpenedLink {
-                    token,
-                    link,
-                    account,
-                    settings: context.settings,
-                }))
+        let Some(link) = context.link.filter(|link| token.opens(link, now)) else {
+            return Ok(Err(LinkGone));
+        };
+        let target = match (context.account, context.organization) {
+            (Some(account), _) if account.archived_at.is_none() => {
+                Target::Account(Box::new(account))
             }
-            _ => Ok(Err(LinkGone)),
-        }
+            (_, Some(organization)) if organization.archived_at.is_none() => {
+                Target::Organization(Box::new(organization))
+            }
+            _ => return Ok(Err(LinkGone)),
+        };
+        Ok(Ok(OpenedLink {
+            token,
+            link,
+            target,
+            settings: context.settings,
+        }))
     }
 
     /// Check the connection for an opened link: at most once per
-    /// [`CHECK_INTERVAL_SECONDS`] per link (`None`: too soon), then the
-    /// verification an API caller would run, recorded alike.
+    /// [`CHECK_INTERVAL_SECONDS`] per link (`None`: too soon). An account
+    /// is verified as an API caller would verify it (recorded alike); an
+    /// organization gets a sync queued (its management role, then every
+    /// member's).
     pub async fn check(
         &self,
         opened: &OpenedLink,
         verifier: &RoleVerifier,
         settings: &VerificationSettings,
         catalogue: &Catalogue,
-    ) -> Result<Option<Account>> {
+    ) -> Result<Option<Checked>> {
+        let tenant = &opened.token.tenant;
         let turn = self
             .store
             .claim_onboarding_check(
-                &opened.token.tenant,
+                tenant,
                 &opened.link,
                 Timestamp::now(),
                 std::time::Duration::from_secs(CHECK_INTERVAL_SECONDS),
@@ -170,15 +236,22 @@ impl Onboarding<'_> {
         if !turn {
             return Ok(None);
         }
-        crate::verification::verify_on_demand(
-            self.store,
-            verifier,
-            settings,
-            catalogue,
-            &opened.token.tenant,
-            &opened.token.account_id,
-        )
-        .await
-        .map(Some)
+        let by = format!("onboarding-link:{}", opened.link.link_id);
+        match &opened.token.subject {
+            Subject::Account(id) => crate::verification::verify_on_demand(
+                self.store, verifier, settings, catalogue, tenant, id,
+            )
+            .await
+            .map(|account| Some(Checked::Account(Box::new(account)))),
+            Subject::Organization(id) => crate::usecases::organizations::request_sync(
+                self.store,
+                self.organization_sync_queue,
+                tenant,
+                id,
+                &by,
+            )
+            .await
+            .map(|organization| Some(Checked::Organization(Box::new(organization)))),
+        }
     }
 }

@@ -528,3 +528,133 @@ mod browser {
         client.close().await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn an_organization_link_walks_through_the_management_role_and_the_stackset() {
+    let app = TestApp::with_scans().await;
+    let management = fresh_account();
+    let created = app
+        .call(
+            Method::POST,
+            "/v1/organizations",
+            Some(&json!({
+                "name": "Acme <org>",
+                "management_account_id": management,
+                "role_arn": format!("arn:aws:iam::{management}:role/AccountOnboardingOrganizations"),
+            })),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:#}", created.body);
+    let organization = created.body["organization_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let prefix = created.body["external_id_prefix"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let links = format!("/v1/organizations/{organization}/onboarding-links");
+    let link = app.call(Method::POST, &links, Some(&json!({}))).await;
+    assert_eq!(link.status, StatusCode::CREATED, "{:#}", link.body);
+    assert_eq!(link.body["organization_id"], organization.as_str());
+    assert!(link.body["account_id"].is_null());
+    let path = link.body["path"].as_str().unwrap().to_string();
+
+    let page = visit(&app, Method::GET, &path).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_page_headers(&page);
+    let html = text(&page);
+    assert!(html.contains("Connect your AWS Organization to your vendor"));
+    assert!(html.contains("Acme &lt;org&gt;"));
+    assert!(html.contains(&management));
+    assert!(html.contains("StackSet"));
+    let management_role = visit(&app, Method::GET, &format!("{path}/management-role.yaml")).await;
+    assert_eq!(management_role.status, StatusCode::OK);
+    assert!(
+        text(&management_role).contains(created.body["management_external_id"].as_str().unwrap())
+    );
+    let stackset = visit(&app, Method::GET, &format!("{path}/stackset.yaml")).await;
+    assert_eq!(stackset.status, StatusCode::OK);
+    assert!(text(&stackset).contains(&prefix));
+    // An account's template is not an organization's.
+    assert_eq!(
+        visit(&app, Method::GET, &format!("{path}/template.yaml"))
+            .await
+            .status,
+        StatusCode::GONE
+    );
+
+    // The check queues a sync, and the status says so until it is done.
+    let checked = visit(&app, Method::POST, &format!("{path}/check")).await;
+    assert_eq!(checked.status, StatusCode::OK, "{:#}", checked.body);
+    assert_eq!(checked.body["status"], "QUEUED");
+    assert_eq!(checked.body["pending"], true);
+    visit(&app, Method::POST, &format!("{path}/check"))
+        .await
+        .assert_error(429, "check_too_soon");
+    let status = visit(&app, Method::GET, &format!("{path}/status")).await;
+    assert_eq!(status.body["status"], "QUEUED");
+    let view = app.get(&format!("/v1/organizations/{organization}")).await;
+    assert_eq!(view.body["sync"]["status"], "QUEUED", "{:#}", view.body);
+
+    // The management role was never created: the sync fails, and the page
+    // says so and what to fix rather than polling on.
+    let syncer = organization_sync::Syncer {
+        store: app.store.clone(),
+        verifier: app.state.verifier.clone(),
+        settings: std::sync::Arc::new(crate::harness::test_settings()),
+        schedule: model::usecases::organizations::SyncSchedule {
+            interval: std::time::Duration::from_secs(3600),
+        },
+    };
+    assert_eq!(app.drain_organization_syncs(&syncer).await, 1);
+    let failed = visit(&app, Method::GET, &format!("{path}/status")).await;
+    assert_eq!(failed.body["status"], "FAIL", "{:#}", failed.body);
+    assert_eq!(failed.body["pending"], false);
+    assert_eq!(failed.body["verified"], false);
+    assert!(failed.body["fix"]
+        .as_str()
+        .unwrap()
+        .contains("management-role stack"));
+    assert!(text(&visit(&app, Method::GET, &path).await).contains("What to fix"));
+
+    let listed = app.get(&links).await;
+    let link_id = listed.body["items"][0]["link_id"].as_str().unwrap();
+    let revoked = app
+        .call(Method::DELETE, &format!("{links}/{link_id}"), None)
+        .await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        visit(&app, Method::GET, &path).await.status,
+        StatusCode::GONE
+    );
+
+    // Deleting the organization deletes its links: none is left to list
+    // under its id, nor any item under their key prefix.
+    let second = app.call(Method::POST, &links, Some(&json!({}))).await;
+    assert_eq!(second.status, StatusCode::CREATED);
+    let deleted = app
+        .call(
+            Method::DELETE,
+            &format!("/v1/organizations/{organization}"),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{:#}", deleted.body);
+    app.get(&links).await.assert_error(404, "not_found");
+    let left = app
+        .store
+        .onboarding_links(
+            "acme",
+            &model::onboarding::Subject::Organization(organization.clone()),
+        )
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(
+        visit(&app, Method::GET, second.body["path"].as_str().unwrap())
+            .await
+            .status,
+        StatusCode::GONE
+    );
+}

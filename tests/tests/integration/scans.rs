@@ -1484,3 +1484,110 @@ async fn rules_suppress_at_each_scan_resolved_findings_stay_and_the_account_list
     assert_eq!(summary.body["suppressed"]["total"], 0);
     assert_eq!(summary.body["resolved"]["total"], 0);
 }
+
+/// A scan settles findings against what it read, then writes them; a hand
+/// suppression or lift made in between must survive that write. The race
+/// is made deterministic by writing copies read before the hand changes
+/// through the scans' own writer.
+#[tokio::test]
+async fn a_hand_triage_made_while_a_scan_writes_is_never_overwritten() {
+    let app = TestApp::with_scans().await;
+    let (account, _) = onboard(&app, json!({"regions": ["us-east-1"]})).await;
+    plant(&CustomerIam::new(&app, &account)).await;
+    start_scan(&app, &account, json!({})).await;
+    assert_eq!(app.drain_scan_queue().await, 1);
+    let uri =
+        |id: &str| format!("/v1/accounts/{account}/data-sources/aws:iam/findings/{id}/suppression");
+    let listed = findings(&app, &account, "").await;
+    assert!(listed.len() >= 3, "{listed:#?}");
+    let id = |i: usize| listed[i]["finding_id"].as_str().unwrap().to_string();
+    let (to_suppress, to_lift, to_resolve) = (id(0), id(1), id(2));
+    let lifted_before = app
+        .call(
+            Method::PUT,
+            &uri(&to_lift),
+            Some(&json!({"reason": "reviewed last quarter"})),
+        )
+        .await;
+    assert_eq!(lifted_before.status, StatusCode::OK);
+    assert_eq!(lifted_before.body["triage_revision"], 1);
+
+    // What the scan read.
+    let read: Vec<model::scans::Finding> = findings(&app, &account, "status=all")
+        .await
+        .into_iter()
+        .map(|f| serde_json::from_value(f).unwrap())
+        .collect();
+    let stale = |id: &str| read.iter().find(|f| f.finding_id == id).unwrap().clone();
+
+    // The hand changes, after the read.
+    let suppressed = app
+        .call(
+            Method::PUT,
+            &uri(&to_suppress),
+            Some(&json!({"reason": "accepted risk"})),
+        )
+        .await;
+    assert_eq!(suppressed.status, StatusCode::OK, "{:#}", suppressed.body);
+    let lifted = app.call(Method::DELETE, &uri(&to_lift), None).await;
+    assert_eq!(lifted.status, StatusCode::OK, "{:#}", lifted.body);
+    assert_eq!(lifted.body["triage_revision"], 2);
+    let held = app
+        .call(
+            Method::PUT,
+            &uri(&to_resolve),
+            Some(&json!({"reason": "decommissioning"})),
+        )
+        .await;
+    assert_eq!(held.status, StatusCode::OK);
+
+    // The scan's write: each seen again (settled against what it read),
+    // the third resolved.
+    let rules = model::suppression_rules::Rules::none();
+    let now = model::time::Timestamp::now();
+    let mut writes = Vec::new();
+    for id in [&to_suppress, &to_lift] {
+        let mut seen = stale(id);
+        seen.suppression = None;
+        seen.last_seen_at = now;
+        let earlier = stale(id);
+        seen.settle(Some(&earlier), &rules);
+        writes.push(seen);
+    }
+    writes.push(stale(&to_resolve).resolved(now));
+    assert!(writes[1].suppression.is_some(), "the stale read held it");
+    let written = app
+        .store
+        .write_settled_findings("acme", writes, &rules)
+        .await
+        .unwrap();
+    assert_eq!(written.len(), 3);
+
+    let after: Vec<Value> = findings(&app, &account, "status=all").await;
+    let now_of = |id: &str| {
+        after
+            .iter()
+            .find(|f| f["finding_id"] == id)
+            .unwrap()
+            .clone()
+    };
+    let kept = now_of(&to_suppress);
+    assert_eq!(kept["status"], "SUPPRESSED", "{kept:#}");
+    assert_eq!(kept["suppression"]["reason"], "accepted risk");
+    assert_eq!(kept["last_seen_at"], now.to_string(), "the scan's sighting");
+    let open = now_of(&to_lift);
+    assert_eq!(open["status"], "OPEN", "{open:#}");
+    assert!(open["suppression"].is_null());
+    assert_eq!(open["triage_revision"], 2);
+    let resolved = now_of(&to_resolve);
+    assert_eq!(resolved["status"], "RESOLVED", "{resolved:#}");
+    assert_eq!(resolved["suppression"]["reason"], "decommissioning");
+
+    // Written again unchanged (a retried delivery), nothing moves.
+    let again = app
+        .store
+        .write_settled_findings("acme", written.clone(), &rules)
+        .await
+        .unwrap();
+    assert_eq!(again, written);
+}

@@ -123,6 +123,18 @@ const ROUTES: &[(&str, &str)] = &[
         "delete",
         "/v1/accounts/{account_id}/onboarding-links/{link_id}",
     ),
+    (
+        "post",
+        "/v1/organizations/{organization_id}/onboarding-links",
+    ),
+    (
+        "get",
+        "/v1/organizations/{organization_id}/onboarding-links",
+    ),
+    (
+        "delete",
+        "/v1/organizations/{organization_id}/onboarding-links/{link_id}",
+    ),
     ("post", "/v1/suppression-rules"),
     ("get", "/v1/suppression-rules"),
     ("delete", "/v1/suppression-rules/{rule_id}"),
