@@ -24,6 +24,22 @@ pub const MAX_DAYS: u32 = 30;
 /// Live links an account may have at once.
 pub const MAX_LIVE_LINKS: usize = 5;
 
+/// Expired and revoked links kept to list (the newest): older ones are
+/// deleted as a new link is made, so what a listing or a creation reads
+/// stays bounded however many links a vendor makes over the years.
+pub const KEPT_DEAD_LINKS: usize = 20;
+
+/// The dead links (expired or revoked) beyond the newest
+/// [`KEPT_DEAD_LINKS`]: what a new link's creation deletes.
+pub fn dead_beyond_kept(links: &[OnboardingLink], now: Timestamp) -> Vec<&OnboardingLink> {
+    let mut dead: Vec<&OnboardingLink> = links
+        .iter()
+        .filter(|link| link.status(now) != LinkStatus::Live)
+        .collect();
+    dead.sort_by(|a, b| (b.created_at, &b.link_id).cmp(&(a.created_at, &a.link_id)));
+    dead.split_off(dead.len().min(KEPT_DEAD_LINKS))
+}
+
 /// Seconds between two connection checks from one link.
 pub const CHECK_INTERVAL_SECONDS: u64 = 10;
 
@@ -259,6 +275,41 @@ mod tests {
             last_check_at: None,
         };
         (token, link)
+    }
+
+    #[test]
+    fn a_new_link_deletes_the_dead_beyond_the_newest_twenty() {
+        let now = Timestamp::now();
+        let links: Vec<OnboardingLink> = (0..30u64)
+            .map(|i| {
+                let id = ulid::Ulid::new().to_string();
+                let text = Token::issue("acme", &Subject::Account("123456789012".into()), &id).0;
+                let mut link = link(&text, String::new()).1;
+                link.created_at = Timestamp::from_datetime(
+                    now.datetime() - chrono::Duration::seconds(1000 - i as i64),
+                );
+                match i % 3 {
+                    0 => link.revoked_at = Some(now),
+                    1 => link.expires_at = link.created_at,
+                    _ => {}
+                }
+                link
+            })
+            .collect();
+        // 20 dead of 30 (10 revoked, 10 expired): none goes; 10 live stay.
+        assert!(dead_beyond_kept(&links, now).is_empty());
+        let later = now.plus(std::time::Duration::from_secs(3600));
+        // An hour on, all 30 are dead: the 10 oldest go, never a newer one.
+        let gone = dead_beyond_kept(&links, later);
+        assert_eq!(gone.len(), 10);
+        let newest_gone = gone.iter().map(|l| l.created_at).max().unwrap();
+        let kept_oldest = links
+            .iter()
+            .filter(|l| !gone.iter().any(|g| g.link_id == l.link_id))
+            .map(|l| l.created_at)
+            .min()
+            .unwrap();
+        assert!(newest_gone < kept_oldest);
     }
 
     #[test]

@@ -64,6 +64,20 @@ impl Store {
         }
     }
 
+    /// Delete links (nothing when `link_ids` is empty).
+    pub async fn delete_onboarding_links(
+        &self,
+        tenant: &str,
+        subject: &Subject,
+        link_ids: &[&str],
+    ) -> Result<()> {
+        let deletes = link_ids
+            .iter()
+            .map(|id| super::delete_request(tenant, link_sk(subject, id)))
+            .collect::<Result<Vec<_>>>()?;
+        self.batch_write(deletes).await
+    }
+
     /// Every link of an account or organization, live or not, oldest first.
     pub async fn onboarding_links(
         &self,

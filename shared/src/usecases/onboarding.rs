@@ -107,7 +107,8 @@ impl Onboarding<'_> {
         );
         active?;
         let now = Timestamp::now();
-        let live = links?
+        let links = links?;
+        let live = links
             .iter()
             .filter(|link| link.status(now) == LinkStatus::Live)
             .count();
@@ -138,7 +139,16 @@ impl Onboarding<'_> {
             revoked_by: None,
             last_check_at: None,
         };
-        self.store.put_onboarding_link(tenant, &link).await?;
+        let stale: Vec<&str> = crate::onboarding::dead_beyond_kept(&links, now)
+            .into_iter()
+            .map(|link| link.link_id.as_str())
+            .collect();
+        let (put, pruned) = futures::join!(
+            self.store.put_onboarding_link(tenant, &link),
+            self.store.delete_onboarding_links(tenant, &subject, &stale)
+        );
+        put?;
+        pruned?;
         Ok(NewLink {
             link: link.view(now),
             path: format!("/onboard/{token}"),

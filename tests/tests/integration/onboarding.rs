@@ -658,3 +658,42 @@ async fn an_organization_link_walks_through_the_management_role_and_the_stackset
         StatusCode::GONE
     );
 }
+
+/// Links made and revoked without end leave a bounded listing: the newest
+/// 20 dead ones and the live ones.
+#[tokio::test]
+async fn old_dead_links_go_as_new_ones_are_made() {
+    let app = TestApp::new().await;
+    let (account, _, first) = account_with_link(&app, "Churn").await;
+    let links = format!("/v1/accounts/{account}/onboarding-links");
+    let mut link_id = first;
+    let mut made = vec![link_id.clone()];
+    for _ in 0..25 {
+        let revoked = app
+            .call(Method::DELETE, &format!("{links}/{link_id}"), None)
+            .await;
+        assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+        let link = app.call(Method::POST, &links, Some(&json!({}))).await;
+        assert_eq!(link.status, StatusCode::CREATED, "{:#}", link.body);
+        link_id = link.body["link_id"].as_str().unwrap().to_string();
+        made.push(link_id.clone());
+    }
+    let listed = app.get(&links).await;
+    let items = listed.body["items"].as_array().unwrap();
+    let ids: Vec<&str> = items
+        .iter()
+        .map(|item| item["link_id"].as_str().unwrap())
+        .collect();
+    // 26 made, 25 revoked: the live one and the 20 newest revoked stay.
+    assert_eq!(ids.len(), 21, "{:#}", listed.body);
+    let kept: Vec<&str> = made[made.len() - 21..].iter().map(String::as_str).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    let mut expected = kept.clone();
+    expected.sort();
+    assert_eq!(sorted, expected);
+    assert_eq!(
+        items.iter().filter(|item| item["status"] == "LIVE").count(),
+        1
+    );
+}
