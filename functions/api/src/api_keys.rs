@@ -62,7 +62,7 @@ pub async fn create_api_key(
         request.expires_at,
         Timestamp::now(),
     )?;
-    state.store.create_api_key(&issued.record).await?;
+    model::usecases::api_keys::create(&state.store, &issued).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedApiKey {

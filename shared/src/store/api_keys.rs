@@ -79,6 +79,15 @@ impl Store {
             .map_err(Error::from)
     }
 
+    /// Delete keys (nothing when `key_ids` is empty).
+    pub async fn delete_api_keys(&self, tenant: &str, key_ids: &[&str]) -> Result<()> {
+        let deletes = key_ids
+            .iter()
+            .map(|id| super::delete_request(tenant, keys::api_key_sk(id)))
+            .collect::<Result<Vec<_>>>()?;
+        self.batch_write(deletes).await
+    }
+
     pub async fn list_api_keys(&self, tenant: &str) -> Result<Vec<ApiKey>> {
         self.query_prefix(tenant, keys::KEY_PREFIX).await
     }

@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod api_keys;
 pub mod bulk;
 pub mod deliveries;
 pub mod external_scans;

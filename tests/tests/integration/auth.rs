@@ -267,3 +267,60 @@ async fn another_tenant_sees_404_for_every_account() {
         3
     );
 }
+
+/// A tenant has at most 100 live keys, and a key rotation without end
+/// leaves a bounded listing: the live keys and the 50 newest dead ones.
+#[tokio::test]
+async fn live_keys_are_capped_and_old_revoked_ones_go() {
+    let app = TestApp::new().await;
+    let create = |name: String| {
+        let app = &app;
+        async move {
+            app.call(
+                Method::POST,
+                "/v1/api-keys",
+                Some(&json!({"name": name, "scopes": ["read"]})),
+            )
+            .await
+        }
+    };
+    // The test's admin key is live: 99 more reach the bound.
+    let mut made = Vec::new();
+    for i in 0..99 {
+        let created = create(format!("k{i}")).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{:#}", created.body);
+        made.push(created.body["key_id"].as_str().unwrap().to_string());
+    }
+    let before = app.snapshot().await;
+    create("one too many".into())
+        .await
+        .assert_error(409, "too_many_api_keys");
+    assert_eq!(app.snapshot().await, before, "a refusal writes nothing");
+
+    // Revoke 60; the next creation deletes the 10 oldest of them.
+    for key_id in &made[..60] {
+        let revoked = app
+            .call(Method::DELETE, &format!("/v1/api-keys/{key_id}"), None)
+            .await;
+        assert!(revoked.status.is_success(), "{:#}", revoked.body);
+    }
+    let created = create("after the rotation".into()).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:#}", created.body);
+    let listed = app.get("/v1/api-keys").await;
+    let ids: Vec<&str> = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|key| key["key_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 1 + 39 + 1 + 50, "admin, live, new, kept dead");
+    for gone in &made[..10] {
+        assert!(!ids.contains(&gone.as_str()), "{gone} was among the oldest");
+        app.get(&format!("/v1/api-keys/{gone}"))
+            .await
+            .assert_error(404, "not_found");
+    }
+    for kept in &made[10..] {
+        assert!(ids.contains(&kept.as_str()));
+    }
+}

@@ -1,0 +1,90 @@
+//! Making an API key within a tenant's bounds: at most
+//! [`MAX_LIVE_API_KEYS`] usable at once, and the revoked and expired kept to
+//! list only the newest [`KEPT_DEAD_API_KEYS`], so a listing reads a bounded
+//! set however many keys a tenant rotates through.
+
+use crate::api_key::{ApiKey, IssuedKey};
+use crate::store::Store;
+use crate::time::Timestamp;
+use crate::{Error, Result};
+
+pub const MAX_LIVE_API_KEYS: usize = 100;
+pub const KEPT_DEAD_API_KEYS: usize = 50;
+
+fn dead(key: &ApiKey, now: Timestamp) -> bool {
+    key.revoked_at.is_some() || key.expires_at.is_some_and(|at| at <= now)
+}
+
+/// The dead keys (revoked or expired) beyond the newest
+/// [`KEPT_DEAD_API_KEYS`]: what a new key's creation deletes.
+pub fn dead_beyond_kept(keys: &[ApiKey], now: Timestamp) -> Vec<&ApiKey> {
+    let mut dead: Vec<&ApiKey> = keys.iter().filter(|key| dead(key, now)).collect();
+    dead.sort_by(|a, b| (b.created_at, &b.key_id).cmp(&(a.created_at, &a.key_id)));
+    dead.split_off(dead.len().min(KEPT_DEAD_API_KEYS))
+}
+
+/// Store an issued key, refused while the tenant has its most live keys;
+/// the dead beyond the kept go in the same round.
+pub async fn create(store: &Store, issued: &IssuedKey) -> Result<()> {
+    let tenant = &issued.record.tenant;
+    let now = issued.record.created_at;
+    let keys = store.list_api_keys(tenant).await?;
+    let live = keys.iter().filter(|key| !dead(key, now)).count();
+    if live >= MAX_LIVE_API_KEYS {
+        return Err(Error::Refused {
+            code: "too_many_api_keys",
+            message: format!(
+                "tenant {tenant} has {MAX_LIVE_API_KEYS} live API keys, the most it may; revoke one first"
+            ),
+        });
+    }
+    let stale: Vec<&str> = dead_beyond_kept(&keys, now)
+        .into_iter()
+        .map(|key| key.key_id.as_str())
+        .collect();
+    let (created, pruned) = futures::join!(
+        store.create_api_key(&issued.record),
+        store.delete_api_keys(tenant, &stale)
+    );
+    created?;
+    pruned
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api_key::Scope;
+
+    #[test]
+    fn only_the_dead_beyond_the_newest_fifty_go() {
+        let now = Timestamp::now();
+        let keys: Vec<ApiKey> = (0..80i64)
+            .map(|i| {
+                let at =
+                    Timestamp::from_datetime(now.datetime() - chrono::Duration::seconds(100 - i));
+                let mut key = ApiKey::issue("acme", "k", vec![Scope::Read], "admin", None, at)
+                    .unwrap()
+                    .record;
+                match i % 4 {
+                    0 => key.revoked_at = Some(now),
+                    1 => key.expires_at = Some(at),
+                    _ => {}
+                }
+                key
+            })
+            .collect();
+        // 40 dead: all kept.
+        assert!(dead_beyond_kept(&keys, now).is_empty());
+        let mut all_dead = keys.clone();
+        for key in &mut all_dead {
+            key.revoked_at = Some(now);
+        }
+        let gone = dead_beyond_kept(&all_dead, now);
+        assert_eq!(gone.len(), 30);
+        let newest_gone = gone.iter().map(|k| k.created_at).max().unwrap();
+        assert!(all_dead
+            .iter()
+            .filter(|k| !gone.iter().any(|g| g.key_id == k.key_id))
+            .all(|k| k.created_at > newest_gone));
+    }
+}
