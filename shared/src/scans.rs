@@ -1026,6 +1026,11 @@ pub struct FindingTally {
     /// thousands of findings costs the attachment one entry).
     pub by_rule: BTreeMap<String, RuleSuppressed>,
     pub resolved: SeverityCounts,
+    /// The attachment's hand suppressions as read before the findings were
+    /// counted: the tally is written only while they still are, and
+    /// counted again when a hand change came between (`None`: written as
+    /// it is).
+    pub suppressed_as_read: Option<BTreeMap<String, SuppressedFinding>>,
 }
 
 /// The findings of one data source that one rule suppresses.
@@ -1037,6 +1042,17 @@ pub struct RuleSuppressed {
 }
 
 impl FindingTally {
+    /// This tally, written only while the attachment (as read before the
+    /// findings were) holds the same hand suppressions.
+    pub fn read_against(mut self, attachment: Option<&Attachment>) -> Self {
+        self.suppressed_as_read = Some(
+            attachment
+                .map(|attachment| attachment.suppressed.clone())
+                .unwrap_or_default(),
+        );
+        self
+    }
+
     pub fn of<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> Self {
         let mut tally = FindingTally::default();
         for finding in findings {

@@ -328,7 +328,7 @@ impl Worker {
                 .map_err(store_failed)?;
             done.counts.stored = findings.len() as u32;
             done.counts.resolved = resolved;
-            stored = Some(FindingTally::of(&all));
+            stored = Some(FindingTally::of(&all).read_against(Some(&ready.attachment)));
         }
         // IAM is global: one scan covers each region of the scan.
         self.finish(

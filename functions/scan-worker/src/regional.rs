@@ -92,7 +92,7 @@ impl Worker {
                 region,
                 &mut run,
                 context.account,
-                context.attachment,
+                context.attachment.clone(),
                 deadline,
             )
             .await;
@@ -149,7 +149,8 @@ impl Worker {
         self.note_region(tenant, &scan, region, sync, &message)
             .await?;
         if after.region_runs.values().all(|run| run.status.is_final()) {
-            self.finish_regional(tenant, after).await?;
+            self.finish_regional(tenant, after, context.attachment.as_ref())
+                .await?;
         }
         match retry {
             Some(message) => Err(Retry::Failed(message)),
@@ -257,7 +258,14 @@ impl Worker {
 
     /// End a regional scan whose regions are all final: SUCCEEDED when
     /// every region succeeded, else FAILED with each failed region's error.
-    async fn finish_regional(&self, tenant: &str, mut done: Scan) -> Result<(), Retry> {
+    /// `attachment`: as this delivery read it, before the findings are
+    /// counted here.
+    async fn finish_regional(
+        &self,
+        tenant: &str,
+        mut done: Scan,
+        attachment: Option<&Attachment>,
+    ) -> Result<(), Retry> {
         done.counts = Default::default();
         done.errors.clear();
         for (region, run) in &done.region_runs {
@@ -284,7 +292,8 @@ impl Worker {
                 self.store
                     .count_findings(tenant, &done.account_id, &done.data_source)
                     .await
-                    .map_err(store_failed)?,
+                    .map_err(store_failed)?
+                    .read_against(attachment),
             )
         };
         self.store

@@ -616,8 +616,13 @@ impl Store {
             .await
     }
 
-    /// Best effort: the attachment may have been detached meanwhile.
-    pub(super) async fn set_attachment_status(
+    /// Best effort: the attachment may have been detached meanwhile, or a
+    /// newer scan own its status. A tally read against the attachment's
+    /// hand suppressions ([`FindingTally::read_against`]) is written only
+    /// while they hold; when a suppression or lift came between, the
+    /// findings are counted again (a Query) and written against what the
+    /// refusal found, at most three times, then as last counted.
+    pub async fn set_attachment_status(
         &self,
         tenant: &str,
         scan: &Scan,
@@ -626,6 +631,59 @@ impl Store {
         scan_at: Option<Timestamp>,
         findings: Option<&crate::scans::FindingTally>,
     ) -> Result<()> {
+        let mut tally = findings.cloned();
+        for attempt in 0..4 {
+            let as_read = tally
+                .as_ref()
+                .and_then(|tally| tally.suppressed_as_read.as_ref())
+                .filter(|_| attempt < 3);
+            let request = self.attachment_status_update(
+                tenant,
+                scan,
+                status,
+                detail,
+                scan_at,
+                tally.as_ref(),
+                as_read,
+            )?;
+            let refused = match request.send().await {
+                Ok(_) => return Ok(()),
+                Err(err) if is_condition_failure(&err) => super::refused_item(&err),
+                Err(err) => return Err(Error::from_sdk(err)),
+            };
+            // Detached, or a newer scan owns the status now.
+            let Some(found) = refused.filter(|item| {
+                super::text_of(item, "last_scan_id").as_deref() == Some(scan.scan_id.as_str())
+            }) else {
+                return Ok(());
+            };
+            let now_suppressed = match found.get("suppressed") {
+                Some(map) => serde_dynamo::from_attribute_value(map.clone())?,
+                None => BTreeMap::new(),
+            };
+            let mut again = self
+                .count_findings(tenant, &scan.account_id, &scan.data_source)
+                .await?;
+            again.suppressed_as_read = Some(now_suppressed);
+            tally = Some(again);
+        }
+        Err(Error::Conflict(
+            "the attachment's suppressions kept changing while the scan ended".into(),
+        ))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn attachment_status_update(
+        &self,
+        tenant: &str,
+        scan: &Scan,
+        status: AttachmentStatus,
+        detail: &str,
+        scan_at: Option<Timestamp>,
+        findings: Option<&crate::scans::FindingTally>,
+        suppressed_as_read: Option<&BTreeMap<String, crate::scans::SuppressedFinding>>,
+    ) -> Result<aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder> {
+        let mut condition = "attribute_exists(pk) AND last_scan_id = :scan".to_string();
         let mut request = self
             .client
             .update_item()
@@ -634,11 +692,13 @@ impl Store {
                 tenant,
                 keys::attachment_sk(&scan.account_id, &scan.data_source),
             )))
-            .condition_expression("attribute_exists(pk) AND last_scan_id = :scan")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":scan", s(&scan.scan_id))
             .expression_attribute_values(":status", serde_dynamo::to_attribute_value(status)?)
-            .expression_attribute_values(":detail", s(detail));
+            .expression_attribute_values(":detail", s(detail))
+            .return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            );
         let mut sets = vec!["#status = :status", "status_detail = :detail"];
         if let Some(at) = scan_at {
             sets.push("scan_at = :at");
@@ -647,11 +707,12 @@ impl Store {
         if let Some(tally) = findings {
             sets.extend([
                 "findings = :findings",
-                "suppressed = :suppressed",
+                "#suppressed = :suppressed",
                 "suppressed_by_rule = :by_rule",
                 "resolved = :resolved",
             ]);
             request = request
+                .expression_attribute_names("#suppressed", "suppressed")
                 .expression_attribute_values(
                     ":findings",
                     serde_dynamo::to_attribute_value(&tally.counts)?,
@@ -668,10 +729,21 @@ impl Store {
                     ":resolved",
                     serde_dynamo::to_attribute_value(&tally.resolved)?,
                 );
+            if let Some(as_read) = suppressed_as_read {
+                condition.push_str(" AND ");
+                condition.push_str(&super::triage::suppressed_still(
+                    as_read,
+                    ":suppressed_as_read",
+                ));
+                request = request.expression_attribute_values(
+                    ":suppressed_as_read",
+                    serde_dynamo::to_attribute_value(as_read)?,
+                );
+            }
         }
-        request = request.update_expression(format!("SET {}", sets.join(", ")));
-        // Detached, or a newer scan owns the status now.
-        applied(request.send().await).map(drop)
+        Ok(request
+            .condition_expression(condition)
+            .update_expression(format!("SET {}", sets.join(", "))))
     }
 
     /// The end of a scan this delivery holds: its final record, the

@@ -159,11 +159,11 @@ impl Store {
                     .update_expression("SET #suppressed = :map")
                     .expression_attribute_values(":map", serde_dynamo::to_attribute_value(&map)?)
             };
-            // (A scan's end writes an empty map; put_attachment none.)
             update = update
-                .condition_expression(
-                    "attribute_exists(pk) AND (attribute_not_exists(#suppressed) OR #suppressed = :before)",
-                )
+                .condition_expression(format!(
+                    "attribute_exists(pk) AND {}",
+                    suppressed_still(&attachment.suppressed, ":before")
+                ))
                 .expression_attribute_values(
                     ":before",
                     serde_dynamo::to_attribute_value(&attachment.suppressed)?,
@@ -410,6 +410,21 @@ pub(super) fn findings_filter(
         filter.values.push((":source".into(), s(source)));
     }
     filter
+}
+
+/// The condition that an attachment's `suppressed` map is still `as_read`
+/// (bound to `placeholder`): an empty map reads as absent too (a lift of
+/// the last suppression removes it, a scan's end writes it empty), a
+/// non-empty one only as itself.
+pub(super) fn suppressed_still(
+    as_read: &std::collections::BTreeMap<String, SuppressedFinding>,
+    placeholder: &str,
+) -> String {
+    if as_read.is_empty() {
+        format!("(attribute_not_exists(#suppressed) OR #suppressed = {placeholder})")
+    } else {
+        format!("#suppressed = {placeholder}")
+    }
 }
 
 /// Findings in one transaction: DynamoDB's most, and at most 3 MB of the

@@ -149,12 +149,20 @@ impl ExternalScans<'_> {
     ) -> Result<Scan> {
         completion.validate()?;
         let reference = self.reference(credential, scan_id).await?;
-        let (scan, pages) = futures::join!(
-            self.store
-                .get_scan(&reference.tenant, &reference.account_id, scan_id),
+        // The scan with its attachment (one BatchGetItem): the attachment's
+        // hand suppressions as read before the findings are, below.
+        let (context, pages) = futures::join!(
+            self.store.scan_context(
+                &reference.tenant,
+                &reference.account_id,
+                &reference.data_source,
+                Some(scan_id)
+            ),
             self.store.uploaded_pages(&reference),
         );
-        let scan = scan?.ok_or_else(|| not_found(scan_id))?;
+        let context = context?;
+        let attachment = context.attachment;
+        let scan = context.scan.ok_or_else(|| not_found(scan_id))?;
         let wanted = match completion.status {
             CompletionStatus::Succeeded => ScanStatus::Succeeded,
             CompletionStatus::Failed => ScanStatus::Failed,
@@ -210,7 +218,10 @@ impl ExternalScans<'_> {
                 .into_iter()
                 .partition(|f| wanted == ScanStatus::Succeeded && f.resolved_at.is_none());
             resolved = gone.into_iter().map(|f| f.resolved(now)).collect();
-            remaining = Some(FindingTally::of(this.iter().chain(&kept).chain(&resolved)));
+            remaining = Some(
+                FindingTally::of(this.iter().chain(&kept).chain(&resolved))
+                    .read_against(attachment.as_ref()),
+            );
         }
         done.counts.resolved = resolved.len() as u32;
         let (sync, message, detail) = match &completion.error {

@@ -1590,4 +1590,65 @@ async fn a_hand_triage_made_while_a_scan_writes_is_never_overwritten() {
         .await
         .unwrap();
     assert_eq!(again, written);
+
+    // The scan's end: a tally counted against the attachment as read
+    // before a hand suppression is not written over it; the findings are
+    // counted again and the summary counts the suppression.
+    let (_, attachment) = app
+        .store
+        .account_and_attachment("acme", &account, "aws:iam")
+        .await
+        .unwrap();
+    let counted: Vec<model::scans::Finding> = findings(&app, &account, "status=all")
+        .await
+        .into_iter()
+        .map(|f| serde_json::from_value(f).unwrap())
+        .collect();
+    let stale_tally = model::scans::FindingTally::of(&counted).read_against(attachment.as_ref());
+    let late = id(3);
+    let suppressed_late = app
+        .call(
+            Method::PUT,
+            &uri(&late),
+            Some(&json!({"reason": "suppressed as the scan ended"})),
+        )
+        .await;
+    assert_eq!(suppressed_late.status, StatusCode::OK);
+    let scan_id = kept["scan_id"].as_str().unwrap();
+    let scan = app
+        .store
+        .get_scan("acme", &account, scan_id)
+        .await
+        .unwrap()
+        .unwrap();
+    app.store
+        .set_attachment_status(
+            "acme",
+            &scan,
+            model::scans::AttachmentStatus::Ok,
+            "ended",
+            None,
+            Some(&stale_tally),
+        )
+        .await
+        .unwrap();
+    let (_, attachment) = app
+        .store
+        .account_and_attachment("acme", &account, "aws:iam")
+        .await
+        .unwrap();
+    let attachment = attachment.unwrap();
+    assert!(
+        attachment.suppressed.contains_key(&late),
+        "{:#?}",
+        attachment.suppressed
+    );
+    assert!(attachment.suppressed.contains_key(&to_suppress));
+    assert!(!attachment.suppressed.contains_key(&to_lift));
+    let held = findings(&app, &account, "status=suppressed").await;
+    let summary = app
+        .get(&format!("/v1/accounts/{account}/findings/summary"))
+        .await;
+    assert_summary_counts(&summary.body["suppressed"], &held);
+    assert!(held.iter().any(|f| f["finding_id"] == late.as_str()));
 }
