@@ -374,8 +374,13 @@ impl Store {
         while let Some(item) = items.next().await {
             findings.push(serde_dynamo::from_item(item.map_err(Error::from_sdk)?)?);
         }
-        self.batch_write(finding_puts(tenant, &findings)?).await?;
-        Ok(findings.len())
+        // Written as a scan writes them, so a hand triage made meanwhile
+        // is kept.
+        let count = findings.len();
+        let rules = self.suppression_matcher(tenant).await?;
+        self.write_settled_findings(tenant, findings, &rules)
+            .await?;
+        Ok(count)
     }
 }
 
@@ -559,17 +564,6 @@ impl Store {
             "findings kept changing while the scan wrote them; it will write them again".into(),
         ))
     }
-}
-
-/// A PutRequest of each finding, as [`finding_item`] places it.
-pub(super) fn finding_puts<'a>(
-    tenant: &str,
-    findings: impl IntoIterator<Item = &'a Finding>,
-) -> Result<Vec<aws_sdk_dynamodb::types::WriteRequest>> {
-    findings
-        .into_iter()
-        .map(|finding| super::put_request(finding_item(tenant, finding)?))
-        .collect()
 }
 
 /// The listing filter of findings in `status` as of `now` (none: all).

@@ -1651,4 +1651,13 @@ async fn a_hand_triage_made_while_a_scan_writes_is_never_overwritten() {
         .await;
     assert_summary_counts(&summary.body["suppressed"], &held);
     assert!(held.iter().any(|f| f["finding_id"] == late.as_str()));
+
+    // The operator's reindex rewrites every finding as a scan would,
+    // triage kept.
+    let every = findings(&app, &account, "status=all").await;
+    assert_eq!(
+        app.store.reindex_findings("acme").await.unwrap(),
+        every.len()
+    );
+    assert_eq!(findings(&app, &account, "status=all").await, every);
 }
