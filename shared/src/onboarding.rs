@@ -255,6 +255,19 @@ pub fn fix_for(code: VerificationCode) -> &'static str {
     }
 }
 
+/// What to fix when an organization's management role refused its sync
+/// (`None`: the sync failed otherwise), in the organization page's steps.
+pub fn organization_fix_for(code: Option<VerificationCode>) -> &'static str {
+    match code {
+        Some(VerificationCode::RoleMissing) => "We could not find the management role. Create the stack from the management-role template (step 2) in the management account named above, wait until it shows CREATE_COMPLETE, then check again.",
+        Some(VerificationCode::AccessDenied) => "The management role exists but refused us. Its trust policy must be the downloaded template's, which allows our principal and requires the external ID the template holds: update the stack with a freshly downloaded management-role template, then check again.",
+        Some(VerificationCode::ExternalIdNotEnforced) => "The management role lets us in without the external ID, which would let anyone who knows its name in too. Update the stack with the downloaded management-role template (it adds the sts:ExternalId condition), then check again.",
+        Some(VerificationCode::AccountMismatch) => "The management role is in a different AWS account from the management account named above. Create the stack there.",
+        Some(other) => fix_for(other),
+        None => "The organization could not be read through the management role. Check that the management-role stack is CREATE_COMPLETE in the management account named above and was made from the template downloaded here (it holds the external ID); then check again.",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

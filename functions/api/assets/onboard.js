@@ -8,29 +8,36 @@ document.addEventListener("DOMContentLoaded", () => {
   if (!main) return;
   const base = main.dataset.base;
 
+  // An account's page has a region picker, a Launch Stack link and an
+  // external ID to copy; an organization's has none of them.
   const region = document.getElementById("region");
   const launch = document.getElementById("launch");
-  const placeRegion = () => {
-    const url = launch.dataset.console.replace(
-      "/cloudformation/home#",
-      "/cloudformation/home?region=" + encodeURIComponent(region.value) + "#"
-    );
-    launch.href = url;
-  };
-  region.addEventListener("change", placeRegion);
-  placeRegion();
+  if (region && launch) {
+    const placeRegion = () => {
+      const url = launch.dataset.console.replace(
+        "/cloudformation/home#",
+        "/cloudformation/home?region=" + encodeURIComponent(region.value) + "#"
+      );
+      launch.href = url;
+    };
+    region.addEventListener("change", placeRegion);
+    placeRegion();
+  }
 
   const externalId = document.getElementById("external-id");
   const copied = document.getElementById("copied");
-  document.getElementById("copy").addEventListener("click", async () => {
-    externalId.select();
-    try {
-      await navigator.clipboard.writeText(externalId.value);
-      copied.textContent = "Copied.";
-    } catch (_) {
-      copied.textContent = "Selected: press Ctrl+C (or Cmd+C) to copy.";
-    }
-  });
+  const copy = document.getElementById("copy");
+  if (externalId && copied && copy) {
+    copy.addEventListener("click", async () => {
+      externalId.select();
+      try {
+        await navigator.clipboard.writeText(externalId.value);
+        copied.textContent = "Copied.";
+      } catch (_) {
+        copied.textContent = "Selected: press Ctrl+C (or Cmd+C) to copy.";
+      }
+    });
+  }
 
   const check = document.getElementById("check");
   const result = document.getElementById("result");

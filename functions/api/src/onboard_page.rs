@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use maud::{html, Markup, DOCTYPE};
 use model::account::{Account, VerificationStatus};
-use model::onboarding::{fix_for, CHECK_INTERVAL_SECONDS};
+use model::onboarding::{fix_for, organization_fix_for, CHECK_INTERVAL_SECONDS};
 use model::organizations::Organization;
 use model::usecases::onboarding::{Checked, LinkGone, OpenedLink, Target};
 use serde::Serialize;
@@ -463,11 +463,19 @@ impl ConnectionStatus {
                 verified: true,
                 pending: false,
             },
+            // The sync's own error speaks to the vendor; a refusal by the
+            // management role is told in the customer's terms.
             Some(sync) => ConnectionStatus {
                 status: ConnectionState::Fail,
-                code: None,
-                message: sync.error.clone(),
-                fix: Some("The management role could not be used. Check that the management-role stack is CREATE_COMPLETE in the management account named above, and that it was made from the template downloaded here (it holds the external ID); then check again."),
+                code: sync.role_refusal.map(|code| code.as_str().to_string()),
+                message: match sync.role_refusal {
+                    Some(_) => Some(format!(
+                        "the management role in account {} could not be used.",
+                        organization.management_account_id
+                    )),
+                    None => sync.error.clone(),
+                },
+                fix: Some(organization_fix_for(sync.role_refusal)),
                 verified: false,
                 pending: false,
             },

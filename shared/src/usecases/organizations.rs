@@ -405,6 +405,7 @@ pub async fn sync(
             let failed = SyncSummary {
                 at: started,
                 status: SyncStatus::Failed,
+                role_refusal: role_refusal(&err),
                 error: Some(match &err {
                     Error::Refused { message, .. } => message.clone(),
                     Error::Conflict(message) => message.clone(),
@@ -517,6 +518,7 @@ async fn sync_members(
             at: now,
             status: SyncStatus::Succeeded,
             error: None,
+            role_refusal: None,
             members: found.members.len(),
             enrolled: Changed::of(&diff.enrolled),
             departed: Changed::of(&diff.departed),
@@ -606,8 +608,25 @@ async fn assume_management_role(
             ..
         } => Ok(credentials),
         Verified { outcome, .. } => Err(Error::Refused {
-            code: "organization_role_refused",
+            code: ROLE_REFUSED,
             message: format!("{}: {}", outcome.code.as_str(), outcome.message),
         }),
+    }
+}
+
+/// The refusal code of a sync the management role refused.
+const ROLE_REFUSED: &str = "organization_role_refused";
+
+/// How the management role refused, from the refusal's message (written
+/// as `<code>: <message>` above).
+fn role_refusal(err: &Error) -> Option<crate::verification::VerificationCode> {
+    match err {
+        Error::Refused {
+            code: ROLE_REFUSED,
+            message,
+        } => message
+            .split_once(':')
+            .and_then(|(code, _)| code.parse().ok()),
+        _ => None,
     }
 }

@@ -527,6 +527,83 @@ mod browser {
         screenshot(&client, 1440, "expired", "gone").await;
         client.close().await.unwrap();
     }
+
+    /// An organization's page fits both widths, and its check follows the
+    /// queued sync until its outcome, with the fix.
+    #[tokio::test]
+    async fn an_organization_page_polls_its_sync_to_the_outcome_in_chromium() {
+        let app = TestApp::with_scans().await;
+        let base = serve(&app).await;
+        let driver = chromedriver().await;
+        let client = browser(&driver).await;
+        let management = super::fresh_account();
+        let created = app
+            .call(
+                Method::POST,
+                "/v1/organizations",
+                Some(&json!({
+                    "name": "Acme Group",
+                    "management_account_id": management,
+                    "role_arn": format!("arn:aws:iam::{management}:role/AccountOnboardingOrganizations"),
+                })),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{:#}", created.body);
+        let organization = created.body["organization_id"].as_str().unwrap();
+        let link = app
+            .call(
+                Method::POST,
+                &format!("/v1/organizations/{organization}/onboarding-links"),
+                Some(&json!({})),
+            )
+            .await;
+        let path = link.body["path"].as_str().unwrap();
+        client.goto(&format!("{base}{path}")).await.unwrap();
+        let name = client.find(Locator::Id("account-name")).await.unwrap();
+        assert_eq!(name.text().await.unwrap(), "Acme Group");
+        for id in ["download-management", "download-stackset"] {
+            let href = client
+                .find(Locator::Id(id))
+                .await
+                .unwrap()
+                .attr("href")
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(href.starts_with(path), "{href}");
+        }
+        screenshot(&client, 1440, "organization-steps", "download-stackset").await;
+        screenshot(&client, 375, "organization-steps", "download-stackset").await;
+
+        let shown = check_connection(&client).await;
+        assert!(shown.starts_with("QUEUED"), "{shown}");
+        // The sync runs (the management role was never made): the page,
+        // polling, shows the failure and what to fix.
+        let syncer = organization_sync::Syncer {
+            store: app.store.clone(),
+            verifier: app.state.verifier.clone(),
+            settings: std::sync::Arc::new(crate::harness::test_settings()),
+            schedule: model::usecases::organizations::SyncSchedule {
+                interval: Duration::from_secs(3600),
+            },
+        };
+        assert_eq!(app.drain_organization_syncs(&syncer).await, 1);
+        let result = client.find(Locator::Id("result")).await.unwrap();
+        let mut text = String::new();
+        for _ in 0..100 {
+            text = result.text().await.unwrap();
+            if text.starts_with("FAIL") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(text.starts_with("FAIL (ACCESS_DENIED)"), "{text}");
+        assert!(text.contains("What to fix"), "{text}");
+        assert!(!text.contains("/v1/"), "{text}");
+        screenshot(&client, 375, "organization-failed", "result").await;
+        screenshot(&client, 1440, "organization-failed", "result").await;
+        client.close().await.unwrap();
+    }
 }
 
 #[tokio::test]
@@ -612,10 +689,17 @@ async fn an_organization_link_walks_through_the_management_role_and_the_stackset
     assert_eq!(failed.body["status"], "FAIL", "{:#}", failed.body);
     assert_eq!(failed.body["pending"], false);
     assert_eq!(failed.body["verified"], false);
+    // Told in the customer's terms: the role's refusal code, the
+    // management account, what to do in the page's steps; never the
+    // vendor API's wording of the sync's error.
+    assert_eq!(failed.body["code"], "ACCESS_DENIED", "{:#}", failed.body);
+    let message = failed.body["message"].as_str().unwrap();
+    assert!(message.contains(&management), "{message}");
+    assert!(!message.contains("/v1/"), "{message}");
     assert!(failed.body["fix"]
         .as_str()
         .unwrap()
-        .contains("management-role stack"));
+        .contains("management-role template"));
     assert!(text(&visit(&app, Method::GET, &path).await).contains("What to fix"));
 
     let listed = app.get(&links).await;
