@@ -566,18 +566,30 @@ async fn template(
     Ok(download(yaml, "role.yaml"))
 }
 
+/// The organization a live organization link opens; an account's link, or
+/// a dead one, is the 410 page.
+async fn opened_organization(
+    state: &AppState,
+    token: &str,
+) -> Result<Result<Box<Organization>, Response>, ApiError> {
+    Ok(match opened(state, token).await? {
+        Ok(OpenedLink {
+            target: Target::Organization(organization),
+            ..
+        }) => Ok(organization),
+        _ => Err(gone()),
+    })
+}
+
 async fn management_role(
     State(state): State<AppState>,
     Path(token): Path<String>,
 ) -> Result<Response, ApiError> {
-    let opened = match opened(&state, &token).await? {
-        Ok(opened) => opened,
-        Err(LinkGone) => return Ok(gone()),
+    let organization = match opened_organization(&state, &token).await? {
+        Ok(organization) => organization,
+        Err(gone) => return Ok(gone),
     };
-    let Target::Organization(organization) = &opened.target else {
-        return Ok(gone());
-    };
-    let yaml = crate::organizations::management_role_yaml(&state, organization).await?;
+    let yaml = crate::organizations::management_role_yaml(&state, &organization).await?;
     Ok(download(yaml, "management-role.yaml"))
 }
 
@@ -585,15 +597,12 @@ async fn stackset(
     State(state): State<AppState>,
     Path(token): Path<String>,
 ) -> Result<Response, ApiError> {
-    let opened = match opened(&state, &token).await? {
-        Ok(opened) => opened,
-        Err(LinkGone) => return Ok(gone()),
-    };
-    let Target::Organization(organization) = &opened.target else {
-        return Ok(gone());
+    let organization = match opened_organization(&state, &token).await? {
+        Ok(organization) => organization,
+        Err(gone) => return Ok(gone),
     };
     let policies = model::role_template::managed_policies(None)?;
-    let yaml = crate::organizations::stackset_yaml(&state, organization, &policies).await?;
+    let yaml = crate::organizations::stackset_yaml(&state, &organization, &policies).await?;
     Ok(download(yaml, "stackset.yaml"))
 }
 

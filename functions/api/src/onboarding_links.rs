@@ -86,12 +86,17 @@ pub async fn list_onboarding_links(
     State(state): State<AppState>,
     Path(account_id): Path<AccountId>,
 ) -> Result<Json<LinkList>, ApiError> {
+    list(&state, &auth, Subject::Account(account_id.to_string())).await
+}
+
+async fn list(
+    state: &AppState,
+    auth: &Auth<Read>,
+    subject: Subject,
+) -> Result<Json<LinkList>, ApiError> {
     let items = state
         .onboarding()
-        .list(
-            &auth.caller.tenant,
-            &Subject::Account(account_id.to_string()),
-        )
+        .list(&auth.caller.tenant, &subject)
         .await?;
     Ok(Json(LinkList { items }))
 }
@@ -113,14 +118,24 @@ pub async fn revoke_onboarding_link(
     State(state): State<AppState>,
     Path((account_id, link_id)): Path<(AccountId, LinkId)>,
 ) -> Result<StatusCode, ApiError> {
+    revoke(
+        &state,
+        &auth,
+        Subject::Account(account_id.to_string()),
+        &link_id,
+    )
+    .await
+}
+
+async fn revoke(
+    state: &AppState,
+    auth: &Auth<Write>,
+    subject: Subject,
+    link_id: &str,
+) -> Result<StatusCode, ApiError> {
     state
         .onboarding()
-        .revoke(
-            &auth.caller.tenant,
-            &auth.caller.key_id,
-            &Subject::Account(account_id.to_string()),
-            &link_id,
-        )
+        .revoke(&auth.caller.tenant, &auth.caller.key_id, &subject, link_id)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -157,14 +172,12 @@ pub async fn list_organization_links(
     State(state): State<AppState>,
     Path(organization_id): Path<OrganizationId>,
 ) -> Result<Json<LinkList>, ApiError> {
-    let items = state
-        .onboarding()
-        .list(
-            &auth.caller.tenant,
-            &Subject::Organization(organization_id.to_string()),
-        )
-        .await?;
-    Ok(Json(LinkList { items }))
+    list(
+        &state,
+        &auth,
+        Subject::Organization(organization_id.to_string()),
+    )
+    .await
 }
 
 #[utoipa::path(
@@ -184,14 +197,11 @@ pub async fn revoke_organization_link(
     State(state): State<AppState>,
     Path((organization_id, link_id)): Path<(OrganizationId, LinkId)>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .onboarding()
-        .revoke(
-            &auth.caller.tenant,
-            &auth.caller.key_id,
-            &Subject::Organization(organization_id.to_string()),
-            &link_id,
-        )
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    revoke(
+        &state,
+        &auth,
+        Subject::Organization(organization_id.to_string()),
+        &link_id,
+    )
+    .await
 }
