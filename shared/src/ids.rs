@@ -222,6 +222,21 @@ pub fn path_parameter(name: &str, value: &str) -> Result<()> {
     }
 }
 
+/// The regular expression a path parameter's value matches exactly when
+/// [`path_parameter`] accepts it, for the OpenAPI document (so clients and
+/// fuzzers make real ids); `None` for a name without a rule of its own.
+pub fn path_parameter_pattern(name: &str) -> Option<&'static str> {
+    const ULID: &str = "^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$";
+    Some(match name {
+        "account_id" => "^[0-9]{12}$",
+        "key_id" | "scan_id" | "webhook_id" | "organization_id" | "rule_id" | "link_id" => ULID,
+        "delivery_id" => "^dlv_[0-9]{14}_[0-9a-f]{32}$",
+        "data_source" => "^[A-Za-z0-9:._-]{1,64}$",
+        "finding_id" => "^[0-9a-fA-F]{32}$",
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,5 +274,53 @@ mod tests {
         assert!(
             matches!(err, Error::Invalid { field: Some(f), .. } if f == "accounts[2].external_id")
         );
+    }
+
+    /// The document's patterns accept exactly what the service does: each
+    /// valid value, and every one-character change of it, shorter and
+    /// longer ones too.
+    #[test]
+    fn path_patterns_agree_with_the_checks() {
+        let ulid = ulid::Ulid::new().to_string();
+        let samples = [
+            ("account_id", "012345678901".to_string()),
+            ("key_id", ulid.clone()),
+            ("scan_id", ulid.to_lowercase()),
+            ("webhook_id", ulid.clone()),
+            ("organization_id", ulid.clone()),
+            ("rule_id", ulid.clone()),
+            ("link_id", ulid.clone()),
+            (
+                "delivery_id",
+                format!("dlv_20261203101500_{}", "0a".repeat(16)),
+            ),
+            ("data_source", "aws:guard-duty.v2_x".to_string()),
+            ("finding_id", "0123456789abcdefABCDEF0123456789".to_string()),
+        ];
+        for (name, valid) in samples {
+            let pattern = regex::Regex::new(path_parameter_pattern(name).unwrap()).unwrap();
+            let mut variants = vec![
+                valid.clone(),
+                String::new(),
+                valid[1..].to_string(),
+                format!("{valid}0"),
+                "a".repeat(65),
+            ];
+            for at in 0..valid.len() {
+                for c in (32u8..127).map(char::from) {
+                    let mut changed = valid.clone();
+                    changed.replace_range(at..at + 1, &c.to_string());
+                    variants.push(changed);
+                }
+            }
+            for value in variants {
+                assert_eq!(
+                    pattern.is_match(&value),
+                    path_parameter(name, &value).is_ok(),
+                    "{name}: {value:?}"
+                );
+            }
+        }
+        assert!(path_parameter_pattern("token").is_none());
     }
 }

@@ -468,26 +468,30 @@ fn document_common_errors(document: &mut OpenApiDocument) {
             statuses.push(("413", "The body is too large"));
             statuses.push(("415", "The body's Content-Type is not accepted"));
         }
-        // Path account ids are 12 digits everywhere: say so, so clients
-        // (and schemathesis) generate real ones; data sources by example.
+        // Every path parameter as the router's check holds it (the same
+        // rule, ids::path_parameter_pattern, tested to agree), so clients
+        // and schemathesis make real ids rather than ones refused at once.
         for parameter in operation.parameters.iter_mut().flatten() {
-            if parameter.name == "data_source" {
-                parameter.schema = Some(RefOr::T(
-                    ObjectBuilder::new()
-                        .schema_type(Type::String)
-                        .examples(["aws:iam"])
-                        .into(),
-                ));
+            if parameter.parameter_in != utoipa::openapi::path::ParameterIn::Path {
+                continue;
             }
-            if parameter.name == "account_id" {
-                parameter.schema = Some(RefOr::T(
-                    ObjectBuilder::new()
-                        .schema_type(Type::String)
-                        .pattern(Some("^[0-9]{12}$"))
-                        .examples(["123456789012"])
-                        .into(),
-                ));
-            }
+            let name = parameter.name.as_str();
+            let mut schema = ObjectBuilder::new().schema_type(Type::String);
+            schema = match model::ids::path_parameter_pattern(name) {
+                Some(pattern) => schema.pattern(Some(pattern)),
+                None if name == "token" => schema
+                    .min_length(Some(1))
+                    .max_length(Some(model::onboarding::MAX_TOKEN_LEN)),
+                None => schema
+                    .min_length(Some(1))
+                    .max_length(Some(model::ids::MAX_PATH_PARAMETER)),
+            };
+            schema = match name {
+                "account_id" => schema.examples(["123456789012"]),
+                "data_source" => schema.examples(["aws:iam"]),
+                _ => schema,
+            };
+            parameter.schema = Some(RefOr::T(schema.into()));
         }
         for (status, description) in statuses {
             operation

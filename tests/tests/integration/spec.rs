@@ -163,6 +163,27 @@ async fn openapi_document_lists_every_route() {
         .map(|(m, p)| (m.to_string(), p.to_string()))
         .collect();
     assert_eq!(documented, expected);
+    // Each path parameter says what the router's check holds it to.
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                if parameter["in"] != "path" {
+                    continue;
+                }
+                let name = parameter["name"].as_str().unwrap();
+                let schema = &parameter["schema"];
+                assert_eq!(
+                    schema["pattern"].as_str(),
+                    model::ids::path_parameter_pattern(name),
+                    "{method} {path}: {name}"
+                );
+                assert!(
+                    schema["pattern"].is_string() || schema["maxLength"].is_number(),
+                    "{method} {path}: {name} is unbounded: {schema}"
+                );
+            }
+        }
+    }
     // And each documented route is really served (not a 404 from the fallback).
     for (method, path) in ROUTES {
         let uri = path
