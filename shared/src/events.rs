@@ -10,6 +10,7 @@
 
 use crate::account::Account;
 use crate::api_key::ApiKey;
+use crate::onboarding::OnboardingLink;
 use crate::scans::{Finding, Scan, ScanStatus};
 use crate::store::keys;
 use crate::time::Timestamp;
@@ -100,6 +101,13 @@ pub enum EventType {
     #[serde(rename = "api_key.revoked")]
     #[strum(serialize = "api_key.revoked")]
     ApiKeyRevoked,
+    /// An onboarding link was made (never its token).
+    #[serde(rename = "onboarding_link.created")]
+    #[strum(serialize = "onboarding_link.created")]
+    OnboardingLinkCreated,
+    #[serde(rename = "onboarding_link.revoked")]
+    #[strum(serialize = "onboarding_link.revoked")]
+    OnboardingLinkRevoked,
     #[serde(rename = "webhook.created")]
     #[strum(serialize = "webhook.created")]
     WebhookCreated,
@@ -185,6 +193,12 @@ impl EventType {
             EventType::FindingResolved => "A finding is no longer found.",
             EventType::ApiKeyCreated => "An API key was issued.",
             EventType::ApiKeyRevoked => "An API key was revoked.",
+            EventType::OnboardingLinkCreated => {
+                "An onboarding link was made for an account or an organization (its token is never shown again)."
+            }
+            EventType::OnboardingLinkRevoked => {
+                "An onboarding link was revoked: its page answers 410 from then on."
+            }
             EventType::WebhookCreated => "A webhook endpoint was registered.",
             EventType::WebhookUpdated => {
                 "A webhook endpoint changed (`signing_secret`: it was rotated)."
@@ -280,6 +294,14 @@ impl EventType {
             EventType::ApiKeyCreated | EventType::ApiKeyRevoked => {
                 (false, "01JD0000000000000000000003", key)
             }
+            EventType::OnboardingLinkCreated | EventType::OnboardingLinkRevoked => (
+                true,
+                "01JD0000000000000000000001",
+                json!({
+                    "link_id": "01JD0000000000000000000005", "account_id": "210987654321",
+                    "expires_at": "2026-11-30T16:01:02.000Z",
+                }),
+            ),
             EventType::WebhookCreated => {
                 (false, "01JD0000000000000000000003", json!({"after": hook}))
             }
@@ -408,6 +430,13 @@ pub fn events_of(change: &Change) -> Result<Vec<Event>> {
                 decode::<ApiKey>(&change.new)?,
             );
             api_key_events(&mut events, old.as_ref(), new.as_ref());
+        }
+        "onboarding_link" => {
+            let (old, new) = (
+                decode::<OnboardingLink>(&change.old)?,
+                decode::<OnboardingLink>(&change.new)?,
+            );
+            onboarding_link_events(&mut events, old.as_ref(), new.as_ref());
         }
         _ => {}
     }
@@ -663,6 +692,43 @@ fn api_key_events(events: &mut Events<'_>, old: Option<&ApiKey>, new: Option<&Ap
         (Some(old), Some(new)) if old.revoked_at.is_none() && new.revoked_at.is_some() => {
             let actor = new.revoked_by.as_deref().unwrap_or("unknown");
             events.push(EventType::ApiKeyRevoked, None, actor, view(new))
+        }
+        _ => {}
+    }
+}
+
+/// Made and revoked; a dead link deleted as newer ones are made is no
+/// event (its revocation or expiry was the change).
+fn onboarding_link_events(
+    events: &mut Events<'_>,
+    old: Option<&OnboardingLink>,
+    new: Option<&OnboardingLink>,
+) {
+    let view = |link: &OnboardingLink| {
+        let mut data = json!({ "link_id": link.link_id, "expires_at": link.expires_at });
+        if let Some(account) = &link.account_id {
+            data["account_id"] = json!(account);
+        }
+        if let Some(organization) = &link.organization_id {
+            data["organization_id"] = json!(organization);
+        }
+        data
+    };
+    match (old, new) {
+        (None, Some(new)) => events.push(
+            EventType::OnboardingLinkCreated,
+            new.account_id.as_deref(),
+            &new.created_by,
+            view(new),
+        ),
+        (Some(old), Some(new)) if old.revoked_at.is_none() && new.revoked_at.is_some() => {
+            let actor = new.revoked_by.as_deref().unwrap_or("unknown");
+            events.push(
+                EventType::OnboardingLinkRevoked,
+                new.account_id.as_deref(),
+                actor,
+                view(new),
+            )
         }
         _ => {}
     }

@@ -46,6 +46,7 @@ impl Store {
         let mut item: Item = serde_dynamo::to_item(link)?;
         item.extend(item_key(tenant, link_sk(&subject, &link.link_id)));
         item.insert("type".into(), s("onboarding_link"));
+        super::stamp_item(&mut item);
         let result = self
             .client
             .put_item()
@@ -137,7 +138,7 @@ impl Store {
         link_id: &str,
         by: &str,
     ) -> Result<()> {
-        let result = self
+        let request = self
             .client
             .update_item()
             .table_name(self.table())
@@ -145,9 +146,8 @@ impl Store {
             .update_expression("SET revoked_at = if_not_exists(revoked_at, :now), revoked_by = if_not_exists(revoked_by, :by)")
             .condition_expression("attribute_exists(sk)")
             .expression_attribute_values(":now", s(Timestamp::now().to_string()))
-            .expression_attribute_values(":by", s(by))
-            .send()
-            .await;
+            .expression_attribute_values(":by", s(by));
+        let result = super::stamp_update(request).send().await;
         match result {
             Ok(_) => Ok(()),
             Err(err) if is_condition_failure(&err) => Err(Error::NotFound {

@@ -781,3 +781,39 @@ async fn old_dead_links_go_as_new_ones_are_made() {
         1
     );
 }
+
+/// Making and revoking a link are audit events (and webhooks), naming the
+/// link and what it onboards, never its token or the token's hash.
+#[tokio::test]
+async fn links_made_and_revoked_are_events_without_their_secrets() {
+    let app = TestApp::new().await;
+    let (account, path, link_id) = account_with_link(&app, "Audited").await;
+    let revoked = app
+        .call(
+            Method::DELETE,
+            &format!("/v1/accounts/{account}/onboarding-links/{link_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+    crate::audit::drain_stream(&app).await;
+    for event_type in ["onboarding_link.created", "onboarding_link.revoked"] {
+        let page = app
+            .get(&format!("/v1/audit-events?type={event_type}"))
+            .await;
+        let events = page.body["events"].as_array().unwrap();
+        assert_eq!(events.len(), 1, "{:#}", page.body);
+        let event = &events[0];
+        assert_eq!(event["account_id"], account.as_str());
+        assert_eq!(event["data"]["link_id"], link_id.as_str());
+        assert_eq!(event["data"]["account_id"], account.as_str());
+        assert!(event["data"]["expires_at"].is_string());
+        assert_eq!(event["actor"].as_str().unwrap().len(), 26, "the API key");
+        assert!(event["request_id"].is_string(), "{event:#}");
+    }
+    let everything = app.get("/v1/audit-events").await.body.to_string();
+    let token = path.trim_start_matches("/onboard/");
+    let secret = token.rsplit('_').next().unwrap();
+    assert!(!everything.contains(secret), "{everything}");
+    assert!(!everything.contains("secret_hash"), "{everything}");
+}
