@@ -95,6 +95,14 @@ pub enum EventType {
     #[serde(rename = "finding.resolved")]
     #[strum(serialize = "finding.resolved")]
     FindingResolved,
+    /// Suppressed by hand (or its suppression changed).
+    #[serde(rename = "finding.suppressed")]
+    #[strum(serialize = "finding.suppressed")]
+    FindingSuppressed,
+    /// A hand suppression was lifted.
+    #[serde(rename = "finding.unsuppressed")]
+    #[strum(serialize = "finding.unsuppressed")]
+    FindingUnsuppressed,
     #[serde(rename = "api_key.created")]
     #[strum(serialize = "api_key.created")]
     ApiKeyCreated,
@@ -191,6 +199,12 @@ impl EventType {
             }
             EventType::FindingOpened => "A scan found something new.",
             EventType::FindingResolved => "A finding is no longer found.",
+            EventType::FindingSuppressed => {
+                "A finding was suppressed by hand (or its suppression changed); `data.suppression` says why and until when."
+            }
+            EventType::FindingUnsuppressed => {
+                "A hand suppression was lifted: the finding is open again."
+            }
             EventType::ApiKeyCreated => "An API key was issued.",
             EventType::ApiKeyRevoked => "An API key was revoked.",
             EventType::OnboardingLinkCreated => {
@@ -291,6 +305,15 @@ impl EventType {
                 ),
             ),
             EventType::FindingOpened | EventType::FindingResolved => (true, SCAN_WORKER, finding),
+            EventType::FindingSuppressed => {
+                let mut data = finding;
+                data["suppression"] = json!({
+                    "reason": "accepted risk: break-glass user",
+                    "until": "2027-01-31T00:00:00.000Z",
+                });
+                (true, "01JD0000000000000000000001", data)
+            }
+            EventType::FindingUnsuppressed => (true, "01JD0000000000000000000001", finding),
             EventType::ApiKeyCreated | EventType::ApiKeyRevoked => {
                 (false, "01JD0000000000000000000003", key)
             }
@@ -679,6 +702,45 @@ fn finding_events(events: &mut Events<'_>, old: Option<&Finding>, new: Option<&F
             view(old),
         ),
         _ => {}
+    }
+    // A hand triage, and only one, moves the revision on.
+    let (Some(old), Some(new)) = (old, new) else {
+        return;
+    };
+    if new.triage_revision <= old.triage_revision {
+        return;
+    }
+    let by_hand = new
+        .suppression
+        .as_ref()
+        .filter(|held| held.rule_id.is_none());
+    match by_hand {
+        Some(suppression) => {
+            let mut data = view(new);
+            data["suppression"] =
+                json!({ "reason": suppression.reason, "until": suppression.until });
+            events.push(
+                EventType::FindingSuppressed,
+                Some(&new.account_id),
+                &suppression.by,
+                data,
+            );
+        }
+        None => {
+            let actor = events
+                .change
+                .new
+                .as_ref()
+                .and_then(|image| text(image, "updated_by"))
+                .unwrap_or("unknown")
+                .to_string();
+            events.push(
+                EventType::FindingUnsuppressed,
+                Some(&new.account_id),
+                &actor,
+                view(new),
+            );
+        }
     }
 }
 

@@ -93,11 +93,17 @@ impl Store {
                 ),
             });
         }
+        // Who triaged it and in which request, for its event.
+        let origin_attributes = super::origin_attributes();
+        let origin: String = origin_attributes
+            .iter()
+            .map(|(name, _)| format!(", {name} = :origin_{name}"))
+            .collect();
         let update_finding = match suppression {
             Some(suppression) => Update::builder()
-                .update_expression(
-                    "SET suppression = :suppression, #status = :status ADD triage_revision :one",
-                )
+                .update_expression(format!(
+                    "SET suppression = :suppression, #status = :status{origin} ADD triage_revision :one"
+                ))
                 .expression_attribute_values(
                     ":suppression",
                     serde_dynamo::to_attribute_value(suppression)?,
@@ -107,9 +113,9 @@ impl Store {
                     serde_dynamo::to_attribute_value(FindingStatus::Suppressed)?,
                 ),
             None => Update::builder()
-                .update_expression(
-                    "SET #status = :status REMOVE suppression ADD triage_revision :one",
-                )
+                .update_expression(format!(
+                    "SET #status = :status{origin} REMOVE suppression ADD triage_revision :one"
+                ))
                 .expression_attribute_values(
                     ":status",
                     serde_dynamo::to_attribute_value(FindingStatus::Open)?,
@@ -119,9 +125,14 @@ impl Store {
         .set_key(Some(item_key(tenant, finding_sk)))
         .condition_expression("attribute_exists(pk)")
         .expression_attribute_values(":one", AttributeValue::N("1".into()))
-        .expression_attribute_names("#status", "status")
-        .build()
-        .map_err(crate::error::store_error)?;
+        .expression_attribute_names("#status", "status");
+        let update_finding = origin_attributes
+            .into_iter()
+            .fold(update_finding, |update, (name, value)| {
+                update.expression_attribute_values(format!(":origin_{name}"), value)
+            })
+            .build()
+            .map_err(crate::error::store_error)?;
         let mut transaction = self
             .client
             .transact_write_items()

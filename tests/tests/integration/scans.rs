@@ -1660,4 +1660,53 @@ async fn a_hand_triage_made_while_a_scan_writes_is_never_overwritten() {
         every.len()
     );
     assert_eq!(findings(&app, &account, "status=all").await, every);
+
+    // Each hand triage is an event naming who did it, and nothing else
+    // here is one: the scans' writes, rewrites and the reindex are not.
+    crate::audit::drain_stream(&app).await;
+    let events_of = |event_type: &'static str| {
+        let (app, account) = (&app, &account);
+        async move {
+            app.get(&format!(
+                "/v1/audit-events?type={event_type}&account_id={account}"
+            ))
+            .await
+            .body["events"]
+                .as_array()
+                .unwrap()
+                .clone()
+        }
+    };
+    let suppressed = events_of("finding.suppressed").await;
+    let ids = |events: &[Value]| -> BTreeSet<String> {
+        events
+            .iter()
+            .map(|e| e["data"]["finding_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        ids(&suppressed),
+        BTreeSet::from([
+            to_suppress.clone(),
+            to_lift.clone(),
+            to_resolve.clone(),
+            late.clone()
+        ]),
+        "{suppressed:#?}"
+    );
+    assert_eq!(suppressed.len(), 4, "{suppressed:#?}");
+    let accepted = suppressed
+        .iter()
+        .find(|e| e["data"]["finding_id"] == to_suppress.as_str())
+        .unwrap();
+    assert_eq!(accepted["data"]["suppression"]["reason"], "accepted risk");
+    assert_eq!(accepted["actor"].as_str().unwrap().len(), 26, "the API key");
+    let lifted = events_of("finding.unsuppressed").await;
+    assert_eq!(
+        ids(&lifted),
+        BTreeSet::from([to_lift.clone()]),
+        "{lifted:#?}"
+    );
+    assert_eq!(lifted[0]["actor"], accepted["actor"]);
+    assert!(lifted[0]["request_id"].is_string(), "{:#}", lifted[0]);
 }
