@@ -468,8 +468,9 @@ pub fn test_config(table: &str) -> model::config::Config {
     let mut config = model::config::Config::from_env().expect("configuration");
     config.table_name = table.to_string();
     // Short enough for a timeout test, long enough for moto answering a
-    // whole parallel test run on two cores.
-    config.verify_call_timeout_ms = 1500;
+    // whole parallel test run on two cores (1.5 s was not, once, with a
+    // build beside it).
+    config.verify_call_timeout_ms = 3000;
     config.verify_max_attempts = 3;
     config.verify_initial_backoff_ms = 10;
     config.sts_rate_limit = 0.0;
