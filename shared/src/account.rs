@@ -444,6 +444,14 @@ impl Account {
         }
     }
 
+    /// The external ID a role made now should trust: the pending one
+    /// during a rotation, else the current one.
+    pub fn external_id_to_deploy(&self) -> &str {
+        self.pending_external_id
+            .as_deref()
+            .unwrap_or(&self.external_id)
+    }
+
     /// Why the account may not be verified, scanned or edited now, if it
     /// may not: archived by a caller, or departed from its organization.
     pub fn inactive(&self) -> Option<Error> {

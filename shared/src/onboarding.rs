@@ -32,12 +32,13 @@ pub const KEPT_DEAD_LINKS: usize = 20;
 /// The dead links (expired or revoked) beyond the newest
 /// [`KEPT_DEAD_LINKS`]: what a new link's creation deletes.
 pub fn dead_beyond_kept(links: &[OnboardingLink], now: Timestamp) -> Vec<&OnboardingLink> {
-    let mut dead: Vec<&OnboardingLink> = links
+    let dead = links
         .iter()
         .filter(|link| link.status(now) != LinkStatus::Live)
         .collect();
-    dead.sort_by(|a, b| (b.created_at, &b.link_id).cmp(&(a.created_at, &a.link_id)));
-    dead.split_off(dead.len().min(KEPT_DEAD_LINKS))
+    crate::time::beyond_newest(dead, KEPT_DEAD_LINKS, |link| {
+        (link.created_at, &link.link_id)
+    })
 }
 
 /// Seconds between two connection checks from one link.
@@ -64,12 +65,13 @@ impl Subject {
 
     /// A token's subject: 12 digits, or a ULID.
     fn parse(text: &str) -> Option<Subject> {
-        if crate::validation::account_id("account_id", text).is_ok() {
-            Some(Subject::Account(text.to_string()))
-        } else if text.len() == 26 && text.parse::<ulid::Ulid>().is_ok() {
-            Some(Subject::Organization(text.to_string()))
+        use crate::ids::{AccountId, OrganizationId};
+        if let Ok(account) = AccountId::parse("account_id", text) {
+            Some(Subject::Account(account.to_string()))
         } else {
-            None
+            OrganizationId::parse("organization_id", text)
+                .ok()
+                .map(|organization| Subject::Organization(organization.to_string()))
         }
     }
 }

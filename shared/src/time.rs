@@ -37,6 +37,18 @@ impl Timestamp {
     }
 }
 
+/// What is left of `items` beyond the newest `keep`, newest first, by
+/// `made` (when each was made, and its id to break a tie): what a bounded
+/// history (dead links, dead keys) deletes as something new is added.
+pub fn beyond_newest<T>(
+    mut items: Vec<&T>,
+    keep: usize,
+    made: impl Fn(&T) -> (Timestamp, &str),
+) -> Vec<&T> {
+    items.sort_by(|a, b| made(b).cmp(&made(a)));
+    items.split_off(items.len().min(keep))
+}
+
 impl std::fmt::Display for Timestamp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.0.format(FORMAT))

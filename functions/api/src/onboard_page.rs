@@ -20,7 +20,7 @@ use maud::{html, Markup, DOCTYPE};
 use model::account::{Account, VerificationStatus};
 use model::onboarding::{fix_for, organization_fix_for, CHECK_INTERVAL_SECONDS};
 use model::organizations::Organization;
-use model::usecases::onboarding::{Checked, LinkGone, OpenedLink, Target};
+use model::usecases::onboarding::{LinkGone, OpenedLink, Target};
 use serde::Serialize;
 
 const SCRIPT: &str = include_str!("../assets/onboard.js");
@@ -203,16 +203,13 @@ async fn account_steps(
     let partition = account.fields.partition();
     let principal = state.principal_in(partition).await?;
     let role_name = state.settings.role_name.clone();
-    let external_id = account
-        .pending_external_id
-        .clone()
-        .unwrap_or_else(|| account.external_id.clone());
+    let external_id = account.external_id_to_deploy();
     let template_url = crate::trust::template_url_in(state, headers, partition);
     let console = model::role_template::console_url(
         partition,
         &template_url,
         &role_name,
-        &external_id,
+        external_id,
         &principal,
     );
     let regions: Vec<&model::regions::Region> = model::regions::REGIONS
@@ -522,12 +519,7 @@ async fn check(
         .check(&opened, &state.verifier, &state.settings, &state.catalogue)
         .await?
     {
-        Some(Checked::Account(account)) => {
-            Ok(Json(ConnectionStatus::of_account(&account)).into_response())
-        }
-        Some(Checked::Organization(organization)) => {
-            Ok(Json(ConnectionStatus::of_organization(&organization)).into_response())
-        }
+        Some(target) => Ok(Json(ConnectionStatus::of_target(&target)).into_response()),
         None => {
             let mut response = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,

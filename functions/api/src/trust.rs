@@ -258,10 +258,7 @@ pub async fn iam_parameters(
     let partition = account.fields.partition();
     let principal = state.principal_in(partition).await?;
     let role_name = state.settings.role_name.clone();
-    let external_id = account
-        .pending_external_id
-        .clone()
-        .unwrap_or(account.external_id.clone());
+    let external_id = account.external_id_to_deploy().to_string();
     Ok(Json(IamParameters {
         aws_console_url: role_template::console_url(
             partition,

@@ -81,11 +81,8 @@ impl Store {
 
     /// Delete keys (nothing when `key_ids` is empty).
     pub async fn delete_api_keys(&self, tenant: &str, key_ids: &[&str]) -> Result<()> {
-        let deletes = key_ids
-            .iter()
-            .map(|id| super::delete_request(tenant, keys::api_key_sk(id)))
-            .collect::<Result<Vec<_>>>()?;
-        self.batch_write(deletes).await
+        self.delete_items(tenant, key_ids.iter().map(|id| keys::api_key_sk(id)))
+            .await
     }
 
     pub async fn list_api_keys(&self, tenant: &str) -> Result<Vec<ApiKey>> {

@@ -129,6 +129,20 @@ impl Store {
 }
 
 impl Store {
+    /// Delete the tenant's items with these sort keys (BatchWriteItem;
+    /// nothing is sent for none).
+    async fn delete_items(
+        &self,
+        tenant: &str,
+        sort_keys: impl IntoIterator<Item = String>,
+    ) -> crate::Result<()> {
+        let deletes = sort_keys
+            .into_iter()
+            .map(|sk| delete_request(tenant, sk))
+            .collect::<crate::Result<Vec<_>>>()?;
+        self.batch_write(deletes).await
+    }
+
     /// BatchWriteItem in calls of 25 (DynamoDB's limit), 16 at once (as
     /// the account transactions go), retrying unprocessed items with
     /// backoff.
@@ -517,19 +531,51 @@ fn stamp_item(item: &mut Item) {
     );
 }
 
-/// Add [`origin_attributes`] to an UpdateItem whose expression is set
-/// (as `#origin_<name> = :origin_<name>` in its SET clause).
-fn stamp_update(
-    mut update: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
-) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+/// An update request, alone or in a transaction, as [`stamp_update`]
+/// reads and extends it.
+trait StampableUpdate: Sized {
+    fn expression(&self) -> String;
+    fn aliased(&self) -> Vec<String>;
+    fn with_origin(self, name: &str, value: AttributeValue) -> Self;
+    fn with_expression(self, expression: String) -> Self;
+}
+
+macro_rules! stampable_update {
+    ($builder:ty) => {
+        impl StampableUpdate for $builder {
+            fn expression(&self) -> String {
+                self.get_update_expression().clone().unwrap_or_default()
+            }
+
+            fn aliased(&self) -> Vec<String> {
+                self.get_expression_attribute_names()
+                    .as_ref()
+                    .map(|names| names.values().cloned().collect())
+                    .unwrap_or_default()
+            }
+
+            fn with_origin(self, name: &str, value: AttributeValue) -> Self {
+                self.expression_attribute_names(format!("#origin_{name}"), name)
+                    .expression_attribute_values(format!(":origin_{name}"), value)
+            }
+
+            fn with_expression(self, expression: String) -> Self {
+                self.update_expression(expression)
+            }
+        }
+    };
+}
+
+stampable_update!(aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder);
+stampable_update!(aws_sdk_dynamodb::types::builders::UpdateBuilder);
+
+/// Add [`origin_attributes`] to an update whose expression is set (as
+/// `#origin_<name> = :origin_<name>` in its SET clause).
+fn stamp_update<U: StampableUpdate>(mut update: U) -> U {
     // An attribute the update already sets (`updated_by`, by name or
     // through an alias) keeps its value: one path may be set only once.
-    let expression = update.get_update_expression().clone().unwrap_or_default();
-    let aliased: Vec<String> = update
-        .get_expression_attribute_names()
-        .as_ref()
-        .map(|names| names.values().cloned().collect())
-        .unwrap_or_default();
+    let expression = update.expression();
+    let aliased = update.aliased();
     let attributes: Vec<_> = origin_attributes()
         .into_iter()
         .filter(|(name, _)| {
@@ -543,16 +589,11 @@ fn stamp_update(
         .iter()
         .map(|(name, _)| format!("#origin_{name} = :origin_{name}"))
         .collect();
-    let expression = with_sets(
-        update.get_update_expression().as_deref().unwrap_or(""),
-        &sets,
-    );
+    let expression = with_sets(&expression, &sets);
     for (name, value) in attributes {
-        update = update
-            .expression_attribute_names(format!("#origin_{name}"), name)
-            .expression_attribute_values(format!(":origin_{name}"), value);
+        update = update.with_origin(name, value);
     }
-    update.update_expression(expression)
+    update.with_expression(expression)
 }
 
 /// `expression` with `sets` added to its SET clause (or a SET clause

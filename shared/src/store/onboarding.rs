@@ -72,11 +72,8 @@ impl Store {
         subject: &Subject,
         link_ids: &[&str],
     ) -> Result<()> {
-        let deletes = link_ids
-            .iter()
-            .map(|id| super::delete_request(tenant, link_sk(subject, id)))
-            .collect::<Result<Vec<_>>>()?;
-        self.batch_write(deletes).await
+        self.delete_items(tenant, link_ids.iter().map(|id| link_sk(subject, id)))
+            .await
     }
 
     /// Every link of an account or organization, live or not, oldest first.

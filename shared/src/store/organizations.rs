@@ -107,11 +107,8 @@ impl Store {
         let link_keys = links?
             .into_iter()
             .map(|link| super::onboarding::link_sk(&subject, &link.link_id));
-        let deletes = member_keys
-            .chain(link_keys)
-            .map(|sk| super::delete_request(tenant, sk))
-            .collect::<Result<Vec<_>>>()?;
-        self.batch_write(deletes).await
+        self.delete_items(tenant, member_keys.chain(link_keys))
+            .await
     }
 
     /// The members the last syncs left (`ORGMEMBER#<organization>#<account>`).

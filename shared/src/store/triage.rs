@@ -93,17 +93,11 @@ impl Store {
                 ),
             });
         }
-        // Who triaged it and in which request, for its event.
-        let origin_attributes = super::origin_attributes();
-        let origin: String = origin_attributes
-            .iter()
-            .map(|(name, _)| format!(", {name} = :origin_{name}"))
-            .collect();
         let update_finding = match suppression {
             Some(suppression) => Update::builder()
-                .update_expression(format!(
-                    "SET suppression = :suppression, #status = :status{origin} ADD triage_revision :one"
-                ))
+                .update_expression(
+                    "SET suppression = :suppression, #status = :status ADD triage_revision :one",
+                )
                 .expression_attribute_values(
                     ":suppression",
                     serde_dynamo::to_attribute_value(suppression)?,
@@ -113,9 +107,9 @@ impl Store {
                     serde_dynamo::to_attribute_value(FindingStatus::Suppressed)?,
                 ),
             None => Update::builder()
-                .update_expression(format!(
-                    "SET #status = :status{origin} REMOVE suppression ADD triage_revision :one"
-                ))
+                .update_expression(
+                    "SET #status = :status REMOVE suppression ADD triage_revision :one",
+                )
                 .expression_attribute_values(
                     ":status",
                     serde_dynamo::to_attribute_value(FindingStatus::Open)?,
@@ -126,11 +120,8 @@ impl Store {
         .condition_expression("attribute_exists(pk)")
         .expression_attribute_values(":one", AttributeValue::N("1".into()))
         .expression_attribute_names("#status", "status");
-        let update_finding = origin_attributes
-            .into_iter()
-            .fold(update_finding, |update, (name, value)| {
-                update.expression_attribute_values(format!(":origin_{name}"), value)
-            })
+        // Who triaged it and in which request, for its event.
+        let update_finding = super::stamp_update(update_finding)
             .build()
             .map_err(crate::error::store_error)?;
         let mut transaction = self
@@ -517,7 +508,7 @@ impl Store {
         use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure};
         for attempt in 0..8u32 {
             if chunk.is_empty() {
-                break;
+                return Ok(chunk);
             }
             let puts = chunk
                 .iter()
@@ -569,6 +560,7 @@ impl Store {
             chunk = again;
         }
         if chunk.is_empty() {
+            // The last round's rewrites left nothing to write.
             return Ok(chunk);
         }
         Err(Error::Conflict(

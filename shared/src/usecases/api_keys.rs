@@ -18,9 +18,10 @@ fn dead(key: &ApiKey, now: Timestamp) -> bool {
 /// The dead keys (revoked or expired) beyond the newest
 /// [`KEPT_DEAD_API_KEYS`]: what a new key's creation deletes.
 pub fn dead_beyond_kept(keys: &[ApiKey], now: Timestamp) -> Vec<&ApiKey> {
-    let mut dead: Vec<&ApiKey> = keys.iter().filter(|key| dead(key, now)).collect();
-    dead.sort_by(|a, b| (b.created_at, &b.key_id).cmp(&(a.created_at, &a.key_id)));
-    dead.split_off(dead.len().min(KEPT_DEAD_API_KEYS))
+    let dead = keys.iter().filter(|key| dead(key, now)).collect();
+    crate::time::beyond_newest(dead, KEPT_DEAD_API_KEYS, |key| {
+        (key.created_at, &key.key_id)
+    })
 }
 
 /// Store an issued key, refused while the tenant has its most live keys;

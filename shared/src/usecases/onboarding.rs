@@ -27,7 +27,9 @@ pub struct NewLink {
     pub path: String,
 }
 
-/// What an opened link onboards, as read with it.
+/// What a link onboards, as read with it (or, after a check, as the
+/// verification left the account, or the organization with its sync
+/// queued).
 pub enum Target {
     Account(Box<Account>),
     Organization(Box<Organization>),
@@ -45,13 +47,6 @@ pub struct OpenedLink {
 /// visitor learns nothing from a dead link.
 #[derive(Debug, PartialEq, Eq)]
 pub struct LinkGone;
-
-/// A connection check's outcome: the account as verified, or the
-/// organization with its sync queued.
-pub enum Checked {
-    Account(Box<Account>),
-    Organization(Box<Organization>),
-}
 
 pub struct Onboarding<'a> {
     pub store: &'a Store,
@@ -72,24 +67,34 @@ fn not_found(subject: &Subject) -> Error {
 }
 
 impl Onboarding<'_> {
+    /// The account or organization a subject names; 404 when there is
+    /// none.
+    async fn find(&self, tenant: &str, subject: &Subject) -> Result<Target> {
+        match subject {
+            Subject::Account(id) => self
+                .store
+                .get_account(tenant, id)
+                .await?
+                .map(|account| Target::Account(Box::new(account)))
+                .ok_or_else(|| not_found(subject)),
+            Subject::Organization(id) => self
+                .store
+                .get_organization(tenant, id)
+                .await
+                .map(|organization| Target::Organization(Box::new(organization))),
+        }
+    }
+
     /// Refused unless the subject exists and is active.
     async fn require_active(&self, tenant: &str, subject: &Subject) -> Result<()> {
-        match subject {
-            Subject::Account(id) => {
-                let account = self
-                    .store
-                    .get_account(tenant, id)
-                    .await?
-                    .ok_or_else(|| not_found(subject))?;
-                account.inactive().map_or(Ok(()), Err)
-            }
-            Subject::Organization(id) => {
-                let organization = self.store.get_organization(tenant, id).await?;
-                match organization.archived_at {
-                    Some(_) => Err(Error::Archived { id: id.clone() }),
-                    None => Ok(()),
-                }
-            }
+        match self.find(tenant, subject).await? {
+            Target::Account(account) => account.inactive().map_or(Ok(()), Err),
+            Target::Organization(organization) => match organization.archived_at {
+                Some(_) => Err(Error::Archived {
+                    id: organization.organization_id,
+                }),
+                None => Ok(()),
+            },
         }
     }
 
@@ -157,25 +162,12 @@ impl Onboarding<'_> {
 
     pub async fn list(&self, tenant: &str, subject: &Subject) -> Result<Vec<LinkView>> {
         let now = Timestamp::now();
-        let (exists, links) = futures::join!(
-            self.exists(tenant, subject),
+        let (found, links) = futures::join!(
+            self.find(tenant, subject),
             self.store.onboarding_links(tenant, subject)
         );
-        if !exists? {
-            return Err(not_found(subject));
-        }
+        found?;
         Ok(links?.iter().map(|link| link.view(now)).collect())
-    }
-
-    async fn exists(&self, tenant: &str, subject: &Subject) -> Result<bool> {
-        match subject {
-            Subject::Account(id) => Ok(self.store.get_account(tenant, id).await?.is_some()),
-            Subject::Organization(id) => match self.store.get_organization(tenant, id).await {
-                Ok(_) => Ok(true),
-                Err(Error::NotFound { .. }) => Ok(false),
-                Err(err) => Err(err),
-            },
-        }
     }
 
     pub async fn revoke(
@@ -232,7 +224,7 @@ impl Onboarding<'_> {
         verifier: &RoleVerifier,
         settings: &VerificationSettings,
         catalogue: &Catalogue,
-    ) -> Result<Option<Checked>> {
+    ) -> Result<Option<Target>> {
         let tenant = &opened.token.tenant;
         let turn = self
             .store
@@ -252,7 +244,7 @@ impl Onboarding<'_> {
                 self.store, verifier, settings, catalogue, tenant, id,
             )
             .await
-            .map(|account| Some(Checked::Account(Box::new(account)))),
+            .map(|account| Some(Target::Account(Box::new(account)))),
             Subject::Organization(id) => crate::usecases::organizations::request_sync(
                 self.store,
                 self.organization_sync_queue,
@@ -261,7 +253,7 @@ impl Onboarding<'_> {
                 &by,
             )
             .await
-            .map(|organization| Some(Checked::Organization(Box::new(organization)))),
+            .map(|organization| Some(Target::Organization(Box::new(organization)))),
         }
     }
 }
