@@ -329,30 +329,54 @@ async fn deliver_webhooks(sender: webhook_sender::Sender, sqs: aws_sdk_sqs::Clie
     }
 }
 
+/// Attempts at one stream record before it is given up, as the notifier's
+/// event source mapping's `MaximumRetryAttempts` in `template.yaml`.
+const STREAM_RECORD_ATTEMPTS: u32 = 10;
+
 /// What the stream's event source mapping does in AWS: every change of
-/// the table, through the notifier's code, twice a second.
+/// the table, through the notifier's code, twice a second. A record that
+/// cannot be recorded is retried from (with those after it) up to
+/// [`STREAM_RECORD_ATTEMPTS`] times, then logged as sent to the on-failure
+/// destination and passed, so it never holds the stream back for good.
 async fn follow_stream(
     mut reader: model::stream::StreamReader,
     notify: model::usecases::notify::Notify,
 ) {
     let mut ticker = tokio::time::interval(Duration::from_millis(500));
     // Read but not yet recorded: kept until recording succeeds.
-    let mut pending = Vec::new();
+    let mut pending: Vec<model::events::Change> = Vec::new();
+    // The record that failed last, and how many times it has.
+    let mut failing: Option<(String, u32)> = None;
     loop {
         ticker.tick().await;
-        let recorded = match reader.poll().await {
-            Ok(changes) => {
-                pending.extend(changes);
-                if pending.is_empty() {
-                    continue;
-                }
-                notify.handle(&pending).await
+        match reader.poll().await {
+            Ok(changes) => pending.extend(changes),
+            Err(err) => {
+                tracing::warn!(error = %err.chain(), "stream not read; retrying");
+                continue;
             }
-            Err(err) => Err(err),
+        }
+        if pending.is_empty() {
+            continue;
+        }
+        let Some((index, err)) = notify.record(&pending).await.failed else {
+            pending.clear();
+            failing = None;
+            continue;
         };
-        match recorded {
-            Ok(_) => pending.clear(),
-            Err(err) => tracing::warn!(error = %err.chain(), "stream not recorded; retrying"),
+        pending.drain(..index);
+        let record = pending[0].record_id.clone();
+        let attempts = match &failing {
+            Some((id, attempts)) if *id == record => attempts + 1,
+            _ => 1,
+        };
+        if attempts >= STREAM_RECORD_ATTEMPTS {
+            tracing::error!(error = %err.chain(), record = %record, attempts, "stream record given up after its retries (the on-failure destination, in AWS)");
+            pending.remove(0);
+            failing = None;
+        } else {
+            tracing::warn!(error = %err.chain(), record = %record, attempts, "stream record not recorded; retrying");
+            failing = Some((record, attempts));
         }
     }
 }

@@ -137,6 +137,13 @@ impl Credential {
     }
 }
 
+/// The most an account's caller-set fields may hold together, as JSON:
+/// each field has its own bound, and this bounds their sum so that an
+/// account item (with its credential, sessions and pending state) stays
+/// well inside DynamoDB's 400 KB and its events inside what a channel
+/// carries.
+pub const MAX_FIELDS_BYTES: usize = 128 * 1024;
+
 /// Everything a caller may set on an account. `POST` sets them with the
 /// account id, `PUT` replaces them, `PATCH` merges into them.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
@@ -250,6 +257,7 @@ impl AccountFields {
             }
         }
         validation::labels("labels", &self.labels)?;
+        validation::within_budget(None, self, MAX_FIELDS_BYTES)?;
         Ok(())
     }
 }

@@ -9,12 +9,11 @@
 //! deduplicate by `detail.id`.
 
 use crate::events::Event;
+use crate::packing;
 use crate::{Error, Result};
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use std::time::Duration;
 
-/// Entries per PutEvents call (the API's limit).
-const ENTRIES_PER_CALL: usize = 10;
 /// Rounds for entries EventBridge refuses one by one (throttling).
 const ROUNDS: u32 = 4;
 
@@ -38,14 +37,28 @@ impl EventBus {
         &self.name
     }
 
-    /// Put every event on the bus; an error means some may be missing
-    /// (the caller retries the batch: the others are then put twice).
+    /// Put every event on the bus, packed into PutEvents calls by count
+    /// and by size; an error means some may be missing (the caller
+    /// retries the batch: the others are then put twice). An event larger
+    /// than a call carries is logged and left out: it would fail the same
+    /// on every retry ([`crate::events::MAX_EVENT_BYTES`] keeps events
+    /// well below it).
     pub async fn publish(&self, events: &[Event]) -> Result<()> {
-        for chunk in events.chunks(ENTRIES_PER_CALL) {
-            let mut pending: Vec<PutEventsRequestEntry> = chunk
-                .iter()
-                .map(|event| self.entry(event))
-                .collect::<Result<_>>()?;
+        let entries: Vec<PutEventsRequestEntry> = events
+            .iter()
+            .map(|event| self.entry(event))
+            .collect::<Result<_>>()?;
+        let sizes: Vec<usize> = entries.iter().map(entry_size).collect();
+        for batch in packing::pack(&sizes, packing::EVENTBRIDGE_BATCH) {
+            if batch.len() == 1 && sizes[batch.start] > packing::EVENTBRIDGE_BATCH.bytes {
+                tracing::error!(
+                    event = %events[batch.start].id,
+                    bytes = sizes[batch.start],
+                    "an event too large for EventBridge is left off the bus"
+                );
+                continue;
+            }
+            let mut pending = entries[batch].to_vec();
             for round in 0..ROUNDS {
                 let output = self
                     .client
@@ -92,4 +105,13 @@ impl EventBus {
             ))
             .build())
     }
+}
+
+/// An entry's size as EventBridge counts it against a call's limit: 14
+/// bytes for its time, then its source, detail-type and detail.
+fn entry_size(entry: &PutEventsRequestEntry) -> usize {
+    14 + [entry.source(), entry.detail_type(), entry.detail()]
+        .into_iter()
+        .map(|part| part.map_or(0, str::len))
+        .sum::<usize>()
 }

@@ -128,6 +128,9 @@ pub enum AttemptOutcome {
     ForbiddenAddress,
     /// The endpoint is disabled or gone; no request was made.
     EndpointUnavailable,
+    /// The delivery queue refused the job (`error` says why); no request
+    /// was made. A redeliver queues it again.
+    NotQueued,
 }
 
 impl AttemptOutcome {
@@ -265,40 +268,70 @@ impl DeliveryQueue {
         &self.sqs
     }
 
-    /// Queue jobs, ten per SendMessageBatch; entries the queue refuses
-    /// are sent again, and an error means some were not queued (the
-    /// caller retries them all: the queue drops what it already has).
-    pub async fn send(&self, jobs: &[DeliveryJob]) -> Result<()> {
+    /// Queue jobs, packed into SendMessageBatch requests by count and by
+    /// size. Entries the queue refuses for a passing reason are sent again,
+    /// and an error means some were not queued (the caller retries them
+    /// all: the queue drops what it already has). A job refused for what
+    /// it is (too large, invalid: the sender's fault) is returned, not an
+    /// error: it fails the same on every retry and must not hold back the
+    /// jobs, and tenants, behind it.
+    pub async fn send(&self, jobs: &[DeliveryJob]) -> Result<Vec<Unqueued>> {
         self.send_to(&self.url, jobs).await
     }
 
     /// Move a job to the dead-letter queue (its last attempt failed).
     pub async fn dead_letter(&self, job: &DeliveryJob) -> Result<()> {
-        match &self.dead_letter_url {
-            Some(url) => self.send_to(url, std::slice::from_ref(job)).await,
+        let Some(url) = &self.dead_letter_url else {
+            return Ok(());
+        };
+        match self.send_to(url, std::slice::from_ref(job)).await?.pop() {
             None => Ok(()),
+            Some(refused) => Err(Error::store(format!(
+                "the dead-letter queue refused delivery {}: {}",
+                job.delivery_id(),
+                refused.reason
+            ))),
         }
     }
 
-    async fn send_to(&self, url: &str, jobs: &[DeliveryJob]) -> Result<()> {
+    async fn send_to(&self, url: &str, jobs: &[DeliveryJob]) -> Result<Vec<Unqueued>> {
         use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
-        for chunk in jobs.chunks(10) {
-            let mut pending: Vec<SendMessageBatchRequestEntry> = chunk
-                .iter()
-                .enumerate()
-                .map(|(index, job)| {
-                    // A job that cannot be written is an error, never an empty message.
-                    let body = serde_json::to_string(job).map_err(crate::error::store_error)?;
+        let mut unqueued = Vec::new();
+        let mut bodies = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            // A job that cannot be written is an error, never an empty message.
+            bodies.push(serde_json::to_string(job).map_err(crate::error::store_error)?);
+        }
+        let sizes: Vec<usize> = bodies.iter().map(String::len).collect();
+        for batch in crate::packing::pack(&sizes, crate::packing::SQS_BATCH) {
+            let mut pending = Vec::new();
+            for index in batch {
+                let job = &jobs[index];
+                if sizes[index] > crate::packing::SQS_MESSAGE_BYTES {
+                    unqueued.push(Unqueued {
+                        job: job.clone(),
+                        reason: format!(
+                            "the job is {} bytes, more than an SQS message carries ({})",
+                            sizes[index],
+                            crate::packing::SQS_MESSAGE_BYTES
+                        ),
+                    });
+                    continue;
+                }
+                pending.push(
                     SendMessageBatchRequestEntry::builder()
                         .id(index.to_string())
-                        .message_body(body)
+                        .message_body(&bodies[index])
                         .message_group_id(job.group_id())
                         .message_deduplication_id(job.deduplication_id())
                         .build()
-                        .map_err(|err| Error::unavailable_because("SQS entry", err))
-                })
-                .collect::<Result<_>>()?;
+                        .map_err(|err| Error::unavailable_because("SQS entry", err))?,
+                );
+            }
             for attempt in 0..4u32 {
+                if pending.is_empty() {
+                    break;
+                }
                 let output = self
                     .sqs
                     .send_message_batch()
@@ -309,12 +342,26 @@ impl DeliveryQueue {
                     .map_err(|err| {
                         Error::unavailable_because("SQS SendMessageBatch failed", err)
                     })?;
-                let failed: Vec<String> = output.failed.into_iter().map(|f| f.id).collect();
-                pending.retain(|entry| failed.contains(&entry.id));
-                if pending.is_empty() {
-                    break;
+                let mut retry = Vec::new();
+                for failed in output.failed {
+                    if failed.sender_fault {
+                        let index: usize = failed.id.parse().unwrap_or_default();
+                        unqueued.push(Unqueued {
+                            job: jobs[index].clone(),
+                            reason: format!(
+                                "SQS refused the job: {} {}",
+                                failed.code,
+                                failed.message.unwrap_or_default()
+                            ),
+                        });
+                    } else {
+                        retry.push(failed.id);
+                    }
                 }
-                tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+                pending.retain(|entry| retry.contains(&entry.id));
+                if !pending.is_empty() {
+                    tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+                }
             }
             if !pending.is_empty() {
                 return Err(Error::unavailable(format!(
@@ -323,8 +370,16 @@ impl DeliveryQueue {
                 )));
             }
         }
-        Ok(())
+        Ok(unqueued)
     }
+}
+
+/// A job the delivery queue refused for what it is: it is recorded as a
+/// FAILED delivery (which a redeliver sends again) rather than retried.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unqueued {
+    pub job: DeliveryJob,
+    pub reason: String,
 }
 
 #[cfg(test)]

@@ -26,6 +26,15 @@ use utoipa::ToSchema;
 /// One item image as the stream carries it.
 pub type Image = HashMap<String, AttributeValue>;
 
+/// The largest event, as JSON, that the service sends whole. Every
+/// channel carries it with room to spare: an SQS message (256 KiB, with
+/// the delivery job around it), an EventBridge entry (256 KB, with its
+/// source and detail-type), an audit item (400 KB). A larger event keeps
+/// its envelope and carries a [`reference`](Event::data) instead of its
+/// data, which the receiver reads back through the API: an event is never
+/// a failure, whatever a tenant stored.
+pub const MAX_EVENT_BYTES: usize = 192 * 1024;
+
 /// What the service tells about a change.
 #[derive(
     Debug,
@@ -380,31 +389,46 @@ pub const SCAN_WORKER: &str = "system:scan-worker";
 /// The actor of changes an organization's sync makes.
 pub const ORGANIZATION_SYNC: &str = "system:organization-sync";
 
-/// The events of a batch of changes, in stream order.
-pub fn events_of_all(changes: &[Change]) -> Result<Vec<Event>> {
+/// The events of a batch of changes, in stream order. A record whose
+/// image cannot be read (an item this version does not know how to
+/// decode) is logged and left out: retrying it would fail the same way
+/// and hold back every record behind it, every tenant's.
+pub fn events_of_all(changes: &[Change]) -> Vec<Event> {
     let mut events = Vec::new();
     for change in changes {
-        events.extend(events_of(change)?);
+        match events_of(change) {
+            Ok(more) => events.extend(more),
+            Err(err) => unreadable(change, &err),
+        }
     }
-    Ok(events)
+    events
 }
 
-/// What the access log and the verification history keep of a batch.
-pub fn ledger_of_all(changes: &[Change]) -> Result<crate::access::Ledger> {
+fn unreadable(change: &Change, err: &crate::Error) {
+    tracing::error!(
+        record = %change.record_id,
+        sequence = %change.sequence,
+        error = %err.chain(),
+        "a stream record that cannot be read is left out of the events and the ledger"
+    );
+}
+
+/// What the access log and the verification history keep of a batch
+/// (an unreadable record is left out, as from the events).
+pub fn ledger_of_all(changes: &[Change]) -> crate::access::Ledger {
     let mut ledger = crate::access::Ledger::default();
     for change in changes {
         let Some(image) = change.new.as_ref() else {
             continue;
         };
         if let (Some(tenant), Some("account")) = (tenant_of(image), text(image, "type")) {
-            ledger.add(
-                &tenant,
-                decode::<Account>(&change.old)?.as_ref(),
-                decode::<Account>(&change.new)?.as_ref(),
-            );
+            match (decode::<Account>(&change.old), decode::<Account>(&change.new)) {
+                (Ok(old), Ok(new)) => ledger.add(&tenant, old.as_ref(), new.as_ref()),
+                (Err(err), _) | (_, Err(err)) => unreadable(change, &err),
+            }
         }
     }
-    Ok(ledger)
+    ledger
 }
 
 /// The events a change means, in a stable order.
@@ -419,6 +443,7 @@ pub fn events_of(change: &Change) -> Result<Vec<Event>> {
     let mut events = Events {
         change,
         tenant,
+        reference: reference_of(kind, image),
         out: Vec::new(),
     };
     match kind {
@@ -469,6 +494,8 @@ pub fn events_of(change: &Change) -> Result<Vec<Event>> {
 struct Events<'a> {
     change: &'a Change,
     tenant: String,
+    /// What an event too large to send whole carries instead of its data.
+    reference: Value,
     out: Vec<Event>,
 }
 
@@ -492,7 +519,7 @@ impl Events<'_> {
             self.change.record_id,
             event_type.as_str()
         ));
-        self.out.push(Event {
+        let mut event = Event {
             id: format!("evt_{}", &hex::encode(digest)[..32]),
             event_type,
             tenant: self.tenant.clone(),
@@ -502,8 +529,78 @@ impl Events<'_> {
             data,
             request_id: self.request_id(actor),
             sequence: format!("{:0>40}", self.change.sequence),
-        });
+        };
+        let size = serde_json::to_vec(&event).map_or(usize::MAX, |json| json.len());
+        if size > MAX_EVENT_BYTES {
+            event.data = self.too_large(&event.data, size);
+        }
+        self.out.push(event);
     }
+
+    /// The data of an event too large to send whole: that it was left
+    /// out and why, the names of what changed (when the event has them),
+    /// and where to read the resource (`reference`).
+    fn too_large(&self, data: &Value, size: usize) -> Value {
+        let mut out = json!({
+            "truncated": true,
+            "reason": format!("the event is {size} bytes of JSON, more than the {MAX_EVENT_BYTES} sent whole; read the resource from reference.href"),
+            "reference": self.reference,
+        });
+        if let Some(changed) = data.get("changed").filter(|c| c.is_array()) {
+            out["changed"] = changed.clone();
+        }
+        out
+    }
+}
+
+/// Where a receiver reads back the resource of an event sent without its
+/// data: its kind, its ids, its version (where it has one) and the API
+/// path that returns it. Ids are bounded by their validators, so the
+/// reference is small whatever the item holds.
+fn reference_of(kind: &str, image: &Image) -> Value {
+    let mut reference = json!({ "resource": kind });
+    for name in [
+        "account_id",
+        "organization_id",
+        "data_source",
+        "scan_id",
+        "finding_id",
+        "webhook_id",
+        "key_id",
+        "link_id",
+    ] {
+        if let Some(value) = text(image, name) {
+            reference[name] = json!(value);
+        }
+    }
+    if let Some(version) = match image.get("version") {
+        Some(AttributeValue::N(number)) => number.parse::<u64>().ok(),
+        _ => None,
+    } {
+        reference["version"] = json!(version);
+    }
+    let id = |name: &str| text(image, name).unwrap_or_default();
+    let href = match kind {
+        "account" => format!("/v1/accounts/{}", id("account_id")),
+        "scan" => format!(
+            "/v1/accounts/{}/data-sources/{}/scans/{}",
+            id("account_id"),
+            id("data_source"),
+            id("scan_id")
+        ),
+        "finding" => format!("/v1/accounts/{}/findings", id("account_id")),
+        "webhook" => format!("/v1/webhooks/{}", id("webhook_id")),
+        "api_key" => "/v1/api-keys".to_string(),
+        "onboarding_link" => match text(image, "organization_id") {
+            Some(organization) => format!("/v1/organizations/{organization}/onboarding-links"),
+            None => format!("/v1/accounts/{}/onboarding-links", id("account_id")),
+        },
+        _ => String::new(),
+    };
+    if !href.is_empty() {
+        reference["href"] = json!(href);
+    }
+    reference
 }
 
 fn account_events(events: &mut Events<'_>, old: Option<&Account>, new: Option<&Account>) {
@@ -911,6 +1008,47 @@ mod tests {
 
     fn types(events: &[Event]) -> Vec<&'static str> {
         events.iter().map(|e| e.event_type.as_str()).collect()
+    }
+
+    /// A record this version cannot read holds back no other record.
+    #[test]
+    fn an_unreadable_record_is_left_out_and_the_rest_go_on() {
+        let mut broken = image(&account());
+        broken.insert("version".into(), AttributeValue::S("not a number".into()));
+        let poison = Change {
+            new: Some(broken),
+            ..change("r1", None, None)
+        };
+        let fine = change("r2", None, Some(&account()));
+        let events = events_of_all(&[poison.clone(), fine]);
+        assert_eq!(types(&events), ["account.created"]);
+        assert!(ledger_of_all(&[poison]).is_empty());
+    }
+
+    /// An event larger than a channel carries keeps its envelope and
+    /// carries a reference to read the resource back.
+    #[test]
+    fn an_event_too_large_to_send_whole_carries_a_reference() {
+        let old = account();
+        let mut new = old.clone();
+        new.fields.resource_regex_ignore_list = (0..100).map(|i| format!("{i}{}", "x".repeat(1020))).collect();
+        new.fields.labels = (0..60).map(|i| (format!("k{i}"), "v".repeat(2000))).collect();
+        new.version = 7;
+        let events = events_of(&change("r3", Some(&old), Some(&new))).unwrap();
+        assert_eq!(types(&events), ["account.updated"]);
+        let event = &events[0];
+        assert!(serde_json::to_vec(event).unwrap().len() <= MAX_EVENT_BYTES);
+        assert_eq!(event.data["truncated"], json!(true));
+        assert_eq!(event.data["changed"], json!(["labels", "resource_regex_ignore_list"]));
+        assert_eq!(
+            event.data["reference"],
+            json!({"resource": "account", "account_id": "000000000001", "version": 7, "href": "/v1/accounts/000000000001"})
+        );
+        // A small change is sent whole.
+        let mut renamed = old.clone();
+        renamed.fields.name = "Renamed".into();
+        let events = events_of(&change("r4", Some(&old), Some(&renamed))).unwrap();
+        assert_eq!(events[0].data["after"]["name"], "Renamed");
     }
 
     #[test]

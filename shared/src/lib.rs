@@ -24,6 +24,7 @@ pub mod listing;
 pub mod onboarding;
 pub mod organizations;
 pub mod origin;
+pub mod packing;
 pub mod partitions;
 pub mod permissions;
 pub mod provisioning;

@@ -143,6 +143,10 @@ pub enum FilteredOut {
 
 /// The most rules of each kind a registration may have.
 pub const MAX_RULES: usize = 100;
+/// The most an organization's filters may hold together, as JSON (each
+/// rule list is bounded, but 100 tag rules of 100 values each would be
+/// megabytes: more than a DynamoDB item holds).
+pub const MAX_FILTERS_BYTES: usize = 64 * 1024;
 
 impl Filters {
     /// Whether `member` is covered, or why not.
@@ -229,6 +233,7 @@ impl Filters {
                 ));
             }
         }
+        crate::validation::within_budget(Some("filters"), self, MAX_FILTERS_BYTES)?;
         Ok(())
     }
 }

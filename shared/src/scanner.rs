@@ -198,6 +198,10 @@ impl Completion {
                 "error",
                 "a FAILED scan needs an error: say what went wrong, for the account's owner",
             )),
+            (CompletionStatus::Succeeded, Some(_)) => Err(Error::invalid(
+                "error",
+                "a SUCCEEDED scan has no error: send status FAILED with the error, or SUCCEEDED without one",
+            )),
             (_, Some(message)) => text("error", message, 1024).map(|_| ()),
             _ => Ok(()),
         }

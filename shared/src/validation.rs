@@ -184,7 +184,20 @@ pub struct RoleArn<'a> {
     pub role_name: &'a str,
 }
 
+/// The longest role ARN IAM makes: a path of up to 512 characters and a
+/// name of up to 64 after the partition and account.
+pub const MAX_ROLE_ARN_LEN: usize = 640;
+
 pub fn role_arn<'a>(field: &str, value: &'a str) -> Result<RoleArn<'a>> {
+    if value.len() > MAX_ROLE_ARN_LEN {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "a role ARN is at most {MAX_ROLE_ARN_LEN} characters (IAM's paths are up to 512, names up to 64); this one is {}",
+                value.len()
+            ),
+        ));
+    }
     let captures = ROLE_ARN.captures(value).ok_or_else(|| {
         Error::invalid(
             field,
@@ -231,9 +244,22 @@ pub fn regions(field: &str, values: &[String]) -> Result<Option<&'static str>> {
     Ok(partition)
 }
 
+/// The longest resource type name (CloudFormation's names stay well
+/// below it: `AWS::` plus a service and a type of up to 64 each).
+pub const MAX_RESOURCE_TYPE_LEN: usize = 256;
+
 pub fn resource_types(field: &str, values: &[String]) -> Result<()> {
     list_size(field, values)?;
     for (index, value) in values.iter().enumerate() {
+        if value.len() > MAX_RESOURCE_TYPE_LEN {
+            return Err(Error::invalid(
+                format!("{field}[{index}]"),
+                format!(
+                    "a resource type is at most {MAX_RESOURCE_TYPE_LEN} characters; this one is {}",
+                    value.len()
+                ),
+            ));
+        }
         if !RESOURCE_TYPE.is_match(value) {
             return Err(Error::invalid(
                 format!("{field}[{index}]"),
@@ -295,6 +321,49 @@ pub fn labels(field: &str, values: &BTreeMap<String, String>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Refuse `value` when its JSON is larger than `budget` bytes, naming its
+/// largest top-level field (prefixed with `field`, when given) and its
+/// size. Each field has its own bound; this one bounds their sum, so that
+/// an item built from a caller's body always fits DynamoDB's 400 KB, with
+/// room for what the service adds, and is refused before any write.
+pub fn within_budget<T: serde::Serialize>(
+    field: Option<&str>,
+    value: &T,
+    budget: usize,
+) -> Result<()> {
+    let json = serde_json::to_value(value).map_err(|err| Error::Invalid {
+        code: "invalid_value",
+        field: field.map(str::to_string),
+        message: err.to_string(),
+    })?;
+    let total = json.to_string().len();
+    if total <= budget {
+        return Ok(());
+    }
+    let largest = match &json {
+        serde_json::Value::Object(fields) => fields
+            .iter()
+            .map(|(name, value)| (name.clone(), value.to_string().len()))
+            .max_by_key(|(_, size)| *size),
+        _ => None,
+    };
+    let (path, detail) = match (field, largest) {
+        (Some(field), Some((name, size))) => (
+            Some(format!("{field}.{name}")),
+            format!("; {name} is the largest at {size} bytes"),
+        ),
+        (None, Some((name, size))) => (Some(name.clone()), format!("; {name} is the largest at {size} bytes")),
+        (field, None) => (field.map(str::to_string), String::new()),
+    };
+    Err(Error::Invalid {
+        code: "too_large",
+        field: path,
+        message: format!(
+            "these fields are {total} bytes of JSON together; the limit is {budget}{detail}: store less (e.g. shorter or fewer entries)"
+        ),
+    })
 }
 
 fn list_size(field: &str, values: &[String]) -> Result<()> {
@@ -385,6 +454,31 @@ mod tests {
         assert!(regexes("x", &strings(&["^arn:aws:s3:::logs-.*$"])).is_ok());
         assert!(regexes("x", &strings(&["(unclosed"])).is_err());
         assert!(regexes("x", &strings(&[""])).is_err());
+    }
+
+    #[test]
+    fn bounded_resource_types_and_arns() {
+        let long = format!("AWS.S3.{}", "B".repeat(MAX_RESOURCE_TYPE_LEN));
+        let err = resource_types("t", &[long]).unwrap_err();
+        assert!(matches!(err, Error::Invalid { field: Some(ref f), .. } if f == "t[0]"));
+        let path = "p/".repeat(400);
+        assert!(role_arn("r", &format!("arn:aws:iam::123456789012:role/{path}R")).is_err());
+        assert!(role_arn("r", "arn:aws:iam::123456789012:role/a/b/R").is_ok());
+    }
+
+    #[test]
+    fn a_budget_names_the_largest_field() {
+        let value = serde_json::json!({"small": "x", "big": "y".repeat(500)});
+        assert!(within_budget(None, &value, 1000).is_ok());
+        let err = within_budget(Some("filters"), &value, 100).unwrap_err();
+        match err {
+            Error::Invalid { code, field, message } => {
+                assert_eq!(code, "too_large");
+                assert_eq!(field.as_deref(), Some("filters.big"));
+                assert!(message.contains("limit is 100"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

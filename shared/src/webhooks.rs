@@ -92,55 +92,84 @@ pub fn verify_signature(
     Err(SignatureRefusal::Mismatch)
 }
 
-/// True for an address no delivery may reach.
+/// IPv4 ranges no delivery may reach: every block of IANA's IPv4
+/// Special-Purpose Address Registry, multicast, and the reserved rest.
+const FORBIDDEN_V4: &[(u32, u8)] = &[
+    (0x0000_0000, 8),  // 0.0.0.0/8 "this network"
+    (0x0A00_0000, 8),  // 10.0.0.0/8 private
+    (0x6440_0000, 10), // 100.64.0.0/10 shared (CGNAT)
+    (0x7F00_0000, 8),  // 127.0.0.0/8 loopback
+    (0xA9FE_0000, 16), // 169.254.0.0/16 link-local (the metadata service)
+    (0xAC10_0000, 12), // 172.16.0.0/12 private
+    (0xC000_0000, 24), // 192.0.0.0/24 IETF protocol assignments
+    (0xC000_0200, 24), // 192.0.2.0/24 documentation
+    (0xC01F_C400, 24), // 192.31.196.0/24 AS112
+    (0xC034_C100, 24), // 192.52.193.0/24 AMT
+    (0xC058_6300, 24), // 192.88.99.0/24 6to4 relay anycast
+    (0xC0A8_0000, 16), // 192.168.0.0/16 private
+    (0xC0AF_3000, 24), // 192.175.48.0/24 AS112 direct delegation
+    (0xC612_0000, 15), // 198.18.0.0/15 benchmarking
+    (0xC633_6400, 24), // 198.51.100.0/24 documentation
+    (0xCB00_7100, 24), // 203.0.113.0/24 documentation
+    (0xE000_0000, 4),  // 224.0.0.0/4 multicast
+    (0xF000_0000, 4),  // 240.0.0.0/4 reserved, and the broadcast address
+];
+
+/// IPv6 ranges no delivery may reach: every block of IANA's IPv6
+/// Special-Purpose Address Registry, and the deprecated and embedding
+/// forms (IPv4-compatible, IPv4-mapped and -translated, 6to4, Teredo,
+/// NAT64, site-local) that reach an IPv4 host or a private network.
+const FORBIDDEN_V6: &[(u128, u8)] = &[
+    (0, 96),                                        // ::/96 unspecified, loopback, IPv4-compatible
+    (0xffff_0000_0000u128, 96),                     // ::ffff:0:0/96 IPv4-mapped
+    (0xffff_0000_0000_0000u128, 96),                // ::ffff:0:0:0/96 IPv4-translated
+    (0x0064_ff9b_u128 << 96, 96),                   // 64:ff9b::/96 NAT64
+    (0x0064_ff9b_0001_u128 << 80, 48),              // 64:ff9b:1::/48 local NAT64
+    (0x0100_u128 << 112, 64),                       // 100::/64 discard-only
+    (0x2001_u128 << 112, 23),                       // 2001::/23 IETF protocol assignments (Teredo, ORCHID, benchmarking)
+    (0x2001_0db8_u128 << 96, 32),                   // 2001:db8::/32 documentation
+    (0x2002_u128 << 112, 16),                       // 2002::/16 6to4
+    (0x2620_004f_8000_u128 << 80, 48),              // 2620:4f:8000::/48 AS112
+    (0x3fff_u128 << 112, 20),                       // 3fff::/20 documentation
+    (0x5f00_u128 << 112, 16),                       // 5f00::/16 SRv6 SIDs
+    (0xfc00_u128 << 112, 7),                        // fc00::/7 unique local
+    (0xfe80_u128 << 112, 10),                       // fe80::/10 link-local
+    (0xfec0_u128 << 112, 10),                       // fec0::/10 site-local (deprecated)
+    (0xff00_u128 << 112, 8),                        // ff00::/8 multicast
+];
+
+/// True for an address no delivery may reach: any special-purpose range
+/// (the tables above), in IPv4 or IPv6. An IPv6 form that embeds an IPv4
+/// address (mapped, compatible, translated, 6to4, NAT64) is refused by
+/// its own range, whatever IPv4 address it carries.
 pub fn is_forbidden_address(address: IpAddr) -> bool {
     match address {
         IpAddr::V4(v4) => is_forbidden_v4(v4),
-        IpAddr::V6(v6) => {
-            // IPv4-mapped and -compatible forms reach IPv4 hosts.
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_forbidden_v4(v4);
-            }
-            is_forbidden_v6(v6)
-        }
+        IpAddr::V6(v6) => is_forbidden_v6(v6),
     }
 }
 
 fn is_forbidden_v4(address: Ipv4Addr) -> bool {
-    let [a, b, ..] = address.octets();
-    address.is_loopback()
-        || address.is_private()
-        || address.is_link_local()
-        || address.is_multicast()
-        || address.is_broadcast()
-        || address.is_unspecified()
-        || address.is_documentation()
-        || a == 0
-        // Shared address space (CGNAT), 100.64.0.0/10.
-        || (a == 100 && (64..128).contains(&b))
-        // IETF protocol assignments, 192.0.0.0/24, and benchmarking, 198.18.0.0/15.
-        || (a == 192 && b == 0 && address.octets()[2] == 0)
-        || (a == 198 && (18..20).contains(&b))
-        // Reserved, 240.0.0.0/4.
-        || a >= 240
+    let bits = u32::from(address);
+    FORBIDDEN_V4
+        .iter()
+        .any(|&(network, length)| bits >> (32 - length) == network >> (32 - length))
 }
 
 fn is_forbidden_v6(address: Ipv6Addr) -> bool {
-    let first = address.segments()[0];
-    address.is_loopback()
-        || address.is_unspecified()
-        || address.is_multicast()
-        // Unique local fc00::/7 and link-local fe80::/10.
-        || (first & 0xfe00) == 0xfc00
-        || (first & 0xffc0) == 0xfe80
-        // Documentation 2001:db8::/32.
-        || (first == 0x2001 && address.segments()[1] == 0x0db8)
-        // NAT64 64:ff9b::/96 reaches IPv4 hosts.
-        || (first == 0x0064 && address.segments()[1] == 0xff9b)
+    let bits = u128::from(address);
+    FORBIDDEN_V6
+        .iter()
+        .any(|&(network, length)| bits >> (128 - length) == network >> (128 - length))
 }
 
-/// Check a webhook URL as given (scheme, no credentials, a host). The
-/// addresses its host resolves to are checked again at each send.
+/// Check a webhook URL as given, parsed as a browser parses it (the WHATWG
+/// URL standard, as the `url` crate implements it): https, no
+/// credentials, a valid port other than 0, and a host written canonically
+/// (no trailing dot, no numeric shorthand such as `127.1` or `0x7f000001`,
+/// no characters a parser maps to others) that is neither `localhost` nor
+/// a special-purpose address. The addresses a name resolves to are checked
+/// again at each send.
 pub fn check_url(field: &str, url: &str, allow_loopback_http: bool) -> Result<()> {
     let refuse = |why: &str| {
         Error::invalid(
@@ -151,34 +180,58 @@ pub fn check_url(field: &str, url: &str, allow_loopback_http: bool) -> Result<()
     if url.len() > 2048 {
         return Err(refuse("the URL is longer than 2048 characters"));
     }
-    let (scheme, rest) = url.split_once("://").ok_or_else(|| refuse("not a URL"))?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if authority.contains('@') {
+    let parsed = url::Url::parse(url).map_err(|err| refuse(&format!("not a valid URL ({err})")))?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(refuse("credentials in the URL are not accepted"));
     }
-    let host = match authority.strip_prefix('[') {
-        Some(bracketed) => bracketed.split(']').next().unwrap_or(""),
-        None => authority
-            .rsplit_once(':')
-            .map_or(authority, |(host, _)| host),
-    };
-    if host.is_empty() {
+    let Some(host) = parsed.host() else {
         return Err(refuse("the URL has no host"));
+    };
+    if parsed.port() == Some(0) {
+        return Err(refuse("port 0 is not a port"));
     }
-    let address = host.parse::<IpAddr>().ok();
-    let loopback = address.is_some_and(|a| a.is_loopback()) || host == "localhost";
-    match scheme {
+    // The host as written, which must be what the parser made of it.
+    let written = written_host(url);
+    let canonical = parsed.host_str().unwrap_or_default();
+    if !written.eq_ignore_ascii_case(canonical) {
+        return Err(refuse(&format!(
+            "the host '{}' is not written canonically (it means '{}')",
+            crate::validation::echo(written),
+            crate::validation::echo(canonical)
+        )));
+    }
+    let address = match host {
+        url::Host::Ipv4(v4) => Some(IpAddr::V4(v4)),
+        url::Host::Ipv6(v6) => Some(IpAddr::V6(v6)),
+        url::Host::Domain(_) => None,
+    };
+    let name = canonical.to_ascii_lowercase();
+    let loopback_name = name == "localhost" || name.ends_with(".localhost");
+    let loopback = address.is_some_and(|a| a.is_loopback()) || loopback_name;
+    match parsed.scheme() {
         "https" => {}
         "http" if allow_loopback_http && loopback => return Ok(()),
         _ => return Err(refuse("only https is accepted")),
     }
-    if host.eq_ignore_ascii_case("localhost") || address.is_some_and(is_forbidden_address) {
+    if loopback_name || name.ends_with('.') || address.is_some_and(is_forbidden_address) {
         return Err(refuse(&format!(
             "'{}' is not a public address",
-            crate::validation::echo(host)
+            crate::validation::echo(canonical)
         )));
     }
     Ok(())
+}
+
+/// The host part of `url` as its author wrote it: after the scheme and
+/// any credentials, before the path and the port (brackets kept for IPv6).
+fn written_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#', '\\']).next().unwrap_or("");
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    if authority.starts_with('[') {
+        return authority.split_once(']').map_or(authority, |(host, _)| &authority[..host.len() + 1]);
+    }
+    authority.split_once(':').map_or(authority, |(host, _)| host)
 }
 
 #[cfg(test)]
@@ -254,6 +307,17 @@ mod tests {
             "::ffff:169.254.169.254",
             "64:ff9b::a00:1",
             "2001:db8::1",
+            "192.88.99.1",
+            "192.0.0.8",
+            "203.0.113.7",
+            "::127.0.0.1",
+            "::a9fe:a9fe",
+            "::ffff:0:7f00:1",
+            "fec0::1",
+            "2002:7f00:1::",
+            "2001::1",
+            "100::1",
+            "3fff::1",
         ] {
             assert!(
                 is_forbidden_address(forbidden.parse().unwrap()),
@@ -286,6 +350,31 @@ mod tests {
             "ftp://hooks.example.com/",
             "hooks.example.com",
             "https:///path",
+            // Issue 25 #9: every form a WHATWG parser reads as another host.
+            "https://127.1/",
+            "https://2130706433/",
+            "https://0x7f000001/",
+            "https://017700000001/",
+            "https://0x7f.1/",
+            "https://0/",
+            "https://127.0.0.1./",
+            "https://169.254.169.254./",
+            "https://localhost./",
+            "https://foo.localhost/",
+            "https://hooks.example.com./",
+            "https://[::127.0.0.1]/",
+            "https://[::a9fe:a9fe]/",
+            "https://[::ffff:0:7f00:1]/",
+            "https://[fec0::1]/",
+            "https://[2002:7f00:1::]/",
+            "https://[fe80::1%25lo]/",
+            "https://192.88.99.1/",
+            "https://hooks .example.com/",
+            "https://hooks\u{3002}example\u{3002}com/",
+            "https://hooks\u{ff0e}example.com/",
+            "https://host:3953:443/",
+            "https://hooks.example.com:0/",
+            "https://hooks.example.com:99999/",
         ] {
             let err = check_url("url", refused, false).unwrap_err();
             assert!(
@@ -297,6 +386,8 @@ mod tests {
         assert!(check_url("url", &long, false).is_err(), "longer than 2048");
         // The dev server may deliver to a receiver on loopback over http.
         assert!(check_url("url", "http://127.0.0.1:9000/hook", true).is_ok());
+        assert!(check_url("url", "https://Hooks.Example.com:443/x", false).is_ok());
+        assert!(check_url("url", "https://[2606:4700:4700::1111]/x", false).is_ok());
         assert!(check_url("url", "http://10.0.0.1/hook", true).is_err());
     }
 }

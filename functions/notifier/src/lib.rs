@@ -1,11 +1,11 @@
 //! The notifier: each batch of the table's stream becomes domain events
 //! ([`model::events`]), kept in the audit log, put on the EventBridge bus
 //! and queued for each webhook endpoint that wants them
-//! ([`model::usecases::notify`]). A batch that cannot be
-//! recorded reports its first record as the batch item failure, so the
-//! event source mapping retries from there (records of one item stay in
-//! order); recording twice writes the same items, so a retried or
-//! duplicated batch adds nothing.
+//! ([`model::usecases::notify`]). A record that cannot be recorded is
+//! isolated (the batch is split around it) and reported as the batch item
+//! failure, so the event source mapping retries from there (records of one
+//! item stay in order); recording twice writes the same items, so a
+//! retried or duplicated batch adds nothing.
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
@@ -25,18 +25,23 @@ impl Notifier {
         }
     }
 
-    /// Record one stream batch; a failure names the record to retry from.
+    /// Record one stream batch; a record that could not be recorded is
+    /// named as the batch item failure, so the event source mapping
+    /// retries from it (every record before it was recorded, and records
+    /// of one item stay in order) and, after its retries, sends it to the
+    /// on-failure destination and goes on.
     pub async fn handle(&self, event: Event) -> DynamoDbEventResponse {
-        let first = event
+        let sequences: Vec<Option<String>> = event
             .records
-            .first()
-            .and_then(|record| record.change.sequence_number.clone());
+            .iter()
+            .map(|record| record.change.sequence_number.clone())
+            .collect();
         let changes: Vec<Change> = event.records.into_iter().map(change_of).collect();
         let mut response = DynamoDbEventResponse::default();
-        if let Err(err) = self.notify.handle(&changes).await {
-            tracing::error!(error = %err.chain(), records = changes.len(), "stream batch not recorded; it will be retried");
+        if let Some((index, err)) = self.notify.record(&changes).await.failed {
+            tracing::error!(error = %err.chain(), record = index, records = changes.len(), "stream record not recorded; it and the records after it will be retried");
             let mut failure = DynamoDbBatchItemFailure::default();
-            failure.item_identifier = first;
+            failure.item_identifier = sequences[index].clone();
             response.batch_item_failures.push(failure);
         }
         response

@@ -92,6 +92,68 @@ impl Store {
         }
     }
 
+    /// Record a job the delivery queue refused as a FAILED delivery, its
+    /// one attempt saying why (`NOT_QUEUED`), so the endpoint's log shows
+    /// it and a redeliver can send it. Written only if the delivery has no
+    /// item yet: a refusal never overwrites a delivery under way.
+    pub async fn record_unqueued_delivery(
+        &self,
+        job: &DeliveryJob,
+        reason: &str,
+        now: Timestamp,
+        retention_days: u32,
+    ) -> Result<()> {
+        let event = &job.event;
+        let expires = now.datetime().timestamp() + i64::from(retention_days) * 86_400;
+        let attempt = Attempt {
+            number: 1,
+            at: now,
+            outcome: crate::deliveries::AttemptOutcome::NotQueued,
+            response_status: None,
+            latency_ms: 0,
+            response_excerpt: None,
+            error: Some(reason.chars().take(1024).collect()),
+        };
+        let delivery = Delivery {
+            delivery_id: job.delivery_id(),
+            webhook_id: job.webhook_id.clone(),
+            event_id: event.id.clone(),
+            event_type: event.event_type,
+            account_id: event.account_id.clone(),
+            status: DeliveryStatus::Failed,
+            generation: job.generation,
+            attempts: 1,
+            attempt_log: vec![attempt],
+            next_attempt_at: None,
+            delivered_at: None,
+            created_at: now,
+            updated_at: now,
+            payload: String::new(),
+            lease_until: None,
+        };
+        let mut item: super::Item = serde_dynamo::to_item(&delivery)?;
+        item.extend(item_key(
+            &job.tenant,
+            keys::delivery_sk(&job.webhook_id, &job.delivery_id()),
+        ));
+        item.insert(
+            "payload".into(),
+            s(serde_json::to_string(event).map_err(crate::error::store_error)?),
+        );
+        item.insert("type".into(), s("delivery"));
+        item.insert("expires_at".into(), n(expires.max(0) as u64));
+        let result = self
+            .client
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(sk)")
+            .send()
+            .await;
+        // Refused: the delivery already has an item (a retried batch).
+        applied(result).map(|_| ())
+    }
+
     /// Record how the claimed attempt ended. `false`: the claim was lost
     /// (its lease ran out and another copy took over), nothing written.
     pub async fn finish_delivery_attempt(

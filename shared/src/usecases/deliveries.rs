@@ -228,6 +228,11 @@ pub async fn redeliver(
         generation: delivery.generation,
         event,
     };
-    queue.send(std::slice::from_ref(&job)).await?;
+    if let Some(refused) = queue.send(std::slice::from_ref(&job)).await?.pop() {
+        return Err(Error::store(format!(
+            "the delivery queue refused delivery {delivery_id}: {}",
+            refused.reason
+        )));
+    }
     Ok(delivery)
 }

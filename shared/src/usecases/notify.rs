@@ -16,6 +16,16 @@ use crate::store::Store;
 use crate::Result;
 use std::collections::BTreeMap;
 
+/// What recording a batch came to.
+#[derive(Debug)]
+pub struct Recorded {
+    /// The events of the records recorded.
+    pub events: Vec<Event>,
+    /// The first record not recorded (its index in the batch) and why;
+    /// every record before it was recorded.
+    pub failed: Option<(usize, crate::Error)>,
+}
+
 /// The parts the stream's consumer needs.
 #[derive(Clone)]
 pub struct Notify {
@@ -37,10 +47,59 @@ impl Notify {
         }
     }
 
-    /// Handle one batch; an error means the whole batch is to be retried.
+    /// Handle one batch: every record, or an error naming why one was not
+    /// recorded (the records before it were). For tests and tools that
+    /// want all or an error; the stream's consumers use [`Notify::record`].
     pub async fn handle(&self, changes: &[Change]) -> Result<Vec<Event>> {
-        let events = events::events_of_all(changes)?;
-        let ledger = events::ledger_of_all(changes)?;
+        let recorded = self.record(changes).await;
+        match recorded.failed {
+            None => Ok(recorded.events),
+            Some((_, err)) => Err(err),
+        }
+    }
+
+    /// Record a batch in order, isolating a record that cannot be
+    /// recorded: the batch is tried whole, and a failing part is split in
+    /// two (left first) until the failure is one record. Every record
+    /// before it is recorded; the failing one and those after it are left
+    /// to the caller to retry from (Lambda's `BatchItemFailures`, then its
+    /// on-failure destination), so one poison record holds back only what
+    /// follows it in its own shard, never a whole batch of every tenant's.
+    pub async fn record(&self, changes: &[Change]) -> Recorded {
+        let mut events = Vec::new();
+        // Ranges still to record, the leftmost last (a stack).
+        let mut todo = vec![0..changes.len()];
+        while let Some(range) = todo.pop() {
+            if range.is_empty() {
+                continue;
+            }
+            match self.record_all(&changes[range.clone()]).await {
+                Ok(more) => events.extend(more),
+                Err(err) if range.len() == 1 => {
+                    return Recorded {
+                        events,
+                        failed: Some((range.start, err)),
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err.chain(), records = range.len(), "part of a stream batch not recorded; splitting it");
+                    let middle = range.start + range.len() / 2;
+                    todo.push(middle..range.end);
+                    todo.push(range.start..middle);
+                }
+            }
+        }
+        Recorded {
+            events,
+            failed: None,
+        }
+    }
+
+    /// Every step for `changes` at once; an error means some step failed
+    /// (each is idempotent, so running them again is safe).
+    async fn record_all(&self, changes: &[Change]) -> Result<Vec<Event>> {
+        let events = events::events_of_all(changes);
+        let ledger = events::ledger_of_all(changes);
         if !ledger.is_empty() {
             self.store.put_ledger(&ledger, self.retention_days).await?;
         }
@@ -55,7 +114,19 @@ impl Notify {
         }
         if let Some(queue) = &self.deliveries {
             let jobs = self.delivery_jobs(&events).await?;
-            queue.send(&jobs).await?;
+            let now = crate::time::Timestamp::now();
+            for refused in queue.send(&jobs).await? {
+                tracing::error!(
+                    tenant = %refused.job.tenant,
+                    webhook = %refused.job.webhook_id,
+                    event = %refused.job.event.id,
+                    reason = %refused.reason,
+                    "the delivery queue refused a job; it is recorded as a FAILED delivery"
+                );
+                self.store
+                    .record_unqueued_delivery(&refused.job, &refused.reason, now, self.retention_days)
+                    .await?;
+            }
         }
         Ok(events)
     }

@@ -848,3 +848,189 @@ async fn an_https_redirect_is_not_followed() {
     assert_eq!(fine_log[0]["status"], "DELIVERED", "{fine_log:#?}");
     assert_eq!(delivered.load(Ordering::SeqCst), 1);
 }
+
+/// Issue 25 #1: one tenant's large events never stall another tenant's
+/// webhooks. Ten `account.updated` events of ~120 KB each (the most an
+/// account's fields hold) used to go to the delivery queue as one
+/// SendMessageBatch over SQS's 1 MiB, which failed the whole stream
+/// batch, every tenant's jobs in it, on every retry. Now batches are
+/// packed by size, an event too large to send whole carries a reference,
+/// and the other tenant's webhook arrives in the same pass.
+#[tokio::test]
+async fn one_tenants_large_events_do_not_stall_another_tenants_webhooks() {
+    let hooks = Hooks::new().await;
+    let big_receiver = Receiver::start(200, None).await;
+    let other_receiver = Receiver::start(200, None).await;
+    let (big_hook, _) = hooks
+        .webhook(&big_receiver.url(), &["account.updated"])
+        .await;
+    let other_key = hooks.app.key("globex", model::api_key::Scope::ALL).await;
+    let other_hook = hooks
+        .app
+        .call_with(
+            Method::POST,
+            "/v1/webhooks",
+            Some(&other_key),
+            Some(&json!({"url": other_receiver.url(), "event_types": ["account.updated"]})),
+            &[],
+        )
+        .await;
+    assert_eq!(other_hook.status, StatusCode::CREATED, "{:#}", other_hook.body);
+
+    // The most one account's fields may hold: 100 patterns of ~1 KB and
+    // 50 labels, about 120 KB of JSON.
+    let full = |mark: char| {
+        let patterns: Vec<String> = (0..100)
+            .map(|i| format!("{mark}{i:03}{}", "x".repeat(1000)))
+            .collect();
+        let labels: serde_json::Map<String, Value> = (0..50)
+            .map(|i| (format!("{mark}{i:03}{}", "k".repeat(100)), json!("v".repeat(250))))
+            .collect();
+        json!({"name": "Big", "resource_regex_ignore_list": patterns, "labels": labels})
+    };
+    hooks.app.create("123456789012", json!({})).await;
+    // Ten updates of ~120 KB each way (fields filled, then emptied)...
+    for round in 0..5 {
+        for body in [full('a'), json!({"name": format!("Small {round}")})] {
+            let reply = hooks
+                .app
+                .call(Method::PUT, "/v1/accounts/123456789012", Some(&body))
+                .await;
+            assert_eq!(reply.status, StatusCode::OK, "{:#}", reply.body);
+        }
+    }
+    // ...and one replacing a full set by another, ~240 KB of before and
+    // after: more than an event carries whole.
+    for body in [full('a'), full('b')] {
+        let reply = hooks
+            .app
+            .call(Method::PUT, "/v1/accounts/123456789012", Some(&body))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{:#}", reply.body);
+    }
+    // Then the other tenant's small change.
+    let created = hooks
+        .app
+        .call_with(
+            Method::POST,
+            "/v1/accounts",
+            Some(&other_key),
+            Some(&json!({"account_id": "210987654321", "name": "Other"})),
+            &[],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:#}", created.body);
+    let renamed = hooks
+        .app
+        .call_with(
+            Method::PATCH,
+            "/v1/accounts/210987654321",
+            Some(&other_key),
+            Some(&json!({"name": "Other, renamed"})),
+            &[],
+        )
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK, "{:#}", renamed.body);
+
+    // The delivery queue alone takes ten such jobs in one call: packed by
+    // size (one SendMessageBatch of ten was over SQS's 1 MiB).
+    let jobs: Vec<model::deliveries::DeliveryJob> = (0..10)
+        .map(|i| {
+            let mut event = model::events::EventType::AccountUpdated.example();
+            event.id = format!("evt_{i:032x}");
+            event.data = json!({"padding": "p".repeat(120_000)});
+            model::deliveries::DeliveryJob {
+                tenant: TENANT.into(),
+                webhook_id: "01JD0000000000000000000000".into(),
+                generation: 0,
+                event,
+            }
+        })
+        .collect();
+    let unqueued = hooks.queue.send(&jobs).await.expect("ten large jobs are queued");
+    assert!(unqueued.is_empty(), "{unqueued:?}");
+    hooks
+        .sqs
+        .purge_queue()
+        .queue_url(hooks.queue.url())
+        .send()
+        .await
+        .unwrap();
+
+    // One pass of the stream's consumer records everything: nothing to retry.
+    let changes = crate::audit::read_stream(&hooks.app).await;
+    let notify = model::usecases::notify::Notify {
+        store: hooks.app.store.clone(),
+        retention_days: 30,
+        bus: None,
+        deliveries: Some(hooks.queue.clone()),
+    };
+    let recorded = notify.record(&changes).await;
+    assert!(recorded.failed.is_none(), "{:?}", recorded.failed);
+
+    let sender = hooks.sender(settings(3), HttpTransport::new(true).unwrap());
+    hooks
+        .deliver_until(&sender, Duration::from_secs(60), || {
+            other_receiver.count() >= 1 && big_receiver.count() >= 12
+        })
+        .await;
+    let other = other_receiver.bodies();
+    assert_eq!(other[0]["tenant"], "globex");
+    assert_eq!(other[0]["data"]["after"]["name"], "Other, renamed");
+
+    let big = big_receiver.bodies();
+    assert_eq!(big.len(), 12, "each update once");
+    for body in &big {
+        assert!(body.to_string().len() <= model::events::MAX_EVENT_BYTES);
+    }
+    // The full-to-full replacement is sent as a reference to read back.
+    let referenced: Vec<&Value> = big
+        .iter()
+        .filter(|b| b["data"]["truncated"] == json!(true))
+        .collect();
+    assert_eq!(referenced.len(), 1, "{big:#?}");
+    let data = &referenced[0]["data"];
+    assert_eq!(data["reference"]["href"], "/v1/accounts/123456789012");
+    assert_eq!(data["reference"]["resource"], "account");
+    assert!(data["reference"]["version"].as_u64().is_some());
+    assert_eq!(data["changed"], json!(["labels", "resource_regex_ignore_list"]));
+    let read_back = hooks.app.get("/v1/accounts/123456789012").await;
+    assert_eq!(read_back.body["labels"].as_object().unwrap().len(), 50);
+    // The big tenant's deliveries are all DELIVERED: nothing was refused.
+    for delivery in hooks.deliveries(&big_hook).await {
+        assert_eq!(delivery["status"], "DELIVERED", "{delivery:#}");
+    }
+}
+
+/// Issue 25 #1/#8: an account's fields are bounded one by one and in all,
+/// before anything is written: an entry of 1,800 characters in
+/// `resource_type_ignore_list` and fields over the total are 400s naming
+/// the field.
+#[tokio::test]
+async fn oversized_account_fields_are_refused_naming_the_field() {
+    let app = TestApp::new().await;
+    let long_type = format!("AWS.S3.{}", "B".repeat(1800));
+    let reply = app
+        .call(
+            Method::POST,
+            "/v1/accounts",
+            Some(&json!({"account_id": "123456789012", "name": "A", "resource_type_ignore_list": [long_type]})),
+        )
+        .await;
+    reply.assert_error(400, "invalid_value");
+    assert_eq!(reply.field(), "resource_type_ignore_list[0]");
+    let patterns: Vec<String> = (0..100).map(|i| format!("{i}{}", "x".repeat(1020))).collect();
+    let labels: serde_json::Map<String, Value> = (0..50)
+        .map(|i| (format!("{i}{}", "é".repeat(120)), json!("é".repeat(256))))
+        .collect();
+    let reply = app
+        .call(
+            Method::POST,
+            "/v1/accounts",
+            Some(&json!({"account_id": "123456789012", "name": "A", "resource_regex_ignore_list": patterns, "labels": labels})),
+        )
+        .await;
+    reply.assert_error(400, "too_large");
+    assert_eq!(reply.field(), "resource_regex_ignore_list");
+    assert_eq!(app.get("/v1/accounts/123456789012").await.status, StatusCode::NOT_FOUND);
+}

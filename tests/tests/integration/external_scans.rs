@@ -240,6 +240,19 @@ async fn a_scanner_uploads_pages_once_each_and_completes_with_exact_counts() {
     .await
     .assert_error(409, "page_conflict");
 
+    // SUCCEEDED with an error is a contradiction, not an error to drop.
+    let contradiction = f
+        .report(
+            Some(&f.token),
+            scan_id,
+            "complete",
+            &json!({"status": "SUCCEEDED", "pages": 2, "error": "it broke"}),
+        )
+        .await;
+    contradiction.assert_error(400, "invalid_value");
+    assert_eq!(contradiction.field(), "error");
+    assert_eq!(f.scan(scan_id).await["status"], "RUNNING");
+
     // A count of pages that disagrees is refused, naming the missing one.
     let short = f
         .report(
