@@ -422,7 +422,10 @@ pub fn ledger_of_all(changes: &[Change]) -> crate::access::Ledger {
             continue;
         };
         if let (Some(tenant), Some("account")) = (tenant_of(image), text(image, "type")) {
-            match (decode::<Account>(&change.old), decode::<Account>(&change.new)) {
+            match (
+                decode::<Account>(&change.old),
+                decode::<Account>(&change.new),
+            ) {
                 (Ok(old), Ok(new)) => ledger.add(&tenant, old.as_ref(), new.as_ref()),
                 (Err(err), _) | (_, Err(err)) => unreadable(change, &err),
             }
@@ -1031,15 +1034,22 @@ mod tests {
     fn an_event_too_large_to_send_whole_carries_a_reference() {
         let old = account();
         let mut new = old.clone();
-        new.fields.resource_regex_ignore_list = (0..100).map(|i| format!("{i}{}", "x".repeat(1020))).collect();
-        new.fields.labels = (0..60).map(|i| (format!("k{i}"), "v".repeat(2000))).collect();
+        new.fields.resource_regex_ignore_list = (0..100)
+            .map(|i| format!("{i}{}", "x".repeat(1020)))
+            .collect();
+        new.fields.labels = (0..60)
+            .map(|i| (format!("k{i}"), "v".repeat(2000)))
+            .collect();
         new.version = 7;
         let events = events_of(&change("r3", Some(&old), Some(&new))).unwrap();
         assert_eq!(types(&events), ["account.updated"]);
         let event = &events[0];
         assert!(serde_json::to_vec(event).unwrap().len() <= MAX_EVENT_BYTES);
         assert_eq!(event.data["truncated"], json!(true));
-        assert_eq!(event.data["changed"], json!(["labels", "resource_regex_ignore_list"]));
+        assert_eq!(
+            event.data["changed"],
+            json!(["labels", "resource_regex_ignore_list"])
+        );
         assert_eq!(
             event.data["reference"],
             json!({"resource": "account", "account_id": "000000000001", "version": 7, "href": "/v1/accounts/000000000001"})

@@ -67,6 +67,11 @@ impl TenantSettings {
 }
 
 /// The origin (`https://host[:port]`) of a logo URL, or why it is refused.
+/// The origin goes into the page's Content-Security-Policy, so it is built
+/// from the parsed parts alone, and only a concrete DNS name (letters,
+/// digits and hyphens in dot-separated labels, as written) or an IP
+/// address is a host: no wildcard, no `;` or space that would end the
+/// directive, nothing a parser would rewrite.
 pub fn logo_origin(text: &str) -> Result<String> {
     let refuse = |why: &str| Err(Error::invalid("logo_url", why));
     if text.len() > 2048 {
@@ -80,10 +85,41 @@ pub fn logo_origin(text: &str) -> Result<String> {
     if url.scheme() != "https" || !url.username().is_empty() || url.password().is_some() {
         return refuse("logo_url must be an https URL without a user name or password");
     }
-    match url.host_str() {
-        Some(_) => Ok(url.origin().ascii_serialization()),
-        None => refuse("logo_url must name a host"),
+    let host = match url.host() {
+        Some(url::Host::Domain(name)) if is_dns_name(name) => name.to_string(),
+        Some(url::Host::Ipv4(address)) => address.to_string(),
+        Some(url::Host::Ipv6(address)) => format!("[{address}]"),
+        Some(url::Host::Domain(_)) => {
+            return refuse("logo_url's host must be a DNS name such as cdn.example.com: letters, digits and hyphens in dot-separated labels, no wildcard or other character")
+        }
+        None => return refuse("logo_url must name a host"),
+    };
+    // The host as written must be the host parsed (nothing rewritten).
+    let written = text["https://".len().min(text.len())..]
+        .split(['/', '?', '#', ':', '\\'])
+        .next()
+        .unwrap_or_default();
+    if !written.starts_with('[') && !written.eq_ignore_ascii_case(&host) {
+        return refuse("logo_url's host must be written as it is meant (e.g. no trailing dot, no numeric shorthand)");
     }
+    Ok(match url.port() {
+        Some(port) => format!("https://{host}:{port}"),
+        None => format!("https://{host}"),
+    })
+}
+
+/// A concrete DNS name: two or more labels of 1-63 letters, digits and
+/// inner hyphens, 253 characters at most.
+fn is_dns_name(name: &str) -> bool {
+    let label = |label: &str| {
+        (1..=63).contains(&label.len())
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    name.len() <= 253 && name.split('.').count() >= 2 && name.split('.').all(label)
 }
 
 #[cfg(test)]
@@ -122,11 +158,23 @@ mod tests {
             logo_origin("https://cdn.example.com:8443/a/logo.svg?v=1").unwrap(),
             "https://cdn.example.com:8443"
         );
+        assert_eq!(
+            logo_origin("https://CDN.Example.com/logo.svg").unwrap(),
+            "https://cdn.example.com"
+        );
         for bad in [
             "http://example.com/logo.png",
             "javascript:alert(1)",
             "https://user:pw@example.com/logo.png",
             "/logo.png",
+            // Issue 25 #10: what would end or widen the CSP directive.
+            "https://cdn.example.com;sandbox/x.svg",
+            "https://*/x.svg",
+            "https://*.example.com/x.svg",
+            "https://cdn.example.com./x.svg",
+            "https://localhost/x.svg",
+            "https://0x7f000001/x.svg",
+            "https://cdn\u{ff0e}example.com/x.svg",
         ] {
             assert!(logo_origin(bad).is_err(), "{bad}");
         }

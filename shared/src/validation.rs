@@ -354,7 +354,10 @@ pub fn within_budget<T: serde::Serialize>(
             Some(format!("{field}.{name}")),
             format!("; {name} is the largest at {size} bytes"),
         ),
-        (None, Some((name, size))) => (Some(name.clone()), format!("; {name} is the largest at {size} bytes")),
+        (None, Some((name, size))) => (
+            Some(name.clone()),
+            format!("; {name} is the largest at {size} bytes"),
+        ),
         (field, None) => (field.map(str::to_string), String::new()),
     };
     Err(Error::Invalid {
@@ -472,7 +475,11 @@ mod tests {
         assert!(within_budget(None, &value, 1000).is_ok());
         let err = within_budget(Some("filters"), &value, 100).unwrap_err();
         match err {
-            Error::Invalid { code, field, message } => {
+            Error::Invalid {
+                code,
+                field,
+                message,
+            } => {
                 assert_eq!(code, "too_large");
                 assert_eq!(field.as_deref(), Some("filters.big"));
                 assert!(message.contains("limit is 100"), "{message}");

@@ -120,22 +120,22 @@ const FORBIDDEN_V4: &[(u32, u8)] = &[
 /// forms (IPv4-compatible, IPv4-mapped and -translated, 6to4, Teredo,
 /// NAT64, site-local) that reach an IPv4 host or a private network.
 const FORBIDDEN_V6: &[(u128, u8)] = &[
-    (0, 96),                                        // ::/96 unspecified, loopback, IPv4-compatible
-    (0xffff_0000_0000u128, 96),                     // ::ffff:0:0/96 IPv4-mapped
-    (0xffff_0000_0000_0000u128, 96),                // ::ffff:0:0:0/96 IPv4-translated
-    (0x0064_ff9b_u128 << 96, 96),                   // 64:ff9b::/96 NAT64
-    (0x0064_ff9b_0001_u128 << 80, 48),              // 64:ff9b:1::/48 local NAT64
-    (0x0100_u128 << 112, 64),                       // 100::/64 discard-only
-    (0x2001_u128 << 112, 23),                       // 2001::/23 IETF protocol assignments (Teredo, ORCHID, benchmarking)
-    (0x2001_0db8_u128 << 96, 32),                   // 2001:db8::/32 documentation
-    (0x2002_u128 << 112, 16),                       // 2002::/16 6to4
-    (0x2620_004f_8000_u128 << 80, 48),              // 2620:4f:8000::/48 AS112
-    (0x3fff_u128 << 112, 20),                       // 3fff::/20 documentation
-    (0x5f00_u128 << 112, 16),                       // 5f00::/16 SRv6 SIDs
-    (0xfc00_u128 << 112, 7),                        // fc00::/7 unique local
-    (0xfe80_u128 << 112, 10),                       // fe80::/10 link-local
-    (0xfec0_u128 << 112, 10),                       // fec0::/10 site-local (deprecated)
-    (0xff00_u128 << 112, 8),                        // ff00::/8 multicast
+    (0, 96),                           // ::/96 unspecified, loopback, IPv4-compatible
+    (0xffff_0000_0000u128, 96),        // ::ffff:0:0/96 IPv4-mapped
+    (0xffff_0000_0000_0000u128, 96),   // ::ffff:0:0:0/96 IPv4-translated
+    (0x0064_ff9b_u128 << 96, 96),      // 64:ff9b::/96 NAT64
+    (0x0064_ff9b_0001_u128 << 80, 48), // 64:ff9b:1::/48 local NAT64
+    (0x0100_u128 << 112, 64),          // 100::/64 discard-only
+    (0x2001_u128 << 112, 23), // 2001::/23 IETF protocol assignments (Teredo, ORCHID, benchmarking)
+    (0x2001_0db8_u128 << 96, 32), // 2001:db8::/32 documentation
+    (0x2002_u128 << 112, 16), // 2002::/16 6to4
+    (0x2620_004f_8000_u128 << 80, 48), // 2620:4f:8000::/48 AS112
+    (0x3fff_u128 << 112, 20), // 3fff::/20 documentation
+    (0x5f00_u128 << 112, 16), // 5f00::/16 SRv6 SIDs
+    (0xfc00_u128 << 112, 7),  // fc00::/7 unique local
+    (0xfe80_u128 << 112, 10), // fe80::/10 link-local
+    (0xfec0_u128 << 112, 10), // fec0::/10 site-local (deprecated)
+    (0xff00_u128 << 112, 8),  // ff00::/8 multicast
 ];
 
 /// True for an address no delivery may reach: any special-purpose range
@@ -227,11 +227,17 @@ pub fn check_url(field: &str, url: &str, allow_loopback_http: bool) -> Result<()
 fn written_host(url: &str) -> &str {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
     let authority = rest.split(['/', '?', '#', '\\']).next().unwrap_or("");
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let authority = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
     if authority.starts_with('[') {
-        return authority.split_once(']').map_or(authority, |(host, _)| &authority[..host.len() + 1]);
+        return authority
+            .split_once(']')
+            .map_or(authority, |(host, _)| &authority[..host.len() + 1]);
     }
-    authority.split_once(':').map_or(authority, |(host, _)| host)
+    authority
+        .split_once(':')
+        .map_or(authority, |(host, _)| host)
 }
 
 #[cfg(test)]

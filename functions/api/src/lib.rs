@@ -579,6 +579,7 @@ pub fn router(state: AppState) -> Router {
         // The CSV import's limit; JSON bodies are held to 1 MiB by their extractor.
         .layer(DefaultBodyLimit::max(body::MAX_CSV_BYTES))
         .layer(catch_panics())
+        .layer(middleware::from_fn(onboard_page::page_headers))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
 }

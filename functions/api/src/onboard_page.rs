@@ -41,14 +41,24 @@ pub fn routes() -> Router<AppState> {
         .route("/onboard/{token}/stackset.yaml", get(stackset))
         .route("/onboard-assets/onboard.js", get(script))
         .route("/onboard-assets/onboard.css", get(style))
-        .layer(middleware::from_fn(page_headers))
 }
 
-/// Every response of these routes: no caching, no framing, no Referer,
-/// no sniffing, and a policy that admits only this origin (a page adds
-/// its logo's origin for images).
-async fn page_headers(request: Request, next: Next) -> Response {
+/// Whether `path` is one of the page's (the page, its downloads and assets).
+fn is_page_path(path: &str) -> bool {
+    path == "/onboard" || path.starts_with("/onboard/") || path.starts_with("/onboard-assets/")
+}
+
+/// Every response under the page's paths, whoever answers it (a handler,
+/// the path check's 400, the router's 404): no caching, no framing, no
+/// Referer, no sniffing, and a policy that admits only this origin (a page
+/// adds its logo's origin for images). Layered on the whole router, so no
+/// answer of the page's paths leaves without them.
+pub async fn page_headers(request: Request, next: Next) -> Response {
+    let page = is_page_path(request.uri().path());
     let mut response = next.run(request).await;
+    if !page {
+        return response;
+    }
     let headers = response.headers_mut();
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
         headers.insert(

@@ -124,7 +124,12 @@ impl Notify {
                     "the delivery queue refused a job; it is recorded as a FAILED delivery"
                 );
                 self.store
-                    .record_unqueued_delivery(&refused.job, &refused.reason, now, self.retention_days)
+                    .record_unqueued_delivery(
+                        &refused.job,
+                        &refused.reason,
+                        now,
+                        self.retention_days,
+                    )
                     .await?;
             }
         }

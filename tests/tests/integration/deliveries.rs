@@ -875,7 +875,12 @@ async fn one_tenants_large_events_do_not_stall_another_tenants_webhooks() {
             &[],
         )
         .await;
-    assert_eq!(other_hook.status, StatusCode::CREATED, "{:#}", other_hook.body);
+    assert_eq!(
+        other_hook.status,
+        StatusCode::CREATED,
+        "{:#}",
+        other_hook.body
+    );
 
     // The most one account's fields may hold: 100 patterns of ~1 KB and
     // 50 labels, about 120 KB of JSON.
@@ -884,7 +889,12 @@ async fn one_tenants_large_events_do_not_stall_another_tenants_webhooks() {
             .map(|i| format!("{mark}{i:03}{}", "x".repeat(1000)))
             .collect();
         let labels: serde_json::Map<String, Value> = (0..50)
-            .map(|i| (format!("{mark}{i:03}{}", "k".repeat(100)), json!("v".repeat(250))))
+            .map(|i| {
+                (
+                    format!("{mark}{i:03}{}", "k".repeat(100)),
+                    json!("v".repeat(250)),
+                )
+            })
             .collect();
         json!({"name": "Big", "resource_regex_ignore_list": patterns, "labels": labels})
     };
@@ -947,7 +957,11 @@ async fn one_tenants_large_events_do_not_stall_another_tenants_webhooks() {
             }
         })
         .collect();
-    let unqueued = hooks.queue.send(&jobs).await.expect("ten large jobs are queued");
+    let unqueued = hooks
+        .queue
+        .send(&jobs)
+        .await
+        .expect("ten large jobs are queued");
     assert!(unqueued.is_empty(), "{unqueued:?}");
     hooks
         .sqs
@@ -993,7 +1007,10 @@ async fn one_tenants_large_events_do_not_stall_another_tenants_webhooks() {
     assert_eq!(data["reference"]["href"], "/v1/accounts/123456789012");
     assert_eq!(data["reference"]["resource"], "account");
     assert!(data["reference"]["version"].as_u64().is_some());
-    assert_eq!(data["changed"], json!(["labels", "resource_regex_ignore_list"]));
+    assert_eq!(
+        data["changed"],
+        json!(["labels", "resource_regex_ignore_list"])
+    );
     let read_back = hooks.app.get("/v1/accounts/123456789012").await;
     assert_eq!(read_back.body["labels"].as_object().unwrap().len(), 50);
     // The big tenant's deliveries are all DELIVERED: nothing was refused.
@@ -1019,7 +1036,9 @@ async fn oversized_account_fields_are_refused_naming_the_field() {
         .await;
     reply.assert_error(400, "invalid_value");
     assert_eq!(reply.field(), "resource_type_ignore_list[0]");
-    let patterns: Vec<String> = (0..100).map(|i| format!("{i}{}", "x".repeat(1020))).collect();
+    let patterns: Vec<String> = (0..100)
+        .map(|i| format!("{i}{}", "x".repeat(1020)))
+        .collect();
     let labels: serde_json::Map<String, Value> = (0..50)
         .map(|i| (format!("{i}{}", "é".repeat(120)), json!("é".repeat(256))))
         .collect();
@@ -1032,5 +1051,8 @@ async fn oversized_account_fields_are_refused_naming_the_field() {
         .await;
     reply.assert_error(400, "too_large");
     assert_eq!(reply.field(), "resource_regex_ignore_list");
-    assert_eq!(app.get("/v1/accounts/123456789012").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/v1/accounts/123456789012").await.status,
+        StatusCode::NOT_FOUND
+    );
 }

@@ -817,3 +817,54 @@ async fn links_made_and_revoked_are_events_without_their_secrets() {
     assert!(!everything.contains(secret), "{everything}");
     assert!(!everything.contains("secret_hash"), "{everything}");
 }
+
+/// Issue 25 #10: a logo URL cannot write into the page's policy, and every
+/// answer under the page's paths carries the page's headers, the path
+/// check's 400 for an over-long token and the router's 404 included.
+#[tokio::test]
+async fn a_logo_url_cannot_widen_the_policy_and_every_page_answer_has_its_headers() {
+    let app = TestApp::new().await;
+    for logo in [
+        "https://cdn.example.com;sandbox/x.svg",
+        "https://*/x.svg",
+        "https://cdn.example.com./x.svg",
+    ] {
+        let reply = app
+            .call(
+                Method::PUT,
+                "/v1/settings",
+                Some(&json!({ "logo_url": logo })),
+            )
+            .await;
+        reply.assert_error(400, "invalid_value");
+        assert_eq!(reply.field(), "logo_url", "{logo}");
+    }
+    let (_, path, _) = account_with_link(&app, "Logo").await;
+    let settings = app
+        .call(
+            Method::PUT,
+            "/v1/settings",
+            Some(&json!({"logo_url": "https://CDN.example.com:8443/logo.svg"})),
+        )
+        .await;
+    assert_eq!(settings.status, StatusCode::OK, "{:#}", settings.body);
+    let page = visit(&app, Method::GET, &path).await;
+    assert_page_headers(&page);
+    assert!(page
+        .header("content-security-policy")
+        .contains("img-src 'self' https://cdn.example.com:8443;"));
+
+    let long = format!(
+        "/onboard/{}",
+        "a".repeat(model::onboarding::MAX_TOKEN_LEN + 1)
+    );
+    let reply = visit(&app, Method::GET, &long).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_page_headers(&reply);
+    let unknown = visit(&app, Method::GET, &format!("{path}/nothing-here")).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_page_headers(&unknown);
+    // The API's own answers are not the page's.
+    let api = app.get("/v1/accounts").await;
+    assert!(api.headers.get("x-frame-options").is_none());
+}
