@@ -68,6 +68,10 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut config = args.config.clone();
     // A receiver on this machine may take webhooks over plain http.
     config.webhook_allow_loopback_http = true;
+    // Links name the address this server listens on, unless told otherwise.
+    if config.public_url.is_none() {
+        config.public_url = Some(format!("http://127.0.0.1:{}", args.port));
+    }
     let sqs = aws_sdk_sqs::Client::new(&model::config::aws().await);
     let table = config.table_name.clone();
     let dynamodb = aws_sdk_dynamodb::Client::new(&model::config::aws().await);

@@ -43,6 +43,14 @@ pub struct Config {
     /// Roles this service may assume (`*` wildcards); others are refused.
     #[arg(long, env = "CUSTOMER_ROLE_NAME_PATTERN", default_value = "*")]
     pub customer_role_name_pattern: String,
+    /// This API's public base URL (scheme, host, port; no path), from
+    /// which onboarding links and template URLs are made: never from a
+    /// request's Host header, which the caller chooses. https, or http on
+    /// loopback (the dev server).
+    /// Unset on Lambda: the domain API Gateway served the request on
+    /// (its request context, which API Gateway sets, not the caller).
+    #[arg(long, env = "PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
     /// An S3 copy of the generic role template, for quick-create links.
     #[arg(long, env = "ROLE_TEMPLATE_URL")]
     pub role_template_url: Option<String>,
@@ -142,6 +150,37 @@ pub struct Config {
     pub verify_inspect_role: bool,
 }
 
+/// An origin: https, or http on loopback; no path, query or credentials.
+/// Kept without a trailing slash.
+pub fn parse_public_url(value: &str) -> Result<String, String> {
+    // Empty is unset (as the template passes an unset parameter).
+    if value.is_empty() {
+        return Ok(String::new());
+    }
+    let refuse = || {
+        Err(format!(
+            "give an origin such as https://api.example.com (http only on 127.0.0.1 or localhost), not '{}'",
+            crate::validation::echo(value)
+        ))
+    };
+    let Ok(url) = url::Url::parse(value) else {
+        return refuse();
+    };
+    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && loopback);
+    if !scheme_ok
+        || url.host_str().is_none()
+        || !url.username().is_empty()
+        || url.password().is_some()
+        || url.path() != "/"
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
+        return refuse();
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
 /// 1-20 characters of `[a-z0-9-]`, leaving the tenant room in STS's 64.
 fn parse_service_name(value: &str) -> Result<String, String> {
     let valid = (1..=20).contains(&value.len())
@@ -226,6 +265,7 @@ impl Config {
     fn check(mut self) -> Result<Self, ConfigError> {
         for value in [
             &mut self.vendor_principal,
+            &mut self.public_url,
             &mut self.role_template_url,
             &mut self.scan_queue_url,
             &mut self.data_sources,
@@ -371,6 +411,28 @@ pub async fn aws() -> SdkConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_public_url_is_an_origin() {
+        assert_eq!(
+            parse_public_url("https://api.example.com/").unwrap(),
+            "https://api.example.com"
+        );
+        assert_eq!(
+            parse_public_url("http://127.0.0.1:3000").unwrap(),
+            "http://127.0.0.1:3000"
+        );
+        assert_eq!(parse_public_url("").unwrap(), "");
+        for bad in [
+            "http://api.example.com",
+            "https://api.example.com/v1",
+            "https://u:p@api.example.com",
+            "api.example.com",
+            "https://api.example.com/?x=1",
+        ] {
+            assert!(parse_public_url(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn a_bad_variable_is_one_line_naming_it() {

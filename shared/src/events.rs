@@ -144,6 +144,22 @@ impl EventType {
     pub fn as_str(self) -> &'static str {
         self.into()
     }
+
+    /// The scope that reads events of this type: the scope that reads the
+    /// resource it describes. API keys and webhook endpoints are read with
+    /// `admin` (`/v1/api-keys`, `/v1/webhooks`), so are their events; the
+    /// rest describe what `read` lists.
+    pub fn read_scope(self) -> crate::api_key::Scope {
+        match self {
+            EventType::ApiKeyCreated
+            | EventType::ApiKeyRevoked
+            | EventType::WebhookCreated
+            | EventType::WebhookUpdated
+            | EventType::WebhookDeleted
+            | EventType::WebhookDisabled => crate::api_key::Scope::Admin,
+            _ => crate::api_key::Scope::Read,
+        }
+    }
 }
 
 /// One domain event.
@@ -899,7 +915,13 @@ fn onboarding_link_events(
 fn webhook_events(events: &mut Events<'_>, old: Option<&Webhook>, new: Option<&Webhook>) {
     // The view never holds a secret; a rotation shows as `signing_secret`
     // among the changed fields.
-    let view = |hook: &Webhook| serde_json::to_value(hook.view()).unwrap_or_default();
+    // A URL's path and query are often its secret (a chat's incoming
+    // webhook): events show its origin only.
+    let view = |hook: &Webhook| {
+        let mut view = serde_json::to_value(hook.view()).unwrap_or_default();
+        view["url"] = json!(crate::webhooks::redacted_url(&hook.url));
+        view
+    };
     match (old, new) {
         (None, Some(new)) => events.push(
             EventType::WebhookCreated,
@@ -917,7 +939,7 @@ fn webhook_events(events: &mut Events<'_>, old: Option<&Webhook>, new: Option<&W
             if old.enabled && !new.enabled && new.disabled_reason.is_some() {
                 let data = json!({
                     "webhook_id": new.webhook_id,
-                    "url": new.url,
+                    "url": crate::webhooks::redacted_url(&new.url),
                     "reason": new.disabled_reason,
                     "failing_since": new.failing_since,
                 });
@@ -937,6 +959,10 @@ fn webhook_events(events: &mut Events<'_>, old: Option<&Webhook>, new: Option<&W
             };
             if created(old) != created(new) {
                 changed.push("signing_secret");
+            }
+            // A write that changed nothing a caller sees is no event.
+            if changed.is_empty() {
+                return;
             }
             let pick = |view: &Value| -> Value {
                 changed

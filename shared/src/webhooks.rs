@@ -222,6 +222,18 @@ pub fn check_url(field: &str, url: &str, allow_loopback_http: bool) -> Result<()
     Ok(())
 }
 
+/// A webhook URL as events and logs show it: its origin, then `/…` when
+/// it has a path or query (which often is the URL's secret).
+pub fn redacted_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(parsed) if parsed.path() == "/" && parsed.query().is_none() => {
+            parsed.origin().ascii_serialization()
+        }
+        Ok(parsed) => format!("{}/…", parsed.origin().ascii_serialization()),
+        Err(_) => "…".to_string(),
+    }
+}
+
 /// The host part of `url` as its author wrote it: after the scheme and
 /// any credentials, before the path and the port (brackets kept for IPv6).
 fn written_host(url: &str) -> &str {

@@ -54,7 +54,7 @@ pub struct AuditPage {
 #[utoipa::path(
     get, path = "/v1/audit-events", tag = "audit",
     params(AuditQuery),
-    responses((status = 200, description = "Every change to the tenant's accounts, scans, findings and API keys, newest first; written by the service from the table's stream, never by a request", body = AuditPage)),
+    responses((status = 200, description = "Every change to the tenant's accounts, scans, findings, API keys and webhooks, newest first; written by the service from the table's stream, never by a request. API key and webhook events are listed to keys with the admin scope only (as /v1/api-keys and /v1/webhooks are); webhook URLs show their origin only", body = AuditPage)),
     security(("api_key" = []), ("bearer" = []))
 )]
 pub async fn list_audit_events(
@@ -65,8 +65,27 @@ pub async fn list_audit_events(
     if query.actor.as_ref().is_some_and(|a| a.len() > MAX_ACTOR) {
         return Err(model::Error::invalid("actor", "actor is at most 128 characters").into());
     }
+    // Each event type is read with the scope of the resource it describes.
+    let readable = |event_type: EventType| auth.caller.scopes.contains(&event_type.read_scope());
+    if let Some(event_type) = query.event_type.filter(|t| !readable(*t)) {
+        return Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "{} events need the '{}' scope, which this API key lacks",
+                event_type.as_str(),
+                event_type.read_scope().as_str()
+            ),
+        ));
+    }
+    let hidden_types = <EventType as strum::VariantArray>::VARIANTS
+        .iter()
+        .copied()
+        .filter(|event_type| !readable(*event_type))
+        .collect();
     let after = decode_key_cursor(query.cursor.as_deref(), keys::AUDIT_PREFIX)?;
     let filter = AuditFilter {
+        hidden_types,
         account_id: query.account_id.map(AccountId::into_string),
         actor: query.actor,
         event_type: query.event_type,

@@ -15,6 +15,9 @@ use std::marker::PhantomData;
 pub struct Caller {
     pub tenant: String,
     pub key_id: String,
+    /// Every scope the key holds (the route's and any others), for
+    /// answers whose content depends on them (the audit log).
+    pub scopes: Vec<Scope>,
 }
 
 /// The scope a route needs, as a type: `Auth<Write>`.
@@ -104,6 +107,7 @@ impl<S: RequiredScope> FromRequestParts<AppState> for Auth<S> {
         let caller = Caller {
             tenant: record.tenant,
             key_id: record.key_id,
+            scopes: record.scopes,
         };
         tracing::Span::current().record("tenant", caller.tenant.as_str());
         model::origin::set_actor(&caller.key_id);

@@ -65,6 +65,9 @@ pub struct AppState {
     pub delivery_queue: Option<model::deliveries::DeliveryQueue>,
     /// Where organization syncs go; without one, sync answers 503.
     pub organization_sync_queue: Option<JobQueue>,
+    /// This API's public origin (`PUBLIC_URL`): links and template URLs
+    /// are made from it, never from a request's Host header ([`PublicBase`]).
+    pub public_url: Option<Arc<str>>,
 }
 
 impl AppState {
@@ -81,6 +84,7 @@ impl AppState {
             allow_loopback_webhooks: false,
             delivery_queue: None,
             organization_sync_queue: None,
+            public_url: None,
         }
     }
 
@@ -118,9 +122,16 @@ impl AppState {
             allow_loopback_webhooks: config.webhook_allow_loopback_http,
             delivery_queue: services.delivery_queue.clone(),
             organization_sync_queue: services.organization_sync_queue.clone(),
+            public_url: config.public_url.as_deref().map(Arc::from),
         }
         .with_key_rate(rate_limit::KeyRate::from_config(config))
         .with_search_read_budget(config.search_read_budget as usize)
+    }
+
+    /// Make links and template URLs from `origin` (`PUBLIC_URL`).
+    pub fn with_public_url(mut self, origin: &str) -> Self {
+        self.public_url = Some(Arc::from(origin));
+        self
     }
 
     /// The account use cases over this state's clients.
@@ -552,6 +563,38 @@ async fn openapi_json() -> Response {
         axum::body::Bytes::from_static(body.as_slice()),
     )
         .into_response()
+}
+
+/// This API's public origin, for links and template URLs: `PUBLIC_URL`,
+/// else (on Lambda) the domain API Gateway served the request on, from the
+/// request context API Gateway sets. Never the Host header, which the
+/// caller writes: a link made from it could point a customer anywhere.
+pub struct PublicBase(pub String);
+
+impl axum::extract::FromRequestParts<AppState> for PublicBase {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, ApiError> {
+        if let Some(origin) = &state.public_url {
+            return Ok(PublicBase(origin.to_string()));
+        }
+        use lambda_http::request::RequestContext;
+        if let Some(RequestContext::ApiGatewayV2(context)) =
+            parts.extensions.get::<RequestContext>()
+        {
+            if let Some(domain) = context.domain_name.as_deref().filter(|d| !d.is_empty()) {
+                return Ok(PublicBase(format!("https://{domain}")));
+            }
+        }
+        Err(model::Error::NotConfigured {
+            code: "public_url_not_configured",
+            message: "this deployment does not know its public URL: set PUBLIC_URL".into(),
+        }
+        .into())
+    }
 }
 
 /// The application router.

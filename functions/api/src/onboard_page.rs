@@ -11,8 +11,8 @@
 use crate::error::ApiError;
 use crate::AppState;
 use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::{self, Next};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -143,7 +143,7 @@ fn gone() -> Response {
 async fn page(
     State(state): State<AppState>,
     Path(token): Path<String>,
-    headers: HeaderMap,
+    base_url: crate::PublicBase,
 ) -> Result<Response, ApiError> {
     let opened = match opened(&state, &token).await? {
         Ok(opened) => opened,
@@ -163,7 +163,7 @@ async fn page(
     let (title, content) = match &opened.target {
         Target::Account(account) => (
             "Connect your AWS account to ",
-            account_steps(&state, &headers, account, &product, &base).await?,
+            account_steps(&state, &base_url, account, &product, &base).await?,
         ),
         Target::Organization(organization) => (
             "Connect your AWS Organization to ",
@@ -205,7 +205,7 @@ async fn page(
 /// template), keep the external ID, check the connection.
 async fn account_steps(
     state: &AppState,
-    headers: &HeaderMap,
+    base_url: &crate::PublicBase,
     account: &Account,
     product: &str,
     base: &str,
@@ -214,7 +214,7 @@ async fn account_steps(
     let principal = state.principal_in(partition).await?;
     let role_name = state.settings.role_name.clone();
     let external_id = account.external_id_to_deploy();
-    let template_url = crate::trust::template_url_in(state, headers, partition);
+    let template_url = crate::trust::template_url_in(state, base_url, partition);
     let console = model::role_template::console_url(
         partition,
         &template_url,

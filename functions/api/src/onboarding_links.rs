@@ -9,7 +9,7 @@ use crate::error::{ApiError, ErrorResponse};
 use crate::path::Path;
 use crate::AppState;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::Json;
 use model::ids::{AccountId, LinkId, OrganizationId};
 use model::onboarding::{CreateLinkRequest, LinkView, Subject};
@@ -46,14 +46,14 @@ pub async fn create_onboarding_link(
     auth: Auth<Write>,
     State(state): State<AppState>,
     Path(account_id): Path<AccountId>,
-    headers: HeaderMap,
+    base: crate::PublicBase,
     JsonObject(body): JsonObject,
 ) -> Result<(StatusCode, Json<CreatedLink>), ApiError> {
     create(
         &state,
         &auth,
         Subject::Account(account_id.to_string()),
-        &headers,
+        base,
         body,
     )
     .await
@@ -63,7 +63,7 @@ async fn create(
     state: &AppState,
     auth: &Auth<Write>,
     subject: Subject,
-    headers: &HeaderMap,
+    base: crate::PublicBase,
     body: serde_json::Map<String, Value>,
 ) -> Result<(StatusCode, Json<CreatedLink>), ApiError> {
     let request: CreateLinkRequest = parse(Value::Object(body))?;
@@ -71,7 +71,7 @@ async fn create(
         .onboarding()
         .create(&auth.caller.tenant, &auth.caller.key_id, subject, request)
         .await?;
-    let url = format!("{}{}", crate::trust::public_base(headers), link.path);
+    let url = format!("{}{}", base.0, link.path);
     Ok((StatusCode::CREATED, Json(CreatedLink { link, url })))
 }
 
@@ -154,11 +154,11 @@ pub async fn create_organization_link(
     auth: Auth<Write>,
     State(state): State<AppState>,
     Path(organization_id): Path<OrganizationId>,
-    headers: HeaderMap,
+    base: crate::PublicBase,
     JsonObject(body): JsonObject,
 ) -> Result<(StatusCode, Json<CreatedLink>), ApiError> {
     let subject = Subject::Organization(organization_id.to_string());
-    create(&state, &auth, subject, &headers, body).await
+    create(&state, &auth, subject, base, body).await
 }
 
 #[utoipa::path(

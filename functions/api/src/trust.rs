@@ -182,7 +182,7 @@ pub struct CloudProvider {
 pub async fn cloud_provider(
     _auth: Auth<Read>,
     State(state): State<AppState>,
-    headers: HeaderMap,
+    base: crate::PublicBase,
 ) -> Result<Json<CloudProvider>, ApiError> {
     let principal = state.vendor_principal().await?;
     Ok(Json(CloudProvider {
@@ -201,7 +201,7 @@ pub async fn cloud_provider(
             vendor_account_id: principal_account(&principal),
             vendor_principal: principal,
             default_role_name: state.settings.role_name.clone(),
-            role_template_url: template_url(&state, &headers),
+            role_template_url: template_url(&state, &base),
             external_id_condition: "StringEquals sts:ExternalId = <the account's external_id>"
                 .into(),
         },
@@ -242,7 +242,7 @@ pub async fn iam_parameters(
     auth: Auth<Write>,
     State(state): State<AppState>,
     Query(query): Query<IamParametersQuery>,
-    headers: HeaderMap,
+    base: crate::PublicBase,
 ) -> Result<Json<IamParameters>, ApiError> {
     let account_id = query.account_id.ok_or_else(|| {
         ApiError::bad_request(
@@ -262,7 +262,7 @@ pub async fn iam_parameters(
     Ok(Json(IamParameters {
         aws_console_url: role_template::console_url(
             partition,
-            &template_url_in(&state, &headers, partition),
+            &template_url_in(&state, &base, partition),
             &role_name,
             &external_id,
             &principal,
@@ -365,36 +365,25 @@ fn principal_account(principal: &str) -> String {
 
 /// The template for quick-create links in `partition`: its own S3 copy
 /// when configured, else as in `aws`.
-pub(crate) fn template_url_in(state: &AppState, headers: &HeaderMap, partition: &str) -> String {
+pub(crate) fn template_url_in(
+    state: &AppState,
+    base: &crate::PublicBase,
+    partition: &str,
+) -> String {
     state
         .settings
         .partition(partition)
         .and_then(|p| p.role_template_url.clone())
-        .unwrap_or_else(|| template_url(state, headers))
+        .unwrap_or_else(|| template_url(state, base))
 }
 
 /// `ROLE_TEMPLATE_URL` (an S3 copy, which CloudFormation can read), else
 /// this API's own public template.
-fn template_url(state: &AppState, headers: &HeaderMap) -> String {
+fn template_url(state: &AppState, base: &crate::PublicBase) -> String {
     if let Some(url) = &state.settings.role_template_url {
         return url.clone();
     }
-    format!("{}/v1/aws/role-template.yaml", public_base(headers))
-}
-
-/// This API as its callers reach it: `https://<Host>` (plain http on
-/// loopback, for the dev server).
-pub(crate) fn public_base(headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("localhost");
-    let scheme = if host.starts_with("127.0.0.1") || host.starts_with("localhost") {
-        "http"
-    } else {
-        "https"
-    };
-    format!("{scheme}://{host}")
+    format!("{}/v1/aws/role-template.yaml", base.0)
 }
 
 #[derive(Serialize, ToSchema)]

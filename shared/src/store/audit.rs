@@ -20,6 +20,9 @@ pub struct AuditFilter {
     /// RFC 3339 bounds, inclusive.
     pub since: Option<crate::time::Timestamp>,
     pub until: Option<crate::time::Timestamp>,
+    /// Types the reader may not see (their resource needs a scope it
+    /// lacks): left out by the query's filter.
+    pub hidden_types: Vec<crate::events::EventType>,
 }
 
 impl Store {
@@ -55,9 +58,10 @@ impl Store {
         limit: usize,
         after: Option<&str>,
     ) -> Result<Page<Event>> {
-        let mut clauses = Vec::new();
+        let mut clauses: Vec<&str> = Vec::new();
         let mut names = Vec::new();
         let mut values = Vec::new();
+        let hidden: String;
         if let Some(account_id) = &filter.account_id {
             clauses.push("account_id = :account");
             values.push((":account".to_string(), s(account_id)));
@@ -78,6 +82,19 @@ impl Store {
         if let Some(until) = filter.until {
             clauses.push("#time <= :until");
             values.push((":until".to_string(), s(until.to_string())));
+        }
+        if !filter.hidden_types.is_empty() {
+            let placeholders: Vec<String> = (0..filter.hidden_types.len())
+                .map(|index| format!(":hidden{index}"))
+                .collect();
+            hidden = format!("NOT (#type IN ({}))", placeholders.join(", "));
+            clauses.push(&hidden);
+            for (placeholder, event_type) in placeholders.into_iter().zip(&filter.hidden_types) {
+                values.push((placeholder, s(event_type.as_str())));
+            }
+            if filter.event_type.is_none() {
+                names.push(("#type".to_string(), "type".to_string()));
+            }
         }
         if filter.since.is_some() || filter.until.is_some() {
             names.push(("#time".to_string(), "time".to_string()));

@@ -195,3 +195,65 @@ async fn events_name_the_request_and_the_key_that_made_the_change() {
     let keys = app.get("/v1/audit-events?type=api_key.created").await.body;
     assert!(keys["events"][0].get("request_id").is_none(), "{keys:#}");
 }
+
+/// Issue 25 #5: each event type is read with the scope of the resource it
+/// describes (API keys and webhooks: admin), webhook URLs show their
+/// origin only, for everyone; #12: a PATCH that changes nothing is no event.
+#[tokio::test]
+async fn the_audit_log_shows_each_event_to_the_scope_of_its_resource() {
+    let app = TestApp::new().await;
+    app.create("123456789012", json!({})).await;
+    let hook = app
+        .call(
+            Method::POST,
+            "/v1/webhooks",
+            Some(&json!({"url": "https://chat.example.com/services/T000/B000/XXXXSECRET?token=abc", "event_types": ["account.created"]})),
+        )
+        .await;
+    assert_eq!(hook.status, StatusCode::CREATED, "{:#}", hook.body);
+    let hook_id = hook.body["webhook_id"].as_str().unwrap();
+    let unchanged = app
+        .call(
+            Method::PATCH,
+            &format!("/v1/webhooks/{hook_id}"),
+            Some(&json!({"url": null})),
+        )
+        .await;
+    assert_eq!(unchanged.status, StatusCode::OK, "{:#}", unchanged.body);
+    let reader = app
+        .key(crate::harness::TENANT, &[model::api_key::Scope::Read])
+        .await;
+    drain_stream(&app).await;
+
+    let read = app
+        .call_with(Method::GET, "/v1/audit-events", Some(&reader), None, &[])
+        .await;
+    assert_eq!(read.status, StatusCode::OK, "{:#}", read.body);
+    assert_eq!(types(&read.body), ["account.created"]);
+    let asked = app
+        .call_with(
+            Method::GET,
+            "/v1/audit-events?type=webhook.created",
+            Some(&reader),
+            None,
+            &[],
+        )
+        .await;
+    asked.assert_error(403, "forbidden");
+
+    let admin = app.get("/v1/audit-events").await.body;
+    let mut seen = types(&admin);
+    seen.sort();
+    seen.dedup();
+    assert_eq!(
+        seen,
+        ["account.created", "api_key.created", "webhook.created"],
+        "no webhook.updated for a PATCH that changed nothing"
+    );
+    let text = admin.to_string();
+    assert!(
+        !text.contains("XXXXSECRET") && !text.contains("token=abc"),
+        "{text}"
+    );
+    assert!(text.contains("https://chat.example.com/…"), "{text}");
+}

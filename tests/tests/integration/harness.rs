@@ -480,8 +480,13 @@ pub fn test_config(table: &str) -> model::config::Config {
     config.customer_role_name = "AccountOnboardingAudit".into();
     config.customer_role_name_pattern = "*".into();
     config.role_template_url = None;
+    // Links and template URLs come from here, never from a Host header.
+    config.public_url = Some(PUBLIC_URL.into());
     config
 }
+
+/// The public origin the tests' API makes its links from.
+pub const PUBLIC_URL: &str = "https://onboarding.example.com";
 
 /// Verification settings for tests: those of [`test_config`].
 pub fn test_settings() -> VerificationSettings {

@@ -30,7 +30,10 @@ async fn account_with_link(app: &TestApp, name: &str) -> (String, String, String
     assert_eq!(link.status, StatusCode::CREATED, "{:#}", link.body);
     assert_eq!(link.body["status"], "LIVE");
     let path = link.body["path"].as_str().unwrap().to_string();
-    assert!(link.body["url"].as_str().unwrap().ends_with(&path));
+    assert_eq!(
+        link.body["url"].as_str().unwrap(),
+        format!("{}{path}", crate::harness::PUBLIC_URL)
+    );
     (
         account,
         path,

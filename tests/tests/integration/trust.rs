@@ -568,10 +568,24 @@ async fn cloud_provider_details() {
     );
     assert_eq!(trust["vendor_account_id"], VENDOR_ACCOUNT);
     assert_eq!(trust["default_role_name"], "AccountOnboardingAudit");
-    assert!(trust["role_template_url"]
-        .as_str()
-        .unwrap()
-        .ends_with("/v1/aws/role-template.yaml"));
+    assert_eq!(
+        trust["role_template_url"],
+        format!("{}/v1/aws/role-template.yaml", crate::harness::PUBLIC_URL)
+    );
+    // Issue 25 #12: a Host header the caller writes changes nothing.
+    let forged = app
+        .call_with(
+            Method::GET,
+            "/v1/cloud-providers/aws",
+            Some(&app.key.clone()),
+            None,
+            &[("host", "evil.example.net")],
+        )
+        .await;
+    assert_eq!(
+        forged.body["trust"]["role_template_url"],
+        trust["role_template_url"]
+    );
 }
 
 #[tokio::test]
