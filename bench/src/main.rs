@@ -23,6 +23,9 @@
 //! transactions that keep hand triage) against raw BatchWriteItem of the
 //! same items, first and again (`finding_writes.rs`).
 //!
+//! suppression: a results page of 1 MiB settled against 100 worst-case
+//! suppression rules against none (`suppression.rs`).
+//!
 //! verification: accounts verified by the scheduled sweep (the real
 //! verifier, the real DynamoDB Local) against an STS endpoint with an
 //! injected latency; then again under an STS rate ceiling set below the
@@ -38,6 +41,7 @@ mod organizations_endpoint;
 mod scan_throughput;
 mod search_scale;
 mod sts_endpoint;
+mod suppression;
 
 use futures::StreamExt;
 use model::account::{Account, AccountFields};
@@ -205,6 +209,9 @@ async fn main() {
     }
     if only.is_empty() || only == "scans" {
         scan_throughput::run(env_or("BENCH_SCANS", 1000), env_or("BENCH_SCAN_LAMBDAS", 8)).await;
+    }
+    if only.is_empty() || only == "suppression" {
+        suppression::run(env_or("BENCH_REPEATS", 20));
     }
     if only.is_empty() || only == "findings" {
         finding_writes::run(env_or("BENCH_FINDINGS", 10_000)).await;

@@ -17,6 +17,7 @@ pub mod discovery;
 pub mod enrolment;
 pub mod error;
 pub mod events;
+pub mod glob;
 pub mod idempotency;
 pub mod ids;
 pub mod jobs;

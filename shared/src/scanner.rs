@@ -341,6 +341,16 @@ pub struct UploadedPage {
     pub reported: u32,
     pub ignored: u32,
     pub kept: u32,
+    /// Whether its findings are all written. A page is claimed (false)
+    /// before any of its findings is written, so a refused page writes
+    /// nothing, and completion waits for every claimed page to be written.
+    /// Pages stored before claims existed were written: true.
+    #[serde(default = "written_before_claims")]
+    pub written: bool,
+}
+
+fn written_before_claims() -> bool {
+    true
 }
 
 #[cfg(test)]

@@ -59,10 +59,10 @@ pub enum Field {
     Organization,
 }
 
-/// A glob whose only documented wildcard is `*`; `?` matches itself. (NUL
-/// is the single-character wildcard: in a query it can only widen what
-/// the caller's own search matches.)
-pub type Glob = wildmatch::WildMatchPattern<'*', '\0'>;
+/// A glob whose only wildcard is `*` (`?` matches itself), compiled to a
+/// linear-time automaton: a query's pattern is matched against every
+/// account a search reads, so its cost must not grow with its shape.
+pub type Glob = crate::glob::Glob;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Pattern {
@@ -76,7 +76,7 @@ impl Pattern {
     fn new(text: &str) -> Self {
         let lower = text.to_lowercase();
         if lower.contains('*') {
-            Pattern::Glob(Glob::new(&lower))
+            Pattern::Glob(Glob::new(&lower, crate::glob::Wildcards::Star))
         } else {
             Pattern::Contains(lower)
         }

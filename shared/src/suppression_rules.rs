@@ -7,9 +7,9 @@ use crate::ids::is_data_source_name;
 use crate::scans::{suppression_terms, Finding, Suppression};
 use crate::time::Timestamp;
 use crate::{Error, Result};
+use regex::{RegexSet, RegexSetBuilder};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use wildmatch::WildMatch;
 
 /// At most this many rules per tenant: each scan matches every finding
 /// against each of them.
@@ -17,6 +17,10 @@ pub const MAX_RULES: usize = 100;
 
 /// Longest resource pattern.
 pub const MAX_PATTERN: usize = 256;
+
+/// Most `*` in one resource pattern: enough for any ARN shape
+/// (`arn:aws:iam::*:user/*`), few enough that patterns stay simple.
+pub const MAX_WILDCARDS: usize = 8;
 
 /// Findings a tenant has set aside by what they are.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -81,6 +85,13 @@ impl SuppressionRuleRequest {
         }
         if let Some(pattern) = &self.resource_pattern {
             crate::validation::text("resource_pattern", pattern, MAX_PATTERN)?;
+            let stars = pattern.chars().filter(|c| *c == '*').count();
+            if stars > MAX_WILDCARDS {
+                return Err(Error::invalid(
+                    "resource_pattern",
+                    format!("a pattern has at most {MAX_WILDCARDS} '*', this one {stars}"),
+                ));
+            }
             if pattern.chars().all(|c| c == '*' || c == '?') {
                 return Err(Error::invalid(
                     "resource_pattern",
@@ -111,10 +122,23 @@ impl SuppressionRuleRequest {
     }
 }
 
-/// The rules one scan applies, patterns compiled once.
+/// The rules one scan applies, their resource patterns compiled once into
+/// one automaton (a [`RegexSet`]): a finding's resource id is read once,
+/// in time linear in its length, whatever the patterns, and tells which
+/// patterns match. (Matching each `*` pattern by backtracking cost
+/// O(n*m) per finding and rule: 100 adversarial rules took seconds of CPU
+/// over one results page.)
 #[derive(Default)]
 pub struct Rules {
-    rules: Vec<(SuppressionRule, Option<WildMatch>)>,
+    /// In rule id order, each with the index of its pattern in `patterns`.
+    rules: Vec<(SuppressionRule, Option<usize>)>,
+    patterns: Option<RegexSet>,
+}
+
+/// A resource pattern as a regular expression: `*` any run of characters,
+/// `?` one character, the rest literally, anchored at both ends.
+pub fn pattern_regex(pattern: &str) -> String {
+    crate::glob::to_regex(pattern, crate::glob::Wildcards::StarAndQuestion)
 }
 
 impl Rules {
@@ -126,21 +150,35 @@ impl Rules {
     /// In rule id order (oldest first): the first match names the rule.
     pub fn new(mut rules: Vec<SuppressionRule>) -> Self {
         rules.sort_by(|a, b| a.rule_id.cmp(&b.rule_id));
-        Rules {
-            rules: rules
-                .into_iter()
-                .take(MAX_RULES)
-                .map(|rule| {
-                    let pattern = rule.resource_pattern.as_deref().map(WildMatch::new);
-                    (rule, pattern)
-                })
-                .collect(),
-        }
+        rules.truncate(MAX_RULES);
+        let mut expressions = Vec::new();
+        let rules: Vec<(SuppressionRule, Option<usize>)> = rules
+            .into_iter()
+            .map(|rule| {
+                let index = rule.resource_pattern.as_deref().map(|pattern| {
+                    expressions.push(pattern_regex(pattern));
+                    expressions.len() - 1
+                });
+                (rule, index)
+            })
+            .collect();
+        let patterns = (!expressions.is_empty()).then(|| {
+            // Bounded by MAX_RULES patterns of MAX_PATTERN characters, so
+            // these limits hold for any rules a tenant can store.
+            RegexSetBuilder::new(&expressions)
+                .size_limit(64 << 20)
+                .dfa_size_limit(16 << 20)
+                .build()
+                .expect("escaped wildcard patterns always compile")
+        });
+        Rules { rules, patterns }
     }
 
     /// The suppression of the first rule that matches `finding` and holds
     /// when it was seen.
     pub fn suppression_of(&self, finding: &Finding) -> Option<Suppression> {
+        // Which patterns match: read once, and only if a rule needs it.
+        let mut matched = None;
         let (rule, _) = self.rules.iter().find(|(rule, pattern)| {
             rule.until.is_none_or(|until| until > finding.last_seen_at)
                 && rule
@@ -151,9 +189,16 @@ impl Rules {
                     .finding_type
                     .as_ref()
                     .is_none_or(|kind| *kind == finding.rule)
-                && pattern
-                    .as_ref()
-                    .is_none_or(|pattern| pattern.matches(&finding.resource_id))
+                && pattern.is_none_or(|index| {
+                    matched
+                        .get_or_insert_with(|| {
+                            self.patterns
+                                .as_ref()
+                                .map(|set| set.matches(&finding.resource_id))
+                        })
+                        .as_ref()
+                        .is_some_and(|matches| matches.matched(index))
+                })
         })?;
         Some(Suppression {
             reason: rule.reason.clone(),
@@ -235,6 +280,36 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(rule.until, None);
+    }
+
+    /// Issue 25 #2: the worst patterns a tenant may store, over long
+    /// resource ids: a bounded amount of work per finding (a property of
+    /// the automaton, not a timing; `make bench` times it).
+    #[test]
+    fn worst_case_rules_match_and_refuse_as_they_should() {
+        let worst: Vec<SuppressionRule> = (0..MAX_RULES)
+            .map(|i| {
+                let mut rule = request(serde_json::json!({
+                    "reason": "r",
+                    "resource_pattern": format!("*{}{}", "a".repeat(250), i % 10),
+                }))
+                .unwrap();
+                rule.rule_id = format!("01J{i:023}");
+                rule
+            })
+            .collect();
+        let rules = Rules::new(worst);
+        let miss = finding("R", &"a".repeat(2048));
+        assert!(rules.suppression_of(&miss).is_none());
+        let hit = finding("R", &format!("{}7", "a".repeat(2047)));
+        assert_eq!(
+            rules.suppression_of(&hit).unwrap().rule_id.as_deref(),
+            Some("01J00000000000000000000007")
+        );
+        let too_wild = request(
+            serde_json::json!({"reason": "r", "resource_pattern": "a*".repeat(MAX_WILDCARDS + 1)}),
+        );
+        assert_eq!(field(too_wild.unwrap_err()), "resource_pattern");
     }
 
     #[test]

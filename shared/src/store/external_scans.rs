@@ -18,7 +18,8 @@ use crate::scans::{AttachmentStatus, Finding, InventorySync, Scan, ScanError, Sc
 use crate::time::Timestamp;
 use crate::{Error, Result};
 use aws_sdk_dynamodb::types::{
-    Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    Update,
 };
 use std::collections::HashMap;
 
@@ -58,6 +59,18 @@ pub enum ExternalRefusal {
     Gone,
     /// The scan is not awaiting its scanner: it is as shown.
     NotAwaiting(Box<Scan>),
+}
+
+/// What claiming a page came to.
+#[derive(Debug)]
+pub enum PageClaim {
+    /// Claimed: its findings may be written.
+    Claimed,
+    /// The page was claimed before (by this upload's earlier try, or
+    /// another upload): as it is.
+    Exists(UploadedPage),
+    /// The scan takes no more pages.
+    Refused(ExternalRefusal),
 }
 
 /// What a refused scan write found: the scan, or nothing (deleted).
@@ -236,38 +249,105 @@ impl Store {
         Ok(output.item.map(serde_dynamo::from_item).transpose()?)
     }
 
-    /// A scan awaiting its scanner (FORWARDED, or RUNNING since its first
-    /// upload) becomes RUNNING; anything else is refused with the scan.
-    pub async fn start_external_upload(
+    /// Claim a page of a scan awaiting its scanner, before any of its
+    /// findings is written: in one transaction, the scan (FORWARDED, or
+    /// RUNNING since its first upload) becomes RUNNING and counts one more
+    /// claimed page (`pages_claimed`, which completion's write checks), and
+    /// the page is recorded unwritten if it is new. A page claimed before
+    /// comes back as it is; a scan that takes no more pages, as refused.
+    pub async fn claim_uploaded_page(
         &self,
         reference: &ScanReference,
-    ) -> Result<std::result::Result<Scan, ExternalRefusal>> {
-        let result = self
-            .client
-            .update_item()
+        page: &UploadedPage,
+    ) -> Result<PageClaim> {
+        let mut item: Item = serde_dynamo::to_item(page)?;
+        item.extend(item_key(
+            &reference.tenant,
+            page_sk(&reference.account_id, &reference.scan_id, page.page),
+        ));
+        item.insert("type".into(), s("scan_page"));
+        let scan = Update::builder()
             .table_name(self.table())
             .set_key(Some(item_key(
                 &reference.tenant,
                 keys::scan_sk(&reference.account_id, &reference.scan_id),
             )))
-            .update_expression("SET #status = :running")
+            .update_expression(
+                "SET #status = :running, pages_claimed = if_not_exists(pages_claimed, :zero) + :one",
+            )
             .condition_expression(
                 "attribute_exists(deadline_at) AND #status IN (:forwarded, :running)",
             )
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":forwarded", s(ScanStatus::Forwarded.as_str()))
             .expression_attribute_values(":running", s(ScanStatus::Running.as_str()))
-            .return_values(ReturnValue::AllNew)
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(crate::error::store_error)?;
+        let put = Put::builder()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(crate::error::store_error)?;
+        for attempt in 0..8u32 {
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().update(scan.clone()).build())
+                .transact_items(TransactWriteItem::builder().put(put.clone()).build())
+                .send()
+                .await;
+            let err = match result {
+                Ok(_) => return Ok(PageClaim::Claimed),
+                Err(err) => err,
+            };
+            let Some(reasons) = super::cancellation_reasons(&err) else {
+                return Err(Error::from_sdk(err));
+            };
+            match (reasons.first(), reasons.get(1)) {
+                (Some((true, found)), _) => {
+                    return Ok(PageClaim::Refused(refusal(found.clone())?));
+                }
+                (_, Some((true, Some(found)))) => {
+                    return Ok(PageClaim::Exists(serde_dynamo::from_item(found.clone())?));
+                }
+                // Another upload's transaction held the scan: again shortly.
+                _ => {
+                    tokio::time::sleep(std::time::Duration::from_millis(10 << attempt.min(5))).await
+                }
+            }
+        }
+        Err(Error::Conflict(
+            "other uploads of this scan kept the scan busy; send the page again".into(),
+        ))
+    }
+
+    /// Mark a claimed page written, with its counts.
+    pub async fn page_written(&self, reference: &ScanReference, page: &UploadedPage) -> Result<()> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(item_key(
+                &reference.tenant,
+                page_sk(&reference.account_id, &reference.scan_id, page.page),
+            )))
+            .update_expression(
+                "SET written = :true, reported = :reported, ignored = :ignored, kept = :kept",
+            )
+            .condition_expression("fingerprint = :fingerprint")
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":reported", n(u64::from(page.reported)))
+            .expression_attribute_values(":ignored", n(u64::from(page.ignored)))
+            .expression_attribute_values(":kept", n(u64::from(page.kept)))
+            .expression_attribute_values(":fingerprint", s(&page.fingerprint))
             .send()
             .await;
-        match result {
-            Ok(output) => Ok(Ok(serde_dynamo::from_item(
-                output.attributes.unwrap_or_default(),
-            )?)),
-            Err(err) if is_condition_failure(&err) => Ok(Err(refusal(refused_item(&err))?)),
-            Err(err) => Err(Error::from_sdk(err)),
-        }
+        applied(result).map(drop)
     }
 
     /// An uploaded page, if it was.
@@ -284,37 +364,6 @@ impl Store {
             .await?
             .map(serde_dynamo::from_item)
             .transpose()?)
-    }
-
-    /// Record a page once its findings are stored; a page recorded
-    /// meanwhile (a concurrent upload of it) comes back instead.
-    pub async fn record_uploaded_page(
-        &self,
-        reference: &ScanReference,
-        page: &UploadedPage,
-    ) -> Result<Option<UploadedPage>> {
-        let mut item: Item = serde_dynamo::to_item(page)?;
-        item.extend(item_key(
-            &reference.tenant,
-            page_sk(&reference.account_id, &reference.scan_id, page.page),
-        ));
-        item.insert("type".into(), s("scan_page"));
-        let result = self
-            .client
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(None),
-            Err(err) if is_condition_failure(&err) => Ok(refused_item(&err)
-                .map(serde_dynamo::from_item)
-                .transpose()?),
-            Err(err) => Err(Error::from_sdk(err)),
-        }
     }
 
     /// Every page a scan uploaded, in page order.
@@ -354,7 +403,12 @@ impl Store {
     /// The end of an external scan: its final record (no longer due), the
     /// findings earlier scans saw and this one did not written resolved, the
     /// attachment's status and each region's sync. Refused, with the
-    /// scan, unless it awaits its scanner.
+    /// scan, unless it awaits its scanner and has claimed exactly
+    /// `pages_claimed` pages (the ones completion counted: a page claimed
+    /// since then refuses it, so no upload lands after the count).
+    // Each argument is a part of the one write; bundling them would only
+    // name the bundle.
+    #[allow(clippy::too_many_arguments)]
     pub async fn finish_external_scan(
         &self,
         reference: &ScanReference,
@@ -363,6 +417,7 @@ impl Store {
         regions: &[(String, InventorySync)],
         detail: &str,
         findings: Option<&crate::scans::FindingTally>,
+        pages_claimed: u32,
     ) -> Result<std::result::Result<(), ExternalRefusal>> {
         let tenant = &reference.tenant;
         let result = self
@@ -377,8 +432,10 @@ impl Store {
                 "SET #status = :status, counts = :counts, errors = :errors, finished_at = :now REMOVE #shard, #due",
             )
             .condition_expression(
-                "attribute_exists(deadline_at) AND #status IN (:forwarded, :running)",
+                "attribute_exists(deadline_at) AND #status IN (:forwarded, :running) AND (pages_claimed = :claimed OR (attribute_not_exists(pages_claimed) AND :claimed = :zero))",
             )
+            .expression_attribute_values(":claimed", n(u64::from(pages_claimed)))
+            .expression_attribute_values(":zero", n(0))
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#shard", provisioning::DUE_SHARD)
             .expression_attribute_names("#due", provisioning::DUE_AT)

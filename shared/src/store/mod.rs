@@ -55,7 +55,7 @@ pub use accounts::account_item;
 pub use api_keys::KeyRevocation;
 pub use audit::{AuditFilter, EXPIRES_AT};
 pub use bulk::{BatchDeleteCode, BatchDeleteFailure, BatchDeleteOutcome, ImportOutcome};
-pub use external_scans::{DueSchedule, ExternalRefusal, DEADLINE_SHARD};
+pub use external_scans::{DueSchedule, ExternalRefusal, PageClaim, DEADLINE_SHARD};
 pub use onboarding::OnboardingContext;
 pub use organizations::MAX_ORGANIZATIONS;
 pub use scans::{AccountRegions, Claim, ScanContext};

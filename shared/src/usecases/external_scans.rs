@@ -12,7 +12,7 @@ use crate::scanner::{
 use crate::scans::{
     Catalogue, FindingTally, IgnoreLists, Scan, ScanError, ScanErrorCode, ScanStatus, SyncStatus,
 };
-use crate::store::{ExternalRefusal, Store};
+use crate::store::{ExternalRefusal, PageClaim, Store};
 use crate::time::Timestamp;
 use crate::{Error, Result};
 use serde::Serialize;
@@ -90,7 +90,11 @@ impl ExternalScans<'_> {
         Ok(reference)
     }
 
-    /// Store one page of findings of a scan awaiting its scanner.
+    /// Store one page of findings of a scan awaiting its scanner. The page
+    /// is claimed before any finding is written: a page refused (another
+    /// upload's, with other findings; or a scan that takes no more) writes
+    /// nothing. A claimed page whose upload failed midway is finished by
+    /// the next upload of the same page.
     pub async fn upload(
         &self,
         credential: &ScannerCredential,
@@ -99,16 +103,20 @@ impl ExternalScans<'_> {
         fingerprint: String,
     ) -> Result<UploadReceipt> {
         let reference = self.reference(credential, scan_id).await?;
-        let (uploaded, account, rules) = futures::join!(
+        let (uploaded, account, scan, rules) = futures::join!(
             self.store.uploaded_page(&reference, page.page),
             self.store
                 .get_account(&reference.tenant, &reference.account_id),
+            self.store
+                .get_scan(&reference.tenant, &reference.account_id, scan_id),
             self.store.suppression_matcher(&reference.tenant),
         );
-        if let Some(earlier) = uploaded? {
-            return same_page(scan_id, &earlier, &fingerprint);
+        let earlier = uploaded?;
+        if let Some(earlier) = earlier.as_ref().filter(|page| page.written) {
+            return same_page(scan_id, earlier, &fingerprint);
         }
         let account = account?.ok_or_else(|| not_found(scan_id))?;
+        let scan_only = scan?.ok_or_else(|| not_found(scan_id))?.scan_only;
         let source = self.catalogue.require(&reference.data_source)?;
         let ignore = IgnoreLists::new(
             &account.fields.resource_type_ignore_list,
@@ -116,27 +124,40 @@ impl ExternalScans<'_> {
         )?;
         let number = page.page;
         let mut checked = page.findings(&reference, source.max_score, &ignore, Timestamp::now())?;
-        let scan = match self.store.start_external_upload(&reference).await? {
-            Ok(scan) => scan,
-            Err(refusal) => return Err(not_awaiting(scan_id, refusal)),
-        };
-        if !scan.scan_only {
-            self.store
-                .put_uploaded_findings(&reference.tenant, &mut checked.findings, &rules?)
-                .await?;
-        }
         let record = UploadedPage {
             page: number,
             fingerprint,
             reported: checked.reported,
             ignored: checked.ignored,
             kept: checked.findings.len() as u32,
+            written: false,
         };
-        match self.store.record_uploaded_page(&reference, &record).await? {
-            None => Ok(UploadReceipt::of(scan_id, &record, false)),
-            // The same page, uploaded concurrently.
-            Some(earlier) => same_page(scan_id, &earlier, &record.fingerprint),
+        match earlier {
+            // Claimed by an upload of the same findings that did not
+            // finish: this one finishes it (the writes are idempotent).
+            Some(claimed) if claimed.fingerprint == record.fingerprint => {}
+            Some(claimed) => return same_page(scan_id, &claimed, &record.fingerprint),
+            None => match self.store.claim_uploaded_page(&reference, &record).await? {
+                PageClaim::Claimed => {}
+                PageClaim::Exists(claimed)
+                    if claimed.fingerprint == record.fingerprint && !claimed.written => {}
+                PageClaim::Exists(claimed) => {
+                    return same_page(scan_id, &claimed, &record.fingerprint)
+                }
+                PageClaim::Refused(refusal) => return Err(not_awaiting(scan_id, refusal)),
+            },
         }
+        if !scan_only {
+            self.store
+                .put_uploaded_findings(&reference.tenant, &mut checked.findings, &rules?)
+                .await?;
+        }
+        let record = UploadedPage {
+            written: true,
+            ..record
+        };
+        self.store.page_written(&reference, &record).await?;
+        Ok(UploadReceipt::of(scan_id, &record, false))
     }
 
     /// End a scan awaiting its scanner. Completing it again the same way
@@ -171,6 +192,10 @@ impl ExternalScans<'_> {
             return Ok(scan);
         }
         let pages = pages?;
+        let claimed = pages.len() as u32;
+        if let Some(unwritten) = pages.iter().find(|page| !page.written) {
+            return Err(upload_in_progress(scan_id, unwritten.page));
+        }
         if let Some(expected) = completion.pages {
             let missing: Vec<String> = (1..=expected)
                 .filter(|number| !pages.iter().any(|p| p.page == *number))
@@ -260,11 +285,18 @@ impl ExternalScans<'_> {
                 &regions,
                 &detail,
                 remaining.as_ref(),
+                claimed,
             )
             .await?
         {
             Ok(()) => Ok(done),
             Err(ExternalRefusal::NotAwaiting(ended)) if ended.status == wanted => Ok(*ended),
+            // Still awaiting: a page was claimed since the pages were read.
+            Err(ExternalRefusal::NotAwaiting(ended))
+                if matches!(ended.status, ScanStatus::Forwarded | ScanStatus::Running) =>
+            {
+                Err(upload_in_progress(scan_id, claimed + 1))
+            }
             Err(refusal) => Err(not_awaiting(scan_id, refusal)),
         }
     }
@@ -320,6 +352,17 @@ fn same_page(scan_id: &str, earlier: &UploadedPage, fingerprint: &str) -> Result
                 earlier.page
             ),
         })
+    }
+}
+
+/// Completion waits for uploads under way, so that no page's findings
+/// land after the scan's counts.
+fn upload_in_progress(scan_id: &str, page: u32) -> Error {
+    Error::Refused {
+        code: "upload_in_progress",
+        message: format!(
+            "a page of scan {scan_id} (page {page} or another) is still being uploaded; complete the scan once every upload has answered (an upload that failed: send that page again)"
+        ),
     }
 }
 

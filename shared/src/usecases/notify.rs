@@ -68,7 +68,8 @@ impl Notify {
     pub async fn record(&self, changes: &[Change]) -> Recorded {
         let mut events = Vec::new();
         // Ranges still to record, the leftmost last (a stack).
-        let mut todo = vec![0..changes.len()];
+        let mut todo = Vec::new();
+        todo.push(0..changes.len());
         while let Some(range) = todo.pop() {
             if range.is_empty() {
                 continue;

@@ -144,7 +144,7 @@ impl Fixture {
         let reply = self
             .app
             .get(&format!(
-                "/v1/accounts/{}/findings?data_source=acme:ext",
+                "/v1/accounts/{}/findings?data_source=acme:ext&limit=1000",
                 self.account
             ))
             .await;
@@ -445,4 +445,139 @@ async fn a_revoked_scanner_credential_stops_at_once() {
     )
     .await
     .assert_error(404, "not_found");
+}
+
+/// Issue 25 #3: two uploads of one page with different findings, at once:
+/// one is stored, the other is a 409 that wrote nothing; the completed
+/// scan's counts equal what is listed.
+#[tokio::test]
+async fn concurrent_uploads_of_one_page_store_one_of_them_only() {
+    let f = fixture().await;
+    for round in 0..4 {
+        let job = f.forwarded_scan().await;
+        let scan_id = job["scan_id"].as_str().unwrap();
+        let page = |tag: &str| {
+            let findings: Vec<Value> = (0..40)
+                .map(|i| finding("OPEN_PORT", &format!("{tag}-{round}-{i}"), 5.0))
+                .collect();
+            json!({"page": 1, "findings": findings})
+        };
+        let (a, b) = (page("a"), page("b"));
+        let (first, second) = futures::join!(
+            f.report(Some(&f.token), scan_id, "results", &a),
+            f.report(Some(&f.token), scan_id, "results", &b),
+        );
+        let statuses = [first.status.as_u16(), second.status.as_u16()];
+        assert!(
+            statuses.contains(&200) && statuses.contains(&409),
+            "{statuses:?}: {:#} {:#}",
+            first.body,
+            second.body
+        );
+        let loser = if first.status == StatusCode::OK {
+            &second
+        } else {
+            &first
+        };
+        assert_eq!(loser.code(), "page_conflict");
+        let done = f
+            .report(
+                Some(&f.token),
+                scan_id,
+                "complete",
+                &json!({"status": "SUCCEEDED", "pages": 1}),
+            )
+            .await;
+        assert_eq!(done.status, StatusCode::OK, "{:#}", done.body);
+        assert_eq!(done.body["counts"]["stored"], 40, "{:#}", done.body);
+        let listed: Vec<Value> = f
+            .findings()
+            .await
+            .into_iter()
+            .filter(|finding| finding["scan_id"] == scan_id)
+            .collect();
+        assert_eq!(listed.len(), 40, "only the stored page's findings");
+        let winner = if first.status == StatusCode::OK {
+            "a"
+        } else {
+            "b"
+        };
+        assert!(listed.iter().all(|finding| finding["resource_id"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("/{winner}-{round}-"))));
+    }
+}
+
+/// Issue 25 #3: uploads racing a completion either land before the count
+/// (and are in it) or are refused having written nothing: the summary
+/// always equals the listing.
+#[tokio::test]
+async fn completion_fences_the_uploads_it_races() {
+    let f = fixture().await;
+    let job = f.forwarded_scan().await;
+    let scan_id = job["scan_id"].as_str().unwrap();
+    let page = |number: u32| {
+        let findings: Vec<Value> = (0..60)
+            .map(|i| finding("NO_BACKUP", &format!("p{number}-{i}"), 4.0))
+            .collect();
+        json!({"page": number, "findings": findings})
+    };
+    let first = f.report(Some(&f.token), scan_id, "results", &page(1)).await;
+    assert_eq!(first.status, StatusCode::OK, "{:#}", first.body);
+    let pages: Vec<Value> = (2..=6).map(page).collect();
+    let uploads = futures::future::join_all(
+        pages
+            .iter()
+            .map(|body| f.report(Some(&f.token), scan_id, "results", body)),
+    );
+    let completion = async {
+        // Let the uploads start, then complete in their midst.
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+        f.report(
+            Some(&f.token),
+            scan_id,
+            "complete",
+            &json!({"status": "SUCCEEDED"}),
+        )
+        .await
+    };
+    let (uploaded, mut done) = futures::join!(uploads, completion);
+    for reply in &uploaded {
+        assert!(
+            reply.status == StatusCode::OK || reply.code() == "scan_not_awaiting_results",
+            "{:#}",
+            reply.body
+        );
+    }
+    if done.status != StatusCode::OK {
+        assert_eq!(done.code(), "upload_in_progress", "{:#}", done.body);
+        done = f
+            .report(
+                Some(&f.token),
+                scan_id,
+                "complete",
+                &json!({"status": "SUCCEEDED"}),
+            )
+            .await;
+        assert_eq!(done.status, StatusCode::OK, "{:#}", done.body);
+    }
+    let accepted = 1 + uploaded
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
+    let listed = f
+        .findings()
+        .await
+        .into_iter()
+        .filter(|finding| finding["scan_id"] == scan_id)
+        .count();
+    assert_eq!(
+        listed,
+        accepted * 60,
+        "only accepted pages' findings are stored"
+    );
+    assert_eq!(done.body["counts"]["stored"], listed, "{:#}", done.body);
+    assert_eq!(done.body["counts"]["findings"], listed, "{:#}", done.body);
+    assert_eq!(f.scan(scan_id).await["counts"]["stored"], listed);
 }
