@@ -177,9 +177,7 @@ pub async fn run(table: &str) {
         model::time::Timestamp::now(),
     )
     .expect("key");
-    services
-        .store
-        .create_api_key(&issued.record)
+    model::usecases::api_keys::create(&services.store, &issued.record)
         .await
         .expect("store the key");
     let key_id = issued.record.key_id.clone();

@@ -34,8 +34,7 @@ pub async fn run(accounts: usize, repeats: usize) {
         Timestamp::now(),
     )
     .expect("key");
-    store
-        .create_api_key(&issued.record)
+    model::usecases::api_keys::create(&store, &issued.record)
         .await
         .expect("store key");
     let key = issued.token;

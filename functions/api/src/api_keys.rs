@@ -62,7 +62,7 @@ pub async fn create_api_key(
         request.expires_at,
         Timestamp::now(),
     )?;
-    model::usecases::api_keys::create(&state.store, &issued).await?;
+    model::usecases::api_keys::create(&state.store, &issued.record).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedApiKey {

@@ -1,6 +1,6 @@
 //! Tenant and API key items.
 
-use super::{is_condition_failure, is_transaction_condition_failure, keys, s, Store};
+use super::{is_condition_failure, keys, s, Store};
 use crate::api_key::ApiKey;
 use crate::time::Timestamp;
 use crate::{Error, Result};
@@ -18,7 +18,9 @@ pub enum KeyRevocation {
 impl Store {
     /// Store a new key, creating its tenant if this is the tenant's first
     /// key: one transaction, so a tenant never exists half-made.
-    pub async fn create_api_key(&self, key: &ApiKey) -> Result<()> {
+    /// At the quota version `read` (`Ok(false)`: the quota moved, count
+    /// again; see [`crate::usecases::quota`]).
+    pub async fn create_api_key(&self, key: &ApiKey, read: u64) -> Result<bool> {
         let mut item: std::collections::HashMap<_, _> = serde_dynamo::to_item(key)?;
         item.insert("pk".into(), s(keys::tenant_pk(&key.tenant)));
         item.insert("sk".into(), s(keys::api_key_sk(&key.key_id)));
@@ -43,20 +45,20 @@ impl Store {
             .expression_attribute_values(":type", s("tenant"))
             .build()
             .map_err(crate::error::store_error)?;
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(touch_tenant).build())
-            .transact_items(TransactWriteItem::builder().put(put_key).build())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if is_transaction_condition_failure(&err) => Err(Error::AlreadyExists {
+        let items = vec![
+            TransactWriteItem::builder().update(touch_tenant).build(),
+            TransactWriteItem::builder().put(put_key).build(),
+        ];
+        match self
+            .write_within_quota(&key.tenant, keys::KEY_PREFIX, read, items)
+            .await?
+        {
+            super::QuotaWrite::Written => Ok(true),
+            super::QuotaWrite::Moved => Ok(false),
+            super::QuotaWrite::Refused(..) => Err(Error::AlreadyExists {
                 resource: RESOURCE,
                 id: key.key_id.clone(),
             }),
-            Err(err) => Err(Error::from_sdk(err)),
         }
     }
 

@@ -32,6 +32,7 @@ mod external_scans;
 mod idempotency;
 mod onboarding;
 mod organizations;
+mod quota;
 mod region_runs;
 mod scans;
 mod search;
@@ -58,6 +59,7 @@ pub use bulk::{BatchDeleteCode, BatchDeleteFailure, BatchDeleteOutcome, ImportOu
 pub use external_scans::{DueSchedule, ExternalRefusal, PageClaim, DEADLINE_SHARD};
 pub use onboarding::OnboardingContext;
 pub use organizations::MAX_ORGANIZATIONS;
+pub use quota::{QuotaWrite, ATTEMPTS as QUOTA_ATTEMPTS};
 pub use scans::{AccountRegions, Claim, ScanContext};
 pub use triage::{finding_item, FindingsOrder};
 pub use verification::{DueAccount, DuePage, VerificationWrite};
@@ -335,6 +337,22 @@ struct Filter {
 }
 
 /// The primary key of a tenant's item.
+/// A transaction's Put of `item`, only if no item has its key.
+fn put_if_absent(
+    table: &str,
+    item: Item,
+) -> crate::Result<aws_sdk_dynamodb::types::TransactWriteItem> {
+    let put = aws_sdk_dynamodb::types::Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(sk)")
+        .build()
+        .map_err(crate::error::store_error)?;
+    Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
+        .put(put)
+        .build())
+}
+
 fn item_key(tenant: &str, sk: String) -> HashMap<String, AttributeValue> {
     HashMap::from([
         ("pk".to_string(), s(keys::tenant_pk(tenant))),

@@ -39,7 +39,19 @@ pub struct OnboardingContext {
 }
 
 impl Store {
-    pub async fn put_onboarding_link(&self, tenant: &str, link: &OnboardingLink) -> Result<()> {
+    /// Where a subject's links are (the quota scope of their count).
+    pub fn onboarding_links_prefix(subject: &Subject) -> String {
+        links_prefix(subject)
+    }
+
+    /// Store a new link at the quota version `read` of its subject
+    /// (`Ok(false)`: the quota moved, count again).
+    pub async fn create_onboarding_link(
+        &self,
+        tenant: &str,
+        link: &OnboardingLink,
+        read: u64,
+    ) -> Result<bool> {
         let subject = link
             .subject()
             .ok_or_else(|| Error::store("an onboarding link names one account or organization"))?;
@@ -47,21 +59,17 @@ impl Store {
         item.extend(item_key(tenant, link_sk(&subject, &link.link_id)));
         item.insert("type".into(), s("onboarding_link"));
         super::stamp_item(&mut item);
-        let result = self
-            .client
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(sk)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if is_condition_failure(&err) => Err(Error::AlreadyExists {
+        let put = super::put_if_absent(self.table(), item)?;
+        match self
+            .write_within_quota(tenant, &links_prefix(&subject), read, vec![put])
+            .await?
+        {
+            super::QuotaWrite::Written => Ok(true),
+            super::QuotaWrite::Moved => Ok(false),
+            super::QuotaWrite::Refused(..) => Err(Error::AlreadyExists {
                 resource: RESOURCE,
                 id: link.link_id.clone(),
             }),
-            Err(err) => Err(Error::from_sdk(err)),
         }
     }
 

@@ -15,12 +15,14 @@ const RESOURCE: &str = "organization";
 pub const MAX_ORGANIZATIONS: usize = 100;
 
 impl Store {
-    /// Store a new organization (refused if its id exists).
+    /// Store a new organization (refused if its id exists) at the quota
+    /// version `read` (`Ok(false)`: the quota moved, count again).
     pub async fn create_organization(
         &self,
         tenant: &str,
         organization: &Organization,
-    ) -> Result<()> {
+        read: u64,
+    ) -> Result<bool> {
         let mut item: Item = serde_dynamo::to_item(organization)?;
         item.insert("pk".into(), s(keys::tenant_pk(tenant)));
         item.insert(
@@ -36,21 +38,17 @@ impl Store {
             item.insert(provisioning::DUE_AT.into(), s(next.to_string()));
         }
         stamp_item(&mut item);
-        let result = self
-            .client
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(sk)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if is_condition_failure(&err) => Err(Error::AlreadyExists {
+        let put = super::put_if_absent(self.table(), item)?;
+        match self
+            .write_within_quota(tenant, keys::ORGANIZATION_PREFIX, read, vec![put])
+            .await?
+        {
+            super::QuotaWrite::Written => Ok(true),
+            super::QuotaWrite::Moved => Ok(false),
+            super::QuotaWrite::Refused(..) => Err(Error::AlreadyExists {
                 resource: RESOURCE,
                 id: organization.organization_id.clone(),
             }),
-            Err(err) => Err(Error::from_sdk(err)),
         }
     }
 

@@ -7,26 +7,28 @@ use crate::{Error, Result};
 const RESOURCE: &str = "suppression rule";
 
 impl Store {
-    /// Write a new rule (refused if the id exists).
-    pub async fn put_suppression_rule(&self, tenant: &str, rule: &SuppressionRule) -> Result<()> {
+    /// Store a new rule at the quota version `read` (`Ok(false)`: the
+    /// quota moved, count again).
+    pub async fn create_suppression_rule(
+        &self,
+        tenant: &str,
+        rule: &SuppressionRule,
+        read: u64,
+    ) -> Result<bool> {
         let mut item: Item = serde_dynamo::to_item(rule)?;
         item.extend(item_key(tenant, keys::suppression_rule_sk(&rule.rule_id)));
         item.insert("type".into(), s("suppression_rule"));
-        let result = self
-            .client
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(sk)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if is_condition_failure(&err) => Err(Error::AlreadyExists {
+        let put = super::put_if_absent(self.table(), item)?;
+        match self
+            .write_within_quota(tenant, keys::SUPPRESSION_RULE_PREFIX, read, vec![put])
+            .await?
+        {
+            super::QuotaWrite::Written => Ok(true),
+            super::QuotaWrite::Moved => Ok(false),
+            super::QuotaWrite::Refused(..) => Err(Error::AlreadyExists {
                 resource: RESOURCE,
                 id: rule.rule_id.clone(),
             }),
-            Err(err) => Err(Error::from_sdk(err)),
         }
     }
 

@@ -48,6 +48,28 @@ impl Store {
         }
     }
 
+    /// Store a new webhook at the quota version `read` (`Ok(false)`: the
+    /// quota moved, count again).
+    pub async fn create_webhook(&self, tenant: &str, webhook: &Webhook, read: u64) -> Result<bool> {
+        let mut item: Item = serde_dynamo::to_item(webhook)?;
+        item.insert("pk".into(), s(keys::tenant_pk(tenant)));
+        item.insert("sk".into(), s(keys::webhook_sk(&webhook.webhook_id)));
+        item.insert("type".into(), s("webhook"));
+        super::stamp_item(&mut item);
+        let put = super::put_if_absent(self.table(), item)?;
+        match self
+            .write_within_quota(tenant, keys::WEBHOOK_PREFIX, read, vec![put])
+            .await?
+        {
+            super::QuotaWrite::Written => Ok(true),
+            super::QuotaWrite::Moved => Ok(false),
+            super::QuotaWrite::Refused(..) => Err(Error::AlreadyExists {
+                resource: RESOURCE,
+                id: webhook.webhook_id.clone(),
+            }),
+        }
+    }
+
     pub async fn get_webhook(&self, tenant: &str, webhook_id: &str) -> Result<Webhook> {
         self.get_item(tenant, keys::webhook_sk(webhook_id))
             .await?

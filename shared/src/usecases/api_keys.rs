@@ -3,7 +3,7 @@
 //! list only the newest [`KEPT_DEAD_API_KEYS`], so a listing reads a bounded
 //! set however many keys a tenant rotates through.
 
-use crate::api_key::{ApiKey, IssuedKey};
+use crate::api_key::ApiKey;
 use crate::store::Store;
 use crate::time::Timestamp;
 use crate::{Error, Result};
@@ -26,29 +26,35 @@ pub fn dead_beyond_kept(keys: &[ApiKey], now: Timestamp) -> Vec<&ApiKey> {
 
 /// Store an issued key, refused while the tenant has its most live keys;
 /// the dead beyond the kept go in the same round.
-pub async fn create(store: &Store, issued: &IssuedKey) -> Result<()> {
-    let tenant = &issued.record.tenant;
-    let now = issued.record.created_at;
-    let keys = store.list_api_keys(tenant).await?;
-    let live = keys.iter().filter(|key| !dead(key, now)).count();
-    if live >= MAX_LIVE_API_KEYS {
-        return Err(Error::Refused {
-            code: "too_many_api_keys",
-            message: format!(
-                "tenant {tenant} has {MAX_LIVE_API_KEYS} live API keys, the most it may; revoke one first"
-            ),
-        });
-    }
-    let stale: Vec<&str> = dead_beyond_kept(&keys, now)
-        .into_iter()
-        .map(|key| key.key_id.as_str())
-        .collect();
-    let (created, pruned) = futures::join!(
-        store.create_api_key(&issued.record),
-        store.delete_api_keys(tenant, &stale)
-    );
-    created?;
-    pruned
+pub async fn create(store: &Store, key: &ApiKey) -> Result<()> {
+    let tenant = &key.tenant;
+    let now = key.created_at;
+    let prefix = crate::store::keys::KEY_PREFIX;
+    let stale: Vec<String> = crate::usecases::quota::create_within(
+        store,
+        tenant,
+        prefix,
+        prefix,
+        |keys: &[ApiKey]| {
+            let live = keys.iter().filter(|key| !dead(key, now)).count();
+            if live >= MAX_LIVE_API_KEYS {
+                return Err(Error::Refused {
+                    code: "too_many_api_keys",
+                    message: format!(
+                        "tenant {tenant} has {MAX_LIVE_API_KEYS} live API keys, the most it may; revoke one first"
+                    ),
+                });
+            }
+            Ok(dead_beyond_kept(keys, now)
+                .into_iter()
+                .map(|key| key.key_id.clone())
+                .collect())
+        },
+        |read| store.create_api_key(key, read),
+    )
+    .await?;
+    let stale: Vec<&str> = stale.iter().map(String::as_str).collect();
+    store.delete_api_keys(tenant, &stale).await
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub mod import;
 pub mod notify;
 pub mod onboarding;
 pub mod organizations;
+pub mod quota;
 pub mod role_checks;
 pub mod scans;
 pub mod suppression_rules;

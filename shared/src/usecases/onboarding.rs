@@ -106,26 +106,8 @@ impl Onboarding<'_> {
         request: CreateLinkRequest,
     ) -> Result<NewLink> {
         let days = request.days()?;
-        let (active, links) = futures::join!(
-            self.require_active(tenant, &subject),
-            self.store.onboarding_links(tenant, &subject)
-        );
-        active?;
+        self.require_active(tenant, &subject).await?;
         let now = Timestamp::now();
-        let links = links?;
-        let live = links
-            .iter()
-            .filter(|link| link.status(now) == LinkStatus::Live)
-            .count();
-        if live >= MAX_LIVE_LINKS {
-            return Err(Error::Refused {
-                code: "too_many_onboarding_links",
-                message: format!(
-                    "{} has {MAX_LIVE_LINKS} live onboarding links, the most it may; revoke one first",
-                    subject.id()
-                ),
-            });
-        }
         let link_id = ulid::Ulid::new().to_string();
         let (token, secret_hash) = Token::issue(tenant, &subject, &link_id);
         let (account_id, organization_id) = match &subject {
@@ -144,16 +126,38 @@ impl Onboarding<'_> {
             revoked_by: None,
             last_check_at: None,
         };
-        let stale: Vec<&str> = crate::onboarding::dead_beyond_kept(&links, now)
-            .into_iter()
-            .map(|link| link.link_id.as_str())
-            .collect();
-        let (put, pruned) = futures::join!(
-            self.store.put_onboarding_link(tenant, &link),
-            self.store.delete_onboarding_links(tenant, &subject, &stale)
-        );
-        put?;
-        pruned?;
+        let prefix = Store::onboarding_links_prefix(&subject);
+        let stale: Vec<String> = crate::usecases::quota::create_within(
+            self.store,
+            tenant,
+            &prefix,
+            &prefix,
+            |links: &[OnboardingLink]| {
+                let live = links
+                    .iter()
+                    .filter(|link| link.status(now) == LinkStatus::Live)
+                    .count();
+                if live >= MAX_LIVE_LINKS {
+                    return Err(Error::Refused {
+                        code: "too_many_onboarding_links",
+                        message: format!(
+                            "{} has {MAX_LIVE_LINKS} live onboarding links, the most it may; revoke one first",
+                            subject.id()
+                        ),
+                    });
+                }
+                Ok(crate::onboarding::dead_beyond_kept(links, now)
+                    .into_iter()
+                    .map(|link| link.link_id.clone())
+                    .collect())
+            },
+            |read| self.store.create_onboarding_link(tenant, &link, read),
+        )
+        .await?;
+        let stale: Vec<&str> = stale.iter().map(String::as_str).collect();
+        self.store
+            .delete_onboarding_links(tenant, &subject, &stale)
+            .await?;
         Ok(NewLink {
             link: link.view(now),
             path: format!("/onboard/{token}"),

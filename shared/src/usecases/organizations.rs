@@ -63,14 +63,6 @@ impl Organizations<'_> {
             request.management_account_id.as_str(),
         )?;
         request.filters.check()?;
-        if self.store.list_organizations(tenant).await?.len() >= MAX_ORGANIZATIONS {
-            return Err(Error::Refused {
-                code: "too_many_organizations",
-                message: format!(
-                    "a tenant has at most {MAX_ORGANIZATIONS} organizations; delete one first"
-                ),
-            });
-        }
         let organization = Organization::new(
             request.name,
             request.management_account_id.into_string(),
@@ -79,9 +71,39 @@ impl Organizations<'_> {
             actor,
             Timestamp::now(),
         );
-        self.store
-            .create_organization(tenant, &organization)
-            .await?;
+        let prefix = crate::store::keys::ORGANIZATION_PREFIX;
+        crate::usecases::quota::create_within(
+            self.store,
+            tenant,
+            prefix,
+            prefix,
+            |registered: &[Organization]| {
+                // One registration per AWS Organization (its management
+                // account), exact under concurrency like the count.
+                if let Some(twin) = registered.iter().find(|other| {
+                    other.management_account_id == organization.management_account_id
+                }) {
+                    return Err(Error::Refused {
+                        code: "organization_already_registered",
+                        message: format!(
+                            "the AWS Organization of management account {} is registered already as {}; change that one, or delete it first",
+                            organization.management_account_id, twin.organization_id
+                        ),
+                    });
+                }
+                if registered.len() >= MAX_ORGANIZATIONS {
+                    return Err(Error::Refused {
+                        code: "too_many_organizations",
+                        message: format!(
+                            "a tenant has at most {MAX_ORGANIZATIONS} organizations; delete one first"
+                        ),
+                    });
+                }
+                Ok(())
+            },
+            |read| self.store.create_organization(tenant, &organization, read),
+        )
+        .await?;
         Ok(organization)
     }
 

@@ -31,15 +31,26 @@ impl SuppressionRules<'_> {
                 ));
             }
         }
-        if self.store.suppression_rules(tenant).await?.len() >= MAX_RULES {
-            return Err(Error::Refused {
-                code: "too_many_suppression_rules",
-                message: format!(
-                    "a tenant has at most {MAX_RULES} suppression rules; delete one first"
-                ),
-            });
-        }
-        self.store.put_suppression_rule(tenant, &rule).await?;
+        let prefix = crate::store::keys::SUPPRESSION_RULE_PREFIX;
+        crate::usecases::quota::create_within(
+            self.store,
+            tenant,
+            prefix,
+            prefix,
+            |rules: &[SuppressionRule]| {
+                if rules.len() >= MAX_RULES {
+                    return Err(Error::Refused {
+                        code: "too_many_suppression_rules",
+                        message: format!(
+                            "a tenant has at most {MAX_RULES} suppression rules; delete one first"
+                        ),
+                    });
+                }
+                Ok(())
+            },
+            |read| self.store.create_suppression_rule(tenant, &rule, read),
+        )
+        .await?;
         Ok(rule)
     }
 

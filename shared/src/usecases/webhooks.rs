@@ -1,6 +1,7 @@
 //! Register, change, rotate and remove webhook endpoints.
 
 use crate::events::EventType;
+use crate::store::keys;
 use crate::store::Store;
 use crate::time::Timestamp;
 use crate::webhooks::{self, SigningSecret, Webhook, MAX_WEBHOOKS};
@@ -71,12 +72,6 @@ impl Webhooks<'_> {
     ) -> Result<WebhookWithSecret> {
         webhooks::check_url("url", &request.url, self.allow_loopback_http)?;
         check_description(request.description.as_deref())?;
-        if self.store.list_webhooks(tenant).await?.len() >= MAX_WEBHOOKS {
-            return Err(Error::Refused {
-                code: "too_many_webhooks",
-                message: format!("a tenant has at most {MAX_WEBHOOKS} webhooks; delete one first"),
-            });
-        }
         let now = Timestamp::now();
         let secret = webhooks::new_secret();
         let webhook = Webhook {
@@ -98,7 +93,25 @@ impl Webhooks<'_> {
             failing_since: None,
             disabled_reason: None,
         };
-        self.store.put_webhook(tenant, &webhook, None).await?;
+        crate::usecases::quota::create_within(
+            self.store,
+            tenant,
+            keys::WEBHOOK_PREFIX,
+            keys::WEBHOOK_PREFIX,
+            |webhooks: &[Webhook]| {
+                if webhooks.len() >= MAX_WEBHOOKS {
+                    return Err(Error::Refused {
+                        code: "too_many_webhooks",
+                        message: format!(
+                            "a tenant has at most {MAX_WEBHOOKS} webhooks; delete one first"
+                        ),
+                    });
+                }
+                Ok(())
+            },
+            |read| self.store.create_webhook(tenant, &webhook, read),
+        )
+        .await?;
         Ok(WebhookWithSecret {
             webhook: webhook.view(),
             signing_secret: secret,

@@ -36,7 +36,9 @@ async fn api_gateway_events_are_served() {
         Timestamp::now(),
     )
     .unwrap();
-    app.store.create_api_key(&record).await.unwrap();
+    model::usecases::api_keys::create(&app.store, &record)
+        .await
+        .unwrap();
 
     let created = invoke(&app, "create-account.json").await;
     assert_eq!(created.status, StatusCode::CREATED, "{:#}", created.body);

@@ -13,6 +13,7 @@ mod fleet;
 mod hardening;
 mod harness;
 mod idempotency;
+mod limits;
 mod listing;
 mod logs;
 mod onboarding;

@@ -87,7 +87,7 @@ async fn run(cli: Cli) -> model::Result<()> {
         } => {
             let scopes = Scope::parse_list(&scopes)?;
             let issued = ApiKey::issue(&tenant, &name, scopes, "operator", None, Timestamp::now())?;
-            model::usecases::api_keys::create(&store, &issued).await?;
+            model::usecases::api_keys::create(&store, &issued.record).await?;
             eprintln!(
                 "created key {} for tenant {tenant}; store it now, it is not shown again:",
                 issued.record.key_id
