@@ -110,6 +110,11 @@ pub fn reconcile(
                 // Back in the fold: verified at once, as after a role change.
                 next.credential.next_verification_at = Some(now);
             }
+            // A pending ID of no live prefix (a rotation replaced or
+            // cancelled as its members were written) is set right.
+            if let Some(repaired) = repaired_rotation(Some(&next), organization, now) {
+                next.pending_external_id = repaired.pending_external_id;
+            }
             next
         }
         (Some(account), Target::Departed(reason)) => {
@@ -131,6 +136,40 @@ pub fn reconcile(
         return None;
     }
     let mut next = next;
+    next.version = current.version + 1;
+    next.updated_at = now;
+    next.updated_by = ORGANIZATION_SYNC.to_string();
+    Some(next)
+}
+
+/// An enrolled member on the organization's current ID whose pending ID is
+/// not the one the organization's rotation gives (a rotation replaced or
+/// cancelled while its members were written): given the organization's
+/// pending ID, or none. Adopted accounts, other organizations' and members
+/// already promoted are left alone.
+pub fn repaired_rotation(
+    current: Option<&Account>,
+    organization: &Organization,
+    now: Timestamp,
+) -> Option<Account> {
+    let current = current?;
+    let link = current.organization.as_ref()?;
+    if link.organization_id != organization.organization_id || link.adopted {
+        return None;
+    }
+    let id = current.account_id.as_str();
+    if current.external_id != member_external_id(&organization.external_id_prefix, id) {
+        return None;
+    }
+    let wanted = organization
+        .pending_external_id_prefix
+        .as_deref()
+        .map(|pending| member_external_id(pending, id));
+    if current.pending_external_id == wanted {
+        return None;
+    }
+    let mut next = current.clone();
+    next.pending_external_id = wanted;
     next.version = current.version + 1;
     next.updated_at = now;
     next.updated_by = ORGANIZATION_SYNC.to_string();
@@ -525,6 +564,46 @@ mod tests {
         assert!(archived.archived_at.is_some());
         assert_eq!(detach(Some(&plain), &org.organization_id, now), None);
         assert_eq!(detach(Some(&enrolled), "another", now), None);
+    }
+
+    /// Issue 25 #6: a member left with the pending ID of a discarded
+    /// prefix is set right by the next sync (and by the repair itself).
+    #[test]
+    fn a_sync_repairs_a_pending_id_of_no_live_prefix() {
+        let mut org = organization();
+        let m = member("222222222222", "ou-ab12-cdef3456");
+        let now = Timestamp::now();
+        let enrolled = reconcile(
+            None,
+            &org,
+            "222222222222",
+            &Target::Covered(&m),
+            &role(),
+            now,
+        )
+        .unwrap();
+        let mut stranded = enrolled.clone();
+        stranded.pending_external_id = Some(format!("{}-222222222222", "d".repeat(32)));
+        // No rotation pending: the stray pending ID goes.
+        let repaired = reconcile(
+            Some(&stranded),
+            &org,
+            "222222222222",
+            &Target::Covered(&m),
+            &role(),
+            now,
+        )
+        .unwrap();
+        assert_eq!(repaired.pending_external_id, None);
+        // Another rotation pending: the member gets that one.
+        let live = format!("{}-", "e".repeat(32));
+        org.pending_external_id_prefix = Some(live.clone());
+        let repaired = repaired_rotation(Some(&stranded), &org, now).unwrap();
+        assert_eq!(
+            repaired.pending_external_id,
+            Some(format!("{live}222222222222"))
+        );
+        assert_eq!(repaired_rotation(Some(&repaired), &org, now), None, "once");
     }
 
     #[test]

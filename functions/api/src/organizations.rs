@@ -283,19 +283,24 @@ pub(crate) async fn management_role_yaml(
 
 #[utoipa::path(
     post, path = "/v1/organizations/{organization_id}/external-id-prefix/rotate", tag = "organizations",
-    params(("organization_id" = String, Path)),
-    responses((status = 200, description = "A new `pending_external_id_prefix`. Update the management stack and the StackSet with the templates (both now trust the current and the pending IDs); each member's pending ID replaces its current one once the member verifies with it, and the organization's prefix once a sync's management role accepts the new ID. Rotating again replaces the pending prefix.", body = OrganizationView)),
+    params(("organization_id" = String, Path), crate::trust::RotateQuery),
+    responses(
+        (status = 200, description = "A new `pending_external_id_prefix`. Update the management stack and the StackSet with the templates (both now trust the current and the pending IDs); each member's pending ID replaces its current one once the member verifies with it, and the organization's prefix once a sync's management role accepts the new ID.", body = OrganizationView),
+        (status = 409, description = "rotation_pending: one is pending already (rotate with ?replace=true to replace it); archived", body = crate::error::ErrorResponse),
+    ),
     security(("api_key" = []), ("bearer" = []))
 )]
 pub async fn rotate_external_id_prefix(
     auth: Auth<Write>,
     State(state): State<AppState>,
     Path(organization_id): Path<OrganizationId>,
+    Query(rotate): Query<crate::trust::RotateQuery>,
 ) -> Result<Json<OrganizationView>, ApiError> {
     let organization = model::usecases::organizations::rotate_prefix(
         &state.store,
         &auth.caller.tenant,
         &organization_id,
+        rotate.replace,
     )
     .await?;
     Ok(Json(organization.view()))

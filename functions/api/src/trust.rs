@@ -72,14 +72,26 @@ pub async fn validate_roles(
     Ok(Json(response))
 }
 
+/// A rotation's options.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RotateQuery {
+    /// Replace a rotation already pending (default false: 409 rotation_pending).
+    #[serde(default)]
+    pub replace: bool,
+}
+
 #[utoipa::path(
     post, path = "/v1/accounts/{account_id}/external-id/rotate", tag = "trust",
     params(
         ("account_id" = String, Path, description = "12-digit AWS account id"),
         ("If-Match" = Option<String>, Header, description = "Rotate only at this ETag"),
+        RotateQuery,
     ),
     responses(
         (status = 200, description = "The account with a new `pending_external_id`. Add it to the role's trust policy next to the current one, then verify: the pending ID replaces the current one once a verification with it succeeds.", body = Account),
+        (status = 409, description = "rotation_pending: one is pending already (rotate with ?replace=true to replace it); or the account is archived or departed", body = ErrorResponse),
         (status = 412, body = ErrorResponse),
     ),
     security(("api_key" = []), ("bearer" = []))
@@ -88,13 +100,20 @@ pub async fn rotate_external_id(
     auth: Auth<Write>,
     State(state): State<AppState>,
     Path(account_id): Path<AccountId>,
+    Query(rotate): Query<RotateQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let expected = if_match(&state, &auth.caller.tenant, &account_id, &headers).await?;
     let pending = model::crypto::new_external_id();
     let account = state
         .store
-        .set_pending_external_id(&auth.caller.tenant, &account_id, Some(&pending), expected)
+        .set_pending_external_id(
+            &auth.caller.tenant,
+            &account_id,
+            Some(&pending),
+            expected,
+            rotate.replace,
+        )
         .await?;
     Ok(with_etag(StatusCode::OK, account, None))
 }
@@ -115,7 +134,7 @@ pub async fn cancel_pending_external_id(
 ) -> Result<Response, ApiError> {
     let account = state
         .store
-        .set_pending_external_id(&auth.caller.tenant, &account_id, None, None)
+        .set_pending_external_id(&auth.caller.tenant, &account_id, None, None, false)
         .await?;
     Ok(with_etag(StatusCode::OK, account, None))
 }

@@ -394,41 +394,78 @@ impl Store {
 
 impl Store {
     /// Start (`Some`) or end (`None`) a rotation of the organization's
-    /// external-ID prefix. Ending one that is not pending is a 404.
+    /// external-ID prefix, only while its pending prefix is still `seen`
+    /// (what the caller read): two rotations, or a rotation and a
+    /// cancellation, never interleave. An archived organization is not
+    /// rotated (409); ending one that is not pending is a 404.
     pub async fn set_organization_pending_prefix(
         &self,
         tenant: &str,
         organization_id: &str,
         pending: Option<&str>,
+        seen: Option<&str>,
     ) -> Result<Organization> {
-        let request = self
+        let mut request = self
             .update_organization_item(tenant, organization_id)
-            .return_values(ReturnValue::AllNew);
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            )
+            .expression_attribute_values(":one", super::n(1));
+        let as_seen = match seen {
+            Some(seen) => {
+                request = request.expression_attribute_values(":seen", s(seen));
+                "pending_external_id_prefix = :seen"
+            }
+            None => "attribute_not_exists(pending_external_id_prefix)",
+        };
         let request = match pending {
             Some(pending) => request
-                .condition_expression("attribute_exists(sk)")
+                .condition_expression(format!(
+                    "attribute_exists(sk) AND attribute_not_exists(archived_at) AND {as_seen}"
+                ))
                 .update_expression(
                     "SET pending_external_id_prefix = :pending, version = version + :one",
                 )
-                .expression_attribute_values(":pending", s(pending))
-                .expression_attribute_values(":one", super::n(1)),
+                .expression_attribute_values(":pending", s(pending)),
             None => request
-                .condition_expression("attribute_exists(pending_external_id_prefix)")
-                .update_expression("SET version = version + :one REMOVE pending_external_id_prefix")
-                .expression_attribute_values(":one", super::n(1)),
+                .condition_expression(format!(
+                    "attribute_exists(pending_external_id_prefix) AND {as_seen}"
+                ))
+                .update_expression(
+                    "SET version = version + :one REMOVE pending_external_id_prefix",
+                ),
         };
         match request.send().await {
             Ok(output) => Ok(serde_dynamo::from_item(
                 output.attributes.unwrap_or_default(),
             )?),
-            Err(err) if is_condition_failure(&err) => Err(Error::NotFound {
-                resource: if pending.is_some() {
-                    RESOURCE
-                } else {
-                    "pending external-ID prefix of organization"
-                },
-                id: organization_id.to_string(),
-            }),
+            Err(err) if is_condition_failure(&err) => {
+                let found: Option<Organization> = super::refused_item(&err)
+                    .map(serde_dynamo::from_item)
+                    .transpose()?;
+                Err(match (found, pending) {
+                    (None, _) => Error::NotFound {
+                        resource: RESOURCE,
+                        id: organization_id.to_string(),
+                    },
+                    (Some(found), Some(_)) if found.archived_at.is_some() => Error::Refused {
+                        code: "archived",
+                        message: format!("organization {organization_id} is archived; unarchive it before rotating its prefix"),
+                    },
+                    (Some(found), _)
+                        if found.pending_external_id_prefix.as_deref() != seen =>
+                    {
+                        Error::Conflict(format!(
+                            "the rotation of organization {organization_id} changed meanwhile; read it again and retry"
+                        ))
+                    }
+                    (Some(_), _) => Error::NotFound {
+                        resource: "pending external-ID prefix of organization",
+                        id: organization_id.to_string(),
+                    },
+                })
+            }
             Err(err) => Err(Error::from_sdk(err)),
         }
     }

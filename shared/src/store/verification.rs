@@ -277,6 +277,7 @@ impl Store {
         account_id: &str,
         pending: Option<&str>,
         expected_version: Option<u64>,
+        replace: bool,
     ) -> Result<Account> {
         let mut request = self
             .update_account(tenant, account_id)
@@ -291,7 +292,12 @@ impl Store {
                 request = request
                     .update_expression("SET #pending = :pending, #version = #version + :one")
                     .expression_attribute_values(":pending", s(value));
-                "attribute_exists(pk) AND attribute_not_exists(#archived) AND attribute_not_exists(#departed)".to_string()
+                let mut condition = "attribute_exists(pk) AND attribute_not_exists(#archived) AND attribute_not_exists(#departed)".to_string();
+                // A rotation under way is replaced only when asked.
+                if !replace {
+                    condition.push_str(" AND attribute_not_exists(#pending)");
+                }
+                condition
             }
             None => {
                 request =
@@ -311,16 +317,24 @@ impl Store {
                 output.attributes.unwrap_or_default(),
             )?),
             Err(err) if is_condition_failure(&err) => {
-                let no_pending = Error::NotFound {
-                    resource: "pending external ID of account",
-                    id: account_id.to_string(),
+                let otherwise = match pending {
+                    Some(_) => Error::Refused {
+                        code: "rotation_pending",
+                        message: format!(
+                            "account {account_id} has a pending external ID already; verify with it, cancel it (DELETE /v1/accounts/{account_id}/external-id/pending), or rotate with ?replace=true to replace it"
+                        ),
+                    },
+                    None => Error::NotFound {
+                        resource: "pending external ID of account",
+                        id: account_id.to_string(),
+                    },
                 };
                 Err(Self::explain_refusal(
                     super::refused_item(&err),
                     account_id,
                     expected_version,
                     true,
-                    no_pending,
+                    otherwise,
                 ))
             }
             Err(err) => Err(Error::from_sdk(err)),

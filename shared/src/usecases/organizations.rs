@@ -190,43 +190,95 @@ pub async fn delete(store: &Store, tenant: &str, organization_id: &str) -> Resul
 /// templates, and each enrolled member's pending ID (promoted member by
 /// member by the verifier, as any account's rotation). The organization's
 /// own prefix is promoted by the first sync whose management role accepts
-/// the new ID. Rotating again replaces the pending prefix.
+/// the new ID. A rotation already pending is replaced only when asked
+/// (`replace`; else 409 rotation_pending).
 pub async fn rotate_prefix(
     store: &Store,
     tenant: &str,
     organization_id: &str,
+    replace: bool,
 ) -> Result<Organization> {
     let before = store.get_organization(tenant, organization_id).await?;
-    // Members that took the previous pending prefix lose it first.
-    if before.pending_external_id_prefix.is_some() {
-        set_member_rotation(store, tenant, &before, None).await?;
+    if before.archived_at.is_some() {
+        return Err(Error::Refused {
+            code: "archived",
+            message: format!("organization {organization_id} is archived; unarchive it before rotating its prefix"),
+        });
+    }
+    let seen = before.pending_external_id_prefix.as_deref();
+    if seen.is_some() && !replace {
+        return Err(Error::Refused {
+            code: "rotation_pending",
+            message: format!(
+                "organization {organization_id} has a pending prefix already; let a sync promote it, cancel it (DELETE /v1/organizations/{organization_id}/external-id-prefix/pending), or rotate with ?replace=true to replace it"
+            ),
+        });
     }
     let pending = organizations::new_prefix();
+    // The organization first, conditional on the rotation read: the
+    // members then follow what it holds.
     let organization = store
-        .set_organization_pending_prefix(tenant, organization_id, Some(&pending))
+        .set_organization_pending_prefix(tenant, organization_id, Some(&pending), seen)
         .await?;
+    if seen.is_some() {
+        // Members that took the replaced prefix lose it.
+        set_member_rotation(store, tenant, &before, None).await?;
+    }
     set_member_rotation(store, tenant, &organization, Some(&pending)).await?;
+    settle_members(store, tenant, organization_id, &organization).await?;
     Ok(organization)
 }
 
-/// Cancel a rotation: the members' pending IDs of it go, then the
-/// organization's pending prefix. The current IDs stay in force.
+/// Cancel a rotation: the organization's pending prefix goes (only if it
+/// is the one read), then the members' pending IDs of it. The current IDs
+/// stay in force.
 pub async fn cancel_prefix_rotation(
     store: &Store,
     tenant: &str,
     organization_id: &str,
 ) -> Result<Organization> {
-    let organization = store.get_organization(tenant, organization_id).await?;
-    if organization.pending_external_id_prefix.is_none() {
+    let before = store.get_organization(tenant, organization_id).await?;
+    let Some(seen) = before.pending_external_id_prefix.as_deref() else {
         return Err(Error::NotFound {
             resource: "pending external-ID prefix of organization",
             id: organization_id.to_string(),
         });
+    };
+    let organization = store
+        .set_organization_pending_prefix(tenant, organization_id, None, Some(seen))
+        .await?;
+    set_member_rotation(store, tenant, &before, None).await?;
+    settle_members(store, tenant, organization_id, &organization).await?;
+    Ok(organization)
+}
+
+/// After the members were written from `applied`: if the organization's
+/// rotation moved on meanwhile (a concurrent rotation or cancellation),
+/// bring the members to what it holds now. What a crash leaves, the next
+/// sync repairs ([`crate::enrolment::reconcile`]).
+async fn settle_members(
+    store: &Store,
+    tenant: &str,
+    organization_id: &str,
+    applied: &Organization,
+) -> Result<()> {
+    let now = store.get_organization(tenant, organization_id).await?;
+    if now.pending_external_id_prefix == applied.pending_external_id_prefix {
+        return Ok(());
     }
-    set_member_rotation(store, tenant, &organization, None).await?;
+    let members: Vec<String> = store
+        .list_organization_members(tenant, organization_id)
+        .await?
+        .into_iter()
+        .map(|member| member.account_id)
+        .collect();
+    let at = Timestamp::now();
     store
-        .set_organization_pending_prefix(tenant, organization_id, None)
-        .await
+        .reconcile_accounts(tenant, &members, &Default::default(), |current, _| {
+            crate::enrolment::repaired_rotation(current, &now, at)
+        })
+        .await?;
+    Ok(())
 }
 
 /// Give (or take back) the enrolled members' pending IDs.

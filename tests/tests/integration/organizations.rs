@@ -801,6 +801,45 @@ async fn an_organization_is_discovered_filtered_and_followed() {
         .await;
     assert_eq!(again.status.as_u16(), 404);
 
+    // Issue 25 #6: a rotation pending is replaced only when asked, and
+    // rotations and cancellations at once never leave a member with the
+    // pending ID of a discarded prefix.
+    let replace_uri = format!("{rotate_uri}?replace=true");
+    let organization_uri = format!("/v1/organizations/{organization_id}");
+    rotate().await;
+    app.call(axum::http::Method::POST, &rotate_uri, None)
+        .await
+        .assert_error(409, "rotation_pending");
+    for _ in 0..6 {
+        let (rotated, cancelled) = tokio::join!(
+            app.call(axum::http::Method::POST, &replace_uri, None),
+            app.call(axum::http::Method::DELETE, &cancel_uri, None),
+        );
+        for reply in [&rotated, &cancelled] {
+            assert!(
+                [200, 404, 409].contains(&reply.status.as_u16()),
+                "{:#}",
+                reply.body
+            );
+        }
+        let view = app.get(&organization_uri).await.body;
+        let wanted = view["pending_external_id_prefix"]
+            .as_str()
+            .map(|pending| member_external_id(pending, &newcomer));
+        assert_eq!(
+            account(newcomer.clone()).await["pending_external_id"].as_str(),
+            wanted.as_deref(),
+            "{view:#}"
+        );
+        if wanted.is_none() {
+            rotate().await;
+        }
+    }
+    let cleared = app
+        .call(axum::http::Method::DELETE, &cancel_uri, None)
+        .await;
+    assert_eq!(cleared.status.as_u16(), 200, "{:#}", cleared.body);
+
     // Rotated again: both templates trust both IDs, and once the
     // management role trusts only the new one a sync promotes it.
     let pending = rotate().await;
@@ -1130,6 +1169,14 @@ async fn organizations_are_registered_per_tenant_each_with_its_own_prefix() {
     app.call(Method::POST, &format!("{uri}/sync"), None)
         .await
         .assert_error(409, "archived");
+    // Nor a rotation of its prefix (issue 25 #12: it answered 200).
+    app.call(
+        Method::POST,
+        &format!("{uri}/external-id-prefix/rotate"),
+        None,
+    )
+    .await
+    .assert_error(409, "archived");
     let later = model::time::Timestamp::now().plus(std::time::Duration::from_secs(86_400));
     let ours = |due: Vec<(String, String)>| -> Vec<String> {
         due.into_iter()

@@ -373,6 +373,26 @@ async fn rotation_promotes_only_after_a_successful_verification() {
         .to_string();
     assert_ne!(pending, old);
     assert_eq!(rotated.body["external_id"], old.as_str());
+    // A second rotation does not silently replace the pending ID (issue
+    // 25 #6): 409, unless asked to replace it.
+    let before = app.get(&uri).await.body;
+    app.call(Method::POST, &format!("{uri}/external-id/rotate"), None)
+        .await
+        .assert_error(409, "rotation_pending");
+    assert_eq!(app.get(&uri).await.body, before);
+    let replaced = app
+        .call(
+            Method::POST,
+            &format!("{uri}/external-id/rotate?replace=true"),
+            None,
+        )
+        .await;
+    assert_eq!(replaced.status, StatusCode::OK, "{:#}", replaced.body);
+    let pending = replaced.body["pending_external_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(pending, old);
 
     // The role still trusts only the old ID: the pending one fails, the old one stays in force.
     let account = verify(&app).await;
