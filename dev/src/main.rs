@@ -269,7 +269,7 @@ async fn bootstrap_admin_key(store: &Store, chosen: Option<&str>) -> model::Resu
             (issued.record, issued.token)
         }
     };
-    match model::usecases::api_keys::create(&store, &record).await {
+    match model::usecases::api_keys::create(store, &record).await {
         Ok(()) | Err(model::Error::AlreadyExists { .. }) => Ok(token),
         Err(err) => Err(err),
     }

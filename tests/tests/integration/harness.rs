@@ -560,7 +560,7 @@ async fn issue_key(store: &Store, tenant: &str, scopes: &[Scope]) -> String {
         Timestamp::now(),
     )
     .unwrap();
-    model::usecases::api_keys::create(&store, &issued.record)
+    model::usecases::api_keys::create(store, &issued.record)
         .await
         .expect("store key");
     issued.token
