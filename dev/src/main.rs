@@ -227,8 +227,8 @@ async fn serve(
     use hyper_util::rt::{TokioIo, TokioTimer};
     use hyper_util::service::TowerToHyperService;
     loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
             // Out of file descriptors, say: keep serving the others.
             Err(err) => {
                 tracing::warn!(error = %err, "accept failed");
@@ -236,7 +236,12 @@ async fn serve(
                 continue;
             }
         };
-        let service = TowerToHyperService::new(app.clone());
+        // The peer's address, for what is limited per source (failed
+        // authentications), as API Gateway's request context gives it on Lambda.
+        let service = TowerToHyperService::new(
+            app.clone()
+                .layer(axum::Extension(axum::extract::ConnectInfo(peer))),
+        );
         tokio::spawn(async move {
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())

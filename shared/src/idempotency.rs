@@ -76,10 +76,15 @@ impl IdempotencyKey {
 }
 
 /// What identifies a request: method, path with query, and body.
-pub fn fingerprint(method: &str, path_and_query: &str, body: &[u8]) -> String {
+pub fn fingerprint(method: &str, path_and_query: &str, content_type: &str, body: &[u8]) -> String {
     // Lengths first, so no split of the same bytes reads as another request.
     let mut digest = Sha256::new();
-    for part in [method.as_bytes(), path_and_query.as_bytes(), body] {
+    for part in [
+        method.as_bytes(),
+        path_and_query.as_bytes(),
+        content_type.as_bytes(),
+        body,
+    ] {
         digest.update((part.len() as u64).to_be_bytes());
         digest.update(part);
     }
@@ -192,15 +197,21 @@ mod tests {
 
     #[test]
     fn fingerprints_tell_requests_apart() {
-        let base = fingerprint("POST", "/v1/accounts", b"{}");
-        assert_eq!(base, fingerprint("POST", "/v1/accounts", b"{}"));
-        assert_ne!(base, fingerprint("POST", "/v1/accounts", b"{ }"));
-        assert_ne!(base, fingerprint("POST", "/v1/api-keys", b"{}"));
-        assert_ne!(base, fingerprint("PUT", "/v1/accounts", b"{}"));
+        let json = "application/json";
+        let base = fingerprint("POST", "/v1/accounts", json, b"{}");
+        assert_eq!(base, fingerprint("POST", "/v1/accounts", json, b"{}"));
+        assert_ne!(base, fingerprint("POST", "/v1/accounts", json, b"{ }"));
+        assert_ne!(base, fingerprint("POST", "/v1/api-keys", json, b"{}"));
+        assert_ne!(base, fingerprint("PUT", "/v1/accounts", json, b"{}"));
+        // The content type is part of the request (issue 25 #4).
+        assert_ne!(
+            base,
+            fingerprint("POST", "/v1/accounts", "text/plain", b"{}")
+        );
         // The separator keeps path and body apart.
         assert_ne!(
-            fingerprint("POST", "/a", b"b\nc"),
-            fingerprint("POST", "/a\nb", b"c")
+            fingerprint("POST", "/a", json, b"b\nc"),
+            fingerprint("POST", "/a\nb", json, b"c")
         );
     }
 

@@ -46,9 +46,10 @@ pub struct Auth<S> {
     _scope: PhantomData<S>,
 }
 
-/// An API key this request already authenticated (by the idempotency
-/// layer, which needs the caller before the handler runs): the extractor
-/// takes it from here instead of reading the key again.
+/// An API key this request already authenticated, scope-checked and
+/// counted against its rate (by the idempotency layer, which needs the
+/// caller before the handler runs): the extractor takes it from here
+/// instead of reading the key again.
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub ApiKey);
 
@@ -63,18 +64,52 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<ApiKey, Api
             )
         })?
         .ok_or_else(invalid)?;
+    // A token that cannot be a key costs no read: refused as it is.
     let presented = ApiKey::parse_token(token).ok_or_else(invalid)?;
+    // Loopback is the dev server's own clients (its tests, schemathesis):
+    // one source for everything, so it is limited per key id only.
+    let source = source_address(parts)
+        .filter(|address| {
+            !address
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+        })
+        .map(|address| format!("src:{address}"));
+    // Who failed too often lately gets a 429 before any read.
+    let who: Vec<String> =
+        std::iter::once(format!("key:{}/{}", presented.tenant, presented.key_id))
+            .chain(source)
+            .collect();
+    state.auth_failures.check(&who)?;
     let record = state
         .store
         .get_api_key(presented.tenant, presented.key_id)
-        .await?
-        .ok_or_else(invalid)?;
-    match record.check(presented.secret, Timestamp::now()) {
-        Ok(()) => Ok(record),
-        Err(Refusal::Revoked) => Err(ApiError::unauthorized("this API key has been revoked")),
-        Err(Refusal::Expired) => Err(ApiError::unauthorized("this API key has expired")),
-        Err(_) => Err(invalid()),
+        .await?;
+    let refusal = match record
+        .as_ref()
+        .map(|record| record.check(presented.secret, Timestamp::now()))
+    {
+        Some(Ok(())) => return Ok(record.expect("checked above")),
+        Some(Err(Refusal::Revoked)) => ApiError::unauthorized("this API key has been revoked"),
+        Some(Err(Refusal::Expired)) => ApiError::unauthorized("this API key has expired"),
+        Some(Err(_)) | None => invalid(),
+    };
+    state.auth_failures.record(&who);
+    Err(refusal)
+}
+
+/// The address the request came from, as the platform saw it (API
+/// Gateway's request context on Lambda, the connection locally); never a
+/// header the caller writes.
+pub fn source_address(parts: &Parts) -> Option<String> {
+    use lambda_http::request::RequestContext;
+    if let Some(RequestContext::ApiGatewayV2(context)) = parts.extensions.get::<RequestContext>() {
+        return context.http.source_ip.clone();
     }
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip().to_string())
 }
 
 /// The secret of the API key a request presents, if it is well formed.
@@ -87,22 +122,17 @@ impl<S: RequiredScope> FromRequestParts<AppState> for Auth<S> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let record = match parts.extensions.get::<Authenticated>() {
-            Some(Authenticated(record)) => record.clone(),
-            None => authenticate(parts, state).await?,
+        // The idempotency layer authenticated (and counted) it already.
+        let (record, counted) = match parts.extensions.get::<Authenticated>() {
+            Some(Authenticated(record)) => (record.clone(), true),
+            None => (authenticate(parts, state).await?, false),
         };
-        if !record.has_scope(S::SCOPE) {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                format!(
-                    "this API key lacks the '{}' scope this request needs",
-                    S::SCOPE.as_str()
-                ),
-            ));
-        }
-        if let Some(limiter) = &state.key_limiter {
+        // Every authenticated request counts, a 403 too (it cost a read).
+        if let Some(limiter) = state.key_limiter.as_ref().filter(|_| !counted) {
             limiter.check(&record.tenant, &record.key_id)?;
+        }
+        if !record.has_scope(S::SCOPE) {
+            return Err(lacks_scope(S::SCOPE));
         }
         let caller = Caller {
             tenant: record.tenant,
@@ -167,4 +197,36 @@ impl FromRequestParts<AppState> for ScannerAuth {
         model::origin::set_actor(&format!("scanner:{}", credential.credential_id));
         Ok(ScannerAuth(credential))
     }
+}
+
+/// The scope each POST route's handler asks for (its `Auth<S>`), so that
+/// the idempotency layer, which runs before the handler, refuses a key
+/// without it before it buffers a body or takes an idempotency key. A test
+/// walks every POST route with a key of each scope to hold this table to
+/// the handlers.
+pub fn post_scope(matched_path: &str) -> Scope {
+    match matched_path {
+        "/v1/accounts/search" | "/v1/accounts/export" => Scope::Read,
+        "/v1/api-keys"
+        | "/v1/webhooks"
+        | "/v1/webhooks/{webhook_id}/rotate-secret"
+        | "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver" => Scope::Admin,
+        "/v1/accounts/{account_id}/data-sources/{data_source}/scans"
+        | "/v1/account-actions"
+        | "/v1/accounts/{account_id}/verify"
+        | "/v1/accounts/validate-roles" => Scope::Execute,
+        _ => Scope::Write,
+    }
+}
+
+/// The 403 of a key without `scope`.
+pub fn lacks_scope(scope: Scope) -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        format!(
+            "this API key lacks the '{}' scope this request needs",
+            scope.as_str()
+        ),
+    )
 }

@@ -148,7 +148,8 @@ impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
     }
 }
 
-/// The Content-Type as sent, and its media type lower-cased.
+/// The Content-Type as sent, and its media type lower-cased (empty when
+/// the header is malformed, which no body type accepts).
 fn media_type(request: &Request) -> (String, String) {
     let content_type = request
         .headers()
@@ -156,13 +157,80 @@ fn media_type(request: &Request) -> (String, String) {
         .and_then(|value| value.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let media_type = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let media_type = MediaType::parse(&content_type)
+        .map(|media| media.essence)
+        .unwrap_or_default();
     (content_type, media_type)
+}
+
+/// A Content-Type parsed as RFC 9110 writes it: `type/subtype`, then
+/// `; name=value` parameters (a token or a quoted string), with optional
+/// white space around the semicolons. Anything else (`application/json;=`,
+/// a parameter without a value, a stray quote) is malformed: it is not
+/// read as the media type it starts with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaType {
+    /// `type/subtype`, lower-cased.
+    pub essence: String,
+}
+
+impl MediaType {
+    pub fn parse(text: &str) -> Option<MediaType> {
+        let is_tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+        let token = |text: &str| !text.is_empty() && text.chars().all(is_tchar);
+        let (essence, mut rest) = match text.find(';') {
+            Some(at) => (&text[..at], &text[at..]),
+            None => (text, ""),
+        };
+        let essence = essence.trim_end_matches([' ', '\t']);
+        let (kind, subtype) = essence.split_once('/')?;
+        if !token(kind) || !token(subtype) {
+            return None;
+        }
+        // Each parameter: OWS ";" OWS [ name "=" value ].
+        while !rest.is_empty() {
+            rest = rest.trim_start_matches([' ', '\t']).strip_prefix(';')?;
+            rest = rest.trim_start_matches([' ', '\t']);
+            if rest.is_empty() || rest.starts_with(';') {
+                continue;
+            }
+            let (name, after) = rest.split_once('=')?;
+            if !token(name) {
+                return None;
+            }
+            rest = if let Some(quoted) = after.strip_prefix('"') {
+                let mut escaped = false;
+                let mut end = None;
+                for (index, c) in quoted.char_indices() {
+                    match c {
+                        _ if escaped => escaped = false,
+                        '\\' => escaped = true,
+                        '"' => {
+                            end = Some(index);
+                            break;
+                        }
+                        c if c.is_control() && c != '\t' => return None,
+                        _ => {}
+                    }
+                }
+                &quoted[end? + 1..]
+            } else {
+                let value_end = after.find([';', ' ', '\t']).unwrap_or(after.len());
+                if !token(&after[..value_end]) {
+                    return None;
+                }
+                &after[value_end..]
+            };
+        }
+        Some(MediaType {
+            essence: essence.to_ascii_lowercase(),
+        })
+    }
+
+    /// A CSV import's body.
+    pub fn is_csv(&self) -> bool {
+        self.essence == "text/csv" || self.essence == "application/csv"
+    }
 }
 
 fn payload_too_large(limit: usize) -> ApiError {
@@ -257,6 +325,42 @@ pub fn parse<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn media_types_are_parsed_as_rfc_9110_writes_them() {
+        for good in [
+            "application/json",
+            "Application/JSON",
+            "application/json; charset=utf-8",
+            "application/json;charset=\"utf-8\"",
+            "application/json ; charset=utf-8 ; q=1",
+            "text/csv;header=present",
+            "application/json;",
+        ] {
+            assert!(MediaType::parse(good).is_some(), "{good}");
+        }
+        assert_eq!(
+            MediaType::parse("Application/JSON; charset=utf-8")
+                .unwrap()
+                .essence,
+            "application/json"
+        );
+        for bad in [
+            "application/json;;;;=;",
+            "application/json;=",
+            "application/json; charset",
+            "application/json; charset=",
+            "application/json; charset=\"utf-8",
+            "application/json; char set=utf-8",
+            "application/json x",
+            "application/",
+            "/json",
+            "json",
+            "",
+        ] {
+            assert!(MediaType::parse(bad).is_none(), "{bad}");
+        }
+    }
 
     fn error_of(text: &str) -> ApiError {
         parse_json(text.as_bytes()).unwrap_err()

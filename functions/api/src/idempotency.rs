@@ -5,7 +5,7 @@
 //! What is kept and why: [`model::idempotency`].
 
 use crate::auth::{self, Authenticated};
-use crate::body::{read_body, MAX_CSV_BYTES};
+use crate::body::{read_body, MAX_BODY_BYTES, MAX_CSV_BYTES};
 use crate::error::ApiError;
 use crate::AppState;
 use axum::body::Body;
@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 /// How long a request waits for another holding its key.
 pub const WAIT: Duration = Duration::from_secs(10);
 const POLL: Duration = Duration::from_millis(100);
+const MAX_POLL: Duration = Duration::from_millis(1600);
 
 /// The layer: POSTs with an Idempotency-Key, others pass through.
 pub async fn idempotent(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -51,22 +52,68 @@ async fn run_once(
         return Ok(next.run(Request::from_parts(parts, body)).await);
     }
     // The caller first: keys are per API key, and a stranger's request
-    // must not hold anyone's key.
+    // must not hold anyone's key. Then its scope and its rate, as the
+    // handler's extractor would: a replay or a wait is a request too.
     let record = auth::authenticate(&parts, state).await.map_err(fail)?;
+    let route = parts
+        .extensions
+        .get::<axum::extract::MatchedPath>()
+        .map(|matched| matched.as_str().to_string())
+        .unwrap_or_default();
+    let scope = auth::post_scope(&route);
+    if let Some(limiter) = &state.key_limiter {
+        limiter
+            .check(&record.tenant, &record.key_id)
+            .map_err(fail)?;
+    }
+    if !record.has_scope(scope) {
+        return Err(fail(auth::lacks_scope(scope)));
+    }
     let replay_key = ReplayKey::derive(
         auth::presented_secret(&parts).unwrap_or_default(),
         &record.key_id,
         &key,
     );
-    let body = read_body(body, MAX_CSV_BYTES).await.map_err(fail)?;
+    // The same limit as without the header: a CSV import's, else a JSON body's.
+    let content_type = parts
+        .headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let media = crate::body::MediaType::parse(&content_type);
+    let limit = match &media {
+        Some(media) if media.is_csv() => MAX_CSV_BYTES,
+        _ => MAX_BODY_BYTES,
+    };
+    let body = read_body(body, limit).await.map_err(fail)?;
+    // A body no route reads (text/plain, a malformed type) is the 415 it
+    // would be without the header, never a replay of a JSON request's.
+    let readable = media.as_ref().is_some_and(|media| {
+        media.is_csv()
+            || media.essence == "application/json"
+            || media.essence == "application/merge-patch+json"
+    });
+    if !body.is_empty() && !readable {
+        return Err(fail(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("expected a JSON body with Content-Type: application/json (or text/csv for an import), got '{}'", model::validation::echo(&content_type)),
+        )));
+    }
     let path = parts
         .uri
         .path_and_query()
         .map(|p| p.as_str())
         .unwrap_or("/");
-    let fingerprint = fingerprint(parts.method.as_str(), path, &body);
+    // The content type is part of the request: a retry as text/plain gets
+    // its own answer (a 415), never the JSON request's replay.
+    let fingerprint = fingerprint(parts.method.as_str(), path, &content_type, &body);
     let (tenant, key_id, digest) = (record.tenant.clone(), record.key_id.clone(), key.digest());
     let deadline = Instant::now() + WAIT;
+    // Waiting polls with a doubling pause, so a waiter costs a handful of
+    // conditional writes (about eight in WAIT), not one every 100 ms.
+    let mut pause = POLL;
     let token = loop {
         let taken = state
             .store
@@ -93,7 +140,11 @@ async fn run_once(
                     )
                 }))
             }
-            Taken::Running => tokio::time::sleep(POLL).await,
+            Taken::Running => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                tokio::time::sleep(pause.min(left)).await;
+                pause = (pause * 2).min(MAX_POLL);
+            }
         }
     };
     parts.extensions.insert(Authenticated(record));

@@ -59,6 +59,8 @@ pub struct AppState {
     pub search_read_budget: usize,
     /// Per-key request rates; `None`: no limit (the dev server's default).
     pub key_limiter: Option<Arc<rate_limit::KeyLimiter>>,
+    /// Failed authentications per key id and source, always limited.
+    pub auth_failures: Arc<rate_limit::AuthFailures>,
     /// Webhook endpoints may be plain http on loopback (the dev server).
     pub allow_loopback_webhooks: bool,
     /// Where redeliveries go; without one, redeliver answers 503.
@@ -81,6 +83,7 @@ impl AppState {
             vendor_principal: Arc::default(),
             search_read_budget: model::search::DEFAULT_READ_BUDGET,
             key_limiter: None,
+            auth_failures: Arc::default(),
             allow_loopback_webhooks: false,
             delivery_queue: None,
             organization_sync_queue: None,
@@ -119,6 +122,7 @@ impl AppState {
             vendor_principal: Arc::default(),
             search_read_budget: model::search::DEFAULT_READ_BUDGET,
             key_limiter: None,
+            auth_failures: Arc::default(),
             allow_loopback_webhooks: config.webhook_allow_loopback_http,
             delivery_queue: services.delivery_queue.clone(),
             organization_sync_queue: services.organization_sync_queue.clone(),

@@ -92,3 +92,95 @@ impl KeyLimiter {
         }
     }
 }
+
+/// Failed authentications, limited per presented key id and per source
+/// address: each costs a DynamoDB read, so a client guessing secrets (or
+/// replaying a revoked key) is held to a few a minute before any read.
+/// Per instance, like [`KeyLimiter`].
+pub struct AuthFailures {
+    limiter: RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>,
+    clock: DefaultClock,
+    /// Who may not try again before when.
+    blocked: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+}
+
+/// Failed authentications allowed per minute to one key id or source.
+pub const AUTH_FAILURES_PER_MINUTE: u32 = 10;
+
+impl Default for AuthFailures {
+    fn default() -> Self {
+        let quota = Quota::per_minute(NonZeroU32::new(AUTH_FAILURES_PER_MINUTE).expect("> 0"));
+        AuthFailures {
+            limiter: RateLimiter::keyed(quota),
+            clock: DefaultClock::default(),
+            blocked: Default::default(),
+        }
+    }
+}
+
+impl AuthFailures {
+    /// A 429 when any of `who` failed too often lately.
+    pub fn check(&self, who: &[String]) -> Result<(), ApiError> {
+        let now = std::time::Instant::now();
+        let blocked = self
+            .blocked
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let until = who.iter().filter_map(|key| blocked.get(key)).max();
+        match until {
+            Some(until) if *until > now => {
+                let seconds = (*until - now).as_secs_f64().ceil().max(1.0) as u32;
+                let mut error = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    format!(
+                        "too many failed authentications from this key or address (at most {AUTH_FAILURES_PER_MINUTE} a minute); retry after {seconds} s with a valid key"
+                    ),
+                );
+                error.retry_after = Some(seconds);
+                Err(error)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Count a failed authentication of each of `who`.
+    pub fn record(&self, who: &[String]) {
+        let mut blocked = self
+            .blocked
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = std::time::Instant::now();
+        if blocked.len() > 10_000 {
+            blocked.retain(|_, until| *until > now);
+            self.limiter.retain_recent();
+        }
+        for key in who {
+            if let Err(not_until) = self.limiter.check_key(key) {
+                let wait = not_until.wait_time_from(self.clock.now());
+                blocked.insert(key.clone(), now + wait);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_beyond_the_allowance_block_that_key_and_not_others() {
+        let failures = AuthFailures::default();
+        let who = vec!["key:acme/K1".to_string(), "src:192.0.2.1".to_string()];
+        for _ in 0..AUTH_FAILURES_PER_MINUTE {
+            assert!(failures.check(&who).is_ok());
+            failures.record(&who);
+        }
+        failures.record(&who);
+        let refused = failures.check(&who).unwrap_err();
+        assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(refused.retry_after.is_some());
+        assert!(failures.check(&["key:acme/K2".to_string()]).is_ok());
+        assert!(failures.check(&["src:192.0.2.1".to_string()]).is_err());
+    }
+}

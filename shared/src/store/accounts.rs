@@ -26,20 +26,35 @@ impl Store {
             .table_name(self.table())
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            )
             .send()
             .await;
         match result {
             Ok(_) => Ok(()),
             // The SDK retries a PutItem whose answer was lost; if the first
-            // attempt landed, the item is exactly ours (same external ID,
-            // same timestamps): that is success, not a conflict.
+            // attempt landed, the item is ours: written by this very request
+            // (its stamped request id), or, outside a request, exactly this
+            // account (same external ID, same timestamps). That is success,
+            // not a conflict.
             Err(err) if is_condition_failure(&err) => {
-                match self.get_account(tenant, &account.account_id).await? {
-                    Some(stored) if stored == *account => Ok(()),
-                    _ => Err(Error::AlreadyExists {
+                let found = super::refused_item(&err);
+                let ours = match (&found, crate::origin::current()) {
+                    (Some(item), Some((request_id, _))) => {
+                        matches!(item.get("request_id"), Some(AttributeValue::S(id)) if *id == request_id)
+                    }
+                    (Some(item), None) => serde_dynamo::from_item::<_, Account>(item.clone())
+                        .is_ok_and(|stored| stored == *account),
+                    (None, _) => false,
+                };
+                if ours {
+                    Ok(())
+                } else {
+                    Err(Error::AlreadyExists {
                         resource: RESOURCE,
                         id: account.account_id.clone(),
-                    }),
+                    })
                 }
             }
             Err(err) => Err(Error::from_sdk(err)),

@@ -214,3 +214,167 @@ async fn a_scan_requested_twice_with_one_key_is_queued_once() {
     let listed = app.get(&format!("/v1/accounts/{account}/scans")).await;
     assert_eq!(listed.body["scans"].as_array().unwrap().len(), 1);
 }
+
+/// Issue 25 #4: an Idempotency-Key changes nothing about who may do what,
+/// how often and with how large a body: the key's scope, its rate and the
+/// body limit come first, replays and waiters included.
+#[tokio::test]
+async fn an_idempotency_key_bypasses_no_scope_rate_or_body_limit() {
+    let app = TestApp::new().await;
+    // Scope before anything is buffered or taken: a read key's 5 MiB body
+    // is a 403, as without the header.
+    let reader = app.key(TENANT, &[Scope::Read]).await;
+    let big = format!("{{\"name\": \"{}\"}}", "x".repeat(5 << 20));
+    for headers in [&[("idempotency-key", "big")][..], &[][..]] {
+        let mut all = vec![
+            ("content-type", "application/json"),
+            ("x-api-key", reader.as_str()),
+        ];
+        all.extend_from_slice(headers);
+        let request = all
+            .iter()
+            .fold(
+                axum::http::Request::builder()
+                    .method(Method::POST)
+                    .uri("/v1/accounts"),
+                |builder, (name, value)| builder.header(*name, *value),
+            )
+            .body(axum::body::Body::from(big.clone()))
+            .unwrap();
+        app.send(request).await.assert_error(403, "forbidden");
+    }
+    // The JSON limit, with or without the header (it was 10 MiB with it).
+    let two_mib = json!({"account_id": "000000000301", "name": "x".repeat(2 << 20)});
+    post(&app, "too-big", "/v1/accounts", &two_mib)
+        .await
+        .assert_error(413, "payload_too_large");
+    app.call(Method::POST, "/v1/accounts", Some(&two_mib))
+        .await
+        .assert_error(413, "payload_too_large");
+
+    // The content type is part of the request: a text/plain retry is a
+    // 415, not the JSON request's replay.
+    let body = json!({"account_id": "000000000302", "name": "Typed"});
+    let first = post(&app, "typed", "/v1/accounts", &body).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{:#}", first.body);
+    let plain = app
+        .call_with(
+            Method::POST,
+            "/v1/accounts",
+            Some(&app.key.clone()),
+            Some(&body),
+            &[("idempotency-key", "typed"), ("content-type", "text/plain")],
+        )
+        .await;
+    plain.assert_error(415, "unsupported_media_type");
+    let malformed = app
+        .call_with(
+            Method::POST,
+            "/v1/accounts",
+            Some(&app.key.clone()),
+            Some(&json!({"account_id": "000000000303", "name": "M"})),
+            &[("content-type", "application/json;;;;=;")],
+        )
+        .await;
+    malformed.assert_error(415, "unsupported_media_type");
+}
+
+#[tokio::test]
+async fn replays_count_against_the_keys_rate() {
+    let mut app = TestApp::new().await;
+    app.reconfigure(|state| {
+        state.with_key_rate(Some(api::rate_limit::KeyRate {
+            per_second: std::num::NonZeroU32::new(1).unwrap(),
+            burst: std::num::NonZeroU32::new(3).unwrap(),
+        }))
+    });
+    let body = json!({"account_id": "000000000401", "name": "Once"});
+    let first = post(&app, "rate", "/v1/accounts", &body).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{:#}", first.body);
+    let started = std::time::Instant::now();
+    let replies =
+        futures::future::join_all((0..30).map(|_| post(&app, "rate", "/v1/accounts", &body))).await;
+    let served = replies
+        .iter()
+        .filter(|reply| reply.status == StatusCode::CREATED)
+        .count();
+    let limited = replies
+        .iter()
+        .filter(|reply| reply.status == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    // The burst, and one a second beyond it: never all 30.
+    let allowed = 3 + started.elapsed().as_secs() as usize + 1;
+    assert!(
+        served <= allowed,
+        "{served} replays served, at most {allowed} allowed"
+    );
+    assert_eq!(served + limited, 30);
+}
+
+/// Failed authentications are limited per key id (and source): once the
+/// allowance is spent, a wrong secret is a 429 before any read.
+#[tokio::test]
+async fn failed_authentications_are_limited() {
+    let app = TestApp::new().await;
+    let mut wrong = app.key.clone();
+    let last = wrong.pop().unwrap();
+    wrong.push(if last == 'A' { 'B' } else { 'A' });
+    let mut statuses = Vec::new();
+    for _ in 0..13 {
+        let reply = app
+            .call_with(Method::GET, "/v1/accounts", Some(&wrong), None, &[])
+            .await;
+        statuses.push(reply.status.as_u16());
+    }
+    assert_eq!(&statuses[..11], &[401; 11], "{statuses:?}");
+    assert_eq!(&statuses[11..], &[429, 429], "{statuses:?}");
+}
+
+/// The idempotency layer's table of POST scopes is the handlers': for
+/// every POST route and a key of each one scope, the header changes
+/// whether the answer is a 403 in no case.
+#[tokio::test]
+async fn every_post_route_needs_the_same_scope_with_an_idempotency_key() {
+    let app = TestApp::new().await;
+    let spec = app.get("/v1/openapi.json").await.body;
+    let ulid = "01JD0000000000000000000000";
+    let mut checked = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        if item.get("post").is_none() || path.starts_with("/v1/scans/") {
+            continue;
+        }
+        let uri = path
+            .replace("{account_id}", "123456789012")
+            .replace("{data_source}", "aws:iam")
+            .replace(
+                "{delivery_id}",
+                "dlv_20261123160102_0123456789abcdef0123456789abcdef",
+            )
+            .replace("{organization_id}", ulid)
+            .replace("{webhook_id}", ulid);
+        for scope in [Scope::Read, Scope::Write, Scope::Execute, Scope::Admin] {
+            let key = app.key(TENANT, &[scope]).await;
+            let plain = app
+                .call_with(Method::POST, &uri, Some(&key), Some(&json!({})), &[])
+                .await;
+            let keyed = app
+                .call_with(
+                    Method::POST,
+                    &uri,
+                    Some(&key),
+                    Some(&json!({})),
+                    &[("idempotency-key", &format!("{path}-{scope:?}"))],
+                )
+                .await;
+            assert_eq!(
+                plain.status == StatusCode::FORBIDDEN,
+                keyed.status == StatusCode::FORBIDDEN,
+                "{path} with {scope:?}: {} without the header, {} with it",
+                plain.status,
+                keyed.status
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 80, "{checked}");
+}
