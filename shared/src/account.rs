@@ -212,7 +212,7 @@ impl AccountFields {
 
     /// Check every field of an account whose id is `account_id`.
     pub fn validate(&self, account_id: &str) -> Result<()> {
-        validation::text("name", &self.name, 128)?;
+        validation::display_name("name", &self.name, 128)?;
         if let Some(owner) = &self.owner_name {
             validation::text("owner_name", owner, 128)?;
         }

@@ -251,10 +251,11 @@ fn display_name(member: &Member) -> String {
     let name: String = member
         .name
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|c| !crate::validation::is_forbidden_char(*c))
         .take(128)
         .collect();
-    if crate::validation::text("name", &name, 128).is_ok() {
+    // A name from AWS Organizations that mixes scripts is shown as the id.
+    if crate::validation::display_name("name", &name, 128).is_ok() {
         name
     } else {
         member.account_id.clone()

@@ -218,6 +218,10 @@ impl Filters {
             ));
         }
         for rule in &self.tags {
+            crate::validation::clean("filters.tags", &rule.key)?;
+            for value in &rule.values {
+                crate::validation::clean("filters.tags", value)?;
+            }
             // AWS's limits: keys 1-128 characters, values up to 256.
             if rule.key.is_empty() || rule.key.chars().count() > 128 {
                 return Err(Error::invalid(

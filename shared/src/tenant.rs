@@ -45,7 +45,7 @@ impl TenantSettings {
             }
         }
         if let Some(name) = &self.product_name {
-            crate::validation::text("product_name", name, 100)?;
+            crate::validation::display_name("product_name", name, 100)?;
         }
         if let Some(url) = &self.logo_url {
             logo_origin(url)?;

@@ -130,13 +130,75 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<()> {
     Ok(())
 }
 
-/// Characters refused in every stored text: control characters, and the
-/// bidirectional overrides and isolates (U+202A-U+202E, U+2066-U+2069)
-/// that make a name display as something other than what it is.
+/// Characters refused in every stored text (the one text policy): control
+/// characters, line and paragraph separators, and every invisible format
+/// character: the bidirectional marks, overrides and isolates that make a
+/// name display as something other than what it is, and the zero-width
+/// ones (spaces, joiners, BOM, soft hyphen, fillers) that make two names
+/// that look the same differ.
 pub fn is_forbidden_char(c: char) -> bool {
     c.is_control()
-        || ('\u{202A}'..='\u{202E}').contains(&c)
-        || ('\u{2066}'..='\u{2069}').contains(&c)
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{061C}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{17B4}'
+                | '\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{3164}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{FFF0}'..='\u{FFFB}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0000}'..='\u{E0FFF}'
+        )
+}
+
+/// A caller's value free of [`is_forbidden_char`]s (for texts with their
+/// own shape: patterns, tag keys and values).
+pub fn clean(field: &str, value: &str) -> Result<()> {
+    match value.chars().find(|c| is_forbidden_char(*c)) {
+        None => Ok(()),
+        Some(c) => Err(Error::invalid(
+            field,
+            format!(
+                "{field} must not contain control, invisible or bidirectional-override characters (found {})",
+                c.escape_unicode()
+            ),
+        )),
+    }
+}
+
+/// A name a customer is shown (an account's, an organization's, the
+/// vendor's product name): a [`text`] in one script. A name that mixes
+/// scripts, such as "Аmazon" with a Cyrillic А, is how a look-alike
+/// passes for what it is not; digits, punctuation and the scripts that
+/// write one language together (Japanese's, say) count as one.
+pub fn display_name(field: &str, value: &str, max: usize) -> Result<()> {
+    text(field, value, max)?;
+    if !is_single_script(value) {
+        return Err(Error::Invalid {
+            code: "mixed_script",
+            field: Some(field.to_string()),
+            message: format!(
+                "'{}' mixes writing systems (e.g. a Cyrillic or Greek letter among Latin ones), which lets a look-alike pass for another name; write it in one script",
+                echo(value)
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Whether `value` is written in one script (Unicode TR 39's sense).
+pub fn is_single_script(value: &str) -> bool {
+    use unicode_security::MixedScript;
+    value.is_single_script()
 }
 
 /// Longest part of a caller's value quoted back in an error message.
@@ -274,6 +336,7 @@ pub fn regexes(field: &str, values: &[String]) -> Result<()> {
     list_size(field, values)?;
     for (index, value) in values.iter().enumerate() {
         let path = format!("{field}[{index}]");
+        clean(&path, value)?;
         if value.is_empty() || value.len() > MAX_REGEX_LEN {
             return Err(Error::invalid(
                 &path,
@@ -485,6 +548,40 @@ mod tests {
                 assert!(message.contains("limit is 100"), "{message}");
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    /// Issue 25 #11: one text policy; names shown to customers in one script.
+    #[test]
+    fn invisible_characters_and_mixed_scripts_are_refused() {
+        for hidden in [
+            "a\u{200B}b",
+            "a\u{FEFF}",
+            "a\u{2060}b",
+            "a\u{2028}b",
+            "x\u{00AD}y",
+            "a\u{E0041}",
+        ] {
+            assert!(text("name", hidden, 128).is_err(), "{hidden:?}");
+            assert!(clean("x", hidden).is_err(), "{hidden:?}");
+        }
+        assert!(regexes("r", &strings(&["^a\nb$"])).is_err());
+        let err = display_name("name", "\u{0410}mazon", 128).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::Invalid {
+                code: "mixed_script",
+                ..
+            }
+        ));
+        for fine in [
+            "Amazon Web Services 2",
+            "Ελληνικά",
+            "日本語のテスト",
+            "Zürich – Büro",
+            "Payments (EU)",
+        ] {
+            assert!(display_name("name", fine, 128).is_ok(), "{fine}");
         }
     }
 

@@ -86,6 +86,17 @@ fn policy_with_images(images: &str) -> String {
     )
 }
 
+/// A name stored before names were held to one script, marked for the
+/// customer rather than shown as if it were plain (issue 25 #11).
+fn mixed_script_flag(name: &str) -> Markup {
+    html! {
+        @if !model::validation::is_single_script(name) {
+            " "
+            strong class="flag" { "(this name mixes writing systems: check it with whoever sent you this link)" }
+        }
+    }
+}
+
 async fn script() -> Response {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
@@ -236,7 +247,7 @@ async fn account_steps(
     Ok(html! {
         dl class="account" {
             dt { "Account" }
-            dd id="account-name" { (account.fields.name) }
+            dd id="account-name" { (account.fields.name) (mixed_script_flag(&account.fields.name)) }
             dt { "AWS account id" }
             dd id="account-id" { (account.account_id) }
         }
@@ -291,7 +302,7 @@ fn organization_steps(organization: &Organization, product: &str, base: &str) ->
     html! {
         dl class="account" {
             dt { "Organization" }
-            dd id="account-name" { (organization.name) }
+            dd id="account-name" { (organization.name) (mixed_script_flag(&organization.name)) }
             dt { "Management account" }
             dd id="account-id" { (organization.management_account_id) }
             @if let Some(id) = &organization.aws_organization_id {

@@ -56,7 +56,7 @@ impl Organizations<'_> {
         actor: &str,
         request: RegisterOrganizationRequest,
     ) -> Result<Organization> {
-        crate::validation::text("name", &request.name, 256)?;
+        crate::validation::display_name("name", &request.name, 256)?;
         check_management_role(
             self.settings,
             &request.role_arn,
@@ -119,7 +119,7 @@ impl Organizations<'_> {
         let current = self.store.get_organization(tenant, organization_id).await?;
         let mut next = current.clone();
         if let Some(name) = request.name {
-            crate::validation::text("name", &name, 256)?;
+            crate::validation::display_name("name", &name, 256)?;
             next.name = name;
         }
         if let Some(role_arn) = request.role_arn {

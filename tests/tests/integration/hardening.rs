@@ -604,3 +604,199 @@ async fn a_label_may_be_a_bare_key() {
     let read = app.get(&format!("/v1/accounts/{ID}")).await.body;
     assert_eq!(read["labels"]["pci"], "");
 }
+
+/// Issue 25 #11: one text policy for every stored field (invisible and
+/// control characters refused in patterns and tag filters too), and names
+/// a customer is shown in one script; one stored before is flagged on the
+/// customer's page.
+#[tokio::test]
+async fn invisible_characters_and_look_alike_names_are_refused() {
+    let app = TestApp::new().await;
+    let cases = [
+        (
+            Method::POST,
+            "/v1/accounts",
+            json!({"account_id": ID, "name": "\u{0410}mazon"}),
+            "name",
+            "mixed_script",
+        ),
+        (
+            Method::POST,
+            "/v1/accounts",
+            json!({"account_id": ID, "name": "Pay\u{200B}ments"}),
+            "name",
+            "invalid_value",
+        ),
+        (
+            Method::POST,
+            "/v1/accounts",
+            json!({"account_id": ID, "name": "P", "resource_regex_ignore_list": ["^a\nb$"]}),
+            "resource_regex_ignore_list[0]",
+            "invalid_value",
+        ),
+        (
+            Method::PUT,
+            "/v1/settings",
+            json!({"product_name": "P\u{0430}yPal"}),
+            "product_name",
+            "mixed_script",
+        ),
+        (
+            Method::POST,
+            "/v1/organizations",
+            json!({
+                "name": "Org", "management_account_id": "888888888888",
+                "role_arn": "arn:aws:iam::888888888888:role/AccountOnboardingOrganizations",
+                "filters": {"tags": [{"key": "team\u{202E}", "values": []}]},
+            }),
+            "filters.tags",
+            "invalid_value",
+        ),
+        (
+            Method::POST,
+            "/v1/organizations",
+            json!({
+                "name": "Org", "management_account_id": "888888888888",
+                "role_arn": "arn:aws:iam::888888888888:role/AccountOnboardingOrganizations",
+                "filters": {"tags": [{"key": "team", "values": ["core\n"]}]},
+            }),
+            "filters.tags",
+            "invalid_value",
+        ),
+    ];
+    let before = app.snapshot().await;
+    for (method, uri, body, field, code) in cases {
+        let reply = app.call(method, uri, Some(&body)).await;
+        reply.assert_error(400, code);
+        assert_eq!(reply.field(), field, "{body}");
+    }
+    assert_eq!(app.snapshot().await, before, "nothing written");
+
+    // A name stored before the rule: the page marks it.
+    let mut account = model::account::Account::register(
+        ID.into(),
+        model::account::AccountFields {
+            name: "\u{0410}mazon".into(),
+            ..Default::default()
+        },
+        "legacy",
+        model::time::Timestamp::now(),
+    );
+    account.fields.role_arn = None;
+    app.store.create_account(TENANT, &account).await.unwrap();
+    let link = app
+        .call(
+            Method::POST,
+            &format!("/v1/accounts/{ID}/onboarding-links"),
+            Some(&json!({})),
+        )
+        .await;
+    assert_eq!(link.status, StatusCode::CREATED, "{:#}", link.body);
+    let page = app
+        .call_with(
+            Method::GET,
+            link.body["path"].as_str().unwrap(),
+            None,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page
+        .body
+        .as_str()
+        .unwrap()
+        .contains("mixes writing systems"));
+}
+
+/// Issue 25 #8: every write route, given a body of valid shape that is
+/// too large for what it stores, answers 400 or 413 naming the problem,
+/// never a 500, and writes nothing.
+#[tokio::test]
+async fn every_write_route_refuses_an_oversized_body_of_valid_shape() {
+    let app = TestApp::new().await;
+    app.create(ID, json!({})).await;
+    let long = |n: usize| "a".repeat(n);
+    let patterns: Vec<String> = (0..100).map(|i| format!("{i}{}", long(1020))).collect();
+    let labels: serde_json::Map<String, Value> = (0..50)
+        .map(|i| (format!("{i}{}", "é".repeat(120)), json!("é".repeat(256))))
+        .collect();
+    let fat = json!({"name": "Fat", "resource_regex_ignore_list": patterns, "labels": labels});
+    let mut fat_create = fat.clone();
+    fat_create["account_id"] = json!("222222222222");
+    let tags: Vec<Value> = (0..100)
+        .map(|i| json!({"key": format!("k{i}"), "values": (0..100).map(|v| format!("{v}{}", long(40))).collect::<Vec<_>>()}))
+        .collect();
+    let organization = json!({
+        "name": "Org", "management_account_id": "888888888888",
+        "role_arn": "arn:aws:iam::888888888888:role/AccountOnboardingOrganizations",
+        "filters": {"tags": tags},
+    });
+    let long_type =
+        json!({"name": "T", "resource_type_ignore_list": [format!("AWS.S3.{}", long(1800))]});
+    let cases = [
+        (Method::POST, "/v1/accounts".to_string(), fat_create),
+        (Method::PUT, format!("/v1/accounts/{ID}"), fat.clone()),
+        (Method::PATCH, format!("/v1/accounts/{ID}"), fat.clone()),
+        (Method::PATCH, format!("/v1/accounts/{ID}"), long_type),
+        (Method::POST, "/v1/organizations".to_string(), organization),
+        (
+            Method::POST,
+            "/v1/webhooks".to_string(),
+            json!({"url": format!("https://hooks.example.com/{}", long(3000))}),
+        ),
+        (
+            Method::POST,
+            "/v1/webhooks".to_string(),
+            json!({"url": "https://hooks.example.com/", "description": long(3000)}),
+        ),
+        (
+            Method::POST,
+            "/v1/api-keys".to_string(),
+            json!({"name": long(3000), "scopes": ["read"]}),
+        ),
+        (
+            Method::POST,
+            "/v1/suppression-rules".to_string(),
+            json!({"reason": long(3000), "finding_type": "X"}),
+        ),
+        (
+            Method::PUT,
+            "/v1/settings".to_string(),
+            json!({"product_name": long(3000)}),
+        ),
+        (
+            Method::PUT,
+            "/v1/settings".to_string(),
+            json!({"logo_url": format!("https://cdn.example.com/{}", long(3000))}),
+        ),
+        (
+            Method::PUT,
+            format!("/v1/accounts/{ID}/data-sources/aws:iam"),
+            json!({"config": (0..60).map(|i| (format!("k{i}"), json!(long(10)))).collect::<serde_json::Map<_, _>>()}),
+        ),
+        (
+            Method::POST,
+            "/v1/accounts".to_string(),
+            json!({"account_id": "333333333333", "name": long(2 << 20)}),
+        ),
+    ];
+    let before = app.snapshot().await;
+    for (method, uri, body) in cases {
+        let reply = app.call(method.clone(), &uri, Some(&body)).await;
+        assert!(
+            [400, 413].contains(&reply.status.as_u16()),
+            "{method} {uri}: {} {:#}",
+            reply.status,
+            reply.body
+        );
+        assert!(
+            !reply.code().is_empty()
+                && !reply.body["error"]["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .is_empty()
+        );
+    }
+    assert_eq!(app.snapshot().await, before, "nothing written");
+}
