@@ -49,17 +49,15 @@ impl Store {
             TransactWriteItem::builder().update(touch_tenant).build(),
             TransactWriteItem::builder().put(put_key).build(),
         ];
-        match self
-            .write_within_quota(&key.tenant, keys::KEY_PREFIX, read, items)
-            .await?
-        {
-            super::QuotaWrite::Written => Ok(true),
-            super::QuotaWrite::Moved => Ok(false),
-            super::QuotaWrite::Refused(..) => Err(Error::AlreadyExists {
-                resource: RESOURCE,
-                id: key.key_id.clone(),
-            }),
-        }
+        self.write_within_quota(
+            &key.tenant,
+            keys::KEY_PREFIX,
+            read,
+            items,
+            RESOURCE,
+            &key.key_id,
+        )
+        .await
     }
 
     /// Strongly consistent, so a revocation takes effect on the next request.

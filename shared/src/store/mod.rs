@@ -59,7 +59,7 @@ pub use bulk::{BatchDeleteCode, BatchDeleteFailure, BatchDeleteOutcome, ImportOu
 pub use external_scans::{DueSchedule, ExternalRefusal, PageClaim, DEADLINE_SHARD};
 pub use onboarding::OnboardingContext;
 pub use organizations::MAX_ORGANIZATIONS;
-pub use quota::{QuotaWrite, ATTEMPTS as QUOTA_ATTEMPTS};
+pub use quota::ATTEMPTS as QUOTA_ATTEMPTS;
 pub use scans::{AccountRegions, Claim, ScanContext};
 pub use triage::{finding_item, FindingsOrder};
 pub use verification::{DueAccount, DuePage, VerificationWrite};
@@ -112,6 +112,16 @@ impl Store {
         tenant: &str,
         prefix: &str,
     ) -> crate::Result<Vec<T>> {
+        self.query_prefix_with(tenant, prefix, false).await
+    }
+
+    /// [`Store::query_prefix`], read `consistent`ly when asked.
+    async fn query_prefix_with<T: serde::de::DeserializeOwned>(
+        &self,
+        tenant: &str,
+        prefix: &str,
+        consistent: bool,
+    ) -> crate::Result<Vec<T>> {
         let mut items = self
             .client
             .query()
@@ -119,6 +129,7 @@ impl Store {
             .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
             .expression_attribute_values(":pk", s(keys::tenant_pk(tenant)))
             .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(consistent)
             .into_paginator()
             .items()
             .send();

@@ -60,17 +60,15 @@ impl Store {
         item.insert("type".into(), s("onboarding_link"));
         super::stamp_item(&mut item);
         let put = super::put_if_absent(self.table(), item)?;
-        match self
-            .write_within_quota(tenant, &links_prefix(&subject), read, vec![put])
-            .await?
-        {
-            super::QuotaWrite::Written => Ok(true),
-            super::QuotaWrite::Moved => Ok(false),
-            super::QuotaWrite::Refused(..) => Err(Error::AlreadyExists {
-                resource: RESOURCE,
-                id: link.link_id.clone(),
-            }),
-        }
+        self.write_within_quota(
+            tenant,
+            &links_prefix(&subject),
+            read,
+            vec![put],
+            RESOURCE,
+            &link.link_id,
+        )
+        .await
     }
 
     /// Delete links (nothing when `link_ids` is empty).

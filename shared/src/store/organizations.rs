@@ -39,17 +39,15 @@ impl Store {
         }
         stamp_item(&mut item);
         let put = super::put_if_absent(self.table(), item)?;
-        match self
-            .write_within_quota(tenant, keys::ORGANIZATION_PREFIX, read, vec![put])
-            .await?
-        {
-            super::QuotaWrite::Written => Ok(true),
-            super::QuotaWrite::Moved => Ok(false),
-            super::QuotaWrite::Refused(..) => Err(Error::AlreadyExists {
-                resource: RESOURCE,
-                id: organization.organization_id.clone(),
-            }),
-        }
+        self.write_within_quota(
+            tenant,
+            keys::ORGANIZATION_PREFIX,
+            read,
+            vec![put],
+            RESOURCE,
+            &organization.organization_id,
+        )
+        .await
     }
 
     pub async fn get_organization(

@@ -11,23 +11,12 @@
 //! creation). Checking a count and then writing let 36 concurrent webhook
 //! creations leave 37 webhooks under a limit of 25.
 
-use super::{item_key, n, s, Item, Store};
+use super::{item_key, n, s, Store};
 use crate::{Error, Result};
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 
 /// How many times a creation counts again after losing to another.
 pub const ATTEMPTS: u32 = 12;
-
-/// What a write within a quota came to.
-#[derive(Debug)]
-pub enum QuotaWrite {
-    Written,
-    /// Another creation moved the version since it was read: count again.
-    Moved,
-    /// The condition of `items[index]` refused (e.g. the item exists),
-    /// with the item it found when asked for.
-    Refused(usize, Option<Item>),
-}
 
 fn quota_sk(scope: &str) -> String {
     format!("QUOTA#{scope}")
@@ -61,33 +50,22 @@ impl Store {
         tenant: &str,
         prefix: &str,
     ) -> Result<Vec<T>> {
-        let mut items = self
-            .client
-            .query()
-            .table_name(self.table())
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(super::keys::tenant_pk(tenant)))
-            .expression_attribute_values(":prefix", s(prefix))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send();
-        let mut found = Vec::new();
-        while let Some(item) = items.next().await {
-            found.push(serde_dynamo::from_item(item.map_err(Error::from_sdk)?)?);
-        }
-        Ok(found)
+        self.query_prefix_with(tenant, prefix, true).await
     }
 
     /// `items` in one transaction with the scope's version moved on from
-    /// `read`, only if it is still `read`.
+    /// `read`, only if it is still `read`: `Ok(true)` written, `Ok(false)`
+    /// when another creation moved the version (count again); an item's
+    /// own condition refusing (its id exists) is `AlreadyExists`.
     pub async fn write_within_quota(
         &self,
         tenant: &str,
         scope: &str,
         read: u64,
         items: Vec<TransactWriteItem>,
-    ) -> Result<QuotaWrite> {
+        resource: &'static str,
+        id: &str,
+    ) -> Result<bool> {
         let advance = Update::builder()
             .table_name(self.table())
             .set_key(Some(item_key(tenant, quota_sk(scope))))
@@ -112,20 +90,23 @@ impl Store {
             .send()
             .await;
         let err = match result {
-            Ok(_) => return Ok(QuotaWrite::Written),
+            Ok(_) => return Ok(true),
             Err(err) => err,
         };
         let Some(reasons) = super::cancellation_reasons(&err) else {
             return Err(Error::from_sdk(err));
         };
-        if let Some(index) = reasons.iter().skip(1).position(|(refused, _)| *refused) {
-            return Ok(QuotaWrite::Refused(index, reasons[index + 1].1.clone()));
+        if reasons.iter().skip(1).any(|(refused, _)| *refused) {
+            return Err(Error::AlreadyExists {
+                resource,
+                id: id.to_string(),
+            });
         }
         // The version moved, or another transaction held an item: count
         // again (after a moment, for the latter).
         if !reasons.first().is_some_and(|(refused, _)| *refused) {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
-        Ok(QuotaWrite::Moved)
+        Ok(false)
     }
 }

@@ -19,17 +19,15 @@ impl Store {
         item.extend(item_key(tenant, keys::suppression_rule_sk(&rule.rule_id)));
         item.insert("type".into(), s("suppression_rule"));
         let put = super::put_if_absent(self.table(), item)?;
-        match self
-            .write_within_quota(tenant, keys::SUPPRESSION_RULE_PREFIX, read, vec![put])
-            .await?
-        {
-            super::QuotaWrite::Written => Ok(true),
-            super::QuotaWrite::Moved => Ok(false),
-            super::QuotaWrite::Refused(..) => Err(Error::AlreadyExists {
-                resource: RESOURCE,
-                id: rule.rule_id.clone(),
-            }),
-        }
+        self.write_within_quota(
+            tenant,
+            keys::SUPPRESSION_RULE_PREFIX,
+            read,
+            vec![put],
+            RESOURCE,
+            &rule.rule_id,
+        )
+        .await
     }
 
     /// Every rule of a tenant (at most [`crate::suppression_rules::MAX_RULES`]):

@@ -57,17 +57,15 @@ impl Store {
         item.insert("type".into(), s("webhook"));
         super::stamp_item(&mut item);
         let put = super::put_if_absent(self.table(), item)?;
-        match self
-            .write_within_quota(tenant, keys::WEBHOOK_PREFIX, read, vec![put])
-            .await?
-        {
-            super::QuotaWrite::Written => Ok(true),
-            super::QuotaWrite::Moved => Ok(false),
-            super::QuotaWrite::Refused(..) => Err(Error::AlreadyExists {
-                resource: RESOURCE,
-                id: webhook.webhook_id.clone(),
-            }),
-        }
+        self.write_within_quota(
+            tenant,
+            keys::WEBHOOK_PREFIX,
+            read,
+            vec![put],
+            RESOURCE,
+            &webhook.webhook_id,
+        )
+        .await
     }
 
     pub async fn get_webhook(&self, tenant: &str, webhook_id: &str) -> Result<Webhook> {

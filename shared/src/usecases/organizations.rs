@@ -91,15 +91,12 @@ impl Organizations<'_> {
                         ),
                     });
                 }
-                if registered.len() >= MAX_ORGANIZATIONS {
-                    return Err(Error::Refused {
-                        code: "too_many_organizations",
-                        message: format!(
-                            "a tenant has at most {MAX_ORGANIZATIONS} organizations; delete one first"
-                        ),
-                    });
-                }
-                Ok(())
+                crate::usecases::quota::below(
+                    registered.len(),
+                    MAX_ORGANIZATIONS,
+                    "too_many_organizations",
+                    format!("a tenant has at most {MAX_ORGANIZATIONS} organizations; delete one first"),
+                )
             },
             |read| self.store.create_organization(tenant, &organization, read),
         )
@@ -266,19 +263,11 @@ async fn settle_members(
     if now.pending_external_id_prefix == applied.pending_external_id_prefix {
         return Ok(());
     }
-    let members: Vec<String> = store
-        .list_organization_members(tenant, organization_id)
-        .await?
-        .into_iter()
-        .map(|member| member.account_id)
-        .collect();
     let at = Timestamp::now();
-    store
-        .reconcile_accounts(tenant, &members, &Default::default(), |current, _| {
-            crate::enrolment::repaired_rotation(current, &now, at)
-        })
-        .await?;
-    Ok(())
+    reconcile_members(store, tenant, organization_id, |current| {
+        crate::enrolment::repaired_rotation(current, &now, at)
+    })
+    .await
 }
 
 /// Give (or take back) the enrolled members' pending IDs.
@@ -288,16 +277,30 @@ async fn set_member_rotation(
     organization: &Organization,
     pending: Option<&str>,
 ) -> Result<()> {
+    let now = Timestamp::now();
+    reconcile_members(store, tenant, &organization.organization_id, |current| {
+        crate::enrolment::rotation(current, organization, pending, now)
+    })
+    .await
+}
+
+/// Write each enrolled member as `decide` wants it (conditional on the
+/// version read, decided again on a refusal).
+async fn reconcile_members(
+    store: &Store,
+    tenant: &str,
+    organization_id: &str,
+    decide: impl Fn(Option<&crate::account::Account>) -> Option<crate::account::Account>,
+) -> Result<()> {
     let members: Vec<String> = store
-        .list_organization_members(tenant, &organization.organization_id)
+        .list_organization_members(tenant, organization_id)
         .await?
         .into_iter()
         .map(|member| member.account_id)
         .collect();
-    let now = Timestamp::now();
     let written = store
         .reconcile_accounts(tenant, &members, &Default::default(), |current, _| {
-            crate::enrolment::rotation(current, organization, pending, now)
+            decide(current)
         })
         .await?;
     if !written.contended.is_empty() {

@@ -1,5 +1,5 @@
 //! Creating a resource within a count limit, exactly under concurrency
-//! (see [`crate::store::QuotaWrite`] for how the store serialises it).
+//! (the store module `quota` says how it is serialised).
 
 use crate::store::{Store, QUOTA_ATTEMPTS};
 use crate::{Error, Result};
@@ -36,4 +36,12 @@ where
     Err(Error::Conflict(format!(
         "other creations of {scope} kept coming first; send the request again"
     )))
+}
+
+/// The refusal of one creation too many: `Ok` below `limit`.
+pub fn below(count: usize, limit: usize, code: &'static str, message: String) -> Result<()> {
+    if count >= limit {
+        return Err(Error::Refused { code, message });
+    }
+    Ok(())
 }

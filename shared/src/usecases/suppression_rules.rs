@@ -38,15 +38,12 @@ impl SuppressionRules<'_> {
             prefix,
             prefix,
             |rules: &[SuppressionRule]| {
-                if rules.len() >= MAX_RULES {
-                    return Err(Error::Refused {
-                        code: "too_many_suppression_rules",
-                        message: format!(
-                            "a tenant has at most {MAX_RULES} suppression rules; delete one first"
-                        ),
-                    });
-                }
-                Ok(())
+                crate::usecases::quota::below(
+                    rules.len(),
+                    MAX_RULES,
+                    "too_many_suppression_rules",
+                    format!("a tenant has at most {MAX_RULES} suppression rules; delete one first"),
+                )
             },
             |read| self.store.create_suppression_rule(tenant, &rule, read),
         )

@@ -99,15 +99,12 @@ impl Webhooks<'_> {
             keys::WEBHOOK_PREFIX,
             keys::WEBHOOK_PREFIX,
             |webhooks: &[Webhook]| {
-                if webhooks.len() >= MAX_WEBHOOKS {
-                    return Err(Error::Refused {
-                        code: "too_many_webhooks",
-                        message: format!(
-                            "a tenant has at most {MAX_WEBHOOKS} webhooks; delete one first"
-                        ),
-                    });
-                }
-                Ok(())
+                crate::usecases::quota::below(
+                    webhooks.len(),
+                    MAX_WEBHOOKS,
+                    "too_many_webhooks",
+                    format!("a tenant has at most {MAX_WEBHOOKS} webhooks; delete one first"),
+                )
             },
             |read| self.store.create_webhook(tenant, &webhook, read),
         )
