@@ -95,7 +95,9 @@ pub fn logo_origin(text: &str) -> Result<String> {
         None => return refuse("logo_url must name a host"),
     };
     // The host as written must be the host parsed (nothing rewritten).
-    let written = text["https://".len().min(text.len())..]
+    let written = text
+        .split_once("://")
+        .map_or("", |(_, rest)| rest)
         .split(['/', '?', '#', ':', '\\'])
         .next()
         .unwrap_or_default();
@@ -175,6 +177,8 @@ mod tests {
             "https://localhost/x.svg",
             "https://0x7f000001/x.svg",
             "https://cdn\u{ff0e}example.com/x.svg",
+            "https:/\u{e9}cdn.example.com/x.svg",
+            "https:cdn.example.com/x.svg",
         ] {
             assert!(logo_origin(bad).is_err(), "{bad}");
         }
