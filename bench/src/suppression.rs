@@ -106,7 +106,11 @@ pub fn run(repeats: usize) {
     let page: ResultsPage = serde_json::from_slice(&body).expect("a page");
     let patterns: Vec<wildmatch::WildMatch> = rules
         .iter()
-        .filter_map(|rule| rule.resource_pattern.as_deref().map(wildmatch::WildMatch::new))
+        .filter_map(|rule| {
+            rule.resource_pattern
+                .as_deref()
+                .map(wildmatch::WildMatch::new)
+        })
         .collect();
     let backtracking = best(1, || {
         page.findings

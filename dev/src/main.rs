@@ -100,6 +100,17 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     model::provisioning::create_event_bus(&eventbridge, &bus).await?;
     let role_name = config.customer_role_name.clone();
     // The composition root every function uses, on the local queue.
+    // A sweep every interval must be able to verify an account in it.
+    let interval = Duration::from_secs(args.verifier_interval.max(1));
+    let settings = config.verification();
+    if settings.sweep_budget(interval).is_none() {
+        return Err(format!(
+            "VERIFIER_INTERVAL_SECONDS={} is too short to verify an account: one verification may take {} s (VERIFY_CALL_TIMEOUT_MS x (VERIFY_MAX_ATTEMPTS + 1)); lengthen the interval or shorten the calls",
+            args.verifier_interval,
+            settings.longest_verification().as_secs()
+        )
+        .into());
+    }
     let services = model::config::Services::new(config).await?;
     let store = services.store.clone();
     let token = bootstrap_admin_key(&store, args.api_key.as_deref()).await?;
@@ -119,10 +130,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         Duration::from_secs(args.scan_retry_delay),
     ));
     let sweeper = verifier::Sweeper::new(&services);
-    tokio::spawn(run_verifier(
-        sweeper,
-        Duration::from_secs(args.verifier_interval.max(1)),
-    ));
+    tokio::spawn(run_verifier(sweeper, interval));
 
     let streams = aws_sdk_dynamodbstreams::Client::new(&model::config::aws().await);
     let reader = model::stream::StreamReader::open(&dynamodb, streams, &table).await?;

@@ -127,6 +127,23 @@ pub struct VerificationSettings {
 }
 
 impl VerificationSettings {
+    /// The longest one verification can take: its STS calls' attempts,
+    /// each up to `call_timeout`, and a timeout's worth of backoff between
+    /// them (the calls of one verification run at once).
+    pub fn longest_verification(&self) -> Duration {
+        self.call_timeout * (self.max_attempts + 1)
+    }
+
+    /// How long a sweep given `remaining` may start verifications: what is
+    /// left once the last one started may still take
+    /// [`Self::longest_verification`]. `None` when that leaves nothing: such
+    /// a sweep could never verify an account, a configuration to refuse.
+    pub fn sweep_budget(&self, remaining: Duration) -> Option<Duration> {
+        remaining
+            .checked_sub(self.longest_verification())
+            .filter(|budget| !budget.is_zero())
+    }
+
     /// The configuration of a partition other than `aws`, if served.
     pub fn partition(&self, name: &str) -> Option<&crate::partitions::PartitionSetting> {
         self.partitions.iter().find(|p| p.partition == name)

@@ -324,9 +324,20 @@ impl Sweeper {
         remaining: std::time::Duration,
     ) -> SweepReport {
         tracing::info!(source = %event.source, detail_type = %event.detail_type, "verification sweep started");
-        // Leave room for the slowest verification in flight to finish.
-        let margin = self.settings.call_timeout * (self.settings.max_attempts + 1) * 2;
-        let budget = remaining.saturating_sub(margin);
+        // Leave room for the slowest verification in flight to finish (once,
+        // not twice over: a 30 s interval with 5 s calls left none, so
+        // `make dev` never verified anything).
+        let budget = match self.settings.sweep_budget(remaining) {
+            Some(budget) => budget,
+            None => {
+                tracing::error!(
+                    remaining_ms = remaining.as_millis() as u64,
+                    longest_verification_ms = self.settings.longest_verification().as_millis() as u64,
+                    "a sweep this short cannot verify one account: lower VERIFY_CALL_TIMEOUT_MS or VERIFY_MAX_ATTEMPTS, or give the verifier more time"
+                );
+                std::time::Duration::ZERO
+            }
+        };
         let now = Timestamp::now();
         let (organization_syncs_queued, scans_timed_out, schedules) = futures::join!(
             self.queue_organization_syncs(now),

@@ -793,3 +793,42 @@ async fn roles_outside_the_assumable_name_pattern_are_refused_at_registration() 
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(app.snapshot().await, before);
 }
+
+/// Issue 26 #1: under `make dev`'s own settings (a sweep every 30 s, STS
+/// calls of 5 s with 4 attempts) a due account is verified by the next
+/// sweep. The budget subtracted the longest verification twice over (50 s
+/// of a 30 s interval), so every sweep reached its deadline at once and a
+/// registered account stayed NOT_STARTED for good.
+#[tokio::test]
+async fn make_devs_sweeps_verify_a_due_account() {
+    let app = TestApp::new().await;
+    account_with_role(&app, |id| trust_external_ids(&[id]), &[]).await;
+    // make dev's settings: the configuration's defaults, and its interval.
+    let defaults = model::config::Config::from_env().expect("configuration");
+    let dev_interval = Duration::from_secs(30);
+    let mut settings = (*app.state.settings).clone();
+    settings.call_timeout = Duration::from_millis(defaults.verify_call_timeout_ms);
+    settings.max_attempts = defaults.verify_max_attempts;
+    assert_eq!(settings.longest_verification(), Duration::from_secs(25));
+    assert!(settings.sweep_budget(dev_interval).is_some());
+    assert!(
+        settings.sweep_budget(Duration::from_secs(20)).is_none(),
+        "too short for one: refused"
+    );
+    let sweeper = verifier::Sweeper {
+        settings: std::sync::Arc::new(settings),
+        ..app.sweeper()
+    };
+    let schedule = aws_lambda_events::event::eventbridge::EventBridgeEvent::default();
+    let report = sweeper.handle_schedule(schedule, dev_interval).await;
+    assert_eq!(report.verified, 1, "{report:?}");
+    assert!(!report.deadline_reached, "{report:?}");
+    let account = app
+        .get(&format!("/v1/accounts/{CUSTOMER_ACCOUNT}"))
+        .await
+        .body;
+    assert_eq!(
+        account["credential"]["verification_status"], "SUCCESS",
+        "{account:#}"
+    );
+}
