@@ -37,12 +37,14 @@ impl Store {
             .await
     }
 
-    /// The tenant's rules, ready to match findings.
+    /// The tenant's rules, ready to match findings (compiled once while
+    /// they stay the same: [`crate::suppression_rules::Rules::compiled`]).
     pub async fn suppression_matcher(
         &self,
         tenant: &str,
-    ) -> Result<crate::suppression_rules::Rules> {
-        Ok(crate::suppression_rules::Rules::new(
+    ) -> Result<std::sync::Arc<crate::suppression_rules::Rules>> {
+        Ok(crate::suppression_rules::Rules::compiled(
+            tenant,
             self.suppression_rules(tenant).await?,
         ))
     }

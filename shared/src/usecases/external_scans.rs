@@ -149,7 +149,7 @@ impl ExternalScans<'_> {
         }
         if !scan_only {
             self.store
-                .put_uploaded_findings(&reference.tenant, &mut checked.findings, &rules?)
+                .put_uploaded_findings(&reference.tenant, &mut checked.findings, &*rules?)
                 .await?;
         }
         let record = UploadedPage {
