@@ -279,15 +279,25 @@ impl DeliveryQueue {
         self.send_to(&self.url, jobs).await
     }
 
+    /// Queue one job (a redelivery); its refusal is an error, for the
+    /// caller to answer.
+    pub async fn send_one(&self, job: &DeliveryJob) -> Result<()> {
+        self.send_one_to(&self.url, "delivery queue", job).await
+    }
+
     /// Move a job to the dead-letter queue (its last attempt failed).
     pub async fn dead_letter(&self, job: &DeliveryJob) -> Result<()> {
-        let Some(url) = &self.dead_letter_url else {
-            return Ok(());
-        };
+        match &self.dead_letter_url {
+            Some(url) => self.send_one_to(url, "dead-letter queue", job).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn send_one_to(&self, url: &str, queue: &str, job: &DeliveryJob) -> Result<()> {
         match self.send_to(url, std::slice::from_ref(job)).await?.pop() {
             None => Ok(()),
             Some(refused) => Err(Error::store(format!(
-                "the dead-letter queue refused delivery {}: {}",
+                "the {queue} refused delivery {}: {}",
                 job.delivery_id(),
                 refused.reason
             ))),

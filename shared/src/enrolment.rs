@@ -152,11 +152,7 @@ pub fn repaired_rotation(
     organization: &Organization,
     now: Timestamp,
 ) -> Option<Account> {
-    let current = current?;
-    let link = current.organization.as_ref()?;
-    if link.organization_id != organization.organization_id || link.adopted {
-        return None;
-    }
+    let current = enrolled_here(current, organization)?;
     let id = current.account_id.as_str();
     if current.external_id != member_external_id(&organization.external_id_prefix, id) {
         return None;
@@ -165,15 +161,7 @@ pub fn repaired_rotation(
         .pending_external_id_prefix
         .as_deref()
         .map(|pending| member_external_id(pending, id));
-    if current.pending_external_id == wanted {
-        return None;
-    }
-    let mut next = current.clone();
-    next.pending_external_id = wanted;
-    next.version = current.version + 1;
-    next.updated_at = now;
-    next.updated_by = ORGANIZATION_SYNC.to_string();
-    Some(next)
+    with_pending(current, wanted, now)
 }
 
 /// The account when its organization's prefix rotation starts (`pending`
@@ -188,11 +176,7 @@ pub fn rotation(
     pending: Option<&str>,
     now: Timestamp,
 ) -> Option<Account> {
-    let current = current?;
-    let link = current.organization.as_ref()?;
-    if link.organization_id != organization.organization_id || link.adopted {
-        return None;
-    }
+    let current = enrolled_here(current, organization)?;
     let id = current.account_id.as_str();
     let wanted = match pending {
         Some(pending) => {
@@ -213,6 +197,23 @@ pub fn rotation(
             None
         }
     };
+    with_pending(current, wanted, now)
+}
+
+/// The account when it is enrolled from `organization` and not adopted:
+/// the members whose external IDs the organization's prefix makes.
+fn enrolled_here<'a>(
+    current: Option<&'a Account>,
+    organization: &Organization,
+) -> Option<&'a Account> {
+    let current = current?;
+    let link = current.organization.as_ref()?;
+    (link.organization_id == organization.organization_id && !link.adopted).then_some(current)
+}
+
+/// The account with `wanted` as its pending external ID, written by the
+/// organization's sync; `None` when it has it already.
+fn with_pending(current: &Account, wanted: Option<String>, now: Timestamp) -> Option<Account> {
     if current.pending_external_id == wanted {
         return None;
     }

@@ -242,6 +242,16 @@ impl Filters {
     }
 }
 
+/// Why an archived organization's prefix is not rotated (409).
+pub fn archived_refuses_rotation(organization_id: &str) -> Error {
+    Error::Refused {
+        code: "archived",
+        message: format!(
+            "organization {organization_id} is archived; unarchive it before rotating its prefix"
+        ),
+    }
+}
+
 /// `ou-` then 4-32 lowercase letters or digits, `-`, 8-32 more.
 pub fn is_ou_id(value: &str) -> bool {
     let Some(rest) = value.strip_prefix("ou-") else {

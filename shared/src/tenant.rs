@@ -95,12 +95,7 @@ pub fn logo_origin(text: &str) -> Result<String> {
         None => return refuse("logo_url must name a host"),
     };
     // The host as written must be the host parsed (nothing rewritten).
-    let written = text
-        .split_once("://")
-        .map_or("", |(_, rest)| rest)
-        .split(['/', '?', '#', ':', '\\'])
-        .next()
-        .unwrap_or_default();
+    let written = crate::validation::written_host(text);
     if !written.starts_with('[') && !written.eq_ignore_ascii_case(&host) {
         return refuse("logo_url's host must be written as it is meant (e.g. no trailing dot, no numeric shorthand)");
     }

@@ -121,13 +121,7 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<()> {
             format!("{field} is {chars} characters long; the limit is {max}"),
         ));
     }
-    if value.chars().any(is_forbidden_char) {
-        return Err(Error::invalid(
-            field,
-            format!("{field} must not contain control or bidirectional-override characters"),
-        ));
-    }
-    Ok(())
+    clean(field, value)
 }
 
 /// Characters refused in every stored text (the one text policy): control
@@ -384,6 +378,24 @@ pub fn labels(field: &str, values: &BTreeMap<String, String>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The host part of `url` as its author wrote it: after the scheme and
+/// any credentials, before the path and the port (brackets kept for IPv6).
+pub fn written_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#', '\\']).next().unwrap_or("");
+    let authority = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    if authority.starts_with('[') {
+        return authority
+            .split_once(']')
+            .map_or(authority, |(host, _)| &authority[..host.len() + 1]);
+    }
+    authority
+        .split_once(':')
+        .map_or(authority, |(host, _)| host)
 }
 
 /// Refuse `value` when its JSON is larger than `budget` bytes, naming its

@@ -191,7 +191,7 @@ pub fn check_url(field: &str, url: &str, allow_loopback_http: bool) -> Result<()
         return Err(refuse("port 0 is not a port"));
     }
     // The host as written, which must be what the parser made of it.
-    let written = written_host(url);
+    let written = crate::validation::written_host(url);
     let canonical = parsed.host_str().unwrap_or_default();
     if !written.eq_ignore_ascii_case(canonical) {
         return Err(refuse(&format!(
@@ -232,24 +232,6 @@ pub fn redacted_url(url: &str) -> String {
         Ok(parsed) => format!("{}/…", parsed.origin().ascii_serialization()),
         Err(_) => "…".to_string(),
     }
-}
-
-/// The host part of `url` as its author wrote it: after the scheme and
-/// any credentials, before the path and the port (brackets kept for IPv6).
-fn written_host(url: &str) -> &str {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = rest.split(['/', '?', '#', '\\']).next().unwrap_or("");
-    let authority = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
-    if authority.starts_with('[') {
-        return authority
-            .split_once(']')
-            .map_or(authority, |(host, _)| &authority[..host.len() + 1]);
-    }
-    authority
-        .split_once(':')
-        .map_or(authority, |(host, _)| host)
 }
 
 #[cfg(test)]

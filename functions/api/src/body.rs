@@ -20,8 +20,8 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let (content_type, media_type) = media_type(&request);
-        if media_type != "application/json" && media_type != "application/merge-patch+json" {
+        let (content_type, media) = media_type(request.headers());
+        if !media.as_ref().is_some_and(MediaType::is_json) {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
@@ -148,19 +148,16 @@ impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
     }
 }
 
-/// The Content-Type as sent, and its media type lower-cased (empty when
-/// the header is malformed, which no body type accepts).
-fn media_type(request: &Request) -> (String, String) {
-    let content_type = request
-        .headers()
+/// The Content-Type as sent, and its media type (`None` when the header
+/// is malformed, which no body type accepts).
+pub fn media_type(headers: &axum::http::HeaderMap) -> (String, Option<MediaType>) {
+    let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let media_type = MediaType::parse(&content_type)
-        .map(|media| media.essence)
-        .unwrap_or_default();
-    (content_type, media_type)
+    let media = MediaType::parse(&content_type);
+    (content_type, media)
 }
 
 /// A Content-Type parsed as RFC 9110 writes it: `type/subtype`, then
@@ -225,6 +222,11 @@ impl MediaType {
         Some(MediaType {
             essence: essence.to_ascii_lowercase(),
         })
+    }
+
+    /// A JSON body (a merge patch included).
+    pub fn is_json(&self) -> bool {
+        self.essence == "application/json" || self.essence == "application/merge-patch+json"
     }
 
     /// A CSV import's body.
@@ -304,8 +306,8 @@ impl<S: Send + Sync> FromRequest<S> for CsvBody {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let (content_type, media_type) = media_type(&request);
-        if media_type != "text/csv" && media_type != "application/csv" {
+        let (content_type, media) = media_type(request.headers());
+        if !media.as_ref().is_some_and(MediaType::is_csv) {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",

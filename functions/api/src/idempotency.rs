@@ -75,13 +75,7 @@ async fn run_once(
         &key,
     );
     // The same limit as without the header: a CSV import's, else a JSON body's.
-    let content_type = parts
-        .headers
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let media = crate::body::MediaType::parse(&content_type);
+    let (content_type, media) = crate::body::media_type(&parts.headers);
     let limit = match &media {
         Some(media) if media.is_csv() => MAX_CSV_BYTES,
         _ => MAX_BODY_BYTES,
@@ -89,11 +83,9 @@ async fn run_once(
     let body = read_body(body, limit).await.map_err(fail)?;
     // A body no route reads (text/plain, a malformed type) is the 415 it
     // would be without the header, never a replay of a JSON request's.
-    let readable = media.as_ref().is_some_and(|media| {
-        media.is_csv()
-            || media.essence == "application/json"
-            || media.essence == "application/merge-patch+json"
-    });
+    let readable = media
+        .as_ref()
+        .is_some_and(|media| media.is_csv() || media.is_json());
     if !body.is_empty() && !readable {
         return Err(fail(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

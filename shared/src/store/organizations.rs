@@ -447,10 +447,7 @@ impl Store {
                         resource: RESOURCE,
                         id: organization_id.to_string(),
                     },
-                    (Some(found), Some(_)) if found.archived_at.is_some() => Error::Refused {
-                        code: "archived",
-                        message: format!("organization {organization_id} is archived; unarchive it before rotating its prefix"),
-                    },
+                    (Some(found), Some(_)) if found.archived_at.is_some() => crate::organizations::archived_refuses_rotation(organization_id),
                     (Some(found), _)
                         if found.pending_external_id_prefix.as_deref() != seen =>
                     {

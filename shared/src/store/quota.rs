@@ -23,19 +23,11 @@ fn quota_sk(scope: &str) -> String {
 }
 
 impl Store {
-    /// The scope's version (0 before its first creation).
+    /// The scope's version (0 before its first creation), read consistently.
     pub async fn quota_version(&self, tenant: &str, scope: &str) -> Result<u64> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(item_key(tenant, quota_sk(scope))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(Error::from_sdk)?;
-        Ok(output
-            .item
+        Ok(self
+            .get_item(tenant, quota_sk(scope))
+            .await?
             .and_then(|item| match item.get("version") {
                 Some(aws_sdk_dynamodb::types::AttributeValue::N(number)) => number.parse().ok(),
                 _ => None,

@@ -228,11 +228,6 @@ pub async fn redeliver(
         generation: delivery.generation,
         event,
     };
-    if let Some(refused) = queue.send(std::slice::from_ref(&job)).await?.pop() {
-        return Err(Error::store(format!(
-            "the delivery queue refused delivery {delivery_id}: {}",
-            refused.reason
-        )));
-    }
+    queue.send_one(&job).await?;
     Ok(delivery)
 }

@@ -132,20 +132,21 @@ impl ExternalScans<'_> {
             kept: checked.findings.len() as u32,
             written: false,
         };
-        match earlier {
-            // Claimed by an upload of the same findings that did not
-            // finish: this one finishes it (the writes are idempotent).
-            Some(claimed) if claimed.fingerprint == record.fingerprint => {}
-            Some(claimed) => return same_page(scan_id, &claimed, &record.fingerprint),
+        let claimed = match earlier {
+            Some(claimed) => Some(claimed),
             None => match self.store.claim_uploaded_page(&reference, &record).await? {
-                PageClaim::Claimed => {}
-                PageClaim::Exists(claimed)
-                    if claimed.fingerprint == record.fingerprint && !claimed.written => {}
-                PageClaim::Exists(claimed) => {
-                    return same_page(scan_id, &claimed, &record.fingerprint)
-                }
+                PageClaim::Claimed => None,
+                PageClaim::Exists(claimed) => Some(claimed),
                 PageClaim::Refused(refusal) => return Err(not_awaiting(scan_id, refusal)),
             },
+        };
+        // Claimed before: by an upload of the same findings that did not
+        // finish, this one finishes it (the writes are idempotent); else it
+        // is the page as it is (a duplicate, or a conflict).
+        if let Some(claimed) =
+            claimed.filter(|page| page.written || page.fingerprint != record.fingerprint)
+        {
+            return same_page(scan_id, &claimed, &record.fingerprint);
         }
         if !scan_only {
             self.store

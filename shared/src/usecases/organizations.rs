@@ -197,10 +197,9 @@ pub async fn rotate_prefix(
 ) -> Result<Organization> {
     let before = store.get_organization(tenant, organization_id).await?;
     if before.archived_at.is_some() {
-        return Err(Error::Refused {
-            code: "archived",
-            message: format!("organization {organization_id} is archived; unarchive it before rotating its prefix"),
-        });
+        return Err(crate::organizations::archived_refuses_rotation(
+            organization_id,
+        ));
     }
     let seen = before.pending_external_id_prefix.as_deref();
     if seen.is_some() && !replace {
