@@ -160,9 +160,10 @@ pub struct AccountFields {
     /// Region ids the account uses, e.g. `us-east-1`; one partition.
     #[serde(default, deserialize_with = "null_as_default")]
     pub regions: Vec<String>,
-    /// The cross-account role; optional until the customer has created it.
+    /// The cross-account role. Absent: the role the onboarding page and the
+    /// templates create in this account (`CUSTOMER_ROLE_NAME`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(example = "arn:aws:iam::123456789012:role/VendorAudit")]
+    #[schema(example = "arn:aws:iam::123456789012:role/AccountOnboardingAudit")]
     pub role_arn: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub region_ignore_list: Vec<String>,
@@ -487,6 +488,13 @@ pub enum RoleChange {
 }
 
 /// Lower-cased name, owner, email and account id: what `q` searches.
+/// The name of an account reserved by its id alone (`GET
+/// /v1/aws/iam-parameters`) until the vendor names it: a placeholder the
+/// onboarding page does not show the customer.
+pub fn reserved_name(account_id: &str) -> String {
+    format!("Pending {account_id}")
+}
+
 pub fn search_text(account_id: &str, fields: &AccountFields) -> String {
     [
         Some(fields.name.as_str()),

@@ -289,6 +289,18 @@ impl Config {
                 self.sts_rate_limit
             )));
         }
+        // The role the page and templates create is the one an account
+        // without a role_arn is verified with: the service must be allowed
+        // to assume it.
+        if !crate::verification::wildcard_match(
+            &self.customer_role_name_pattern,
+            &self.customer_role_name,
+        ) {
+            return Err(ConfigError::new(format!(
+                "CUSTOMER_ROLE_NAME='{}' does not match CUSTOMER_ROLE_NAME_PATTERN='{}': the service could not assume the role its own templates create; choose a name the pattern admits",
+                self.customer_role_name, self.customer_role_name_pattern
+            )));
+        }
         Ok(self)
     }
 
@@ -457,6 +469,37 @@ mod tests {
             message.contains("VERIFY_CONCURRENCY='0'") && message.contains("1.."),
             "{message}"
         );
+    }
+
+    #[test]
+    fn the_role_the_templates_create_must_be_one_the_service_may_assume() {
+        let parse = |args: &[&str]| {
+            let matches = ConfigOnly::command().try_get_matches_from(args).unwrap();
+            ConfigOnly::from_arg_matches(&matches)
+                .unwrap()
+                .config
+                .check()
+        };
+        let refused = parse(&[
+            "service",
+            "--customer-role-name-pattern",
+            "AccountOnboarding*",
+            "--customer-role-name",
+            "VendorAudit",
+        ])
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(
+            refused.contains("CUSTOMER_ROLE_NAME='VendorAudit'"),
+            "{refused}"
+        );
+        assert!(parse(&[
+            "service",
+            "--customer-role-name-pattern",
+            "AccountOnboarding*"
+        ])
+        .is_ok());
     }
 
     #[test]

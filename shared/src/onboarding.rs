@@ -242,12 +242,29 @@ impl Token {
     }
 }
 
+/// What a check found, in the customer's terms: no API paths, no field
+/// names (the stored verification message speaks to the vendor).
+pub fn customer_message(code: VerificationCode) -> &'static str {
+    match code {
+        VerificationCode::Ok => "the role works.",
+        VerificationCode::RoleMissing => "there is no role to check yet.",
+        // AWS answers AccessDenied for a role that does not exist too.
+        VerificationCode::AccessDenied => "we could not assume the role: either it has not been created yet, or its trust policy does not name us or the external ID shown on this page.",
+        VerificationCode::ExternalIdNotEnforced => "the role lets us in without the external ID.",
+        VerificationCode::AccountMismatch => "the role is in a different AWS account from this one.",
+        VerificationCode::Throttled => "AWS was busy and asked us to slow down.",
+        VerificationCode::Timeout => "AWS did not answer in time.",
+        VerificationCode::PartitionNotServed => "this account is in an AWS partition that is not connected.",
+        VerificationCode::Internal => "something went wrong on our side.",
+    }
+}
+
 /// What a customer's cloud engineer does about a failed check.
 pub fn fix_for(code: VerificationCode) -> &'static str {
     match code {
         VerificationCode::Ok => "Nothing: the connection works.",
         VerificationCode::RoleMissing => "We could not find the role. Launch the stack in step 2 (or deploy the downloaded template) in this AWS account, wait until the stack shows CREATE_COMPLETE, then check again.",
-        VerificationCode::AccessDenied => "The role exists but refused us. Its trust policy must allow the principal shown in the template and require the external ID exactly as shown in step 3: redeploy the stack with that external ID (or update the role's trust policy), then check again.",
+        VerificationCode::AccessDenied => "If you have not launched the stack yet, do it now (step 2) and check again once it shows CREATE_COMPLETE. If the role exists, its trust policy must allow the principal in the template and require the external ID exactly as shown in step 3: update the stack with the template from this page (or fix the role's trust policy), then check again.",
         VerificationCode::ExternalIdNotEnforced => "The role lets us in without the external ID, which would let anyone who knows its name in too. Add the sts:ExternalId condition from the template to its trust policy (redeploying the stack does this), then check again.",
         VerificationCode::AccountMismatch => "The role is in a different AWS account from the one this link is for. Sign in to the account named above and create the role there.",
         VerificationCode::Throttled => "AWS was busy and asked us to slow down. Wait a minute and check again; nothing needs changing.",
@@ -262,7 +279,7 @@ pub fn fix_for(code: VerificationCode) -> &'static str {
 pub fn organization_fix_for(code: Option<VerificationCode>) -> &'static str {
     match code {
         Some(VerificationCode::RoleMissing) => "We could not find the management role. Create the stack from the management-role template (step 2) in the management account named above, wait until it shows CREATE_COMPLETE, then check again.",
-        Some(VerificationCode::AccessDenied) => "The management role exists but refused us. Its trust policy must be the downloaded template's, which allows our principal and requires the external ID the template holds: update the stack with a freshly downloaded management-role template, then check again.",
+        Some(VerificationCode::AccessDenied) => "Either the management role has not been created yet, or its trust policy does not name us or the external ID. Create (or update) the stack in the management account from the management-role template on this page, wait until it shows CREATE_COMPLETE, then check again.",
         Some(VerificationCode::ExternalIdNotEnforced) => "The management role lets us in without the external ID, which would let anyone who knows its name in too. Update the stack with the downloaded management-role template (it adds the sts:ExternalId condition), then check again.",
         Some(VerificationCode::AccountMismatch) => "The management role is in a different AWS account from the management account named above. Create the stack there.",
         Some(other) => fix_for(other),

@@ -32,6 +32,11 @@ pub struct TenantSettings {
     /// for images only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logo_url: Option<String>,
+    /// Whom the customer asks for help, shown on the onboarding page: an
+    /// email address or an https URL (at most 2048 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "cloud-onboarding@example.com")]
+    pub support_contact: Option<String>,
 }
 
 impl TenantSettings {
@@ -50,6 +55,9 @@ impl TenantSettings {
         if let Some(url) = &self.logo_url {
             logo_origin(url)?;
         }
+        if let Some(contact) = &self.support_contact {
+            SupportContact::parse(contact)?;
+        }
         if self.auto_rotate_external_id && self.external_id_max_age_days.is_none() {
             return Err(Error::invalid(
                 "auto_rotate_external_id",
@@ -63,6 +71,56 @@ impl TenantSettings {
     pub fn rotation_due(&self, since: Timestamp, now: Timestamp) -> bool {
         self.external_id_max_age_days
             .is_some_and(|days| since.plus(Duration::from_secs(u64::from(days) * 86_400)) <= now)
+    }
+}
+
+/// Whom a customer contacts, as the page links it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SupportContact {
+    Email(String),
+    /// An https URL without user name or password.
+    Web(String),
+}
+
+impl SupportContact {
+    const FIELD: &'static str = "support_contact";
+
+    pub fn parse(text: &str) -> Result<SupportContact> {
+        crate::validation::text(Self::FIELD, text, 2048)?;
+        if !text.contains("://") {
+            crate::validation::email(Self::FIELD, text)?;
+            return Ok(SupportContact::Email(text.to_string()));
+        }
+        let refuse = || {
+            Error::invalid(
+                Self::FIELD,
+                "give an email address or an https URL such as https://example.com/support",
+            )
+        };
+        let url = url::Url::parse(text).map_err(|_| refuse())?;
+        if url.scheme() != "https"
+            || !url.username().is_empty()
+            || url.password().is_some()
+            || url.host().is_none()
+        {
+            return Err(refuse());
+        }
+        Ok(SupportContact::Web(url.to_string()))
+    }
+
+    /// What the page's link points at (`mailto:` or the URL).
+    pub fn href(&self) -> String {
+        match self {
+            SupportContact::Email(address) => format!("mailto:{address}"),
+            SupportContact::Web(url) => url.clone(),
+        }
+    }
+
+    /// What the page's link says.
+    pub fn text(&self) -> &str {
+        match self {
+            SupportContact::Email(text) | SupportContact::Web(text) => text,
+        }
     }
 }
 
@@ -122,6 +180,28 @@ fn is_dns_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_support_contact_is_an_email_address_or_an_https_url() {
+        assert_eq!(
+            SupportContact::parse("help@acme.example").unwrap().href(),
+            "mailto:help@acme.example"
+        );
+        assert_eq!(
+            SupportContact::parse("https://acme.example/help").unwrap(),
+            SupportContact::Web("https://acme.example/help".into())
+        );
+        for refused in [
+            "javascript:alert(1)",
+            "http://acme.example",
+            "https://user:pw@acme.example",
+            "data:text/html,x",
+            "help@acme.example\u{202e}",
+            "",
+        ] {
+            assert!(SupportContact::parse(refused).is_err(), "{refused}");
+        }
+    }
 
     #[test]
     fn ages_and_validation() {

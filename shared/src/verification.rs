@@ -154,6 +154,31 @@ impl VerificationSettings {
         partition == crate::partitions::COMMERCIAL || self.partition(partition).is_some()
     }
 
+    /// The role the onboarding page and the templates create in
+    /// `account_id`: the one an account without a role of its own uses.
+    pub fn default_role_arn(&self, partition: &str, account_id: &str) -> String {
+        format!("arn:{partition}:iam::{account_id}:role/{}", self.role_name)
+    }
+
+    /// An account's role as it is stored: the one given (checked, see
+    /// [`Self::check_role_name`]), else the role the page and templates
+    /// create, so that a customer who follows the page ends with the role
+    /// we assume. A partition this service has no principal in gets none
+    /// (its verification says so).
+    pub fn settle_role(
+        &self,
+        fields: &mut crate::account::AccountFields,
+        account_id: &str,
+    ) -> crate::Result<()> {
+        if fields.role_arn.is_none() {
+            let partition = fields.partition();
+            if self.serves(partition) {
+                fields.role_arn = Some(self.default_role_arn(partition, account_id));
+            }
+        }
+        self.check_role_name(fields.role_arn.as_deref())
+    }
+
     /// Refuse a role this service is not allowed to assume, at registration
     /// rather than as a puzzling ACCESS_DENIED later: a name outside the
     /// pattern, or a partition the service has no principal in.
@@ -187,7 +212,7 @@ impl VerificationSettings {
 }
 
 /// IAM-style wildcard match: `*` any run, `?` one character.
-fn wildcard_match(pattern: &str, text: &str) -> bool {
+pub(crate) fn wildcard_match(pattern: &str, text: &str) -> bool {
     wildmatch::WildMatch::new(pattern).matches(text)
 }
 
@@ -975,7 +1000,7 @@ impl RoleVerifier {
         match failure {
             StsFailure::AccessDenied => Outcome::new(
                 VerificationCode::AccessDenied,
-                format!("The role {role_arn} could not be assumed with this account's external ID. Check that the role exists, that its trust policy allows our principal (GET /v1/cloud-providers/aws) the actions sts:AssumeRole and sts:SetSourceIdentity (every session names the tenant it serves), and that its Condition requires sts:ExternalId equal to the account's external_id."),
+                format!("The role {role_arn} could not be assumed with this account's external ID: AWS gives this answer both when the role does not exist (the customer has not created it yet) and when it refuses us. Check that the role exists, that its trust policy allows our principal (GET /v1/cloud-providers/aws) the actions sts:AssumeRole and sts:SetSourceIdentity (every session names the tenant it serves), and that its Condition requires sts:ExternalId equal to the account's external_id."),
             ),
             StsFailure::Throttled => Outcome::new(
                 VerificationCode::Throttled,

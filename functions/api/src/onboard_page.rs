@@ -10,7 +10,7 @@
 
 use crate::error::ApiError;
 use crate::AppState;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -18,13 +18,15 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use maud::{html, Markup, DOCTYPE};
 use model::account::{Account, VerificationStatus};
-use model::onboarding::{fix_for, organization_fix_for, CHECK_INTERVAL_SECONDS};
+use model::onboarding::{customer_message, fix_for, organization_fix_for, CHECK_INTERVAL_SECONDS};
 use model::organizations::Organization;
+use model::tenant::SupportContact;
 use model::usecases::onboarding::{LinkGone, OpenedLink, Target};
 use serde::Serialize;
 
 const SCRIPT: &str = include_str!("../assets/onboard.js");
 const STYLE: &str = include_str!("../assets/onboard.css");
+const ICON: &str = include_str!("../assets/icon.svg");
 
 /// The page's routes: outside `/v1` and the OpenAPI document, reached
 /// without an API key.
@@ -41,6 +43,7 @@ pub fn routes() -> Router<AppState> {
         .route("/onboard/{token}/stackset.yaml", get(stackset))
         .route("/onboard-assets/onboard.js", get(script))
         .route("/onboard-assets/onboard.css", get(style))
+        .route("/onboard-assets/icon.svg", get(icon))
 }
 
 /// Whether `path` is one of the page's (the page, its downloads and assets).
@@ -78,11 +81,11 @@ pub async fn page_headers(request: Request, next: Next) -> Response {
 }
 
 /// [`policy_with_images`] of `'self'`.
-const SELF_ONLY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'";
+const SELF_ONLY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 fn policy_with_images(images: &str) -> String {
     format!(
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src {images}; connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src {images}; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     )
 }
 
@@ -103,6 +106,10 @@ async fn script() -> Response {
         SCRIPT,
     )
         .into_response()
+}
+
+async fn icon() -> Response {
+    ([(header::CONTENT_TYPE, "image/svg+xml")], ICON).into_response()
 }
 
 async fn style() -> Response {
@@ -139,6 +146,7 @@ fn gone() -> Response {
                 meta name="robots" content="noindex";
                 title { "This link has expired" }
                 link rel="stylesheet" href="/onboard-assets/onboard.css";
+                link rel="icon" href="/onboard-assets/icon.svg" type="image/svg+xml";
             }
             body {
                 main id="gone" class="card" {
@@ -151,15 +159,26 @@ fn gone() -> Response {
     html_page(StatusCode::GONE, body, "'self'")
 }
 
+/// `?wait=N`: the page after a check asked too soon (without script,
+/// the form's answer), which says when the next one may run.
+#[derive(Debug, Default, serde::Deserialize)]
+struct PageQuery {
+    wait: Option<u64>,
+}
+
 async fn page(
     State(state): State<AppState>,
     Path(token): Path<String>,
+    Query(query): Query<PageQuery>,
     base_url: crate::PublicBase,
 ) -> Result<Response, ApiError> {
     let opened = match opened(&state, &token).await? {
         Ok(opened) => opened,
         Err(LinkGone) => return Ok(gone()),
     };
+    let wait = query
+        .wait
+        .map(|seconds| seconds.min(CHECK_INTERVAL_SECONDS));
     let product = opened
         .settings
         .product_name
@@ -170,17 +189,32 @@ async fn page(
             .ok()
             .map(|origin| (url.to_string(), origin))
     });
+    let contact = opened
+        .settings
+        .support_contact
+        .as_deref()
+        .and_then(|text| SupportContact::parse(text).ok());
     let base = format!("/onboard/{token}");
+    let page = PageParts {
+        product: &product,
+        base: &base,
+        wait,
+    };
     let (title, content) = match &opened.target {
         Target::Account(account) => (
             "Connect your AWS account to ",
-            account_steps(&state, &base_url, account, &product, &base).await?,
+            account_steps(&state, &base_url, &opened, account, &page).await?,
         ),
         Target::Organization(organization) => (
             "Connect your AWS Organization to ",
-            organization_steps(organization, &product, &base),
+            organization_steps(&state, &base_url, organization, &page).await?,
         ),
     };
+    let expires = opened
+        .link
+        .expires_at
+        .datetime()
+        .format("%-d %B %Y, %H:%M UTC");
     let body = html! {
         (DOCTYPE)
         html lang="en" {
@@ -190,6 +224,7 @@ async fn page(
                 meta name="robots" content="noindex";
                 title { (title) (product) }
                 link rel="stylesheet" href="/onboard-assets/onboard.css";
+                link rel="icon" href="/onboard-assets/icon.svg" type="image/svg+xml";
                 script src="/onboard-assets/onboard.js" defer {}
             }
             body {
@@ -201,6 +236,16 @@ async fn page(
                         h1 { (title) (product) }
                     }
                     (content)
+                    footer {
+                        p id="expiry" class="hint" { "This link works until " (expires) ". After that, ask " (product) " for a new one." }
+                        p id="contact" class="hint" {
+                            "Questions? "
+                            @match &contact {
+                                Some(contact) => { "Contact " (product) " at " a href=(contact.href()) rel="noopener noreferrer" { (contact.text()) } "." }
+                                None => { "Ask whoever sent you this link." }
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -212,15 +257,53 @@ async fn page(
     Ok(html_page(StatusCode::OK, body, &images))
 }
 
+/// What every step list needs of the page around it.
+struct PageParts<'a> {
+    product: &'a str,
+    base: &'a str,
+    /// Seconds until the next check may run, after one asked too soon.
+    wait: Option<u64>,
+}
+
+/// What the role lets the vendor do, in the customer's terms.
+fn access_granted(product: &str, policies: &[String], actions: &[String]) -> Markup {
+    html! {
+        section id="access" class="access" {
+            h2 { "What " (product) " gets" }
+            p { "Read-only access, through a role only " (product) " can use, and only with your external ID:" }
+            ul {
+                @for policy in policies {
+                    li {
+                        "the AWS managed policy " code { (policy) }
+                        @if policy == "SecurityAudit" { ", which reads the configuration of your resources, not the data in them" }
+                    }
+                }
+                li { code { "iam:GetRole" } " and " code { "iam:SimulatePrincipalPolicy" } " on this role alone, so " (product) " can check the role is set up as it should be" }
+                @if !actions.is_empty() {
+                    li {
+                        "for the scans you agreed to: "
+                        @for (i, action) in actions.iter().enumerate() {
+                            @if i > 0 { ", " }
+                            code { (action) }
+                        }
+                    }
+                }
+            }
+            p class="hint" { "It can change nothing in your account. Delete the stack to take the access back at any time." }
+        }
+    }
+}
+
 /// The steps for one account: sign in, launch the stack (or download the
 /// template), keep the external ID, check the connection.
 async fn account_steps(
     state: &AppState,
     base_url: &crate::PublicBase,
+    opened: &OpenedLink,
     account: &Account,
-    product: &str,
-    base: &str,
+    page: &PageParts<'_>,
 ) -> Result<Markup, ApiError> {
+    let PageParts { product, base, .. } = *page;
     let partition = account.fields.partition();
     let principal = state.principal_in(partition).await?;
     let role_name = state.settings.role_name.clone();
@@ -233,10 +316,18 @@ async fn account_steps(
         external_id,
         &principal,
     );
-    let regions: Vec<&model::regions::Region> = model::regions::REGIONS
-        .iter()
-        .filter(|region| region.partition == partition)
-        .collect();
+    let (_, attachments) = state
+        .store
+        .account_attachments(&opened.token.tenant, &account.account_id)
+        .await?;
+    let actions: Vec<String> =
+        model::verification::required_actions(&state.catalogue, &attachments)
+            .into_iter()
+            .flat_map(|(_, actions)| actions)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+    let policies = model::role_template::managed_policies(None)?;
     let home = account
         .fields
         .regions
@@ -244,14 +335,20 @@ async fn account_steps(
         .map(String::as_str)
         .unwrap_or_else(|| model::partitions::home_region(partition));
     let status = ConnectionStatus::of_account(account);
+    // A name made up when the account was reserved by its id alone says
+    // nothing to the customer.
+    let named = account.fields.name != model::account::reserved_name(&account.account_id);
     Ok(html! {
         dl class="account" {
-            dt { "Account" }
-            dd id="account-name" { (account.fields.name) (mixed_script_flag(&account.fields.name)) }
+            @if named {
+                dt { "Account" }
+                dd id="account-name" { (account.fields.name) (mixed_script_flag(&account.fields.name)) }
+            }
             dt { "AWS account id" }
             dd id="account-id" { (account.account_id) }
         }
         (connected_banner(status.verified, product))
+        (access_granted(product, &policies, &actions))
         ol class="steps" {
             li {
                 h2 { "Sign in to AWS" }
@@ -260,18 +357,8 @@ async fn account_steps(
             li {
                 h2 { "Create the role" }
                 p { "Launch the stack: it creates the role " code { (role_name) } ", which " (product) " may assume only with your external ID. Tick the IAM acknowledgement and press Create stack." }
+                (launch_controls(partition, home, &console))
                 div class="row" {
-                    label for="region" { "Region for the stack" }
-                    select id="region" name="region" {
-                        @for region in &regions {
-                            option value=(region.id) selected[region.id == home] {
-                                (region.name) " (" (region.id) ")"
-                            }
-                        }
-                    }
-                }
-                div class="row" {
-                    a id="launch" class="button primary" href=(model::role_template::in_region(&console, home)) data-console=(console) target="_blank" rel="noopener noreferrer" { "Launch Stack" }
                     a id="download" class="button" href={ (base) "/template.yaml" } download="role.yaml" { "Download the template" }
                 }
                 p class="hint" { "Deploying with your own pipeline? Use the downloaded template: it already holds the external ID." }
@@ -279,42 +366,95 @@ async fn account_steps(
             li {
                 h2 { "Keep the external ID" }
                 p { "The stack is filled in with it. It is not a password, but the role trusts " (product) " only when it is given." }
-                div class="row" {
-                    label for="external-id" { "External ID" }
-                    input id="external-id" type="text" readonly value=(external_id);
-                    button id="copy" type="button" class="button" { "Copy" }
-                    span id="copied" class="hint" aria-live="polite" {}
-                }
+                (external_id_row(external_id))
             }
             li {
                 h2 { "Check the connection" }
-                p { "Once the stack shows CREATE_COMPLETE, check that " (product) " can assume the role." }
-                (check_block(&status))
+                p { "Once the stack shows CREATE_COMPLETE, check that " (product) " can assume the role. After you launch the stack, this page also checks by itself every little while." }
+                (check_block(&status, page))
             }
         }
     })
 }
 
-/// The steps for an AWS Organization: the management account's role, then
-/// a StackSet that puts the member role in every account.
-fn organization_steps(organization: &Organization, product: &str, base: &str) -> Markup {
-    let status = ConnectionStatus::of_organization(organization);
+/// The region picker and the Launch Stack link it points (the script
+/// follows the picker; without it, the link opens the home region).
+fn launch_controls(partition: &str, home: &str, console: &str) -> Markup {
+    let regions = model::regions::REGIONS
+        .iter()
+        .filter(|region| region.partition == partition);
     html! {
+        div class="row" {
+            label for="region" { "Region for the stack" }
+            select id="region" name="region" {
+                @for region in regions {
+                    option value=(region.id) selected[region.id == home] {
+                        (region.name) " (" (region.id) ")"
+                    }
+                }
+            }
+        }
+        div class="row" {
+            a id="launch" class="button primary" href=(model::role_template::in_region(console, home)) data-console=(console) target="_blank" rel="noopener noreferrer" { "Launch Stack" }
+        }
+    }
+}
+
+/// The external ID, whole at any width (it wraps), with a copy button.
+fn external_id_row(external_id: &str) -> Markup {
+    html! {
+        div class="row" {
+            label for="external-id" { "External ID" }
+            output id="external-id" class="secret" { (external_id) }
+            button id="copy" type="button" class="button" { "Copy" }
+            span id="copied" class="hint" aria-live="polite" {}
+        }
+    }
+}
+
+/// The steps for an AWS Organization: the management role, the member
+/// role in the management account itself (a StackSet does not reach it),
+/// then a StackSet that puts the member role in every other account.
+async fn organization_steps(
+    state: &AppState,
+    base_url: &crate::PublicBase,
+    organization: &Organization,
+    page: &PageParts<'_>,
+) -> Result<Markup, ApiError> {
+    let PageParts { product, base, .. } = *page;
+    let status = ConnectionStatus::of_organization(organization);
+    let partition = model::validation::role_arn("role_arn", &organization.role_arn)
+        .map(|role| role.partition)
+        .unwrap_or(model::partitions::COMMERCIAL);
+    let principal = state.principal_in(partition).await?;
+    let role_name = state.settings.role_name.clone();
+    let external_id = organization.management_external_id();
+    let console = model::role_template::console_url(
+        partition,
+        &crate::trust::template_url_in(state, base_url, partition),
+        &role_name,
+        &external_id,
+        &principal,
+    );
+    let policies = model::role_template::managed_policies(None)?;
+    let management = &organization.management_account_id;
+    Ok(html! {
         dl class="account" {
             dt { "Organization" }
             dd id="account-name" { (organization.name) (mixed_script_flag(&organization.name)) }
             dt { "Management account" }
-            dd id="account-id" { (organization.management_account_id) }
+            dd id="account-id" { (management) }
             @if let Some(id) = &organization.aws_organization_id {
                 dt { "AWS Organization id" }
                 dd { (id) }
             }
         }
         (connected_banner(status.verified, product))
+        (access_granted(product, &policies, &[]))
         ol class="steps" {
             li {
                 h2 { "Sign in to the management account" }
-                p { "Sign in to the AWS console of the management account " strong { (organization.management_account_id) } " as someone who may create IAM roles, CloudFormation stacks and StackSets." }
+                p { "Sign in to the AWS console of the management account " strong { (management) } " as someone who may create IAM roles, CloudFormation stacks and StackSets." }
             }
             li {
                 h2 { "Create the management role" }
@@ -322,6 +462,12 @@ fn organization_steps(organization: &Organization, product: &str, base: &str) ->
                 div class="row" {
                     a id="download-management" class="button primary" href={ (base) "/management-role.yaml" } download="management-role.yaml" { "Download the management-role template" }
                 }
+            }
+            li {
+                h2 { "Create the role in the management account" }
+                p { "StackSets never deploy to the management account itself, so launch this stack there: it creates the role " code { (role_name) } " for account " (management) "." }
+                (launch_controls(partition, model::partitions::home_region(partition), &console))
+                (external_id_row(&external_id))
             }
             li {
                 h2 { "Deploy the member role with a StackSet" }
@@ -332,11 +478,11 @@ fn organization_steps(organization: &Organization, product: &str, base: &str) ->
             }
             li {
                 h2 { "Check the connection" }
-                p { "Once the stack and the StackSet's instances are complete, check: " (product) " reads the organization through the management role and connects each account." }
-                (check_block(&status))
+                p { "Once the stacks and the StackSet's instances are complete, check: " (product) " reads the organization through the management role and connects each account." }
+                (check_block(&status, page))
             }
         }
-    }
+    })
 }
 
 fn connected_banner(verified: bool, product: &str) -> Markup {
@@ -348,10 +494,15 @@ fn connected_banner(verified: bool, product: &str) -> Markup {
     }
 }
 
-fn check_block(status: &ConnectionStatus) -> Markup {
+fn check_block(status: &ConnectionStatus, page: &PageParts<'_>) -> Markup {
     html! {
-        div class="row" {
-            button id="check" type="button" class="button primary" { "Check connection" }
+        form id="check-form" class="row" method="post" action={ (page.base) "/check" } {
+            button id="check" type="submit" class="button primary" { "Check connection" }
+            span id="wait" class="hint" aria-live="polite" data-seconds=[page.wait] {
+                @if let Some(seconds) = page.wait {
+                    "Checks run at most every " (CHECK_INTERVAL_SECONDS) " seconds: check again in " (seconds) " s."
+                }
+            }
         }
         div id="result" class="result" role="status" aria-live="polite" {
             (result_markup(status))
@@ -433,11 +584,11 @@ impl ConnectionStatus {
         ConnectionStatus {
             status: credential.verification_status.into(),
             code: credential.verification_code.map(|c| c.as_str().to_string()),
-            message: if verified {
-                Some("the role works.".into())
-            } else {
-                credential.verification_message.clone()
-            },
+            // The stored message speaks to the vendor (API paths, field
+            // names); the page says what the code means to the customer.
+            message: credential
+                .verification_code
+                .map(|code| customer_message(code).to_string()),
             fix: credential.verification_code.filter(|_| failed).map(fix_for),
             verified,
             pending: false,
@@ -491,7 +642,9 @@ impl ConnectionStatus {
                         "the management role in account {} could not be used.",
                         organization.management_account_id
                     )),
-                    None => sync.error.clone(),
+                    None => Some(
+                        "the organization could not be read through the management role.".into(),
+                    ),
                 },
                 fix: Some(organization_fix_for(sync.role_refusal)),
                 verified: false,
@@ -527,19 +680,41 @@ async fn status(
     }
 }
 
+/// Whether a check came from the page's form (no script): it is answered
+/// with the page, the fetch of the script with JSON.
+fn from_form(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"))
+}
+
 async fn check(
     State(state): State<AppState>,
     Path(token): Path<String>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
+    let form = from_form(&headers);
     let opened = match opened(&state, &token).await? {
         Ok(opened) => opened,
+        Err(LinkGone) if form => return Ok(gone()),
         Err(LinkGone) => return Ok(gone_json()),
     };
-    match state
+    let checked = state
         .onboarding()
         .check(&opened, &state.verifier, &state.settings, &state.catalogue)
-        .await?
-    {
+        .await?;
+    if form {
+        // Post, redirect, get: the page shows the result (or when to try
+        // again), and reloading it does not post again.
+        let page = format!("/onboard/{token}");
+        let location = match checked {
+            Some(_) => page,
+            None => format!("{page}?wait={CHECK_INTERVAL_SECONDS}"),
+        };
+        return Ok(axum::response::Redirect::to(&location).into_response());
+    }
+    match checked {
         Some(target) => Ok(Json(ConnectionStatus::of_target(&target)).into_response()),
         None => {
             let mut response = ApiError::new(

@@ -83,10 +83,11 @@ impl Accounts<'_> {
         if let Some(account) = self.store.get_account(tenant, account_id).await? {
             return Ok((account, false));
         }
-        let fields = AccountFields {
-            name: format!("Pending {account_id}"),
+        let mut fields = AccountFields {
+            name: crate::account::reserved_name(account_id),
             ..Default::default()
         };
+        self.settings.settle_role(&mut fields, account_id)?;
         let account = Account::register(account_id.to_string(), fields, actor, Timestamp::now());
         match self.store.create_account(tenant, &account).await {
             Ok(()) => Ok((account, true)),
@@ -247,9 +248,9 @@ impl Accounts<'_> {
     /// The mutable fields of a body, checked.
     fn fields(&self, body: Body, account_id: &str) -> Result<AccountFields> {
         check_field_names(&body)?;
-        let fields: AccountFields = from_json(Value::Object(body))?;
+        let mut fields: AccountFields = from_json(Value::Object(body))?;
         fields.validate(account_id)?;
-        self.settings.check_role_name(fields.role_arn.as_deref())?;
+        self.settings.settle_role(&mut fields, account_id)?;
         Ok(fields)
     }
 }

@@ -41,10 +41,10 @@ pub async fn import_accounts(
     mode: ImportMode,
     csv: &[u8],
 ) -> Result<ImportResponse> {
-    let (rows, mut errors) = csv_io::parse(csv)?;
-    for import in &rows {
+    let (mut rows, mut errors) = csv_io::parse(csv)?;
+    for import in &mut rows {
         if let Err(Error::Invalid { message, .. }) =
-            settings.check_role_name(import.fields.role_arn.as_deref())
+            settings.settle_role(&mut import.fields, &import.account_id)
         {
             errors.push(RowError {
                 row: import.row,

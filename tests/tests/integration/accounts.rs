@@ -149,7 +149,16 @@ async fn put_replaces_mutable_fields_and_clears_absent_ones() {
     // Server-managed fields survive a replace.
     assert_eq!(account["external_id"], created["external_id"]);
     assert_eq!(account["created_at"], created["created_at"]);
-    assert_eq!(account["credential"], created["credential"]);
+    assert_eq!(
+        account["credential"]["verification_status"],
+        created["credential"]["verification_status"]
+    );
+    // No role_arn given: the role the onboarding page creates, as before.
+    assert_eq!(account["role_arn"], created["role_arn"]);
+    assert_eq!(
+        account["role_arn"],
+        format!("arn:aws:iam::{ID}:role/AccountOnboardingAudit")
+    );
     assert!(account["updated_at"].as_str() >= created["updated_at"].as_str());
     assert_eq!(app.get(&uri).await.body, reply.body);
 }

@@ -283,6 +283,133 @@ async fn a_link_opens_one_account_only_escapes_what_it_shows_and_dies_at_once() 
     .assert_error(409, "too_many_onboarding_links");
 }
 
+/// What the page's form sends (no script): an empty urlencoded body.
+async fn post_form(app: &TestApp, uri: &str) -> Reply {
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    app.call_with(Method::POST, uri, None, None, &form).await
+}
+
+/// The customer's whole path without script, from an account the vendor
+/// reserved by its id alone: the page names no placeholder, says what
+/// access is granted, until when the link works and whom to ask; the
+/// check is a form whose answer is the page, in the customer's terms; a
+/// check too soon keeps the last diagnosis and says when to try again;
+/// the role created as the page says (its default name) verifies.
+#[tokio::test]
+async fn a_reserved_account_connects_through_the_page_without_script() {
+    let app = TestApp::new().await;
+    for contact in [
+        "javascript:alert(1)",
+        "http://help.example.com",
+        "not an address",
+    ] {
+        app.call(
+            Method::PUT,
+            "/v1/settings",
+            Some(&json!({"support_contact": contact})),
+        )
+        .await
+        .assert_error(400, "invalid_value");
+    }
+    let settings = app
+        .call(
+            Method::PUT,
+            "/v1/settings",
+            Some(&json!({"product_name": "Acme Cloud", "support_contact": "help@acme.example"})),
+        )
+        .await;
+    assert_eq!(settings.status, StatusCode::OK, "{:#}", settings.body);
+    let account = fresh_account();
+    let reserved = app
+        .get(&format!("/v1/aws/iam-parameters?account_id={account}"))
+        .await;
+    assert_eq!(reserved.status, StatusCode::OK, "{:#}", reserved.body);
+    let link = app
+        .call(
+            Method::POST,
+            &format!("/v1/accounts/{account}/onboarding-links"),
+            Some(&json!({})),
+        )
+        .await;
+    let path = link.body["path"].as_str().unwrap().to_string();
+    let expires = link.body["expires_at"].as_str().unwrap().to_string();
+
+    let page = visit(&app, Method::GET, &path).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = text(&page);
+    assert!(!html.contains("Pending"), "a placeholder name is not shown");
+    assert!(!html.contains("id=\"account-name\""));
+    assert!(html.contains("SecurityAudit") && html.contains("Read-only access"));
+    assert!(html.contains("href=\"mailto:help@acme.example\""));
+    let day = chrono::DateTime::parse_from_rfc3339(&expires)
+        .unwrap()
+        .format("%-d %B %Y")
+        .to_string();
+    assert!(
+        html.contains(&format!("This link works until {day}")),
+        "{day}"
+    );
+    assert!(html.contains(&format!(
+        "<form id=\"check-form\" class=\"row\" method=\"post\" action=\"{path}/check\">"
+    )));
+    assert!(page
+        .header("content-security-policy")
+        .contains("form-action 'self'"));
+    assert!(html.contains("rel=\"icon\" href=\"/onboard-assets/icon.svg\""));
+    let icon = visit(&app, Method::GET, "/onboard-assets/icon.svg").await;
+    assert_eq!(icon.status, StatusCode::OK);
+    assert_eq!(icon.header("content-type"), "image/svg+xml");
+
+    let check = format!("{path}/check");
+    // The role is not there yet.
+    let checked = post_form(&app, &check).await;
+    assert_eq!(checked.status, StatusCode::SEE_OTHER);
+    assert_eq!(checked.header("location"), path);
+    let html = text(&visit(&app, Method::GET, &path).await).to_string();
+    assert!(html.contains("FAIL (ACCESS_DENIED)"), "{html}");
+    assert!(html.contains("has not been created yet"), "{html}");
+    for vendor_words in ["/v1/", "role_arn", "external_id", "GET "] {
+        assert!(!html.contains(vendor_words), "{vendor_words} on the page");
+    }
+    // Too soon: the page says when, and keeps the diagnosis.
+    let again = post_form(&app, &check).await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER);
+    let wait = again.header("location").to_string();
+    assert_eq!(
+        wait,
+        format!("{path}?wait={}", model::onboarding::CHECK_INTERVAL_SECONDS)
+    );
+    let html = text(&visit(&app, Method::GET, &wait).await).to_string();
+    assert!(html.contains("check again in 10 s"), "{html}");
+    assert!(html.contains("FAIL (ACCESS_DENIED)"), "{html}");
+
+    // The customer creates the role the page names, with its external ID.
+    let external_id = reserved.body["external_id"].as_str().unwrap();
+    app.create_named_role(
+        &account,
+        &app.state.settings.role_name,
+        &trust_external_ids(&[external_id]),
+        &[],
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_secs(
+        model::onboarding::CHECK_INTERVAL_SECONDS,
+    ))
+    .await;
+    assert_eq!(post_form(&app, &check).await.status, StatusCode::SEE_OTHER);
+    let html = text(&visit(&app, Method::GET, &path).await).to_string();
+    assert!(html.contains("SUCCESS: the role works."), "{html}");
+    assert!(
+        html.contains("id=\"verified\" class=\"banner ok\" role=\"status\""),
+        "the banner shows"
+    );
+    let verified = app.get(&format!("/v1/accounts/{account}")).await;
+    assert_eq!(
+        verified.body["credential"]["verification_status"],
+        "SUCCESS"
+    );
+}
+
 mod browser {
     //! The page in headless Chromium through chromedriver (Debian's
     //! packages; `make test` installs them).

@@ -94,9 +94,50 @@ async fn a_good_role_verifies() {
 }
 
 #[tokio::test]
-async fn no_role_yet_is_role_missing() {
+async fn without_a_role_arn_the_role_the_page_creates_is_the_one_verified() {
     let app = TestApp::new().await;
-    register(&app, None).await;
+    let account = register(&app, None).await;
+    let role_name = &app.state.settings.role_name;
+    let expected = format!("arn:aws:iam::{CUSTOMER_ACCOUNT}:role/{role_name}");
+    assert_eq!(account["role_arn"], expected.as_str());
+    // Not created yet: AWS answers AccessDenied, and the message says it
+    // may simply not exist.
+    let account = verify(&app).await;
+    assert_credential(&account, "FAIL", "ACCESS_DENIED");
+    let message = account["credential"]["verification_message"]
+        .as_str()
+        .unwrap();
+    assert!(message.contains("does not exist"), "{message}");
+    // The customer creates it as the page and templates name it.
+    let external_id = account["external_id"].as_str().unwrap();
+    let arn = app
+        .create_named_role(
+            CUSTOMER_ACCOUNT,
+            role_name,
+            &trust_external_ids(&[external_id]),
+            &[],
+        )
+        .await;
+    assert_eq!(arn, expected);
+    assert_credential(&verify(&app).await, "SUCCESS", "OK");
+    // A merge patch that removes the role goes back to the default one.
+    let patched = app
+        .call(
+            Method::PATCH,
+            &format!("/v1/accounts/{CUSTOMER_ACCOUNT}"),
+            Some(&json!({"role_arn": null})),
+        )
+        .await;
+    assert_eq!(patched.body["role_arn"], expected.as_str());
+}
+
+#[tokio::test]
+async fn an_account_where_the_service_has_no_principal_has_no_role_to_check() {
+    let app = TestApp::new().await;
+    let account = app
+        .create(CUSTOMER_ACCOUNT, json!({"regions": ["cn-north-1"]}))
+        .await;
+    assert!(account.get("role_arn").is_none(), "{account:#}");
     let account = verify(&app).await;
     assert_credential(&account, "FAIL", "ROLE_MISSING");
     assert!(
@@ -277,7 +318,8 @@ async fn validate_roles_checks_many_at_once_and_saves_nothing() {
             "OK",
             "ACCESS_DENIED",
             "EXTERNAL_ID_NOT_ENFORCED",
-            "ROLE_MISSING",
+            // Its default role was never created: AWS says AccessDenied.
+            "ACCESS_DENIED",
             "NOT_FOUND"
         ]
     );
@@ -664,8 +706,10 @@ async fn a_sweep_verifies_due_accounts_and_leaves_the_others() {
         )
         .await
         .body;
-    // Never due: no role.
-    let no_role = app.create("000000000001", json!({})).await;
+    // Never due: no role (no principal in its partition).
+    let no_role = app
+        .create("000000000001", json!({"regions": ["cn-north-1"]}))
+        .await;
     // Due, in another tenant, with a throttled role: rescheduled, not failed.
     let globex = app.key("globex", model::api_key::Scope::ALL).await;
     let throttled = app
