@@ -54,6 +54,7 @@ export AWS_ENDPOINT_URL_STS=http://127.0.0.1:$moto_port
 export AWS_ENDPOINT_URL_IAM=http://127.0.0.1:$moto_port
 export AWS_ENDPOINT_URL_EVENTBRIDGE=http://127.0.0.1:$moto_port
 export AWS_ENDPOINT_URL_ORGANIZATIONS=http://127.0.0.1:$moto_port
+export AWS_ENDPOINT_URL_CLOUDFORMATION=http://127.0.0.1:$moto_port
 export TRUST_EMULATOR_TRAIL=$dir/trail.jsonl
 ENV
   ;;

@@ -98,7 +98,6 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     step(&format!("creating event bus '{bus}' (as in template.yaml)"));
     let eventbridge = aws_sdk_eventbridge::Client::new(&model::config::aws().await);
     model::provisioning::create_event_bus(&eventbridge, &bus).await?;
-    let role_name = config.customer_role_name.clone();
     // The composition root every function uses, on the local queue.
     // A sweep every interval must be able to verify an account in it.
     let interval = Duration::from_secs(args.verifier_interval.max(1));
@@ -153,12 +152,20 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     ));
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
     let listener = tokio::net::TcpListener::bind(address).await?;
-    match sample_onboarding_link(&app, &token, &address, &role_name).await {
-        Ok(url) => {
-            step("a sample account's onboarding page (what a vendor sends its customer):");
-            println!("\n    {url}\n");
+    // Play the sample customer: open its page, launch the stack the page
+    // links to into moto. Its link then ends in SUCCESS.
+    let cloudformation = aws_sdk_cloudformation::Client::new(&model::config::aws().await);
+    let public_base = services.config.public_url.clone().unwrap_or_default();
+    match dev_server::customer::sample_customer(&app, &token, &cloudformation, &public_base).await {
+        Ok(sample) => {
+            step(&format!(
+                "sample customer {}: its role {} from the page's own Launch Stack link; open its onboarding page (what a vendor sends its customer) and press Check connection:",
+                sample.account,
+                if sample.launched { "created" } else { "already there" },
+            ));
+            println!("\n    {}\n", sample.url);
         }
-        Err(err) => tracing::warn!(error = %err, "no sample onboarding link"),
+        Err(err) => tracing::warn!(error = %err, "no sample customer"),
     }
     step(&format!(
         "API listening on http://{address} (Ctrl-C stops everything)"
@@ -169,59 +176,6 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     step("stopped");
     Ok(())
-}
-
-/// The sample account (registered once) and a new onboarding link to it,
-/// through the API itself: what a vendor would call.
-async fn sample_onboarding_link(
-    app: &axum::Router,
-    key: &str,
-    address: &SocketAddr,
-    role_name: &str,
-) -> Result<String, Box<dyn std::error::Error>> {
-    use tower::ServiceExt;
-    let call = |method: &str, uri: String, body: serde_json::Value| {
-        let request = axum::http::Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("host", address.to_string())
-            .header("x-api-key", key)
-            .header("content-type", "application/json")
-            .body(axum::body::Body::from(body.to_string()));
-        let app = app.clone();
-        async move {
-            let response = app.oneshot(request?).await?;
-            let status = response.status();
-            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await?;
-            let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-            Ok::<_, Box<dyn std::error::Error>>((status, body))
-        }
-    };
-    let account = "123456789012";
-    let (status, body) = call(
-        "POST",
-        "/v1/accounts".into(),
-        serde_json::json!({
-            "account_id": account,
-            "name": "Sample account (dev)",
-            "regions": ["us-east-1"],
-            "role_arn": format!("arn:aws:iam::{account}:role/{role_name}"),
-        }),
-    )
-    .await?;
-    if !status.is_success() && status != axum::http::StatusCode::CONFLICT {
-        return Err(format!("registering the sample account: {status} {body}").into());
-    }
-    let (status, body) = call(
-        "POST",
-        format!("/v1/accounts/{account}/onboarding-links"),
-        serde_json::json!({"expires_in_days": 1}),
-    )
-    .await?;
-    match body["url"].as_str() {
-        Some(url) if status.is_success() => Ok(url.to_string()),
-        _ => Err(format!("creating its onboarding link: {status} {body}").into()),
-    }
 }
 
 /// Serve HTTP/1.1 with a deadline for each request's headers, which

@@ -658,6 +658,117 @@ mod browser {
         client.close().await.unwrap();
     }
 
+    /// The customer's whole path: the vendor reserves the account by id
+    /// alone and sends the link; the customer opens it on a phone, picks a
+    /// region, and Launch Stack creates the stack from the very template
+    /// the link names with the parameters it fills in (CloudFormation and
+    /// IAM in moto); "Check connection" ends in SUCCESS, at 375 and 1280 px.
+    /// Then `make dev`'s sample customer, set up by the function `make dev`
+    /// runs: its printed link ends in SUCCESS at the first click.
+    #[tokio::test]
+    async fn the_customer_launches_the_linked_stack_and_connects_in_chromium() {
+        use dev_server::customer::{create_stack, sample_customer, QuickCreate};
+        let app = TestApp::new().await;
+        let base = serve(&app).await;
+        let driver = chromedriver().await;
+        let client = browser(&driver).await;
+        let cloudformation = aws_sdk_cloudformation::Client::new(&app.sdk_config);
+        let public = crate::harness::PUBLIC_URL;
+
+        let account = super::fresh_account();
+        let reserved = app
+            .get(&format!("/v1/aws/iam-parameters?account_id={account}"))
+            .await;
+        assert_eq!(reserved.status, StatusCode::OK, "{:#}", reserved.body);
+        let link = app
+            .call(
+                Method::POST,
+                &format!("/v1/accounts/{account}/onboarding-links"),
+                Some(&json!({})),
+            )
+            .await;
+        let path = link.body["path"].as_str().unwrap();
+        client.set_window_size(375, 900).await.unwrap();
+        client.goto(&format!("{base}{path}")).await.unwrap();
+        let region = client.find(Locator::Id("region")).await.unwrap();
+        region.select_by_value("eu-west-1").await.unwrap();
+        let href = client
+            .find(Locator::Id("launch"))
+            .await
+            .unwrap()
+            .attr("href")
+            .await
+            .unwrap()
+            .unwrap();
+        let quick = QuickCreate::parse(&href).expect("a quick-create link");
+        assert_eq!(quick.region.as_deref(), Some("eu-west-1"));
+        let external_id = client
+            .find(Locator::Id("external-id"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(quick
+            .parameters
+            .contains(&("ExternalId".to_string(), external_id.clone())));
+        for width in [375, 1280] {
+            screenshot(&client, width, "journey-steps", "launch").await;
+        }
+        // What CloudFormation does with the link: read the template it
+        // names, create the stack with its parameters.
+        let template_path = quick.template_url.strip_prefix(public).unwrap();
+        let template = app
+            .call_with(Method::GET, template_path, None, None, &[])
+            .await;
+        assert_eq!(template.status, StatusCode::OK);
+        create_stack(
+            &cloudformation,
+            &account,
+            &quick.stack_name,
+            template.body.as_str().unwrap(),
+            &quick.parameters,
+        )
+        .await
+        .expect("the stack, as the console creates it");
+        let shown = check_connection(&client).await;
+        assert!(shown.starts_with("SUCCESS"), "{shown}");
+        assert!(client
+            .find(Locator::Id("verified"))
+            .await
+            .unwrap()
+            .is_displayed()
+            .await
+            .unwrap());
+        for width in [375, 1280] {
+            screenshot(&client, width, "journey-connected", "verified").await;
+        }
+        let verified = app.get(&format!("/v1/accounts/{account}")).await;
+        assert_eq!(
+            verified.body["credential"]["verification_status"],
+            "SUCCESS"
+        );
+
+        // make dev: the sample customer's printed link, one click.
+        let sample = sample_customer(&app.router, &app.key, &cloudformation, public)
+            .await
+            .expect("make dev's sample customer");
+        assert!(sample.launched);
+        let path = sample.url.strip_prefix(public).unwrap();
+        client.goto(&format!("{base}{path}")).await.unwrap();
+        let shown = check_connection(&client).await;
+        assert!(shown.starts_with("SUCCESS"), "{shown}");
+        for width in [375, 1280] {
+            screenshot(&client, width, "make-dev-sample-connected", "verified").await;
+        }
+        // A second make dev against the same emulators keeps what exists.
+        let again = sample_customer(&app.router, &app.key, &cloudformation, public)
+            .await
+            .expect("a second run");
+        assert!(!again.launched);
+        client.close().await.unwrap();
+    }
+
     /// An organization's page fits both widths, and its check follows the
     /// queued sync until its outcome, with the fix.
     #[tokio::test]
