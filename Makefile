@@ -7,9 +7,9 @@ CARGO_TEST := $(shell cargo nextest --version >/dev/null 2>&1 && echo "cargo nex
 
 help:
 	@echo "make dev    run the API on http://127.0.0.1:$${PORT:-3000} with the scan worker, verifier, stream follower, webhook sender, organization sync and emulators"
-	@echo "make test   every check: fmt, clippy, cfn-lint, unit and integration tests"
+	@echo "make test   every check: fmt, clippy, cfn-lint, unit, integration and browser tests, the README run top to bottom, schemathesis"
 	@echo "make bench  benchmarks, printed as ratios measured side by side"
-	@echo "make build  Lambda bootstraps for arm64 (target/lambda/<function>/bootstrap), as sam build makes them"
+	@echo "make build  Lambda bootstraps for arm64 (target/lambda/<function>/bootstrap.zip), as sam build makes them"
 
 setup:
 	@dev/setup.sh
@@ -30,6 +30,8 @@ lint: setup
 test: lint
 	@echo "==> unit and integration tests (emulators on free ports)"
 	@dev/with-emulators.sh $(CARGO_TEST)
+	@echo "==> the README, top to bottom, as a reader pastes it (dev/readme.sh)"
+	@dev/with-emulators.sh dev/readme.sh
 	@echo "==> hostile input: schemathesis against the dev server's OpenAPI document"
 	@dev/with-emulators.sh dev/schemathesis.sh
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Release bootstraps of the three functions with cargo-lambda (zig from the
+# Release bootstraps of the six functions with cargo-lambda (zig from the
 # ziglang PyPI package as the cross linker), profile `release`: size and
 # start-up first (opt-level s, fat LTO, one codegen unit, abort on panic,
 # stripped). Output: target/lambda/<function>/bootstrap.zip (holding the

@@ -4,6 +4,7 @@
 #                 plus our launcher that binds it to 127.0.0.1
 #   .venv         moto[server] and cfn-lint from PyPI
 #   chromium, chromium-driver   Debian's, for the onboarding page's browser tests
+#   jq            Debian's, for the README's commands (make test runs them)
 # No Docker, no AWS account, nothing outside the package registries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +29,18 @@ if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
   else
     echo "the browser tests need Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)" >&2
+    exit 1
+  fi
+fi
+
+# jq: the README's commands read ids out of answers with it (and make test
+# runs the README).
+if ! command -v jq >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    say "installing jq for the README's commands (apt-get)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null
+  else
+    echo "the README's commands use jq (apt-get install jq, brew install jq)" >&2
     exit 1
   fi
 fi

@@ -353,6 +353,19 @@ def simulate_principal_policy(self):
     return ActionResult({"EvaluationResults": results, "IsTruncated": False})
 
 
+_role_put_policy = iam_models.Role.put_policy
+
+
+def role_put_policy(self, policy_name, policy_json):
+    """A role made by CloudFormation gets its inline policies as parsed
+    documents, where IAM keeps JSON text: moto's GetAccountAuthorizationDetails
+    then fails on them (500). Keep them as text, as IAM does."""
+    if not isinstance(policy_json, str):
+        policy_json = json.dumps(policy_json)
+    _role_put_policy(self, policy_name, policy_json)
+
+
+iam_models.Role.put_policy = role_put_policy
 iam_models.User.create_access_key = create_access_key
 iam_responses.IamResponse.simulate_principal_policy = simulate_principal_policy
 for _action in ENFORCED_IAM_ACTIONS:

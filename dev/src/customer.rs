@@ -8,6 +8,55 @@ use tower::ServiceExt;
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
+/// The customer's side of the emulator: CloudFormation for its stacks, IAM
+/// for what else is in its account.
+#[derive(Clone)]
+pub struct CustomerCloud {
+    pub cloudformation: aws_sdk_cloudformation::Client,
+    pub iam: aws_sdk_iam::Client,
+}
+
+impl CustomerCloud {
+    pub fn new(sdk: &aws_types::SdkConfig) -> Self {
+        CustomerCloud {
+            cloudformation: aws_sdk_cloudformation::Client::new(sdk),
+            iam: aws_sdk_iam::Client::new(sdk),
+        }
+    }
+
+    /// An IAM user without MFA in `account`, so that a scan of a dev
+    /// customer finds something (`IAM_USER_WITHOUT_MFA`); kept if there.
+    pub async fn plant_user_without_mfa(&self, account: &str) -> Result<(), Error> {
+        let account = account.to_string();
+        let created = self
+            .iam
+            .create_user()
+            .user_name(DEV_USER)
+            .customize()
+            .mutate_request(move |request| {
+                request
+                    .headers_mut()
+                    .insert("x-moto-account-id", account.clone());
+            })
+            .send()
+            .await;
+        match created {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_entity_already_exists_exception()) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+}
+
+/// The IAM user without MFA every dev customer account gets.
+pub const DEV_USER: &str = "dev-no-mfa";
+
 /// The sample customer account `make dev` registers (not the README's
 /// example account, which the README's first request registers).
 pub const SAMPLE_ACCOUNT: &str = "111122223333";
@@ -198,7 +247,7 @@ fn served_path<'a>(url: &'a str, public_base: &str) -> Result<&'a str, Error> {
 /// in `account`. Returns what the link asked for and what came of it.
 pub async fn launch_stack_from_page(
     app: &axum::Router,
-    cloudformation: &aws_sdk_cloudformation::Client,
+    cloud: &CustomerCloud,
     public_base: &str,
     page_path: &str,
     account: &str,
@@ -223,14 +272,64 @@ pub async fn launch_stack_from_page(
         return Err(format!("the template {} answered {status}", quick.template_url).into());
     }
     let launch = create_stack(
-        cloudformation,
+        &cloud.cloudformation,
         account,
         &quick.stack_name,
         &String::from_utf8(template)?,
         &quick.parameters,
     )
     .await?;
+    cloud.plant_user_without_mfa(account).await?;
     Ok((quick, launch))
+}
+
+/// `POST /dev/launch-stack` (the dev server only, no key): be the customer
+/// of an onboarding link: open its page and launch the stack its Launch
+/// Stack link names into moto, in the link's account. For the README's
+/// walk-through, where no one else plays the customer.
+pub fn launch_stack_route(
+    app: axum::Router,
+    cloud: CustomerCloud,
+    public_base: String,
+) -> axum::Router {
+    use axum::response::IntoResponse;
+    let handler = move |axum::Json(body): axum::Json<Value>| {
+        let (app, cloud, public_base) = (app.clone(), cloud.clone(), public_base.clone());
+        async move {
+            let refuse = |status: StatusCode, message: String| {
+                (
+                    status,
+                    axum::Json(json!({"error": {"code": "launch_failed", "message": message}})),
+                )
+                    .into_response()
+            };
+            let Some(url) = body["url"].as_str() else {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    "give {\"url\": \"<an onboarding link>\"}".into(),
+                );
+            };
+            let path = url.strip_prefix(&public_base).unwrap_or(url);
+            let token = path.strip_prefix("/onboard/").unwrap_or_default();
+            let Some(token) = model::onboarding::Token::parse(token) else {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    format!("{url} is not an onboarding link of this server"),
+                );
+            };
+            let account = token.subject.id().to_string();
+            match launch_stack_from_page(&app, &cloud, &public_base, path, &account).await {
+                Ok((quick, launch)) => axum::Json(json!({
+                    "account_id": account,
+                    "stack_name": quick.stack_name,
+                    "created": matches!(launch, Launch::Created(_)),
+                }))
+                .into_response(),
+                Err(err) => refuse(StatusCode::BAD_GATEWAY, err.to_string()),
+            }
+        }
+    };
+    axum::Router::new().route("/dev/launch-stack", axum::routing::post(handler))
 }
 
 /// What `make dev` prints: the sample customer's onboarding link.
@@ -242,16 +341,17 @@ pub struct SampleCustomer {
     pub launched: bool,
 }
 
-/// Register the sample customer account (no role: the page's role is the
-/// one assumed), make a link to its page, and play the customer: launch
-/// the stack the page links to. A second run keeps what exists.
+/// Register the sample customer `account` (`make dev`: [`SAMPLE_ACCOUNT`];
+/// no role given: the page's role is the one assumed), make a link to its
+/// page, and play the customer: launch the stack the page links to. A
+/// second run keeps what exists.
 pub async fn sample_customer(
     app: &axum::Router,
     key: &str,
-    cloudformation: &aws_sdk_cloudformation::Client,
+    cloud: &CustomerCloud,
     public_base: &str,
+    account: &str,
 ) -> Result<SampleCustomer, Error> {
-    let account = SAMPLE_ACCOUNT;
     let (status, body) = call(
         app,
         Method::POST,
@@ -283,8 +383,7 @@ pub async fn sample_customer(
     let (Some(url), Some(path)) = (link["url"].as_str(), link["path"].as_str()) else {
         return Err(format!("creating its onboarding link: {status} {link}").into());
     };
-    let (_, launch) =
-        launch_stack_from_page(app, cloudformation, public_base, path, account).await?;
+    let (_, launch) = launch_stack_from_page(app, cloud, public_base, path, account).await?;
     let launched = matches!(launch, Launch::Created(_));
     Ok(SampleCustomer {
         account: account.to_string(),

@@ -150,13 +150,28 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let app = api::router(state).layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
         Duration::from_millis(args.body_timeout_ms),
     ));
+    // Play the customer of any link (the README's walk-through does).
+    let cloud = dev_server::customer::CustomerCloud::new(&model::config::aws().await);
+    let public_base = services.config.public_url.clone().unwrap_or_default();
+    let api = app.clone();
+    let app = app.merge(dev_server::customer::launch_stack_route(
+        api,
+        cloud.clone(),
+        public_base.clone(),
+    ));
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
     let listener = tokio::net::TcpListener::bind(address).await?;
     // Play the sample customer: open its page, launch the stack the page
     // links to into moto. Its link then ends in SUCCESS.
-    let cloudformation = aws_sdk_cloudformation::Client::new(&model::config::aws().await);
-    let public_base = services.config.public_url.clone().unwrap_or_default();
-    match dev_server::customer::sample_customer(&app, &token, &cloudformation, &public_base).await {
+    match dev_server::customer::sample_customer(
+        &app,
+        &token,
+        &cloud,
+        &public_base,
+        dev_server::customer::SAMPLE_ACCOUNT,
+    )
+    .await
+    {
         Ok(sample) => {
             step(&format!(
                 "sample customer {}: its role {} from the page's own Launch Stack link; open its onboarding page (what a vendor sends its customer) and press Check connection:",

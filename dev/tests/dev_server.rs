@@ -65,7 +65,7 @@ fn serves_the_api_with_a_bootstrapped_admin_key() {
         if let Some(found) = line.trim().strip_prefix("export API_KEY=") {
             key = Some(found.to_string());
         }
-        if let Some(at) = line.find("/onboard/onb_default_123456789012_") {
+        if let Some(at) = line.find("/onboard/onb_default_111122223333_") {
             onboarding = Some(line[at..].trim().to_string());
         }
         if line.starts_with("==> ") {
@@ -86,7 +86,18 @@ fn serves_the_api_with_a_bootstrapped_admin_key() {
         &format!("GET {page} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"),
     );
     assert!(status.contains("200"), "{status}");
-    assert!(html.contains("Sample account (dev)"));
+    assert!(html.contains("Sample customer (dev)"));
+    // make dev played the customer: the role is there, the check succeeds.
+    let (status, _) = http(
+        port,
+        &format!("POST {page}/check HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+    );
+    assert!(status.contains("303"), "{status}");
+    let (_, html) = http(
+        port,
+        &format!("GET {page} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"),
+    );
+    assert!(html.contains("SUCCESS: the role works."), "{html}");
 
     let body = r#"{"account_id":"123456789013","name":"From curl"}"#;
     let (status, created) = http(

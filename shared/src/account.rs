@@ -113,6 +113,10 @@ pub struct Credential {
     /// The AssumeRole calls of the last verification, as the access log keeps them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sessions: Vec<crate::access::AccessRecord>,
+    /// Who asked for the last verification: an API key id,
+    /// `onboarding-link:<link id>` (the customer's page) or `system:verifier`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_by: Option<String>,
 }
 
 fn is_zero(value: &u32) -> bool {
@@ -133,6 +137,7 @@ impl Credential {
             missing_permissions: BTreeMap::new(),
             probed_at: None,
             sessions: Vec::new(),
+            verified_by: None,
         }
     }
 }
@@ -488,7 +493,7 @@ pub enum RoleChange {
 }
 
 /// Lower-cased name, owner, email and account id: what `q` searches.
-/// The name of an account reserved by its id alone (`GET
+/// The name of an account reserved by its id alone (`POST
 /// /v1/aws/iam-parameters`) until the vendor names it: a placeholder the
 /// onboarding page does not show the customer.
 pub fn reserved_name(account_id: &str) -> String {

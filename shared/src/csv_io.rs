@@ -64,13 +64,31 @@ pub fn restore(cell: &str) -> &str {
 
 /// The header row of the import template.
 pub fn template() -> String {
-    format!("{}\r\n", COLUMNS.join(","))
+    let mut template = format!("{}\r\n", COLUMNS.join(","));
+    for line in TEMPLATE_NOTES {
+        template.push_str(line);
+        template.push_str("\r\n");
+    }
+    template
 }
+
+/// What the template says below its header: lines starting with `#` are
+/// skipped on import, so the file imports as it comes (nothing), and an
+/// example row is one `#` away from imported.
+const TEMPLATE_NOTES: [&str; 6] = [
+    "# Lines starting with # are skipped. An example row (remove the # to import it):",
+    "# 123456789012,Payments prod,Payments team,payments@example.com,PROD,arn:aws:iam::123456789012:role/AccountOnboardingAudit,us-east-1;eu-west-1,210987654321",
+    "# accountId: 12 digits (required). accountName: 1-128 characters (required). accountOwnerEmail: an email address or empty.",
+    "# environment: DEV, STAGING, TEST, PROD or empty. regions: region ids separated by ; or | (one partition), or empty.",
+    "# credentialRoleArn: the role to assume, or empty for the role the onboarding page creates. parentAccountId: 12 digits or empty.",
+    "# Up to 10000 rows. An account already registered is updated with its row (its labels, which have no column, are kept).",
+];
 
 /// One account to import, from one or more rows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportRow {
-    /// The (first) row it came from; the header is row 1.
+    /// The (first) row it came from; the header is row 1 (comment lines,
+    /// starting with `#`, are not counted).
     pub row: usize,
     pub account_id: String,
     pub fields: AccountFields,
@@ -139,7 +157,10 @@ fn cell<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Stri
 /// columns, too many rows) are an error; row-level ones are listed.
 pub fn parse(bytes: &[u8]) -> Result<(Vec<ImportRow>, Vec<RowError>)> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(bytes);
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(false)
+        .comment(Some(b'#'))
+        .from_reader(bytes);
     let headers: csv::StringRecord = reader
         .headers()
         .map_err(|err| file_error(format!("the header row cannot be read: {err}")))?
@@ -175,6 +196,7 @@ pub fn parse(bytes: &[u8]) -> Result<(Vec<ImportRow>, Vec<RowError>)> {
     // Ids on rows that disagree: which row is right cannot be guessed.
     let mut conflicted: HashMap<String, usize> = HashMap::new();
     for (index, record) in reader.records().enumerate() {
+        // Rows count from the header (1), comment lines not counted.
         let row = index + 2;
         if index >= MAX_ROWS {
             return Err(file_error(format!(

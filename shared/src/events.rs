@@ -532,6 +532,36 @@ impl Events<'_> {
             .map(str::to_string)
     }
 
+    /// When the change happened, to the millisecond: the stream gives
+    /// whole seconds only, so the time the write itself stamped on the item
+    /// (`updated_at`, or a verification's `last_verified_at`) is taken when
+    /// it falls in the stream record's second, else the record's time.
+    fn time(&self) -> Timestamp {
+        let second = self.change.time;
+        let within = |at: Timestamp| {
+            let delta = at.datetime() - second.datetime();
+            (delta >= chrono::Duration::zero() && delta < chrono::Duration::seconds(1))
+                .then_some(at)
+        };
+        let Some(image) = self.change.new.as_ref() else {
+            return second;
+        };
+        let verified = match image.get("credential") {
+            Some(AttributeValue::M(credential)) => match credential.get("last_verified_at") {
+                Some(AttributeValue::S(at)) => Timestamp::parse(at),
+                _ => None,
+            },
+            _ => None,
+        };
+        text(image, "updated_at")
+            .and_then(Timestamp::parse)
+            .into_iter()
+            .chain(verified)
+            .filter_map(within)
+            .max()
+            .unwrap_or(second)
+    }
+
     fn push(&mut self, event_type: EventType, account_id: Option<&str>, actor: &str, data: Value) {
         let digest = Sha256::digest(format!(
             "{}\u{1}{}",
@@ -543,7 +573,7 @@ impl Events<'_> {
             event_type,
             tenant: self.tenant.clone(),
             account_id: account_id.map(str::to_string),
-            time: self.change.time,
+            time: self.time(),
             actor: actor.to_string(),
             data,
             request_id: self.request_id(actor),
@@ -701,7 +731,9 @@ fn account_events(events: &mut Events<'_>, old: Option<&Account>, new: Option<&A
             "to": { "status": is.verification_status, "code": is.verification_code },
             "message": is.verification_message,
         });
-        events.push(EventType::VerificationChanged, id, VERIFIER, data);
+        // Who asked: an API key, the customer's page, or the schedule.
+        let by = is.verified_by.as_deref().unwrap_or(VERIFIER);
+        events.push(EventType::VerificationChanged, id, by, data);
     }
     match (&old.pending_external_id, &new.pending_external_id) {
         (None, Some(_)) => events.push(EventType::RotationStarted, id, actor, json!({})),
@@ -1037,6 +1069,47 @@ mod tests {
 
     fn types(events: &[Event]) -> Vec<&'static str> {
         events.iter().map(|e| e.event_type.as_str()).collect()
+    }
+
+    /// The stream gives whole seconds; an event keeps the milliseconds its
+    /// write stamped, and the actor who asked for a verification.
+    #[test]
+    fn events_keep_milliseconds_and_name_who_asked_for_a_verification() {
+        let second = Timestamp::parse("2026-12-04T12:00:00.000Z").unwrap();
+        let mut old = account();
+        old.updated_at = Timestamp::parse("2026-12-04T11:59:00.000Z").unwrap();
+        let mut new = old.clone();
+        new.fields.name = "Renamed".into();
+        new.updated_at = Timestamp::parse("2026-12-04T12:00:00.734Z").unwrap();
+        let at = |new: &Account| {
+            events_of(&Change {
+                time: second,
+                ..change("r9", Some(&old), Some(new))
+            })
+            .unwrap()[0]
+                .time
+        };
+        assert_eq!(at(&new), new.updated_at);
+        // A stamp outside the record's second is not this write's.
+        new.updated_at = Timestamp::parse("2026-12-04T11:59:59.900Z").unwrap();
+        assert_eq!(at(&new), second);
+
+        let mut verified = old.clone();
+        verified.credential.verification_status = VerificationStatus::Fail;
+        verified.credential.verification_code = Some(VerificationCode::AccessDenied);
+        verified.credential.last_verified_at = Timestamp::parse("2026-12-04T12:00:00.250Z");
+        verified.credential.verified_by = Some("onboarding-link:01ABC".into());
+        let events = events_of(&Change {
+            time: second,
+            ..change("r10", Some(&old), Some(&verified))
+        })
+        .unwrap();
+        let event = events
+            .iter()
+            .find(|e| e.event_type == EventType::VerificationChanged)
+            .unwrap();
+        assert_eq!(event.actor, "onboarding-link:01ABC");
+        assert_eq!(event.time, verified.credential.last_verified_at.unwrap());
     }
 
     /// A record this version cannot read holds back no other record.

@@ -179,6 +179,31 @@ impl Catalogue {
         self.sources.iter().find(|source| source.name == name)
     }
 
+    /// The external source `name` (forwarded to a queue, its scanner
+    /// reporting back with a scanner credential), or why there is none:
+    /// a credential for any other could never report.
+    pub fn external(&self, name: &str) -> Result<&DataSource> {
+        let external: Vec<&DataSource> = self
+            .sources
+            .iter()
+            .filter(|source| source.queue_url.is_some())
+            .collect();
+        external
+            .iter()
+            .find(|source| source.name == name)
+            .copied()
+            .ok_or_else(|| {
+                let names: Vec<&str> = external.iter().map(|s| s.name.as_str()).collect();
+                Error::invalid(
+                    "data_source",
+                    format!(
+                        "{name} is not an external data source of this deployment (DATA_SOURCES); its external ones: {}",
+                        if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                    ),
+                )
+            })
+    }
+
     /// The source named `name`, or a 404 that lists the catalogue.
     pub fn require(&self, name: &str) -> Result<&DataSource> {
         self.get(name).ok_or_else(|| Error::UnknownDataSource {
@@ -1398,6 +1423,28 @@ pub fn scan_regions(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_an_external_source_takes_a_scanner_credential() {
+        let catalogue = Catalogue::with_external(
+            r#"[{"name": "aws:guard-duty", "description": "d", "max_score": 10, "queue_url": "https://sqs.us-east-1.amazonaws.com/1/q"}]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            catalogue.external("aws:guard-duty").unwrap().name,
+            "aws:guard-duty"
+        );
+        let built_in = catalogue.external("aws:iam").unwrap_err().to_string();
+        assert!(
+            built_in.contains("external ones: aws:guard-duty"),
+            "{built_in}"
+        );
+        let none = Catalogue::default()
+            .external("aws:guard-duty")
+            .unwrap_err()
+            .to_string();
+        assert!(none.contains("external ones: none"), "{none}");
+    }
 
     #[test]
     fn catalogue_reads_external_sources() {

@@ -239,7 +239,7 @@ fn sts_quota(rate: f64) -> Option<governor::Quota> {
 
 /// A delay drawn uniformly from [0, `backoff`] ("full jitter"), so retries
 /// of many workers spread out instead of arriving together.
-fn jittered(backoff: Duration) -> Duration {
+pub(crate) fn jittered(backoff: Duration) -> Duration {
     let mut bytes = [0u8; 4];
     let fraction = match getrandom::fill(&mut bytes) {
         Ok(()) => f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX),
@@ -358,6 +358,7 @@ impl Verified {
             missing_permissions: self.missing_permissions.clone(),
             probed_at: self.probed.then_some(at),
             sessions: Vec::new(),
+            verified_by: None,
         }
     }
 }
@@ -1027,12 +1028,29 @@ impl RoleVerifier {
 
 /// What asked for a verification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
-    /// A caller asked: every outcome is recorded.
-    OnDemand,
+pub enum Trigger<'a> {
+    /// A caller asked (`by`: an API key id, or the onboarding link the
+    /// customer checked from): every outcome is recorded.
+    OnDemand { by: &'a str },
     /// The verifier's sweep: a throttled check is only rescheduled, so our
     /// own load never marks a customer's account failed.
     Schedule,
+}
+
+impl Trigger<'_> {
+    /// Who the result is recorded as checked by (`credential.verified_by`,
+    /// the actor of its events).
+    pub fn actor(&self) -> &str {
+        match self {
+            Trigger::OnDemand { by } => by,
+            Trigger::Schedule => crate::events::VERIFIER,
+        }
+    }
+}
+
+/// The actor of a check asked from an onboarding page.
+pub fn link_actor(link_id: &str) -> String {
+    format!("onboarding-link:{link_id}")
 }
 
 /// When to check again: after a success the interval; after failures an
@@ -1102,7 +1120,7 @@ impl Checked {
 /// Which probes a check of `account` runs: on schedule, none once the
 /// role has verified with them and kept verifying (the lint reads the
 /// same condition); else always.
-pub fn probes_for(account: &crate::account::Account, trigger: Trigger) -> Probes {
+pub fn probes_for(account: &crate::account::Account, trigger: Trigger<'_>) -> Probes {
     let credential = &account.credential;
     let proven = credential.verification_status == VerificationStatus::Success
         && credential.probed_at.is_some()
@@ -1124,7 +1142,7 @@ pub async fn check(
     tenant: &str,
     account: &crate::account::Account,
     required: &[(String, Vec<String>)],
-    trigger: Trigger,
+    trigger: Trigger<'_>,
 ) -> Checked {
     let at = Timestamp::now();
     let id = account.account_id.as_str();
@@ -1245,7 +1263,7 @@ pub async fn record(
     tenant: &str,
     account: &crate::account::Account,
     checked: &Checked,
-    trigger: Trigger,
+    trigger: Trigger<'_>,
 ) -> crate::Result<crate::account::Account> {
     let now = checked.at;
     let outcome = &checked.verified.outcome;
@@ -1267,7 +1285,8 @@ pub async fn record(
         .role_arn
         .is_some()
         .then(|| next_check(now, ok, failures, settings.interval));
-    let credential = checked.credential(&account.credential, next, failures);
+    let mut credential = checked.credential(&account.credential, next, failures);
+    credential.verified_by = Some(trigger.actor().to_string());
     let pending_role = account
         .pending_role_arn
         .as_deref()
@@ -1312,6 +1331,7 @@ pub async fn verify_on_demand(
     catalogue: &crate::scans::Catalogue,
     tenant: &str,
     account_id: &str,
+    actor: &str,
 ) -> crate::Result<crate::account::Account> {
     let (read, policy) = futures::join!(
         store.account_attachments(tenant, account_id),
@@ -1323,15 +1343,10 @@ pub async fn verify_on_demand(
         return Err(inactive);
     }
     let required = required_actions(catalogue, &attachments);
-    let checked = check(verifier, tenant, &account, &required, Trigger::OnDemand).await;
+    let trigger = Trigger::OnDemand { by: actor };
+    let checked = check(verifier, tenant, &account, &required, trigger).await;
     record(
-        store,
-        settings,
-        &policy,
-        tenant,
-        &account,
-        &checked,
-        Trigger::OnDemand,
+        store, settings, &policy, tenant, &account, &checked, trigger,
     )
     .await
 }
@@ -1353,6 +1368,18 @@ pub fn required_actions(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every code a caller can meet is in the README's table, with its status.
+    #[test]
+    fn the_readme_tables_every_code() {
+        use strum::VariantArray;
+        let readme = include_str!("../../README.md");
+        for code in VerificationCode::VARIANTS {
+            let status: &str = code.status().into();
+            let row = format!("| `{}` | `{status}` |", code.as_str());
+            assert!(readme.contains(&row), "README lacks the row {row}");
+        }
+    }
 
     /// The STS ceiling holds for concurrent callers: at 100 calls a second
     /// with a burst of 50, 150 calls need about a second.

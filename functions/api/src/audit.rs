@@ -24,7 +24,7 @@ pub struct AuditQuery {
     /// Only events of this account.
     #[param(value_type = Option<String>)]
     account_id: Option<AccountId>,
-    /// Only changes by this actor: an API key id, `system:verifier` or `system:scan-worker`.
+    /// Only changes by this actor: an API key id, `onboarding-link:<link id>` (a check from the customer's page), `system:verifier` or `system:scan-worker`.
     actor: Option<String>,
     /// Only this event type, e.g. `credential.verification_changed`.
     #[serde(rename = "type")]
@@ -47,7 +47,7 @@ pub struct AuditQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditPage {
     /// Newest first.
-    events: Vec<Event>,
+    items: Vec<Event>,
     next_cursor: Option<String>,
 }
 
@@ -102,7 +102,7 @@ pub async fn list_audit_events(
         )
         .await?;
     Ok(Json(AuditPage {
-        events: page.items,
+        items: page.items,
         next_cursor: encode_key_cursor(page.next_cursor),
     }))
 }

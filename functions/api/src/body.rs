@@ -42,6 +42,30 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
     }
 }
 
+/// A JSON object body that may be left out: no body at all (and no
+/// Content-Type) is `{}`, so the documented defaults apply; a body is
+/// checked as [`JsonObject`] checks it.
+pub struct OptionalJsonObject(pub Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for OptionalJsonObject {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let headers = request.headers();
+        let empty = !headers.contains_key(header::CONTENT_TYPE)
+            && headers
+                .get(header::CONTENT_LENGTH)
+                .is_none_or(|length| length.as_bytes() == b"0")
+            && !headers.contains_key(header::TRANSFER_ENCODING);
+        if empty {
+            return Ok(OptionalJsonObject(Map::new()));
+        }
+        Ok(OptionalJsonObject(
+            JsonObject::from_request(request, state).await?.0,
+        ))
+    }
+}
+
 /// Parse a JSON document, refusing a key repeated within one object (which
 /// would otherwise let the last one win silently) with a 400 naming it.
 /// Nesting is bounded by serde_json's recursion limit (128 levels), so no

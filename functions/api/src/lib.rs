@@ -307,9 +307,13 @@ fn routes() -> (Router<AppState>, OpenApiDocument) {
         .routes(routes!(trust::rotate_external_id))
         .routes(routes!(trust::cancel_pending_external_id))
         .routes(routes!(trust::cancel_pending_role))
-        .routes(routes!(settings::get_settings, settings::put_settings))
+        .routes(routes!(
+            settings::get_settings,
+            settings::put_settings,
+            settings::patch_settings
+        ))
         .routes(routes!(trust::cloud_provider))
-        .routes(routes!(trust::iam_parameters))
+        .routes(routes!(trust::iam_parameters, trust::reserve_account))
         .routes(routes!(trust::account_template))
         .routes(routes!(trust::generic_template))
         .routes(routes!(scans::list_data_sources))
@@ -701,8 +705,12 @@ async fn log_request(request: Request, next: Next) -> Response {
         %method,
         %route,
         tenant = tracing::field::Empty,
-        account_id = account_id.as_deref().unwrap_or(""),
+        // Recorded only for a route about one account: no `account_id=""`.
+        account_id = tracing::field::Empty,
     );
+    if let Some(account_id) = &account_id {
+        span.record("account_id", account_id.as_str());
+    }
     // Items this request writes carry its id, so their events name it.
     let run = model::origin::scope(request_id.clone(), next.run(request));
     let mut response = tracing::Instrument::instrument(run, span.clone()).await;

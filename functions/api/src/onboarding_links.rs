@@ -4,7 +4,7 @@
 //! (or organization) only.
 
 use crate::auth::{Auth, Read, Write};
-use crate::body::{parse, JsonObject};
+use crate::body::{parse, OptionalJsonObject};
 use crate::error::{ApiError, ErrorResponse};
 use crate::path::Path;
 use crate::AppState;
@@ -35,7 +35,7 @@ pub struct LinkList {
 #[utoipa::path(
     post, path = "/v1/accounts/{account_id}/onboarding-links", tag = "trust",
     params(("account_id" = String, Path, description = "12-digit AWS account id")),
-    request_body = CreateLinkRequest,
+    request_body(content = CreateLinkRequest, description = "Optional: without a body the defaults apply (7 days)"),
     responses(
         (status = 201, description = "Created; `url` is shown this once", body = CreatedLink),
         (status = 409, description = "too_many_onboarding_links: the account has 5 live ones; or it is archived", body = ErrorResponse),
@@ -47,7 +47,7 @@ pub async fn create_onboarding_link(
     State(state): State<AppState>,
     Path(account_id): Path<AccountId>,
     base: crate::PublicBase,
-    JsonObject(body): JsonObject,
+    OptionalJsonObject(body): OptionalJsonObject,
 ) -> Result<(StatusCode, Json<CreatedLink>), ApiError> {
     create(
         &state,
@@ -143,7 +143,7 @@ async fn revoke(
 #[utoipa::path(
     post, path = "/v1/organizations/{organization_id}/onboarding-links", tag = "organizations",
     params(("organization_id" = String, Path)),
-    request_body = CreateLinkRequest,
+    request_body(content = CreateLinkRequest, description = "Optional: without a body the defaults apply (7 days)"),
     responses(
         (status = 201, description = "Created; `url` (shown this once) opens the organization's page: the management role, then the StackSet", body = CreatedLink),
         (status = 409, description = "too_many_onboarding_links: the organization has 5 live ones; or it is archived", body = ErrorResponse),
@@ -155,7 +155,7 @@ pub async fn create_organization_link(
     State(state): State<AppState>,
     Path(organization_id): Path<OrganizationId>,
     base: crate::PublicBase,
-    JsonObject(body): JsonObject,
+    OptionalJsonObject(body): OptionalJsonObject,
 ) -> Result<(StatusCode, Json<CreatedLink>), ApiError> {
     let subject = Subject::Organization(organization_id.to_string());
     create(&state, &auth, subject, base, body).await

@@ -24,7 +24,9 @@ use utoipa::{IntoParams, ToSchema};
 
 #[derive(Serialize, ToSchema)]
 pub struct DataSourceList {
-    data_sources: Vec<DataSource>,
+    items: Vec<DataSource>,
+    /// Always null: the catalogue is one page.
+    next_cursor: Option<String>,
 }
 
 #[utoipa::path(
@@ -39,14 +41,17 @@ pub async fn list_data_sources(
     State(state): State<AppState>,
 ) -> Json<DataSourceList> {
     Json(DataSourceList {
-        data_sources: state.catalogue.all().to_vec(),
+        items: state.catalogue.all().to_vec(),
+        next_cursor: None,
     })
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct AttachmentList {
     account_id: AccountId,
-    data_sources: Vec<Attachment>,
+    items: Vec<Attachment>,
+    /// Always null: an account's attachments are one page.
+    next_cursor: Option<String>,
 }
 
 #[utoipa::path(
@@ -68,7 +73,8 @@ pub async fn list_attachments(
         .await?;
     Ok(Json(AttachmentList {
         account_id,
-        data_sources: attachments,
+        items: attachments,
+        next_cursor: None,
     }))
 }
 
@@ -182,7 +188,7 @@ fn offered(state: &AppState, name: &str) -> Result<(), ApiError> {
 
 #[derive(Serialize, ToSchema)]
 pub struct AttachmentPage {
-    attachments: Vec<Attachment>,
+    items: Vec<Attachment>,
     next_cursor: Option<String>,
 }
 
@@ -223,7 +229,7 @@ pub async fn attachments_of_source(
         .attachments_of_source(&auth.caller.tenant, &name, limit, after.as_deref())
         .await?;
     Ok(Json(AttachmentPage {
-        attachments: page.items,
+        items: page.items,
         next_cursor: encode_key_cursor(page.next_cursor),
     }))
 }
@@ -307,7 +313,7 @@ pub async fn get_scan(
 #[derive(Serialize, ToSchema)]
 pub struct ScanPage {
     /// Newest first.
-    scans: Vec<Scan>,
+    items: Vec<Scan>,
     next_cursor: Option<String>,
 }
 
@@ -376,7 +382,7 @@ async fn scans_page(
     }
     let page = page?;
     Ok(Json(ScanPage {
-        scans: page.items,
+        items: page.items,
         next_cursor: encode_key_cursor(page.next_cursor),
     }))
 }
@@ -440,7 +446,7 @@ pub async fn account_regions(
 
 #[derive(Serialize, ToSchema)]
 pub struct FindingPage {
-    findings: Vec<Finding>,
+    items: Vec<Finding>,
     next_cursor: Option<String>,
 }
 
@@ -539,7 +545,7 @@ pub async fn list_findings(
     }
     let page = page?;
     Ok(Json(FindingPage {
-        findings: page.items,
+        items: page.items,
         next_cursor: encode_key_cursor(page.next_cursor),
     }))
 }
@@ -579,7 +585,7 @@ pub async fn tenant_findings(
         )
         .await?;
     Ok(Json(FindingPage {
-        findings: page.items,
+        items: page.items,
         next_cursor: encode_key_cursor(page.next_cursor),
     }))
 }

@@ -1,14 +1,14 @@
-//! The tenant's settings: its external-ID rotation policy (scope `admin`).
+//! The tenant's settings: its external-ID rotation policy and what the
+//! onboarding page shows (scope `admin`). PUT replaces, PATCH merges.
 
 use crate::auth::{Admin, Auth};
-use crate::body::{parse, JsonObject};
+use crate::body::JsonObject;
 use crate::error::{ApiError, ErrorResponse};
 use crate::AppState;
 use axum::extract::State;
 use axum::Json;
 use model::tenant::TenantSettings;
-use model::time::Timestamp;
-use serde_json::Value;
+use model::usecases::settings;
 
 #[utoipa::path(
     get, path = "/v1/settings", tag = "trust",
@@ -38,16 +38,27 @@ pub async fn put_settings(
     State(state): State<AppState>,
     JsonObject(body): JsonObject,
 ) -> Result<Json<TenantSettings>, ApiError> {
-    let settings: TenantSettings = parse(Value::Object(body))?;
-    settings.validate()?;
-    let saved = state
-        .store
-        .put_tenant_settings(
-            &auth.caller.tenant,
-            &settings,
-            &auth.caller.key_id,
-            Timestamp::now(),
-        )
-        .await?;
-    Ok(Json(saved))
+    Ok(Json(
+        settings::replace(&state.store, &auth.caller.tenant, &auth.caller.key_id, body).await?,
+    ))
+}
+
+#[utoipa::path(
+    patch, path = "/v1/settings", tag = "trust",
+    request_body(content = TenantSettings, content_type = "application/merge-patch+json",
+        description = "A JSON merge patch (RFC 7396): the settings it names change, `null` restores a default, the others stay"),
+    responses(
+        (status = 200, description = "The settings, patched", body = TenantSettings),
+        (status = 400, description = "A value out of range, or an unknown field; nothing written", body = ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn patch_settings(
+    auth: Auth<Admin>,
+    State(state): State<AppState>,
+    JsonObject(body): JsonObject,
+) -> Result<Json<TenantSettings>, ApiError> {
+    Ok(Json(
+        settings::patch(&state.store, &auth.caller.tenant, &auth.caller.key_id, body).await?,
+    ))
 }

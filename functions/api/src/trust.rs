@@ -42,6 +42,7 @@ pub async fn verify_account(
         &state.catalogue,
         &auth.caller.tenant,
         &account_id,
+        &auth.caller.key_id,
     )
     .await?;
     Ok(with_etag(StatusCode::OK, verified, None))
@@ -236,15 +237,18 @@ pub struct IamParameters {
     role_name: String,
     /// A CloudFormation quick-create link, pre-filled with the template and the external ID.
     aws_console_url: String,
-    /// True when this request registered the account (as pending).
-    registered: bool,
+    /// POST only: true when this request registered the account (named
+    /// `Pending <account id>` until the vendor names it), false when it
+    /// was registered already.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    newly_registered: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct IamParametersQuery {
-    /// 12-digit AWS account id; registered as pending if new (required).
+    /// 12-digit AWS account id of a registered account (required).
     #[param(value_type = String, required = true)]
     account_id: Option<AccountId>,
 }
@@ -254,11 +258,12 @@ pub struct IamParametersQuery {
     params(IamParametersQuery),
     responses(
         (status = 200, body = IamParameters),
+        (status = 404, description = "Not registered: register it, or reserve it by its id with POST /v1/aws/iam-parameters", body = ErrorResponse),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]
 pub async fn iam_parameters(
-    auth: Auth<Write>,
+    auth: Auth<Read>,
     State(state): State<AppState>,
     Query(query): Query<IamParametersQuery>,
     base: crate::PublicBase,
@@ -270,18 +275,78 @@ pub async fn iam_parameters(
             "account_id is required",
         )
     })?;
+    let account = match state.accounts().load(&auth.caller.tenant, &account_id).await {
+        Err(model::Error::NotFound { .. }) => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("account '{account_id}' is not registered: register it (POST /v1/accounts), or reserve it by its id with POST /v1/aws/iam-parameters"),
+            ))
+        }
+        loaded => loaded?,
+    };
+    Ok(Json(parameters_of(&state, &base, account, None).await?))
+}
+
+/// Body of `POST /v1/aws/iam-parameters`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReserveAccount {
+    /// 12-digit AWS account id.
+    #[schema(value_type = String, example = "123456789012")]
+    account_id: AccountId,
+}
+
+#[utoipa::path(
+    post, path = "/v1/aws/iam-parameters", tag = "trust",
+    request_body = ReserveAccount,
+    responses(
+        (status = 201, description = "Registered now, by its id alone (pending until named)", body = IamParameters),
+        (status = 200, description = "Registered already: its parameters", body = IamParameters),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn reserve_account(
+    auth: Auth<Write>,
+    State(state): State<AppState>,
+    base: crate::PublicBase,
+    JsonObject(body): JsonObject,
+) -> Result<(StatusCode, Json<IamParameters>), ApiError> {
+    let request: ReserveAccount = parse(Value::Object(body))?;
     let (account, registered) = state
         .accounts()
-        .register_pending(&auth.caller.tenant, &auth.caller.key_id, &account_id)
+        .register_pending(
+            &auth.caller.tenant,
+            &auth.caller.key_id,
+            &request.account_id,
+        )
         .await?;
+    let status = if registered {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(parameters_of(&state, &base, account, Some(registered)).await?),
+    ))
+}
+
+/// What a customer needs to create `account`'s role.
+async fn parameters_of(
+    state: &AppState,
+    base: &crate::PublicBase,
+    account: Account,
+    newly_registered: Option<bool>,
+) -> Result<IamParameters, ApiError> {
     let partition = account.fields.partition();
     let principal = state.principal_in(partition).await?;
     let role_name = state.settings.role_name.clone();
     let external_id = account.external_id_to_deploy().to_string();
-    Ok(Json(IamParameters {
+    Ok(IamParameters {
         aws_console_url: role_template::console_url(
             partition,
-            &template_url_in(&state, &base, partition),
+            &template_url_in(state, base, partition),
             &role_name,
             &external_id,
             &principal,
@@ -291,8 +356,8 @@ pub async fn iam_parameters(
         vendor_principal: principal,
         external_id,
         role_name,
-        registered,
-    }))
+        newly_registered,
+    })
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -408,7 +473,7 @@ fn template_url(state: &AppState, base: &crate::PublicBase) -> String {
 #[derive(Serialize, ToSchema)]
 pub struct VerificationPage {
     /// Newest first; each kept 90 days.
-    verifications: Vec<model::access::VerificationRecord>,
+    items: Vec<model::access::VerificationRecord>,
     next_cursor: Option<String>,
 }
 
@@ -439,7 +504,7 @@ pub async fn list_verifications(
     )
     .await?;
     Ok(Json(VerificationPage {
-        verifications: listed.items,
+        items: listed.items,
         next_cursor: listed.next_cursor,
     }))
 }
@@ -448,7 +513,7 @@ pub async fn list_verifications(
 pub struct AccessLogPage {
     /// Every AssumeRole the service made in the account, newest first:
     /// match `session_name` and `source_identity` with the account's CloudTrail.
-    sessions: Vec<model::access::AccessRecord>,
+    items: Vec<model::access::AccessRecord>,
     next_cursor: Option<String>,
 }
 
@@ -479,7 +544,7 @@ pub async fn access_log(
     )
     .await?;
     Ok(Json(AccessLogPage {
-        sessions: listed.items,
+        items: listed.items,
         next_cursor: listed.next_cursor,
     }))
 }

@@ -168,7 +168,7 @@ pub struct DeliveriesQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveryPage {
     /// Newest event first.
-    deliveries: Vec<Delivery>,
+    items: Vec<Delivery>,
     next_cursor: Option<String>,
 }
 
@@ -202,7 +202,7 @@ pub async fn list_deliveries(
         )
         .await?;
     Ok(Json(DeliveryPage {
-        deliveries: page.items,
+        items: page.items,
         next_cursor: encode_key_cursor(page.next_cursor),
     }))
 }

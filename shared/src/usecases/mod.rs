@@ -16,5 +16,6 @@ pub mod organizations;
 pub mod quota;
 pub mod role_checks;
 pub mod scans;
+pub mod settings;
 pub mod suppression_rules;
 pub mod webhooks;

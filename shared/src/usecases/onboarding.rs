@@ -242,10 +242,10 @@ impl Onboarding<'_> {
         if !turn {
             return Ok(None);
         }
-        let by = format!("onboarding-link:{}", opened.link.link_id);
+        let by = crate::verification::link_actor(&opened.link.link_id);
         match &opened.token.subject {
             Subject::Account(id) => crate::verification::verify_on_demand(
-                self.store, verifier, settings, catalogue, tenant, id,
+                self.store, verifier, settings, catalogue, tenant, id, &by,
             )
             .await
             .map(|account| Some(Target::Account(Box::new(account)))),

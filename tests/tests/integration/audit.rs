@@ -39,7 +39,7 @@ pub async fn read_stream(app: &TestApp) -> Vec<model::events::Change> {
 }
 
 fn types(page: &Value) -> Vec<String> {
-    page["events"]
+    page["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -83,7 +83,7 @@ async fn every_change_is_one_audit_event_even_when_the_stream_is_read_twice() {
         "{:#}",
         page.body
     );
-    let updated = &page.body["events"][1];
+    let updated = &page.body["items"][1];
     assert_eq!(updated["data"]["changed"], json!(["name"]));
     assert_eq!(updated["data"]["after"]["name"], "Renamed");
     assert!(
@@ -103,13 +103,13 @@ async fn every_change_is_one_audit_event_even_when_the_stream_is_read_twice() {
     let created = app.get("/v1/audit-events?type=account.created").await.body;
     assert_eq!(types(&created), ["account.created"]);
     let first = app.get("/v1/audit-events?limit=1").await.body;
-    assert_eq!(first["events"].as_array().unwrap().len(), 1);
+    assert_eq!(first["items"].as_array().unwrap().len(), 1);
     let cursor = first["next_cursor"].as_str().expect("a next page");
     let second = app
         .get(&format!("/v1/audit-events?limit=1&cursor={cursor}"))
         .await
         .body;
-    assert_ne!(second["events"][0]["id"], first["events"][0]["id"]);
+    assert_ne!(second["items"][0]["id"], first["items"][0]["id"]);
     let long_actor = app
         .get(&format!("/v1/audit-events?actor={}", "a".repeat(129)))
         .await;
@@ -130,7 +130,7 @@ async fn a_tenant_sees_only_its_own_audit_events() {
         .call_with(Method::GET, "/v1/audit-events", Some(&other), None, &[])
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{:#}", reply.body);
-    assert_eq!(reply.body["events"], json!([]));
+    assert_eq!(reply.body["items"], json!([]));
     let mine = app.get("/v1/audit-events").await.body;
     assert!(types(&mine).contains(&"account.created".to_string()));
 }
@@ -169,7 +169,7 @@ async fn events_name_the_request_and_the_key_that_made_the_change() {
         .await
         .body;
     let event = |kind: &str| {
-        page["events"]
+        page["items"]
             .as_array()
             .unwrap()
             .iter()
@@ -193,7 +193,7 @@ async fn events_name_the_request_and_the_key_that_made_the_change() {
     );
     // The admin key's own creation (written outside any request) names none.
     let keys = app.get("/v1/audit-events?type=api_key.created").await.body;
-    assert!(keys["events"][0].get("request_id").is_none(), "{keys:#}");
+    assert!(keys["items"][0].get("request_id").is_none(), "{keys:#}");
 }
 
 /// Issue 25 #5: each event type is read with the scope of the resource it

@@ -24,7 +24,32 @@ async fn template_lists_the_columns() {
     let reply = app.get("/v1/accounts/import-template").await;
     assert_eq!(reply.status, StatusCode::OK);
     assert!(reply.header("content-type").starts_with("text/csv"));
-    assert_eq!(reply.body.as_str().unwrap().trim_end(), HEADER);
+    let template = reply.body.as_str().unwrap().to_string();
+    assert_eq!(template.lines().next().unwrap(), HEADER);
+    assert!(template.contains("DEV, STAGING, TEST, PROD"), "{template}");
+    // As it comes, it imports nothing; the example row, uncommented, imports.
+    let reply = import(&app, "all_or_nothing", &template).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:#}", reply.body);
+    assert_eq!(reply.body["created"], json!([]));
+    let example = template.replacen("# 123456789012,", "123456789012,", 1);
+    let reply = import(&app, "all_or_nothing", &example).await;
+    assert_eq!(
+        reply.body["created"],
+        json!(["123456789012"]),
+        "{:#}",
+        reply.body
+    );
+    let account = app.get("/v1/accounts/123456789012").await.body;
+    assert_eq!(account["parent_account_id"], "210987654321");
+    // An error names the row: the header is 1, comment lines are not counted.
+    let broken = template.replacen("# 123456789012,", "12345,", 1);
+    let reply = import(&app, "all_or_nothing", &broken).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{:#}", reply.body);
+    assert_eq!(
+        reply.body["error"]["details"][0]["row"], 2,
+        "{:#}",
+        reply.body
+    );
 }
 
 #[tokio::test]

@@ -173,7 +173,7 @@ impl Hooks {
             .get(&format!("/v1/webhooks/{webhook_id}/deliveries"))
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{:#}", reply.body);
-        reply.body["deliveries"].as_array().unwrap().clone()
+        reply.body["items"].as_array().unwrap().clone()
     }
 
     async fn dead_letters(&self) -> usize {
@@ -595,7 +595,7 @@ async fn an_endpoint_failing_past_the_span_is_disabled_with_an_event() {
         .app
         .get("/v1/audit-events?type=webhook.disabled")
         .await;
-    let events = page.body["events"].as_array().unwrap();
+    let events = page.body["items"].as_array().unwrap();
     assert_eq!(events.len(), 1, "{:#}", page.body);
     assert_eq!(events[0]["actor"], "system:webhook-sender");
     assert_eq!(events[0]["data"]["webhook_id"], webhook_id.as_str());

@@ -149,7 +149,7 @@ impl Fixture {
             ))
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{:#}", reply.body);
-        reply.body["findings"].as_array().unwrap().clone()
+        reply.body["items"].as_array().unwrap().clone()
     }
 
     /// This source's share of the account's findings summary.

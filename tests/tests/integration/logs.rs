@@ -186,6 +186,9 @@ async fn logs_name_request_tenant_and_account_and_never_a_secret() {
         if span["route"].as_str().unwrap().contains("{account_id}") {
             assert_eq!(span["account_id"], account, "{line}");
             assert_eq!(span["tenant"], "acme", "{line}");
+        } else {
+            // No empty field where there is no account.
+            assert!(span.get("account_id").is_none(), "{line}");
         }
     }
     let worker_lines: Vec<&Value> = lines

@@ -321,9 +321,13 @@ async fn a_reserved_account_connects_through_the_page_without_script() {
     assert_eq!(settings.status, StatusCode::OK, "{:#}", settings.body);
     let account = fresh_account();
     let reserved = app
-        .get(&format!("/v1/aws/iam-parameters?account_id={account}"))
+        .call(
+            Method::POST,
+            "/v1/aws/iam-parameters",
+            Some(&json!({"account_id": account})),
+        )
         .await;
-    assert_eq!(reserved.status, StatusCode::OK, "{:#}", reserved.body);
+    assert_eq!(reserved.status, StatusCode::CREATED, "{:#}", reserved.body);
     let link = app
         .call(
             Method::POST,
@@ -667,19 +671,23 @@ mod browser {
     /// runs: its printed link ends in SUCCESS at the first click.
     #[tokio::test]
     async fn the_customer_launches_the_linked_stack_and_connects_in_chromium() {
-        use dev_server::customer::{create_stack, sample_customer, QuickCreate};
+        use dev_server::customer::{create_stack, sample_customer, CustomerCloud, QuickCreate};
         let app = TestApp::new().await;
         let base = serve(&app).await;
         let driver = chromedriver().await;
         let client = browser(&driver).await;
-        let cloudformation = aws_sdk_cloudformation::Client::new(&app.sdk_config);
+        let cloud = CustomerCloud::new(&app.sdk_config);
         let public = crate::harness::PUBLIC_URL;
 
         let account = super::fresh_account();
         let reserved = app
-            .get(&format!("/v1/aws/iam-parameters?account_id={account}"))
+            .call(
+                Method::POST,
+                "/v1/aws/iam-parameters",
+                Some(&json!({"account_id": account})),
+            )
             .await;
-        assert_eq!(reserved.status, StatusCode::OK, "{:#}", reserved.body);
+        assert_eq!(reserved.status, StatusCode::CREATED, "{:#}", reserved.body);
         let link = app
             .call(
                 Method::POST,
@@ -723,7 +731,7 @@ mod browser {
             .await;
         assert_eq!(template.status, StatusCode::OK);
         create_stack(
-            &cloudformation,
+            &cloud.cloudformation,
             &account,
             &quick.stack_name,
             template.body.as_str().unwrap(),
@@ -749,8 +757,10 @@ mod browser {
             "SUCCESS"
         );
 
-        // make dev: the sample customer's printed link, one click.
-        let sample = sample_customer(&app.router, &app.key, &cloudformation, public)
+        // make dev: the sample customer's printed link, one click (an
+        // account of this test's own: moto is shared with the dev server's test).
+        let sample_account = super::fresh_account();
+        let sample = sample_customer(&app.router, &app.key, &cloud, public, &sample_account)
             .await
             .expect("make dev's sample customer");
         assert!(sample.launched);
@@ -762,10 +772,182 @@ mod browser {
             screenshot(&client, width, "make-dev-sample-connected", "verified").await;
         }
         // A second make dev against the same emulators keeps what exists.
-        let again = sample_customer(&app.router, &app.key, &cloudformation, public)
+        let again = sample_customer(&app.router, &app.key, &cloud, public, &sample_account)
             .await
             .expect("a second run");
         assert!(!again.launched);
+        client.close().await.unwrap();
+    }
+
+    /// The organization's whole path: the customer's cloud team opens the
+    /// link, creates the management role from the page's template, the
+    /// member role in the management account from the page's Launch Stack
+    /// link, and the StackSet's template in each member account (what
+    /// StackSets does); "Check connection" queues the sync, and the page
+    /// follows it to SUCCESS with every account connected, at 375 and
+    /// 1280 px.
+    #[tokio::test]
+    async fn an_organization_connects_through_its_page_in_chromium() {
+        use crate::harness::in_account;
+        use aws_sdk_organizations::types::OrganizationFeatureSet;
+        use dev_server::customer::{create_stack, link_of, CustomerCloud, QuickCreate};
+        let app = TestApp::with_scans().await;
+        let base = serve(&app).await;
+        let driver = chromedriver().await;
+        let client = browser(&driver).await;
+        let cloud = CustomerCloud::new(&app.sdk_config);
+        let public = crate::harness::PUBLIC_URL;
+
+        // The customer's AWS Organization: a management account, two members.
+        let management = super::fresh_account();
+        let organizations = aws_sdk_organizations::Client::new(&app.sdk_config);
+        organizations
+            .create_organization()
+            .feature_set(OrganizationFeatureSet::All)
+            .customize()
+            .mutate_request(in_account(&management))
+            .send()
+            .await
+            .unwrap();
+        let mut members = Vec::new();
+        for name in ["payments", "search"] {
+            let status = organizations
+                .create_account()
+                .account_name(name)
+                .email(format!("{name}-{management}@example.com"))
+                .customize()
+                .mutate_request(in_account(&management))
+                .send()
+                .await
+                .unwrap()
+                .create_account_status
+                .unwrap();
+            members.push(status.account_id.unwrap());
+        }
+
+        let created = app
+            .call(
+                Method::POST,
+                "/v1/organizations",
+                Some(&json!({
+                    "name": "Acme Group",
+                    "management_account_id": management,
+                    "role_arn": format!("arn:aws:iam::{management}:role/AccountOnboardingOrganizations"),
+                })),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{:#}", created.body);
+        let organization = created.body["organization_id"].as_str().unwrap();
+        let link = app
+            .call(
+                Method::POST,
+                &format!("/v1/organizations/{organization}/onboarding-links"),
+                None,
+            )
+            .await;
+        let path = link.body["path"].as_str().unwrap().to_string();
+        client.set_window_size(375, 900).await.unwrap();
+        client.goto(&format!("{base}{path}")).await.unwrap();
+        for width in [375, 1280] {
+            screenshot(&client, width, "organization-journey-steps", "launch").await;
+        }
+        let html = client.source().await.unwrap();
+        let download = |id: &str| {
+            let href = link_of(&html, id).unwrap_or_else(|| panic!("the page links {id}"));
+            let app = &app;
+            async move {
+                let reply = app.call_with(Method::GET, &href, None, None, &[]).await;
+                assert_eq!(reply.status, StatusCode::OK, "{href}");
+                reply.body.as_str().unwrap().to_string()
+            }
+        };
+        // Step 2: the management role, from the downloaded template.
+        let management_role = download("download-management").await;
+        create_stack(
+            &cloud.cloudformation,
+            &management,
+            "AccountOnboardingOrganizations",
+            &management_role,
+            &[],
+        )
+        .await
+        .expect("the management-role stack");
+        // Step 3: the member role in the management account, Launch Stack.
+        let quick = QuickCreate::parse(&link_of(&html, "launch").unwrap()).unwrap();
+        let template = app
+            .call_with(
+                Method::GET,
+                quick.template_url.strip_prefix(public).unwrap(),
+                None,
+                None,
+                &[],
+            )
+            .await;
+        create_stack(
+            &cloud.cloudformation,
+            &management,
+            &quick.stack_name,
+            template.body.as_str().unwrap(),
+            &quick.parameters,
+        )
+        .await
+        .expect("the management account's own role");
+        // Step 4: the StackSet, as StackSets deploys it: one stack per member.
+        let stackset = download("download-stackset").await;
+        for member in &members {
+            create_stack(
+                &cloud.cloudformation,
+                member,
+                "AccountOnboardingMember",
+                &stackset,
+                &[],
+            )
+            .await
+            .expect("a member's stack instance");
+        }
+
+        // Step 5: check; the page follows the queued sync to its outcome.
+        let shown = check_connection(&client).await;
+        assert!(shown.starts_with("QUEUED"), "{shown}");
+        let syncer = organization_sync::Syncer {
+            store: app.store.clone(),
+            verifier: app.state.verifier.clone(),
+            settings: std::sync::Arc::new(crate::harness::test_settings()),
+            schedule: model::usecases::organizations::SyncSchedule {
+                interval: Duration::from_secs(3600),
+            },
+        };
+        assert_eq!(app.drain_organization_syncs(&syncer).await, 1);
+        let result = client.find(Locator::Id("result")).await.unwrap();
+        let mut text = String::new();
+        for _ in 0..100 {
+            text = result.text().await.unwrap();
+            if !text.starts_with("QUEUED") && !text.starts_with("RUNNING") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(text.starts_with("SUCCESS"), "{text}");
+        // The management account and both members, each with a working role.
+        assert!(text.contains("3 accounts found"), "{text}");
+        for width in [375, 1280] {
+            screenshot(&client, width, "organization-journey-connected", "verified").await;
+        }
+        for account in members.iter().chain([&management]) {
+            let reply = app
+                .call(
+                    Method::POST,
+                    &format!("/v1/accounts/{account}/verify"),
+                    None,
+                )
+                .await;
+            assert_eq!(reply.status, StatusCode::OK, "{account}: {:#}", reply.body);
+            assert_eq!(
+                reply.body["credential"]["verification_status"], "SUCCESS",
+                "{account}: {:#}",
+                reply.body
+            );
+        }
         client.close().await.unwrap();
     }
 
@@ -1042,7 +1224,7 @@ async fn links_made_and_revoked_are_events_without_their_secrets() {
         let page = app
             .get(&format!("/v1/audit-events?type={event_type}"))
             .await;
-        let events = page.body["events"].as_array().unwrap();
+        let events = page.body["items"].as_array().unwrap();
         assert_eq!(events.len(), 1, "{:#}", page.body);
         let event = &events[0];
         assert_eq!(event["account_id"], account.as_str());
@@ -1108,4 +1290,95 @@ async fn a_logo_url_cannot_widen_the_policy_and_every_page_answer_has_its_header
     // The API's own answers are not the page's.
     let api = app.get("/v1/accounts").await;
     assert!(api.headers.get("x-frame-options").is_none());
+}
+
+/// The README's two settings calls in order: the branding patch keeps the
+/// rotation policy; a link made without a body takes the defaults.
+#[tokio::test]
+async fn settings_patch_keeps_what_it_leaves_out_and_a_link_needs_no_body() {
+    let app = TestApp::new().await;
+    let policy = app
+        .call(
+            Method::PUT,
+            "/v1/settings",
+            Some(&json!({"external_id_max_age_days": 365, "auto_rotate_external_id": true})),
+        )
+        .await;
+    assert_eq!(policy.status, StatusCode::OK, "{:#}", policy.body);
+    let patch = [("content-type", "application/merge-patch+json")];
+    let branded = app
+        .call_with(
+            Method::PATCH,
+            "/v1/settings",
+            Some(&app.key),
+            Some(&json!({"product_name": "Acme Cloud", "support_contact": "help@acme.example"})),
+            &patch,
+        )
+        .await;
+    assert_eq!(branded.status, StatusCode::OK, "{:#}", branded.body);
+    assert_eq!(branded.body["external_id_max_age_days"], 365);
+    assert_eq!(branded.body["auto_rotate_external_id"], true);
+    assert_eq!(branded.body["product_name"], "Acme Cloud");
+    // A patch that breaks a rule across fields is refused and writes nothing.
+    let before = app.snapshot().await;
+    app.call_with(
+        Method::PATCH,
+        "/v1/settings",
+        Some(&app.key),
+        Some(&json!({"external_id_max_age_days": null})),
+        &patch,
+    )
+    .await
+    .assert_error(400, "invalid_value");
+    assert_eq!(app.snapshot().await, before);
+    assert_eq!(app.get("/v1/settings").await.body, branded.body);
+    // Ten concurrent patches of different fields: none is lost.
+    let names: Vec<String> = (0..10).map(|i| format!("Product {i}")).collect();
+    let replies = futures::future::join_all((0..10).map(|i| {
+        let body = if i % 2 == 0 {
+            json!({"product_name": names[i]})
+        } else {
+            json!({"support_contact": format!("help{i}@acme.example")})
+        };
+        let app = &app;
+        async move {
+            app.call_with(
+                Method::PATCH,
+                "/v1/settings",
+                Some(&app.key),
+                Some(&body),
+                &patch,
+            )
+            .await
+        }
+    }))
+    .await;
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let last = app.get("/v1/settings").await.body;
+    assert_eq!(last["external_id_max_age_days"], 365, "{last:#}");
+    assert!(last["product_name"]
+        .as_str()
+        .unwrap()
+        .starts_with("Product"));
+    assert!(last["support_contact"]
+        .as_str()
+        .unwrap()
+        .starts_with("help"));
+
+    let account = fresh_account();
+    app.create(&account, json!({})).await;
+    let link = app
+        .call(
+            Method::POST,
+            &format!("/v1/accounts/{account}/onboarding-links"),
+            None,
+        )
+        .await;
+    assert_eq!(link.status, StatusCode::CREATED, "{:#}", link.body);
+    let created =
+        chrono::DateTime::parse_from_rfc3339(link.body["created_at"].as_str().unwrap()).unwrap();
+    let expires =
+        chrono::DateTime::parse_from_rfc3339(link.body["expires_at"].as_str().unwrap()).unwrap();
+    assert_eq!((expires - created).num_days(), 7);
 }

@@ -652,7 +652,7 @@ async fn an_organization_is_discovered_filtered_and_followed() {
         .get(&format!("/v1/accounts/{management}/access-log"))
         .await;
     assert_eq!(log.status, 200, "{:#}", log.body);
-    let sessions = log.body["sessions"].as_array().unwrap();
+    let sessions = log.body["items"].as_array().unwrap();
     assert!(
         sessions.len() >= 6,
         "two syncs, three calls each: {sessions:#?}"

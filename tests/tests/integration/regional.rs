@@ -228,7 +228,7 @@ async fn a_regional_scan_runs_per_region_and_a_redelivery_resumes_only_the_unfin
             "/v1/accounts/{account}/findings?data_source=aws:sqs"
         ))
         .await;
-    let findings = listed.body["findings"].as_array().unwrap().clone();
+    let findings = listed.body["items"].as_array().unwrap().clone();
     let mut seen: Vec<(String, String)> = findings
         .iter()
         .map(|f| {
@@ -296,7 +296,7 @@ async fn a_regional_scan_runs_per_region_and_a_redelivery_resumes_only_the_unfin
             "/v1/accounts/{account}/findings?data_source=aws:sqs"
         ))
         .await;
-    let remaining = relisted.body["findings"].as_array().unwrap();
+    let remaining = relisted.body["items"].as_array().unwrap();
     assert_eq!(remaining.len(), 3);
     for finding in remaining {
         assert_eq!(

@@ -245,7 +245,7 @@ async fn findings(app: &TestApp, account: &str, query: &str) -> Vec<Value> {
         .get(&format!("/v1/accounts/{account}/findings?{query}"))
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{:#}", reply.body);
-    reply.body["findings"].as_array().unwrap().clone()
+    reply.body["items"].as_array().unwrap().clone()
 }
 
 /// (rule, resource name after the last `/`) of each finding.
@@ -377,7 +377,7 @@ async fn iam_scanner_finds_exactly_the_planted_problems() {
         };
         let page = app.get(&uri).await;
         assert_eq!(page.status, StatusCode::OK, "{:#}", page.body);
-        paged.extend(page.body["findings"].as_array().unwrap().clone());
+        paged.extend(page.body["items"].as_array().unwrap().clone());
         match page.body["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_string()),
             None => break,
@@ -456,7 +456,7 @@ async fn iam_scanner_finds_exactly_the_planted_problems() {
             "/v1/accounts/{account}/data-sources/aws:iam/scans"
         ))
         .await;
-    let ids: Vec<&str> = listed.body["scans"]
+    let ids: Vec<&str> = listed.body["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -493,7 +493,7 @@ async fn a_duplicated_job_runs_once() {
     assert_eq!(scan["status"], "SUCCEEDED");
     assert_eq!(scan["attempts"], 1, "the scan ran once: {scan:#}");
     let listed = app.get(&format!("/v1/accounts/{account}/scans")).await;
-    assert_eq!(listed.body["scans"].as_array().unwrap().len(), 1);
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
     assert_eq!(findings(&app, &account, "").await.len(), 1);
     assert!(app.dead_letters().await.is_empty());
 }
@@ -693,7 +693,7 @@ async fn sync_inventory_refuses_unverified_accounts() {
         "SUCCEEDED"
     );
     let unverified_scans = app.get(&format!("/v1/accounts/{unverified}/scans")).await;
-    assert!(unverified_scans.body["scans"]
+    assert!(unverified_scans.body["items"]
         .as_array()
         .unwrap()
         .is_empty());
@@ -774,8 +774,8 @@ async fn attachments_are_managed_per_account_and_listed_across_accounts() {
     app.create(&second, json!({})).await;
 
     let catalogue = app.get("/v1/data-sources").await;
-    assert_eq!(catalogue.body["data_sources"][0]["name"], "aws:iam");
-    assert_eq!(catalogue.body["data_sources"][0]["built_in"], true);
+    assert_eq!(catalogue.body["items"][0]["name"], "aws:iam");
+    assert_eq!(catalogue.body["items"][0]["built_in"], true);
 
     // The account's own role: no external ID of its own.
     let uri = format!("/v1/accounts/{first}/data-sources/aws:iam");
@@ -844,23 +844,23 @@ async fn attachments_are_managed_per_account_and_listed_across_accounts() {
     assert_eq!(app.snapshot().await, before);
 
     let listed = app.get(&format!("/v1/accounts/{first}/data-sources")).await;
-    assert_eq!(listed.body["data_sources"].as_array().unwrap().len(), 1);
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
     let across = app
         .get("/v1/data-source-attachments?data_source=aws:iam&limit=1")
         .await;
     assert_eq!(across.status, StatusCode::OK, "{:#}", across.body);
-    assert_eq!(across.body["attachments"].as_array().unwrap().len(), 1);
+    assert_eq!(across.body["items"].as_array().unwrap().len(), 1);
     let cursor = across.body["next_cursor"].as_str().unwrap();
     let rest = app
         .get(&format!(
             "/v1/data-source-attachments?data_source=aws:iam&limit=1&cursor={cursor}"
         ))
         .await;
-    assert_eq!(rest.body["attachments"].as_array().unwrap().len(), 1);
+    assert_eq!(rest.body["items"].as_array().unwrap().len(), 1);
     assert!(rest.body["next_cursor"].is_null());
     let mut ids = vec![
-        across.body["attachments"][0]["account_id"].clone(),
-        rest.body["attachments"][0]["account_id"].clone(),
+        across.body["items"][0]["account_id"].clone(),
+        rest.body["items"][0]["account_id"].clone(),
     ];
     ids.sort_by_key(|v| v.as_str().unwrap().to_string());
     let mut expected = vec![json!(first), json!(second)];
@@ -885,10 +885,7 @@ async fn attachments_are_managed_per_account_and_listed_across_accounts() {
             &[],
         )
         .await;
-    assert!(foreign_list.body["attachments"]
-        .as_array()
-        .unwrap()
-        .is_empty());
+    assert!(foreign_list.body["items"].as_array().unwrap().is_empty());
 
     // Detach; again is 404.
     let detached = app.call(Method::DELETE, &uri, None).await;
@@ -980,7 +977,7 @@ async fn external_data_sources_are_forwarded_to_their_queue() {
     let app = TestApp::with_catalogue(catalogue).await;
     let (account, role) = onboard(&app, json!({"regions": ["us-east-1"]})).await;
     let listed = app.get("/v1/data-sources").await;
-    let names: Vec<&str> = listed.body["data_sources"]
+    let names: Vec<&str> = listed.body["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -1158,7 +1155,7 @@ async fn suppressed_findings_leave_the_listing_across_rescans_and_return_when_it
         };
         let page = app.get(&uri).await;
         assert_eq!(page.status, StatusCode::OK, "{:#}", page.body);
-        tenant_wide.extend(page.body["findings"].as_array().unwrap().clone());
+        tenant_wide.extend(page.body["items"].as_array().unwrap().clone());
         match page.body["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_string()),
             None => break,
@@ -1192,11 +1189,11 @@ async fn suppressed_findings_leave_the_listing_across_rescans_and_return_when_it
     assert_eq!(ids.len(), tenant_wide.len(), "no finding twice");
     assert!(!ids.iter().any(|(_, id)| id == &for_good));
     let suppressed = app.get("/v1/findings?status=suppressed").await;
-    assert!((1..=2).contains(&suppressed.body["findings"].as_array().unwrap().len()));
+    assert!((1..=2).contains(&suppressed.body["items"].as_array().unwrap().len()));
     let critical = app
         .get("/v1/findings?severity=CRITICAL&data_source=aws:iam")
         .await;
-    assert!(critical.body["findings"]
+    assert!(critical.body["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -1216,7 +1213,7 @@ async fn suppressed_findings_leave_the_listing_across_rescans_and_return_when_it
         "{:#}",
         past_the_end.body
     );
-    assert_eq!(past_the_end.body["findings"], json!([]));
+    assert_eq!(past_the_end.body["items"], json!([]));
     app.get("/v1/findings?cursor=bm90LWEtY3Vyc29y")
         .await
         .assert_error(400, "invalid_cursor");
@@ -1232,7 +1229,7 @@ async fn suppressed_findings_leave_the_listing_across_rescans_and_return_when_it
         )
         .await;
     assert_eq!(theirs.status, StatusCode::OK, "{:#}", theirs.body);
-    assert_eq!(theirs.body["findings"], json!([]));
+    assert_eq!(theirs.body["items"], json!([]));
 
     // A rescan sees both again and keeps them suppressed.
     start_scan(&app, &account, json!({})).await;
@@ -1269,7 +1266,7 @@ async fn all_pages(app: &TestApp, account: &str, query: &str, limit: usize) -> V
         }
         let page = app.get(&uri).await;
         assert_eq!(page.status, StatusCode::OK, "{:#}", page.body);
-        found.extend(page.body["findings"].as_array().unwrap().clone());
+        found.extend(page.body["items"].as_array().unwrap().clone());
         match page.body["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_string()),
             None => return found,
@@ -1671,7 +1668,7 @@ async fn a_hand_triage_made_while_a_scan_writes_is_never_overwritten() {
                 "/v1/audit-events?type={event_type}&account_id={account}"
             ))
             .await
-            .body["events"]
+            .body["items"]
                 .as_array()
                 .unwrap()
                 .clone()

@@ -28,7 +28,7 @@ async fn attachment(app: &TestApp, account: &str) -> Value {
 
 async fn scans(app: &TestApp, account: &str) -> Vec<Value> {
     let reply = app.get(&format!("/v1/accounts/{account}/scans")).await;
-    reply.body["scans"].as_array().unwrap().clone()
+    reply.body["items"].as_array().unwrap().clone()
 }
 
 fn at(value: &Value) -> Timestamp {

@@ -64,8 +64,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/v1/accounts/{account_id}/role-arn/pending"),
     ("get", "/v1/settings"),
     ("put", "/v1/settings"),
+    ("patch", "/v1/settings"),
     ("get", "/v1/cloud-providers/aws"),
     ("get", "/v1/aws/iam-parameters"),
+    ("post", "/v1/aws/iam-parameters"),
     ("get", "/v1/accounts/{account_id}/cloudformation-template"),
     ("get", "/v1/aws/role-template.yaml"),
     ("post", "/v1/accounts/{account_id}/archive"),
@@ -447,5 +449,44 @@ async fn every_event_type_is_a_documented_webhook_with_an_example() {
             headers,
             ["Webhook-Id", "Webhook-Timestamp", "Webhook-Signature"]
         );
+    }
+}
+
+/// Every function of the template has an alarm on its errors and one on
+/// its throttles (the runbook's "Alarms" section reads them).
+#[test]
+fn every_function_has_errors_and_throttles_alarms() {
+    let template = include_str!("../../../template.yaml");
+    // Each top-level entry ("  Name:" on a line of its own) and its lines.
+    let mut resources: Vec<(&str, String)> = Vec::new();
+    for line in template.lines() {
+        let name = line
+            .strip_prefix("  ")
+            .and_then(|rest| rest.strip_suffix(':'))
+            .filter(|name| !name.starts_with(' ') && !name.contains(' '));
+        match (name, resources.last_mut()) {
+            (Some(name), _) => resources.push((name, String::new())),
+            (None, Some((_, body))) => {
+                body.push_str(line.trim());
+                body.push('\n');
+            }
+            (None, None) => {}
+        }
+    }
+    let functions: Vec<&str> = resources
+        .iter()
+        .filter(|(_, body)| body.starts_with("Type: AWS::Serverless::Function"))
+        .map(|(name, _)| *name)
+        .collect();
+    assert_eq!(functions.len(), 6, "{functions:?}");
+    for function in functions {
+        for metric in ["Errors", "Throttles"] {
+            let alarmed = resources.iter().any(|(_, body)| {
+                body.starts_with("Type: AWS::CloudWatch::Alarm")
+                    && body.contains(&format!("MetricName: {metric}\n"))
+                    && body.contains(&format!("Value: !Ref {function}\n"))
+            });
+            assert!(alarmed, "{function} has no {metric} alarm");
+        }
     }
 }

@@ -651,12 +651,36 @@ async fn cloud_provider_details() {
 }
 
 #[tokio::test]
-async fn iam_parameters_register_a_pending_account_once() {
+async fn iam_parameters_are_read_and_a_post_reserves_an_account_once() {
     let app = TestApp::new().await;
     let uri = format!("/v1/aws/iam-parameters?account_id={CUSTOMER_ACCOUNT}");
-    let first = app.get(&uri).await;
-    assert_eq!(first.status, StatusCode::OK, "{:#}", first.body);
-    assert_eq!(first.body["registered"], true);
+    // A GET never writes: an account not registered is a 404 saying how.
+    let before = app.snapshot().await;
+    let unknown = app.get(&uri).await;
+    unknown.assert_error(404, "not_found");
+    assert!(unknown.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("POST /v1/aws/iam-parameters"));
+    assert_eq!(app.snapshot().await, before);
+    // A read key may read parameters, not reserve.
+    let reader = app.key("acme", &[model::api_key::Scope::Read]).await;
+    let reserve = json!({"account_id": CUSTOMER_ACCOUNT});
+    app.call_with(
+        Method::POST,
+        "/v1/aws/iam-parameters",
+        Some(&reader),
+        Some(&reserve),
+        &[],
+    )
+    .await
+    .assert_error(403, "forbidden");
+
+    let first = app
+        .call(Method::POST, "/v1/aws/iam-parameters", Some(&reserve))
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED, "{:#}", first.body);
+    assert_eq!(first.body["newly_registered"], true);
     assert_eq!(first.body["vendor_account_id"], VENDOR_ACCOUNT);
     let external_id = first.body["external_id"].as_str().unwrap();
     let url = first.body["aws_console_url"].as_str().unwrap();
@@ -666,9 +690,18 @@ async fn iam_parameters_register_a_pending_account_once() {
     assert!(url.contains(&format!("param_ExternalId={external_id}")));
     let account = app.get(&format!("/v1/accounts/{CUSTOMER_ACCOUNT}")).await;
     assert_eq!(account.body["external_id"], external_id);
-    let second = app.get(&uri).await;
-    assert_eq!(second.body["registered"], false);
+    let second = app
+        .call(Method::POST, "/v1/aws/iam-parameters", Some(&reserve))
+        .await;
+    assert_eq!(second.status, StatusCode::OK);
+    assert_eq!(second.body["newly_registered"], false);
     assert_eq!(second.body["external_id"], external_id);
+    let read = app
+        .call_with(Method::GET, &uri, Some(&reader), None, &[])
+        .await;
+    assert_eq!(read.status, StatusCode::OK, "{:#}", read.body);
+    assert_eq!(read.body["external_id"], external_id);
+    assert!(read.body.get("newly_registered").is_none());
     app.get("/v1/aws/iam-parameters")
         .await
         .assert_error(400, "missing_field");

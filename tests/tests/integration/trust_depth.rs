@@ -372,7 +372,7 @@ async fn every_session_is_named_and_the_access_log_lists_them_for_its_tenant_onl
     // The vendor's view matches it one to one, newest first.
     let log = app.get(&format!("/v1/accounts/{account}/access-log")).await;
     assert_eq!(log.status, StatusCode::OK, "{:#}", log.body);
-    let sessions = log.body["sessions"].as_array().unwrap();
+    let sessions = log.body["items"].as_array().unwrap();
     let mut logged: Vec<String> = sessions
         .iter()
         .map(|s| s["session_name"].as_str().unwrap().to_string())
@@ -412,7 +412,7 @@ async fn every_session_is_named_and_the_access_log_lists_them_for_its_tenant_onl
             "/v1/accounts/{account}/access-log?limit=3&cursor={cursor}"
         ))
         .await;
-    assert_eq!(rest.body["sessions"].as_array().unwrap().len(), 1);
+    assert_eq!(rest.body["items"].as_array().unwrap().len(), 1);
     assert!(rest.body["next_cursor"].is_null());
     let foreign = app
         .get(&format!(
@@ -432,7 +432,7 @@ async fn every_session_is_named_and_the_access_log_lists_them_for_its_tenant_onl
         .get(&format!("/v1/accounts/{account}/verifications"))
         .await;
     assert_eq!(history.status, StatusCode::OK, "{:#}", history.body);
-    let verifications = history.body["verifications"].as_array().unwrap();
+    let verifications = history.body["items"].as_array().unwrap();
     assert_eq!(verifications.len(), 1, "{verifications:#?}");
     assert_eq!(verifications[0]["status"], "SUCCESS");
     assert_eq!(verifications[0]["probed"], true);
@@ -482,13 +482,13 @@ async fn every_session_is_named_and_the_access_log_lists_them_for_its_tenant_onl
             &[],
         )
         .await;
-    let their_sessions = theirs.body["sessions"].as_array().unwrap();
+    let their_sessions = theirs.body["items"].as_array().unwrap();
     assert_eq!(their_sessions.len(), 3, "{:#}", theirs.body);
     assert!(their_sessions
         .iter()
         .all(|s| s["source_identity"] == "other-tenant@onboarding"));
     let ours = app.get(&format!("/v1/accounts/{account}/access-log")).await;
-    assert_eq!(ours.body["sessions"].as_array().unwrap().len(), 4);
+    assert_eq!(ours.body["items"].as_array().unwrap().len(), 4);
 
     // An account the caller does not have is a 404, not an empty log.
     let unknown = app.get("/v1/accounts/999999999999/access-log").await;
@@ -713,7 +713,11 @@ async fn a_govcloud_account_verifies_against_the_govcloud_configuration() {
         .await;
     assert!(template.body.as_str().unwrap().contains(&gov_principal));
     let parameters = app
-        .get(&format!("/v1/aws/iam-parameters?account_id={account}"))
+        .call(
+            Method::POST,
+            "/v1/aws/iam-parameters",
+            Some(&json!({"account_id": account})),
+        )
         .await;
     assert_eq!(parameters.status, StatusCode::OK, "{:#}", parameters.body);
     assert!(parameters.body["aws_console_url"]

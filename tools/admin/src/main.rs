@@ -46,9 +46,13 @@ enum Command {
     },
     /// Create a credential for an external data source's scanner; prints it once.
     CreateScannerCredential {
-        /// The data source it reports for, e.g. aws:guard-duty.
+        /// The data source it reports for, e.g. aws:guard-duty: an external
+        /// one of this deployment's catalogue.
         #[arg(long)]
         data_source: String,
+        /// The deployment's external data sources, as its functions get them.
+        #[arg(long, env = "DATA_SOURCES", default_value = "")]
+        data_sources: String,
         #[arg(long, default_value = "scanner")]
         name: String,
     },
@@ -112,8 +116,15 @@ async fn run(cli: Cli) -> model::Result<()> {
                 .await?;
             eprintln!("revoked {key_id}");
         }
-        Command::CreateScannerCredential { data_source, name } => {
+        Command::CreateScannerCredential {
+            data_source,
+            name,
+            data_sources,
+        } => {
             let data_source = model::ids::DataSourceName::parse("data_source", &data_source)?;
+            // A credential for a source this deployment does not forward to
+            // could never report: refuse it, naming what there is.
+            model::scans::Catalogue::with_external(&data_sources)?.external(&data_source)?;
             let issued = ScannerCredential::issue(&data_source, &name, Timestamp::now())?;
             store.create_scanner_credential(&issued.record).await?;
             eprintln!(

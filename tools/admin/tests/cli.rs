@@ -93,12 +93,30 @@ async fn create_list_and_revoke_keys() {
 async fn create_list_and_revoke_scanner_credentials() {
     let (client, table) = fresh_table().await;
     let admin = |args: &[&str]| admin(&table, args);
+    // Only an external source of the deployment takes a credential.
+    let (ok, _, stderr) = admin(&[
+        "create-scanner-credential",
+        "--data-source",
+        "aws:guard-duty",
+    ]);
+    assert!(!ok);
+    assert!(stderr.contains("external ones: none"), "{stderr}");
+    let sources = r#"--data-sources=[{"name": "aws:guard-duty", "description": "GuardDuty", "max_score": 10, "queue_url": "https://sqs.us-east-1.amazonaws.com/1/q"}]"#;
+    let (ok, _, stderr) = admin(&[
+        "create-scanner-credential",
+        "--data-source",
+        "aws:iam",
+        sources,
+    ]);
+    assert!(!ok, "the built-in source reports through no credential");
+    assert!(stderr.contains("external ones: aws:guard-duty"), "{stderr}");
     let (ok, stdout, stderr) = admin(&[
         "create-scanner-credential",
         "--data-source",
         "aws:guard-duty",
         "--name",
         "fleet",
+        sources,
     ]);
     assert!(ok, "{stderr}");
     let token = stdout.trim();
