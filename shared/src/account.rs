@@ -216,15 +216,56 @@ impl AccountFields {
             .unwrap_or(crate::partitions::COMMERCIAL)
     }
 
-    /// Check every field of an account whose id is `account_id`.
+    /// Check every field of an account whose id is `account_id`: every
+    /// problem at once (each field checked on its own), so one round of
+    /// fixes suffices.
     pub fn validate(&self, account_id: &str) -> Result<()> {
-        validation::display_name("name", &self.name, 128)?;
+        let mut problems = Vec::new();
+        let mut check = |result: Result<()>| {
+            if let Err(problem) = result {
+                problems.push(problem);
+            }
+        };
+        check(validation::display_name("name", &self.name, 128));
         if let Some(owner) = &self.owner_name {
-            validation::text("owner_name", owner, 128)?;
+            check(validation::text("owner_name", owner, 128));
         }
         if let Some(email) = &self.owner_email {
-            validation::email("owner_email", email)?;
+            check(validation::email("owner_email", email));
         }
+        check(self.role_in_place(account_id));
+        check(validation::regions("region_ignore_list", &self.region_ignore_list).map(drop));
+        check(validation::resource_types(
+            "resource_type_ignore_list",
+            &self.resource_type_ignore_list,
+        ));
+        check(validation::regexes(
+            "resource_regex_ignore_list",
+            &self.resource_regex_ignore_list,
+        ));
+        if let Some(parent) = &self.parent_account_id {
+            check(
+                validation::account_id("parent_account_id", parent).and_then(|()| {
+                    if parent == account_id {
+                        return Err(Error::invalid(
+                            "parent_account_id",
+                            "an account cannot be its own parent",
+                        ));
+                    }
+                    Ok(())
+                }),
+            );
+        }
+        check(validation::labels("labels", &self.labels));
+        // The whole budget only means something once each field is whole.
+        if problems.is_empty() {
+            validation::within_budget(None, self, MAX_FIELDS_BYTES)?;
+        }
+        Error::all(problems)
+    }
+
+    /// The regions, and the role: in this account and the regions' partition.
+    fn role_in_place(&self, account_id: &str) -> Result<()> {
         let partition = validation::regions("regions", &self.regions)?;
         if let Some(arn) = &self.role_arn {
             let role = validation::role_arn("role_arn", arn)?;
@@ -247,23 +288,6 @@ impl AccountFields {
                 ));
             }
         }
-        validation::regions("region_ignore_list", &self.region_ignore_list)?;
-        validation::resource_types("resource_type_ignore_list", &self.resource_type_ignore_list)?;
-        validation::regexes(
-            "resource_regex_ignore_list",
-            &self.resource_regex_ignore_list,
-        )?;
-        if let Some(parent) = &self.parent_account_id {
-            validation::account_id("parent_account_id", parent)?;
-            if parent == account_id {
-                return Err(Error::invalid(
-                    "parent_account_id",
-                    "an account cannot be its own parent",
-                ));
-            }
-        }
-        validation::labels("labels", &self.labels)?;
-        validation::within_budget(None, self, MAX_FIELDS_BYTES)?;
         Ok(())
     }
 }

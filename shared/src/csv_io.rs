@@ -283,8 +283,11 @@ pub fn parse(bytes: &[u8]) -> Result<(Vec<ImportRow>, Vec<RowError>)> {
             parent_account_id: cells.parent_account_id,
             ..Default::default()
         };
-        if let Err(Error::Invalid { field, message, .. }) = fields.validate(&account_id) {
-            errors.push(error(column_of(field.as_deref().unwrap_or("")), message));
+        if let Err(refused) = fields.validate(&account_id) {
+            // Every problem of the row, each naming its column.
+            for (_, field, message) in refused.problems() {
+                errors.push(error(column_of(field.unwrap_or("")), message));
+            }
             continue;
         }
         match first_row_of.get(&account_id) {
@@ -341,16 +344,17 @@ pub fn parse(bytes: &[u8]) -> Result<(Vec<ImportRow>, Vec<RowError>)> {
     // Merged regions must still be valid together.
     rows.retain(|import| match import.fields.validate(&import.account_id) {
         Ok(()) => true,
-        Err(Error::Invalid { field, message, .. }) => {
-            errors.push(RowError {
-                row: import.row,
-                account_id: Some(import.account_id.clone()),
-                column: column_of(field.as_deref().unwrap_or("")).into(),
-                message,
-            });
+        Err(refused) => {
+            for (_, field, message) in refused.problems() {
+                errors.push(RowError {
+                    row: import.row,
+                    account_id: Some(import.account_id.clone()),
+                    column: column_of(field.unwrap_or("")).into(),
+                    message,
+                });
+            }
             false
         }
-        Err(_) => false,
     });
     errors.sort_by_key(|e| e.row);
     Ok((rows, errors))

@@ -13,6 +13,10 @@ pub enum Error {
         field: Option<String>,
         message: String,
     },
+    /// Several fields of one body (or CSV row) refused at once, each an
+    /// [`Error::Invalid`], so the caller fixes them in one round.
+    #[error("{}", summary(.0))]
+    InvalidFields(Vec<Error>),
     /// Rows of an all-or-nothing import that cannot be imported.
     #[error("{} rows are invalid (listed in details); nothing was imported. Fix them, or import with ?mode=best_effort", .0.len())]
     InvalidRows(Vec<crate::csv_io::RowError>),
@@ -86,7 +90,42 @@ pub enum Error {
 /// The error underneath a [`Error::Store`] or [`Error::Unavailable`].
 pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
+/// The first problem, and how many more there are.
+fn summary(problems: &[Error]) -> String {
+    match problems {
+        [] => "the request is invalid".to_string(),
+        [only] => only.to_string(),
+        [first, rest @ ..] => format!(
+            "{first} (and {} more problems, listed in details)",
+            rest.len()
+        ),
+    }
+}
+
 impl Error {
+    /// Ok with no problems, the one problem, or all of them at once.
+    pub fn all(mut problems: Vec<Error>) -> Result<()> {
+        match problems.len() {
+            0 => Ok(()),
+            1 => Err(problems.remove(0)),
+            _ => Err(Error::InvalidFields(problems)),
+        }
+    }
+
+    /// Each problem of a refusal as (code, field, message): one for an
+    /// [`Error::Invalid`], each of an [`Error::InvalidFields`].
+    pub fn problems(&self) -> Vec<(&'static str, Option<&str>, String)> {
+        match self {
+            Error::Invalid {
+                code,
+                field,
+                message,
+            } => vec![(code, field.as_deref(), message.clone())],
+            Error::InvalidFields(all) => all.iter().flat_map(Error::problems).collect(),
+            other => vec![("invalid_value", None, other.to_string())],
+        }
+    }
+
     /// A datastore failure described by `context` alone.
     pub fn store(context: impl Into<String>) -> Self {
         Error::Store {

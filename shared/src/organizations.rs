@@ -686,8 +686,11 @@ pub struct SyncSummary {
     pub calls: usize,
 }
 
+/// How an organization's sync ended (`OrganizationSyncOutcome` in the
+/// OpenAPI document, apart from a region's inventory sync status).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[schema(as = OrganizationSyncOutcome)]
 pub enum SyncStatus {
     Succeeded,
     Failed,

@@ -1267,9 +1267,12 @@ impl IgnoreLists {
     }
 }
 
-/// Status of a region's inventory sync (Carbon Black's values).
+/// Status of a region's inventory sync (Carbon Black's values). Named
+/// apart in the OpenAPI document from an organization's sync outcome: two
+/// schemas of one name would overwrite each other there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[schema(as = InventorySyncStatus)]
 pub enum SyncStatus {
     NotStarted,
     InProgress,

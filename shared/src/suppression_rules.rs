@@ -29,9 +29,14 @@ pub struct SuppressionRule {
     /// Only this data source's findings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_source: Option<String>,
-    /// Only findings of this type (their `rule`, e.g. IAM_USER_WITHOUT_MFA).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub finding_type: Option<String>,
+    /// Only findings of this rule (a finding's `rule`, e.g.
+    /// IAM_USER_WITHOUT_MFA). Stored before 2026-12 as `finding_type`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        alias = "finding_type"
+    )]
+    pub rule: Option<String>,
     /// Only findings whose resource id (ARN) matches: `*` any run of
     /// characters, `?` one character, the rest literally.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45,14 +50,14 @@ pub struct SuppressionRule {
 }
 
 /// Body of `POST /v1/suppression-rules`: at least one of data_source,
-/// finding_type and resource_pattern.
+/// rule and resource_pattern.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SuppressionRuleRequest {
     #[serde(default)]
     pub data_source: Option<String>,
     #[serde(default)]
-    pub finding_type: Option<String>,
+    pub rule: Option<String>,
     /// Up to 256 characters, with at least one besides `*` and `?`.
     #[serde(default)]
     pub resource_pattern: Option<String>,
@@ -75,11 +80,11 @@ impl SuppressionRuleRequest {
                 ));
             }
         }
-        if let Some(kind) = &self.finding_type {
+        if let Some(kind) = &self.rule {
             if !crate::scanner::is_rule_name(kind) {
                 return Err(Error::invalid(
-                    "finding_type",
-                    "a finding type is a finding's rule: 1-128 letters, digits and _ . : - (e.g. IAM_USER_WITHOUT_MFA)",
+                    "rule",
+                    "rule is a finding's rule: 1-128 letters, digits and _ . : - (e.g. IAM_USER_WITHOUT_MFA)",
                 ));
             }
         }
@@ -99,20 +104,17 @@ impl SuppressionRuleRequest {
                 ));
             }
         }
-        if self.data_source.is_none()
-            && self.finding_type.is_none()
-            && self.resource_pattern.is_none()
-        {
+        if self.data_source.is_none() && self.rule.is_none() && self.resource_pattern.is_none() {
             return Err(Error::invalid(
-                "finding_type",
-                "a rule names at least one of data_source, finding_type and resource_pattern",
+                "rule",
+                "a rule names at least one of data_source, rule and resource_pattern",
             ));
         }
         let until = suppression_terms(&self.reason, self.until.as_deref(), now)?;
         Ok(SuppressionRule {
             rule_id,
             data_source: self.data_source,
-            finding_type: self.finding_type,
+            rule: self.rule,
             resource_pattern: self.resource_pattern,
             reason: self.reason,
             until,
@@ -215,10 +217,7 @@ impl Rules {
                     .data_source
                     .as_ref()
                     .is_none_or(|source| *source == finding.data_source)
-                && rule
-                    .finding_type
-                    .as_ref()
-                    .is_none_or(|kind| *kind == finding.rule)
+                && rule.rule.as_ref().is_none_or(|kind| *kind == finding.rule)
                 && pattern.is_none_or(|index| {
                     matched
                         .get_or_insert_with(|| {
@@ -243,6 +242,21 @@ impl Rules {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A rule stored when it said `finding_type` reads as `rule`; it is
+    /// written back as `rule`.
+    #[test]
+    fn a_rule_stored_as_finding_type_reads_as_rule() {
+        let stored = serde_json::json!({
+            "rule_id": "r1", "finding_type": "IAM_ADMINISTRATOR_ACCESS", "reason": "x",
+            "created_by": "k", "created_at": "2026-11-01T00:00:00.000Z",
+        });
+        let rule: SuppressionRule = serde_json::from_value(stored).unwrap();
+        assert_eq!(rule.rule.as_deref(), Some("IAM_ADMINISTRATOR_ACCESS"));
+        let written = serde_json::to_value(&rule).unwrap();
+        assert_eq!(written["rule"], "IAM_ADMINISTRATOR_ACCESS");
+        assert!(written.get("finding_type").is_none());
+    }
     use crate::scans::{FindingStatus, Severity};
 
     fn now() -> Timestamp {
@@ -277,7 +291,7 @@ mod tests {
     #[test]
     fn a_rule_names_what_it_suppresses_within_bounds() {
         let bad = |value| field(request(value).unwrap_err());
-        assert_eq!(bad(serde_json::json!({"reason": "r"})), "finding_type");
+        assert_eq!(bad(serde_json::json!({"reason": "r"})), "rule");
         assert_eq!(
             bad(serde_json::json!({"reason": "r", "resource_pattern": "**?"})),
             "resource_pattern"
@@ -287,8 +301,8 @@ mod tests {
             "resource_pattern"
         );
         assert_eq!(
-            bad(serde_json::json!({"reason": "r", "finding_type": "no spaces"})),
-            "finding_type"
+            bad(serde_json::json!({"reason": "r", "rule": "no spaces"})),
+            "rule"
         );
         assert_eq!(
             bad(serde_json::json!({"reason": "r", "data_source": "a b"})),
@@ -305,7 +319,7 @@ mod tests {
             "until"
         );
         let rule = request(serde_json::json!({
-            "reason": "break-glass users", "finding_type": "IAM_USER_WITHOUT_MFA",
+            "reason": "break-glass users", "rule": "IAM_USER_WITHOUT_MFA",
             "resource_pattern": "arn:aws:iam::*:user/break-glass-*",
         }))
         .unwrap();
@@ -349,7 +363,7 @@ mod tests {
         }))
         .unwrap();
         let mut expired = request(serde_json::json!({
-            "reason": "old", "finding_type": "IAM_USER_WITHOUT_MFA",
+            "reason": "old", "rule": "IAM_USER_WITHOUT_MFA",
         }))
         .unwrap();
         expired.rule_id = "01J0000000000000000000000B".into();

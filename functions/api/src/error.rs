@@ -92,6 +92,25 @@ impl From<model::Error> for ApiError {
                 field,
                 message,
             } => ApiError::bad_request(code, field, message),
+            // The first problem as the error, every one in details.
+            Error::InvalidFields(_) => {
+                let problems = err.problems();
+                let (code, field, _) =
+                    problems
+                        .first()
+                        .cloned()
+                        .unwrap_or(("invalid_value", None, String::new()));
+                let details: Vec<serde_json::Value> = problems
+                    .iter()
+                    .map(|(code, field, message)| {
+                        serde_json::json!({"code": code, "field": field, "message": message})
+                    })
+                    .collect();
+                ApiError {
+                    details: Some(serde_json::Value::Array(details)),
+                    ..ApiError::bad_request(code, field.map(str::to_string), err.to_string())
+                }
+            }
             Error::InvalidRows(ref rows) => ApiError {
                 details: Some(serde_json::to_value(rows).unwrap_or_default()),
                 ..ApiError::bad_request("invalid_rows", Some("body".into()), err.to_string())

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod bulk;
+pub mod docs;
 pub mod error;
 pub mod idempotency;
 pub mod onboard_page;
@@ -610,6 +611,8 @@ pub fn router(state: AppState) -> Router {
     let (routes, _) = routes();
     routes
         .merge(onboard_page::routes())
+        .route("/docs", axum::routing::get(docs::page))
+        .route("/docs/docs.css", axum::routing::get(docs::style))
         .fallback(|| async {
             ApiError::not_found("no such route; GET /v1/openapi.json lists them")
         })

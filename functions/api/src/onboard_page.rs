@@ -48,7 +48,12 @@ pub fn routes() -> Router<AppState> {
 
 /// Whether `path` is one of the page's (the page, its downloads and assets).
 fn is_page_path(path: &str) -> bool {
-    path == "/onboard" || path.starts_with("/onboard/") || path.starts_with("/onboard-assets/")
+    path == "/onboard"
+        || path.starts_with("/onboard/")
+        || path.starts_with("/onboard-assets/")
+        // The API reference gets the same headers.
+        || path == "/docs"
+        || path.starts_with("/docs/")
 }
 
 /// Every response under the page's paths, whoever answers it (a handler,

@@ -490,3 +490,58 @@ async fn if_match_takes_any_well_formed_list_of_entity_tags() {
     let single = put("\"2\"", "v3").await;
     assert_eq!(single.body["version"], 3);
 }
+
+/// A body with several mistakes gets them all in one answer (the first as
+/// the error, every one in details), and a CSV row the same, per column.
+#[tokio::test]
+async fn every_problem_of_a_body_or_a_csv_row_is_reported_at_once() {
+    let app = TestApp::new().await;
+    let before = app.snapshot().await;
+    let reply = app
+        .call(
+            Method::POST,
+            "/v1/accounts",
+            Some(&json!({
+                "account_id": ID,
+                "name": "",
+                "owner_email": "not an address",
+                "regions": ["mars-north-1"],
+                "parent_account_id": ID,
+            })),
+        )
+        .await;
+    reply.assert_error(400, "invalid_value");
+    let fields: Vec<&str> = reply.body["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|problem| problem["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        ["name", "owner_email", "regions[0]", "parent_account_id"],
+        "{:#}",
+        reply.body
+    );
+    assert_eq!(reply.body["error"]["field"], "name");
+    assert!(reply.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("and 3 more problems"));
+    assert_eq!(app.snapshot().await, before, "nothing written");
+
+    let file = "accountId,accountName,accountOwnerName,accountOwnerEmail,environment,credentialRoleArn,regions\n123456789012,,Ops,nope,PROD,,mars-north-1\n";
+    let reply = crate::csv::import(&app, "all_or_nothing", file).await;
+    let columns: Vec<&str> = reply.body["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|problem| problem["column"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        columns,
+        ["accountName", "accountOwnerEmail", "regions"],
+        "{:#}",
+        reply.body
+    );
+}

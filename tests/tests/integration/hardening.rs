@@ -758,7 +758,7 @@ async fn every_write_route_refuses_an_oversized_body_of_valid_shape() {
         (
             Method::POST,
             "/v1/suppression-rules".to_string(),
-            json!({"reason": long(3000), "finding_type": "X"}),
+            json!({"reason": long(3000), "rule": "X"}),
         ),
         (
             Method::PUT,

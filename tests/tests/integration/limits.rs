@@ -90,7 +90,7 @@ async fn thirty_concurrent_key_rule_and_organization_creations_stop_at_their_lim
         "{refused:?}"
     );
 
-    let rule = |i: usize| json!({"reason": "r", "finding_type": format!("RULE_{i}")});
+    let rule = |i: usize| json!({"reason": "r", "rule": format!("RULE_{i}")});
     let limit = model::suppression_rules::MAX_RULES;
     fill(&app, "/v1/suppression-rules", (0..limit - 5).map(rule)).await;
     let (created, refused) = race(

@@ -723,6 +723,53 @@ mod browser {
         for width in [375, 1280] {
             screenshot(&client, width, "journey-steps", "launch").await;
         }
+        // Checked before the stack exists: the customer's terms, and a
+        // second check too soon keeps that diagnosis and counts down.
+        let shown = check_connection(&client).await;
+        assert!(shown.contains("FAIL (ACCESS_DENIED)"), "{shown}");
+        assert!(shown.contains("has not been created yet"), "{shown}");
+        client
+            .find(Locator::Id("check"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let wait = client.find(Locator::Id("wait")).await.unwrap();
+        let mut countdown = String::new();
+        for _ in 0..50 {
+            countdown = wait.text().await.unwrap();
+            if !countdown.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            countdown.starts_with("You can check again in"),
+            "{countdown}"
+        );
+        let result = client.find(Locator::Id("result")).await.unwrap();
+        assert!(result
+            .text()
+            .await
+            .unwrap()
+            .contains("FAIL (ACCESS_DENIED)"));
+        assert!(!client
+            .find(Locator::Id("check"))
+            .await
+            .unwrap()
+            .is_enabled()
+            .await
+            .unwrap());
+        screenshot(&client, 375, "journey-too-soon", "result").await;
+        // Launch Stack: from then on the page checks by itself.
+        client
+            .find(Locator::Id("launch"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
         // What CloudFormation does with the link: read the template it
         // names, create the stack with its parameters.
         let template_path = quick.template_url.strip_prefix(public).unwrap();
@@ -739,7 +786,15 @@ mod browser {
         )
         .await
         .expect("the stack, as the console creates it");
-        let shown = check_connection(&client).await;
+        // No click: the page's own check, 15 s after Launch Stack.
+        let mut shown = String::new();
+        for _ in 0..300 {
+            shown = result.text().await.unwrap();
+            if shown.starts_with("SUCCESS") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         assert!(shown.starts_with("SUCCESS"), "{shown}");
         assert!(client
             .find(Locator::Id("verified"))

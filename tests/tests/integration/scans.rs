@@ -1320,7 +1320,7 @@ async fn rules_suppress_at_each_scan_resolved_findings_stay_and_the_account_list
     // Bad rules name the field and write nothing.
     let before = app.snapshot().await;
     for (body, field) in [
-        (json!({"reason": "r"}), "finding_type"),
+        (json!({"reason": "r"}), "rule"),
         (
             json!({"reason": "r", "resource_pattern": "*"}),
             "resource_pattern",
@@ -1329,15 +1329,9 @@ async fn rules_suppress_at_each_scan_resolved_findings_stay_and_the_account_list
             json!({"reason": "r", "data_source": "aws:nope"}),
             "data_source",
         ),
-        (
-            json!({"reason": "r", "finding_type": "has space"}),
-            "finding_type",
-        ),
-        (json!({"reason": "", "finding_type": "X"}), "reason"),
-        (
-            json!({"reason": "r", "finding_type": "X", "scope": "all"}),
-            "scope",
-        ),
+        (json!({"reason": "r", "rule": "has space"}), "rule"),
+        (json!({"reason": "", "rule": "X"}), "reason"),
+        (json!({"reason": "r", "rule": "X", "scope": "all"}), "scope"),
     ] {
         let reply = app
             .call(Method::POST, "/v1/suppression-rules", Some(&body))
@@ -1363,7 +1357,7 @@ async fn rules_suppress_at_each_scan_resolved_findings_stay_and_the_account_list
             Method::POST,
             "/v1/suppression-rules",
             Some(&json!({
-                "finding_type": "IAM_ADMINISTRATOR_ACCESS",
+                "rule": "IAM_ADMINISTRATOR_ACCESS",
                 "resource_pattern": format!("arn:aws:iam::{account}:role/*"),
                 "reason": "deployment roles are reviewed quarterly",
             })),

@@ -1,6 +1,7 @@
 //! The OpenAPI document and the template stay in step with the code.
 
 use crate::harness::TestApp;
+use axum::http::Method;
 use serde_yaml::Value as Yaml;
 use std::collections::BTreeSet;
 
@@ -489,4 +490,80 @@ fn every_function_has_errors_and_throttles_alarms() {
             assert!(alarmed, "{function} has no {metric} alarm");
         }
     }
+    // And every dead-letter or failure queue one on what waits in it.
+    let queues: Vec<&str> = resources
+        .iter()
+        .filter(|(name, body)| {
+            body.starts_with("Type: AWS::SQS::Queue")
+                && (name.contains("DeadLetter") || name.contains("Failure"))
+        })
+        .map(|(name, _)| *name)
+        .collect();
+    assert!(queues.len() >= 4, "{queues:?}");
+    for queue in queues {
+        let alarmed = resources.iter().any(|(_, body)| {
+            body.starts_with("Type: AWS::CloudWatch::Alarm")
+                && body.contains(&format!("Value: !GetAtt {queue}.QueueName\n"))
+        });
+        assert!(alarmed, "{queue} has no alarm");
+    }
+}
+
+/// `GET /docs` is the reference rendered from the served document: every
+/// operation and schema is on it, under the page's strict policy.
+#[tokio::test]
+async fn the_reference_at_docs_shows_every_operation_of_the_document() {
+    let app = TestApp::new().await;
+    let document = app.get("/v1/openapi.json").await.body;
+    let page = app.call_with(Method::GET, "/docs", None, None, &[]).await;
+    assert_eq!(page.status.as_u16(), 200);
+    assert!(page.header("content-type").starts_with("text/html"));
+    assert!(page
+        .header("content-security-policy")
+        .contains("default-src 'none'"));
+    let html = page.body.as_str().unwrap();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            let shown = format!(
+                "{}</span> <code>{}</code>",
+                method.to_uppercase(),
+                path.replace('&', "&amp;")
+            );
+            assert!(html.contains(&shown), "{method} {path} is not on /docs");
+        }
+    }
+    for schema in document["components"]["schemas"]
+        .as_object()
+        .unwrap()
+        .keys()
+    {
+        assert!(
+            html.contains(&format!("id=\"schema-{schema}\"")),
+            "{schema}"
+        );
+    }
+    assert!(!html.contains("<script"), "no script");
+    let style = app
+        .call_with(Method::GET, "/docs/docs.css", None, None, &[])
+        .await;
+    assert_eq!(style.status.as_u16(), 200);
+}
+
+/// Types that share a Rust name are named apart in the document (utoipa
+/// would let one overwrite the other, and answers would break the schema).
+#[tokio::test]
+async fn like_named_types_are_named_apart_in_the_document() {
+    let app = TestApp::new().await;
+    let schemas = &app.get("/v1/openapi.json").await.body["components"]["schemas"];
+    let values = |name: &str| -> Vec<String> {
+        schemas[name]["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name} is in the document"))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(values("InventorySyncStatus").contains(&"NOT_STARTED".to_string()));
+    assert_eq!(values("OrganizationSyncOutcome"), ["SUCCEEDED", "FAILED"]);
+    assert!(schemas.get("SyncStatus").is_none());
 }
