@@ -1365,6 +1365,20 @@ pub fn required_actions(
         .collect()
 }
 
+/// Every IAM action the account role's attached data sources need, once
+/// each and sorted: what its template grants and its page lists.
+pub fn role_actions(
+    catalogue: &crate::scans::Catalogue,
+    attachments: &[crate::scans::Attachment],
+) -> Vec<String> {
+    required_actions(catalogue, attachments)
+        .into_iter()
+        .flat_map(|(_, actions)| actions)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

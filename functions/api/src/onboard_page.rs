@@ -325,13 +325,7 @@ async fn account_steps(
         .store
         .account_attachments(&opened.token.tenant, &account.account_id)
         .await?;
-    let actions: Vec<String> =
-        model::verification::required_actions(&state.catalogue, &attachments)
-            .into_iter()
-            .flat_map(|(_, actions)| actions)
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
+    let actions = model::verification::role_actions(&state.catalogue, &attachments);
     let policies = model::role_template::managed_policies(None)?;
     let home = account
         .fields

@@ -402,13 +402,7 @@ pub(crate) async fn account_role_template(
     let (account, attachments) = state.store.account_attachments(tenant, account_id).await?;
     let principal = state.principal_in(account.fields.partition()).await?;
     // What the attached data sources scan with, granted by the role.
-    let actions: Vec<String> =
-        model::verification::required_actions(&state.catalogue, &attachments)
-            .into_iter()
-            .flat_map(|(_, actions)| actions)
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
+    let actions = model::verification::role_actions(&state.catalogue, &attachments);
     // During a rotation the role must accept both IDs until promotion.
     let mut external_ids = vec![account.external_id.as_str()];
     external_ids.extend(account.pending_external_id.as_deref());

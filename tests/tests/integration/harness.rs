@@ -219,6 +219,19 @@ impl TestApp {
 
     /// Run `syncer` over the organization sync queue until it is empty.
     /// Returns the messages handled.
+    /// An organization sync worker of this app (hourly schedule), as the
+    /// organization-sync function builds one.
+    pub fn organization_syncer(&self) -> organization_sync::Syncer {
+        organization_sync::Syncer {
+            store: self.store.clone(),
+            verifier: self.state.verifier.clone(),
+            settings: std::sync::Arc::new(test_settings()),
+            schedule: model::usecases::organizations::SyncSchedule {
+                interval: std::time::Duration::from_secs(3600),
+            },
+        }
+    }
+
     pub async fn drain_organization_syncs(&self, syncer: &organization_sync::Syncer) -> usize {
         let scanning = self.scanning();
         let mut handled = 0;

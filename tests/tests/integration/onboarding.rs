@@ -964,14 +964,7 @@ mod browser {
         // Step 5: check; the page follows the queued sync to its outcome.
         let shown = check_connection(&client).await;
         assert!(shown.starts_with("QUEUED"), "{shown}");
-        let syncer = organization_sync::Syncer {
-            store: app.store.clone(),
-            verifier: app.state.verifier.clone(),
-            settings: std::sync::Arc::new(crate::harness::test_settings()),
-            schedule: model::usecases::organizations::SyncSchedule {
-                interval: Duration::from_secs(3600),
-            },
-        };
+        let syncer = app.organization_syncer();
         assert_eq!(app.drain_organization_syncs(&syncer).await, 1);
         let result = client.find(Locator::Id("result")).await.unwrap();
         let mut text = String::new();
@@ -1057,14 +1050,7 @@ mod browser {
         assert!(shown.starts_with("QUEUED"), "{shown}");
         // The sync runs (the management role was never made): the page,
         // polling, shows the failure and what to fix.
-        let syncer = organization_sync::Syncer {
-            store: app.store.clone(),
-            verifier: app.state.verifier.clone(),
-            settings: std::sync::Arc::new(crate::harness::test_settings()),
-            schedule: model::usecases::organizations::SyncSchedule {
-                interval: Duration::from_secs(3600),
-            },
-        };
+        let syncer = app.organization_syncer();
         assert_eq!(app.drain_organization_syncs(&syncer).await, 1);
         let result = client.find(Locator::Id("result")).await.unwrap();
         let mut text = String::new();
@@ -1154,14 +1140,7 @@ async fn an_organization_link_walks_through_the_management_role_and_the_stackset
 
     // The management role was never created: the sync fails, and the page
     // says so and what to fix rather than polling on.
-    let syncer = organization_sync::Syncer {
-        store: app.store.clone(),
-        verifier: app.state.verifier.clone(),
-        settings: std::sync::Arc::new(crate::harness::test_settings()),
-        schedule: model::usecases::organizations::SyncSchedule {
-            interval: std::time::Duration::from_secs(3600),
-        },
-    };
+    let syncer = app.organization_syncer();
     assert_eq!(app.drain_organization_syncs(&syncer).await, 1);
     let failed = visit(&app, Method::GET, &format!("{path}/status")).await;
     assert_eq!(failed.body["status"], "FAIL", "{:#}", failed.body);
