@@ -8,7 +8,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 server=${DEV_SERVER:-target/debug/dev-server}
 [ -x "$server" ] || cargo build -p dev-server
-port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+. dev/lib.sh
+port=$(free_port)
 # The README reads make dev's key and emulator settings from .local/dev:
 # keep a running make dev's own, and put them back after.
 state=.local/dev
@@ -27,11 +28,7 @@ cleanup() {
   rm -rf "$saved" "$log" accounts.csv export.csv role.yaml stackset.yaml
 }
 trap cleanup EXIT
-for _ in $(seq 1 600); do
-  if curl -s -o /dev/null "http://127.0.0.1:$port/v1/openapi.json" && [ -s "$state/api-key" ]; then break; fi
-  if ! kill -0 $pid 2>/dev/null; then cat "$log" >&2; exit 1; fi
-  sleep 0.1
-done
+wait_for_server $pid "$port" "$log" "$state/api-key"
 echo "==> the README and the runbook, top to bottom, against a dev server on port $port"
 if ! PORT=$port TABLE_NAME="readme-$port" QUEUE_PREFIX="readme$port" .venv/bin/python dev/readme_test.py README.md docs/runbook.md; then
   echo "--- the dev server's log" >&2

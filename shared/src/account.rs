@@ -226,9 +226,17 @@ impl AccountFields {
                 problems.push(problem);
             }
         };
-        check(validation::display_name("name", &self.name, 128));
+        check(validation::display_name(
+            "name",
+            &self.name,
+            validation::MAX_NAME_LEN,
+        ));
         if let Some(owner) = &self.owner_name {
-            check(validation::text("owner_name", owner, 128));
+            check(validation::text(
+                "owner_name",
+                owner,
+                validation::MAX_NAME_LEN,
+            ));
         }
         if let Some(email) = &self.owner_email {
             check(validation::email("owner_email", email));
@@ -381,21 +389,7 @@ pub struct Departure {
     pub reason: DepartureReason,
 }
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, strum::IntoStaticStr,
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
-pub enum DepartureReason {
-    /// AWS Organizations says SUSPENDED (or CLOSED).
-    Suspended,
-    /// AWS Organizations says PENDING_CLOSURE.
-    PendingClosure,
-    /// No longer in the organization.
-    Removed,
-    /// In the organization, but the organization's filters leave it out.
-    FilteredOut,
-}
+pub use domain::membership::DepartureReason;
 
 /// Body fields the server manages: a request may not set them.
 pub const SERVER_MANAGED_FIELDS: [&str; 14] = [
@@ -605,8 +599,8 @@ mod tests {
         let back: Account = serde_json::from_str(&json).unwrap();
         assert_eq!(back, account);
         let item: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> =
-            serde_dynamo::to_item(&account).unwrap();
-        let back: Account = serde_dynamo::from_item(item).unwrap();
+            crate::codec::to_item(&account).unwrap();
+        let back: Account = crate::codec::from_item(item).unwrap();
         assert_eq!(back, account);
     }
 

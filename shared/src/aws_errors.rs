@@ -6,6 +6,7 @@
 use aws_runtime::retries::classifiers::{THROTTLING_ERRORS, TRANSIENT_ERRORS};
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use domain::error::{Cause, Error};
 
 /// What an AWS error means for the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +57,28 @@ pub fn of_code(code: Option<&str>, status: u16) -> ErrorClass {
         Some(code) if TRANSIENT_ERRORS.contains(&code) => ErrorClass::Transient,
         _ if TRANSIENT_STATUS.contains(&status) => ErrorClass::Transient,
         _ => ErrorClass::Other,
+    }
+}
+
+/// The domain's error for a DynamoDB SDK error: throttling, timeouts and
+/// transient failures are retryable (`Unavailable`), the rest an internal
+/// store error.
+pub fn from_sdk<E>(err: SdkError<E, HttpResponse>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let retryable = classify(&err).is_retryable();
+    let context = format!(
+        "DynamoDB {}",
+        err.as_service_error()
+            .and_then(|e| e.code())
+            .unwrap_or("call failed")
+    );
+    let source = Some(Box::new(err) as Cause);
+    if retryable {
+        Error::Unavailable { context, source }
+    } else {
+        Error::Store { context, source }
     }
 }
 

@@ -9,9 +9,8 @@
 use crate::account::{Account, AccountFields, Environment};
 use crate::verification::VerificationCode;
 use crate::{Error, Result};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::collections::HashMap;
-use utoipa::ToSchema;
 
 pub const MAX_ROWS: usize = 10_000;
 pub const COLUMNS: [&str; 8] = [
@@ -24,7 +23,7 @@ pub const COLUMNS: [&str; 8] = [
     "regions",
     "parentAccountId",
 ];
-const REQUIRED: usize = 7;
+pub const REQUIRED: usize = 7;
 const VERIFICATION_COLUMNS: [&str; 5] = [
     "externalId",
     "verificationStatus",
@@ -94,16 +93,7 @@ pub struct ImportRow {
     pub fields: AccountFields,
 }
 
-/// Why a row cannot be imported.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct RowError {
-    pub row: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub account_id: Option<String>,
-    /// The CSV column at fault.
-    pub column: String,
-    pub message: String,
-}
+pub use domain::error::RowError;
 
 fn column_of(field: &str) -> &'static str {
     match field.split(['[', '.']).next().unwrap_or(field) {

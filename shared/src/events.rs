@@ -1031,7 +1031,7 @@ fn text<'a>(image: &'a Image, name: &str) -> Option<&'a str> {
 fn decode<T: serde::de::DeserializeOwned>(image: &Option<Image>) -> Result<Option<T>> {
     image
         .as_ref()
-        .map(|item| serde_dynamo::from_item(item.clone()).map_err(crate::Error::from))
+        .map(|item| crate::codec::from_item(item.clone()))
         .transpose()
 }
 
@@ -1293,7 +1293,7 @@ mod tests {
     }
 
     fn scan_image(scan: &Scan) -> Image {
-        let mut item: Image = serde_dynamo::to_item(scan).unwrap();
+        let mut item: Image = crate::codec::to_item(scan).unwrap();
         item.insert("pk".into(), AttributeValue::S(keys::tenant_pk("acme")));
         item.insert("type".into(), AttributeValue::S("scan".into()));
         item

@@ -186,11 +186,13 @@ fn is_ulid(value: &str) -> bool {
 
 /// A data source name: `aws:iam`, `aws:guard-duty`, ...
 pub fn is_data_source_name(value: &str) -> bool {
-    (1..=64).contains(&value.len())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b":._-".contains(&b))
+    static NAME: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(DATA_SOURCE_NAME_PATTERN).unwrap());
+    NAME.is_match(value)
 }
+
+/// A data source's name, e.g. `aws:iam`.
+pub const DATA_SOURCE_NAME_PATTERN: &str = r"^[A-Za-z0-9:._-]{1,64}$";
 
 /// Check one path parameter by its name in the route template. Every
 /// route's parameters pass through here (a router layer), so a route added

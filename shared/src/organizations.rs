@@ -254,20 +254,13 @@ pub fn archived_refuses_rotation(organization_id: &str) -> Error {
 
 /// `ou-` then 4-32 lowercase letters or digits, `-`, 8-32 more.
 pub fn is_ou_id(value: &str) -> bool {
-    let Some(rest) = value.strip_prefix("ou-") else {
-        return false;
-    };
-    let Some((root, ou)) = rest.split_once('-') else {
-        return false;
-    };
-    let part = |text: &str, min: usize| {
-        (min..=32).contains(&text.len())
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-    };
-    part(root, 4) && part(ou, 8)
+    static OU_ID: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(OU_ID_PATTERN).unwrap());
+    OU_ID.is_match(value)
 }
+
+/// An OU id as AWS Organizations makes them: `ou-<root part>-<OU part>`.
+pub const OU_ID_PATTERN: &str = r"^ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}$";
 
 /// The StackSet template: one role per member account, trusting the
 /// vendor only with that member's external ID, written by `!Sub` so the

@@ -279,7 +279,7 @@ pub async fn create_table_with_stream(
         {
             Ok(())
         }
-        Err(err) => Err(Error::from_sdk(err)),
+        Err(err) => Err(crate::aws_errors::from_sdk(err)),
     }
 }
 

@@ -33,10 +33,18 @@ pub fn is_rule_name(name: &str) -> bool {
     RULE.is_match(name)
 }
 
-static RULE: LazyLock<regex::Regex> =
-    LazyLock::new(|| regex::Regex::new(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$").unwrap());
+/// A finding's rule and resource type (e.g. `AWS.EC2.Instance`).
+pub const RULE_PATTERN: &str = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$";
+pub const MAX_TITLE_LEN: usize = 512;
+pub const MAX_RESOURCE_ID_LEN: usize = 2048;
+pub const MAX_DETAILS: usize = 50;
+pub const MAX_DETAIL_LEN: usize = 1024;
+/// Why a FAILED scan failed.
+pub const MAX_ERROR_LEN: usize = 1024;
+
+static RULE: LazyLock<regex::Regex> = LazyLock::new(|| regex::Regex::new(RULE_PATTERN).unwrap());
 static RESOURCE_TYPE: LazyLock<regex::Regex> =
-    LazyLock::new(|| regex::Regex::new(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$").unwrap());
+    LazyLock::new(|| regex::Regex::new(RULE_PATTERN).unwrap());
 
 /// A scanner credential as stored; the secret itself never is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,7 +96,7 @@ pub struct PresentedCredential<'a> {
 
 impl ScannerCredential {
     pub fn issue(data_source: &str, name: &str, now: Timestamp) -> Result<IssuedCredential> {
-        text("name", name, 128)?;
+        text("name", name, crate::validation::MAX_NAME_LEN)?;
         let credential_id = ulid::Ulid::new().to_string();
         let secret = crypto::random_hex(32);
         Ok(IssuedCredential {
@@ -202,7 +210,7 @@ impl Completion {
                 "error",
                 "a SUCCEEDED scan has no error: send status FAILED with the error, or SUCCEEDED without one",
             )),
-            (_, Some(message)) => text("error", message, 1024).map(|_| ()),
+            (_, Some(message)) => text("error", message, MAX_ERROR_LEN).map(|_| ()),
             _ => Ok(()),
         }
     }
@@ -260,8 +268,12 @@ impl ResultsPage {
                     "a resource type is 1-128 letters, digits and _ . : - (e.g. AWS.EC2.Instance)",
                 ));
             }
-            text(&field("title"), &seen.title, 512)?;
-            text(&field("resource_id"), &seen.resource_id, 2048)?;
+            text(&field("title"), &seen.title, MAX_TITLE_LEN)?;
+            text(
+                &field("resource_id"),
+                &seen.resource_id,
+                MAX_RESOURCE_ID_LEN,
+            )?;
             if seen.region != "global" && crate::regions::find(&seen.region).is_none() {
                 return Err(Error::invalid(
                     field("region"),
@@ -277,12 +289,15 @@ impl ResultsPage {
                     format!("score must be 0-{max_score} (the data source's max_score)"),
                 ));
             }
-            if seen.details.len() > 50 {
-                return Err(Error::invalid(field("details"), "at most 50 details"));
+            if seen.details.len() > MAX_DETAILS {
+                return Err(Error::invalid(
+                    field("details"),
+                    format!("at most {MAX_DETAILS} details"),
+                ));
             }
             for (key, value) in &seen.details {
-                text(&field("details"), key, 128)?;
-                text(&field("details"), value, 1024)?;
+                text(&field("details"), key, crate::validation::MAX_NAME_LEN)?;
+                text(&field("details"), value, MAX_DETAIL_LEN)?;
             }
             if ignore.ignores(&seen.resource_type, &seen.resource_id) {
                 ignored += 1;

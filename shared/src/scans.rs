@@ -234,6 +234,12 @@ pub enum AttachmentStatus {
 
 /// At most this many suppressed findings per attached data source.
 pub const MAX_SUPPRESSED: usize = 1000;
+/// Settings an attachment passes to its scanner, and each value's length.
+pub const MAX_CONFIG_ENTRIES: usize = 50;
+pub const MAX_CONFIG_VALUE_LEN: usize = 1024;
+pub const MAX_VERSION_LEN: usize = 64;
+/// A suppression's reason, for one finding or a rule.
+pub const MAX_REASON_LEN: usize = 500;
 
 /// An attachment's stored findings by status, each by severity.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
@@ -361,15 +367,19 @@ impl AttachRequest {
                 ));
             }
         }
-        if self.config.len() > 50 {
-            return Err(Error::invalid("config", "at most 50 settings"));
+        if self.config.len() > MAX_CONFIG_ENTRIES {
+            return Err(Error::invalid(
+                "config",
+                format!("at most {MAX_CONFIG_ENTRIES} settings"),
+            ));
         }
         for (key, value) in &self.config {
-            crate::validation::text(&format!("config.{key}"), key, 128)?;
-            crate::validation::text(&format!("config.{key}"), value, 1024)?;
+            let field = format!("config.{key}");
+            crate::validation::text(&field, key, crate::validation::MAX_NAME_LEN)?;
+            crate::validation::text(&field, value, MAX_CONFIG_VALUE_LEN)?;
         }
         if let Some(version) = &self.specific_version {
-            crate::validation::text("specific_version", version, 64)?;
+            crate::validation::text("specific_version", version, MAX_VERSION_LEN)?;
         }
         if let Some(schedule) = &self.schedule {
             schedule.validate("schedule")?;
@@ -1004,7 +1014,7 @@ pub fn suppression_terms(
     until: Option<&str>,
     now: Timestamp,
 ) -> Result<Option<Timestamp>> {
-    crate::validation::text("reason", reason, 500)?;
+    crate::validation::text("reason", reason, MAX_REASON_LEN)?;
     if reason.trim().is_empty() {
         return Err(Error::invalid(
             "reason",

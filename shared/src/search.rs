@@ -23,7 +23,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 pub const MAX_ROWS: usize = 10_000;
-const MAX_QUERY_LEN: usize = 2048;
+pub const MAX_QUERY_LEN: usize = 2048;
 /// Deepest nesting of parentheses and NOTs together. Every walk of an
 /// expression recurses once per level, so this bounds the stack a query
 /// can use, whatever its shape within [`MAX_QUERY_LEN`].

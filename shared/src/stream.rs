@@ -39,7 +39,7 @@ impl StreamReader {
             .table_name(table)
             .send()
             .await
-            .map_err(Error::from_sdk)?;
+            .map_err(crate::aws_errors::from_sdk)?;
         let stream_arn = described
             .table
             .and_then(|t| t.latest_stream_arn)

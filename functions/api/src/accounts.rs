@@ -432,6 +432,13 @@ fn list_request(query: ListAccountsQuery) -> Result<ListRequest, ApiError> {
 /// The entity-tags of a conditional header (RFC 9110 8.8.3): `*`, or a
 /// comma-separated list of `"tag"` and `W/"tag"`. `None` when the header is
 /// malformed, the only case that is a 400.
+/// What [`entity_tags`] accepts, as the OpenAPI document states it for
+/// `If-Match` and `If-None-Match`: `*`, or a list of quoted tags. An empty
+/// value is refused: a condition the client meant to send and did not
+/// must not turn into no condition (a lost update).
+pub const ENTITY_TAGS_PATTERN: &str =
+    r#"^[ \t]*(?:\*|(?:W/)?"[!#-~]*"(?:[ \t]*,[ \t]*(?:W/)?"[!#-~]*")*)[ \t]*$"#;
+
 fn entity_tags(headers: &HeaderMap, name: header::HeaderName) -> Option<Option<Vec<String>>> {
     let values: Vec<&str> = headers
         .get_all(&name)
@@ -593,4 +600,39 @@ pub(crate) fn with_etag(
         headers.insert(header::LOCATION, header_value(&location));
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_the_stated_pattern_admits_is_read_as_tags() {
+        let pattern = regex::Regex::new(ENTITY_TAGS_PATTERN).unwrap();
+        let samples = [
+            r#""3""#,
+            r#"W/"3""#,
+            r#""3", "4""#,
+            "*",
+            r#" "a" ,W/"b" "#,
+            r#""""#,
+            "",
+            "3",
+            r#""3"#,
+            r#""3","#,
+            "**",
+            r#""a"b""#,
+        ];
+        let mut admitted = 0;
+        for value in samples {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::IF_MATCH, HeaderValue::from_str(value).unwrap());
+            if pattern.is_match(value) {
+                admitted += 1;
+                let parsed = entity_tags(&headers, header::IF_MATCH);
+                assert!(matches!(parsed, Some(Some(_))), "{value:?}: {parsed:?}");
+            }
+        }
+        assert_eq!(admitted, 6);
+    }
 }

@@ -135,6 +135,13 @@ impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
         Ok(Value::from(v))
     }
     fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        // JSON has one number type, and JSON Schema's `integer` admits
+        // 10.0: read a whole number written with a fraction as the integer
+        // (exactly, within ±2^53), so an integer field takes it.
+        const EXACT: f64 = 9_007_199_254_740_992.0;
+        if v.fract() == 0.0 && v.abs() <= EXACT {
+            return Ok(Value::from(v as i64));
+        }
         Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
     }
     fn visit_str<E>(self, v: &str) -> Result<Value, E> {
@@ -351,6 +358,14 @@ pub fn parse<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_whole_number_with_a_fraction_reads_as_an_integer() {
+        let value = parse_json(br#"{"days": 10.0, "score": 1.5, "big": 1e300}"#).unwrap();
+        assert_eq!(value["days"].as_u64(), Some(10));
+        assert_eq!(value["score"].as_f64(), Some(1.5));
+        assert!(value["big"].as_i64().is_none());
+    }
 
     #[test]
     fn media_types_are_parsed_as_rfc_9110_writes_them() {

@@ -10,13 +10,15 @@ use serde_json::Value;
 
 const STYLE: &str = include_str!("../assets/docs.css");
 
-pub async fn page() -> Response {
-    // Rendered once per process, on the first request.
-    static PAGE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let body = PAGE.get_or_init(|| render(&crate::openapi_with_webhooks()).into_string());
+pub async fn page(axum::extract::State(state): axum::extract::State<crate::AppState>) -> Response {
+    // Rendered once per state, on the first request.
+    let body = state
+        .documents
+        .page
+        .get_or_init(|| render(&state.document()).into_string());
     (
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        body.as_str(),
+        body.clone(),
     )
         .into_response()
 }

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod bulk;
+pub mod constraints;
 pub mod docs;
 pub mod error;
 pub mod idempotency;
@@ -71,6 +72,22 @@ pub struct AppState {
     /// This API's public origin (`PUBLIC_URL`): links and template URLs
     /// are made from it, never from a request's Host header ([`PublicBase`]).
     pub public_url: Option<Arc<str>>,
+    /// The OpenAPI document and the reference page, each rendered once
+    /// for this state's data sources.
+    documents: Arc<Documents>,
+}
+
+#[derive(Default)]
+struct Documents {
+    json: std::sync::OnceLock<axum::body::Bytes>,
+    page: std::sync::OnceLock<String>,
+}
+
+impl AppState {
+    /// The document as served, for the data sources this state offers.
+    fn document(&self) -> serde_json::Value {
+        openapi_with_webhooks(&self.catalogue)
+    }
 }
 
 impl AppState {
@@ -89,6 +106,7 @@ impl AppState {
             delivery_queue: None,
             organization_sync_queue: None,
             public_url: None,
+            documents: Arc::default(),
         }
     }
 
@@ -128,6 +146,7 @@ impl AppState {
             delivery_queue: services.delivery_queue.clone(),
             organization_sync_queue: services.organization_sync_queue.clone(),
             public_url: config.public_url.as_deref().map(Arc::from),
+            documents: Arc::default(),
         }
         .with_key_rate(rate_limit::KeyRate::from_config(config))
         .with_search_read_budget(config.search_read_budget as usize)
@@ -380,21 +399,33 @@ fn routes() -> (Router<AppState>, OpenApiDocument) {
         .split_for_parts()
 }
 
-/// The OpenAPI 3.1 document of this API.
-pub fn openapi() -> OpenApiDocument {
-    let mut document = routes().1;
-    document_common_errors(&mut document);
+/// The OpenAPI 3.1 document of this API offering the built-in data
+/// sources, with every field's constraints stated ([`constraints`]).
+pub fn openapi() -> serde_json::Value {
+    openapi_offering(&Catalogue::default())
+}
+
+/// The document of a deployment offering `catalogue`'s data sources.
+pub fn openapi_offering(catalogue: &Catalogue) -> serde_json::Value {
+    let mut typed = routes().1;
+    document_common_errors(&mut typed);
+    let mut document = serde_json::to_value(typed).unwrap_or_default();
+    let names: Vec<&str> = catalogue.all().iter().map(|s| s.name.as_str()).collect();
+    if let Err(missing) = constraints::state(&mut document, &names) {
+        // A test keeps this list empty; a stale rule must not stop the API.
+        tracing::error!(?missing, "constraints name fields the document lacks");
+    }
     document
 }
 
 /// The document as served: [`openapi`] and the OpenAPI 3.1 `webhooks`
 /// section (which utoipa does not model), one entry per event type with
 /// its summary, the signature headers and an example payload.
-pub fn openapi_with_webhooks() -> serde_json::Value {
+pub fn openapi_with_webhooks(catalogue: &Catalogue) -> serde_json::Value {
     use model::events::EventType;
     use serde_json::json;
     use strum::VariantArray;
-    let mut document = serde_json::to_value(openapi()).unwrap_or_default();
+    let mut document = openapi_offering(catalogue);
     let header = |name: &str, description: &str| json!({"name": name, "in": "header", "required": true, "description": description, "schema": {"type": "string"}});
     let webhooks: serde_json::Map<String, serde_json::Value> = EventType::VARIANTS
         .iter()
@@ -561,15 +592,15 @@ fn idempotency_key_parameter() -> utoipa::openapi::path::Parameter {
     get, path = "/v1/openapi.json", tag = "meta",
     responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json"))
 )]
-async fn openapi_json() -> Response {
+async fn openapi_json(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
     // Built on the first request that asks for it, not at start-up, and
     // served from memory after that.
-    static DOCUMENT: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
-    let body =
-        DOCUMENT.get_or_init(|| serde_json::to_vec(&openapi_with_webhooks()).unwrap_or_default());
+    let body = state.documents.json.get_or_init(|| {
+        axum::body::Bytes::from(serde_json::to_vec(&state.document()).unwrap_or_default())
+    });
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
-        axum::body::Bytes::from_static(body.as_slice()),
+        body.clone(),
     )
         .into_response()
 }

@@ -682,10 +682,9 @@ async fn status(
 /// Whether a check came from the page's form (no script): it is answered
 /// with the page, the fetch of the script with JSON.
 fn from_form(headers: &axum::http::HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"))
+    crate::body::media_type(headers)
+        .1
+        .is_some_and(|media| media.essence == "application/x-www-form-urlencoded")
 }
 
 async fn check(

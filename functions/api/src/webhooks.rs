@@ -155,7 +155,7 @@ pub async fn rotate_webhook_secret(
 #[into_params(parameter_in = Query)]
 pub struct DeliveriesQuery {
     /// Only deliveries in this status, e.g. `FAILED`.
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<DeliveryStatus>)]
     status: Option<DeliveryStatus>,
     /// 1-1000, default 100.
     #[serde(default)]

@@ -27,7 +27,7 @@ impl Store {
     ) -> Result<()> {
         let mut requests = Vec::new();
         for (tenant, account_id, record) in &ledger.sessions {
-            let mut item: Item = serde_dynamo::to_item(record)?;
+            let mut item: Item = crate::codec::to_item(record)?;
             item.insert("pk".into(), s(keys::tenant_pk(tenant)));
             item.insert(
                 "sk".into(),
@@ -41,7 +41,7 @@ impl Store {
             requests.push(super::put_request(item)?);
         }
         for (tenant, account_id, record) in &ledger.verifications {
-            let mut item: Item = serde_dynamo::to_item(record)?;
+            let mut item: Item = crate::codec::to_item(record)?;
             item.insert("pk".into(), s(keys::tenant_pk(tenant)));
             item.insert(
                 "sk".into(),

@@ -44,7 +44,7 @@ impl Store {
                     (Some(item), Some((request_id, _))) => {
                         matches!(item.get("request_id"), Some(AttributeValue::S(id)) if *id == request_id)
                     }
-                    (Some(item), None) => serde_dynamo::from_item::<_, Account>(item.clone())
+                    (Some(item), None) => crate::codec::from_item::<_, Account>(item.clone())
                         .is_ok_and(|stored| stored == *account),
                     (None, _) => false,
                 };
@@ -57,7 +57,7 @@ impl Store {
                     })
                 }
             }
-            Err(err) => Err(Error::from_sdk(err)),
+            Err(err) => Err(crate::aws_errors::from_sdk(err)),
         }
     }
 
@@ -71,12 +71,8 @@ impl Store {
             .consistent_read(true)
             .send()
             .await
-            .map_err(Error::from_sdk)?;
-        output
-            .item
-            .map(serde_dynamo::from_item)
-            .transpose()
-            .map_err(Error::from)
+            .map_err(crate::aws_errors::from_sdk)?;
+        output.item.map(crate::codec::from_item).transpose()
     }
 
     /// Replace every caller-settable field in one conditional UpdateItem;
@@ -94,7 +90,7 @@ impl Store {
         actor: &str,
         now: Timestamp,
     ) -> Result<Account> {
-        let mut values: Item = serde_dynamo::to_item(fields)?;
+        let mut values: Item = crate::codec::to_item(fields)?;
         let mut sets = Vec::new();
         let mut removes = Vec::new();
         let mut names = HashMap::new();
@@ -197,7 +193,7 @@ impl Store {
         if !fields.regions.is_empty() {
             placeholders.insert(
                 ":added".into(),
-                serde_dynamo::to_attribute_value(RegionAdded {
+                crate::codec::to_attribute_value(RegionAdded {
                     at: now,
                     by: actor.to_string(),
                 })?,
@@ -234,7 +230,7 @@ impl Store {
             .return_values(ReturnValue::AllNew);
         let result = super::stamp_update(request).send().await;
         match result {
-            Ok(output) => Ok(serde_dynamo::from_item(
+            Ok(output) => Ok(crate::codec::from_item(
                 output.attributes.unwrap_or_default(),
             )?),
             Err(err) if is_condition_failure(&err) => Err(Self::explain_refusal(
@@ -244,7 +240,7 @@ impl Store {
                 true,
                 Self::version_mismatch(account_id, expected_version),
             )),
-            Err(err) => Err(Error::from_sdk(err)),
+            Err(err) => Err(crate::aws_errors::from_sdk(err)),
         }
     }
 
@@ -282,7 +278,7 @@ impl Store {
                 false,
                 Self::version_mismatch(account_id, expected_version),
             )),
-            Err(err) => Err(Error::from_sdk(err)),
+            Err(err) => Err(crate::aws_errors::from_sdk(err)),
         }
     }
 
@@ -297,9 +293,9 @@ impl Store {
         inactive_blocks: bool,
         otherwise: Error,
     ) -> Error {
-        let current: Option<Account> = match current.map(serde_dynamo::from_item).transpose() {
+        let current: Option<Account> = match current.map(crate::codec::from_item).transpose() {
             Ok(current) => current,
-            Err(err) => return err.into(),
+            Err(err) => return err,
         };
         match current {
             None => Error::NotFound {
@@ -383,13 +379,11 @@ impl Store {
             };
             match super::stamp_update(request).send().await {
                 Ok(output) => {
-                    return Ok(serde_dynamo::from_item(
-                        output.attributes.unwrap_or_default(),
-                    )?)
+                    return crate::codec::from_item(output.attributes.unwrap_or_default())
                 }
                 // Written meanwhile: read again and retry.
                 Err(err) if is_condition_failure(&err) => continue,
-                Err(err) => return Err(Error::from_sdk(err)),
+                Err(err) => return Err(crate::aws_errors::from_sdk(err)),
             }
         }
         Err(Error::Conflict(format!(
@@ -429,12 +423,12 @@ impl Store {
             .limit(limit as i32 + 1)
             .send()
             .await
-            .map_err(Error::from_sdk)?;
+            .map_err(crate::aws_errors::from_sdk)?;
         let mut items: Vec<Account> = output
             .items
             .unwrap_or_default()
             .into_iter()
-            .map(serde_dynamo::from_item)
+            .map(crate::codec::from_item)
             .collect::<std::result::Result<_, _>>()?;
         let more =
             items.len() > limit || (items.len() == limit && output.last_evaluated_key.is_some());
@@ -487,10 +481,10 @@ impl Store {
             if unfiltered {
                 query = query.limit((wanted - found.len()) as i32);
             }
-            let output = query.send().await.map_err(Error::from_sdk)?;
+            let output = query.send().await.map_err(crate::aws_errors::from_sdk)?;
             pages += 1;
             for item in output.items.unwrap_or_default() {
-                let account: Account = serde_dynamo::from_item(item)?;
+                let account: Account = crate::codec::from_item(item)?;
                 if request.filter.matches(&account) {
                     found.push(account);
                     if found.len() == wanted {
@@ -538,7 +532,7 @@ impl Store {
         self.batch_get_account_items(tenant, account_ids)
             .await?
             .into_iter()
-            .map(|item| serde_dynamo::from_item(item).map_err(Error::from))
+            .map(crate::codec::from_item)
             .collect()
     }
 
@@ -597,7 +591,7 @@ impl Store {
 /// The full item: the account, its keys and the derived index attributes.
 /// (Public for the bench, whose raw baseline writes the very same items.)
 pub fn account_item(tenant: &str, account: &Account) -> Result<Item> {
-    let mut item: Item = serde_dynamo::to_item(account)?;
+    let mut item: Item = crate::codec::to_item(account)?;
     item.insert("pk".into(), s(keys::tenant_pk(tenant)));
     item.insert("sk".into(), s(keys::account_sk(&account.account_id)));
     item.insert("type".into(), s("account"));
@@ -628,7 +622,7 @@ pub fn account_item(tenant: &str, account: &Account) -> Result<Item> {
     for region in &account.fields.regions {
         item.insert(
             keys::region_added_attribute(region),
-            serde_dynamo::to_attribute_value(RegionAdded {
+            crate::codec::to_attribute_value(RegionAdded {
                 at: account.created_at,
                 by: account.created_by.clone(),
             })?,

@@ -21,7 +21,7 @@ impl Store {
     /// At the quota version `read` (`Ok(false)`: the quota moved, count
     /// again; see [`crate::usecases::quota`]).
     pub async fn create_api_key(&self, key: &ApiKey, read: u64) -> Result<bool> {
-        let mut item: std::collections::HashMap<_, _> = serde_dynamo::to_item(key)?;
+        let mut item: std::collections::HashMap<_, _> = crate::codec::to_item(key)?;
         item.insert("pk".into(), s(keys::tenant_pk(&key.tenant)));
         item.insert("sk".into(), s(keys::api_key_sk(&key.key_id)));
         item.insert("type".into(), s("api_key"));
@@ -71,12 +71,8 @@ impl Store {
             .consistent_read(true)
             .send()
             .await
-            .map_err(Error::from_sdk)?;
-        output
-            .item
-            .map(serde_dynamo::from_item)
-            .transpose()
-            .map_err(Error::from)
+            .map_err(crate::aws_errors::from_sdk)?;
+        output.item.map(crate::codec::from_item).transpose()
     }
 
     /// Delete keys (nothing when `key_ids` is empty).
@@ -110,7 +106,7 @@ impl Store {
             .return_values(ReturnValue::AllNew);
         let result = super::stamp_update(request).send().await;
         match result {
-            Ok(output) => Ok(KeyRevocation::Revoked(serde_dynamo::from_item(
+            Ok(output) => Ok(KeyRevocation::Revoked(crate::codec::from_item(
                 output.attributes.unwrap_or_default(),
             )?)),
             Err(err) if is_condition_failure(&err) => match self.get_api_key(tenant, key_id).await?
@@ -121,7 +117,7 @@ impl Store {
                     id: key_id.to_string(),
                 }),
             },
-            Err(err) => Err(Error::from_sdk(err)),
+            Err(err) => Err(crate::aws_errors::from_sdk(err)),
         }
     }
 }

@@ -31,7 +31,7 @@ impl Store {
         let requests = events
             .iter()
             .map(|event| {
-                let mut item: Item = serde_dynamo::to_item(event)?;
+                let mut item: Item = crate::codec::to_item(event)?;
                 item.insert("pk".into(), s(keys::tenant_pk(&event.tenant)));
                 item.insert(
                     "sk".into(),

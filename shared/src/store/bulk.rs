@@ -68,7 +68,7 @@ impl Store {
             .items()
             .send();
         while let Some(item) = items.next().await {
-            let item = item.map_err(Error::from_sdk)?;
+            let item = item.map_err(crate::aws_errors::from_sdk)?;
             if let Some(AttributeValue::S(value)) = item.get(provisioning::PARENT_KEY) {
                 let member = account_id_of_sort_value(value).to_string();
                 if !batch.contains(&member) {
@@ -213,7 +213,7 @@ impl Store {
                 continue;
             };
             let found = current;
-            let current: Account = serde_dynamo::from_item(found.clone())?;
+            let current: Account = crate::codec::from_item(found.clone())?;
             if current.archived_at.is_some() {
                 outcome.failed.push((
                     account_id.clone(),
@@ -276,7 +276,7 @@ impl Store {
         let expected_version = match previous {
             Some(previous) => {
                 carry_region_attributes(previous, &mut item, &account.fields.regions);
-                Some(serde_dynamo::from_item::<_, Account>(previous.clone())?.version)
+                Some(crate::codec::from_item::<_, Account>(previous.clone())?.version)
             }
             None => None,
         };
@@ -354,7 +354,7 @@ impl Store {
             };
             let reasons = super::cancellation_reasons(&err).unwrap_or_default();
             if reasons.len() != chunk.len() || !reasons.iter().any(|(failed, _)| *failed) {
-                return Err(Error::from_sdk(err));
+                return Err(crate::aws_errors::from_sdk(err));
             }
             let mut rest = Vec::new();
             for (write, (failed, found)) in chunk.into_iter().zip(reasons) {

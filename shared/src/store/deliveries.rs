@@ -84,11 +84,11 @@ impl Store {
             .send()
             .await
         {
-            Ok(output) => Ok(Some(serde_dynamo::from_item(
+            Ok(output) => Ok(Some(crate::codec::from_item(
                 output.attributes.unwrap_or_default(),
             )?)),
             Err(err) if is_condition_failure(&err) => Ok(None),
-            Err(err) => Err(Error::from_sdk(err)),
+            Err(err) => Err(crate::aws_errors::from_sdk(err)),
         }
     }
 
@@ -131,7 +131,7 @@ impl Store {
             payload: String::new(),
             lease_until: None,
         };
-        let mut item: super::Item = serde_dynamo::to_item(&delivery)?;
+        let mut item: super::Item = crate::codec::to_item(&delivery)?;
         item.extend(item_key(
             &job.tenant,
             keys::delivery_sk(&job.webhook_id, &job.delivery_id()),
@@ -189,7 +189,7 @@ impl Store {
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":status", s(status.as_str()))
             .expression_attribute_values(":sending", s(DeliveryStatus::Sending.as_str()))
-            .expression_attribute_values(":log", serde_dynamo::to_attribute_value(&log)?)
+            .expression_attribute_values(":log", crate::codec::to_attribute_value(&log)?)
             .expression_attribute_values(":now", s(now.to_string()))
             .expression_attribute_values(":generation", n(u64::from(claimed.generation)))
             .expression_attribute_values(":attempts", n(u64::from(claimed.attempts)));
@@ -210,7 +210,7 @@ impl Store {
         match result {
             Ok(_) => Ok(true),
             Err(err) if is_condition_failure(&err) => Ok(false),
-            Err(err) => Err(Error::from_sdk(err)),
+            Err(err) => Err(crate::aws_errors::from_sdk(err)),
         }
     }
 
@@ -249,7 +249,7 @@ impl Store {
             .send()
             .await;
         match result {
-            Ok(output) => Ok(serde_dynamo::from_item(
+            Ok(output) => Ok(crate::codec::from_item(
                 output.attributes.unwrap_or_default(),
             )?),
             Err(err) if is_condition_failure(&err) => Err(match refused_item(&err) {
@@ -262,7 +262,7 @@ impl Store {
                     message: "this delivery is still being attempted; redeliver it once it is DELIVERED or FAILED".into(),
                 },
             }),
-            Err(err) => Err(Error::from_sdk(err)),
+            Err(err) => Err(crate::aws_errors::from_sdk(err)),
         }
     }
 
@@ -274,7 +274,7 @@ impl Store {
     ) -> Result<Delivery> {
         self.get_item(tenant, keys::delivery_sk(webhook_id, delivery_id))
             .await?
-            .map(serde_dynamo::from_item)
+            .map(crate::codec::from_item)
             .transpose()?
             .ok_or_else(|| Error::NotFound {
                 resource: RESOURCE,
@@ -336,7 +336,7 @@ impl Store {
                 .and_then(|mut item| item.remove("failing_since"))
                 .and_then(|value| value.as_s().ok().and_then(|text| Timestamp::parse(text)))),
             Err(err) if is_condition_failure(&err) => Ok(None),
-            Err(err) => Err(Error::from_sdk(err)),
+            Err(err) => Err(crate::aws_errors::from_sdk(err)),
         }
     }
 
@@ -383,7 +383,7 @@ impl Store {
         match result {
             Ok(_) => Ok(true),
             Err(err) if is_condition_failure(&err) => Ok(false),
-            Err(err) => Err(Error::from_sdk(err)),
+            Err(err) => Err(crate::aws_errors::from_sdk(err)),
         }
     }
 }

@@ -77,7 +77,7 @@ pub enum PageClaim {
 fn refusal(found: Option<Item>) -> Result<ExternalRefusal> {
     Ok(match found {
         Some(item) if item.contains_key("scan_id") => {
-            ExternalRefusal::NotAwaiting(Box::new(serde_dynamo::from_item(item)?))
+            ExternalRefusal::NotAwaiting(Box::new(crate::codec::from_item(item)?))
         }
         _ => ExternalRefusal::Gone,
     })
@@ -85,7 +85,7 @@ fn refusal(found: Option<Item>) -> Result<ExternalRefusal> {
 
 impl Store {
     pub async fn create_scanner_credential(&self, credential: &ScannerCredential) -> Result<()> {
-        let mut item: Item = serde_dynamo::to_item(credential)?;
+        let mut item: Item = crate::codec::to_item(credential)?;
         item.extend(scanner_key(&credential.credential_id));
         item.insert("type".into(), s("scanner_credential"));
         self.client
@@ -95,7 +95,7 @@ impl Store {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await
-            .map_err(Error::from_sdk)?;
+            .map_err(crate::aws_errors::from_sdk)?;
         Ok(())
     }
 
@@ -112,8 +112,8 @@ impl Store {
             .consistent_read(true)
             .send()
             .await
-            .map_err(Error::from_sdk)?;
-        Ok(output.item.map(serde_dynamo::from_item).transpose()?)
+            .map_err(crate::aws_errors::from_sdk)?;
+        output.item.map(crate::codec::from_item).transpose()
     }
 
     pub async fn list_scanner_credentials(&self) -> Result<Vec<ScannerCredential>> {
@@ -129,7 +129,9 @@ impl Store {
             .send();
         let mut found = Vec::new();
         while let Some(item) = pages.next().await {
-            found.push(serde_dynamo::from_item(item.map_err(Error::from_sdk)?)?);
+            found.push(crate::codec::from_item(
+                item.map_err(crate::aws_errors::from_sdk)?,
+            )?);
         }
         Ok(found)
     }
@@ -152,7 +154,7 @@ impl Store {
                 resource: "scanner credential",
                 id: credential_id.to_string(),
             }),
-            Err(err) => Err(Error::from_sdk(err)),
+            Err(err) => Err(crate::aws_errors::from_sdk(err)),
         }
     }
 
@@ -186,7 +188,7 @@ impl Store {
             account_id: scan.account_id.clone(),
             data_source: scan.data_source.clone(),
         };
-        let mut item: Item = serde_dynamo::to_item(&reference)?;
+        let mut item: Item = crate::codec::to_item(&reference)?;
         item.extend(reference_key(&scan.scan_id));
         item.insert("type".into(), s("scan_reference"));
         let expires = deadline.datetime().timestamp() + REFERENCE_DAYS * 86_400;
@@ -208,7 +210,7 @@ impl Store {
             Err(err) if super::is_transaction_condition_failure(&err) => Err(Error::Conflict(
                 format!("scan {} was taken over by another delivery", scan.scan_id),
             )),
-            Err(err) => Err(Error::from_sdk(err)),
+            Err(err) => Err(crate::aws_errors::from_sdk(err)),
         }
     }
 
@@ -245,8 +247,8 @@ impl Store {
             .consistent_read(true)
             .send()
             .await
-            .map_err(Error::from_sdk)?;
-        Ok(output.item.map(serde_dynamo::from_item).transpose()?)
+            .map_err(crate::aws_errors::from_sdk)?;
+        output.item.map(crate::codec::from_item).transpose()
     }
 
     /// Claim a page of a scan awaiting its scanner, before any of its
@@ -260,7 +262,7 @@ impl Store {
         reference: &ScanReference,
         page: &UploadedPage,
     ) -> Result<PageClaim> {
-        let mut item: Item = serde_dynamo::to_item(page)?;
+        let mut item: Item = crate::codec::to_item(page)?;
         item.extend(item_key(
             &reference.tenant,
             page_sk(&reference.account_id, &reference.scan_id, page.page),
@@ -306,14 +308,14 @@ impl Store {
                 Err(err) => err,
             };
             let Some(reasons) = super::cancellation_reasons(&err) else {
-                return Err(Error::from_sdk(err));
+                return Err(crate::aws_errors::from_sdk(err));
             };
             match (reasons.first(), reasons.get(1)) {
                 (Some((true, found)), _) => {
                     return Ok(PageClaim::Refused(refusal(found.clone())?));
                 }
                 (_, Some((true, Some(found)))) => {
-                    return Ok(PageClaim::Exists(serde_dynamo::from_item(found.clone())?));
+                    return Ok(PageClaim::Exists(crate::codec::from_item(found.clone())?));
                 }
                 // Another upload's transaction held the scan: again shortly.
                 _ => {
@@ -356,14 +358,13 @@ impl Store {
         reference: &ScanReference,
         page: u32,
     ) -> Result<Option<UploadedPage>> {
-        Ok(self
-            .get_item(
-                &reference.tenant,
-                page_sk(&reference.account_id, &reference.scan_id, page),
-            )
-            .await?
-            .map(serde_dynamo::from_item)
-            .transpose()?)
+        self.get_item(
+            &reference.tenant,
+            page_sk(&reference.account_id, &reference.scan_id, page),
+        )
+        .await?
+        .map(crate::codec::from_item)
+        .transpose()
     }
 
     /// Every page a scan uploaded, in page order.
@@ -388,7 +389,7 @@ impl Store {
         for chunk in findings.chunks(100) {
             let wanted = chunk.iter().map(|f| item_key(tenant, sk(f))).collect();
             for item in self.batch_get(wanted).await? {
-                let existing: Finding = serde_dynamo::from_item(item)?;
+                let existing: Finding = crate::codec::from_item(item)?;
                 earlier.insert(existing.finding_id.clone(), existing);
             }
         }
@@ -442,8 +443,8 @@ impl Store {
             .expression_attribute_values(":forwarded", s(ScanStatus::Forwarded.as_str()))
             .expression_attribute_values(":running", s(ScanStatus::Running.as_str()))
             .expression_attribute_values(":status", s(done.status.as_str()))
-            .expression_attribute_values(":counts", serde_dynamo::to_attribute_value(&done.counts)?)
-            .expression_attribute_values(":errors", serde_dynamo::to_attribute_value(&done.errors)?)
+            .expression_attribute_values(":counts", crate::codec::to_attribute_value(&done.counts)?)
+            .expression_attribute_values(":errors", crate::codec::to_attribute_value(&done.errors)?)
             .expression_attribute_values(
                 ":now",
                 s(done.finished_at.unwrap_or_else(Timestamp::now).to_string()),
@@ -454,7 +455,7 @@ impl Store {
         match result {
             Ok(_) => {}
             Err(err) if is_condition_failure(&err) => return Ok(Err(refusal(refused_item(&err))?)),
-            Err(err) => return Err(Error::from_sdk(err)),
+            Err(err) => return Err(crate::aws_errors::from_sdk(err)),
         }
         let rules = crate::suppression_rules::Rules::none();
         let resolved = self.write_settled_findings(tenant, resolved.to_vec(), &rules);
@@ -533,16 +534,16 @@ impl Store {
             .expression_attribute_values(":timed_out", s(ScanStatus::TimedOut.as_str()))
             .expression_attribute_values(
                 ":error",
-                serde_dynamo::to_attribute_value(vec![error.clone()])?,
+                crate::codec::to_attribute_value(vec![error.clone()])?,
             )
             .expression_attribute_values(":now", s(error.at.to_string()))
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
         let scan: Scan = match result {
-            Ok(output) => serde_dynamo::from_item(output.attributes.unwrap_or_default())?,
+            Ok(output) => crate::codec::from_item(output.attributes.unwrap_or_default())?,
             Err(err) if is_condition_failure(&err) => return Ok(false),
-            Err(err) => return Err(Error::from_sdk(err)),
+            Err(err) => return Err(crate::aws_errors::from_sdk(err)),
         };
         let detail = format!("scan {} timed out: {}", scan.scan_id, error.message);
         let regions = regions(&scan);
@@ -656,7 +657,7 @@ impl Store {
             )))
             .condition_expression("next_scan_at = :due")
             .expression_attribute_values(":due", s(due.to_string()))
-            .expression_attribute_values(":run", serde_dynamo::to_attribute_value(run)?);
+            .expression_attribute_values(":run", crate::codec::to_attribute_value(run)?);
         request = match next {
             Some(next) => request
                 .update_expression(
@@ -693,7 +694,7 @@ impl Store {
             )))
             .update_expression("SET last_scheduled_run = :run")
             .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":run", serde_dynamo::to_attribute_value(run)?)
+            .expression_attribute_values(":run", crate::codec::to_attribute_value(run)?)
             .send()
             .await;
         applied(result).map(drop)

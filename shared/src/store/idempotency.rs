@@ -5,7 +5,7 @@
 
 use super::{applied, is_condition_failure, item_key, keys, n, refused_item, s, Item, Store};
 use crate::idempotency::{KeptResponse, Taken, LEASE, RETENTION};
-use crate::{Error, Result};
+use crate::Result;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 
 const RUNNING: &str = "RUNNING";
@@ -56,14 +56,14 @@ impl Store {
         let held = match result {
             Ok(_) => return Ok(Taken::Fresh { token }),
             Err(err) if is_condition_failure(&err) => refused_item(&err).unwrap_or_default(),
-            Err(err) => return Err(Error::from_sdk(err)),
+            Err(err) => return Err(crate::aws_errors::from_sdk(err)),
         };
         let text = |name: &str| held.get(name).and_then(|v| v.as_s().ok()).cloned();
         if text("fingerprint").as_deref() != Some(fingerprint) {
             return Ok(Taken::OtherRequest);
         }
         match (text("state").as_deref(), held.get("response")) {
-            (Some(DONE), Some(response)) => Ok(Taken::Done(serde_dynamo::from_attribute_value(
+            (Some(DONE), Some(response)) => Ok(Taken::Done(crate::codec::from_attribute_value(
                 response.clone(),
             )?)),
             _ => Ok(Taken::Running),
@@ -95,7 +95,7 @@ impl Store {
             .expression_attribute_names("#response", "response")
             .expression_attribute_values(":done", s(DONE))
             .expression_attribute_values(":token", s(token))
-            .expression_attribute_values(":response", serde_dynamo::to_attribute_value(response)?)
+            .expression_attribute_values(":response", crate::codec::to_attribute_value(response)?)
             .send()
             .await;
         applied(result).map(drop)

@@ -135,7 +135,9 @@ impl Store {
             .send();
         let mut found = Vec::new();
         while let Some(item) = items.next().await {
-            found.push(serde_dynamo::from_item(item.map_err(Error::from_sdk)?)?);
+            found.push(crate::codec::from_item(
+                item.map_err(crate::aws_errors::from_sdk)?,
+            )?);
         }
         Ok(found)
     }
@@ -179,7 +181,7 @@ impl Store {
                 .request_items(self.table(), pending)
                 .send()
                 .await
-                .map_err(Error::from_sdk)?;
+                .map_err(crate::aws_errors::from_sdk)?;
             pending = output
                 .unprocessed_items
                 .and_then(|mut tables| tables.remove(self.table()))
@@ -219,7 +221,7 @@ impl Store {
                 .request_items(self.table(), request)
                 .send()
                 .await
-                .map_err(Error::from_sdk)?;
+                .map_err(crate::aws_errors::from_sdk)?;
             items.extend(
                 output
                     .responses
@@ -274,7 +276,7 @@ impl Store {
                 query = query.expression_attribute_values(name, value);
             }
         }
-        let output = query.send().await.map_err(Error::from_sdk)?;
+        let output = query.send().await.map_err(crate::aws_errors::from_sdk)?;
         let next = output
             .last_evaluated_key
             .and_then(|mut key| key.remove("sk"))
@@ -320,7 +322,7 @@ impl Store {
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(Error::from_sdk)?;
+                .map_err(crate::aws_errors::from_sdk)?;
             due.extend(output.items.unwrap_or_default());
             start = output.last_evaluated_key;
             if start.is_none() || due.len() >= limit {
@@ -669,7 +671,7 @@ where
     match result {
         Ok(_) => Ok(true),
         Err(err) if is_condition_failure(&err) => Ok(false),
-        Err(err) => Err(Error::from_sdk(err)),
+        Err(err) => Err(crate::aws_errors::from_sdk(err)),
     }
 }
 

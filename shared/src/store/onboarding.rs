@@ -55,7 +55,7 @@ impl Store {
         let subject = link
             .subject()
             .ok_or_else(|| Error::store("an onboarding link names one account or organization"))?;
-        let mut item: Item = serde_dynamo::to_item(link)?;
+        let mut item: Item = crate::codec::to_item(link)?;
         item.extend(item_key(tenant, link_sk(&subject, &link.link_id)));
         item.insert("type".into(), s("onboarding_link"));
         super::stamp_item(&mut item);
@@ -117,16 +117,16 @@ impl Store {
         {
             let sk = super::text_of(&item, "sk").unwrap_or_default();
             if sk == link_key {
-                context.link = Some(serde_dynamo::from_item(item)?);
+                context.link = Some(crate::codec::from_item(item)?);
             } else if sk == subject_key {
                 match subject {
-                    Subject::Account(_) => context.account = Some(serde_dynamo::from_item(item)?),
+                    Subject::Account(_) => context.account = Some(crate::codec::from_item(item)?),
                     Subject::Organization(_) => {
-                        context.organization = Some(serde_dynamo::from_item(item)?)
+                        context.organization = Some(crate::codec::from_item(item)?)
                     }
                 }
             } else if let Some(settings) = item.remove("settings") {
-                context.settings = serde_dynamo::from_attribute_value(settings)?;
+                context.settings = crate::codec::from_attribute_value(settings)?;
             }
         }
         Ok(context)
@@ -157,7 +157,7 @@ impl Store {
                 resource: RESOURCE,
                 id: link_id.to_string(),
             }),
-            Err(err) => Err(Error::from_sdk(err)),
+            Err(err) => Err(crate::aws_errors::from_sdk(err)),
         }
     }
 

@@ -23,7 +23,7 @@ impl Store {
         organization: &Organization,
         read: u64,
     ) -> Result<bool> {
-        let mut item: Item = serde_dynamo::to_item(organization)?;
+        let mut item: Item = crate::codec::to_item(organization)?;
         item.insert("pk".into(), s(keys::tenant_pk(tenant)));
         item.insert(
             "sk".into(),
@@ -57,7 +57,7 @@ impl Store {
     ) -> Result<Organization> {
         self.get_item(tenant, keys::organization_sk(organization_id))
             .await?
-            .map(serde_dynamo::from_item)
+            .map(crate::codec::from_item)
             .transpose()?
             .ok_or_else(|| Error::NotFound {
                 resource: RESOURCE,
@@ -88,7 +88,7 @@ impl Store {
                     id: organization_id.to_string(),
                 })
             }
-            Err(err) => return Err(Error::from_sdk(err)),
+            Err(err) => return Err(crate::aws_errors::from_sdk(err)),
         }
         // Its member items and onboarding links go with it (the accounts
         // enrolled from them stay).
@@ -128,7 +128,7 @@ impl Store {
         let requests = members
             .iter()
             .map(|member| {
-                let mut item: Item = serde_dynamo::to_item(member)?;
+                let mut item: Item = crate::codec::to_item(member)?;
                 item.extend(item_key(
                     tenant,
                     keys::organization_member_sk(organization_id, &member.account_id),
@@ -156,7 +156,7 @@ impl Store {
                 .update_organization_item(tenant, organization_id)
                 .expression_attribute_values(
                     ":summary",
-                    serde_dynamo::to_attribute_value(summary)?,
+                    crate::codec::to_attribute_value(summary)?,
                 );
             let mut set = String::from("SET last_sync = :summary");
             if scheduled {
@@ -187,7 +187,7 @@ impl Store {
                         break;
                     }
                 }
-                Err(err) => return Err(Error::from_sdk(err)),
+                Err(err) => return Err(crate::aws_errors::from_sdk(err)),
             }
         }
         Err(Error::NotFound {
@@ -250,7 +250,7 @@ impl Store {
             for account_id in &pending {
                 let previous = found.get(account_id);
                 let current: Option<Account> =
-                    previous.cloned().map(serde_dynamo::from_item).transpose()?;
+                    previous.cloned().map(crate::codec::from_item).transpose()?;
                 if let Some(next) = decide(current.as_ref(), account_id) {
                     writes.push(self.account_write(tenant, &next, previous)?);
                 }
@@ -304,7 +304,7 @@ impl Store {
             )
             .expression_attribute_names("#due_shard", provisioning::DUE_SHARD)
             .expression_attribute_names("#due_at", provisioning::DUE_AT)
-            .expression_attribute_values(":queued", serde_dynamo::to_attribute_value(SyncRunStatus::Queued)?)
+            .expression_attribute_values(":queued", crate::codec::to_attribute_value(SyncRunStatus::Queued)?)
             .expression_attribute_values(":now", s(now.to_string()))
             .expression_attribute_values(":by", s(requested_by))
             .expression_attribute_values(":lease", s(lease_until.to_string()))
@@ -313,7 +313,7 @@ impl Store {
             .send()
             .await;
         match result {
-            Ok(output) => Ok(Some(serde_dynamo::from_item(
+            Ok(output) => Ok(Some(crate::codec::from_item(
                 output.attributes.unwrap_or_default(),
             )?)),
             Err(err) if is_condition_failure(&err) => match super::refused_item(&err) {
@@ -324,7 +324,7 @@ impl Store {
                     id: organization_id.to_string(),
                 }),
             },
-            Err(err) => Err(Error::from_sdk(err)),
+            Err(err) => Err(crate::aws_errors::from_sdk(err)),
         }
     }
 
@@ -346,19 +346,19 @@ impl Store {
                 "SET sync_status = :running, sync_started_at = :now, sync_lease_until = :lease, #due_at = :lease",
             )
             .expression_attribute_names("#due_at", provisioning::DUE_AT)
-            .expression_attribute_values(":queued", serde_dynamo::to_attribute_value(SyncRunStatus::Queued)?)
-            .expression_attribute_values(":running", serde_dynamo::to_attribute_value(SyncRunStatus::Running)?)
+            .expression_attribute_values(":queued", crate::codec::to_attribute_value(SyncRunStatus::Queued)?)
+            .expression_attribute_values(":running", crate::codec::to_attribute_value(SyncRunStatus::Running)?)
             .expression_attribute_values(":now", s(now.to_string()))
             .expression_attribute_values(":lease", s(now.plus(SYNC_LEASE).to_string()))
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
         match result {
-            Ok(output) => Ok(Some(serde_dynamo::from_item(
+            Ok(output) => Ok(Some(crate::codec::from_item(
                 output.attributes.unwrap_or_default(),
             )?)),
             Err(err) if is_condition_failure(&err) => Ok(None),
-            Err(err) => Err(Error::from_sdk(err)),
+            Err(err) => Err(crate::aws_errors::from_sdk(err)),
         }
     }
 
@@ -435,12 +435,12 @@ impl Store {
                 ),
         };
         match request.send().await {
-            Ok(output) => Ok(serde_dynamo::from_item(
+            Ok(output) => Ok(crate::codec::from_item(
                 output.attributes.unwrap_or_default(),
             )?),
             Err(err) if is_condition_failure(&err) => {
                 let found: Option<Organization> = super::refused_item(&err)
-                    .map(serde_dynamo::from_item)
+                    .map(crate::codec::from_item)
                     .transpose()?;
                 Err(match (found, pending) {
                     (None, _) => Error::NotFound {
@@ -461,7 +461,7 @@ impl Store {
                     },
                 })
             }
-            Err(err) => Err(Error::from_sdk(err)),
+            Err(err) => Err(crate::aws_errors::from_sdk(err)),
         }
     }
 
@@ -486,7 +486,7 @@ impl Store {
         match result {
             Ok(_) => Ok(true),
             Err(err) if is_condition_failure(&err) => Ok(false),
-            Err(err) => Err(Error::from_sdk(err)),
+            Err(err) => Err(crate::aws_errors::from_sdk(err)),
         }
     }
 }
@@ -519,7 +519,7 @@ impl Store {
             .expression_attribute_values(":role", s(&organization.role_arn))
             .expression_attribute_values(
                 ":filters",
-                serde_dynamo::to_attribute_value(&organization.filters)?,
+                crate::codec::to_attribute_value(&organization.filters)?,
             )
             .expression_attribute_values(":now", s(organization.updated_at.to_string()))
             .expression_attribute_values(":by", s(&organization.updated_by))
@@ -529,7 +529,7 @@ impl Store {
             .send()
             .await;
         match result {
-            Ok(output) => Ok(serde_dynamo::from_item(
+            Ok(output) => Ok(crate::codec::from_item(
                 output.attributes.unwrap_or_default(),
             )?),
             Err(err) if is_condition_failure(&err) => match super::refused_item(&err) {
@@ -543,7 +543,7 @@ impl Store {
                     id: organization.organization_id.clone(),
                 }),
             },
-            Err(err) => Err(Error::from_sdk(err)),
+            Err(err) => Err(crate::aws_errors::from_sdk(err)),
         }
     }
 
@@ -580,14 +580,14 @@ impl Store {
                 .expression_attribute_values(":shard", s(provisioning::ORGANIZATION_SYNC_SHARD))
         };
         match request.send().await {
-            Ok(output) => Ok(serde_dynamo::from_item(
+            Ok(output) => Ok(crate::codec::from_item(
                 output.attributes.unwrap_or_default(),
             )?),
             Err(err) if is_condition_failure(&err) => Err(Error::NotFound {
                 resource: RESOURCE,
                 id: organization_id.to_string(),
             }),
-            Err(err) => Err(Error::from_sdk(err)),
+            Err(err) => Err(crate::aws_errors::from_sdk(err)),
         }
     }
 }

@@ -86,7 +86,7 @@ impl Store {
             Err(err) => err,
         };
         let Some(reasons) = super::cancellation_reasons(&err) else {
-            return Err(Error::from_sdk(err));
+            return Err(crate::aws_errors::from_sdk(err));
         };
         if reasons.iter().skip(1).any(|(refused, _)| *refused) {
             return Err(Error::AlreadyExists {

@@ -49,7 +49,7 @@ impl Store {
             .send()
             .await;
         match result {
-            Ok(output) => Ok(Claim::Claimed(Box::new(serde_dynamo::from_item(
+            Ok(output) => Ok(Claim::Claimed(Box::new(crate::codec::from_item(
                 output.attributes.unwrap_or_default(),
             )?))),
             Err(err) if is_condition_failure(&err) => {
@@ -68,7 +68,7 @@ impl Store {
                     Claim::Busy
                 })
             }
-            Err(err) => Err(Error::from_sdk(err)),
+            Err(err) => Err(crate::aws_errors::from_sdk(err)),
         }
     }
 
@@ -109,7 +109,7 @@ impl Store {
                 ":checkpoint",
                 s(run.checkpoint.as_deref().unwrap_or_default()),
             )
-            .expression_attribute_values(":counts", serde_dynamo::to_attribute_value(&run.counts)?)
+            .expression_attribute_values(":counts", crate::codec::to_attribute_value(&run.counts)?)
             .expression_attribute_values(
                 ":lease",
                 s(run.lease_until.unwrap_or_else(Timestamp::now).to_string()),
@@ -144,16 +144,16 @@ impl Store {
         let result = self
             .update_held_region(tenant, scan, region, held_attempts)
             .update_expression("SET region_runs.#r = :run")
-            .expression_attribute_values(":run", serde_dynamo::to_attribute_value(run)?)
+            .expression_attribute_values(":run", crate::codec::to_attribute_value(run)?)
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
         match result {
-            Ok(output) => Ok(serde_dynamo::from_item(
+            Ok(output) => Ok(crate::codec::from_item(
                 output.attributes.unwrap_or_default(),
             )?),
             Err(err) if is_condition_failure(&err) => Err(taken_over(scan, region)),
-            Err(err) => Err(Error::from_sdk(err)),
+            Err(err) => Err(crate::aws_errors::from_sdk(err)),
         }
     }
 
@@ -176,8 +176,8 @@ impl Store {
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":running", s(ScanStatus::Running.as_str()))
             .expression_attribute_values(":status", s(done.status.as_str()))
-            .expression_attribute_values(":counts", serde_dynamo::to_attribute_value(&done.counts)?)
-            .expression_attribute_values(":errors", serde_dynamo::to_attribute_value(&done.errors)?)
+            .expression_attribute_values(":counts", crate::codec::to_attribute_value(&done.counts)?)
+            .expression_attribute_values(":errors", crate::codec::to_attribute_value(&done.errors)?)
             .expression_attribute_values(":now", s(now.to_string()))
             .send()
             .await;

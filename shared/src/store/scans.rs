@@ -85,7 +85,7 @@ impl Store {
             .consistent_read(true)
             .send()
             .await
-            .map_err(Error::from_sdk)?
+            .map_err(crate::aws_errors::from_sdk)?
             .item)
     }
 
@@ -135,7 +135,7 @@ impl Store {
                     Some(AttributeValue::S(pk)) => keys::tenant_of_pk(pk).to_string(),
                     _ => continue,
                 };
-                found.push((tenant, serde_dynamo::from_item(item)?));
+                found.push((tenant, crate::codec::from_item(item)?));
             }
         }
         Ok(found)
@@ -166,7 +166,7 @@ impl Store {
         attachment: &Attachment,
         previous: Option<&Attachment>,
     ) -> Result<()> {
-        let mut item: Item = serde_dynamo::to_item(attachment)?;
+        let mut item: Item = crate::codec::to_item(attachment)?;
         item.extend(item_key(
             tenant,
             keys::attachment_sk(&attachment.account_id, &attachment.data_source),
@@ -217,7 +217,7 @@ impl Store {
                     conflict
                 })
             }
-            Err(err) => Err(Error::from_sdk(err)),
+            Err(err) => Err(crate::aws_errors::from_sdk(err)),
         }
     }
 
@@ -261,7 +261,7 @@ impl Store {
                 resource: "attachment",
                 id: format!("{account_id}/{data_source}"),
             }),
-            Err(err) => Err(Error::from_sdk(err)),
+            Err(err) => Err(crate::aws_errors::from_sdk(err)),
         }
     }
 
@@ -319,7 +319,7 @@ impl Store {
                     });
                 }
                 last_sk = item.get("sk").and_then(|v| v.as_s().ok()).cloned();
-                found.push(serde_dynamo::from_item(item)?);
+                found.push(crate::codec::from_item(item)?);
             }
             match next {
                 None => {
@@ -341,7 +341,7 @@ impl Store {
     /// Record a new scan and mark its attachment IN_PROGRESS, only while the
     /// account is writable and the data source attached: one transaction.
     pub async fn queue_scan(&self, tenant: &str, scan: &Scan) -> Result<()> {
-        let mut item: Item = serde_dynamo::to_item(scan)?;
+        let mut item: Item = crate::codec::to_item(scan)?;
         item.extend(item_key(
             tenant,
             keys::scan_sk(&scan.account_id, &scan.scan_id),
@@ -397,7 +397,7 @@ impl Store {
                     detached
                 })
             }
-            Err(err) => Err(Error::from_sdk(err)),
+            Err(err) => Err(crate::aws_errors::from_sdk(err)),
         }
     }
 
@@ -420,11 +420,11 @@ impl Store {
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":failed", s("FAILED"))
             .expression_attribute_values(":queued", s("QUEUED"))
-            .expression_attribute_values(":errors", serde_dynamo::to_attribute_value(vec![error])?)
+            .expression_attribute_values(":errors", crate::codec::to_attribute_value(vec![error])?)
             .expression_attribute_values(":now", s(Timestamp::now().to_string()))
             .send()
             .await
-            .map_err(Error::from_sdk)?;
+            .map_err(crate::aws_errors::from_sdk)?;
         Ok(())
     }
 
@@ -436,9 +436,8 @@ impl Store {
     ) -> Result<Option<Scan>> {
         self.get_item(tenant, keys::scan_sk(account_id, scan_id))
             .await?
-            .map(serde_dynamo::from_item)
+            .map(crate::codec::from_item)
             .transpose()
-            .map_err(Error::from)
     }
 
     /// Recent scans of an account, newest first; of one data source with `Some`.
@@ -489,12 +488,12 @@ impl Store {
             let sk = item.get("sk").and_then(|v| v.as_s().ok()).cloned();
             match sk.as_deref() {
                 Some(sk) if sk.starts_with(keys::ACCOUNT_PREFIX) => {
-                    context.account = Some(serde_dynamo::from_item(item)?)
+                    context.account = Some(crate::codec::from_item(item)?)
                 }
                 Some(sk) if sk.starts_with("DS#") => {
-                    context.attachment = Some(serde_dynamo::from_item(item)?)
+                    context.attachment = Some(crate::codec::from_item(item)?)
                 }
-                _ => context.scan = Some(serde_dynamo::from_item(item)?),
+                _ => context.scan = Some(crate::codec::from_item(item)?),
             }
         }
         Ok(context)
@@ -535,7 +534,7 @@ impl Store {
             .send()
             .await;
         match result {
-            Ok(output) => Ok(Claim::Claimed(Box::new(serde_dynamo::from_item(
+            Ok(output) => Ok(Claim::Claimed(Box::new(crate::codec::from_item(
                 output.attributes.unwrap_or_default(),
             )?))),
             Err(err) if is_condition_failure(&err) => {
@@ -545,7 +544,7 @@ impl Store {
                     None => Ok(Claim::Finished),
                 }
             }
-            Err(err) => Err(Error::from_sdk(err)),
+            Err(err) => Err(crate::aws_errors::from_sdk(err)),
         }
     }
 
@@ -581,7 +580,7 @@ impl Store {
             .expression_attribute_values(":status", s(status.as_str()))
             .expression_attribute_values(
                 ":error",
-                serde_dynamo::to_attribute_value(vec![error.clone()])?,
+                crate::codec::to_attribute_value(vec![error.clone()])?,
             )
             .expression_attribute_values(":dead", AttributeValue::Bool(dead_lettered));
         request = if final_attempt {
@@ -595,7 +594,7 @@ impl Store {
             Ok(_) => {}
             // The lease was lost to another delivery: its outcome stands.
             Err(err) if is_condition_failure(&err) => return Ok(()),
-            Err(err) => return Err(Error::from_sdk(err)),
+            Err(err) => return Err(crate::aws_errors::from_sdk(err)),
         }
         let detail = if final_attempt {
             format!(
@@ -649,7 +648,7 @@ impl Store {
             let refused = match request.send().await {
                 Ok(_) => return Ok(()),
                 Err(err) if is_condition_failure(&err) => super::refused_item(&err),
-                Err(err) => return Err(Error::from_sdk(err)),
+                Err(err) => return Err(crate::aws_errors::from_sdk(err)),
             };
             // Detached, or a newer scan owns the status now.
             let Some(found) = refused.filter(|item| {
@@ -658,7 +657,7 @@ impl Store {
                 return Ok(());
             };
             let now_suppressed = match found.get("suppressed") {
-                Some(map) => serde_dynamo::from_attribute_value(map.clone())?,
+                Some(map) => crate::codec::from_attribute_value(map.clone())?,
                 None => BTreeMap::new(),
             };
             let mut again = self
@@ -694,7 +693,7 @@ impl Store {
             )))
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":scan", s(&scan.scan_id))
-            .expression_attribute_values(":status", serde_dynamo::to_attribute_value(status)?)
+            .expression_attribute_values(":status", crate::codec::to_attribute_value(status)?)
             .expression_attribute_values(":detail", s(detail))
             .return_values_on_condition_check_failure(
                 aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
@@ -715,19 +714,19 @@ impl Store {
                 .expression_attribute_names("#suppressed", "suppressed")
                 .expression_attribute_values(
                     ":findings",
-                    serde_dynamo::to_attribute_value(&tally.counts)?,
+                    crate::codec::to_attribute_value(&tally.counts)?,
                 )
                 .expression_attribute_values(
                     ":suppressed",
-                    serde_dynamo::to_attribute_value(&tally.suppressed)?,
+                    crate::codec::to_attribute_value(&tally.suppressed)?,
                 )
                 .expression_attribute_values(
                     ":by_rule",
-                    serde_dynamo::to_attribute_value(&tally.by_rule)?,
+                    crate::codec::to_attribute_value(&tally.by_rule)?,
                 )
                 .expression_attribute_values(
                     ":resolved",
-                    serde_dynamo::to_attribute_value(&tally.resolved)?,
+                    crate::codec::to_attribute_value(&tally.resolved)?,
                 );
             if let Some(as_read) = suppressed_as_read {
                 condition.push_str(" AND ");
@@ -737,7 +736,7 @@ impl Store {
                 ));
                 request = request.expression_attribute_values(
                     ":suppressed_as_read",
-                    serde_dynamo::to_attribute_value(as_read)?,
+                    crate::codec::to_attribute_value(as_read)?,
                 );
             }
         }
@@ -772,7 +771,7 @@ impl Store {
             .expression_attribute_values(":running", s("RUNNING"))
             .expression_attribute_values(":attempts", n(u64::from(scan.attempts)))
             .expression_attribute_values(":status", s(scan.status.as_str()))
-            .expression_attribute_values(":counts", serde_dynamo::to_attribute_value(&scan.counts)?)
+            .expression_attribute_values(":counts", crate::codec::to_attribute_value(&scan.counts)?)
             .expression_attribute_values(":now", s(now.to_string()))
             .send()
             .await;
@@ -784,7 +783,7 @@ impl Store {
                     scan.scan_id
                 )))
             }
-            Err(err) => return Err(Error::from_sdk(err)),
+            Err(err) => return Err(crate::aws_errors::from_sdk(err)),
         }
         // Only built-in scans end here (external ones: finish_external_scan).
         let detail = summary(scan.scan_id.as_str(), &scan.counts, scan.scan_only);
@@ -827,7 +826,7 @@ impl Store {
                 )
                 .expression_attribute_values(
                     format!(":r{index}"),
-                    serde_dynamo::to_attribute_value(sync)?,
+                    crate::codec::to_attribute_value(sync)?,
                 );
         }
         let result = request
@@ -849,17 +848,17 @@ impl Store {
             if let Some(region) = name.strip_prefix("rsync:") {
                 sync.insert(
                     region.to_string(),
-                    serde_dynamo::from_attribute_value(value.clone())?,
+                    crate::codec::from_attribute_value(value.clone())?,
                 );
             } else if let Some(region) = name.strip_prefix("radded:") {
                 added.insert(
                     region.to_string(),
-                    serde_dynamo::from_attribute_value(value.clone())?,
+                    crate::codec::from_attribute_value(value.clone())?,
                 );
             }
         }
         Ok(AccountRegions {
-            account: serde_dynamo::from_item(item)?,
+            account: crate::codec::from_item(item)?,
             sync,
             added,
         })

@@ -6,7 +6,7 @@ use crate::account::Account;
 use crate::listing::compose_sort_value;
 use crate::provisioning;
 use crate::search::{Source, Window};
-use crate::{Error, Result};
+use crate::Result;
 use std::collections::HashMap;
 
 use super::Item;
@@ -168,9 +168,9 @@ impl Store {
                     .expression_attribute_values(":prefix", s(keys::ACCOUNT_PREFIX)),
                 (None, Some(_)) => request.key_condition_expression("#key = :key"),
             };
-            let output = request.send().await.map_err(Error::from_sdk)?;
+            let output = request.send().await.map_err(crate::aws_errors::from_sdk)?;
             for item in output.items.unwrap_or_default() {
-                accounts.push(serde_dynamo::from_item(item)?);
+                accounts.push(crate::codec::from_item(item)?);
             }
             start = output.last_evaluated_key;
             if start.is_none() {

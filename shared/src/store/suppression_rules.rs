@@ -15,7 +15,7 @@ impl Store {
         rule: &SuppressionRule,
         read: u64,
     ) -> Result<bool> {
-        let mut item: Item = serde_dynamo::to_item(rule)?;
+        let mut item: Item = crate::codec::to_item(rule)?;
         item.extend(item_key(tenant, keys::suppression_rule_sk(&rule.rule_id)));
         item.insert("type".into(), s("suppression_rule"));
         let put = super::put_if_absent(self.table(), item)?;
@@ -64,7 +64,7 @@ impl Store {
                 resource: RESOURCE,
                 id: rule_id.to_string(),
             }),
-            Err(err) => Err(Error::from_sdk(err)),
+            Err(err) => Err(crate::aws_errors::from_sdk(err)),
         }
     }
 }

@@ -23,14 +23,14 @@ impl Store {
             .projection_expression("settings, settings_version")
             .send()
             .await
-            .map_err(Error::from_sdk)?;
+            .map_err(crate::aws_errors::from_sdk)?;
         let mut item = output.item.unwrap_or_default();
         let version = item
             .remove("settings_version")
             .and_then(|value| value.as_n().ok().and_then(|n| n.parse().ok()))
             .unwrap_or(0);
         let settings = match item.remove("settings") {
-            Some(value) => serde_dynamo::from_attribute_value(value)?,
+            Some(value) => crate::codec::from_attribute_value(value)?,
             None => TenantSettings::default(),
         };
         Ok((settings, version))
@@ -58,7 +58,7 @@ impl Store {
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_names("#type", "type")
-            .expression_attribute_values(":settings", serde_dynamo::to_attribute_value(settings)?)
+            .expression_attribute_values(":settings", crate::codec::to_attribute_value(settings)?)
             .expression_attribute_values(":now", s(now.to_string()))
             .expression_attribute_values(":actor", s(actor))
             .expression_attribute_values(":tenant", s(tenant))
@@ -77,7 +77,7 @@ impl Store {
                 id: tenant.to_string(),
                 expected: expected.unwrap_or_default(),
             }),
-            Err(err) => Err(Error::from_sdk(err)),
+            Err(err) => Err(crate::aws_errors::from_sdk(err)),
         }
     }
 }

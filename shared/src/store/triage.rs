@@ -63,8 +63,8 @@ impl Store {
             .await?
         {
             match item.get("sk").and_then(|v| v.as_s().ok()) {
-                Some(sk) if *sk == finding_sk => finding = Some(serde_dynamo::from_item(item)?),
-                _ => attachment = Some(serde_dynamo::from_item(item)?),
+                Some(sk) if *sk == finding_sk => finding = Some(crate::codec::from_item(item)?),
+                _ => attachment = Some(crate::codec::from_item(item)?),
             }
         }
         let mut finding = finding.ok_or_else(|| Error::NotFound {
@@ -100,11 +100,11 @@ impl Store {
                 )
                 .expression_attribute_values(
                     ":suppression",
-                    serde_dynamo::to_attribute_value(suppression)?,
+                    crate::codec::to_attribute_value(suppression)?,
                 )
                 .expression_attribute_values(
                     ":status",
-                    serde_dynamo::to_attribute_value(FindingStatus::Suppressed)?,
+                    crate::codec::to_attribute_value(FindingStatus::Suppressed)?,
                 ),
             None => Update::builder()
                 .update_expression(
@@ -112,7 +112,7 @@ impl Store {
                 )
                 .expression_attribute_values(
                     ":status",
-                    serde_dynamo::to_attribute_value(FindingStatus::Open)?,
+                    crate::codec::to_attribute_value(FindingStatus::Open)?,
                 ),
         }
         .table_name(self.table())
@@ -159,7 +159,7 @@ impl Store {
             } else {
                 update
                     .update_expression("SET #suppressed = :map")
-                    .expression_attribute_values(":map", serde_dynamo::to_attribute_value(&map)?)
+                    .expression_attribute_values(":map", crate::codec::to_attribute_value(&map)?)
             };
             update = update
                 .condition_expression(format!(
@@ -168,7 +168,7 @@ impl Store {
                 ))
                 .expression_attribute_values(
                     ":before",
-                    serde_dynamo::to_attribute_value(&attachment.suppressed)?,
+                    crate::codec::to_attribute_value(&attachment.suppressed)?,
                 );
             transaction = transaction.transact_items(
                 TransactWriteItem::builder()
@@ -179,7 +179,7 @@ impl Store {
         match transaction.send().await {
             Ok(_) => {}
             Err(err) if super::is_transaction_condition_failure(&err) => return Ok(None),
-            Err(err) => return Err(Error::from_sdk(err)),
+            Err(err) => return Err(crate::aws_errors::from_sdk(err)),
         }
         finding.suppression = suppression.cloned();
         finding.triage_revision += 1;
@@ -195,7 +195,7 @@ impl Store {
 /// A finding as its item: keyed in its account, and placed in the
 /// tenant's severity order.
 pub fn finding_item(tenant: &str, finding: &Finding) -> Result<super::Item> {
-    let mut item: super::Item = serde_dynamo::to_item(finding)?;
+    let mut item: super::Item = crate::codec::to_item(finding)?;
     item.extend(item_key(
         tenant,
         keys::finding_sk(
@@ -323,7 +323,7 @@ impl Store {
                     query = query.expression_attribute_values(name, value.clone());
                 }
             }
-            let output = query.send().await.map_err(Error::from_sdk)?;
+            let output = query.send().await.map_err(crate::aws_errors::from_sdk)?;
             for item in output.items.unwrap_or_default() {
                 if found.len() == limit {
                     return Ok(Page {
@@ -332,7 +332,7 @@ impl Store {
                     });
                 }
                 last = super::text_of(&item, FINDINGS_ORDER);
-                let finding: Finding = serde_dynamo::from_item(item)?;
+                let finding: Finding = crate::codec::from_item(item)?;
                 found.push(finding.as_of(now));
             }
             match output
@@ -374,7 +374,9 @@ impl Store {
             .send();
         let mut findings: Vec<Finding> = Vec::new();
         while let Some(item) = items.next().await {
-            findings.push(serde_dynamo::from_item(item.map_err(Error::from_sdk)?)?);
+            findings.push(crate::codec::from_item(
+                item.map_err(crate::aws_errors::from_sdk)?,
+            )?);
         }
         // Written as a scan writes them, so a hand triage made meanwhile
         // is kept.
@@ -540,7 +542,7 @@ impl Store {
                 Err(err) => err,
             };
             let Some(reasons) = super::cancellation_reasons(&err) else {
-                return Err(Error::from_sdk(err));
+                return Err(crate::aws_errors::from_sdk(err));
             };
             if !reasons.iter().any(|(refused, _)| *refused) {
                 // Another transaction held one of these items: again
@@ -554,7 +556,7 @@ impl Store {
                     again.push(finding);
                     continue;
                 }
-                let now: Option<Finding> = now.map(serde_dynamo::from_item).transpose()?;
+                let now: Option<Finding> = now.map(crate::codec::from_item).transpose()?;
                 again.extend(finding.rewritten(now.as_ref(), rules));
             }
             chunk = again;

@@ -64,7 +64,7 @@ impl Store {
             .set_exclusive_start_key(start)
             .send()
             .await
-            .map_err(Error::from_sdk)?;
+            .map_err(crate::aws_errors::from_sdk)?;
         let mut accounts = Vec::new();
         for item in output.items.unwrap_or_default() {
             let tenant = match item.get("pk") {
@@ -73,7 +73,7 @@ impl Store {
             };
             accounts.push(DueAccount {
                 tenant,
-                account: serde_dynamo::from_item(item)?,
+                account: crate::codec::from_item(item)?,
             });
         }
         Ok(DuePage {
@@ -116,7 +116,7 @@ impl Store {
         let mut values = HashMap::from([
             (
                 ":credential".to_string(),
-                serde_dynamo::to_attribute_value(credential)?,
+                crate::codec::to_attribute_value(credential)?,
             ),
             (":one".to_string(), n(1)),
             (":external".to_string(), s(verified.external_id.clone())),
@@ -186,7 +186,7 @@ impl Store {
                 } else if let Some(pending_role) = pending_role {
                     values.insert(
                         ":pending_role_credential".into(),
-                        serde_dynamo::to_attribute_value(pending_role)?,
+                        crate::codec::to_attribute_value(pending_role)?,
                     );
                     sets.push("#pending_role_credential = :pending_role_credential");
                 }
@@ -237,14 +237,14 @@ impl Store {
             .send()
             .await;
         match result {
-            Ok(output) => Ok(serde_dynamo::from_item(
+            Ok(output) => Ok(crate::codec::from_item(
                 output.attributes.unwrap_or_default(),
             )?),
             Err(err) if is_condition_failure(&err) => Err(Error::Conflict(format!(
                 "account '{}' changed its role or external ID during verification; verify again",
                 verified.account_id
             ))),
-            Err(err) => Err(Error::from_sdk(err)),
+            Err(err) => Err(crate::aws_errors::from_sdk(err)),
         }
     }
 
@@ -313,7 +313,7 @@ impl Store {
             .send()
             .await
         {
-            Ok(output) => Ok(serde_dynamo::from_item(
+            Ok(output) => Ok(crate::codec::from_item(
                 output.attributes.unwrap_or_default(),
             )?),
             Err(err) if is_condition_failure(&err) => {
@@ -337,7 +337,7 @@ impl Store {
                     otherwise,
                 ))
             }
-            Err(err) => Err(Error::from_sdk(err)),
+            Err(err) => Err(crate::aws_errors::from_sdk(err)),
         }
     }
 
@@ -359,7 +359,7 @@ impl Store {
             .expression_attribute_values(":one", n(1))
             .return_values(ReturnValue::AllNew);
         match super::stamp_update(request).send().await {
-            Ok(output) => Ok(serde_dynamo::from_item(
+            Ok(output) => Ok(crate::codec::from_item(
                 output.attributes.unwrap_or_default(),
             )?),
             Err(err) if is_condition_failure(&err) => Err(Self::explain_refusal(
@@ -372,7 +372,7 @@ impl Store {
                     id: account_id.to_string(),
                 },
             )),
-            Err(err) => Err(Error::from_sdk(err)),
+            Err(err) => Err(crate::aws_errors::from_sdk(err)),
         }
     }
 }

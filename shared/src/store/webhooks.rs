@@ -15,7 +15,7 @@ impl Store {
         webhook: &Webhook,
         expected: Option<u64>,
     ) -> Result<()> {
-        let mut item: Item = serde_dynamo::to_item(webhook)?;
+        let mut item: Item = crate::codec::to_item(webhook)?;
         item.insert("pk".into(), s(keys::tenant_pk(tenant)));
         item.insert("sk".into(), s(keys::webhook_sk(&webhook.webhook_id)));
         item.insert("type".into(), s("webhook"));
@@ -44,14 +44,14 @@ impl Store {
                     expected: version,
                 },
             }),
-            Err(err) => Err(Error::from_sdk(err)),
+            Err(err) => Err(crate::aws_errors::from_sdk(err)),
         }
     }
 
     /// Store a new webhook at the quota version `read` (`Ok(false)`: the
     /// quota moved, count again).
     pub async fn create_webhook(&self, tenant: &str, webhook: &Webhook, read: u64) -> Result<bool> {
-        let mut item: Item = serde_dynamo::to_item(webhook)?;
+        let mut item: Item = crate::codec::to_item(webhook)?;
         item.insert("pk".into(), s(keys::tenant_pk(tenant)));
         item.insert("sk".into(), s(keys::webhook_sk(&webhook.webhook_id)));
         item.insert("type".into(), s("webhook"));
@@ -71,7 +71,7 @@ impl Store {
     pub async fn get_webhook(&self, tenant: &str, webhook_id: &str) -> Result<Webhook> {
         self.get_item(tenant, keys::webhook_sk(webhook_id))
             .await?
-            .map(serde_dynamo::from_item)
+            .map(crate::codec::from_item)
             .transpose()?
             .ok_or_else(|| Error::NotFound {
                 resource: RESOURCE,
@@ -100,7 +100,7 @@ impl Store {
                 resource: RESOURCE,
                 id: webhook_id.to_string(),
             }),
-            Err(err) => Err(Error::from_sdk(err)),
+            Err(err) => Err(crate::aws_errors::from_sdk(err)),
         }
     }
 }

@@ -9,6 +9,9 @@ use crate::{Error, Result};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+/// An organization's display name.
+pub const MAX_NAME_LEN: usize = 256;
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterOrganizationRequest {
@@ -56,7 +59,7 @@ impl Organizations<'_> {
         actor: &str,
         request: RegisterOrganizationRequest,
     ) -> Result<Organization> {
-        crate::validation::display_name("name", &request.name, 256)?;
+        crate::validation::display_name("name", &request.name, MAX_NAME_LEN)?;
         check_management_role(
             self.settings,
             &request.role_arn,
@@ -116,7 +119,7 @@ impl Organizations<'_> {
         let current = self.store.get_organization(tenant, organization_id).await?;
         let mut next = current.clone();
         if let Some(name) = request.name {
-            crate::validation::display_name("name", &name, 256)?;
+            crate::validation::display_name("name", &name, MAX_NAME_LEN)?;
             next.name = name;
         }
         if let Some(role_arn) = request.role_arn {

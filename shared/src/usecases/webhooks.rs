@@ -161,8 +161,11 @@ impl Webhooks<'_> {
         let hours = request
             .overlap_hours
             .unwrap_or(webhooks::DEFAULT_OVERLAP_HOURS);
-        if hours > 168 {
-            return Err(Error::invalid("overlap_hours", "overlap_hours is 0-168"));
+        if hours > webhooks::MAX_OVERLAP_HOURS {
+            return Err(Error::invalid(
+                "overlap_hours",
+                format!("overlap_hours is 0-{}", webhooks::MAX_OVERLAP_HOURS),
+            ));
         }
         let current = self.store.get_webhook(tenant, webhook_id).await?;
         let now = Timestamp::now();
@@ -207,7 +210,7 @@ impl Webhooks<'_> {
 
 fn check_description(description: Option<&str>) -> Result<()> {
     match description {
-        Some(text) => crate::validation::text("description", text, 256),
+        Some(text) => crate::validation::text("description", text, webhooks::MAX_DESCRIPTION_LEN),
         None => Ok(()),
     }
 }

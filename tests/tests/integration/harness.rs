@@ -343,6 +343,14 @@ impl TestApp {
         self.call(Method::GET, uri, None).await
     }
 
+    /// `POST /v1/aws/iam-parameters`: reserve `account` (201) or read
+    /// the parameters of a registered one (200).
+    pub async fn reserve(&self, account: &str) -> Reply {
+        let body = serde_json::json!({ "account_id": account });
+        self.call(Method::POST, "/v1/aws/iam-parameters", Some(&body))
+            .await
+    }
+
     /// Register an account; `extra` fields override the defaults.
     pub async fn create(&self, account_id: &str, extra: Value) -> Value {
         let mut body = json!({"account_id": account_id, "name": format!("Account {account_id}")});

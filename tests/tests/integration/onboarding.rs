@@ -320,13 +320,7 @@ async fn a_reserved_account_connects_through_the_page_without_script() {
         .await;
     assert_eq!(settings.status, StatusCode::OK, "{:#}", settings.body);
     let account = fresh_account();
-    let reserved = app
-        .call(
-            Method::POST,
-            "/v1/aws/iam-parameters",
-            Some(&json!({"account_id": account})),
-        )
-        .await;
+    let reserved = app.reserve(&account).await;
     assert_eq!(reserved.status, StatusCode::CREATED, "{:#}", reserved.body);
     let link = app
         .call(
@@ -680,13 +674,7 @@ mod browser {
         let public = crate::harness::PUBLIC_URL;
 
         let account = super::fresh_account();
-        let reserved = app
-            .call(
-                Method::POST,
-                "/v1/aws/iam-parameters",
-                Some(&json!({"account_id": account})),
-            )
-            .await;
+        let reserved = app.reserve(&account).await;
         assert_eq!(reserved.status, StatusCode::CREATED, "{:#}", reserved.body);
         let link = app
             .call(

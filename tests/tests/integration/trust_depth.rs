@@ -712,13 +712,7 @@ async fn a_govcloud_account_verifies_against_the_govcloud_configuration() {
         .get(&format!("/v1/accounts/{account}/cloudformation-template"))
         .await;
     assert!(template.body.as_str().unwrap().contains(&gov_principal));
-    let parameters = app
-        .call(
-            Method::POST,
-            "/v1/aws/iam-parameters",
-            Some(&json!({"account_id": account})),
-        )
-        .await;
+    let parameters = app.reserve(&account).await;
     assert_eq!(parameters.status, StatusCode::OK, "{:#}", parameters.body);
     assert!(parameters.body["aws_console_url"]
         .as_str()

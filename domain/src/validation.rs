@@ -7,16 +7,22 @@ use regex::Regex;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::LazyLock;
 
-static ACCOUNT_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[0-9]{12}$").unwrap());
-static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$").unwrap()
-});
-static ROLE_ARN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^arn:(aws|aws-us-gov|aws-cn):iam::([0-9]{12}):role/((?:[\w+=,.@-]+/)*)([\w+=,.@-]{1,64})$")
-        .unwrap()
-});
+// The patterns below are written in the subset that Rust's regex, Python's
+// re and ECMA-262 read alike, because the OpenAPI document states them as
+// they are (functions/api/src/constraints.rs): a client checks what the
+// server checks.
+pub const ACCOUNT_ID_PATTERN: &str = r"^[0-9]{12}$";
+pub const EMAIL_PATTERN: &str = r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$";
+/// IAM's names and paths are ASCII: `\w` would admit any letter.
+pub const ROLE_ARN_PATTERN: &str = r"^arn:(aws|aws-us-gov|aws-cn):iam::([0-9]{12}):role/((?:[A-Za-z0-9_+=,.@-]+/)*)([A-Za-z0-9_+=,.@-]{1,64})$";
+pub const RESOURCE_TYPE_PATTERN: &str = r"^AWS\.[A-Za-z0-9]+\.[A-Za-z0-9]+$";
+pub const EXTERNAL_ID_PATTERN: &str = r"^[A-Za-z0-9_+=,.@:/-]{2,1224}$";
+
+static ACCOUNT_ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(ACCOUNT_ID_PATTERN).unwrap());
+static EMAIL: LazyLock<Regex> = LazyLock::new(|| Regex::new(EMAIL_PATTERN).unwrap());
+static ROLE_ARN: LazyLock<Regex> = LazyLock::new(|| Regex::new(ROLE_ARN_PATTERN).unwrap());
 static RESOURCE_TYPE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^AWS\.[A-Za-z0-9]+\.[A-Za-z0-9]+$").unwrap());
+    LazyLock::new(|| Regex::new(RESOURCE_TYPE_PATTERN).unwrap());
 static TENANT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9-]{0,62}$").unwrap());
 
@@ -61,6 +67,11 @@ pub fn join_path(parent: &str, child: Option<String>) -> Option<String> {
 pub const MAX_LIST_ENTRIES: usize = 100;
 pub const MAX_LABELS: usize = 50;
 pub const MAX_REGEX_LEN: usize = 1024;
+/// Names of things a caller labels (an account, its owner, an API key, a
+/// scanner credential) and the keys of labels and settings.
+pub const MAX_NAME_LEN: usize = 128;
+pub const MAX_LABEL_VALUE_LEN: usize = 256;
+pub const MAX_EMAIL_LEN: usize = 254;
 
 pub fn account_id(field: &str, value: &str) -> Result<()> {
     if ACCOUNT_ID.is_match(value) {
@@ -78,11 +89,9 @@ pub fn account_id(field: &str, value: &str) -> Result<()> {
 
 /// An external ID as STS accepts it: 2-1224 of `[\w+=,.@:/-]`.
 pub fn external_id(field: &str, value: &str) -> Result<()> {
-    let valid = (2..=1224).contains(&value.len())
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@:/-".contains(c));
-    if valid {
+    static EXTERNAL_ID: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(EXTERNAL_ID_PATTERN).unwrap());
+    if EXTERNAL_ID.is_match(value) {
         Ok(())
     } else {
         Err(Error::invalid(
@@ -131,27 +140,62 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<()> {
 /// ones (spaces, joiners, BOM, soft hyphen, fillers) that make two names
 /// that look the same differ.
 pub fn is_forbidden_char(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{00AD}'
-                | '\u{034F}'
-                | '\u{061C}'
-                | '\u{115F}'
-                | '\u{1160}'
-                | '\u{17B4}'
-                | '\u{17B5}'
-                | '\u{180B}'..='\u{180F}'
-                | '\u{200B}'..='\u{200F}'
-                | '\u{2028}'..='\u{202E}'
-                | '\u{2060}'..='\u{206F}'
-                | '\u{3164}'
-                | '\u{FEFF}'
-                | '\u{FFA0}'
-                | '\u{FFF0}'..='\u{FFFB}'
-                | '\u{1D173}'..='\u{1D17A}'
-                | '\u{E0000}'..='\u{E0FFF}'
-        )
+    FORBIDDEN_CHARS
+        .iter()
+        .any(|(first, last)| (*first..=*last).contains(&c))
+}
+
+/// The ranges [`is_forbidden_char`] refuses: the control characters
+/// (Unicode's Cc) first, then the invisible and bidirectional ones.
+pub const FORBIDDEN_CHARS: &[(char, char)] = &[
+    ('\u{0000}', '\u{001F}'),
+    ('\u{007F}', '\u{009F}'),
+    ('\u{00AD}', '\u{00AD}'),
+    ('\u{034F}', '\u{034F}'),
+    ('\u{061C}', '\u{061C}'),
+    ('\u{115F}', '\u{1160}'),
+    ('\u{17B4}', '\u{17B5}'),
+    ('\u{180B}', '\u{180F}'),
+    ('\u{200B}', '\u{200F}'),
+    ('\u{2028}', '\u{202E}'),
+    ('\u{2060}', '\u{206F}'),
+    ('\u{3164}', '\u{3164}'),
+    ('\u{FEFF}', '\u{FEFF}'),
+    ('\u{FFA0}', '\u{FFA0}'),
+    ('\u{FFF0}', '\u{FFFB}'),
+    ('\u{1D173}', '\u{1D17A}'),
+    ('\u{E0000}', '\u{E0FFF}'),
+];
+
+/// The ranges of [`FORBIDDEN_CHARS`] as the inside of a regular expression
+/// character class, in the `\uXXXX` form ECMA-262, Python and Rust read
+/// alike. That form reaches only the Basic Multilingual Plane, so the two
+/// astral ranges (musical formatting and tag characters) are left out: a
+/// pattern built on it admits them and the server still refuses them.
+fn forbidden_class() -> String {
+    FORBIDDEN_CHARS
+        .iter()
+        .filter(|(_, last)| u32::from(*last) <= 0xFFFF)
+        .map(|(first, last)| {
+            if first == last {
+                format!("\\u{:04X}", u32::from(*first))
+            } else {
+                format!("\\u{:04X}-\\u{:04X}", u32::from(*first), u32::from(*last))
+            }
+        })
+        .collect()
+}
+
+/// What [`text`] accepts, as a pattern (the length stated apart): no white
+/// space at either end and no forbidden character.
+pub fn text_pattern() -> String {
+    let forbidden = forbidden_class();
+    format!("^[^\\s{forbidden}](?:[^{forbidden}]*[^\\s{forbidden}])?$")
+}
+
+/// What [`clean`] accepts, as a pattern.
+pub fn clean_pattern() -> String {
+    format!("^[^{}]*$", forbidden_class())
 }
 
 /// A caller's value free of [`is_forbidden_char`]s (for texts with their
@@ -219,7 +263,7 @@ pub fn echo(value: &str) -> String {
 }
 
 pub fn email(field: &str, value: &str) -> Result<()> {
-    if value.len() <= 254 && EMAIL.is_match(value) {
+    if value.len() <= MAX_EMAIL_LEN && EMAIL.is_match(value) {
         Ok(())
     } else {
         Err(Error::invalid(
@@ -362,7 +406,7 @@ pub fn labels(field: &str, values: &BTreeMap<String, String>) -> Result<()> {
     }
     for (key, value) in values {
         let path = format!("{field}.{}", echo(key));
-        text(&path, key, 128).map_err(|_| {
+        text(&path, key, MAX_NAME_LEN).map_err(|_| {
             Error::invalid(
                 &path,
                 "label keys are 1-128 characters, no surrounding white space, control or bidirectional-override characters",
@@ -370,7 +414,7 @@ pub fn labels(field: &str, values: &BTreeMap<String, String>) -> Result<()> {
         })?;
         // A bare key (empty value) is a label too, as with AWS tags.
         let length = value.chars().count();
-        if length > 256 || value.chars().any(is_forbidden_char) {
+        if length > MAX_LABEL_VALUE_LEN || value.chars().any(is_forbidden_char) {
             return Err(Error::invalid(
                 &path,
                 "label values are 0-256 characters, without control or bidirectional-override characters",
@@ -463,6 +507,31 @@ mod tests {
 
     fn strings(values: &[&str]) -> Vec<String> {
         values.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// The patterns the OpenAPI document states agree with the checks,
+    /// character by character over the Basic Multilingual Plane.
+    #[test]
+    fn stated_patterns_agree_with_the_checks() {
+        let text_pattern = Regex::new(&text_pattern()).unwrap();
+        let clean_pattern = Regex::new(&clean_pattern()).unwrap();
+        for c in (0..=0xFFFFu32).filter_map(char::from_u32) {
+            for value in [format!("a{c}b"), c.to_string(), format!("{c}b")] {
+                assert_eq!(
+                    text_pattern.is_match(&value),
+                    text("f", &value, 3).is_ok(),
+                    "text and its pattern differ on {value:?}"
+                );
+                assert_eq!(
+                    clean_pattern.is_match(&value),
+                    clean("f", &value).is_ok(),
+                    "clean and its pattern differ on {value:?}"
+                );
+            }
+        }
+        assert!(!text_pattern.is_match(""));
+        // The astral ranges are refused by the server alone.
+        assert!(text("f", "a\u{E0041}", 3).is_err());
     }
 
     #[test]

@@ -7,7 +7,10 @@ use std::time::Duration;
 use utoipa::ToSchema;
 
 /// Longest external-ID lifetime a tenant may set: ten years.
-const MAX_AGE_DAYS: u32 = 3650;
+pub const MAX_AGE_DAYS: u32 = 3650;
+pub const MAX_PRODUCT_NAME_LEN: usize = 100;
+/// `logo_url` and `support_contact`.
+pub const MAX_URL_LEN: usize = 2048;
 
 /// The tenant's rotation policy, kept on its tenant item.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -50,7 +53,7 @@ impl TenantSettings {
             }
         }
         if let Some(name) = &self.product_name {
-            crate::validation::display_name("product_name", name, 100)?;
+            crate::validation::display_name("product_name", name, MAX_PRODUCT_NAME_LEN)?;
         }
         if let Some(url) = &self.logo_url {
             logo_origin(url)?;
@@ -86,7 +89,7 @@ impl SupportContact {
     const FIELD: &'static str = "support_contact";
 
     pub fn parse(text: &str) -> Result<SupportContact> {
-        crate::validation::text(Self::FIELD, text, 2048)?;
+        crate::validation::text(Self::FIELD, text, MAX_URL_LEN)?;
         if !text.contains("://") {
             crate::validation::email(Self::FIELD, text)?;
             return Ok(SupportContact::Email(text.to_string()));
@@ -132,8 +135,8 @@ impl SupportContact {
 /// directive, nothing a parser would rewrite.
 pub fn logo_origin(text: &str) -> Result<String> {
     let refuse = |why: &str| Err(Error::invalid("logo_url", why));
-    if text.len() > 2048 {
-        return refuse("logo_url is at most 2048 characters");
+    if text.len() > MAX_URL_LEN {
+        return refuse(&format!("logo_url is at most {MAX_URL_LEN} characters"));
     }
     let Ok(url) = url::Url::parse(text) else {
         return refuse(

@@ -76,7 +76,9 @@ impl utoipa::PartialSchema for Timestamp {
             .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
                 utoipa::openapi::KnownFormat::DateTime,
             )))
-            .examples(["2026-11-22T18:30:00.000Z"])
+            // In the future for years, so an example expiry is one a
+            // server accepts (API keys refuse a past expires_at).
+            .examples(["2030-06-01T12:00:00.000Z"])
             .into()
     }
 }

@@ -8,9 +8,12 @@ use crate::{Error, Result};
 
 const DEFAULT_POLICY: &str = "SecurityAudit";
 const MAX_POLICIES: usize = 10;
+/// What [`managed_policies`] accepts, written out (1-10 names).
+pub const MANAGED_POLICIES_PATTERN: &str =
+    r"^[A-Za-z0-9+=.@_/-]{1,128}(?:,[A-Za-z0-9+=.@_/-]{1,128}){0,9}$";
 
 /// A value as a JSON string, which YAML reads as the same scalar.
-pub(crate) fn quoted(value: &str) -> String {
+pub fn quoted(value: &str) -> String {
     serde_json::to_string(value).expect("strings serialise")
 }
 
@@ -50,7 +53,7 @@ pub fn managed_policies(text: Option<&str>) -> Result<Vec<String>> {
 /// with a SourceIdentity (`sts:SetSourceIdentity`, which AWS requires of
 /// every AssumeRole that sets one). Every template's role trusts the
 /// vendor this way, and only this way.
-pub(crate) fn trust_policy(principal: &str, external_ids: &str) -> String {
+pub fn trust_policy(principal: &str, external_ids: &str) -> String {
     format!(
         r#"      AssumeRolePolicyDocument:
         Version: "2012-10-17"
@@ -73,7 +76,7 @@ pub(crate) fn trust_policy(principal: &str, external_ids: &str) -> String {
 /// (`iam:GetRole`, `iam:SimulatePrincipalPolicy`), so verification can
 /// check its trust policy and session limit without probing, and what its
 /// data sources need without guessing.
-pub(crate) const SELF_READ_STATEMENT: &str = r#"              - Sid: VendorReadsThisRole
+pub const SELF_READ_STATEMENT: &str = r#"              - Sid: VendorReadsThisRole
                 Effect: Allow
                 Action:
                   - iam:GetRole
@@ -84,7 +87,7 @@ pub(crate) const SELF_READ_STATEMENT: &str = r#"              - Sid: VendorReads
 /// The role resource and its output, shared by both templates: trust of
 /// `principal` only with `sts:ExternalId` equal to `external_ids`, and the
 /// managed policies `policy_arns` (each already YAML).
-pub(crate) fn role_resource(
+pub fn role_resource(
     principal: &str,
     external_ids: &str,
     policy_arns: &str,
@@ -164,7 +167,7 @@ fn data_source_statement(actions: &[String]) -> String {
 }
 
 /// The YAML list items of AWS managed policies, in the role's partition.
-pub(crate) fn managed_policy_arns(policies: &[String]) -> String {
+pub fn managed_policy_arns(policies: &[String]) -> String {
     policies
         .iter()
         .map(|name| {

@@ -1,4 +1,8 @@
-//! The one error type of the model crate. The API maps it to HTTP in one place.
+//! The one error type. The API maps it to HTTP in one place; the AWS
+//! adapters make it from SDK errors (`model::aws_errors::from_sdk`).
+
+use serde::Serialize;
+use utoipa::ToSchema;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -19,7 +23,7 @@ pub enum Error {
     InvalidFields(Vec<Error>),
     /// Rows of an all-or-nothing import that cannot be imported.
     #[error("{} rows are invalid (listed in details); nothing was imported. Fix them, or import with ?mode=best_effort", .0.len())]
-    InvalidRows(Vec<crate::csv_io::RowError>),
+    InvalidRows(Vec<RowError>),
     #[error("{resource} '{id}' was not found")]
     NotFound { resource: &'static str, id: String },
     #[error("{resource} '{id}' already exists")]
@@ -39,7 +43,7 @@ pub enum Error {
     #[error("account '{id}' has departed from its organization ({}); it returns when the organization's sync finds it active and covered by the filters again", <&'static str>::from(reason))]
     Departed {
         id: String,
-        reason: crate::account::DepartureReason,
+        reason: crate::membership::DepartureReason,
     },
     /// The data source is not attached to the account.
     #[error("data source '{data_source}' is not attached to account {account_id}; attach it with PUT /v1/accounts/{account_id}/data-sources/{data_source}")]
@@ -184,40 +188,17 @@ impl Error {
             message: message.into(),
         }
     }
-
-    /// Classify an AWS SDK error ([`crate::aws_errors`]): throttling,
-    /// timeouts and transient failures are retryable (`Unavailable`), the
-    /// rest is an internal store error.
-    pub fn from_sdk<E>(
-        err: aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
-    ) -> Self
-    where
-        E: aws_sdk_dynamodb::error::ProvideErrorMetadata
-            + std::error::Error
-            + Send
-            + Sync
-            + 'static,
-    {
-        let retryable = crate::aws_errors::classify(&err).is_retryable();
-        let context = format!(
-            "DynamoDB {}",
-            err.as_service_error()
-                .and_then(|e| e.code())
-                .unwrap_or("call failed")
-        );
-        let source = Some(Box::new(err) as Cause);
-        if retryable {
-            Error::Unavailable { context, source }
-        } else {
-            Error::Store { context, source }
-        }
-    }
 }
 
-impl From<serde_dynamo::Error> for Error {
-    fn from(err: serde_dynamo::Error) -> Self {
-        store_error(err)
-    }
+/// Why a row of a CSV import cannot be imported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct RowError {
+    pub row: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// The CSV column at fault.
+    pub column: String,
+    pub message: String,
 }
 
 /// A store error caused by `err` (for `map_err`).

@@ -166,7 +166,7 @@ impl ApiKey {
         now: Timestamp,
     ) -> Result<IssuedKey> {
         crate::validation::tenant(tenant)?;
-        crate::validation::text("name", name, 128)?;
+        crate::validation::text("name", name, crate::validation::MAX_NAME_LEN)?;
         let scopes = normalise_scopes(scopes)?;
         if expires_at.is_some_and(|at| at <= now) {
             return Err(Error::invalid(

@@ -1,0 +1,60 @@
+"""Hooks for dev/schemathesis.sh (loaded through SCHEMATHESIS_HOOKS).
+
+The OpenAPI document states every constraint JSON Schema can express
+(functions/api/src/constraints.rs). A few rules relate a value to another
+value or to the clock, which JSON Schema cannot say; each is stated in its
+field's description and refused with a 400 naming the field. Positive cases
+are made to follow them here, as a client that reads the descriptions would,
+so that a refusal of a positive case means a constraint the document lacks.
+Negative cases are left as generated.
+
+- Idempotency-Key: one per logical request (e.g. a UUID). Generated keys
+  repeat across different requests, which the server answers with 422.
+- until, expires_at: in the future (a suppression's `until` within 366
+  days).
+- role_arn: a role in the account it is registered for (the path's or the
+  body's account id, an organization's management account).
+
+And one of schemathesis's own: its coverage phase sends an optional header
+with an empty value as a valid case, although the document gives
+If-Match and If-None-Match a minLength of 1; such a header is left out.
+"""
+
+import datetime
+import re
+import uuid
+
+import schemathesis
+from schemathesis.generation.modes import GenerationMode
+
+ROLE_ARN = re.compile(r"^(arn:[a-z-]+:iam::)[0-9]{12}(:role/.*)$", re.S)
+
+
+def _in_thirty_days():
+    moment = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=30)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+@schemathesis.hook
+def before_call(ctx, case, **kwargs):
+    if case.meta is None or case.meta.generation.mode != GenerationMode.POSITIVE:
+        return
+    headers = case.headers or {}
+    if "Idempotency-Key" in headers:
+        headers["Idempotency-Key"] = str(uuid.uuid4())
+    for name in ("If-Match", "If-None-Match"):
+        if headers.get(name) == "":
+            del headers[name]
+    body = case.body
+    if not isinstance(body, dict):
+        return
+    for field in ("until", "expires_at"):
+        if isinstance(body.get(field), str):
+            body[field] = _in_thirty_days()
+    account = (case.path_parameters or {}).get("account_id")
+    for field in ("account_id", "management_account_id"):
+        if isinstance(body.get(field), str):
+            account = body[field]
+    role = body.get("role_arn")
+    if isinstance(account, str) and re.fullmatch(r"[0-9]{12}", account) and isinstance(role, str):
+        body["role_arn"] = ROLE_ARN.sub(lambda m: m.group(1) + account + m.group(2), role)

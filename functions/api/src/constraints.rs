@@ -1,0 +1,550 @@
+//! Every constraint the server enforces on a body field, stated in the
+//! OpenAPI document from the constants and patterns the checks themselves
+//! use (`model::validation` and the owning modules), so a client, a code
+//! generator or schemathesis makes values the server accepts.
+//!
+//! utoipa's attributes take literals only, which would write each limit
+//! twice; this table names the constant instead. What a pattern cannot say
+//! (a role in the account it is registered with, one script per name, a
+//! future expiry) is in the fields' descriptions and refused with a 400.
+
+use model::validation::{self as checks, MAX_NAME_LEN};
+use serde_json::{json, Value};
+
+/// One rule: the JSON Schema keywords merged into a component schema's
+/// property (`""`: the component itself; `/...`: a JSON pointer into it).
+struct Rule {
+    schema: &'static str,
+    property: &'static str,
+    keywords: Value,
+}
+
+/// A table, one entry per constrained field, so its length is its size.
+fn rules(data_sources: &[&str]) -> Vec<Rule> {
+    let text =
+        |max: usize| json!({"minLength": 1, "maxLength": max, "pattern": checks::text_pattern()});
+    let account_id = json!({"pattern": checks::ACCOUNT_ID_PATTERN});
+    let role_arn =
+        json!({"maxLength": checks::MAX_ROLE_ARN_LEN, "pattern": checks::ROLE_ARN_PATTERN});
+    let region_ids: Vec<&str> = model::regions::REGIONS.iter().map(|r| r.id).collect();
+    let regions = json!({
+        "maxItems": checks::MAX_LIST_ENTRIES,
+        "uniqueItems": true,
+        "items": {"enum": region_ids},
+    });
+    let https_url =
+        |max: usize| json!({"maxLength": max, "pattern": model::webhooks::HTTPS_URL_PATTERN});
+    let data_source = json!({"enum": data_sources});
+    let ou_rules = json!({"maxItems": model::organizations::MAX_RULES});
+    let account_ids =
+        |max: usize| json!({"maxItems": max, "items": {"pattern": checks::ACCOUNT_ID_PATTERN}});
+    let rule = |schema, property, keywords| Rule {
+        schema,
+        property,
+        keywords,
+    };
+    vec![
+        rule("AccountId", "", account_id.clone()),
+        rule(
+            "ExternalId",
+            "",
+            json!({"pattern": checks::EXTERNAL_ID_PATTERN}),
+        ),
+        // The account's fields, on POST, PUT and PATCH.
+        rule("CreateAccountRequest", "", account_field_names()),
+        rule("AccountFields", "name", text(MAX_NAME_LEN)),
+        rule("AccountFields", "owner_name", text(MAX_NAME_LEN)),
+        rule(
+            "AccountFields",
+            "owner_email",
+            json!({"maxLength": checks::MAX_EMAIL_LEN, "pattern": checks::EMAIL_PATTERN}),
+        ),
+        rule("AccountFields", "parent_account_id", account_id.clone()),
+        rule("AccountFields", "role_arn", role_arn.clone()),
+        rule(
+            "AccountFields",
+            "role_arn",
+            json!({"description": "The cross-account role, in this account (and the regions' partition). Absent: the role the onboarding page and the templates create in this account (`CUSTOMER_ROLE_NAME`)."}),
+        ),
+        rule("AccountFields", "regions", regions.clone()),
+        rule("AccountFields", "region_ignore_list", regions.clone()),
+        rule(
+            "AccountFields",
+            "resource_type_ignore_list",
+            json!({"maxItems": checks::MAX_LIST_ENTRIES, "items": {
+                "maxLength": checks::MAX_RESOURCE_TYPE_LEN, "pattern": checks::RESOURCE_TYPE_PATTERN}}),
+        ),
+        rule(
+            "AccountFields",
+            "resource_regex_ignore_list",
+            json!({"maxItems": checks::MAX_LIST_ENTRIES, "items": {
+                "minLength": 1, "maxLength": checks::MAX_REGEX_LEN, "pattern": checks::clean_pattern()}}),
+        ),
+        rule(
+            "AccountFields",
+            "labels",
+            json!({
+                "maxProperties": checks::MAX_LABELS,
+                "propertyNames": text(MAX_NAME_LEN),
+                "additionalProperties": {"maxLength": checks::MAX_LABEL_VALUE_LEN, "pattern": checks::clean_pattern()},
+            }),
+        ),
+        rule("CreateAccountRequest", "account_id", account_id.clone()),
+        rule("ReserveAccount", "account_id", account_id.clone()),
+        // Bulk and role checks.
+        rule(
+            "BatchDeleteRequest",
+            "account_ids",
+            json!({"minItems": 1, "maxItems": model::usecases::bulk::MAX_BATCH_DELETE}),
+        ),
+        rule(
+            "ValidateRolesRequest",
+            "accounts",
+            json!({"minItems": 1, "maxItems": model::usecases::role_checks::MAX_ROLE_CHECKS}),
+        ),
+        rule("RoleCheck", "role_arn", role_arn.clone()),
+        // A role given here, or the account's saved one: not both.
+        rule(
+            "RoleCheck",
+            "",
+            json!({"oneOf": [
+                {"required": ["role_arn", "external_id"],
+                 "properties": {"role_arn": {"type": "string"}, "external_id": {"type": "string"},
+                                "saved_credentials": {"const": false}}},
+                {"required": ["saved_credentials"],
+                 "properties": {"saved_credentials": {"const": true}},
+                 "not": {"anyOf": [{"required": ["role_arn"]}, {"required": ["external_id"]}]}},
+            ]}),
+        ),
+        rule(
+            "AccountActionRequest",
+            "accounts",
+            json!({"minItems": 1, "maxItems": model::usecases::scans::MAX_ACTION_ACCOUNTS}),
+        ),
+        rule("ActionAccount", "regions", regions.clone()),
+        rule("ScanRequest", "regions", regions.clone()),
+        rule(
+            "SearchRequest",
+            "rows",
+            json!({"maximum": model::search::MAX_ROWS}),
+        ),
+        rule(
+            "SearchRequest",
+            "query",
+            json!({"maxLength": model::search::MAX_QUERY_LEN}),
+        ),
+        rule(
+            "OneOrMany",
+            "/oneOf/2",
+            json!({"maxItems": model::search::MAX_CRITERIA_VALUES}),
+        ),
+        // Data sources, scans and findings.
+        rule(
+            "AttachRequest",
+            "config",
+            json!({
+                "maxProperties": model::scans::MAX_CONFIG_ENTRIES,
+                "propertyNames": text(MAX_NAME_LEN),
+                "additionalProperties": text(model::scans::MAX_CONFIG_VALUE_LEN),
+            }),
+        ),
+        rule("AttachRequest", "role_arn", role_arn.clone()),
+        rule(
+            "AttachRequest",
+            "specific_version",
+            text(model::scans::MAX_VERSION_LEN),
+        ),
+        rule(
+            "Schedule",
+            "every_seconds",
+            json!({"minimum": model::schedule::MIN_INTERVAL_SECONDS, "maximum": model::schedule::MAX_INTERVAL_SECONDS}),
+        ),
+        rule(
+            "Schedule",
+            "jitter_seconds",
+            json!({"maximum": model::schedule::MAX_JITTER_SECONDS}),
+        ),
+        rule(
+            "SuppressRequest",
+            "reason",
+            text(model::scans::MAX_REASON_LEN),
+        ),
+        rule(
+            "SuppressionRuleRequest",
+            "reason",
+            text(model::scans::MAX_REASON_LEN),
+        ),
+        rule(
+            "SuppressionRuleRequest",
+            "resource_pattern",
+            text(model::suppression_rules::MAX_PATTERN),
+        ),
+        rule(
+            "SuppressionRuleRequest",
+            "rule",
+            json!({"pattern": model::scanner::RULE_PATTERN}),
+        ),
+        rule("SuppressionRuleRequest", "data_source", data_source),
+        // Scanners' reports.
+        rule(
+            "ResultsPage",
+            "page",
+            json!({"minimum": 1, "maximum": model::scanner::MAX_PAGES}),
+        ),
+        rule(
+            "ResultsPage",
+            "findings",
+            json!({"maxItems": model::scanner::MAX_PAGE_FINDINGS}),
+        ),
+        rule(
+            "ReportedFinding",
+            "rule",
+            json!({"pattern": model::scanner::RULE_PATTERN}),
+        ),
+        rule(
+            "ReportedFinding",
+            "resource_type",
+            json!({"pattern": model::scanner::RULE_PATTERN}),
+        ),
+        rule(
+            "ReportedFinding",
+            "title",
+            text(model::scanner::MAX_TITLE_LEN),
+        ),
+        rule(
+            "ReportedFinding",
+            "resource_id",
+            text(model::scanner::MAX_RESOURCE_ID_LEN),
+        ),
+        rule(
+            "ReportedFinding",
+            "details",
+            json!({
+                "maxProperties": model::scanner::MAX_DETAILS,
+                "propertyNames": text(MAX_NAME_LEN),
+                "additionalProperties": text(model::scanner::MAX_DETAIL_LEN),
+            }),
+        ),
+        rule("Completion", "error", text(model::scanner::MAX_ERROR_LEN)),
+        rule(
+            "Completion",
+            "pages",
+            json!({"maximum": model::scanner::MAX_PAGES}),
+        ),
+        // Keys, webhooks, settings.
+        rule("CreateApiKeyRequest", "name", text(MAX_NAME_LEN)),
+        rule("CreateApiKeyRequest", "scopes", json!({"minItems": 1})),
+        rule(
+            "CreateWebhookRequest",
+            "url",
+            https_url(model::webhooks::MAX_URL_LEN),
+        ),
+        rule(
+            "CreateWebhookRequest",
+            "description",
+            text(model::webhooks::MAX_DESCRIPTION_LEN),
+        ),
+        rule(
+            "UpdateWebhookRequest",
+            "url",
+            https_url(model::webhooks::MAX_URL_LEN),
+        ),
+        rule(
+            "UpdateWebhookRequest",
+            "description",
+            text(model::webhooks::MAX_DESCRIPTION_LEN),
+        ),
+        rule(
+            "RotateSecretRequest",
+            "overlap_hours",
+            json!({"maximum": model::webhooks::MAX_OVERLAP_HOURS}),
+        ),
+        rule(
+            "TenantSettings",
+            "product_name",
+            text(model::tenant::MAX_PRODUCT_NAME_LEN),
+        ),
+        rule(
+            "TenantSettings",
+            "logo_url",
+            https_url(model::tenant::MAX_URL_LEN),
+        ),
+        rule(
+            "TenantSettings",
+            "support_contact",
+            json!({"maxLength": model::tenant::MAX_URL_LEN, "anyOf": [
+                {"pattern": checks::EMAIL_PATTERN},
+                {"pattern": model::webhooks::HTTPS_URL_PATTERN},
+            ]}),
+        ),
+        // Rotation by age needs the age.
+        rule(
+            "TenantSettings",
+            "",
+            json!({
+                "if": {"properties": {"auto_rotate_external_id": {"const": true}},
+                       "required": ["auto_rotate_external_id"]},
+                "then": {"required": ["external_id_max_age_days"],
+                         "properties": {"external_id_max_age_days": {"type": "integer"}}},
+            }),
+        ),
+        // Organizations.
+        rule(
+            "RegisterOrganizationRequest",
+            "management_account_id",
+            account_id.clone(),
+        ),
+        rule(
+            "RegisterOrganizationRequest",
+            "name",
+            text(model::usecases::organizations::MAX_NAME_LEN),
+        ),
+        rule("RegisterOrganizationRequest", "role_arn", role_arn.clone()),
+        rule(
+            "UpdateOrganizationRequest",
+            "name",
+            text(model::usecases::organizations::MAX_NAME_LEN),
+        ),
+        rule("UpdateOrganizationRequest", "role_arn", role_arn),
+        rule(
+            "Filters",
+            "include_accounts",
+            account_ids(model::organizations::MAX_RULES),
+        ),
+        rule(
+            "Filters",
+            "exclude_accounts",
+            account_ids(model::organizations::MAX_RULES),
+        ),
+        rule("Filters", "include_ous", ou_rules.clone()),
+        rule("Filters", "exclude_ous", ou_rules.clone()),
+        rule("Filters", "tags", ou_rules),
+        rule(
+            "OuRule",
+            "ou_id",
+            json!({"pattern": model::organizations::OU_ID_PATTERN}),
+        ),
+        rule(
+            "TagRule",
+            "key",
+            json!({"minLength": 1, "maxLength": MAX_NAME_LEN, "pattern": checks::clean_pattern()}),
+        ),
+        rule(
+            "TagRule",
+            "values",
+            json!({"maxItems": model::organizations::MAX_RULES, "items": {
+                "maxLength": checks::MAX_LABEL_VALUE_LEN, "pattern": checks::clean_pattern()}}),
+        ),
+    ]
+}
+
+/// Parameters that mean one thing wherever they appear (where, name), and
+/// the keywords merged into their schema.
+fn parameter_rules(data_sources: &[&str]) -> Vec<(&'static str, &'static str, Value)> {
+    // A header is a string or absent, never null.
+    let entity_tags =
+        json!({"type": "string", "minLength": 1, "pattern": crate::accounts::ENTITY_TAGS_PATTERN});
+    vec![
+        (
+            "query",
+            "account_id",
+            json!({"pattern": checks::ACCOUNT_ID_PATTERN}),
+        ),
+        ("query", "data_source", json!({"enum": data_sources})),
+        ("path", "data_source", json!({"enum": data_sources})),
+        (
+            "query",
+            "managed_policies",
+            json!({"pattern": model::role_template::MANAGED_POLICIES_PATTERN}),
+        ),
+        ("header", "If-Match", entity_tags.clone()),
+        ("header", "If-None-Match", entity_tags),
+    ]
+}
+
+/// The names an account body may carry: its fields, and the account id
+/// echoed (equal to the path's); anything else is refused. Stated on the
+/// request schemas only: a response carries more.
+fn account_field_names() -> Value {
+    let names: Vec<&str> = std::iter::once("account_id")
+        .chain(model::account::AccountFields::NAMES.iter().copied())
+        .collect();
+    json!({"propertyNames": {"enum": names}})
+}
+
+/// Request bodies of one operation (operation id, pointer into the
+/// operation, keywords).
+fn operation_rules() -> Vec<(&'static str, &'static str, Value)> {
+    let columns = model::csv_io::COLUMNS[..model::csv_io::REQUIRED].join(",");
+    let fields = model::csv_io::REQUIRED - 1;
+    vec![
+        (
+            "replace_account",
+            "/requestBody/content/application~1json/schema",
+            account_field_names(),
+        ),
+        (
+            "import_accounts",
+            "/requestBody/content/text~1csv/schema",
+            // The header, then rows of plain cells: what the template gives.
+            json!({"pattern": format!(
+                r##"^{columns}\r?\n(?:[^,\r\n\\"#][^,\r\n\\"]*(?:,[^,\r\n\\"]*){{{fields}}}\r?\n){{0,100}}$"##
+            )}),
+        ),
+    ]
+}
+
+/// Merge every rule into `document`; `data_sources` are the names this
+/// deployment offers. Errors name the rules whose schema, property or
+/// parameter the document lacks (a renamed field), so a test catches them.
+pub fn state(document: &mut Value, data_sources: &[&str]) -> Result<(), Vec<String>> {
+    let mut missing = Vec::new();
+    for Rule {
+        schema,
+        property,
+        keywords,
+    } in rules(data_sources)
+    {
+        let found = document
+            .pointer_mut(&format!("/components/schemas/{schema}"))
+            .and_then(|component| target(component, property));
+        match found {
+            Some(target) => merge(target, keywords),
+            None => missing.push(format!("{schema}.{property}")),
+        }
+    }
+    let parameter_rules = parameter_rules(data_sources);
+    let operation_rules = operation_rules();
+    let mut used = vec![false; parameter_rules.len() + operation_rules.len()];
+    let paths = document["paths"].as_object_mut().into_iter().flatten();
+    let operations = paths.flat_map(|(_, item)| item.as_object_mut().into_iter().flatten());
+    for (_, operation) in operations.filter(|(_, operation)| operation.is_object()) {
+        for (index, (id, pointer, keywords)) in operation_rules.iter().enumerate() {
+            if operation["operationId"] == *id {
+                if let Some(target) = operation.pointer_mut(pointer) {
+                    merge(target, keywords.clone());
+                    used[parameter_rules.len() + index] = true;
+                }
+            }
+        }
+        let parameters = operation
+            .get_mut("parameters")
+            .and_then(Value::as_array_mut);
+        for parameter in parameters.into_iter().flatten() {
+            for (index, (place, name, keywords)) in parameter_rules.iter().enumerate() {
+                if parameter["in"] == *place && parameter["name"] == *name {
+                    merge(&mut parameter["schema"], keywords.clone());
+                    used[index] = true;
+                }
+            }
+        }
+    }
+    let names = parameter_rules
+        .iter()
+        .map(|(place, name, _)| format!("{place} parameter {name}"))
+        .chain(
+            operation_rules
+                .iter()
+                .map(|(id, pointer, _)| format!("{id}{pointer}")),
+        );
+    missing.extend(
+        names
+            .zip(used)
+            .filter(|(_, used)| !used)
+            .map(|(name, _)| name),
+    );
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(missing)
+    }
+}
+
+/// The schema of `property` in `schema` (looking into `allOf` parts), or
+/// `schema` itself for `""`.
+fn target<'a>(schema: &'a mut Value, property: &str) -> Option<&'a mut Value> {
+    if property.is_empty() {
+        return Some(schema);
+    }
+    if property.starts_with('/') {
+        return schema.pointer_mut(property);
+    }
+    if schema["properties"].get(property).is_some() {
+        return schema["properties"].get_mut(property);
+    }
+    schema
+        .get_mut("allOf")?
+        .as_array_mut()?
+        .iter_mut()
+        .find_map(|part| part.get_mut("properties")?.get_mut(property))
+}
+
+/// Deep-merge `keywords` into `into` (objects key by key).
+fn merge(into: &mut Value, keywords: Value) {
+    match (into, keywords) {
+        (Value::Object(into), Value::Object(keywords)) => {
+            for (key, value) in keywords {
+                merge(into.entry(key).or_insert(Value::Null), value);
+            }
+        }
+        (into, keywords) => *into = keywords,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rule_names_a_field_the_document_has() {
+        let mut document = serde_json::to_value(crate::routes().1).unwrap();
+        assert_eq!(state(&mut document, &["aws:iam"]), Ok(()));
+    }
+
+    #[test]
+    fn the_document_states_the_limits_the_server_checks() {
+        let document = crate::openapi();
+        let name = &document["components"]["schemas"]["AccountFields"]["properties"]["name"];
+        assert_eq!(name["maxLength"], MAX_NAME_LEN);
+        assert_eq!(name["pattern"], checks::text_pattern());
+        let regions = &document["components"]["schemas"]["AccountFields"]["properties"]["regions"];
+        assert!(regions["items"]["enum"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("eu-west-1")));
+        let account_id = &document["components"]["schemas"]["CreateAccountRequest"]["allOf"][1]
+            ["properties"]["account_id"];
+        assert_eq!(account_id["pattern"], checks::ACCOUNT_ID_PATTERN);
+        // The stated patterns compile as the server's regex engine reads them.
+        let mut patterns = Vec::new();
+        collect_patterns(&document, &mut patterns);
+        assert!(patterns.len() > 30, "{patterns:?}");
+        // Merging added nothing but keywords (no `parameters: null`).
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                assert!(
+                    !operation["parameters"].is_null() || operation.get("parameters").is_none(),
+                    "{method} {path}"
+                );
+            }
+        }
+        for pattern in patterns {
+            regex::Regex::new(&pattern).unwrap_or_else(|err| panic!("{pattern}: {err}"));
+        }
+    }
+
+    fn collect_patterns(value: &Value, found: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                for (key, inner) in map {
+                    match (key.as_str(), inner) {
+                        ("pattern", Value::String(pattern)) => found.push(pattern.clone()),
+                        _ => collect_patterns(inner, found),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|item| collect_patterns(item, found)),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! serde_dynamo's conversions between our types and DynamoDB items, with
+//! the domain's error: a value that does not convert is an internal store
+//! error (the domain knows nothing of DynamoDB's types).
+
+use crate::error::store_error;
+use crate::Result;
+use serde::{Deserialize, Serialize};
+use serde_dynamo::{AttributeValue, Item};
+
+pub fn to_item<T: Serialize, I: From<Item>>(value: T) -> Result<I> {
+    serde_dynamo::to_item(value).map_err(store_error)
+}
+
+pub fn from_item<'a, I: Into<Item>, T: Deserialize<'a>>(item: I) -> Result<T> {
+    serde_dynamo::from_item(item).map_err(store_error)
+}
+
+pub fn to_attribute_value<T: Serialize, V: From<AttributeValue>>(value: T) -> Result<V> {
+    serde_dynamo::to_attribute_value(value).map_err(store_error)
+}
+
+pub fn from_attribute_value<'a, V: Into<AttributeValue>, T: Deserialize<'a>>(
+    value: V,
+) -> Result<T> {
+    serde_dynamo::from_attribute_value(value).map_err(store_error)
+}
