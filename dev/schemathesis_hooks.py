@@ -14,6 +14,9 @@ Negative cases are left as generated.
   days).
 - role_arn: a role in the account it is registered for (the path's or the
   body's account id, an organization's management account).
+- cursor: a value this API issued (next_cursor of a previous page); an
+  invented one is refused as it should be. Positive cases leave it out.
+- schedule.jitter_seconds: at most half the schedule's interval.
 
 And one of schemathesis's own: its coverage phase sends an optional header
 with an empty value as a valid case, although the document gives
@@ -45,9 +48,17 @@ def before_call(ctx, case, **kwargs):
     for name in ("If-Match", "If-None-Match"):
         if headers.get(name) == "":
             del headers[name]
+    if isinstance(case.query, dict):
+        case.query.pop("cursor", None)
     body = case.body
     if not isinstance(body, dict):
         return
+    body.pop("cursor", None)
+    schedule = body.get("schedule")
+    if isinstance(schedule, dict) and isinstance(schedule.get("jitter_seconds"), int):
+        every = schedule.get("every_seconds")
+        half = every // 2 if isinstance(every, int) else 0
+        schedule["jitter_seconds"] = max(0, min(schedule["jitter_seconds"], half))
     for field in ("until", "expires_at"):
         if isinstance(body.get(field), str):
             body[field] = _in_thirty_days()

@@ -15,6 +15,14 @@ pub const ACCOUNT_ID_PATTERN: &str = r"^[0-9]{12}$";
 pub const EMAIL_PATTERN: &str = r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$";
 /// IAM's names and paths are ASCII: `\w` would admit any letter.
 pub const ROLE_ARN_PATTERN: &str = r"^arn:(aws|aws-us-gov|aws-cn):iam::([0-9]{12}):role/((?:[A-Za-z0-9_+=,.@-]+/)*)([A-Za-z0-9_+=,.@-]{1,64})$";
+/// [`ROLE_ARN_PATTERN`] for roles in `partitions` only.
+pub fn role_arn_pattern(partitions: &[&str]) -> String {
+    ROLE_ARN_PATTERN.replacen(
+        "(aws|aws-us-gov|aws-cn)",
+        &format!("({})", partitions.join("|")),
+        1,
+    )
+}
 pub const RESOURCE_TYPE_PATTERN: &str = r"^AWS\.[A-Za-z0-9]+\.[A-Za-z0-9]+$";
 pub const EXTERNAL_ID_PATTERN: &str = r"^[A-Za-z0-9_+=,.@:/-]{2,1224}$";
 

@@ -20,12 +20,14 @@ struct Rule {
 }
 
 /// A table, one entry per constrained field, so its length is its size.
-fn rules(data_sources: &[&str]) -> Vec<Rule> {
+fn rules(deployment: &Deployment) -> Vec<Rule> {
+    let data_sources = deployment.data_sources;
     let text =
         |max: usize| json!({"minLength": 1, "maxLength": max, "pattern": checks::text_pattern()});
     let account_id = json!({"pattern": checks::ACCOUNT_ID_PATTERN});
-    let role_arn =
-        json!({"maxLength": checks::MAX_ROLE_ARN_LEN, "pattern": checks::ROLE_ARN_PATTERN});
+    // Only the partitions this deployment has a principal in.
+    let role_arn = json!({"maxLength": checks::MAX_ROLE_ARN_LEN,
+        "pattern": checks::role_arn_pattern(deployment.partitions)});
     let region_ids: Vec<&str> = model::regions::REGIONS.iter().map(|r| r.id).collect();
     let regions = json!({
         "maxItems": checks::MAX_LIST_ENTRIES,
@@ -159,6 +161,17 @@ fn rules(data_sources: &[&str]) -> Vec<Rule> {
             "every_seconds",
             json!({"minimum": model::schedule::MIN_INTERVAL_SECONDS, "maximum": model::schedule::MAX_INTERVAL_SECONDS}),
         ),
+        // Exactly one of the two.
+        rule(
+            "Schedule",
+            "",
+            json!({"oneOf": [
+                {"required": ["every_seconds"],
+                 "properties": {"every_seconds": {"type": "integer"}, "cron": {"type": "null"}}},
+                {"required": ["cron"],
+                 "properties": {"cron": {"type": "string"}, "every_seconds": {"type": "null"}}},
+            ]}),
+        ),
         rule(
             "Schedule",
             "jitter_seconds",
@@ -185,6 +198,12 @@ fn rules(data_sources: &[&str]) -> Vec<Rule> {
             json!({"pattern": model::scanner::RULE_PATTERN}),
         ),
         rule("SuppressionRuleRequest", "data_source", data_source),
+        // A rule names what it suppresses: at least one of the three.
+        rule(
+            "SuppressionRuleRequest",
+            "",
+            json!({ "anyOf": named_one_of(&["data_source", "rule", "resource_pattern"]) }),
+        ),
         // Scanners' reports.
         rule(
             "ResultsPage",
@@ -338,9 +357,18 @@ fn rules(data_sources: &[&str]) -> Vec<Rule> {
     ]
 }
 
+/// One alternative per name: that field given, as a string.
+fn named_one_of(names: &[&str]) -> Vec<Value> {
+    names
+        .iter()
+        .map(|name| json!({"required": [name], "properties": {*name: {"type": "string"}}}))
+        .collect()
+}
+
 /// Parameters that mean one thing wherever they appear (where, name), and
 /// the keywords merged into their schema.
-fn parameter_rules(data_sources: &[&str]) -> Vec<(&'static str, &'static str, Value)> {
+fn parameter_rules(deployment: &Deployment) -> Vec<(&'static str, &'static str, Value)> {
+    let data_sources = deployment.data_sources;
     // A header is a string or absent, never null.
     let entity_tags =
         json!({"type": "string", "minLength": 1, "pattern": crate::accounts::ENTITY_TAGS_PATTERN});
@@ -394,16 +422,23 @@ fn operation_rules() -> Vec<(&'static str, &'static str, Value)> {
     ]
 }
 
-/// Merge every rule into `document`; `data_sources` are the names this
-/// deployment offers. Errors name the rules whose schema, property or
-/// parameter the document lacks (a renamed field), so a test catches them.
-pub fn state(document: &mut Value, data_sources: &[&str]) -> Result<(), Vec<String>> {
+/// What the document of one deployment states beyond the code's own
+/// limits: the data sources it offers and the partitions it serves.
+pub struct Deployment<'a> {
+    pub data_sources: &'a [&'a str],
+    pub partitions: &'a [&'a str],
+}
+
+/// Merge every rule into `document`. Errors name the rules whose schema,
+/// property or parameter the document lacks (a renamed field), so a test
+/// catches them.
+pub fn state(document: &mut Value, deployment: &Deployment) -> Result<(), Vec<String>> {
     let mut missing = Vec::new();
     for Rule {
         schema,
         property,
         keywords,
-    } in rules(data_sources)
+    } in rules(deployment)
     {
         let found = document
             .pointer_mut(&format!("/components/schemas/{schema}"))
@@ -413,7 +448,7 @@ pub fn state(document: &mut Value, data_sources: &[&str]) -> Result<(), Vec<Stri
             None => missing.push(format!("{schema}.{property}")),
         }
     }
-    let parameter_rules = parameter_rules(data_sources);
+    let parameter_rules = parameter_rules(deployment);
     let operation_rules = operation_rules();
     let mut used = vec![false; parameter_rules.len() + operation_rules.len()];
     let paths = document["paths"].as_object_mut().into_iter().flatten();
@@ -498,7 +533,11 @@ mod tests {
     #[test]
     fn every_rule_names_a_field_the_document_has() {
         let mut document = serde_json::to_value(crate::routes().1).unwrap();
-        assert_eq!(state(&mut document, &["aws:iam"]), Ok(()));
+        let deployment = Deployment {
+            data_sources: &["aws:iam"],
+            partitions: &["aws"],
+        };
+        assert_eq!(state(&mut document, &deployment), Ok(()));
     }
 
     #[test]

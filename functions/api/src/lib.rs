@@ -86,7 +86,7 @@ struct Documents {
 impl AppState {
     /// The document as served, for the data sources this state offers.
     fn document(&self) -> serde_json::Value {
-        openapi_with_webhooks(&self.catalogue)
+        openapi_with_webhooks(&self.catalogue, &self.settings)
     }
 }
 
@@ -400,18 +400,24 @@ fn routes() -> (Router<AppState>, OpenApiDocument) {
 }
 
 /// The OpenAPI 3.1 document of this API offering the built-in data
-/// sources, with every field's constraints stated ([`constraints`]).
+/// sources in the commercial partition, with every field's constraints
+/// stated ([`constraints`]).
 pub fn openapi() -> serde_json::Value {
-    openapi_offering(&Catalogue::default())
+    openapi_offering(&Catalogue::default(), &[model::partitions::COMMERCIAL])
 }
 
-/// The document of a deployment offering `catalogue`'s data sources.
-pub fn openapi_offering(catalogue: &Catalogue) -> serde_json::Value {
+/// The document of a deployment offering `catalogue`'s data sources and
+/// serving roles in `partitions`.
+pub fn openapi_offering(catalogue: &Catalogue, partitions: &[&str]) -> serde_json::Value {
     let mut typed = routes().1;
     document_common_errors(&mut typed);
     let mut document = serde_json::to_value(typed).unwrap_or_default();
     let names: Vec<&str> = catalogue.all().iter().map(|s| s.name.as_str()).collect();
-    if let Err(missing) = constraints::state(&mut document, &names) {
+    let deployment = constraints::Deployment {
+        data_sources: &names,
+        partitions,
+    };
+    if let Err(missing) = constraints::state(&mut document, &deployment) {
         // A test keeps this list empty; a stale rule must not stop the API.
         tracing::error!(?missing, "constraints name fields the document lacks");
     }
@@ -421,11 +427,17 @@ pub fn openapi_offering(catalogue: &Catalogue) -> serde_json::Value {
 /// The document as served: [`openapi`] and the OpenAPI 3.1 `webhooks`
 /// section (which utoipa does not model), one entry per event type with
 /// its summary, the signature headers and an example payload.
-pub fn openapi_with_webhooks(catalogue: &Catalogue) -> serde_json::Value {
+pub fn openapi_with_webhooks(
+    catalogue: &Catalogue,
+    settings: &VerificationSettings,
+) -> serde_json::Value {
     use model::events::EventType;
     use serde_json::json;
     use strum::VariantArray;
-    let mut document = openapi_offering(catalogue);
+    let partitions: Vec<&str> = std::iter::once(model::partitions::COMMERCIAL)
+        .chain(settings.partitions.iter().map(|p| p.partition.as_str()))
+        .collect();
+    let mut document = openapi_offering(catalogue, &partitions);
     let header = |name: &str, description: &str| json!({"name": name, "in": "header", "required": true, "description": description, "schema": {"type": "string"}});
     let webhooks: serde_json::Map<String, serde_json::Value> = EventType::VARIANTS
         .iter()
