@@ -60,17 +60,17 @@ async fn read_all(reader: &mut StreamReader, count: usize, mut each: impl AsyncB
 }
 
 trait AsyncBatch {
-    async fn handle(&mut self, changes: Vec<model::events::Change>);
+    async fn handle(&mut self, changes: Vec<model::changes::Change>);
 }
 
 struct Discard;
 impl AsyncBatch for Discard {
-    async fn handle(&mut self, _: Vec<model::events::Change>) {}
+    async fn handle(&mut self, _: Vec<model::changes::Change>) {}
 }
 
 struct Notifier<'a>(&'a Notify, usize);
 impl AsyncBatch for Notifier<'_> {
-    async fn handle(&mut self, changes: Vec<model::events::Change>) {
+    async fn handle(&mut self, changes: Vec<model::changes::Change>) {
         for batch in changes.chunks(100) {
             self.1 += self.0.handle(batch).await.expect("notify").len();
         }
@@ -152,7 +152,7 @@ struct RawWrites {
 }
 
 impl AsyncBatch for RawWrites {
-    async fn handle(&mut self, changes: Vec<model::events::Change>) {
+    async fn handle(&mut self, changes: Vec<model::changes::Change>) {
         use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
         for batch in changes.chunks(100) {
             let requests: Vec<Vec<WriteRequest>> = batch
@@ -193,7 +193,7 @@ impl AsyncBatch for RawWrites {
 }
 
 impl<T: AsyncBatch> AsyncBatch for &mut T {
-    async fn handle(&mut self, changes: Vec<model::events::Change>) {
+    async fn handle(&mut self, changes: Vec<model::changes::Change>) {
         (**self).handle(changes).await
     }
 }
@@ -270,7 +270,7 @@ async fn latency(writes: usize) {
         queue,
         settings: Arc::new(DeliverySettings {
             allow_loopback_http: true,
-            ..DeliverySettings::from_config(&services.config)
+            ..(*services.delivery_settings).clone()
         }),
         retention_days: 30,
         transport: webhook_sender::http::HttpTransport::new(true).expect("client"),

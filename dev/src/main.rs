@@ -335,7 +335,7 @@ async fn follow_stream(
 ) {
     let mut ticker = tokio::time::interval(Duration::from_millis(500));
     // Read but not yet recorded: kept until recording succeeds.
-    let mut pending: Vec<model::events::Change> = Vec::new();
+    let mut pending: Vec<model::changes::Change> = Vec::new();
     // The record that failed last, and how many times it has.
     let mut failing: Option<(String, u32)> = None;
     loop {

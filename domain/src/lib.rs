@@ -4,11 +4,14 @@
 //! orchestrate these rules with the adapters (`model::store`, the STS/IAM
 //! verifier, the queues), which are the only code that calls AWS.
 
+pub mod actors;
 pub mod api_key;
 pub mod crypto;
 pub mod error;
+pub mod events;
 pub mod glob;
 pub mod idempotency;
+pub mod ids;
 pub mod membership;
 pub mod packing;
 pub mod partitions;
@@ -18,6 +21,7 @@ pub mod role_template;
 pub mod schedule;
 pub mod tenant;
 pub mod time;
+pub mod trust;
 pub mod trust_lint;
 pub mod validation;
 

@@ -7,6 +7,9 @@
 //! any session chained from it), so the customer's trail shows on whose
 //! behalf the vendor acted.
 
+// The ledger and the account know each other: an account's credential
+// keeps its recent sessions, and the ledger is read from an account's
+// changes. One business area (an account's trust), so the loop stays.
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
@@ -168,8 +171,8 @@ pub fn source_identity(service: &str, tenant: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct VerificationRecord {
     pub at: Timestamp,
-    pub status: crate::account::VerificationStatus,
-    pub code: crate::verification::VerificationCode,
+    pub status: crate::trust::VerificationStatus,
+    pub code: crate::trust::VerificationCode,
     pub message: String,
     /// The role verified.
     #[serde(default, skip_serializing_if = "Option::is_none")]

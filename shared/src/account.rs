@@ -44,46 +44,14 @@ impl Environment {
     }
 }
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    ToSchema,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
-pub enum VerificationStatus {
-    NotStarted,
-    InProgress,
-    Success,
-    Fail,
-    TimedOut,
-}
-
-impl VerificationStatus {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        text.parse().ok()
-    }
-}
+pub use domain::trust::VerificationStatus;
 
 /// The state of the account's cross-account role, as last verified.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Credential {
     pub verification_status: VerificationStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verification_code: Option<crate::verification::VerificationCode>,
+    pub verification_code: Option<crate::trust::VerificationCode>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification_message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

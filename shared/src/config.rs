@@ -292,10 +292,8 @@ impl Config {
         // The role the page and templates create is the one an account
         // without a role_arn is verified with: the service must be allowed
         // to assume it.
-        if !crate::verification::wildcard_match(
-            &self.customer_role_name_pattern,
-            &self.customer_role_name,
-        ) {
+        if !crate::trust::wildcard_match(&self.customer_role_name_pattern, &self.customer_role_name)
+        {
             return Err(ConfigError::new(format!(
                 "CUSTOMER_ROLE_NAME='{}' does not match CUSTOMER_ROLE_NAME_PATTERN='{}': the service could not assume the role its own templates create; choose a name the pattern admits",
                 self.customer_role_name, self.customer_role_name_pattern
@@ -400,7 +398,7 @@ impl Services {
                 .organization_sync_queue_url
                 .clone()
                 .map(|url| JobQueue::new(sqs.clone(), url)),
-            delivery_settings: Arc::new(DeliverySettings::from_config(&config)),
+            delivery_settings: Arc::new(delivery_settings(&config)),
             bus: config.event_bus_name.clone().map(|name| {
                 EventBus::new(
                     aws_sdk_eventbridge::Client::new(&sdk),
@@ -418,6 +416,17 @@ impl Services {
 /// The AWS configuration: region, credentials and endpoints.
 pub async fn aws() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).load().await
+}
+
+/// How webhook deliveries are retried, from the configuration.
+fn delivery_settings(config: &Config) -> DeliverySettings {
+    DeliverySettings {
+        max_attempts: config.webhook_max_attempts,
+        first_retry: Duration::from_secs(config.webhook_first_retry_seconds),
+        max_retry: crate::deliveries::MAX_RETRY,
+        disable_after: Duration::from_secs(config.webhook_disable_after_minutes * 60),
+        allow_loopback_http: config.webhook_allow_loopback_http,
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! differ only in their region, so an export imports back as it was.
 
 use crate::account::{Account, AccountFields, Environment};
-use crate::verification::VerificationCode;
+use crate::trust::VerificationCode;
 use crate::{Error, Result};
 use serde::Deserialize;
 use std::collections::HashMap;

@@ -27,8 +27,7 @@ pub const MAX_RESPONSE_EXCERPT: usize = 1024;
 pub const MAX_ATTEMPTS_KEPT: usize = 10;
 /// How long one request to a receiver may take, all included.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(5);
-/// The actor of changes the sender makes (disabling an endpoint).
-pub const WEBHOOK_SENDER: &str = "system:webhook-sender";
+pub use domain::actors::WEBHOOK_SENDER;
 
 /// What the delivery queue carries: which event goes to which endpoint,
 /// in which generation (a redeliver starts a new one).
@@ -71,19 +70,7 @@ pub fn delivery_id(event: &Event) -> String {
     format!("dlv_{time}_{hex}")
 }
 
-/// Whether `value` has the shape [`delivery_id`] makes.
-pub fn is_delivery_id(value: &str) -> bool {
-    let Some(rest) = value.strip_prefix("dlv_") else {
-        return false;
-    };
-    let Some((time, hex)) = rest.split_once('_') else {
-        return false;
-    };
-    time.len() == 14
-        && time.bytes().all(|b| b.is_ascii_digit())
-        && hex.len() == 32
-        && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
+pub use crate::ids::is_delivery_id;
 
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, strum::IntoStaticStr,
@@ -220,17 +207,10 @@ pub struct DeliverySettings {
     pub allow_loopback_http: bool,
 }
 
-impl DeliverySettings {
-    pub fn from_config(config: &crate::config::Config) -> Self {
-        DeliverySettings {
-            max_attempts: config.webhook_max_attempts,
-            first_retry: Duration::from_secs(config.webhook_first_retry_seconds),
-            max_retry: Duration::from_secs(6 * 3600),
-            disable_after: Duration::from_secs(config.webhook_disable_after_minutes * 60),
-            allow_loopback_http: config.webhook_allow_loopback_http,
-        }
-    }
+/// The longest wait between two attempts of a delivery.
+pub const MAX_RETRY: Duration = Duration::from_secs(6 * 3600);
 
+impl DeliverySettings {
     /// The wait before attempt `failed + 1`, after `failed` failures:
     /// doubling from `first_retry`, at most `max_retry`, with up to a
     /// tenth added at random so failing endpoints do not retry in step.

@@ -8,7 +8,7 @@
 //! twice.
 
 use crate::account::{Account, AccountFields, Departure, DepartureReason, OrganizationLink};
-use crate::events::ORGANIZATION_SYNC;
+use crate::actors::ORGANIZATION_SYNC;
 use crate::organizations::{member_external_id, FilteredOut, Member, MemberState, Organization};
 use crate::time::Timestamp;
 

@@ -8,14 +8,13 @@ pub mod access;
 pub mod account;
 pub mod aws_errors;
 pub mod bus;
+pub mod changes;
 pub mod codec;
 pub mod config;
 pub mod csv_io;
 pub mod deliveries;
 pub mod discovery;
 pub mod enrolment;
-pub mod events;
-pub mod ids;
 pub mod jobs;
 pub mod listing;
 pub mod onboarding;
@@ -36,7 +35,7 @@ pub mod webhooks;
 
 // The domain's modules, under the paths they had when they lived here.
 pub use domain::{
-    api_key, crypto, error, glob, idempotency, packing, partitions, permissions, regions,
-    role_template, schedule, tenant, time, trust_lint, validation,
+    actors, api_key, crypto, error, events, glob, idempotency, ids, packing, partitions,
+    permissions, regions, role_template, schedule, tenant, time, trust, trust_lint, validation,
 };
 pub use error::{Error, Result};

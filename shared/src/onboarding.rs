@@ -10,7 +10,7 @@
 
 use crate::crypto;
 use crate::time::Timestamp;
-use crate::verification::VerificationCode;
+use crate::trust::VerificationCode;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -45,7 +45,7 @@ pub fn dead_beyond_kept(links: &[OnboardingLink], now: Timestamp) -> Vec<&Onboar
 pub const CHECK_INTERVAL_SECONDS: u64 = 10;
 
 /// Longest token accepted (the longest tenant gives 176 characters).
-pub const MAX_TOKEN_LEN: usize = 200;
+pub use crate::ids::MAX_TOKEN_LEN;
 
 /// What a link onboards.
 #[derive(Debug, Clone, PartialEq, Eq)]

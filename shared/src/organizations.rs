@@ -661,7 +661,7 @@ pub struct SyncSummary {
     /// When the management role refused the sync: how, as an account's
     /// verification would say it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role_refusal: Option<crate::verification::VerificationCode>,
+    pub role_refusal: Option<crate::trust::VerificationCode>,
     /// Members found in the organization.
     pub members: usize,
     /// Per kind of change: how many, and the first 100 account ids.

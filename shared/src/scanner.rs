@@ -28,13 +28,7 @@ pub const MAX_PAGE_FINDINGS: usize = 1000;
 /// which bounds what a completion reads to resolve the ones not seen.
 pub const MAX_PAGES: u32 = 50;
 
-/// Whether `name` is a finding's rule as scanners may report it.
-pub fn is_rule_name(name: &str) -> bool {
-    RULE.is_match(name)
-}
-
-/// A finding's rule and resource type (e.g. `AWS.EC2.Instance`).
-pub const RULE_PATTERN: &str = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$";
+pub use domain::ids::{is_rule_name, RULE_PATTERN};
 pub const MAX_TITLE_LEN: usize = 512;
 pub const MAX_RESOURCE_ID_LEN: usize = 2048;
 pub const MAX_DETAILS: usize = 50;

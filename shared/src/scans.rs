@@ -570,9 +570,9 @@ impl ScanErrorCode {
     }
 }
 
-impl From<crate::verification::VerificationCode> for ScanErrorCode {
-    fn from(code: crate::verification::VerificationCode) -> Self {
-        use crate::verification::VerificationCode as V;
+impl From<crate::trust::VerificationCode> for ScanErrorCode {
+    fn from(code: crate::trust::VerificationCode) -> Self {
+        use crate::trust::VerificationCode as V;
         match code {
             V::RoleMissing => ScanErrorCode::RoleMissing,
             V::AccessDenied => ScanErrorCode::AccessDenied,

@@ -3,7 +3,7 @@
 //! GetRecords against DynamoDB Local, turned into the same [`Change`]s
 //! the notifier Lambda gets from its events.
 
-use crate::events::{Change, Image};
+use crate::changes::{Change, Image};
 use crate::time::Timestamp;
 use crate::{Error, Result};
 #[cfg(test)]

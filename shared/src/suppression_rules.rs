@@ -3,6 +3,10 @@
 //! applies them where it writes findings, so a rule reaches every finding a
 //! later scan writes and leaves those it no longer matches.
 
+// Rules and findings know each other: a rule matches findings, and a
+// finding is settled against the rules when a scan writes it (scans.rs).
+// One business area (findings), so the loop stays; nothing outside it
+// takes part.
 use crate::ids::is_data_source_name;
 use crate::scans::{suppression_terms, Finding, Suppression};
 use crate::time::Timestamp;
@@ -81,7 +85,7 @@ impl SuppressionRuleRequest {
             }
         }
         if let Some(kind) = &self.rule {
-            if !crate::scanner::is_rule_name(kind) {
+            if !crate::ids::is_rule_name(kind) {
                 return Err(Error::invalid(
                     "rule",
                     "rule is a finding's rule: 1-128 letters, digits and _ . : - (e.g. IAM_USER_WITHOUT_MFA)",

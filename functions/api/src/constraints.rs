@@ -161,6 +161,7 @@ fn rules(deployment: &Deployment) -> Vec<Rule> {
             "every_seconds",
             json!({"minimum": model::schedule::MIN_INTERVAL_SECONDS, "maximum": model::schedule::MAX_INTERVAL_SECONDS}),
         ),
+        rule("Schedule", "cron", json!({"pattern": CRON_PATTERN})),
         // Exactly one of the two.
         rule(
             "Schedule",
@@ -356,6 +357,12 @@ fn rules(deployment: &Deployment) -> Vec<Rule> {
         ),
     ]
 }
+
+/// Five-field cron expressions as the document states them: a subset of
+/// what the schedule parser accepts (a value, `*` or `*/step` in minute and
+/// hour; a value or `*` in the others; days 1-28, so every month has them),
+/// which is tested to parse.
+pub const CRON_PATTERN: &str = r"^(?:\*(?:/(?:[1-9]|[1-5][0-9]))?|[1-5]?[0-9]) (?:\*(?:/(?:[1-9]|1[0-9]|2[0-3]))?|1?[0-9]|2[0-3]) (?:\*|[1-9]|1[0-9]|2[0-8]) (?:\*|[1-9]|1[0-2]) (?:\*|[0-6])$";
 
 /// One alternative per name: that field given, as a string.
 fn named_one_of(names: &[&str]) -> Vec<Value> {
@@ -569,6 +576,32 @@ mod tests {
         }
         for pattern in patterns {
             regex::Regex::new(&pattern).unwrap_or_else(|err| panic!("{pattern}: {err}"));
+        }
+    }
+
+    #[test]
+    fn a_stated_cron_is_a_schedule() {
+        let pattern = regex::Regex::new(CRON_PATTERN).unwrap();
+        for cron in [
+            "0 3 * * *",
+            "*/5 * * * *",
+            "59 23 28 12 6",
+            "* */23 1 1 0",
+            "0 0 * * *",
+        ] {
+            assert!(pattern.is_match(cron), "{cron}");
+            let schedule: model::schedule::Schedule =
+                serde_json::from_value(json!({"cron": cron})).unwrap();
+            assert!(schedule.validate("schedule").is_ok(), "{cron}");
+        }
+        for cron in [
+            "60 * * * *",
+            "* * * *",
+            "0 24 * * *",
+            "0 0 29 * *",
+            "x * * * *",
+        ] {
+            assert!(!pattern.is_match(cron), "{cron}");
         }
     }
 

@@ -16,7 +16,7 @@ use model::ids::AccountId;
 use model::regions::{Region, REGIONS};
 use model::role_template;
 use model::usecases::role_checks::{self, ValidateRolesRequest, ValidateRolesResponse};
-use model::verification::verify_on_demand;
+use model::usecases::verification::verify_on_demand;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};

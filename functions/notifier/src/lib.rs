@@ -9,7 +9,7 @@
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use model::events::{Change, Image};
+use model::changes::{Change, Image};
 use model::time::Timestamp;
 use model::usecases::notify::Notify;
 
@@ -74,7 +74,7 @@ mod tests {
         let event: Event =
             serde_json::from_str(include_str!("../../../events/stream-record.json")).unwrap();
         let changes: Vec<Change> = event.records.into_iter().map(change_of).collect();
-        let events = model::events::events_of(&changes[0]).unwrap();
+        let events = model::changes::events_of(&changes[0]).unwrap();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].event_type.as_str(), "account.created");
         assert_eq!(events[0].account_id.as_deref(), Some("210987654321"));
@@ -114,7 +114,7 @@ mod tests {
         let change = change_of(event.records.into_iter().next().unwrap());
         assert_eq!(change.record_id, "c4ca4238a0b923820dcc509a6f75849b");
         assert!(change.old.is_none());
-        let events = model::events::events_of(&change).unwrap();
+        let events = model::changes::events_of(&change).unwrap();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].event_type.as_str(), "api_key.created");
         assert_eq!(events[0].tenant, "acme");

@@ -15,9 +15,9 @@ use model::provisioning::{DUE_SHARD, DUE_SHARDS};
 use model::store::{DueAccount, Store};
 use model::tenant::TenantSettings;
 use model::time::Timestamp;
-use model::verification::{
-    check, record, Checked, RoleVerifier, Trigger, VerificationCode, VerificationSettings,
-};
+use model::trust::VerificationCode;
+use model::usecases::verification::{check, record, Checked, Trigger};
+use model::verification::{RoleVerifier, VerificationSettings};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Instant;

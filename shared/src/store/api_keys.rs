@@ -19,7 +19,7 @@ impl Store {
     /// Store a new key, creating its tenant if this is the tenant's first
     /// key: one transaction, so a tenant never exists half-made.
     /// At the quota version `read` (`Ok(false)`: the quota moved, count
-    /// again; see [`crate::usecases::quota`]).
+    /// again; the quota use case counts).
     pub async fn create_api_key(&self, key: &ApiKey, read: u64) -> Result<bool> {
         let mut item: std::collections::HashMap<_, _> = crate::codec::to_item(key)?;
         item.insert("pk".into(), s(keys::tenant_pk(&key.tenant)));

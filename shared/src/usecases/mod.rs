@@ -18,4 +18,5 @@ pub mod role_checks;
 pub mod scans;
 pub mod settings;
 pub mod suppression_rules;
+pub mod verification;
 pub mod webhooks;

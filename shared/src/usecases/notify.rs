@@ -10,8 +10,9 @@
 //! holds while the sender's claim drops one it already sent.
 
 use crate::bus::EventBus;
+use crate::changes::{self, Change};
 use crate::deliveries::{DeliveryJob, DeliveryQueue};
-use crate::events::{self, Change, Event};
+use crate::events::Event;
 use crate::store::Store;
 use crate::Result;
 use std::collections::BTreeMap;
@@ -99,8 +100,8 @@ impl Notify {
     /// Every step for `changes` at once; an error means some step failed
     /// (each is idempotent, so running them again is safe).
     async fn record_all(&self, changes: &[Change]) -> Result<Vec<Event>> {
-        let events = events::events_of_all(changes);
-        let ledger = events::ledger_of_all(changes);
+        let events = changes::events_of_all(changes);
+        let ledger = changes::ledger_of_all(changes);
         if !ledger.is_empty() {
             self.store.put_ledger(&ledger, self.retention_days).await?;
         }

@@ -242,9 +242,9 @@ impl Onboarding<'_> {
         if !turn {
             return Ok(None);
         }
-        let by = crate::verification::link_actor(&opened.link.link_id);
+        let by = crate::trust::link_actor(&opened.link.link_id);
         match &opened.token.subject {
-            Subject::Account(id) => crate::verification::verify_on_demand(
+            Subject::Account(id) => crate::usecases::verification::verify_on_demand(
                 self.store, verifier, settings, catalogue, tenant, id, &by,
             )
             .await

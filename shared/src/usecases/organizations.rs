@@ -698,7 +698,7 @@ const ROLE_REFUSED: &str = "organization_role_refused";
 
 /// How the management role refused, from the refusal's message (written
 /// as `<code>: <message>` above).
-fn role_refusal(err: &Error) -> Option<crate::verification::VerificationCode> {
+fn role_refusal(err: &Error) -> Option<crate::trust::VerificationCode> {
     match err {
         Error::Refused {
             code: ROLE_REFUSED,

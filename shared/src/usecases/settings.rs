@@ -38,7 +38,7 @@ pub async fn patch(
     for attempt in 0..PATCH_ATTEMPTS {
         if attempt > 0 {
             let backoff = std::time::Duration::from_millis((10u64 << attempt).min(200));
-            tokio::time::sleep(crate::verification::jittered(backoff)).await;
+            tokio::time::sleep(crate::trust::jittered(backoff)).await;
         }
         let (current, version) = store.versioned_tenant_settings(tenant).await?;
         let next = merged(&current, &patch)?;

@@ -20,7 +20,7 @@ pub async fn drain_stream(app: &TestApp) -> usize {
 }
 
 /// Every change the table's stream holds, from its start.
-pub async fn read_stream(app: &TestApp) -> Vec<model::events::Change> {
+pub async fn read_stream(app: &TestApp) -> Vec<model::changes::Change> {
     let streams = aws_sdk_dynamodbstreams::Client::new(&app.sdk_config);
     let mut reader = model::stream::StreamReader::open(&app.dynamodb, streams, &app.table)
         .await

@@ -128,7 +128,7 @@ checked_string!(
     /// A webhook delivery: `dlv_`, the event's time and its id's hex.
     DeliveryId,
     "delivery_id",
-    |field, value| rule(field, crate::deliveries::is_delivery_id(value), DELIVERY_ID_RULE)
+    |field, value| rule(field, is_delivery_id(value), DELIVERY_ID_RULE)
 );
 checked_string!(
     /// A data source name (`aws:iam`); whether this deployment offers it is
@@ -213,7 +213,7 @@ pub fn path_parameter(name: &str, value: &str) -> Result<()> {
         // An onboarding token: its page tells a bad one apart (410) itself.
         "token" => rule(
             name,
-            !value.is_empty() && value.len() <= crate::onboarding::MAX_TOKEN_LEN,
+            !value.is_empty() && value.len() <= MAX_TOKEN_LEN,
             "an onboarding link's token is at most 200 characters",
         ),
         _ => rule(
@@ -237,6 +237,34 @@ pub fn path_parameter_pattern(name: &str) -> Option<&'static str> {
         "finding_id" => "^[0-9a-fA-F]{32}$",
         _ => return None,
     })
+}
+
+/// Whether `value` has the shape of a webhook delivery id (`dlv_<14 digits>_<32 hex>`).
+pub fn is_delivery_id(value: &str) -> bool {
+    let Some(rest) = value.strip_prefix("dlv_") else {
+        return false;
+    };
+    let Some((time, hex)) = rest.split_once('_') else {
+        return false;
+    };
+    time.len() == 14
+        && time.bytes().all(|b| b.is_ascii_digit())
+        && hex.len() == 32
+        && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// The longest onboarding-link token accepted (ours are far shorter).
+pub const MAX_TOKEN_LEN: usize = 200;
+
+/// A finding's rule and resource type as scanners report them, e.g.
+/// `IAM_USER_WITHOUT_MFA`, `AWS.EC2.Instance`.
+pub const RULE_PATTERN: &str = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$";
+
+/// Whether `name` is a finding's rule as scanners may report it.
+pub fn is_rule_name(name: &str) -> bool {
+    static RULE: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(RULE_PATTERN).unwrap());
+    RULE.is_match(name)
 }
 
 #[cfg(test)]
