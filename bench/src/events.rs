@@ -10,12 +10,12 @@
 //!    HTTP client, until a receiver on 127.0.0.1 has the event: p50, p99.
 
 use crate::env_or;
-use model::deliveries::{DeliveryQueue, DeliverySettings};
-use model::stream::StreamReader;
-use model::usecases::notify::Notify;
+use service::aws::deliveries::{DeliveryQueue, DeliverySettings};
+use service::usecases::notify::Notify;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use testkit::stream::StreamReader;
 
 pub async fn run() {
     let changes: usize = env_or("BENCH_STREAM_CHANGES", 10_000);
@@ -23,19 +23,19 @@ pub async fn run() {
     latency(env_or("BENCH_WEBHOOK_WRITES", 100)).await;
 }
 
-async fn table(label: &str) -> (model::config::Services, String) {
+async fn table(label: &str) -> (service::runtime::config::Services, String) {
     let table = format!(
         "bench-{label}-{}",
         ulid::Ulid::new().to_string().to_lowercase()
     );
-    let config = model::config::aws().await;
-    model::provisioning::create_table(&aws_sdk_dynamodb::Client::new(&config), &table)
+    let config = service::runtime::config::aws().await;
+    testkit::provision::create_table(&aws_sdk_dynamodb::Client::new(&config), &table)
         .await
         .expect("create the table");
     (crate::services(&table).await, table)
 }
 
-async fn reader(services: &model::config::Services, table: &str) -> StreamReader {
+async fn reader(services: &service::runtime::config::Services, table: &str) -> StreamReader {
     let streams = aws_sdk_dynamodbstreams::Client::new(&services.sdk);
     StreamReader::open(services.store.client(), streams, table)
         .await
@@ -60,17 +60,17 @@ async fn read_all(reader: &mut StreamReader, count: usize, mut each: impl AsyncB
 }
 
 trait AsyncBatch {
-    async fn handle(&mut self, changes: Vec<model::changes::Change>);
+    async fn handle(&mut self, changes: Vec<service::aws::changes::Change>);
 }
 
 struct Discard;
 impl AsyncBatch for Discard {
-    async fn handle(&mut self, _: Vec<model::changes::Change>) {}
+    async fn handle(&mut self, _: Vec<service::aws::changes::Change>) {}
 }
 
 struct Notifier<'a>(&'a Notify, usize);
 impl AsyncBatch for Notifier<'_> {
-    async fn handle(&mut self, changes: Vec<model::changes::Change>) {
+    async fn handle(&mut self, changes: Vec<service::aws::changes::Change>) {
         for batch in changes.chunks(100) {
             self.1 += self.0.handle(batch).await.expect("notify").len();
         }
@@ -80,16 +80,16 @@ impl AsyncBatch for Notifier<'_> {
 async fn throughput(count: usize) {
     println!("== events: {count} changes through the table's stream");
     let (services, table) = table("stream").await;
-    let now = model::time::Timestamp::now();
+    let now = service::time::Timestamp::now();
     let items: Vec<_> = (0..count)
         .map(|i| {
             let account = crate::fleet::sample_account(
                 i,
-                model::account::Environment::Prod,
+                service::account::Environment::Prod,
                 300_000_000_000,
                 now,
             );
-            model::store::account_item("bench", &account).expect("item")
+            service::aws::store::account_item("bench", &account).expect("item")
         })
         .collect();
     let client = services.store.client().clone();
@@ -152,7 +152,7 @@ struct RawWrites {
 }
 
 impl AsyncBatch for RawWrites {
-    async fn handle(&mut self, changes: Vec<model::changes::Change>) {
+    async fn handle(&mut self, changes: Vec<service::aws::changes::Change>) {
         use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
         for batch in changes.chunks(100) {
             let requests: Vec<Vec<WriteRequest>> = batch
@@ -193,7 +193,7 @@ impl AsyncBatch for RawWrites {
 }
 
 impl<T: AsyncBatch> AsyncBatch for &mut T {
-    async fn handle(&mut self, changes: Vec<model::changes::Change>) {
+    async fn handle(&mut self, changes: Vec<service::aws::changes::Change>) {
         (**self).handle(changes).await
     }
 }
@@ -203,10 +203,10 @@ async fn latency(writes: usize) {
     let (services, table) = table("webhook").await;
     let sqs = services.sqs.clone();
     let prefix = format!("b{}", ulid::Ulid::new().to_string().to_lowercase());
-    let urls = model::provisioning::create_queues(&sqs, &prefix)
+    let urls = testkit::provision::create_queues(&sqs, &prefix)
         .await
         .expect("queues");
-    let definition = &model::provisioning::WEBHOOK_QUEUE;
+    let definition = &service::aws::schema::WEBHOOK_QUEUE;
     let queue = DeliveryQueue::new(
         sqs.clone(),
         urls[definition.logical_id].clone(),
@@ -233,11 +233,11 @@ async fn latency(writes: usize) {
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let webhooks = model::usecases::webhooks::Webhooks {
+    let webhooks = service::usecases::webhooks::Webhooks {
         store: &services.store,
         allow_loopback_http: true,
     };
-    let request: model::usecases::webhooks::CreateWebhookRequest =
+    let request: service::usecases::webhooks::CreateWebhookRequest =
         serde_json::from_value(serde_json::json!({
             "url": format!("http://{address}/hook"),
             "event_types": ["account.created"],
@@ -280,17 +280,17 @@ async fn latency(writes: usize) {
         tokio::spawn(async move {
             loop {
                 let _ =
-                    webhook_sender::pump::poll_once(&sender, &sqs, Duration::from_secs(1)).await;
+                    testkit::webhook_pump::poll_once(&sender, &sqs, Duration::from_secs(1)).await;
             }
         });
     }
 
-    let now = model::time::Timestamp::now();
+    let now = service::time::Timestamp::now();
     let mut written = HashMap::new();
     for i in 0..writes {
         let account = crate::fleet::sample_account(
             i,
-            model::account::Environment::Prod,
+            service::account::Environment::Prod,
             400_000_000_000,
             now,
         );

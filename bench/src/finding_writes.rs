@@ -4,9 +4,9 @@
 //! both 16 calls at once, on DynamoDB Local, in one run. The first write
 //! of a scan's findings and a rescan's rewrite of them are both measured.
 
-use model::scans::{Finding, FindingStatus, Severity};
-use model::suppression_rules::Rules;
-use model::time::Timestamp;
+use service::scans::{Finding, FindingStatus, Severity};
+use service::suppression_rules::Rules;
+use service::time::Timestamp;
 use std::time::{Duration, Instant};
 
 const TENANT: &str = "bench";
@@ -44,14 +44,14 @@ fn findings(account: usize, count: usize) -> Vec<Finding> {
 async fn raw(client: &aws_sdk_dynamodb::Client, table: &str, findings: &[Finding]) -> Duration {
     let items = findings
         .iter()
-        .map(|f| model::store::finding_item(TENANT, f).expect("item"))
+        .map(|f| service::aws::store::finding_item(TENANT, f).expect("item"))
         .collect();
     let started = Instant::now();
     crate::batch_put_all(client, table, items).await;
     started.elapsed()
 }
 
-async fn store(store: &model::store::Store, findings: &[Finding]) -> Duration {
+async fn store(store: &service::aws::store::Store, findings: &[Finding]) -> Duration {
     let started = Instant::now();
     let written = store
         .write_settled_findings(TENANT, findings.to_vec(), &Rules::none())
@@ -67,9 +67,9 @@ pub async fn run(count: usize) {
         "bench-findings-{}",
         ulid::Ulid::new().to_string().to_lowercase()
     );
-    let config = model::config::aws().await;
+    let config = service::runtime::config::aws().await;
     let client = aws_sdk_dynamodb::Client::new(&config);
-    model::provisioning::create_table_with_stream(&client, &table, false)
+    testkit::provision::create_table_with_stream(&client, &table, false)
         .await
         .expect("create the table");
     let services = crate::services(&table).await;

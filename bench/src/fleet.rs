@@ -7,8 +7,8 @@ use axum::body::Body;
 use axum::http::Request;
 use futures::StreamExt;
 use http_body_util::BodyExt;
-use model::api_key::{ApiKey, Scope};
-use model::time::Timestamp;
+use service::api_key::{ApiKey, Scope};
+use service::time::Timestamp;
 use std::time::{Duration, Instant};
 use tower::ServiceExt;
 
@@ -16,10 +16,10 @@ const TENANT: &str = "bench";
 
 pub async fn run(accounts: usize, repeats: usize) {
     println!("== fleet operations: tenant of {accounts} accounts, {repeats} runs per search");
-    let config = model::config::aws().await;
+    let config = service::runtime::config::aws().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let table = format!("fleet-{}", ulid::Ulid::new().to_string().to_lowercase());
-    model::provisioning::create_table(&dynamodb, &table)
+    testkit::provision::create_table(&dynamodb, &table)
         .await
         .expect("create table");
     let services = crate::services(&table).await;
@@ -34,7 +34,7 @@ pub async fn run(accounts: usize, repeats: usize) {
         Timestamp::now(),
     )
     .expect("key");
-    model::usecases::api_keys::create(&store, &issued.record)
+    service::usecases::api_keys::create(&store, &issued.record)
         .await
         .expect("store key");
     let key = issued.token;
@@ -179,7 +179,7 @@ pub(crate) async fn raw_query_pages(
     tenant: &str,
 ) -> Duration {
     use aws_sdk_dynamodb::types::AttributeValue;
-    let pk = model::store::keys::tenant_pk(tenant);
+    let pk = service::aws::store::keys::tenant_pk(tenant);
     raw_query(
         client
             .query()
@@ -230,7 +230,7 @@ fn raw_items(
     tenant: &str,
     count: usize,
 ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
-    use model::account::Environment;
+    use service::account::Environment;
     let now = Timestamp::now();
     (0..count)
         .map(|i| {
@@ -241,7 +241,7 @@ fn raw_items(
                 Environment::Test,
             ][i % 4];
             let account = sample_account(i, environment, 100_000_000_000, now);
-            model::store::account_item(tenant, &account).expect("item")
+            service::aws::store::account_item(tenant, &account).expect("item")
         })
         .collect()
 }
@@ -250,12 +250,12 @@ fn raw_items(
 /// fields the import file gives it.
 pub(crate) fn sample_account(
     i: usize,
-    environment: model::account::Environment,
+    environment: service::account::Environment,
     id_base: u64,
     now: Timestamp,
-) -> model::account::Account {
+) -> service::account::Account {
     let team = ["payments", "search", "data", "identity"][i % 4];
-    let fields = model::account::AccountFields {
+    let fields = service::account::AccountFields {
         name: format!("{team} {} {i}", environment.as_str()),
         owner_name: Some(format!("Owner {i}")),
         owner_email: Some(format!("owner{i}@example.com")),
@@ -263,7 +263,7 @@ pub(crate) fn sample_account(
         regions: vec!["us-east-1".into(), "eu-west-1".into()],
         ..Default::default()
     };
-    model::account::Account::register(format!("{:012}", id_base + i as u64), fields, "bench", now)
+    service::account::Account::register(format!("{:012}", id_base + i as u64), fields, "bench", now)
 }
 
 /// The writes an import cannot avoid, as the plainest calls: the same

@@ -168,16 +168,16 @@ pub async fn run(table: &str) {
     // A key for the API's first request, and the same key read by its
     // fair baseline.
     let services = crate::services(table).await;
-    let issued = model::api_key::ApiKey::issue(
+    let issued = service::api_key::ApiKey::issue(
         "bench",
         "cold start",
-        vec![model::api_key::Scope::Read],
+        vec![service::api_key::Scope::Read],
         "bench",
         None,
-        model::time::Timestamp::now(),
+        service::time::Timestamp::now(),
     )
     .expect("key");
-    model::usecases::api_keys::create(&services.store, &issued.record)
+    service::usecases::api_keys::create(&services.store, &issued.record)
         .await
         .expect("store the key");
     let key_id = issued.record.key_id.clone();

@@ -17,9 +17,9 @@ use axum::response::Response;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use model::api_key::{ApiKey, Scope};
-use model::time::Timestamp;
 use serde_json::{json, Value};
+use service::api_key::{ApiKey, Scope};
+use service::time::Timestamp;
 use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -323,9 +323,9 @@ async fn faults(dynamodb: &str) {
     tokio::spawn(async move { axum::serve(listener, app).await });
     let table = format!("faults{}", ulid::Ulid::new().to_string().to_lowercase());
     // The table is made directly; the service reaches it only through the proxy.
-    let config = model::config::aws().await;
+    let config = service::runtime::config::aws().await;
     let dynamodb_client = aws_sdk_dynamodb::Client::new(&config);
-    model::provisioning::create_table(&dynamodb_client, &table)
+    testkit::provision::create_table(&dynamodb_client, &table)
         .await
         .unwrap();
     let server = Arc::new(DevServer::start(&table, &format!("http://{address}")).await);
@@ -404,8 +404,8 @@ async fn faults(dynamodb: &str) {
     }
     drop(server);
     // Read back everything, straight from DynamoDB.
-    let store = model::store::Store::new(dynamodb_client, table);
-    let stored: BTreeMap<String, model::account::Account> = store
+    let store = service::aws::store::Store::new(dynamodb_client, table);
+    let stored: BTreeMap<String, service::account::Account> = store
         .all_accounts("default")
         .await
         .unwrap()

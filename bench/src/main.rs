@@ -44,20 +44,20 @@ mod sts_endpoint;
 mod suppression;
 
 use futures::StreamExt;
-use model::account::{Account, AccountFields};
-use model::store::Store;
-use model::time::Timestamp;
-use model::verification::{RoleVerifier, VerificationSettings};
+use service::account::{Account, AccountFields};
+use service::aws::store::Store;
+use service::aws::verification::{RoleVerifier, VerificationSettings};
+use service::time::Timestamp;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use sts_endpoint::StsEndpoint;
 
 /// The composition root, on the bench's own table.
-pub(crate) async fn services(table: &str) -> model::config::Services {
-    let mut config = model::config::Config::from_env().expect("configuration");
+pub(crate) async fn services(table: &str) -> service::runtime::config::Services {
+    let mut config = service::runtime::config::Config::from_env().expect("configuration");
     config.table_name = table.to_string();
-    model::config::Services::new(config)
+    service::runtime::config::Services::new(config)
         .await
         .expect("services")
 }
@@ -174,7 +174,7 @@ async fn main() {
     if std::env::var("RUST_LOG").is_err() {
         std::env::set_var("RUST_LOG", "warn");
     }
-    model::telemetry::init(model::telemetry::LogFormat::Compact);
+    service::runtime::telemetry::init(service::runtime::telemetry::LogFormat::Compact);
     // The bench's own STS endpoint replaces the emulator's for the verifier.
     std::env::remove_var("AWS_ENDPOINT_URL_STS");
     std::env::remove_var("AWS_ENDPOINT_URL_IAM");
@@ -185,8 +185,8 @@ async fn main() {
             "bench-cold-{}",
             ulid::Ulid::new().to_string().to_lowercase()
         );
-        let config = model::config::aws().await;
-        model::provisioning::create_table(&aws_sdk_dynamodb::Client::new(&config), &table)
+        let config = service::runtime::config::aws().await;
+        testkit::provision::create_table(&aws_sdk_dynamodb::Client::new(&config), &table)
             .await
             .expect("create the cold-start table");
         lambda::run(&table).await;
@@ -315,12 +315,12 @@ async fn sweep(
     ceiling: Option<f64>,
     inspect_role: bool,
 ) -> Run {
-    let config = model::config::aws().await;
+    let config = service::runtime::config::aws().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let table = format!("bench-{}", ulid::Ulid::new().to_string().to_lowercase());
     // No stream: this part measures the sweep, and DynamoDB Local slows
     // down as stream records pile up (see `create_table_with_stream`).
-    model::provisioning::create_table_with_stream(&dynamodb, &table, false)
+    testkit::provision::create_table_with_stream(&dynamodb, &table, false)
         .await
         .expect("create table");
     let store = Store::new(dynamodb, table);
@@ -380,7 +380,7 @@ async fn seed(store: &Store, endpoint: &StsEndpoint, count: usize) {
             };
             let now = Timestamp::now();
             let mut account = Account::register(id, fields, "bench", now);
-            account.credential.verification_status = model::account::VerificationStatus::Success;
+            account.credential.verification_status = service::account::VerificationStatus::Success;
             account.credential.role_arn = Some(role.clone());
             account.credential.probed_at = Some(now);
             endpoint.trust(role, account.external_id.clone());

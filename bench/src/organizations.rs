@@ -19,12 +19,12 @@
 
 use crate::organizations_endpoint::{OrganizationsEndpoint, ROOT};
 use crate::sts_endpoint::StsEndpoint;
-use model::organizations::{member_external_id, Filters};
-use model::time::Timestamp;
-use model::usecases::organizations::{
+use service::aws::verification::{RoleVerifier, VerificationSettings};
+use service::organizations::{member_external_id, Filters};
+use service::time::Timestamp;
+use service::usecases::organizations::{
     sync, Organizations, RegisterOrganizationRequest, SyncSchedule,
 };
-use model::verification::{RoleVerifier, VerificationSettings};
 use std::time::{Duration, Instant};
 
 const TENANT: &str = "bench-org";
@@ -40,10 +40,10 @@ pub async fn run(members: usize, latency: Duration) {
     let organization_endpoint =
         OrganizationsEndpoint::start(MANAGEMENT, members, OUS, 500_000_000_000, latency).await;
     let sts_endpoint = StsEndpoint::start(latency, None).await;
-    let base = model::config::aws().await;
+    let base = service::runtime::config::aws().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&base);
     let table = format!("org-{}", ulid::Ulid::new().to_string().to_lowercase());
-    model::provisioning::create_table(&dynamodb, &table)
+    testkit::provision::create_table(&dynamodb, &table)
         .await
         .expect("create table");
     let services = crate::services(&table).await;
@@ -62,7 +62,7 @@ pub async fn run(members: usize, latency: Duration) {
         "bench",
         RegisterOrganizationRequest {
             name: "Bench".into(),
-            management_account_id: model::ids::AccountId::parse(
+            management_account_id: service::ids::AccountId::parse(
                 "management_account_id",
                 MANAGEMENT,
             )
@@ -258,9 +258,9 @@ async fn raw_enrolment_writes(
     let accounts: Vec<crate::Item> = ids
         .iter()
         .map(|id| {
-            let mut account = model::account::Account::register(
+            let mut account = service::account::Account::register(
                 id.clone(),
-                model::account::AccountFields {
+                service::account::AccountFields {
                     name: id.clone(),
                     role_arn: Some(format!("arn:aws:iam::{id}:role/AccountOnboardingAudit")),
                     parent_account_id: Some(MANAGEMENT.into()),
@@ -270,7 +270,7 @@ async fn raw_enrolment_writes(
                 now,
             );
             account.external_id = member_external_id(prefix, id);
-            model::store::account_item(tenant, &account).expect("item")
+            service::aws::store::account_item(tenant, &account).expect("item")
         })
         .collect();
     let members: Vec<crate::Item> = ids

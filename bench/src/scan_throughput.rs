@@ -14,9 +14,9 @@ use crate::{batch_put_all, Item};
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
 use futures::StreamExt;
-use model::account::{Account, AccountFields, VerificationStatus};
-use model::scans::{AttachRequest, Catalogue, Scan, ScanJob};
-use model::time::Timestamp;
+use service::account::{Account, AccountFields, VerificationStatus};
+use service::scans::{AttachRequest, Catalogue, Scan, ScanJob};
+use service::time::Timestamp;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -58,7 +58,7 @@ async fn seed(
         let mut account = Account::register(id.clone(), fields, "bench", now);
         account.credential.verification_status = VerificationStatus::Success;
         account.credential.role_arn = Some(role);
-        items.push(model::store::account_item(TENANT, &account).expect("account item"));
+        items.push(service::aws::store::account_item(TENANT, &account).expect("account item"));
         let attachment = AttachRequest::default().apply(
             &id,
             account.fields.role_arn.as_deref(),
@@ -68,13 +68,13 @@ async fn seed(
             now,
         );
         let mut item: Item = serde_dynamo::to_item(&attachment).expect("attachment item");
-        item.extend(key(model::store::keys::attachment_sk(&id, SOURCE)));
+        item.extend(key(service::aws::store::keys::attachment_sk(&id, SOURCE)));
         item.insert("type".into(), s("attachment"));
         items.push(item);
         let mut scan = Scan::queued(&id, SOURCE, false, vec!["us-east-1".into()], "bench", now);
         scan.scan_id = ulid::Ulid::new().to_string();
         let mut item: Item = serde_dynamo::to_item(&scan).expect("scan item");
-        item.extend(key(model::store::keys::scan_sk(&id, &scan.scan_id)));
+        item.extend(key(service::aws::store::keys::scan_sk(&id, &scan.scan_id)));
         item.insert("type".into(), s("scan"));
         items.push(item);
         jobs.push(ScanJob {
@@ -141,10 +141,10 @@ async fn raw_handover(
     queue: &str,
     job: &ScanJob,
 ) {
-    let scan_sk = model::store::keys::scan_sk(&job.account_id, &job.scan_id);
-    let attachment_sk = model::store::keys::attachment_sk(&job.account_id, SOURCE);
+    let scan_sk = service::aws::store::keys::scan_sk(&job.account_id, &job.scan_id);
+    let attachment_sk = service::aws::store::keys::attachment_sk(&job.account_id, SOURCE);
     let wanted = KeysAndAttributes::builder()
-        .keys(key(model::store::keys::account_sk(&job.account_id)))
+        .keys(key(service::aws::store::keys::account_sk(&job.account_id)))
         .keys(key(attachment_sk.clone()))
         .keys(key(scan_sk.clone()))
         .consistent_read(true)
@@ -220,7 +220,9 @@ async fn raw_handover(
     let regions = client
         .update_item()
         .table_name(table)
-        .set_key(Some(key(model::store::keys::account_sk(&job.account_id))))
+        .set_key(Some(key(service::aws::store::keys::account_sk(
+            &job.account_id,
+        ))))
         .update_expression("SET #r = :r")
         .expression_attribute_names("#r", "rsync:us-east-1")
         .expression_attribute_values(":r", s("IN_PROGRESS"))
@@ -259,9 +261,9 @@ pub async fn run(scans: usize, lambdas: usize) {
         "bench-scans-{}",
         ulid::Ulid::new().to_string().to_lowercase()
     );
-    let config = model::config::aws().await;
+    let config = service::runtime::config::aws().await;
     let client = aws_sdk_dynamodb::Client::new(&config);
-    model::provisioning::create_table_with_stream(&client, &table, false)
+    testkit::provision::create_table_with_stream(&client, &table, false)
         .await
         .expect("create the table");
     let services = crate::services(&table).await;

@@ -5,19 +5,19 @@
 
 use crate::fleet::{percentile, raw_query, raw_query_pages, timed_search};
 use aws_sdk_dynamodb::types::AttributeValue;
-use model::account::{Account, Environment};
-use model::api_key::{ApiKey, Scope};
-use model::time::Timestamp;
+use service::account::{Account, Environment};
+use service::api_key::{ApiKey, Scope};
+use service::time::Timestamp;
 use std::time::{Duration, Instant};
 
 const TENANT: &str = "scale";
 
 pub async fn run(accounts: usize, repeats: usize) {
     println!("== search at scale: tenant of {accounts} accounts, {repeats} runs each");
-    let config = model::config::aws().await;
+    let config = service::runtime::config::aws().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let table = format!("scale-{}", ulid::Ulid::new().to_string().to_lowercase());
-    model::provisioning::create_table(&dynamodb, &table)
+    testkit::provision::create_table(&dynamodb, &table)
         .await
         .expect("create table");
     let services = crate::services(&table).await;
@@ -34,7 +34,7 @@ pub async fn run(accounts: usize, repeats: usize) {
         Timestamp::now(),
     )
     .expect("key");
-    model::usecases::api_keys::create(&store, &issued.record)
+    service::usecases::api_keys::create(&store, &issued.record)
         .await
         .expect("store key");
     let key = issued.token;
@@ -127,14 +127,14 @@ fn ms(duration: Duration) -> f64 {
 
 /// Every page of the by-environment partition of TEST accounts.
 async fn raw_index_query(client: &aws_sdk_dynamodb::Client, table: &str) -> (Duration, usize) {
-    let partition = model::provisioning::environment_partition(TENANT, Environment::Test);
+    let partition = service::aws::schema::environment_partition(TENANT, Environment::Test);
     raw_query(
         client
             .query()
             .table_name(table)
-            .index_name(model::provisioning::ENVIRONMENT_INDEX)
+            .index_name(service::aws::schema::ENVIRONMENT_INDEX)
             .key_condition_expression("#k = :k")
-            .expression_attribute_names("#k", model::provisioning::ENVIRONMENT_KEY)
+            .expression_attribute_names("#k", service::aws::schema::ENVIRONMENT_KEY)
             .expression_attribute_values(":k", AttributeValue::S(partition)),
     )
     .await

@@ -8,10 +8,10 @@
 //! the same with and without rules, so they are left out of both sides
 //! (they would only bring the ratio closer to 1).
 
-use model::scanner::{ResultsPage, ScanReference};
-use model::scans::{Finding, IgnoreLists};
-use model::suppression_rules::{Rules, SuppressionRule, MAX_RULES};
-use model::time::Timestamp;
+use service::scanner::{ResultsPage, ScanReference};
+use service::scans::{Finding, IgnoreLists};
+use service::suppression_rules::{Rules, SuppressionRule, MAX_RULES};
+use service::time::Timestamp;
 use std::time::{Duration, Instant};
 
 fn worst_rules() -> Vec<SuppressionRule> {

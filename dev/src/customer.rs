@@ -311,7 +311,7 @@ pub fn launch_stack_route(
             };
             let path = url.strip_prefix(&public_base).unwrap_or(url);
             let token = path.strip_prefix("/onboard/").unwrap_or_default();
-            let Some(token) = model::onboarding::Token::parse(token) else {
+            let Some(token) = service::onboarding::Token::parse(token) else {
                 return refuse(
                     StatusCode::BAD_REQUEST,
                     format!("{url} is not an onboarding link of this server"),

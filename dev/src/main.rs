@@ -11,9 +11,9 @@
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use clap::Parser;
-use model::api_key::{ApiKey, Scope};
-use model::store::Store;
-use model::time::Timestamp;
+use service::api_key::{ApiKey, Scope};
+use service::aws::store::Store;
+use service::time::Timestamp;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -41,7 +41,7 @@ struct Args {
     api_key_file: Option<std::path::PathBuf>,
     /// Every setting the functions take, from the same variables.
     #[command(flatten)]
-    config: model::config::Config,
+    config: service::runtime::config::Config,
     /// Milliseconds a client may take to send a request's headers; past
     /// it the connection is closed (API Gateway does the same in AWS).
     #[arg(long, env = "HEADER_TIMEOUT_MS", default_value_t = 10_000)]
@@ -64,7 +64,7 @@ async fn main() {
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    model::telemetry::init(model::telemetry::LogFormat::Compact);
+    service::runtime::telemetry::init(service::runtime::telemetry::LogFormat::Compact);
     let mut config = args.config.clone();
     // A receiver on this machine may take webhooks over plain http.
     config.webhook_allow_loopback_http = true;
@@ -72,32 +72,32 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if config.public_url.is_none() {
         config.public_url = Some(format!("http://127.0.0.1:{}", args.port));
     }
-    let sqs = aws_sdk_sqs::Client::new(&model::config::aws().await);
+    let sqs = aws_sdk_sqs::Client::new(&service::runtime::config::aws().await);
     let table = config.table_name.clone();
-    let dynamodb = aws_sdk_dynamodb::Client::new(&model::config::aws().await);
+    let dynamodb = aws_sdk_dynamodb::Client::new(&service::runtime::config::aws().await);
 
     step(&format!("creating table '{table}' (as in template.yaml)"));
-    model::provisioning::create_table(&dynamodb, &table).await?;
+    testkit::provision::create_table(&dynamodb, &table).await?;
     step(&format!(
         "creating queues '{}-*' (as in template.yaml)",
         args.queue_prefix
     ));
-    let queues = model::provisioning::create_queues(&sqs, &args.queue_prefix).await?;
-    let scan_queue = queues[model::provisioning::SCAN_QUEUE.logical_id].clone();
+    let queues = testkit::provision::create_queues(&sqs, &args.queue_prefix).await?;
+    let scan_queue = queues[service::aws::schema::SCAN_QUEUE.logical_id].clone();
     config.scan_queue_url = Some(scan_queue.clone());
-    let webhooks = &model::provisioning::WEBHOOK_QUEUE;
+    let webhooks = &service::aws::schema::WEBHOOK_QUEUE;
     config.webhook_queue_url = Some(queues[webhooks.logical_id].clone());
     config.webhook_dead_letter_queue_url = Some(queues[webhooks.dead_letter_logical_id].clone());
     let organization_syncs =
-        queues[model::provisioning::ORGANIZATION_SYNC_QUEUE.logical_id].clone();
+        queues[service::aws::schema::ORGANIZATION_SYNC_QUEUE.logical_id].clone();
     config.organization_sync_queue_url = Some(organization_syncs.clone());
     let bus = config
         .event_bus_name
         .get_or_insert_with(|| format!("{}-events", args.queue_prefix))
         .clone();
     step(&format!("creating event bus '{bus}' (as in template.yaml)"));
-    let eventbridge = aws_sdk_eventbridge::Client::new(&model::config::aws().await);
-    model::provisioning::create_event_bus(&eventbridge, &bus).await?;
+    let eventbridge = aws_sdk_eventbridge::Client::new(&service::runtime::config::aws().await);
+    testkit::provision::create_event_bus(&eventbridge, &bus).await?;
     // The composition root every function uses, on the local queue.
     // A sweep every interval must be able to verify an account in it.
     let interval = Duration::from_secs(args.verifier_interval.max(1));
@@ -110,7 +110,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         )
         .into());
     }
-    let services = model::config::Services::new(config).await?;
+    let services = service::runtime::config::Services::new(config).await?;
     let store = services.store.clone();
     let token = bootstrap_admin_key(&store, args.api_key.as_deref()).await?;
     if let Some(path) = &args.api_key_file {
@@ -131,11 +131,11 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let sweeper = verifier::Sweeper::new(&services);
     tokio::spawn(run_verifier(sweeper, interval));
 
-    let streams = aws_sdk_dynamodbstreams::Client::new(&model::config::aws().await);
-    let reader = model::stream::StreamReader::open(&dynamodb, streams, &table).await?;
+    let streams = aws_sdk_dynamodbstreams::Client::new(&service::runtime::config::aws().await);
+    let reader = testkit::stream::StreamReader::open(&dynamodb, streams, &table).await?;
     tokio::spawn(follow_stream(
         reader,
-        model::usecases::notify::Notify::new(&services),
+        service::usecases::notify::Notify::new(&services),
     ));
     if let Some(sender) = webhook_sender::Sender::new(&services)? {
         tokio::spawn(deliver_webhooks(sender, sqs.clone()));
@@ -151,7 +151,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         Duration::from_millis(args.body_timeout_ms),
     ));
     // Play the customer of any link (the README's walk-through does).
-    let cloud = dev_server::customer::CustomerCloud::new(&model::config::aws().await);
+    let cloud = dev_server::customer::CustomerCloud::new(&service::runtime::config::aws().await);
     let public_base = services.config.public_url.clone().unwrap_or_default();
     let api = app.clone();
     let app = app.merge(dev_server::customer::launch_stack_route(
@@ -237,7 +237,7 @@ async fn serve(
 }
 
 /// The admin key of tenant `default`: `DEV_API_KEY` if set, else a new one.
-async fn bootstrap_admin_key(store: &Store, chosen: Option<&str>) -> model::Result<String> {
+async fn bootstrap_admin_key(store: &Store, chosen: Option<&str>) -> service::Result<String> {
     let now = Timestamp::now();
     let (record, token) = match chosen {
         Some(token) => (
@@ -256,8 +256,8 @@ async fn bootstrap_admin_key(store: &Store, chosen: Option<&str>) -> model::Resu
             (issued.record, issued.token)
         }
     };
-    match model::usecases::api_keys::create(store, &record).await {
-        Ok(()) | Err(model::Error::AlreadyExists { .. }) => Ok(token),
+    match service::usecases::api_keys::create(store, &record).await {
+        Ok(()) | Err(service::Error::AlreadyExists { .. }) => Ok(token),
         Err(err) => Err(err),
     }
 }
@@ -271,7 +271,7 @@ async fn poll_scan_queue(
     retry_delay: Duration,
 ) {
     loop {
-        if let Err(err) = scan_worker::pump::poll_once(
+        if let Err(err) = testkit::scan_pump::poll_once(
             &worker,
             &sqs,
             &queue_url,
@@ -293,7 +293,7 @@ async fn run_organization_syncs(
     queue_url: String,
 ) {
     loop {
-        let polled = model::sqs_pump::poll_once(
+        let polled = testkit::sqs_pump::poll_once(
             &sqs,
             &queue_url,
             Duration::from_secs(1),
@@ -312,7 +312,7 @@ async fn run_organization_syncs(
 async fn deliver_webhooks(sender: webhook_sender::Sender, sqs: aws_sdk_sqs::Client) {
     loop {
         if let Err(err) =
-            webhook_sender::pump::poll_once(&sender, &sqs, Duration::from_secs(1)).await
+            testkit::webhook_pump::poll_once(&sender, &sqs, Duration::from_secs(1)).await
         {
             tracing::warn!(error = %err, "delivery queue poll failed");
             tokio::time::sleep(Duration::from_secs(2)).await;
@@ -330,12 +330,12 @@ const STREAM_RECORD_ATTEMPTS: u32 = 10;
 /// [`STREAM_RECORD_ATTEMPTS`] times, then logged as sent to the on-failure
 /// destination and passed, so it never holds the stream back for good.
 async fn follow_stream(
-    mut reader: model::stream::StreamReader,
-    notify: model::usecases::notify::Notify,
+    mut reader: testkit::stream::StreamReader,
+    notify: service::usecases::notify::Notify,
 ) {
     let mut ticker = tokio::time::interval(Duration::from_millis(500));
     // Read but not yet recorded: kept until recording succeeds.
-    let mut pending: Vec<model::changes::Change> = Vec::new();
+    let mut pending: Vec<service::aws::changes::Change> = Vec::new();
     // The record that failed last, and how many times it has.
     let mut failing: Option<(String, u32)> = None;
     loop {

@@ -1,6 +1,6 @@
 //! Trust: what a verification of a customer's role concludes (its code,
 //! outcome and the credential's status) and when to check again. The STS
-//! and IAM calls that gather the evidence are adapters in `model`.
+//! and IAM calls that gather the evidence are adapters in `service`.
 
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};

@@ -37,7 +37,7 @@ static TENANT: LazyLock<Regex> =
 /// Read a JSON value into `T`, naming the failing field: `missing_field`
 /// and `unknown_field` name the field itself, `invalid_type` is a JSON
 /// value of the wrong type, and `invalid_value` a value of the right type
-/// that a variant list or one of the model's parsed types refuses.
+/// that a variant list or one of the domain's parsed types refuses.
 pub fn from_json<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T> {
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();

@@ -1,7 +1,7 @@
 //! The domain reaches no AWS: no package this crate depends on, directly or
 //! through others, is an AWS SDK crate, an async runtime, a command-line
 //! parser or a DynamoDB codec. The crate boundary keeps domain code from
-//! importing the adapters (`model` depends on `domain`, never the other
+//! importing the adapters (`service` depends on `domain`, never the other
 //! way); this test keeps the adapters' libraries out of its reach too.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -73,6 +73,6 @@ fn nothing_the_domain_depends_on_can_call_aws() {
         .collect();
     assert!(
         forbidden.is_empty(),
-        "the domain reaches {forbidden:?}: move the code that needs them to an adapter in model"
+        "the domain reaches {forbidden:?}: move the code that needs them to an adapter in service"
     );
 }

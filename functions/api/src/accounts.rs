@@ -10,12 +10,12 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use model::account::{Account, AccountFields, Environment, VerificationStatus};
-use model::ids::AccountId;
-use model::listing::{self, AccountFilter, Cursor, ListRequest, Order, Page, SortField};
-use model::time::Timestamp;
 use serde::Deserialize;
 use serde_json::Value;
+use service::account::{Account, AccountFields, Environment, VerificationStatus};
+use service::ids::AccountId;
+use service::listing::{self, AccountFilter, Cursor, ListRequest, Order, Page, SortField};
+use service::time::Timestamp;
 use utoipa::{IntoParams, ToSchema};
 
 /// Body of `POST /v1/accounts`. Documents the request; the handler reads
@@ -97,9 +97,9 @@ pub async fn get_account(
             .linked_accounts(&auth.caller.tenant, &account_id, listing::MAX_LIMIT, None)
             .await?;
         let etag = account.etag();
-        let mut body = serde_json::to_value(&account).map_err(model::error::store_error)?;
+        let mut body = serde_json::to_value(&account).map_err(service::error::store_error)?;
         body["linked_accounts"] =
-            serde_json::to_value(&linked.items).map_err(model::error::store_error)?;
+            serde_json::to_value(&linked.items).map_err(service::error::store_error)?;
         body["linked_accounts_next_cursor"] = linked.next_cursor.map_or(Value::Null, Value::String);
         let mut response = Json(body).into_response();
         response
@@ -348,7 +348,7 @@ pub struct ListAccountsQuery {
     include_archived: bool,
     /// Only the accounts enrolled from (or adopted by) this organization.
     #[param(value_type = Option<String>)]
-    organization_id: Option<model::ids::OrganizationId>,
+    organization_id: Option<service::ids::OrganizationId>,
     /// true: only accounts departed from their organization; false: none
     /// of them; absent: both.
     #[serde(default, deserialize_with = "optional_flag")]

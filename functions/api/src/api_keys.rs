@@ -8,11 +8,11 @@ use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use model::api_key::{ApiKey, ApiKeyView, Scope};
-use model::ids::KeyId;
-use model::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use service::api_key::{ApiKey, ApiKeyView, Scope};
+use service::ids::KeyId;
+use service::time::Timestamp;
 use utoipa::ToSchema;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -62,7 +62,7 @@ pub async fn create_api_key(
         request.expires_at,
         Timestamp::now(),
     )?;
-    model::usecases::api_keys::create(&state.store, &issued.record).await?;
+    service::usecases::api_keys::create(&state.store, &issued.record).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedApiKey {

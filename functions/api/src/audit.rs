@@ -6,12 +6,12 @@ use crate::query::{Limit, Query};
 use crate::AppState;
 use axum::extract::State;
 use axum::Json;
-use model::events::{Event, EventType};
-use model::ids::AccountId;
-use model::listing::{decode_key_cursor, encode_key_cursor};
-use model::store::{keys, AuditFilter};
-use model::time::Timestamp;
 use serde::{Deserialize, Serialize};
+use service::aws::store::{keys, AuditFilter};
+use service::events::{Event, EventType};
+use service::ids::AccountId;
+use service::listing::{decode_key_cursor, encode_key_cursor};
+use service::time::Timestamp;
 use utoipa::{IntoParams, ToSchema};
 
 /// Longest `actor` filter: an API key id or `system:...`.
@@ -63,7 +63,7 @@ pub async fn list_audit_events(
     Query(query): Query<AuditQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
     if query.actor.as_ref().is_some_and(|a| a.len() > MAX_ACTOR) {
-        return Err(model::Error::invalid("actor", "actor is at most 128 characters").into());
+        return Err(service::Error::invalid("actor", "actor is at most 128 characters").into());
     }
     // Each event type is read with the scope of the resource it describes.
     let readable = |event_type: EventType| auth.caller.scopes.contains(&event_type.read_scope());

@@ -5,8 +5,8 @@ use crate::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
-use model::api_key::{ApiKey, Refusal, Scope};
-use model::time::Timestamp;
+use service::api_key::{ApiKey, Refusal, Scope};
+use service::time::Timestamp;
 use std::marker::PhantomData;
 
 /// The authenticated caller: its tenant and key. Handlers never take the
@@ -140,7 +140,7 @@ impl<S: RequiredScope> FromRequestParts<AppState> for Auth<S> {
             scopes: record.scopes,
         };
         tracing::Span::current().record("tenant", caller.tenant.as_str());
-        model::origin::set_actor(&caller.key_id);
+        service::runtime::origin::set_actor(&caller.key_id);
         Ok(Auth {
             caller,
             _scope: PhantomData,
@@ -168,7 +168,7 @@ fn presented_token(parts: &Parts) -> Option<Option<&str>> {
 /// An external scanner, by its credential (`Authorization: Bearer
 /// osc_...`): it may report on scans of its data source and nothing else.
 /// An API key is refused here (403): no tenant key reports results.
-pub struct ScannerAuth(pub model::scanner::ScannerCredential);
+pub struct ScannerAuth(pub service::scanner::ScannerCredential);
 
 impl FromRequestParts<AppState> for ScannerAuth {
     type Rejection = ApiError;
@@ -194,7 +194,7 @@ impl FromRequestParts<AppState> for ScannerAuth {
             .credential(token)
             .await?
             .ok_or_else(invalid)?;
-        model::origin::set_actor(&format!("scanner:{}", credential.credential_id));
+        service::runtime::origin::set_actor(&format!("scanner:{}", credential.credential_id));
         Ok(ScannerAuth(credential))
     }
 }

@@ -83,7 +83,7 @@ pub fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
                 let key = message.split('`').nth(1).map(str::to_string);
                 return Err(ApiError::bad_request(
                     "duplicate_key",
-                    model::validation::join_path(&path, key),
+                    service::validation::join_path(&path, key),
                     format!("{message}: give each key once"),
                 ));
             }
@@ -169,7 +169,7 @@ impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
             if object.contains_key(&key) {
                 return Err(serde::de::Error::custom(format!(
                     "{DUPLICATE_KEY} `{}`",
-                    model::validation::echo(&key)
+                    service::validation::echo(&key)
                 )));
             }
             let UniqueKeys(value) = map.next_value()?;
@@ -350,9 +350,9 @@ impl<S: Send + Sync> FromRequest<S> for CsvBody {
 }
 
 /// Deserialise a JSON value into `T`, naming the failing field
-/// ([`model::validation::from_json`]).
+/// ([`service::validation::from_json`]).
 pub fn parse<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
-    Ok(model::validation::from_json(value)?)
+    Ok(service::validation::from_json(value)?)
 }
 
 #[cfg(test)]

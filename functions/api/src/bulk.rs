@@ -9,14 +9,14 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use model::account::Account;
-use model::csv_io;
-use model::search::{Found, SearchRequest};
-use model::store::BatchDeleteOutcome;
-use model::usecases::bulk::{self, BatchDeleteRequest};
-use model::usecases::import::{self, ImportMode, ImportResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use service::account::Account;
+use service::aws::store::BatchDeleteOutcome;
+use service::csv_io;
+use service::search::{Found, SearchRequest};
+use service::usecases::bulk::{self, BatchDeleteRequest};
+use service::usecases::import::{self, ImportMode, ImportResponse};
 use utoipa::{IntoParams, ToSchema};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -61,7 +61,7 @@ pub async fn search_accounts(
 }
 
 /// Accounts matching a search, sorted, from the source its criteria
-/// choose (see [`model::search::Source`]), reading at most the state's
+/// choose (see [`service::search::Source`]), reading at most the state's
 /// read budget of accounts.
 pub(crate) async fn run_search(
     state: &AppState,

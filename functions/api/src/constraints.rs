@@ -1,6 +1,6 @@
 //! Every constraint the server enforces on a body field, stated in the
 //! OpenAPI document from the constants and patterns the checks themselves
-//! use (`model::validation` and the owning modules), so a client, a code
+//! use (`service::validation` and the owning modules), so a client, a code
 //! generator or schemathesis makes values the server accepts.
 //!
 //! utoipa's attributes take literals only, which would write each limit
@@ -8,8 +8,8 @@
 //! (a role in the account it is registered with, one script per name, a
 //! future expiry) is in the fields' descriptions and refused with a 400.
 
-use model::validation::{self as checks, MAX_NAME_LEN};
 use serde_json::{json, Value};
+use service::validation::{self as checks, MAX_NAME_LEN};
 
 /// One rule: the JSON Schema keywords merged into a component schema's
 /// property (`""`: the component itself; `/...`: a JSON pointer into it).
@@ -28,16 +28,16 @@ fn rules(deployment: &Deployment) -> Vec<Rule> {
     // Only the partitions this deployment has a principal in.
     let role_arn = json!({"maxLength": checks::MAX_ROLE_ARN_LEN,
         "pattern": checks::role_arn_pattern(deployment.partitions)});
-    let region_ids: Vec<&str> = model::regions::REGIONS.iter().map(|r| r.id).collect();
+    let region_ids: Vec<&str> = service::regions::REGIONS.iter().map(|r| r.id).collect();
     let regions = json!({
         "maxItems": checks::MAX_LIST_ENTRIES,
         "uniqueItems": true,
         "items": {"enum": region_ids},
     });
     let https_url =
-        |max: usize| json!({"maxLength": max, "pattern": model::webhooks::HTTPS_URL_PATTERN});
+        |max: usize| json!({"maxLength": max, "pattern": service::webhooks::HTTPS_URL_PATTERN});
     let data_source = json!({"enum": data_sources});
-    let ou_rules = json!({"maxItems": model::organizations::MAX_RULES});
+    let ou_rules = json!({"maxItems": service::organizations::MAX_RULES});
     let account_ids =
         |max: usize| json!({"maxItems": max, "items": {"pattern": checks::ACCOUNT_ID_PATTERN}});
     let rule = |schema, property, keywords| Rule {
@@ -97,12 +97,12 @@ fn rules(deployment: &Deployment) -> Vec<Rule> {
         rule(
             "BatchDeleteRequest",
             "account_ids",
-            json!({"minItems": 1, "maxItems": model::usecases::bulk::MAX_BATCH_DELETE}),
+            json!({"minItems": 1, "maxItems": service::usecases::bulk::MAX_BATCH_DELETE}),
         ),
         rule(
             "ValidateRolesRequest",
             "accounts",
-            json!({"minItems": 1, "maxItems": model::usecases::role_checks::MAX_ROLE_CHECKS}),
+            json!({"minItems": 1, "maxItems": service::usecases::role_checks::MAX_ROLE_CHECKS}),
         ),
         rule("RoleCheck", "role_arn", role_arn.clone()),
         // A role given here, or the account's saved one: not both.
@@ -121,45 +121,45 @@ fn rules(deployment: &Deployment) -> Vec<Rule> {
         rule(
             "AccountActionRequest",
             "accounts",
-            json!({"minItems": 1, "maxItems": model::usecases::scans::MAX_ACTION_ACCOUNTS}),
+            json!({"minItems": 1, "maxItems": service::usecases::scans::MAX_ACTION_ACCOUNTS}),
         ),
         rule("ActionAccount", "regions", regions.clone()),
         rule("ScanRequest", "regions", regions.clone()),
         rule(
             "SearchRequest",
             "rows",
-            json!({"maximum": model::search::MAX_ROWS}),
+            json!({"maximum": service::search::MAX_ROWS}),
         ),
         rule(
             "SearchRequest",
             "query",
-            json!({"maxLength": model::search::MAX_QUERY_LEN}),
+            json!({"maxLength": service::search::MAX_QUERY_LEN}),
         ),
         rule(
             "OneOrMany",
             "/oneOf/2",
-            json!({"maxItems": model::search::MAX_CRITERIA_VALUES}),
+            json!({"maxItems": service::search::MAX_CRITERIA_VALUES}),
         ),
         // Data sources, scans and findings.
         rule(
             "AttachRequest",
             "config",
             json!({
-                "maxProperties": model::scans::MAX_CONFIG_ENTRIES,
+                "maxProperties": service::scans::MAX_CONFIG_ENTRIES,
                 "propertyNames": text(MAX_NAME_LEN),
-                "additionalProperties": text(model::scans::MAX_CONFIG_VALUE_LEN),
+                "additionalProperties": text(service::scans::MAX_CONFIG_VALUE_LEN),
             }),
         ),
         rule("AttachRequest", "role_arn", role_arn.clone()),
         rule(
             "AttachRequest",
             "specific_version",
-            text(model::scans::MAX_VERSION_LEN),
+            text(service::scans::MAX_VERSION_LEN),
         ),
         rule(
             "Schedule",
             "every_seconds",
-            json!({"minimum": model::schedule::MIN_INTERVAL_SECONDS, "maximum": model::schedule::MAX_INTERVAL_SECONDS}),
+            json!({"minimum": service::schedule::MIN_INTERVAL_SECONDS, "maximum": service::schedule::MAX_INTERVAL_SECONDS}),
         ),
         rule("Schedule", "cron", json!({"pattern": CRON_PATTERN})),
         // Exactly one of the two.
@@ -176,27 +176,27 @@ fn rules(deployment: &Deployment) -> Vec<Rule> {
         rule(
             "Schedule",
             "jitter_seconds",
-            json!({"maximum": model::schedule::MAX_JITTER_SECONDS}),
+            json!({"maximum": service::schedule::MAX_JITTER_SECONDS}),
         ),
         rule(
             "SuppressRequest",
             "reason",
-            text(model::scans::MAX_REASON_LEN),
+            text(service::scans::MAX_REASON_LEN),
         ),
         rule(
             "SuppressionRuleRequest",
             "reason",
-            text(model::scans::MAX_REASON_LEN),
+            text(service::scans::MAX_REASON_LEN),
         ),
         rule(
             "SuppressionRuleRequest",
             "resource_pattern",
-            text(model::suppression_rules::MAX_PATTERN),
+            text(service::suppression_rules::MAX_PATTERN),
         ),
         rule(
             "SuppressionRuleRequest",
             "rule",
-            json!({"pattern": model::scanner::RULE_PATTERN}),
+            json!({"pattern": service::scanner::RULE_PATTERN}),
         ),
         rule("SuppressionRuleRequest", "data_source", data_source),
         // A rule names what it suppresses: at least one of the three.
@@ -209,47 +209,47 @@ fn rules(deployment: &Deployment) -> Vec<Rule> {
         rule(
             "ResultsPage",
             "page",
-            json!({"minimum": 1, "maximum": model::scanner::MAX_PAGES}),
+            json!({"minimum": 1, "maximum": service::scanner::MAX_PAGES}),
         ),
         rule(
             "ResultsPage",
             "findings",
-            json!({"maxItems": model::scanner::MAX_PAGE_FINDINGS}),
+            json!({"maxItems": service::scanner::MAX_PAGE_FINDINGS}),
         ),
         rule(
             "ReportedFinding",
             "rule",
-            json!({"pattern": model::scanner::RULE_PATTERN}),
+            json!({"pattern": service::scanner::RULE_PATTERN}),
         ),
         rule(
             "ReportedFinding",
             "resource_type",
-            json!({"pattern": model::scanner::RULE_PATTERN}),
+            json!({"pattern": service::scanner::RULE_PATTERN}),
         ),
         rule(
             "ReportedFinding",
             "title",
-            text(model::scanner::MAX_TITLE_LEN),
+            text(service::scanner::MAX_TITLE_LEN),
         ),
         rule(
             "ReportedFinding",
             "resource_id",
-            text(model::scanner::MAX_RESOURCE_ID_LEN),
+            text(service::scanner::MAX_RESOURCE_ID_LEN),
         ),
         rule(
             "ReportedFinding",
             "details",
             json!({
-                "maxProperties": model::scanner::MAX_DETAILS,
+                "maxProperties": service::scanner::MAX_DETAILS,
                 "propertyNames": text(MAX_NAME_LEN),
-                "additionalProperties": text(model::scanner::MAX_DETAIL_LEN),
+                "additionalProperties": text(service::scanner::MAX_DETAIL_LEN),
             }),
         ),
-        rule("Completion", "error", text(model::scanner::MAX_ERROR_LEN)),
+        rule("Completion", "error", text(service::scanner::MAX_ERROR_LEN)),
         rule(
             "Completion",
             "pages",
-            json!({"maximum": model::scanner::MAX_PAGES}),
+            json!({"maximum": service::scanner::MAX_PAGES}),
         ),
         // Keys, webhooks, settings.
         rule("CreateApiKeyRequest", "name", text(MAX_NAME_LEN)),
@@ -257,44 +257,44 @@ fn rules(deployment: &Deployment) -> Vec<Rule> {
         rule(
             "CreateWebhookRequest",
             "url",
-            https_url(model::webhooks::MAX_URL_LEN),
+            https_url(service::webhooks::MAX_URL_LEN),
         ),
         rule(
             "CreateWebhookRequest",
             "description",
-            text(model::webhooks::MAX_DESCRIPTION_LEN),
+            text(service::webhooks::MAX_DESCRIPTION_LEN),
         ),
         rule(
             "UpdateWebhookRequest",
             "url",
-            https_url(model::webhooks::MAX_URL_LEN),
+            https_url(service::webhooks::MAX_URL_LEN),
         ),
         rule(
             "UpdateWebhookRequest",
             "description",
-            text(model::webhooks::MAX_DESCRIPTION_LEN),
+            text(service::webhooks::MAX_DESCRIPTION_LEN),
         ),
         rule(
             "RotateSecretRequest",
             "overlap_hours",
-            json!({"maximum": model::webhooks::MAX_OVERLAP_HOURS}),
+            json!({"maximum": service::webhooks::MAX_OVERLAP_HOURS}),
         ),
         rule(
             "TenantSettings",
             "product_name",
-            text(model::tenant::MAX_PRODUCT_NAME_LEN),
+            text(service::tenant::MAX_PRODUCT_NAME_LEN),
         ),
         rule(
             "TenantSettings",
             "logo_url",
-            https_url(model::tenant::MAX_URL_LEN),
+            https_url(service::tenant::MAX_URL_LEN),
         ),
         rule(
             "TenantSettings",
             "support_contact",
-            json!({"maxLength": model::tenant::MAX_URL_LEN, "anyOf": [
+            json!({"maxLength": service::tenant::MAX_URL_LEN, "anyOf": [
                 {"pattern": checks::EMAIL_PATTERN},
-                {"pattern": model::webhooks::HTTPS_URL_PATTERN},
+                {"pattern": service::webhooks::HTTPS_URL_PATTERN},
             ]}),
         ),
         // Rotation by age needs the age.
@@ -317,24 +317,24 @@ fn rules(deployment: &Deployment) -> Vec<Rule> {
         rule(
             "RegisterOrganizationRequest",
             "name",
-            text(model::usecases::organizations::MAX_NAME_LEN),
+            text(service::usecases::organizations::MAX_NAME_LEN),
         ),
         rule("RegisterOrganizationRequest", "role_arn", role_arn.clone()),
         rule(
             "UpdateOrganizationRequest",
             "name",
-            text(model::usecases::organizations::MAX_NAME_LEN),
+            text(service::usecases::organizations::MAX_NAME_LEN),
         ),
         rule("UpdateOrganizationRequest", "role_arn", role_arn),
         rule(
             "Filters",
             "include_accounts",
-            account_ids(model::organizations::MAX_RULES),
+            account_ids(service::organizations::MAX_RULES),
         ),
         rule(
             "Filters",
             "exclude_accounts",
-            account_ids(model::organizations::MAX_RULES),
+            account_ids(service::organizations::MAX_RULES),
         ),
         rule("Filters", "include_ous", ou_rules.clone()),
         rule("Filters", "exclude_ous", ou_rules.clone()),
@@ -342,7 +342,7 @@ fn rules(deployment: &Deployment) -> Vec<Rule> {
         rule(
             "OuRule",
             "ou_id",
-            json!({"pattern": model::organizations::OU_ID_PATTERN}),
+            json!({"pattern": service::organizations::OU_ID_PATTERN}),
         ),
         rule(
             "TagRule",
@@ -352,7 +352,7 @@ fn rules(deployment: &Deployment) -> Vec<Rule> {
         rule(
             "TagRule",
             "values",
-            json!({"maxItems": model::organizations::MAX_RULES, "items": {
+            json!({"maxItems": service::organizations::MAX_RULES, "items": {
                 "maxLength": checks::MAX_LABEL_VALUE_LEN, "pattern": checks::clean_pattern()}}),
         ),
     ]
@@ -390,7 +390,7 @@ fn parameter_rules(deployment: &Deployment) -> Vec<(&'static str, &'static str, 
         (
             "query",
             "managed_policies",
-            json!({"pattern": model::role_template::MANAGED_POLICIES_PATTERN}),
+            json!({"pattern": service::role_template::MANAGED_POLICIES_PATTERN}),
         ),
         ("header", "If-Match", entity_tags.clone()),
         ("header", "If-None-Match", entity_tags),
@@ -402,7 +402,7 @@ fn parameter_rules(deployment: &Deployment) -> Vec<(&'static str, &'static str, 
 /// request schemas only: a response carries more.
 fn account_field_names() -> Value {
     let names: Vec<&str> = std::iter::once("account_id")
-        .chain(model::account::AccountFields::NAMES.iter().copied())
+        .chain(service::account::AccountFields::NAMES.iter().copied())
         .collect();
     json!({"propertyNames": {"enum": names}})
 }
@@ -410,8 +410,8 @@ fn account_field_names() -> Value {
 /// Request bodies of one operation (operation id, pointer into the
 /// operation, keywords).
 fn operation_rules() -> Vec<(&'static str, &'static str, Value)> {
-    let columns = model::csv_io::COLUMNS[..model::csv_io::REQUIRED].join(",");
-    let fields = model::csv_io::REQUIRED - 1;
+    let columns = service::csv_io::COLUMNS[..service::csv_io::REQUIRED].join(",");
+    let fields = service::csv_io::REQUIRED - 1;
     vec![
         (
             "replace_account",
@@ -590,7 +590,7 @@ mod tests {
             "0 0 * * *",
         ] {
             assert!(pattern.is_match(cron), "{cron}");
-            let schedule: model::schedule::Schedule =
+            let schedule: service::schedule::Schedule =
                 serde_json::from_value(json!({"cron": cron})).unwrap();
             assert!(schedule.validate("schedule").is_ok(), "{cron}");
         }

@@ -83,9 +83,9 @@ impl ApiError {
     }
 }
 
-impl From<model::Error> for ApiError {
-    fn from(err: model::Error) -> Self {
-        use model::Error;
+impl From<service::Error> for ApiError {
+    fn from(err: service::Error) -> Self {
+        use service::Error;
         match err {
             Error::Invalid {
                 code,

@@ -2,7 +2,7 @@
 //! first response again for 24 hours (`Idempotent-Replayed: true`); the
 //! same key with another request is a 422; while the first is running, a
 //! second waits for its answer (up to [`WAIT`], then a 409 to retry).
-//! What is kept and why: [`model::idempotency`].
+//! What is kept and why: [`service::idempotency`].
 
 use crate::auth::{self, Authenticated};
 use crate::body::{read_body, MAX_BODY_BYTES, MAX_CSV_BYTES};
@@ -13,7 +13,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use model::idempotency::{
+use service::idempotency::{
     fingerprint, keeps, IdempotencyKey, KeptResponse, ReplayKey, Taken, HEADER, KEPT_HEADERS,
     MAX_KEPT_BODY, REPLAYED_HEADER,
 };
@@ -90,7 +90,7 @@ async fn run_once(
         return Err(fail(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
-            format!("expected a JSON body with Content-Type: application/json (or text/csv for an import), got '{}'", model::validation::echo(&content_type)),
+            format!("expected a JSON body with Content-Type: application/json (or text/csv for an import), got '{}'", service::validation::echo(&content_type)),
         )));
     }
     let path = parts

@@ -1,6 +1,6 @@
 //! The HTTP API: an axum router that Lambda runs through `lambda_http` and
 //! the dev server runs on 127.0.0.1. Handlers are thin: parse, authorise,
-//! call the model crate, map errors in one place ([`error::ApiError`]).
+//! call the service crate (use cases), map errors in one place ([`error::ApiError`]).
 
 pub mod accounts;
 pub mod api_keys;
@@ -33,10 +33,10 @@ use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::Router;
 use error::ApiError;
-use model::jobs::JobQueue;
-use model::scans::Catalogue;
-use model::store::Store;
-use model::verification::{RoleVerifier, VerificationSettings};
+use service::aws::jobs::JobQueue;
+use service::aws::store::Store;
+use service::aws::verification::{RoleVerifier, VerificationSettings};
+use service::scans::Catalogue;
 use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -66,7 +66,7 @@ pub struct AppState {
     /// Webhook endpoints may be plain http on loopback (the dev server).
     pub allow_loopback_webhooks: bool,
     /// Where redeliveries go; without one, redeliver answers 503.
-    pub delivery_queue: Option<model::deliveries::DeliveryQueue>,
+    pub delivery_queue: Option<service::aws::deliveries::DeliveryQueue>,
     /// Where organization syncs go; without one, sync answers 503.
     pub organization_sync_queue: Option<JobQueue>,
     /// This API's public origin (`PUBLIC_URL`): links and template URLs
@@ -99,7 +99,7 @@ impl AppState {
             catalogue: Arc::new(Catalogue::default()),
             scan_queue: None,
             vendor_principal: Arc::default(),
-            search_read_budget: model::search::DEFAULT_READ_BUDGET,
+            search_read_budget: service::search::DEFAULT_READ_BUDGET,
             key_limiter: None,
             auth_failures: Arc::default(),
             allow_loopback_webhooks: false,
@@ -130,7 +130,7 @@ impl AppState {
     }
 
     /// Built from the composition root: every client and setting, once.
-    pub fn from_services(services: &model::config::Services) -> Self {
+    pub fn from_services(services: &service::runtime::config::Services) -> Self {
         let config = &services.config;
         AppState {
             store: services.store.clone(),
@@ -139,7 +139,7 @@ impl AppState {
             catalogue: services.catalogue.clone(),
             scan_queue: services.scan_queue.clone(),
             vendor_principal: Arc::default(),
-            search_read_budget: model::search::DEFAULT_READ_BUDGET,
+            search_read_budget: service::search::DEFAULT_READ_BUDGET,
             key_limiter: None,
             auth_failures: Arc::default(),
             allow_loopback_webhooks: config.webhook_allow_loopback_http,
@@ -159,56 +159,56 @@ impl AppState {
     }
 
     /// The account use cases over this state's clients.
-    pub fn accounts(&self) -> model::usecases::accounts::Accounts<'_> {
-        model::usecases::accounts::Accounts {
+    pub fn accounts(&self) -> service::usecases::accounts::Accounts<'_> {
+        service::usecases::accounts::Accounts {
             store: &self.store,
             settings: &self.settings,
         }
     }
 
     /// The organization use cases over this state's clients.
-    pub fn organizations(&self) -> model::usecases::organizations::Organizations<'_> {
-        model::usecases::organizations::Organizations {
+    pub fn organizations(&self) -> service::usecases::organizations::Organizations<'_> {
+        service::usecases::organizations::Organizations {
             store: &self.store,
             settings: &self.settings,
         }
     }
 
     /// The webhook use cases over this state's clients.
-    pub fn webhooks(&self) -> model::usecases::webhooks::Webhooks<'_> {
-        model::usecases::webhooks::Webhooks {
+    pub fn webhooks(&self) -> service::usecases::webhooks::Webhooks<'_> {
+        service::usecases::webhooks::Webhooks {
             store: &self.store,
             allow_loopback_http: self.allow_loopback_webhooks,
         }
     }
 
     /// Onboarding links and their page, over this state's store.
-    pub fn onboarding(&self) -> model::usecases::onboarding::Onboarding<'_> {
-        model::usecases::onboarding::Onboarding {
+    pub fn onboarding(&self) -> service::usecases::onboarding::Onboarding<'_> {
+        service::usecases::onboarding::Onboarding {
             store: &self.store,
             organization_sync_queue: self.organization_sync_queue.as_ref(),
         }
     }
 
     /// The tenant's suppression rules, over this state's store.
-    pub fn suppression_rules(&self) -> model::usecases::suppression_rules::SuppressionRules<'_> {
-        model::usecases::suppression_rules::SuppressionRules {
+    pub fn suppression_rules(&self) -> service::usecases::suppression_rules::SuppressionRules<'_> {
+        service::usecases::suppression_rules::SuppressionRules {
             store: &self.store,
             catalogue: &self.catalogue,
         }
     }
 
     /// What external scanners report, over this state's clients.
-    pub fn external_scans(&self) -> model::usecases::external_scans::ExternalScans<'_> {
-        model::usecases::external_scans::ExternalScans {
+    pub fn external_scans(&self) -> service::usecases::external_scans::ExternalScans<'_> {
+        service::usecases::external_scans::ExternalScans {
             store: &self.store,
             catalogue: &self.catalogue,
         }
     }
 
     /// The scanning use cases over this state's clients.
-    pub fn scanning(&self) -> model::usecases::scans::Scanning<'_> {
-        model::usecases::scans::Scanning {
+    pub fn scanning(&self) -> service::usecases::scans::Scanning<'_> {
+        service::usecases::scans::Scanning {
             store: &self.store,
             catalogue: &self.catalogue,
             settings: &self.settings,
@@ -221,12 +221,12 @@ impl AppState {
     /// partition's from `PARTITIONS`, or in `aws` [`Self::vendor_principal`];
     /// a 409 naming the partition when the service has none there.
     pub async fn principal_in(&self, partition: &str) -> Result<String, ApiError> {
-        if partition == model::partitions::COMMERCIAL {
+        if partition == service::partitions::COMMERCIAL {
             return self.vendor_principal().await;
         }
         match self.settings.partition(partition) {
             Some(setting) => Ok(setting.vendor_principal.clone()),
-            None => Err(model::Error::Refused {
+            None => Err(service::Error::Refused {
                 code: "partition_not_served",
                 message: format!("this service has no principal in partition {partition}; its operator adds one to PARTITIONS"),
             }
@@ -244,7 +244,7 @@ impl AppState {
                 }
                 let account = self.verifier.own_account().await.map_err(|detail| {
                     tracing::error!(error = %detail, "cannot resolve the vendor account");
-                    ApiError::from(model::Error::unavailable(detail))
+                    ApiError::from(service::Error::unavailable(detail))
                 })?;
                 Ok(format!("arn:aws:iam::{account}:root"))
             })
@@ -403,7 +403,7 @@ fn routes() -> (Router<AppState>, OpenApiDocument) {
 /// sources in the commercial partition, with every field's constraints
 /// stated ([`constraints`]).
 pub fn openapi() -> serde_json::Value {
-    openapi_offering(&Catalogue::default(), &[model::partitions::COMMERCIAL])
+    openapi_offering(&Catalogue::default(), &[service::partitions::COMMERCIAL])
 }
 
 /// The document of a deployment offering `catalogue`'s data sources and
@@ -431,10 +431,10 @@ pub fn openapi_with_webhooks(
     catalogue: &Catalogue,
     settings: &VerificationSettings,
 ) -> serde_json::Value {
-    use model::events::EventType;
     use serde_json::json;
+    use service::events::EventType;
     use strum::VariantArray;
-    let partitions: Vec<&str> = std::iter::once(model::partitions::COMMERCIAL)
+    let partitions: Vec<&str> = std::iter::once(service::partitions::COMMERCIAL)
         .chain(settings.partitions.iter().map(|p| p.partition.as_str()))
         .collect();
     let mut document = openapi_offering(catalogue, &partitions);
@@ -540,14 +540,14 @@ fn document_common_errors(document: &mut OpenApiDocument) {
             }
             let name = parameter.name.as_str();
             let mut schema = ObjectBuilder::new().schema_type(Type::String);
-            schema = match model::ids::path_parameter_pattern(name) {
+            schema = match service::ids::path_parameter_pattern(name) {
                 Some(pattern) => schema.pattern(Some(pattern)),
                 None if name == "token" => schema
                     .min_length(Some(1))
-                    .max_length(Some(model::onboarding::MAX_TOKEN_LEN)),
+                    .max_length(Some(service::onboarding::MAX_TOKEN_LEN)),
                 None => schema
                     .min_length(Some(1))
-                    .max_length(Some(model::ids::MAX_PATH_PARAMETER)),
+                    .max_length(Some(service::ids::MAX_PATH_PARAMETER)),
             };
             schema = match name {
                 "account_id" => schema.examples(["123456789012"]),
@@ -594,7 +594,7 @@ fn idempotency_key_parameter() -> utoipa::openapi::path::Parameter {
             ObjectBuilder::new()
                 .schema_type(Type::String)
                 .min_length(Some(1))
-                .max_length(Some(model::idempotency::MAX_KEY_LEN))
+                .max_length(Some(service::idempotency::MAX_KEY_LEN))
                 .pattern(Some("^[!-~]{1,255}$")),
         ))
         .build()
@@ -641,7 +641,7 @@ impl axum::extract::FromRequestParts<AppState> for PublicBase {
                 return Ok(PublicBase(format!("https://{domain}")));
             }
         }
-        Err(model::Error::NotConfigured {
+        Err(service::Error::NotConfigured {
             code: "public_url_not_configured",
             message: "this deployment does not know its public URL: set PUBLIC_URL".into(),
         }
@@ -698,7 +698,7 @@ async fn check_path_parameters(
     match parameters {
         Ok(parameters) => {
             for (name, value) in &parameters {
-                if let Err(err) = model::ids::path_parameter(name, value) {
+                if let Err(err) = service::ids::path_parameter(name, value) {
                     return ApiError::from(err).into_response();
                 }
             }
@@ -758,7 +758,7 @@ async fn log_request(request: Request, next: Next) -> Response {
         span.record("account_id", account_id.as_str());
     }
     // Items this request writes carry its id, so their events name it.
-    let run = model::origin::scope(request_id.clone(), next.run(request));
+    let run = service::runtime::origin::scope(request_id.clone(), next.run(request));
     let mut response = tracing::Instrument::instrument(run, span.clone()).await;
     let status = response.status().as_u16();
     span.in_scope(|| {
@@ -797,7 +797,7 @@ fn path_parameter(route: &str, path: &str, parameter: &str) -> Option<String> {
 
 /// JSON logs for Lambda (CloudWatch), level from `RUST_LOG` (default info).
 pub fn init_json_logs() {
-    model::telemetry::init(model::telemetry::LogFormat::Json);
+    service::runtime::telemetry::init(service::runtime::telemetry::LogFormat::Json);
 }
 
 #[cfg(test)]

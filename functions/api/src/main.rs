@@ -2,7 +2,7 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    model::telemetry::init(model::telemetry::LogFormat::Json);
-    let services = model::config::Services::from_env_or_exit().await;
+    service::runtime::telemetry::init(service::runtime::telemetry::LogFormat::Json);
+    let services = service::runtime::config::Services::from_env_or_exit().await;
     lambda_http::run(api::router(api::AppState::from_services(&services))).await
 }

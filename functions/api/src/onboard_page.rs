@@ -17,12 +17,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use maud::{html, Markup, DOCTYPE};
-use model::account::{Account, VerificationStatus};
-use model::onboarding::{customer_message, fix_for, organization_fix_for, CHECK_INTERVAL_SECONDS};
-use model::organizations::Organization;
-use model::tenant::SupportContact;
-use model::usecases::onboarding::{LinkGone, OpenedLink, Target};
 use serde::Serialize;
+use service::account::{Account, VerificationStatus};
+use service::onboarding::{
+    customer_message, fix_for, organization_fix_for, CHECK_INTERVAL_SECONDS,
+};
+use service::organizations::Organization;
+use service::tenant::SupportContact;
+use service::usecases::onboarding::{LinkGone, OpenedLink, Target};
 
 const SCRIPT: &str = include_str!("../assets/onboard.js");
 const STYLE: &str = include_str!("../assets/onboard.css");
@@ -98,7 +100,7 @@ fn policy_with_images(images: &str) -> String {
 /// customer rather than shown as if it were plain (issue 25 #11).
 fn mixed_script_flag(name: &str) -> Markup {
     html! {
-        @if !model::validation::is_single_script(name) {
+        @if !service::validation::is_single_script(name) {
             " "
             strong class="flag" { "(this name mixes writing systems: check it with whoever sent you this link)" }
         }
@@ -190,7 +192,7 @@ async fn page(
         .clone()
         .unwrap_or_else(|| "your vendor".to_string());
     let logo = opened.settings.logo_url.as_deref().and_then(|url| {
-        model::tenant::logo_origin(url)
+        service::tenant::logo_origin(url)
             .ok()
             .map(|origin| (url.to_string(), origin))
     });
@@ -314,7 +316,7 @@ async fn account_steps(
     let role_name = state.settings.role_name.clone();
     let external_id = account.external_id_to_deploy();
     let template_url = crate::trust::template_url_in(state, base_url, partition);
-    let console = model::role_template::console_url(
+    let console = service::role_template::console_url(
         partition,
         &template_url,
         &role_name,
@@ -325,18 +327,18 @@ async fn account_steps(
         .store
         .account_attachments(&opened.token.tenant, &account.account_id)
         .await?;
-    let actions = model::verification::role_actions(&state.catalogue, &attachments);
-    let policies = model::role_template::managed_policies(None)?;
+    let actions = service::aws::verification::role_actions(&state.catalogue, &attachments);
+    let policies = service::role_template::managed_policies(None)?;
     let home = account
         .fields
         .regions
         .first()
         .map(String::as_str)
-        .unwrap_or_else(|| model::partitions::home_region(partition));
+        .unwrap_or_else(|| service::partitions::home_region(partition));
     let status = ConnectionStatus::of_account(account);
     // A name made up when the account was reserved by its id alone says
     // nothing to the customer.
-    let named = account.fields.name != model::account::reserved_name(&account.account_id);
+    let named = account.fields.name != service::account::reserved_name(&account.account_id);
     Ok(html! {
         dl class="account" {
             @if named {
@@ -379,7 +381,7 @@ async fn account_steps(
 /// The region picker and the Launch Stack link it points (the script
 /// follows the picker; without it, the link opens the home region).
 fn launch_controls(partition: &str, home: &str, console: &str) -> Markup {
-    let regions = model::regions::REGIONS
+    let regions = service::regions::REGIONS
         .iter()
         .filter(|region| region.partition == partition);
     html! {
@@ -394,7 +396,7 @@ fn launch_controls(partition: &str, home: &str, console: &str) -> Markup {
             }
         }
         div class="row" {
-            a id="launch" class="button primary" href=(model::role_template::in_region(console, home)) data-console=(console) target="_blank" rel="noopener noreferrer" { "Launch Stack" }
+            a id="launch" class="button primary" href=(service::role_template::in_region(console, home)) data-console=(console) target="_blank" rel="noopener noreferrer" { "Launch Stack" }
         }
     }
 }
@@ -422,20 +424,20 @@ async fn organization_steps(
 ) -> Result<Markup, ApiError> {
     let PageParts { product, base, .. } = *page;
     let status = ConnectionStatus::of_organization(organization);
-    let partition = model::validation::role_arn("role_arn", &organization.role_arn)
+    let partition = service::validation::role_arn("role_arn", &organization.role_arn)
         .map(|role| role.partition)
-        .unwrap_or(model::partitions::COMMERCIAL);
+        .unwrap_or(service::partitions::COMMERCIAL);
     let principal = state.principal_in(partition).await?;
     let role_name = state.settings.role_name.clone();
     let external_id = organization.management_external_id();
-    let console = model::role_template::console_url(
+    let console = service::role_template::console_url(
         partition,
         &crate::trust::template_url_in(state, base_url, partition),
         &role_name,
         &external_id,
         &principal,
     );
-    let policies = model::role_template::managed_policies(None)?;
+    let policies = service::role_template::managed_policies(None)?;
     let management = &organization.management_account_id;
     Ok(html! {
         dl class="account" {
@@ -465,7 +467,7 @@ async fn organization_steps(
             li {
                 h2 { "Create the role in the management account" }
                 p { "StackSets never deploy to the management account itself, so launch this stack there: it creates the role " code { (role_name) } " for account " (management) "." }
-                (launch_controls(partition, model::partitions::home_region(partition), &console))
+                (launch_controls(partition, service::partitions::home_region(partition), &console))
                 (external_id_row(&external_id))
             }
             li {
@@ -595,7 +597,7 @@ impl ConnectionStatus {
     }
 
     fn of_organization(organization: &Organization) -> Self {
-        use model::organizations::{SyncRunStatus, SyncStatus};
+        use service::organizations::{SyncRunStatus, SyncStatus};
         let running = match organization.sync_status {
             Some(SyncRunStatus::Queued) => Some(ConnectionState::Queued),
             Some(SyncRunStatus::Running) => Some(ConnectionState::Running),
@@ -741,7 +743,7 @@ async fn template(
     let Target::Account(account) = &opened.target else {
         return Ok(gone());
     };
-    let policies = model::role_template::managed_policies(None)?;
+    let policies = service::role_template::managed_policies(None)?;
     let yaml = crate::trust::account_role_template(
         &state,
         &opened.token.tenant,
@@ -787,7 +789,7 @@ async fn stackset(
         Ok(organization) => organization,
         Err(gone) => return Ok(gone),
     };
-    let policies = model::role_template::managed_policies(None)?;
+    let policies = service::role_template::managed_policies(None)?;
     let yaml = crate::organizations::stackset_yaml(&state, &organization, &policies).await?;
     Ok(download(yaml, "stackset.yaml"))
 }

@@ -11,11 +11,11 @@ use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use model::ids::{AccountId, LinkId, OrganizationId};
-use model::onboarding::{CreateLinkRequest, LinkView, Subject};
-use model::usecases::onboarding::NewLink;
 use serde::Serialize;
 use serde_json::Value;
+use service::ids::{AccountId, LinkId, OrganizationId};
+use service::onboarding::{CreateLinkRequest, LinkView, Subject};
+use service::usecases::onboarding::NewLink;
 use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]

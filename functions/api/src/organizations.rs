@@ -12,11 +12,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
-use model::ids::OrganizationId;
-use model::organizations::{self, OrganizationView};
-use model::usecases::organizations::{RegisterOrganizationRequest, UpdateOrganizationRequest};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use service::ids::OrganizationId;
+use service::organizations::{self, OrganizationView};
+use service::usecases::organizations::{RegisterOrganizationRequest, UpdateOrganizationRequest};
 use utoipa::{IntoParams, ToSchema};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -98,7 +98,7 @@ async fn set_archived(
             tenant,
             organization_id,
             archive,
-            model::time::Timestamp::now(),
+            service::time::Timestamp::now(),
         )
         .await?;
     Ok(Json(organization.view()))
@@ -162,7 +162,7 @@ pub async fn delete_organization(
     State(state): State<AppState>,
     Path(organization_id): Path<OrganizationId>,
 ) -> Result<StatusCode, ApiError> {
-    model::usecases::organizations::delete(&state.store, &auth.caller.tenant, &organization_id)
+    service::usecases::organizations::delete(&state.store, &auth.caller.tenant, &organization_id)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -183,7 +183,7 @@ pub async fn sync_organization(
 ) -> Result<Response, ApiError> {
     use axum::http::{header, HeaderValue};
     use axum::response::IntoResponse;
-    let organization = model::usecases::organizations::request_sync(
+    let organization = service::usecases::organizations::request_sync(
         &state.store,
         state.organization_sync_queue.as_ref(),
         &auth.caller.tenant,
@@ -218,7 +218,7 @@ pub async fn stackset_template(
     Path(organization_id): Path<OrganizationId>,
     Query(query): Query<StackSetQuery>,
 ) -> Result<Response, ApiError> {
-    let policies = model::role_template::managed_policies(query.managed_policies.as_deref())?;
+    let policies = service::role_template::managed_policies(query.managed_policies.as_deref())?;
     let organization = state
         .store
         .get_organization(&auth.caller.tenant, &organization_id)
@@ -229,7 +229,7 @@ pub async fn stackset_template(
 /// The organization's member role, as one StackSet template.
 pub(crate) async fn stackset_yaml(
     state: &AppState,
-    organization: &model::organizations::Organization,
+    organization: &service::organizations::Organization,
     policies: &[String],
 ) -> Result<String, ApiError> {
     let principal = state.vendor_principal().await?;
@@ -263,10 +263,10 @@ pub async fn management_role_template(
 /// The management account's read-only AWS Organizations role.
 pub(crate) async fn management_role_yaml(
     state: &AppState,
-    organization: &model::organizations::Organization,
+    organization: &service::organizations::Organization,
 ) -> Result<String, ApiError> {
     let principal = state.vendor_principal().await?;
-    let role_name = model::validation::role_arn("role_arn", &organization.role_arn)
+    let role_name = service::validation::role_arn("role_arn", &organization.role_arn)
         .map(|role| role.role_name.to_string())
         .unwrap_or_else(|_| "AccountOnboardingOrganizations".to_string());
     let current = organization.management_external_id();
@@ -296,7 +296,7 @@ pub async fn rotate_external_id_prefix(
     Path(organization_id): Path<OrganizationId>,
     Query(rotate): Query<crate::trust::RotateQuery>,
 ) -> Result<Json<OrganizationView>, ApiError> {
-    let organization = model::usecases::organizations::rotate_prefix(
+    let organization = service::usecases::organizations::rotate_prefix(
         &state.store,
         &auth.caller.tenant,
         &organization_id,
@@ -320,7 +320,7 @@ pub async fn cancel_external_id_prefix_rotation(
     State(state): State<AppState>,
     Path(organization_id): Path<OrganizationId>,
 ) -> Result<Json<OrganizationView>, ApiError> {
-    let organization = model::usecases::organizations::cancel_prefix_rotation(
+    let organization = service::usecases::organizations::cancel_prefix_rotation(
         &state.store,
         &auth.caller.tenant,
         &organization_id,

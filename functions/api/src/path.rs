@@ -1,6 +1,6 @@
 //! The path extractor of every handler: axum's `Path` whose rejection is
-//! our error shape. Its types are the model's checked ids
-//! ([`model::ids::AccountId`], ...), so a handler gets ids that were
+//! our error shape. Its types are the domain's checked ids
+//! ([`service::ids::AccountId`], ...), so a handler gets ids that were
 //! parsed once; the router's parameter check has already refused bad ones
 //! with the same rule, so a rejection here is a defect, still answered
 //! with a 400 that names what failed.

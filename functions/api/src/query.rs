@@ -6,9 +6,9 @@
 use crate::error::ApiError;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use model::listing::{DEFAULT_LIMIT, MAX_LIMIT};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use service::listing::{DEFAULT_LIMIT, MAX_LIMIT};
 use utoipa::IntoParams;
 
 /// A typed query string; repeated keys fill `Vec` fields.
@@ -88,7 +88,7 @@ impl<'de> Deserialize<'de> for Limit {
             .ok_or_else(|| {
                 serde::de::Error::custom(format!(
                     "'{}' is not a valid limit; use a whole number from 1 to {MAX_LIMIT}",
-                    model::validation::echo(&text)
+                    service::validation::echo(&text)
                 ))
             })
     }
@@ -114,7 +114,7 @@ pub fn flag<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D
         "false" => Ok(false),
         other => Err(serde::de::Error::custom(format!(
             "'{}' is not a valid flag; use true or false",
-            model::validation::echo(other)
+            service::validation::echo(other)
         ))),
     }
 }

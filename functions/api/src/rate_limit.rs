@@ -29,7 +29,7 @@ pub struct KeyRate {
 impl KeyRate {
     /// From `API_KEY_RATE_PER_SECOND` and `API_KEY_RATE_BURST` (default
     /// twice the rate); `None` when the rate is 0 (no limit).
-    pub fn from_config(config: &model::config::Config) -> Option<Self> {
+    pub fn from_config(config: &service::runtime::config::Config) -> Option<Self> {
         let per_second = NonZeroU32::new(config.api_key_rate_per_second)?;
         let burst = config
             .api_key_rate_burst

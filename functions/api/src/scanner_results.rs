@@ -7,11 +7,11 @@ use crate::path::Path;
 use crate::AppState;
 use axum::extract::State;
 use axum::Json;
-use model::ids::ScanId;
-use model::scanner::{Completion, ResultsPage};
-use model::scans::Scan;
-use model::usecases::external_scans::UploadReceipt;
 use serde_json::Value;
+use service::ids::ScanId;
+use service::scanner::{Completion, ResultsPage};
+use service::scans::Scan;
+use service::usecases::external_scans::UploadReceipt;
 use sha2::{Digest, Sha256};
 
 #[utoipa::path(

@@ -10,16 +10,16 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use model::ids::{AccountId, DataSourceName, FindingId, ScanId};
-use model::listing::{decode_key_cursor, decode_key_cursor_where, encode_key_cursor, Page};
-use model::scans::{
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use service::aws::store::{keys, FindingsOrder};
+use service::ids::{AccountId, DataSourceName, FindingId, ScanId};
+use service::listing::{decode_key_cursor, decode_key_cursor_where, encode_key_cursor, Page};
+use service::scans::{
     AttachRequest, Attachment, DataSource, Finding, FindingStatus, RegionStatus, Scan, Severities,
     SeverityCounts, SuppressRequest,
 };
-use model::store::{keys, FindingsOrder};
-use model::usecases::scans::{AccountActionRequest, AccountActionResponse, ScanRequest};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use service::usecases::scans::{AccountActionRequest, AccountActionResponse, ScanRequest};
 use utoipa::{IntoParams, ToSchema};
 
 #[derive(Serialize, ToSchema)]
@@ -164,7 +164,7 @@ pub async fn detach(
         .delete_attachment(&auth.caller.tenant, &account_id, &name)
         .await
         .map_err(|err| match err {
-            model::Error::NotFound { .. } => model::Error::NotAttached {
+            service::Error::NotFound { .. } => service::Error::NotAttached {
                 account_id: account_id.into_string(),
                 data_source: name.into_string(),
             },
@@ -525,7 +525,7 @@ pub async fn list_findings(
             .is_some_and(|(account, _, _)| account == account_id.as_str())
     })?;
     let tenant = &auth.caller.tenant;
-    let (account, page): (_, model::Result<Page<Finding>>) = futures::join!(
+    let (account, page): (_, service::Result<Page<Finding>>) = futures::join!(
         state.store.get_account(tenant, &account_id),
         state.store.ordered_findings(
             tenant,
@@ -533,7 +533,7 @@ pub async fn list_findings(
             data_source,
             &severities,
             query.status.status(),
-            model::time::Timestamp::now(),
+            service::time::Timestamp::now(),
             query.limit.0,
             after.as_deref()
         ),
@@ -579,7 +579,7 @@ pub async fn tenant_findings(
             data_source,
             &query.severity.0,
             query.status.status(),
-            model::time::Timestamp::now(),
+            service::time::Timestamp::now(),
             query.limit.0,
             after.as_deref(),
         )
@@ -638,7 +638,7 @@ pub async fn findings_summary(
         .store
         .account_attachments(&auth.caller.tenant, &account_id)
         .await?;
-    let now = model::time::Timestamp::now();
+    let now = service::time::Timestamp::now();
     let mut counts = SeverityCounts::default();
     let mut suppressed = SeverityCounts::default();
     let mut resolved = SeverityCounts::default();
@@ -689,7 +689,7 @@ pub async fn suppress_finding(
 ) -> Result<Json<Finding>, ApiError> {
     offered(&state, &name)?;
     let request: SuppressRequest = parse(Value::Object(body))?;
-    let suppression = request.suppression(&auth.caller.key_id, model::time::Timestamp::now())?;
+    let suppression = request.suppression(&auth.caller.key_id, service::time::Timestamp::now())?;
     let finding = state
         .store
         .set_suppression(

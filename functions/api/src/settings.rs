@@ -7,8 +7,8 @@ use crate::error::{ApiError, ErrorResponse};
 use crate::AppState;
 use axum::extract::State;
 use axum::Json;
-use model::tenant::TenantSettings;
-use model::usecases::settings;
+use service::tenant::TenantSettings;
+use service::usecases::settings;
 
 #[utoipa::path(
     get, path = "/v1/settings", tag = "trust",

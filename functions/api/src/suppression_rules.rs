@@ -9,10 +9,10 @@ use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use model::ids::SuppressionRuleId;
-use model::suppression_rules::{SuppressionRule, SuppressionRuleRequest};
 use serde::Serialize;
 use serde_json::Value;
+use service::ids::SuppressionRuleId;
+use service::suppression_rules::{SuppressionRule, SuppressionRuleRequest};
 use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -11,14 +11,14 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use model::account::{Account, Environment};
-use model::ids::AccountId;
-use model::regions::{Region, REGIONS};
-use model::role_template;
-use model::usecases::role_checks::{self, ValidateRolesRequest, ValidateRolesResponse};
-use model::usecases::verification::verify_on_demand;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use service::account::{Account, Environment};
+use service::ids::AccountId;
+use service::regions::{Region, REGIONS};
+use service::role_template;
+use service::usecases::role_checks::{self, ValidateRolesRequest, ValidateRolesResponse};
+use service::usecases::verification::verify_on_demand;
 use utoipa::{IntoParams, ToSchema};
 
 #[utoipa::path(
@@ -105,7 +105,7 @@ pub async fn rotate_external_id(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let expected = if_match(&state, &auth.caller.tenant, &account_id, &headers).await?;
-    let pending = model::crypto::new_external_id();
+    let pending = service::crypto::new_external_id();
     let account = state
         .store
         .set_pending_external_id(
@@ -209,7 +209,7 @@ pub async fn cloud_provider(
         regions: REGIONS.to_vec(),
         environments: Environment::ALL.to_vec(),
         partitions: std::iter::once(PartitionTrust {
-            partition: model::partitions::COMMERCIAL.into(),
+            partition: service::partitions::COMMERCIAL.into(),
             vendor_principal: principal.clone(),
         })
         .chain(state.settings.partitions.iter().map(|p| PartitionTrust {
@@ -276,7 +276,7 @@ pub async fn iam_parameters(
         )
     })?;
     let account = match state.accounts().load(&auth.caller.tenant, &account_id).await {
-        Err(model::Error::NotFound { .. }) => {
+        Err(service::Error::NotFound { .. }) => {
             return Err(ApiError::new(
                 StatusCode::NOT_FOUND,
                 "not_found",
@@ -402,7 +402,7 @@ pub(crate) async fn account_role_template(
     let (account, attachments) = state.store.account_attachments(tenant, account_id).await?;
     let principal = state.principal_in(account.fields.partition()).await?;
     // What the attached data sources scan with, granted by the role.
-    let actions = model::verification::role_actions(&state.catalogue, &attachments);
+    let actions = service::aws::verification::role_actions(&state.catalogue, &attachments);
     // During a rotation the role must accept both IDs until promotion.
     let mut external_ids = vec![account.external_id.as_str()];
     external_ids.extend(account.pending_external_id.as_deref());
@@ -467,7 +467,7 @@ fn template_url(state: &AppState, base: &crate::PublicBase) -> String {
 #[derive(Serialize, ToSchema)]
 pub struct VerificationPage {
     /// Newest first; each kept 90 days.
-    items: Vec<model::access::VerificationRecord>,
+    items: Vec<service::access::VerificationRecord>,
     next_cursor: Option<String>,
 }
 
@@ -489,7 +489,7 @@ pub async fn list_verifications(
     Path(account_id): Path<AccountId>,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<VerificationPage>, ApiError> {
-    let listed = model::usecases::access::verifications(
+    let listed = service::usecases::access::verifications(
         &state.store,
         &auth.caller.tenant,
         &account_id,
@@ -507,7 +507,7 @@ pub async fn list_verifications(
 pub struct AccessLogPage {
     /// Every AssumeRole the service made in the account, newest first:
     /// match `session_name` and `source_identity` with the account's CloudTrail.
-    items: Vec<model::access::AccessRecord>,
+    items: Vec<service::access::AccessRecord>,
     next_cursor: Option<String>,
 }
 
@@ -529,7 +529,7 @@ pub async fn access_log(
     Path(account_id): Path<AccountId>,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<AccessLogPage>, ApiError> {
-    let listed = model::usecases::access::access_log(
+    let listed = service::usecases::access::access_log(
         &state.store,
         &auth.caller.tenant,
         &account_id,

@@ -9,17 +9,17 @@ use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use model::deliveries::{Delivery, DeliveryStatus};
-use model::ids::{DeliveryId, WebhookId};
-use model::listing::{decode_key_cursor, encode_key_cursor};
-use model::store::keys;
-use model::usecases::webhooks::{
-    CreateWebhookRequest, RotateSecretRequest, UpdateWebhookRequest, WebhookWithSecret,
-};
-use model::webhooks::WebhookView;
 use serde::Deserialize;
 use serde::Serialize;
 use serde_json::Value;
+use service::aws::deliveries::{Delivery, DeliveryStatus};
+use service::aws::store::keys;
+use service::ids::{DeliveryId, WebhookId};
+use service::listing::{decode_key_cursor, encode_key_cursor};
+use service::usecases::webhooks::{
+    CreateWebhookRequest, RotateSecretRequest, UpdateWebhookRequest, WebhookWithSecret,
+};
+use service::webhooks::WebhookView;
 use utoipa::IntoParams;
 use utoipa::ToSchema;
 
@@ -242,11 +242,11 @@ pub async fn redeliver(
     let queue = state
         .delivery_queue
         .as_ref()
-        .ok_or_else(|| model::Error::NotConfigured {
+        .ok_or_else(|| service::Error::NotConfigured {
             code: "webhooks_not_configured",
             message: "this deployment has no webhook delivery queue (WEBHOOK_QUEUE_URL)".into(),
         })?;
-    let delivery = model::usecases::deliveries::redeliver(
+    let delivery = service::usecases::deliveries::redeliver(
         &state.store,
         queue,
         &auth.caller.tenant,

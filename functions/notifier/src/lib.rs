@@ -1,7 +1,7 @@
 //! The notifier: each batch of the table's stream becomes domain events
-//! ([`model::events`]), kept in the audit log, put on the EventBridge bus
+//! ([`service::events`]), kept in the audit log, put on the EventBridge bus
 //! and queued for each webhook endpoint that wants them
-//! ([`model::usecases::notify`]). A record that cannot be recorded is
+//! ([`service::usecases::notify`]). A record that cannot be recorded is
 //! isolated (the batch is split around it) and reported as the batch item
 //! failure, so the event source mapping retries from there (records of one
 //! item stay in order); recording twice writes the same items, so a
@@ -9,9 +9,9 @@
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use model::changes::{Change, Image};
-use model::time::Timestamp;
-use model::usecases::notify::Notify;
+use service::aws::changes::{Change, Image};
+use service::time::Timestamp;
+use service::usecases::notify::Notify;
 
 pub struct Notifier {
     notify: Notify,
@@ -19,7 +19,7 @@ pub struct Notifier {
 
 impl Notifier {
     /// Built from the composition root.
-    pub fn new(services: &model::config::Services) -> Self {
+    pub fn new(services: &service::runtime::config::Services) -> Self {
         Notifier {
             notify: Notify::new(services),
         }
@@ -74,7 +74,7 @@ mod tests {
         let event: Event =
             serde_json::from_str(include_str!("../../../events/stream-record.json")).unwrap();
         let changes: Vec<Change> = event.records.into_iter().map(change_of).collect();
-        let events = model::changes::events_of(&changes[0]).unwrap();
+        let events = service::aws::changes::events_of(&changes[0]).unwrap();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].event_type.as_str(), "account.created");
         assert_eq!(events[0].account_id.as_deref(), Some("210987654321"));
@@ -114,7 +114,7 @@ mod tests {
         let change = change_of(event.records.into_iter().next().unwrap());
         assert_eq!(change.record_id, "c4ca4238a0b923820dcc509a6f75849b");
         assert!(change.old.is_none());
-        let events = model::changes::events_of(&change).unwrap();
+        let events = service::aws::changes::events_of(&change).unwrap();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].event_type.as_str(), "api_key.created");
         assert_eq!(events[0].tenant, "acme");

@@ -1,16 +1,16 @@
 //! The organization sync function: each message of the sync queue names
 //! one organization whose sync was asked for (on demand by the API, or by
-//! the verifier's schedule); [`model::usecases::organizations::run_sync_job`]
+//! the verifier's schedule); [`service::usecases::organizations::run_sync_job`]
 //! claims it, so a duplicate message runs nothing, and syncs. A sync that
 //! fails is recorded on the organization and retried by the schedule, so
 //! only a message that cannot be read or a store that cannot be reached
 //! sends the message back to the queue.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use model::organizations::SyncJob;
-use model::store::Store;
-use model::usecases::organizations::{run_sync_job, SyncJobOutcome, SyncSchedule};
-use model::verification::{RoleVerifier, VerificationSettings};
+use service::aws::store::Store;
+use service::aws::verification::{RoleVerifier, VerificationSettings};
+use service::organizations::SyncJob;
+use service::usecases::organizations::{run_sync_job, SyncJobOutcome, SyncSchedule};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -33,7 +33,7 @@ pub enum Retry {
 
 impl Syncer {
     /// Built from the composition root.
-    pub fn new(services: &model::config::Services) -> Self {
+    pub fn new(services: &service::runtime::config::Services) -> Self {
         Syncer {
             store: services.store.clone(),
             verifier: services.verifier.clone(),
@@ -74,13 +74,13 @@ impl Syncer {
             Ok(SyncJobOutcome::Skipped) => {
                 tracing::info!("nothing to run: already synced or another worker holds it")
             }
-            Err(model::Error::NotFound { .. }) => {
+            Err(service::Error::NotFound { .. }) => {
                 tracing::info!("the organization was deleted")
             }
             Err(err) => tracing::warn!(error = %err, "sync job will be delivered again"),
         });
         match outcome {
-            Ok(_) | Err(model::Error::NotFound { .. }) => Ok(()),
+            Ok(_) | Err(service::Error::NotFound { .. }) => Ok(()),
             Err(err) => Err(Retry::Store(err.to_string())),
         }
     }

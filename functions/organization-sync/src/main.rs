@@ -5,8 +5,8 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    model::telemetry::init(model::telemetry::LogFormat::Json);
-    let services = model::config::Services::from_env_or_exit().await;
+    service::runtime::telemetry::init(service::runtime::telemetry::LogFormat::Json);
+    let services = service::runtime::config::Services::from_env_or_exit().await;
     let syncer = organization_sync::Syncer::new(&services);
     let syncer = &syncer;
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async move {

@@ -9,9 +9,9 @@
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::EntityType;
 use futures::{StreamExt, TryStreamExt};
-use model::scans::{Observation, ScanErrorCode};
-use model::time::Timestamp;
 use serde_json::Value;
+use service::scans::{Observation, ScanErrorCode};
+use service::time::Timestamp;
 use std::collections::{BTreeMap, HashMap};
 
 pub const NO_MFA: &str = "IAM_USER_WITHOUT_MFA";
@@ -63,8 +63,8 @@ impl ScanFailure {
         operation: &str,
         err: SdkError<E, aws_sdk_iam::config::http::HttpResponse>,
     ) -> ScanFailure {
-        use model::aws_errors::ErrorClass;
-        match model::aws_errors::classify(&err) {
+        use service::aws::errors::ErrorClass;
+        match service::aws::errors::classify(&err) {
             ErrorClass::AccessDenied => ScanFailure {
                 code: ScanErrorCode::AccessDenied,
                 message: format!(

@@ -9,21 +9,20 @@
 //! unless `scan_only`, and records the status of each region.
 
 pub mod iam;
-pub mod pump;
 mod regional;
 pub mod sqs;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::StreamExt;
-use model::access::{AccessPurpose, Ledger};
-use model::account::Account;
-use model::scans::{
+use service::access::{AccessPurpose, Ledger};
+use service::account::Account;
+use service::aws::store::{Claim, Store};
+use service::aws::verification::{RoleVerifier, Target, VerificationCode};
+use service::scans::{
     Attachment, Catalogue, DataSource, ExternalScanJob, Finding, FindingTally, IgnoreLists, Scan,
     ScanError, ScanErrorCode, ScanJob, ScanStatus, Severity, SyncStatus,
 };
-use model::store::{Claim, Store};
-use model::time::Timestamp;
-use model::verification::{RoleVerifier, Target, VerificationCode};
+use service::time::Timestamp;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,7 +48,7 @@ pub struct WorkerSettings {
 
 impl WorkerSettings {
     /// `MAX_RECEIVE_COUNT` and `SCAN_LEASE_SECONDS`.
-    pub fn from_config(config: &model::config::Config) -> Self {
+    pub fn from_config(config: &service::runtime::config::Config) -> Self {
         WorkerSettings {
             max_receive_count: config.max_receive_count,
             lease: Duration::from_secs(config.scan_lease_seconds),
@@ -62,7 +61,7 @@ impl WorkerSettings {
 impl Default for WorkerSettings {
     fn default() -> Self {
         WorkerSettings {
-            max_receive_count: model::provisioning::SCAN_QUEUE.max_receive_count,
+            max_receive_count: service::aws::schema::SCAN_QUEUE.max_receive_count,
             lease: Duration::from_secs(16 * 60),
             access_log_days: 30,
             deadline_margin: Duration::from_secs(20),
@@ -130,7 +129,7 @@ pub enum Retry {
 impl Worker {
     /// From the environment, as the Lambda runs it.
     /// Built from the composition root.
-    pub fn new(services: &model::config::Services) -> Self {
+    pub fn new(services: &service::runtime::config::Services) -> Self {
         Worker {
             store: services.store.clone(),
             verifier: services.verifier.clone(),
@@ -313,7 +312,7 @@ impl Worker {
         let mut stored = None;
         if !scan.scan_only {
             let store_failed =
-                |err: model::Error| transient(ScanErrorCode::Store, &err.to_string());
+                |err: service::Error| transient(ScanErrorCode::Store, &err.to_string());
             let rules = rules.map_err(store_failed)?;
             let (all, resolved) = self
                 .store
@@ -393,7 +392,7 @@ impl Worker {
             .forward_scan(tenant, scan, deadline)
             .await
             .map_err(|err| transient(ScanErrorCode::Store, &err.to_string()))?;
-        if let Err(err) = model::jobs::send(&self.sqs, url, body).await {
+        if let Err(err) = service::aws::jobs::send(&self.sqs, url, body).await {
             self.store
                 .unforward_scan(tenant, scan)
                 .await
@@ -594,7 +593,7 @@ fn kept_findings(
 fn findings_of(
     scan: &Scan,
     ready: &Ready<'_>,
-    observations: Vec<model::scans::Observation>,
+    observations: Vec<service::scans::Observation>,
     region: &str,
     seen_at: Timestamp,
 ) -> Result<Vec<Finding>, Outcome> {
@@ -718,7 +717,7 @@ fn transient(code: ScanErrorCode, message: &str) -> Outcome {
 
 /// IAM is global; its endpoint sits in the partition's first region.
 fn iam_region(role_arn: &str) -> &'static str {
-    model::partitions::home_region(role_arn.split(':').nth(1).unwrap_or_default())
+    service::partitions::home_region(role_arn.split(':').nth(1).unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -803,7 +802,7 @@ mod tests {
     fn account(archived: bool, role: Option<&str>) -> Account {
         let mut account = Account::register(
             "000000000001".into(),
-            model::account::AccountFields {
+            service::account::AccountFields {
                 name: "a".into(),
                 role_arn: role.map(str::to_string),
                 ..Default::default()

@@ -11,14 +11,14 @@ use crate::{
     findings_of, preconditions, refused, scanner_outcome, sqs, transient, Deadline, Outcome, Retry,
     Worker,
 };
-use model::account::Account;
-use model::scans::Finding;
-use model::scans::{
+use service::account::Account;
+use service::aws::store::Claim;
+use service::scans::Finding;
+use service::scans::{
     Attachment, InventorySync, RegionRun, RegionRunStatus, Scan, ScanError, ScanErrorCode, ScanJob,
     ScanStatus, SyncStatus, SQS_DATA_SOURCE,
 };
-use model::store::Claim;
-use model::time::Timestamp;
+use service::time::Timestamp;
 use std::collections::{HashMap, HashSet};
 
 /// How this delivery's run of a region ended, when no call failed.
@@ -40,7 +40,7 @@ impl Worker {
         deadline: Deadline,
     ) -> Result<(), Retry> {
         let tenant = job.tenant.as_str();
-        let store_failed = |err: model::Error| Retry::Failed(err.chain());
+        let store_failed = |err: service::Error| Retry::Failed(err.chain());
         let context = self
             .store
             .scan_context(
@@ -190,7 +190,7 @@ impl Worker {
                 .build(),
         );
         let urls = sqs::queue_urls(&client).await.map_err(scanner_outcome)?;
-        let store_failed = |err: model::Error| transient(ScanErrorCode::Store, &err.to_string());
+        let store_failed = |err: service::Error| transient(ScanErrorCode::Store, &err.to_string());
         let (existing, rules) = futures::join!(
             self.store
                 .region_findings(tenant, &scan.account_id, &scan.data_source, region),
@@ -284,7 +284,7 @@ impl Worker {
             ScanStatus::Failed
         };
         done.finished_at = Some(Timestamp::now());
-        let store_failed = |err: model::Error| Retry::Failed(err.chain());
+        let store_failed = |err: service::Error| Retry::Failed(err.chain());
         let findings = if done.scan_only {
             None
         } else {

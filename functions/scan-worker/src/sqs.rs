@@ -9,8 +9,8 @@ use crate::iam::ScanFailure;
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::QueueAttributeName;
 use futures::{StreamExt, TryStreamExt};
-use model::scans::Observation;
 use serde_json::Value;
+use service::scans::Observation;
 use std::collections::{BTreeMap, HashMap};
 
 pub const NOT_ENCRYPTED: &str = "SQS_QUEUE_NOT_ENCRYPTED";

@@ -11,14 +11,14 @@
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use futures::StreamExt;
-use model::provisioning::{DUE_SHARD, DUE_SHARDS};
-use model::store::{DueAccount, Store};
-use model::tenant::TenantSettings;
-use model::time::Timestamp;
-use model::trust::VerificationCode;
-use model::usecases::verification::{check, record, Checked, Trigger};
-use model::verification::{RoleVerifier, VerificationSettings};
 use serde::Serialize;
+use service::aws::schema::{DUE_SHARD, DUE_SHARDS};
+use service::aws::store::{DueAccount, Store};
+use service::aws::verification::{RoleVerifier, VerificationSettings};
+use service::tenant::TenantSettings;
+use service::time::Timestamp;
+use service::trust::VerificationCode;
+use service::usecases::verification::{check, record, Checked, Trigger};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -55,16 +55,16 @@ pub struct Sweeper {
     pub verifier: RoleVerifier,
     pub settings: Arc<VerificationSettings>,
     /// Where due organization syncs go; without it none is scheduled.
-    pub organization_sync_queue: Option<model::jobs::JobQueue>,
+    pub organization_sync_queue: Option<service::aws::jobs::JobQueue>,
     /// The data sources, whose permissions each verification checks.
-    pub catalogue: Arc<model::scans::Catalogue>,
+    pub catalogue: Arc<service::scans::Catalogue>,
     /// Where scheduled scans go; without it no schedule runs.
-    pub scan_queue: Option<model::jobs::JobQueue>,
+    pub scan_queue: Option<service::aws::jobs::JobQueue>,
 }
 
 impl Sweeper {
     /// Built from the composition root.
-    pub fn new(services: &model::config::Services) -> Self {
+    pub fn new(services: &service::runtime::config::Services) -> Self {
         Sweeper {
             store: services.store.clone(),
             verifier: services.verifier.clone(),
@@ -81,7 +81,7 @@ impl Sweeper {
         let Some(queue) = &self.organization_sync_queue else {
             return 0;
         };
-        match model::usecases::organizations::queue_due_syncs(
+        match service::usecases::organizations::queue_due_syncs(
             &self.store,
             queue,
             now,
@@ -99,11 +99,11 @@ impl Sweeper {
 
     /// Run the scan schedules due at `now`; a failure is logged and left
     /// for the next run (the schedules stay due).
-    pub async fn run_schedules(&self, now: Timestamp) -> model::usecases::scans::ScheduleReport {
+    pub async fn run_schedules(&self, now: Timestamp) -> service::usecases::scans::ScheduleReport {
         let Some(queue) = &self.scan_queue else {
             return Default::default();
         };
-        let scanning = model::usecases::scans::Scanning {
+        let scanning = service::usecases::scans::Scanning {
             store: &self.store,
             catalogue: &self.catalogue,
             settings: &self.settings,
@@ -122,7 +122,7 @@ impl Sweeper {
     /// Time out the external scans past their deadline; a failure is
     /// logged and left for the next run (the scans stay due).
     pub async fn time_out_scans(&self, now: Timestamp) -> usize {
-        let scans = model::usecases::external_scans::ExternalScans {
+        let scans = service::usecases::external_scans::ExternalScans {
             store: &self.store,
             catalogue: &self.catalogue,
         };
@@ -261,14 +261,14 @@ impl Sweeper {
         accounts
             .into_iter()
             .map(|due| {
-                let own: Vec<model::scans::Attachment> = attachments
+                let own: Vec<service::scans::Attachment> = attachments
                     .iter()
                     .filter(|(tenant, a)| {
                         *tenant == due.tenant && a.account_id == due.account.account_id
                     })
                     .map(|(_, a)| a.clone())
                     .collect();
-                let required = model::verification::required_actions(&self.catalogue, &own);
+                let required = service::aws::verification::required_actions(&self.catalogue, &own);
                 (due, required)
             })
             .collect()

@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    model::telemetry::init(model::telemetry::LogFormat::Json);
-    let services = model::config::Services::from_env_or_exit().await;
+    service::runtime::telemetry::init(service::runtime::telemetry::LogFormat::Json);
+    let services = service::runtime::config::Services::from_env_or_exit().await;
     let sweeper = verifier::Sweeper::new(&services);
     let sweeper = &sweeper;
     lambda_runtime::run(service_fn(

@@ -2,7 +2,7 @@
 //! what it must not:
 //!
 //! - every name is resolved here and each address checked against
-//!   [`model::webhooks::is_forbidden_address`]; the connection goes to
+//!   [`service::webhooks::is_forbidden_address`]; the connection goes to
 //!   the checked addresses only, so a DNS answer that changes between a
 //!   check and a connect (rebinding) cannot slip in;
 //! - a literal address in the URL is checked the same way;
@@ -16,8 +16,8 @@ use hyper::body::Bytes;
 use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use model::deliveries::{AttemptOutcome, SendResult, MAX_RESPONSE_EXCERPT, SEND_TIMEOUT};
-use model::webhooks::is_forbidden_address;
+use service::aws::deliveries::{AttemptOutcome, SendResult, MAX_RESPONSE_EXCERPT, SEND_TIMEOUT};
+use service::webhooks::is_forbidden_address;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -260,7 +260,7 @@ fn classify(err: &(dyn std::error::Error + 'static)) -> Failure {
     Failure::Connection(last)
 }
 
-impl model::usecases::deliveries::Transport for HttpTransport {
+impl service::usecases::deliveries::Transport for HttpTransport {
     async fn post(
         &self,
         url: &str,

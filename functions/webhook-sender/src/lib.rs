@@ -1,17 +1,16 @@
 //! The webhook sender: consumes the FIFO delivery queue and delivers each
-//! job ([`model::usecases::deliveries`]) through the SSRF-checked client
+//! job ([`service::usecases::deliveries`]) through the SSRF-checked client
 //! of [`http`]. Messages of one FIFO group (an endpoint and an account)
 //! go in order: once one of them waits for a retry, the later ones of the
 //! batch wait with it. Groups run at the same time.
 
 pub mod http;
-pub mod pump;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::StreamExt;
-use model::deliveries::{DeliveryJob, DeliveryQueue, DeliverySettings};
-use model::store::Store;
-use model::usecases::deliveries::{Deliveries, Handled, Transport};
+use service::aws::deliveries::{DeliveryJob, DeliveryQueue, DeliverySettings};
+use service::aws::store::Store;
+use service::usecases::deliveries::{Deliveries, Handled, Transport};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,7 +38,7 @@ pub struct Sender<T = http::HttpTransport> {
 
 impl Sender<http::HttpTransport> {
     /// Built from the composition root; `None` without `WEBHOOK_QUEUE_URL`.
-    pub fn new(services: &model::config::Services) -> std::io::Result<Option<Self>> {
+    pub fn new(services: &service::runtime::config::Services) -> std::io::Result<Option<Self>> {
         let Some(queue) = services.delivery_queue.clone() else {
             return Ok(None);
         };

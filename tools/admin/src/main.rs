@@ -5,16 +5,16 @@
 //! works against the dev emulators.
 
 use clap::{Parser, Subcommand};
-use model::api_key::{ApiKey, ApiKeyView, Scope};
-use model::scanner::{ScannerCredential, ScannerCredentialView};
-use model::store::Store;
-use model::time::Timestamp;
+use service::api_key::{ApiKey, ApiKeyView, Scope};
+use service::aws::store::Store;
+use service::scanner::{ScannerCredential, ScannerCredentialView};
+use service::time::Timestamp;
 
 #[derive(Parser)]
 #[command(about = "Manage tenants and API keys in the accounts table")]
 struct Cli {
     /// The table (default: $TABLE_NAME, else "accounts").
-    #[arg(long, env = "TABLE_NAME", default_value = model::config::DEFAULT_TABLE_NAME)]
+    #[arg(long, env = "TABLE_NAME", default_value = service::runtime::config::DEFAULT_TABLE_NAME)]
     table: String,
     #[command(subcommand)]
     command: Command,
@@ -80,8 +80,8 @@ async fn main() {
     }
 }
 
-async fn run(cli: Cli) -> model::Result<()> {
-    let config = model::config::aws().await;
+async fn run(cli: Cli) -> service::Result<()> {
+    let config = service::runtime::config::aws().await;
     let store = Store::new(aws_sdk_dynamodb::Client::new(&config), cli.table);
     match cli.command {
         Command::CreateKey {
@@ -91,7 +91,7 @@ async fn run(cli: Cli) -> model::Result<()> {
         } => {
             let scopes = Scope::parse_list(&scopes)?;
             let issued = ApiKey::issue(&tenant, &name, scopes, "operator", None, Timestamp::now())?;
-            model::usecases::api_keys::create(&store, &issued.record).await?;
+            service::usecases::api_keys::create(&store, &issued.record).await?;
             eprintln!(
                 "created key {} for tenant {tenant}; store it now, it is not shown again:",
                 issued.record.key_id
@@ -121,10 +121,10 @@ async fn run(cli: Cli) -> model::Result<()> {
             name,
             data_sources,
         } => {
-            let data_source = model::ids::DataSourceName::parse("data_source", &data_source)?;
+            let data_source = service::ids::DataSourceName::parse("data_source", &data_source)?;
             // A credential for a source this deployment does not forward to
             // could never report: refuse it, naming what there is.
-            model::scans::Catalogue::with_external(&data_sources)?.external(&data_source)?;
+            service::scans::Catalogue::with_external(&data_sources)?.external(&data_source)?;
             let issued = ScannerCredential::issue(&data_source, &name, Timestamp::now())?;
             store.create_scanner_credential(&issued.record).await?;
             eprintln!(

@@ -1,7 +1,7 @@
 //! The operator CLI against DynamoDB Local: the key it prints authenticates.
 
-use model::api_key::{ApiKey, Scope};
-use model::store::Store;
+use service::api_key::{ApiKey, Scope};
+use service::aws::store::Store;
 use std::process::Command;
 
 /// A table of its own in DynamoDB Local.
@@ -10,10 +10,10 @@ async fn fresh_table() -> (aws_sdk_dynamodb::Client, String) {
         std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok(),
         "needs the emulators: run `make test`"
     );
-    let config = model::config::aws().await;
+    let config = service::runtime::config::aws().await;
     let client = aws_sdk_dynamodb::Client::new(&config);
     let table = format!("admin-{}", ulid::Ulid::new().to_string().to_lowercase());
-    model::provisioning::create_table(&client, &table)
+    testkit::provision::create_table(&client, &table)
         .await
         .unwrap();
     (client, table)
@@ -57,7 +57,7 @@ async fn create_list_and_revoke_keys() {
         .unwrap();
     assert_eq!(record.scopes, vec![Scope::Read, Scope::Admin]);
     assert_eq!(
-        record.check(presented.secret, model::time::Timestamp::now()),
+        record.check(presented.secret, service::time::Timestamp::now()),
         Ok(())
     );
 
@@ -121,7 +121,7 @@ async fn create_list_and_revoke_scanner_credentials() {
     assert!(ok, "{stderr}");
     let token = stdout.trim();
     let presented =
-        model::scanner::ScannerCredential::parse_token(token).expect("prints a credential");
+        service::scanner::ScannerCredential::parse_token(token).expect("prints a credential");
     let store = Store::new(client, table.clone());
     let record = store
         .get_scanner_credential(presented.credential_id)

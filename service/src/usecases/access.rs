@@ -1,0 +1,89 @@
+//! An account's verification history and access log, a page at a time.
+
+use crate::access::{AccessRecord, VerificationRecord};
+use crate::aws::store::{keys, Store};
+use crate::listing::{decode_key_cursor, encode_key_cursor, Page};
+use crate::{Error, Result};
+
+/// One page and the cursor of the next.
+pub struct Listed<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// The account's own items under `prefix`, newest first; 404 for an
+/// unknown account (read beside the page: one round trip).
+async fn page_of<T, F>(
+    store: &Store,
+    tenant: &str,
+    account_id: &str,
+    prefix: String,
+    cursor: Option<&str>,
+    list: F,
+) -> Result<Listed<T>>
+where
+    F: AsyncFnOnce(Option<&str>) -> Result<Page<T>>,
+{
+    let after = decode_key_cursor(cursor, &prefix)?;
+    let (account, page) = futures::join!(
+        store.get_account(tenant, account_id),
+        list(after.as_deref())
+    );
+    if account?.is_none() {
+        return Err(Error::NotFound {
+            resource: "account",
+            id: account_id.to_string(),
+        });
+    }
+    let page = page?;
+    Ok(Listed {
+        items: page.items,
+        next_cursor: encode_key_cursor(page.next_cursor),
+    })
+}
+
+/// `GET /v1/accounts/{id}/verifications`.
+pub async fn verifications(
+    store: &Store,
+    tenant: &str,
+    account_id: &str,
+    limit: usize,
+    cursor: Option<&str>,
+) -> Result<Listed<VerificationRecord>> {
+    page_of(
+        store,
+        tenant,
+        account_id,
+        keys::verifications_prefix(account_id),
+        cursor,
+        async |after| {
+            store
+                .list_verifications(tenant, account_id, limit, after)
+                .await
+        },
+    )
+    .await
+}
+
+/// `GET /v1/accounts/{id}/access-log`.
+pub async fn access_log(
+    store: &Store,
+    tenant: &str,
+    account_id: &str,
+    limit: usize,
+    cursor: Option<&str>,
+) -> Result<Listed<AccessRecord>> {
+    page_of(
+        store,
+        tenant,
+        account_id,
+        keys::access_prefix(account_id),
+        cursor,
+        async |after| {
+            store
+                .list_access_log(tenant, account_id, limit, after)
+                .await
+        },
+    )
+    .await
+}

@@ -1,0 +1,317 @@
+//! Verification as a use case: check a customer's role with the STS/IAM
+//! adapter ([`crate::aws::verification::RoleVerifier`]), then record what it
+//! concluded in the store: on demand (an API key or the customer's page
+//! asked) or on the verifier's schedule.
+
+use crate::account::{Credential, VerificationStatus};
+use crate::aws::verification::{
+    required_actions, Probes, RoleVerifier, Target, VerificationSettings, Verified,
+};
+use crate::time::Timestamp;
+use crate::trust::{next_check, Outcome, VerificationCode};
+use std::collections::BTreeMap;
+
+/// What asked for a verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger<'a> {
+    /// A caller asked (`by`: an API key id, or the onboarding link the
+    /// customer checked from): every outcome is recorded.
+    OnDemand { by: &'a str },
+    /// The verifier's sweep: a throttled check is only rescheduled, so our
+    /// own load never marks a customer's account failed.
+    Schedule,
+}
+
+impl Trigger<'_> {
+    /// Who the result is recorded as checked by (`credential.verified_by`,
+    /// the actor of its events).
+    pub fn actor(&self) -> &str {
+        match self {
+            Trigger::OnDemand { by } => by,
+            Trigger::Schedule => crate::actors::VERIFIER,
+        }
+    }
+}
+
+/// A verification done but not yet recorded.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub verified: Verified,
+    /// The role checked (`None`: the account has none).
+    pub role_arn: Option<String>,
+    /// The pending external ID passed and replaces the current one.
+    pub promote: bool,
+    /// The pending role passed (it is `role_arn` here) and replaces the current one.
+    pub switch_role: bool,
+    /// The pending role failed: its result, kept apart from the current role's.
+    pub pending_role: Option<Verified>,
+    pub at: Timestamp,
+}
+
+impl Checked {
+    /// The credential state this check leaves: `failures` in a row,
+    /// next due at `next`; the probes' time carried over when this check
+    /// relied on the lint instead.
+    pub fn credential(
+        &self,
+        previous: &Credential,
+        next: Option<Timestamp>,
+        failures: u32,
+    ) -> Credential {
+        let probed_at = if self.verified.probed {
+            Some(self.at)
+        } else if self.verified.outcome.is_ok() {
+            previous.probed_at
+        } else {
+            None
+        };
+        Credential {
+            next_verification_at: next,
+            consecutive_failures: failures,
+            probed_at,
+            sessions: self.verified.sessions.clone(),
+            ..self.verified.credential(self.role_arn.as_deref(), self.at)
+        }
+    }
+
+    /// The pending role's result, as `pending_role_credential` keeps it
+    /// (its sessions are in the current credential's).
+    pub fn pending_role_credential(&self, pending_role: &str) -> Option<Credential> {
+        let verified = self.pending_role.as_ref()?;
+        Some(verified.credential(Some(pending_role), self.at))
+    }
+}
+
+/// Which probes a check of `account` runs: on schedule, none once the
+/// role has verified with them and kept verifying (the lint reads the
+/// same condition); else always.
+pub fn probes_for(account: &crate::account::Account, trigger: Trigger<'_>) -> Probes {
+    let credential = &account.credential;
+    let proven = credential.verification_status == VerificationStatus::Success
+        && credential.probed_at.is_some()
+        && credential.role_arn.is_some()
+        && credential.role_arn == account.fields.role_arn
+        && account.pending_external_id.is_none();
+    if trigger == Trigger::Schedule && proven {
+        Probes::IfUnread
+    } else {
+        Probes::Always
+    }
+}
+
+/// Run the checks for an account (STS only, nothing written). During a
+/// rotation the pending external ID is tried first; if it fails, the current
+/// one is verified and stays in force.
+pub async fn check(
+    verifier: &RoleVerifier,
+    tenant: &str,
+    account: &crate::account::Account,
+    required: &[(String, Vec<String>)],
+    trigger: Trigger<'_>,
+) -> Checked {
+    let at = Timestamp::now();
+    let id = account.account_id.as_str();
+    let probes = probes_for(account, trigger);
+    let target = |role_arn, external_id| Target {
+        tenant,
+        account_id: id,
+        role_arn,
+        external_id,
+        required,
+    };
+    if let (Some(role), Some(next)) = (&account.fields.role_arn, &account.pending_role_arn) {
+        // A role change: the new role with every check; the current one
+        // stays in force, and is checked as usual, unless the new one passes.
+        let with_next = verifier
+            .verify(&target(next, &account.external_id), Probes::Always)
+            .await;
+        if with_next.outcome.is_ok() {
+            let message = format!(
+                "{} It replaces {role}, which this service no longer uses.",
+                with_next.outcome.message
+            );
+            return Checked {
+                verified: Verified {
+                    outcome: Outcome::new(VerificationCode::Ok, message),
+                    ..with_next
+                },
+                role_arn: Some(next.clone()),
+                promote: false,
+                switch_role: true,
+                pending_role: None,
+                at,
+            };
+        }
+        let mut current = verifier
+            .verify(&target(role, &account.external_id), probes)
+            .await;
+        current.outcome.message = format!(
+            "{} The pending role {next} did not verify ({}; see pending_role_credential): this one stays in force.",
+            current.outcome.message,
+            with_next.outcome.code.as_str()
+        );
+        let mut sessions = with_next.sessions.clone();
+        sessions.append(&mut current.sessions);
+        current.sessions = sessions;
+        return Checked {
+            verified: current,
+            role_arn: Some(role.clone()),
+            promote: false,
+            switch_role: false,
+            pending_role: Some(with_next),
+            at,
+        };
+    }
+    let (verified, promote) = match (&account.fields.role_arn, &account.pending_external_id) {
+        (None, _) => (
+            Verified {
+                outcome: Outcome::role_missing(id),
+                findings: Vec::new(),
+                missing_permissions: BTreeMap::new(),
+                sessions: Vec::new(),
+                probed: false,
+                credentials: None,
+            },
+            false,
+        ),
+        (Some(role), Some(pending)) => {
+            let with_pending = verifier.verify(&target(role, pending), probes).await;
+            if with_pending.outcome.is_ok() {
+                let message = format!("{} The pending external ID is now in force; the previous one is retired, so remove it from the role's trust policy.", with_pending.outcome.message);
+                (
+                    Verified {
+                        outcome: Outcome::new(VerificationCode::Ok, message),
+                        ..with_pending
+                    },
+                    true,
+                )
+            } else {
+                let mut current = verifier
+                    .verify(&target(role, &account.external_id), probes)
+                    .await;
+                current.outcome.message = format!(
+                    "{} The pending external ID was not accepted ({}): the current one stays in force until the role's trust policy allows the pending one.",
+                    current.outcome.message,
+                    with_pending.outcome.code.as_str()
+                );
+                let mut sessions = with_pending.sessions;
+                sessions.append(&mut current.sessions);
+                current.sessions = sessions;
+                (current, false)
+            }
+        }
+        (Some(role), None) => (
+            verifier
+                .verify(&target(role, &account.external_id), probes)
+                .await,
+            false,
+        ),
+    };
+    Checked {
+        verified,
+        role_arn: account.fields.role_arn.clone(),
+        promote,
+        switch_role: false,
+        pending_role: None,
+        at,
+    }
+}
+
+/// Record a check. A scheduled check that STS throttled is only moved on
+/// (our load, not the customer's fault); every other outcome is stored with
+/// its next due time, conditioned on the role and IDs being those checked.
+#[allow(clippy::too_many_arguments)]
+pub async fn record(
+    store: &crate::aws::store::Store,
+    settings: &VerificationSettings,
+    policy: &crate::tenant::TenantSettings,
+    tenant: &str,
+    account: &crate::account::Account,
+    checked: &Checked,
+    trigger: Trigger<'_>,
+) -> crate::Result<crate::account::Account> {
+    let now = checked.at;
+    let outcome = &checked.verified.outcome;
+    if trigger == Trigger::Schedule && outcome.code == VerificationCode::Throttled {
+        let retry = Timestamp::from_datetime(now.datetime() + chrono::Duration::minutes(5));
+        store
+            .reschedule_verification(tenant, &account.account_id, retry)
+            .await?;
+        return Ok(account.clone());
+    }
+    let ok = outcome.is_ok();
+    let failures = if ok {
+        0
+    } else {
+        account.credential.consecutive_failures.saturating_add(1)
+    };
+    let next = account
+        .fields
+        .role_arn
+        .is_some()
+        .then(|| next_check(now, ok, failures, settings.interval));
+    let mut credential = checked.credential(&account.credential, next, failures);
+    credential.verified_by = Some(trigger.actor().to_string());
+    let pending_role = account
+        .pending_role_arn
+        .as_deref()
+        .and_then(|role| checked.pending_role_credential(role));
+    // The tenant's rotation policy: an ID past its age is due, and with
+    // automatic rotation a working role gets a pending one.
+    let since = if checked.promote {
+        now
+    } else {
+        account.external_id_since.unwrap_or(account.created_at)
+    };
+    let rotation_due = policy.rotation_due(since, now);
+    let start_rotation = (rotation_due
+        && policy.auto_rotate_external_id
+        && ok
+        && !checked.promote
+        && !checked.switch_role
+        && account.pending_external_id.is_none())
+    .then(crate::crypto::new_external_id);
+    store
+        .record_verification(
+            tenant,
+            account,
+            &crate::aws::store::VerificationWrite {
+                credential: &credential,
+                promote_external_id: checked.promote,
+                switch_role: checked.switch_role,
+                pending_role: pending_role.as_ref(),
+                rotation_due,
+                start_rotation: start_rotation.as_deref(),
+            },
+        )
+        .await
+}
+
+/// `POST /v1/accounts/{id}/verify`: the account and its attachments (read
+/// at once), every check, the result recorded.
+pub async fn verify_on_demand(
+    store: &crate::aws::store::Store,
+    verifier: &RoleVerifier,
+    settings: &VerificationSettings,
+    catalogue: &crate::scans::Catalogue,
+    tenant: &str,
+    account_id: &str,
+    actor: &str,
+) -> crate::Result<crate::account::Account> {
+    let (read, policy) = futures::join!(
+        store.account_attachments(tenant, account_id),
+        store.tenant_settings(tenant)
+    );
+    let (account, attachments) = read?;
+    let policy = policy?;
+    if let Some(inactive) = account.inactive() {
+        return Err(inactive);
+    }
+    let required = required_actions(catalogue, &attachments);
+    let trigger = Trigger::OnDemand { by: actor };
+    let checked = check(verifier, tenant, &account, &required, trigger).await;
+    record(
+        store, settings, &policy, tenant, &account, &checked, trigger,
+    )
+    .await
+}

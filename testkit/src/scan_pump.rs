@@ -1,0 +1,21 @@
+//! The scan queue as Lambda's event source mapping hands it to the worker,
+//! for the dev server and the tests ([`crate::sqs_pump`]).
+
+use scan_worker::Worker;
+use std::time::Duration;
+
+/// One receive → handle → delete round. Failed messages become visible
+/// again after `retry_delay` (in AWS: after the queue's visibility
+/// timeout). Returns how many messages were received.
+pub async fn poll_once(
+    worker: &Worker,
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    wait: Duration,
+    retry_delay: Duration,
+) -> Result<usize, String> {
+    crate::sqs_pump::poll_once(sqs, queue_url, wait, Some(retry_delay), |event| {
+        worker.handle_batch(event, scan_worker::Deadline::NONE)
+    })
+    .await
+}
