@@ -1,6 +1,7 @@
 //! Account items.
 
-use super::{is_condition_failure, item_key, keys, n, refused_item, s, update_expression, Store};
+use super::expression::UpdateExpression;
+use super::{is_condition_failure, item_key, keys, n, refused_item, s, Store};
 use crate::account::{search_text, Account, AccountFields, RoleChange};
 use crate::aws::schema;
 use crate::listing::{self, compose_sort_value, Cursor, ListRequest, Order, Page, SortField};
@@ -90,143 +91,20 @@ impl Store {
         actor: &str,
         now: Timestamp,
     ) -> Result<Account> {
-        let mut values: Item = crate::aws::codec::to_item(fields)?;
-        let mut sets = Vec::new();
-        let mut removes = Vec::new();
-        let mut names = HashMap::new();
-        let mut placeholders = HashMap::new();
-        if *role != RoleChange::Keep {
-            names.insert("#pending_role".into(), "pending_role_arn".into());
-            names.insert(
-                "#pending_role_credential".into(),
-                "pending_role_credential".into(),
-            );
-        }
-        match role {
-            RoleChange::Keep => {}
-            RoleChange::Replace => {
-                removes.extend([
-                    "#pending_role".to_string(),
-                    "#pending_role_credential".to_string(),
-                ]);
-            }
-            RoleChange::Pending(next) => {
-                sets.push("#pending_role = :pending_role".to_string());
-                placeholders.insert(":pending_role".to_string(), s(next.clone()));
-                removes.push("#pending_role_credential".to_string());
-            }
-        }
-        for (index, name) in AccountFields::NAMES.iter().enumerate() {
-            let alias = format!("#f{index}");
-            names.insert(alias.clone(), name.to_string());
-            match values.remove(*name) {
-                Some(value) => {
-                    sets.push(format!("{alias} = :f{index}"));
-                    placeholders.insert(format!(":f{index}"), value);
-                }
-                None => removes.push(alias),
-            }
-        }
-        let derived = [
-            ("updated_at", s(now.to_string())),
-            ("updated_by", s(actor)),
-            ("search_text", s(search_text(account_id, fields))),
-            (
-                SortField::Name.index().expect("name index").1,
-                s(compose_sort_value(&fields.name.to_lowercase(), account_id)),
-            ),
-            (
-                SortField::UpdatedAt.index().expect("updated index").1,
-                s(compose_sort_value(&now.to_string(), account_id)),
-            ),
-        ];
-        for (attribute, value) in derived {
-            names.insert(format!("#{attribute}"), attribute.to_string());
-            sets.push(format!("#{attribute} = :{attribute}"));
-            placeholders.insert(format!(":{attribute}"), value);
-        }
-        // A role is (re)verified at once after every change; without one
-        // the account leaves the due index.
-        names.insert("#due_shard".into(), schema::DUE_SHARD.into());
-        names.insert("#due_at".into(), schema::DUE_AT.into());
-        names.insert("#credential".into(), "credential".into());
-        names.insert("#next".into(), "next_verification_at".into());
-        if fields.role_arn.is_some() {
-            sets.push(
-                "#due_shard = :due_shard, #due_at = :due_at, #credential.#next = :due_at".into(),
-            );
-            placeholders.insert(
-                ":due_shard".into(),
-                s(schema::due_shard(tenant, account_id)),
-            );
-            placeholders.insert(":due_at".into(), s(now.to_string()));
-        } else {
-            removes.extend([
-                "#due_shard".to_string(),
-                "#due_at".to_string(),
-                "#credential.#next".to_string(),
-            ]);
-        }
-        names.insert("#environment_key".into(), schema::ENVIRONMENT_KEY.into());
-        match fields.environment {
-            Some(environment) => {
-                sets.push("#environment_key = :environment_key".into());
-                placeholders.insert(
-                    ":environment_key".into(),
-                    s(schema::environment_partition(tenant, environment)),
-                );
-            }
-            None => removes.push("#environment_key".into()),
-        }
-        names.insert("#parent".into(), schema::PARENT_KEY.into());
-        match &fields.parent_account_id {
-            Some(parent) => {
-                sets.push("#parent = :parent".into());
-                placeholders.insert(":parent".into(), s(compose_sort_value(parent, account_id)));
-            }
-            None => removes.push("#parent".into()),
-        }
-        // When each region joined the list, kept while it stays there.
-        if !fields.regions.is_empty() {
-            placeholders.insert(
-                ":added".into(),
-                crate::aws::codec::to_attribute_value(RegionAdded {
-                    at: now,
-                    by: actor.to_string(),
-                })?,
-            );
-        }
-        for (index, region) in crate::regions::REGIONS.iter().enumerate() {
-            let alias = format!("#rad{index}");
-            names.insert(alias.clone(), keys::region_added_attribute(region.id));
-            if fields.regions.iter().any(|r| r == region.id) {
-                sets.push(format!("{alias} = if_not_exists({alias}, :added)"));
-            } else {
-                removes.push(alias);
-            }
-        }
-        names.insert("#archived".into(), "archived_at".into());
-        names.insert("#departed".into(), "departed".into());
-        names.insert("#version".into(), "version".into());
-        sets.push("#version = #version + :one".into());
-        placeholders.insert(":one".into(), n(1));
-        let update = update_expression(&sets, &removes);
-        let mut condition =
-            "attribute_exists(pk) AND attribute_not_exists(#archived) AND attribute_not_exists(#departed)"
-                .to_string();
-        if let Some(version) = expected_version {
-            condition.push_str(" AND #version = :expected");
-            placeholders.insert(":expected".into(), n(version));
-        }
-        let request = self
-            .update_account(tenant, account_id)
-            .update_expression(update)
-            .condition_expression(condition)
-            .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(Some(placeholders))
+        let replacement = Replacement {
+            tenant,
+            account_id,
+            fields,
+            role,
+            expected_version,
+            actor,
+            now,
+        };
+        let request = replacement
+            .expression()?
+            .apply(self.update_account(tenant, account_id))
             .return_values(ReturnValue::AllNew);
-        let result = super::stamp_update(request).send().await;
-        match result {
+        match super::stamp_update(request).send().await {
             Ok(output) => Ok(crate::aws::codec::from_item(
                 output.attributes.unwrap_or_default(),
             )?),
@@ -585,6 +463,106 @@ impl Store {
     }
 }
 
+/// A replacement of an account's fields, as one UpdateItem.
+struct Replacement<'a> {
+    tenant: &'a str,
+    account_id: &'a str,
+    fields: &'a AccountFields,
+    role: &'a RoleChange,
+    expected_version: Option<u64>,
+    actor: &'a str,
+    now: Timestamp,
+}
+
+impl Replacement<'_> {
+    /// Each field set or removed, and every attribute derived from the
+    /// fields kept in step (search text, sort keys, index partitions, when
+    /// each region joined, the due index); on a live account, at the
+    /// expected version if one is given.
+    fn expression(&self) -> Result<UpdateExpression> {
+        let (tenant, account_id, fields, now) =
+            (self.tenant, self.account_id, self.fields, self.now);
+        let mut update = UpdateExpression::default();
+        match self.role {
+            RoleChange::Keep => {}
+            RoleChange::Replace => {
+                update.remove(&["pending_role_arn"]);
+                update.remove(&["pending_role_credential"]);
+            }
+            RoleChange::Pending(next) => {
+                update.set(&["pending_role_arn"], s(next.clone()));
+                update.remove(&["pending_role_credential"]);
+            }
+        }
+        let mut values: Item = crate::aws::codec::to_item(fields)?;
+        for name in AccountFields::NAMES {
+            update.set_or_remove(&[name], values.remove(name));
+        }
+        let name_key = SortField::Name.index().expect("name index").1;
+        let updated_key = SortField::UpdatedAt.index().expect("updated index").1;
+        update
+            .set(&["updated_at"], s(now.to_string()))
+            .set(&["updated_by"], s(self.actor))
+            .set(&["search_text"], s(search_text(account_id, fields)))
+            .set(
+                &[name_key],
+                s(compose_sort_value(&fields.name.to_lowercase(), account_id)),
+            )
+            .set(
+                &[updated_key],
+                s(compose_sort_value(&now.to_string(), account_id)),
+            );
+        // A role is (re)verified at once after every change; without one
+        // the account leaves the due index.
+        let due = fields.role_arn.is_some();
+        update
+            .set_or_remove(
+                &[schema::DUE_SHARD],
+                due.then(|| s(schema::due_shard(tenant, account_id))),
+            )
+            .set_or_remove(&[schema::DUE_AT], due.then(|| s(now.to_string())))
+            .set_or_remove(
+                &["credential", "next_verification_at"],
+                due.then(|| s(now.to_string())),
+            )
+            .set_or_remove(
+                &[schema::ENVIRONMENT_KEY],
+                fields
+                    .environment
+                    .map(|environment| s(schema::environment_partition(tenant, environment))),
+            )
+            .set_or_remove(
+                &[schema::PARENT_KEY],
+                fields
+                    .parent_account_id
+                    .as_ref()
+                    .map(|parent| s(compose_sort_value(parent, account_id))),
+            );
+        // When each region joined the list, kept while it stays there.
+        let added: AttributeValue = crate::aws::codec::to_attribute_value(RegionAdded {
+            at: now,
+            by: self.actor.to_string(),
+        })?;
+        for region in crate::regions::REGIONS.iter() {
+            let attribute = keys::region_added_attribute(region.id);
+            if fields.regions.iter().any(|r| r == region.id) {
+                update.set_if_absent(&[&attribute], added.clone());
+            } else {
+                update.remove(&[&attribute]);
+            }
+        }
+        update
+            .increment("version", 1)
+            .require_present("pk")
+            .require_absent("archived_at")
+            .require_absent("departed");
+        if let Some(version) = self.expected_version {
+            update.require_equal("version", n(version));
+        }
+        Ok(update)
+    }
+}
+
 /// The full item: the account, its keys and the derived index attributes.
 /// (Public for the bench, whose raw baseline writes the very same items.)
 pub fn account_item(tenant: &str, account: &Account) -> Result<Item> {
@@ -663,4 +641,77 @@ fn cursor_from_key(key: &Item, sort: SortField, order: Order) -> Result<Cursor> 
         order,
         last_value,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn replacement_of(fields: &AccountFields, expected_version: Option<u64>) -> String {
+        Replacement {
+            tenant: "t1",
+            account_id: "123456789012",
+            fields,
+            role: &RoleChange::Replace,
+            expected_version,
+            actor: "key1",
+            now: Timestamp::parse("2026-01-02T03:04:05Z").unwrap(),
+        }
+        .expression()
+        .unwrap()
+        .rendered()
+    }
+
+    #[test]
+    fn a_replacement_keeps_every_derived_attribute_in_step() {
+        let fields = AccountFields {
+            name: "Prod".into(),
+            environment: Some(crate::account::Environment::Prod),
+            regions: vec!["eu-west-1".into()],
+            role_arn: Some("arn:aws:iam::123456789012:role/Audit".into()),
+            ..AccountFields::default()
+        };
+        let text = replacement_of(&fields, Some(7));
+        for expected in [
+            "name = 'Prod'",
+            "search_text = 'prod\n123456789012'",
+            "due_shard = 'DUE#",
+            "due_at = '2026-01-02T03:04:05",
+            "credential.next_verification_at = '2026-01-02T03:04:05",
+            "gsi_environment = 't1#PROD'",
+            "radded:eu-west-1 = if_not_exists(radded:eu-west-1,",
+            "version = version + 1",
+            "IF attribute_exists(pk) AND attribute_not_exists(archived_at) AND attribute_not_exists(departed) AND version = 7",
+        ] {
+            assert!(text.contains(expected), "{expected} not in {text}");
+        }
+        for removed in [
+            "owner_email",
+            "lsi_parent",
+            "radded:us-east-1",
+            "pending_role_arn",
+        ] {
+            let remove = &text[text.find("REMOVE").unwrap()..text.find(" IF ").unwrap()];
+            assert!(remove.contains(removed), "{removed} not removed: {remove}");
+        }
+    }
+
+    #[test]
+    fn without_a_role_the_account_leaves_the_due_index() {
+        let fields = AccountFields {
+            name: "Sandbox".into(),
+            ..AccountFields::default()
+        };
+        let text = replacement_of(&fields, None);
+        let remove = &text[text.find("REMOVE").unwrap()..text.find(" IF ").unwrap()];
+        for removed in [
+            "due_shard",
+            "due_at",
+            "credential.next_verification_at",
+            "gsi_environment",
+        ] {
+            assert!(remove.contains(removed), "{removed} not removed: {remove}");
+        }
+        assert!(!text.contains("version = 7") && text.ends_with("attribute_not_exists(departed)"));
+    }
 }

@@ -28,6 +28,7 @@ mod api_keys;
 mod audit;
 mod bulk;
 mod deliveries;
+mod expression;
 mod external_scans;
 mod idempotency;
 mod onboarding;
