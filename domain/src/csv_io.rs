@@ -151,6 +151,25 @@ pub fn parse(bytes: &[u8]) -> Result<(Vec<ImportRow>, Vec<RowError>)> {
         .flexible(false)
         .comment(Some(b'#'))
         .from_reader(bytes);
+    let headers = header_of(&mut reader)?;
+    let mut imports = Imports::default();
+    for (index, record) in reader.records().enumerate() {
+        if index >= MAX_ROWS {
+            return Err(file_error(format!(
+                "the file has more than {MAX_ROWS} rows; split it"
+            )));
+        }
+        // Rows count from the header (1), comment lines not counted.
+        match row_of(index + 2, record, &headers) {
+            Ok(import) => imports.add(import),
+            Err(problems) => imports.errors.extend(problems),
+        }
+    }
+    Ok(imports.finish())
+}
+
+/// The header row, trimmed: each column once, the required ones present.
+fn header_of(reader: &mut csv::Reader<&[u8]>) -> Result<csv::StringRecord> {
     let headers: csv::StringRecord = reader
         .headers()
         .map_err(|err| file_error(format!("the header row cannot be read: {err}")))?
@@ -180,174 +199,178 @@ pub fn parse(bytes: &[u8]) -> Result<(Vec<ImportRow>, Vec<RowError>)> {
             COLUMNS.join(",")
         )));
     }
-    let mut rows: Vec<ImportRow> = Vec::new();
-    let mut errors = Vec::new();
-    let mut first_row_of: HashMap<String, usize> = HashMap::new();
-    // Ids on rows that disagree: which row is right cannot be guessed.
-    let mut conflicted: HashMap<String, usize> = HashMap::new();
-    for (index, record) in reader.records().enumerate() {
-        // Rows count from the header (1), comment lines not counted.
-        let row = index + 2;
-        if index >= MAX_ROWS {
-            return Err(file_error(format!(
-                "the file has more than {MAX_ROWS} rows; split it"
-            )));
-        }
-        let record = match record {
-            Ok(record) => record,
-            Err(err) => {
-                let message = match err.kind() {
-                    csv::ErrorKind::UnequalLengths { len, expected_len, .. } => format!(
-                        "the row has {len} fields but the header has {expected_len}: check its commas and quotes"
-                    ),
-                    _ => format!("the row cannot be read: {err}"),
-                };
-                errors.push(RowError {
-                    row,
-                    account_id: None,
-                    column: "row".into(),
-                    message,
-                });
-                continue;
-            }
-        };
-        let cells: CsvRow = match record.deserialize(Some(&headers)) {
-            Ok(cells) => cells,
-            Err(err) => {
-                errors.push(RowError {
-                    row,
-                    account_id: None,
-                    column: "row".into(),
-                    message: format!("the row cannot be read: {err}"),
-                });
-                continue;
-            }
-        };
-        let account_id = cells.account_id.unwrap_or_default();
-        let error = |column: &str, message: String| RowError {
+    Ok(headers)
+}
+
+/// One row as an account's fields, or every problem it has.
+fn row_of(
+    row: usize,
+    record: std::result::Result<csv::StringRecord, csv::Error>,
+    headers: &csv::StringRecord,
+) -> std::result::Result<ImportRow, Vec<RowError>> {
+    let unreadable = |message: String| {
+        vec![RowError {
             row,
-            account_id: (!account_id.is_empty()).then(|| account_id.clone()),
-            column: column.to_string(),
+            account_id: None,
+            column: "row".into(),
             message,
-        };
-        if let Err(Error::Invalid { message, .. }) =
-            crate::validation::account_id("accountId", &account_id)
-        {
-            errors.push(error("accountId", message));
-            continue;
+        }]
+    };
+    let record = record.map_err(|err| {
+        unreadable(match err.kind() {
+            csv::ErrorKind::UnequalLengths { len, expected_len, .. } => format!(
+                "the row has {len} fields but the header has {expected_len}: check its commas and quotes"
+            ),
+            _ => format!("the row cannot be read: {err}"),
+        })
+    })?;
+    let cells: CsvRow = record
+        .deserialize(Some(headers))
+        .map_err(|err| unreadable(format!("the row cannot be read: {err}")))?;
+    let account_id = cells.account_id.unwrap_or_default();
+    let error = |column: &str, message: String| RowError {
+        row,
+        account_id: (!account_id.is_empty()).then(|| account_id.clone()),
+        column: column.to_string(),
+        message,
+    };
+    if let Err(Error::Invalid { message, .. }) =
+        crate::validation::account_id("accountId", &account_id)
+    {
+        return Err(vec![error("accountId", message)]);
+    }
+    let environment = match cells
+        .environment
+        .map(|e| (Environment::parse(&e.to_uppercase()), e))
+    {
+        None => None,
+        Some((Some(env), _)) => Some(env),
+        Some((None, text)) => {
+            return Err(vec![error(
+                "environment",
+                format!(
+                    "'{}' is not DEV, STAGING, TEST or PROD",
+                    crate::validation::echo(&text)
+                ),
+            )]);
         }
-        let environment = match cells
-            .environment
-            .map(|e| (Environment::parse(&e.to_uppercase()), e))
-        {
-            None => None,
-            Some((Some(env), _)) => Some(env),
-            Some((None, text)) => {
-                errors.push(error(
-                    "environment",
-                    format!(
-                        "'{}' is not DEV, STAGING, TEST or PROD",
-                        crate::validation::echo(&text)
-                    ),
-                ));
-                continue;
-            }
+    };
+    let regions = cells
+        .regions
+        .map(|text| {
+            text.split([';', '|'])
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let fields = AccountFields {
+        name: cells.account_name.unwrap_or_default(),
+        owner_name: cells.account_owner_name,
+        owner_email: cells.account_owner_email,
+        environment,
+        regions,
+        role_arn: cells.credential_role_arn,
+        parent_account_id: cells.parent_account_id,
+        ..Default::default()
+    };
+    // Every problem of the row, each naming its column.
+    fields.validate(&account_id).map_err(|refused| {
+        refused
+            .problems()
+            .into_iter()
+            .map(|(_, field, message)| error(column_of(field.unwrap_or("")), message))
+            .collect::<Vec<_>>()
+    })?;
+    Ok(ImportRow {
+        row,
+        account_id,
+        fields,
+    })
+}
+
+/// The rows read so far, one per account: an export writes an account
+/// once per region, so rows of one account that differ only in their
+/// region are merged; rows that differ otherwise are refused, all of them
+/// (which is right cannot be guessed).
+#[derive(Default)]
+struct Imports {
+    rows: Vec<ImportRow>,
+    errors: Vec<RowError>,
+    first_row_of: HashMap<String, usize>,
+    /// Account ids on rows that disagree, and their first row.
+    conflicted: HashMap<String, usize>,
+}
+
+impl Imports {
+    fn add(&mut self, import: ImportRow) {
+        let Some(&at) = self.first_row_of.get(&import.account_id) else {
+            self.first_row_of
+                .insert(import.account_id.clone(), self.rows.len());
+            self.rows.push(import);
+            return;
         };
-        let regions = cells
-            .regions
-            .map(|text| {
-                text.split([';', '|'])
-                    .map(str::trim)
-                    .filter(|r| !r.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
-        let fields = AccountFields {
-            name: cells.account_name.unwrap_or_default(),
-            owner_name: cells.account_owner_name,
-            owner_email: cells.account_owner_email,
-            environment,
-            regions,
-            role_arn: cells.credential_role_arn,
-            parent_account_id: cells.parent_account_id,
-            ..Default::default()
+        let earlier = &mut self.rows[at];
+        let but_regions = |fields: &AccountFields| AccountFields {
+            regions: Vec::new(),
+            ..fields.clone()
         };
-        if let Err(refused) = fields.validate(&account_id) {
-            // Every problem of the row, each naming its column.
-            for (_, field, message) in refused.problems() {
-                errors.push(error(column_of(field.unwrap_or("")), message));
-            }
-            continue;
-        }
-        match first_row_of.get(&account_id) {
-            None => {
-                first_row_of.insert(account_id.clone(), rows.len());
-                rows.push(ImportRow {
-                    row,
-                    account_id,
-                    fields,
-                });
-            }
-            Some(&at) => {
-                // The same account again: a further region of an export, or a duplicate.
-                let earlier = &mut rows[at];
-                let same_but_regions = AccountFields {
-                    regions: Vec::new(),
-                    ..earlier.fields.clone()
-                } == AccountFields {
-                    regions: Vec::new(),
-                    ..fields.clone()
-                };
-                if same_but_regions {
-                    for region in fields.regions {
-                        if !earlier.fields.regions.contains(&region) {
-                            earlier.fields.regions.push(region);
-                        }
-                    }
-                } else {
-                    let first = earlier.row;
-                    conflicted.entry(account_id.clone()).or_insert(first);
-                    errors.push(error(
-                        "accountId",
-                        format!("accountId {account_id} is also on row {first} with other values; keep one row per account (rows may differ only in their region)"),
-                    ));
+        if but_regions(&earlier.fields) == but_regions(&import.fields) {
+            for region in import.fields.regions {
+                if !earlier.fields.regions.contains(&region) {
+                    earlier.fields.regions.push(region);
                 }
             }
+            return;
         }
+        let (first, account_id) = (earlier.row, import.account_id);
+        self.conflicted.entry(account_id.clone()).or_insert(first);
+        self.errors.push(RowError {
+            row: import.row,
+            account_id: Some(account_id.clone()),
+            column: "accountId".into(),
+            message: format!("accountId {account_id} is also on row {first} with other values; keep one row per account (rows may differ only in their region)"),
+        });
     }
-    rows.retain(|import| match conflicted.get(&import.account_id) {
-        Some(&first) => {
-            errors.push(RowError {
-                row: first,
-                account_id: Some(import.account_id.clone()),
-                column: "accountId".into(),
-                message: format!(
-                    "accountId {} appears again below with other values; keep one row per account",
-                    import.account_id
-                ),
-            });
-            false
-        }
-        None => true,
-    });
-    // Merged regions must still be valid together.
-    rows.retain(|import| match import.fields.validate(&import.account_id) {
-        Ok(()) => true,
-        Err(refused) => {
-            for (_, field, message) in refused.problems() {
+
+    /// The rows to import and every problem, by row.
+    fn finish(mut self) -> (Vec<ImportRow>, Vec<RowError>) {
+        let (conflicted, errors) = (&self.conflicted, &mut self.errors);
+        self.rows.retain(|import| match conflicted.get(&import.account_id) {
+            Some(&first) => {
                 errors.push(RowError {
-                    row: import.row,
+                    row: first,
                     account_id: Some(import.account_id.clone()),
-                    column: column_of(field.unwrap_or("")).into(),
-                    message,
+                    column: "accountId".into(),
+                    message: format!(
+                        "accountId {} appears again below with other values; keep one row per account",
+                        import.account_id
+                    ),
                 });
+                false
             }
-            false
-        }
-    });
-    errors.sort_by_key(|e| e.row);
-    Ok((rows, errors))
+            None => true,
+        });
+        // Merged regions must still be valid together.
+        self.rows
+            .retain(|import| match import.fields.validate(&import.account_id) {
+                Ok(()) => true,
+                Err(refused) => {
+                    for (_, field, message) in refused.problems() {
+                        errors.push(RowError {
+                            row: import.row,
+                            account_id: Some(import.account_id.clone()),
+                            column: column_of(field.unwrap_or("")).into(),
+                            message,
+                        });
+                    }
+                    false
+                }
+            });
+        self.errors.sort_by_key(|e| e.row);
+        (self.rows, self.errors)
+    }
 }
 
 /// CSV of accounts: one row per account and region (one row if it has
