@@ -12,7 +12,9 @@
 //! time to its hash.
 
 use crate::crypto;
-use crate::scans::{Finding, IgnoreLists, Severity};
+use crate::scans::{
+    Finding, IgnoreLists, Scan, ScanError, ScanErrorCode, ScanStatus, Severity, SyncStatus,
+};
 use crate::time::Timestamp;
 use crate::validation::text;
 use crate::{Error, Result};
@@ -362,6 +364,129 @@ fn written_before_claims() -> bool {
     true
 }
 
+/// A scan as a completion ends it, and what its regions' inventory and
+/// its attachment then say.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ending {
+    pub scan: Scan,
+    pub sync: SyncStatus,
+    /// The regions' sync message.
+    pub message: String,
+    /// The attachment's status detail.
+    pub detail: String,
+}
+
+/// What a completion found among the data source's stored findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredTotals {
+    /// Stored by this scan.
+    pub stored: u32,
+    /// Resolved by it (earlier findings it did not see).
+    pub resolved: u32,
+}
+
+impl Completion {
+    /// The status the scan ends in.
+    pub fn ends_in(&self) -> ScanStatus {
+        match self.status {
+            CompletionStatus::Succeeded => ScanStatus::Succeeded,
+            CompletionStatus::Failed => ScanStatus::Failed,
+        }
+    }
+
+    /// Every claimed page is written, and as many arrived as the scanner
+    /// counts (if it counts them).
+    pub fn check_pages(&self, scan_id: &str, pages: &[UploadedPage]) -> Result<()> {
+        if let Some(unwritten) = pages.iter().find(|page| !page.written) {
+            return Err(upload_in_progress(scan_id, unwritten.page));
+        }
+        let Some(expected) = self.pages else {
+            return Ok(());
+        };
+        let missing: Vec<String> = (1..=expected)
+            .filter(|number| !pages.iter().any(|p| p.page == *number))
+            .map(|number| number.to_string())
+            .collect();
+        if missing.is_empty() && pages.len() as u32 == expected {
+            return Ok(());
+        }
+        Err(Error::Refused {
+            code: "pages_missing",
+            message: format!(
+                "the completion counts {expected} pages but {} arrived{}; upload the missing ones, then complete again",
+                pages.len(),
+                if missing.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (missing: {})", missing.join(", "))
+                }
+            ),
+        })
+    }
+
+    /// The scan as this completion ends it at `now`: status, counts (the
+    /// pages' and, unless the scan only reports, the store's), the
+    /// scanner's error.
+    pub fn end(
+        &self,
+        scan: &Scan,
+        pages: &[UploadedPage],
+        totals: Option<StoredTotals>,
+        now: Timestamp,
+    ) -> Ending {
+        let mut done = scan.clone();
+        done.status = self.ends_in();
+        done.finished_at = Some(now);
+        done.counts.resources = self.resources;
+        done.counts.findings = pages.iter().map(|p| p.reported).sum();
+        done.counts.ignored = pages.iter().map(|p| p.ignored).sum();
+        done.counts.resolved = 0;
+        if let Some(totals) = totals {
+            done.counts.stored = totals.stored;
+            done.counts.resolved = totals.resolved;
+        }
+        let scan_id = &scan.scan_id;
+        match &self.error {
+            Some(error) if done.status == ScanStatus::Failed => {
+                done.errors.push(ScanError {
+                    code: ScanErrorCode::ScannerError,
+                    message: error.clone(),
+                    at: now,
+                });
+                Ending {
+                    scan: done,
+                    sync: SyncStatus::Fail,
+                    message: error.clone(),
+                    detail: format!("scan {scan_id} failed: {error} (SCANNER_ERROR)"),
+                }
+            }
+            _ => {
+                let counts = &done.counts;
+                let detail = format!(
+                    "scan {scan_id}: {} findings on {} resources, {} stored, {} ignored, {} resolved",
+                    counts.findings, counts.resources, counts.stored, counts.ignored, counts.resolved
+                );
+                Ending {
+                    scan: done,
+                    sync: SyncStatus::Success,
+                    message: "synced by the external scanner".to_string(),
+                    detail,
+                }
+            }
+        }
+    }
+}
+
+/// A page is claimed but its findings are not all written yet.
+pub fn upload_in_progress(scan_id: &str, page: u32) -> Error {
+    Error::Refused {
+        code: "upload_in_progress",
+        message: format!(
+            "a page of scan {scan_id} (page {page} or another) is still being uploaded; complete the scan once every upload has answered (an upload that failed: send that page again)"
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -484,5 +609,101 @@ mod tests {
         let mut too_many = completion(CompletionStatus::Succeeded, None);
         too_many.pages = Some(MAX_PAGES + 1);
         assert!(too_many.validate().is_err());
+    }
+
+    fn page(page: u32, reported: u32, ignored: u32, written: bool) -> UploadedPage {
+        UploadedPage {
+            page,
+            fingerprint: format!("f{page}"),
+            reported,
+            ignored,
+            kept: reported - ignored,
+            written,
+        }
+    }
+
+    fn completion(status: CompletionStatus, pages: Option<u32>) -> Completion {
+        Completion {
+            status,
+            resources: 40,
+            pages,
+            error: (status == CompletionStatus::Failed).then(|| "throttled".to_string()),
+        }
+    }
+
+    #[test]
+    fn a_completion_waits_for_every_page_it_counts() {
+        let code = |result: Result<()>| match result {
+            Err(Error::Refused { code, message }) => (code, message),
+            other => panic!("expected a refusal, got {other:?}"),
+        };
+        let done = completion(CompletionStatus::Succeeded, Some(3));
+        let pages = [page(1, 5, 1, true), page(3, 2, 0, true)];
+        let (refused, message) = code(done.check_pages("s1", &pages));
+        assert_eq!(refused, "pages_missing");
+        assert!(message.contains("(missing: 2)"), "{message}");
+        let claimed = [
+            page(1, 5, 1, true),
+            page(2, 1, 0, false),
+            page(3, 2, 0, true),
+        ];
+        assert_eq!(
+            code(done.check_pages("s1", &claimed)).0,
+            "upload_in_progress"
+        );
+        let all = [
+            page(1, 5, 1, true),
+            page(2, 1, 0, true),
+            page(3, 2, 0, true),
+        ];
+        assert!(done.check_pages("s1", &all).is_ok());
+        // Not counted by the scanner: what arrived is all there is.
+        assert!(completion(CompletionStatus::Succeeded, None)
+            .check_pages("s1", &pages)
+            .is_ok());
+    }
+
+    #[test]
+    fn a_completion_ends_the_scan_with_its_counts_or_its_error() {
+        let scan: Scan = serde_json::from_value(serde_json::json!({
+            "scan_id": "s1", "account_id": "123456789012", "data_source": "ext:scanner",
+            "scan_only": false, "regions": ["us-east-1"], "status": "RUNNING",
+            "requested_at": "2026-01-01T00:00:00Z", "requested_by": "key1",
+            "counts": {"resources": 0, "findings": 0, "stored": 9, "ignored": 0, "resolved": 0}
+        }))
+        .unwrap();
+        let now = Timestamp::parse("2026-01-01T00:10:00Z").unwrap();
+        let pages = [page(1, 5, 1, true), page(2, 3, 2, true)];
+        let totals = StoredTotals {
+            stored: 4,
+            resolved: 2,
+        };
+        let ending =
+            completion(CompletionStatus::Succeeded, None).end(&scan, &pages, Some(totals), now);
+        assert_eq!(ending.scan.status, ScanStatus::Succeeded);
+        assert_eq!(ending.scan.finished_at, Some(now));
+        assert_eq!(
+            (
+                ending.scan.counts.findings,
+                ending.scan.counts.ignored,
+                ending.scan.counts.stored
+            ),
+            (8, 3, 4)
+        );
+        assert_eq!(ending.sync, SyncStatus::Success);
+        assert_eq!(
+            ending.detail,
+            "scan s1: 8 findings on 40 resources, 4 stored, 3 ignored, 2 resolved"
+        );
+        // A report-only scan keeps its stored count and resolves nothing.
+        let failed = completion(CompletionStatus::Failed, None).end(&scan, &pages, None, now);
+        assert_eq!(failed.scan.status, ScanStatus::Failed);
+        assert_eq!(
+            (failed.scan.counts.stored, failed.scan.counts.resolved),
+            (9, 0)
+        );
+        assert_eq!(failed.sync, SyncStatus::Fail);
+        assert_eq!(failed.scan.errors[0].code, ScanErrorCode::ScannerError);
+        assert_eq!(failed.detail, "scan s1 failed: throttled (SCANNER_ERROR)");
     }
 }

@@ -356,6 +356,25 @@ impl Finding {
     }
 
     /// Not seen by a scan that would have seen it, `at`: kept as RESOLVED.
+    /// A data source's stored findings after `scan_id` ended: those it
+    /// stored, those kept as they are, and those it resolved (earlier ones
+    /// it did not see). A scan that did not succeed saw only part of the
+    /// account and resolves nothing; a resolved finding stays as it is.
+    pub fn settle_after(
+        stored: Vec<Finding>,
+        scan_id: &str,
+        succeeded: bool,
+        now: Timestamp,
+    ) -> (Vec<Finding>, Vec<Finding>, Vec<Finding>) {
+        let (this, earlier): (Vec<_>, Vec<_>) =
+            stored.into_iter().partition(|f| f.scan_id == scan_id);
+        let (gone, kept): (Vec<_>, Vec<_>) = earlier
+            .into_iter()
+            .partition(|f| succeeded && f.resolved_at.is_none());
+        let resolved = gone.into_iter().map(|f| f.resolved(now)).collect();
+        (this, kept, resolved)
+    }
+
     pub fn resolved(mut self, at: Timestamp) -> Self {
         self.resolved_at = Some(at);
         self.status = FindingStatus::Resolved;

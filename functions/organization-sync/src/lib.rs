@@ -43,7 +43,7 @@ impl Syncer {
     }
 
     pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
-        lift_batch(event, |body| self.handle_message(body)).await
+        handle_one_by_one(event, |body| self.handle_message(body)).await
     }
 
     /// One message: read its job, then run it.
@@ -89,7 +89,7 @@ impl Syncer {
 /// Run each message's body through `handle`, one after another (syncs of
 /// one tenant's organizations share its member accounts), and report the
 /// failed ones so SQS delivers only those again.
-pub async fn lift_batch<F, Fut>(event: SqsEvent, handle: F) -> SqsBatchResponse
+pub async fn handle_one_by_one<F, Fut>(event: SqsEvent, handle: F) -> SqsBatchResponse
 where
     F: Fn(String) -> Fut,
     Fut: Future<Output = Result<(), Retry>>,
@@ -125,7 +125,7 @@ mod tests {
     #[tokio::test]
     async fn only_the_failed_messages_come_back() {
         let batch = event(&[("m1", "ok"), ("m2", "bad"), ("m3", "ok")]);
-        let response = lift_batch(batch, |body| async move {
+        let response = handle_one_by_one(batch, |body| async move {
             match body.as_str() {
                 "ok" => Ok(()),
                 _ => Err(Retry::Store("unreachable".into())),
@@ -148,7 +148,7 @@ mod tests {
             serde_json::from_str(include_str!("../../../events/organization-sync-job.json"))
                 .unwrap();
         let seen = std::sync::Mutex::new(Vec::new());
-        let response = lift_batch(event, |body| {
+        let response = handle_one_by_one(event, |body| {
             let job: SyncJob = serde_json::from_str(&body).unwrap();
             seen.lock().unwrap().push(job);
             async { Ok(()) }

@@ -143,7 +143,7 @@ impl Worker {
     /// Handle one batch before `deadline`; the failures are the messages
     /// SQS should deliver again.
     pub async fn handle_batch(&self, event: SqsEvent, deadline: Deadline) -> SqsBatchResponse {
-        lift_batch(event, |message, job| async move {
+        handle_by_scan(event, |message, job| async move {
             self.handle_message(&message, job, deadline).await
         })
         .await
@@ -633,7 +633,7 @@ fn findings_of(
 /// failed as batch item failures. Messages of one scan run in turn, in
 /// the order received (so a duplicate in the same batch finds the scan
 /// finished instead of busy); different scans run [`JOBS_AT_ONCE`] at once.
-pub async fn lift_batch<F, Fut>(event: SqsEvent, handle: F) -> SqsBatchResponse
+pub async fn handle_by_scan<F, Fut>(event: SqsEvent, handle: F) -> SqsBatchResponse
 where
     F: Fn(SqsMessage, ParsedJob) -> Fut,
     Fut: std::future::Future<Output = Result<(), Retry>>,
@@ -772,7 +772,7 @@ mod tests {
             ("m5", &b),
         ]);
         let seen = std::sync::Mutex::new(Vec::new());
-        let response = lift_batch(event, |message, job| {
+        let response = handle_by_scan(event, |message, job| {
             let seen = &seen;
             async move {
                 let id = message.message_id.unwrap();

@@ -89,7 +89,7 @@ impl<T: Transport> Sender<T> {
         sqs: &aws_sdk_sqs::Client,
         event: SqsEvent,
     ) -> SqsBatchResponse {
-        let verdicts = lift_batch(
+        let verdicts = handle_by_group(
             event,
             |body| async move { self.handle_message(&body).await },
         )
@@ -123,7 +123,7 @@ impl<T: Transport> Sender<T> {
 /// Run `handle` on each message, groups at once and each group in order;
 /// after a message that is not done, the rest of its group get the same
 /// verdict without being handled. Returns each message with its verdict.
-pub async fn lift_batch<F, Fut>(event: SqsEvent, handle: F) -> Vec<(SqsMessage, Verdict)>
+pub async fn handle_by_group<F, Fut>(event: SqsEvent, handle: F) -> Vec<(SqsMessage, Verdict)>
 where
     F: Fn(String) -> Fut,
     Fut: std::future::Future<Output = Verdict>,
@@ -186,7 +186,7 @@ mod tests {
     #[tokio::test]
     async fn a_group_waits_behind_its_first_retry_and_others_go_on() {
         let handled = Mutex::new(Vec::new());
-        let verdicts = lift_batch(
+        let verdicts = handle_by_group(
             event(&[
                 ("1", "a", "a1"),
                 ("2", "b", "b1"),

@@ -8,10 +8,12 @@
 
 use crate::aws::store::{ExternalRefusal, PageClaim, Store};
 use crate::scanner::{
-    Completion, CompletionStatus, ResultsPage, ScanReference, ScannerCredential, UploadedPage,
+    upload_in_progress, Completion, ResultsPage, ScanReference, ScannerCredential, StoredTotals,
+    UploadedPage,
 };
 use crate::scans::{
-    Catalogue, FindingTally, IgnoreLists, Scan, ScanError, ScanErrorCode, ScanStatus, SyncStatus,
+    Catalogue, Finding, FindingTally, IgnoreLists, Scan, ScanError, ScanErrorCode, ScanStatus,
+    SyncStatus,
 };
 use crate::time::Timestamp;
 use crate::{Error, Result};
@@ -185,45 +187,14 @@ impl ExternalScans<'_> {
         let context = context?;
         let attachment = context.attachment;
         let scan = context.scan.ok_or_else(|| not_found(scan_id))?;
-        let wanted = match completion.status {
-            CompletionStatus::Succeeded => ScanStatus::Succeeded,
-            CompletionStatus::Failed => ScanStatus::Failed,
-        };
-        if scan.status == wanted && scan.deadline_at.is_some() {
+        if scan.status == completion.ends_in() && scan.deadline_at.is_some() {
             return Ok(scan);
         }
         let pages = pages?;
         let claimed = pages.len() as u32;
-        if let Some(unwritten) = pages.iter().find(|page| !page.written) {
-            return Err(upload_in_progress(scan_id, unwritten.page));
-        }
-        if let Some(expected) = completion.pages {
-            let missing: Vec<String> = (1..=expected)
-                .filter(|number| !pages.iter().any(|p| p.page == *number))
-                .map(|number| number.to_string())
-                .collect();
-            if !missing.is_empty() || pages.len() as u32 != expected {
-                return Err(Error::Refused {
-                    code: "pages_missing",
-                    message: format!(
-                        "the completion counts {expected} pages but {} arrived{}; upload the missing ones, then complete again",
-                        pages.len(),
-                        if missing.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" (missing: {})", missing.join(", "))
-                        }
-                    ),
-                });
-            }
-        }
+        completion.check_pages(scan_id, &pages)?;
         let now = Timestamp::now();
-        let mut done = scan.clone();
-        done.status = wanted;
-        done.finished_at = Some(now);
-        done.counts.resources = completion.resources;
-        done.counts.findings = pages.iter().map(|p| p.reported).sum();
-        done.counts.ignored = pages.iter().map(|p| p.ignored).sum();
+        let mut totals = None;
         let mut resolved = Vec::new();
         let mut remaining = None;
         if !scan.scan_only {
@@ -235,63 +206,40 @@ impl ExternalScans<'_> {
                     &reference.data_source,
                 )
                 .await?;
-            let (this, earlier): (Vec<_>, Vec<_>) =
-                stored.into_iter().partition(|f| f.scan_id == scan.scan_id);
-            done.counts.stored = this.len() as u32;
-            // A failed scan saw only part of the account: nothing is
-            // resolved. Resolved already: left as it is.
-            let (gone, kept): (Vec<_>, Vec<_>) = earlier
-                .into_iter()
-                .partition(|f| wanted == ScanStatus::Succeeded && f.resolved_at.is_none());
-            resolved = gone.into_iter().map(|f| f.resolved(now)).collect();
+            let succeeded = completion.ends_in() == ScanStatus::Succeeded;
+            let (this, kept, gone) = Finding::settle_after(stored, &scan.scan_id, succeeded, now);
             remaining = Some(
-                FindingTally::of(this.iter().chain(&kept).chain(&resolved))
+                FindingTally::of(this.iter().chain(&kept).chain(&gone))
                     .read_against(attachment.as_ref()),
             );
+            totals = Some(StoredTotals {
+                stored: this.len() as u32,
+                resolved: gone.len() as u32,
+            });
+            resolved = gone;
         }
-        done.counts.resolved = resolved.len() as u32;
-        let (sync, message, detail) = match &completion.error {
-            Some(error) if wanted == ScanStatus::Failed => {
-                done.errors.push(ScanError {
-                    code: ScanErrorCode::ScannerError,
-                    message: error.clone(),
-                    at: now,
-                });
-                (
-                    SyncStatus::Fail,
-                    error.clone(),
-                    format!("scan {scan_id} failed: {error} (SCANNER_ERROR)"),
-                )
-            }
-            _ => (
-                SyncStatus::Success,
-                "synced by the external scanner".to_string(),
-                format!(
-                    "scan {scan_id}: {} findings on {} resources, {} stored, {} ignored, {} resolved",
-                    done.counts.findings,
-                    done.counts.resources,
-                    done.counts.stored,
-                    done.counts.ignored,
-                    done.counts.resolved
-                ),
-            ),
-        };
-        let regions = done.region_results(sync, &message, sync.code(), now);
+        let ending = completion.end(&scan, &pages, totals, now);
+        let regions =
+            ending
+                .scan
+                .region_results(ending.sync, &ending.message, ending.sync.code(), now);
         match self
             .store
             .finish_external_scan(
                 &reference,
-                &done,
+                &ending.scan,
                 &resolved,
                 &regions,
-                &detail,
+                &ending.detail,
                 remaining.as_ref(),
                 claimed,
             )
             .await?
         {
-            Ok(()) => Ok(done),
-            Err(ExternalRefusal::NotAwaiting(ended)) if ended.status == wanted => Ok(*ended),
+            Ok(()) => Ok(ending.scan),
+            Err(ExternalRefusal::NotAwaiting(ended)) if ended.status == completion.ends_in() => {
+                Ok(*ended)
+            }
             // Still awaiting: a page was claimed since the pages were read.
             Err(ExternalRefusal::NotAwaiting(ended))
                 if matches!(ended.status, ScanStatus::Forwarded | ScanStatus::Running) =>
@@ -358,15 +306,6 @@ fn same_page(scan_id: &str, earlier: &UploadedPage, fingerprint: &str) -> Result
 
 /// Completion waits for uploads under way, so that no page's findings
 /// land after the scan's counts.
-fn upload_in_progress(scan_id: &str, page: u32) -> Error {
-    Error::Refused {
-        code: "upload_in_progress",
-        message: format!(
-            "a page of scan {scan_id} (page {page} or another) is still being uploaded; complete the scan once every upload has answered (an upload that failed: send that page again)"
-        ),
-    }
-}
-
 fn not_found(scan_id: &str) -> Error {
     Error::NotFound {
         resource: "scan",
