@@ -203,6 +203,7 @@ fn header_of(reader: &mut csv::Reader<&[u8]>) -> Result<csv::StringRecord> {
 }
 
 /// One row as an account's fields, or every problem it has.
+// Long: one row's cells to fields, each column's problem named at its cell.
 fn row_of(
     row: usize,
     record: std::result::Result<csv::StringRecord, csv::Error>,

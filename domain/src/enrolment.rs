@@ -51,6 +51,8 @@ impl MemberRole {
 /// The account as the sync wants it, or `None` when it is already so (or
 /// is not this organization's to change: linked to another registration,
 /// or a departure of an account never enrolled).
+// Long: one match over (account as it is, as the organization wants it), case by case; the cases
+// are the rule.
 pub fn reconcile(
     current: Option<&Account>,
     organization: &Organization,

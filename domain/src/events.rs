@@ -233,6 +233,7 @@ impl EventType {
     }
 
     /// A realistic event of this type, as a receiver gets it.
+    // Long: a table, one realistic event per event type.
     pub fn example(self) -> Event {
         let account = json!({
             "account_id": "210987654321", "name": "Payments", "environment": "production",

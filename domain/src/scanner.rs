@@ -225,6 +225,8 @@ pub struct PageFindings {
 impl ResultsPage {
     /// Check every finding, naming the first bad field, and keep those
     /// the account's ignore lists allow, as findings of `scan`.
+    // Long: every field of every reported finding checked, naming the first bad one, then the
+    // ignore lists: one pass over the page.
     pub fn findings(
         self,
         scan: &ScanReference,

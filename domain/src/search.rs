@@ -592,6 +592,8 @@ fn criterion_values<'a>(field: &str, values: &'a OneOrMany) -> Result<Vec<&'a st
 }
 
 impl SearchRequest {
+    // Long: every criterion of a search compiled into the one index choice, key condition and
+    // filter they share.
     pub fn compile(&self) -> Result<Search> {
         let rows = self.rows.unwrap_or(100);
         if rows > MAX_ROWS {

@@ -20,6 +20,7 @@ struct Rule {
 }
 
 /// A table, one entry per constrained field, so its length is its size.
+// Long: a table, one entry per constrained field: its length is their number.
 fn rules(deployment: &Deployment) -> Vec<Rule> {
     let data_sources = deployment.data_sources;
     let text =

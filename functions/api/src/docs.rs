@@ -113,6 +113,7 @@ fn anchor(method: &str, path: &str) -> String {
     id
 }
 
+// Long: an HTML template (maud): the page's markup in reading order.
 fn render(document: &Value) -> Markup {
     let title = document["info"]["title"].as_str().unwrap_or("API");
     let version = document["info"]["version"].as_str().unwrap_or("");

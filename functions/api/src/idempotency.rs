@@ -37,6 +37,9 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
     }
 }
 
+// Long: the idempotency protocol in its order (authenticate, authorise, rate-limit, read the body
+// under the route's limit, claim, then run, replay or wait); each step is a different early answer
+// and the order is the protocol.
 async fn run_once(
     state: &AppState,
     raw_key: Vec<u8>,

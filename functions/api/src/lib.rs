@@ -303,6 +303,7 @@ impl Modify for SecuritySchemes {
 
 /// Routes and their OpenAPI description, registered together so that no
 /// route can be missing from the document.
+// Long: the route table, one line per operation.
 fn routes() -> (Router<AppState>, OpenApiDocument) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(accounts::create_account, accounts::list_accounts))
@@ -474,6 +475,7 @@ pub fn openapi_with_webhooks(
 /// can meet an archived account or a concurrent change (409); operations
 /// with a body check its media type and size (413, 415). A test of the
 /// document holds every response to it (schemathesis in `make test`).
+// Long: a table of the error responses operations share, as the document states them.
 fn document_common_errors(document: &mut OpenApiDocument) {
     use utoipa::openapi::path::{HttpMethod, Operation};
     use utoipa::openapi::schema::{ObjectBuilder, Type};

@@ -173,6 +173,7 @@ struct PageQuery {
     wait: Option<u64>,
 }
 
+// Long: an HTML template (maud): the customer's page in reading order.
 async fn page(
     State(state): State<AppState>,
     Path(token): Path<String>,

@@ -104,6 +104,8 @@ struct Principal {
     groups: Vec<String>,
 }
 
+// Long: one pass over GetAccountAuthorizationDetails' pages, each IAM rule applied to the item in
+// hand.
 pub async fn scan(iam: &aws_sdk_iam::Client, now: Timestamp) -> Result<Report, ScanFailure> {
     let mut users = Vec::new();
     let mut roles = Vec::new();

@@ -32,6 +32,8 @@ enum RegionEnd {
 
 impl Worker {
     /// Run one region's job, on its `receive_count`th delivery.
+    // Long: one region job's transitions (claim, run, checkpoint, finish or give up), each a
+    // conditional write with its own early return.
     pub(crate) async fn run_region(
         &self,
         job: &ScanJob,
@@ -160,6 +162,8 @@ impl Worker {
 
     /// Read the region's resources after its checkpoint, chunk by chunk,
     /// writing findings and progress after each, until done or the deadline.
+    // Long: one region's scan: the scanner's pages, checkpoints between them and the findings'
+    // writes, in the order a resumed job needs.
     #[allow(clippy::too_many_arguments)]
     async fn scan_region(
         &self,

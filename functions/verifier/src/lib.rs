@@ -136,6 +136,8 @@ impl Sweeper {
     }
 
     /// Verify every account due at `now`, starting none after `deadline`.
+    // Long: the sweep's two-stage pipeline (due pages feed STS checks, checks feed recording),
+    // kept in one place so its back-pressure reads as one.
     pub async fn sweep(&self, now: Timestamp, deadline: Instant) -> SweepReport {
         let this = self.clone();
         // Pages of every shard, one after another, fetched as the workers

@@ -287,6 +287,8 @@ fn reference_of(kind: &str, image: &Image) -> Value {
     reference
 }
 
+// Long: a table of an account's changes (archived, departed, role, status, fields) and the event
+// each gives.
 fn account_events(events: &mut Events<'_>, old: Option<&Account>, new: Option<&Account>) {
     let (old, new) = match (old, new) {
         (None, Some(new)) => {

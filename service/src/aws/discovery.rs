@@ -58,6 +58,8 @@ fn failed<E: std::error::Error + Send + Sync + 'static>(what: &'static str) -> i
 
 /// Walk the organization: every member, its OU path, state and (when
 /// `with_tags`) its tags.
+// Long: one walk of the organization's nested paginated listings (roots, OUs, members, tags), each
+// call's failure named where it is made.
 pub async fn discover(
     client: &aws_sdk_organizations::Client,
     with_tags: bool,

@@ -688,6 +688,9 @@ impl RoleVerifier {
     /// they run only when the role's trust policy could not be read: the
     /// lint reads the same condition without an AccessDenied in the
     /// customer's CloudTrail.
+    // Long: the evidence of one verification, gathered in the order AWS allows (AssumeRole with
+    // its probes, then identity, trust policy and data-source permissions at once); each step that
+    // fails is the verdict, so the steps read top to bottom.
     pub async fn verify_and_keep(&self, target: &Target<'_>, probes: Probes) -> Verified {
         let Target {
             tenant,

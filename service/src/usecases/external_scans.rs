@@ -165,6 +165,8 @@ impl ExternalScans<'_> {
 
     /// End a scan awaiting its scanner. Completing it again the same way
     /// answers the scan as it ended; another way is a 409.
+    // Long: read, decide (Completion::check_pages, end), write, and the store's refusals mapped to
+    // answers; the decisions are in domain.
     pub async fn complete(
         &self,
         credential: &ScannerCredential,

@@ -513,6 +513,8 @@ pub async fn sync(
 }
 
 /// The sync's work, whose failure [`sync`] records.
+// Long: plan then apply for one organization's members (enrolled, moved, departed), each outcome
+// counted for the sync's record.
 async fn sync_members(
     store: &Store,
     verifier: &crate::aws::verification::RoleVerifier,

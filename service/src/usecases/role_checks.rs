@@ -106,6 +106,8 @@ impl ValidateRolesRequest {
 
 /// Check each entry (`concurrency` AssumeRole calls at a time), reading
 /// the saved ones in one batch first.
+// Long: one batch: the saved accounts read at once, then each entry's check, its answer built
+// where its case is decided.
 pub async fn validate_roles(
     store: &Store,
     verifier: &RoleVerifier,

@@ -350,6 +350,8 @@ impl Scanning<'_> {
     }
 
     /// SYNC_INVENTORY of one account: a scan of every attached data source.
+    // Long: SYNC_INVENTORY over each attached data source, each one's refusal reported beside the
+    // others' scans.
     async fn sync_inventory(
         &self,
         tenant: &str,
@@ -477,6 +479,8 @@ impl Scanning<'_> {
 
     /// One due schedule: what its run did, or `None` when it was not ours
     /// to run (taken by another sweep, or gone).
+    // Long: one due schedule's run: claim, queue the scan, record the run, advance the schedule;
+    // each step a conditional write whose refusal ends it.
     async fn run_schedule(
         &self,
         due: crate::aws::store::DueSchedule,

@@ -102,6 +102,8 @@ pub fn probes_for(account: &crate::account::Account, trigger: Trigger<'_>) -> Pr
 /// Run the checks for an account (STS only, nothing written). During a
 /// rotation the pending external ID is tried first; if it fails, the current
 /// one is verified and stays in force.
+// Long: a rotation's and a role change's checks side by side: which external ID and which role is
+// tried first decides what stays in force.
 pub async fn check(
     verifier: &RoleVerifier,
     tenant: &str,

@@ -479,6 +479,7 @@ impl Replacement<'_> {
     /// fields kept in step (search text, sort keys, index partitions, when
     /// each region joined, the due index); on a live account, at the
     /// expected version if one is given.
+    // Long: one line per derived attribute the replacement keeps in step with the fields.
     fn expression(&self) -> Result<UpdateExpression> {
         let (tenant, account_id, fields, now) =
             (self.tenant, self.account_id, self.fields, self.now);

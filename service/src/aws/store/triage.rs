@@ -231,6 +231,8 @@ impl Store {
     /// severities (none: all) and status (`None`: all). Reads the
     /// severity index of `order`'s partition, the status's key range
     /// only, ten Query pages at most per call.
+    // Long: the Query loop over the severity index: key range by status, filters, a page budget
+    // and the cursor, which must agree with each other.
     #[allow(clippy::too_many_arguments)]
     pub async fn ordered_findings(
         &self,

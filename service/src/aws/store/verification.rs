@@ -84,6 +84,9 @@ impl Store {
 
     /// Store a verification result, only if the roles and external IDs are
     /// still those that were verified.
+    // Long: one conditional UpdateItem covering the current and the pending role and external ID,
+    // the status and due indexes: parts that must agree in one write. Next to move onto
+    // store::expression, as the account replacement did.
     pub async fn record_verification(
         &self,
         tenant: &str,

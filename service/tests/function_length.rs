@@ -1,0 +1,146 @@
+//! No production function runs past 80 lines without a `// Long:` comment
+//! above it saying why (a table, a template, a protocol read in order).
+//! Test modules are left out. A function that grows past the limit fails
+//! here with its place: split it, or say why it is one.
+
+use std::path::{Path, PathBuf};
+
+const LIMIT: usize = 80;
+
+fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, found);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            found.push(path);
+        }
+    }
+}
+
+/// The line's code with strings, characters and a trailing comment blanked.
+fn code_of(line: &str) -> String {
+    let mut code = String::new();
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                while let Some(inner) = chars.next() {
+                    match inner {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' => break,
+                        _ => {}
+                    }
+                }
+            }
+            '\'' => {
+                // A char literal ('{', '\''), or a lifetime ('a): skip the
+                // literal only.
+                let rest: String = chars.clone().take(3).collect();
+                if rest.starts_with('\\') {
+                    chars.nth(2);
+                } else if rest.chars().nth(1) == Some('\'') {
+                    chars.nth(1);
+                }
+            }
+            '/' if chars.peek() == Some(&'/') => break,
+            _ => code.push(c),
+        }
+    }
+    code
+}
+
+/// (file:line, name, lines) of each function longer than the limit and
+/// without its comment.
+fn unexplained(file: &Path) -> Vec<(String, usize)> {
+    let text = std::fs::read_to_string(file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let production = lines
+        .iter()
+        .position(|l| l.starts_with("#[cfg(test)]"))
+        .unwrap_or(lines.len());
+    let mut found = Vec::new();
+    let mut at = 0;
+    while at < production {
+        let code = code_of(lines[at]);
+        let is_fn = code.split_whitespace().collect::<Vec<_>>().windows(2).any(|w| {
+            w[0] == "fn"
+                && w[1]
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        });
+        if !is_fn {
+            at += 1;
+            continue;
+        }
+        let (mut depth, mut opened, mut end) = (0i32, false, at);
+        for (index, line) in lines.iter().enumerate().skip(at) {
+            let code = code_of(line);
+            for c in code.chars() {
+                match c {
+                    '{' => {
+                        depth += 1;
+                        opened = true;
+                    }
+                    '}' => depth -= 1,
+                    _ => {}
+                }
+            }
+            end = index;
+            if (opened && depth == 0) || (!opened && code.trim_end().ends_with(';')) {
+                break;
+            }
+        }
+        let length = end - at + 1;
+        let explained = lines[..at]
+            .iter()
+            .rev()
+            .take_while(|l| {
+                let l = l.trim_start();
+                l.starts_with("//") || l.starts_with("#[")
+            })
+            .any(|l| l.trim_start().starts_with("// Long:"));
+        if length > LIMIT && !explained {
+            found.push((format!("{}:{}", file.display(), at + 1), length));
+        }
+        // Nested functions are counted with their parent.
+        at = end + 1;
+    }
+    found
+}
+
+#[test]
+fn no_long_function_goes_unexplained() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    for dir in ["domain/src", "service/src", "functions", "tools"] {
+        rust_files(&root.join(dir), &mut files);
+    }
+    files.retain(|f| !f.components().any(|c| c.as_os_str() == "tests"));
+    assert!(files.len() > 50, "the walk found the sources: {}", files.len());
+    let long: Vec<_> = files.iter().flat_map(|f| unexplained(f)).collect();
+    assert!(
+        long.is_empty(),
+        "functions over {LIMIT} lines without a `// Long:` comment saying why: {long:?}"
+    );
+}
+
+#[test]
+fn the_walk_measures_what_it_should() {
+    let dir = std::env::temp_dir().join(format!("fn-length-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let body = "    let x = \"}\";\n".repeat(LIMIT);
+    let text = format!(
+        "fn short() {{}}\nfn long() {{\n{body}}}\n// Long: a table.\nfn told() {{\n{body}}}\n#[cfg(test)]\nfn in_tests() {{\n{body}}}\n"
+    );
+    let file = dir.join("sample.rs");
+    std::fs::write(&file, text).unwrap();
+    let found = unexplained(&file);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].0.ends_with(":2"), "{found:?}");
+    assert_eq!(found[0].1, LIMIT + 2);
+}
