@@ -65,13 +65,17 @@ fn unexplained(file: &Path) -> Vec<(String, usize)> {
     let mut at = 0;
     while at < production {
         let code = code_of(lines[at]);
-        let is_fn = code.split_whitespace().collect::<Vec<_>>().windows(2).any(|w| {
-            w[0] == "fn"
-                && w[1]
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        });
+        let is_fn = code
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .windows(2)
+            .any(|w| {
+                w[0] == "fn"
+                    && w[1]
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+            });
         if !is_fn {
             at += 1;
             continue;
@@ -120,7 +124,11 @@ fn no_long_function_goes_unexplained() {
         rust_files(&root.join(dir), &mut files);
     }
     files.retain(|f| !f.components().any(|c| c.as_os_str() == "tests"));
-    assert!(files.len() > 50, "the walk found the sources: {}", files.len());
+    assert!(
+        files.len() > 50,
+        "the walk found the sources: {}",
+        files.len()
+    );
     let long: Vec<_> = files.iter().flat_map(|f| unexplained(f)).collect();
     assert!(
         long.is_empty(),

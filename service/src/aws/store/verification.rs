@@ -1,13 +1,13 @@
 //! Verification results, the due index, and external-ID rotation.
 
-use super::{applied, is_condition_failure, keys, n, s, update_expression, Store};
+use super::expression::UpdateExpression;
+use super::{applied, is_condition_failure, keys, n, s, Store};
 use crate::account::{Account, Credential};
 use crate::aws::schema;
 use crate::listing::SortField;
 use crate::time::Timestamp;
 use crate::{Error, Result};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
-use std::collections::HashMap;
 
 use super::Item;
 
@@ -84,158 +84,14 @@ impl Store {
 
     /// Store a verification result, only if the roles and external IDs are
     /// still those that were verified.
-    // Long: one conditional UpdateItem covering the current and the pending role and external ID,
-    // the status and due indexes: parts that must agree in one write. Next to move onto
-    // store::expression, as the account replacement did.
     pub async fn record_verification(
         &self,
         tenant: &str,
         verified: &Account,
         write: &VerificationWrite<'_>,
     ) -> Result<Account> {
-        let VerificationWrite {
-            credential,
-            promote_external_id: promote,
-            switch_role,
-            pending_role,
-            rotation_due,
-            start_rotation,
-        } = *write;
-        let mut names = HashMap::from([
-            ("#credential".to_string(), "credential".to_string()),
-            ("#version".to_string(), "version".to_string()),
-            ("#role".to_string(), "role_arn".to_string()),
-            ("#external".to_string(), "external_id".to_string()),
-            ("#pending".to_string(), "pending_external_id".to_string()),
-            (
-                "#lsi".to_string(),
-                SortField::LastVerifiedAt
-                    .index()
-                    .expect("verified index")
-                    .1
-                    .to_string(),
-            ),
-        ]);
-        let mut values = HashMap::from([
-            (
-                ":credential".to_string(),
-                crate::aws::codec::to_attribute_value(credential)?,
-            ),
-            (":one".to_string(), n(1)),
-            (":external".to_string(), s(verified.external_id.clone())),
-            (
-                ":lsi".to_string(),
-                s(crate::listing::compose_sort_value(
-                    &credential
-                        .last_verified_at
-                        .map(|at| at.to_string())
-                        .unwrap_or_else(|| "0".into()),
-                    &verified.account_id,
-                )),
-            ),
-        ]);
-        names.insert("#status_key".into(), schema::STATUS_KEY.into());
-        values.insert(
-            ":status_key".into(),
-            s(schema::status_partition(
-                tenant,
-                credential.verification_status,
-            )),
-        );
-        let mut sets = vec![
-            "#credential = :credential",
-            "#version = #version + :one",
-            "#lsi = :lsi",
-            "#status_key = :status_key",
-        ];
-        let mut removes = Vec::new();
-        match credential.next_verification_at {
-            Some(next) if verified.fields.role_arn.is_some() => {
-                names.insert("#due".into(), schema::DUE_AT.into());
-                values.insert(":due".into(), s(next.to_string()));
-                sets.push("#due = :due");
-            }
-            _ => {}
-        }
-        names.insert("#archived".into(), "archived_at".into());
-        names.insert("#departed".into(), "departed".into());
-        let mut condition = vec![
-            "attribute_exists(pk)",
-            "attribute_not_exists(#archived)",
-            "attribute_not_exists(#departed)",
-            "#external = :external",
-        ];
-        match &verified.fields.role_arn {
-            Some(role) => {
-                values.insert(":role".into(), s(role.clone()));
-                condition.push("#role = :role");
-            }
-            None => condition.push("attribute_not_exists(#role)"),
-        }
-        names.insert("#pending_role".into(), "pending_role_arn".into());
-        if verified.pending_role_arn.is_some() && (switch_role || pending_role.is_some()) {
-            names.insert(
-                "#pending_role_credential".into(),
-                "pending_role_credential".into(),
-            );
-        }
-        match &verified.pending_role_arn {
-            Some(next) => {
-                values.insert(":pending_role".into(), s(next.clone()));
-                condition.push("#pending_role = :pending_role");
-                if switch_role {
-                    sets.push("#role = :pending_role");
-                    removes.extend(["#pending_role", "#pending_role_credential"]);
-                } else if let Some(pending_role) = pending_role {
-                    values.insert(
-                        ":pending_role_credential".into(),
-                        crate::aws::codec::to_attribute_value(pending_role)?,
-                    );
-                    sets.push("#pending_role_credential = :pending_role_credential");
-                }
-            }
-            None => condition.push("attribute_not_exists(#pending_role)"),
-        }
-        match &verified.pending_external_id {
-            Some(pending) => {
-                values.insert(":pending".into(), s(pending.clone()));
-                condition.push("#pending = :pending");
-                if promote {
-                    sets.push("#external = :pending");
-                    removes.push("#pending");
-                    names.insert("#since".into(), "external_id_since".into());
-                    values.insert(
-                        ":since".into(),
-                        s(credential
-                            .last_verified_at
-                            .unwrap_or_else(Timestamp::now)
-                            .to_string()),
-                    );
-                    sets.push("#since = :since");
-                }
-            }
-            None => {
-                condition.push("attribute_not_exists(#pending)");
-                if let Some(next) = start_rotation {
-                    values.insert(":start".into(), s(next));
-                    sets.push("#pending = :start");
-                }
-            }
-        }
-        names.insert("#rotation_due".into(), "rotation_due".into());
-        if rotation_due {
-            values.insert(":rotation_due".into(), AttributeValue::Bool(true));
-            sets.push("#rotation_due = :rotation_due");
-        } else {
-            removes.push("#rotation_due");
-        }
-        let update = update_expression(&sets, &removes);
-        let result = self
-            .update_account(tenant, &verified.account_id)
-            .update_expression(update)
-            .condition_expression(condition.join(" AND "))
-            .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(Some(values))
+        let result = verification_expression(tenant, verified, write)?
+            .apply(self.update_account(tenant, &verified.account_id))
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
@@ -376,6 +232,174 @@ impl Store {
                 },
             )),
             Err(err) => Err(crate::aws::errors::from_sdk(err)),
+        }
+    }
+}
+/// The write of a verification result: the credential, its sort and
+/// status index keys, the due time (with a role); a promoted external ID, a
+/// switched or a checked pending role, a started rotation. On the condition
+/// that the account is live and its role, pending role, external ID and
+/// pending external ID are still those verified.
+// Long: one line per attribute the result writes or requires; the parts
+// must agree in one write.
+fn verification_expression(
+    tenant: &str,
+    verified: &Account,
+    write: &VerificationWrite<'_>,
+) -> Result<UpdateExpression> {
+    let credential = write.credential;
+    let verified_at = credential.last_verified_at;
+    let mut update = UpdateExpression::default();
+    update
+        .set(
+            &["credential"],
+            crate::aws::codec::to_attribute_value(credential)?,
+        )
+        .increment("version", 1)
+        .set(
+            &[SortField::LastVerifiedAt.index().expect("verified index").1],
+            s(crate::listing::compose_sort_value(
+                &verified_at.map_or_else(|| "0".into(), |at| at.to_string()),
+                &verified.account_id,
+            )),
+        )
+        .set(
+            &[schema::STATUS_KEY],
+            s(schema::status_partition(
+                tenant,
+                credential.verification_status,
+            )),
+        );
+    if let (Some(next), Some(_)) = (credential.next_verification_at, &verified.fields.role_arn) {
+        update.set(&[schema::DUE_AT], s(next.to_string()));
+    }
+    update
+        .require_present("pk")
+        .require_absent("archived_at")
+        .require_absent("departed")
+        .require_equal("external_id", s(verified.external_id.clone()));
+    match &verified.fields.role_arn {
+        Some(role) => update.require_equal("role_arn", s(role.clone())),
+        None => update.require_absent("role_arn"),
+    };
+    match &verified.pending_role_arn {
+        Some(next) => {
+            update.require_equal("pending_role_arn", s(next.clone()));
+            if write.switch_role {
+                update
+                    .set(&["role_arn"], s(next.clone()))
+                    .remove(&["pending_role_arn"])
+                    .remove(&["pending_role_credential"]);
+            } else if let Some(pending_role) = write.pending_role {
+                update.set(
+                    &["pending_role_credential"],
+                    crate::aws::codec::to_attribute_value(pending_role)?,
+                );
+            }
+        }
+        None => {
+            update.require_absent("pending_role_arn");
+        }
+    }
+    match &verified.pending_external_id {
+        Some(pending) => {
+            update.require_equal("pending_external_id", s(pending.clone()));
+            if write.promote_external_id {
+                update
+                    .set(&["external_id"], s(pending.clone()))
+                    .remove(&["pending_external_id"])
+                    .set(
+                        &["external_id_since"],
+                        s(verified_at.unwrap_or_else(Timestamp::now).to_string()),
+                    );
+            }
+        }
+        None => {
+            update.require_absent("pending_external_id");
+            if let Some(next) = write.start_rotation {
+                update.set(&["pending_external_id"], s(next));
+            }
+        }
+    }
+    update.set_or_remove(
+        &["rotation_due"],
+        write.rotation_due.then_some(AttributeValue::Bool(true)),
+    );
+    Ok(update)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::AccountFields;
+
+    fn account() -> Account {
+        let fields = AccountFields {
+            name: "Prod".into(),
+            role_arn: Some("arn:aws:iam::123456789012:role/Audit".into()),
+            ..AccountFields::default()
+        };
+        let now = Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
+        Account::register("123456789012".into(), fields, "key1", now)
+    }
+
+    fn write(credential: &Credential) -> VerificationWrite<'_> {
+        VerificationWrite {
+            credential,
+            promote_external_id: false,
+            switch_role: false,
+            pending_role: None,
+            rotation_due: false,
+            start_rotation: None,
+        }
+    }
+
+    #[test]
+    fn a_result_is_written_only_over_what_was_verified() {
+        let verified = account();
+        let text = verification_expression("t1", &verified, &write(&verified.credential))
+            .unwrap()
+            .rendered();
+        let condition = &text[text.find(" IF ").unwrap()..];
+        for expected in [
+            "attribute_exists(pk)",
+            "attribute_not_exists(archived_at)",
+            "attribute_not_exists(departed)",
+            &format!("external_id = '{}'", verified.external_id),
+            "role_arn = 'arn:aws:iam::123456789012:role/Audit'",
+            "attribute_not_exists(pending_role_arn)",
+            "attribute_not_exists(pending_external_id)",
+        ] {
+            assert!(
+                condition.contains(expected),
+                "{expected} not in {condition}"
+            );
+        }
+        assert!(text.contains("version = version + 1") && text.contains("REMOVE rotation_due"));
+    }
+
+    #[test]
+    fn a_passing_rotation_promotes_the_pending_external_id() {
+        let mut verified = account();
+        verified.pending_external_id = Some("pending-id".into());
+        let mut credential = verified.credential.clone();
+        credential.last_verified_at = Some(Timestamp::parse("2026-01-02T00:00:00Z").unwrap());
+        let promote = VerificationWrite {
+            promote_external_id: true,
+            rotation_due: true,
+            ..write(&credential)
+        };
+        let text = verification_expression("t1", &verified, &promote)
+            .unwrap()
+            .rendered();
+        for expected in [
+            "external_id = 'pending-id'",
+            "external_id_since = '2026-01-02T00:00:00.000Z'",
+            "rotation_due = Bool(true)",
+            "REMOVE pending_external_id",
+            "pending_external_id = 'pending-id'",
+        ] {
+            assert!(text.contains(expected), "{expected} not in {text}");
         }
     }
 }
