@@ -380,181 +380,6 @@ pub fn stackset_commands(stack_set_name: &str, root_ou_id: &str, region: &str) -
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn member(id: &str, path: &[&str], tags: &[(&str, &str)]) -> Member {
-        Member {
-            account_id: id.into(),
-            name: format!("member {id}"),
-            email: format!("{id}@example.com"),
-            state: MemberState::Active,
-            ou_path: path.iter().map(|s| s.to_string()).collect(),
-            tags: tags
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        }
-    }
-
-    const PROD: &str = "ou-ab12-prod0000";
-    const PROD_EU: &str = "ou-ab12-prodeu00";
-    const SANDBOX: &str = "ou-ab12-sandbox0";
-
-    #[test]
-    fn filters_include_and_exclude_exactly() {
-        let root = member("000000000001", &[], &[]);
-        let prod = member("000000000002", &[PROD], &[("team", "payments")]);
-        let prod_eu = member("000000000003", &[PROD, PROD_EU], &[("team", "search")]);
-        let sandbox = member("000000000004", &[SANDBOX], &[]);
-        let all = [&root, &prod, &prod_eu, &sandbox];
-        let admitted = |filters: &Filters| -> Vec<&str> {
-            all.iter()
-                .filter(|m| filters.admit(m).is_ok())
-                .map(|m| &m.account_id[11..])
-                .collect()
-        };
-        assert_eq!(admitted(&Filters::default()), ["1", "2", "3", "4"]);
-        let rule = |ou: &str, with_children| OuRule {
-            ou_id: ou.into(),
-            with_children,
-        };
-        let only_prod = Filters {
-            include_ous: vec![rule(PROD, true)],
-            ..Default::default()
-        };
-        assert_eq!(admitted(&only_prod), ["2", "3"]);
-        let prod_alone = Filters {
-            include_ous: vec![rule(PROD, false)],
-            ..Default::default()
-        };
-        assert_eq!(admitted(&prod_alone), ["2"]);
-        assert_eq!(
-            prod_alone.admit(&prod_eu),
-            Err(FilteredOut::NotInIncludedOu)
-        );
-        let no_sandbox = Filters {
-            exclude_ous: vec![rule(SANDBOX, true)],
-            include_accounts: vec!["000000000004".into()],
-            exclude_accounts: vec!["000000000001".into()],
-            ..Default::default()
-        };
-        assert_eq!(
-            admitted(&no_sandbox),
-            ["2", "3", "4"],
-            "an included account wins over its OU"
-        );
-        assert_eq!(no_sandbox.admit(&root), Err(FilteredOut::ExcludedAccount));
-        let payments = Filters {
-            tags: vec![TagRule {
-                key: "team".into(),
-                values: vec!["payments".into()],
-            }],
-            ..Default::default()
-        };
-        assert_eq!(admitted(&payments), ["2"]);
-        assert_eq!(payments.admit(&prod_eu), Err(FilteredOut::MissingTag));
-        let tagged = Filters {
-            tags: vec![TagRule {
-                key: "team".into(),
-                values: vec![],
-            }],
-            ..Default::default()
-        };
-        assert_eq!(admitted(&tagged), ["2", "3"]);
-    }
-
-    #[test]
-    fn filters_are_checked_field_by_field() {
-        let bad_ou = Filters {
-            exclude_ous: vec![OuRule {
-                ou_id: "r-ab12".into(),
-                with_children: true,
-            }],
-            ..Default::default()
-        };
-        let err = bad_ou.check().unwrap_err();
-        assert!(
-            matches!(&err, Error::Invalid { field: Some(f), .. } if f == "filters.exclude_ous"),
-            "{err:?}"
-        );
-        let bad_account = Filters {
-            include_accounts: vec!["12345".into()],
-            ..Default::default()
-        };
-        assert!(bad_account.check().is_err());
-        assert!(is_ou_id(PROD) && is_ou_id("ou-abcd-12345678"));
-        assert!(
-            !is_ou_id("ou-ab1-12345678")
-                && !is_ou_id("ou-abcd-1234567")
-                && !is_ou_id("ou-ABCD-12345678")
-        );
-        let many = Filters {
-            exclude_accounts: vec!["000000000001".into(); MAX_RULES + 1],
-            ..Default::default()
-        };
-        assert!(many.check().is_err());
-    }
-
-    #[test]
-    fn member_ids_differ_per_account_and_per_registration() {
-        let (a, b) = (new_prefix(), new_prefix());
-        assert_ne!(a, b, "two registrations, two prefixes");
-        assert_eq!(a.len(), 33);
-        let one = member_external_id(&a, "000000000001");
-        let two = member_external_id(&a, "000000000002");
-        assert_ne!(one, two);
-        crate::validation::external_id("external_id", &one).unwrap();
-        assert!(one.starts_with(&a) && one.ends_with("000000000001"));
-    }
-
-    #[test]
-    fn the_stackset_template_derives_each_members_id() {
-        let text = stackset_template(
-            "arn:aws:iam::123456789012:root",
-            "0123456789abcdef0123456789abcdef-",
-            None,
-            "AccountOnboardingAudit",
-            &["SecurityAudit".to_string()],
-        );
-        assert!(text.contains(r#"- !Sub "${ExternalIdPrefix}${AWS::AccountId}""#));
-        assert!(text.contains(r#"Default: "0123456789abcdef0123456789abcdef-""#));
-        assert!(!text.contains("PendingExternalIdPrefix"));
-        // During a rotation each role trusts both IDs.
-        let rotating = stackset_template(
-            "arn:aws:iam::123456789012:root",
-            "0123456789abcdef0123456789abcdef-",
-            Some("fedcba9876543210fedcba9876543210-"),
-            "AccountOnboardingAudit",
-            &[],
-        );
-        assert!(rotating.contains(r#"- !Sub "${PendingExternalIdPrefix}${AWS::AccountId}""#));
-        assert!(rotating.contains(r#"Default: "fedcba9876543210fedcba9876543210-""#));
-        // A hostile role name stays a quoted scalar.
-        let hostile = stackset_template("p", "x-", None, "a\"\n  Evil: b", &[]);
-        assert!(hostile.contains(r#"Default: "a\"\n  Evil: b""#));
-    }
-
-    /// The README shows exactly the commands this function writes.
-    #[test]
-    fn the_readme_shows_the_stackset_commands() {
-        let commands = stackset_commands("account-onboarding", "<root id, r-xxxx>", "us-east-1");
-        assert!(
-            include_str!("../../README.md").contains(&commands),
-            "{commands}"
-        );
-    }
-
-    #[test]
-    fn states_from_aws() {
-        assert_eq!(MemberState::from_aws("ACTIVE"), MemberState::Active);
-        assert!(MemberState::from_aws("SUSPENDED").is_departed());
-        assert!(MemberState::from_aws("PENDING_CLOSURE").is_departed());
-        assert!(!MemberState::from_aws("ACTIVE").is_departed());
-    }
-}
-
 /// A registered AWS Organization, as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Organization {
@@ -810,5 +635,180 @@ impl Organization {
         self.pending_external_id_prefix
             .as_deref()
             .map(|pending| member_external_id(pending, &self.management_account_id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(id: &str, path: &[&str], tags: &[(&str, &str)]) -> Member {
+        Member {
+            account_id: id.into(),
+            name: format!("member {id}"),
+            email: format!("{id}@example.com"),
+            state: MemberState::Active,
+            ou_path: path.iter().map(|s| s.to_string()).collect(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    const PROD: &str = "ou-ab12-prod0000";
+    const PROD_EU: &str = "ou-ab12-prodeu00";
+    const SANDBOX: &str = "ou-ab12-sandbox0";
+
+    #[test]
+    fn filters_include_and_exclude_exactly() {
+        let root = member("000000000001", &[], &[]);
+        let prod = member("000000000002", &[PROD], &[("team", "payments")]);
+        let prod_eu = member("000000000003", &[PROD, PROD_EU], &[("team", "search")]);
+        let sandbox = member("000000000004", &[SANDBOX], &[]);
+        let all = [&root, &prod, &prod_eu, &sandbox];
+        let admitted = |filters: &Filters| -> Vec<&str> {
+            all.iter()
+                .filter(|m| filters.admit(m).is_ok())
+                .map(|m| &m.account_id[11..])
+                .collect()
+        };
+        assert_eq!(admitted(&Filters::default()), ["1", "2", "3", "4"]);
+        let rule = |ou: &str, with_children| OuRule {
+            ou_id: ou.into(),
+            with_children,
+        };
+        let only_prod = Filters {
+            include_ous: vec![rule(PROD, true)],
+            ..Default::default()
+        };
+        assert_eq!(admitted(&only_prod), ["2", "3"]);
+        let prod_alone = Filters {
+            include_ous: vec![rule(PROD, false)],
+            ..Default::default()
+        };
+        assert_eq!(admitted(&prod_alone), ["2"]);
+        assert_eq!(
+            prod_alone.admit(&prod_eu),
+            Err(FilteredOut::NotInIncludedOu)
+        );
+        let no_sandbox = Filters {
+            exclude_ous: vec![rule(SANDBOX, true)],
+            include_accounts: vec!["000000000004".into()],
+            exclude_accounts: vec!["000000000001".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            admitted(&no_sandbox),
+            ["2", "3", "4"],
+            "an included account wins over its OU"
+        );
+        assert_eq!(no_sandbox.admit(&root), Err(FilteredOut::ExcludedAccount));
+        let payments = Filters {
+            tags: vec![TagRule {
+                key: "team".into(),
+                values: vec!["payments".into()],
+            }],
+            ..Default::default()
+        };
+        assert_eq!(admitted(&payments), ["2"]);
+        assert_eq!(payments.admit(&prod_eu), Err(FilteredOut::MissingTag));
+        let tagged = Filters {
+            tags: vec![TagRule {
+                key: "team".into(),
+                values: vec![],
+            }],
+            ..Default::default()
+        };
+        assert_eq!(admitted(&tagged), ["2", "3"]);
+    }
+
+    #[test]
+    fn filters_are_checked_field_by_field() {
+        let bad_ou = Filters {
+            exclude_ous: vec![OuRule {
+                ou_id: "r-ab12".into(),
+                with_children: true,
+            }],
+            ..Default::default()
+        };
+        let err = bad_ou.check().unwrap_err();
+        assert!(
+            matches!(&err, Error::Invalid { field: Some(f), .. } if f == "filters.exclude_ous"),
+            "{err:?}"
+        );
+        let bad_account = Filters {
+            include_accounts: vec!["12345".into()],
+            ..Default::default()
+        };
+        assert!(bad_account.check().is_err());
+        assert!(is_ou_id(PROD) && is_ou_id("ou-abcd-12345678"));
+        assert!(
+            !is_ou_id("ou-ab1-12345678")
+                && !is_ou_id("ou-abcd-1234567")
+                && !is_ou_id("ou-ABCD-12345678")
+        );
+        let many = Filters {
+            exclude_accounts: vec!["000000000001".into(); MAX_RULES + 1],
+            ..Default::default()
+        };
+        assert!(many.check().is_err());
+    }
+
+    #[test]
+    fn member_ids_differ_per_account_and_per_registration() {
+        let (a, b) = (new_prefix(), new_prefix());
+        assert_ne!(a, b, "two registrations, two prefixes");
+        assert_eq!(a.len(), 33);
+        let one = member_external_id(&a, "000000000001");
+        let two = member_external_id(&a, "000000000002");
+        assert_ne!(one, two);
+        crate::validation::external_id("external_id", &one).unwrap();
+        assert!(one.starts_with(&a) && one.ends_with("000000000001"));
+    }
+
+    #[test]
+    fn the_stackset_template_derives_each_members_id() {
+        let text = stackset_template(
+            "arn:aws:iam::123456789012:root",
+            "0123456789abcdef0123456789abcdef-",
+            None,
+            "AccountOnboardingAudit",
+            &["SecurityAudit".to_string()],
+        );
+        assert!(text.contains(r#"- !Sub "${ExternalIdPrefix}${AWS::AccountId}""#));
+        assert!(text.contains(r#"Default: "0123456789abcdef0123456789abcdef-""#));
+        assert!(!text.contains("PendingExternalIdPrefix"));
+        // During a rotation each role trusts both IDs.
+        let rotating = stackset_template(
+            "arn:aws:iam::123456789012:root",
+            "0123456789abcdef0123456789abcdef-",
+            Some("fedcba9876543210fedcba9876543210-"),
+            "AccountOnboardingAudit",
+            &[],
+        );
+        assert!(rotating.contains(r#"- !Sub "${PendingExternalIdPrefix}${AWS::AccountId}""#));
+        assert!(rotating.contains(r#"Default: "fedcba9876543210fedcba9876543210-""#));
+        // A hostile role name stays a quoted scalar.
+        let hostile = stackset_template("p", "x-", None, "a\"\n  Evil: b", &[]);
+        assert!(hostile.contains(r#"Default: "a\"\n  Evil: b""#));
+    }
+
+    /// The README shows exactly the commands this function writes.
+    #[test]
+    fn the_readme_shows_the_stackset_commands() {
+        let commands = stackset_commands("account-onboarding", "<root id, r-xxxx>", "us-east-1");
+        assert!(
+            include_str!("../../README.md").contains(&commands),
+            "{commands}"
+        );
+    }
+
+    #[test]
+    fn states_from_aws() {
+        assert_eq!(MemberState::from_aws("ACTIVE"), MemberState::Active);
+        assert!(MemberState::from_aws("SUSPENDED").is_departed());
+        assert!(MemberState::from_aws("PENDING_CLOSURE").is_departed());
+        assert!(!MemberState::from_aws("ACTIVE").is_departed());
     }
 }

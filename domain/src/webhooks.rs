@@ -236,6 +236,120 @@ pub fn redacted_url(url: &str) -> String {
     }
 }
 
+/// Endpoints one tenant may register.
+pub const MAX_WEBHOOKS: usize = 25;
+pub const MAX_URL_LEN: usize = 2048;
+/// An https URL of a host name as the OpenAPI document states it: a subset
+/// of what [`check_url`] accepts (which also takes public IP literals and
+/// other ports), so a URL that matches is never refused for its form.
+pub const HTTPS_URL_PATTERN: &str = r"^https://(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?::[1-9][0-9]{0,3})?(?:[/?#][!-~]*)?$";
+pub const MAX_DESCRIPTION_LEN: usize = 256;
+/// Hours a rotated secret may keep signing beside its successor.
+pub const MAX_OVERLAP_HOURS: u32 = 168;
+/// How long the previous secret keeps signing after a rotation, by default.
+pub const DEFAULT_OVERLAP_HOURS: u32 = 24;
+
+/// A tenant's webhook endpoint as stored, with its signing secrets.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Webhook {
+    pub webhook_id: String,
+    pub url: String,
+    /// The event types delivered; empty: all of them.
+    #[serde(default)]
+    pub event_types: Vec<crate::events::EventType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub enabled: bool,
+    /// The live signing secrets, newest first.
+    pub secrets: Vec<SigningSecret>,
+    pub created_at: crate::time::Timestamp,
+    pub created_by: String,
+    pub updated_at: crate::time::Timestamp,
+    pub updated_by: String,
+    pub version: u64,
+    /// Since when every delivery has failed (none since succeeded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<crate::time::Timestamp>,
+    /// Why the sender disabled it (cleared when it is enabled again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
+}
+
+/// A signing secret; a rotated-out one signs until `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SigningSecret {
+    pub secret: String,
+    pub created_at: crate::time::Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<crate::time::Timestamp>,
+}
+
+/// A webhook as callers see it: never its secrets.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct WebhookView {
+    pub webhook_id: String,
+    pub url: String,
+    /// Empty: every event type.
+    pub event_types: Vec<crate::events::EventType>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub enabled: bool,
+    /// While a rotation overlaps: when the previous secret stops signing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_secret_expires_at: Option<crate::time::Timestamp>,
+    /// Since when every delivery has failed; past the disable span the
+    /// endpoint is disabled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<crate::time::Timestamp>,
+    /// Why the service disabled this endpoint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
+    pub created_at: crate::time::Timestamp,
+    pub created_by: String,
+    pub updated_at: crate::time::Timestamp,
+    pub updated_by: String,
+    pub version: u64,
+}
+
+impl Webhook {
+    pub fn view(&self) -> WebhookView {
+        WebhookView {
+            webhook_id: self.webhook_id.clone(),
+            url: self.url.clone(),
+            event_types: self.event_types.clone(),
+            description: self.description.clone(),
+            enabled: self.enabled,
+            previous_secret_expires_at: self.secrets.iter().skip(1).find_map(|s| s.expires_at),
+            failing_since: self.failing_since,
+            disabled_reason: self.disabled_reason.clone(),
+            created_at: self.created_at,
+            created_by: self.created_by.clone(),
+            updated_at: self.updated_at,
+            updated_by: self.updated_by.clone(),
+            version: self.version,
+        }
+    }
+
+    /// The secrets that sign a delivery at `now`, newest first.
+    pub fn signing_secrets(&self, now: crate::time::Timestamp) -> Vec<&str> {
+        self.secrets
+            .iter()
+            .filter(|s| s.expires_at.is_none_or(|at| at > now))
+            .map(|s| s.secret.as_str())
+            .collect()
+    }
+
+    /// Whether an event of `event_type` goes to this endpoint.
+    pub fn wants(&self, event_type: crate::events::EventType) -> bool {
+        self.enabled && (self.event_types.is_empty() || self.event_types.contains(&event_type))
+    }
+}
+
+/// A new signing secret: `whsec_` and 32 bytes from the OS CSPRNG.
+pub fn new_secret() -> String {
+    format!("whsec_{}", crate::crypto::random_hex(32))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -415,118 +529,4 @@ mod tests {
         assert!(check_url("url", "https://[2606:4700:4700::1111]/x", false).is_ok());
         assert!(check_url("url", "http://10.0.0.1/hook", true).is_err());
     }
-}
-
-/// Endpoints one tenant may register.
-pub const MAX_WEBHOOKS: usize = 25;
-pub const MAX_URL_LEN: usize = 2048;
-/// An https URL of a host name as the OpenAPI document states it: a subset
-/// of what [`check_url`] accepts (which also takes public IP literals and
-/// other ports), so a URL that matches is never refused for its form.
-pub const HTTPS_URL_PATTERN: &str = r"^https://(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?::[1-9][0-9]{0,3})?(?:[/?#][!-~]*)?$";
-pub const MAX_DESCRIPTION_LEN: usize = 256;
-/// Hours a rotated secret may keep signing beside its successor.
-pub const MAX_OVERLAP_HOURS: u32 = 168;
-/// How long the previous secret keeps signing after a rotation, by default.
-pub const DEFAULT_OVERLAP_HOURS: u32 = 24;
-
-/// A tenant's webhook endpoint as stored, with its signing secrets.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Webhook {
-    pub webhook_id: String,
-    pub url: String,
-    /// The event types delivered; empty: all of them.
-    #[serde(default)]
-    pub event_types: Vec<crate::events::EventType>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    pub enabled: bool,
-    /// The live signing secrets, newest first.
-    pub secrets: Vec<SigningSecret>,
-    pub created_at: crate::time::Timestamp,
-    pub created_by: String,
-    pub updated_at: crate::time::Timestamp,
-    pub updated_by: String,
-    pub version: u64,
-    /// Since when every delivery has failed (none since succeeded).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failing_since: Option<crate::time::Timestamp>,
-    /// Why the sender disabled it (cleared when it is enabled again).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disabled_reason: Option<String>,
-}
-
-/// A signing secret; a rotated-out one signs until `expires_at`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct SigningSecret {
-    pub secret: String,
-    pub created_at: crate::time::Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<crate::time::Timestamp>,
-}
-
-/// A webhook as callers see it: never its secrets.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct WebhookView {
-    pub webhook_id: String,
-    pub url: String,
-    /// Empty: every event type.
-    pub event_types: Vec<crate::events::EventType>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    pub enabled: bool,
-    /// While a rotation overlaps: when the previous secret stops signing.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub previous_secret_expires_at: Option<crate::time::Timestamp>,
-    /// Since when every delivery has failed; past the disable span the
-    /// endpoint is disabled.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub failing_since: Option<crate::time::Timestamp>,
-    /// Why the service disabled this endpoint.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub disabled_reason: Option<String>,
-    pub created_at: crate::time::Timestamp,
-    pub created_by: String,
-    pub updated_at: crate::time::Timestamp,
-    pub updated_by: String,
-    pub version: u64,
-}
-
-impl Webhook {
-    pub fn view(&self) -> WebhookView {
-        WebhookView {
-            webhook_id: self.webhook_id.clone(),
-            url: self.url.clone(),
-            event_types: self.event_types.clone(),
-            description: self.description.clone(),
-            enabled: self.enabled,
-            previous_secret_expires_at: self.secrets.iter().skip(1).find_map(|s| s.expires_at),
-            failing_since: self.failing_since,
-            disabled_reason: self.disabled_reason.clone(),
-            created_at: self.created_at,
-            created_by: self.created_by.clone(),
-            updated_at: self.updated_at,
-            updated_by: self.updated_by.clone(),
-            version: self.version,
-        }
-    }
-
-    /// The secrets that sign a delivery at `now`, newest first.
-    pub fn signing_secrets(&self, now: crate::time::Timestamp) -> Vec<&str> {
-        self.secrets
-            .iter()
-            .filter(|s| s.expires_at.is_none_or(|at| at > now))
-            .map(|s| s.secret.as_str())
-            .collect()
-    }
-
-    /// Whether an event of `event_type` goes to this endpoint.
-    pub fn wants(&self, event_type: crate::events::EventType) -> bool {
-        self.enabled && (self.event_types.is_empty() || self.event_types.contains(&event_type))
-    }
-}
-
-/// A new signing secret: `whsec_` and 32 bytes from the OS CSPRNG.
-pub fn new_secret() -> String {
-    format!("whsec_{}", crate::crypto::random_hex(32))
 }

@@ -1,4 +1,5 @@
-//! No production function runs past 80 lines without a `// Long:` comment
+//! Production code never follows a test module in its file (a reader
+//! stops at `mod tests`). And no production function runs past 80 lines without a `// Long:` comment
 //! above it saying why (a table, a template, a protocol read in order).
 //! Test modules are left out. A function that grows past the limit fails
 //! here with its place: split it, or say why it is one.
@@ -151,4 +152,38 @@ fn the_walk_measures_what_it_should() {
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(found[0].0.ends_with(":2"), "{found:?}");
     assert_eq!(found[0].1, LIMIT + 2);
+}
+
+/// The first line of production code after a file's test module, if any.
+fn code_after_tests(file: &Path) -> Option<usize> {
+    let text = std::fs::read_to_string(file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines
+        .windows(2)
+        .position(|w| w[0].starts_with("#[cfg(test)]") && w[1].starts_with("mod "))?;
+    let mut in_test = false;
+    for (index, line) in lines.iter().enumerate().skip(start) {
+        if line.starts_with("#[cfg(test)]") {
+            in_test = true;
+        } else if *line == "}" {
+            in_test = false;
+        } else if !in_test && !line.trim().is_empty() && !line.starts_with("//") {
+            return Some(index + 1);
+        }
+    }
+    None
+}
+
+#[test]
+fn production_code_comes_before_the_tests() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    for dir in ["domain/src", "service/src", "testkit/src", "functions", "tools", "dev/src"] {
+        rust_files(&root.join(dir), &mut files);
+    }
+    let after: Vec<String> = files
+        .iter()
+        .filter_map(|f| code_after_tests(f).map(|line| format!("{}:{line}", f.display())))
+        .collect();
+    assert!(after.is_empty(), "production code after a test module: {after:?}");
 }
