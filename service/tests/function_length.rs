@@ -178,12 +178,22 @@ fn code_after_tests(file: &Path) -> Option<usize> {
 fn production_code_comes_before_the_tests() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut files = Vec::new();
-    for dir in ["domain/src", "service/src", "testkit/src", "functions", "tools", "dev/src"] {
+    for dir in [
+        "domain/src",
+        "service/src",
+        "testkit/src",
+        "functions",
+        "tools",
+        "dev/src",
+    ] {
         rust_files(&root.join(dir), &mut files);
     }
     let after: Vec<String> = files
         .iter()
         .filter_map(|f| code_after_tests(f).map(|line| format!("{}:{line}", f.display())))
         .collect();
-    assert!(after.is_empty(), "production code after a test module: {after:?}");
+    assert!(
+        after.is_empty(),
+        "production code after a test module: {after:?}"
+    );
 }

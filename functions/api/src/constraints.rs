@@ -413,7 +413,22 @@ fn account_field_names() -> Value {
 fn operation_rules() -> Vec<(&'static str, &'static str, Value)> {
     let columns = service::csv_io::COLUMNS[..service::csv_io::REQUIRED].join(",");
     let fields = service::csv_io::REQUIRED - 1;
-    vec![
+    // The findings filters: severities (any case, comma-separated, spaces
+    // around them) and one status word.
+    let severity =
+        "[Ll][Oo][Ww]|[Mm][Ee][Dd][Ii][Uu][Mm]|[Hh][Ii][Gg][Hh]|[Cc][Rr][Ii][Tt][Ii][Cc][Aa][Ll]";
+    let severities = json!({"pattern": format!("^ *(?:{severity}) *(?:, *(?:{severity}) *)*$")});
+    let status = json!({"enum": ["open", "suppressed", "resolved", "all"]});
+    let mut findings = Vec::new();
+    for operation in ["tenant_findings", "list_findings"] {
+        findings.push((
+            operation,
+            "/parameters/severity/schema/items",
+            severities.clone(),
+        ));
+        findings.push((operation, "/parameters/status/schema", status.clone()));
+    }
+    findings.into_iter().chain([
         (
             "replace_account",
             "/requestBody/content/application~1json/schema",
@@ -427,7 +442,8 @@ fn operation_rules() -> Vec<(&'static str, &'static str, Value)> {
                 r##"^{columns}\r?\n(?:[^,\r\n\\"#][^,\r\n\\"]*(?:,[^,\r\n\\"]*){{{fields}}}\r?\n){{0,100}}$"##
             )}),
         ),
-    ]
+    ])
+    .collect()
 }
 
 /// What the document of one deployment states beyond the code's own
@@ -435,6 +451,31 @@ fn operation_rules() -> Vec<(&'static str, &'static str, Value)> {
 pub struct Deployment<'a> {
     pub data_sources: &'a [&'a str],
     pub partitions: &'a [&'a str],
+}
+
+/// One `severity` query value: severities in any case, comma-separated,
+/// spaces around them (the server trims each).
+const SEVERITIES_PATTERN: &str = concat!(
+    "^ *(?:[Ll][Oo][Ww]|[Mm][Ee][Dd][Ii][Uu][Mm]|[Hh][Ii][Gg][Hh]|[Cc][Rr][Ii][Tt][Ii][Cc][Aa][Ll]) *",
+    "(?:, *(?:[Ll][Oo][Ww]|[Mm][Ee][Dd][Ii][Uu][Mm]|[Hh][Ii][Gg][Hh]|[Cc][Rr][Ii][Tt][Ii][Cc][Aa][Ll]) *)*$"
+);
+
+/// `/parameters/<name>/...` as the JSON pointer of that parameter's place
+/// in the operation's list (`/parameters/2/...`): rules name parameters,
+/// the document orders them.
+fn named_parameter(operation: &Value, pointer: &str) -> String {
+    let Some(rest) = pointer.strip_prefix("/parameters/") else {
+        return pointer.to_string();
+    };
+    let (name, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    let place = operation["parameters"]
+        .as_array()
+        .and_then(|parameters| parameters.iter().position(|p| p["name"] == name));
+    match place {
+        Some(index) if tail.is_empty() => format!("/parameters/{index}"),
+        Some(index) => format!("/parameters/{index}/{tail}"),
+        None => pointer.to_string(),
+    }
 }
 
 /// Merge every rule into `document`. Errors name the rules whose schema,
@@ -464,7 +505,8 @@ pub fn state(document: &mut Value, deployment: &Deployment) -> Result<(), Vec<St
     for (_, operation) in operations.filter(|(_, operation)| operation.is_object()) {
         for (index, (id, pointer, keywords)) in operation_rules.iter().enumerate() {
             if operation["operationId"] == *id {
-                if let Some(target) = operation.pointer_mut(pointer) {
+                let pointer = named_parameter(operation, pointer);
+                if let Some(target) = operation.pointer_mut(&pointer) {
                     merge(target, keywords.clone());
                     used[parameter_rules.len() + index] = true;
                 }
@@ -603,6 +645,28 @@ mod tests {
             "x * * * *",
         ] {
             assert!(!pattern.is_match(cron), "{cron}");
+        }
+    }
+
+    #[test]
+    fn stated_severities_are_what_the_server_reads() {
+        let pattern = regex::Regex::new(SEVERITIES_PATTERN).unwrap();
+        let read = |text: &str| {
+            serde_json::from_value::<service::scans::Severities>(json!([text])).is_ok()
+        };
+        for text in [
+            "LOW",
+            "critical",
+            " High , medium",
+            "low,LOW",
+            "Critical ,high",
+        ] {
+            assert!(pattern.is_match(text), "{text}");
+            assert!(read(text), "{text}");
+        }
+        for text in ["", "lo", "low,", ",high", "urgent", "high;low"] {
+            assert!(!pattern.is_match(text), "{text}");
+            assert!(!read(text), "{text}");
         }
     }
 
