@@ -30,10 +30,29 @@ fn rules(deployment: &Deployment) -> Vec<Rule> {
     let role_arn = json!({"maxLength": checks::MAX_ROLE_ARN_LEN,
         "pattern": checks::role_arn_pattern(deployment.partitions)});
     let region_ids: Vec<&str> = service::regions::REGIONS.iter().map(|r| r.id).collect();
+    // One account lives in one partition: every region of a list in the same one.
+    let mut partitions: Vec<&str> = service::regions::REGIONS
+        .iter()
+        .map(|r| r.partition)
+        .collect();
+    partitions.sort_unstable();
+    partitions.dedup();
+    let one_partition: Vec<Value> = partitions
+        .iter()
+        .map(|partition| {
+            let ids: Vec<&str> = service::regions::REGIONS
+                .iter()
+                .filter(|r| r.partition == *partition)
+                .map(|r| r.id)
+                .collect();
+            json!({"items": {"enum": ids}})
+        })
+        .collect();
     let regions = json!({
         "maxItems": checks::MAX_LIST_ENTRIES,
         "uniqueItems": true,
         "items": {"enum": region_ids},
+        "anyOf": one_partition,
     });
     let https_url =
         |max: usize| json!({"maxLength": max, "pattern": service::webhooks::HTTPS_URL_PATTERN});
@@ -413,11 +432,8 @@ fn account_field_names() -> Value {
 fn operation_rules() -> Vec<(&'static str, &'static str, Value)> {
     let columns = service::csv_io::COLUMNS[..service::csv_io::REQUIRED].join(",");
     let fields = service::csv_io::REQUIRED - 1;
-    // The findings filters: severities (any case, comma-separated, spaces
-    // around them) and one status word.
-    let severity =
-        "[Ll][Oo][Ww]|[Mm][Ee][Dd][Ii][Uu][Mm]|[Hh][Ii][Gg][Hh]|[Cc][Rr][Ii][Tt][Ii][Cc][Aa][Ll]";
-    let severities = json!({"pattern": format!("^ *(?:{severity}) *(?:, *(?:{severity}) *)*$")});
+    // The findings filters: severities and one status word.
+    let severities = json!({"pattern": SEVERITIES_PATTERN});
     let status = json!({"enum": ["open", "suppressed", "resolved", "all"]});
     let mut findings = Vec::new();
     for operation in ["tenant_findings", "list_findings"] {
