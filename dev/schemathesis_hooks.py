@@ -17,6 +17,10 @@ Negative cases are left as generated.
 - cursor: a value this API issued (next_cursor of a previous page); an
   invented one is refused as it should be. Positive cases leave it out.
 - schedule.jitter_seconds: at most half the schedule's interval.
+- If-Match, If-None-Match: an ETag this API issued; an invented one is
+  refused with 412, as it should be. Positive cases leave them out.
+- rotate: one rotation is pending at a time; after the first, a valid
+  request says replace=true (the document's 409 says so).
 
 And one of schemathesis's own: its coverage phase sends an optional header
 with an empty value as a valid case, although the document gives
@@ -46,8 +50,9 @@ def before_call(ctx, case, **kwargs):
     if "Idempotency-Key" in headers:
         headers["Idempotency-Key"] = str(uuid.uuid4())
     for name in ("If-Match", "If-None-Match"):
-        if headers.get(name) == "":
-            del headers[name]
+        headers.pop(name, None)
+    if case.path.endswith("/external-id/rotate") and isinstance(case.query, dict):
+        case.query["replace"] = "true"
     if isinstance(case.query, dict):
         case.query.pop("cursor", None)
     body = case.body

@@ -1,5 +1,5 @@
 //! The one error type. The API maps it to HTTP in one place; the AWS
-//! adapters make it from SDK errors (`service::aws_errors::from_sdk`).
+//! adapters make it from SDK errors (`service::aws::errors::from_sdk`).
 
 use serde::Serialize;
 use utoipa::ToSchema;

@@ -1,7 +1,7 @@
 //! Domain events: what the service tells about a change (its type, actor,
 //! time and data), the same whether it reaches a webhook, the event bus or
 //! the audit log. Which changes mean which events is read from the table's
-//! stream in `service::changes`.
+//! stream in `service::aws::changes`.
 
 use crate::actors::{ORGANIZATION_SYNC, SCAN_WORKER, VERIFIER};
 use crate::time::Timestamp;

@@ -1,7 +1,7 @@
 //! The domain: the rules of onboarding and keeping customer AWS accounts,
 //! written so that no AWS call can be made from here (this crate depends
 //! on no AWS SDK and no async runtime). Use cases (`service::usecases`)
-//! orchestrate these rules with the adapters (`service::store`, the STS/IAM
+//! orchestrate these rules with the adapters (`service::aws`: the store, the STS/IAM
 //! verifier, the queues), which are the only code that calls AWS.
 
 pub mod access;

@@ -259,6 +259,7 @@ pub struct IamParametersQuery {
     responses(
         (status = 200, body = IamParameters),
         (status = 404, description = "Not registered: register it, or reserve it by its id with POST /v1/aws/iam-parameters", body = ErrorResponse),
+        (status = 409, description = "partition_not_served: the account's regions are in a partition where this service has no principal (its operator adds one to PARTITIONS)", body = ErrorResponse),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]
