@@ -3,6 +3,7 @@
 //! endpoint. Every step is one conditional write, so two copies of a
 //! message never both send.
 
+use super::expression::UpdateExpression;
 use super::{applied, is_condition_failure, item_key, keys, n, refused_item, s, Filter, Store};
 use crate::aws::deliveries::{Attempt, Delivery, DeliveryJob, DeliveryStatus, MAX_ATTEMPTS_KEPT};
 use crate::listing::Page;
@@ -169,44 +170,34 @@ impl Store {
         log.push(attempt);
         let excess = log.len().saturating_sub(MAX_ATTEMPTS_KEPT);
         log.drain(..excess);
-        let mut sets = vec![
-            "#status = :status",
-            "attempt_log = :log",
-            "updated_at = :now",
-        ];
-        let mut removes = vec!["lease_until"];
-        let mut update = self
+        let mut update = UpdateExpression::default();
+        update
+            .set(&["status"], s(status.as_str()))
+            .set(
+                &["attempt_log"],
+                crate::aws::codec::to_attribute_value(&log)?,
+            )
+            .set(&["updated_at"], s(now.to_string()))
+            .remove(&["lease_until"])
+            .set_or_remove(
+                &["next_attempt_at"],
+                next_attempt_at.map(|at| s(at.to_string())),
+            )
+            .require_equal("generation", n(u64::from(claimed.generation)))
+            .require_equal("attempts", n(u64::from(claimed.attempts)))
+            .require_equal("status", s(DeliveryStatus::Sending.as_str()));
+        if status == DeliveryStatus::Delivered {
+            update.set(&["delivered_at"], s(now.to_string()));
+        }
+        let request = self
             .client
             .update_item()
             .table_name(self.table())
             .set_key(Some(item_key(
                 tenant,
                 keys::delivery_sk(&claimed.webhook_id, &claimed.delivery_id),
-            )))
-            .condition_expression(
-                "generation = :generation AND attempts = :attempts AND #status = :sending",
-            )
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":status", s(status.as_str()))
-            .expression_attribute_values(":sending", s(DeliveryStatus::Sending.as_str()))
-            .expression_attribute_values(":log", crate::aws::codec::to_attribute_value(&log)?)
-            .expression_attribute_values(":now", s(now.to_string()))
-            .expression_attribute_values(":generation", n(u64::from(claimed.generation)))
-            .expression_attribute_values(":attempts", n(u64::from(claimed.attempts)));
-        match next_attempt_at {
-            Some(at) => {
-                sets.push("next_attempt_at = :next");
-                update = update.expression_attribute_values(":next", s(at.to_string()));
-            }
-            None => removes.push("next_attempt_at"),
-        }
-        if status == DeliveryStatus::Delivered {
-            sets.push("delivered_at = :now");
-        }
-        let result = update
-            .update_expression(super::update_expression(&sets, &removes))
-            .send()
-            .await;
+            )));
+        let result = update.apply(request).send().await;
         match result {
             Ok(_) => Ok(true),
             Err(err) if is_condition_failure(&err) => Ok(false),

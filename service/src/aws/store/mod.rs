@@ -642,19 +642,6 @@ fn with_sets(expression: &str, sets: &[String]) -> String {
     }
 }
 
-/// `SET a, b REMOVE c, d` (the REMOVE clause only when there is one).
-fn update_expression<S: AsRef<str>, R: AsRef<str>>(sets: &[S], removes: &[R]) -> String {
-    let join = |parts: &mut dyn Iterator<Item = &str>| parts.collect::<Vec<_>>().join(", ");
-    let mut expression = format!("SET {}", join(&mut sets.iter().map(AsRef::as_ref)));
-    if !removes.is_empty() {
-        expression.push_str(&format!(
-            " REMOVE {}",
-            join(&mut removes.iter().map(AsRef::as_ref))
-        ));
-    }
-    expression
-}
-
 /// True when a write was refused by its condition expression.
 fn is_condition_failure<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     matches!(err, SdkError::ServiceError(service) if service.err().code() == Some("ConditionalCheckFailedException"))
