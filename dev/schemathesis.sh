@@ -4,9 +4,10 @@
 # response is a 5xx and every response matches the document (status code,
 # content type, headers, body schema). Bounded: SCHEMATHESIS_EXAMPLES per
 # operation (default 25), SCHEMATHESIS_MAX_TIME seconds (default 180).
-# Fails too when valid data is mostly refused (dev/schemathesis.toml): the
-# document must state every constraint the server enforces. Positive cases
-# send a fresh Idempotency-Key each (dev/schemathesis_hooks.py).
+# Fails too when an operation refuses most of the data its document calls
+# valid (dev/valid_rate.py reads the run's report): the document must state
+# every constraint the server enforces. Positive cases send a fresh
+# Idempotency-Key each (dev/schemathesis_hooks.py).
 # Extra arguments go to schemathesis (e.g. --report ndjson). A request may
 # take up to 30 s, API Gateway's own limit (29 s): on a loaded two-core
 # machine an on-demand verification behind a running scan can pass 10 s.
@@ -31,7 +32,8 @@ log=$(mktemp "${TMPDIR:-/tmp}/schemathesis-server.XXXXXX")
 PORT=$port TABLE_NAME="st-$port" QUEUE_PREFIX="st$port" DEV_API_KEY=$key RUST_LOG=warn \
   "$server" >"$log" 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -f "$log"' EXIT
+report=$(mktemp -d "${TMPDIR:-/tmp}/schemathesis-report.XXXXXX")
+trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$log" "$report"' EXIT
 wait_for_server $pid "$port" "$log"
 # Something to find: an account for the path parameters to hit.
 curl -s -o /dev/null -X POST "http://127.0.0.1:$port/v1/accounts" -H "X-API-Key: $key" \
@@ -56,4 +58,6 @@ SCHEMATHESIS_TELEMETRY=false PYTHONPATH="$root/dev" SCHEMATHESIS_HOOKS=schemathe
   --exclude-operation-id account_template \
   --exclude-operation-id management_role_template \
   --exclude-operation-id stackset_template \
+  --report ndjson --report-dir "$report" \
   --no-color "$@"
+.venv/bin/python dev/valid_rate.py "$report"/*.ndjson

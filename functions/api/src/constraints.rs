@@ -74,6 +74,25 @@ fn rules(deployment: &Deployment) -> Vec<Rule> {
         ),
         // The account's fields, on POST, PUT and PATCH.
         rule("CreateAccountRequest", "", account_field_names()),
+        // A search's criteria: one value or a list, each checked like the field.
+        rule("Criteria", "account_id", criterion(account_id.clone())),
+        rule(
+            "Criteria",
+            "parent_account_id",
+            criterion(account_id.clone()),
+        ),
+        rule(
+            "Criteria",
+            "environment",
+            criterion(json!({"enum": names(service::account::Environment::ALL)})),
+        ),
+        rule(
+            "Criteria",
+            "verification_status",
+            criterion(
+                json!({"enum": names(<service::account::VerificationStatus as strum::VariantArray>::VARIANTS)}),
+            ),
+        ),
         rule("AccountFields", "name", text(MAX_NAME_LEN)),
         rule("AccountFields", "owner_name", text(MAX_NAME_LEN)),
         rule(
@@ -400,10 +419,28 @@ fn parameter_rules(deployment: &Deployment) -> Vec<(&'static str, &'static str, 
     let entity_tags =
         json!({"type": "string", "minLength": 1, "pattern": crate::accounts::ENTITY_TAGS_PATTERN});
     vec![
+        // A repeated parameter's rule applies to each value (its items).
         (
             "query",
             "account_id",
             json!({"pattern": checks::ACCOUNT_ID_PATTERN}),
+        ),
+        (
+            "query",
+            "parent_account_id",
+            json!({"pattern": checks::ACCOUNT_ID_PATTERN}),
+        ),
+        (
+            "query",
+            "organization_id",
+            json!({"pattern": service::ids::path_parameter_pattern("organization_id")}),
+        ),
+        ("query", "since", json!({"format": "date-time"})),
+        ("query", "until", json!({"format": "date-time"})),
+        (
+            "query",
+            "type",
+            json!({"enum": names(<service::events::EventType as strum::VariantArray>::VARIANTS)}),
         ),
         ("query", "data_source", json!({"enum": data_sources})),
         ("path", "data_source", json!({"enum": data_sources})),
@@ -534,7 +571,12 @@ pub fn state(document: &mut Value, deployment: &Deployment) -> Result<(), Vec<St
         for parameter in parameters.into_iter().flatten() {
             for (index, (place, name, keywords)) in parameter_rules.iter().enumerate() {
                 if parameter["in"] == *place && parameter["name"] == *name {
-                    merge(&mut parameter["schema"], keywords.clone());
+                    let schema = &mut parameter["schema"];
+                    let values = match schema.get("items").is_some() {
+                        true => &mut schema["items"],
+                        false => schema,
+                    };
+                    merge(values, keywords.clone());
                     used[index] = true;
                 }
             }
@@ -578,6 +620,23 @@ fn target<'a>(schema: &'a mut Value, property: &str) -> Option<&'a mut Value> {
         .as_array_mut()?
         .iter_mut()
         .find_map(|part| part.get_mut("properties")?.get_mut(property))
+}
+
+/// The names of an enum's variants, as the API spells them.
+fn names<T: Copy + Into<&'static str>>(variants: &[T]) -> Vec<&'static str> {
+    variants.iter().map(|variant| (*variant).into()).collect()
+}
+
+/// A search criterion (absent, one value or a list of them), each value
+/// constrained by `value`; merged beside the criterion's own schema.
+fn criterion(value: Value) -> Value {
+    let mut one = json!({"type": "string"});
+    merge(&mut one, value.clone());
+    json!({"anyOf": [
+        {"type": "null"},
+        one,
+        {"type": "array", "items": value},
+    ]})
 }
 
 /// Deep-merge `keywords` into `into` (objects key by key).
