@@ -22,12 +22,21 @@ Negative cases are left as generated.
 - rotate: one rotation is pending at a time; after the first, a valid
   request says replace=true (the document's 409 says so).
 
+For a dialect (DIALECT=<product>), its vendor's document states less than
+the server enforces, and it is not ours to amend; positive cases follow
+the rules a client of that product meets here:
+- Panther's `{id}`: the integrationId of the account the run registered
+  (DIALECT_ACCOUNT_ID); an invented one finds nothing (404).
+- Panther's `awsScanConfig.auditRole`: an IAM role ARN in the account
+  registered (any role name), as the role this service assumes must be.
+
 And one of schemathesis's own: its coverage phase sends an optional header
 with an empty value as a valid case, although the document gives
 If-Match and If-None-Match a minLength of 1; such a header is left out.
 """
 
 import datetime
+import os
 import re
 import uuid
 
@@ -42,9 +51,26 @@ def _in_thirty_days():
     return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
+def _panther(case):
+    parameters = case.path_parameters or {}
+    if "id" in parameters and os.environ.get("DIALECT_ACCOUNT_ID"):
+        parameters["id"] = os.environ["DIALECT_ACCOUNT_ID"]
+    body = case.body
+    if not isinstance(body, dict) or not isinstance(body.get("awsScanConfig"), dict):
+        return
+    account = body.get("awsAccountId")
+    if not (isinstance(account, str) and re.fullmatch(r"[0-9]{12}", account)):
+        account = "123456789012"
+    if "auditRole" in body["awsScanConfig"]:
+        body["awsScanConfig"]["auditRole"] = f"arn:aws:iam::{account}:role/PantherAudit"
+
+
 @schemathesis.hook
 def before_call(ctx, case, **kwargs):
     if case.meta is None or case.meta.generation.mode != GenerationMode.POSITIVE:
+        return
+    if case.path.startswith("/cloud-accounts/"):
+        _panther(case)
         return
     headers = case.headers or {}
     if "Idempotency-Key" in headers:

@@ -1,5 +1,6 @@
 //! Accounts: the customer AWS accounts a tenant registers.
 
+use crate::products::{IntegrationId, Products};
 use crate::time::Timestamp;
 use crate::validation;
 use crate::{Error, Result};
@@ -329,6 +330,10 @@ pub struct Account {
     /// finds it active and covered again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub departed: Option<Departure>,
+    /// What other products' APIs (the dialects beside `/v1`) know this
+    /// account by: Panther's `integrationId`. Allocated at registration.
+    #[serde(default, skip_serializing_if = "Products::is_empty")]
+    pub products: Products,
     /// Incremented by every write; the `ETag` is this number, quoted.
     pub version: u64,
 }
@@ -360,7 +365,8 @@ pub struct Departure {
 pub use crate::membership::DepartureReason;
 
 /// Body fields the server manages: a request may not set them.
-pub const SERVER_MANAGED_FIELDS: [&str; 14] = [
+pub const SERVER_MANAGED_FIELDS: [&str; 15] = [
+    "products",
     "external_id_since",
     "rotation_due",
     "pending_role_arn",
@@ -388,6 +394,7 @@ impl Account {
         let mut credential = Credential::not_started();
         // With a role, the verifier checks it at once.
         credential.next_verification_at = fields.role_arn.is_some().then_some(now);
+        let products = Products::allocate(&account_id);
         Account {
             account_id,
             fields,
@@ -405,7 +412,18 @@ impl Account {
             archived_at: None,
             organization: None,
             departed: None,
+            products,
             version: 1,
+        }
+    }
+
+    /// Panther's `integrationId` of this account: the one allocated at
+    /// registration, or for an account stored before there was one, one
+    /// derived from its creation time.
+    pub fn integration_id(&self) -> IntegrationId {
+        match &self.products.panther {
+            Some(panther) => IntegrationId(panther.integration_id.clone()),
+            None => IntegrationId::derived(&self.account_id, self.created_at),
         }
     }
 

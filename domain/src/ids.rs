@@ -228,8 +228,7 @@ pub fn path_parameter(name: &str, value: &str) -> Result<()> {
 /// [`path_parameter`] accepts it, for the OpenAPI document (so clients and
 /// fuzzers make real ids); `None` for a name without a rule of its own.
 pub fn path_parameter_pattern(name: &str) -> Option<&'static str> {
-    // A ULID: 26 Crockford base-32 digits whose first is at most 7 (128 bits).
-    const ULID: &str = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$";
+    const ULID: &str = "^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$";
     Some(match name {
         "account_id" => "^[0-9]{12}$",
         "key_id" | "scan_id" | "webhook_id" | "organization_id" | "rule_id" | "link_id" => ULID,

@@ -23,6 +23,7 @@ pub mod organizations;
 pub mod packing;
 pub mod partitions;
 pub mod permissions;
+pub mod products;
 pub mod regions;
 pub mod role_template;
 pub mod scanner;

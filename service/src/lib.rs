@@ -17,7 +17,7 @@ pub mod usecases;
 // caller name one crate.
 pub use domain::{
     access, account, actors, api_key, crypto, csv_io, enrolment, error, events, glob, idempotency,
-    ids, listing, onboarding, organizations, packing, partitions, permissions, regions,
+    ids, listing, onboarding, organizations, packing, partitions, permissions, products, regions,
     role_template, scanner, scans, schedule, search, suppression_rules, tenant, time, trust,
     trust_lint, validation, webhooks,
 };

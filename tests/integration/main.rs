@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod csv;
 mod deliveries;
+mod dialects;
 mod errors;
 mod events;
 mod external_scans;

@@ -26,6 +26,15 @@ pub struct ErrorDetail {
     pub details: Option<serde_json::Value>,
 }
 
+/// What an error response says, kept on the response too, so that a
+/// dialect can say it again in its product's shape ([`crate::dialects`]).
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+}
+
 /// Header fields of the IETF httpapi RateLimit draft.
 #[derive(Debug)]
 pub struct RateLimitFields {
@@ -176,6 +185,11 @@ impl IntoResponse for ApiError {
             })
             .into_iter()
             .flatten();
+        let refusal = Refusal {
+            code: self.code,
+            message: self.message.clone(),
+            field: self.field.clone(),
+        };
         let body = ErrorResponse {
             error: ErrorDetail {
                 code: self.code.to_string(),
@@ -185,6 +199,7 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (self.status, Json(body)).into_response();
+        response.extensions_mut().insert(refusal);
         if let Some(seconds) = retry_after {
             response
                 .headers_mut()

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod body;
 pub mod bulk;
 pub mod constraints;
+pub mod dialects;
 pub mod docs;
 pub mod error;
 pub mod idempotency;
@@ -72,6 +73,8 @@ pub struct AppState {
     /// This API's public origin (`PUBLIC_URL`): links and template URLs
     /// are made from it, never from a request's Host header ([`PublicBase`]).
     pub public_url: Option<Arc<str>>,
+    /// The products whose account APIs (dialects) are served beside `/v1`.
+    pub dialects: Arc<[service::products::Product]>,
     /// The OpenAPI document and the reference page, each rendered once
     /// for this state's data sources.
     documents: Arc<Documents>,
@@ -106,6 +109,7 @@ impl AppState {
             delivery_queue: None,
             organization_sync_queue: None,
             public_url: None,
+            dialects: <service::products::Product as strum::VariantArray>::VARIANTS.into(),
             documents: Arc::default(),
         }
     }
@@ -146,6 +150,11 @@ impl AppState {
             delivery_queue: services.delivery_queue.clone(),
             organization_sync_queue: services.organization_sync_queue.clone(),
             public_url: config.public_url.as_deref().map(Arc::from),
+            dialects: <service::products::Product as strum::VariantArray>::VARIANTS
+                .iter()
+                .filter(|product| !config.dialects_off.contains(product))
+                .copied()
+                .collect(),
             documents: Arc::default(),
         }
         .with_key_rate(rate_limit::KeyRate::from_config(config))
@@ -655,6 +664,7 @@ impl axum::extract::FromRequestParts<AppState> for PublicBase {
 pub fn router(state: AppState) -> Router {
     let (routes, _) = routes();
     routes
+        .merge(dialects::routes(&state.dialects))
         .merge(onboard_page::routes())
         .route("/docs", axum::routing::get(docs::page))
         .route("/docs/docs.css", axum::routing::get(docs::style))
@@ -679,6 +689,8 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(body::MAX_CSV_BYTES))
         .layer(catch_panics())
         .layer(middleware::from_fn(onboard_page::page_headers))
+        // Errors on another product's paths in that product's shape.
+        .layer(middleware::from_fn(dialects::in_product_shape))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
 }

@@ -100,6 +100,10 @@ pub struct Config {
     #[arg(long, env = "SEARCH_READ_BUDGET", default_value_t = crate::search::DEFAULT_READ_BUDGET as u64,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub search_read_budget: u64,
+    /// Products whose account API (dialect) this deployment does not
+    /// serve, comma-separated (e.g. `panther`); empty: all are served.
+    #[arg(long, env = "DIALECTS_OFF", default_value = "", value_parser = parse_products)]
+    pub dialects_off: ProductList,
     /// Days an audit event is kept (DynamoDB TTL).
     #[arg(long, env = "AUDIT_RETENTION_DAYS", default_value_t = 400,
           value_parser = clap::value_parser!(u32).range(1..=3650))]
@@ -198,6 +202,31 @@ fn parse_service_name(value: &str) -> Result<String, String> {
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {0}")]
 pub struct ConfigError(String);
+
+/// A comma-separated list of products (dialects), possibly empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProductList(pub Vec<crate::products::Product>);
+
+impl ProductList {
+    pub fn contains(&self, product: &crate::products::Product) -> bool {
+        self.0.contains(product)
+    }
+}
+
+fn parse_products(text: &str) -> Result<ProductList, String> {
+    let names = text
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty());
+    names
+        .map(|name| {
+            name.parse().map_err(|_| {
+                format!("'{name}' is not a product whose API this service serves (panther)")
+            })
+        })
+        .collect::<Result<_, _>>()
+        .map(ProductList)
+}
 
 impl ConfigError {
     pub fn new(message: impl Into<String>) -> Self {
@@ -524,5 +553,22 @@ mod tests {
         assert_eq!(config.vendor_principal, None, "an empty value is unset");
         assert_eq!(config.verify_interval_seconds, 86_400);
         assert_eq!(config.verification().max_attempts, 4);
+        assert_eq!(
+            config.dialects_off,
+            ProductList::default(),
+            "every dialect is served"
+        );
+    }
+
+    #[test]
+    fn dialects_are_turned_off_by_name() {
+        use crate::products::Product;
+        assert_eq!(parse_products(""), Ok(ProductList::default()));
+        assert_eq!(
+            parse_products(" Panther, ,panther"),
+            Ok(ProductList(vec![Product::Panther, Product::Panther]))
+        );
+        let err = parse_products("panther,nope").unwrap_err();
+        assert!(err.contains("'nope'"), "{err}");
     }
 }

@@ -1,0 +1,114 @@
+//! Other products' account APIs, served beside `/v1` on the same host so
+//! that a client written for one of them works with only its base URL and
+//! key changed. Each dialect is an adapter like the `/v1` handlers: it
+//! reads its product's request into the body the use cases read, calls
+//! the same use case, and writes the result in its product's shape. It
+//! adds no rule of its own: an account created in one dialect is the same
+//! account in `/v1` and every other, with the same events and versions.
+//!
+//! Errors are made once, as [`ApiError`]s, and said again in the
+//! product's shape by [`in_product_shape`], the outermost layer, so that
+//! a refusal from authentication, the path check or a body extractor
+//! reads as the product's too.
+
+pub mod panther;
+
+use crate::error::{ApiError, Refusal};
+use crate::AppState;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use service::products::Product;
+
+/// The routes of every dialect this deployment serves.
+pub fn routes(served: &[Product]) -> Router<AppState> {
+    let mut router = Router::new().route(
+        "/v1/dialects/{product}/openapi.json",
+        axum::routing::get(document),
+    );
+    for product in served {
+        router = router.merge(match product {
+            Product::Panther => panther::routes(),
+        });
+    }
+    router
+}
+
+/// The product whose API `path` belongs to.
+pub fn product_of(path: &str) -> Option<Product> {
+    let first = path.trim_start_matches('/').split('/').next()?;
+    match first {
+        "cloud-accounts" => Some(Product::Panther),
+        _ => None,
+    }
+}
+
+/// Said again in the product's shape: every error answer on a product's
+/// paths (the body the product documents, its statuses), keeping the
+/// headers that tell a client when to retry.
+pub async fn in_product_shape(request: Request, next: Next) -> Response {
+    let Some(product) = product_of(request.uri().path()) else {
+        return next.run(request).await;
+    };
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let refusal = response.extensions().get::<Refusal>().cloned();
+    let (status, body) = match product {
+        Product::Panther => panther::error(&method, status, refusal.as_ref()),
+    };
+    let mut shaped = (status, axum::Json(body)).into_response();
+    for name in [header::RETRY_AFTER, header::ALLOW] {
+        if let Some(value) = response.headers().get(&name) {
+            shaped.headers_mut().insert(name, value.clone());
+        }
+    }
+    for name in ["ratelimit-policy", "ratelimit"] {
+        if let Some(value) = response.headers().get(name) {
+            shaped.headers_mut().insert(name, value.clone());
+        }
+    }
+    shaped
+}
+
+/// `GET /v1/dialects/{product}/openapi.json`: the product's document, as
+/// its vendor publishes it, for the dialects this deployment serves.
+async fn document(
+    State(state): State<AppState>,
+    Path(product): Path<String>,
+) -> Result<Response, ApiError> {
+    let product = product
+        .parse::<Product>()
+        .ok()
+        .filter(|product| state.dialects.contains(product))
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "no such dialect here; this deployment serves: ".to_string()
+                    + &served_names(&state.dialects),
+            )
+        })?;
+    let text = match product {
+        Product::Panther => include_str!("../../dialects/panther.openapi.json"),
+    };
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        text,
+    )
+        .into_response())
+}
+
+fn served_names(served: &[Product]) -> String {
+    let names: Vec<&str> = served.iter().map(|product| product.as_str()).collect();
+    match names.is_empty() {
+        true => "none".to_string(),
+        false => names.join(", "),
+    }
+}

@@ -1,0 +1,443 @@
+//! Other products' account APIs served beside `/v1` (functions/api/src/dialects):
+//! each called as its document describes, on the same accounts as `/v1`.
+
+use crate::harness::{TestApp, CUSTOMER_ACCOUNT};
+use axum::http::{Method, StatusCode};
+use serde_json::{json, Value};
+use service::api_key::Scope;
+
+fn role(account: &str, name: &str) -> String {
+    format!("arn:aws:iam::{account}:role/{name}")
+}
+
+/// What Panther's error body is: `{"message"}` and nothing of ours.
+#[track_caller]
+fn assert_panther_error(reply: &crate::harness::Reply, status: u16) -> String {
+    assert_eq!(reply.status.as_u16(), status, "{:#}", reply.body);
+    let body = reply.body.as_object().expect("an object");
+    assert_eq!(body.len(), 1, "{:#}", reply.body);
+    let message = body["message"].as_str().expect("a message").to_string();
+    assert!(!message.is_empty());
+    assert_eq!(reply.header("content-type"), "application/json");
+    message
+}
+
+/// What an infrastructure-as-code client does: create, read back what it
+/// sent, update, meet a delete made out of band (404), create again (a new
+/// integrationId; the old one finds nothing), destroy.
+#[tokio::test]
+async fn panther_lifecycle_as_an_infrastructure_as_code_client_walks_it() {
+    let app = TestApp::new().await;
+    let sent = json!({
+        "awsAccountId": CUSTOMER_ACCOUNT,
+        "integrationLabel": "Prod Audit-1",
+        "awsScanConfig": {"auditRole": role(CUSTOMER_ACCOUNT, "PantherAuditRole")},
+        "regionIgnoreList": ["eu-west-3"],
+        "resourceTypeIgnoreList": ["AWS.S3.Bucket"],
+        "resourceRegexIgnoreList": ["^arn:aws:s3:::logs-.*$"],
+    });
+    let created = app
+        .call(Method::POST, "/cloud-accounts/aws", Some(&sent))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:#}", created.body);
+    let id = created.body["integrationId"].as_str().unwrap().to_string();
+    let mut expected = sent.clone();
+    expected["integrationId"] = json!(id);
+    assert_eq!(created.body, expected);
+
+    let read = app.get(&format!("/cloud-accounts/aws/{id}")).await;
+    assert_eq!(read.status, StatusCode::OK);
+    assert_eq!(read.body, expected, "read back exactly what was sent");
+
+    let update = json!({
+        "integrationLabel": "Prod Audit-2",
+        "awsScanConfig": {"auditRole": role(CUSTOMER_ACCOUNT, "PantherAuditRole")},
+        "regionIgnoreList": [],
+    });
+    let updated = app
+        .call(
+            Method::PUT,
+            &format!("/cloud-accounts/aws/{id}/"),
+            Some(&update),
+        )
+        .await;
+    assert_eq!(updated.status, StatusCode::OK, "{:#}", updated.body);
+    assert_eq!(updated.body["integrationLabel"], "Prod Audit-2");
+    // A PUT replaces Panther's fields: the lists it left out are empty.
+    for list in [
+        "regionIgnoreList",
+        "resourceTypeIgnoreList",
+        "resourceRegexIgnoreList",
+    ] {
+        assert_eq!(updated.body[list], json!([]), "{list}");
+    }
+    assert_eq!(
+        app.get(&format!("/cloud-accounts/aws/{id}")).await.body,
+        updated.body
+    );
+
+    // Deleted out of band (through /v1): Panther's client reads a 404.
+    let deleted = app
+        .call(
+            Method::DELETE,
+            &format!("/v1/accounts/{CUSTOMER_ACCOUNT}"),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let gone = app.get(&format!("/cloud-accounts/aws/{id}")).await;
+    assert_panther_error(&gone, 404);
+
+    let again = app
+        .call(Method::POST, "/cloud-accounts/aws/", Some(&sent))
+        .await;
+    assert_eq!(again.status, StatusCode::CREATED, "{:#}", again.body);
+    let new_id = again.body["integrationId"].as_str().unwrap().to_string();
+    assert_ne!(new_id, id, "an integrationId is never reused");
+    assert_panther_error(&app.get(&format!("/cloud-accounts/aws/{id}")).await, 404);
+    let stale_put = app
+        .call(
+            Method::PUT,
+            &format!("/cloud-accounts/aws/{id}"),
+            Some(&update),
+        )
+        .await;
+    assert_panther_error(&stale_put, 404);
+    // The stale id deletes nothing: the new account stays.
+    let stale_delete = app
+        .call(Method::DELETE, &format!("/cloud-accounts/aws/{id}"), None)
+        .await;
+    assert_eq!(stale_delete.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get(&format!("/cloud-accounts/aws/{new_id}"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    let destroyed = app
+        .call(
+            Method::DELETE,
+            &format!("/cloud-accounts/aws/{new_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(destroyed.status, StatusCode::NO_CONTENT);
+    assert_eq!(destroyed.body, Value::Null);
+    assert_panther_error(
+        &app.get(&format!("/cloud-accounts/aws/{new_id}")).await,
+        404,
+    );
+    assert_eq!(
+        app.get(&format!("/v1/accounts/{CUSTOMER_ACCOUNT}"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+/// One account, two APIs: created in Panther it is the `/v1` account (its
+/// integrationId under `products.panther`), a `/v1` change shows in
+/// Panther, and a Panther PUT keeps the fields Panther does not have.
+#[tokio::test]
+async fn an_account_created_in_panther_is_the_same_account_in_v1() {
+    let app = TestApp::new().await;
+    let created = app
+        .call(
+            Method::POST,
+            "/cloud-accounts/aws",
+            Some(&json!({"awsAccountId": CUSTOMER_ACCOUNT, "integrationLabel": "shared", "awsScanConfig": {}})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:#}", created.body);
+    // No role given: the one the customer's template creates is assumed.
+    assert_eq!(
+        created.body["awsScanConfig"],
+        json!({"auditRole": role(CUSTOMER_ACCOUNT, "AccountOnboardingAudit")})
+    );
+    let id = created.body["integrationId"].as_str().unwrap().to_string();
+
+    let v1 = app.get(&format!("/v1/accounts/{CUSTOMER_ACCOUNT}")).await;
+    assert_eq!(v1.status, StatusCode::OK);
+    assert_eq!(v1.body["name"], "shared");
+    assert_eq!(v1.body["products"]["panther"]["integration_id"], json!(id));
+    assert_eq!(v1.header("etag"), "\"1\"");
+
+    let patched = app
+        .call(
+            Method::PATCH,
+            &format!("/v1/accounts/{CUSTOMER_ACCOUNT}"),
+            Some(&json!({"name": "renamed", "owner_email": "sec@example.com", "labels": {"team": "blue"}})),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{:#}", patched.body);
+    assert_eq!(
+        app.get(&format!("/cloud-accounts/aws/{id}")).await.body["integrationLabel"],
+        "renamed"
+    );
+
+    let put = app
+        .call(
+            Method::PUT,
+            &format!("/cloud-accounts/aws/{id}"),
+            Some(&json!({"awsAccountId": CUSTOMER_ACCOUNT, "integrationLabel": "again", "awsScanConfig": {}})),
+        )
+        .await;
+    assert_eq!(put.status, StatusCode::OK, "{:#}", put.body);
+    let v1 = app.get(&format!("/v1/accounts/{CUSTOMER_ACCOUNT}")).await;
+    assert_eq!(v1.body["name"], "again");
+    assert_eq!(v1.body["owner_email"], "sec@example.com");
+    assert_eq!(v1.body["labels"], json!({"team": "blue"}));
+    assert_eq!(
+        v1.header("etag"),
+        "\"3\"",
+        "one version per write, in either API"
+    );
+    // The account id cannot be changed through Panther either.
+    let moved = app
+        .call(
+            Method::PUT,
+            &format!("/cloud-accounts/aws/{id}"),
+            Some(&json!({"awsAccountId": "222222222222", "integrationLabel": "x", "awsScanConfig": {}})),
+        )
+        .await;
+    let message = assert_panther_error(&moved, 400);
+    assert!(message.contains("awsAccountId"), "{message}");
+    // The integrationId is the server's: a /v1 write cannot set it.
+    let forged = app
+        .call(
+            Method::PATCH,
+            &format!("/v1/accounts/{CUSTOMER_ACCOUNT}"),
+            Some(&json!({"products": {"panther": {"integration_id": "x"}}})),
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::BAD_REQUEST, "{:#}", forged.body);
+
+    // An account registered through /v1 is in Panther by its own id.
+    let other = app.create("333333333333", json!({})).await;
+    let other_id = other["products"]["panther"]["integration_id"]
+        .as_str()
+        .unwrap();
+    let seen = app.get(&format!("/cloud-accounts/aws/{other_id}")).await;
+    assert_eq!(seen.status, StatusCode::OK, "{:#}", seen.body);
+    assert_eq!(seen.body["awsAccountId"], "333333333333");
+    for list in [
+        "regionIgnoreList",
+        "resourceTypeIgnoreList",
+        "resourceRegexIgnoreList",
+    ] {
+        assert_eq!(seen.body[list], json!([]), "always an array, never null");
+    }
+}
+
+/// Refusals in Panther's shape, with its statuses and field names; its
+/// permissions are our scopes; another tenant's id is a 404.
+#[tokio::test]
+async fn panther_refusals_are_in_panthers_shape() {
+    let app = TestApp::new().await;
+    let body = json!({
+        "awsAccountId": CUSTOMER_ACCOUNT,
+        "integrationLabel": "ok",
+        "awsScanConfig": {"auditRole": role("999999999999", "Elsewhere")},
+    });
+    let wrong_role = app
+        .call(Method::POST, "/cloud-accounts/aws", Some(&body))
+        .await;
+    let message = assert_panther_error(&wrong_role, 400);
+    assert!(message.starts_with("awsScanConfig.auditRole"), "{message}");
+    assert!(!message.contains("role_arn"), "{message}");
+
+    let not_json = app
+        .raw(Method::POST, "/cloud-accounts/aws", "application/json", "{")
+        .await;
+    assert_panther_error(&not_json, 400);
+    let bad_id = app
+        .call(
+            Method::POST,
+            "/cloud-accounts/aws",
+            Some(&json!({"awsAccountId": "12", "integrationLabel": "x", "awsScanConfig": {}})),
+        )
+        .await;
+    let message = assert_panther_error(&bad_id, 400);
+    assert!(message.contains("awsAccountId"), "{message}");
+
+    let good =
+        json!({"awsAccountId": CUSTOMER_ACCOUNT, "integrationLabel": "ok", "awsScanConfig": {}});
+    let created = app
+        .call(Method::POST, "/cloud-accounts/aws", Some(&good))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let id = created.body["integrationId"].as_str().unwrap().to_string();
+    assert_panther_error(
+        &app.call(Method::POST, "/cloud-accounts/aws", Some(&good))
+            .await,
+        409,
+    );
+
+    // Permissions: View is read, Manage is write.
+    let view = app.key("acme", &[Scope::Read]).await;
+    let read = app
+        .call_with(
+            Method::GET,
+            &format!("/cloud-accounts/aws/{id}"),
+            Some(&view),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(read.status, StatusCode::OK);
+    let write = app
+        .call_with(
+            Method::DELETE,
+            &format!("/cloud-accounts/aws/{id}"),
+            Some(&view),
+            None,
+            &[],
+        )
+        .await;
+    assert_panther_error(&write, 403);
+    let anonymous = app
+        .call_with(
+            Method::GET,
+            &format!("/cloud-accounts/aws/{id}"),
+            None,
+            None,
+            &[],
+        )
+        .await;
+    assert_panther_error(&anonymous, 401);
+
+    // Another tenant holding the id finds nothing, and deletes nothing.
+    let stranger = app.key("other", Scope::ALL).await;
+    let seen = app
+        .call_with(
+            Method::GET,
+            &format!("/cloud-accounts/aws/{id}"),
+            Some(&stranger),
+            None,
+            &[],
+        )
+        .await;
+    assert_panther_error(&seen, 404);
+    let removed = app
+        .call_with(
+            Method::DELETE,
+            &format!("/cloud-accounts/aws/{id}"),
+            Some(&stranger),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get(&format!("/cloud-accounts/aws/{id}")).await.status,
+        StatusCode::OK
+    );
+
+    // Ids that cannot be ours cost no read and say so in Panther's shape.
+    let long = "a".repeat(5000);
+    assert_panther_error(&app.get(&format!("/cloud-accounts/aws/{long}")).await, 400);
+    assert_panther_error(&app.get("/cloud-accounts/aws/not-an-id").await, 404);
+    assert_panther_error(&app.get("/cloud-accounts/aws/x/y").await, 404);
+    assert_panther_error(
+        &app.call(
+            Method::PATCH,
+            &format!("/cloud-accounts/aws/{id}"),
+            Some(&good),
+        )
+        .await,
+        400,
+    );
+}
+
+/// The document is served per dialect, and a deployment can switch a
+/// dialect off: its paths and document are then not there at all.
+#[tokio::test]
+async fn a_dialect_has_its_document_and_can_be_switched_off() {
+    let mut app = TestApp::new().await;
+    let document = app.get("/v1/dialects/panther/openapi.json").await;
+    assert_eq!(document.status, StatusCode::OK);
+    assert_eq!(document.body["info"]["title"], "Panther REST API");
+    assert!(document.body["paths"]["/cloud-accounts/aws/{id}"]["put"].is_object());
+    app.get("/v1/dialects/nothing/openapi.json")
+        .await
+        .assert_error(404, "not_found");
+
+    app.reconfigure(|mut state| {
+        state.dialects = Vec::new().into();
+        state
+    });
+    app.get("/v1/dialects/panther/openapi.json")
+        .await
+        .assert_error(404, "not_found");
+    let body =
+        json!({"awsAccountId": CUSTOMER_ACCOUNT, "integrationLabel": "x", "awsScanConfig": {}});
+    let off = app
+        .call(Method::POST, "/cloud-accounts/aws", Some(&body))
+        .await;
+    assert_panther_error(&off, 404);
+    assert_eq!(
+        app.get(&format!("/v1/accounts/{CUSTOMER_ACCOUNT}"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+/// Every operation of each dialect's document is routed (with and without
+/// a trailing slash), asks for the scope its product's permission maps to,
+/// and refuses an over-long path parameter before any read, all in the
+/// product's shape.
+#[tokio::test]
+async fn every_documented_dialect_operation_is_served_with_its_scope() {
+    let app = TestApp::new().await;
+    let read = app.key("acme", &[Scope::Read]).await;
+    let write = app.key("acme", &[Scope::Write]).await;
+    for product in ["panther"] {
+        let document = app
+            .get(&format!("/v1/dialects/{product}/openapi.json"))
+            .await
+            .body;
+        let mut operations = 0;
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, _) in item.as_object().unwrap() {
+                operations += 1;
+                let method: Method = method.to_uppercase().parse().unwrap();
+                let needs = match method {
+                    Method::GET => &read,
+                    _ => &write,
+                };
+                let lacks = if needs == &read { &write } else { &read };
+                let body = json!({});
+                let concrete = path.replace("{id}", "00000000-0000-8000-8000-000000000000");
+                for uri in [concrete.clone(), format!("{concrete}/")] {
+                    let reply = app
+                        .call_with(method.clone(), &uri, Some(needs), Some(&body), &[])
+                        .await;
+                    assert!(
+                        !reply.body.to_string().contains("no such route"),
+                        "{method} {uri} is not routed: {:#}",
+                        reply.body
+                    );
+                    assert!(
+                        ![401, 403, 405].contains(&reply.status.as_u16()),
+                        "{method} {uri}: {:#}",
+                        reply.body
+                    );
+                    let refused = app
+                        .call_with(method.clone(), &uri, Some(lacks), Some(&body), &[])
+                        .await;
+                    assert_panther_error(&refused, 403);
+                }
+                if path.contains('{') {
+                    let long = path.replace("{id}", &"9".repeat(300));
+                    let reply = app
+                        .call_with(method.clone(), &long, Some(needs), Some(&body), &[])
+                        .await;
+                    assert_panther_error(&reply, 400);
+                }
+            }
+        }
+        assert_eq!(operations, 4, "{product}");
+    }
+}
