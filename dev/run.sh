@@ -17,4 +17,6 @@ say "emulators up ($AWS_ENDPOINT_URL_DYNAMODB, $AWS_ENDPOINT_URL_SQS); their set
 say "building the dev server (the first build takes a few minutes)"
 cargo build -p dev-server
 export DEV_API_KEY_FILE=$state/api-key
+# HTTPS too, for clients that refuse http:// (the CA: $state/https-ca.pem).
+export TLS_PORT=${TLS_PORT:-3443} TLS_CA_FILE=$state/https-ca.pem
 ./target/debug/dev-server

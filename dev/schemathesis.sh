@@ -52,7 +52,7 @@ if [ -n "${DIALECT:-}" ]; then
   excluded=()
   # The dialect's ids of that account, for its path parameters (the hooks).
   export DIALECT_ACCOUNT_ID=$(api GET /v1/accounts/123456789012 | .venv/bin/python -c \
-    'import json, sys; print(json.load(sys.stdin)["products"]["'"$DIALECT"'"]["integration_id"])')
+    'import json, sys; print(*json.load(sys.stdin)["products"]["'"$DIALECT"'"].values())')
 fi
 echo "==> schemathesis against $document"
 SCHEMATHESIS_TELEMETRY=false PYTHONPATH="$root/dev" SCHEMATHESIS_HOOKS=schemathesis_hooks timeout $(( ${SCHEMATHESIS_MAX_TIME:-180} + 60 )) \

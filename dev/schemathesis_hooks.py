@@ -29,6 +29,9 @@ the rules a client of that product meets here:
   (DIALECT_ACCOUNT_ID); an invented one finds nothing (404).
 - Panther's `awsScanConfig.auditRole`: an IAM role ARN in the account
   registered (any role name), as the role this service assumes must be.
+- Cloudcraft's `{id}`: the account's Cloudcraft id (DIALECT_ACCOUNT_ID);
+  `roleArn`: a role ARN (its account is the one registered); `region`: an
+  AWS region id.
 
 And one of schemathesis's own: its coverage phase sends an optional header
 with an empty value as a valid case, although the document gives
@@ -65,12 +68,29 @@ def _panther(case):
         body["awsScanConfig"]["auditRole"] = f"arn:aws:iam::{account}:role/PantherAudit"
 
 
+def _cloudcraft(case):
+    parameters = case.path_parameters or {}
+    if "id" in parameters and os.environ.get("DIALECT_ACCOUNT_ID"):
+        parameters["id"] = os.environ["DIALECT_ACCOUNT_ID"]
+    body = case.body
+    if not isinstance(body, dict):
+        return
+    if "roleArn" in body:
+        # Another account each time: a create is then not a repeat (409).
+        body["roleArn"] = f"arn:aws:iam::{uuid.uuid4().int % 10**12:012d}:role/cloudcraft"
+    if "region" in body:
+        body["region"] = "us-east-1"
+
+
 @schemathesis.hook
 def before_call(ctx, case, **kwargs):
     if case.meta is None or case.meta.generation.mode != GenerationMode.POSITIVE:
         return
     if case.path.startswith("/cloud-accounts/"):
         _panther(case)
+        return
+    if case.path.startswith("/aws/account"):
+        _cloudcraft(case)
         return
     headers = case.headers or {}
     if "Idempotency-Key" in headers:

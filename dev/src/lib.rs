@@ -8,3 +8,4 @@
 //! is clicked. The journey tests call the same functions.
 
 pub mod customer;
+pub mod https;

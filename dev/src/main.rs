@@ -46,6 +46,13 @@ struct Args {
     /// it the connection is closed (API Gateway does the same in AWS).
     #[arg(long, env = "HEADER_TIMEOUT_MS", default_value_t = 10_000)]
     header_timeout_ms: u64,
+    /// Also serve HTTPS on this loopback port (a certificate made at start),
+    /// for clients that refuse an http:// base URL.
+    #[arg(long, env = "TLS_PORT")]
+    tls_port: Option<u16>,
+    /// Where the CA of the HTTPS certificate is written, for clients to trust.
+    #[arg(long, env = "TLS_CA_FILE", default_value = ".local/dev/https-ca.pem")]
+    tls_ca_file: std::path::PathBuf,
     /// Milliseconds a client may take to send a request's body (408 past it).
     #[arg(long, env = "BODY_TIMEOUT_MS", default_value_t = 30_000)]
     body_timeout_ms: u64,
@@ -182,24 +189,46 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
         Err(err) => tracing::warn!(error = %err, "no sample customer"),
     }
+    let header_timeout = Duration::from_millis(args.header_timeout_ms);
+    if let Some(tls_port) = args.tls_port {
+        let https = dev_server::https::self_signed()?;
+        if let Some(dir) = args.tls_ca_file.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&args.tls_ca_file, &https.ca_pem)?;
+        let address = SocketAddr::from((Ipv4Addr::LOCALHOST, tls_port));
+        let listener = tokio::net::TcpListener::bind(address).await?;
+        step(&format!(
+            "API also on https://{address} (its CA: {}; e.g. export CURL_CA_BUNDLE=$PWD/{})",
+            args.tls_ca_file.display(),
+            args.tls_ca_file.display()
+        ));
+        tokio::spawn(serve(
+            listener,
+            app.clone(),
+            header_timeout,
+            Some(https.acceptor),
+        ));
+    }
     step(&format!(
         "API listening on http://{address} (Ctrl-C stops everything)"
     ));
     tokio::select! {
-        result = serve(listener, app, Duration::from_millis(args.header_timeout_ms)) => result?,
+        result = serve(listener, app, header_timeout, None) => result?,
         _ = tokio::signal::ctrl_c() => {}
     }
     step("stopped");
     Ok(())
 }
 
-/// Serve HTTP/1.1 with a deadline for each request's headers, which
-/// `axum::serve` lacks: a client that stalls mid-headers is cut off
-/// instead of holding a connection forever.
+/// Serve HTTP/1.1 (over TLS with `tls`) with a deadline for each
+/// request's headers, which `axum::serve` lacks: a client that stalls
+/// mid-headers is cut off instead of holding a connection forever.
 async fn serve(
     listener: tokio::net::TcpListener,
     app: axum::Router,
     header_timeout: Duration,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) -> std::io::Result<()> {
     use hyper_util::rt::{TokioIo, TokioTimer};
     use hyper_util::service::TowerToHyperService;
@@ -224,12 +253,21 @@ async fn serve(
                 request
             },
         ));
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let connection = hyper::server::conn::http1::Builder::new()
+            let http = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(header_timeout)
-                .serve_connection(TokioIo::new(stream), service);
-            if let Err(err) = connection.await {
+                .clone();
+            let result = match tls {
+                None => http.serve_connection(TokioIo::new(stream), service).await,
+                // The handshake has the header deadline too.
+                Some(tls) => match tokio::time::timeout(header_timeout, tls.accept(stream)).await {
+                    Ok(Ok(stream)) => http.serve_connection(TokioIo::new(stream), service).await,
+                    _ => return,
+                },
+            };
+            if let Err(err) = result {
                 tracing::debug!(error = %err, "connection closed");
             }
         });

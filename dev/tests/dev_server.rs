@@ -40,9 +40,13 @@ fn serves_the_api_with_a_bootstrapped_admin_key() {
         "needs the emulators: run `make test`"
     );
     let port = free_port();
+    let tls_port = free_port();
     let table = format!("dev-{port}");
+    let ca_file = std::env::temp_dir().join(format!("dev-https-ca-{port}.pem"));
     let mut child = Command::new(env!("CARGO_BIN_EXE_dev-server"))
         .env("PORT", port.to_string())
+        .env("TLS_PORT", tls_port.to_string())
+        .env("TLS_CA_FILE", &ca_file)
         .env("HEADER_TIMEOUT_MS", "700")
         .env("BODY_TIMEOUT_MS", "700")
         .env("TABLE_NAME", &table)
@@ -108,6 +112,46 @@ fn serves_the_api_with_a_bootstrapped_admin_key() {
         ),
     );
     assert!(status.contains("201"), "{status} {created}");
+
+    // HTTPS on the second port, trusted through the CA file it wrote, as
+    // a client that refuses http:// (curl --proto '=https') calls it.
+    let curl = |url: &str, ca: &std::path::Path| {
+        let out = Command::new("curl")
+            .args([
+                "--silent",
+                "--proto",
+                "=https",
+                "--tlsv1.2",
+                "-o",
+                "/dev/null",
+            ])
+            .args(["-w", "%{http_code}", "--cacert"])
+            .arg(ca)
+            .args(["-H", &format!("Authorization: Bearer {key}"), url])
+            .output()
+            .expect("curl runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let accounts = format!("https://127.0.0.1:{tls_port}/aws/account");
+    assert_eq!(curl(&accounts, &ca_file), "200");
+    let localhost = format!("https://localhost:{tls_port}/v1/accounts");
+    assert_eq!(curl(&localhost, &ca_file), "200");
+    // Another CA is not trusted: the certificate is this server's own.
+    let stranger = std::env::temp_dir().join(format!("other-ca-{port}.pem"));
+    std::fs::write(&stranger, dev_server::https::self_signed().unwrap().ca_pem).unwrap();
+    assert_eq!(curl(&accounts, &stranger), "000");
+    let plain = Command::new("curl")
+        .args(["--silent", "-o", "/dev/null", "-w", "%{http_code}"])
+        .arg(format!("http://127.0.0.1:{tls_port}/v1/openapi.json"))
+        .output()
+        .expect("curl runs");
+    assert_eq!(
+        String::from_utf8_lossy(&plain.stdout),
+        "000",
+        "no plain http there"
+    );
+    let _ = std::fs::remove_file(&stranger);
+    let _ = std::fs::remove_file(&ca_file);
     let (status, listed) = http(
         port,
         &format!("GET /v1/accounts HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n"),

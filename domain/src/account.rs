@@ -1,6 +1,6 @@
 //! Accounts: the customer AWS accounts a tenant registers.
 
-use crate::products::{IntegrationId, Products};
+use crate::products::{AccountUuid, Product, Products};
 use crate::time::Timestamp;
 use crate::validation;
 use crate::{Error, Result};
@@ -331,7 +331,8 @@ pub struct Account {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub departed: Option<Departure>,
     /// What other products' APIs (the dialects beside `/v1`) know this
-    /// account by: Panther's `integrationId`. Allocated at registration.
+    /// account by: Panther's `integrationId`, Cloudcraft's `id`. Allocated
+    /// at registration.
     #[serde(default, skip_serializing_if = "Products::is_empty")]
     pub products: Products,
     /// Incremented by every write; the `ETag` is this number, quoted.
@@ -417,13 +418,17 @@ impl Account {
         }
     }
 
-    /// Panther's `integrationId` of this account: the one allocated at
-    /// registration, or for an account stored before there was one, one
-    /// derived from its creation time.
-    pub fn integration_id(&self) -> IntegrationId {
-        match &self.products.panther {
-            Some(panther) => IntegrationId(panther.integration_id.clone()),
-            None => IntegrationId::derived(&self.account_id, self.created_at),
+    /// `product`'s id of this account: the one allocated at registration,
+    /// or for an account stored before there was one, one derived from its
+    /// creation time.
+    pub fn product_id(&self, product: Product) -> AccountUuid {
+        let stored = match product {
+            Product::Panther => self.products.panther.as_ref().map(|p| &p.integration_id),
+            Product::Cloudcraft => self.products.cloudcraft.as_ref().map(|c| &c.id),
+        };
+        match stored {
+            Some(id) => AccountUuid(id.clone()),
+            None => AccountUuid::derived(product, &self.account_id, self.created_at),
         }
     }
 

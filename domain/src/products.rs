@@ -25,6 +25,8 @@ use utoipa::ToSchema;
 pub enum Product {
     /// Panther's cloud accounts (`/cloud-accounts/aws`).
     Panther,
+    /// Cloudcraft's AWS accounts (`/aws/account`).
+    Cloudcraft,
 }
 
 impl Product {
@@ -33,12 +35,17 @@ impl Product {
     }
 }
 
-/// The ids other products' APIs give this account (read-only).
+/// The ids other products' APIs give this account (read-only). Fields a
+/// product has and `/v1` lacks are labels named `<product>:<field>`
+/// (Cloudcraft's region: `cloudcraft:region`), which round-trip in both.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Products {
     /// Panther's `integrationId` (`/cloud-accounts/aws/{id}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub panther: Option<PantherIds>,
+    /// Cloudcraft's account `id` (`/aws/account/{id}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloudcraft: Option<CloudcraftIds>,
 }
 
 impl Products {
@@ -46,29 +53,40 @@ impl Products {
     pub fn allocate(account_id: &str) -> Self {
         Products {
             panther: Some(PantherIds {
-                integration_id: IntegrationId::allocate(account_id).0,
+                integration_id: AccountUuid::allocate(account_id).0,
+            }),
+            cloudcraft: Some(CloudcraftIds {
+                id: AccountUuid::allocate(account_id).0,
             }),
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.panther.is_none()
+        self.panther.is_none() && self.cloudcraft.is_none()
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PantherIds {
-    /// A UUID (version 8) that carries the AWS account id in its first 48
-    /// bits, so finding the account is one key lookup, and 74 random bits.
+    /// An [`AccountUuid`].
     #[schema(example = "00001cbe-991a-8c4f-a1b2-c3d4e5f60718")]
     pub integration_id: String,
 }
 
-/// Panther's `integrationId` of an account.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IntegrationId(pub String);
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CloudcraftIds {
+    /// An [`AccountUuid`].
+    #[schema(example = "00001cbe-991a-8e21-93c7-5a0f3b2d9e41")]
+    pub id: String,
+}
 
-impl IntegrationId {
+/// A product's id of an account: a UUID (version 8) that carries the AWS
+/// account id in its first 48 bits, so finding the account is one key
+/// lookup, and 74 random bits, so it is never reused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountUuid(pub String);
+
+impl AccountUuid {
     /// A new id for `account_id` (12 digits): its number in the first 48
     /// bits, the rest from the CSPRNG.
     pub fn allocate(account_id: &str) -> Self {
@@ -78,12 +96,13 @@ impl IntegrationId {
     }
 
     /// The id of an account stored before ids were allocated: derived
-    /// from its creation time, so it is stable and differs from the id of
-    /// an account registered again later.
-    pub fn derived(account_id: &str, created_at: Timestamp) -> Self {
+    /// from its creation time (and the product), so it is stable and
+    /// differs from the id of an account registered again later.
+    pub fn derived(product: Product, account_id: &str, created_at: Timestamp) -> Self {
         use sha2::{Digest, Sha256};
         let digest = Sha256::digest(format!(
-            "{account_id}/{}",
+            "{}/{account_id}/{}",
+            product.as_str(),
             created_at.datetime().timestamp_millis()
         ));
         let mut bits = [0u8; 10];
@@ -100,7 +119,7 @@ impl IntegrationId {
         bytes[6] = 0x80 | (bytes[6] & 0x0f);
         bytes[8] = 0x80 | (bytes[8] & 0x3f);
         let hex = hex::encode(bytes);
-        IntegrationId(format!(
+        AccountUuid(format!(
             "{}-{}-{}-{}-{}",
             &hex[..8],
             &hex[8..12],
@@ -139,29 +158,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_integration_id_is_a_uuid_naming_its_account() {
-        let id = IntegrationId::allocate("000123456789");
+    fn an_account_uuid_names_its_account() {
+        let id = AccountUuid::allocate("000123456789");
         assert_eq!(id.0.len(), 36);
         assert_eq!(&id.0[14..15], "8", "version 8: {}", id.0);
         assert!(matches!(&id.0[19..20], "8" | "9" | "a" | "b"), "{}", id.0);
         assert_eq!(
-            IntegrationId::account_of(&id.0).as_deref(),
+            AccountUuid::account_of(&id.0).as_deref(),
             Some("000123456789")
         );
         assert_eq!(
-            IntegrationId::account_of(&id.0.to_uppercase()).as_deref(),
+            AccountUuid::account_of(&id.0.to_uppercase()).as_deref(),
             Some("000123456789")
         );
         assert_eq!(
-            IntegrationId::account_of(&IntegrationId::allocate("999999999999").0).as_deref(),
+            AccountUuid::account_of(&AccountUuid::allocate("999999999999").0).as_deref(),
             Some("999999999999")
         );
     }
 
     #[test]
     fn each_registration_gets_a_new_id() {
-        let first = IntegrationId::allocate("123456789012");
-        let second = IntegrationId::allocate("123456789012");
+        let first = AccountUuid::allocate("123456789012");
+        let second = AccountUuid::allocate("123456789012");
         assert_ne!(first, second);
         assert!(first.matches(&first.0.to_uppercase()));
         assert!(!first.matches(&second.0));
@@ -172,16 +191,20 @@ mod tests {
         let at = Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
         let later = Timestamp::parse("2026-01-01T00:00:01Z").unwrap();
         assert_eq!(
-            IntegrationId::derived("123456789012", at),
-            IntegrationId::derived("123456789012", at)
+            AccountUuid::derived(Product::Panther, "123456789012", at),
+            AccountUuid::derived(Product::Panther, "123456789012", at)
         );
         assert_ne!(
-            IntegrationId::derived("123456789012", at),
-            IntegrationId::derived("123456789012", later)
+            AccountUuid::derived(Product::Panther, "123456789012", at),
+            AccountUuid::derived(Product::Panther, "123456789012", later)
         );
-        let derived = IntegrationId::derived("123456789012", at);
+        assert_ne!(
+            AccountUuid::derived(Product::Panther, "123456789012", at),
+            AccountUuid::derived(Product::Cloudcraft, "123456789012", at)
+        );
+        let derived = AccountUuid::derived(Product::Panther, "123456789012", at);
         assert_eq!(
-            IntegrationId::account_of(&derived.0).as_deref(),
+            AccountUuid::account_of(&derived.0).as_deref(),
             Some("123456789012")
         );
     }
@@ -199,7 +222,7 @@ mod tests {
             "00001cbe-991a-8c4f-a1b2-c3d4e5f60718-",
             "\u{e9}0001cbe-991a-8c4f-a1b2-c3d4e5f607",
         ] {
-            assert_eq!(IntegrationId::account_of(text), None, "{text}");
+            assert_eq!(AccountUuid::account_of(text), None, "{text}");
         }
     }
 }

@@ -22,6 +22,14 @@ fn assert_panther_error(reply: &crate::harness::Reply, status: u16) -> String {
     message
 }
 
+#[track_caller]
+fn assert_product_error(product: &str, reply: &crate::harness::Reply, status: u16) {
+    match product {
+        "panther" => drop(assert_panther_error(reply, status)),
+        _ => drop(assert_cloudcraft_error(reply, status)),
+    }
+}
+
 /// What an infrastructure-as-code client does: create, read back what it
 /// sent, update, meet a delete made out of band (404), create again (a new
 /// integrationId; the old one finds nothing), destroy.
@@ -393,7 +401,7 @@ async fn every_documented_dialect_operation_is_served_with_its_scope() {
     let app = TestApp::new().await;
     let read = app.key("acme", &[Scope::Read]).await;
     let write = app.key("acme", &[Scope::Write]).await;
-    for product in ["panther"] {
+    for (product, count) in [("panther", 4), ("cloudcraft", 6)] {
         let document = app
             .get(&format!("/v1/dialects/{product}/openapi.json"))
             .await
@@ -403,8 +411,9 @@ async fn every_documented_dialect_operation_is_served_with_its_scope() {
             for (method, _) in item.as_object().unwrap() {
                 operations += 1;
                 let method: Method = method.to_uppercase().parse().unwrap();
+                // Cloudcraft's iamParameters reserves an external ID: a write.
                 let needs = match method {
-                    Method::GET => &read,
+                    Method::GET if !path.ends_with("iamParameters") => &read,
                     _ => &write,
                 };
                 let lacks = if needs == &read { &write } else { &read };
@@ -427,17 +436,251 @@ async fn every_documented_dialect_operation_is_served_with_its_scope() {
                     let refused = app
                         .call_with(method.clone(), &uri, Some(lacks), Some(&body), &[])
                         .await;
-                    assert_panther_error(&refused, 403);
+                    assert_product_error(product, &refused, 403);
                 }
                 if path.contains('{') {
                     let long = path.replace("{id}", &"9".repeat(300));
                     let reply = app
                         .call_with(method.clone(), &long, Some(needs), Some(&body), &[])
                         .await;
-                    assert_panther_error(&reply, 400);
+                    assert_product_error(product, &reply, 400);
                 }
             }
         }
-        assert_eq!(operations, 4, "{product}");
+        assert_eq!(operations, count, "{product}");
     }
+}
+
+/// A Cloudcraft call: `Authorization: Bearer <key>`.
+async fn cloudcraft(
+    app: &TestApp,
+    method: Method,
+    uri: &str,
+    key: &str,
+    body: Option<&Value>,
+) -> crate::harness::Reply {
+    let bearer = format!("Bearer {key}");
+    app.call_with(
+        method,
+        uri,
+        None,
+        body,
+        &[("authorization", bearer.as_str())],
+    )
+    .await
+}
+
+/// Cloudcraft's error objects: `{"statusCode", "error", "message"}`.
+#[track_caller]
+fn assert_cloudcraft_error(reply: &crate::harness::Reply, status: u16) -> String {
+    assert_eq!(reply.status.as_u16(), status, "{:#}", reply.body);
+    assert_eq!(reply.body["statusCode"], json!(status), "{:#}", reply.body);
+    assert!(reply.body["error"].is_string(), "{:#}", reply.body);
+    assert!(reply.body.get("code").is_none(), "{:#}", reply.body);
+    reply.body["message"]
+        .as_str()
+        .expect("a message")
+        .to_string()
+}
+
+/// Cloudcraft's guide, step by step: get the IAM role parameters (the
+/// external ID comes before the account), create the role with them as the
+/// guide's `aws iam create-role` does, add the account with the role's ARN
+/// and a region: the account is guarded by that very external ID, so the
+/// role verifies at once. Then list, update, delete as its API does.
+#[tokio::test]
+async fn cloudcraft_guide_add_an_account_with_the_reserved_external_id() {
+    let app = TestApp::new().await;
+    let key = app.key.clone();
+    let parameters = cloudcraft(&app, Method::GET, "/aws/account/iamParameters", &key, None).await;
+    assert_eq!(parameters.status, StatusCode::OK, "{:#}", parameters.body);
+    let vendor = parameters.body["accountId"].as_str().unwrap().to_string();
+    let external_id = parameters.body["externalId"].as_str().unwrap().to_string();
+    assert_eq!(vendor, crate::harness::VENDOR_ACCOUNT);
+    assert!(parameters.body["awsConsoleUrl"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://console.aws.amazon.com/cloudformation/"));
+    let again = cloudcraft(&app, Method::GET, "/aws/account/iamParameters", &key, None).await;
+    assert_eq!(
+        again.body["externalId"],
+        json!(external_id),
+        "one reservation until used"
+    );
+
+    // The guide's role: trusts the vendor's root with the external ID, and
+    // (the one difference, see the README) lets sessions name the tenant.
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{vendor}:root")},
+        "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
+        "Condition": {"StringEquals": {"sts:ExternalId": external_id}}}]});
+    let role_arn = app
+        .create_named_role(CUSTOMER_ACCOUNT, "cloudcraft", &trust, &[])
+        .await;
+
+    let added = cloudcraft(
+        &app,
+        Method::POST,
+        "/aws/account",
+        &key,
+        Some(&json!({"name": "AWS_ACCOUNT_NAME", "roleArn": role_arn, "region": "us-east-1"})),
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{:#}", added.body);
+    assert_eq!(added.body["externalId"], json!(external_id));
+    assert_eq!(added.body["roleArn"], json!(role_arn));
+    assert_eq!(added.body["region"], "us-east-1");
+    assert_eq!(added.body["awsAccountId"], CUSTOMER_ACCOUNT);
+    let created_at = added.body["createdAt"].as_str().unwrap();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(created_at).is_ok(),
+        "{created_at}"
+    );
+    let id = added.body["id"].as_str().unwrap().to_string();
+
+    let verified = app
+        .call(
+            Method::POST,
+            &format!("/v1/accounts/{CUSTOMER_ACCOUNT}/verify"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        verified.body["credential"]["verification_status"], "SUCCESS",
+        "{:#}",
+        verified.body
+    );
+    // The reservation is used: the next account gets another external ID.
+    let next = cloudcraft(&app, Method::GET, "/aws/account/iamParameters", &key, None).await;
+    assert_ne!(next.body["externalId"], json!(external_id));
+
+    let listed = cloudcraft(&app, Method::GET, "/aws/account", &key, None).await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert_eq!(listed.body["accounts"][0]["id"], json!(id));
+    let updated = cloudcraft(
+        &app,
+        Method::PUT,
+        &format!("/aws/account/{id}"),
+        &key,
+        Some(&json!({"region": "eu-west-1"})),
+    )
+    .await;
+    assert_eq!(updated.status, StatusCode::OK, "{:#}", updated.body);
+    assert_eq!(updated.body["region"], "eu-west-1");
+    assert_eq!(updated.body["name"], "AWS_ACCOUNT_NAME");
+    let v1 = app.get(&format!("/v1/accounts/{CUSTOMER_ACCOUNT}")).await;
+    assert_eq!(v1.body["labels"]["cloudcraft:region"], "eu-west-1");
+    assert_eq!(v1.body["products"]["cloudcraft"]["id"], json!(id));
+
+    let deleted = cloudcraft(
+        &app,
+        Method::DELETE,
+        &format!("/aws/account/{id}"),
+        &key,
+        None,
+    )
+    .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let gone = cloudcraft(&app, Method::GET, &format!("/aws/account/{id}"), &key, None).await;
+    assert_cloudcraft_error(&gone, 404);
+}
+
+/// Cloudcraft's refusals, and one account in every API: made in Cloudcraft,
+/// renamed in /v1, seen in Panther, deleted in Panther.
+#[tokio::test]
+async fn cloudcraft_refusals_and_one_account_across_three_apis() {
+    let app = TestApp::new().await;
+    let key = app.key.clone();
+    let role = role(CUSTOMER_ACCOUNT, "cloudcraft");
+    let post = |body: Value| {
+        let key = key.clone();
+        let app = &app;
+        async move { cloudcraft(app, Method::POST, "/aws/account", &key, Some(&body)).await }
+    };
+    let message = assert_cloudcraft_error(&post(json!({"name": "x"})).await, 400);
+    assert!(message.contains("roleArn"), "{message}");
+    let message = assert_cloudcraft_error(
+        &post(json!({"name": "x", "roleArn": role, "region": "mars-1"})).await,
+        400,
+    );
+    assert!(message.starts_with("region"), "{message}");
+    let message = assert_cloudcraft_error(&post(json!({"name": "", "roleArn": role})).await, 400);
+    assert!(message.contains("name"), "{message}");
+    let added = post(json!({"name": "three apis", "roleArn": role})).await;
+    assert_eq!(added.status, StatusCode::CREATED, "{:#}", added.body);
+    assert_eq!(added.body["region"], Value::Null);
+    assert_cloudcraft_error(&post(json!({"name": "again", "roleArn": role})).await, 409);
+    let id = added.body["id"].as_str().unwrap().to_string();
+    assert_cloudcraft_error(
+        &cloudcraft(&app, Method::GET, "/aws/account", "not-a-key", None).await,
+        401,
+    );
+    let stranger = app.key("other", Scope::ALL).await;
+    assert_cloudcraft_error(
+        &cloudcraft(
+            &app,
+            Method::GET,
+            &format!("/aws/account/{id}"),
+            &stranger,
+            None,
+        )
+        .await,
+        404,
+    );
+    let listed = cloudcraft(&app, Method::GET, "/aws/account", &stranger, None).await;
+    assert_eq!(listed.body, json!({"accounts": []}));
+    let reader = app.key("acme", &[Scope::Read]).await;
+    assert_cloudcraft_error(
+        &cloudcraft(
+            &app,
+            Method::GET,
+            "/aws/account/iamParameters",
+            &reader,
+            None,
+        )
+        .await,
+        403,
+    );
+
+    let renamed = app
+        .call(
+            Method::PATCH,
+            &format!("/v1/accounts/{CUSTOMER_ACCOUNT}"),
+            Some(&json!({"name": "renamed in v1"})),
+        )
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK);
+    let panther_id = renamed.body["products"]["panther"]["integration_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(panther_id, id, "each product has its own id");
+    let in_panther = app.get(&format!("/cloud-accounts/aws/{panther_id}")).await;
+    assert_eq!(in_panther.body["integrationLabel"], "renamed in v1");
+    assert_eq!(in_panther.body["awsScanConfig"]["auditRole"], json!(role));
+    let read = cloudcraft(&app, Method::GET, &format!("/aws/account/{id}"), &key, None).await;
+    assert_eq!(read.body["name"], "renamed in v1");
+    let deleted = app
+        .call(
+            Method::DELETE,
+            &format!("/cloud-accounts/aws/{panther_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert_cloudcraft_error(
+        &cloudcraft(&app, Method::GET, &format!("/aws/account/{id}"), &key, None).await,
+        404,
+    );
+    assert_cloudcraft_error(
+        &cloudcraft(
+            &app,
+            Method::DELETE,
+            &format!("/aws/account/{id}"),
+            &key,
+            None,
+        )
+        .await,
+        404,
+    );
 }

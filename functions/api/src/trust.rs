@@ -438,7 +438,7 @@ pub(crate) fn yaml(text: String) -> Response {
         .into_response()
 }
 
-fn principal_account(principal: &str) -> String {
+pub(crate) fn principal_account(principal: &str) -> String {
     principal.split(':').nth(4).unwrap_or(principal).to_string()
 }
 

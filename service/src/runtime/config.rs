@@ -221,7 +221,14 @@ fn parse_products(text: &str) -> Result<ProductList, String> {
     names
         .map(|name| {
             name.parse().map_err(|_| {
-                format!("'{name}' is not a product whose API this service serves (panther)")
+                let known: Vec<&str> = <crate::products::Product as strum::VariantArray>::VARIANTS
+                    .iter()
+                    .map(|product| product.as_str())
+                    .collect();
+                format!(
+                    "'{name}' is not a product whose API this service serves ({})",
+                    known.join(", ")
+                )
             })
         })
         .collect::<Result<_, _>>()

@@ -40,7 +40,37 @@ impl Accounts<'_> {
 
     /// Register an account from a `POST /v1/accounts` body; the external
     /// ID is generated here, never taken from the caller.
-    pub async fn register(&self, tenant: &str, actor: &str, mut body: Body) -> Result<Account> {
+    pub async fn register(&self, tenant: &str, actor: &str, body: Body) -> Result<Account> {
+        let account = self.new_account(actor, body)?;
+        self.store.create_account(tenant, &account).await?;
+        Ok(account)
+    }
+
+    /// Register as [`Self::register`], guarded by the external ID reserved
+    /// for the calling key beforehand (Cloudcraft's `iamParameters`), if it
+    /// has one: the role the customer made with it then verifies at once.
+    /// The reservation ends in the same write.
+    pub async fn register_reserved(
+        &self,
+        tenant: &str,
+        key_id: &str,
+        body: Body,
+    ) -> Result<Account> {
+        let mut account = self.new_account(key_id, body)?;
+        match self.store.reserved_external_id(tenant, key_id).await? {
+            Some(external_id) => {
+                account.external_id = external_id;
+                self.store
+                    .create_account_reserved(tenant, &account, key_id)
+                    .await?
+            }
+            None => self.store.create_account(tenant, &account).await?,
+        }
+        Ok(account)
+    }
+
+    /// The account a registration body describes, with a fresh external ID.
+    fn new_account(&self, actor: &str, mut body: Body) -> Result<Account> {
         let account_id = match body.remove("account_id") {
             Some(Value::String(id)) => AccountId::parse("account_id", id)?,
             Some(_) => {
@@ -66,9 +96,12 @@ impl Accounts<'_> {
             ));
         }
         let fields = self.fields(body, &account_id)?;
-        let account = Account::register(account_id.into_string(), fields, actor, Timestamp::now());
-        self.store.create_account(tenant, &account).await?;
-        Ok(account)
+        Ok(Account::register(
+            account_id.into_string(),
+            fields,
+            actor,
+            Timestamp::now(),
+        ))
     }
 
     /// Register `account_id` as pending if it is new: `(account, registered)`.

@@ -11,6 +11,7 @@
 //! a refusal from authentication, the path check or a body extractor
 //! reads as the product's too.
 
+pub mod cloudcraft;
 pub mod panther;
 
 use crate::error::{ApiError, Refusal};
@@ -31,6 +32,7 @@ pub fn routes(served: &[Product]) -> Router<AppState> {
     for product in served {
         router = router.merge(match product {
             Product::Panther => panther::routes(),
+            Product::Cloudcraft => cloudcraft::routes(),
         });
     }
     router
@@ -38,9 +40,10 @@ pub fn routes(served: &[Product]) -> Router<AppState> {
 
 /// The product whose API `path` belongs to.
 pub fn product_of(path: &str) -> Option<Product> {
-    let first = path.trim_start_matches('/').split('/').next()?;
-    match first {
-        "cloud-accounts" => Some(Product::Panther),
+    let mut segments = path.trim_start_matches('/').split('/');
+    match (segments.next()?, segments.next()) {
+        ("cloud-accounts", _) => Some(Product::Panther),
+        ("aws", Some("account")) => Some(Product::Cloudcraft),
         _ => None,
     }
 }
@@ -61,6 +64,7 @@ pub async fn in_product_shape(request: Request, next: Next) -> Response {
     let refusal = response.extensions().get::<Refusal>().cloned();
     let (status, body) = match product {
         Product::Panther => panther::error(&method, status, refusal.as_ref()),
+        Product::Cloudcraft => cloudcraft::error(status, refusal.as_ref()),
     };
     let mut shaped = (status, axum::Json(body)).into_response();
     for name in [header::RETRY_AFTER, header::ALLOW] {
@@ -94,6 +98,7 @@ async fn document(
         })?;
     let text = match product {
         Product::Panther => include_str!("../../dialects/panther.openapi.json"),
+        Product::Cloudcraft => include_str!("../../dialects/cloudcraft.openapi.json"),
     };
     Ok((
         [(
@@ -111,4 +116,40 @@ fn served_names(served: &[Product]) -> String {
         true => "none".to_string(),
         false => names.join(", "),
     }
+}
+
+/// `text` with each of `names` (ours, theirs) replaced where it stands
+/// alone (not inside a longer name), longest first.
+pub fn rename_words(text: &str, names: &[(&str, &str)]) -> String {
+    let mut names = names.to_vec();
+    names.sort_by_key(|(ours, _)| std::cmp::Reverse(ours.len()));
+    let mut text = text.to_string();
+    for (ours, theirs) in names {
+        text = replace_word(&text, ours, theirs);
+    }
+    text
+}
+
+fn replace_word(text: &str, word: &str, by: &str) -> String {
+    let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(word) {
+        let before = rest[..at].chars().next_back();
+        let after = rest[at + word.len()..].chars().next();
+        out.push_str(&rest[..at]);
+        match before.is_some_and(is_name) || after.is_some_and(is_name) {
+            true => out.push_str(word),
+            false => out.push_str(by),
+        }
+        rest = &rest[at + word.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// At most 64 characters of what the caller sent, control characters
+/// escaped, for a message.
+pub fn echo(text: &str) -> String {
+    text.chars().take(64).flat_map(char::escape_debug).collect()
 }

@@ -20,7 +20,7 @@ use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 use service::account::Account;
 use service::ids::AccountId;
-use service::products::IntegrationId;
+use service::products::{AccountUuid, Product};
 
 /// Panther's field names and ours, one pair per field the dialect maps.
 const FIELDS: [(&str, &str); 6] = [
@@ -71,7 +71,7 @@ pub fn cloud_account(account: &Account) -> Value {
     json!({
         "awsAccountId": account.account_id,
         "awsScanConfig": scan_config,
-        "integrationId": account.integration_id().0,
+        "integrationId": account.product_id(Product::Panther).0,
         "integrationLabel": fields.name,
         "regionIgnoreList": fields.region_ignore_list,
         "resourceTypeIgnoreList": fields.resource_type_ignore_list,
@@ -109,13 +109,13 @@ fn to_v1(body: &Map<String, Value>, replace: bool) -> Map<String, Value> {
 /// The account an integration id names in this tenant, or a 404.
 async fn find(state: &AppState, tenant: &str, id: &str) -> Result<Account, ApiError> {
     let missing = || ApiError::not_found(format!("no AWS cloud account with id '{}'", echo(id)));
-    let account_id = IntegrationId::account_of(id).ok_or_else(missing)?;
+    let account_id = AccountUuid::account_of(id).ok_or_else(missing)?;
     let account = state
         .store
         .get_account(tenant, &account_id)
         .await?
         .ok_or_else(missing)?;
-    match account.integration_id().matches(id) {
+    match account.product_id(Product::Panther).matches(id) {
         true => Ok(account),
         false => Err(missing()),
     }
@@ -232,39 +232,11 @@ pub fn error(
 
 /// `text` with our field names replaced by Panther's.
 fn in_panther_terms(text: &str) -> String {
-    let mut text = text.to_string();
-    // Longest first: `region_ignore_list` before a shorter name inside it.
-    let mut pairs = FIELDS;
-    pairs.sort_by_key(|(_, ours)| std::cmp::Reverse(ours.len()));
-    for (panther, ours) in pairs {
-        text = replace_word(&text, ours, panther);
-    }
-    text
+    super::rename_words(text, &FIELDS.map(|(panther, ours)| (ours, panther)))
 }
 
-/// Replace `word` where it stands alone (not inside a longer name).
-fn replace_word(text: &str, word: &str, by: &str) -> String {
-    let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find(word) {
-        let before = rest[..at].chars().next_back();
-        let after = rest[at + word.len()..].chars().next();
-        out.push_str(&rest[..at]);
-        match before.is_some_and(is_name) || after.is_some_and(is_name) {
-            true => out.push_str(word),
-            false => out.push_str(by),
-        }
-        rest = &rest[at + word.len()..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// At most 64 characters of what the caller sent, control characters
-/// escaped, for a message.
 fn echo(text: &str) -> String {
-    text.chars().take(64).flat_map(char::escape_debug).collect()
+    super::echo(text)
 }
 
 #[cfg(test)]

@@ -35,6 +35,7 @@ mod onboarding;
 mod organizations;
 mod quota;
 mod region_runs;
+mod reservations;
 mod scans;
 mod search;
 mod suppression_rules;
