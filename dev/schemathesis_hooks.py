@@ -29,6 +29,10 @@ the rules a client of that product meets here:
   (DIALECT_ACCOUNT_ID); an invented one finds nothing (404).
 - Panther's `awsScanConfig.auditRole`: an IAM role ARN in the account
   registered (any role name), as the role this service assumes must be.
+- Cloudability's `{account_id}`: the account registered; `externalId`
+  left out (the server's own, never chosen); `type` aws_role (IAM user
+  keys are refused); `vendorAccountId` the path's on update, another
+  account on create; a known `region`.
 - Cloudcraft's `{id}`: the account's Cloudcraft id (DIALECT_ACCOUNT_ID);
   `roleArn`: a role ARN (its account is the one registered); `region`: an
   AWS region id.
@@ -82,6 +86,25 @@ def _cloudcraft(case):
         body["region"] = "us-east-1"
 
 
+def _cloudability(case):
+    parameters = case.path_parameters or {}
+    if "account_id" in parameters and os.environ.get("DIALECT_ACCOUNT_ID"):
+        parameters["account_id"] = os.environ["DIALECT_ACCOUNT_ID"]
+    body = case.body
+    if not isinstance(body, dict):
+        return
+    for field in ("externalId", "externalID", "parentAccountId"):
+        body.pop(field, None)
+    if "type" in body:
+        body["type"] = "aws_role"
+    if "region" in body:
+        body["region"] = "us-west-2"
+    if "vendorAccountId" in body:
+        body["vendorAccountId"] = parameters.get("account_id") or f"{uuid.uuid4().int % 10**12:012d}"
+    if "roleName" in body:
+        body["roleName"] = "CloudabilityRole"
+
+
 @schemathesis.hook
 def before_call(ctx, case, **kwargs):
     if case.meta is None or case.meta.generation.mode != GenerationMode.POSITIVE:
@@ -91,6 +114,9 @@ def before_call(ctx, case, **kwargs):
         return
     if case.path.startswith("/aws/account"):
         _cloudcraft(case)
+        return
+    if case.path.startswith("/v3/vendors/"):
+        _cloudability(case)
         return
     headers = case.headers or {}
     if "Idempotency-Key" in headers:

@@ -425,6 +425,8 @@ impl Account {
         let stored = match product {
             Product::Panther => self.products.panther.as_ref().map(|p| &p.integration_id),
             Product::Cloudcraft => self.products.cloudcraft.as_ref().map(|c| &c.id),
+            // Cloudability names an account by its AWS account id.
+            Product::Cloudability => return AccountUuid(self.account_id.clone()),
         };
         match stored {
             Some(id) => AccountUuid(id.clone()),

@@ -27,6 +27,8 @@ pub enum Product {
     Panther,
     /// Cloudcraft's AWS accounts (`/aws/account`).
     Cloudcraft,
+    /// Cloudability's vendor credentials (`/v3/vendors/aws/accounts`).
+    Cloudability,
 }
 
 impl Product {

@@ -26,7 +26,8 @@ fn assert_panther_error(reply: &crate::harness::Reply, status: u16) -> String {
 fn assert_product_error(product: &str, reply: &crate::harness::Reply, status: u16) {
     match product {
         "panther" => drop(assert_panther_error(reply, status)),
-        _ => drop(assert_cloudcraft_error(reply, status)),
+        "cloudcraft" => drop(assert_cloudcraft_error(reply, status)),
+        _ => drop(assert_cloudability_error(reply, status)),
     }
 }
 
@@ -401,7 +402,8 @@ async fn every_documented_dialect_operation_is_served_with_its_scope() {
     let app = TestApp::new().await;
     let read = app.key("acme", &[Scope::Read]).await;
     let write = app.key("acme", &[Scope::Write]).await;
-    for (product, count) in [("panther", 4), ("cloudcraft", 6)] {
+    let execute = app.key("acme", &[Scope::Execute]).await;
+    for (product, count) in [("panther", 4), ("cloudcraft", 6), ("cloudability", 10)] {
         let document = app
             .get(&format!("/v1/dialects/{product}/openapi.json"))
             .await
@@ -414,11 +416,15 @@ async fn every_documented_dialect_operation_is_served_with_its_scope() {
                 // Cloudcraft's iamParameters reserves an external ID: a write.
                 let needs = match method {
                     Method::GET if !path.ends_with("iamParameters") => &read,
+                    _ if path.ends_with("/verification") => &execute,
                     _ => &write,
                 };
                 let lacks = if needs == &read { &write } else { &read };
                 let body = json!({});
-                let concrete = path.replace("{id}", "00000000-0000-8000-8000-000000000000");
+                let concrete = path
+                    .replace("{id}", "00000000-0000-8000-8000-000000000000")
+                    .replace("{vendor}", "AWS")
+                    .replace("{account_id}", "000000000001");
                 for uri in [concrete.clone(), format!("{concrete}/")] {
                     let reply = app
                         .call_with(method.clone(), &uri, Some(needs), Some(&body), &[])
@@ -438,8 +444,10 @@ async fn every_documented_dialect_operation_is_served_with_its_scope() {
                         .await;
                     assert_product_error(product, &refused, 403);
                 }
-                if path.contains('{') {
-                    let long = path.replace("{id}", &"9".repeat(300));
+                if path.contains("{id}") || path.contains("{account_id}") {
+                    let long = concrete
+                        .replace("00000000-0000-8000-8000-000000000000", &"9".repeat(300))
+                        .replace("000000000001", &"9".repeat(300));
                     let reply = app
                         .call_with(method.clone(), &long, Some(needs), Some(&body), &[])
                         .await;
@@ -682,5 +690,323 @@ async fn cloudcraft_refusals_and_one_account_across_three_apis() {
         )
         .await,
         404,
+    );
+}
+
+/// A Cloudability call: HTTP Basic, the key as user name, no password.
+async fn cloudability(
+    app: &TestApp,
+    method: Method,
+    uri: &str,
+    key: &str,
+    body: Option<&Value>,
+) -> crate::harness::Reply {
+    use base64::Engine;
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{key}:"))
+    );
+    app.call_with(
+        method,
+        uri,
+        None,
+        body,
+        &[("authorization", basic.as_str())],
+    )
+    .await
+}
+
+/// Cloudability's errors: `{"error": {"status", "code": [...], "messages": [...]}}`.
+#[track_caller]
+fn assert_cloudability_error(reply: &crate::harness::Reply, status: u16) -> String {
+    assert_eq!(reply.status.as_u16(), status, "{:#}", reply.body);
+    let error = &reply.body["error"];
+    assert_eq!(error["status"], json!(status), "{:#}", reply.body);
+    assert!(error["code"]
+        .as_array()
+        .is_some_and(|codes| codes.len() == 1));
+    error["messages"][0]
+        .as_str()
+        .expect("a message")
+        .to_string()
+}
+
+/// The document's requests, in its order: list (`viewId=0`), create a
+/// payer and a linked account, list with their association, update,
+/// retrieve, verify, the template, rotate the external ID, migrate,
+/// archive, delete (200). Where the document asks for what this service
+/// refuses (a chosen external ID, IAM user keys) the answer says why.
+#[tokio::test]
+async fn cloudability_vendor_credentials_as_documented() {
+    let app = TestApp::new().await;
+    let key = app.key.clone();
+    let call = |method: Method, uri: &str, body: Option<Value>| {
+        let (app, key, uri) = (&app, key.clone(), uri.to_string());
+        async move { cloudability(app, method, &uri, &key, body.as_ref()).await }
+    };
+    let listed = call(Method::GET, "/v3/vendors/AWS/accounts?viewId=0", None).await;
+    assert_eq!(listed.status, StatusCode::OK, "{:#}", listed.body);
+    assert_eq!(listed.body, json!({"result": []}));
+
+    // The payer, as documented: its chosen external ID is refused.
+    let mut payer = json!({
+        "vendorAccountId": "999966667777",
+        "type": "aws_role",
+        "bucketName": "some bucket name",
+        "roleName": "CloudabilityRole",
+        "externalID": "some external ID",
+        "costAndUsageReport": {"name": "costandusageboth", "prefix": "some prefix"},
+        "region": "us-west-2",
+        "isOrgLevelPolicyEnabled": true
+    });
+    let refused = call(
+        Method::POST,
+        "/v3/vendors/aws/accounts",
+        Some(payer.clone()),
+    )
+    .await;
+    let message = assert_cloudability_error(&refused, 400);
+    assert!(message.contains("external ID is generated"), "{message}");
+    payer.as_object_mut().unwrap().remove("externalID");
+    let created = call(
+        Method::POST,
+        "/v3/vendors/aws/accounts",
+        Some(payer.clone()),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:#}", created.body);
+    let credential = &created.body["result"];
+    assert_eq!(credential["id"], "999966667777");
+    assert_eq!(credential["vendorAccountId"], "999966667777");
+    assert_eq!(credential["vendorKey"], "aws");
+    assert_eq!(credential["verification"]["state"], "unverified");
+    let authorization = &credential["authorization"];
+    assert_eq!(authorization["type"], "aws_role");
+    assert_eq!(authorization["roleName"], "CloudabilityRole");
+    assert_eq!(authorization["bucketName"], "some bucket name");
+    assert_eq!(authorization["region"], "us-west-2");
+    assert_eq!(authorization["isOrgLevelPolicyEnabled"], true);
+    assert_eq!(
+        authorization["costAndUsageReport"],
+        json!({"name": "costandusageboth", "prefix": "some prefix"})
+    );
+    let external_id = authorization["externalId"].as_str().unwrap().to_string();
+    assert_eq!(external_id.len(), 40);
+
+    let user = call(
+        Method::POST,
+        "/v3/vendors/aws/accounts",
+        Some(json!({"vendorAccountId": "999988887777", "type": "aws_user"})),
+    )
+    .await;
+    assert!(assert_cloudability_error(&user, 400).contains("aws_user"));
+    let linked = call(
+        Method::POST,
+        "/v3/vendors/aws/accounts/",
+        Some(json!({"vendorAccountId": "999988887777", "type": "aws_role", "region": "us-west-2", "parentAccountId": "999966667777"})),
+    )
+    .await;
+    assert_eq!(linked.status, StatusCode::CREATED, "{:#}", linked.body);
+    assert_eq!(linked.body["result"]["parentAccountId"], "999966667777");
+
+    let associated = call(
+        Method::GET,
+        "/v3/vendors/AWS/accounts?viewId=0&include=associatedAccounts",
+        None,
+    )
+    .await;
+    let payer_listed = associated.body["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "999966667777")
+        .unwrap()
+        .clone();
+    assert_eq!(payer_listed["associatedAccounts"][0]["id"], "999988887777");
+    let one = call(
+        Method::GET,
+        "/v3/vendors/AWS/accounts/999966667777?include=associatedAccounts",
+        None,
+    )
+    .await;
+    assert_eq!(
+        one.body["result"]["associatedAccounts"][0]["id"],
+        "999988887777"
+    );
+
+    // Update as documented: another external ID is refused, its own is fine.
+    let mut update = json!({
+        "type": "aws_role", "vendorAccountId": "999966667777", "bucketName": "test",
+        "consumerOrgId": "", "costAndUsageReport": {"name": "test", "prefix": "test"},
+        "region": "us-west-2", "isOrgLevelPolicyEnabled": false,
+        "externalId": "c1c1a1b1-b1c1-1111-ac11-e111a11f1ab1"
+    });
+    let refused = call(
+        Method::PUT,
+        "/v3/vendors/aws/accounts/999966667777",
+        Some(update.clone()),
+    )
+    .await;
+    assert_cloudability_error(&refused, 400);
+    update["externalId"] = json!(external_id);
+    let updated = call(
+        Method::PUT,
+        "/v3/vendors/aws/accounts/999966667777",
+        Some(update),
+    )
+    .await;
+    assert_eq!(updated.status, StatusCode::OK, "{:#}", updated.body);
+    assert_eq!(
+        updated.body["result"]["authorization"]["bucketName"],
+        "test"
+    );
+    assert_eq!(
+        updated.body["result"]["authorization"]["isOrgLevelPolicyEnabled"],
+        false
+    );
+    let v1 = app.get("/v1/accounts/999966667777").await;
+    assert_eq!(v1.body["labels"]["cloudability:bucketName"], "test");
+
+    let verified = call(
+        Method::POST,
+        "/v3/vendors/AWS/accounts/999988887777/verification",
+        None,
+    )
+    .await;
+    assert_eq!(verified.status, StatusCode::OK, "{:#}", verified.body);
+    assert_eq!(verified.body["result"]["verification"]["state"], "error");
+    assert!(verified.body["result"]["verification"]["lastVerificationAttemptedAt"].is_string());
+    assert!(verified.body["result"]["verification"]["message"].is_string());
+
+    let template = call(
+        Method::GET,
+        "/v3/vendors/AWS/accounts/999988887777/cloudformation-template",
+        None,
+    )
+    .await;
+    assert_eq!(template.status, StatusCode::OK);
+    let linked_id = linked.body["result"]["authorization"]["externalId"]
+        .as_str()
+        .unwrap();
+    assert!(template.body.as_str().unwrap().contains(linked_id));
+
+    let rotated = call(
+        Method::POST,
+        "/v3/vendors/AWS/accounts/999988887777/external-id-rotation",
+        None,
+    )
+    .await;
+    assert_eq!(rotated.status, StatusCode::OK, "{:#}", rotated.body);
+    assert_ne!(
+        rotated.body["result"]["authorization"]["externalId"],
+        json!(linked_id)
+    );
+    let migrated = call(
+        Method::POST,
+        "/v3/vendors/AWS/accounts/999988887777/user-to-role-migration",
+        None,
+    )
+    .await;
+    assert_eq!(migrated.body["result"]["authorization"]["type"], "aws_role");
+    let archived = call(
+        Method::POST,
+        "/v3/vendors/aws/accounts/999988887777/archive",
+        None,
+    )
+    .await;
+    assert_eq!(archived.status, StatusCode::OK, "{:#}", archived.body);
+    assert!(app.get("/v1/accounts/999988887777").await.body["archived_at"].is_string());
+
+    // The payer has a linked account: deleting it first is refused.
+    assert_cloudability_error(
+        &call(
+            Method::DELETE,
+            "/v3/vendors/AWS/accounts/999966667777",
+            None,
+        )
+        .await,
+        409,
+    );
+    let deleted = call(
+        Method::DELETE,
+        "/v3/vendors/AWS/accounts/999988887777",
+        None,
+    )
+    .await;
+    assert_eq!(deleted.status, StatusCode::OK);
+    assert_eq!(deleted.body["result"]["id"], "999988887777");
+    assert_cloudability_error(
+        &call(Method::GET, "/v3/vendors/AWS/accounts/999988887777", None).await,
+        404,
+    );
+    assert_cloudability_error(
+        &call(Method::GET, "/v3/vendors/gcp/accounts", None).await,
+        404,
+    );
+}
+
+/// HTTP Basic carries the key only as a user name with no password, and
+/// another tenant's account is not there.
+#[tokio::test]
+async fn cloudability_keys_and_tenants() {
+    use base64::Engine;
+    let app = TestApp::new().await;
+    app.create("999966667777", json!({})).await;
+    let with_password = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:secret", app.key))
+    );
+    let reply = app
+        .call_with(
+            Method::GET,
+            "/v3/vendors/AWS/accounts",
+            None,
+            None,
+            &[("authorization", with_password.as_str())],
+        )
+        .await;
+    assert_cloudability_error(&reply, 401);
+    let garbage = app
+        .call_with(
+            Method::GET,
+            "/v3/vendors/AWS/accounts",
+            None,
+            None,
+            &[("authorization", "Basic !!!")],
+        )
+        .await;
+    assert_cloudability_error(&garbage, 401);
+    let stranger = app.key("other", Scope::ALL).await;
+    let reply = cloudability(
+        &app,
+        Method::GET,
+        "/v3/vendors/AWS/accounts/999966667777",
+        &stranger,
+        None,
+    )
+    .await;
+    assert_cloudability_error(&reply, 404);
+    let reader = app.key("acme", &[Scope::Read, Scope::Write]).await;
+    let reply = cloudability(
+        &app,
+        Method::POST,
+        "/v3/vendors/AWS/accounts/999966667777/verification",
+        &reader,
+        None,
+    )
+    .await;
+    assert_cloudability_error(&reply, 403);
+    let mine = cloudability(
+        &app,
+        Method::GET,
+        "/v3/vendors/AWS/accounts/999966667777",
+        &app.key,
+        None,
+    )
+    .await;
+    assert_eq!(mine.status, StatusCode::OK);
+    assert_eq!(
+        mine.body["result"]["vendorAccountName"],
+        "Account 999966667777"
     );
 }

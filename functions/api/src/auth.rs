@@ -65,7 +65,7 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<ApiKey, Api
         })?
         .ok_or_else(invalid)?;
     // A token that cannot be a key costs no read: refused as it is.
-    let presented = ApiKey::parse_token(token).ok_or_else(invalid)?;
+    let presented = ApiKey::parse_token(&token).ok_or_else(invalid)?;
     // Loopback is the dev server's own clients (its tests, schemathesis):
     // one source for everything, so it is limited per key id only.
     let source = source_address(parts)
@@ -113,9 +113,9 @@ pub fn source_address(parts: &Parts) -> Option<String> {
 }
 
 /// The secret of the API key a request presents, if it is well formed.
-pub fn presented_secret(parts: &Parts) -> Option<&str> {
+pub fn presented_secret(parts: &Parts) -> Option<String> {
     let token = presented_token(parts)??;
-    ApiKey::parse_token(token).map(|presented| presented.secret)
+    ApiKey::parse_token(&token).map(|presented| presented.secret.to_string())
 }
 
 impl<S: RequiredScope> FromRequestParts<AppState> for Auth<S> {
@@ -150,10 +150,13 @@ impl<S: RequiredScope> FromRequestParts<AppState> for Auth<S> {
 
 /// The key as presented: `None` when there is none, `Some(None)` when a
 /// key header is there but cannot be a key (not visible ASCII, or another
-/// scheme), so the caller is told "invalid", not "missing".
-fn presented_token(parts: &Parts) -> Option<Option<&str>> {
+/// scheme), so the caller is told "invalid", not "missing". Besides
+/// `X-API-Key` and `Authorization: Bearer`, HTTP Basic with the key as
+/// the user name and an empty password (Cloudability's clients send that).
+fn presented_token(parts: &Parts) -> Option<Option<std::borrow::Cow<'_, str>>> {
+    use std::borrow::Cow;
     if let Some(value) = parts.headers.get("x-api-key") {
-        return Some(value.to_str().ok().map(str::trim));
+        return Some(value.to_str().ok().map(|v| Cow::Borrowed(v.trim())));
     }
     let authorization = parts.headers.get(header::AUTHORIZATION)?;
     let Ok(authorization) = authorization.to_str() else {
@@ -162,7 +165,29 @@ fn presented_token(parts: &Parts) -> Option<Option<&str>> {
     let Some((scheme, token)) = authorization.trim().split_once(' ') else {
         return Some(None);
     };
-    Some(scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()))
+    if scheme.eq_ignore_ascii_case("basic") {
+        return Some(basic_user(token.trim()).map(Cow::Owned));
+    }
+    Some(
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| Cow::Borrowed(token.trim())),
+    )
+}
+
+/// The user name of HTTP Basic credentials whose password is empty.
+fn basic_user(credentials: &str) -> Option<String> {
+    use base64::Engine;
+    // A key is ~130 characters: anything much longer is not one.
+    if credentials.len() > 512 {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(credentials)
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, password) = text.split_once(':')?;
+    password.is_empty().then(|| user.to_string())
 }
 
 /// An external scanner, by its credential (`Authorization: Bearer
@@ -182,7 +207,7 @@ impl FromRequestParts<AppState> for ScannerAuth {
                 )
             })?
             .ok_or_else(invalid)?;
-        if ApiKey::parse_token(token).is_some() {
+        if ApiKey::parse_token(&token).is_some() {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",
@@ -191,7 +216,7 @@ impl FromRequestParts<AppState> for ScannerAuth {
         }
         let credential = state
             .external_scans()
-            .credential(token)
+            .credential(&token)
             .await?
             .ok_or_else(invalid)?;
         service::runtime::origin::set_actor(&format!("scanner:{}", credential.credential_id));
@@ -214,7 +239,9 @@ pub fn post_scope(matched_path: &str) -> Scope {
         "/v1/accounts/{account_id}/data-sources/{data_source}/scans"
         | "/v1/account-actions"
         | "/v1/accounts/{account_id}/verify"
-        | "/v1/accounts/validate-roles" => Scope::Execute,
+        | "/v1/accounts/validate-roles"
+        | "/v3/vendors/{vendor}/accounts/{account_id}/verification"
+        | "/v3/vendors/{vendor}/accounts/{account_id}/verification/" => Scope::Execute,
         _ => Scope::Write,
     }
 }

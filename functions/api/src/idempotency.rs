@@ -73,7 +73,7 @@ async fn run_once(
         return Err(fail(auth::lacks_scope(scope)));
     }
     let replay_key = ReplayKey::derive(
-        auth::presented_secret(&parts).unwrap_or_default(),
+        &auth::presented_secret(&parts).unwrap_or_default(),
         &record.key_id,
         &key,
     );

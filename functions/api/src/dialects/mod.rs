@@ -11,6 +11,7 @@
 //! a refusal from authentication, the path check or a body extractor
 //! reads as the product's too.
 
+pub mod cloudability;
 pub mod cloudcraft;
 pub mod panther;
 
@@ -33,6 +34,7 @@ pub fn routes(served: &[Product]) -> Router<AppState> {
         router = router.merge(match product {
             Product::Panther => panther::routes(),
             Product::Cloudcraft => cloudcraft::routes(),
+            Product::Cloudability => cloudability::routes(),
         });
     }
     router
@@ -44,6 +46,7 @@ pub fn product_of(path: &str) -> Option<Product> {
     match (segments.next()?, segments.next()) {
         ("cloud-accounts", _) => Some(Product::Panther),
         ("aws", Some("account")) => Some(Product::Cloudcraft),
+        ("v3", Some("vendors")) => Some(Product::Cloudability),
         _ => None,
     }
 }
@@ -65,6 +68,7 @@ pub async fn in_product_shape(request: Request, next: Next) -> Response {
     let (status, body) = match product {
         Product::Panther => panther::error(&method, status, refusal.as_ref()),
         Product::Cloudcraft => cloudcraft::error(status, refusal.as_ref()),
+        Product::Cloudability => cloudability::error(status, refusal.as_ref()),
     };
     let mut shaped = (status, axum::Json(body)).into_response();
     for name in [header::RETRY_AFTER, header::ALLOW] {
@@ -99,6 +103,7 @@ async fn document(
     let text = match product {
         Product::Panther => include_str!("../../dialects/panther.openapi.json"),
         Product::Cloudcraft => include_str!("../../dialects/cloudcraft.openapi.json"),
+        Product::Cloudability => include_str!("../../dialects/cloudability.openapi.json"),
     };
     Ok((
         [(
