@@ -49,9 +49,12 @@ excluded=(--exclude-operation-id revoke_api_key --exclude-operation-id generic_t
   --exclude-operation-id stackset_template)
 if [ -n "${DIALECT:-}" ]; then
   document="$base/v1/dialects/$DIALECT/openapi.json"
+  excluded=()
   # YAML with !GetAtt tags, as above.
-  excluded=(--exclude-operation-id getCloudFormationTemplate)
+  [ "$DIALECT" != cloudability ] || excluded=(--exclude-operation-id getCloudFormationTemplate)
   # The dialect's ids of that account, for its path parameters (the hooks).
+  export DIALECT_PROJECT_ID=$(api GET /api/v1/signin | .venv/bin/python -c \
+    'import json, sys; print(json.load(sys.stdin).get("data", {}).get("project_id", ""))')
   export DIALECT_ACCOUNT_ID=$(api GET /v1/accounts/123456789012 | .venv/bin/python -c \
     'import json, sys; a = json.load(sys.stdin); print(*a["products"].get("'"$DIALECT"'", {"id": a["account_id"]}).values())')
 fi

@@ -33,6 +33,8 @@ the rules a client of that product meets here:
   left out (the server's own, never chosen); `type` aws_role (IAM user
   keys are refused); `vendorAccountId` the path's on update, another
   account on create; a known `region`.
+- RISKEN's `project_id` (query, body, `aws.project_id`): the tenant's
+  project (DIALECT_PROJECT_ID); another project is a 404, as it should be.
 - Cloudcraft's `{id}`: the account's Cloudcraft id (DIALECT_ACCOUNT_ID);
   `roleArn`: a role ARN (its account is the one registered); `region`: an
   AWS region id.
@@ -105,6 +107,20 @@ def _cloudability(case):
         body["roleName"] = "CloudabilityRole"
 
 
+def _risken(case):
+    project = os.environ.get("DIALECT_PROJECT_ID")
+    if not project:
+        return
+    if isinstance(case.query, dict) and "project_id" in case.query:
+        case.query["project_id"] = project
+    body = case.body
+    if isinstance(body, dict):
+        if "project_id" in body:
+            body["project_id"] = int(project)
+        if isinstance(body.get("aws"), dict) and "project_id" in body["aws"]:
+            body["aws"]["project_id"] = int(project)
+
+
 @schemathesis.hook
 def before_call(ctx, case, **kwargs):
     if case.meta is None or case.meta.generation.mode != GenerationMode.POSITIVE:
@@ -117,6 +133,9 @@ def before_call(ctx, case, **kwargs):
         return
     if case.path.startswith("/v3/vendors/"):
         _cloudability(case)
+        return
+    if case.path.startswith("/api/v1/"):
+        _risken(case)
         return
     headers = case.headers or {}
     if "Idempotency-Key" in headers:

@@ -427,6 +427,11 @@ impl Account {
             Product::Cloudcraft => self.products.cloudcraft.as_ref().map(|c| &c.id),
             // Cloudability names an account by its AWS account id.
             Product::Cloudability => return AccountUuid(self.account_id.clone()),
+            // RISKEN's is a number, allocated apart (`products.risken`).
+            Product::Risken => {
+                let aws_id = self.products.risken.map(|ids| ids.aws_id.to_string());
+                return AccountUuid(aws_id.unwrap_or_default());
+            }
         };
         match stored {
             Some(id) => AccountUuid(id.clone()),

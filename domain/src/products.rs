@@ -29,6 +29,8 @@ pub enum Product {
     Cloudcraft,
     /// Cloudability's vendor credentials (`/v3/vendors/aws/accounts`).
     Cloudability,
+    /// RISKEN's AWS API (`/api/v1/aws/...`).
+    Risken,
 }
 
 impl Product {
@@ -48,6 +50,10 @@ pub struct Products {
     /// Cloudcraft's account `id` (`/aws/account/{id}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloudcraft: Option<CloudcraftIds>,
+    /// RISKEN's numeric `aws_id`, allocated the first time RISKEN's API
+    /// meets the account (from a per-tenant sequence; never reused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risken: Option<RiskenIds>,
 }
 
 impl Products {
@@ -60,12 +66,38 @@ impl Products {
             cloudcraft: Some(CloudcraftIds {
                 id: AccountUuid::allocate(account_id).0,
             }),
+            risken: None,
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.panther.is_none() && self.cloudcraft.is_none()
+        self.panther.is_none() && self.cloudcraft.is_none() && self.risken.is_none()
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RiskenIds {
+    /// RISKEN's `aws_id`.
+    pub aws_id: u32,
+}
+
+/// A tenant's RISKEN `project_id`: one project per tenant, a number
+/// derived from the tenant's name (1 to 2^31 - 1), the same everywhere.
+pub fn risken_project_id(tenant: &str) -> u32 {
+    positive_u31(&format!("project/{tenant}"))
+}
+
+/// RISKEN's `aws_data_source_id` of a data source: derived from its name,
+/// so it is stable across deployments and never names another source.
+pub fn risken_data_source_id(data_source: &str) -> u32 {
+    positive_u31(&format!("data-source/{data_source}"))
+}
+
+fn positive_u31(text: &str) -> u32 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(text);
+    let number = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]) & 0x7fff_ffff;
+    number.max(1)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -158,6 +190,25 @@ impl AccountUuid {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn risken_numbers_are_stable_positive_and_apart() {
+        assert_eq!(risken_project_id("acme"), risken_project_id("acme"));
+        assert_ne!(risken_project_id("acme"), risken_project_id("other"));
+        let names = [
+            "aws:iam",
+            "aws:guard-duty",
+            "aws:access-analyzer",
+            "aws:admin-checker",
+            "aws:cloudsploit",
+            "aws:portscan",
+        ];
+        let mut ids: Vec<u32> = names.iter().map(|n| risken_data_source_id(n)).collect();
+        assert!(ids.iter().all(|id| (1..=i32::MAX as u32).contains(id)));
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), names.len());
+    }
 
     #[test]
     fn an_account_uuid_names_its_account() {

@@ -27,6 +27,11 @@ fn assert_product_error(product: &str, reply: &crate::harness::Reply, status: u1
     match product {
         "panther" => drop(assert_panther_error(reply, status)),
         "cloudcraft" => drop(assert_cloudcraft_error(reply, status)),
+        "risken" => {
+            assert_eq!(reply.status.as_u16(), status, "{:#}", reply.body);
+            assert!(reply.body["error"].is_string(), "{:#}", reply.body);
+            assert_eq!(reply.body.as_object().map(|o| o.len()), Some(1));
+        }
         _ => drop(assert_cloudability_error(reply, status)),
     }
 }
@@ -403,7 +408,12 @@ async fn every_documented_dialect_operation_is_served_with_its_scope() {
     let read = app.key("acme", &[Scope::Read]).await;
     let write = app.key("acme", &[Scope::Write]).await;
     let execute = app.key("acme", &[Scope::Execute]).await;
-    for (product, count) in [("panther", 4), ("cloudcraft", 6), ("cloudability", 10)] {
+    for (product, count) in [
+        ("panther", 4),
+        ("cloudcraft", 6),
+        ("cloudability", 10),
+        ("risken", 5),
+    ] {
         let document = app
             .get(&format!("/v1/dialects/{product}/openapi.json"))
             .await
@@ -424,7 +434,9 @@ async fn every_documented_dialect_operation_is_served_with_its_scope() {
                 let concrete = path
                     .replace("{id}", "00000000-0000-8000-8000-000000000000")
                     .replace("{vendor}", "AWS")
-                    .replace("{account_id}", "000000000001");
+                    .replace("{account_id}", "000000000001")
+                    .trim_end_matches('/')
+                    .to_string();
                 for uri in [concrete.clone(), format!("{concrete}/")] {
                     let reply = app
                         .call_with(method.clone(), &uri, Some(needs), Some(&body), &[])
@@ -1008,5 +1020,193 @@ async fn cloudability_keys_and_tenants() {
     assert_eq!(
         mine.body["result"]["vendorAccountName"],
         "Account 999966667777"
+    );
+}
+
+/// A RISKEN call: `Authorization: Bearer <token>`.
+async fn risken(
+    app: &TestApp,
+    method: Method,
+    uri: &str,
+    body: Option<Value>,
+) -> crate::harness::Reply {
+    cloudcraft(app, method, uri, &app.key.clone(), body.as_ref()).await
+}
+
+/// RISKEN's document, call by call: the project is the tenant's, `aws_id`
+/// is a number allocated once per account (the same on every read, even
+/// read concurrently; a new one after a delete), times are Unix seconds.
+#[tokio::test]
+async fn risken_aws_accounts_as_documented() {
+    let app = TestApp::new().await;
+    let signin = risken(&app, Method::GET, "/api/v1/signin", None).await;
+    assert_eq!(signin.status, StatusCode::OK, "{:#}", signin.body);
+    let project = signin.body["data"]["project_id"].as_u64().unwrap();
+    let listed = risken(&app, Method::GET, "/api/v1/project/list-project/", None).await;
+    assert_eq!(
+        listed.body["data"]["project"][0]["project_id"],
+        json!(project)
+    );
+
+    let put = risken(
+        &app,
+        Method::POST,
+        "/api/v1/aws/put-aws/",
+        Some(json!({"project_id": project, "aws": {"name": "Production AWS Account", "project_id": project, "aws_account_id": "123456789012"}})),
+    )
+    .await;
+    assert_eq!(put.status, StatusCode::OK, "{:#}", put.body);
+    let aws = &put.body["data"]["aws"];
+    let aws_id = aws["aws_id"].as_u64().unwrap();
+    assert_eq!(aws["name"], "Production AWS Account");
+    assert_eq!(aws["project_id"], json!(project));
+    assert_eq!(aws["aws_account_id"], "123456789012");
+    assert!(aws["created_at"].as_i64().unwrap() > 1_700_000_000);
+    assert!(aws["updated_at"].is_i64());
+
+    // Put again: an update of the same account, the same aws_id.
+    let renamed = risken(
+        &app,
+        Method::POST,
+        "/api/v1/aws/put-aws",
+        Some(json!({"project_id": project, "aws": {"name": "Renamed", "project_id": project, "aws_account_id": "123456789012"}})),
+    )
+    .await;
+    assert_eq!(renamed.body["data"]["aws"]["aws_id"], json!(aws_id));
+    assert_eq!(renamed.body["data"]["aws"]["name"], "Renamed");
+    let by_account = risken(
+        &app,
+        Method::GET,
+        &format!("/api/v1/aws/list-aws/?project_id={project}&aws_account_id=123456789012"),
+        None,
+    )
+    .await;
+    assert_eq!(by_account.body["data"]["aws"][0]["aws_id"], json!(aws_id));
+
+    // Registered through /v1: numbered when RISKEN first meets it, once,
+    // however many read it at once.
+    app.create("210987654321", json!({})).await;
+    let uri = format!("/api/v1/aws/list-aws/?project_id={project}&aws_account_id=210987654321");
+    let reads =
+        futures::future::join_all((0..8).map(|_| risken(&app, Method::GET, &uri, None))).await;
+    let ids: std::collections::BTreeSet<u64> = reads
+        .iter()
+        .map(|reply| reply.body["data"]["aws"][0]["aws_id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let other_id = *ids.iter().next().unwrap();
+    assert_ne!(other_id, aws_id);
+    let v1 = app.get("/v1/accounts/210987654321").await;
+    assert_eq!(v1.body["products"]["risken"]["aws_id"], json!(other_id));
+    let all = risken(
+        &app,
+        Method::GET,
+        &format!("/api/v1/aws/list-aws?project_id={project}"),
+        None,
+    )
+    .await;
+    assert_eq!(all.body["data"]["aws"].as_array().unwrap().len(), 2);
+    let one = risken(
+        &app,
+        Method::GET,
+        &format!("/api/v1/aws/list-aws/?project_id={project}&aws_id={aws_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(one.body["data"]["aws"][0]["aws_account_id"], "123456789012");
+
+    let deleted = risken(
+        &app,
+        Method::POST,
+        "/api/v1/aws/delete-aws/",
+        Some(json!({"project_id": project, "aws_id": aws_id})),
+    )
+    .await;
+    assert_eq!(deleted.status, StatusCode::OK);
+    assert_eq!(deleted.body, json!({"data": {}}));
+    let gone = risken(
+        &app,
+        Method::GET,
+        &format!("/api/v1/aws/list-aws/?project_id={project}&aws_id={aws_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(gone.body, json!({"data": {"aws": []}}));
+    let again = risken(
+        &app,
+        Method::POST,
+        "/api/v1/aws/put-aws/",
+        Some(json!({"project_id": project, "aws": {"name": "Back", "project_id": project, "aws_account_id": "123456789012"}})),
+    )
+    .await;
+    let new_id = again.body["data"]["aws"]["aws_id"].as_u64().unwrap();
+    assert!(
+        new_id != aws_id && new_id != other_id,
+        "never reused: {new_id}"
+    );
+}
+
+/// Another project is not there; RISKEN's errors are one string.
+#[tokio::test]
+async fn risken_projects_are_tenants() {
+    let app = TestApp::new().await;
+    app.create("123456789012", json!({})).await;
+    let project = service::products::risken_project_id("acme");
+    let foreign = service::products::risken_project_id("other");
+    let reply = risken(
+        &app,
+        Method::GET,
+        &format!("/api/v1/aws/list-aws/?project_id={foreign}"),
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert!(reply.body["error"].is_string(), "{:#}", reply.body);
+    let missing = risken(&app, Method::GET, "/api/v1/aws/list-aws/", None).await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+    assert!(missing.body["error"]
+        .as_str()
+        .unwrap()
+        .contains("project_id"));
+    let bad = risken(
+        &app,
+        Method::POST,
+        "/api/v1/aws/put-aws/",
+        Some(json!({"project_id": project, "aws": {"name": "x", "project_id": project, "aws_account_id": "12"}})),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.body.as_object().unwrap().len(), 1, "{:#}", bad.body);
+    let listed = risken(
+        &app,
+        Method::GET,
+        &format!("/api/v1/aws/list-aws/?project_id={project}"),
+        None,
+    )
+    .await;
+    let aws_id = listed.body["data"]["aws"][0]["aws_id"].as_u64().unwrap();
+    // The other tenant, in its own project, cannot reach it by number.
+    let stranger = app.key("other", Scope::ALL).await;
+    let theirs = cloudcraft(
+        &app,
+        Method::GET,
+        &format!("/api/v1/aws/list-aws/?project_id={foreign}&aws_id={aws_id}"),
+        &stranger,
+        None,
+    )
+    .await;
+    assert_eq!(theirs.body, json!({"data": {"aws": []}}));
+    let removed = cloudcraft(
+        &app,
+        Method::POST,
+        "/api/v1/aws/delete-aws/",
+        &stranger,
+        Some(&json!({"project_id": foreign, "aws_id": aws_id})),
+    )
+    .await;
+    assert_eq!(removed.status, StatusCode::OK);
+    assert_eq!(
+        app.get("/v1/accounts/123456789012").await.status,
+        StatusCode::OK
     );
 }

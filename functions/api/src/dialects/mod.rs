@@ -14,6 +14,7 @@
 pub mod cloudability;
 pub mod cloudcraft;
 pub mod panther;
+pub mod risken;
 
 use crate::error::{ApiError, Refusal};
 use crate::AppState;
@@ -35,6 +36,7 @@ pub fn routes(served: &[Product]) -> Router<AppState> {
             Product::Panther => panther::routes(),
             Product::Cloudcraft => cloudcraft::routes(),
             Product::Cloudability => cloudability::routes(),
+            Product::Risken => risken::routes(),
         });
     }
     router
@@ -47,6 +49,7 @@ pub fn product_of(path: &str) -> Option<Product> {
         ("cloud-accounts", _) => Some(Product::Panther),
         ("aws", Some("account")) => Some(Product::Cloudcraft),
         ("v3", Some("vendors")) => Some(Product::Cloudability),
+        ("api", Some("v1")) => Some(Product::Risken),
         _ => None,
     }
 }
@@ -69,6 +72,7 @@ pub async fn in_product_shape(request: Request, next: Next) -> Response {
         Product::Panther => panther::error(&method, status, refusal.as_ref()),
         Product::Cloudcraft => cloudcraft::error(status, refusal.as_ref()),
         Product::Cloudability => cloudability::error(status, refusal.as_ref()),
+        Product::Risken => risken::error(status, refusal.as_ref()),
     };
     let mut shaped = (status, axum::Json(body)).into_response();
     for name in [header::RETRY_AFTER, header::ALLOW] {
@@ -104,6 +108,7 @@ async fn document(
         Product::Panther => include_str!("../../dialects/panther.openapi.json"),
         Product::Cloudcraft => include_str!("../../dialects/cloudcraft.openapi.json"),
         Product::Cloudability => include_str!("../../dialects/cloudability.openapi.json"),
+        Product::Risken => include_str!("../../dialects/risken.openapi.json"),
     };
     Ok((
         [(

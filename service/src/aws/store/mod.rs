@@ -33,6 +33,7 @@ mod external_scans;
 mod idempotency;
 mod onboarding;
 mod organizations;
+mod product_numbers;
 mod quota;
 mod region_runs;
 mod reservations;
