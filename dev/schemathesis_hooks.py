@@ -33,8 +33,10 @@ the rules a client of that product meets here:
   left out (the server's own, never chosen); `type` aws_role (IAM user
   keys are refused); `vendorAccountId` the path's on update, another
   account on create; a known `region`.
-- RISKEN's `project_id` (query, body, `aws.project_id`): the tenant's
-  project (DIALECT_PROJECT_ID); another project is a 404, as it should be.
+- RISKEN's `project_id` (query, body, `aws.project_id`,
+  `attach_data_source.project_id`): the tenant's project
+  (DIALECT_PROJECT_ID); another project is a 404, as it should be. Its
+  attach's `external_id` is empty: the server's own, never chosen.
 - Cloudcraft's `{id}`: the account's Cloudcraft id (DIALECT_ACCOUNT_ID);
   `roleArn`: a role ARN (its account is the one registered); `region`: an
   AWS region id.
@@ -117,8 +119,12 @@ def _risken(case):
     if isinstance(body, dict):
         if "project_id" in body:
             body["project_id"] = int(project)
-        if isinstance(body.get("aws"), dict) and "project_id" in body["aws"]:
-            body["aws"]["project_id"] = int(project)
+        for inner in ("aws", "attach_data_source"):
+            if isinstance(body.get(inner), dict) and "project_id" in body[inner]:
+                body[inner]["project_id"] = int(project)
+        # The external ID is the server's: an empty one asks for it.
+        if isinstance(body.get("attach_data_source"), dict):
+            body["attach_data_source"]["external_id"] = ""
 
 
 @schemathesis.hook

@@ -412,7 +412,7 @@ async fn every_documented_dialect_operation_is_served_with_its_scope() {
         ("panther", 4),
         ("cloudcraft", 6),
         ("cloudability", 10),
-        ("risken", 5),
+        ("risken", 9),
     ] {
         let document = app
             .get(&format!("/v1/dialects/{product}/openapi.json"))
@@ -426,7 +426,9 @@ async fn every_documented_dialect_operation_is_served_with_its_scope() {
                 // Cloudcraft's iamParameters reserves an external ID: a write.
                 let needs = match method {
                     Method::GET if !path.ends_with("iamParameters") => &read,
-                    _ if path.ends_with("/verification") => &execute,
+                    _ if path.ends_with("/verification") || path.contains("invoke-scan") => {
+                        &execute
+                    }
                     _ => &write,
                 };
                 let lacks = if needs == &read { &write } else { &read };
@@ -1209,4 +1211,192 @@ async fn risken_projects_are_tenants() {
         app.get("/v1/accounts/123456789012").await.status,
         StatusCode::OK
     );
+}
+
+/// RISKEN's data sources on one account: list what is offered, attach one
+/// with the account's role and external ID (a chosen one is refused), scan
+/// it (200, as documented), see its numeric status, detach.
+#[tokio::test]
+async fn risken_data_sources_attach_scan_detach() {
+    // An account of its own: moto is shared, and other tests make a role
+    // of this name in CUSTOMER_ACCOUNT.
+    const SCANNED_ACCOUNT: &str = "246802468024";
+    let app = TestApp::with_scans().await;
+    let project = service::products::risken_project_id("acme");
+    let put = risken(
+        &app,
+        Method::POST,
+        "/api/v1/aws/put-aws/",
+        Some(json!({"project_id": project, "aws": {"name": "scanned", "project_id": project, "aws_account_id": SCANNED_ACCOUNT}})),
+    )
+    .await;
+    let aws_id = put.body["data"]["aws"]["aws_id"].as_u64().unwrap();
+    let uri = format!("/api/v1/aws/list-datasource/?project_id={project}&aws_id={aws_id}");
+    let offered = risken(&app, Method::GET, &uri, None).await;
+    assert_eq!(offered.status, StatusCode::OK, "{:#}", offered.body);
+    let iam = offered.body["data"]["data_source"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|source| source["data_source"] == "aws:iam")
+        .unwrap()
+        .clone();
+    let source_id = iam["aws_data_source_id"].as_u64().unwrap();
+    assert_eq!(iam["aws_id"], json!(aws_id));
+    assert!(iam.get("status").is_none(), "not attached yet: {iam:#}");
+
+    let v1 = app
+        .get(&format!("/v1/accounts/{SCANNED_ACCOUNT}"))
+        .await
+        .body;
+    let attach = |external_id: &str| {
+        json!({"project_id": project, "attach_data_source": {
+            "aws_id": aws_id, "aws_data_source_id": source_id, "project_id": project,
+            "assume_role_arn": v1["role_arn"], "external_id": external_id,
+            "status": 1, "status_detail": "OK", "specific_version": "v1.0.0"}})
+    };
+    let chosen = risken(
+        &app,
+        Method::POST,
+        "/api/v1/aws/attach-datasource/",
+        Some(attach("unique-external-id")),
+    )
+    .await;
+    assert_eq!(chosen.status, StatusCode::BAD_REQUEST, "{:#}", chosen.body);
+    assert!(chosen.body["error"]
+        .as_str()
+        .unwrap()
+        .contains("external_id"));
+    let external_id = v1["external_id"].as_str().unwrap();
+    let attached = risken(
+        &app,
+        Method::POST,
+        "/api/v1/aws/attach-datasource/",
+        Some(attach(external_id)),
+    )
+    .await;
+    assert_eq!(attached.status, StatusCode::OK, "{:#}", attached.body);
+    let source = &attached.body["data"]["data_source"];
+    assert_eq!(
+        source["status"], 2,
+        "CONFIGURED: the caller's status is not taken"
+    );
+    assert_eq!(source["external_id"], json!(external_id));
+    assert_eq!(source["specific_version"], "v1.0.0");
+    assert!(source["created_at"].is_i64());
+
+    let scan = json!({"project_id": project, "aws_id": aws_id, "aws_data_source_id": source_id, "scan_only": false});
+    // Not verified yet: refused, in RISKEN's shape.
+    let refused = risken(
+        &app,
+        Method::POST,
+        "/api/v1/aws/invoke-scan/",
+        Some(scan.clone()),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{:#}", refused.body);
+    assert!(refused.body["error"].is_string(), "{:#}", refused.body);
+    // The customer makes the role; it verifies; the scan is queued and run.
+    let trust = crate::harness::trust_external_ids(&[external_id]);
+    let role = app
+        .create_named_role(SCANNED_ACCOUNT, "AccountOnboardingAudit", &trust, &[])
+        .await;
+    let iam_client = aws_sdk_iam::Client::new(&app.sdk_config);
+    let scanner = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*",
+        "Action": ["iam:GetAccountAuthorizationDetails", "iam:ListAccessKeys", "iam:GetAccessKeyLastUsed", "iam:ListMFADevices"]}]});
+    crate::harness::put_role_policy(
+        &iam_client,
+        SCANNED_ACCOUNT,
+        "AccountOnboardingAudit",
+        "Scanner",
+        &scanner,
+    )
+    .await;
+    assert!(role.ends_with("/AccountOnboardingAudit"));
+    let verified = app
+        .call(
+            Method::POST,
+            &format!("/v1/accounts/{SCANNED_ACCOUNT}/verify"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        verified.body["credential"]["verification_status"], "SUCCESS",
+        "{:#}",
+        verified.body
+    );
+    let invoked = risken(
+        &app,
+        Method::POST,
+        "/api/v1/aws/invoke-scan/",
+        Some(scan.clone()),
+    )
+    .await;
+    assert_eq!(invoked.status, StatusCode::OK, "{:#}", invoked.body);
+    assert_eq!(invoked.body, json!({"data": {}}));
+    assert_eq!(
+        app.drain_scan_queue().await,
+        1,
+        "one scan job, run by the worker"
+    );
+    let listed = risken(&app, Method::GET, &uri, None).await;
+    let iam = listed.body["data"]["data_source"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|source| source["data_source"] == "aws:iam")
+        .unwrap()
+        .clone();
+    // Scanned: OK (1) or ERROR (4), with when, no longer CONFIGURED.
+    assert!([1, 4].contains(&iam["status"].as_u64().unwrap()), "{iam:#}");
+    assert!(iam["scan_at"].as_i64().unwrap() > 1_700_000_000, "{iam:#}");
+    let scans = app
+        .get(&format!(
+            "/v1/accounts/{SCANNED_ACCOUNT}/data-sources/aws:iam"
+        ))
+        .await;
+    assert_eq!(
+        scans.status,
+        StatusCode::OK,
+        "the attachment is the /v1 one"
+    );
+
+    let detach = json!({"project_id": project, "aws_id": aws_id, "aws_data_source_id": source_id});
+    let detached = risken(
+        &app,
+        Method::POST,
+        "/api/v1/aws/detach-datasource/",
+        Some(detach.clone()),
+    )
+    .await;
+    assert_eq!(detached.body, json!({"data": {}}));
+    let again = risken(
+        &app,
+        Method::POST,
+        "/api/v1/aws/detach-datasource/",
+        Some(detach),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(
+        app.get(&format!(
+            "/v1/accounts/{SCANNED_ACCOUNT}/data-sources/aws:iam"
+        ))
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    let unknown = json!({"project_id": project, "aws_id": aws_id, "aws_data_source_id": 1});
+    let missing = risken(
+        &app,
+        Method::POST,
+        "/api/v1/aws/invoke-scan/",
+        Some(unknown),
+    )
+    .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.body["error"]
+        .as_str()
+        .unwrap()
+        .contains("aws_data_source_id"));
 }

@@ -241,7 +241,9 @@ pub fn post_scope(matched_path: &str) -> Scope {
         | "/v1/accounts/{account_id}/verify"
         | "/v1/accounts/validate-roles"
         | "/v3/vendors/{vendor}/accounts/{account_id}/verification"
-        | "/v3/vendors/{vendor}/accounts/{account_id}/verification/" => Scope::Execute,
+        | "/v3/vendors/{vendor}/accounts/{account_id}/verification/"
+        | "/api/v1/aws/invoke-scan"
+        | "/api/v1/aws/invoke-scan/" => Scope::Execute,
         _ => Scope::Write,
     }
 }

@@ -9,7 +9,7 @@
 //! `aws_id` is allocated the first time RISKEN's API meets it (a
 //! per-tenant sequence, kept on the account, never reused).
 
-use crate::auth::{Auth, Read, Write};
+use crate::auth::{Auth, Execute, Read, Write};
 use crate::body::JsonObject;
 use crate::error::{ApiError, Refusal};
 use crate::AppState;
@@ -21,7 +21,9 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use service::account::Account;
 use service::ids::AccountId;
-use service::products::risken_project_id;
+use service::ids::DataSourceName;
+use service::products::{risken_data_source_id, risken_project_id};
+use service::scans::{AttachRequest, Attachment, AttachmentStatus, DataSource};
 
 /// Accounts one list answers with (RISKEN's list has no paging).
 pub const MAX_LISTED: usize = 1000;
@@ -37,7 +39,23 @@ pub fn routes() -> Router<AppState> {
             )
             .route(&format!("/api/v1/aws/list-aws{slash}"), get(list_aws))
             .route(&format!("/api/v1/aws/put-aws{slash}"), post(put_aws))
-            .route(&format!("/api/v1/aws/delete-aws{slash}"), post(delete_aws));
+            .route(&format!("/api/v1/aws/delete-aws{slash}"), post(delete_aws))
+            .route(
+                &format!("/api/v1/aws/list-datasource{slash}"),
+                get(list_datasource),
+            )
+            .route(
+                &format!("/api/v1/aws/attach-datasource{slash}"),
+                post(attach_datasource),
+            )
+            .route(
+                &format!("/api/v1/aws/detach-datasource{slash}"),
+                post(detach_datasource),
+            )
+            .route(
+                &format!("/api/v1/aws/invoke-scan{slash}"),
+                post(invoke_scan),
+            );
     }
     router
 }
@@ -247,6 +265,270 @@ async fn delete_aws(
             Err(err) => return Err(err.into()),
         }
     }
+    Ok(data(json!({})))
+}
+
+/// RISKEN's numeric status of an attachment.
+fn status_number(status: AttachmentStatus) -> u8 {
+    match status {
+        AttachmentStatus::Ok => 1,
+        AttachmentStatus::Configured => 2,
+        AttachmentStatus::InProgress => 3,
+        AttachmentStatus::Error => 4,
+    }
+}
+
+/// A data source as RISKEN shows it: the catalogue's entry, and for an
+/// account what is attached (the role and external ID it scans with).
+fn data_source_object(
+    source: &DataSource,
+    project: u32,
+    account: Option<(&Account, u32)>,
+    attachment: Option<&Attachment>,
+) -> Value {
+    let mut object = json!({
+        "aws_data_source_id": risken_data_source_id(&source.name),
+        "data_source": source.name,
+        "max_score": source.max_score,
+        "project_id": project,
+    });
+    if let Some((account, aws_id)) = account {
+        object["aws_id"] = json!(aws_id);
+        if let Some(attachment) = attachment {
+            object["assume_role_arn"] = json!(attachment
+                .role_arn
+                .as_ref()
+                .or(account.fields.role_arn.as_ref()));
+            object["external_id"] = json!(attachment
+                .external_id
+                .as_deref()
+                .unwrap_or(account.external_id_to_deploy()));
+            object["status"] = json!(status_number(attachment.status));
+            object["status_detail"] = json!(attachment.status_detail.clone().unwrap_or_default());
+            object["scan_at"] = json!(attachment.scan_at.map(unix).unwrap_or(0));
+            object["specific_version"] =
+                json!(attachment.specific_version.clone().unwrap_or_default());
+            object["created_at"] = json!(unix(attachment.created_at));
+            object["updated_at"] = json!(unix(attachment.updated_at));
+        }
+    }
+    object
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListDataSourceQuery {
+    project_id: Option<String>,
+    aws_id: Option<String>,
+    data_source: Option<String>,
+}
+
+/// `GET /api/v1/aws/list-datasource/`: the data sources offered, and with
+/// `aws_id` what is attached to that account.
+async fn list_datasource(
+    auth: Auth<Read>,
+    State(state): State<AppState>,
+    Query(query): Query<ListDataSourceQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = &auth.caller.tenant;
+    let project = number("project_id", query.project_id.as_deref())?.map(|id| json!(id));
+    let project = check_project(tenant, project.as_ref())?;
+    let wanted = |source: &&DataSource| match query.data_source.as_deref() {
+        None | Some("") => true,
+        Some(name) => source.name == name,
+    };
+    let sources = state.catalogue.all().iter().filter(wanted);
+    let listed: Vec<Value> = match number("aws_id", query.aws_id.as_deref())? {
+        None => sources
+            .map(|source| data_source_object(source, project, None, None))
+            .collect(),
+        Some(aws_id) => {
+            let Some(account) = find(&state, tenant, aws_id).await? else {
+                return Ok(data(json!({ "data_source": [] })));
+            };
+            let aws_id = aws_id as u32;
+            let (_, attachments) = state
+                .store
+                .account_attachments(tenant, &account.account_id)
+                .await?;
+            sources
+                .map(|source| {
+                    let attached = attachments.iter().find(|a| a.data_source == source.name);
+                    data_source_object(source, project, Some((&account, aws_id)), attached)
+                })
+                .collect()
+        }
+    };
+    Ok(data(json!({ "data_source": listed })))
+}
+
+/// The account `aws_id` names, if any.
+async fn find(state: &AppState, tenant: &str, aws_id: u64) -> Result<Option<Account>, ApiError> {
+    Ok(match u32::try_from(aws_id) {
+        Ok(aws_id) => state.store.account_by_risken_id(tenant, aws_id).await?,
+        Err(_) => None,
+    })
+}
+
+/// The account and data source a body's `aws_id` and `aws_data_source_id`
+/// name, or a 404 saying which is missing.
+async fn account_and_source(
+    state: &AppState,
+    tenant: &str,
+    body: &Map<String, Value>,
+) -> Result<(Account, u32, DataSource), ApiError> {
+    let id = |field: &str| {
+        body.get(field).and_then(Value::as_u64).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_value",
+                Some(field.to_string()),
+                format!("{field} is required: a number"),
+            )
+        })
+    };
+    let (aws_id, source_id) = (id("aws_id")?, id("aws_data_source_id")?);
+    let account = find(state, tenant, aws_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no AWS account with aws_id {aws_id}")))?;
+    let source = state
+        .catalogue
+        .all()
+        .iter()
+        .find(|source| u64::from(risken_data_source_id(&source.name)) == source_id)
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no data source with aws_data_source_id {source_id} (list-datasource gives them)"
+            ))
+        })?;
+    Ok((account, aws_id as u32, source))
+}
+
+/// `POST /api/v1/aws/attach-datasource/`: attach (or change) a data
+/// source. The role may be the account's or one of its own in the same
+/// account; the external ID is the server's: one sent must be the one the
+/// role is guarded by (the account's, or the attachment's own), and an
+/// empty one asks for it. `status`, `status_detail` and `scan_at` are the
+/// scanner's to say, not the caller's, and are left as they are.
+async fn attach_datasource(
+    auth: Auth<Write>,
+    State(state): State<AppState>,
+    JsonObject(body): JsonObject,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = &auth.caller.tenant;
+    let project = check_project(tenant, body.get("project_id"))?;
+    let Some(Value::Object(attach)) = body.get("attach_data_source") else {
+        return Err(ApiError::bad_request(
+            "invalid_value",
+            Some("attach_data_source".into()),
+            "attach_data_source is required: {\"aws_id\", \"aws_data_source_id\", \"project_id\", \"assume_role_arn\", \"external_id\"}",
+        ));
+    };
+    check_project(tenant, attach.get("project_id"))?;
+    let (account, aws_id, source) = account_and_source(&state, tenant, attach).await?;
+    let text = |field: &str| {
+        attach
+            .get(field)
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+    };
+    let role = text("assume_role_arn").map(str::to_string);
+    let own_role = role
+        .as_deref()
+        .filter(|role| Some(*role) != account.fields.role_arn.as_deref());
+    if let Some(chosen) = text("external_id") {
+        let current = state
+            .store
+            .account_attachments(tenant, &account.account_id)
+            .await?
+            .1
+            .into_iter()
+            .find(|a| a.data_source == source.name);
+        let guarding = match own_role {
+            None => vec![
+                Some(account.external_id.clone()),
+                account.pending_external_id.clone(),
+            ],
+            Some(_) => vec![current.and_then(|a| a.external_id)],
+        };
+        if !guarding.iter().flatten().any(|id| id == chosen) {
+            return Err(ApiError::bad_request(
+                "invalid_value",
+                Some("external_id".into()),
+                "the external ID is generated by this service and cannot be chosen: send the one list-datasource (or list-aws's account) shows, or an empty one to have a role of its own given one",
+            ));
+        }
+    }
+    let request = AttachRequest {
+        role_arn: own_role.map(str::to_string),
+        specific_version: text("specific_version").map(str::to_string),
+        ..Default::default()
+    };
+    let account_id = AccountId::parse("aws_id", account.account_id.clone())?;
+    let name = DataSourceName::parse("aws_data_source_id", source.name.clone())?;
+    let attached = state
+        .scanning()
+        .attach(tenant, &account_id, &name, request, &auth.caller.key_id)
+        .await?;
+    let object = data_source_object(
+        &source,
+        project,
+        Some((&account, aws_id)),
+        Some(&attached.attachment),
+    );
+    Ok(data(json!({ "data_source": object })))
+}
+
+/// `POST /api/v1/aws/detach-datasource/`: `{"data": {}}`, also when it was
+/// not attached.
+async fn detach_datasource(
+    auth: Auth<Write>,
+    State(state): State<AppState>,
+    JsonObject(body): JsonObject,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = &auth.caller.tenant;
+    check_project(tenant, body.get("project_id"))?;
+    let (account, _, source) = account_and_source(&state, tenant, &body).await?;
+    match state
+        .store
+        .delete_attachment(tenant, &account.account_id, &source.name)
+        .await
+    {
+        Ok(_) | Err(service::Error::NotFound { .. }) => Ok(data(json!({}))),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// `POST /api/v1/aws/invoke-scan/`: queue a scan (scope execute); 200
+/// `{"data": {}}` as documented (the scan runs after the answer).
+async fn invoke_scan(
+    auth: Auth<Execute>,
+    State(state): State<AppState>,
+    JsonObject(body): JsonObject,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = &auth.caller.tenant;
+    check_project(tenant, body.get("project_id"))?;
+    let (account, _, source) = account_and_source(&state, tenant, &body).await?;
+    let scan_only = match body.get("scan_only") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(flag)) => *flag,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_value",
+                Some("scan_only".into()),
+                "scan_only must be true or false",
+            ))
+        }
+    };
+    let account_id = AccountId::parse("aws_id", account.account_id.clone())?;
+    let name = DataSourceName::parse("aws_data_source_id", source.name.clone())?;
+    let request = service::usecases::scans::ScanRequest {
+        scan_only,
+        regions: None,
+    };
+    state
+        .scanning()
+        .start(tenant, &account_id, &name, request, &auth.caller.key_id)
+        .await?;
     Ok(data(json!({})))
 }
 
