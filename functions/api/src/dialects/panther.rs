@@ -106,6 +106,29 @@ fn to_v1(body: &Map<String, Value>, replace: bool) -> Map<String, Value> {
     v1
 }
 
+/// Panther's rule for `integrationLabel` (its document's pattern and
+/// length), so that what is stored reads back valid by its document.
+fn check_label(body: &Map<String, Value>) -> Result<(), ApiError> {
+    let Some(label) = body.get("integrationLabel") else {
+        return Ok(());
+    };
+    let valid = label.as_str().is_some_and(|label| {
+        !label.is_empty()
+            && label.chars().count() <= 36
+            && label
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ' ')
+    });
+    match valid {
+        true => Ok(()),
+        false => Err(ApiError::bad_request(
+            "invalid_value",
+            Some("integrationLabel".into()),
+            "integrationLabel must be 1-36 letters, digits, spaces or hyphens",
+        )),
+    }
+}
+
 /// The account an integration id names in this tenant, or a 404.
 async fn find(state: &AppState, tenant: &str, id: &str) -> Result<Account, ApiError> {
     let missing = || ApiError::not_found(format!("no AWS cloud account with id '{}'", echo(id)));
@@ -127,6 +150,7 @@ async fn create(
     State(state): State<AppState>,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
+    check_label(&body)?;
     let account = state
         .accounts()
         .register(
@@ -156,6 +180,7 @@ async fn replace(
     Path(id): Path<String>,
     JsonObject(body): JsonObject,
 ) -> Result<Json<Value>, ApiError> {
+    check_label(&body)?;
     let account = find(&state, &auth.caller.tenant, &id).await?;
     let mut patch = to_v1(&body, true);
     // The account id is immutable: the same one may be echoed.
@@ -335,6 +360,27 @@ mod tests {
             error(&Method::GET, StatusCode::UNAUTHORIZED, None).0,
             StatusCode::UNAUTHORIZED
         );
+    }
+
+    #[test]
+    fn labels_follow_panthers_pattern() {
+        for good in ["Prod Audit-1", "a", &"x".repeat(36)] {
+            assert!(
+                check_label(&object(json!({"integrationLabel": good}))).is_ok(),
+                "{good}"
+            );
+        }
+        for bad in [
+            json!("zT7bu2*"),
+            json!(""),
+            json!("x".repeat(37)),
+            json!("é"),
+            json!(5),
+        ] {
+            let err = check_label(&object(json!({"integrationLabel": bad}))).unwrap_err();
+            assert_eq!(err.field.as_deref(), Some("integrationLabel"), "{bad}");
+        }
+        assert!(check_label(&object(json!({}))).is_ok());
     }
 
     #[test]
