@@ -35,7 +35,7 @@ test: lint
 	@echo "==> hostile input: schemathesis against the dev server's OpenAPI document"
 	@dev/with-emulators.sh dev/schemathesis.sh
 	@echo "==> hostile input: schemathesis against each dialect's own document (the vendor's)"
-	@for dialect in panther cloudcraft cloudability risken; do DIALECT=$$dialect SCHEMATHESIS_MAX_TIME=60 dev/with-emulators.sh dev/schemathesis.sh || exit 1; done
+	@for dialect in panther cloudcraft cloudability risken carbonblack; do DIALECT=$$dialect SCHEMATHESIS_MAX_TIME=60 dev/with-emulators.sh dev/schemathesis.sh || exit 1; done
 
 bench: setup
 	@echo "==> building the Lambda artifacts (arm64 for sizes, x86_64 to time cold starts here)"

@@ -27,7 +27,7 @@ cleanup() {
   kill $pid 2>/dev/null || true
   wait $pid 2>/dev/null || true
   rm -rf "${state:?}"/* && cp -a "$saved/." "$state/" 2>/dev/null || true
-  rm -rf "$saved" "$log" accounts.csv export.csv role.yaml stackset.yaml cloudcraft-response.json cloudability-role.yaml
+  rm -rf "$saved" "$log" accounts.csv export.csv role.yaml stackset.yaml cloudcraft-response.json cloudability-role.yaml cbc-import.csv
 }
 trap cleanup EXIT
 wait_for_server $pid "$port" "$log" "$state/api-key"

@@ -40,6 +40,10 @@ the rules a client of that product meets here:
 - Cloudcraft's `{id}`: the account's Cloudcraft id (DIALECT_ACCOUNT_ID);
   `roleArn`: a role ARN (its account is the one registered); `region`: an
   AWS region id.
+- Carbon Black's `{org_key}`: the key's tenant; `{account_id}` the account
+  registered; on create another account each time, its role in it, no
+  `credential.external_id` (the server's own); `validate_role` entries
+  either saved credentials alone or a role ARN with an external ID.
 
 And one of schemathesis's own: its coverage phase sends an optional header
 with an empty value as a valid case, although the document gives
@@ -127,6 +131,34 @@ def _risken(case):
             body["attach_data_source"]["external_id"] = ""
 
 
+def _carbonblack(case):
+    parameters = case.path_parameters or {}
+    if "org_key" in parameters:
+        parameters["org_key"] = os.environ.get("DIALECT_ORG_KEY", "default")
+    if "account_id" in parameters and os.environ.get("DIALECT_ACCOUNT_ID"):
+        parameters["account_id"] = os.environ["DIALECT_ACCOUNT_ID"]
+    body = case.body
+    entries = body if isinstance(body, list) else []
+    if isinstance(body, dict) and "credential" in body:
+        # Create: another account each time (a repeat is a 409); update:
+        # the path's account.
+        account = parameters.get("account_id") or f"{uuid.uuid4().int % 10**12:012d}"
+        body["cloud_provider_account_id"] = account
+        if isinstance(body["credential"], dict):
+            body["credential"].pop("external_id", None)
+            if "role_arn" in body["credential"]:
+                body["credential"]["role_arn"] = f"arn:aws:iam::{account}:role/CarbonBlack"
+    for entry in entries:
+        if not isinstance(entry, dict) or "saved_credentials" not in entry:
+            continue
+        if entry["saved_credentials"] is True:
+            entry.pop("role_arn", None)
+            entry.pop("external_id", None)
+        else:
+            entry["role_arn"] = f"arn:aws:iam::{entry.get('cloud_provider_account_id', '123456789012')}:role/CarbonBlack"
+            entry["external_id"] = entry.get("external_id") or "an-external-id"
+
+
 @schemathesis.hook
 def before_call(ctx, case, **kwargs):
     if case.meta is None or case.meta.generation.mode != GenerationMode.POSITIVE:
@@ -142,6 +174,9 @@ def before_call(ctx, case, **kwargs):
         return
     if case.path.startswith("/api/v1/"):
         _risken(case)
+        return
+    if case.path.startswith("/public-cloud/"):
+        _carbonblack(case)
         return
     headers = case.headers or {}
     if "Idempotency-Key" in headers:

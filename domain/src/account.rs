@@ -425,8 +425,10 @@ impl Account {
         let stored = match product {
             Product::Panther => self.products.panther.as_ref().map(|p| &p.integration_id),
             Product::Cloudcraft => self.products.cloudcraft.as_ref().map(|c| &c.id),
-            // Cloudability names an account by its AWS account id.
-            Product::Cloudability => return AccountUuid(self.account_id.clone()),
+            // Cloudability and Carbon Black name an account by its AWS account id.
+            Product::Cloudability | Product::CarbonBlack => {
+                return AccountUuid(self.account_id.clone())
+            }
             // RISKEN's is a number, allocated apart (`products.risken`).
             Product::Risken => {
                 let aws_id = self.products.risken.map(|ids| ids.aws_id.to_string());

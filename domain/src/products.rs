@@ -31,6 +31,9 @@ pub enum Product {
     Cloudability,
     /// RISKEN's AWS API (`/api/v1/aws/...`).
     Risken,
+    /// Carbon Black Cloud's account management
+    /// (`/public-cloud/account-management/v1/...`).
+    CarbonBlack,
 }
 
 impl Product {

@@ -32,6 +32,7 @@ fn assert_product_error(product: &str, reply: &crate::harness::Reply, status: u1
             assert!(reply.body["error"].is_string(), "{:#}", reply.body);
             assert_eq!(reply.body.as_object().map(|o| o.len()), Some(1));
         }
+        "carbonblack" => drop(assert_carbon_black_error(reply, status)),
         _ => drop(assert_cloudability_error(reply, status)),
     }
 }
@@ -413,6 +414,7 @@ async fn every_documented_dialect_operation_is_served_with_its_scope() {
         ("cloudcraft", 6),
         ("cloudability", 10),
         ("risken", 9),
+        ("carbonblack", 13),
     ] {
         let document = app
             .get(&format!("/v1/dialects/{product}/openapi.json"))
@@ -424,9 +426,19 @@ async fn every_documented_dialect_operation_is_served_with_its_scope() {
                 operations += 1;
                 let method: Method = method.to_uppercase().parse().unwrap();
                 // Cloudcraft's iamParameters reserves an external ID: a write.
+                // Carbon Black's template is for who may import (CREATE, UPDATE).
                 let needs = match method {
-                    Method::GET if !path.ends_with("iamParameters") => &read,
-                    _ if path.ends_with("/verification") || path.contains("invoke-scan") => {
+                    Method::GET
+                        if !path.ends_with("iamParameters") && !path.ends_with("/template") =>
+                    {
+                        &read
+                    }
+                    _ if path.contains("_search") => &read,
+                    _ if path.ends_with("/verification")
+                        || path.contains("invoke-scan")
+                        || path.ends_with("validate_role")
+                        || path.ends_with("account_actions") =>
+                    {
                         &execute
                     }
                     _ => &write,
@@ -437,6 +449,8 @@ async fn every_documented_dialect_operation_is_served_with_its_scope() {
                     .replace("{id}", "00000000-0000-8000-8000-000000000000")
                     .replace("{vendor}", "AWS")
                     .replace("{account_id}", "000000000001")
+                    .replace("{org_key}", "acme")
+                    .replace("{cloud_provider}", "AWS")
                     .trim_end_matches('/')
                     .to_string();
                 for uri in [concrete.clone(), format!("{concrete}/")] {
@@ -1399,4 +1413,430 @@ async fn risken_data_sources_attach_scan_detach() {
         .as_str()
         .unwrap()
         .contains("aws_data_source_id"));
+}
+
+/// Carbon Black's key header: `X-Auth-Token: <secret>/<id>`, the key's 64
+/// hex digits and the rest of it.
+fn auth_token(key: &str) -> String {
+    let (id, secret) = key.rsplit_once('_').expect("a key");
+    format!("{secret}/{id}")
+}
+
+const CBC: &str = "/public-cloud/account-management/v1";
+
+/// A Carbon Black call with the test app's key as its token.
+async fn carbonblack(
+    app: &TestApp,
+    method: Method,
+    uri: &str,
+    body: Option<&Value>,
+) -> crate::harness::Reply {
+    let token = auth_token(&app.key);
+    app.call_with(method, uri, None, body, &[("x-auth-token", token.as_str())])
+        .await
+}
+
+/// A Carbon Black CSV upload.
+async fn carbonblack_csv(app: &TestApp, uri: &str, csv: &str) -> crate::harness::Reply {
+    let request = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri(uri)
+        .header("x-auth-token", auth_token(&app.key))
+        .header("content-type", "text/csv")
+        .body(axum::body::Body::from(csv.to_string()))
+        .unwrap();
+    app.send(request).await
+}
+
+/// Carbon Black's errors: `{"error_code", "follow_up_api", "message",
+/// "success": false}` (a 401: `{"message", "success": false}`).
+#[track_caller]
+fn assert_carbon_black_error(reply: &crate::harness::Reply, status: u16) -> String {
+    assert_eq!(reply.status.as_u16(), status, "{:#}", reply.body);
+    assert_eq!(reply.body["success"], json!(false), "{:#}", reply.body);
+    let keys: Vec<&String> = reply.body.as_object().unwrap().keys().collect();
+    match status {
+        401 => assert_eq!(keys, ["message", "success"]),
+        _ => assert_eq!(
+            keys,
+            ["error_code", "follow_up_api", "message", "success"],
+            "{:#}",
+            reply.body
+        ),
+    }
+    reply.body["message"].as_str().unwrap().to_string()
+}
+
+/// Carbon Black's document, operation by operation, the way its clients
+/// walk it: provider details (the principal to trust and an external ID
+/// reserved for the key), the role made with them, the account onboarded
+/// with that very ID (so the role verifies), validate_role, get, update,
+/// search, download, the import template and an import, per-region
+/// status, a sync, bulk delete and delete; every answer in its shape and
+/// the same account in `/v1`.
+#[tokio::test]
+async fn carbon_black_account_management_as_documented() {
+    let app = TestApp::with_scans().await;
+    let provider = carbonblack(
+        &app,
+        Method::GET,
+        &format!("{CBC}/cloud_providers/AWS"),
+        None,
+    )
+    .await;
+    assert_eq!(provider.status, StatusCode::OK, "{:#}", provider.body);
+    assert!(provider.body.get("errorMessage").is_none());
+    assert_eq!(
+        provider.body["environments"],
+        json!(["DEV", "STAGING", "TEST", "PROD"])
+    );
+    assert_eq!(provider.body["regions"][0]["id"], "us-east-1");
+    let trust_details = &provider.body["trust_relationship_setup_details"];
+    let collector = trust_details["aws_collector_arn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        collector,
+        format!("arn:aws:iam::{}:root", crate::harness::VENDOR_ACCOUNT)
+    );
+    let external_id = trust_details["external_id"].as_str().unwrap().to_string();
+    let read_only = app.key("acme", &[Scope::Read]).await;
+    let details = app
+        .call_with(
+            Method::GET,
+            &format!("{CBC}/cloud_providers/aws"),
+            None,
+            None,
+            &[("x-auth-token", auth_token(&read_only).as_str())],
+        )
+        .await;
+    assert_eq!(details.status, StatusCode::OK);
+    assert!(
+        details.body["trust_relationship_setup_details"]
+            .get("external_id")
+            .is_none(),
+        "a read-only key reserves nothing"
+    );
+
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": collector},
+        "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
+        "Condition": {"StringEquals": {"sts:ExternalId": external_id}}}]});
+    let role_arn = app
+        .create_named_role(CUSTOMER_ACCOUNT, "carbonblack-audit", &trust, &[])
+        .await;
+    let mut body = json!({
+        "cloud_provider_account_id": CUSTOMER_ACCOUNT,
+        "cloud_provider": "AWS",
+        "name": "AWS Account 1",
+        "owner_name": "Test",
+        "owner_email": "test@testorg.com",
+        "environment": "DEV",
+        "credential": {"role_arn": role_arn, "external_id": "QWERTY"},
+        "regions": ["us-east-1", "us-east-2"]
+    });
+    let accounts = format!("{CBC}/orgs/acme/accounts");
+    let chosen = carbonblack(&app, Method::POST, &accounts, Some(&body)).await;
+    let message = assert_carbon_black_error(&chosen, 400);
+    assert!(
+        message.starts_with("credential.external_id: ") && message.contains("cannot be chosen"),
+        "{message}"
+    );
+    body["credential"]["external_id"] = json!(external_id);
+    let created = carbonblack(&app, Method::POST, &accounts, Some(&body)).await;
+    assert_eq!(created.status, StatusCode::OK, "{:#}", created.body);
+    assert_eq!(created.body["cloud_provider_account_id"], CUSTOMER_ACCOUNT);
+    assert_eq!(
+        created.body["credential"]["external_id"],
+        json!(external_id)
+    );
+    assert_eq!(
+        created.body["credential"]["verification_status"],
+        "NOT_STARTED"
+    );
+    assert_eq!(created.body["event_stream_status"], "DISABLED");
+    assert_eq!(created.body["regions"], json!(["us-east-1", "us-east-2"]));
+    let again = carbonblack(&app, Method::POST, &accounts, Some(&body)).await;
+    assert_carbon_black_error(&again, 409);
+    let other_org = carbonblack(
+        &app,
+        Method::POST,
+        &format!("{CBC}/orgs/other/accounts"),
+        Some(&body),
+    )
+    .await;
+    assert_carbon_black_error(&other_org, 404);
+
+    let validate = format!("{CBC}/orgs/acme/accounts/validate_role");
+    let checked = carbonblack(
+        &app,
+        Method::POST,
+        &validate,
+        Some(&json!([
+            {"cloud_provider_account_id": CUSTOMER_ACCOUNT, "cloud_provider": "AWS", "saved_credentials": true},
+            {"cloud_provider_account_id": CUSTOMER_ACCOUNT, "cloud_provider": "AWS", "saved_credentials": false,
+             "role_arn": role_arn, "external_id": "not-the-one"},
+        ])),
+    )
+    .await;
+    assert_eq!(checked.status, StatusCode::OK, "{:#}", checked.body);
+    assert_eq!(
+        checked.body[0]["validation_status"],
+        json!(true),
+        "{:#}",
+        checked.body
+    );
+    assert_eq!(checked.body[0]["validation_code"], "OK");
+    assert_eq!(checked.body[0]["validation_message"], "");
+    assert_eq!(checked.body[1]["validation_status"], json!(false));
+    assert_ne!(checked.body[1]["validation_code"], "OK");
+
+    let one = format!("{CBC}/orgs/acme/cloud_providers/AWS/accounts/{CUSTOMER_ACCOUNT}");
+    let verified = app
+        .call(
+            Method::POST,
+            &format!("/v1/accounts/{CUSTOMER_ACCOUNT}/verify"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        verified.body["credential"]["verification_status"],
+        "SUCCESS"
+    );
+    let read = carbonblack(&app, Method::GET, &one, None).await;
+    assert_eq!(read.status, StatusCode::OK);
+    assert_eq!(read.body["credential"]["verification_status"], "SUCCESS");
+    assert_eq!(read.body["credential"]["verification_code"], "OK");
+    assert!(read.body["credential"]["last_verified_time"].is_string());
+
+    body["name"] = json!("AWS Account One");
+    body["event_stream_status"] = json!("ENABLED");
+    let updated = carbonblack(&app, Method::PUT, &one, Some(&body)).await;
+    assert_eq!(updated.status, StatusCode::OK, "{:#}", updated.body);
+    assert_eq!(updated.body["name"], "AWS Account One");
+    assert_eq!(updated.body["event_stream_status"], "ENABLED");
+    let mut moved = body.clone();
+    moved["credential"]["external_id"] = json!("QWERTY");
+    assert_carbon_black_error(
+        &carbonblack(&app, Method::PUT, &one, Some(&moved)).await,
+        400,
+    );
+    let v1 = app.get(&format!("/v1/accounts/{CUSTOMER_ACCOUNT}")).await;
+    assert_eq!(v1.body["name"], "AWS Account One");
+    assert_eq!(
+        v1.body["labels"]["carbonblack:event_stream_status"],
+        "ENABLED"
+    );
+
+    let search = json!({"start": 0, "rows": 0,
+        "criteria": {"cloud_provider": ["AWS"], "cloud_provider_account_id": [CUSTOMER_ACCOUNT],
+                     "credential.verification_status": ["SUCCESS"], "environment": ["DEV", "PROD"]},
+        "sort": [{"field": "credential.last_verified_time", "order": "ASC"}]});
+    let found = carbonblack(
+        &app,
+        Method::POST,
+        &format!("{accounts}/_search"),
+        Some(&search),
+    )
+    .await;
+    assert_eq!(found.status, StatusCode::OK, "{:#}", found.body);
+    assert_eq!(found.body["num_found"], 1);
+    assert_eq!(found.body["results"][0]["name"], "AWS Account One");
+    let downloaded = carbonblack(
+        &app,
+        Method::POST,
+        &format!("{accounts}/_search/download"),
+        Some(&search),
+    )
+    .await;
+    assert_eq!(downloaded.status, StatusCode::OK);
+    assert!(downloaded.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let text = downloaded.body.as_str().unwrap();
+    let rows: Vec<&str> = text.trim_end().split("\r\n").collect();
+    assert!(rows[0].starts_with("orgKey,accountId,accountProvider,region,accountName"));
+    assert_eq!(rows.len(), 3, "one row per region: {text}");
+    assert!(
+        rows[1].starts_with(&format!(
+            "acme,{CUSTOMER_ACCOUNT},AWS,us-east-1,AWS Account One,Test,"
+        )),
+        "{}",
+        rows[1]
+    );
+    assert!(
+        rows[1].contains(&format!(",{external_id},SUCCESS,OK,")),
+        "{}",
+        rows[1]
+    );
+
+    let template = carbonblack(
+        &app,
+        Method::GET,
+        &format!("{CBC}/accounts/import/template"),
+        None,
+    )
+    .await;
+    assert_eq!(template.status, StatusCode::OK);
+    let header = "accountId,accountProvider,accountName,accountOwnerName,accountOwnerEmail,environment,credentialRoleArn,credentialExternalId,regions";
+    assert_eq!(template.body, json!(format!("{header}\r\n")));
+    let import = format!("{accounts}/import");
+    let chosen = format!("{header}\r\n222222222222,AWS,AWS Account 2,Test,test@testorg.com,DEV,,QWERTY,us-east-1\r\n");
+    let refused = carbonblack_csv(&app, &import, &chosen).await;
+    assert!(assert_carbon_black_error(&refused, 400).contains("row 2"));
+    assert_eq!(
+        app.get("/v1/accounts/222222222222").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let file = format!("{header}\r\n222222222222,AWS,AWS Account 2,Test,test@testorg.com,DEV,,,us-east-1\r\n{CUSTOMER_ACCOUNT},AWS,AWS Account One,Test,test@testorg.com,DEV,{role_arn},{external_id},us-east-1;us-east-2\r\n");
+    let imported = carbonblack_csv(&app, &import, &file).await;
+    assert_eq!(imported.status, StatusCode::OK, "{:#}", imported.body);
+    assert_eq!(imported.body["success"], json!(true));
+    assert_eq!(
+        imported.body["message"],
+        "Accounts uploaded successfully: 1 created, 1 updated"
+    );
+
+    let regions = carbonblack(&app, Method::GET, &format!("{one}/regions"), None).await;
+    assert_eq!(regions.status, StatusCode::OK, "{:#}", regions.body);
+    assert_eq!(regions.body[0]["id"], "us-east-1");
+    assert_eq!(regions.body[0]["name"], "US East (N. Virginia)");
+    assert_eq!(regions.body[0]["inventory_sync"]["status"], "NOT_STARTED");
+    let same = carbonblack(
+        &app,
+        Method::GET,
+        &format!("/account-management/v1/orgs/acme/cloud_providers/AWS/accounts/{CUSTOMER_ACCOUNT}/regions"),
+        None,
+    )
+    .await;
+    assert_eq!(same.body, regions.body, "the document's other form");
+
+    let sync = json!({"accounts": [{"cloud_provider_account_id": CUSTOMER_ACCOUNT, "cloud_provider": "AWS"}],
+                      "action_type": "SYNC_INVENTORY"});
+    let actions = format!("{CBC}/orgs/acme/account_actions");
+    let nothing = carbonblack(&app, Method::POST, &actions, Some(&sync)).await;
+    assert_eq!(nothing.status, StatusCode::OK, "{:#}", nothing.body);
+    assert_eq!(nothing.body[0]["count"], 1);
+    assert_eq!(nothing.body[0]["result"][0]["action_status"], json!(false));
+    let attach = app
+        .call(
+            Method::PUT,
+            &format!("/v1/accounts/{CUSTOMER_ACCOUNT}/data-sources/aws:iam"),
+            Some(&json!({})),
+        )
+        .await;
+    assert!(attach.status.is_success(), "{:#}", attach.body);
+    let queued = carbonblack(&app, Method::POST, &actions, Some(&sync)).await;
+    assert_eq!(queued.status, StatusCode::ACCEPTED, "{:#}", queued.body);
+    assert_eq!(
+        queued.body,
+        json!({"follow_up_api": "/orgs/acme/accounts/_search", "message": "Sync action initiated successfully", "success": true})
+    );
+    let scans = app
+        .get(&format!("/v1/accounts/{CUSTOMER_ACCOUNT}/scans"))
+        .await;
+    assert_eq!(
+        scans.body["items"].as_array().map(Vec::len),
+        Some(1),
+        "{:#}",
+        scans.body
+    );
+
+    let bulk = carbonblack(
+        &app,
+        Method::POST,
+        &format!("{accounts}/_delete"),
+        Some(&json!([
+            {"cloud_provider_account_id": "222222222222", "cloud_provider": "AWS"},
+            {"cloud_provider_account_id": "333333333333", "cloud_provider": "AWS"},
+        ])),
+    )
+    .await;
+    assert_eq!(bulk.status, StatusCode::OK, "{:#}", bulk.body);
+    assert_eq!(bulk.body["success"], json!(false));
+    assert_eq!(
+        bulk.body["failed"],
+        json!([{"cloud_provider": "AWS", "cloud_provider_account_id": "333333333333"}])
+    );
+    assert_eq!(
+        app.get("/v1/accounts/222222222222").await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    let deleted = carbonblack(&app, Method::DELETE, &one, None).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert_carbon_black_error(&carbonblack(&app, Method::GET, &one, None).await, 404);
+}
+
+/// Keys and orgs: the token in Carbon Black's form or ours, a wrong one
+/// refused in its 401 shape, another tenant's org a 404 (never its data),
+/// a provider other than AWS a 400.
+#[tokio::test]
+async fn carbon_black_tokens_and_orgs() {
+    let app = TestApp::new().await;
+    let list = format!("{CBC}/orgs/acme/accounts/_search");
+    let body = json!({"rows": 10});
+    for header in ["x-auth-token"] {
+        for token in [auth_token(&app.key), app.key.clone()] {
+            let reply = app
+                .call_with(
+                    Method::POST,
+                    &list,
+                    None,
+                    Some(&body),
+                    &[(header, token.as_str())],
+                )
+                .await;
+            assert_eq!(reply.status, StatusCode::OK, "{:#}", reply.body);
+        }
+        let mut wrong = auth_token(&app.key);
+        wrong.replace_range(0..1, if wrong.starts_with('0') { "1" } else { "0" });
+        let reply = app
+            .call_with(
+                Method::POST,
+                &list,
+                None,
+                Some(&body),
+                &[(header, wrong.as_str())],
+            )
+            .await;
+        assert_carbon_black_error(&reply, 401);
+    }
+    let other = app.key("other", &[Scope::Read, Scope::Write]).await;
+    app.call(
+        Method::POST,
+        "/v1/accounts",
+        Some(&json!({"account_id": "444444444444", "name": "acme's"})),
+    )
+    .await;
+    let reply = app
+        .call_with(
+            Method::GET,
+            &format!("{CBC}/orgs/acme/cloud_providers/AWS/accounts/444444444444"),
+            None,
+            None,
+            &[("x-auth-token", auth_token(&other).as_str())],
+        )
+        .await;
+    assert!(assert_carbon_black_error(&reply, 404).contains("org"));
+    let reply = carbonblack(
+        &app,
+        Method::GET,
+        &format!("{CBC}/cloud_providers/GCP"),
+        None,
+    )
+    .await;
+    assert!(assert_carbon_black_error(&reply, 400).contains("only AWS"));
+    let reply = carbonblack(
+        &app,
+        Method::GET,
+        &format!("{CBC}/orgs/acme/cloud_providers/aws/accounts/444444444444"),
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{:#}", reply.body);
+    assert_eq!(reply.body["name"], "acme's");
+    assert!(reply.body["owner_email"].is_null());
 }

@@ -6,6 +6,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use service::api_key::{ApiKey, Refusal, Scope};
+use service::products::Product;
 use service::time::Timestamp;
 use std::marker::PhantomData;
 
@@ -158,6 +159,9 @@ fn presented_token(parts: &Parts) -> Option<Option<std::borrow::Cow<'_, str>>> {
     if let Some(value) = parts.headers.get("x-api-key") {
         return Some(value.to_str().ok().map(|v| Cow::Borrowed(v.trim())));
     }
+    if let Some(value) = parts.headers.get("x-auth-token") {
+        return Some(value.to_str().ok().and_then(auth_token).map(Cow::Owned));
+    }
     let authorization = parts.headers.get(header::AUTHORIZATION)?;
     let Ok(authorization) = authorization.to_str() else {
         return Some(None);
@@ -173,6 +177,21 @@ fn presented_token(parts: &Parts) -> Option<Option<std::borrow::Cow<'_, str>>> {
             .eq_ignore_ascii_case("bearer")
             .then(|| Cow::Borrowed(token.trim())),
     )
+}
+
+/// The key in Carbon Black's `X-Auth-Token: <secret>/<id>` form: the
+/// key's 64 hex digits, a slash, and the rest of it (`oak_<tenant>_<key
+/// id>`); a whole key is taken as it is.
+fn auth_token(value: &str) -> Option<String> {
+    // A key is ~130 characters: anything much longer is not one.
+    let value = value.trim().trim_matches('"');
+    if value.len() > 512 {
+        return None;
+    }
+    Some(match value.split_once('/') {
+        Some((secret, id)) => format!("{id}_{secret}"),
+        None => value.to_string(),
+    })
 }
 
 /// The user name of HTTP Basic credentials whose password is empty.
@@ -244,6 +263,9 @@ pub fn post_scope(matched_path: &str) -> Scope {
         | "/v3/vendors/{vendor}/accounts/{account_id}/verification/"
         | "/api/v1/aws/invoke-scan"
         | "/api/v1/aws/invoke-scan/" => Scope::Execute,
+        path if super::dialects::product_of(path) == Some(Product::CarbonBlack) => {
+            super::dialects::carbonblack::post_scope(path)
+        }
         _ => Scope::Write,
     }
 }

@@ -20,6 +20,25 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        match JsonBody::from_request(request, state).await?.0 {
+            Value::Object(object) => Ok(JsonObject(object)),
+            _ => Err(ApiError::bad_request(
+                "invalid_body",
+                None,
+                "the body must be a JSON object",
+            )),
+        }
+    }
+}
+
+/// A JSON body of any kind (an array: Carbon Black's bulk requests),
+/// checked as [`JsonObject`] checks it.
+pub struct JsonBody(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
         let (content_type, media) = media_type(request.headers());
         if !media.as_ref().is_some_and(MediaType::is_json) {
             return Err(ApiError::new(
@@ -31,14 +50,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
             ));
         }
         let bytes = read_bytes(request, state, MAX_BODY_BYTES).await?;
-        match parse_json(&bytes)? {
-            Value::Object(object) => Ok(JsonObject(object)),
-            _ => Err(ApiError::bad_request(
-                "invalid_body",
-                None,
-                "the body must be a JSON object",
-            )),
-        }
+        Ok(JsonBody(parse_json(&bytes)?))
     }
 }
 

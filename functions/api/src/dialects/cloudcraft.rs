@@ -165,7 +165,7 @@ async fn create(
     v1.insert("account_id".into(), json!(account_id));
     let account = state
         .accounts()
-        .register_reserved(&auth.caller.tenant, &auth.caller.key_id, v1)
+        .register_reserved(&auth.caller.tenant, &auth.caller.key_id, v1, None)
         .await?;
     Ok((StatusCode::CREATED, Json(cloudcraft_account(&account))).into_response())
 }

@@ -11,6 +11,7 @@
 //! a refusal from authentication, the path check or a body extractor
 //! reads as the product's too.
 
+pub mod carbonblack;
 pub mod cloudability;
 pub mod cloudcraft;
 pub mod panther;
@@ -37,6 +38,7 @@ pub fn routes(served: &[Product]) -> Router<AppState> {
             Product::Cloudcraft => cloudcraft::routes(),
             Product::Cloudability => cloudability::routes(),
             Product::Risken => risken::routes(),
+            Product::CarbonBlack => carbonblack::routes(),
         });
     }
     router
@@ -50,6 +52,9 @@ pub fn product_of(path: &str) -> Option<Product> {
         ("aws", Some("account")) => Some(Product::Cloudcraft),
         ("v3", Some("vendors")) => Some(Product::Cloudability),
         ("api", Some("v1")) => Some(Product::Risken),
+        ("public-cloud", Some("account-management")) | ("account-management", Some("v1")) => {
+            Some(Product::CarbonBlack)
+        }
         _ => None,
     }
 }
@@ -73,6 +78,7 @@ pub async fn in_product_shape(request: Request, next: Next) -> Response {
         Product::Cloudcraft => cloudcraft::error(status, refusal.as_ref()),
         Product::Cloudability => cloudability::error(status, refusal.as_ref()),
         Product::Risken => risken::error(status, refusal.as_ref()),
+        Product::CarbonBlack => carbonblack::error(status, refusal.as_ref()),
     };
     let mut shaped = (status, axum::Json(body)).into_response();
     for name in [header::RETRY_AFTER, header::ALLOW] {
@@ -109,6 +115,7 @@ async fn document(
         Product::Cloudcraft => include_str!("../../dialects/cloudcraft.openapi.json"),
         Product::Cloudability => include_str!("../../dialects/cloudability.openapi.json"),
         Product::Risken => include_str!("../../dialects/risken.openapi.json"),
+        Product::CarbonBlack => include_str!("../../dialects/carbonblack.openapi.json"),
     };
     Ok((
         [(
