@@ -1840,3 +1840,218 @@ async fn carbon_black_tokens_and_orgs() {
     assert_eq!(reply.body["name"], "acme's");
     assert!(reply.body["owner_email"].is_null());
 }
+
+/// The five dialects, for the test that walks one account through all.
+const PRODUCTS: [&str; 5] = [
+    "panther",
+    "cloudcraft",
+    "cloudability",
+    "risken",
+    "carbonblack",
+];
+
+/// A call in `product`'s authentication: Panther `X-API-Key`, Cloudcraft
+/// and RISKEN Bearer, Cloudability Basic, Carbon Black `X-Auth-Token`.
+async fn in_product(
+    app: &TestApp,
+    product: &str,
+    method: Method,
+    uri: &str,
+    body: Option<&Value>,
+) -> crate::harness::Reply {
+    use base64::Engine;
+    let key = app.key.clone();
+    let header = match product {
+        "panther" => ("x-api-key", key),
+        "cloudcraft" | "risken" => ("authorization", format!("Bearer {key}")),
+        "cloudability" => (
+            "authorization",
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{key}:"))
+            ),
+        ),
+        _ => ("x-auth-token", auth_token(&key)),
+    };
+    app.call_with(method, uri, None, body, &[(header.0, header.1.as_str())])
+        .await
+}
+
+/// Register `account` named `name` through `product`.
+async fn create_in(app: &TestApp, product: &str, account: &str, name: &str) {
+    let project = service::products::risken_project_id("acme");
+    let (uri, body) = match product {
+        "panther" => (
+            "/cloud-accounts/aws".to_string(),
+            json!({"awsAccountId": account, "integrationLabel": name, "awsScanConfig": {}}),
+        ),
+        "cloudcraft" => (
+            "/aws/account".to_string(),
+            json!({"name": name, "roleArn": role(account, "cross-dialect")}),
+        ),
+        "cloudability" => (
+            "/v3/vendors/aws/accounts".to_string(),
+            json!({"vendorAccountId": account, "vendorAccountName": name, "type": "aws_role"}),
+        ),
+        "risken" => (
+            "/api/v1/aws/put-aws/".to_string(),
+            json!({"project_id": project, "aws": {"name": name, "project_id": project, "aws_account_id": account}}),
+        ),
+        _ => (
+            format!("{CBC}/orgs/acme/accounts"),
+            carbon_black_body(account, name),
+        ),
+    };
+    let reply = in_product(app, product, Method::POST, &uri, Some(&body)).await;
+    assert!(reply.status.is_success(), "{product}: {:#}", reply.body);
+}
+
+fn carbon_black_body(account: &str, name: &str) -> Value {
+    json!({
+        "cloud_provider_account_id": account, "cloud_provider": "AWS", "name": name,
+        "owner_name": "Ops", "owner_email": "ops@example.com", "environment": "PROD",
+        "credential": {"role_arn": role(account, "cross-dialect")}, "regions": ["us-east-1"],
+    })
+}
+
+/// `account`'s path in `product`, by the id that product knows it by.
+async fn path_in(app: &TestApp, product: &str, account: &str) -> String {
+    let v1 = app.get(&format!("/v1/accounts/{account}")).await;
+    assert_eq!(v1.status, StatusCode::OK, "{:#}", v1.body);
+    match product {
+        "panther" => format!(
+            "/cloud-accounts/aws/{}",
+            v1.body["products"]["panther"]["integration_id"]
+                .as_str()
+                .unwrap()
+        ),
+        "cloudcraft" => format!(
+            "/aws/account/{}",
+            v1.body["products"]["cloudcraft"]["id"].as_str().unwrap()
+        ),
+        "cloudability" => format!("/v3/vendors/AWS/accounts/{account}"),
+        "risken" => {
+            let project = service::products::risken_project_id("acme");
+            format!("/api/v1/aws/list-aws/?project_id={project}&aws_account_id={account}")
+        }
+        _ => format!("{CBC}/orgs/acme/cloud_providers/AWS/accounts/{account}"),
+    }
+}
+
+/// `account`'s name as `product` reads it.
+async fn name_in(app: &TestApp, product: &str, account: &str) -> String {
+    let uri = path_in(app, product, account).await;
+    let reply = in_product(app, product, Method::GET, &uri, None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{product}: {:#}", reply.body);
+    let name = match product {
+        "panther" => &reply.body["integrationLabel"],
+        "cloudability" => &reply.body["result"]["vendorAccountName"],
+        "risken" => &reply.body["data"]["aws"][0]["name"],
+        _ => &reply.body["name"],
+    };
+    name.as_str()
+        .unwrap_or_else(|| panic!("{product}: {:#}", reply.body))
+        .to_string()
+}
+
+/// Rename `account` through `product`'s update.
+async fn rename_in(app: &TestApp, product: &str, account: &str, name: &str) {
+    let uri = path_in(app, product, account).await;
+    let project = service::products::risken_project_id("acme");
+    let (method, uri, body) = match product {
+        "panther" => (
+            Method::PUT,
+            uri,
+            json!({"awsAccountId": account, "integrationLabel": name, "awsScanConfig": {}}),
+        ),
+        "cloudcraft" => (Method::PUT, uri, json!({"name": name})),
+        "cloudability" => (Method::PUT, uri, json!({"vendorAccountName": name})),
+        "risken" => (
+            Method::POST,
+            "/api/v1/aws/put-aws/".to_string(),
+            json!({"project_id": project, "aws": {"name": name, "project_id": project, "aws_account_id": account}}),
+        ),
+        _ => (Method::PUT, uri, carbon_black_body(account, name)),
+    };
+    let reply = in_product(app, product, method, &uri, Some(&body)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{product}: {:#}", reply.body);
+}
+
+/// Delete `account` through `product`.
+async fn delete_in(app: &TestApp, product: &str, account: &str) {
+    let uri = path_in(app, product, account).await;
+    let reply = match product {
+        "risken" => {
+            let project = service::products::risken_project_id("acme");
+            let listed = in_product(app, product, Method::GET, &uri, None).await;
+            let aws_id = listed.body["data"]["aws"][0]["aws_id"].clone();
+            let body = json!({"project_id": project, "aws_id": aws_id});
+            in_product(
+                app,
+                product,
+                Method::POST,
+                "/api/v1/aws/delete-aws/",
+                Some(&body),
+            )
+            .await
+        }
+        _ => in_product(app, product, Method::DELETE, &uri, None).await,
+    };
+    assert!(reply.status.is_success(), "{product}: {:#}", reply.body);
+}
+
+/// One source of truth: an account created in each dialect is read in
+/// `/v1` and in the four others, renamed in `/v1` and then in each of the
+/// others (every one reading each change: one version each), and deleted
+/// in a third; then it is gone from `/v1`.
+#[tokio::test]
+async fn an_account_made_in_any_dialect_is_the_same_in_all_five() {
+    let app = TestApp::new().await;
+    for (index, creator) in PRODUCTS.iter().enumerate() {
+        let account = format!("55555555555{index}");
+        create_in(&app, creator, &account, &format!("Made in {creator}")).await;
+        for reader in PRODUCTS {
+            assert_eq!(
+                name_in(&app, reader, &account).await,
+                format!("Made in {creator}"),
+                "{reader}"
+            );
+        }
+        let patched = app
+            .call(
+                Method::PATCH,
+                &format!("/v1/accounts/{account}"),
+                Some(&json!({"name": "Renamed in v1"})),
+            )
+            .await;
+        assert_eq!(patched.status, StatusCode::OK, "{:#}", patched.body);
+        for changer in PRODUCTS.iter().filter(|p| *p != creator) {
+            let name = format!("Renamed in {changer}");
+            rename_in(&app, changer, &account, &name).await;
+            for reader in PRODUCTS {
+                assert_eq!(
+                    name_in(&app, reader, &account).await,
+                    name,
+                    "{changer} -> {reader}"
+                );
+            }
+            assert_eq!(
+                app.get(&format!("/v1/accounts/{account}")).await.body["name"],
+                json!(name)
+            );
+        }
+        let v1 = app.get(&format!("/v1/accounts/{account}")).await;
+        assert_eq!(
+            v1.body["version"],
+            json!(6),
+            "created, renamed in v1 and in four others"
+        );
+        let third = PRODUCTS[(index + 2) % PRODUCTS.len()];
+        delete_in(&app, third, &account).await;
+        assert_eq!(
+            app.get(&format!("/v1/accounts/{account}")).await.status,
+            StatusCode::NOT_FOUND,
+            "made in {creator}, deleted in {third}"
+        );
+    }
+}
