@@ -26,11 +26,16 @@
 //! suppression: a results page of 1 MiB settled against 100 worst-case
 //! suppression rules against none (`suppression.rs`).
 //!
+//! dialects: one account read through each product's API (Panther,
+//! Cloudcraft, Cloudability, RISKEN, Carbon Black) against `/v1`'s read of
+//! it (`dialects.rs`).
+//!
 //! verification: accounts verified by the scheduled sweep (the real
 //! verifier, the real DynamoDB Local) against an STS endpoint with an
 //! injected latency; then again under an STS rate ceiling set below the
 //! achieved rate, with the endpoint throttling above its quota.
 
+mod dialects;
 mod events;
 mod finding_writes;
 mod fleet;
@@ -196,6 +201,9 @@ async fn main() {
     }
     if only.is_empty() || only == "events" {
         events::run().await;
+    }
+    if only.is_empty() || only == "dialects" {
+        dialects::run(env_or("BENCH_DIALECT_REPEATS", 200)).await;
     }
     if only.is_empty() || only == "fleet" {
         fleet::run(accounts, env_or("BENCH_REPEATS", 20)).await;
