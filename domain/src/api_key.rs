@@ -102,6 +102,9 @@ pub struct ApiKey {
     /// Who revoked it: an API key id, or `admin-cli`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_by: Option<String>,
+    /// The formats of the aliases issued for it, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<AliasFormat>,
 }
 
 /// An API key as shown to callers: everything but the hash.
@@ -116,6 +119,9 @@ pub struct ApiKeyView {
     pub expires_at: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<Timestamp>,
+    /// The formats of the aliases issued for it (each works as the key does).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<AliasFormat>,
 }
 
 impl From<&ApiKey> for ApiKeyView {
@@ -128,6 +134,7 @@ impl From<&ApiKey> for ApiKeyView {
             created_by: key.created_by.clone(),
             expires_at: key.expires_at,
             revoked_at: key.revoked_at,
+            aliases: key.aliases.clone(),
         }
     }
 }
@@ -136,6 +143,60 @@ impl From<&ApiKey> for ApiKeyView {
 pub struct IssuedKey {
     pub record: ApiKey,
     pub token: String,
+}
+
+/// A second form of a key, for clients that check a key's shape before
+/// they send it: its own 256 CSPRNG bits in that product's format, bound
+/// to the key (found by its digest, one read; then the key's record, so a
+/// revoked or expired key's aliases stop working with it).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
+pub enum AliasFormat {
+    /// 44 characters: 32 bytes in standard base64, as Cloudcraft's keys
+    /// are (its clients refuse a key of another length).
+    Cloudcraft,
+}
+
+impl AliasFormat {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// A new alias in this format.
+    pub fn issue(self) -> String {
+        match self {
+            AliasFormat::Cloudcraft => crypto::random_base64(32),
+        }
+    }
+
+    /// The format `token` has, if it is an alias's; anything else costs
+    /// no read.
+    pub fn of(token: &str) -> Option<AliasFormat> {
+        use base64::Engine;
+        let decoded = (token.len() == 44)
+            .then(|| base64::engine::general_purpose::STANDARD.decode(token).ok())
+            .flatten();
+        decoded
+            .filter(|bytes| bytes.len() == 32)
+            .map(|_| AliasFormat::Cloudcraft)
+    }
+}
+
+/// What an alias is stored (and found) by: its SHA-256, never itself.
+pub fn alias_digest(alias: &str) -> String {
+    crypto::hash_secret(alias)
 }
 
 /// The parts of a presented token.
@@ -188,6 +249,7 @@ impl ApiKey {
             expires_at,
             revoked_at: None,
             revoked_by: None,
+            aliases: Vec::new(),
         };
         Ok(IssuedKey { record, token })
     }
@@ -218,6 +280,7 @@ impl ApiKey {
             expires_at: None,
             revoked_at: None,
             revoked_by: None,
+            aliases: Vec::new(),
         })
     }
 
@@ -247,6 +310,12 @@ impl ApiKey {
         if !matches {
             return Err(Refusal::WrongSecret);
         }
+        self.usable(now)
+    }
+
+    /// Whether the key may be used at `now` (not revoked, not expired);
+    /// its secret checked already, or an alias of it found by its digest.
+    pub fn usable(&self, now: Timestamp) -> Result<(), Refusal> {
         if self.revoked_at.is_some() {
             return Err(Refusal::Revoked);
         }
@@ -263,6 +332,25 @@ impl ApiKey {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_alias_has_its_products_shape_and_nothing_else_passes_for_one() {
+        let alias = AliasFormat::Cloudcraft.issue();
+        assert_eq!(alias.len(), 44);
+        assert_eq!(AliasFormat::of(&alias), Some(AliasFormat::Cloudcraft));
+        assert_ne!(alias, AliasFormat::Cloudcraft.issue());
+        for not in [
+            "",
+            "short=",
+            &"A".repeat(44),
+            &format!("{}==", "A".repeat(42)),
+        ] {
+            assert_eq!(AliasFormat::of(not), None, "{not}");
+        }
+        assert_eq!(alias_digest(&alias).len(), 64);
+        assert_ne!(alias_digest(&alias), alias);
+    }
+
     use super::*;
 
     #[test]

@@ -10,6 +10,14 @@ pub fn random_hex(bytes: usize) -> String {
     hex::encode(buffer)
 }
 
+/// `bytes` random bytes from the OS CSPRNG, standard base64 (padded).
+pub fn random_base64(bytes: usize) -> String {
+    use base64::Engine;
+    let mut buffer = vec![0u8; bytes];
+    getrandom::fill(&mut buffer).expect("the operating system CSPRNG is unavailable");
+    base64::engine::general_purpose::STANDARD.encode(buffer)
+}
+
 /// A new external ID: 160 bits from the CSPRNG, 40 hex characters, within
 /// the character set and length STS accepts for `sts:ExternalId`.
 pub fn new_external_id() -> String {

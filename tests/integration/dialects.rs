@@ -2055,3 +2055,77 @@ async fn an_account_made_in_any_dialect_is_the_same_in_all_five() {
         );
     }
 }
+
+/// A client that takes only a key of its product's shape (Cloudcraft's:
+/// 44 characters) gets an alias of the key in that shape: it works as the
+/// key does, in every dialect and in `/v1`, holds the key's scopes, and
+/// stops with the key. Only its digest is stored.
+#[tokio::test]
+async fn a_key_alias_in_cloudcrafts_format_is_the_key() {
+    let app = TestApp::new().await;
+    let reader = app.key("acme", &[Scope::Read]).await;
+    let key_id = reader.split('_').nth(2).unwrap().to_string();
+    let issued = app
+        .call(
+            Method::POST,
+            &format!("/v1/api-keys/{key_id}/aliases"),
+            Some(&json!({"format": "cloudcraft"})),
+        )
+        .await;
+    assert_eq!(issued.status, StatusCode::CREATED, "{:#}", issued.body);
+    let alias = issued.body["alias"].as_str().unwrap().to_string();
+    assert_eq!(alias.len(), 44);
+    assert!(alias.ends_with('='));
+    let listed = app.get(&format!("/v1/api-keys/{key_id}")).await;
+    assert_eq!(listed.body["aliases"], json!(["cloudcraft"]));
+
+    let accounts = cloudcraft(&app, Method::GET, "/aws/account", &alias, None).await;
+    assert_eq!(accounts.status, StatusCode::OK, "{:#}", accounts.body);
+    let v1 = app
+        .call_with(Method::GET, "/v1/accounts", Some(&alias), None, &[])
+        .await;
+    assert_eq!(v1.status, StatusCode::OK);
+    // The key's scopes: read only.
+    let write = cloudcraft(
+        &app,
+        Method::POST,
+        "/aws/account",
+        &alias,
+        Some(&json!({"name": "x", "roleArn": role("777777777777", "r")})),
+    )
+    .await;
+    assert_cloudcraft_error(&write, 403);
+    // Another 44-character value is no key.
+    let forged = "A".repeat(43) + "=";
+    assert_cloudcraft_error(
+        &cloudcraft(&app, Method::GET, "/aws/account", &forged, None).await,
+        401,
+    );
+    // Another tenant cannot alias this tenant's key.
+    let other = app.key("other", &[Scope::Admin]).await;
+    let foreign = app
+        .call_with(
+            Method::POST,
+            &format!("/v1/api-keys/{key_id}/aliases"),
+            Some(&other),
+            Some(&json!({"format": "cloudcraft"})),
+            &[],
+        )
+        .await;
+    foreign.assert_error(404, "not_found");
+
+    let revoked = app
+        .call(Method::DELETE, &format!("/v1/api-keys/{key_id}"), None)
+        .await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+    let after = cloudcraft(&app, Method::GET, "/aws/account", &alias, None).await;
+    assert!(assert_cloudcraft_error(&after, 401).contains("revoked"));
+    let again = app
+        .call(
+            Method::POST,
+            &format!("/v1/api-keys/{key_id}/aliases"),
+            Some(&json!({"format": "cloudcraft"})),
+        )
+        .await;
+    again.assert_error(404, "not_found");
+}

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use service::api_key::{ApiKey, ApiKeyView, Scope};
+use service::api_key::{AliasFormat, ApiKey, ApiKeyView, Scope};
 use service::ids::KeyId;
 use service::time::Timestamp;
 use utoipa::ToSchema;
@@ -133,4 +133,61 @@ pub async fn revoke_api_key(
         )
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAliasRequest {
+    /// The product whose key format the alias takes (`cloudcraft`: 44
+    /// characters, 32 bytes in base64).
+    format: AliasFormat,
+}
+
+/// A new alias. `alias` is shown this once and never again.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedAlias {
+    key_id: String,
+    format: AliasFormat,
+    /// Send it wherever the key goes (`X-API-Key`, `Authorization:
+    /// Bearer`, ...): it is the key, with its scopes, and stops working when
+    /// the key is revoked or expires. Only its digest is kept.
+    alias: String,
+}
+
+#[utoipa::path(
+    post, path = "/v1/api-keys/{key_id}/aliases", tag = "api-keys",
+    params(("key_id" = String, Path, description = "The key the alias stands for")),
+    request_body = CreateAliasRequest,
+    responses(
+        (status = 201, body = CreatedAlias),
+        (status = 404, description = "No such live key", body = crate::error::ErrorResponse),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn create_alias(
+    auth: Auth<Admin>,
+    State(state): State<AppState>,
+    Path(key_id): Path<KeyId>,
+    JsonObject(body): JsonObject,
+) -> Result<(StatusCode, Json<CreatedAlias>), ApiError> {
+    let request: CreateAliasRequest = parse(Value::Object(body))?;
+    let alias = request.format.issue();
+    state
+        .store
+        .create_key_alias(
+            &auth.caller.tenant,
+            &key_id,
+            request.format,
+            &service::api_key::alias_digest(&alias),
+            Timestamp::now(),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedAlias {
+            key_id: key_id.to_string(),
+            format: request.format,
+            alias,
+        }),
+    ))
 }

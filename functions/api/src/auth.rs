@@ -5,7 +5,7 @@ use crate::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
-use service::api_key::{ApiKey, Refusal, Scope};
+use service::api_key::{AliasFormat, ApiKey, Refusal, Scope};
 use service::products::Product;
 use service::time::Timestamp;
 use std::marker::PhantomData;
@@ -65,22 +65,18 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<ApiKey, Api
             )
         })?
         .ok_or_else(invalid)?;
-    // A token that cannot be a key costs no read: refused as it is.
-    let presented = ApiKey::parse_token(&token).ok_or_else(invalid)?;
-    // Loopback is the dev server's own clients (its tests, schemathesis):
-    // one source for everything, so it is limited per key id only.
-    let source = source_address(parts)
-        .filter(|address| {
-            !address
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
-        })
-        .map(|address| format!("src:{address}"));
+    // A token that cannot be a key (or an alias) costs no read: refused as it is.
+    let Some(presented) = ApiKey::parse_token(&token) else {
+        return match AliasFormat::of(&token) {
+            Some(_) => authenticate_alias(&token, parts, state).await,
+            None => Err(invalid()),
+        };
+    };
     // Who failed too often lately gets a 429 before any read.
-    let who: Vec<String> =
-        std::iter::once(format!("key:{}/{}", presented.tenant, presented.key_id))
-            .chain(source)
-            .collect();
+    let who = failing(
+        format!("key:{}/{}", presented.tenant, presented.key_id),
+        parts,
+    );
     state.auth_failures.check(&who)?;
     let record = state
         .store
@@ -94,6 +90,49 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<ApiKey, Api
         Some(Err(Refusal::Revoked)) => ApiError::unauthorized("this API key has been revoked"),
         Some(Err(Refusal::Expired)) => ApiError::unauthorized("this API key has expired"),
         Some(Err(_)) | None => invalid(),
+    };
+    state.auth_failures.record(&who);
+    Err(refusal)
+}
+
+/// What failures are counted against: the key (or alias), and the
+/// source address. Loopback is the dev server's own clients (its tests,
+/// schemathesis): one source for everything, so it is limited per key
+/// only.
+fn failing(key: String, parts: &Parts) -> Vec<String> {
+    let source = source_address(parts)
+        .filter(|address| {
+            !address
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+        })
+        .map(|address| format!("src:{address}"));
+    std::iter::once(key).chain(source).collect()
+}
+
+/// The API key record an alias stands for (found by the alias's digest,
+/// then the key's record, whose revocation and expiry hold for it), or a
+/// 401 that says why.
+async fn authenticate_alias(
+    alias: &str,
+    parts: &Parts,
+    state: &AppState,
+) -> Result<ApiKey, ApiError> {
+    let digest = service::api_key::alias_digest(alias);
+    let who = failing(format!("alias:{}", &digest[..16]), parts);
+    state.auth_failures.check(&who)?;
+    let record = match state.store.key_of_alias(&digest).await? {
+        Some((tenant, key_id)) => state.store.get_api_key(&tenant, &key_id).await?,
+        None => None,
+    };
+    let refusal = match record
+        .as_ref()
+        .map(|record| record.usable(Timestamp::now()))
+    {
+        Some(Ok(())) => return Ok(record.expect("checked above")),
+        Some(Err(Refusal::Revoked)) => ApiError::unauthorized("this API key has been revoked"),
+        Some(Err(Refusal::Expired)) => ApiError::unauthorized("this API key has expired"),
+        Some(Err(_)) | None => ApiError::unauthorized("invalid API key"),
     };
     state.auth_failures.record(&who);
     Err(refusal)
@@ -252,6 +291,7 @@ pub fn post_scope(matched_path: &str) -> Scope {
     match matched_path {
         "/v1/accounts/search" | "/v1/accounts/export" => Scope::Read,
         "/v1/api-keys"
+        | "/v1/api-keys/{key_id}/aliases"
         | "/v1/webhooks"
         | "/v1/webhooks/{webhook_id}/rotate-secret"
         | "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver" => Scope::Admin,

@@ -378,6 +378,7 @@ fn routes() -> (Router<AppState>, OpenApiDocument) {
         .routes(routes!(scanner_results::complete_scan))
         .routes(routes!(api_keys::create_api_key, api_keys::list_api_keys))
         .routes(routes!(api_keys::get_api_key, api_keys::revoke_api_key))
+        .routes(routes!(api_keys::create_alias))
         .routes(routes!(audit::list_audit_events))
         .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
         .routes(routes!(

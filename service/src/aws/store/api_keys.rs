@@ -1,12 +1,19 @@
 //! Tenant and API key items.
 
 use super::{is_condition_failure, keys, s, Store};
-use crate::api_key::ApiKey;
+use crate::api_key::{AliasFormat, ApiKey};
 use crate::time::Timestamp;
 use crate::{Error, Result};
 use aws_sdk_dynamodb::types::{Put, ReturnValue, TransactWriteItem, Update};
 
 const RESOURCE: &str = "api key";
+const ALIAS_SK: &str = "KEYALIAS";
+
+/// An alias's own partition: found by its digest alone (the alias names
+/// no tenant), one item each.
+fn alias_pk(digest: &str) -> String {
+    format!("KEYALIAS#{digest}")
+}
 
 /// What revoking did.
 #[derive(Debug, PartialEq, Eq)]
@@ -58,6 +65,96 @@ impl Store {
             &key.key_id,
         )
         .await
+    }
+
+    /// Bind an alias (by its digest) to a live key, in one transaction:
+    /// the alias item, found without a tenant, and the format noted on the
+    /// key. `NotFound` if the key is missing, revoked or expired.
+    pub async fn create_key_alias(
+        &self,
+        tenant: &str,
+        key_id: &str,
+        format: AliasFormat,
+        digest: &str,
+        now: Timestamp,
+    ) -> Result<ApiKey> {
+        let mut alias = std::collections::HashMap::new();
+        alias.insert("pk".to_string(), s(alias_pk(digest)));
+        alias.insert("sk".to_string(), s(ALIAS_SK));
+        alias.insert("type".to_string(), s("api_key_alias"));
+        alias.insert("tenant".to_string(), s(tenant));
+        alias.insert("key_id".to_string(), s(key_id));
+        alias.insert("format".to_string(), s(format.as_str()));
+        alias.insert("created_at".to_string(), s(now.to_string()));
+        let put = Put::builder()
+            .table_name(self.table())
+            .set_item(Some(alias))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(crate::error::store_error)?;
+        let note = Update::builder()
+            .table_name(self.table())
+            .key("pk", s(keys::tenant_pk(tenant)))
+            .key("sk", s(keys::api_key_sk(key_id)))
+            .update_expression("SET aliases = list_append(if_not_exists(aliases, :none), :format)")
+            .condition_expression(
+                "attribute_exists(sk) AND attribute_not_exists(revoked_at) AND (attribute_not_exists(expires_at) OR expires_at > :now)",
+            )
+            .expression_attribute_values(":none", aws_sdk_dynamodb::types::AttributeValue::L(Vec::new()))
+            .expression_attribute_values(
+                ":format",
+                aws_sdk_dynamodb::types::AttributeValue::L(vec![s(format.as_str())]),
+            )
+            .expression_attribute_values(":now", s(now.to_string()))
+            .build()
+            .map_err(crate::error::store_error)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(TransactWriteItem::builder().update(note).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => {}
+            Err(err)
+                if super::cancellation_reasons(&err)
+                    .is_some_and(|reasons| reasons.get(1).is_some_and(|(failed, _)| *failed)) =>
+            {
+                return Err(Error::NotFound {
+                    resource: RESOURCE,
+                    id: key_id.to_string(),
+                })
+            }
+            Err(err) => return Err(crate::aws::errors::from_sdk(err)),
+        }
+        self.get_api_key(tenant, key_id)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                resource: RESOURCE,
+                id: key_id.to_string(),
+            })
+    }
+
+    /// The key an alias (by its digest) stands for: `(tenant, key id)`.
+    pub async fn key_of_alias(&self, digest: &str) -> Result<Option<(String, String)>> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(self.table())
+            .key("pk", s(alias_pk(digest)))
+            .key("sk", s(ALIAS_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(crate::aws::errors::from_sdk)?;
+        let text = |item: &super::Item, name: &str| match item.get(name) {
+            Some(aws_sdk_dynamodb::types::AttributeValue::S(value)) => Some(value.clone()),
+            _ => None,
+        };
+        Ok(output
+            .item
+            .and_then(|item| Some((text(&item, "tenant")?, text(&item, "key_id")?))))
     }
 
     /// Strongly consistent, so a revocation takes effect on the next request.
