@@ -339,6 +339,17 @@ impl TestApp {
             .await
     }
 
+    /// A JSON request with the app's key, and the DynamoDB capacity units
+    /// it consumed (service::aws::capacity).
+    pub async fn measured(
+        &self,
+        method: Method,
+        uri: &str,
+        body: Option<&Value>,
+    ) -> (Reply, service::aws::capacity::Capacity) {
+        service::aws::capacity::measure(self.call(method, uri, body)).await
+    }
+
     pub async fn get(&self, uri: &str) -> Reply {
         self.call(Method::GET, uri, None).await
     }
@@ -503,6 +514,8 @@ pub fn test_config(table: &str) -> service::runtime::config::Config {
     config.role_template_url = None;
     // Links and template URLs come from here, never from a Host header.
     config.public_url = Some(PUBLIC_URL.into());
+    // Every call's capacity units, for the budget tests (aws::capacity).
+    config.dynamodb_consumed_capacity = true;
     config
 }
 

@@ -4,6 +4,7 @@
 mod accounts;
 mod audit;
 mod auth;
+mod capacity;
 mod csv;
 mod deliveries;
 mod dialects;

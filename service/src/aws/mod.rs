@@ -11,6 +11,7 @@
 //! - items to and from our types, SDK errors to ours: [`codec`], [`errors`].
 
 pub mod bus;
+pub mod capacity;
 pub mod changes;
 pub mod codec;
 pub mod deliveries;

@@ -108,6 +108,11 @@ pub struct Config {
     #[arg(long, env = "AUDIT_RETENTION_DAYS", default_value_t = 400,
           value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub audit_retention_days: u32,
+    /// Ask DynamoDB for the capacity units of every call and add them to
+    /// the calling task's meter (`aws::capacity`): on in tests and the
+    /// bench, off in production unless asked (the answers are larger).
+    #[arg(long, env = "DYNAMODB_CONSUMED_CAPACITY", default_value_t = false)]
+    pub dynamodb_consumed_capacity: bool,
     /// Let webhook endpoints be plain http on 127.0.0.1/::1/localhost
     /// (for a receiver on the developer's machine; never in Lambda).
     #[arg(long, env = "WEBHOOK_ALLOW_LOOPBACK_HTTP", default_value_t = false)]
@@ -413,7 +418,7 @@ impl Services {
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         Ok(Services {
             store: Store::new(
-                aws_sdk_dynamodb::Client::new(&sdk),
+                crate::aws::capacity::client(&sdk, config.dynamodb_consumed_capacity),
                 config.table_name.clone(),
             ),
             verifier: RoleVerifier::new(&sdk, &verification),

@@ -1,0 +1,226 @@
+//! Capacity budgets: the DynamoDB units each request path consumes, as
+//! DynamoDB Local reports them (as AWS bills them), held to the table in
+//! `tests/integration/capacity_budget.json`. A change that adds a read, a
+//! write or an index write fails here with the operation's name and its
+//! units before and after. Deterministic: fixed-size items, no timing.
+//! `CAPACITY_BUDGET_WRITE=1` writes the measured units as the new table
+//! (review the diff: every increase needs a reason).
+
+use crate::harness::TestApp;
+use axum::http::{Method, StatusCode};
+use serde_json::{json, Value};
+use service::aws::capacity::{measure, Capacity};
+use std::collections::BTreeMap;
+
+const BUDGET: &str = "integration/capacity_budget.json";
+
+/// The units of each measured operation, in the order measured.
+async fn measure_all() -> BTreeMap<String, Capacity> {
+    let app = TestApp::with_scans().await;
+    let mut measured = BTreeMap::new();
+    let mut keep = |name: &str, (reply, units): (crate::harness::Reply, Capacity)| {
+        assert!(reply.status.is_success(), "{name}: {:#}", reply.body);
+        measured.insert(name.to_string(), units);
+        reply
+    };
+    let account = "135791357913";
+    keep(
+        "v1 create account",
+        app.measured(
+            Method::POST,
+            "/v1/accounts",
+            Some(&json!({"account_id": account, "name": "Payments production", "environment": "PROD", "regions": ["us-east-1", "eu-west-1"]})),
+        )
+        .await,
+    );
+    keep(
+        "v1 get account",
+        app.measured(Method::GET, &format!("/v1/accounts/{account}"), None)
+            .await,
+    );
+    let patch = json!({"name": "Payments prod", "labels": {"team": "payments"}});
+    let (key, uri) = (app.key.clone(), format!("/v1/accounts/{account}"));
+    let request = app.call_with(
+        Method::PATCH,
+        &uri,
+        Some(&key),
+        Some(&patch),
+        &[("content-type", "application/merge-patch+json")],
+    );
+    keep("v1 patch account", measure(request).await);
+    let mut csv = String::from("accountId,accountName,accountOwnerName,accountOwnerEmail,environment,credentialRoleArn,regions\n");
+    for i in 0..100 {
+        csv.push_str(&format!(
+            "{:012},Imported {i:03},Owner,owner@example.com,PROD,,us-east-1\n",
+            246_000_000_000u64 + i
+        ));
+    }
+    keep(
+        "v1 import 100 rows",
+        measure(app.raw(Method::POST, "/v1/accounts/import", "text/csv", &csv)).await,
+    );
+    keep(
+        "v1 list page of 100",
+        app.measured(Method::GET, "/v1/accounts?limit=100", None)
+            .await,
+    );
+    keep(
+        "v1 search by criteria",
+        app.measured(
+            Method::POST,
+            "/v1/accounts/search",
+            Some(&json!({"criteria": {"account_id": [account, "246000000007"]}})),
+        )
+        .await,
+    );
+    keep(
+        "v1 export page of 100",
+        app.measured(
+            Method::POST,
+            "/v1/accounts/export",
+            Some(&json!({"rows": 100})),
+        )
+        .await,
+    );
+    keep(
+        "v1 verify on demand (role refused)",
+        app.measured(
+            Method::POST,
+            &format!("/v1/accounts/{account}/verify"),
+            None,
+        )
+        .await,
+    );
+    keep(
+        "v1 attach data source",
+        app.measured(
+            Method::PUT,
+            &format!("/v1/accounts/{account}/data-sources/aws:iam"),
+            Some(&json!({})),
+        )
+        .await,
+    );
+    keep(
+        "v1 create webhook",
+        app.measured(
+            Method::POST,
+            "/v1/webhooks",
+            Some(
+                &json!({"url": "https://hooks.example.com/in", "event_types": ["account.created"]}),
+            ),
+        )
+        .await,
+    );
+    let (scanned, _) = crate::scans::onboard(&app, json!({})).await;
+    let scan = app
+        .measured(
+            Method::POST,
+            &format!("/v1/accounts/{scanned}/data-sources/aws:iam/scans"),
+            Some(&json!({})),
+        )
+        .await;
+    assert_eq!(scan.0.status, StatusCode::ACCEPTED);
+    keep("v1 request a scan", scan);
+    let products = app.get(&format!("/v1/accounts/{account}")).await.body["products"].clone();
+    keep(
+        "panther get account",
+        app.measured(
+            Method::GET,
+            &format!(
+                "/cloud-accounts/aws/{}",
+                products["panther"]["integration_id"].as_str().unwrap()
+            ),
+            None,
+        )
+        .await,
+    );
+    keep(
+        "carbonblack get account",
+        app.measured(
+            Method::GET,
+            &format!("/public-cloud/account-management/v1/orgs/acme/cloud_providers/AWS/accounts/{account}"),
+            None,
+        )
+        .await,
+    );
+    keep(
+        "v1 delete account",
+        app.measured(Method::DELETE, &format!("/v1/accounts/{account}"), None)
+            .await,
+    );
+    measured
+}
+
+fn units(capacity: &Capacity) -> String {
+    let mut text = format!(
+        "{} calls, {} RCU, {} WCU",
+        capacity.calls, capacity.read, capacity.write
+    );
+    for (index, (read, write)) in &capacity.indexes {
+        text.push_str(&format!("; {index}: {read} RCU, {write} WCU"));
+    }
+    text
+}
+
+/// Every measured path within its budget (calls, read and write units,
+/// each index's); none unbudgeted.
+#[tokio::test]
+async fn every_request_path_stays_within_its_capacity_budget() {
+    let measured = measure_all().await;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(BUDGET);
+    if std::env::var("CAPACITY_BUDGET_WRITE").is_ok() {
+        let text = serde_json::to_string_pretty(&measured).unwrap() + "\n";
+        std::fs::write(&path, text).unwrap();
+    }
+    let budget: BTreeMap<String, Capacity> =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("the budget table")).unwrap();
+    let mut over = Vec::new();
+    for (name, units_now) in &measured {
+        let Some(allowed) = budget.get(name) else {
+            over.push(format!("{name}: no budget (measured {})", units(units_now)));
+            continue;
+        };
+        let index_over = units_now.indexes.iter().any(|(index, (read, write))| {
+            let (r, w) = allowed.indexes.get(index).copied().unwrap_or_default();
+            *read > r + 1e-9 || *write > w + 1e-9
+        });
+        if units_now.calls > allowed.calls
+            || units_now.read > allowed.read + 1e-9
+            || units_now.write > allowed.write + 1e-9
+            || index_over
+        {
+            over.push(format!(
+                "{name}: budget {}, now {}",
+                units(allowed),
+                units(units_now)
+            ));
+        }
+    }
+    for name in budget.keys().filter(|name| !measured.contains_key(*name)) {
+        over.push(format!("{name}: budgeted but no longer measured"));
+    }
+    assert!(over.is_empty(), "over budget:\n{}", over.join("\n"));
+    // What each costs, shown with the test's output.
+    for (name, capacity) in &measured {
+        println!("{name:40} {}", units(capacity));
+    }
+}
+
+/// The meter sees what the test does: an extra read is counted.
+#[tokio::test]
+async fn the_meter_counts_each_call_and_its_units() {
+    let app = TestApp::new().await;
+    app.create("864208642086", Value::Null).await;
+    let (_, once) = app
+        .measured(Method::GET, "/v1/accounts/864208642086", None)
+        .await;
+    let (_, twice) = measure(async {
+        app.get("/v1/accounts/864208642086").await;
+        app.get("/v1/accounts/864208642086").await;
+    })
+    .await;
+    assert!(once.calls >= 2, "the key and the account: {once:?}");
+    assert!(once.read > 0.0);
+    assert_eq!(twice.calls, 2 * once.calls);
+    assert_eq!(twice.read, 2.0 * once.read);
+}
