@@ -151,6 +151,45 @@ async fn measure_all() -> BTreeMap<String, Capacity> {
     measured
 }
 
+/// What each path's semantics need (read, write units), from the
+/// measured item sizes: an account item is 1.0-1.2 KB (2 WCU to write,
+/// one 4 KB read unit), an API key item under 1 KB; authentication is one
+/// strongly consistent GetItem (1 RCU: a revocation holds on the next
+/// request); the seven account indexes the queries use (four sort orders,
+/// status, environment, due) cost 1 WCU an entry if they projected keys
+/// only. docs/architecture.md says why a path is above 1.25x its floor.
+const FLOORS: [(&str, f64, f64); 14] = [
+    ("carbonblack get account", 1.5, 0.0),
+    ("panther get account", 1.5, 0.0),
+    ("v1 get account", 1.5, 0.0),
+    ("v1 create account", 1.0, 9.0),
+    ("v1 patch account", 1.5, 6.0),
+    ("v1 delete account", 1.0, 9.0),
+    ("v1 import 100 rows", 1.0, 900.0),
+    ("v1 list page of 100", 15.0, 0.0),
+    ("v1 export page of 100", 15.0, 0.0),
+    ("v1 search by criteria", 2.0, 0.0),
+    ("v1 verify on demand (role refused)", 1.5, 9.0),
+    ("v1 attach data source", 1.5, 1.0),
+    ("v1 create webhook", 1.0, 1.0),
+    ("v1 request a scan", 2.0, 1.0),
+];
+
+/// Measured units over the floor's, each path (make bench prints them).
+fn against_floors(measured: &BTreeMap<String, Capacity>) {
+    for (name, read, write) in FLOORS {
+        let Some(units) = measured.get(name) else {
+            panic!("{name} has a floor but is not measured");
+        };
+        println!(
+            "{name:40} {:7.1} units, floor {:7.1} ({read} RCU + {write} WCU): {:.2}x",
+            units.read + units.write,
+            read + write,
+            (units.read + units.write) / (read + write)
+        );
+    }
+}
+
 fn units(capacity: &Capacity) -> String {
     let mut text = format!(
         "{} calls, {} RCU, {} WCU",
@@ -200,10 +239,16 @@ async fn every_request_path_stays_within_its_capacity_budget() {
         over.push(format!("{name}: budgeted but no longer measured"));
     }
     assert!(over.is_empty(), "over budget:\n{}", over.join("\n"));
-    // What each costs, shown with the test's output.
+    // What each costs, and against its floor, shown with the test's output.
     for (name, capacity) in &measured {
         println!("{name:40} {}", units(capacity));
     }
+    assert_eq!(
+        FLOORS.len(),
+        measured.len(),
+        "every measured path has a floor"
+    );
+    against_floors(&measured);
 }
 
 /// The meter sees what the test does: an extra read is counted.

@@ -18,6 +18,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/api-keys"),
     ("get", "/v1/api-keys/{key_id}"),
     ("delete", "/v1/api-keys/{key_id}"),
+    ("post", "/v1/api-keys/{key_id}/aliases"),
     ("get", "/v1/openapi.json"),
     ("get", "/v1/audit-events"),
     ("post", "/v1/webhooks"),
