@@ -132,6 +132,10 @@ pub async fn revoke_api_key(
             Timestamp::now(),
         )
         .await?;
+    // Revoked here: this instance refuses it from the next request on.
+    if let Some(cache) = &state.key_cache {
+        cache.forget(&auth.caller.tenant, &key_id);
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -78,15 +78,28 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<ApiKey, Api
         parts,
     );
     state.auth_failures.check(&who)?;
-    let record = state
-        .store
-        .get_api_key(presented.tenant, presented.key_id)
-        .await?;
+    let cache = state.key_cache.as_deref();
+    let cached = cache.and_then(|cache| cache.get(presented.tenant, presented.key_id));
+    let record = match cached.clone() {
+        Some(record) => Some(record),
+        None => {
+            state
+                .store
+                .get_api_key(presented.tenant, presented.key_id)
+                .await?
+        }
+    };
     let refusal = match record
         .as_ref()
         .map(|record| record.check(presented.secret, Timestamp::now()))
     {
-        Some(Ok(())) => return Ok(record.expect("checked above")),
+        Some(Ok(())) => {
+            let record = record.expect("checked above");
+            if let (Some(cache), None) = (cache, cached) {
+                cache.put(&record);
+            }
+            return Ok(record);
+        }
         Some(Err(Refusal::Revoked)) => ApiError::unauthorized("this API key has been revoked"),
         Some(Err(Refusal::Expired)) => ApiError::unauthorized("this API key has expired"),
         Some(Err(_)) | None => invalid(),

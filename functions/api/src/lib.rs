@@ -13,6 +13,7 @@ pub mod dialects;
 pub mod docs;
 pub mod error;
 pub mod idempotency;
+pub mod key_cache;
 pub mod onboard_page;
 pub mod onboarding_links;
 pub mod organizations;
@@ -64,6 +65,8 @@ pub struct AppState {
     pub key_limiter: Option<Arc<rate_limit::KeyLimiter>>,
     /// Failed authentications per key id and source, always limited.
     pub auth_failures: Arc<rate_limit::AuthFailures>,
+    /// Key records read lately (`API_KEY_CACHE_SECONDS`); `None`: none kept.
+    pub key_cache: Option<Arc<key_cache::KeyCache>>,
     /// Webhook endpoints may be plain http on loopback (the dev server).
     pub allow_loopback_webhooks: bool,
     /// Where redeliveries go; without one, redeliver answers 503.
@@ -105,6 +108,7 @@ impl AppState {
             search_read_budget: service::search::DEFAULT_READ_BUDGET,
             key_limiter: None,
             auth_failures: Arc::default(),
+            key_cache: None,
             allow_loopback_webhooks: false,
             delivery_queue: None,
             organization_sync_queue: None,
@@ -146,6 +150,7 @@ impl AppState {
             search_read_budget: service::search::DEFAULT_READ_BUDGET,
             key_limiter: None,
             auth_failures: Arc::default(),
+            key_cache: None,
             allow_loopback_webhooks: config.webhook_allow_loopback_http,
             delivery_queue: services.delivery_queue.clone(),
             organization_sync_queue: services.organization_sync_queue.clone(),
@@ -159,6 +164,13 @@ impl AppState {
         }
         .with_key_rate(rate_limit::KeyRate::from_config(config))
         .with_search_read_budget(config.search_read_budget as usize)
+        .with_key_cache(std::time::Duration::from_secs(config.api_key_cache_seconds))
+    }
+
+    /// Keep key records this long after reading them (zero: none kept).
+    pub fn with_key_cache(mut self, ttl: std::time::Duration) -> Self {
+        self.key_cache = key_cache::KeyCache::new(ttl).map(Arc::new);
+        self
     }
 
     /// Make links and template URLs from `origin` (`PUBLIC_URL`).

@@ -100,6 +100,13 @@ pub struct Config {
     #[arg(long, env = "SEARCH_READ_BUDGET", default_value_t = crate::search::DEFAULT_READ_BUDGET as u64,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub search_read_budget: u64,
+    /// Seconds an API function instance keeps a key's record after reading
+    /// it (0: read it on every request). A revocation through another
+    /// instance or the operator CLI takes effect within this time; one
+    /// through this instance at once. The template sets 10.
+    #[arg(long, env = "API_KEY_CACHE_SECONDS", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=300))]
+    pub api_key_cache_seconds: u64,
     /// Products whose account API (dialect) this deployment does not
     /// serve, comma-separated (e.g. `panther`); empty: all are served.
     #[arg(long, env = "DIALECTS_OFF", default_value = "", value_parser = parse_products)]
