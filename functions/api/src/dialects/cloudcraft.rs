@@ -10,6 +10,7 @@
 //! role ARN; Cloudcraft's `region` (where the account is checked from) is
 //! the label `cloudcraft:region`.
 
+use super::echo;
 use crate::auth::{Auth, Read, Write};
 use crate::body::JsonObject;
 use crate::error::{ApiError, Refusal};
@@ -22,7 +23,7 @@ use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 use service::account::Account;
 use service::ids::AccountId;
-use service::products::{AccountUuid, Product};
+use service::products::Product;
 
 /// The label that keeps Cloudcraft's `region`.
 pub const REGION_LABEL: &str = "cloudcraft:region";
@@ -172,17 +173,7 @@ async fn create(
 
 /// The account a Cloudcraft id names in this tenant, or a 404.
 async fn find(state: &AppState, tenant: &str, id: &str) -> Result<Account, ApiError> {
-    let missing = || ApiError::not_found(format!("no AWS account with id '{}'", echo(id)));
-    let account_id = AccountUuid::account_of(id).ok_or_else(missing)?;
-    let account = state
-        .store
-        .get_account(tenant, &account_id)
-        .await?
-        .ok_or_else(missing)?;
-    match account.product_id(Product::Cloudcraft).matches(id) {
-        true => Ok(account),
-        false => Err(missing()),
-    }
+    super::find_by_product_id(state, tenant, Product::Cloudcraft, id, "AWS account").await
 }
 
 /// `GET /aws/account/{id}`.
@@ -260,10 +251,6 @@ pub fn error(status: StatusCode, refusal: Option<&Refusal>) -> (StatusCode, Valu
 /// Our field names in a message, as Cloudcraft names them.
 fn in_cloudcraft_terms(text: &str) -> String {
     super::rename_words(text, &[("role_arn", "roleArn")])
-}
-
-fn echo(text: &str) -> String {
-    super::echo(text)
 }
 
 #[cfg(test)]

@@ -165,6 +165,29 @@ fn replace_word(text: &str, word: &str, by: &str) -> String {
     out
 }
 
+/// The account a product's UUID id names in this tenant (one GetItem: the
+/// id carries the account id), compared with the id stored on it; a 404
+/// naming `what` otherwise, also for an id that is no such UUID.
+pub async fn find_by_product_id(
+    state: &AppState,
+    tenant: &str,
+    product: Product,
+    id: &str,
+    what: &str,
+) -> Result<service::account::Account, ApiError> {
+    let missing = || ApiError::not_found(format!("no {what} with id '{}'", echo(id)));
+    let account_id = service::products::AccountUuid::account_of(id).ok_or_else(missing)?;
+    let account = state
+        .store
+        .get_account(tenant, &account_id)
+        .await?
+        .ok_or_else(missing)?;
+    match account.product_id(product).matches(id) {
+        true => Ok(account),
+        false => Err(missing()),
+    }
+}
+
 /// At most 64 characters of what the caller sent, control characters
 /// escaped, for a message.
 pub fn echo(text: &str) -> String {

@@ -20,7 +20,7 @@ use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 use service::account::Account;
 use service::ids::AccountId;
-use service::products::{AccountUuid, Product};
+use service::products::Product;
 
 /// Panther's field names and ours, one pair per field the dialect maps.
 const FIELDS: [(&str, &str); 6] = [
@@ -131,17 +131,7 @@ fn check_label(body: &Map<String, Value>) -> Result<(), ApiError> {
 
 /// The account an integration id names in this tenant, or a 404.
 async fn find(state: &AppState, tenant: &str, id: &str) -> Result<Account, ApiError> {
-    let missing = || ApiError::not_found(format!("no AWS cloud account with id '{}'", echo(id)));
-    let account_id = AccountUuid::account_of(id).ok_or_else(missing)?;
-    let account = state
-        .store
-        .get_account(tenant, &account_id)
-        .await?
-        .ok_or_else(missing)?;
-    match account.product_id(Product::Panther).matches(id) {
-        true => Ok(account),
-        false => Err(missing()),
-    }
+    super::find_by_product_id(state, tenant, Product::Panther, id, "AWS cloud account").await
 }
 
 /// `POST /cloud-accounts/aws`: 201 with the account and its integrationId.
@@ -258,10 +248,6 @@ pub fn error(
 /// `text` with our field names replaced by Panther's.
 fn in_panther_terms(text: &str) -> String {
     super::rename_words(text, &FIELDS.map(|(panther, ours)| (ours, panther)))
-}
-
-fn echo(text: &str) -> String {
-    super::echo(text)
 }
 
 #[cfg(test)]
