@@ -7,8 +7,7 @@
 use axum::body::Body;
 use axum::http::Request;
 use http_body_util::BodyExt;
-use service::api_key::{ApiKey, Scope};
-use service::time::Timestamp;
+use service::api_key::Scope;
 use std::time::{Duration, Instant};
 use tower::ServiceExt;
 
@@ -58,19 +57,7 @@ pub async fn run(repeats: usize) {
         .expect("create table");
     let services = crate::services(&table).await;
     let router = api::router(api::AppState::from_services(&services));
-    let issued = ApiKey::issue(
-        TENANT,
-        "bench",
-        Scope::ALL.to_vec(),
-        "bench",
-        None,
-        Timestamp::now(),
-    )
-    .expect("key");
-    service::usecases::api_keys::create(&services.store, &issued.record)
-        .await
-        .expect("store key");
-    let key = issued.token;
+    let key = crate::issue_key(&services.store, TENANT, Scope::ALL.to_vec()).await;
     let v1 = [("x-api-key", key.clone())];
     let created = call(
         &router,

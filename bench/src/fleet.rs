@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::http::Request;
 use futures::StreamExt;
 use http_body_util::BodyExt;
-use service::api_key::{ApiKey, Scope};
+use service::api_key::Scope;
 use service::time::Timestamp;
 use std::time::{Duration, Instant};
 use tower::ServiceExt;
@@ -25,19 +25,7 @@ pub async fn run(accounts: usize, repeats: usize) {
     let services = crate::services(&table).await;
     let store = services.store.clone();
     let router = api::router(api::AppState::from_services(&services));
-    let issued = ApiKey::issue(
-        TENANT,
-        "bench",
-        Scope::ALL.to_vec(),
-        "bench",
-        None,
-        Timestamp::now(),
-    )
-    .expect("key");
-    service::usecases::api_keys::create(&store, &issued.record)
-        .await
-        .expect("store key");
-    let key = issued.token;
+    let key = crate::issue_key(&store, TENANT, Scope::ALL.to_vec()).await;
 
     // Import 10,000 rows, against BatchWriteItem of as many items.
     let mut csv = String::from("accountId,accountName,accountOwnerName,accountOwnerEmail,environment,credentialRoleArn,regions\n");

@@ -67,6 +67,21 @@ pub(crate) async fn services(table: &str) -> service::runtime::config::Services 
         .expect("services")
 }
 
+/// A new API key of `tenant` with `scopes`, stored: its token.
+pub(crate) async fn issue_key(
+    store: &Store,
+    tenant: &str,
+    scopes: Vec<service::api_key::Scope>,
+) -> String {
+    let issued =
+        service::api_key::ApiKey::issue(tenant, "bench", scopes, "bench", None, Timestamp::now())
+            .expect("key");
+    service::usecases::api_keys::create(store, &issued.record)
+        .await
+        .expect("store key");
+    issued.token
+}
+
 /// One BatchWriteItem batch, sent again with what DynamoDB left
 /// unprocessed until nothing is left.
 pub(crate) async fn batch_write_all(

@@ -6,7 +6,7 @@
 use crate::fleet::{percentile, raw_query, raw_query_pages, timed_search};
 use aws_sdk_dynamodb::types::AttributeValue;
 use service::account::{Account, Environment};
-use service::api_key::{ApiKey, Scope};
+use service::api_key::Scope;
 use service::time::Timestamp;
 use std::time::{Duration, Instant};
 
@@ -25,19 +25,7 @@ pub async fn run(accounts: usize, repeats: usize) {
     let state = api::AppState::from_services(&services);
     let budget = state.search_read_budget;
     let router = api::router(state);
-    let issued = ApiKey::issue(
-        TENANT,
-        "bench",
-        vec![Scope::Read],
-        "bench",
-        None,
-        Timestamp::now(),
-    )
-    .expect("key");
-    service::usecases::api_keys::create(&store, &issued.record)
-        .await
-        .expect("store key");
-    let key = issued.token;
+    let key = crate::issue_key(&store, TENANT, vec![Scope::Read]).await;
 
     // 1% TEST, the rest spread over the other environments.
     let started = Instant::now();

@@ -476,6 +476,13 @@ impl Account {
         }
     }
 
+    /// Whether `external_id` is one of this account's own: the current
+    /// one, or the one pending in a rotation. A client may send back only
+    /// these; the service generates every external ID.
+    pub fn owns_external_id(&self, external_id: &str) -> bool {
+        self.external_id == external_id || self.pending_external_id.as_deref() == Some(external_id)
+    }
+
     /// The external ID a role made now should trust: the pending one
     /// during a rotation, else the current one.
     pub fn external_id_to_deploy(&self) -> &str {

@@ -1431,9 +1431,7 @@ async fn carbonblack(
     uri: &str,
     body: Option<&Value>,
 ) -> crate::harness::Reply {
-    let token = auth_token(&app.key);
-    app.call_with(method, uri, None, body, &[("x-auth-token", token.as_str())])
-        .await
+    in_product(app, "carbonblack", method, uri, body).await
 }
 
 /// A Carbon Black CSV upload.

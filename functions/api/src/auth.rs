@@ -80,7 +80,8 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<ApiKey, Api
     state.auth_failures.check(&who)?;
     let cache = state.key_cache.as_deref();
     let cached = cache.and_then(|cache| cache.get(presented.tenant, presented.key_id));
-    let record = match cached.clone() {
+    let read_now = cached.is_none();
+    let record = match cached {
         Some(record) => Some(record),
         None => {
             state
@@ -95,17 +96,25 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<ApiKey, Api
     {
         Some(Ok(())) => {
             let record = record.expect("checked above");
-            if let (Some(cache), None) = (cache, cached) {
+            if let Some(cache) = cache.filter(|_| read_now) {
                 cache.put(&record);
             }
             return Ok(record);
         }
-        Some(Err(Refusal::Revoked)) => ApiError::unauthorized("this API key has been revoked"),
-        Some(Err(Refusal::Expired)) => ApiError::unauthorized("this API key has expired"),
-        Some(Err(_)) | None => invalid(),
+        outcome => refused(outcome.and_then(Result::err)),
     };
     state.auth_failures.record(&who);
     Err(refusal)
+}
+
+/// The 401 of a key refused (`None`: no such key): revoked and expired
+/// keys are told so, anything else is one "invalid API key".
+fn refused(refusal: Option<Refusal>) -> ApiError {
+    match refusal {
+        Some(Refusal::Revoked) => ApiError::unauthorized("this API key has been revoked"),
+        Some(Refusal::Expired) => ApiError::unauthorized("this API key has expired"),
+        _ => ApiError::unauthorized("invalid API key"),
+    }
 }
 
 /// What failures are counted against: the key (or alias), and the
@@ -143,9 +152,7 @@ async fn authenticate_alias(
         .map(|record| record.usable(Timestamp::now()))
     {
         Some(Ok(())) => return Ok(record.expect("checked above")),
-        Some(Err(Refusal::Revoked)) => ApiError::unauthorized("this API key has been revoked"),
-        Some(Err(Refusal::Expired)) => ApiError::unauthorized("this API key has expired"),
-        Some(Err(_)) | None => ApiError::unauthorized("invalid API key"),
+        outcome => refused(outcome.and_then(Result::err)),
     };
     state.auth_failures.record(&who);
     Err(refusal)

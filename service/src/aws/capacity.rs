@@ -41,13 +41,12 @@ pub struct Capacity {
 
 impl Capacity {
     fn add(&mut self, consumed: &ConsumedCapacity, writes: bool) {
-        let (read, write) = match (consumed.read_capacity_units, consumed.write_capacity_units) {
-            (None, None) => match writes {
-                true => (0.0, consumed.capacity_units.unwrap_or(0.0)),
-                false => (consumed.capacity_units.unwrap_or(0.0), 0.0),
-            },
-            (read, write) => (read.unwrap_or(0.0), write.unwrap_or(0.0)),
-        };
+        let (read, write) = split(
+            consumed.capacity_units,
+            consumed.read_capacity_units,
+            consumed.write_capacity_units,
+            writes,
+        );
         self.read += read;
         self.write += write;
         let indexes = consumed
@@ -56,17 +55,26 @@ impl Capacity {
             .chain(consumed.local_secondary_indexes.iter())
             .flatten();
         for (name, index) in indexes {
+            let (read, write) = split(
+                index.capacity_units,
+                index.read_capacity_units,
+                index.write_capacity_units,
+                writes,
+            );
             let units = self.indexes.entry(name.clone()).or_default();
-            let total = index.capacity_units.unwrap_or(0.0);
-            match (index.read_capacity_units, index.write_capacity_units) {
-                (None, None) if writes => units.1 += total,
-                (None, None) => units.0 += total,
-                (read, write) => {
-                    units.0 += read.unwrap_or(0.0);
-                    units.1 += write.unwrap_or(0.0);
-                }
-            }
+            units.0 += read;
+            units.1 += write;
         }
+    }
+}
+
+/// (read, write) units of one report: its read and write figures, or, when
+/// it gives only a total, the total on the side the call is on.
+fn split(total: Option<f64>, read: Option<f64>, write: Option<f64>, writes: bool) -> (f64, f64) {
+    match (read, write) {
+        (None, None) if writes => (0.0, total.unwrap_or(0.0)),
+        (None, None) => (total.unwrap_or(0.0), 0.0),
+        (read, write) => (read.unwrap_or(0.0), write.unwrap_or(0.0)),
     }
 }
 

@@ -244,9 +244,7 @@ fn to_v1(
     }
     for field in ["externalId", "externalID"] {
         let Some(chosen) = text(field)? else { continue };
-        let own = current.is_some_and(|account| {
-            chosen == account.external_id || account.pending_external_id.as_deref() == Some(&chosen)
-        });
+        let own = current.is_some_and(|account| account.owns_external_id(&chosen));
         if !own {
             return Err(invalid(
                 field,
@@ -533,10 +531,7 @@ async fn archive(
 /// `{"error": {"status", "code": [...], "messages": [...]}}`, the status
 /// unchanged but for a 5xx other than 503, which is a 500.
 pub fn error(status: StatusCode, refusal: Option<&Refusal>) -> (StatusCode, Value) {
-    let status = match status.as_u16() {
-        400..=499 | 503 => status,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    };
+    let status = super::product_status(status);
     let (code, message) = match refusal {
         Some(refusal) => (refusal.code.to_string(), refusal.message.clone()),
         None => (

@@ -227,10 +227,7 @@ async fn remove(
 /// `{"statusCode", "error", "message"}` with the status unchanged, but a
 /// 202 (never given) and any 5xx other than 503 are 500.
 pub fn error(status: StatusCode, refusal: Option<&Refusal>) -> (StatusCode, Value) {
-    let status = match status.as_u16() {
-        400..=499 | 503 => status,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    };
+    let status = super::product_status(status);
     let reason = status.canonical_reason().unwrap_or("Error");
     let message = match refusal {
         Some(refusal) => {

@@ -20,7 +20,7 @@ pub mod risken;
 use crate::error::{ApiError, Refusal};
 use crate::AppState;
 use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -132,6 +132,24 @@ fn served_names(served: &[Product]) -> String {
     match names.is_empty() {
         true => "none".to_string(),
         false => names.join(", "),
+    }
+}
+
+/// The status a product answers with: ours for a 4xx and a 503 (retry
+/// later), a 500 for any other server error.
+pub fn product_status(status: StatusCode) -> StatusCode {
+    match status.as_u16() {
+        400..=499 | 503 => status,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// A refusal's message for a product whose errors have no field of their
+/// own: `field: message`, unless the message names its field first.
+pub fn after_field(field: Option<String>, message: String) -> String {
+    match field {
+        Some(field) if !message.starts_with(&field) => format!("{field}: {message}"),
+        _ => message,
     }
 }
 

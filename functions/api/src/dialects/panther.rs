@@ -231,11 +231,8 @@ pub fn error(
     };
     let message = match refusal {
         Some(refusal) => {
-            let message = in_panther_terms(&refusal.message);
-            match refusal.field.as_deref().map(in_panther_terms) {
-                Some(field) if !message.starts_with(&field) => format!("{field}: {message}"),
-                _ => message,
-            }
+            let field = refusal.field.as_deref().map(in_panther_terms);
+            super::after_field(field, in_panther_terms(&refusal.message))
         }
         None => status
             .canonical_reason()

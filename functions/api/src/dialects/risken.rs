@@ -143,13 +143,7 @@ async fn list_aws(
     let project = check_project(tenant, project.as_ref())?;
     let aws_id = number("aws_id", query.aws_id.as_deref())?;
     let accounts: Vec<Account> = match (aws_id, query.aws_account_id.as_deref()) {
-        (Some(aws_id), _) => {
-            let found = match u32::try_from(aws_id) {
-                Ok(aws_id) => state.store.account_by_risken_id(tenant, aws_id).await?,
-                Err(_) => None,
-            };
-            found.into_iter().collect()
-        }
+        (Some(aws_id), _) => find(&state, tenant, aws_id).await?.into_iter().collect(),
         (None, Some(account_id)) if !account_id.is_empty() => {
             let account_id = AccountId::parse("aws_account_id", account_id.to_string())?;
             state
@@ -250,11 +244,7 @@ async fn delete_aws(
             "aws_id is required: the number list-aws gives the account",
         )
     })?;
-    let found = match u32::try_from(aws_id) {
-        Ok(aws_id) => state.store.account_by_risken_id(tenant, aws_id).await?,
-        Err(_) => None,
-    };
-    if let Some(account) = found {
+    if let Some(account) = find(&state, tenant, aws_id).await? {
         let account_id = AccountId::parse("aws_id", account.account_id)?;
         match state
             .accounts()
@@ -443,14 +433,11 @@ async fn attach_datasource(
             .1
             .into_iter()
             .find(|a| a.data_source == source.name);
-        let guarding = match own_role {
-            None => vec![
-                Some(account.external_id.clone()),
-                account.pending_external_id.clone(),
-            ],
-            Some(_) => vec![current.and_then(|a| a.external_id)],
+        let guarded = match own_role {
+            None => account.owns_external_id(chosen),
+            Some(_) => current.and_then(|a| a.external_id).as_deref() == Some(chosen),
         };
-        if !guarding.iter().flatten().any(|id| id == chosen) {
+        if !guarded {
             return Err(ApiError::bad_request(
                 "invalid_value",
                 Some("external_id".into()),
@@ -535,17 +522,9 @@ async fn invoke_scan(
 /// An error as RISKEN answers one: `{"error": "..."}` with our status
 /// (a 5xx other than 503 is a 500).
 pub fn error(status: StatusCode, refusal: Option<&Refusal>) -> (StatusCode, Value) {
-    let status = match status.as_u16() {
-        400..=499 | 503 => status,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    };
+    let status = super::product_status(status);
     let message = match refusal {
-        Some(refusal) => match &refusal.field {
-            Some(field) if !refusal.message.starts_with(field.as_str()) => {
-                format!("{field}: {}", refusal.message)
-            }
-            _ => refusal.message.clone(),
-        },
+        Some(refusal) => super::after_field(refusal.field.clone(), refusal.message.clone()),
         None => status.canonical_reason().unwrap_or("error").to_string(),
     };
     (status, json!({ "error": message }))
