@@ -389,3 +389,38 @@ async fn kept_key_records_save_a_read_and_revocations_still_hold() {
     assert_eq!(revoked.status, StatusCode::NO_CONTENT);
     get(other).await.assert_error(401, "unauthorized");
 }
+
+/// The worst a key header can be (each scheme, far over any key's length,
+/// and a 44-character value that is not an alias): a 401, and not one
+/// DynamoDB call spent on it.
+#[tokio::test]
+async fn oversized_or_forged_credentials_cost_no_read() {
+    use base64::Engine;
+    let app = TestApp::new().await;
+    let long = "a".repeat(16 * 1024);
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{long}:"))
+    );
+    let token = format!("{long}/{long}");
+    let bearer = format!("Bearer {long}");
+    let not_base64 = "!".repeat(44);
+    for (name, value) in [
+        ("x-auth-token", token.as_str()),
+        ("authorization", basic.as_str()),
+        ("authorization", bearer.as_str()),
+        ("x-api-key", long.as_str()),
+        ("x-api-key", not_base64.as_str()),
+    ] {
+        let (reply, units) = service::aws::capacity::measure(app.call_with(
+            Method::GET,
+            "/v1/accounts",
+            None,
+            None,
+            &[(name, value)],
+        ))
+        .await;
+        reply.assert_error(401, "unauthorized");
+        assert_eq!(units.calls, 0, "{name}: {units:?}");
+    }
+}
