@@ -78,7 +78,7 @@ pub struct Hooks {
     pub app: TestApp,
     queue: DeliveryQueue,
     dead_letter_url: String,
-    sqs: aws_sdk_sqs::Client,
+    pub sqs: aws_sdk_sqs::Client,
 }
 
 impl Hooks {
@@ -141,14 +141,20 @@ impl Hooks {
     /// more than once is a redelivered batch).
     pub async fn notify(&self, times: usize) {
         let changes = crate::audit::read_stream(&self.app).await;
-        let notify = service::usecases::notify::Notify {
+        let notify = self.notifier();
+        for _ in 0..times {
+            notify.handle(&changes).await.expect("notify");
+        }
+    }
+
+    /// The notifier's use case as the notifier function builds it (no
+    /// event bus in the tests).
+    pub fn notifier(&self) -> service::usecases::notify::Notify {
+        service::usecases::notify::Notify {
             store: self.app.store.clone(),
             retention_days: 30,
             bus: None,
             deliveries: Some(self.queue.clone()),
-        };
-        for _ in 0..times {
-            notify.handle(&changes).await.expect("notify");
         }
     }
 

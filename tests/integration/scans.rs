@@ -18,7 +18,7 @@ fn fresh_account() -> String {
 }
 
 /// IAM calls in one customer account, as the customer would make them.
-struct CustomerIam {
+pub(crate) struct CustomerIam {
     client: aws_sdk_iam::Client,
     account: String,
 }
@@ -35,7 +35,7 @@ macro_rules! as_customer {
 }
 
 impl CustomerIam {
-    fn new(app: &TestApp, account: &str) -> Self {
+    pub(crate) fn new(app: &TestApp, account: &str) -> Self {
         CustomerIam {
             client: aws_sdk_iam::Client::new(&app.sdk_config),
             account: account.to_string(),
@@ -43,7 +43,12 @@ impl CustomerIam {
     }
 
     /// A user; `key_age` and `key_last_used` (days) plant an access key.
-    async fn user(&self, name: &str, key_age: Option<u32>, key_last_used: Option<u32>) -> String {
+    pub(crate) async fn user(
+        &self,
+        name: &str,
+        key_age: Option<u32>,
+        key_last_used: Option<u32>,
+    ) -> String {
         let mut request = self.client.create_user().user_name(name);
         for (key, value) in [
             ("emulator:access-key-age-days", key_age),
@@ -98,7 +103,7 @@ impl CustomerIam {
         }
     }
 
-    async fn inline_admin(&self, user: &str) {
+    pub(crate) async fn inline_admin(&self, user: &str) {
         let document = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]});
         as_customer!(
             self,
