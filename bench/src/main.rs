@@ -42,10 +42,8 @@ mod fleet;
 mod lambda;
 mod load;
 mod organizations;
-mod organizations_endpoint;
 mod scan_throughput;
 mod search_scale;
-mod sts_endpoint;
 mod suppression;
 
 use futures::StreamExt;
@@ -56,7 +54,7 @@ use service::time::Timestamp;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use sts_endpoint::StsEndpoint;
+use testkit::sts_endpoint::StsEndpoint;
 
 /// The composition root, on the bench's own table.
 pub(crate) async fn services(table: &str) -> service::runtime::config::Services {

@@ -17,8 +17,6 @@
 //! (two more AssumeRole calls, refused, and GetCallerIdentity) and records
 //! its summary: that is in its time, not in the floor.
 
-use crate::organizations_endpoint::{OrganizationsEndpoint, ROOT};
-use crate::sts_endpoint::StsEndpoint;
 use service::aws::verification::{RoleVerifier, VerificationSettings};
 use service::organizations::{member_external_id, Filters};
 use service::time::Timestamp;
@@ -26,6 +24,8 @@ use service::usecases::organizations::{
     sync, Organizations, RegisterOrganizationRequest, SyncSchedule,
 };
 use std::time::{Duration, Instant};
+use testkit::organizations_endpoint::{OrganizationsAt, OrganizationsEndpoint, ROOT};
+use testkit::sts_endpoint::StsEndpoint;
 
 const TENANT: &str = "bench-org";
 const MANAGEMENT: &str = "999999999999";
@@ -229,17 +229,6 @@ pub async fn run(members: usize, latency: Duration) {
         raw_query.as_secs_f64(),
         resync_time.as_secs_f64() / resync_floor.as_secs_f64()
     );
-}
-
-/// Organizations' endpoint for the SDK (the others take the config's).
-#[derive(Debug)]
-struct OrganizationsAt(String);
-
-impl aws_types::service_config::LoadServiceConfig for OrganizationsAt {
-    fn load_config(&self, key: aws_types::service_config::ServiceConfigKey<'_>) -> Option<String> {
-        (key.service_id() == "Organizations" && key.env() == "AWS_ENDPOINT_URL")
-            .then(|| self.0.clone())
-    }
 }
 
 /// What a first sync must write, as the plainest calls: each member's

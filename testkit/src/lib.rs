@@ -10,3 +10,7 @@ pub mod scan_pump;
 pub mod sqs_pump;
 pub mod stream;
 pub mod webhook_pump;
+// Endpoints that answer as AWS does, at a rate and a size moto cannot:
+// the benchmarks and the capacity budget of an organization sync.
+pub mod organizations_endpoint;
+pub mod sts_endpoint;

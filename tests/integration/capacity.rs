@@ -248,6 +248,77 @@ async fn measure_background(measured: &mut BTreeMap<String, Capacity>) {
     measured.insert("webhook delivery".into(), units);
 }
 
+/// The units of an hourly organization sync that finds its 100 members
+/// as the last sync left them (STS and Organizations answered by the test
+/// kit's endpoints: moto builds an IAM backend per account it meets).
+async fn measure_organization_sync(measured: &mut BTreeMap<String, Capacity>) {
+    use service::aws::verification::{RoleVerifier, VerificationSettings};
+    use service::usecases::organizations::{
+        sync, Organizations, RegisterOrganizationRequest, SyncSchedule,
+    };
+    use std::time::Duration;
+    use testkit::organizations_endpoint::{OrganizationsAt, OrganizationsEndpoint};
+    const MANAGEMENT: &str = "919191919191";
+    let app = TestApp::new().await;
+    let organizations =
+        OrganizationsEndpoint::start(MANAGEMENT, 100, 4, 919_000_000_000, Duration::ZERO).await;
+    let sts = testkit::sts_endpoint::StsEndpoint::start(Duration::ZERO, None).await;
+    let settings = VerificationSettings {
+        role_name_pattern: "*".into(),
+        ..crate::harness::test_settings()
+    };
+    let organization = Organizations {
+        store: &app.store,
+        settings: &settings,
+    }
+    .register(
+        crate::harness::TENANT,
+        "capacity",
+        RegisterOrganizationRequest {
+            name: "Capacity".into(),
+            management_account_id: service::ids::AccountId::parse(
+                "management_account_id",
+                MANAGEMENT,
+            )
+            .unwrap(),
+            role_arn: format!("arn:aws:iam::{MANAGEMENT}:role/AccountOnboardingOrganizations"),
+            filters: Default::default(),
+        },
+    )
+    .await
+    .expect("register the organization");
+    sts.trust(
+        organization.role_arn.clone(),
+        organization.management_external_id(),
+    );
+    let remote = app
+        .sdk_config
+        .to_builder()
+        .endpoint_url(&sts.url)
+        .service_config(OrganizationsAt(organizations.url.clone()))
+        .build();
+    let verifier = RoleVerifier::new(&remote, &settings);
+    let schedule = SyncSchedule {
+        interval: Duration::from_secs(3600),
+    };
+    let run = || {
+        sync(
+            &app.store,
+            &verifier,
+            &settings,
+            schedule,
+            crate::harness::TENANT,
+            &organization.organization_id,
+        )
+    };
+    let first = run().await.expect("the first sync");
+    assert_eq!(first.enrolled.count, 101, "{first:#?}");
+    let (again, units) = measure(run()).await;
+    let again = again.expect("the re-sync");
+    assert_eq!(again.accounts_written, 0, "{again:#?}");
+    measured.insert("organization sync, 100 members unchanged".into(), units);
+}
+
 /// What each path's semantics need (read, write units), from the
 /// measured item sizes: an account item is 1.0-1.2 KB (2 WCU to write,
 /// one 4 KB read unit), an API key item under 1 KB; authentication is one
@@ -264,8 +335,11 @@ async fn measure_background(measured: &mut BTreeMap<String, Capacity>) {
 /// the account and the attachment; a results page reads 100 findings of
 /// about 650 bytes (8 RCU) and the key; the notifier writes one audit
 /// entry and looks up the tenant's subscriptions; a webhook delivery
-/// reads its endpoint and records the attempt.
-const FLOORS: [(&str, f64, f64); 21] = [
+/// reads its endpoint and records the attempt; an organization re-sync
+/// that changes nothing reads its organization and its 101 member items
+/// and records when it ran (the item, and its due entry moved).
+const FLOORS: [(&str, f64, f64); 22] = [
+    ("organization sync, 100 members unchanged", 3.5, 3.0),
     ("sweep, nothing due", 0.0, 0.0),
     ("sweep, one proven role due", 0.5, 5.0),
     ("built-in scan of 50 IAM users", 2.0, 302.0),
@@ -320,6 +394,7 @@ fn units(capacity: &Capacity) -> String {
 async fn every_request_path_stays_within_its_capacity_budget() {
     let mut measured = measure_all().await;
     measure_background(&mut measured).await;
+    measure_organization_sync(&mut measured).await;
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(BUDGET);
     if std::env::var("CAPACITY_BUDGET_WRITE").is_ok() {
         let text = serde_json::to_string_pretty(&measured).unwrap() + "\n";

@@ -1,4 +1,4 @@
-//! An STS endpoint for the benchmark: the real AWS query protocol
+//! An STS endpoint for the benchmarks and the capacity test: the real AWS query protocol
 //! (AssumeRole, GetCallerIdentity), a fixed injected latency, trust checked
 //! against the external IDs registered with it, and a request quota above
 //! which it answers `Throttling`, as STS does for an account.

@@ -1,4 +1,4 @@
-//! An AWS Organizations endpoint for the benchmark: the real JSON protocol
+//! An AWS Organizations endpoint for the benchmark and the capacity test: the real JSON protocol
 //! (awsJson1_1) of the calls a sync makes (DescribeOrganization,
 //! ListRoots, ListOrganizationalUnitsForParent, ListAccountsForParent,
 //! paged by 20 as AWS does), a fixed injected latency, and an organization
@@ -167,4 +167,15 @@ async fn handle(
         answer.to_string(),
     )
         .into_response()
+}
+
+/// Organizations' endpoint for the SDK (the others take the config's).
+#[derive(Debug)]
+pub struct OrganizationsAt(pub String);
+
+impl aws_types::service_config::LoadServiceConfig for OrganizationsAt {
+    fn load_config(&self, key: aws_types::service_config::ServiceConfigKey<'_>) -> Option<String> {
+        (key.service_id() == "Organizations" && key.env() == "AWS_ENDPOINT_URL")
+            .then(|| self.0.clone())
+    }
 }
