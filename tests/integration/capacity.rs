@@ -186,16 +186,54 @@ async fn measure_background(measured: &mut BTreeMap<String, Capacity>) {
         measure(sweeper.sweep(Timestamp::now(), Instant::now() + Duration::from_secs(60))).await;
     assert_eq!(report.succeeded, 0, "{report:?}");
     measured.insert("sweep, nothing due".into(), units);
+    // The notifier of this app: nobody subscribed, no bus.
+    let notify = service::usecases::notify::Notify {
+        store: app.store.clone(),
+        retention_days: 30,
+        bus: None,
+        deliveries: None,
+    };
+    // What the stream holds after `before` records, through the notifier.
+    let notify_since = |before: usize| {
+        let (app, notify) = (&app, &notify);
+        async move {
+            let changes = crate::audit::read_stream(app).await;
+            let (notified, units) = measure(notify.handle(&changes[before..])).await;
+            notified.expect("notified");
+            (changes.len() - before, units)
+        }
+    };
+    let before = crate::audit::read_stream(&app).await.len();
     let tomorrow = Timestamp::now().plus(Duration::from_secs(2 * 86_400));
     let (report, units) =
         measure(sweeper.sweep(tomorrow, Instant::now() + Duration::from_secs(60))).await;
     assert_eq!(report.succeeded, 1, "{report:?}");
     measured.insert("sweep, one proven role due".into(), units);
+    let (records, units) = notify_since(before).await;
+    assert!(records >= 1);
+    measured.insert("notifier, a scheduled verification's records".into(), units);
 
+    let before = crate::audit::read_stream(&app).await.len();
     crate::scans::start_scan(&app, &account, json!({})).await;
     let (handled, units) = measure(app.drain_scan_queue()).await;
     assert!(handled >= 1);
     measured.insert("built-in scan of 50 IAM users".into(), units);
+    // Every record the scan left on the stream (its request, the scan's
+    // progress, 100 findings) through the notifier.
+    let (records, units) = notify_since(before).await;
+    assert!(records > 100, "{records} records");
+    measured.insert("notifier, a built-in scan's records".into(), units);
+    let before = crate::audit::read_stream(&app).await.len();
+    crate::scans::start_scan(&app, &account, json!({})).await;
+    let (handled, units) = measure(app.drain_scan_queue()).await;
+    assert!(handled >= 1);
+    measured.insert(
+        "built-in scan of 50 IAM users, again, unchanged".into(),
+        units,
+    );
+    let (records, units) = notify_since(before).await;
+    assert!(records > 100, "{records} records");
+    measured.insert("notifier, a re-scan's records".into(), units);
     let (page, units) = app
         .measured(
             Method::GET,
@@ -338,7 +376,20 @@ async fn measure_organization_sync(measured: &mut BTreeMap<String, Capacity>) {
 /// reads its endpoint and records the attempt; an organization re-sync
 /// that changes nothing reads its organization and its 101 member items
 /// and records when it ran (the item, and its due entry moved).
-const FLOORS: [(&str, f64, f64); 22] = [
+/// A re-scan that finds the same writes each finding's sighting again
+/// (`last_seen_at`, `scan_id`: 3 WCU each with its two indexes) after
+/// reading them; the notifier writes one audit item per event (100
+/// `finding.created` of a first scan, none for a sighting) and the
+/// access-ledger entry of each session a verification or scan opened.
+const FLOORS: [(&str, f64, f64); 26] = [
+    (
+        "built-in scan of 50 IAM users, again, unchanged",
+        10.0,
+        302.0,
+    ),
+    ("notifier, a built-in scan's records", 0.0, 102.0),
+    ("notifier, a re-scan's records", 0.0, 2.0),
+    ("notifier, a scheduled verification's records", 0.0, 2.0),
     ("organization sync, 100 members unchanged", 3.5, 3.0),
     ("sweep, nothing due", 0.0, 0.0),
     ("sweep, one proven role due", 0.5, 5.0),
