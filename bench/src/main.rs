@@ -1,5 +1,10 @@
 //! `make bench`: measurements that print ratios taken side by side in one run.
 //!
+//! cost: a month of keeping 1,000 and 100,000 customer accounts verified
+//! and scanned, in dollars, line by line: the budget test's DynamoDB units,
+//! CPU time, log bytes and storage measured here, a stated workload and
+//! dated list prices (`cost.rs`).
+//!
 //! fleet: search, import and export on a tenant of 10,000 accounts, each
 //! against the raw DynamoDB calls it cannot avoid (see `fleet.rs`).
 //!
@@ -35,6 +40,7 @@
 //! injected latency; then again under an STS rate ceiling set below the
 //! achieved rate, with the endpoint throttling above its quota.
 
+mod cost;
 mod dialects;
 mod events;
 mod finding_writes;
@@ -193,11 +199,15 @@ async fn main() {
         std::env::set_var("RUST_LOG", "warn");
     }
     service::runtime::telemetry::init(service::runtime::telemetry::LogFormat::Compact);
+    // moto's STS and IAM: the customer's side of the cost model's accounts.
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    if only.is_empty() || only == "cost" {
+        cost::run(env_or("BENCH_COST_ACCOUNTS", 20)).await;
+    }
     // The bench's own STS endpoint replaces the emulator's for the verifier.
     std::env::remove_var("AWS_ENDPOINT_URL_STS");
     std::env::remove_var("AWS_ENDPOINT_URL_IAM");
     let accounts: usize = env_or("BENCH_ACCOUNTS", 10_000);
-    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     if only.is_empty() || only == "lambda" {
         let table = format!(
             "bench-cold-{}",
