@@ -1,7 +1,7 @@
-//! A scan's findings write: the store's conditional transactions (100
-//! findings a call, each only while its `triage_revision` is as read)
+//! A scan's findings write: the store's conditional puts (one a finding,
+//! 32 at once, each only while its `triage_revision` is as read)
 //! against raw BatchWriteItem of the same items (25 a call, no condition),
-//! both 16 calls at once, on DynamoDB Local, in one run. The first write
+//! BatchWriteItem 16 calls at once, on DynamoDB Local, in one run. The first write
 //! of a scan's findings and a rescan's rewrite of them are both measured.
 
 use service::scans::{Finding, FindingStatus, Severity};
@@ -99,7 +99,7 @@ pub async fn run(count: usize) {
         ("rewrite", ours_again, raw_again),
     ] {
         println!(
-            "  {label}: conditional transactions {:.0} findings/s, raw BatchWriteItem {:.0} findings/s: ratio {:.2}",
+            "  {label}: conditional puts {:.0} findings/s, raw BatchWriteItem {:.0} findings/s: ratio {:.2}",
             rate(ours),
             rate(raw),
             rate(ours) / rate(raw)
