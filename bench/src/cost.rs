@@ -730,10 +730,22 @@ fn lambda_dollars(invocations: f64, billed: Duration, memory_mb: f64) -> f64 {
             + PRICES.lambda_requests_million / 1e6)
 }
 
-/// The wall time an invocation bills: its CPU time and its waits on
-/// DynamoDB and on `other_calls` calls of `other` each.
-fn billed(work: &Work, dynamodb_calls: f64, other_calls: f64, other: Duration) -> Duration {
-    work.cpu + LATENCY.dynamodb.mul_f64(dynamodb_calls) + other.mul_f64(other_calls)
+/// The memory at which Lambda gives a function one whole vCPU; below
+/// it, CPU time stretches in proportion.
+const FULL_VCPU_MB: f64 = 1769.0;
+
+/// The wall time an invocation bills at `memory_mb`: its CPU time (as
+/// measured on a whole core, stretched by Lambda's share of one) and its
+/// waits on DynamoDB and on `other_calls` calls of `other` each.
+fn billed(
+    work: &Work,
+    memory_mb: f64,
+    dynamodb_calls: f64,
+    other_calls: f64,
+    other: Duration,
+) -> Duration {
+    let share = (memory_mb / FULL_VCPU_MB).min(1.0);
+    work.cpu.div_f64(share) + LATENCY.dynamodb.mul_f64(dynamodb_calls) + other.mul_f64(other_calls)
 }
 
 fn bill(accounts: f64, m: &Measured) -> Vec<Line> {
@@ -829,11 +841,18 @@ fn bill(accounts: f64, m: &Measured) -> Vec<Line> {
         * accounts;
     let api_billed = billed(
         &m.api_get,
+        mb("ApiFunction"),
         calls("v1 get account (key cached)"),
         0.0,
         Duration::ZERO,
     );
-    let patch_billed = billed(&m.api_patch, calls("v1 patch account"), 0.0, Duration::ZERO);
+    let patch_billed = billed(
+        &m.api_patch,
+        mb("ApiFunction"),
+        calls("v1 patch account"),
+        0.0,
+        Duration::ZERO,
+    );
     let api_mean = (api_billed.mul_f64(w.gets + w.results_pages + w.verifications_on_demand)
         + patch_billed.mul_f64(w.patches))
     .div_f64(w.gets + w.results_pages + w.verifications_on_demand + w.patches);
@@ -842,6 +861,7 @@ fn bill(accounts: f64, m: &Measured) -> Vec<Line> {
     let concurrency = 32.0;
     let verification = billed(
         &m.verification,
+        mb("VerifierFunction"),
         calls("sweep, one proven role due"),
         4.0,
         LATENCY.sts_or_iam,
@@ -851,6 +871,7 @@ fn bill(accounts: f64, m: &Measured) -> Vec<Line> {
         + VERIFIER_RUNS
             * billed(
                 &Work::default(),
+                mb("VerifierFunction"),
                 calls("sweep, nothing due"),
                 0.0,
                 Duration::ZERO,
@@ -860,6 +881,7 @@ fn bill(accounts: f64, m: &Measured) -> Vec<Line> {
     // details, then each user's keys and MFA devices.
     let scan = billed(
         &m.rescan,
+        mb("ScanWorkerFunction"),
         calls("built-in scan of 50 IAM users, again, unchanged"),
         103.0,
         LATENCY.sts_or_iam,
@@ -867,14 +889,28 @@ fn bill(accounts: f64, m: &Measured) -> Vec<Line> {
     let notifier_records =
         (m.stream_records_per_rescan * w.scans + 2.0 * w.verifications + w.patches) * accounts;
     let notifier_batches = (notifier_records / 100.0).max(1.0);
-    let notifier_batch = billed(&m.notifier_record, 0.0, 0.0, Duration::ZERO).mul_f64(100.0)
+    let notifier_batch = billed(
+        &m.notifier_record,
+        mb("NotifierFunction"),
+        0.0,
+        0.0,
+        Duration::ZERO,
+    )
+    .mul_f64(100.0)
         + LATENCY.dynamodb.mul_f64(3.0)
         + LATENCY.sqs;
     let deliveries = w.deliveries * accounts;
-    let delivery = billed(&m.delivery, calls("webhook delivery"), 1.0, LATENCY.webhook);
+    let delivery = billed(
+        &m.delivery,
+        mb("WebhookSenderFunction"),
+        calls("webhook delivery"),
+        1.0,
+        LATENCY.webhook,
+    );
     let syncs = MONTH_HOURS / w.organization_members * accounts;
     let sync = billed(
         &Work::default(),
+        mb("OrganizationSyncFunction"),
         calls("organization sync, 100 members unchanged"),
         12.0,
         LATENCY.sts_or_iam,
