@@ -153,15 +153,14 @@ impl Sweeper {
             if shard >= DUE_SHARDS {
                 return None;
             }
-            let name = format!("DUE#{shard}");
-            match this.store.due_accounts(&name, now, PAGE_SIZE, start).await {
+            match this.store.due_accounts(shard, now, PAGE_SIZE, start).await {
                 Ok(page) => {
                     let done = page.next.is_none();
                     let accounts = this.with_required(page.accounts).await;
                     Some((accounts, (shard, page.next, done)))
                 }
                 Err(err) => {
-                    tracing::error!(error = %err, shard = %name, index = DUE_SHARD, "due query failed; skipping the shard");
+                    tracing::error!(error = %err, shard, index = DUE_SHARD, "due query failed; skipping the shard");
                     Some((Vec::new(), (shard, None, true)))
                 }
             }

@@ -25,7 +25,12 @@ pub const DUE_SHARDS: u32 = 8;
 pub fn due_shard(tenant: &str, account_id: &str) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(format!("{tenant}/{account_id}").as_bytes());
-    format!("DUE#{}", u32::from(digest[0]) % DUE_SHARDS)
+    due_shard_key(u32::from(digest[0]) % DUE_SHARDS)
+}
+
+/// The due index's partition key of shard `shard` (0 to [`DUE_SHARDS`]).
+pub fn due_shard_key(shard: u32) -> String {
+    format!("DUE#{shard}")
 }
 
 /// A local secondary index: the tenant partition, another sort key.

@@ -45,7 +45,7 @@ impl Store {
     /// Accounts of one shard whose verification is due at `now`, oldest first.
     pub async fn due_accounts(
         &self,
-        shard: &str,
+        shard: u32,
         now: Timestamp,
         limit: i32,
         start: Option<Item>,
@@ -58,7 +58,7 @@ impl Store {
             .key_condition_expression("#shard = :shard AND #due <= :now")
             .expression_attribute_names("#shard", schema::DUE_SHARD)
             .expression_attribute_names("#due", schema::DUE_AT)
-            .expression_attribute_values(":shard", s(shard))
+            .expression_attribute_values(":shard", s(schema::due_shard_key(shard)))
             .expression_attribute_values(":now", s(now.to_string()))
             .limit(limit)
             .set_exclusive_start_key(start)
