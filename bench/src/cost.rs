@@ -128,6 +128,22 @@ struct Work {
     cpu: Duration,
     log_bytes: f64,
     log_lines: f64,
+    /// The process's peak resident memory while it ran, MiB: an upper
+    /// bound of the function's (this process also holds every other
+    /// function's clients and the bench's own).
+    peak_mib: f64,
+}
+
+impl Work {
+    /// One of `n` units this work did (its peak memory is the whole's).
+    fn per(self, n: f64) -> Work {
+        Work {
+            cpu: self.cpu.div_f64(n),
+            log_bytes: self.log_bytes / n,
+            log_lines: self.log_lines / n,
+            peak_mib: self.peak_mib,
+        }
+    }
 }
 
 /// Bytes and lines written by the functions' logger.
@@ -162,6 +178,21 @@ fn process_cpu() -> Duration {
     Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
 }
 
+/// Forget the process's peak resident memory (Linux 4.0 and later).
+fn reset_peak_memory() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The process's peak resident memory since the last reset, MiB.
+fn peak_memory_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
 /// Run `work` `times` times under the Lambda's JSON logger; the CPU time
 /// and log volume of one.
 async fn per_unit<F, Fut>(meter: &LogMeter, times: u32, mut work: F) -> Work
@@ -179,6 +210,7 @@ where
         meter.bytes.load(Ordering::Relaxed),
         meter.lines.load(Ordering::Relaxed),
     );
+    reset_peak_memory();
     let started = process_cpu();
     for i in 0..times {
         work(i).with_subscriber(dispatch.clone()).await;
@@ -189,6 +221,7 @@ where
         cpu: cpu / times,
         log_bytes: (meter.bytes.load(Ordering::Relaxed) - bytes) as f64 / n,
         log_lines: (meter.lines.load(Ordering::Relaxed) - lines) as f64 / n,
+        peak_mib: peak_memory_mib(),
     }
 }
 
@@ -610,11 +643,7 @@ async fn measure(accounts: u32) -> Measured {
         .expect("swept")
         .succeeded;
     assert_eq!(succeeded, accounts as usize, "every role proven");
-    let verification = Work {
-        cpu: sweep.cpu / accounts,
-        log_bytes: sweep.log_bytes / f64::from(accounts),
-        log_lines: sweep.log_lines / f64::from(accounts),
-    };
+    let verification = sweep.per(f64::from(accounts));
 
     // The IAM scanner on a 50-user account: the first scan, then again.
     plant_users(&iam, first).await;
@@ -665,18 +694,14 @@ async fn measure(accounts: u32) -> Measured {
     })
     .await;
     let records_per_batch = changes.len() as f64 / batches.len() as f64;
-    let notifier_record = Work {
-        cpu: notified.cpu.div_f64(records_per_batch),
-        log_bytes: notified.log_bytes / records_per_batch,
-        log_lines: notified.log_lines / records_per_batch,
-    };
+    let notifier_record = notified.per(records_per_batch);
     let after = stored_bytes(&dynamodb, &table).await;
 
     // The deliveries the PATCHes queued.
     let sender = webhook_sender::Sender::new(&services)
         .expect("the sender's client")
         .expect("a webhook queue");
-    let wanted = 20;
+    let wanted: u64 = 20;
     let delivered = per_unit(&meter, 1, |_| {
         let (sender, sqs, received) = (&sender, &sqs, &received);
         async move {
@@ -696,11 +721,7 @@ async fn measure(accounts: u32) -> Measured {
         wanted,
         "every rename delivered once"
     );
-    let delivery = Work {
-        cpu: delivered.cpu / wanted as u32,
-        log_bytes: delivered.log_bytes / wanted as f64,
-        log_lines: delivered.log_lines / wanted as f64,
-    };
+    let delivery = delivered.per(wanted as f64);
     Measured {
         api_get,
         api_patch,
@@ -1017,10 +1038,11 @@ pub async fn run(accounts: u32) {
     let measured = measure(accounts).await;
     let show = |label: &str, work: &Work| {
         println!(
-            "  {label:34} {:7.2} ms CPU, {:6.0} log bytes in {:.1} lines",
+            "  {label:34} {:7.2} ms CPU, {:6.0} log bytes in {:.1} lines, process peak {:5.1} MiB",
             work.cpu.as_secs_f64() * 1e3,
             work.log_bytes,
-            work.log_lines
+            work.log_lines,
+            work.peak_mib
         );
     };
     println!("measured in this run (perf build, one process, {accounts} accounts onboarded against DynamoDB Local and moto):");
