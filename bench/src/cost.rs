@@ -13,16 +13,12 @@
 //!   month and how long an AWS call waits (Lambda bills wall time); and the
 //!   list prices in [`PRICES`], with the date they were read.
 
-use axum::body::Body;
-use axum::http::Request;
-use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use service::aws::capacity::Capacity;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tower::ServiceExt;
 use tracing::instrument::WithSubscriber;
 
 /// us-east-1 list prices, on-demand, arm64, no free tier counted.
@@ -225,6 +221,8 @@ where
     }
 }
 
+/// A request with the cost tenant's key ([`crate::call`]); a PATCH is a
+/// merge patch.
 async fn call(
     router: &axum::Router,
     key: &str,
@@ -232,33 +230,11 @@ async fn call(
     uri: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let mut request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("x-api-key", key);
-    if body.is_some() {
-        let kind = if method == "PATCH" {
-            "application/merge-patch+json"
-        } else {
-            "application/json"
-        };
-        request = request.header("content-type", kind);
+    let mut headers = vec![("x-api-key", key.to_string())];
+    if method == "PATCH" {
+        headers.push(("content-type", "application/merge-patch+json".into()));
     }
-    let request = request
-        .body(
-            body.map(|b| Body::from(b.to_string()))
-                .unwrap_or_else(Body::empty),
-        )
-        .expect("request");
-    let response = router.clone().oneshot(request).await.expect("router");
-    let status = response.status().as_u16();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or_default())
+    crate::call(router, &headers, method, uri, body.map(|b| b.to_string())).await
 }
 
 /// moto picks the account of an IAM call from this header.
@@ -350,20 +326,6 @@ async fn receiver() -> (String, Arc<AtomicU64>) {
     (url, received)
 }
 
-/// The stream's records since the last call (DynamoDB Local hands them
-/// out shard by shard: read until a poll brings nothing new).
-async fn drain(reader: &mut testkit::stream::StreamReader) -> Vec<service::aws::changes::Change> {
-    let mut changes = Vec::new();
-    for _ in 0..10 {
-        let batch = reader.poll().await.expect("GetRecords");
-        if batch.is_empty() && !changes.is_empty() {
-            break;
-        }
-        changes.extend(batch);
-    }
-    changes
-}
-
 /// DynamoDB's size of a value, by its published rules: strings and
 /// binaries their bytes, numbers about one byte a two digits, a list or
 /// map 3 bytes and a byte an element besides its elements.
@@ -451,10 +413,13 @@ async fn stored_bytes(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> f64 {
     }
 }
 
+/// template.yaml, as deployed.
+fn template() -> serde_yaml::Value {
+    serde_yaml::from_str(include_str!("../../template.yaml")).expect("template.yaml")
+}
+
 /// Each function's MemorySize in template.yaml (the Globals' when unset).
-fn memory_mb() -> BTreeMap<String, f64> {
-    let text = include_str!("../../template.yaml");
-    let template: serde_yaml::Value = serde_yaml::from_str(text).expect("template.yaml");
+fn memory_mb(template: &serde_yaml::Value) -> BTreeMap<String, f64> {
     let global = template["Globals"]["Function"]["MemorySize"]
         .as_f64()
         .unwrap_or(128.0);
@@ -676,10 +641,10 @@ async fn measure(accounts: u32) -> Measured {
         }
     };
     let first_scan = per_unit(&meter, 1, |_| scan_once()).await;
-    let mut changes = drain(&mut reader).await;
+    let mut changes = reader.poll_until_quiet().await.expect("GetRecords");
     let rescans = 3;
     let rescan = per_unit(&meter, rescans, |_| scan_once()).await;
-    let rescan_records = drain(&mut reader).await;
+    let rescan_records = reader.poll_until_quiet().await.expect("GetRecords");
     let stream_records_per_rescan = rescan_records.len() as f64 / f64::from(rescans);
     changes.extend(rescan_records);
 
@@ -777,7 +742,8 @@ fn bill(accounts: f64, m: &Measured) -> Vec<Line> {
             .unwrap_or_else(|| panic!("{name} is not in the capacity budget"))
     };
     let w = &WORKLOAD;
-    let memory = memory_mb();
+    let template = template();
+    let memory = memory_mb(&template);
     let mb = |function: &str| memory.get(function).copied().unwrap_or(256.0);
     // (path, times a month per account)
     let paths: [(&str, &str, f64); 15] = [
@@ -879,7 +845,9 @@ fn bill(accounts: f64, m: &Measured) -> Vec<Line> {
     .div_f64(w.gets + w.results_pages + w.verifications_on_demand + w.patches);
     // A verification: AssumeRole and GetCallerIdentity, the role read and
     // its permissions simulated; the sweep runs VerifyConcurrency at once.
-    let concurrency = 32.0;
+    let concurrency = template["Parameters"]["VerifyConcurrency"]["Default"]
+        .as_f64()
+        .expect("VerifyConcurrency's default in template.yaml");
     let verification = billed(
         &m.verification,
         mb("VerifierFunction"),

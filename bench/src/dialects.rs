@@ -4,43 +4,12 @@
 //! trips; RISKEN's `aws_id` is found through a lookup item first, one
 //! more read).
 
-use axum::body::Body;
-use axum::http::Request;
-use http_body_util::BodyExt;
+use crate::call;
 use service::api_key::Scope;
 use std::time::{Duration, Instant};
-use tower::ServiceExt;
 
 const TENANT: &str = "bench";
 const ACCOUNT: &str = "123456789012";
-
-async fn call(
-    router: &axum::Router,
-    headers: &[(&str, String)],
-    method: &str,
-    uri: &str,
-    body: Option<String>,
-) -> (u16, serde_json::Value) {
-    let mut request = Request::builder().method(method).uri(uri);
-    for (name, value) in headers {
-        request = request.header(*name, value);
-    }
-    if body.is_some() {
-        request = request.header("content-type", "application/json");
-    }
-    let request = request
-        .body(body.map(Body::from).unwrap_or_else(Body::empty))
-        .expect("request");
-    let response = router.clone().oneshot(request).await.expect("router");
-    let status = response.status().as_u16();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or_default())
-}
 
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();

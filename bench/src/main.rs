@@ -86,6 +86,44 @@ pub(crate) async fn issue_key(
     issued.token
 }
 
+/// One request to the API in process: its status and JSON body (null if
+/// none). A body is JSON unless `headers` name another content type.
+pub(crate) async fn call(
+    router: &axum::Router,
+    headers: &[(&str, String)],
+    method: &str,
+    uri: &str,
+    body: Option<String>,
+) -> (u16, serde_json::Value) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let mut request = axum::http::Request::builder().method(method).uri(uri);
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    let typed = headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("content-type"));
+    if body.is_some() && !typed {
+        request = request.header("content-type", "application/json");
+    }
+    let request = request
+        .body(
+            body.map(axum::body::Body::from)
+                .unwrap_or_else(axum::body::Body::empty),
+        )
+        .expect("request");
+    let response = router.clone().oneshot(request).await.expect("router");
+    let status = response.status().as_u16();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or_default())
+}
+
 /// One BatchWriteItem batch, sent again with what DynamoDB left
 /// unprocessed until nothing is left.
 pub(crate) async fn batch_write_all(

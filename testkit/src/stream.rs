@@ -53,6 +53,21 @@ impl StreamReader {
         })
     }
 
+    /// Everything written since the last call, when writing has stopped:
+    /// DynamoDB Local hands records out shard by shard, so this polls until
+    /// a poll brings nothing new (at most ten polls).
+    pub async fn poll_until_quiet(&mut self) -> Result<Vec<Change>> {
+        let mut changes = Vec::new();
+        for _ in 0..10 {
+            let batch = self.poll().await?;
+            if batch.is_empty() && !changes.is_empty() {
+                break;
+            }
+            changes.extend(batch);
+        }
+        Ok(changes)
+    }
+
     /// The changes written since the last call, shard by shard in order.
     /// A shard's place moves only once its records are in hand; when a
     /// read fails, what was read before it is kept for the next call, so

@@ -25,17 +25,7 @@ pub async fn read_stream(app: &TestApp) -> Vec<service::aws::changes::Change> {
     let mut reader = testkit::stream::StreamReader::open(&app.dynamodb, streams, &app.table)
         .await
         .expect("the table's stream");
-    let mut changes = Vec::new();
-    // DynamoDB Local hands records out shard by shard; read until a poll
-    // brings nothing new.
-    for _ in 0..5 {
-        let batch = reader.poll().await.expect("GetRecords");
-        if batch.is_empty() && !changes.is_empty() {
-            break;
-        }
-        changes.extend(batch);
-    }
-    changes
+    reader.poll_until_quiet().await.expect("GetRecords")
 }
 
 fn types(page: &Value) -> Vec<String> {
