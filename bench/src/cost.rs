@@ -589,7 +589,7 @@ async fn measure(accounts: u32) -> Measured {
     .await;
 
     // The scheduled sweep over every account, due two days on.
-    let sweeper = verifier::Sweeper::new(&services);
+    let sweeper = service::usecases::sweep::Sweeper::new(&services);
     let report = std::sync::Mutex::new(None);
     let sweep = per_unit(&meter, 1, |_| {
         let (sweeper, report) = (&sweeper, &report);
@@ -612,7 +612,7 @@ async fn measure(accounts: u32) -> Measured {
 
     // The IAM scanner on a 50-user account: the first scan, then again.
     plant_users(&iam, first).await;
-    let worker = scan_worker::Worker::new(&services);
+    let worker = service::usecases::scan_run::ScanRunner::new(&services);
     let scan_queue = urls[service::aws::schema::SCAN_QUEUE.logical_id].clone();
     let scan_once = || {
         let (router, key, worker, sqs, scan_queue) = (&router, &key, &worker, &sqs, &scan_queue);

@@ -412,7 +412,7 @@ async fn sweep(
         partitions: Vec::new(),
         access_log_days: 30,
     };
-    let sweeper = verifier::Sweeper {
+    let sweeper = service::usecases::sweep::Sweeper {
         store,
         verifier: RoleVerifier::new(&sts_config, &settings),
         settings: Arc::new(settings),

@@ -112,15 +112,14 @@ fn batches(jobs: &[ScanJob]) -> Vec<SqsEvent> {
 }
 
 async fn run_worker(
-    worker: &scan_worker::Worker,
+    worker: &service::usecases::scan_run::ScanRunner,
     jobs: &[ScanJob],
     lambdas: usize,
 ) -> (Duration, usize) {
     let started = Instant::now();
     let failures: usize = futures::stream::iter(batches(jobs))
         .map(|event| async move {
-            worker
-                .handle_batch(event, scan_worker::Deadline::NONE)
+            scan_worker::handle_batch(worker, event, service::usecases::scan_run::Deadline::NONE)
                 .await
                 .batch_item_failures
                 .len()
@@ -280,9 +279,9 @@ pub async fn run(scans: usize, lambdas: usize) {
         &serde_json::json!([{"name": SOURCE, "description": "bench", "max_score": 10.0, "queue_url": queue}]).to_string(),
     )
     .expect("catalogue");
-    let worker = scan_worker::Worker {
+    let worker = service::usecases::scan_run::ScanRunner {
         catalogue: std::sync::Arc::new(catalogue),
-        ..scan_worker::Worker::new(&services)
+        ..service::usecases::scan_run::ScanRunner::new(&services)
     };
     // Warm-up: DynamoDB Local's JVM compiles these paths on first use.
     let warm = seed(&client, &table, 0, 200).await;

@@ -128,14 +128,14 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     ));
     println!("\n    export API_KEY={token}\n");
 
-    let worker = scan_worker::Worker::new(&services);
+    let worker = service::usecases::scan_run::ScanRunner::new(&services);
     tokio::spawn(poll_scan_queue(
         worker,
         sqs.clone(),
         scan_queue.clone(),
         Duration::from_secs(args.scan_retry_delay),
     ));
-    let sweeper = verifier::Sweeper::new(&services);
+    let sweeper = service::usecases::sweep::Sweeper::new(&services);
     tokio::spawn(run_verifier(sweeper, interval));
 
     let streams = aws_sdk_dynamodbstreams::Client::new(&service::runtime::config::aws().await);
@@ -303,7 +303,7 @@ async fn bootstrap_admin_key(store: &Store, chosen: Option<&str>) -> service::Re
 /// The scan worker on the local queue; a failed job is delivered again
 /// after `retry_delay` (in AWS, after the queue's visibility timeout).
 async fn poll_scan_queue(
-    worker: scan_worker::Worker,
+    worker: service::usecases::scan_run::ScanRunner,
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
     retry_delay: Duration,
@@ -411,13 +411,13 @@ async fn follow_stream(
 }
 
 /// What the EventBridge schedule does in AWS, on a short interval.
-async fn run_verifier(sweeper: verifier::Sweeper, interval: Duration) {
+async fn run_verifier(sweeper: service::usecases::sweep::Sweeper, interval: Duration) {
     let mut ticker = tokio::time::interval(interval);
     loop {
         ticker.tick().await;
         let mut event = EventBridgeEvent::default();
         event.source = "dev.scheduler".to_string();
         event.detail_type = "Scheduled Event".to_string();
-        sweeper.handle_schedule(event, interval).await;
+        verifier::handle_schedule(&sweeper, event, interval).await;
     }
 }

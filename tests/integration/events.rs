@@ -61,22 +61,22 @@ async fn scan_and_schedule_events_are_handled() {
     assert_eq!(job.data_source, "aws:iam");
     // A job whose scan does not exist (its account was deleted) is dropped,
     // not retried.
-    let response = app
-        .scanning()
-        .worker
-        .handle_batch(sqs, scan_worker::Deadline::NONE)
-        .await;
+    let response = scan_worker::handle_batch(
+        &app.scanning().worker,
+        sqs,
+        service::usecases::scan_run::Deadline::NONE,
+    )
+    .await;
     assert!(response.batch_item_failures.is_empty());
     let schedule: aws_lambda_events::event::eventbridge::EventBridgeEvent =
         serde_json::from_str(&event("schedule.json")).unwrap();
     assert_eq!(schedule.detail_type, "Scheduled Event");
     let sweeper = app.sweeper();
-    let report = sweeper
-        .handle_schedule(schedule, std::time::Duration::from_secs(60))
-        .await;
+    let report =
+        verifier::handle_schedule(&sweeper, schedule, std::time::Duration::from_secs(60)).await;
     assert_eq!(
         report,
-        verifier::SweepReport::default(),
+        service::usecases::sweep::SweepReport::default(),
         "an empty table has nothing due"
     );
 }

@@ -38,7 +38,7 @@ pub struct Scanning {
     pub sqs: aws_sdk_sqs::Client,
     pub queue_url: String,
     pub dead_letter_url: String,
-    pub worker: scan_worker::Worker,
+    pub worker: service::usecases::scan_run::ScanRunner,
     /// The organization sync queue (the API and the sweep send to it).
     pub organization_sync_url: String,
 }
@@ -147,13 +147,13 @@ impl TestApp {
         app.state.organization_sync_queue =
             Some(JobQueue::new(sqs.clone(), &organization_sync_url));
         app.router = api::router(app.state.clone());
-        let worker = scan_worker::Worker {
+        let worker = service::usecases::scan_run::ScanRunner {
             store: app.store.clone(),
             verifier: app.state.verifier.clone(),
             sdk_config: app.sdk_config.clone(),
             catalogue: std::sync::Arc::new(catalogue),
             sqs: sqs.clone(),
-            settings: scan_worker::WorkerSettings {
+            settings: service::usecases::scan_run::RunSettings {
                 max_receive_count: service::aws::schema::SCAN_QUEUE.max_receive_count,
                 lease: std::time::Duration::from_secs(60),
                 access_log_days: 30,
@@ -374,8 +374,8 @@ impl TestApp {
     }
 
     /// The verifier's sweep over this test's table.
-    pub fn sweeper(&self) -> verifier::Sweeper {
-        verifier::Sweeper {
+    pub fn sweeper(&self) -> service::usecases::sweep::Sweeper {
+        service::usecases::sweep::Sweeper {
             store: self.store.clone(),
             verifier: self.state.verifier.clone(),
             settings: self.state.settings.clone(),

@@ -149,7 +149,7 @@ async fn a_regional_scan_runs_per_region_and_a_redelivery_resumes_only_the_unfin
     let (west_job, west_message) = &by_region[WEST];
     scanning
         .worker
-        .run(east_job, 1, scan_worker::Deadline::NONE)
+        .run(east_job, 1, service::usecases::scan_run::Deadline::NONE)
         .await
         .expect("us-east-1 scanned");
     let stopped = scanning
@@ -157,11 +157,11 @@ async fn a_regional_scan_runs_per_region_and_a_redelivery_resumes_only_the_unfin
         .run(
             west_job,
             1,
-            scan_worker::Deadline::at(std::time::Instant::now()),
+            service::usecases::scan_run::Deadline::at(std::time::Instant::now()),
         )
         .await;
     assert!(
-        matches!(stopped, Err(scan_worker::Retry::Failed(_))),
+        matches!(stopped, Err(service::usecases::scan_run::Retry::Failed(_))),
         "a region stopped before the deadline comes back: {stopped:?}"
     );
 

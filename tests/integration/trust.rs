@@ -892,12 +892,12 @@ async fn make_devs_sweeps_verify_a_due_account() {
         settings.sweep_budget(Duration::from_secs(20)).is_none(),
         "too short for one: refused"
     );
-    let sweeper = verifier::Sweeper {
+    let sweeper = service::usecases::sweep::Sweeper {
         settings: std::sync::Arc::new(settings),
         ..app.sweeper()
     };
     let schedule = aws_lambda_events::event::eventbridge::EventBridgeEvent::default();
-    let report = sweeper.handle_schedule(schedule, dev_interval).await;
+    let report = verifier::handle_schedule(&sweeper, schedule, dev_interval).await;
     assert_eq!(report.verified, 1, "{report:?}");
     assert!(!report.deadline_reached, "{report:?}");
     let account = app

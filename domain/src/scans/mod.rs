@@ -5,10 +5,11 @@
 //! worker; others come from configuration and name an SQS queue where an
 //! external scanner picks up their jobs.
 //!
-//! One file per concept: the catalogue, attachments, scan runs, findings
-//! and their triage, and the inventory; their items are all named from here.
+//! One file per concept: the catalogue, attachments, scan runs, an
+//! attempt's decisions, findings and their triage, and the inventory; their items are all named from here.
 
 mod attachment;
+mod attempt;
 mod catalogue;
 mod findings;
 mod inventory;
@@ -16,6 +17,7 @@ mod runs;
 mod triage;
 
 pub use attachment::*;
+pub use attempt::*;
 pub use catalogue::*;
 pub use findings::*;
 pub use inventory::*;

@@ -7,11 +7,14 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 async fn main() -> Result<(), Error> {
     service::runtime::telemetry::init(service::runtime::telemetry::LogFormat::Json);
     let services = service::runtime::config::Services::from_env_or_exit().await;
-    let worker = scan_worker::Worker::new(&services);
-    let worker = &worker;
+    let runner = service::usecases::scan_run::ScanRunner::new(&services);
+    let runner = &runner;
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async move {
-        let deadline = scan_worker::Deadline::from_epoch_millis(event.context.deadline);
-        Ok::<SqsBatchResponse, Error>(worker.handle_batch(event.payload, deadline).await)
+        let deadline =
+            service::usecases::scan_run::Deadline::from_epoch_millis(event.context.deadline);
+        Ok::<SqsBatchResponse, Error>(
+            scan_worker::handle_batch(runner, event.payload, deadline).await,
+        )
     }))
     .await
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 async fn main() -> Result<(), Error> {
     service::runtime::telemetry::init(service::runtime::telemetry::LogFormat::Json);
     let services = service::runtime::config::Services::from_env_or_exit().await;
-    let sweeper = verifier::Sweeper::new(&services);
+    let sweeper = service::usecases::sweep::Sweeper::new(&services);
     let sweeper = &sweeper;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<EventBridgeEvent>| async move {
@@ -17,7 +17,7 @@ async fn main() -> Result<(), Error> {
                 .unwrap_or_default()
                 .as_millis() as u64;
             let remaining = Duration::from_millis(event.context.deadline.saturating_sub(now_ms));
-            Ok::<_, Error>(sweeper.handle_schedule(event.payload, remaining).await)
+            Ok::<_, Error>(verifier::handle_schedule(sweeper, event.payload, remaining).await)
         },
     ))
     .await

@@ -5,6 +5,7 @@
 //! - DynamoDB, the one table: [`store`] (its layout in [`schema`]);
 //! - STS AssumeRole and the IAM reads that check a role: [`verification`];
 //! - AWS Organizations: [`discovery`];
+//! - the built-in scanners' reads of a customer's IAM and SQS: [`scanners`];
 //! - the scan and webhook SQS queues: [`jobs`] and [`deliveries`];
 //! - EventBridge: [`bus`];
 //! - the table's stream images, decoded into typed changes: [`changes`];
@@ -18,6 +19,7 @@ pub mod deliveries;
 pub mod discovery;
 pub mod errors;
 pub mod jobs;
+pub mod scanners;
 pub mod schema;
 pub mod store;
 pub mod verification;

@@ -5,12 +5,12 @@
 //! in chunks, so a run stopped before its deadline resumes after the last
 //! queue it finished.
 
-use crate::iam::ScanFailure;
+use super::ScanFailure;
+use crate::scans::Observation;
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::QueueAttributeName;
 use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
-use service::scans::Observation;
 use std::collections::{BTreeMap, HashMap};
 
 pub const NOT_ENCRYPTED: &str = "SQS_QUEUE_NOT_ENCRYPTED";
@@ -29,6 +29,21 @@ fn failure<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
         "sqs:ListQueues and sqs:GetQueueAttributes (the AWS managed policy SecurityAudit has both)",
         operation,
         err,
+    )
+}
+
+/// An SQS client acting with `credentials` (the customer's assumed role)
+/// in `region`.
+pub fn client(
+    sdk_config: &aws_config::SdkConfig,
+    credentials: aws_sdk_iam::config::Credentials,
+    region: &str,
+) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(sdk_config)
+            .credentials_provider(credentials)
+            .region(aws_sdk_sqs::config::Region::new(region.to_string()))
+            .build(),
     )
 }
 

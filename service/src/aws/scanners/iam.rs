@@ -6,12 +6,13 @@
 //! role and customer managed policy with their documents; MFA devices and
 //! access keys are read per user, eight users at a time.
 
+use super::ScanFailure;
+use crate::scans::Observation;
+use crate::time::Timestamp;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::EntityType;
 use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
-use service::scans::{Observation, ScanErrorCode};
-use service::time::Timestamp;
 use std::collections::{BTreeMap, HashMap};
 
 pub const NO_MFA: &str = "IAM_USER_WITHOUT_MFA";
@@ -32,14 +33,6 @@ pub struct Report {
     pub observations: Vec<Observation>,
 }
 
-/// A failed IAM call, with whether another attempt may succeed.
-#[derive(Debug)]
-pub struct ScanFailure {
-    pub code: ScanErrorCode,
-    pub message: String,
-    pub retryable: bool,
-}
-
 fn failure<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
     operation: &str,
     err: SdkError<E, aws_sdk_iam::config::http::HttpResponse>,
@@ -53,47 +46,6 @@ fn failure<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
     )
 }
 
-impl ScanFailure {
-    /// A failed call of a scanner to `service` (`prefix:operation`),
-    /// classified: denied (the role lacks it), or retryable.
-    pub fn of_call<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
-        service: &str,
-        prefix: &str,
-        grant: &str,
-        operation: &str,
-        err: SdkError<E, aws_sdk_iam::config::http::HttpResponse>,
-    ) -> ScanFailure {
-        use service::aws::errors::ErrorClass;
-        match service::aws::errors::classify(&err) {
-            ErrorClass::AccessDenied => ScanFailure {
-                code: ScanErrorCode::AccessDenied,
-                message: format!(
-                    "the role may not call {prefix}:{operation}; attach {grant} to it"
-                ),
-                retryable: false,
-            },
-            ErrorClass::Throttling => ScanFailure {
-                code: ScanErrorCode::Throttled,
-                message: format!("{service} throttled {operation}; the scan will be retried"),
-                retryable: true,
-            },
-            ErrorClass::Timeout => ScanFailure {
-                code: ScanErrorCode::Timeout,
-                message: format!("{service} did not answer {operation}; the scan will be retried"),
-                retryable: true,
-            },
-            _ => ScanFailure {
-                code: ScanErrorCode::ScannerError,
-                message: format!(
-                    "{service} {operation} failed: {}",
-                    aws_sdk_iam::error::DisplayErrorContext(&err)
-                ),
-                retryable: true,
-            },
-        }
-    }
-}
-
 /// A user, role or group with what grants it permissions.
 #[derive(Debug, Default)]
 struct Principal {
@@ -102,6 +54,26 @@ struct Principal {
     inline: Vec<(String, String)>,
     attached: Vec<String>,
     groups: Vec<String>,
+}
+
+/// An IAM client acting with `credentials` (the customer's assumed role),
+/// at the IAM endpoint of the role's partition.
+pub fn client(
+    sdk_config: &aws_config::SdkConfig,
+    credentials: aws_sdk_iam::config::Credentials,
+    role_arn: &str,
+) -> aws_sdk_iam::Client {
+    aws_sdk_iam::Client::from_conf(
+        aws_sdk_iam::config::Builder::from(sdk_config)
+            .credentials_provider(credentials)
+            .region(aws_sdk_iam::config::Region::new(iam_region(role_arn)))
+            .build(),
+    )
+}
+
+/// IAM is global; its endpoint sits in the partition's first region.
+fn iam_region(role_arn: &str) -> &'static str {
+    crate::partitions::home_region(role_arn.split(':').nth(1).unwrap_or_default())
 }
 
 // Long: one pass over GetAccountAuthorizationDetails' pages, each IAM rule applied to the item in
@@ -374,6 +346,13 @@ fn days_between(then: aws_sdk_iam::primitives::DateTime, now: Timestamp) -> i64 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iam_region_per_partition() {
+        assert_eq!(iam_region("arn:aws:iam::1:role/a"), "us-east-1");
+        assert_eq!(iam_region("arn:aws-cn:iam::1:role/a"), "cn-north-1");
+        assert_eq!(iam_region("arn:aws-us-gov:iam::1:role/a"), "us-gov-west-1");
+    }
 
     #[test]
     fn admin_statements() {
