@@ -148,3 +148,53 @@ fn the_modules_form_no_circle_but_the_two_justified_loops() {
         );
     }
 }
+
+/// The layers point one way: the adapters (`aws::*`) name neither a use
+/// case nor the runtime, so an adapter can be read, and replaced, without
+/// them; the use cases may name the runtime only for the composition root
+/// they are built from.
+#[test]
+fn the_adapters_name_no_use_case_and_no_runtime() {
+    let edges = graph(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
+    assert!(
+        edges.keys().filter(|m| m.starts_with("aws::")).count() > 10,
+        "the walk found the adapters: {:?}",
+        edges.keys()
+    );
+    let against: Vec<String> = edges
+        .iter()
+        .filter(|(from, _)| from.starts_with("aws::"))
+        .flat_map(|(from, to)| {
+            to.iter()
+                .filter(|to| *to == "usecases" || to.starts_with("runtime::"))
+                .map(move |to| format!("{from} -> {to}"))
+        })
+        .collect();
+    assert!(
+        against.is_empty(),
+        "adapters importing upwards: {against:?}"
+    );
+}
+
+/// The module graph as `from -> to` lines, for a closing note:
+/// `MODULE_GRAPH_OF=<src dir> cargo test -p service --test module_graph -- --ignored --nocapture`
+/// (this crate's `src` by default).
+#[test]
+#[ignore]
+fn print_the_edges() {
+    let src = std::env::var("MODULE_GRAPH_OF")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
+    let edges = graph(&src);
+    for (from, to) in &edges {
+        for to in to {
+            println!("{from} -> {to}");
+        }
+    }
+    println!(
+        "{} modules, {} edges, circles: {:?}",
+        edges.len(),
+        edges.values().map(BTreeSet::len).sum::<usize>(),
+        circles(&edges)
+    );
+}

@@ -200,7 +200,7 @@ impl<S: RequiredScope> FromRequestParts<AppState> for Auth<S> {
             scopes: record.scopes,
         };
         tracing::Span::current().record("tenant", caller.tenant.as_str());
-        service::runtime::origin::set_actor(&caller.key_id);
+        service::aws::store::origin::set_actor(&caller.key_id);
         Ok(Auth {
             caller,
             _scope: PhantomData,
@@ -297,7 +297,7 @@ impl FromRequestParts<AppState> for ScannerAuth {
             .credential(&token)
             .await?
             .ok_or_else(invalid)?;
-        service::runtime::origin::set_actor(&format!("scanner:{}", credential.credential_id));
+        service::aws::store::origin::set_actor(&format!("scanner:{}", credential.credential_id));
         Ok(ScannerAuth(credential))
     }
 }

@@ -785,7 +785,7 @@ async fn log_request(request: Request, next: Next) -> Response {
         span.record("account_id", account_id.as_str());
     }
     // Items this request writes carry its id, so their events name it.
-    let run = service::runtime::origin::scope(request_id.clone(), next.run(request));
+    let run = service::aws::store::origin::scope(request_id.clone(), next.run(request));
     let mut response = tracing::Instrument::instrument(run, span.clone()).await;
     let status = response.status().as_u16();
     span.in_scope(|| {

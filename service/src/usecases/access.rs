@@ -87,3 +87,36 @@ pub async fn access_log(
     )
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::usecases::offline::{invalid_field, OfflineStore};
+
+    /// A cursor from another account's listing (or one made up) is refused
+    /// before the account or the page is read: a cursor never moves a
+    /// listing into items it does not cover.
+    #[tokio::test]
+    async fn a_cursor_of_another_listing_is_refused_before_any_read() {
+        let offline = OfflineStore::new();
+        let others = encode_key_cursor(Some(keys::verifications_prefix("000000000002"))).unwrap();
+        let access = encode_key_cursor(Some(keys::access_prefix("000000000001"))).unwrap();
+        for cursor in [others.as_str(), access.as_str(), "!!", "e30"] {
+            let err = verifications(&offline.store, "tenant", "000000000001", 10, Some(cursor))
+                .await
+                .err()
+                .expect("refused");
+            assert_eq!(
+                invalid_field(&err).as_deref(),
+                Some("cursor"),
+                "{cursor}: {err}"
+            );
+        }
+        let err = access_log(&offline.store, "tenant", "000000000001", 10, Some(&others))
+            .await
+            .err()
+            .expect("refused");
+        assert_eq!(invalid_field(&err).as_deref(), Some("cursor"), "{err}");
+        assert_eq!(offline.calls(), 0);
+    }
+}

@@ -373,6 +373,7 @@ fn check_field_names(body: &Body) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::usecases::offline::{self, invalid_field, OfflineStore};
 
     fn body(value: Value) -> Body {
         match value {
@@ -411,5 +412,81 @@ mod tests {
             matches!(err, Error::Invalid { code: "unknown_field", field: Some(f), .. } if f == "nickname")
         );
         assert!(check_field_names(&body(serde_json::json!({"name": "x"}))).is_ok());
+    }
+
+    /// Every refusal of a registration names its field and comes before
+    /// any DynamoDB call: nothing is read, nothing written.
+    #[tokio::test]
+    async fn a_registration_is_refused_before_any_round_trip() {
+        let offline = OfflineStore::new();
+        let settings = offline::settings();
+        let accounts = Accounts {
+            store: &offline.store,
+            settings: &settings,
+        };
+        for (value, field) in [
+            (serde_json::json!({"name": "a"}), "account_id"),
+            (
+                serde_json::json!({"account_id": 123456789012u64, "name": "a"}),
+                "account_id",
+            ),
+            (
+                serde_json::json!({"account_id": "12345", "name": "a"}),
+                "account_id",
+            ),
+            (
+                serde_json::json!({"account_id": "123456789012", "name": "a", "external_id": "mine"}),
+                "external_id",
+            ),
+            (
+                serde_json::json!({"account_id": "123456789012", "name": "a", "role_arn": "arn:aws:iam::210987654321:role/x"}),
+                "role_arn",
+            ),
+        ] {
+            let err = accounts
+                .register("tenant", "key", body(value.clone()))
+                .await
+                .unwrap_err();
+            assert_eq!(
+                invalid_field(&err).as_deref(),
+                Some(field),
+                "{value}: {err}"
+            );
+            let err = accounts
+                .register_reserved("tenant", "key", body(value.clone()), None)
+                .await
+                .unwrap_err();
+            assert_eq!(
+                invalid_field(&err).as_deref(),
+                Some(field),
+                "{value}: {err}"
+            );
+        }
+        assert_eq!(offline.calls(), 0, "no DynamoDB call for a refused body");
+    }
+
+    /// A replacement that moves the account id is refused before the
+    /// account is read.
+    #[tokio::test]
+    async fn a_replacement_that_moves_the_account_is_refused_before_reading_it() {
+        let offline = OfflineStore::new();
+        let settings = offline::settings();
+        let accounts = Accounts {
+            store: &offline.store,
+            settings: &settings,
+        };
+        let id = AccountId::parse("account_id", "000000000001".to_string()).unwrap();
+        let err = accounts
+            .replace(
+                "tenant",
+                "key",
+                &id,
+                body(serde_json::json!({"account_id": "000000000002", "name": "a"})),
+                None,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(invalid_field(&err).as_deref(), Some("account_id"), "{err}");
+        assert_eq!(offline.calls(), 0);
     }
 }

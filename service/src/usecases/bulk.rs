@@ -37,3 +37,25 @@ pub async fn batch_delete(
         .collect();
     store.batch_delete_accounts(tenant, &account_ids).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::usecases::offline::{invalid_field, OfflineStore};
+
+    #[tokio::test]
+    async fn a_batch_of_none_or_too_many_is_refused_before_any_delete() {
+        let offline = OfflineStore::new();
+        let id = AccountId::parse("account_ids", "000000000001".to_string()).unwrap();
+        for count in [0, MAX_BATCH_DELETE + 1] {
+            let request = BatchDeleteRequest {
+                account_ids: vec![id.clone(); count],
+            };
+            let err = batch_delete(&offline.store, "tenant", request)
+                .await
+                .unwrap_err();
+            assert_eq!(invalid_field(&err).as_deref(), Some("account_ids"), "{err}");
+        }
+        assert_eq!(offline.calls(), 0);
+    }
+}

@@ -231,3 +231,18 @@ pub async fn redeliver(
     queue.send_one(&job).await?;
     Ok(delivery)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_in_the_unit_interval_and_varies() {
+        let draws: Vec<f64> = (0..64).map(|_| jitter()).collect();
+        assert!(draws.iter().all(|x| (0.0..1.0).contains(x)), "{draws:?}");
+        assert!(
+            draws.iter().any(|x| *x != draws[0]),
+            "64 draws from the OS are not all alike"
+        );
+    }
+}

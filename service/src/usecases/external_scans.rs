@@ -327,3 +327,25 @@ fn not_awaiting(scan_id: &str, refusal: ExternalRefusal) -> Error {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::usecases::offline::OfflineStore;
+
+    /// A token that is not a scanner credential's costs no read: only a
+    /// well-formed one is looked up.
+    #[tokio::test]
+    async fn a_token_that_is_not_a_credential_is_refused_without_a_read() {
+        let offline = OfflineStore::new();
+        let catalogue = Catalogue::default();
+        let scans = ExternalScans {
+            store: &offline.store,
+            catalogue: &catalogue,
+        };
+        for token in ["", "Bearer x", "not-a-token", &"a".repeat(10_000)] {
+            assert!(scans.credential(token).await.unwrap().is_none(), "{token}");
+        }
+        assert_eq!(offline.calls(), 0);
+    }
+}

@@ -89,3 +89,38 @@ pub async fn import_accounts(
         failed: errors,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::usecases::offline::OfflineStore;
+
+    /// An all-or-nothing import with a bad row writes nothing, and reads
+    /// nothing either: the file is checked whole first.
+    #[tokio::test]
+    async fn an_all_or_nothing_import_with_a_bad_row_makes_no_call() {
+        let offline = OfflineStore::new();
+        let settings = crate::usecases::offline::settings();
+        let csv = b"accountId,accountName,accountOwnerName,accountOwnerEmail,environment,credentialRoleArn,regions,parentAccountId\n\
+            000000000001,first,Ann,ann@example.com,PROD,,us-east-1,\n\
+            12345,second,Bob,bob@example.com,PROD,,us-east-1,\n";
+        let err = import_accounts(
+            &offline.store,
+            &settings,
+            "tenant",
+            "key",
+            ImportMode::AllOrNothing,
+            csv,
+        )
+        .await
+        .unwrap_err();
+        match err {
+            Error::InvalidRows(rows) => {
+                assert_eq!(rows.len(), 1, "{rows:?}");
+                assert_eq!(rows[0].row, 3);
+            }
+            other => panic!("{other}"),
+        }
+        assert_eq!(offline.calls(), 0);
+    }
+}

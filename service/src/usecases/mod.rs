@@ -22,3 +22,7 @@ pub mod suppression_rules;
 pub mod sweep;
 pub mod verification;
 pub mod webhooks;
+
+// Test support for the use cases above.
+#[cfg(test)]
+mod offline;

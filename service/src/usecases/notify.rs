@@ -170,3 +170,24 @@ impl Notify {
         Ok(jobs)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An empty batch (a stream poll that found nothing) costs nothing.
+    #[tokio::test]
+    async fn an_empty_batch_makes_no_call() {
+        let offline = crate::usecases::offline::OfflineStore::new();
+        let notify = Notify {
+            store: offline.store.clone(),
+            retention_days: 30,
+            bus: None,
+            deliveries: None,
+        };
+        let recorded = notify.record(&[]).await;
+        assert!(recorded.events.is_empty() && recorded.failed.is_none());
+        assert!(notify.handle(&[]).await.unwrap().is_empty());
+        assert_eq!(offline.calls(), 0);
+    }
+}

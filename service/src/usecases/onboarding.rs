@@ -261,3 +261,38 @@ impl Onboarding<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::usecases::offline::{invalid_field, OfflineStore};
+
+    #[tokio::test]
+    async fn a_link_lifetime_out_of_range_is_refused_before_the_subject_is_read() {
+        let offline = OfflineStore::new();
+        let onboarding = Onboarding {
+            store: &offline.store,
+            organization_sync_queue: None,
+        };
+        for days in [0, 31] {
+            let request = CreateLinkRequest {
+                expires_in_days: Some(days),
+            };
+            let err = onboarding
+                .create(
+                    "tenant",
+                    "key",
+                    Subject::Account("000000000001".into()),
+                    request,
+                )
+                .await
+                .unwrap_err();
+            assert_eq!(
+                invalid_field(&err).as_deref(),
+                Some("expires_in_days"),
+                "{err}"
+            );
+        }
+        assert_eq!(offline.calls(), 0);
+    }
+}

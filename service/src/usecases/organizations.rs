@@ -711,3 +711,62 @@ fn role_refusal(err: &Error) -> Option<crate::trust::VerificationCode> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::usecases::offline::{self, invalid_field, OfflineStore};
+
+    #[tokio::test]
+    async fn a_registration_is_refused_before_any_round_trip() {
+        let offline = OfflineStore::new();
+        let settings = offline::settings();
+        let organizations = Organizations {
+            store: &offline.store,
+            settings: &settings,
+        };
+        for (value, field) in [
+            (
+                serde_json::json!({"name": "", "management_account_id": "000000000001",
+                    "role_arn": "arn:aws:iam::000000000001:role/OrganizationsReader"}),
+                "name",
+            ),
+            (
+                serde_json::json!({"name": "org", "management_account_id": "000000000001",
+                    "role_arn": "arn:aws:iam::000000000002:role/OrganizationsReader"}),
+                "role_arn",
+            ),
+        ] {
+            let request: RegisterOrganizationRequest =
+                serde_json::from_value(value.clone()).unwrap();
+            let err = organizations
+                .register("tenant", "key", request)
+                .await
+                .unwrap_err();
+            assert_eq!(
+                invalid_field(&err).as_deref(),
+                Some(field),
+                "{value}: {err}"
+            );
+        }
+        assert_eq!(offline.calls(), 0);
+    }
+
+    #[test]
+    fn a_failed_sync_is_tried_again_sooner_but_never_later_than_the_interval() {
+        let now = Timestamp::now();
+        let hourly = SyncSchedule {
+            interval: std::time::Duration::from_secs(3600),
+        };
+        assert_eq!(hourly.next(now, true), now.plus(hourly.interval));
+        assert_eq!(
+            hourly.next(now, false),
+            now.plus(crate::organizations::SYNC_RETRY.min(hourly.interval))
+        );
+        assert!(hourly.next(now, false) <= hourly.next(now, true));
+        let brief = SyncSchedule {
+            interval: std::time::Duration::from_secs(1),
+        };
+        assert_eq!(brief.next(now, false), now.plus(brief.interval));
+    }
+}

@@ -45,3 +45,44 @@ pub fn below(count: usize, limit: usize, code: &'static str, message: String) ->
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limit_refuses_the_one_too_many_with_its_code() {
+        assert!(below(9, 10, "too_many", "m".into()).is_ok());
+        for count in [10, 11] {
+            match below(count, 10, "too_many", "at most 10".into()) {
+                Err(Error::Refused { code, message }) => {
+                    assert_eq!((code, message.as_str()), ("too_many", "at most 10"))
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    /// A refusal by the check is the answer, and no write is tried; a
+    /// store that cannot be read fails the creation before the check.
+    #[tokio::test]
+    async fn nothing_is_written_when_the_count_cannot_be_read() {
+        let offline = crate::usecases::offline::OfflineStore::new();
+        let writes = std::sync::atomic::AtomicUsize::new(0);
+        let result: Result<()> = create_within(
+            &offline.store,
+            "tenant",
+            "WEBHOOK#",
+            "WEBHOOK#",
+            |_: &[serde_json::Value]| Ok(()),
+            |_| {
+                writes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async { Ok(true) }
+            },
+        )
+        .await;
+        assert!(result.is_err());
+        assert_eq!(writes.into_inner(), 0);
+        assert_eq!(offline.calls(), 1, "the version read, then nothing");
+    }
+}

@@ -206,3 +206,38 @@ fn result(account_id: AccountId, outcome: Outcome) -> RoleCheckResult {
         trust_findings: Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(value: serde_json::Value) -> ValidateRolesRequest {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn a_check_names_its_entry_and_needs_a_role_or_the_saved_one() {
+        let err = request(serde_json::json!({"accounts": []}))
+            .validate()
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Invalid { field: Some(f), .. } if f == "accounts"),
+            "{err}"
+        );
+        let many: Vec<_> = (0..=MAX_ROLE_CHECKS)
+            .map(|_| serde_json::json!({"account_id": "000000000001", "saved_credentials": true}))
+            .collect();
+        assert!(request(serde_json::json!({ "accounts": many }))
+            .validate()
+            .is_err());
+        let err = request(serde_json::json!({"accounts": [
+            {"account_id": "000000000001", "saved_credentials": true},
+            {"account_id": "000000000002"},
+        ]}))
+        .validate()
+        .unwrap_err();
+        let text = format!("{err:?}");
+        assert!(text.contains("accounts[1]."), "{text}");
+        assert!(!text.contains("accounts[0]."), "{text}");
+    }
+}

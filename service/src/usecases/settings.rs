@@ -67,6 +67,7 @@ pub fn merged(current: &TenantSettings, patch: &Map<String, Value>) -> Result<Te
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::usecases::offline::{invalid_field, OfflineStore};
     use serde_json::json;
 
     fn object(value: Value) -> Map<String, Value> {
@@ -89,5 +90,31 @@ mod tests {
         assert!(refused.is_err());
         let unknown = merged(&branded, &object(json!({"colour": "red"})));
         assert!(unknown.is_err(), "unknown fields are refused");
+    }
+
+    #[tokio::test]
+    async fn bad_settings_are_refused_before_any_write() {
+        let offline = OfflineStore::new();
+        for (value, field) in [
+            (
+                json!({"external_id_max_age_days": 0}),
+                "external_id_max_age_days",
+            ),
+            (
+                json!({"auto_rotate_external_id": true}),
+                "auto_rotate_external_id",
+            ),
+            (json!({"logo_url": "javascript:alert(1)"}), "logo_url"),
+        ] {
+            let err = replace(&offline.store, "tenant", "key", object(value.clone()))
+                .await
+                .unwrap_err();
+            assert_eq!(
+                invalid_field(&err).as_deref(),
+                Some(field),
+                "{value}: {err}"
+            );
+        }
+        assert_eq!(offline.calls(), 0);
     }
 }

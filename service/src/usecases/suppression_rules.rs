@@ -64,3 +64,27 @@ impl SuppressionRules<'_> {
         self.store.delete_suppression_rule(tenant, rule_id).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::usecases::offline::{invalid_field, OfflineStore};
+
+    #[tokio::test]
+    async fn a_rule_for_a_source_not_offered_is_refused_before_any_read() {
+        let offline = OfflineStore::new();
+        let catalogue = Catalogue::default();
+        let rules = SuppressionRules {
+            store: &offline.store,
+            catalogue: &catalogue,
+        };
+        let request: SuppressionRuleRequest = serde_json::from_value(serde_json::json!({
+            "data_source": "aws:nowhere", "rule": "IAM_USER_WITHOUT_MFA",
+            "reason": "accepted risk",
+        }))
+        .unwrap();
+        let err = rules.create("tenant", "key", request).await.unwrap_err();
+        assert_eq!(invalid_field(&err).as_deref(), Some("data_source"), "{err}");
+        assert_eq!(offline.calls(), 0);
+    }
+}

@@ -378,3 +378,28 @@ impl SweepReport {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_counts_each_outcome_once() {
+        let mut report = SweepReport::default();
+        for outcome in [
+            Outcome::Verified(true),
+            Outcome::Verified(false),
+            Outcome::Verified(true),
+            Outcome::Rescheduled,
+            Outcome::Skipped,
+        ] {
+            report.count(outcome);
+        }
+        assert_eq!(
+            (report.verified, report.succeeded, report.failed),
+            (3, 2, 1)
+        );
+        assert_eq!((report.rescheduled, report.skipped), (1, 1));
+        assert!(!report.deadline_reached);
+    }
+}

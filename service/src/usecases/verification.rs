@@ -317,3 +317,56 @@ pub async fn verify_on_demand(
     )
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proven_account() -> crate::account::Account {
+        let role = "arn:aws:iam::000000000001:role/AccountOnboardingAudit";
+        let mut account = crate::account::Account::register(
+            "000000000001".into(),
+            crate::account::AccountFields {
+                name: "a".into(),
+                role_arn: Some(role.into()),
+                ..Default::default()
+            },
+            "key",
+            Timestamp::now(),
+        );
+        account.credential.verification_status = VerificationStatus::Success;
+        account.credential.probed_at = Some(Timestamp::now());
+        account.credential.role_arn = Some(role.into());
+        account
+    }
+
+    /// The sweep skips the probes only for a role proven with them and
+    /// unchanged since; a caller's check always probes.
+    #[test]
+    fn probes_run_unless_the_schedule_rechecks_a_proven_role() {
+        let proven = proven_account();
+        assert_eq!(probes_for(&proven, Trigger::Schedule), Probes::IfUnread);
+        assert_eq!(
+            probes_for(&proven, Trigger::OnDemand { by: "key" }),
+            Probes::Always
+        );
+        let mut changed = proven.clone();
+        changed.fields.role_arn = Some("arn:aws:iam::000000000001:role/Other".into());
+        assert_eq!(probes_for(&changed, Trigger::Schedule), Probes::Always);
+        let mut rotating = proven.clone();
+        rotating.pending_external_id = Some("next".into());
+        assert_eq!(probes_for(&rotating, Trigger::Schedule), Probes::Always);
+        let mut never_probed = proven.clone();
+        never_probed.credential.probed_at = None;
+        assert_eq!(probes_for(&never_probed, Trigger::Schedule), Probes::Always);
+        let mut failing = proven;
+        failing.credential.verification_status = VerificationStatus::Fail;
+        assert_eq!(probes_for(&failing, Trigger::Schedule), Probes::Always);
+    }
+
+    #[test]
+    fn the_schedule_records_as_the_verifier_and_a_caller_as_itself() {
+        assert_eq!(Trigger::OnDemand { by: "key-1" }.actor(), "key-1");
+        assert_eq!(Trigger::Schedule.actor(), crate::actors::VERIFIER);
+    }
+}

@@ -220,3 +220,51 @@ fn dedup(mut types: Vec<EventType>) -> Vec<EventType> {
     types.retain(|t| seen.insert(*t));
     types
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::usecases::offline::{invalid_field, OfflineStore};
+
+    /// A webhook URL a tenant picked is checked before anything is stored
+    /// or read: no private address, no plain http, no overlong description.
+    #[tokio::test]
+    async fn an_endpoint_url_is_checked_before_any_round_trip() {
+        let offline = OfflineStore::new();
+        let webhooks = Webhooks {
+            store: &offline.store,
+            allow_loopback_http: false,
+        };
+        for (value, field) in [
+            (
+                serde_json::json!({"url": "http://hooks.example.com/x"}),
+                "url",
+            ),
+            (serde_json::json!({"url": "https://10.0.0.1/x"}), "url"),
+            (serde_json::json!({"url": "https://127.0.0.1/x"}), "url"),
+            (
+                serde_json::json!({"url": "https://hooks.example.com/x", "description": "d".repeat(300)}),
+                "description",
+            ),
+        ] {
+            let request: CreateWebhookRequest = serde_json::from_value(value.clone()).unwrap();
+            let err = webhooks.create("tenant", "key", request).await.unwrap_err();
+            assert_eq!(
+                invalid_field(&err).as_deref(),
+                Some(field),
+                "{value}: {err}"
+            );
+            let update: UpdateWebhookRequest = serde_json::from_value(value.clone()).unwrap();
+            let err = webhooks
+                .update("tenant", "key", "01J00000000000000000000000", update)
+                .await
+                .unwrap_err();
+            assert_eq!(
+                invalid_field(&err).as_deref(),
+                Some(field),
+                "{value}: {err}"
+            );
+        }
+        assert_eq!(offline.calls(), 0);
+    }
+}

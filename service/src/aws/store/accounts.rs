@@ -41,7 +41,7 @@ impl Store {
             // not a conflict.
             Err(err) if is_condition_failure(&err) => {
                 let found = super::refused_item(&err);
-                let ours = match (&found, crate::runtime::origin::current()) {
+                let ours = match (&found, super::origin::current()) {
                     (Some(item), Some((request_id, _))) => {
                         matches!(item.get("request_id"), Some(AttributeValue::S(id)) if *id == request_id)
                     }

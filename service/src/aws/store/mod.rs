@@ -33,6 +33,7 @@ mod external_scans;
 mod idempotency;
 mod onboarding;
 mod organizations;
+pub mod origin;
 mod product_numbers;
 mod quota;
 mod region_runs;
@@ -544,9 +545,9 @@ fn n(value: u64) -> AttributeValue {
 
 /// The attributes that say which API request wrote an item: its
 /// `request_id` and, once authenticated, its caller as `updated_by`.
-/// Nothing outside a request ([`crate::runtime::origin`]).
+/// Nothing outside a request ([`origin`]).
 fn origin_attributes() -> Vec<(&'static str, AttributeValue)> {
-    let Some((request_id, actor)) = crate::runtime::origin::current() else {
+    let Some((request_id, actor)) = origin::current() else {
         return Vec::new();
     };
     let mut attributes = vec![("request_id", s(request_id))];

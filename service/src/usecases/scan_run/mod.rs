@@ -436,3 +436,55 @@ fn scanner_failure(failure: ScanFailure) -> AttemptFailure {
         AttemptFailure::refused(failure.code, &failure.message, at)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::usecases::offline::{self, OfflineStore};
+
+    #[test]
+    fn a_deadline_is_near_within_its_margin_and_none_never_is() {
+        let soon = Deadline::at(std::time::Instant::now() + Duration::from_secs(10));
+        assert!(soon.is_near(Duration::from_secs(20)));
+        assert!(!soon.is_near(Duration::from_secs(1)));
+        assert!(!Deadline::NONE.is_near(Duration::from_secs(86_400)));
+        let past = Deadline::from_epoch_millis(0);
+        assert!(past.is_near(Duration::ZERO), "a deadline already gone");
+    }
+
+    /// A job whose scan cannot be read is delivered again, after one
+    /// read and no write: a store outage loses no job.
+    #[tokio::test]
+    async fn a_job_the_store_cannot_read_comes_back_after_one_read() {
+        let offline = OfflineStore::new();
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::from_static("us-east-1"))
+            .build();
+        let runner = ScanRunner {
+            store: offline.store.clone(),
+            verifier: RoleVerifier::new(&sdk, &offline::settings()),
+            sdk_config: sdk.clone(),
+            catalogue: Arc::new(Catalogue::default()),
+            sqs: aws_sdk_sqs::Client::new(&sdk),
+            settings: RunSettings::default(),
+        };
+        for region in [None, Some("eu-west-1".to_string())] {
+            let job = ScanJob {
+                tenant: "tenant".into(),
+                account_id: "000000000001".into(),
+                data_source: "aws:iam".into(),
+                scan_id: "01J00000000000000000000000".into(),
+                region,
+            };
+            let before = offline.calls();
+            let answer = runner.run(&job, 1, Deadline::NONE).await;
+            assert!(matches!(answer, Err(Retry::Failed(_))), "{answer:?}");
+            assert_eq!(
+                offline.calls() - before,
+                1,
+                "the scan's context, nothing else"
+            );
+        }
+    }
+}
