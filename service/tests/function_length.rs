@@ -4,20 +4,12 @@
 //! Test modules are left out. A function that grows past the limit fails
 //! here with its place: split it, or say why it is one.
 
-use std::path::{Path, PathBuf};
+mod sources;
+
+use sources::{production_lines, rust_files, workspace};
+use std::path::Path;
 
 const LIMIT: usize = 80;
-
-fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            rust_files(&path, found);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            found.push(path);
-        }
-    }
-}
 
 /// The line's code with strings, characters and a trailing comment blanked.
 fn code_of(line: &str) -> String {
@@ -53,34 +45,32 @@ fn code_of(line: &str) -> String {
     code
 }
 
-/// (file:line, name, lines) of each function longer than the limit and
-/// without its comment.
-fn unexplained(file: &Path) -> Vec<(String, usize)> {
+/// Each production function of a file: (file:line, name, lines, whether
+/// a `// Long:` comment says why above it).
+fn functions(file: &Path) -> Vec<(String, String, usize, bool)> {
     let text = std::fs::read_to_string(file).unwrap();
-    let lines: Vec<&str> = text.lines().collect();
-    let production = lines
-        .iter()
-        .position(|l| l.starts_with("#[cfg(test)]"))
-        .unwrap_or(lines.len());
+    let lines = production_lines(&text);
+    let production = lines.len();
     let mut found = Vec::new();
     let mut at = 0;
     while at < production {
         let code = code_of(lines[at]);
-        let is_fn = code
+        let name = code
             .split_whitespace()
             .collect::<Vec<_>>()
             .windows(2)
-            .any(|w| {
+            .find(|w| {
                 w[0] == "fn"
                     && w[1]
                         .chars()
                         .next()
                         .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-            });
-        if !is_fn {
+            })
+            .map(|w| w[1].split(['(', '<']).next().unwrap_or(w[1]).to_string());
+        let Some(name) = name else {
             at += 1;
             continue;
-        }
+        };
         let (mut depth, mut opened, mut end) = (0i32, false, at);
         for (index, line) in lines.iter().enumerate().skip(at) {
             let code = code_of(line);
@@ -108,22 +98,35 @@ fn unexplained(file: &Path) -> Vec<(String, usize)> {
                 l.starts_with("//") || l.starts_with("#[")
             })
             .any(|l| l.trim_start().starts_with("// Long:"));
-        if length > LIMIT && !explained {
-            found.push((format!("{}:{}", file.display(), at + 1), length));
-        }
+        found.push((
+            format!("{}:{}", file.display(), at + 1),
+            name,
+            length,
+            explained,
+        ));
         // Nested functions are counted with their parent.
         at = end + 1;
     }
     found
 }
 
+/// (file:line, lines) of each function longer than the limit and without
+/// its comment.
+fn unexplained(file: &Path) -> Vec<(String, usize)> {
+    functions(file)
+        .into_iter()
+        .filter(|(_, _, length, explained)| *length > LIMIT && !explained)
+        .map(|(place, _, length, _)| (place, length))
+        .collect()
+}
+
 #[test]
 fn no_long_function_goes_unexplained() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut files = Vec::new();
-    for dir in ["domain/src", "service/src", "functions", "tools"] {
-        rust_files(&root.join(dir), &mut files);
-    }
+    let root = workspace();
+    let mut files: Vec<_> = ["domain/src", "service/src", "functions", "tools"]
+        .iter()
+        .flat_map(|dir| rust_files(&root.join(dir)))
+        .collect();
     files.retain(|f| !f.components().any(|c| c.as_os_str() == "tests"));
     assert!(
         files.len() > 50,
@@ -176,18 +179,18 @@ fn code_after_tests(file: &Path) -> Option<usize> {
 
 #[test]
 fn production_code_comes_before_the_tests() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut files = Vec::new();
-    for dir in [
+    let root = workspace();
+    let files: Vec<_> = [
         "domain/src",
         "service/src",
         "testkit/src",
         "functions",
         "tools",
         "dev/src",
-    ] {
-        rust_files(&root.join(dir), &mut files);
-    }
+    ]
+    .iter()
+    .flat_map(|dir| rust_files(&root.join(dir)))
+    .collect();
     let after: Vec<String> = files
         .iter()
         .filter_map(|f| code_after_tests(f).map(|line| format!("{}:{line}", f.display())))
@@ -196,4 +199,41 @@ fn production_code_comes_before_the_tests() {
         after.is_empty(),
         "production code after a test module: {after:?}"
     );
+}
+
+/// The ten longest production functions, for a closing note:
+/// `LONGEST_OF=<a checkout> cargo test -p service --test function_length -- --ignored --nocapture`
+/// (this workspace by default; an older layout's `shared/src` is read too).
+#[test]
+#[ignore]
+fn print_the_longest() {
+    let root = std::env::var("LONGEST_OF")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| workspace());
+    let mut all: Vec<_> = [
+        "domain/src",
+        "service/src",
+        "shared/src",
+        "functions",
+        "tools",
+    ]
+    .iter()
+    .map(|dir| root.join(dir))
+    .filter(|dir| dir.is_dir())
+    .flat_map(|dir| rust_files(&dir))
+    .filter(|f| !f.components().any(|c| c.as_os_str() == "tests"))
+    .flat_map(|f| functions(&f))
+    .collect();
+    all.sort_by(|a, b| b.2.cmp(&a.2));
+    let over = all.iter().filter(|f| f.2 > LIMIT).count();
+    for (place, name, length, explained) in all.iter().take(10) {
+        let place = place
+            .strip_prefix(&format!("{}/", root.display()))
+            .unwrap_or(place);
+        println!(
+            "{length:4} {name} ({place}){}",
+            if *explained { " [Long:]" } else { "" }
+        );
+    }
+    println!("{} functions, {over} over {LIMIT} lines", all.len());
 }

@@ -6,6 +6,9 @@
 //! by moving the shared rule into `domain`, or by passing a value in.
 //! Production code only: test modules are left out.
 
+mod sources;
+
+use sources::{production_lines, rust_files, workspace};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -18,39 +21,28 @@ const ALLOWED: [&[&str]; 2] = [&["access", "account"], &["scans", "suppression_r
 /// as `crate::<module>` (including inside `crate::{...}` groups).
 fn graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
     let mut files: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut pending = vec![src.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-                continue;
+    for path in rust_files(src) {
+        let relative = path.strip_prefix(src).unwrap();
+        let parts: Vec<String> = relative
+            .components()
+            .map(|part| {
+                part.as_os_str()
+                    .to_string_lossy()
+                    .trim_end_matches(".rs")
+                    .to_string()
+            })
+            .collect();
+        // A layer folder's modules are nodes of their own: `aws::store`.
+        let top = match parts.as_slice() {
+            [layer, module, ..] if LAYERS.contains(&layer.as_str()) && module != "mod" => {
+                format!("{layer}::{module}")
             }
-            if path.extension().and_then(|e| e.to_str()) != Some("rs") {
-                continue;
-            }
-            let relative = path.strip_prefix(src).unwrap();
-            let parts: Vec<String> = relative
-                .components()
-                .map(|part| {
-                    part.as_os_str()
-                        .to_string_lossy()
-                        .trim_end_matches(".rs")
-                        .to_string()
-                })
-                .collect();
-            // A layer folder's modules are nodes of their own: `aws::store`.
-            let top = match parts.as_slice() {
-                [layer, module, ..] if LAYERS.contains(&layer.as_str()) && module != "mod" => {
-                    format!("{layer}::{module}")
-                }
-                [first, ..] => first.clone(),
-                [] => continue,
-            };
-            let text = std::fs::read_to_string(&path).unwrap();
-            let production = text.split("#[cfg(test)]").next().unwrap_or("").to_string();
-            files.entry(top).or_default().push(production);
-        }
+            [first, ..] => first.clone(),
+            [] => continue,
+        };
+        let text = std::fs::read_to_string(&path).unwrap();
+        let production = production_lines(&text).join("\n");
+        files.entry(top).or_default().push(production);
     }
     let modules: BTreeSet<String> = files.keys().cloned().collect();
     let mut edges = BTreeMap::new();
@@ -122,10 +114,12 @@ fn circles(edges: &BTreeMap<String, BTreeSet<String>>) -> Vec<BTreeSet<String>> 
 
 #[test]
 fn the_modules_form_no_circle_but_the_two_justified_loops() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for (crate_src, sample_edge) in [
-        (root.join("src"), ("aws::store", "aws::codec")),
-        (root.join("../domain/src"), ("account", "trust")),
+        (
+            workspace().join("service/src"),
+            ("aws::store", "aws::codec"),
+        ),
+        (workspace().join("domain/src"), ("account", "trust")),
     ] {
         let edges = graph(&crate_src);
         assert!(
@@ -155,7 +149,7 @@ fn the_modules_form_no_circle_but_the_two_justified_loops() {
 /// they are built from.
 #[test]
 fn the_adapters_name_no_use_case_and_no_runtime() {
-    let edges = graph(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
+    let edges = graph(&workspace().join("service/src"));
     assert!(
         edges.keys().filter(|m| m.starts_with("aws::")).count() > 10,
         "the walk found the adapters: {:?}",
@@ -184,7 +178,7 @@ fn the_adapters_name_no_use_case_and_no_runtime() {
 fn print_the_edges() {
     let src = std::env::var("MODULE_GRAPH_OF")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
+        .unwrap_or_else(|_| workspace().join("service/src"));
     let edges = graph(&src);
     for (from, to) in &edges {
         for to in to {
