@@ -224,7 +224,7 @@ fn print_the_longest() {
     .filter(|f| !f.components().any(|c| c.as_os_str() == "tests"))
     .flat_map(|f| functions(&f))
     .collect();
-    all.sort_by(|a, b| b.2.cmp(&a.2));
+    all.sort_by_key(|f| std::cmp::Reverse(f.2));
     let over = all.iter().filter(|f| f.2 > LIMIT).count();
     for (place, name, length, explained) in all.iter().take(10) {
         let place = place
