@@ -104,6 +104,52 @@ impl Outcome {
         self.code == VerificationCode::Ok
     }
 
+    /// The assumed session is another account's than the one registered.
+    pub fn account_mismatch(role_arn: &str, session_account: &str, account_id: &str) -> Self {
+        Outcome::new(
+            VerificationCode::AccountMismatch,
+            format!("The role {role_arn} belongs to account {session_account}, not to {account_id}: create the role in account {account_id} and register its ARN."),
+        )
+    }
+
+    /// Without probes, the lint is the evidence on the external ID: a
+    /// trust policy that does not require it fails the verification.
+    pub fn unenforced(
+        role_arn: &str,
+        findings: &[crate::trust_lint::TrustFinding],
+    ) -> Option<Self> {
+        let open = findings
+            .iter()
+            .find(|f| f.code == crate::trust_lint::TrustFindingCode::ExternalIdNotRequired)?;
+        Some(Outcome::new(
+            VerificationCode::ExternalIdNotEnforced,
+            format!(
+                "The role {role_arn}'s trust policy: {}. {}",
+                open.message, open.fix
+            ),
+        ))
+    }
+
+    /// A verified role, with what its trust policy and its data sources
+    /// still ask of the customer (`lacking`: the sources missing permissions).
+    pub fn verified(role_arn: &str, trust_findings: usize, lacking: &[&str]) -> Self {
+        let mut message = format!(
+            "The role {role_arn} was assumed with the external ID and is refused without it."
+        );
+        if trust_findings > 0 {
+            message.push_str(&format!(
+                " Its trust policy has {trust_findings} finding(s): see trust_findings."
+            ));
+        }
+        if !lacking.is_empty() {
+            message.push_str(&format!(
+                " It lacks permissions that {} need(s) to scan: see missing_permissions.",
+                lacking.join(", ")
+            ));
+        }
+        Outcome::new(VerificationCode::Ok, message)
+    }
+
     pub fn role_missing(account_id: &str) -> Self {
         Outcome::new(
             VerificationCode::RoleMissing,
@@ -196,5 +242,43 @@ mod tests {
         assert_eq!(minutes(next_check(now, false, 1, day)), 15);
         assert_eq!(minutes(next_check(now, false, 3, day)), 60);
         assert_eq!(minutes(next_check(now, false, 40, day)), 24 * 60);
+    }
+
+    #[test]
+    fn the_verdicts_say_what_to_fix() {
+        let role = "arn:aws:iam::000000000001:role/R";
+        let mismatch = Outcome::account_mismatch(role, "000000000002", "000000000001");
+        assert_eq!(mismatch.code, VerificationCode::AccountMismatch);
+        assert!(mismatch
+            .message
+            .contains("create the role in account 000000000001"));
+
+        let unreadable = crate::trust_lint::unreadable(role);
+        assert_eq!(
+            Outcome::unenforced(role, std::slice::from_ref(&unreadable)),
+            None
+        );
+        let open = crate::trust_lint::TrustFinding {
+            code: crate::trust_lint::TrustFindingCode::ExternalIdNotRequired,
+            message: "no sts:ExternalId condition".into(),
+            fix: "Add the condition.".into(),
+            ..unreadable.clone()
+        };
+        let unenforced = Outcome::unenforced(role, &[unreadable, open]).unwrap();
+        assert_eq!(unenforced.code, VerificationCode::ExternalIdNotEnforced);
+        assert!(unenforced
+            .message
+            .ends_with("no sts:ExternalId condition. Add the condition."));
+
+        let clean = Outcome::verified(role, 0, &[]);
+        assert!(clean.is_ok());
+        assert!(!clean.message.contains("see"), "{}", clean.message);
+        let told = Outcome::verified(role, 2, &["aws:iam", "aws:sqs"]);
+        assert!(told.message.contains("2 finding(s)"), "{}", told.message);
+        assert!(
+            told.message.contains("aws:iam, aws:sqs need(s)"),
+            "{}",
+            told.message
+        );
     }
 }

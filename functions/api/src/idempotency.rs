@@ -37,27 +37,58 @@ pub async fn idempotent(State(state): State<AppState>, request: Request, next: N
     }
 }
 
-// Long: the idempotency protocol in its order (authenticate, authorise, rate-limit, read the body
-// under the route's limit, claim, then run, replay or wait); each step is a different early answer
-// and the order is the protocol.
+/// The idempotency protocol in its order: authenticate, authorise and
+/// rate-limit the caller; read the body under the route's limit; claim
+/// the key (or replay, refuse, or wait); run the request once and keep
+/// its answer. Each step is a different early answer.
 async fn run_once(
     state: &AppState,
     raw_key: Vec<u8>,
     request: Request,
     next: Next,
 ) -> Result<Response, Response> {
-    let fail = |err: ApiError| err.into_response();
     let key = IdempotencyKey::parse(&raw_key).map_err(|err| fail(err.into()))?;
     let (mut parts, body) = request.into_parts();
     // Not an API key (a scanner's credential, or garbage): the route's own
     // authentication answers; scanners' uploads are idempotent per page.
-    if auth::presented_secret(&parts).is_none() {
+    let Some(secret) = auth::presented_secret(&parts) else {
         return Ok(next.run(Request::from_parts(parts, body)).await);
-    }
-    // The caller first: keys are per API key, and a stranger's request
-    // must not hold anyone's key. Then its scope and its rate, as the
-    // handler's extractor would: a replay or a wait is a request too.
-    let record = auth::authenticate(&parts, state).await.map_err(fail)?;
+    };
+    let record = authorise(state, &parts).await?;
+    let replay_key = ReplayKey::derive(&secret, &record.key_id, &key);
+    let (content_type, body) = readable_body(&parts, body).await?;
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    // The content type is part of the request: a retry as text/plain gets
+    // its own answer (a 415), never the JSON request's replay.
+    let fingerprint = fingerprint(parts.method.as_str(), path, &content_type, &body);
+    let held = Held {
+        tenant: record.tenant.clone(),
+        key_id: record.key_id.clone(),
+        digest: key.digest(),
+        token: String::new(),
+    };
+    let held = claim(state, held, &fingerprint, &replay_key).await?;
+    parts.extensions.insert(Authenticated(record));
+    let response = next.run(Request::from_parts(parts, Body::from(body))).await;
+    settle(state, &held, &replay_key, response).await
+}
+
+fn fail(err: ApiError) -> Response {
+    err.into_response()
+}
+
+/// The caller first: keys are per API key, and a stranger's request must
+/// not hold anyone's key. Then its scope and its rate, as the handler's
+/// extractor would: a replay or a wait is a request too.
+async fn authorise(
+    state: &AppState,
+    parts: &axum::http::request::Parts,
+) -> Result<service::api_key::ApiKey, Response> {
+    let record = auth::authenticate(parts, state).await.map_err(fail)?;
     let route = parts
         .extensions
         .get::<axum::extract::MatchedPath>()
@@ -72,20 +103,23 @@ async fn run_once(
     if !record.has_scope(scope) {
         return Err(fail(auth::lacks_scope(scope)));
     }
-    let replay_key = ReplayKey::derive(
-        &auth::presented_secret(&parts).unwrap_or_default(),
-        &record.key_id,
-        &key,
-    );
-    // The same limit as without the header: a CSV import's, else a JSON body's.
+    Ok(record)
+}
+
+/// The body under the same limit as without the header (a CSV import's,
+/// else a JSON body's), with its content type. A body no route reads
+/// (text/plain, a malformed type) is the 415 it would be without the
+/// header, never a replay of a JSON request's.
+async fn readable_body(
+    parts: &axum::http::request::Parts,
+    body: Body,
+) -> Result<(String, axum::body::Bytes), Response> {
     let (content_type, media) = crate::body::media_type(&parts.headers);
     let limit = match &media {
         Some(media) if media.is_csv() => MAX_CSV_BYTES,
         _ => MAX_BODY_BYTES,
     };
     let body = read_body(body, limit).await.map_err(fail)?;
-    // A body no route reads (text/plain, a malformed type) is the 415 it
-    // would be without the header, never a replay of a JSON request's.
     let readable = media
         .as_ref()
         .is_some_and(|media| media.is_csv() || media.is_json());
@@ -96,28 +130,42 @@ async fn run_once(
             format!("expected a JSON body with Content-Type: application/json (or text/csv for an import), got '{}'", service::validation::echo(&content_type)),
         )));
     }
-    let path = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
-    // The content type is part of the request: a retry as text/plain gets
-    // its own answer (a 415), never the JSON request's replay.
-    let fingerprint = fingerprint(parts.method.as_str(), path, &content_type, &body);
-    let (tenant, key_id, digest) = (record.tenant.clone(), record.key_id.clone(), key.digest());
+    Ok((content_type, body))
+}
+
+/// A key this request holds: whose, which, and the claim's token.
+struct Held {
+    tenant: String,
+    key_id: String,
+    digest: String,
+    token: String,
+}
+
+/// Take the key for this request, or answer without running it: the
+/// first response again, a 422 for another request's key, or a 409 after
+/// waiting [`WAIT`] for one still running. Waiting polls with a doubling
+/// pause, so a waiter costs a handful of conditional writes (about eight
+/// in WAIT), not one every 100 ms.
+async fn claim(
+    state: &AppState,
+    mut held: Held,
+    fingerprint: &str,
+    replay_key: &ReplayKey,
+) -> Result<Held, Response> {
     let deadline = Instant::now() + WAIT;
-    // Waiting polls with a doubling pause, so a waiter costs a handful of
-    // conditional writes (about eight in WAIT), not one every 100 ms.
     let mut pause = POLL;
-    let token = loop {
+    loop {
         let taken = state
             .store
-            .take_idempotency_key(&tenant, &key_id, &digest, &fingerprint)
+            .take_idempotency_key(&held.tenant, &held.key_id, &held.digest, fingerprint)
             .await
             .map_err(|err| fail(err.into()))?;
         match taken {
-            Taken::Fresh { token } => break token,
-            Taken::Done(kept) => return Err(replay(kept, &replay_key)),
+            Taken::Fresh { token } => {
+                held.token = token;
+                return Ok(held);
+            }
+            Taken::Done(kept) => return Err(replay(kept, replay_key)),
             Taken::OtherRequest => {
                 return Err(fail(ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -141,9 +189,23 @@ async fn run_once(
                 pause = (pause * 2).min(MAX_POLL);
             }
         }
-    };
-    parts.extensions.insert(Authenticated(record));
-    let response = next.run(Request::from_parts(parts, Body::from(body))).await;
+    }
+}
+
+/// Keep the request's answer under its key (a success, sealed) or let the
+/// key go (an error, so a corrected retry runs), and answer it.
+async fn settle(
+    state: &AppState,
+    held: &Held,
+    replay_key: &ReplayKey,
+    response: Response,
+) -> Result<Response, Response> {
+    let Held {
+        tenant,
+        key_id,
+        digest,
+        token,
+    } = held;
     let (response_parts, response_body) = response.into_parts();
     let bytes = match axum::body::to_bytes(response_body, usize::MAX).await {
         Ok(bytes) => bytes,
@@ -151,7 +213,7 @@ async fn run_once(
             tracing::error!(error = %err, "a response body could not be read");
             let _ = state
                 .store
-                .release_idempotency_key(&tenant, &key_id, &digest, &token)
+                .release_idempotency_key(tenant, key_id, digest, token)
                 .await;
             return Err(fail(ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -175,12 +237,12 @@ async fn run_once(
         };
         state
             .store
-            .keep_idempotent_response(&tenant, &key_id, &digest, &token, &kept)
+            .keep_idempotent_response(tenant, key_id, digest, token, &kept)
             .await
     } else {
         state
             .store
-            .release_idempotency_key(&tenant, &key_id, &digest, &token)
+            .release_idempotency_key(tenant, key_id, digest, token)
             .await
     };
     if let Err(err) = outcome {

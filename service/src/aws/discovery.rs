@@ -58,8 +58,6 @@ fn failed<E: std::error::Error + Send + Sync + 'static>(what: &'static str) -> i
 
 /// Walk the organization: every member, its OU path, state and (when
 /// `with_tags`) its tags.
-// Long: one walk of the organization's nested paginated listings (roots, OUs, members, tags), each
-// call's failure named where it is made.
 pub async fn discover(
     client: &aws_sdk_organizations::Client,
     with_tags: bool,
@@ -94,66 +92,10 @@ pub async fn discover(
                 "the organization has more than {MAX_OUS} OUs; discovery stopped"
             )));
         }
-        let (accounts, children) = futures::join!(
-            async {
-                let mut pages = client
-                    .list_accounts_for_parent()
-                    .parent_id(&parent)
-                    .into_paginator()
-                    .send();
-                let mut found = Vec::new();
-                let mut pages_read = 0;
-                while let Some(page) = pages.next().await {
-                    pages_read += 1;
-                    found.extend(
-                        page.map_err(failed("ListAccountsForParent"))?
-                            .accounts
-                            .unwrap_or_default(),
-                    );
-                }
-                Ok::<_, Error>((found, pages_read))
-            },
-            async {
-                let mut pages = client
-                    .list_organizational_units_for_parent()
-                    .parent_id(&parent)
-                    .into_paginator()
-                    .send();
-                let mut found = Vec::new();
-                let mut pages_read = 0;
-                while let Some(page) = pages.next().await {
-                    pages_read += 1;
-                    found.extend(
-                        page.map_err(failed("ListOrganizationalUnitsForParent"))?
-                            .organizational_units
-                            .unwrap_or_default(),
-                    );
-                }
-                Ok::<_, Error>((found, pages_read))
-            },
-        );
-        let ((accounts, account_pages), (children, child_pages)) = (accounts?, children?);
-        calls += account_pages + child_pages;
+        let (accounts, children, pages) = under(client, &parent).await?;
+        calls += pages;
         for account in accounts {
-            let state = account
-                .state
-                .as_ref()
-                .map(|state| state.as_str().to_string())
-                .or_else(|| {
-                    account
-                        .status
-                        .as_ref()
-                        .map(|status| status.as_str().to_string())
-                })
-                .unwrap_or_default();
-            members.push(Member {
-                account_id: account.id.unwrap_or_default(),
-                name: account.name.unwrap_or_default(),
-                email: account.email.unwrap_or_default(),
-                state: MemberState::from_aws(&state),
-                ou_path: path.clone(),
-                tags: BTreeMap::new(),
-            });
+            members.push(member(account, &path));
             if members.len() > MAX_MEMBERS {
                 return Err(Error::unavailable(format!(
                     "the organization has more than {MAX_MEMBERS} accounts; discovery stopped"
@@ -189,6 +131,82 @@ pub async fn discover(
         members,
         calls,
     })
+}
+
+/// The accounts and OUs directly under `parent`, both listings paged to
+/// the end at once, with the pages read.
+async fn under(
+    client: &aws_sdk_organizations::Client,
+    parent: &str,
+) -> Result<(
+    Vec<aws_sdk_organizations::types::Account>,
+    Vec<aws_sdk_organizations::types::OrganizationalUnit>,
+    usize,
+)> {
+    let (accounts, children) = futures::join!(
+        async {
+            let mut pages = client
+                .list_accounts_for_parent()
+                .parent_id(parent)
+                .into_paginator()
+                .send();
+            let mut found = Vec::new();
+            let mut pages_read = 0;
+            while let Some(page) = pages.next().await {
+                pages_read += 1;
+                found.extend(
+                    page.map_err(failed("ListAccountsForParent"))?
+                        .accounts
+                        .unwrap_or_default(),
+                );
+            }
+            Ok::<_, Error>((found, pages_read))
+        },
+        async {
+            let mut pages = client
+                .list_organizational_units_for_parent()
+                .parent_id(parent)
+                .into_paginator()
+                .send();
+            let mut found = Vec::new();
+            let mut pages_read = 0;
+            while let Some(page) = pages.next().await {
+                pages_read += 1;
+                found.extend(
+                    page.map_err(failed("ListOrganizationalUnitsForParent"))?
+                        .organizational_units
+                        .unwrap_or_default(),
+                );
+            }
+            Ok::<_, Error>((found, pages_read))
+        },
+    );
+    let ((accounts, account_pages), (children, child_pages)) = (accounts?, children?);
+    Ok((accounts, children, account_pages + child_pages))
+}
+
+/// A listed account as a member at `path` (its tags read later). Its
+/// `State` when AWS gives one, else the older `Status`.
+fn member(account: aws_sdk_organizations::types::Account, path: &[String]) -> Member {
+    let state = account
+        .state
+        .as_ref()
+        .map(|state| state.as_str().to_string())
+        .or_else(|| {
+            account
+                .status
+                .as_ref()
+                .map(|status| status.as_str().to_string())
+        })
+        .unwrap_or_default();
+    Member {
+        account_id: account.id.unwrap_or_default(),
+        name: account.name.unwrap_or_default(),
+        email: account.email.unwrap_or_default(),
+        state: MemberState::from_aws(&state),
+        ou_path: path.to_vec(),
+        tags: BTreeMap::new(),
+    }
 }
 
 /// One account's tags, paged to the end; returns them and the pages read.
@@ -437,5 +455,32 @@ mod tests {
             diff.filtered_out,
             [("000000000002".to_string(), FilteredOut::NotInIncludedOu)]
         );
+    }
+
+    #[test]
+    fn a_member_takes_its_state_else_its_status_and_its_path() {
+        use aws_sdk_organizations::types::{Account, AccountState, AccountStatus};
+        let path = vec!["ou-a".to_string(), "ou-b".to_string()];
+        let closing = super::member(
+            Account::builder()
+                .id("000000000001")
+                .name("one")
+                .state(AccountState::PendingClosure)
+                .status(AccountStatus::Active)
+                .build(),
+            &path,
+        );
+        assert_eq!(closing.state, MemberState::PendingClosure, "State wins");
+        assert_eq!(closing.ou_path, path);
+        assert_eq!(closing.account_id, "000000000001");
+        let older = super::member(
+            Account::builder()
+                .id("000000000002")
+                .status(AccountStatus::Suspended)
+                .build(),
+            &[],
+        );
+        assert_eq!(older.state, MemberState::Suspended, "Status when no State");
+        assert!(older.tags.is_empty() && older.ou_path.is_empty());
     }
 }

@@ -9,7 +9,7 @@
 use crate::access::{AccessPurpose, AccessRecord, SessionOutcome, SessionRequest};
 use crate::account::Credential;
 use crate::time::Timestamp;
-use crate::trust_lint::{TrustFinding, TrustFindingCode, VendorPrincipal};
+use crate::trust_lint::{TrustFinding, VendorPrincipal};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::SdkConfig;
@@ -254,7 +254,27 @@ pub struct Verified {
     pub credentials: Option<Credentials>,
 }
 
+/// What an assumed session showed of the role, when it is the account's.
+struct Evidence {
+    findings: Vec<TrustFinding>,
+    missing_permissions: BTreeMap<String, Vec<String>>,
+    /// The trust policy was read and linted (else the probes stand in).
+    read: bool,
+}
+
 impl Verified {
+    /// A verification that ended with `outcome` before anything was found.
+    pub fn failed(outcome: Outcome, sessions: Vec<AccessRecord>, probed: bool) -> Self {
+        Verified {
+            outcome,
+            findings: Vec::new(),
+            missing_permissions: BTreeMap::new(),
+            sessions,
+            probed,
+            credentials: None,
+        }
+    }
+
     /// This result of `role_arn` at `at` as a credential, on its own: not
     /// scheduled, no failures counted, its sessions left to the access log
     /// (a pending role's; the current role's adds those from its account).
@@ -688,16 +708,12 @@ impl RoleVerifier {
     /// they run only when the role's trust policy could not be read: the
     /// lint reads the same condition without an AccessDenied in the
     /// customer's CloudTrail.
-    // Long: the evidence of one verification, gathered in the order AWS allows (AssumeRole with
-    // its probes, then identity, trust policy and data-source permissions at once); each step that
-    // fails is the verdict, so the steps read top to bottom.
     pub async fn verify_and_keep(&self, target: &Target<'_>, probes: Probes) -> Verified {
         let Target {
             tenant,
-            account_id,
             role_arn,
             external_id,
-            required,
+            ..
         } = *target;
         // Without the lint, nothing else reads the external-ID condition.
         let probes = if self.inspect_role {
@@ -717,25 +733,62 @@ impl RoleVerifier {
             (self.assume(role_arn, Some(external_id), &main).await, None)
         };
         sessions.push(with_id.1);
-        let fail = |outcome: Outcome, sessions: Vec<AccessRecord>, probed: bool| Verified {
-            outcome,
-            findings: Vec::new(),
-            missing_permissions: BTreeMap::new(),
-            sessions,
-            probed,
-            credentials: None,
-        };
         let credentials = match with_id.0 {
             Ok(credentials) => credentials,
             Err(failure) => {
                 if let Some((_, records)) = probed {
                     sessions.extend(records);
                 }
-                return fail(self.failure_outcome(failure, role_arn), sessions, false);
+                return Verified::failed(self.failure_outcome(failure, role_arn), sessions, false);
             }
         };
-        // After the trust checks, at once: the session's account, the
-        // role's trust policy and what its data sources lack.
+        let evidence = match self.inspect(credentials.clone(), target).await {
+            Ok(evidence) => evidence,
+            Err(outcome) => return Verified::failed(outcome, sessions, false),
+        };
+        let Evidence {
+            findings,
+            missing_permissions,
+            read,
+        } = evidence;
+        if probed.is_none() && !read {
+            probed = Some(self.probe(target).await);
+        }
+        let ran_probes = probed.is_some();
+        let refusal = match probed {
+            Some((results, records)) => {
+                sessions.extend(records);
+                self.probe_outcome(results, role_arn)
+            }
+            None => Outcome::unenforced(role_arn, &findings),
+        };
+        if let Some(outcome) = refusal {
+            return Verified {
+                findings,
+                ..Verified::failed(outcome, sessions, ran_probes)
+            };
+        }
+        let lacking: Vec<&str> = missing_permissions.keys().map(String::as_str).collect();
+        Verified {
+            outcome: Outcome::verified(role_arn, findings.len(), &lacking),
+            findings,
+            missing_permissions,
+            sessions,
+            probed: ran_probes,
+            credentials: Some(credentials),
+        }
+    }
+
+    /// What the assumed session shows, read at once after the trust
+    /// checks: the session's account (another than `target`'s is the
+    /// verdict), the role's trust policy linted, and what its data sources
+    /// lack.
+    async fn inspect(
+        &self,
+        credentials: Credentials,
+        target: &Target<'_>,
+    ) -> Result<Evidence, Outcome> {
+        let role_arn = target.role_arn;
         let (session_account, policy, permissions) = futures::join!(
             self.session_account(credentials.clone(), role_arn),
             async {
@@ -747,99 +800,60 @@ impl RoleVerifier {
             },
             async {
                 if self.inspect_role {
-                    self.missing_permissions(credentials.clone(), role_arn, required)
+                    self.missing_permissions(credentials.clone(), role_arn, target.required)
                         .await
                 } else {
                     Ok(BTreeMap::new())
                 }
             }
         );
-        let session_account = match session_account {
-            Ok(account) => account,
-            Err(failure) => return fail(self.failure_outcome(failure, role_arn), sessions, false),
-        };
-        if session_account != account_id {
-            return fail(Outcome::new(
-                VerificationCode::AccountMismatch,
-                format!("The role {role_arn} belongs to account {session_account}, not to {account_id}: create the role in account {account_id} and register its ARN."),
-            ), sessions, false);
+        let session_account =
+            session_account.map_err(|failure| self.failure_outcome(failure, role_arn))?;
+        if session_account != target.account_id {
+            return Err(Outcome::account_mismatch(
+                role_arn,
+                &session_account,
+                target.account_id,
+            ));
         }
-        let mut findings = Vec::new();
-        let mut read = false;
+        let (mut findings, read) = self.lint_policy(policy, role_arn).await;
+        let missing_permissions = permissions.unwrap_or_else(|unchecked| {
+            findings.extend(unchecked);
+            BTreeMap::new()
+        });
+        Ok(Evidence {
+            findings,
+            missing_permissions,
+            read,
+        })
+    }
+
+    /// The trust policy's findings, and whether it was read (when not,
+    /// the probes must stand in for the lint).
+    async fn lint_policy(
+        &self,
+        policy: Option<Result<(String, Option<i32>), StsFailure>>,
+        role_arn: &str,
+    ) -> (Vec<TrustFinding>, bool) {
         match policy {
             Some(Ok((document, max_session))) => match self.vendor(partition_of(role_arn)).await {
-                Some(vendor) => {
-                    findings = crate::trust_lint::lint(role_arn, &document, max_session, &vendor);
-                    read = true;
+                Some(vendor) => (
+                    crate::trust_lint::lint(role_arn, &document, max_session, &vendor),
+                    true,
+                ),
+                None => {
+                    tracing::warn!(%role_arn, "own account unknown; trust policy not linted");
+                    (Vec::new(), false)
                 }
-                None => tracing::warn!(%role_arn, "own account unknown; trust policy not linted"),
             },
             Some(Err(StsFailure::AccessDenied)) => {
-                findings.push(crate::trust_lint::unreadable(role_arn));
+                (vec![crate::trust_lint::unreadable(role_arn)], false)
             }
             Some(Err(failure)) => {
                 tracing::warn!(?failure, %role_arn, "the trust policy could not be read; probing instead");
+                (Vec::new(), false)
             }
-            None => {}
-        }
-        let missing_permissions = match permissions {
-            Ok(missing) => missing,
-            Err(unchecked) => {
-                findings.extend(unchecked);
-                BTreeMap::new()
-            }
-        };
-        if probed.is_none() && !read {
-            probed = Some(self.probe(target).await);
-        }
-        let ran_probes = probed.is_some();
-        if let Some((results, records)) = probed {
-            sessions.extend(records);
-            if let Some(outcome) = self.probe_outcome(results, role_arn) {
-                return Verified {
-                    findings,
-                    ..fail(outcome, sessions, true)
-                };
-            }
-        } else if let Some(open) = findings
-            .iter()
-            .find(|f| f.code == TrustFindingCode::ExternalIdNotRequired)
-        {
-            let outcome = Outcome::new(
-                VerificationCode::ExternalIdNotEnforced,
-                format!(
-                    "The role {role_arn}'s trust policy: {}. {}",
-                    open.message, open.fix
-                ),
-            );
-            return Verified {
-                findings,
-                ..fail(outcome, sessions, false)
-            };
-        }
-        let mut message = format!(
-            "The role {role_arn} was assumed with the external ID and is refused without it."
-        );
-        if !findings.is_empty() {
-            message.push_str(&format!(
-                " Its trust policy has {} finding(s): see trust_findings.",
-                findings.len()
-            ));
-        }
-        if !missing_permissions.is_empty() {
-            let sources: Vec<&str> = missing_permissions.keys().map(String::as_str).collect();
-            message.push_str(&format!(
-                " It lacks permissions that {} need(s) to scan: see missing_permissions.",
-                sources.join(", ")
-            ));
-        }
-        Verified {
-            outcome: Outcome::new(VerificationCode::Ok, message),
-            findings,
-            missing_permissions,
-            sessions,
-            probed: ran_probes,
-            credentials: Some(credentials),
+            None => (Vec::new(), false),
         }
     }
 

@@ -9,7 +9,6 @@ use crate::aws::verification::{
 };
 use crate::time::Timestamp;
 use crate::trust::{next_check, Outcome, VerificationCode};
-use std::collections::BTreeMap;
 
 /// What asked for a verification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,9 +100,8 @@ pub fn probes_for(account: &crate::account::Account, trigger: Trigger<'_>) -> Pr
 
 /// Run the checks for an account (STS only, nothing written). During a
 /// rotation the pending external ID is tried first; if it fails, the current
-/// one is verified and stays in force.
-// Long: a rotation's and a role change's checks side by side: which external ID and which role is
-// tried first decides what stays in force.
+/// one is verified and stays in force. During a role change the same holds
+/// for the pending role.
 pub async fn check(
     verifier: &RoleVerifier,
     tenant: &str,
@@ -111,22 +109,72 @@ pub async fn check(
     required: &[(String, Vec<String>)],
     trigger: Trigger<'_>,
 ) -> Checked {
-    let at = Timestamp::now();
-    let id = account.account_id.as_str();
-    let probes = probes_for(account, trigger);
-    let target = |role_arn, external_id| Target {
+    let checks = Checks {
+        verifier,
         tenant,
-        account_id: id,
-        role_arn,
-        external_id,
+        account,
         required,
+        probes: probes_for(account, trigger),
+        at: Timestamp::now(),
     };
-    if let (Some(role), Some(next)) = (&account.fields.role_arn, &account.pending_role_arn) {
-        // A role change: the new role with every check; the current one
-        // stays in force, and is checked as usual, unless the new one passes.
-        let with_next = verifier
-            .verify(&target(next, &account.external_id), Probes::Always)
-            .await;
+    let Some(role) = &account.fields.role_arn else {
+        let missing = Outcome::role_missing(&account.account_id);
+        return checks.checked(Verified::failed(missing, Vec::new(), false), false);
+    };
+    if let Some(next) = &account.pending_role_arn {
+        return checks.role_change(role, next).await;
+    }
+    match &account.pending_external_id {
+        Some(pending) => checks.rotation(role, pending).await,
+        None => {
+            let verified = checks
+                .verify(role, &account.external_id, checks.probes)
+                .await;
+            checks.checked(verified, false)
+        }
+    }
+}
+
+/// One account's checks: what every one of them shares.
+struct Checks<'a> {
+    verifier: &'a RoleVerifier,
+    tenant: &'a str,
+    account: &'a crate::account::Account,
+    required: &'a [(String, Vec<String>)],
+    probes: Probes,
+    at: Timestamp,
+}
+
+impl Checks<'_> {
+    async fn verify(&self, role_arn: &str, external_id: &str, probes: Probes) -> Verified {
+        let target = Target {
+            tenant: self.tenant,
+            account_id: &self.account.account_id,
+            role_arn,
+            external_id,
+            required: self.required,
+        };
+        self.verifier.verify(&target, probes).await
+    }
+
+    /// The account's current role checked, with `promote` when the
+    /// pending external ID passed.
+    fn checked(&self, verified: Verified, promote: bool) -> Checked {
+        Checked {
+            verified,
+            role_arn: self.account.fields.role_arn.clone(),
+            promote,
+            switch_role: false,
+            pending_role: None,
+            at: self.at,
+        }
+    }
+
+    /// A role change: the new role with every check; the current one
+    /// stays in force, and is checked as usual, unless the new one passes.
+    async fn role_change(&self, role: &str, next: &str) -> Checked {
+        let external_id = &self.account.external_id;
+        let with_next = self.verify(next, external_id, Probes::Always).await;
         if with_next.outcome.is_ok() {
             let message = format!(
                 "{} It replaces {role}, which this service no longer uses.",
@@ -137,16 +185,14 @@ pub async fn check(
                     outcome: Outcome::new(VerificationCode::Ok, message),
                     ..with_next
                 },
-                role_arn: Some(next.clone()),
+                role_arn: Some(next.to_string()),
                 promote: false,
                 switch_role: true,
                 pending_role: None,
-                at,
+                at: self.at,
             };
         }
-        let mut current = verifier
-            .verify(&target(role, &account.external_id), probes)
-            .await;
+        let mut current = self.verify(role, external_id, self.probes).await;
         current.outcome.message = format!(
             "{} The pending role {next} did not verify ({}; see pending_role_credential): this one stays in force.",
             current.outcome.message,
@@ -155,67 +201,36 @@ pub async fn check(
         let mut sessions = with_next.sessions.clone();
         sessions.append(&mut current.sessions);
         current.sessions = sessions;
-        return Checked {
-            verified: current,
-            role_arn: Some(role.clone()),
-            promote: false,
-            switch_role: false,
+        Checked {
             pending_role: Some(with_next),
-            at,
-        };
-    }
-    let (verified, promote) = match (&account.fields.role_arn, &account.pending_external_id) {
-        (None, _) => (
-            Verified {
-                outcome: Outcome::role_missing(id),
-                findings: Vec::new(),
-                missing_permissions: BTreeMap::new(),
-                sessions: Vec::new(),
-                probed: false,
-                credentials: None,
-            },
-            false,
-        ),
-        (Some(role), Some(pending)) => {
-            let with_pending = verifier.verify(&target(role, pending), probes).await;
-            if with_pending.outcome.is_ok() {
-                let message = format!("{} The pending external ID is now in force; the previous one is retired, so remove it from the role's trust policy.", with_pending.outcome.message);
-                (
-                    Verified {
-                        outcome: Outcome::new(VerificationCode::Ok, message),
-                        ..with_pending
-                    },
-                    true,
-                )
-            } else {
-                let mut current = verifier
-                    .verify(&target(role, &account.external_id), probes)
-                    .await;
-                current.outcome.message = format!(
-                    "{} The pending external ID was not accepted ({}): the current one stays in force until the role's trust policy allows the pending one.",
-                    current.outcome.message,
-                    with_pending.outcome.code.as_str()
-                );
-                let mut sessions = with_pending.sessions;
-                sessions.append(&mut current.sessions);
-                current.sessions = sessions;
-                (current, false)
-            }
+            ..self.checked(current, false)
         }
-        (Some(role), None) => (
-            verifier
-                .verify(&target(role, &account.external_id), probes)
-                .await,
-            false,
-        ),
-    };
-    Checked {
-        verified,
-        role_arn: account.fields.role_arn.clone(),
-        promote,
-        switch_role: false,
-        pending_role: None,
-        at,
+    }
+
+    /// A rotation: the pending external ID first; when the role refuses
+    /// it, the current one is verified and stays in force.
+    async fn rotation(&self, role: &str, pending: &str) -> Checked {
+        let with_pending = self.verify(role, pending, self.probes).await;
+        if with_pending.outcome.is_ok() {
+            let message = format!("{} The pending external ID is now in force; the previous one is retired, so remove it from the role's trust policy.", with_pending.outcome.message);
+            let verified = Verified {
+                outcome: Outcome::new(VerificationCode::Ok, message),
+                ..with_pending
+            };
+            return self.checked(verified, true);
+        }
+        let mut current = self
+            .verify(role, &self.account.external_id, self.probes)
+            .await;
+        current.outcome.message = format!(
+            "{} The pending external ID was not accepted ({}): the current one stays in force until the role's trust policy allows the pending one.",
+            current.outcome.message,
+            with_pending.outcome.code.as_str()
+        );
+        let mut sessions = with_pending.sessions;
+        sessions.append(&mut current.sessions);
+        current.sessions = sessions;
+        self.checked(current, false)
     }
 }
 
