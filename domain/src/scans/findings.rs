@@ -167,6 +167,38 @@ pub const RESOLVED_RETENTION_DAYS: u64 = 30;
 /// The rank of a resolved finding in [`Finding::severity_order`].
 pub const RESOLVED_RANK: char = '9';
 
+/// Where a read of the severity order resumes from a cursor, kept inside
+/// the key range `status` reads (open and suppressed findings sort before
+/// the resolved ones, which are a range of their own): DynamoDB refuses a
+/// start key outside the range, so a cursor before the range starts it
+/// afresh, and one past its end reads nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResumeAt<'a> {
+    /// From the range's first item (no cursor, or one before the range).
+    Start,
+    /// After this severity order.
+    After(&'a str),
+    /// The cursor is past the range: the page is empty.
+    PastTheEnd,
+}
+
+impl<'a> ResumeAt<'a> {
+    pub fn of(status: Option<FindingStatus>, cursor: Option<&'a str>) -> Self {
+        let Some(cursor) = cursor else {
+            return ResumeAt::Start;
+        };
+        // Resolved findings' orders start with their rank, above all others.
+        let resolved = cursor >= RESOLVED_RANK.to_string().as_str();
+        match status {
+            Some(FindingStatus::Resolved) if !resolved => ResumeAt::Start,
+            Some(FindingStatus::Open | FindingStatus::Suppressed) if resolved => {
+                ResumeAt::PastTheEnd
+            }
+            _ => ResumeAt::After(cursor),
+        }
+    }
+}
+
 /// A finding set aside by someone, with why and until when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Suppression {

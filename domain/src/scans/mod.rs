@@ -209,4 +209,34 @@ mod tests {
         assert_eq!(Finding::id_of("R", "arn").len(), 32);
         assert_ne!(Finding::id_of("R", "a"), Finding::id_of("S", "a"));
     }
+
+    #[test]
+    fn a_cursor_resumes_inside_the_range_its_status_reads() {
+        use FindingStatus::{Open, Resolved, Suppressed};
+        let (open, resolved) = ("1#000000000001#aws:iam#x", "9#000000000001#aws:iam#y");
+        assert_eq!(ResumeAt::of(None, None), ResumeAt::Start);
+        assert_eq!(ResumeAt::of(Some(Open), None), ResumeAt::Start);
+        for status in [None, Some(Open), Some(Suppressed)] {
+            assert_eq!(ResumeAt::of(status, Some(open)), ResumeAt::After(open));
+        }
+        assert_eq!(
+            ResumeAt::of(None, Some(resolved)),
+            ResumeAt::After(resolved)
+        );
+        assert_eq!(
+            ResumeAt::of(Some(Resolved), Some(resolved)),
+            ResumeAt::After(resolved)
+        );
+        // An open page's cursor starts the resolved range afresh; a
+        // resolved page's cursor ends an open listing.
+        assert_eq!(ResumeAt::of(Some(Resolved), Some(open)), ResumeAt::Start);
+        assert_eq!(
+            ResumeAt::of(Some(Open), Some(resolved)),
+            ResumeAt::PastTheEnd
+        );
+        assert_eq!(
+            ResumeAt::of(Some(Suppressed), Some("9")),
+            ResumeAt::PastTheEnd
+        );
+    }
 }

@@ -231,8 +231,8 @@ impl Store {
     /// severities (none: all) and status (`None`: all). Reads the
     /// severity index of `order`'s partition, the status's key range
     /// only, ten Query pages at most per call.
-    // Long: the Query loop over the severity index: key range by status, filters, a page budget
-    // and the cursor, which must agree with each other.
+    // Long: the Query loop over the severity index: key range by status, filters and a page
+    // budget, which must agree with each other (where the cursor resumes: scans::ResumeAt).
     #[allow(clippy::too_many_arguments)]
     pub async fn ordered_findings(
         &self,
@@ -274,23 +274,16 @@ impl Store {
             key.insert(FINDINGS_ORDER.into(), s(order));
             Ok(key)
         };
-        // DynamoDB refuses a start key outside the key range: a cursor
-        // past the range's end reads nothing, one before its start all.
-        let mut start = after.map(str::to_string);
-        match (status, start.as_deref()) {
-            (Some(FindingStatus::Resolved), Some(cursor)) if cursor < resolved.as_str() => {
-                start = None
-            }
-            (Some(FindingStatus::Open | FindingStatus::Suppressed), Some(cursor))
-                if cursor >= resolved.as_str() =>
-            {
+        let mut start = match crate::scans::ResumeAt::of(status, after) {
+            crate::scans::ResumeAt::Start => None,
+            crate::scans::ResumeAt::After(cursor) => Some(cursor.to_string()),
+            crate::scans::ResumeAt::PastTheEnd => {
                 return Ok(Page {
                     items: Vec::new(),
                     next_cursor: None,
                 })
             }
-            _ => {}
-        }
+        };
         let mut found: Vec<Finding> = Vec::new();
         let mut last: Option<String> = None;
         for _ in 0..10 {
