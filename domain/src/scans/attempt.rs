@@ -374,6 +374,21 @@ mod tests {
         attachment
     }
 
+    const ROLE: &str = "arn:aws:iam::000000000001:role/r";
+
+    /// Ready to scan `account` (which has a role) with the built-in IAM source.
+    fn ready(catalogue: &Catalogue, account: Account) -> Ready<'_> {
+        let attachment = Some(attachment(None));
+        Ready::check(
+            catalogue,
+            Some(account),
+            attachment,
+            "aws:iam",
+            Timestamp::now(),
+        )
+        .unwrap()
+    }
+
     fn code(result: Result<Ready<'_>, AttemptFailure>) -> String {
         match result {
             Err(AttemptFailure::Refused(error)) => error.code.as_str().to_string(),
@@ -385,7 +400,7 @@ mod tests {
     #[test]
     fn a_scan_runs_only_when_every_precondition_holds() {
         let catalogue = Catalogue::default();
-        let role = "arn:aws:iam::000000000001:role/r";
+        let role = ROLE;
         let now = Timestamp::now();
         let check = |account, attachment, source| {
             code(Ready::check(&catalogue, account, attachment, source, now))
@@ -473,18 +488,11 @@ mod tests {
     #[test]
     fn ignore_lists_drop_findings_and_scores_are_capped() {
         let catalogue = Catalogue::default();
-        let mut account = account(false, Some("arn:aws:iam::000000000001:role/r"));
+        let mut account = account(false, Some(ROLE));
         account.fields.resource_type_ignore_list = vec!["AWS.IAM.Role".into()];
         account.fields.resource_regex_ignore_list = vec!["^ci-".into()];
         let now = Timestamp::now();
-        let ready = Ready::check(
-            &catalogue,
-            Some(account),
-            Some(attachment(None)),
-            "aws:iam",
-            now,
-        )
-        .unwrap();
+        let ready = ready(&catalogue, account);
         let mut scan = Scan::queued("000000000001", "aws:iam", false, vec![], "key", now);
         let kept = ready
             .kept(
@@ -516,17 +524,10 @@ mod tests {
     #[test]
     fn a_bad_ignore_pattern_refuses_the_scan() {
         let catalogue = Catalogue::default();
-        let mut account = account(false, Some("arn:aws:iam::000000000001:role/r"));
+        let mut account = account(false, Some(ROLE));
         account.fields.resource_regex_ignore_list = vec!["(".into()];
         let now = Timestamp::now();
-        let ready = Ready::check(
-            &catalogue,
-            Some(account),
-            Some(attachment(None)),
-            "aws:iam",
-            now,
-        )
-        .unwrap();
+        let ready = ready(&catalogue, account);
         let scan = Scan::queued("000000000001", "aws:iam", false, vec![], "key", now);
         match ready.findings(&scan, vec![], "global", now) {
             Err(AttemptFailure::Refused(error)) => {
@@ -607,15 +608,8 @@ mod tests {
         let now = Timestamp::now();
         let scan = Scan::queued("000000000001", "aws:sqs", false, vec![], "key", now);
         let catalogue = Catalogue::default();
-        let source = catalogue.get("aws:iam").unwrap();
+        let ready = ready(&catalogue, account(false, Some(ROLE)));
         let stored = |id: &str, scan_id: &str, resolved: bool| {
-            let ready = Ready {
-                account: account(false, None),
-                attachment: attachment(None),
-                source,
-                role_arn: String::new(),
-                external_id: String::new(),
-            };
             let mut finding = ready
                 .findings(
                     &scan,

@@ -65,13 +65,7 @@ async fn run_once(
     // The content type is part of the request: a retry as text/plain gets
     // its own answer (a 415), never the JSON request's replay.
     let fingerprint = fingerprint(parts.method.as_str(), path, &content_type, &body);
-    let held = Held {
-        tenant: record.tenant.clone(),
-        key_id: record.key_id.clone(),
-        digest: key.digest(),
-        token: String::new(),
-    };
-    let held = claim(state, held, &fingerprint, &replay_key).await?;
+    let held = claim(state, &record, key.digest(), &fingerprint, &replay_key).await?;
     parts.extensions.insert(Authenticated(record));
     let response = next.run(Request::from_parts(parts, Body::from(body))).await;
     settle(state, &held, &replay_key, response).await
@@ -141,14 +135,15 @@ struct Held {
     token: String,
 }
 
-/// Take the key for this request, or answer without running it: the
-/// first response again, a 422 for another request's key, or a 409 after
-/// waiting [`WAIT`] for one still running. Waiting polls with a doubling
-/// pause, so a waiter costs a handful of conditional writes (about eight
-/// in WAIT), not one every 100 ms.
+/// Take `caller`'s key (`digest`) for this request, or answer without
+/// running it: the first response again, a 422 for another request's key,
+/// or a 409 after waiting [`WAIT`] for one still running. Waiting polls
+/// with a doubling pause, so a waiter costs a handful of conditional
+/// writes (about eight in WAIT), not one every 100 ms.
 async fn claim(
     state: &AppState,
-    mut held: Held,
+    caller: &service::api_key::ApiKey,
+    digest: String,
     fingerprint: &str,
     replay_key: &ReplayKey,
 ) -> Result<Held, Response> {
@@ -157,13 +152,17 @@ async fn claim(
     loop {
         let taken = state
             .store
-            .take_idempotency_key(&held.tenant, &held.key_id, &held.digest, fingerprint)
+            .take_idempotency_key(&caller.tenant, &caller.key_id, &digest, fingerprint)
             .await
             .map_err(|err| fail(err.into()))?;
         match taken {
             Taken::Fresh { token } => {
-                held.token = token;
-                return Ok(held);
+                return Ok(Held {
+                    tenant: caller.tenant.clone(),
+                    key_id: caller.key_id.clone(),
+                    digest,
+                    token,
+                })
             }
             Taken::Done(kept) => return Err(replay(kept, replay_key)),
             Taken::OtherRequest => {

@@ -91,7 +91,7 @@ pub async fn access_log(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::usecases::offline::{invalid_field, OfflineStore};
+    use crate::usecases::offline::{assert_names, OfflineStore};
 
     /// A cursor from another account's listing (or one made up) is refused
     /// before the account or the page is read: a cursor never moves a
@@ -106,17 +106,13 @@ mod tests {
                 .await
                 .err()
                 .expect("refused");
-            assert_eq!(
-                invalid_field(&err).as_deref(),
-                Some("cursor"),
-                "{cursor}: {err}"
-            );
+            assert_names(&err, "cursor", cursor);
         }
         let err = access_log(&offline.store, "tenant", "000000000001", 10, Some(&others))
             .await
             .err()
             .expect("refused");
-        assert_eq!(invalid_field(&err).as_deref(), Some("cursor"), "{err}");
+        assert_names(&err, "cursor", "another account's cursor");
         assert_eq!(offline.calls(), 0);
     }
 }

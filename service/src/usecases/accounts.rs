@@ -373,7 +373,7 @@ fn check_field_names(body: &Body) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::usecases::offline::{self, invalid_field, OfflineStore};
+    use crate::usecases::offline::{self, assert_names, OfflineStore};
 
     fn body(value: Value) -> Body {
         match value {
@@ -447,20 +447,12 @@ mod tests {
                 .register("tenant", "key", body(value.clone()))
                 .await
                 .unwrap_err();
-            assert_eq!(
-                invalid_field(&err).as_deref(),
-                Some(field),
-                "{value}: {err}"
-            );
+            assert_names(&err, field, &value);
             let err = accounts
                 .register_reserved("tenant", "key", body(value.clone()), None)
                 .await
                 .unwrap_err();
-            assert_eq!(
-                invalid_field(&err).as_deref(),
-                Some(field),
-                "{value}: {err}"
-            );
+            assert_names(&err, field, &value);
         }
         assert_eq!(offline.calls(), 0, "no DynamoDB call for a refused body");
     }
@@ -486,7 +478,7 @@ mod tests {
             )
             .await
             .unwrap_err();
-        assert_eq!(invalid_field(&err).as_deref(), Some("account_id"), "{err}");
+        assert_names(&err, "account_id", "a moved account id");
         assert_eq!(offline.calls(), 0);
     }
 }

@@ -41,7 +41,7 @@ pub async fn batch_delete(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::usecases::offline::{invalid_field, OfflineStore};
+    use crate::usecases::offline::{assert_names, OfflineStore};
 
     #[tokio::test]
     async fn a_batch_of_none_or_too_many_is_refused_before_any_delete() {
@@ -54,7 +54,7 @@ mod tests {
             let err = batch_delete(&offline.store, "tenant", request)
                 .await
                 .unwrap_err();
-            assert_eq!(invalid_field(&err).as_deref(), Some("account_ids"), "{err}");
+            assert_names(&err, "account_ids", count);
         }
         assert_eq!(offline.calls(), 0);
     }

@@ -65,8 +65,15 @@ pub fn settings() -> crate::aws::verification::VerificationSettings {
         .verification()
 }
 
+/// Asserts that `err` is a refusal naming `field`; `case` says which
+/// input of a test's table it was.
+#[track_caller]
+pub fn assert_names(err: &crate::Error, field: &str, case: impl std::fmt::Display) {
+    assert_eq!(invalid_field(err).as_deref(), Some(field), "{case}: {err}");
+}
+
 /// The field an `Error::Invalid` names (or the first of `InvalidFields`).
-pub fn invalid_field(err: &crate::Error) -> Option<String> {
+fn invalid_field(err: &crate::Error) -> Option<String> {
     match err {
         crate::Error::Invalid { field, .. } => field.clone(),
         crate::Error::InvalidFields(all) => all.first().and_then(invalid_field),

@@ -265,7 +265,7 @@ impl Onboarding<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::usecases::offline::{invalid_field, OfflineStore};
+    use crate::usecases::offline::{assert_names, OfflineStore};
 
     #[tokio::test]
     async fn a_link_lifetime_out_of_range_is_refused_before_the_subject_is_read() {
@@ -287,11 +287,7 @@ mod tests {
                 )
                 .await
                 .unwrap_err();
-            assert_eq!(
-                invalid_field(&err).as_deref(),
-                Some("expires_in_days"),
-                "{err}"
-            );
+            assert_names(&err, "expires_in_days", days);
         }
         assert_eq!(offline.calls(), 0);
     }

@@ -715,7 +715,7 @@ fn role_refusal(err: &Error) -> Option<crate::trust::VerificationCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::usecases::offline::{self, invalid_field, OfflineStore};
+    use crate::usecases::offline::{self, assert_names, OfflineStore};
 
     #[tokio::test]
     async fn a_registration_is_refused_before_any_round_trip() {
@@ -743,11 +743,7 @@ mod tests {
                 .register("tenant", "key", request)
                 .await
                 .unwrap_err();
-            assert_eq!(
-                invalid_field(&err).as_deref(),
-                Some(field),
-                "{value}: {err}"
-            );
+            assert_names(&err, field, &value);
         }
         assert_eq!(offline.calls(), 0);
     }

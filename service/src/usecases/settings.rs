@@ -67,7 +67,7 @@ pub fn merged(current: &TenantSettings, patch: &Map<String, Value>) -> Result<Te
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::usecases::offline::{invalid_field, OfflineStore};
+    use crate::usecases::offline::{assert_names, OfflineStore};
     use serde_json::json;
 
     fn object(value: Value) -> Map<String, Value> {
@@ -109,11 +109,7 @@ mod tests {
             let err = replace(&offline.store, "tenant", "key", object(value.clone()))
                 .await
                 .unwrap_err();
-            assert_eq!(
-                invalid_field(&err).as_deref(),
-                Some(field),
-                "{value}: {err}"
-            );
+            assert_names(&err, field, &value);
         }
         assert_eq!(offline.calls(), 0);
     }

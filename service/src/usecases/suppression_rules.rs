@@ -68,7 +68,7 @@ impl SuppressionRules<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::usecases::offline::{invalid_field, OfflineStore};
+    use crate::usecases::offline::{assert_names, OfflineStore};
 
     #[tokio::test]
     async fn a_rule_for_a_source_not_offered_is_refused_before_any_read() {
@@ -84,7 +84,7 @@ mod tests {
         }))
         .unwrap();
         let err = rules.create("tenant", "key", request).await.unwrap_err();
-        assert_eq!(invalid_field(&err).as_deref(), Some("data_source"), "{err}");
+        assert_names(&err, "data_source", "aws:nowhere");
         assert_eq!(offline.calls(), 0);
     }
 }

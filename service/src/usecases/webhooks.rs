@@ -224,7 +224,7 @@ fn dedup(mut types: Vec<EventType>) -> Vec<EventType> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::usecases::offline::{invalid_field, OfflineStore};
+    use crate::usecases::offline::{assert_names, OfflineStore};
 
     /// A webhook URL a tenant picked is checked before anything is stored
     /// or read: no private address, no plain http, no overlong description.
@@ -249,21 +249,13 @@ mod tests {
         ] {
             let request: CreateWebhookRequest = serde_json::from_value(value.clone()).unwrap();
             let err = webhooks.create("tenant", "key", request).await.unwrap_err();
-            assert_eq!(
-                invalid_field(&err).as_deref(),
-                Some(field),
-                "{value}: {err}"
-            );
+            assert_names(&err, field, &value);
             let update: UpdateWebhookRequest = serde_json::from_value(value.clone()).unwrap();
             let err = webhooks
                 .update("tenant", "key", "01J00000000000000000000000", update)
                 .await
                 .unwrap_err();
-            assert_eq!(
-                invalid_field(&err).as_deref(),
-                Some(field),
-                "{value}: {err}"
-            );
+            assert_names(&err, field, &value);
         }
         assert_eq!(offline.calls(), 0);
     }

@@ -148,11 +148,8 @@ impl ScanRunner {
         receive_count: u32,
         deadline: Deadline,
     ) -> Result<(), Retry> {
-        if let Some(region) = &job.region {
-            return self.run_region(job, region, receive_count, deadline).await;
-        }
         let tenant = job.tenant.as_str();
-        let context = self
+        let mut context = self
             .store
             .scan_context(
                 tenant,
@@ -162,11 +159,16 @@ impl ScanRunner {
             )
             .await
             .map_err(retry_store)?;
-        let Some(scan) = context.scan else {
+        let Some(scan) = context.scan.take() else {
             // The account (and with it its scans) was deleted.
             tracing::info!(scan_id = %job.scan_id, "scan no longer exists; job dropped");
             return Ok(());
         };
+        if let Some(region) = &job.region {
+            return self
+                .run_region(job, region, scan, context, receive_count, deadline)
+                .await;
+        }
         if scan.is_finished() {
             return Ok(());
         }

@@ -10,7 +10,7 @@
 use super::{retry_store, scanner_failure, store_failed, Deadline, Retry, ScanRunner};
 use crate::account::Account;
 use crate::aws::scanners::sqs;
-use crate::aws::store::Claim;
+use crate::aws::store::{Claim, ScanContext};
 use crate::scans::{
     Attachment, AttemptFailure, Finding, InventorySync, Ready, RegionEnd, RegionRun, Scan,
     ScanErrorCode, ScanJob, ScanStatus, SyncStatus, SQS_DATA_SOURCE,
@@ -20,31 +20,20 @@ use crate::time::Timestamp;
 use std::collections::{HashMap, HashSet};
 
 impl ScanRunner {
-    /// Run one region's job, on its `receive_count`th delivery: claim the
-    /// region, run it, record how it ended, and end the scan when this
+    /// Run one region's job of `scan` (read with its account and
+    /// attachment in `context`), on its `receive_count`th delivery: claim
+    /// the region, run it, record how it ended, and end the scan when this
     /// was its last unfinished region.
     pub(super) async fn run_region(
         &self,
         job: &ScanJob,
         region: &str,
+        scan: Scan,
+        context: ScanContext,
         receive_count: u32,
         deadline: Deadline,
     ) -> Result<(), Retry> {
         let tenant = job.tenant.as_str();
-        let context = self
-            .store
-            .scan_context(
-                tenant,
-                &job.account_id,
-                &job.data_source,
-                Some(&job.scan_id),
-            )
-            .await
-            .map_err(retry_store)?;
-        let Some(scan) = context.scan else {
-            tracing::info!("scan no longer exists; job dropped");
-            return Ok(());
-        };
         let Some(run) = scan.region_runs.get(region) else {
             tracing::warn!(region, "the scan does not cover this region; job dropped");
             return Ok(());
